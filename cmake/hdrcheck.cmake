@@ -1,0 +1,15 @@
+# Every header compiles on its own (STYLE rule 14): one tiny translation unit per header.
+file(GLOB_RECURSE sb_headers RELATIVE ${CMAKE_SOURCE_DIR}
+  ${CMAKE_SOURCE_DIR}/lib/*.h ${CMAKE_SOURCE_DIR}/services/*.h)
+set(hdr_srcs)
+foreach(h ${sb_headers})
+  string(MAKE_C_IDENTIFIER ${h} id)
+  set(f ${CMAKE_BINARY_DIR}/hdrcheck/hdrcheck_${id}.c)
+  if(NOT EXISTS ${f})
+    file(WRITE ${f} "#include \"${h}\"\n")
+  endif()
+  list(APPEND hdr_srcs ${f})
+endforeach()
+add_library(hdrcheck OBJECT ${hdr_srcs})
+target_include_directories(hdrcheck PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/services)
+target_link_libraries(hdrcheck PRIVATE sb_warnings sbproto PkgConfig::NATS PkgConfig::JANSSON)

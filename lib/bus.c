@@ -1,0 +1,247 @@
+/*
+ * cnats wrapper. A struct bus_msg is a natsMsg in disguise, so handing a message to another
+ * thread costs nothing. Connections use SendAsap: request/reply latency matters more here than
+ * batching (a flusher adds about 1 ms per hop, see reference/c-libraries.md §1.3).
+ */
+#include "lib/bus.h"
+
+#include <nats/nats.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xalloc.h"
+
+#define MAX_SUBS 16
+
+struct sub_ctx {
+    bus_handler_fn *fn;
+    void *arg;
+};
+
+struct bus {
+    natsConnection *nc;
+    natsSubscription *subs[MAX_SUBS];
+    struct sub_ctx ctx[MAX_SUBS];
+    int nsubs; /* written only by the owner before messages flow */
+    atomic_uint_least64_t dropped;
+};
+
+static enum status from_nats(natsStatus s)
+{
+    switch (s) {
+    case NATS_OK:
+        return ST_OK;
+    case NATS_TIMEOUT:
+        return ST_TIMEOUT;
+    case NATS_NO_RESPONDERS:
+        return ST_UNAVAILABLE;
+    case NATS_NO_MEMORY:
+        return ST_NOMEM;
+    case NATS_INVALID_ARG:
+    case NATS_INVALID_SUBJECT:
+        return ST_INVALID;
+    case NATS_MAX_PAYLOAD:
+        return ST_TOO_BIG;
+    default:
+        return ST_IO;
+    }
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
+{
+    struct bus *bus = closure;
+    (void)nc;
+    (void)sub;
+    if (err == NATS_SLOW_CONSUMER)
+        atomic_fetch_add(&bus->dropped, 1);
+}
+
+enum status bus_connect(const char *url, const char *name, struct bus **ret)
+{
+    natsOptions *o = NULL;
+    struct bus *bus = xcalloc(1, sizeof(*bus));
+    natsStatus s;
+
+    s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(o, url);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, name);
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(o, true);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(o, 1000000);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(o, 250);
+    if (s == NATS_OK)
+        s = natsOptions_SetRetryOnFailedConnect(o, true, NULL, NULL);
+    if (s == NATS_OK)
+        s = natsOptions_SetErrorHandler(o, on_async_error, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&bus->nc, o);
+    natsOptions_Destroy(o);
+    if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+        bus_free(bus);
+        return from_nats(s);
+    }
+    *ret = bus;
+    return ST_OK;
+}
+
+void bus_free(struct bus *bus)
+{
+    if (!bus)
+        return;
+    if (bus->nc) {
+        (void)natsConnection_FlushTimeout(bus->nc, 500);
+        for (int i = 0; i < bus->nsubs; i++)
+            (void)natsSubscription_Unsubscribe(bus->subs[i]);
+        natsConnection_Close(bus->nc);
+    }
+    for (int i = 0; i < bus->nsubs; i++)
+        natsSubscription_Destroy(bus->subs[i]);
+    natsConnection_Destroy(bus->nc);
+    free(bus);
+}
+
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
+{
+    struct sub_ctx *ctx = closure;
+    (void)nc;
+    (void)sub;
+    ctx->fn((struct bus_msg *)m, ctx->arg);
+}
+
+enum status bus_subscribe(struct bus *bus, const char *subject, const char *queue,
+                          bus_handler_fn *fn, void *arg)
+{
+    natsSubscription *sub = NULL;
+    natsStatus s;
+    struct sub_ctx *ctx;
+
+    if (bus->nsubs >= MAX_SUBS)
+        return ST_TOO_BIG;
+    ctx = &bus->ctx[bus->nsubs];
+    ctx->fn = fn;
+    ctx->arg = arg;
+    if (queue)
+        s = natsConnection_QueueSubscribe(&sub, bus->nc, subject, queue, on_msg, ctx);
+    else
+        s = natsConnection_Subscribe(&sub, bus->nc, subject, on_msg, ctx);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(sub, -1, -1);
+    if (s != NATS_OK) {
+        natsSubscription_Destroy(sub);
+        return from_nats(s);
+    }
+    bus->subs[bus->nsubs++] = sub;
+    return ST_OK;
+}
+
+enum status bus_publish(struct bus *bus, const char *subject, const char *reply, const void *data,
+                        size_t len, const char *req_id)
+{
+    natsMsg *m = NULL;
+    natsStatus s;
+
+    if (len > INT32_MAX)
+        return ST_TOO_BIG;
+    if (!req_id)
+        return from_nats(natsConnection_PublishRequest(bus->nc, subject, reply ? reply : "",
+                                                       data, (int)len));
+    s = natsMsg_Create(&m, subject, reply, data, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, "Sb-Request-Id", req_id);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(bus->nc, m);
+    natsMsg_Destroy(m);
+    return from_nats(s);
+}
+
+enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
+                        unsigned timeout_ms, struct bus_msg **ret)
+{
+    natsMsg *reply = NULL;
+    natsStatus s;
+
+    if (len > INT32_MAX)
+        return ST_TOO_BIG;
+    s = natsConnection_Request(&reply, bus->nc, subject, data, (int)len, (int64_t)timeout_ms);
+    if (s != NATS_OK)
+        return from_nats(s);
+    *ret = (struct bus_msg *)reply;
+    return ST_OK;
+}
+
+enum status bus_new_inbox(char *out, size_t n)
+{
+    natsInbox *inbox = NULL;
+    natsStatus s = natsInbox_Create(&inbox);
+    int w;
+
+    if (s != NATS_OK)
+        return from_nats(s);
+    w = snprintf(out, n, "%s", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    return (w < 0 || (size_t)w >= n) ? ST_TOO_BIG : ST_OK;
+}
+
+uint64_t bus_dropped(const struct bus *bus)
+{
+    return atomic_load(&bus->dropped);
+}
+
+bool bus_connected(const struct bus *bus)
+{
+    return natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+const char *bus_msg_subject(const struct bus_msg *msg)
+{
+    return natsMsg_GetSubject((natsMsg *)(uintptr_t)msg);
+}
+
+const char *bus_msg_reply(const struct bus_msg *msg)
+{
+    const char *r = natsMsg_GetReply((natsMsg *)(uintptr_t)msg);
+    return (r && *r) ? r : NULL;
+}
+
+const void *bus_msg_data(const struct bus_msg *msg)
+{
+    return natsMsg_GetData((natsMsg *)(uintptr_t)msg);
+}
+
+size_t bus_msg_len(const struct bus_msg *msg)
+{
+    int n = natsMsg_GetDataLength((natsMsg *)(uintptr_t)msg);
+    return n > 0 ? (size_t)n : 0;
+}
+
+const char *bus_msg_header(const struct bus_msg *msg, const char *name)
+{
+    const char *v = NULL;
+
+    if (natsMsgHeader_Get((natsMsg *)(uintptr_t)msg, name, &v) != NATS_OK)
+        return NULL;
+    return v;
+}
+
+bool bus_msg_no_responders(const struct bus_msg *msg)
+{
+    return natsMsg_IsNoResponders((natsMsg *)(uintptr_t)msg);
+}
+
+void bus_msg_free(struct bus_msg *msg)
+{
+    natsMsg_Destroy((natsMsg *)msg);
+}
+
+void bus_shutdown(void)
+{
+    nats_Close();
+}

@@ -1,0 +1,57 @@
+/*
+ * The message bus (NATS via cnats 3.4.1). The only module that includes <nats/nats.h>.
+ * Handlers run on a library thread: they must only hand the message over (queue_push) and return.
+ */
+#ifndef SB_BUS_H
+#define SB_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/status.h"
+
+struct bus;
+struct bus_msg;
+
+/** Called on a NATS delivery thread; the handler owns msg (bus_msg_free()). */
+typedef void bus_handler_fn(struct bus_msg *msg, void *arg);
+
+/** Connect to `url` with send-asap (no flusher delay) and endless reconnects. Caller owns *ret. */
+enum status bus_connect(const char *url, const char *name, struct bus **ret);
+/** Drain subscriptions, flush and close; NULL is a no-op. */
+void bus_free(struct bus *bus);
+/**
+ * Subscribe `subject` (queue group `queue`, or NULL for a plain subscription); pending limits
+ * are lifted so a burst is never dropped as a slow consumer.
+ */
+enum status bus_subscribe(struct bus *bus, const char *subject, const char *queue,
+                          bus_handler_fn *fn, void *arg);
+/** Publish data (borrowed) with an optional reply subject and request-id header. */
+enum status bus_publish(struct bus *bus, const char *subject, const char *reply, const void *data,
+                        size_t len, const char *req_id);
+/** Blocking request for start-up and tests only (never on a serving thread). Caller owns *ret. */
+enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
+                        unsigned timeout_ms, struct bus_msg **ret);
+/** Write a fresh unique inbox prefix ("_INBOX.<nuid>") into out[n]. */
+enum status bus_new_inbox(char *out, size_t n);
+/** Number of messages dropped by the client library as a slow consumer (for metrics). */
+uint64_t bus_dropped(const struct bus *bus);
+/** True while connected. */
+bool bus_connected(const struct bus *bus);
+
+const char *bus_msg_subject(const struct bus_msg *msg);
+/** Reply subject, or NULL. */
+const char *bus_msg_reply(const struct bus_msg *msg);
+const void *bus_msg_data(const struct bus_msg *msg);
+size_t bus_msg_len(const struct bus_msg *msg);
+/** Header value (borrowed, valid while msg lives), or NULL. */
+const char *bus_msg_header(const struct bus_msg *msg, const char *name);
+/** True for the server's "no responders" status message. */
+bool bus_msg_no_responders(const struct bus_msg *msg);
+void bus_msg_free(struct bus_msg *msg);
+
+/** Release library-wide resources at exit (after every bus_free()). */
+void bus_shutdown(void);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Clocks, and the daily quota reset. Gemini's per-day quotas reset at midnight Pacific time; the
+ * US rule (since 2007) is computed here directly so no process-wide TZ switching is needed.
+ */
+#include "lib/clock.h"
+
+#include <stdbool.h>
+#include <time.h>
+
+uint64_t clock_now_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t clock_mono_us(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Days since 1970-01-01 for a civil date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+/* Day number of the n-th Sunday (n >= 1) of month m in year y. */
+static int64_t nth_sunday(int64_t y, unsigned m, unsigned n)
+{
+    int64_t first = days_from_civil(y, m, 1);
+    int64_t wd = (first + 4) % 7; /* 1970-01-01 was a Thursday; 0 = Sunday */
+    if (wd < 0)
+        wd += 7;
+    return first + (7 - wd) % 7 + 7 * (int64_t)(n - 1);
+}
+
+/* UTC offset in seconds (negative) at Unix second t in America/Los_Angeles. */
+static int64_t pacific_offset(int64_t t)
+{
+    int64_t y;
+    unsigned m, d;
+
+    civil_from_days((t - 8 * 3600) / 86400 - ((t - 8 * 3600) % 86400 < 0), &y, &m, &d);
+    /* DST starts 02:00 PST (10:00 UTC), ends 02:00 PDT (09:00 UTC). */
+    int64_t start = nth_sunday(y, 3, 2) * 86400 + 10 * 3600;
+    int64_t end = nth_sunday(y, 11, 1) * 86400 + 9 * 3600;
+    return (t >= start && t < end) ? -7 * 3600 : -8 * 3600;
+}
+
+uint64_t clock_next_pacific_midnight_ms(uint64_t now_ms)
+{
+    int64_t t = (int64_t)(now_ms / 1000);
+    int64_t local = t + pacific_offset(t);
+    int64_t day = local / 86400 - (local % 86400 < 0);
+    int64_t next_local_midnight = (day + 1) * 86400;
+    /* Midnight is never inside a DST jump (those happen at 02:00 local, 09:00/10:00 UTC), so the
+     * offset read at local midnight + 7 h UTC (between 23:00 PST and 00:00 PDT) is the right one. */
+    int64_t guess = next_local_midnight - pacific_offset(next_local_midnight + 8 * 3600 - 3600);
+    return (uint64_t)guess * 1000;
+}

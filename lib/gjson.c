@@ -1,0 +1,114 @@
+/* Google-style error bodies and a light scan of responses for usage and finishReason. */
+#include "lib/gjson.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *gjson_status_name(unsigned http)
+{
+    switch (http) {
+    case 400:
+        return "INVALID_ARGUMENT";
+    case 401:
+        return "UNAUTHENTICATED";
+    case 403:
+        return "PERMISSION_DENIED";
+    case 404:
+        return "NOT_FOUND";
+    case 409:
+        return "ABORTED";
+    case 413:
+        return "INVALID_ARGUMENT";
+    case 429:
+        return "RESOURCE_EXHAUSTED";
+    case 499:
+        return "CANCELLED";
+    case 500:
+        return "INTERNAL";
+    case 501:
+        return "UNIMPLEMENTED";
+    case 502:
+    case 503:
+        return "UNAVAILABLE";
+    case 504:
+        return "DEADLINE_EXCEEDED";
+    default:
+        return http >= 500 ? "INTERNAL" : "FAILED_PRECONDITION";
+    }
+}
+
+enum status gjson_error(struct buf *out, unsigned http, const char *status, const char *message,
+                        int compact)
+{
+    json_t *root = json_pack("{s:{s:i,s:s,s:s}}", "error", "code", (int)http, "message", message,
+                             "status", status ? status : gjson_status_name(http));
+    char *s;
+    enum status st;
+
+    if (!root)
+        return ST_INVALID;
+    s = json_dumps(root, compact ? (JSON_COMPACT | JSON_PRESERVE_ORDER)
+                                 : (JSON_INDENT(2) | JSON_PRESERVE_ORDER));
+    json_decref(root);
+    if (!s)
+        return ST_NOMEM;
+    st = buf_puts(out, s);
+    if (st == ST_OK && !compact)
+        st = buf_append(out, "\n", 1);
+    free(s);
+    return st;
+}
+
+static unsigned uint_of(json_t *o, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(o, key));
+    return v > 0 && v < 4294967296LL ? (unsigned)v : 0;
+}
+
+void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret)
+{
+    json_t *root = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+    json_t *obj = json_is_array(root) ? json_array_get(root, 0) : root;
+    json_t *usage, *err, *cand;
+    const char *fr;
+
+    memset(ret, 0, sizeof(*ret));
+    if (!json_is_object(obj))
+        goto out;
+    ret->valid = 1;
+    err = json_object_get(obj, "error");
+    if (json_is_object(err)) {
+        ret->error_code = uint_of(err, "code");
+        if (!ret->error_code)
+            ret->error_code = 500;
+        goto out;
+    }
+    usage = json_object_get(obj, "usageMetadata");
+    if (json_is_object(usage)) {
+        ret->has_usage = 1;
+        ret->prompt_tokens = uint_of(usage, "promptTokenCount");
+        ret->output_tokens = uint_of(usage, "candidatesTokenCount");
+        ret->thought_tokens = uint_of(usage, "thoughtsTokenCount");
+        ret->cached_tokens = uint_of(usage, "cachedContentTokenCount");
+        ret->total_tokens = uint_of(usage, "totalTokenCount");
+    }
+    cand = json_array_get(json_object_get(obj, "candidates"), 0);
+    fr = json_string_value(json_object_get(cand, "finishReason"));
+    if (fr)
+        (void)snprintf(ret->finish_reason, sizeof(ret->finish_reason), "%s", fr);
+    else if (json_object_get(json_object_get(obj, "promptFeedback"), "blockReason"))
+        (void)snprintf(ret->finish_reason, sizeof(ret->finish_reason), "PROMPT_BLOCKED");
+out:
+    json_decref(root);
+}
+
+int gjson_valid(const char *data, size_t len)
+{
+    json_t *root = json_loadb(data, len, JSON_DECODE_ANY, NULL);
+    int ok = root != NULL;
+
+    json_decref(root);
+    return ok;
+}

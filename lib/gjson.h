@@ -1,0 +1,35 @@
+/* Gemini JSON helpers shared by services: error bodies and response scanning (jansson). */
+#ifndef SB_GJSON_H
+#define SB_GJSON_H
+
+#include <stddef.h>
+
+#include "lib/buf.h"
+#include "lib/status.h"
+
+struct gjson_scan {
+    unsigned prompt_tokens;
+    unsigned output_tokens;
+    unsigned thought_tokens;
+    unsigned cached_tokens;
+    unsigned total_tokens;
+    int has_usage;
+    char finish_reason[40]; /* candidates[0].finishReason, "" when absent */
+    unsigned error_code;    /* error.code when the object is an error, else 0 */
+    int valid;              /* parsed as a JSON object (or array of objects) */
+};
+
+/** Canonical google.rpc status name for an HTTP code ("INVALID_ARGUMENT" for 400). */
+const char *gjson_status_name(unsigned http);
+/**
+ * Append {"error": {"code", "message", "status"}}: as Google prints it (2-space indent and a
+ * newline), or on one line when `compact` (for an SSE event).
+ */
+enum status gjson_error(struct buf *out, unsigned http, const char *status, const char *message,
+                        int compact);
+/** Scan a GenerateContentResponse (or error object) for usage and finish reason. */
+void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret);
+/** True when data[len] is one syntactically valid JSON value. */
+int gjson_valid(const char *data, size_t len);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * logfmt writer. Each event is formatted into a stack buffer and written with one write(2),
+ * so lines from several threads never interleave. JSON mode converts the logfmt pairs.
+ */
+#include "lib/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level min_level = LOG_LEVEL_INFO;
+static bool json_mode;
+static char svc_name[32] = "sb";
+static const char *const level_names[LOG_LEVEL_COUNT] = {"debug", "info", "warn", "error"};
+
+void log_init(const char *svc)
+{
+    const char *lvl = getenv("LOG_LEVEL");
+    const char *fmt = getenv("LOG_FORMAT");
+
+    (void)snprintf(svc_name, sizeof(svc_name), "%s", svc);
+    for (int i = 0; lvl && i < LOG_LEVEL_COUNT; i++)
+        if (strcmp(lvl, level_names[i]) == 0)
+            min_level = (enum log_level)i;
+    json_mode = fmt && strcmp(fmt, "json") == 0;
+}
+
+bool log_enabled(enum log_level level)
+{
+    return level >= min_level;
+}
+
+static size_t put_ts(char *out, size_t n)
+{
+    struct timeval tv;
+    struct tm tm;
+
+    (void)gettimeofday(&tv, NULL);
+    (void)gmtime_r(&tv.tv_sec, &tm);
+    return (size_t)snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+                            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                            (long)(tv.tv_usec / 1000));
+}
+
+/* Append `s` as a JSON string body (without quotes) to out[*pos..n). */
+static void json_escape(char *out, size_t n, size_t *pos, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len && *pos + 7 < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            out[(*pos)++] = '\\';
+            out[(*pos)++] = (char)c;
+        } else if (c < 0x20) {
+            *pos += (size_t)snprintf(out + *pos, n - *pos, "\\u%04x", c);
+        } else {
+            out[(*pos)++] = (char)c;
+        }
+    }
+}
+
+/* Convert a logfmt line (k=v k="v w") to one JSON object. */
+static size_t to_json(const char *line, size_t len, char *out, size_t n)
+{
+    size_t pos = 0, i = 0;
+    bool first = true;
+
+    out[pos++] = '{';
+    while (i < len && pos + 16 < n) {
+        while (i < len && line[i] == ' ')
+            i++;
+        size_t ks = i;
+        while (i < len && line[i] != '=' && line[i] != ' ')
+            i++;
+        size_t kl = i - ks;
+        if (kl == 0 || i >= len || line[i] != '=') {
+            while (i < len && line[i] != ' ')
+                i++;
+            continue;
+        }
+        i++;
+        size_t vs = i, vl;
+        if (i < len && line[i] == '"') {
+            vs = ++i;
+            while (i < len && !(line[i] == '"' && line[i - 1] != '\\'))
+                i++;
+            vl = i - vs;
+            if (i < len)
+                i++;
+        } else {
+            while (i < len && line[i] != ' ')
+                i++;
+            vl = i - vs;
+        }
+        if (!first)
+            out[pos++] = ',';
+        first = false;
+        out[pos++] = '"';
+        json_escape(out, n, &pos, line + ks, kl);
+        out[pos++] = '"';
+        out[pos++] = ':';
+        out[pos++] = '"';
+        json_escape(out, n, &pos, line + vs, vl);
+        out[pos++] = '"';
+    }
+    out[pos++] = '}';
+    out[pos++] = '\n';
+    return pos;
+}
+
+void log_emit(enum log_level level, const char *event, const char *fields, ...)
+{
+    char line[4096];
+    char js[8192];
+    size_t pos = 0;
+    va_list ap;
+
+    pos += (size_t)snprintf(line, sizeof(line), "ts=");
+    pos += put_ts(line + pos, sizeof(line) - pos);
+    pos += (size_t)snprintf(line + pos, sizeof(line) - pos, " level=%s svc=%s pid=%d event=%s ",
+                            level_names[level], svc_name, (int)getpid(), event);
+    if (pos < sizeof(line)) {
+        va_start(ap, fields);
+        int w = vsnprintf(line + pos, sizeof(line) - pos, fields, ap);
+        va_end(ap);
+        if (w > 0)
+            pos += (size_t)w;
+    }
+    if (pos > sizeof(line) - 2)
+        pos = sizeof(line) - 2;
+    while (pos > 0 && line[pos - 1] == ' ')
+        pos--;
+    line[pos++] = '\n';
+    if (json_mode) {
+        size_t jl = to_json(line, pos - 1, js, sizeof(js));
+        (void)!write(STDERR_FILENO, js, jl);
+        return;
+    }
+    (void)!write(STDERR_FILENO, line, pos);
+}

@@ -1,0 +1,78 @@
+/* Number parsing with explicit bounds; the only place that calls strtoull. */
+#include "lib/parse.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum status parse_u64n(const char *s, size_t len, uint64_t min, uint64_t max, uint64_t *ret)
+{
+    uint64_t v = 0;
+
+    if (!s || len == 0 || len > 20)
+        return ST_INVALID;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return ST_INVALID;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return ST_INVALID;
+        v = v * 10 + d;
+    }
+    if (v < min || v > max)
+        return ST_INVALID;
+    *ret = v;
+    return ST_OK;
+}
+
+enum status parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+    if (!s)
+        return ST_INVALID;
+    return parse_u64n(s, strlen(s), min, max, ret);
+}
+
+enum status parse_duration_ms(const char *s, uint64_t *ret)
+{
+    const uint64_t cap_s = 10ULL * 365 * 24 * 3600;
+    size_t len, int_len = 0, frac_len = 0;
+    uint64_t whole = 0, frac_ms = 0;
+
+    if (!s)
+        return ST_INVALID;
+    len = strlen(s);
+    if (len < 2 || s[len - 1] != 's')
+        return ST_INVALID;
+    while (int_len < len - 1 && s[int_len] >= '0' && s[int_len] <= '9')
+        int_len++;
+    if (int_len == 0)
+        return ST_INVALID;
+    if (int_len < len - 1) {
+        if (s[int_len] != '.')
+            return ST_INVALID;
+        frac_len = len - 1 - int_len - 1;
+        for (size_t i = 0; i < frac_len; i++) {
+            char c = s[int_len + 1 + i];
+            if (c < '0' || c > '9')
+                return ST_INVALID;
+        }
+    }
+    if (int_len > 19 || parse_u64n(s, int_len, 0, UINT64_MAX, &whole) != ST_OK ||
+        whole > cap_s) {
+        *ret = UINT64_MAX;
+        return ST_OK;
+    }
+    /* milliseconds from the first three fractional digits, rounded up if any digit remains */
+    for (size_t i = 0; i < 3; i++) {
+        frac_ms *= 10;
+        if (i < frac_len)
+            frac_ms += (uint64_t)(s[int_len + 1 + i] - '0');
+    }
+    for (size_t i = 3; i < frac_len; i++)
+        if (s[int_len + 1 + i] != '0') {
+            frac_ms++;
+            break;
+        }
+    *ret = whole * 1000 + frac_ms;
+    return ST_OK;
+}

@@ -1,0 +1,20 @@
+/* Checked number parsing (atoi/strtol are banned outside this module). */
+#ifndef SB_PARSE_H
+#define SB_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/status.h"
+
+/** Parse a whole decimal string into [min, max]; *ret written only on ST_OK. */
+enum status parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+/** Same as parse_u64 on the first `len` bytes of s (need not be NUL-terminated). */
+enum status parse_u64n(const char *s, size_t len, uint64_t min, uint64_t max, uint64_t *ret);
+/**
+ * Parse a protobuf Duration string ("22s", "38.962214405s", "0.5s") into milliseconds, rounded
+ * up; values beyond ~10 years are clamped to UINT64_MAX ("do not retry").
+ */
+enum status parse_duration_ms(const char *s, uint64_t *ret);
+
+#endif

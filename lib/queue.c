@@ -1,0 +1,104 @@
+/*
+ * A ring buffer under one mutex, plus an eventfd (or a wake callback) to rouse the consumer.
+ * The lock is held only to move a pointer; no callback, log or I/O runs under it.
+ */
+#include "lib/queue.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "lib/xalloc.h"
+
+struct queue {
+    pthread_mutex_t mu;
+    void **items;
+    size_t cap;
+    size_t head; /* next pop */
+    size_t count;
+    int efd;
+    queue_wake_fn *wake;
+    void *wake_arg;
+};
+
+struct queue *queue_new(size_t cap, queue_wake_fn *wake, void *arg)
+{
+    struct queue *q = xcalloc(1, sizeof(*q));
+
+    (void)pthread_mutex_init(&q->mu, NULL);
+    q->items = xmalloc_array(cap, sizeof(void *));
+    q->cap = cap;
+    q->wake = wake;
+    q->wake_arg = arg;
+    q->efd = wake ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!wake && q->efd < 0) {
+        queue_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void queue_free(struct queue *q)
+{
+    if (!q)
+        return;
+    if (q->efd >= 0)
+        (void)close(q->efd);
+    (void)pthread_mutex_destroy(&q->mu);
+    free(q->items);
+    free(q);
+}
+
+enum status queue_push(struct queue *q, void *item)
+{
+    bool was_empty;
+
+    (void)pthread_mutex_lock(&q->mu);
+    if (q->count == q->cap) {
+        (void)pthread_mutex_unlock(&q->mu);
+        return ST_AGAIN;
+    }
+    q->items[(q->head + q->count) % q->cap] = item;
+    was_empty = q->count == 0;
+    q->count++;
+    (void)pthread_mutex_unlock(&q->mu);
+    if (!was_empty)
+        return ST_OK; /* the consumer was already woken for the first item */
+    if (q->wake) {
+        q->wake(q->wake_arg);
+    } else {
+        uint64_t one = 1;
+        (void)!write(q->efd, &one, sizeof(one));
+    }
+    return ST_OK;
+}
+
+void *queue_pop(struct queue *q)
+{
+    void *item = NULL;
+
+    (void)pthread_mutex_lock(&q->mu);
+    if (q->count) {
+        item = q->items[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+    (void)pthread_mutex_unlock(&q->mu);
+    return item;
+}
+
+int queue_fd(const struct queue *q)
+{
+    return q->efd;
+}
+
+void queue_ack(struct queue *q)
+{
+    uint64_t v;
+
+    if (q->efd >= 0)
+        (void)!read(q->efd, &v, sizeof(v));
+}

@@ -1,0 +1,775 @@
+/*
+ * The edge loop: one thread owns every call's state machine (STYLE rule 30). MHD workers and
+ * the NATS delivery thread only queue events here.
+ *
+ *   START -> lease (keypool) -> forward (forwarder) -> frames -> response
+ *
+ * Failover happens only before anything was decided towards the client: a retryable error
+ * takes a new lease (the failed key excluded) at once, within the retry budget and deadline.
+ * Non-stream bodies are buffered until End, so even a failure mid-body is retried. Once a
+ * stream has started, a failure ends it with a well-formed error event: no text repeats.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/bus.h"
+#include "lib/clock.h"
+#include "lib/gjson.h"
+#include "lib/idmap.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/queue.h"
+#include "lib/sse.h"
+#include "lib/xalloc.h"
+#include "edge.h"
+#include "pipe.h"
+#include "proto/subjects.h"
+
+#define PIECE_MAX        (512u * 1024)
+#define MAX_RESPONSE     (64u * 1024 * 1024)
+#define ACCEPT_TIMEOUT   2000000ULL
+#define FWD_SILENCE_PAD  15000000ULL
+#define WATCHDOG_US      150000ULL
+#define PING_US          1000000ULL
+#define READY_WINDOW_US  3500000ULL
+
+enum ev_kind { EV_START, EV_MSG, EV_CLIENT_DONE };
+
+struct ev {
+    enum ev_kind kind;
+    uint64_t id;
+    struct call *call;
+    struct bus_msg *msg;
+};
+
+struct edge {
+    const struct edge_config *cfg;
+    struct bus *bus;
+    struct queue *q;
+    struct idmap *calls;
+    char inbox[64];
+    size_t inbox_len;
+    atomic_uint_least64_t next_id;
+    atomic_uint inflight;
+    atomic_uint_least64_t kp_pong_us, fwd_pong_us;
+    uint64_t last_ping_us, last_watchdog_us;
+    struct buf scratch;
+    unsigned salt;
+};
+
+static void on_bus_msg(struct bus_msg *msg, void *arg)
+{
+    struct edge *e = arg;
+    struct ev *ev = xmalloc(sizeof(*ev));
+
+    ev->kind = EV_MSG;
+    ev->msg = msg;
+    ev->call = NULL;
+    ev->id = 0;
+    if (queue_push(e->q, ev) != ST_OK) {
+        bus_msg_free(msg);
+        free(ev);
+    }
+}
+
+enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge **ret)
+{
+    struct edge *e = xcalloc(1, sizeof(*e));
+    char wc[96];
+    enum status st;
+
+    e->cfg = cfg;
+    e->bus = bus;
+    e->q = queue_new(cfg->max_inflight * 8 + 1024, NULL, NULL);
+    e->calls = idmap_new(cfg->max_inflight + 16);
+    buf_init(&e->scratch, 128u * 1024 * 1024);
+    e->salt = (unsigned)(clock_now_ms() ^ clock_mono_us());
+    atomic_store(&e->next_id, 1);
+    st = bus_new_inbox(e->inbox, sizeof(e->inbox));
+    e->inbox_len = strlen(e->inbox);
+    (void)snprintf(wc, sizeof(wc), "%s.>", e->inbox);
+    if (st == ST_OK && e->q)
+        st = bus_subscribe(bus, wc, NULL, on_bus_msg, e);
+    if (st != ST_OK || !e->q) {
+        edge_free(e);
+        return st != ST_OK ? st : ST_NOMEM;
+    }
+    *ret = e;
+    return ST_OK;
+}
+
+void call_free(struct call *c)
+{
+    if (!c)
+        return;
+    ec_lease_done(&c->lease);
+    pipe_unref(c->pipe);
+    free(c->body);
+    buf_done(&c->body_out);
+    buf_done(&c->last_err);
+    free(c);
+}
+
+static void free_call_cb(uint64_t id, void *val, void *arg)
+{
+    (void)id;
+    (void)arg;
+    call_free(val);
+}
+
+void edge_free(struct edge *e)
+{
+    struct ev *ev;
+
+    if (!e)
+        return;
+    while (e->q && (ev = queue_pop(e->q)) != NULL) {
+        if (ev->msg)
+            bus_msg_free(ev->msg);
+        if (ev->kind == EV_START)
+            call_free(ev->call);
+        free(ev);
+    }
+    if (e->calls)
+        idmap_each(e->calls, free_call_cb, NULL);
+    idmap_free(e->calls);
+    queue_free(e->q);
+    buf_done(&e->scratch);
+    free(e);
+}
+
+uint64_t edge_next_id(struct edge *e, char *req_id, size_t n)
+{
+    uint64_t id = atomic_fetch_add(&e->next_id, 1);
+
+    (void)snprintf(req_id, n, "%08x%08llx", e->salt, (unsigned long long)id);
+    return id;
+}
+
+bool edge_ready(const struct edge *e)
+{
+    uint64_t now = clock_mono_us();
+    uint64_t kp = atomic_load(&e->kp_pong_us), fw = atomic_load(&e->fwd_pong_us);
+
+    return kp && fw && now - kp < READY_WINDOW_US && now - fw < READY_WINDOW_US;
+}
+
+unsigned edge_inflight(const struct edge *e)
+{
+    return atomic_load(&e->inflight);
+}
+
+static enum status push_ev(struct edge *e, enum ev_kind kind, uint64_t id, struct call *c)
+{
+    struct ev *ev = xmalloc(sizeof(*ev));
+
+    ev->kind = kind;
+    ev->id = id;
+    ev->call = c;
+    ev->msg = NULL;
+    if (queue_push(e->q, ev) != ST_OK) {
+        free(ev);
+        return ST_AGAIN;
+    }
+    return ST_OK;
+}
+
+enum status edge_submit(struct edge *e, struct call *c)
+{
+    enum status st;
+
+    atomic_fetch_add(&e->inflight, 1);
+    st = push_ev(e, EV_START, c->id, c);
+    if (st != ST_OK)
+        atomic_fetch_sub(&e->inflight, 1);
+    return st;
+}
+
+void edge_client_done(struct edge *e, uint64_t id)
+{
+    /* the queue is sized for several events per call; if it is full the call is reaped by
+     * its deadline instead */
+    (void)push_ev(e, EV_CLIENT_DONE, id, NULL);
+}
+
+/* ---------------------------------------------------------------- responses */
+
+static void log_done(const struct call *c, unsigned status, const char *outcome,
+                     const char *finish)
+{
+    uint64_t now = clock_mono_us();
+    uint64_t total = now - c->t_start_us;
+
+    LOG_INFO("request.done",
+             "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
+             "ttfb_ms=%llu overhead_us=%llu finish=%s",
+             c->req_id, route_name(c->route.kind), c->route.model[0] ? c->route.model : "-",
+             status, outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
+             (unsigned long long)(total / 1000),
+             (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000
+                                                     : 0),
+             (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
+             finish && finish[0] ? finish : "-");
+}
+
+/* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */
+static uint64_t overhead_us(const struct call *c, uint64_t extra_us)
+{
+    uint64_t total = clock_mono_us() - c->t_start_us, up = c->upstream_us + extra_us;
+    return total > up ? total - up : 0;
+}
+
+/* Decide a complete (non-streaming) response with `body`; the call is done. */
+static void respond_body(struct call *c, unsigned status, const char *ctype, const void *body,
+                         size_t len, uint64_t retry_after_s, const char *outcome)
+{
+    char ovh[24], ra[24];
+    const char *hdrs[4];
+    size_t nh = 0;
+
+    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)overhead_us(c, 0));
+    hdrs[nh * 2] = "x-gateway-overhead-us";
+    hdrs[nh * 2 + 1] = ovh;
+    nh++;
+    if (retry_after_s) {
+        (void)snprintf(ra, sizeof(ra), "%llu", (unsigned long long)retry_after_s);
+        hdrs[nh * 2] = "Retry-After";
+        hdrs[nh * 2 + 1] = ra;
+        nh++;
+    }
+    if (pipe_decide(c->pipe, status, ctype, false, hdrs, nh) == ST_OK &&
+        pipe_write(c->pipe, body, len) == ST_OK)
+        pipe_finish(c->pipe);
+    else
+        pipe_finish(c->pipe);
+    c->committed = true;
+    c->state = CS_DONE;
+    if (!c->t_first_byte_us)
+        c->t_first_byte_us = clock_mono_us();
+    log_done(c, status, outcome, NULL);
+}
+
+static void respond_error(struct edge *e, struct call *c, unsigned http, const char *message,
+                          uint64_t retry_after_s, const char *outcome)
+{
+    buf_reset(&e->scratch);
+    (void)gjson_error(&e->scratch, http, NULL, message, 0);
+    respond_body(c, http, "application/json; charset=UTF-8", e->scratch.data, e->scratch.len,
+                 retry_after_s, outcome);
+}
+
+static void send_cancel(struct edge *e, struct call *c)
+{
+    char subj[160];
+
+    if (!c->accepted || !c->fwd_id[0])
+        return;
+    buf_reset(&e->scratch);
+    if (ec_cancel(c->req_id, c->reply, &e->scratch) != ST_OK)
+        return;
+    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", c->fwd_id);
+    (void)bus_publish(e->bus, subj, NULL, e->scratch.data, e->scratch.len, c->req_id);
+    c->accepted = false;
+}
+
+/* Stream: write one upstream event in the client's framing. */
+static enum status stream_event(struct edge *e, struct call *c, const void *payload, size_t len)
+{
+    buf_reset(&e->scratch);
+    if (c->sse_out) {
+        if (sse_frame(&e->scratch, payload, len) != ST_OK)
+            return ST_TOO_BIG;
+    } else {
+        (void)buf_append(&e->scratch, c->array_open ? ",\r\n" : "[", c->array_open ? 3 : 1);
+        if (buf_append(&e->scratch, payload, len) != ST_OK)
+            return ST_TOO_BIG;
+        c->array_open = true;
+    }
+    c->events++;
+    return pipe_write(c->pipe, e->scratch.data, e->scratch.len);
+}
+
+/* Stream: end with an error object (after the first byte nothing may repeat or be retried). */
+static void stream_fail(struct edge *e, struct call *c, unsigned http, const char *message,
+                        const char *outcome)
+{
+    struct buf err;
+
+    buf_init(&err, 64 * 1024);
+    (void)gjson_error(&err, http, NULL, message, 1);
+    (void)stream_event(e, c, err.data, err.len);
+    if (!c->sse_out)
+        (void)pipe_write(c->pipe, "]\n", 2);
+    buf_done(&err);
+    pipe_finish(c->pipe);
+    c->state = CS_DONE;
+    LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
+             c->lease.key_id[0] ? c->lease.key_id : "-", c->events, message);
+    log_done(c, 200, outcome, NULL);
+}
+
+/* ---------------------------------------------------------------- attempts */
+
+static void start_lease(struct edge *e, struct call *c)
+{
+    c->attempt++;
+    c->state = CS_LEASING;
+    c->accepted = false;
+    c->fwd_id[0] = '\0';
+    ec_lease_done(&c->lease);
+    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.l%u", e->inbox,
+                   (unsigned long long)c->id, c->attempt);
+    buf_reset(&e->scratch);
+    const char *model = c->route.model[0] ? c->route.model : "models.list";
+    uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
+    if (ec_lease_request(c->req_id, model, (const char(*)[32])c->exclude, c->nexclude,
+                         (unsigned)(left_ms + 5000), &e->scratch) != ST_OK ||
+        bus_publish(e->bus, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len,
+                    c->req_id) != ST_OK) {
+        respond_error(e, c, 503, "The gateway could not reach its key pool.", 1, "bus_error");
+        return;
+    }
+    c->t_phase_us = clock_mono_us();
+}
+
+static void send_pieces(struct edge *e, struct call *c)
+{
+    char subj[160];
+    unsigned idx = 0;
+
+    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_BODY "%s", c->fwd_id);
+    for (size_t off = 0; off < c->body_len; off += PIECE_MAX, idx++) {
+        size_t n = c->body_len - off < PIECE_MAX ? c->body_len - off : PIECE_MAX;
+        buf_reset(&e->scratch);
+        if (ec_body_piece(c->req_id, c->reply, idx, c->body + off, n, &e->scratch) == ST_OK)
+            (void)bus_publish(e->bus, subj, NULL, e->scratch.data, e->scratch.len, c->req_id);
+    }
+}
+
+static void start_forward(struct edge *e, struct call *c)
+{
+    struct ec_forward f;
+    bool pieces = c->body_len > PIECE_MAX;
+
+    c->state = CS_FORWARDING;
+    c->next_seq = 0;
+    c->accepted = false;
+    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.f%u", e->inbox,
+                   (unsigned long long)c->id, c->attempt);
+    memset(&f, 0, sizeof(f));
+    f.request_id = c->req_id;
+    f.lease = &c->lease;
+    f.model = c->route.model[0] ? c->route.model : "models.list";
+    f.method = c->route.post ? "POST" : "GET";
+    f.path = c->upath;
+    f.body = pieces ? NULL : c->body;
+    f.body_inline = pieces ? 0 : c->body_len;
+    f.body_len = c->body_len;
+    f.body_pieces = pieces ? (unsigned)((c->body_len + PIECE_MAX - 1) / PIECE_MAX) : 0;
+    f.stream = c->route.kind == RT_STREAM;
+    f.connect_ms = e->cfg->connect_ms;
+    f.first_byte_ms = e->cfg->first_byte_ms;
+    f.idle_ms = e->cfg->idle_ms;
+    f.deadline_ms = clock_now_ms() + (c->deadline_us - clock_mono_us()) / 1000;
+    buf_reset(&e->scratch);
+    if (ec_forward_request(&f, &e->scratch) != ST_OK ||
+        bus_publish(e->bus, SUBJ_FWD, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
+            ST_OK) {
+        respond_error(e, c, 503, "The gateway could not reach a forwarder.", 1, "bus_error");
+        return;
+    }
+    c->t_phase_us = clock_mono_us();
+}
+
+/* Upstream error before anything reached the client: fail over, or answer with it. */
+static void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned status,
+                           const void *body, size_t len, const char *message)
+{
+    bool time_left = clock_mono_us() + 50000 < c->deadline_us;
+
+    c->last_cls = cls;
+    c->last_status = status;
+    buf_reset(&c->last_err);
+    if (len)
+        (void)buf_append(&c->last_err, body, len < c->last_err.max ? len : c->last_err.max);
+    send_cancel(e, c);
+    if (classify_retryable(cls) && c->tries < e->cfg->retry_budget && time_left) {
+        LOG_INFO("attempt.retry", "req=%s key_id=%s class=%s status=%u try=%u", c->req_id,
+                 c->lease.key_id, classify_name(cls), status, c->tries);
+        start_lease(e, c);
+        return;
+    }
+    if (c->last_err.len && status >= 400) {
+        respond_body(c, status, "application/json; charset=UTF-8", c->last_err.data,
+                     c->last_err.len, 0, classify_name(cls));
+        return;
+    }
+    if (cls == EC_TIMEOUT || !time_left)
+        respond_error(e, c, 504, message ? message : "The upstream did not answer in time.", 0,
+                      classify_name(cls));
+    else
+        respond_error(e, c, status >= 400 ? status : 502,
+                      message ? message : "The upstream failed.", 0, classify_name(cls));
+}
+
+static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
+{
+    struct ec_lease_reply r;
+    uint64_t now_ms;
+
+    if (bus_msg_no_responders(msg)) {
+        respond_error(e, c, 503, "The gateway's key pool is unavailable.", 1, "no_keypool");
+        return;
+    }
+    if (ec_lease_reply_decode(bus_msg_data(msg), bus_msg_len(msg), &r) != ST_OK) {
+        respond_error(e, c, 503, "The gateway's key pool answered badly.", 1, "bad_lease");
+        return;
+    }
+    switch (r.status) {
+    case ST_OK:
+        c->lease = r.lease;
+        if (c->nexclude < CALL_MAX_EXCLUDE)
+            (void)snprintf(c->exclude[c->nexclude++], 32, "%s", c->lease.key_id);
+        c->tries++;
+        start_forward(e, c);
+        return;
+    case ST_EXHAUSTED:
+        now_ms = clock_now_ms();
+        respond_error(e, c, 429, r.message[0] ? r.message : "All keys are cooling down.",
+                      r.retry_after_ms > now_ms ? (r.retry_after_ms - now_ms + 999) / 1000 : 1,
+                      "all_cooling");
+        break;
+    case ST_NOT_FOUND:
+        if (c->last_status >= 400 && c->last_err.len)
+            respond_body(c, c->last_status, "application/json; charset=UTF-8", c->last_err.data,
+                         c->last_err.len, 0, classify_name(c->last_cls));
+        else
+            respond_error(e, c, 503, r.message, 1, "all_tried");
+        break;
+    case ST_UNAVAILABLE:
+        respond_error(e, c, 503, r.message[0] ? r.message : "No usable API key.", 60,
+                      "all_dead");
+        break;
+    default:
+        respond_error(e, c, 503, r.message[0] ? r.message : "The key pool failed.", 1,
+                      "lease_error");
+        break;
+    }
+    ec_lease_done(&r.lease);
+}
+
+static void on_head(struct edge *e, struct call *c, const struct ec_frame *f)
+{
+    char ovh[24];
+    const char *hdrs[2];
+
+    (void)e;
+    c->state = CS_STREAMING;
+    if (c->route.kind != RT_STREAM)
+        return;
+    /* End carries the transfer's total upstream time; the head's share counts only here */
+    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)overhead_us(c, f->upstream_us));
+    hdrs[0] = "x-gateway-overhead-us";
+    hdrs[1] = ovh;
+    c->committed = true;
+    c->t_first_byte_us = clock_mono_us();
+    if (pipe_decide(c->pipe, 200,
+                    c->sse_out ? "text/event-stream" : "application/json; charset=UTF-8", true,
+                    hdrs, 1) != ST_OK) {
+        send_cancel(e, c);
+        c->state = CS_DONE;
+        log_done(c, 499, "client_gone", NULL);
+    }
+}
+
+static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
+{
+    c->upstream_us += f->upstream_us;
+    c->accepted = false;
+    if (c->route.kind != RT_STREAM) {
+        respond_body(c, 200, "application/json; charset=UTF-8", c->body_out.data,
+                     c->body_out.len, 0, "ok");
+        return;
+    }
+    if (!f->finish_reason || !f->finish_reason[0]) {
+        stream_fail(e, c, 502, "The upstream stream ended without a finish reason (truncated).",
+                    "truncated");
+        return;
+    }
+    if (!c->sse_out)
+        (void)pipe_write(c->pipe, c->array_open ? "]\n" : "[]\n", c->array_open ? 2 : 3);
+    pipe_finish(c->pipe);
+    c->state = CS_DONE;
+    log_done(c, 200, "ok", f->finish_reason);
+}
+
+static void on_frame(struct edge *e, struct call *c, struct bus_msg *msg)
+{
+    struct ec_frame f;
+
+    if (bus_msg_no_responders(msg)) {
+        attempt_failed(e, c, EC_TRANSIENT, 503, NULL, 0, "No forwarder is available.");
+        return;
+    }
+    if (ec_frame_decode(bus_msg_data(msg), bus_msg_len(msg), &f) != ST_OK) {
+        LOG_WARN("frame.bad", "req=%s action=fail_attempt", c->req_id);
+        goto broken;
+    }
+    if (f.seq != c->next_seq) {
+        LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=fail_attempt", c->req_id,
+                 (unsigned long long)c->next_seq, (unsigned long long)f.seq);
+        ec_frame_done(&f);
+        goto broken;
+    }
+    c->next_seq++;
+    c->t_phase_us = clock_mono_us();
+    switch (f.kind) {
+    case EF_ACCEPTED:
+        c->accepted = true;
+        (void)snprintf(c->fwd_id, sizeof(c->fwd_id), "%s", f.fwd_id);
+        if (c->body_len > PIECE_MAX)
+            send_pieces(e, c);
+        break;
+    case EF_BUSY:
+        c->next_seq = 0;
+        if (++c->busy_retries > 3) {
+            respond_error(e, c, 503, "Every forwarder is busy.", 1, "busy");
+            break;
+        }
+        start_forward(e, c);
+        break;
+    case EF_HEAD:
+        on_head(e, c, &f);
+        break;
+    case EF_DATA:
+        if (c->route.kind == RT_STREAM) {
+            enum status st = stream_event(e, c, f.data, f.len);
+            if (st == ST_DENIED) {
+                send_cancel(e, c);
+                c->state = CS_DONE;
+                log_done(c, 499, "client_gone", NULL);
+            } else if (st != ST_OK) {
+                send_cancel(e, c);
+                stream_fail(e, c, 500, "The client is not reading the stream fast enough.",
+                            "slow_client");
+            }
+        } else if (buf_append(&c->body_out, f.data, f.len) != ST_OK) {
+            send_cancel(e, c);
+            respond_error(e, c, 502, "The upstream response is too large.", 0, "too_large");
+        }
+        break;
+    case EF_KEEPALIVE:
+    case EF_NONE:
+        break;
+    case EF_END:
+        on_end(e, c, &f);
+        break;
+    case EF_ERROR:
+        c->upstream_us += f.upstream_us;
+        c->accepted = false;
+        if (c->committed)
+            stream_fail(e, c, f.status >= 400 ? f.status : 502,
+                        f.message && f.message[0] ? f.message : "The upstream failed mid-stream.",
+                        classify_name(f.cls));
+        else
+            attempt_failed(e, c, f.cls, f.status, f.data, f.len, f.message);
+        break;
+    }
+    ec_frame_done(&f);
+    return;
+broken:
+    if (c->committed)
+        stream_fail(e, c, 502, "The gateway lost the upstream stream.", "frame_error");
+    else
+        attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0, "The gateway lost the upstream stream.");
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static void on_msg(struct edge *e, struct bus_msg *msg)
+{
+    const char *subj = bus_msg_subject(msg);
+    const char *p, *dot;
+    uint64_t id = 0, attempt = 0;
+    struct call *c;
+
+    if (strncmp(subj, e->inbox, e->inbox_len) != 0 || subj[e->inbox_len] != '.')
+        return;
+    p = subj + e->inbox_len + 1;
+    dot = strchr(p, '.');
+    if (!dot || parse_u64n(p, (size_t)(dot - p), 0, UINT64_MAX, &id) != ST_OK)
+        return;
+    if (id == 0) { /* readiness pings */
+        if (!bus_msg_no_responders(msg)) {
+            if (dot[1] == 'p')
+                atomic_store(&e->kp_pong_us, clock_mono_us());
+            else if (dot[1] == 'q')
+                atomic_store(&e->fwd_pong_us, clock_mono_us());
+        }
+        return;
+    }
+    c = idmap_get(e->calls, id);
+    if (!c || c->state == CS_DONE)
+        return;
+    if (parse_u64(dot + 2, 0, UINT32_MAX, &attempt) != ST_OK || attempt != c->attempt)
+        return; /* a frame of an abandoned attempt */
+    if (dot[1] == 'l' && c->state == CS_LEASING)
+        on_lease_reply(e, c, msg);
+    else if (dot[1] == 'f' && (c->state == CS_FORWARDING || c->state == CS_STREAMING))
+        on_frame(e, c, msg);
+}
+
+static void on_start(struct edge *e, struct call *c)
+{
+    if (idmap_put(e->calls, c->id, c) != ST_OK) {
+        /* cannot track it: answer at once; the call is freed on client completion */
+        respond_error(e, c, 503, "The gateway is overloaded.", 1, "overloaded");
+        call_free(c);
+        atomic_fetch_sub(&e->inflight, 1);
+        return;
+    }
+    buf_init(&c->body_out, MAX_RESPONSE);
+    buf_init(&c->last_err, 256 * 1024);
+    start_lease(e, c);
+}
+
+static void on_client_done(struct edge *e, uint64_t id)
+{
+    struct call *c = idmap_del(e->calls, id);
+
+    if (!c)
+        return;
+    if (c->state != CS_DONE) {
+        send_cancel(e, c);
+        log_done(c, 499, "client_gone", NULL);
+    }
+    call_free(c);
+    atomic_fetch_sub(&e->inflight, 1);
+}
+
+struct timer_scan {
+    uint64_t now;
+    uint64_t ids[256];
+    size_t n;
+    bool watchdog;
+    const struct edge *e;
+};
+
+static void scan_call(uint64_t id, void *val, void *arg)
+{
+    struct timer_scan *ts = arg;
+    struct call *c = val;
+    uint64_t silence = ts->now - c->t_phase_us;
+    bool due = false;
+
+    if (c->state == CS_DONE)
+        return;
+    if (ts->now > c->deadline_us)
+        due = true;
+    else if (c->state == CS_LEASING && silence > (uint64_t)ts->e->cfg->lease_timeout_ms * 1000)
+        due = true;
+    else if (c->state == CS_FORWARDING && !c->accepted && silence > ACCEPT_TIMEOUT)
+        due = true;
+    else if (c->accepted && silence > (uint64_t)ts->e->cfg->idle_ms * 1000 + FWD_SILENCE_PAD)
+        due = true;
+    if (ts->watchdog && !due)
+        (void)pipe_check_peer(c->pipe);
+    if (due && ts->n < sizeof(ts->ids) / sizeof(ts->ids[0]))
+        ts->ids[ts->n++] = id;
+}
+
+static void expire(struct edge *e, struct call *c, uint64_t now)
+{
+    if (now > c->deadline_us) {
+        send_cancel(e, c);
+        if (c->committed)
+            stream_fail(e, c, 504, "The request deadline passed.", "deadline");
+        else
+            respond_error(e, c, 504, "The request deadline passed.", 0, "deadline");
+    } else if (c->state == CS_LEASING) {
+        respond_error(e, c, 503, "The gateway's key pool did not answer.", 1, "keypool_timeout");
+    } else if (c->committed) {
+        send_cancel(e, c);
+        stream_fail(e, c, 502, "The forwarder stopped answering.", "forwarder_lost");
+    } else {
+        attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0, "The forwarder stopped answering.");
+    }
+}
+
+static void timers(struct edge *e)
+{
+    struct timer_scan ts;
+    uint64_t now = clock_mono_us();
+
+    if (now - e->last_ping_us > PING_US) {
+        char reply[96];
+        e->last_ping_us = now;
+        (void)snprintf(reply, sizeof(reply), "%s.0.p", e->inbox);
+        (void)bus_publish(e->bus, SUBJ_KP_PING, reply, "", 0, NULL);
+        (void)snprintf(reply, sizeof(reply), "%s.0.q", e->inbox);
+        (void)bus_publish(e->bus, SUBJ_FWD_PING, reply, "", 0, NULL);
+    }
+    ts.now = now;
+    ts.n = 0;
+    ts.e = e;
+    ts.watchdog = now - e->last_watchdog_us > WATCHDOG_US;
+    if (ts.watchdog)
+        e->last_watchdog_us = now;
+    idmap_each(e->calls, scan_call, &ts);
+    for (size_t i = 0; i < ts.n; i++) {
+        struct call *c = idmap_get(e->calls, ts.ids[i]);
+        if (c && c->state != CS_DONE)
+            expire(e, c, now);
+    }
+}
+
+static void abort_call(uint64_t id, void *val, void *arg)
+{
+    struct call *c = val;
+    struct edge *e = arg;
+
+    (void)id;
+    if (c->state == CS_DONE)
+        return;
+    send_cancel(e, c);
+    if (c->committed)
+        stream_fail(e, c, 503, "The gateway is shutting down.", "shutdown");
+    else
+        respond_error(e, c, 503, "The gateway is shutting down.", 1, "shutdown");
+}
+
+void edge_abort_all(struct edge *e)
+{
+    idmap_each(e->calls, abort_call, e);
+}
+
+void edge_run(struct edge *e, volatile sig_atomic_t *stop)
+{
+    while (!*stop) {
+        struct pollfd pfd = {queue_fd(e->q), POLLIN, 0};
+        struct ev *ev;
+
+        if (poll(&pfd, 1, 50) < 0 && errno != EINTR)
+            break;
+        queue_ack(e->q);
+        while ((ev = queue_pop(e->q)) != NULL) {
+            switch (ev->kind) {
+            case EV_START:
+                on_start(e, ev->call);
+                break;
+            case EV_MSG:
+                on_msg(e, ev->msg);
+                bus_msg_free(ev->msg);
+                break;
+            case EV_CLIENT_DONE:
+                on_client_done(e, ev->id);
+                break;
+            }
+            free(ev);
+        }
+        timers(e);
+    }
+}

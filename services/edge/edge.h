@@ -1,0 +1,102 @@
+/* Edge internals: configuration, the loop context and one client call. */
+#ifndef SB_EDGE_H
+#define SB_EDGE_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/classify.h"
+#include "edge_codec.h"
+#include "routes.h"
+
+struct bus;
+struct bus_msg;
+struct pipe;
+struct queue;
+struct idmap;
+
+struct edge_config {
+    const char *nats_url;
+    const char *http_addr;
+    const char *client_tokens;
+    unsigned http_port;
+    unsigned http_threads;
+    unsigned max_body_bytes;
+    unsigned retry_budget;
+    unsigned deadline_ms;
+    unsigned connect_ms;
+    unsigned first_byte_ms;
+    unsigned idle_ms;
+    unsigned max_inflight;
+    unsigned lease_timeout_ms;
+};
+
+enum call_state { CS_LEASING, CS_FORWARDING, CS_STREAMING, CS_DONE };
+
+#define CALL_MAX_EXCLUDE 32
+
+/* One client request. Built by an MHD worker, then owned by the loop thread alone. */
+struct call {
+    uint64_t id;
+    char req_id[24];
+    struct pipe *pipe;
+    struct route route;
+    bool sse_out;            /* stream route with alt=sse; otherwise JSON array */
+    char upath[600];         /* upstream path */
+    char *body;
+    size_t body_len;
+    uint64_t t_start_us;
+    uint64_t deadline_us;
+    /* attempts */
+    enum call_state state;
+    unsigned attempt;        /* increments per attempt: tags reply subjects */
+    unsigned tries;          /* upstream attempts made */
+    unsigned busy_retries;
+    char exclude[CALL_MAX_EXCLUDE][32];
+    size_t nexclude;
+    struct ec_lease lease;
+    char fwd_id[96];
+    char reply[128];
+    uint64_t next_seq;
+    uint64_t t_phase_us;     /* last progress, for the silence timeouts */
+    bool accepted;
+    /* response */
+    bool committed;          /* a status was decided towards the client */
+    bool array_open;         /* JSON-array stream: "[" written */
+    unsigned events;         /* data events written */
+    uint64_t upstream_us;    /* time spent waiting on upstream, all attempts */
+    struct buf body_out;     /* non-stream: the whole upstream body */
+    unsigned last_status;    /* last upstream error, returned when retries run out */
+    enum err_class last_cls;
+    struct buf last_err;
+    uint64_t t_first_byte_us;
+};
+
+struct edge;
+
+/** New loop context (borrowed cfg and bus). Caller owns *ret: edge_free(). */
+enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge **ret);
+void edge_free(struct edge *e);
+/** Run the loop until *stop. */
+void edge_run(struct edge *e, volatile sig_atomic_t *stop);
+/** At shutdown (loop stopped): answer every unfinished call so MHD can stop. */
+void edge_abort_all(struct edge *e);
+/** From an MHD worker: hand a new call to the loop (ownership moves). ST_AGAIN when full. */
+enum status edge_submit(struct edge *e, struct call *c);
+/** From an MHD worker: the client side of call `id` completed. */
+void edge_client_done(struct edge *e, uint64_t id);
+/** True when keypool and a forwarder answered a ping recently (thread-safe). */
+bool edge_ready(const struct edge *e);
+/** Calls in flight (thread-safe). */
+unsigned edge_inflight(const struct edge *e);
+/** Unique call id and request id (thread-safe). */
+uint64_t edge_next_id(struct edge *e, char *req_id, size_t n);
+
+/** Free a call that never reached the loop, or one the loop finished. */
+void call_free(struct call *c);
+
+#endif

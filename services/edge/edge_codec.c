@@ -1,0 +1,198 @@
+/* Protobuf encode/decode for the edge (the only protobuf-c user in the edge). */
+#include "edge_codec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/codec.h"
+#include "lib/xalloc.h"
+#include "proto/forward.pb-c.h"
+#include "proto/keypool.pb-c.h"
+
+#define PACK_INTO(out, fn, msg)                                                                    \
+    do {                                                                                           \
+        char *p_;                                                                                  \
+        enum status st_ = buf_extend(out, fn##__get_packed_size(msg), &p_);                        \
+        if (st_ != ST_OK)                                                                          \
+            return st_;                                                                            \
+        (void)fn##__pack(msg, (uint8_t *)p_);                                                      \
+    } while (0)
+
+enum status ec_lease_request(const char *request_id, const char *model,
+                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
+                             struct buf *out)
+{
+    Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
+    char *ex[32];
+
+    if (nexclude > 32)
+        nexclude = 32;
+    for (size_t i = 0; i < nexclude; i++)
+        ex[i] = CODEC_STR(exclude[i]);
+    m.request_id = CODEC_STR(request_id);
+    m.model = CODEC_STR(model);
+    m.exclude_key_ids = ex;
+    m.n_exclude_key_ids = nexclude;
+    m.ttl_ms = ttl_ms;
+    PACK_INTO(out, sb__v1__lease_request, &m);
+    return ST_OK;
+}
+
+enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret)
+{
+    Sb__V1__LeaseReply *m = sb__v1__lease_reply__unpack(NULL, len, data);
+    struct ec_lease_reply r;
+
+    if (!m)
+        return ST_PROTO;
+    memset(&r, 0, sizeof(r));
+    r.status = (int)m->status;
+    r.retry_after_ms = m->retry_after_ms;
+    (void)snprintf(r.message, sizeof(r.message), "%s", m->message);
+    if (m->lease && m->status == SB__V1__STATUS__ST_OK) {
+        (void)snprintf(r.lease.lease_id, sizeof(r.lease.lease_id), "%s", m->lease->lease_id);
+        (void)snprintf(r.lease.key_id, sizeof(r.lease.key_id), "%s", m->lease->key_id);
+        (void)snprintf(r.lease.project, sizeof(r.lease.project), "%s", m->lease->project);
+        r.lease.secret = xstrdup(m->lease->secret);
+        r.lease.deadline_ms = m->lease->deadline_ms;
+        memset(m->lease->secret, 0, strlen(m->lease->secret));
+    }
+    sb__v1__lease_reply__free_unpacked(m, NULL);
+    *ret = r;
+    return ST_OK;
+}
+
+void ec_lease_done(struct ec_lease *l)
+{
+    if (l->secret) {
+        memset(l->secret, 0, strlen(l->secret));
+        free(l->secret);
+    }
+    memset(l, 0, sizeof(*l));
+}
+
+enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
+{
+    Sb__V1__ForwardRequest m = SB__V1__FORWARD_REQUEST__INIT;
+    Sb__V1__Lease l = SB__V1__LEASE__INIT;
+
+    l.lease_id = CODEC_STR(f->lease->lease_id);
+    l.key_id = CODEC_STR(f->lease->key_id);
+    l.project = CODEC_STR(f->lease->project);
+    l.secret = CODEC_STR(f->lease->secret);
+    l.deadline_ms = f->lease->deadline_ms;
+    m.request_id = CODEC_STR(f->request_id);
+    m.lease = &l;
+    m.model = CODEC_STR(f->model);
+    m.method = CODEC_STR(f->method);
+    m.path = CODEC_STR(f->path);
+    m.body.data = (uint8_t *)(uintptr_t)f->body;
+    m.body.len = f->body_inline;
+    m.body_len = f->body_len;
+    m.body_pieces = f->body_pieces;
+    m.stream = f->stream;
+    m.connect_timeout_ms = f->connect_ms;
+    m.first_byte_timeout_ms = f->first_byte_ms;
+    m.idle_timeout_ms = f->idle_ms;
+    m.deadline_ms = f->deadline_ms;
+    PACK_INTO(out, sb__v1__forward_request, &m);
+    return ST_OK;
+}
+
+enum status ec_cancel(const char *request_id, const char *reply, struct buf *out)
+{
+    Sb__V1__Cancel m = SB__V1__CANCEL__INIT;
+
+    m.request_id = CODEC_STR(request_id);
+    m.reply = CODEC_STR(reply);
+    PACK_INTO(out, sb__v1__cancel, &m);
+    return ST_OK;
+}
+
+enum status ec_body_piece(const char *request_id, const char *reply, unsigned index,
+                          const void *data, size_t len, struct buf *out)
+{
+    Sb__V1__BodyPiece m = SB__V1__BODY_PIECE__INIT;
+
+    m.request_id = CODEC_STR(request_id);
+    m.reply = CODEC_STR(reply);
+    m.index = index;
+    m.data.data = (uint8_t *)(uintptr_t)data;
+    m.data.len = len;
+    PACK_INTO(out, sb__v1__body_piece, &m);
+    return ST_OK;
+}
+
+enum status ec_frame_decode(const void *data, size_t len, struct ec_frame *ret)
+{
+    Sb__V1__Frame *m = sb__v1__frame__unpack(NULL, len, data);
+    struct ec_frame f;
+
+    if (!m)
+        return ST_PROTO;
+    memset(&f, 0, sizeof(f));
+    f.owner = m;
+    f.seq = m->seq;
+    switch (m->kind_case) {
+    case SB__V1__FRAME__KIND_ACCEPTED:
+        f.kind = EF_ACCEPTED;
+        f.fwd_id = m->accepted->forwarder_id;
+        break;
+    case SB__V1__FRAME__KIND_BUSY:
+        f.kind = EF_BUSY;
+        f.fwd_id = m->busy->forwarder_id;
+        break;
+    case SB__V1__FRAME__KIND_HEAD:
+        f.kind = EF_HEAD;
+        f.status = m->head->status;
+        f.upstream_us = m->head->upstream_us;
+        for (size_t i = 0; i < m->head->n_headers; i++)
+            if (strcmp(m->head->headers[i]->name, "content-type") == 0)
+                f.content_type = m->head->headers[i]->value;
+        break;
+    case SB__V1__FRAME__KIND_DATA:
+        f.kind = EF_DATA;
+        f.data = m->data->data.data;
+        f.len = m->data->data.len;
+        break;
+    case SB__V1__FRAME__KIND_KEEPALIVE:
+        f.kind = EF_KEEPALIVE;
+        break;
+    case SB__V1__FRAME__KIND_END:
+        f.kind = EF_END;
+        f.upstream_us = m->end->upstream_us;
+        f.finish_reason = m->end->finish_reason;
+        if (m->end->usage) {
+            f.prompt_tokens = m->end->usage->prompt_tokens;
+            f.output_tokens = m->end->usage->output_tokens;
+            f.thought_tokens = m->end->usage->thought_tokens;
+            f.cached_tokens = m->end->usage->cached_tokens;
+            f.total_tokens = m->end->usage->total_tokens;
+        }
+        break;
+    case SB__V1__FRAME__KIND_ERROR:
+        f.kind = EF_ERROR;
+        f.cls = (enum err_class)m->error->error_class;
+        f.status = m->error->http_status;
+        f.retry_delay_ms = m->error->retry_delay_ms;
+        f.data = m->error->body.data;
+        f.len = m->error->body.len;
+        f.message = m->error->message;
+        f.after_data = m->error->after_data;
+        f.upstream_us = m->error->upstream_us;
+        break;
+    default:
+        sb__v1__frame__free_unpacked(m, NULL);
+        return ST_PROTO;
+    }
+    *ret = f;
+    return ST_OK;
+}
+
+void ec_frame_done(struct ec_frame *f)
+{
+    if (f->owner)
+        sb__v1__frame__free_unpacked(f->owner, NULL);
+    f->owner = NULL;
+}

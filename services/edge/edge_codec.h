@@ -1,0 +1,78 @@
+/* The edge's protobuf: LeaseRequest/ForwardRequest/Cancel/BodyPiece out, LeaseReply/Frame in. */
+#ifndef SB_EDGE_CODEC_H
+#define SB_EDGE_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/classify.h"
+#include "lib/status.h"
+
+struct ec_lease {
+    char lease_id[40];
+    char key_id[32];
+    char project[128];
+    char *secret; /* owned; wiped by ec_lease_done() */
+    uint64_t deadline_ms;
+};
+
+struct ec_lease_reply {
+    int status; /* enum status values */
+    struct ec_lease lease;
+    uint64_t retry_after_ms;
+    char message[192];
+};
+
+enum ec_frame_kind { EF_NONE, EF_ACCEPTED, EF_BUSY, EF_HEAD, EF_DATA, EF_KEEPALIVE, EF_END, EF_ERROR };
+
+/* A decoded frame; data/body point into the unpacked message until ec_frame_done(). */
+struct ec_frame {
+    enum ec_frame_kind kind;
+    uint64_t seq;
+    const char *fwd_id;
+    unsigned status;
+    const char *content_type;
+    uint64_t upstream_us;
+    const uint8_t *data;
+    size_t len;
+    /* END */
+    unsigned prompt_tokens, output_tokens, thought_tokens, cached_tokens, total_tokens;
+    const char *finish_reason;
+    /* ERROR */
+    enum err_class cls;
+    uint64_t retry_delay_ms;
+    const char *message;
+    bool after_data;
+    void *owner;
+};
+
+struct ec_forward {
+    const char *request_id;
+    const struct ec_lease *lease;
+    const char *model;
+    const char *method;
+    const char *path;
+    const void *body; /* inline part (may be NULL when pieces follow) */
+    size_t body_inline;
+    size_t body_len;
+    unsigned body_pieces;
+    bool stream;
+    unsigned connect_ms, first_byte_ms, idle_ms;
+    uint64_t deadline_ms;
+};
+
+enum status ec_lease_request(const char *request_id, const char *model,
+                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
+                             struct buf *out);
+enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
+void ec_lease_done(struct ec_lease *l);
+enum status ec_forward_request(const struct ec_forward *f, struct buf *out);
+enum status ec_cancel(const char *request_id, const char *reply, struct buf *out);
+enum status ec_body_piece(const char *request_id, const char *reply, unsigned index,
+                          const void *data, size_t len, struct buf *out);
+enum status ec_frame_decode(const void *data, size_t len, struct ec_frame *ret);
+void ec_frame_done(struct ec_frame *f);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * HTTP ingress on libmicrohttpd worker threads. Requests that need the upstream become calls
+ * handed to the edge loop; the connection is suspended until the loop decides the response
+ * (pipe.c). Everything refused here (route, auth, body) never spends a key.
+ * Responses are queued on the second or later handler call only, which keeps connections alive.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/gjson.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/xalloc.h"
+#include "edge.h"
+#include "pipe.h"
+#include "routes.h"
+#include "tokens.h"
+
+struct http {
+    const struct edge_config *cfg;
+    const struct tokens *tokens;
+    struct edge *edge;
+    struct MHD_Daemon *d;
+};
+
+struct http_req {
+    struct buf body;
+    bool too_big;
+    struct pipe *pipe;
+    uint64_t call_id;
+};
+
+static enum MHD_Result respond_now(struct MHD_Connection *conn, unsigned status, const char *ctype,
+                                   const char *body, size_t len, const char *extra_name,
+                                   const char *extra_val)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    char rid[24];
+    enum MHD_Result rc;
+
+    if (!resp)
+        return MHD_NO;
+    (void)snprintf(rid, sizeof(rid), "%016llx", (unsigned long long)clock_mono_us());
+    (void)MHD_add_response_header(resp, "Content-Type", ctype);
+    (void)MHD_add_response_header(resp, "x-request-id", rid);
+    (void)MHD_add_response_header(resp, "x-gateway-overhead-us", "0");
+    if (extra_name)
+        (void)MHD_add_response_header(resp, extra_name, extra_val);
+    rc = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
+                                     const char *message)
+{
+    struct buf b;
+    enum MHD_Result rc;
+
+    buf_init(&b, 8192);
+    (void)gjson_error(&b, status, NULL, message, 0);
+    rc = respond_now(conn, status, "application/json; charset=UTF-8", b.data, b.len,
+                     status == 503 ? "Retry-After" : NULL, "1");
+    buf_done(&b);
+    return rc;
+}
+
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+static const char *query(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Final handler call for a fresh request: decide here or hand over to the loop. */
+static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
+                                const char *method, struct http_req *r)
+{
+    struct route rt;
+    enum status st = route_match(method, url, &rt);
+    const char *token;
+    struct call *c;
+    bool sse = false;
+
+    if (st == ST_NOT_FOUND)
+        return respond_error(conn, 404, "Method not found.");
+    if (st != ST_OK)
+        return respond_error(conn, rt.kind != RT_NONE ? 405 : 400,
+                             rt.kind != RT_NONE ? "Method not allowed for this path."
+                                                : "Invalid model name in the path.");
+    if (rt.kind == RT_HEALTHZ)
+        return respond_now(conn, 200, "text/plain", "ok\n", 3, NULL, NULL);
+    if (rt.kind == RT_READYZ) {
+        bool ready = edge_ready(h->edge);
+        return respond_now(conn, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n",
+                           ready ? 6 : 10, NULL, NULL);
+    }
+    token = route_client_token(header(conn, "Authorization"), header(conn, "x-goog-api-key"),
+                               query(conn, "key"));
+    if (!token)
+        return respond_error(conn, 401,
+                             "Missing client token: send Authorization: Bearer, x-goog-api-key "
+                             "or ?key=.");
+    if (!tokens_check(h->tokens, token))
+        return respond_error(conn, 401, "Invalid client token.");
+    if (rt.post) {
+        if (r->too_big) {
+            char msg[128];
+            (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
+                           h->cfg->max_body_bytes);
+            return respond_error(conn, 413, msg);
+        }
+        if (r->body.len == 0)
+            return respond_error(conn, 400, "The request body is empty; a JSON object is required.");
+        if (!gjson_valid(r->body.data, r->body.len))
+            return respond_error(conn, 400, "Invalid JSON payload received.");
+    }
+    if (rt.kind == RT_STREAM) {
+        const char *alt = query(conn, "alt");
+        if (alt && strcmp(alt, "sse") != 0 && strcmp(alt, "json") != 0)
+            return respond_error(conn, 400, "Unsupported alt: use alt=sse, or no alt for JSON.");
+        sse = alt && strcmp(alt, "sse") == 0;
+    }
+    if (edge_inflight(h->edge) >= h->cfg->max_inflight)
+        return respond_error(conn, 503, "The gateway is at capacity; retry shortly.");
+
+    c = xcalloc(1, sizeof(*c));
+    c->id = edge_next_id(h->edge, c->req_id, sizeof(c->req_id));
+    c->route = rt;
+    c->sse_out = sse;
+    c->t_start_us = clock_mono_us();
+    c->deadline_us = c->t_start_us + (uint64_t)h->cfg->deadline_ms * 1000;
+    if (route_upstream_path(&rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
+                            sizeof(c->upath)) != ST_OK) {
+        call_free(c);
+        return respond_error(conn, 400, "Query parameters too long.");
+    }
+    if (rt.post)
+        c->body = buf_take(&r->body, &c->body_len);
+    c->pipe = pipe_new(conn, c->req_id, 64u * 1024 * 1024);
+    r->pipe = c->pipe;
+    r->call_id = c->id;
+    pipe_suspend(r->pipe);
+    if (edge_submit(h->edge, c) != ST_OK) {
+        struct buf b;
+        const char *hdrs[2] = {"Retry-After", "1"};
+        buf_init(&b, 4096);
+        (void)gjson_error(&b, 503, NULL, "The gateway is overloaded.", 0);
+        (void)pipe_decide(r->pipe, 503, "application/json; charset=UTF-8", false, hdrs, 1);
+        (void)pipe_write(r->pipe, b.data, b.len);
+        pipe_finish(r->pipe);
+        buf_done(&b);
+        r->call_id = 0;
+        call_free(c);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http *h = cls;
+    struct http_req *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        const char *cl = header(conn, "Content-Length");
+        uint64_t n = 0;
+        if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == ST_OK && n > h->cfg->max_body_bytes) {
+            char msg[128];
+            (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
+                           h->cfg->max_body_bytes);
+            return respond_error(conn, 413, msg); /* MHD closes: the body is not read */
+        }
+        r = xcalloc(1, sizeof(*r));
+        buf_init(&r->body, h->cfg->max_body_bytes);
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (r->pipe)
+        return pipe_respond(r->pipe, conn) < 0 ? MHD_NO : MHD_YES;
+    if (*upload_data_size) {
+        if (!r->too_big && buf_append(&r->body, upload_data, *upload_data_size) != ST_OK) {
+            r->too_big = true;
+            buf_done(&r->body);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(h, conn, url, method, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http *h = cls;
+    struct http_req *r = *con_cls;
+    (void)conn;
+    (void)toe;
+
+    if (!r)
+        return;
+    if (r->pipe) {
+        pipe_mark_closed(r->pipe);
+        if (r->call_id)
+            edge_client_done(h->edge, r->call_id);
+        pipe_unref(r->pipe);
+    }
+    buf_done(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+enum status http_start(const struct edge_config *cfg, const struct tokens *tokens, struct edge *e,
+                       struct http **ret)
+{
+    struct http *h = xcalloc(1, sizeof(*h));
+    struct sockaddr_in sa;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+
+    h->cfg = cfg;
+    h->tokens = tokens;
+    h->edge = e;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)cfg->http_port);
+    if (inet_pton(AF_INET, cfg->http_addr, &sa.sin_addr) != 1) {
+        free(h);
+        return ST_INVALID;
+    }
+    if (cfg->http_threads > 1)
+        h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
+                                MHD_OPTION_CONNECTION_LIMIT, 8192u,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    else
+        h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                MHD_OPTION_CONNECTION_LIMIT, 8192u,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+    if (!h->d) {
+        free(h);
+        return ST_IO;
+    }
+    *ret = h;
+    return ST_OK;
+}
+
+void http_stop(struct http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}

@@ -1,0 +1,18 @@
+/* The edge's HTTP front (libmicrohttpd): routing, auth, body limits, immediate errors. */
+#ifndef SB_EDGE_HTTP_H
+#define SB_EDGE_HTTP_H
+
+#include "lib/status.h"
+
+struct edge;
+struct edge_config;
+struct http;
+struct tokens;
+
+/** Start the daemon serving `e`. Borrowed cfg, tokens and edge. Caller owns *ret. */
+enum status http_start(const struct edge_config *cfg, const struct tokens *tokens, struct edge *e,
+                       struct http **ret);
+/** Stop accepting and shut the daemon down (every suspended connection must be resumed). */
+void http_stop(struct http *h);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * The response channel of one HTTP request, shared by the edge loop (which decides the status
+ * and produces bytes) and the MHD worker that owns the connection (which creates the response
+ * and sends the bytes). MHD calls other than resume happen only on the MHD side.
+ * This is the one lock outside lib/: it guards a handful of fields for a few instructions.
+ */
+#ifndef SB_EDGE_PIPE_H
+#define SB_EDGE_PIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/status.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+struct pipe;
+
+#define PIPE_MAX_HEADERS 6
+
+/** New pipe for conn with two references (MHD side and loop side). */
+struct pipe *pipe_new(struct MHD_Connection *conn, const char *request_id, size_t max_buffered);
+/** Drop one reference; the last frees. NULL is a no-op. */
+void pipe_unref(struct pipe *p);
+
+/* ---- loop side ---- */
+/**
+ * Decide the response: status, content type, streaming (chunked, fed by pipe_write) or not
+ * (the bytes written before pipe_finish form the body). Headers are "Name", "value" pairs.
+ * ST_DENIED when the client already went away.
+ */
+enum status pipe_decide(struct pipe *p, unsigned status, const char *content_type, bool streaming,
+                        const char *const *headers, size_t nheaders);
+/** Queue bytes for the client; ST_DENIED when the client went away, ST_TOO_BIG if it lags. */
+enum status pipe_write(struct pipe *p, const void *data, size_t len);
+/** No more bytes: the response ends once what is queued has been sent. */
+void pipe_finish(struct pipe *p);
+/** True when MHD reported the request complete (client gone or response sent). */
+bool pipe_closed(struct pipe *p);
+/** Watchdog: while suspended, check the socket for a hang-up; true if the client is gone. */
+bool pipe_check_peer(struct pipe *p);
+
+/* ---- MHD side ---- */
+/** Suspend the connection until the loop decides or writes (call from the access handler). */
+void pipe_suspend(struct pipe *p);
+/**
+ * On handler re-entry: if decided, build and queue the response and return 1; return 0 when
+ * not decided yet (the connection is suspended again), -1 when the peer is gone.
+ */
+int pipe_respond(struct pipe *p, struct MHD_Connection *conn);
+/** MHD finished the request (any reason). */
+void pipe_mark_closed(struct pipe *p);
+
+#endif

@@ -1,0 +1,165 @@
+/* Native route matching: /{v1beta|v1}/models[/{model}[:{action}]], /healthz, /readyz. */
+#include "routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const names[RT_COUNT] = {
+    "none",        "healthz",      "readyz",     "generateContent", "streamGenerateContent",
+    "countTokens", "embedContent", "batchEmbedContents", "listModels", "getModel"};
+
+const char *route_name(enum route_kind kind)
+{
+    return (unsigned)kind < RT_COUNT ? names[kind] : "none";
+}
+
+static bool model_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_';
+}
+
+static const struct {
+    const char *action;
+    enum route_kind kind;
+} actions[] = {
+    {"generateContent", RT_GENERATE},   {"streamGenerateContent", RT_STREAM},
+    {"countTokens", RT_COUNT_TOKENS},   {"embedContent", RT_EMBED},
+    {"batchEmbedContents", RT_BATCH_EMBED},
+};
+
+enum status route_match(const char *method, const char *path, struct route *ret)
+{
+    struct route r;
+    const char *p, *colon;
+    size_t vlen, mlen;
+    bool is_post = strcmp(method, "POST") == 0, is_get = strcmp(method, "GET") == 0;
+
+    memset(&r, 0, sizeof(r));
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+        r.kind = path[1] == 'h' ? RT_HEALTHZ : RT_READYZ;
+        *ret = r;
+        return is_get || strcmp(method, "HEAD") == 0 ? ST_OK : ST_INVALID;
+    }
+    if (strncmp(path, "/v1beta/", 8) == 0)
+        vlen = 6;
+    else if (strncmp(path, "/v1/", 4) == 0)
+        vlen = 2;
+    else
+        return ST_NOT_FOUND;
+    memcpy(r.version, path + 1, vlen);
+    p = path + 1 + vlen + 1;
+    if (strcmp(p, "models") == 0 || strcmp(p, "models/") == 0) {
+        r.kind = RT_LIST_MODELS;
+        *ret = r;
+        return is_get ? ST_OK : ST_INVALID;
+    }
+    if (strncmp(p, "models/", 7) != 0)
+        return ST_NOT_FOUND;
+    p += 7;
+    colon = strchr(p, ':');
+    mlen = colon ? (size_t)(colon - p) : strlen(p);
+    if (mlen == 0 || mlen >= sizeof(r.model))
+        return ST_INVALID;
+    for (size_t i = 0; i < mlen; i++)
+        if (!model_char(p[i]))
+            return ST_INVALID;
+    memcpy(r.model, p, mlen);
+    if (!colon) {
+        r.kind = RT_GET_MODEL;
+        *ret = r;
+        return is_get ? ST_OK : ST_INVALID;
+    }
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        if (strcmp(colon + 1, actions[i].action) == 0) {
+            r.kind = actions[i].kind;
+            r.post = true;
+            *ret = r;
+            return is_post ? ST_OK : ST_INVALID;
+        }
+    }
+    return ST_NOT_FOUND;
+}
+
+const char *route_client_token(const char *authorization, const char *goog_key,
+                               const char *query_key)
+{
+    if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
+        const char *t = authorization + 7;
+        while (*t == ' ')
+            t++;
+        if (*t)
+            return t;
+    }
+    if (goog_key && *goog_key)
+        return goog_key;
+    if (query_key && *query_key)
+        return query_key;
+    return NULL;
+}
+
+/* Append s URL-encoded (RFC 3986 unreserved kept) at out+*pos. */
+static int put_encoded(char *out, size_t n, size_t *pos, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool keep = model_char((char)c) || c == '~';
+        if (*pos + (keep ? 1 : 3) >= n)
+            return -1;
+        if (keep) {
+            out[(*pos)++] = (char)c;
+        } else {
+            out[(*pos)++] = '%';
+            out[(*pos)++] = hex[c >> 4];
+            out[(*pos)++] = hex[c & 15];
+        }
+    }
+    out[*pos] = '\0';
+    return 0;
+}
+
+enum status route_upstream_path(const struct route *r, const char *page_size,
+                                const char *page_token, char *out, size_t n)
+{
+    int w;
+    size_t pos;
+
+    switch (r->kind) {
+    case RT_LIST_MODELS:
+        w = snprintf(out, n, "/%s/models", r->version);
+        if (w < 0 || (size_t)w >= n)
+            return ST_TOO_BIG;
+        pos = (size_t)w;
+        if (page_size && *page_size) {
+            if (pos + 11 >= n)
+                return ST_TOO_BIG;
+            pos += (size_t)snprintf(out + pos, n - pos, "?pageSize=");
+            if (put_encoded(out, n, &pos, page_size) != 0)
+                return ST_TOO_BIG;
+        }
+        if (page_token && *page_token) {
+            if (pos + 12 >= n)
+                return ST_TOO_BIG;
+            pos += (size_t)snprintf(out + pos, n - pos, "%spageToken=", pos > (size_t)w ? "&" : "?");
+            if (put_encoded(out, n, &pos, page_token) != 0)
+                return ST_TOO_BIG;
+        }
+        return ST_OK;
+    case RT_GET_MODEL:
+        w = snprintf(out, n, "/%s/models/%s", r->version, r->model);
+        break;
+    case RT_GENERATE:
+    case RT_STREAM:
+    case RT_COUNT_TOKENS:
+    case RT_EMBED:
+    case RT_BATCH_EMBED:
+        w = snprintf(out, n, "/%s/models/%s:%s%s", r->version, r->model, route_name(r->kind),
+                     r->kind == RT_STREAM ? "?alt=sse" : "");
+        break;
+    default:
+        return ST_INVALID;
+    }
+    return (w < 0 || (size_t)w >= n) ? ST_TOO_BIG : ST_OK;
+}

@@ -1,0 +1,51 @@
+/* Native Gemini route table of the edge, and client-token extraction. Pure functions. */
+#ifndef SB_EDGE_ROUTES_H
+#define SB_EDGE_ROUTES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/status.h"
+
+enum route_kind {
+    RT_NONE,
+    RT_HEALTHZ,
+    RT_READYZ,
+    RT_GENERATE,
+    RT_STREAM,
+    RT_COUNT_TOKENS,
+    RT_EMBED,
+    RT_BATCH_EMBED,
+    RT_LIST_MODELS,
+    RT_GET_MODEL,
+    RT_COUNT
+};
+
+struct route {
+    enum route_kind kind;
+    char version[8]; /* "v1beta" or "v1" */
+    char model[128]; /* "gemini-2.5-flash" (without "models/") */
+    bool post;       /* the route takes a JSON body */
+};
+
+/**
+ * Match method and path. ST_NOT_FOUND for unknown paths, ST_INVALID for a known path with the
+ * wrong method (405) or a malformed model name.
+ */
+enum status route_match(const char *method, const char *path, struct route *ret);
+/** Stable name of a route kind for logs ("generateContent", ...). */
+const char *route_name(enum route_kind kind);
+/**
+ * Pick the client token: "Authorization: Bearer X", then x-goog-api-key, then ?key=.
+ * Returns a pointer into one of the arguments, or NULL.
+ */
+const char *route_client_token(const char *authorization, const char *goog_key,
+                               const char *query_key);
+/**
+ * Build the upstream path for a route into out[n] (never a key): streams get alt=sse;
+ * list paging parameters are URL-encoded. ST_TOO_BIG when it does not fit.
+ */
+enum status route_upstream_path(const struct route *r, const char *page_size,
+                                const char *page_token, char *out, size_t n);
+
+#endif

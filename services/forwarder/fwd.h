@@ -1,0 +1,74 @@
+/* Forwarder internals: the job a transfer serves, and the frame codec shared by its modules. */
+#ifndef SB_FWD_H
+#define SB_FWD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/classify.h"
+#include "lib/gjson.h"
+#include "lib/status.h"
+
+/* A decoded ForwardRequest; every string is owned (fwd_req_done()). */
+struct fwd_req {
+    char *request_id;
+    char *reply;
+    char *lease_id;
+    char *key_id;
+    char *project;
+    char *secret;
+    char *model;
+    char *method;
+    char *path;
+    char *body;
+    size_t body_len;    /* bytes in body so far */
+    size_t body_total;  /* announced length */
+    unsigned body_pieces;
+    bool stream;
+    unsigned connect_ms;
+    unsigned first_byte_ms;
+    unsigned idle_ms;
+    uint64_t deadline_ms;
+};
+
+enum fwd_frame_kind { FF_ACCEPTED, FF_BUSY, FF_HEAD, FF_DATA, FF_KEEPALIVE, FF_END, FF_ERROR };
+
+struct fwd_frame {
+    enum fwd_frame_kind kind;
+    uint64_t seq;
+    const char *fwd_id;       /* ACCEPTED, BUSY */
+    unsigned status;          /* HEAD, ERROR */
+    const char *content_type; /* HEAD */
+    uint64_t upstream_us;     /* HEAD, END, ERROR */
+    const void *data;         /* DATA payload or ERROR body */
+    size_t len;
+    const struct gjson_scan *scan; /* END: usage and finish reason */
+    uint64_t bytes;                /* END */
+    enum err_class cls;            /* ERROR */
+    uint64_t retry_delay_ms;       /* ERROR */
+    const char *message;           /* ERROR */
+    bool after_data;               /* ERROR */
+};
+
+struct fwd_outcome {
+    const struct fwd_req *req;
+    const struct classify_result *cr;
+    unsigned latency_ms;
+};
+
+/** Decode a ForwardRequest; reply is the message's reply subject. */
+enum status fwd_codec_request(const void *data, size_t len, const char *reply, struct fwd_req *ret);
+void fwd_req_done(struct fwd_req *req);
+/** Decode a Cancel: *ret_reply (owned) names the attempt to abort. */
+enum status fwd_codec_cancel(const void *data, size_t len, char **ret_reply);
+/** Decode a BodyPiece: *ret_reply and *ret_data (owned) with its length. */
+enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply, char **ret_data,
+                                 size_t *ret_len);
+/** Append a packed Frame to out. */
+enum status fwd_codec_frame(const struct fwd_frame *f, struct buf *out);
+/** Append a packed Outcome to out. */
+enum status fwd_codec_outcome(const struct fwd_outcome *o, struct buf *out);
+
+#endif

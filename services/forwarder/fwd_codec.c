@@ -1,0 +1,205 @@
+/* Protobuf for the forwarder: ForwardRequest/Cancel/BodyPiece in, Frame/Outcome out. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/codec.h"
+#include "lib/xalloc.h"
+#include "fwd.h"
+#include "proto/forward.pb-c.h"
+#include "proto/keypool.pb-c.h"
+
+#define MAX_BODY (64u * 1024 * 1024)
+
+enum status fwd_codec_request(const void *data, size_t len, const char *reply, struct fwd_req *ret)
+{
+    Sb__V1__ForwardRequest *m = sb__v1__forward_request__unpack(NULL, len, data);
+    struct fwd_req r;
+
+    if (!m)
+        return ST_PROTO;
+    if (!m->lease || !m->path[0] || m->body_len > MAX_BODY || m->body.len > MAX_BODY ||
+        m->body_pieces > 4096) {
+        sb__v1__forward_request__free_unpacked(m, NULL);
+        return ST_INVALID;
+    }
+    memset(&r, 0, sizeof(r));
+    r.request_id = xstrdup(m->request_id);
+    r.reply = xstrdup(reply ? reply : "");
+    r.lease_id = xstrdup(m->lease->lease_id);
+    r.key_id = xstrdup(m->lease->key_id);
+    r.project = xstrdup(m->lease->project);
+    r.secret = xstrdup(m->lease->secret);
+    r.model = xstrdup(m->model);
+    r.method = xstrdup(m->method[0] ? m->method : "POST");
+    r.path = xstrdup(m->path);
+    r.body_total = m->body_len > m->body.len ? (size_t)m->body_len : m->body.len;
+    r.body = xmalloc(r.body_total + 1);
+    memcpy(r.body, m->body.data, m->body.len);
+    r.body_len = m->body.len;
+    r.body[r.body_len] = '\0';
+    r.body_pieces = m->body_pieces;
+    r.stream = m->stream;
+    r.connect_ms = m->connect_timeout_ms ? m->connect_timeout_ms : 10000;
+    r.first_byte_ms = m->first_byte_timeout_ms ? m->first_byte_timeout_ms : 120000;
+    r.idle_ms = m->idle_timeout_ms ? m->idle_timeout_ms : 120000;
+    r.deadline_ms = m->deadline_ms;
+    sb__v1__forward_request__free_unpacked(m, NULL);
+    *ret = r;
+    return ST_OK;
+}
+
+void fwd_req_done(struct fwd_req *r)
+{
+    if (r->secret)
+        memset(r->secret, 0, strlen(r->secret));
+    free(r->request_id);
+    free(r->reply);
+    free(r->lease_id);
+    free(r->key_id);
+    free(r->project);
+    free(r->secret);
+    free(r->model);
+    free(r->method);
+    free(r->path);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+enum status fwd_codec_cancel(const void *data, size_t len, char **ret_reply)
+{
+    Sb__V1__Cancel *m = sb__v1__cancel__unpack(NULL, len, data);
+
+    if (!m)
+        return ST_PROTO;
+    *ret_reply = xstrdup(m->reply);
+    sb__v1__cancel__free_unpacked(m, NULL);
+    return ST_OK;
+}
+
+enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply, char **ret_data,
+                                 size_t *ret_len)
+{
+    Sb__V1__BodyPiece *m = sb__v1__body_piece__unpack(NULL, len, data);
+
+    if (!m)
+        return ST_PROTO;
+    *ret_reply = xstrdup(m->reply);
+    *ret_data = xmalloc(m->data.len + 1);
+    memcpy(*ret_data, m->data.data, m->data.len);
+    *ret_len = m->data.len;
+    sb__v1__body_piece__free_unpacked(m, NULL);
+    return ST_OK;
+}
+
+static enum status pack_frame(const Sb__V1__Frame *fr, struct buf *out)
+{
+    char *p;
+    enum status st = buf_extend(out, sb__v1__frame__get_packed_size(fr), &p);
+
+    if (st == ST_OK)
+        (void)sb__v1__frame__pack(fr, (uint8_t *)p);
+    return st;
+}
+
+enum status fwd_codec_frame(const struct fwd_frame *f, struct buf *out)
+{
+    Sb__V1__Frame fr = SB__V1__FRAME__INIT;
+    Sb__V1__Accepted acc = SB__V1__ACCEPTED__INIT;
+    Sb__V1__Busy busy = SB__V1__BUSY__INIT;
+    Sb__V1__Head head = SB__V1__HEAD__INIT;
+    Sb__V1__Header ct = SB__V1__HEADER__INIT;
+    Sb__V1__Header *hdrs[1] = {&ct};
+    Sb__V1__Data dat = SB__V1__DATA__INIT;
+    Sb__V1__Keepalive ka = SB__V1__KEEPALIVE__INIT;
+    Sb__V1__End end = SB__V1__END__INIT;
+    Sb__V1__Usage usage = SB__V1__USAGE__INIT;
+    Sb__V1__Error err = SB__V1__ERROR__INIT;
+
+    fr.seq = f->seq;
+    switch (f->kind) {
+    case FF_ACCEPTED:
+        acc.forwarder_id = CODEC_STR(f->fwd_id);
+        fr.kind_case = SB__V1__FRAME__KIND_ACCEPTED;
+        fr.accepted = &acc;
+        break;
+    case FF_BUSY:
+        busy.forwarder_id = CODEC_STR(f->fwd_id);
+        fr.kind_case = SB__V1__FRAME__KIND_BUSY;
+        fr.busy = &busy;
+        break;
+    case FF_HEAD:
+        head.status = f->status;
+        head.upstream_us = f->upstream_us;
+        if (f->content_type) {
+            ct.name = CODEC_STR("content-type");
+            ct.value = CODEC_STR(f->content_type);
+            head.n_headers = 1;
+            head.headers = hdrs;
+        }
+        fr.kind_case = SB__V1__FRAME__KIND_HEAD;
+        fr.head = &head;
+        break;
+    case FF_DATA:
+        dat.data.data = (uint8_t *)(uintptr_t)f->data;
+        dat.data.len = f->len;
+        fr.kind_case = SB__V1__FRAME__KIND_DATA;
+        fr.data = &dat;
+        break;
+    case FF_KEEPALIVE:
+        fr.kind_case = SB__V1__FRAME__KIND_KEEPALIVE;
+        fr.keepalive = &ka;
+        break;
+    case FF_END:
+        if (f->scan) {
+            usage.prompt_tokens = f->scan->prompt_tokens;
+            usage.output_tokens = f->scan->output_tokens;
+            usage.thought_tokens = f->scan->thought_tokens;
+            usage.cached_tokens = f->scan->cached_tokens;
+            usage.total_tokens = f->scan->total_tokens;
+            end.finish_reason = CODEC_STR(f->scan->finish_reason);
+        }
+        end.usage = &usage;
+        end.upstream_us = f->upstream_us;
+        end.bytes = f->bytes;
+        fr.kind_case = SB__V1__FRAME__KIND_END;
+        fr.end = &end;
+        break;
+    case FF_ERROR:
+        err.error_class = (Sb__V1__ErrorClass)f->cls;
+        err.http_status = f->status;
+        err.retry_delay_ms = f->retry_delay_ms;
+        err.body.data = (uint8_t *)(uintptr_t)f->data;
+        err.body.len = f->len;
+        err.message = CODEC_STR(f->message ? f->message : "");
+        err.after_data = f->after_data;
+        err.upstream_us = f->upstream_us;
+        fr.kind_case = SB__V1__FRAME__KIND_ERROR;
+        fr.error = &err;
+        break;
+    }
+    return pack_frame(&fr, out);
+}
+
+enum status fwd_codec_outcome(const struct fwd_outcome *o, struct buf *out)
+{
+    Sb__V1__Outcome m = SB__V1__OUTCOME__INIT;
+    uint8_t tmp[2048];
+    size_t n;
+
+    m.request_id = o->req->request_id;
+    m.lease_id = o->req->lease_id;
+    m.key_id = o->req->key_id;
+    m.project = o->req->project;
+    m.model = o->req->model;
+    m.error_class = (Sb__V1__ErrorClass)o->cr->cls;
+    m.http_status = o->cr->status;
+    m.retry_delay_ms = o->cr->retry_delay_ms;
+    m.quota_value = o->cr->quota_value;
+    m.reason = CODEC_STR(o->cr->reason[0] ? o->cr->reason : o->cr->quota_id);
+    m.latency_ms = o->latency_ms;
+    n = sb__v1__outcome__get_packed_size(&m);
+    if (n > sizeof(tmp))
+        return ST_TOO_BIG;
+    (void)sb__v1__outcome__pack(&m, tmp);
+    return buf_append(out, tmp, n);
+}

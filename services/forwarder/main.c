@@ -1,0 +1,94 @@
+/*
+ * forwarder: the only service that calls Google. Takes ForwardRequests from the queue group,
+ * streams frames back to the edge, and reports every outcome to keypool.
+ */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/bus.h"
+#include "lib/classify.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "upstream.h"
+
+static const struct cfg_field fwd_fields[] = {
+    CFG_STR("NATS_URL", struct fwd_config, nats_url, "nats://127.0.0.1:4222"),
+    CFG_STR("GEMINI_BASE_URL", struct fwd_config, base_url,
+            "https://generativelanguage.googleapis.com"),
+    CFG_STR("SB_UPSTREAM_PROXY", struct fwd_config, proxy, ""),
+    CFG_STR("FWD_ID", struct fwd_config, id, ""),
+    CFG_STR("SB_ERROR_CLASSES", struct fwd_config, error_classes, ""),
+    CFG_UINT("FWD_MAX_INFLIGHT", struct fwd_config, max_inflight, 1024, 1, 100000),
+    CFG_UINT("FWD_KEEPALIVE_MS", struct fwd_config, keepalive_ms, 5000, 100, 60000),
+    CFG_UINT("FWD_MAX_CONNS", struct fwd_config, max_conns, 256, 1, 10000),
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int main(void)
+{
+    struct fwd_config cfg;
+    char err[256], idbuf[96], host[64];
+    struct classify_table *table = NULL;
+    struct fwd *f = NULL;
+    struct bus *bus = NULL;
+    struct sigaction sa;
+    int rc = EXIT_FAILURE;
+
+    log_init("forwarder");
+    if (cfg_load(fwd_fields, sizeof(fwd_fields) / sizeof(fwd_fields[0]), &cfg, NULL, err,
+                 sizeof(err)) != ST_OK) {
+        LOG_ERROR("config.invalid", "msg=\"%s\"", err);
+        return EXIT_FAILURE;
+    }
+    if (!cfg.id[0]) {
+        if (gethostname(host, sizeof(host)) != 0)
+            (void)snprintf(host, sizeof(host), "fwd");
+        host[sizeof(host) - 1] = '\0';
+        for (char *p = host; *p; p++)
+            if (*p == '.' || *p == '*' || *p == '>' || *p == ' ')
+                *p = '-';
+        (void)snprintf(idbuf, sizeof(idbuf), "%s-%d", host, (int)getpid());
+        cfg.id = idbuf;
+    }
+    if (cfg.error_classes[0] &&
+        classify_table_parse(cfg.error_classes, &table, err, sizeof(err)) != ST_OK) {
+        LOG_ERROR("config.invalid", "name=SB_ERROR_CLASSES msg=\"%s\"", err);
+        return EXIT_FAILURE;
+    }
+    cfg_log(fwd_fields, sizeof(fwd_fields) / sizeof(fwd_fields[0]), &cfg);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        goto out;
+    if (fwd_new(&cfg, table ? table : classify_default(), &f) != ST_OK)
+        goto out;
+    if (bus_connect(cfg.nats_url, "forwarder", &bus) != ST_OK || fwd_attach(f, bus) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=nats");
+        goto out;
+    }
+    LOG_INFO("ready", "id=%s upstream=%s", cfg.id, cfg.base_url);
+    fwd_run(f, &stop_flag);
+    LOG_INFO("stopping", "id=%s", cfg.id);
+    rc = EXIT_SUCCESS;
+out:
+    bus_free(bus);
+    fwd_free(f);
+    classify_table_free(table);
+    curl_global_cleanup();
+    bus_shutdown();
+    return rc;
+}

@@ -1,0 +1,598 @@
+/*
+ * Upstream transfers (the only libcurl user). One curl multi handle on the loop thread: connection
+ * reuse, HTTP/2 over TLS when offered. NATS callbacks queue messages and call curl_multi_wakeup.
+ * Every transfer streams ordered frames to the edge's reply subject (DESIGN.md §2): Accepted,
+ * Head, one Data per SSE event (or body piece), Keepalive while silent, then one End or Error.
+ * Timeouts are separate: connect (curl), first byte and idle (checked here each loop turn; curl's
+ * own total timeout would cut long streams), and the request deadline.
+ */
+#include "upstream.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/bus.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/queue.h"
+#include "lib/sse.h"
+#include "lib/xalloc.h"
+#include "fwd.h"
+#include "proto/subjects.h"
+
+#define PIECE_MAX     (512u * 1024)
+#define ERR_BODY_MAX  (256u * 1024)
+#define SSE_EVENT_MAX (32u * 1024 * 1024)
+
+struct job {
+    struct fwd *f;
+    struct fwd_req req;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *url;
+    uint64_t seq;
+    uint64_t t_start_us, t_first_us, t_last_us, t_frame_us;
+    unsigned status;
+    int started, head_sent, any_data, headers_done;
+    enum err_class abort_cls; /* set when this loop aborted the transfer */
+    const char *abort_msg;
+    char content_type[128];
+    struct buf err_body;
+    struct buf piece;
+    struct buf mid_error;
+    struct sse_splitter sse;
+    struct gjson_scan last;
+    uint64_t bytes;
+    struct job *prev, *next;
+};
+
+struct fwd {
+    const struct fwd_config *cfg;
+    const struct classify_table *table;
+    CURLM *multi;
+    struct bus *bus;
+    struct queue *q;
+    struct job *jobs;
+    unsigned njobs;
+    struct buf frame;
+    char base[512];
+};
+
+static void wake(void *arg)
+{
+    (void)curl_multi_wakeup(((struct fwd *)arg)->multi);
+}
+
+enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *table,
+                    struct fwd **ret)
+{
+    struct fwd *f = xcalloc(1, sizeof(*f));
+    size_t n;
+
+    f->cfg = cfg;
+    f->table = table;
+    f->multi = curl_multi_init();
+    if (!f->multi) {
+        free(f);
+        return ST_NOMEM;
+    }
+    (void)curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    (void)curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_conns);
+    f->q = queue_new(65536, wake, f);
+    buf_init(&f->frame, 64u * 1024 * 1024);
+    (void)snprintf(f->base, sizeof(f->base), "%s", cfg->base_url);
+    n = strlen(f->base);
+    while (n > 0 && f->base[n - 1] == '/')
+        f->base[--n] = '\0';
+    *ret = f;
+    return ST_OK;
+}
+
+static void on_bus_msg(struct bus_msg *msg, void *arg)
+{
+    struct fwd *f = arg;
+
+    if (queue_push(f->q, msg) != ST_OK)
+        bus_msg_free(msg);
+}
+
+enum status fwd_attach(struct fwd *f, struct bus *bus)
+{
+    char subj[192];
+    enum status st;
+
+    f->bus = bus;
+    st = bus_subscribe(bus, SUBJ_FWD, QUEUE_FORWARDER, on_bus_msg, f);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_FWD_PING, QUEUE_FORWARDER, on_bus_msg, f);
+    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", f->cfg->id);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_BODY "%s", f->cfg->id);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+    return st;
+}
+
+static void send_frame(struct job *j, struct fwd_frame *fr)
+{
+    struct fwd *f = j->f;
+
+    fr->seq = j->seq++;
+    buf_reset(&f->frame);
+    if (fwd_codec_frame(fr, &f->frame) != ST_OK ||
+        bus_publish(f->bus, j->req.reply, NULL, f->frame.data, f->frame.len, j->req.request_id) !=
+            ST_OK)
+        LOG_WARN("frame.publish_failed", "req=%s kind=%d action=drop", j->req.request_id,
+                 (int)fr->kind);
+    j->t_frame_us = clock_mono_us();
+}
+
+static void send_simple(struct fwd *f, const char *reply, const char *req_id,
+                        enum fwd_frame_kind kind)
+{
+    struct fwd_frame fr = {.kind = kind, .seq = 0, .fwd_id = f->cfg->id};
+
+    buf_reset(&f->frame);
+    if (fwd_codec_frame(&fr, &f->frame) == ST_OK)
+        (void)bus_publish(f->bus, reply, NULL, f->frame.data, f->frame.len, req_id);
+}
+
+static void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    if (j->easy) {
+        (void)curl_multi_remove_handle(j->f->multi, j->easy);
+        curl_easy_cleanup(j->easy);
+    }
+    curl_slist_free_all(j->hdrs);
+    free(j->url);
+    buf_done(&j->err_body);
+    buf_done(&j->piece);
+    buf_done(&j->mid_error);
+    sse_done(&j->sse);
+    fwd_req_done(&j->req);
+    free(j);
+}
+
+static void unlink_job(struct job *j)
+{
+    struct fwd *f = j->f;
+
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        f->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    f->njobs--;
+}
+
+static void report(struct job *j, const struct classify_result *cr)
+{
+    struct fwd *f = j->f;
+    struct buf out;
+    struct fwd_outcome o = {&j->req, cr, (unsigned)((clock_mono_us() - j->t_start_us) / 1000)};
+
+    buf_init(&out, 4096);
+    if (fwd_codec_outcome(&o, &out) == ST_OK)
+        (void)bus_publish(f->bus, SUBJ_KP_OUTCOME, NULL, out.data, out.len, j->req.request_id);
+    buf_done(&out);
+}
+
+static void flush_piece(struct job *j)
+{
+    if (!j->piece.len)
+        return;
+    struct fwd_frame fr = {.kind = FF_DATA, .data = j->piece.data, .len = j->piece.len};
+    send_frame(j, &fr);
+    j->any_data = 1;
+    buf_reset(&j->piece);
+}
+
+static void send_head(struct job *j)
+{
+    struct fwd_frame fr = {.kind = FF_HEAD,
+                           .status = j->status,
+                           .content_type = j->content_type[0] ? j->content_type : NULL,
+                           .upstream_us = clock_mono_us() - j->t_start_us};
+    send_frame(j, &fr);
+    j->head_sent = 1;
+}
+
+static enum status on_event(enum sse_kind kind, const char *payload, size_t len, void *arg)
+{
+    struct job *j = arg;
+    struct gjson_scan scan;
+
+    gjson_scan_response(payload, len, &scan);
+    if (kind == SSE_RAW || scan.error_code || !scan.valid) {
+        (void)buf_append(&j->mid_error, payload, len < ERR_BODY_MAX ? len : ERR_BODY_MAX);
+        return ST_UPSTREAM;
+    }
+    if (scan.has_usage || scan.finish_reason[0]) {
+        char fin[sizeof(j->last.finish_reason)];
+        memcpy(fin, j->last.finish_reason, sizeof(fin));
+        if (scan.has_usage)
+            j->last = scan;
+        if (!j->last.finish_reason[0])
+            memcpy(j->last.finish_reason, fin, sizeof(fin));
+        if (scan.finish_reason[0])
+            memcpy(j->last.finish_reason, scan.finish_reason, sizeof(fin));
+    }
+    struct fwd_frame fr = {.kind = FF_DATA, .data = payload, .len = len};
+    send_frame(j, &fr);
+    j->any_data = 1;
+    return ST_OK;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    struct job *j = arg;
+    size_t len = size * n;
+
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        long code = 0;
+        (void)curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+        j->status = (unsigned)code;
+        j->headers_done = 0;
+        j->content_type[0] = '\0';
+    } else if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
+        size_t s = 13, e = len;
+        while (s < e && (p[s] == ' ' || p[s] == '\t'))
+            s++;
+        while (e > s && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
+            e--;
+        (void)snprintf(j->content_type, sizeof(j->content_type), "%.*s", (int)(e - s), p + s);
+    } else if (len <= 2 && j->status >= 200) {
+        long code = 0;
+        (void)curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+        j->status = (unsigned)code;
+        j->headers_done = 1;
+    }
+    if (!j->t_first_us)
+        j->t_first_us = clock_mono_us();
+    j->t_last_us = clock_mono_us();
+    return len;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *arg)
+{
+    struct job *j = arg;
+    size_t len = size * n;
+
+    j->t_last_us = clock_mono_us();
+    if (!j->t_first_us)
+        j->t_first_us = j->t_last_us;
+    j->bytes += len;
+    if (j->status < 200 || j->status >= 300) {
+        size_t room = ERR_BODY_MAX - j->err_body.len;
+        (void)buf_append(&j->err_body, p, len < room ? len : room);
+        return len;
+    }
+    if (!j->head_sent)
+        send_head(j);
+    if (j->req.stream) {
+        if (sse_feed(&j->sse, p, len, on_event, j) != ST_OK)
+            return CURL_WRITEFUNC_ERROR;
+        return len;
+    }
+    while (len > 0) {
+        size_t room = PIECE_MAX - j->piece.len;
+        size_t take = len < room ? len : room;
+        (void)buf_append(&j->piece, p, take);
+        p += take;
+        len -= take;
+        if (j->piece.len >= PIECE_MAX)
+            flush_piece(j);
+    }
+    return size * n;
+}
+
+static enum status start_transfer(struct job *j)
+{
+    struct fwd *f = j->f;
+    char hdr[1024];
+    size_t ulen = strlen(f->base) + strlen(j->req.path) + 1;
+
+    j->url = xmalloc(ulen);
+    (void)snprintf(j->url, ulen, "%s%s", f->base, j->req.path);
+    j->easy = curl_easy_init();
+    if (!j->easy)
+        return ST_NOMEM;
+    (void)snprintf(hdr, sizeof(hdr), "x-goog-api-key: %s", j->req.secret);
+    j->hdrs = curl_slist_append(j->hdrs, hdr);
+    memset(hdr, 0, sizeof(hdr));
+    j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json");
+    j->hdrs = curl_slist_append(j->hdrs, "Expect:");
+    (void)curl_easy_setopt(j->easy, CURLOPT_URL, j->url);
+    (void)curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
+    (void)curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
+    (void)curl_easy_setopt(j->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    (void)curl_easy_setopt(j->easy, CURLOPT_TCP_NODELAY, 1L);
+    (void)curl_easy_setopt(j->easy, CURLOPT_PIPEWAIT, 1L);
+    (void)curl_easy_setopt(j->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    (void)curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)j->req.connect_ms);
+    (void)curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
+    (void)curl_easy_setopt(j->easy, CURLOPT_HEADERDATA, j);
+    (void)curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_write);
+    (void)curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
+    (void)curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
+    if (f->cfg->proxy && f->cfg->proxy[0])
+        (void)curl_easy_setopt(j->easy, CURLOPT_PROXY, f->cfg->proxy);
+    if (strcmp(j->req.method, "GET") == 0) {
+        (void)curl_easy_setopt(j->easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        (void)curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->req.body);
+        (void)curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->req.body_len);
+    }
+    j->t_start_us = clock_mono_us();
+    j->t_frame_us = j->t_start_us;
+    j->started = 1;
+    if (curl_multi_add_handle(f->multi, j->easy) != CURLM_OK)
+        return ST_IO;
+    return ST_OK;
+}
+
+/* Terminal frame + outcome for a transfer that ended (curl done, or aborted by this loop). */
+static void finish(struct job *j, CURLcode rc)
+{
+    struct classify_result cr;
+    uint64_t up_us = clock_mono_us() - j->t_start_us;
+    const char *msg = NULL;
+
+    memset(&cr, 0, sizeof(cr));
+    if (rc == CURLE_OK && j->req.stream && j->status >= 200 && j->status < 300 &&
+        sse_finish(&j->sse, on_event, j) != ST_OK)
+        rc = CURLE_WRITE_ERROR;
+    if (j->abort_cls != EC_NONE) {
+        cr.cls = j->abort_cls;
+        msg = j->abort_msg;
+    } else if (rc == CURLE_WRITE_ERROR && j->mid_error.len) {
+        struct gjson_scan scan;
+        gjson_scan_response(j->mid_error.data, j->mid_error.len, &scan);
+        classify_upstream(j->f->table, scan.error_code ? scan.error_code : 500, j->mid_error.data,
+                          j->mid_error.len, &cr);
+        if (!scan.error_code)
+            cr.cls = EC_TRANSIENT;
+        msg = "upstream failed mid-stream";
+    } else if (rc != CURLE_OK) {
+        cr.cls = rc == CURLE_OPERATION_TIMEDOUT ? EC_TIMEOUT : EC_TRANSIENT;
+        msg = curl_easy_strerror(rc);
+    } else if (j->status < 200 || j->status >= 300) {
+        classify_upstream(j->f->table, j->status, j->err_body.data, j->err_body.len, &cr);
+    } else {
+        cr.cls = EC_NONE;
+        cr.status = j->status;
+    }
+
+    if (cr.cls == EC_NONE) {
+        if (!j->head_sent)
+            send_head(j);
+        flush_piece(j);
+        struct fwd_frame fr = {.kind = FF_END, .scan = &j->last, .upstream_us = up_us,
+                               .bytes = j->bytes};
+        send_frame(j, &fr);
+    } else {
+        const struct buf *body = j->mid_error.len ? &j->mid_error : &j->err_body;
+        struct fwd_frame fr = {.kind = FF_ERROR,
+                               .cls = cr.cls,
+                               .status = cr.status ? cr.status : j->status,
+                               .retry_delay_ms = cr.retry_delay_ms,
+                               .data = body->data,
+                               .len = body->len,
+                               .message = msg,
+                               .after_data = j->any_data != 0,
+                               .upstream_us = up_us};
+        send_frame(j, &fr);
+    }
+    report(j, &cr);
+    LOG_INFO("upstream.done",
+             "req=%s key_id=%s project=%s model=%s status=%u class=%s bytes=%llu dur_ms=%llu "
+             "finish=%s",
+             j->req.request_id, j->req.key_id, j->req.project, j->req.model,
+             cr.status ? cr.status : j->status, classify_name(cr.cls),
+             (unsigned long long)j->bytes, (unsigned long long)(up_us / 1000),
+             j->last.finish_reason[0] ? j->last.finish_reason : "-");
+}
+
+static void end_job(struct job *j, CURLcode rc)
+{
+    finish(j, rc);
+    unlink_job(j);
+    job_free(j);
+}
+
+static struct job *find_job(struct fwd *f, const char *reply)
+{
+    for (struct job *j = f->jobs; j; j = j->next)
+        if (strcmp(j->req.reply, reply) == 0)
+            return j;
+    return NULL;
+}
+
+static void on_forward(struct fwd *f, struct bus_msg *msg, int draining)
+{
+    struct job *j;
+    struct fwd_req req;
+    enum status st = fwd_codec_request(bus_msg_data(msg), bus_msg_len(msg), bus_msg_reply(msg),
+                                       &req);
+
+    if (st != ST_OK || !req.reply[0]) {
+        LOG_WARN("forward.bad_request", "st=%s action=drop", status_str(st));
+        if (st == ST_OK)
+            fwd_req_done(&req);
+        return;
+    }
+    if (draining || f->njobs >= f->cfg->max_inflight) {
+        send_simple(f, req.reply, req.request_id, FF_BUSY);
+        fwd_req_done(&req);
+        return;
+    }
+    j = xcalloc(1, sizeof(*j));
+    j->f = f;
+    j->req = req;
+    buf_init(&j->err_body, ERR_BODY_MAX);
+    buf_init(&j->piece, PIECE_MAX);
+    buf_init(&j->mid_error, ERR_BODY_MAX);
+    sse_init(&j->sse, SSE_EVENT_MAX);
+    j->next = f->jobs;
+    if (f->jobs)
+        f->jobs->prev = j;
+    f->jobs = j;
+    f->njobs++;
+    j->t_start_us = clock_mono_us();
+    struct fwd_frame acc = {.kind = FF_ACCEPTED, .fwd_id = f->cfg->id};
+    send_frame(j, &acc);
+    if (j->req.body_len >= j->req.body_total && start_transfer(j) != ST_OK) {
+        j->abort_cls = EC_TRANSIENT;
+        j->abort_msg = "could not start the upstream transfer";
+        end_job(j, CURLE_FAILED_INIT);
+    }
+}
+
+static void on_cancel(struct fwd *f, struct bus_msg *msg)
+{
+    char *reply = NULL;
+    struct job *j;
+
+    if (fwd_codec_cancel(bus_msg_data(msg), bus_msg_len(msg), &reply) != ST_OK)
+        return;
+    j = find_job(f, reply);
+    free(reply);
+    if (!j)
+        return;
+    struct classify_result cr;
+    memset(&cr, 0, sizeof(cr));
+    cr.cls = EC_CANCELLED;
+    report(j, &cr);
+    LOG_INFO("upstream.cancelled", "req=%s key_id=%s bytes=%llu", j->req.request_id,
+             j->req.key_id, (unsigned long long)j->bytes);
+    unlink_job(j);
+    job_free(j);
+}
+
+static void on_body_piece(struct fwd *f, struct bus_msg *msg)
+{
+    char *reply = NULL, *data = NULL;
+    size_t len = 0;
+    struct job *j;
+
+    if (fwd_codec_body_piece(bus_msg_data(msg), bus_msg_len(msg), &reply, &data, &len) != ST_OK)
+        return;
+    j = find_job(f, reply);
+    if (j && !j->started) {
+        size_t room = j->req.body_total - j->req.body_len;
+        size_t take = len < room ? len : room;
+        memcpy(j->req.body + j->req.body_len, data, take);
+        j->req.body_len += take;
+        j->req.body[j->req.body_len] = '\0';
+        if (j->req.body_len >= j->req.body_total && start_transfer(j) != ST_OK) {
+            j->abort_cls = EC_TRANSIENT;
+            j->abort_msg = "could not start the upstream transfer";
+            end_job(j, CURLE_FAILED_INIT);
+        }
+    }
+    free(reply);
+    free(data);
+}
+
+static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
+{
+    const char *subj = bus_msg_subject(msg);
+
+    if (strcmp(subj, SUBJ_FWD) == 0)
+        on_forward(f, msg, draining);
+    else if (strncmp(subj, SUBJ_FWD_CANCEL, strlen(SUBJ_FWD_CANCEL)) == 0)
+        on_cancel(f, msg);
+    else if (strncmp(subj, SUBJ_FWD_BODY, strlen(SUBJ_FWD_BODY)) == 0)
+        on_body_piece(f, msg);
+    else if (strcmp(subj, SUBJ_FWD_PING) == 0 && bus_msg_reply(msg))
+        (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, f->cfg->id, strlen(f->cfg->id), NULL);
+    bus_msg_free(msg);
+}
+
+/* Timeouts and keepalives; aborted transfers are finished here. */
+static void check_timers(struct fwd *f)
+{
+    uint64_t now = clock_mono_us(), now_ms = clock_now_ms();
+    struct job *j = f->jobs, *next;
+
+    for (; j; j = next) {
+        next = j->next;
+        if (!j->started)
+            continue;
+        if (!j->t_first_us && now - j->t_start_us > (uint64_t)j->req.first_byte_ms * 1000) {
+            j->abort_cls = EC_TIMEOUT;
+            j->abort_msg = "no first byte from upstream in time";
+        } else if (j->t_first_us && now - j->t_last_us > (uint64_t)j->req.idle_ms * 1000) {
+            j->abort_cls = EC_TIMEOUT;
+            j->abort_msg = "upstream went idle";
+        } else if (j->req.deadline_ms && now_ms > j->req.deadline_ms) {
+            j->abort_cls = EC_TIMEOUT;
+            j->abort_msg = "request deadline passed";
+        }
+        if (j->abort_cls != EC_NONE) {
+            end_job(j, CURLE_OPERATION_TIMEDOUT);
+            continue;
+        }
+        if (now - j->t_frame_us > (uint64_t)f->cfg->keepalive_ms * 1000) {
+            struct fwd_frame fr = {.kind = FF_KEEPALIVE};
+            send_frame(j, &fr);
+        }
+    }
+}
+
+void fwd_run(struct fwd *f, volatile sig_atomic_t *stop)
+{
+    uint64_t drain_until = 0;
+
+    for (;;) {
+        struct bus_msg *msg;
+        int running = 0;
+        CURLMsg *cm;
+        int left;
+
+        if (*stop && !drain_until) {
+            drain_until = clock_mono_us() + 10ULL * 1000 * 1000;
+            LOG_INFO("draining", "inflight=%u", f->njobs);
+        }
+        if (drain_until && (f->njobs == 0 || clock_mono_us() > drain_until))
+            break;
+        while ((msg = queue_pop(f->q)) != NULL)
+            dispatch(f, msg, drain_until != 0);
+        (void)curl_multi_perform(f->multi, &running);
+        while ((cm = curl_multi_info_read(f->multi, &left)) != NULL) {
+            if (cm->msg != CURLMSG_DONE)
+                continue;
+            struct job *j = NULL;
+            (void)curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+            if (j)
+                end_job(j, cm->data.result);
+        }
+        check_timers(f);
+        (void)curl_multi_poll(f->multi, NULL, 0, 100, NULL);
+    }
+}
+
+void fwd_free(struct fwd *f)
+{
+    struct bus_msg *msg;
+
+    if (!f)
+        return;
+    while (f->jobs) {
+        struct job *j = f->jobs;
+        unlink_job(j);
+        job_free(j);
+    }
+    while (f->q && (msg = queue_pop(f->q)) != NULL)
+        bus_msg_free(msg);
+    queue_free(f->q);
+    buf_done(&f->frame);
+    curl_multi_cleanup(f->multi);
+    free(f);
+}

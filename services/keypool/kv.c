@@ -1,0 +1,174 @@
+/*
+ * hiredis wrapper for keypool: one synchronous context on the loop thread. Scripts are cached
+ * by SHA; a NOSCRIPT reply (after a Redis restart or SCRIPT FLUSH) falls back to EVAL once.
+ */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xalloc.h"
+#include "kp.h"
+
+#define MAX_SCRIPTS 8
+
+struct kv {
+    redisContext *c;
+    char *lua[MAX_SCRIPTS];
+    char sha[MAX_SCRIPTS][65];
+    int nscripts;
+    char host[256];
+    unsigned port;
+};
+
+static enum status reconnect(struct kv *kv)
+{
+    struct timeval tv = {2, 0};
+
+    if (kv->c)
+        redisFree(kv->c);
+    if (kv->host[0] == '/')
+        kv->c = redisConnectUnixWithTimeout(kv->host, tv);
+    else
+        kv->c = redisConnectWithTimeout(kv->host, (int)kv->port, tv);
+    if (!kv->c || kv->c->err)
+        return ST_UNAVAILABLE;
+    (void)redisSetTimeout(kv->c, tv);
+    (void)redisEnableKeepAlive(kv->c);
+    return ST_OK;
+}
+
+enum status kv_connect(const char *host, unsigned port, struct kv **ret)
+{
+    struct kv *kv = xcalloc(1, sizeof(*kv));
+    enum status st;
+
+    (void)snprintf(kv->host, sizeof(kv->host), "%s", host);
+    kv->port = port;
+    st = reconnect(kv);
+    if (st != ST_OK) {
+        kv_free(kv);
+        return st;
+    }
+    *ret = kv;
+    return ST_OK;
+}
+
+void kv_free(struct kv *kv)
+{
+    if (!kv)
+        return;
+    if (kv->c)
+        redisFree(kv->c);
+    for (int i = 0; i < kv->nscripts; i++)
+        free(kv->lua[i]);
+    free(kv);
+}
+
+int kv_script_add(struct kv *kv, const char *lua)
+{
+    char hex[65];
+    int i = kv->nscripts++;
+
+    kv->lua[i] = xstrdup(lua);
+    /* SHA1 of the script as Redis computes it: ask Redis once. */
+    redisReply *r = redisCommand(kv->c, "SCRIPT LOAD %s", lua);
+    if (r && r->type == REDIS_REPLY_STRING)
+        (void)snprintf(hex, sizeof(hex), "%s", r->str);
+    else
+        hex[0] = '\0';
+    (void)snprintf(kv->sha[i], sizeof(kv->sha[i]), "%s", hex);
+    if (r)
+        freeReplyObject(r);
+    return i;
+}
+
+static void flatten(const redisReply *r, struct kv_strs *out)
+{
+    out->n = 0;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements && i < KV_MAX_ITEMS; i++) {
+            const redisReply *e = r->element[i];
+            if (e->type == REDIS_REPLY_INTEGER)
+                (void)snprintf(out->items[i], sizeof(out->items[i]), "%lld", e->integer);
+            else if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)
+                (void)snprintf(out->items[i], sizeof(out->items[i]), "%s", e->str);
+            else
+                out->items[i][0] = '\0';
+            out->n++;
+        }
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+        (void)snprintf(out->items[0], sizeof(out->items[0]), "%lld", r->integer);
+        out->n = 1;
+    } else if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+        (void)snprintf(out->items[0], sizeof(out->items[0]), "%s", r->str);
+        out->n = 1;
+    }
+}
+
+static redisReply *run(struct kv *kv, int argc, const char **argv)
+{
+    size_t lens[64];
+    redisReply *r;
+
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    r = redisCommandArgv(kv->c, argc, argv, lens);
+    if (!r && reconnect(kv) == ST_OK)
+        r = redisCommandArgv(kv->c, argc, argv, lens);
+    return r;
+}
+
+enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv,
+                    struct kv_strs *ret)
+{
+    const char *args[64];
+    redisReply *r;
+    enum status st = ST_OK;
+
+    if (argc > 60 || script < 0 || script >= kv->nscripts)
+        return ST_INVALID;
+    args[0] = "EVALSHA";
+    args[1] = kv->sha[script];
+    args[2] = "0";
+    for (int i = 0; i < argc; i++)
+        args[3 + i] = argv[i];
+    r = run(kv, argc + 3, args);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        args[0] = "EVAL";
+        args[1] = kv->lua[script];
+        r = run(kv, argc + 3, args);
+    }
+    if (!r)
+        return ST_UNAVAILABLE;
+    if (r->type == REDIS_REPLY_ERROR) {
+        (void)snprintf(ret->items[0], sizeof(ret->items[0]), "%s", r->str);
+        ret->n = 1;
+        st = ST_IO;
+    } else {
+        flatten(r, ret);
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct kv_strs *ret)
+{
+    const char *args[64];
+    redisReply *r;
+    enum status st = ST_OK;
+
+    if (argc > 64)
+        return ST_INVALID;
+    for (int i = 0; i < argc; i++)
+        args[i] = argv[i];
+    r = run(kv, argc, args);
+    if (!r)
+        return ST_UNAVAILABLE;
+    if (r->type == REDIS_REPLY_ERROR)
+        st = ST_IO;
+    flatten(r, ret);
+    freeReplyObject(r);
+    return st;
+}

@@ -1,0 +1,187 @@
+/*
+ * keypool: owns the key registry (Postgres) and every key's live state (Redis). Answers leases
+ * and takes outcome reports over NATS. NATS callbacks only queue messages; the loop thread
+ * below does all the work (STYLE rule 30-31).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/bus.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/queue.h"
+#include "kp.h"
+#include "kp_codec.h"
+#include "pool.h"
+#include "proto/subjects.h"
+#include "seed.h"
+
+struct kp_config {
+    const char *nats_url;
+    const char *redis_host;
+    unsigned redis_port;
+    const char *redis_prefix;
+    const char *pg_dsn;
+    const char *keys;
+    const char *id;
+};
+
+static const struct cfg_field kp_fields[] = {
+    CFG_STR("NATS_URL", struct kp_config, nats_url, "nats://127.0.0.1:4222"),
+    CFG_STR("REDIS_HOST", struct kp_config, redis_host, "127.0.0.1"),
+    CFG_UINT("REDIS_PORT", struct kp_config, redis_port, 6379, 1, 65535),
+    CFG_STR("SB_REDIS_PREFIX", struct kp_config, redis_prefix, "sb:"),
+    CFG_STR("PG_DSN", struct kp_config, pg_dsn,
+            "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
+    CFG_SECRET("GEMINI_API_KEYS", struct kp_config, keys, ""),
+    CFG_STR("KP_ID", struct kp_config, id, ""),
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void on_bus_msg(struct bus_msg *msg, void *arg)
+{
+    struct queue *q = arg;
+
+    if (queue_push(q, msg) != ST_OK)
+        bus_msg_free(msg); /* full: the requester times out and retries elsewhere */
+}
+
+static enum status seed_and_load(struct store *store, struct kp_pool *pool, const char *env_keys)
+{
+    struct store_key *keys = NULL;
+    size_t n = 0;
+    enum status st = kp_seed_parse(env_keys, &keys, &n);
+
+    if (st != ST_OK)
+        return st;
+    for (size_t i = 0; i < n && st == ST_OK; i++)
+        st = store_upsert_key(store, keys[i].id, keys[i].project, keys[i].secret);
+    store_keys_free(keys, n);
+    if (st != ST_OK)
+        return st;
+    st = store_load_keys(store, &keys, &n);
+    if (st != ST_OK)
+        return st;
+    st = kp_pool_set_keys(pool, keys, n);
+    LOG_INFO("keys.loaded", "count=%zu", n);
+    return st;
+}
+
+static void handle(struct bus *bus, struct kp_pool *pool, struct store *store,
+                   const struct kp_config *cfg, struct bus_msg *msg)
+{
+    const char *subj = bus_msg_subject(msg);
+    const char *reply = bus_msg_reply(msg);
+    struct buf out;
+
+    buf_init(&out, 64 * 1024);
+    if (strcmp(subj, SUBJ_KP_LEASE) == 0) {
+        enum status st = kp_codec_lease(pool, bus_msg_data(msg), bus_msg_len(msg), &out);
+        if (st == ST_NOT_FOUND) { /* a key added elsewhere: reload and answer again */
+            buf_reset(&out);
+            (void)seed_and_load(store, pool, "");
+            st = kp_codec_lease(pool, bus_msg_data(msg), bus_msg_len(msg), &out);
+        }
+        if (reply && out.len)
+            (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
+    } else if (strcmp(subj, SUBJ_KP_OUTCOME) == 0) {
+        (void)kp_codec_outcome(pool, bus_msg_data(msg), bus_msg_len(msg));
+    } else if (strcmp(subj, SUBJ_KP_PING) == 0) {
+        if (reply && kp_codec_pong(pool, cfg->id, &out) == ST_OK)
+            (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
+    }
+    buf_done(&out);
+    bus_msg_free(msg);
+}
+
+int main(void)
+{
+    struct kp_config cfg;
+    char err[256], idbuf[64];
+    struct bus *bus = NULL;
+    struct kv *kv = NULL;
+    struct store *store = NULL;
+    struct kp_pool *pool = NULL;
+    struct queue *q = NULL;
+    struct sigaction sa;
+    int rc = EXIT_FAILURE;
+    enum status st;
+
+    log_init("keypool");
+    if (cfg_load(kp_fields, sizeof(kp_fields) / sizeof(kp_fields[0]), &cfg, NULL, err,
+                 sizeof(err)) != ST_OK) {
+        LOG_ERROR("config.invalid", "msg=\"%s\"", err);
+        return EXIT_FAILURE;
+    }
+    if (!cfg.id[0]) {
+        (void)snprintf(idbuf, sizeof(idbuf), "kp-%d", (int)getpid());
+        cfg.id = idbuf;
+    }
+    cfg_log(kp_fields, sizeof(kp_fields) / sizeof(kp_fields[0]), &cfg);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGTERM, &sa, NULL);
+
+    if ((st = store_open(cfg.pg_dsn, &store)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
+        goto out;
+    }
+    if ((st = kv_connect(cfg.redis_host, cfg.redis_port, &kv)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=redis st=%s", status_str(st));
+        goto out;
+    }
+    (void)kp_pool_new(kv, cfg.redis_prefix, &pool);
+    if ((st = seed_and_load(store, pool, cfg.keys)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=seed st=%s", status_str(st));
+        goto out;
+    }
+    q = queue_new(65536, NULL, NULL);
+    if (!q || (st = bus_connect(cfg.nats_url, "keypool", &bus)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=nats");
+        goto out;
+    }
+    if (bus_subscribe(bus, SUBJ_KP_LEASE, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_OUTCOME, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=subscribe");
+        goto out;
+    }
+    LOG_INFO("ready", "id=%s keys=%zu", cfg.id, kp_pool_key_count(pool));
+    while (!stop_flag) {
+        struct pollfd pfd = {queue_fd(q), POLLIN, 0};
+        if (poll(&pfd, 1, 500) < 0 && errno != EINTR)
+            break;
+        queue_ack(q);
+        struct bus_msg *msg;
+        while ((msg = queue_pop(q)) != NULL)
+            handle(bus, pool, store, &cfg, msg);
+    }
+    LOG_INFO("stopping", "id=%s", cfg.id);
+    rc = EXIT_SUCCESS;
+out:
+    bus_free(bus);
+    if (q) {
+        struct bus_msg *msg;
+        while ((msg = queue_pop(q)) != NULL)
+            bus_msg_free(msg);
+    }
+    queue_free(q);
+    kp_pool_free(pool);
+    kv_free(kv);
+    store_free(store);
+    bus_shutdown();
+    return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * The key pool: lease selection and outcome handling over Redis Lua scripts (DESIGN.md §4).
+ * Every state change is one atomic script, so any number of keypool replicas agree.
+ */
+#ifndef SB_KP_POOL_H
+#define SB_KP_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/classify.h"
+#include "lib/status.h"
+
+struct kv;
+struct store_key;
+struct kp_pool;
+
+#define KP_FOREVER_MS 253402300799000ULL /* 9999-12-31: "until an admin resets it" */
+
+enum kp_lease_result {
+    KP_LEASE_OK,
+    KP_LEASE_COOLING, /* every eligible key cools: 429, retry_after_ms = earliest free */
+    KP_LEASE_DEAD,    /* no active key at all: 503 */
+    KP_LEASE_ZERO,    /* the model is not on any key's tier: 503 */
+    KP_LEASE_TRIED,   /* every remaining key was already tried by this request */
+};
+
+struct kp_lease {
+    enum kp_lease_result result;
+    char lease_id[40];
+    char key_id[32];
+    char project[128];
+    const char *secret; /* borrowed from the pool, valid until the next kp_pool_set_keys() */
+    uint64_t retry_after_ms;
+};
+
+struct kp_outcome {
+    const char *lease_id;
+    const char *key_id;
+    const char *project;
+    const char *model;
+    enum err_class cls;
+    uint64_t retry_delay_ms;
+    uint64_t quota_value;
+    const char *reason;
+};
+
+/** New pool over `kv` (borrowed) with key prefix (e.g. "sb:"). Caller owns *ret. */
+enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret);
+void kp_pool_free(struct kp_pool *pool);
+/** Replace the in-memory secrets (takes ownership of keys[n]) and seed new keys into Redis. */
+enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_t n);
+/** Lease a key for `model`, skipping `exclude` key ids. ST_OK also for "no key" results. */
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms,
+                          unsigned ttl_ms, const char *const *exclude, size_t nexclude,
+                          struct kp_lease *ret);
+/** Apply an outcome; *ret_change gets what happened ("dead", "cooled", "backoff", ...). */
+enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
+                            char *ret_change, size_t n);
+/** Map an error class to the script action and, for cooldowns, the until time (Unix ms). */
+const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint64_t now_ms,
+                              uint64_t *ret_until);
+/** Number of keys whose secret is loaded. */
+size_t kp_pool_key_count(const struct kp_pool *pool);
+
+#endif

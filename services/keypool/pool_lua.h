@@ -1,0 +1,143 @@
+/*
+ * Lua scripts run by Redis for the pool. Data model (all under the prefix P):
+ *   P k:<id>        msgpack {p=project, s=state, r=reason, t=changed_ms}   (readable by admin)
+ *   P pk:<project>  ZSET active key ids -> last-used ms (a future score = per-key backoff)
+ *   P projects      ZSET projects with at least one active key
+ *   P models        SET of models seen
+ *   P av:<model>    ZSET projects usable for the model -> last-used ms (LRU)
+ *   P cool:<model>  ZSET projects cooling for the model -> until ms
+ *   P lim:<project> HASH model -> known RPM limit;  P rpm:<project>:<model>:<minute> counter
+ *   P lease:<id>    "key|project|model" with a TTL; P leases ZSET id -> deadline; P inflight HASH
+ * Every lease touches O(window) entries: its cost does not grow with the number of keys.
+ * Coupled with pool.c (argument order) — change both together.
+ */
+#ifndef SB_KP_POOL_LUA_H
+#define SB_KP_POOL_LUA_H
+
+/* ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, exclude... */
+static const char LUA_LEASE[] =
+    "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "local ex = {}\n"
+    "for i = 1, nex do ex[ARGV[7 + i]] = true end\n"
+    "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
+    "if redis.call('SADD', P .. 'models', M) == 1 then\n"
+    "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
+    "end\n"
+    "for _, p in ipairs(redis.call('ZRANGEBYSCORE', cool, '-inf', now, 'LIMIT', 0, 256)) do\n"
+    "  redis.call('ZREM', cool, p)\n"
+    "  if redis.call('ZSCORE', P .. 'projects', p) then redis.call('ZADD', av, 0, p) end\n"
+    "end\n"
+    "local minute = math.floor(now / 60000)\n"
+    "local cands = redis.call('ZRANGE', av, 0, K + nex - 1)\n"
+    "local best, bestkey, besthead = nil, nil, 0\n"
+    "local backoff = nil\n"
+    "for _, p in ipairs(cands) do\n"
+    "  local head = 1.0\n"
+    "  local lim = tonumber(redis.call('HGET', P .. 'lim:' .. p, M) or '0')\n"
+    "  if lim and lim > 0 then\n"
+    "    local used = tonumber(redis.call('GET', P .. 'rpm:' .. p .. ':' .. M .. ':' .. minute) "
+    "or '0')\n"
+    "    head = (lim - used) / lim\n"
+    "    if head <= 0 then\n"
+    "      redis.call('ZREM', av, p)\n"
+    "      redis.call('ZADD', cool, (minute + 1) * 60000, p)\n"
+    "    end\n"
+    "  end\n"
+    "  if head > besthead then\n"
+    "    local keys = redis.call('ZRANGEBYSCORE', P .. 'pk:' .. p, '-inf', now, 'LIMIT', 0, nex + 1)\n"
+    "    for _, k in ipairs(keys) do\n"
+    "      if not ex[k] then best, bestkey, besthead = p, k, head; break end\n"
+    "    end\n"
+    "    if #keys == 0 then\n"
+    "      local b = redis.call('ZRANGE', P .. 'pk:' .. p, 0, 0, 'WITHSCORES')\n"
+    "      if #b > 0 and (not backoff or tonumber(b[2]) < backoff) then backoff = tonumber(b[2]) end\n"
+    "    end\n"
+    "  end\n"
+    "  if besthead >= 1.0 then break end\n"
+    "end\n"
+    "if not best then\n"
+    "  if redis.call('ZCARD', P .. 'projects') == 0 then return {'dead', '0'} end\n"
+    "  if nex > 0 and #cands > 0 then return {'tried', '0'} end\n"
+    "  local c = redis.call('ZRANGE', cool, 0, 0, 'WITHSCORES')\n"
+    "  local untilv = backoff\n"
+    "  if #c > 0 and (not untilv or tonumber(c[2]) < untilv) then untilv = tonumber(c[2]) end\n"
+    "  if not untilv then return {'tried', '0'} end\n"
+    "  if untilv >= 253402300799000 then return {'zero', '0'} end\n"
+    "  return {'cooling', string.format('%d', untilv)}\n"
+    "end\n"
+    "redis.call('ZADD', av, now, best)\n"
+    "redis.call('ZADD', P .. 'pk:' .. best, now, bestkey)\n"
+    "local rk = P .. 'rpm:' .. best .. ':' .. M .. ':' .. minute\n"
+    "redis.call('INCR', rk)\n"
+    "redis.call('PEXPIRE', rk, 120000)\n"
+    "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M, 'PX', ttl)\n"
+    "redis.call('ZADD', P .. 'leases', now + ttl, lid)\n"
+    "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
+    "return {'ok', bestkey, best}\n";
+
+/* ARGV: prefix, key, project, model, action, until, lease_id, now, reason, quota_value */
+static const char LUA_OUTCOME[] =
+    "local P, k, p, M, act = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    "local untilv, lid, now, reason = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]\n"
+    "local qv = tonumber(ARGV[10])\n"
+    "if lid ~= '' and redis.call('DEL', P .. 'lease:' .. lid) == 1 then\n"
+    "  redis.call('ZREM', P .. 'leases', lid)\n"
+    "  if redis.call('HINCRBY', P .. 'inflight', k, -1) <= 0 then\n"
+    "    redis.call('HDEL', P .. 'inflight', k)\n"
+    "  end\n"
+    "end\n"
+    "if act == 'ok' then redis.call('DEL', P .. 'kf:' .. k) return 'ok' end\n"
+    "if act == 'cool' then\n"
+    "  redis.call('ZREM', P .. 'av:' .. M, p)\n"
+    "  local cur = tonumber(redis.call('ZSCORE', P .. 'cool:' .. M, p) or '0')\n"
+    "  if qv and qv > 0 then redis.call('HSETNX', P .. 'lim:' .. p, M, qv) end\n"
+    "  if untilv > cur then redis.call('ZADD', P .. 'cool:' .. M, untilv, p) return 'cooled' end\n"
+    "  return 'cooling'\n"
+    "end\n"
+    "if act == 'dead' then\n"
+    "  local rec = redis.call('GET', P .. 'k:' .. k)\n"
+    "  local t = rec and cmsgpack.unpack(rec) or {p = p}\n"
+    "  if t.s == 'dead' then return 'already' end\n"
+    "  t.s, t.r, t.t = 'dead', reason, now\n"
+    "  redis.call('SET', P .. 'k:' .. k, cmsgpack.pack(t))\n"
+    "  redis.call('ZREM', P .. 'pk:' .. p, k)\n"
+    "  if redis.call('ZCARD', P .. 'pk:' .. p) == 0 then\n"
+    "    redis.call('ZREM', P .. 'projects', p)\n"
+    "    for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"
+    "      redis.call('ZREM', P .. 'av:' .. m, p)\n"
+    "    end\n"
+    "  end\n"
+    "  return 'dead'\n"
+    "end\n"
+    "if act == 'transient' then\n"
+    "  local f = redis.call('INCR', P .. 'kf:' .. k)\n"
+    "  redis.call('PEXPIRE', P .. 'kf:' .. k, 600000)\n"
+    "  if f >= 3 then\n"
+    "    local d = math.min(1000 * 2 ^ (f - 3), 60000)\n"
+    "    if redis.call('ZSCORE', P .. 'pk:' .. p, k) then\n"
+    "      redis.call('ZADD', P .. 'pk:' .. p, now + d, k)\n"
+    "    end\n"
+    "    return 'backoff'\n"
+    "  end\n"
+    "  return 'counted'\n"
+    "end\n"
+    "return 'released'\n";
+
+/* ARGV: prefix, key, project, record (msgpack). Idempotent: an existing key keeps its state. */
+static const char LUA_SEED[] =
+    "local P, k, p, rec = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "if redis.call('EXISTS', P .. 'k:' .. k) == 1 then return 0 end\n"
+    "redis.call('SET', P .. 'k:' .. k, rec)\n"
+    "redis.call('ZADD', P .. 'pk:' .. p, 0, k)\n"
+    "if not redis.call('ZSCORE', P .. 'projects', p) then\n"
+    "  redis.call('ZADD', P .. 'projects', 0, p)\n"
+    "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"
+    "    if not redis.call('ZSCORE', P .. 'cool:' .. m, p) then\n"
+    "      redis.call('ZADD', P .. 'av:' .. m, 0, p)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
+
+#endif
