@@ -150,9 +150,10 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
 
     if (len > INT32_MAX)
         return ST_TOO_BIG;
+    if (!req_id && reply)
+        return from_nats(natsConnection_PublishRequest(bus->nc, subject, reply, data, (int)len));
     if (!req_id)
-        return from_nats(natsConnection_PublishRequest(bus->nc, subject, reply ? reply : "",
-                                                       data, (int)len));
+        return from_nats(natsConnection_Publish(bus->nc, subject, data, (int)len));
     s = natsMsg_Create(&m, subject, reply, data, (int)len);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(m, "Sb-Request-Id", req_id);

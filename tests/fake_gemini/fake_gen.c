@@ -1,0 +1,527 @@
+/*
+ * Fake upstream responses, shaped after shared/fixtures/gemini-recordings: GenerateContentResponse
+ * chunks with cumulative usageMetadata (thoughts outside candidatesTokenCount), finishReason only
+ * in the last chunk, thought parts, function calls with thoughtSignature, Google's error bodies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/clock.h"
+#include "lib/parse.h"
+#include "lib/xalloc.h"
+#include "fake.h"
+
+static const struct {
+    const char *name;
+    const char *display;
+    bool embed;
+    bool thinking;
+} models[] = {
+    {"gemini-2.5-flash", "Gemini 2.5 Flash", false, true},
+    {"gemini-2.5-pro", "Gemini 2.5 Pro", false, true},
+    {"gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", false, true},
+    {"gemini-2.0-flash", "Gemini 2.0 Flash", false, false},
+    {"gemini-3-pro-preview", "Gemini 3 Pro Preview", false, true},
+    {"gemini-3-flash-preview", "Gemini 3 Flash Preview", false, true},
+    {"gemini-embedding-001", "Gemini Embedding 001", true, false},
+    {"text-embedding-004", "Text Embedding 004", true, false},
+};
+#define NMODELS (sizeof(models) / sizeof(models[0]))
+
+static void dump(json_t *v, struct buf *out, bool pretty)
+{
+    char *s = json_dumps(v, pretty ? (JSON_INDENT(2) | JSON_PRESERVE_ORDER) : JSON_PRESERVE_ORDER);
+    if (s) {
+        (void)buf_puts(out, s);
+        if (pretty)
+            (void)buf_puts(out, "\n");
+        free(s);
+    }
+}
+
+void fake_status_error(struct buf *out, unsigned code, const char *status, const char *message)
+{
+    json_t *e = json_pack("{s:{s:i,s:s,s:s}}", "error", "code", (int)code, "message", message,
+                          "status", status);
+    dump(e, out, true);
+    json_decref(e);
+}
+
+static json_t *error_info(const char *reason, const char *msg)
+{
+    return json_pack("[{s:s,s:s,s:s,s:{s:s}},{s:s,s:s,s:s}]", "@type",
+                     "type.googleapis.com/google.rpc.ErrorInfo", "reason", reason, "domain",
+                     "googleapis.com", "metadata", "service", "generativelanguage.googleapis.com",
+                     "@type", "type.googleapis.com/google.rpc.LocalizedMessage", "locale", "en-US",
+                     "message", msg);
+}
+
+static unsigned quota_error(const char *quota_id, const char *value, const char *model,
+                            const char *delay, struct buf *out)
+{
+    char msg[512];
+    json_t *details, *e;
+
+    (void)snprintf(msg, sizeof(msg),
+                   "You exceeded your current quota, please check your plan and billing details. "
+                   "For more information on this error, head to: "
+                   "https://ai.google.dev/gemini-api/docs/rate-limits. \n* Quota exceeded for "
+                   "metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+                   "limit: %s, model: %s\nPlease retry in %s.",
+                   value, model, delay);
+    details = json_pack(
+        "[{s:s,s:[{s:s,s:s}]},{s:s,s:[{s:s,s:s,s:{s:s,s:s},s:s}]},{s:s,s:s}]", "@type",
+        "type.googleapis.com/google.rpc.Help", "links", "description",
+        "Learn more about Gemini API quotas", "url",
+        "https://ai.google.dev/gemini-api/docs/rate-limits", "@type",
+        "type.googleapis.com/google.rpc.QuotaFailure", "violations", "quotaMetric",
+        "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId",
+        quota_id, "quotaDimensions", "location", "global", "model", model, "quotaValue", value,
+        "@type", "type.googleapis.com/google.rpc.RetryInfo", "retryDelay", delay);
+    e = json_pack("{s:{s:i,s:s,s:s,s:o}}", "error", "code", 429, "message", msg, "status",
+                  "RESOURCE_EXHAUSTED", "details", details);
+    dump(e, out, true);
+    json_decref(e);
+    return 429;
+}
+
+unsigned fake_error_body(enum fake_fault fault, const struct fake_plan *plan, const char *model,
+                         struct buf *out)
+{
+    json_t *e;
+    const char *delay = plan && plan->retry_delay[0] ? plan->retry_delay : "22s";
+
+    switch (fault) {
+    case FF_INVALID:
+        e = json_pack("{s:{s:i,s:s,s:s,s:o}}", "error", "code", 400, "message",
+                      "API key not valid. Please pass a valid API key.", "status",
+                      "INVALID_ARGUMENT", "details",
+                      error_info("API_KEY_INVALID",
+                                 "API key not valid. Please pass a valid API key."));
+        dump(e, out, true);
+        json_decref(e);
+        return 400;
+    case FF_SUSPENDED:
+        e = json_pack("{s:{s:i,s:s,s:s,s:o}}", "error", "code", 403, "message",
+                      "Permission denied: Consumer 'api_key:redacted' has been suspended.",
+                      "status", "PERMISSION_DENIED", "details",
+                      error_info("CONSUMER_SUSPENDED",
+                                 "Permission denied: Consumer 'api_key:redacted' has been "
+                                 "suspended."));
+        dump(e, out, true);
+        json_decref(e);
+        return 403;
+    case FF_QUOTA_MINUTE:
+        return quota_error("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10", model,
+                           delay, out);
+    case FF_QUOTA_DAY:
+        return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250", model,
+                           delay, out);
+    case FF_QUOTA_ZERO:
+        return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "0", model, delay,
+                           out);
+    case FF_INTERNAL:
+        fake_status_error(out, 500,
+                          "INTERNAL", "An internal error has occurred. Please retry or report in "
+                                      "https://developers.generativeai.google/guide/troubleshooting");
+        return 500;
+    case FF_OVERLOADED:
+        fake_status_error(out, 503, "UNAVAILABLE", "The model is overloaded. Please try again later.");
+        return 503;
+    case FF_BAD_REQUEST:
+        fake_status_error(out, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.");
+        return 400;
+    default:
+        fake_status_error(out, 500, "INTERNAL", "Internal error encountered.");
+        return 500;
+    }
+}
+
+bool fake_model_known(const char *model)
+{
+    for (size_t i = 0; i < NMODELS; i++)
+        if (strcmp(models[i].name, model) == 0)
+            return true;
+    return false;
+}
+
+static json_t *model_json(size_t i)
+{
+    const char *gen = models[i].embed ? "embedContent" : "generateContent";
+    const char *gen2 = models[i].embed ? "batchEmbedContents" : "countTokens";
+    char name[128];
+
+    (void)snprintf(name, sizeof(name), "models/%s", models[i].name);
+    json_t *m = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:[s,s]}", "name", name, "version", "001",
+                          "displayName", models[i].display, "description", models[i].display,
+                          "inputTokenLimit", 1048576, "outputTokenLimit", 65536,
+                          "supportedGenerationMethods", gen, gen2);
+    if (models[i].thinking)
+        (void)json_object_set_new(m, "thinking", json_true());
+    return m;
+}
+
+unsigned fake_models_list(const char *page_size, const char *page_token, struct buf *out)
+{
+    uint64_t size = 50, start = 0;
+    json_t *root, *arr;
+
+    if (page_size && *page_size && parse_u64(page_size, 1, 100000, &size) != ST_OK) {
+        fake_status_error(out, 400, "INVALID_ARGUMENT", "Invalid page size.");
+        return 400;
+    }
+    if (size > 1000)
+        size = 1000;
+    if (page_token && *page_token &&
+        (page_token[0] != 'p' || parse_u64(page_token + 1, 0, NMODELS, &start) != ST_OK)) {
+        fake_status_error(out, 400, "INVALID_ARGUMENT", "Invalid page token.");
+        return 400;
+    }
+    root = json_object();
+    arr = json_array();
+    for (size_t i = (size_t)start; i < NMODELS && i < start + size; i++)
+        (void)json_array_append_new(arr, model_json(i));
+    (void)json_object_set_new(root, "models", arr);
+    if (start + size < NMODELS) {
+        char tok[16];
+        (void)snprintf(tok, sizeof(tok), "p%llu", (unsigned long long)(start + size));
+        (void)json_object_set_new(root, "nextPageToken", json_string(tok));
+    }
+    dump(root, out, true);
+    json_decref(root);
+    return 200;
+}
+
+unsigned fake_model_get(const char *model, struct buf *out)
+{
+    for (size_t i = 0; i < NMODELS; i++) {
+        if (strcmp(models[i].name, model) == 0) {
+            json_t *m = model_json(i);
+            dump(m, out, true);
+            json_decref(m);
+            return 200;
+        }
+    }
+    char msg[256];
+    (void)snprintf(msg, sizeof(msg), "models/%s is not found for API version v1beta", model);
+    fake_status_error(out, 404, "NOT_FOUND", msg);
+    return 404;
+}
+
+static const char *const allowed_fields[] = {
+    "contents",      "systemInstruction", "system_instruction", "tools",
+    "toolConfig",    "tool_config",       "safetySettings",     "safety_settings",
+    "generationConfig", "generation_config", "cachedContent",   "cached_content",
+    "labels",        "serviceTier",       "service_tier",       "model"};
+
+static json_t *get2(const json_t *o, const char *camel, const char *snake)
+{
+    json_t *v = json_object_get(o, camel);
+    return v ? v : json_object_get(o, snake);
+}
+
+unsigned fake_validate_generate(const json_t *req, const char *model, struct buf *out)
+{
+    const char *k;
+    json_t *v;
+    size_t i, j;
+    json_t *content, *part;
+
+    if (!json_is_object(req)) {
+        fake_status_error(out, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+        return 400;
+    }
+    json_object_foreach((json_t *)(uintptr_t)req, k, v)
+    {
+        bool ok = false;
+        for (size_t a = 0; a < sizeof(allowed_fields) / sizeof(allowed_fields[0]); a++)
+            ok = ok || strcmp(k, allowed_fields[a]) == 0;
+        if (!ok) {
+            char msg[256];
+            (void)snprintf(msg, sizeof(msg),
+                           "Invalid JSON payload received. Unknown name \"%.64s\": Cannot find "
+                           "field.",
+                           k);
+            fake_status_error(out, 400, "INVALID_ARGUMENT", msg);
+            return 400;
+        }
+    }
+    if (!json_is_array(json_object_get(req, "contents")) ||
+        json_array_size(json_object_get(req, "contents")) == 0) {
+        fake_status_error(out, 400, "INVALID_ARGUMENT",
+                          "* GenerateContentRequest.contents: contents is not specified\n");
+        return 400;
+    }
+    if (strncmp(model, "gemini-3", 8) != 0)
+        return 0;
+    json_array_foreach(json_object_get(req, "contents"), i, content)
+    {
+        json_array_foreach(json_object_get(content, "parts"), j, part)
+        {
+            json_t *fc = get2(part, "functionCall", "function_call");
+            if (fc && !get2(part, "thoughtSignature", "thought_signature")) {
+                char msg[512];
+                (void)snprintf(msg, sizeof(msg),
+                               "Function call is missing a thought_signature in functionCall "
+                               "parts. This is required for tools to work correctly, and missing "
+                               "thought_signature may lead to degraded model performance. "
+                               "Additional data, function call `default_api:%s` , position %zu. "
+                               "Please refer to https://ai.google.dev/gemini-api/docs/"
+                               "thought-signatures for more details.",
+                               json_string_value(json_object_get(fc, "name")), i + 1);
+                fake_status_error(out, 400, "INVALID_ARGUMENT", msg);
+                return 400;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Text of the last user turn, and the word count of all text in the request. */
+static void request_text(const json_t *req, struct buf *last, unsigned *words)
+{
+    size_t i, j;
+    json_t *c, *p;
+
+    *words = 0;
+    json_array_foreach(json_object_get(req, "contents"), i, c)
+    {
+        const char *role = json_string_value(json_object_get(c, "role"));
+        bool user = !role || strcmp(role, "user") == 0;
+        if (user)
+            buf_reset(last);
+        json_array_foreach(json_object_get(c, "parts"), j, p)
+        {
+            const char *t = json_string_value(json_object_get(p, "text"));
+            if (!t)
+                continue;
+            for (const char *s = t; *s; s++)
+                if (*s != ' ' && (s == t || s[-1] == ' '))
+                    (*words)++;
+            if (user) {
+                if (last->len)
+                    (void)buf_puts(last, " ");
+                (void)buf_puts(last, t);
+            }
+        }
+    }
+    if (*words == 0)
+        *words = 1;
+}
+
+static json_t *usage(unsigned prompt, unsigned cand, unsigned thoughts)
+{
+    json_t *u = json_pack("{s:i,s:i,s:[{s:s,s:i}]}", "promptTokenCount", (int)prompt,
+                          "totalTokenCount", (int)(prompt + cand + thoughts), "promptTokensDetails",
+                          "modality", "TEXT", "tokenCount", (int)prompt);
+    if (cand)
+        (void)json_object_set_new(u, "candidatesTokenCount", json_integer(cand));
+    if (thoughts)
+        (void)json_object_set_new(u, "thoughtsTokenCount", json_integer(thoughts));
+    return u;
+}
+
+static json_t *chunk(json_t *parts, const char *finish, json_t *use, const char *model,
+                     const char *rid)
+{
+    json_t *content = json_pack("{s:s}", "role", "model");
+    json_t *cand;
+
+    if (parts && json_array_size(parts))
+        (void)json_object_set_new(content, "parts", parts);
+    else
+        json_decref(parts);
+    cand = json_pack("{s:o,s:i}", "content", content, "index", 0);
+    if (finish)
+        (void)json_object_set_new(cand, "finishReason", json_string(finish));
+    return json_pack("{s:[o],s:o,s:s,s:s}", "candidates", cand, "usageMetadata", use,
+                     "modelVersion", model, "responseId", rid);
+}
+
+json_t *fake_generate_chunks(const json_t *req, const char *model)
+{
+    json_t *gen = get2(req, "generationConfig", "generation_config");
+    json_t *think = get2(gen, "thinkingConfig", "thinking_config");
+    json_t *tools = json_object_get(req, "tools");
+    json_t *tc = get2(get2(req, "toolConfig", "tool_config"), "functionCallingConfig",
+                      "function_calling_config");
+    const char *mode = json_string_value(json_object_get(tc, "mode"));
+    json_t *budget = get2(think, "thinkingBudget", "thinking_budget");
+    bool include = json_is_true(get2(think, "includeThoughts", "include_thoughts"));
+    unsigned thoughts = (budget && json_integer_value(budget) == 0) ? 0 : 7;
+    json_int_t max_out = json_integer_value(get2(gen, "maxOutputTokens", "max_output_tokens"));
+    json_t *chunks = json_array();
+    struct buf last, rid;
+    unsigned pwords, cand = 0;
+    const char *fn = NULL;
+    size_t i;
+    json_t *t;
+
+    buf_init(&last, 1 << 20);
+    buf_init(&rid, 64);
+    (void)buf_printf(&rid, "fk%llx", (unsigned long long)clock_mono_us());
+    request_text(req, &last, &pwords);
+    json_array_foreach(tools, i, t)
+    {
+        json_t *decl = json_array_get(get2(t, "functionDeclarations", "function_declarations"), 0);
+        if (decl && !fn)
+            fn = json_string_value(json_object_get(decl, "name"));
+    }
+    if (fn && !(mode && strcmp(mode, "NONE") == 0) &&
+        ((mode && strcmp(mode, "ANY") == 0) || strstr(last.data ? last.data : "", "tool"))) {
+        json_t *parts = json_pack("[{s:{s:s,s:{s:s}},s:s}]", "functionCall", "name", fn, "args",
+                                  "input", last.data ? last.data : "", "thoughtSignature",
+                                  "c2lnbmF0dXJlLWZha2UtMDAx");
+        (void)json_array_append_new(chunks, chunk(parts, "STOP", usage(pwords, 5, thoughts), model,
+                                                  rid.data));
+        goto out;
+    }
+    if (max_out > 0 && max_out <= 1 && thoughts) {
+        (void)json_array_append_new(chunks, chunk(NULL, "MAX_TOKENS", usage(pwords, 0, thoughts),
+                                                  model, rid.data));
+        goto out;
+    }
+    /* "Echo: <text>", one word per chunk */
+    {
+        struct buf text;
+        buf_init(&text, (1 << 20) + 16);
+        (void)buf_puts(&text, "Echo: ");
+        (void)buf_puts(&text, last.data ? last.data : "");
+        const char *p = text.data;
+        unsigned nwords = 0;
+        bool first = true;
+        while (*p) {
+            const char *s = p;
+            while (*p && *p != ' ')
+                p++;
+            while (*p == ' ')
+                p++;
+            if (max_out > 0 && nwords >= (unsigned)max_out)
+                break;
+            nwords++;
+            cand++;
+            json_t *parts = json_array();
+            if (first && include && thoughts)
+                (void)json_array_append_new(
+                    parts, json_pack("{s:s,s:b}", "text", "**Thinking it over**\n\nConsidering the request.",
+                                     "thought", 1));
+            (void)json_array_append_new(parts,
+                                        json_pack("{s:s#}", "text", s, (int)(p - s)));
+            bool last_word = !*p || (max_out > 0 && nwords >= (unsigned)max_out);
+            const char *finish = last_word ? (*p ? "MAX_TOKENS" : "STOP") : NULL;
+            (void)json_array_append_new(chunks, chunk(parts, finish, usage(pwords, cand, thoughts),
+                                                      model, rid.data));
+            first = false;
+        }
+        buf_done(&text);
+    }
+out:
+    buf_done(&last);
+    buf_done(&rid);
+    return chunks;
+}
+
+json_t *fake_merge_chunks(const json_t *chunks)
+{
+    json_t *first = json_array_get(chunks, 0);
+    json_t *lastc = json_array_get(chunks, json_array_size(chunks) - 1);
+    json_t *merged = json_deep_copy(lastc);
+    json_t *cand = json_array_get(json_object_get(merged, "candidates"), 0);
+    json_t *content = json_object_get(cand, "content");
+    json_t *parts = json_array();
+    struct buf text;
+    size_t i, j;
+    json_t *c, *p;
+
+    (void)first;
+    buf_init(&text, 1 << 21);
+    json_array_foreach(chunks, i, c)
+    {
+        json_t *cp = json_object_get(
+            json_object_get(json_array_get(json_object_get(c, "candidates"), 0), "content"),
+            "parts");
+        json_array_foreach(cp, j, p)
+        {
+            if (json_object_get(p, "text") && !json_is_true(json_object_get(p, "thought")))
+                (void)buf_puts(&text, json_string_value(json_object_get(p, "text")));
+            else
+                (void)json_array_append(parts, p);
+        }
+    }
+    if (text.len)
+        (void)json_array_append_new(parts, json_pack("{s:s}", "text", text.data));
+    if (json_array_size(parts))
+        (void)json_object_set_new(content, "parts", parts);
+    else
+        json_decref(parts);
+    buf_done(&text);
+    return merged;
+}
+
+unsigned fake_count_tokens(const json_t *req, struct buf *out)
+{
+    json_t *inner = get2(req, "generateContentRequest", "generate_content_request");
+    struct buf last;
+    unsigned words;
+
+    buf_init(&last, 1 << 20);
+    request_text(inner ? inner : req, &last, &words);
+    buf_done(&last);
+    json_t *r = json_pack("{s:i,s:[{s:s,s:i}]}", "totalTokens", (int)words, "promptTokensDetails",
+                          "modality", "TEXT", "tokenCount", (int)words);
+    dump(r, out, true);
+    json_decref(r);
+    return 200;
+}
+
+static json_t *embedding(const json_t *one)
+{
+    json_t *content = json_object_get(one, "content");
+    json_int_t dims = json_integer_value(get2(one, "outputDimensionality", "output_dimensionality"));
+    json_t *vals = json_array();
+    unsigned h = 2166136261u;
+    size_t i;
+    json_t *p;
+
+    if (dims <= 0 || dims > 3072)
+        dims = 8;
+    json_array_foreach(json_object_get(content, "parts"), i, p)
+    {
+        for (const char *s = json_string_value(json_object_get(p, "text")); s && *s; s++)
+            h = (h ^ (unsigned char)*s) * 16777619u;
+    }
+    for (json_int_t d = 0; d < dims; d++) {
+        h = h * 1103515245u + 12345u;
+        (void)json_array_append_new(vals, json_real((double)((h >> 8) % 2000) / 1000.0 - 1.0));
+    }
+    return json_pack("{s:o}", "values", vals);
+}
+
+unsigned fake_embed(const json_t *req, bool batch, struct buf *out)
+{
+    json_t *r;
+
+    if (!batch) {
+        if (!json_object_get(req, "content")) {
+            fake_status_error(out, 400, "INVALID_ARGUMENT", "* EmbedContentRequest.content: content is not specified\n");
+            return 400;
+        }
+        r = json_pack("{s:o}", "embedding", embedding(req));
+    } else {
+        json_t *arr = json_array();
+        size_t i;
+        json_t *one;
+        json_array_foreach(json_object_get(req, "requests"), i, one)
+            (void)json_array_append_new(arr, embedding(one));
+        if (json_array_size(arr) == 0) {
+            json_decref(arr);
+            fake_status_error(out, 400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: requests is not specified\n");
+            return 400;
+        }
+        r = json_pack("{s:o}", "embeddings", arr);
+    }
+    dump(r, out, true);
+    json_decref(r);
+    return 200;
+}

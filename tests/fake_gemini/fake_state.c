@@ -1,0 +1,340 @@
+/*
+ * Fake upstream state: keys and their projects, per-project per-model quotas (RPM per minute
+ * window, RPD per Pacific day), scripted faults per key (and model), and call statistics.
+ * Test code: one mutex guards everything.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/clock.h"
+#include "lib/parse.h"
+#include "lib/xalloc.h"
+#include "fake.h"
+
+#define MAX_KEYS    256
+#define MAX_SCRIPTS 256
+#define MAX_COUNTS  1024
+#define MAX_LOG     4096
+
+struct fkey {
+    char key[160];
+    char project[64];
+    uint64_t calls;
+    uint64_t aborted;
+};
+
+struct script {
+    char key[160];
+    char model[96];
+    enum fake_fault fault;
+    int count; /* remaining; -1 = forever */
+    unsigned ms, after;
+    char retry_delay[24];
+};
+
+struct counter {
+    char project[64];
+    char model[96];
+    uint64_t minute, day;
+    unsigned rpm_used, rpd_used;
+};
+
+struct limit {
+    char project[64];
+    char model[96];
+    unsigned rpm, rpd;
+};
+
+struct logent {
+    uint64_t seq;
+    uint64_t t_ms;
+    char key_id[16];
+    char model[64];
+    unsigned status_hint;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fkey keys[MAX_KEYS];
+static size_t nkeys;
+static struct script scripts[MAX_SCRIPTS];
+static size_t nscripts;
+static struct counter counters[MAX_COUNTS];
+static size_t ncounters;
+static struct limit limits[64];
+static size_t nlimits;
+static unsigned def_rpm, def_rpd, chunk_ms;
+static char quota_delay[24];
+static struct logent logs[MAX_LOG];
+static size_t nlogs;
+static uint64_t seq_next = 1, aborted_total;
+
+static const char *const fault_names[FF_COUNT] = {
+    "none",     "invalid",  "suspended", "quota_minute", "quota_day", "quota_zero",  "500",
+    "503",      "bad_request", "latency", "stall",       "midstream", "reset", "truncate"};
+
+static unsigned env_uint(const char *name, unsigned def)
+{
+    uint64_t v;
+    const char *s = getenv(name); /* NOLINT(concurrency-mt-unsafe): start-up */
+    return s && parse_u64(s, 0, 1000000000, &v) == ST_OK ? (unsigned)v : def;
+}
+
+static void add_key(const char *project, const char *key)
+{
+    if (nkeys >= MAX_KEYS)
+        return;
+    (void)snprintf(keys[nkeys].key, sizeof(keys[nkeys].key), "%s", key);
+    (void)snprintf(keys[nkeys].project, sizeof(keys[nkeys].project), "%s", project);
+    nkeys++;
+}
+
+void fake_state_init(void)
+{
+    const char *list = getenv("FAKE_KEYS"); /* NOLINT(concurrency-mt-unsafe) */
+    const char *qd = getenv("FAKE_QUOTA_RETRY_DELAY"); /* NOLINT(concurrency-mt-unsafe) */
+    char *copy, *p;
+
+    def_rpm = env_uint("FAKE_RPM", 0);
+    def_rpd = env_uint("FAKE_RPD", 0);
+    chunk_ms = env_uint("FAKE_CHUNK_MS", 0);
+    (void)snprintf(quota_delay, sizeof(quota_delay), "%s", qd ? qd : "");
+    copy = xstrdup(list ? list : "demo-a:demo-key-a1,demo-b:demo-key-b1,demo-c:demo-key-c1");
+    for (p = copy; p && *p;) {
+        char *end = strchr(p, ',');
+        if (end)
+            *end = '\0';
+        char *colon = strchr(p, ':');
+        if (colon) {
+            *colon = '\0';
+            add_key(p, colon + 1);
+        } else if (*p) {
+            add_key("default", p);
+        }
+        p = end ? end + 1 : NULL;
+    }
+    free(copy);
+}
+
+static struct fkey *find_key(const char *key)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        if (strcmp(keys[i].key, key) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+const char *fake_key_project(const char *key)
+{
+    const char *p;
+
+    (void)pthread_mutex_lock(&mu);
+    struct fkey *k = find_key(key);
+    p = k ? k->project : NULL;
+    (void)pthread_mutex_unlock(&mu);
+    return p;
+}
+
+/* Lock held on entry. */
+static struct counter *counter_locked(const char *project, const char *model)
+{
+    for (size_t i = 0; i < ncounters; i++)
+        if (strcmp(counters[i].project, project) == 0 && strcmp(counters[i].model, model) == 0)
+            return &counters[i];
+    if (ncounters >= MAX_COUNTS)
+        return NULL;
+    struct counter *c = &counters[ncounters++];
+    memset(c, 0, sizeof(*c));
+    (void)snprintf(c->project, sizeof(c->project), "%s", project);
+    (void)snprintf(c->model, sizeof(c->model), "%s", model);
+    return c;
+}
+
+/* Lock held on entry. */
+static void limits_locked(const char *project, const char *model, unsigned *rpm, unsigned *rpd)
+{
+    *rpm = def_rpm;
+    *rpd = def_rpd;
+    for (size_t i = 0; i < nlimits; i++)
+        if (strcmp(limits[i].project, project) == 0 &&
+            (!limits[i].model[0] || strcmp(limits[i].model, model) == 0)) {
+            *rpm = limits[i].rpm;
+            *rpd = limits[i].rpd;
+        }
+}
+
+uint64_t fake_account(const char *key, const char *model, const char *path, struct fake_plan *plan)
+{
+    uint64_t now = clock_now_ms(), seq;
+    struct fkey *k;
+    (void)path;
+
+    memset(plan, 0, sizeof(*plan));
+    plan->chunk_ms = chunk_ms;
+    (void)pthread_mutex_lock(&mu);
+    seq = seq_next++;
+    k = find_key(key);
+    if (!k) {
+        (void)pthread_mutex_unlock(&mu);
+        plan->fault = FF_INVALID;
+        return seq;
+    }
+    k->calls++;
+    (void)snprintf(plan->project, sizeof(plan->project), "%s", k->project);
+    if (nlogs < MAX_LOG) {
+        struct logent *l = &logs[nlogs++];
+        l->seq = seq;
+        l->t_ms = now;
+        (void)snprintf(l->key_id, sizeof(l->key_id), "%s", key + (strlen(key) > 8 ? strlen(key) - 8 : 0));
+        (void)snprintf(l->model, sizeof(l->model), "%s", model);
+    }
+    for (size_t i = 0; i < nscripts; i++) {
+        struct script *s = &scripts[i];
+        if (s->count == 0 || strcmp(s->key, key) != 0 || (s->model[0] && strcmp(s->model, model)))
+            continue;
+        plan->fault = s->fault;
+        plan->ms = s->ms;
+        plan->after = s->after;
+        (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%s", s->retry_delay);
+        if (s->count > 0)
+            s->count--;
+        break;
+    }
+    if (plan->fault == FF_NONE && model[0]) {
+        unsigned rpm, rpd;
+        struct counter *c = counter_locked(k->project, model);
+        limits_locked(k->project, model, &rpm, &rpd);
+        uint64_t minute = now / 60000, day = clock_next_pacific_midnight_ms(now);
+        if (c && c->minute != minute) {
+            c->minute = minute;
+            c->rpm_used = 0;
+        }
+        if (c && c->day != day) {
+            c->day = day;
+            c->rpd_used = 0;
+        }
+        if (c && rpd && c->rpd_used >= rpd) {
+            plan->fault = FF_QUOTA_DAY;
+            (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%llus",
+                           (unsigned long long)((day - now) / 1000 + 1));
+        } else if (c && rpm && c->rpm_used >= rpm) {
+            plan->fault = FF_QUOTA_MINUTE;
+            (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%s",
+                           quota_delay[0] ? quota_delay : "");
+            if (!plan->retry_delay[0])
+                (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%llus",
+                               (unsigned long long)(60 - (now / 1000) % 60));
+        } else if (c) {
+            c->rpm_used++;
+            c->rpd_used++;
+        }
+    }
+    (void)pthread_mutex_unlock(&mu);
+    return seq;
+}
+
+void fake_note_abort(uint64_t seq, const char *key)
+{
+    (void)seq;
+    (void)pthread_mutex_lock(&mu);
+    struct fkey *k = find_key(key);
+    if (k)
+        k->aborted++;
+    aborted_total++;
+    (void)pthread_mutex_unlock(&mu);
+}
+
+static enum fake_fault fault_of(const char *name)
+{
+    for (int i = 0; name && i < FF_COUNT; i++)
+        if (strcmp(fault_names[i], name) == 0)
+            return (enum fake_fault)i;
+    return FF_COUNT;
+}
+
+/* Lock held on entry. Key stats are reported by the key's last 8 characters. */
+static char *stats_locked(void)
+{
+    json_t *root = json_object(), *calls = json_object(), *ab = json_object(),
+           *log = json_array();
+    char *s;
+
+    for (size_t i = 0; i < nkeys; i++) {
+        (void)json_object_set_new(calls, keys[i].key, json_integer((json_int_t)keys[i].calls));
+        (void)json_object_set_new(ab, keys[i].key, json_integer((json_int_t)keys[i].aborted));
+    }
+    for (size_t i = 0; i < nlogs; i++) {
+        const char *full = NULL;
+        for (size_t k = 0; k < nkeys && !full; k++) {
+            size_t kl = strlen(keys[k].key);
+            if (strcmp(keys[k].key + (kl > 8 ? kl - 8 : 0), logs[i].key_id) == 0)
+                full = keys[k].key;
+        }
+        (void)json_array_append_new(log, json_pack("{s:I,s:s,s:s}", "t", (json_int_t)logs[i].t_ms,
+                                                   "key", full ? full : logs[i].key_id, "model",
+                                                   logs[i].model));
+    }
+    (void)json_object_set_new(root, "calls", calls);
+    (void)json_object_set_new(root, "aborted", ab);
+    (void)json_object_set_new(root, "aborted_total", json_integer((json_int_t)aborted_total));
+    (void)json_object_set_new(root, "log", log);
+    s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+unsigned fake_control(const char *path, const char *method, const char *body, size_t len,
+                      char **ret_body)
+{
+    json_t *req = len ? json_loadb(body, len, 0, NULL) : NULL;
+    unsigned status = 200;
+
+    *ret_body = NULL;
+    (void)pthread_mutex_lock(&mu);
+    if (strcmp(path, "/_fake/stats") == 0) {
+        *ret_body = stats_locked();
+    } else if (strcmp(path, "/_fake/reset") == 0 && strcmp(method, "POST") == 0) {
+        nscripts = 0;
+        ncounters = 0;
+        nlimits = 0;
+        nlogs = 0;
+        aborted_total = 0;
+        for (size_t i = 0; i < nkeys; i++)
+            keys[i].calls = keys[i].aborted = 0;
+    } else if (strcmp(path, "/_fake/script") == 0 && json_is_object(req)) {
+        enum fake_fault f = fault_of(json_string_value(json_object_get(req, "fault")));
+        const char *key = json_string_value(json_object_get(req, "key"));
+        if (f == FF_COUNT || !key || nscripts >= MAX_SCRIPTS) {
+            status = 400;
+        } else {
+            struct script *s = &scripts[nscripts++];
+            memset(s, 0, sizeof(*s));
+            (void)snprintf(s->key, sizeof(s->key), "%s", key);
+            const char *m = json_string_value(json_object_get(req, "model"));
+            (void)snprintf(s->model, sizeof(s->model), "%s", m ? m : "");
+            s->fault = f;
+            json_t *cnt = json_object_get(req, "count");
+            s->count = cnt ? (int)json_integer_value(cnt) : 1;
+            s->ms = (unsigned)json_integer_value(json_object_get(req, "ms"));
+            s->after = (unsigned)json_integer_value(json_object_get(req, "after"));
+            const char *rd = json_string_value(json_object_get(req, "retry_delay"));
+            (void)snprintf(s->retry_delay, sizeof(s->retry_delay), "%s", rd ? rd : "");
+        }
+    } else if (strcmp(path, "/_fake/limits") == 0 && json_is_object(req) && nlimits < 64) {
+        struct limit *l = &limits[nlimits++];
+        const char *p = json_string_value(json_object_get(req, "project"));
+        const char *m = json_string_value(json_object_get(req, "model"));
+        (void)snprintf(l->project, sizeof(l->project), "%s", p ? p : "");
+        (void)snprintf(l->model, sizeof(l->model), "%s", m ? m : "");
+        l->rpm = (unsigned)json_integer_value(json_object_get(req, "rpm"));
+        l->rpd = (unsigned)json_integer_value(json_object_get(req, "rpd"));
+    } else {
+        status = 404;
+    }
+    (void)pthread_mutex_unlock(&mu);
+    if (!*ret_body)
+        *ret_body = xstrdup(status == 200 ? "{}" : "{\"error\":\"bad control request\"}");
+    json_decref(req);
+    return status;
+}
