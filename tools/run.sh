@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# make run: start NATS (JetStream), Redis, PostgreSQL and every Switchboard service on loopback,
+# in the foreground. Ctrl-C stops everything. Configuration: see the README's table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BUILD=${BUILD:-build}
+DATA=$(realpath -m "${SB_DATA_DIR:-./var}")
+PORT=${SB_HTTP_PORT:-8080}
+NATS_PORT=${SB_NATS_PORT:-14222}
+REDIS_PORT=${SB_REDIS_PORT:-16379}
+PG_PORT=${SB_PG_PORT:-15432}
+FAKE_PORT=${SB_FAKE_PORT:-18090}
+mkdir -p "$DATA/logs" "$DATA/nats" "$DATA/redis"
+pids=()
+PGDATA=""
+
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "stopping switchboard..."
+  for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [[ -n $PGDATA ]]; then
+    su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D '$PGDATA' -m fast stop" >/dev/null 2>&1 || true
+  fi
+  echo "stopped."
+}
+trap cleanup INT TERM EXIT
+
+wait_port() { # host port name
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$3 did not start; see $DATA/logs/$3.log" >&2; exit 1
+}
+
+# NATS with JetStream
+nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$DATA/nats" >"$DATA/logs/nats.log" 2>&1 &
+pids+=($!)
+wait_port 127.0.0.1 "$NATS_PORT" nats
+
+# Redis: live key state, persisted with an append-only file
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" --appendonly yes \
+  --save '' >"$DATA/logs/redis.log" 2>&1 &
+pids+=($!)
+wait_port 127.0.0.1 "$REDIS_PORT" redis
+
+# PostgreSQL: initdb refuses root, so the cluster belongs to the postgres user. It lives in the
+# data folder when postgres can reach it, else under /var/lib/switchboard.
+PGBASE="$DATA/pg"
+mkdir -p "$PGBASE"
+chown postgres "$PGBASE"
+if ! su postgres -s /bin/sh -c "test -w '$PGBASE'" 2>/dev/null; then
+  PGBASE=/var/lib/switchboard/pg; mkdir -p "$PGBASE"; chown postgres "$PGBASE"
+fi
+PGDATA="$PGBASE/data"
+if [[ ! -f $PGDATA/PG_VERSION ]]; then
+  su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/initdb -D '$PGDATA' -U postgres --auth=trust -E UTF8" >"$DATA/logs/initdb.log" 2>&1
+fi
+su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D '$PGDATA' -l '$PGBASE/postgres.log' -w -o \"-p $PG_PORT -k '$PGBASE' -c listen_addresses=127.0.0.1\" start" >/dev/null
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='switchboard'" | grep -q 1 ||
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE switchboard"
+
+DEMO=""
+if [[ -z ${GEMINI_API_KEYS:-} ]]; then
+  DEMO=1
+  export FAKE_KEYS="demo-a:demo-key-a1,demo-b:demo-key-b1,demo-c:demo-key-c1"
+  export GEMINI_API_KEYS="$FAKE_KEYS"
+  export GEMINI_BASE_URL="http://127.0.0.1:$FAKE_PORT"
+  FAKE_PORT=$FAKE_PORT "$BUILD/tests/fake_gemini/fake-gemini" >"$DATA/logs/fake-gemini.log" 2>&1 &
+  pids+=($!)
+  wait_port 127.0.0.1 "$FAKE_PORT" fake-gemini
+fi
+if [[ -z ${SB_CLIENT_TOKENS:-} ]]; then
+  [[ -s $DATA/client_token ]] || { echo "sb-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$DATA/client_token"; chmod 600 "$DATA/client_token"; }
+  export SB_CLIENT_TOKENS=$(cat "$DATA/client_token")
+fi
+export NATS_URL="nats://127.0.0.1:$NATS_PORT" REDIS_HOST=127.0.0.1 REDIS_PORT
+export PG_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=switchboard"
+export SB_HTTP_PORT=$PORT SB_HTTP_ADDR=${SB_HTTP_ADDR:-127.0.0.1}
+
+"$BUILD/services/keypool/keypool" >"$DATA/logs/keypool.log" 2>&1 & pids+=($!)
+"$BUILD/services/forwarder/forwarder" >"$DATA/logs/forwarder.log" 2>&1 & pids+=($!)
+"$BUILD/services/edge/edge" >"$DATA/logs/edge.log" 2>&1 & pids+=($!)
+
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "edge not ready; see $DATA/logs" >&2; exit 1; }
+
+TOKEN=${SB_CLIENT_TOKENS%%,*}
+cat <<BANNER
+
+  Switchboard is serving on http://127.0.0.1:$PORT
+  Client token: $TOKEN
+$( [[ -n $DEMO ]] && echo "  DEMO MODE: GEMINI_API_KEYS is unset, so a local fake Gemini upstream answers (3 demo keys)." )
+
+  Try it:
+    curl -s http://127.0.0.1:$PORT/v1beta/models/gemini-2.5-flash:generateContent \\
+      -H 'x-goog-api-key: $TOKEN' -H 'Content-Type: application/json' \\
+      -d '{"contents":[{"role":"user","parts":[{"text":"Hello"}]}]}'
+
+  Logs: $DATA/logs/   Ctrl-C stops everything.
+
+BANNER
+wait -n "${pids[@]}" || true
+echo "a process exited; see $DATA/logs" >&2
