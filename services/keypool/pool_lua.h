@@ -8,6 +8,8 @@
  *   P cool:<model>  ZSET projects cooling for the model -> until ms
  *   P lim:<project> HASH model -> known RPM limit;  P rpm:<project>:<model>:<minute> counter
  *   P lease:<id>    "key|project|model" with a TTL; P leases ZSET id -> deadline; P inflight HASH
+ * Headroom is bucketed (exhausted / under 20% left / fine): projects near a known RPM limit are
+ * avoided, otherwise least-recently-used order spreads load evenly across projects.
  * Every lease touches O(window) entries: its cost does not grow with the number of keys.
  * Coupled with pool.c (argument order) — change both together.
  */
@@ -39,6 +41,7 @@ static const char LUA_LEASE[] =
     "    local used = tonumber(redis.call('GET', P .. 'rpm:' .. p .. ':' .. M .. ':' .. minute) "
     "or '0')\n"
     "    head = (lim - used) / lim\n"
+    "    if head >= 0.2 then head = 1.0 elseif head > 0 then head = 0.5 end\n"
     "    if head <= 0 then\n"
     "      redis.call('ZREM', av, p)\n"
     "      redis.call('ZADD', cool, (minute + 1) * 60000, p)\n"

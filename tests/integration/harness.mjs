@@ -1,0 +1,231 @@
+// Test harness: starts real nats-server, redis-server and PostgreSQL on free loopback ports in a
+// temp dir, the fake Gemini upstream, and the real service binaries. Waiting is always a bounded
+// poll. Every process is stopped by stop(); logs are kept in the temp dir and printed on failure.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, cpSync, existsSync, readFileSync, writeFileSync, rmSync, chownSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const BUILD = process.env.SB_BUILD_DIR || path.resolve(import.meta.dirname, '../../build');
+const PGBIN = '/usr/lib/postgresql/15/bin';
+export const bin = (name) => ({
+  edge: `${BUILD}/services/edge/edge`,
+  keypool: `${BUILD}/services/keypool/keypool`,
+  forwarder: `${BUILD}/services/forwarder/forwarder`,
+  fake: `${BUILD}/tests/fake_gemini/fake-gemini`,
+}[name]);
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitUntil(fn, { tries = 100, interval = 100, what = 'condition' } = {}) {
+  for (let i = 0; i < tries; i++) {
+    try { if (await fn()) return; } catch { /* not yet */ }
+    await sleep(interval);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function portOpen(port) {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('connect', () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+  });
+}
+
+const pgUid = () => Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+const asPostgres = (args) => execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', args], { stdio: 'pipe' });
+
+// initdb once per build dir (it takes seconds), then copy the cluster per stack.
+function pgTemplate() {
+  const tpl = path.join(os.tmpdir(), `sb-pgtemplate-${process.getuid()}`);
+  if (existsSync(path.join(tpl, 'data', 'PG_VERSION'))) return tpl;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'sb-pgtpl-'));
+  chownSync(tmp, pgUid(), 0);
+  asPostgres(`${PGBIN}/initdb -D ${tmp}/data -U postgres --auth=trust -E UTF8 >/dev/null`);
+  try { execFileSync('mv', ['-T', tmp, tpl]); } catch { rmSync(tmp, { recursive: true, force: true }); }
+  return tpl;
+}
+
+export class Stack {
+  constructor() {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'sb-it-'));
+    this.procs = [];
+    this.token = 'sb-test-token-' + Math.random().toString(16).slice(2);
+    this.secrets = [this.token];
+  }
+
+  spawn(name, cmd, env) {
+    const log = path.join(this.dir, `${name}.log`);
+    const fd = require_fd(log);
+    const p = spawn(cmd, [], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', fd, fd] });
+    p.sbName = name;
+    p.sbLog = log;
+    this.procs.push(p);
+    return p;
+  }
+
+  async startInfra() {
+    this.natsPort = await freePort();
+    this.redisPort = await freePort();
+    this.pgPort = await freePort();
+    this.spawnRaw('nats', 'nats-server', ['-a', '127.0.0.1', '-p', String(this.natsPort), '-js', '-sd', path.join(this.dir, 'js')]);
+    this.spawnRaw('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', String(this.redisPort), '--save', '', '--appendonly', 'no']);
+    const tpl = pgTemplate();
+    const pgdir = path.join(this.dir, 'pg');
+    cpSync(tpl, pgdir, { recursive: true });
+    execFileSync('chown', ['-R', 'postgres', pgdir]);
+    execFileSync('chmod', ['700', path.join(pgdir, 'data')]);
+    chownSync(this.dir, pgUid(), 0);
+    asPostgres(`${PGBIN}/pg_ctl -D ${pgdir}/data -l ${pgdir}/log -w -o "-p ${this.pgPort} -k ${pgdir} -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null`);
+    this.pgdir = pgdir;
+    execFileSync('psql', ['-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'postgres', '-qc', 'CREATE DATABASE switchboard']);
+    await waitUntil(() => portOpen(this.natsPort), { what: 'nats' });
+    await waitUntil(() => portOpen(this.redisPort), { what: 'redis' });
+    this.natsUrl = `nats://127.0.0.1:${this.natsPort}`;
+  }
+
+  spawnRaw(name, cmd, args) {
+    const log = path.join(this.dir, `${name}.log`);
+    const fd = require_fd(log);
+    const p = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    p.sbName = name;
+    p.sbLog = log;
+    this.procs.push(p);
+    return p;
+  }
+
+  async startFake(keys, env = {}) {
+    this.fakePort = await freePort();
+    this.fakeUrl = `http://127.0.0.1:${this.fakePort}`;
+    this.spawn('fake', bin('fake'), { FAKE_PORT: String(this.fakePort), FAKE_KEYS: keys, ...env });
+    await waitUntil(() => portOpen(this.fakePort), { what: 'fake upstream' });
+  }
+
+  keypool(env = {}, name = 'keypool') {
+    return this.spawn(name, bin('keypool'), {
+      NATS_URL: this.natsUrl, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
+      GEMINI_API_KEYS: this.keys, ...env,
+    });
+  }
+
+  forwarder(env = {}, name = 'forwarder') {
+    return this.spawn(name, bin('forwarder'), { NATS_URL: this.natsUrl, GEMINI_BASE_URL: this.fakeUrl, ...env });
+  }
+
+  async edge(env = {}, name = 'edge') {
+    const port = await freePort();
+    const p = this.spawn(name, bin('edge'), {
+      NATS_URL: this.natsUrl, SB_HTTP_ADDR: '127.0.0.1', SB_HTTP_PORT: String(port),
+      SB_CLIENT_TOKENS: this.token, ...env,
+    });
+    p.url = `http://127.0.0.1:${port}`;
+    return p;
+  }
+
+  // keys: "project:key,..."; opts: { keypools, forwarders, edgeEnv, fakeEnv, kpEnv, fwdEnv }
+  async start(keys, opts = {}) {
+    this.keys = keys;
+    for (const k of keys.split(',')) this.secrets.push(k.split(':').pop());
+    await this.startInfra();
+    await this.startFake(keys, opts.fakeEnv);
+    for (let i = 0; i < (opts.keypools ?? 1); i++) this.keypool(opts.kpEnv, `keypool${i || ''}`);
+    for (let i = 0; i < (opts.forwarders ?? 1); i++) this.forwarder(opts.fwdEnv, `forwarder${i || ''}`);
+    const e = await this.edge(opts.edgeEnv);
+    this.url = e.url;
+    await waitUntil(async () => (await fetch(`${this.url}/readyz`)).status === 200, { what: 'edge ready' });
+    return this;
+  }
+
+  // --- fake upstream control
+  async script(s) {
+    const r = await fetch(`${this.fakeUrl}/_fake/script`, { method: 'POST', body: JSON.stringify(s) });
+    if (r.status !== 200) throw new Error('bad script ' + JSON.stringify(s));
+  }
+  async limits(l) { await fetch(`${this.fakeUrl}/_fake/limits`, { method: 'POST', body: JSON.stringify(l) }); }
+  async stats() { return (await fetch(`${this.fakeUrl}/_fake/stats`)).json(); }
+
+  redis(...args) {
+    return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args]).toString().trim();
+  }
+  redisRaw(...args) {
+    return execFileSync('redis-cli', ['-p', String(this.redisPort), ...args]).toString().trim();
+  }
+  psql(sql) {
+    return execFileSync('psql', ['-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'postgres', '-d', 'switchboard', '-tAc', sql]).toString().trim();
+  }
+
+  // --- client helpers
+  async gen(model, text, { stream = false, alt = 'sse', headers = {}, body } = {}) {
+    const action = stream ? 'streamGenerateContent' : 'generateContent';
+    const q = stream && alt ? `?alt=${alt}` : '';
+    return fetch(`${this.url}/v1beta/models/${model}:${action}${q}`, {
+      method: 'POST',
+      headers: { 'x-goog-api-key': this.token, 'content-type': 'application/json', ...headers },
+      body: body ?? JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }] }),
+    });
+  }
+
+  logs(name) { return readFileSync(path.join(this.dir, `${name}.log`), 'utf8'); }
+  allLogs() {
+    return readdirSync(this.dir).filter((f) => f.endsWith('.log')).map((f) => readFileSync(path.join(this.dir, f), 'utf8')).join('\n');
+  }
+
+  async stop({ keep = false } = {}) {
+    for (const p of [...this.procs].reverse()) {
+      if (p.exitCode === null) p.kill('SIGTERM');
+    }
+    await Promise.all(this.procs.map((p) => p.exitCode !== null ? null : new Promise((r) => {
+      const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 5000);
+      p.on('exit', () => { clearTimeout(t); r(); });
+    })));
+    if (this.pgdir) {
+      try { asPostgres(`${PGBIN}/pg_ctl -D ${this.pgdir}/data -m immediate stop >/dev/null`); } catch { /* gone */ }
+    }
+    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  dumpLogs() {
+    for (const p of this.procs) {
+      try { console.error(`---- ${p.sbName} (exit ${p.exitCode})\n` + readFileSync(p.sbLog, 'utf8').split('\n').slice(-40).join('\n')); } catch { /* none */ }
+    }
+  }
+}
+
+import { openSync } from 'node:fs';
+function require_fd(file) { return openSync(file, 'a'); }
+
+// Parse an SSE body into data payloads.
+export function sseEvents(text) {
+  return text.split(/\r\n\r\n|\n\n/).map((e) => e.trim()).filter(Boolean)
+    .map((e) => e.replace(/^data: ?/, ''));
+}
+
+export function textOf(resp) {
+  return (resp.candidates?.[0]?.content?.parts ?? []).filter((p) => !p.thought).map((p) => p.text ?? '').join('');
+}
+
+// next midnight in America/Los_Angeles after `ms`, computed independently of the gateway
+export function nextPacificMidnight(ms) {
+  const fmt = new Intl.DateTimeFormat('en-US', { timeZone: 'America/Los_Angeles', hour12: false,
+    year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  // walk forward hour by hour until the local date changes, then minute by minute
+  const dayOf = (t) => fmt.format(new Date(t)).split(',')[0];
+  const d0 = dayOf(ms);
+  let t = ms - (ms % 1000);
+  while (dayOf(t + 3600e3) === d0) t += 3600e3;
+  while (dayOf(t + 60e3) === d0) t += 60e3;
+  while (dayOf(t + 1e3) === d0) t += 1e3;
+  return t + 1e3;
+}
