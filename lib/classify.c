@@ -42,8 +42,8 @@ static const struct classify_table default_table = {
     sizeof(default_rules) / sizeof(default_rules[0]), NULL};
 
 static const char *const class_names[EC_COUNT] = {
-    "none",   "key_dead", "quota_minute", "quota_day", "quota_zero", "transient",
-    "client", "truncated", "timeout",     "cancelled"};
+    "none",      "key_dead", "quota_minute", "quota_day", "quota_zero",
+    "transient", "client",   "truncated",    "timeout",   "cancelled"};
 static const char *const field_names[CF_COUNT] = {"any", "reason", "quota_id", "message",
                                                   "limit_zero"};
 
@@ -109,8 +109,7 @@ enum status classify_table_parse(const char *json, struct classify_table **ret, 
 
         if (!json_is_object(it) || status < 0 || status > 599 || cls < 0 ||
             (json_object_get(it, "field") && field < 0)) {
-            (void)snprintf(err, errlen, "rule %zu: need status 0-599, a known class and field",
-                           i);
+            (void)snprintf(err, errlen, "rule %zu: need status 0-599, a known class and field", i);
             goto out;
         }
         if (field < 0)
@@ -180,9 +179,9 @@ static int match_quota(json_t *violations, const char *needle, struct classify_r
         if (qid && strstr(qid, needle)) {
             uint64_t qv = 0;
             copy_str(r->quota_id, sizeof(r->quota_id), qid);
-            copy_str(r->model, sizeof(r->model),
-                     json_string_value(json_object_get(json_object_get(v, "quotaDimensions"),
-                                                       "model")));
+            copy_str(
+                r->model, sizeof(r->model),
+                json_string_value(json_object_get(json_object_get(v, "quotaDimensions"), "model")));
             if (parse_u64(json_string_value(json_object_get(v, "quotaValue")), 0, UINT64_MAX,
                           &qv) == ST_OK)
                 r->quota_value = qv;

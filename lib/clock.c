@@ -77,7 +77,8 @@ uint64_t clock_next_pacific_midnight_ms(uint64_t now_ms)
     int64_t day = local / 86400 - (local % 86400 < 0);
     int64_t next_local_midnight = (day + 1) * 86400;
     /* Midnight is never inside a DST jump (those happen at 02:00 local, 09:00/10:00 UTC), so the
-     * offset read at local midnight + 7 h UTC (between 23:00 PST and 00:00 PDT) is the right one. */
+     * offset read at local midnight + 7 h UTC (between 23:00 PST and 00:00 PDT) is the right one.
+     */
     int64_t guess = next_local_midnight - pacific_offset(next_local_midnight + 8 * 3600 - 3600);
     return (uint64_t)guess * 1000;
 }

@@ -25,13 +25,28 @@ struct cfg_field {
     bool secret; /* masked when the effective config is logged */
 };
 
-#define CFG_STR(env, st, f, def) {env, CFG_T_STR, offsetof(st, f), def, 0, 0, 0, false, false}
-#define CFG_SECRET(env, st, f, def) {env, CFG_T_STR, offsetof(st, f), def, 0, 0, 0, false, true}
-#define CFG_STR_REQUIRED(env, st, f) {env, CFG_T_STR, offsetof(st, f), NULL, 0, 0, 0, true, false}
+#define CFG_STR(env, st, f, def)                                                                   \
+    {                                                                                              \
+        env, CFG_T_STR, offsetof(st, f), def, 0, 0, 0, false, false                                \
+    }
+#define CFG_SECRET(env, st, f, def)                                                                \
+    {                                                                                              \
+        env, CFG_T_STR, offsetof(st, f), def, 0, 0, 0, false, true                                 \
+    }
+#define CFG_STR_REQUIRED(env, st, f)                                                               \
+    {                                                                                              \
+        env, CFG_T_STR, offsetof(st, f), NULL, 0, 0, 0, true, false                                \
+    }
 /* CFG_UINT fields are `unsigned`. */
-#define CFG_UINT(env, st, f, def, lo, hi) {env, CFG_T_UINT, offsetof(st, f), NULL, def, lo, hi, false, false}
+#define CFG_UINT(env, st, f, def, lo, hi)                                                          \
+    {                                                                                              \
+        env, CFG_T_UINT, offsetof(st, f), NULL, def, lo, hi, false, false                          \
+    }
 /* CFG_BOOL fields are `bool`; accepted values: 1/0, true/false, yes/no, on/off. */
-#define CFG_BOOL(env, st, f, def) {env, CFG_T_BOOL, offsetof(st, f), NULL, def, 0, 1, false, false}
+#define CFG_BOOL(env, st, f, def)                                                                  \
+    {                                                                                              \
+        env, CFG_T_BOOL, offsetof(st, f), NULL, def, 0, 1, false, false                            \
+    }
 
 typedef const char *cfg_getenv_fn(const char *name);
 

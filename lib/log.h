@@ -7,7 +7,13 @@
 
 #include <stdbool.h>
 
-enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR, LOG_LEVEL_COUNT };
+enum log_level {
+    LOG_LEVEL_DEBUG,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_WARN,
+    LOG_LEVEL_ERROR,
+    LOG_LEVEL_COUNT
+};
 
 /** Set the service name and read LOG_LEVEL / LOG_FORMAT; call once from main before threads. */
 void log_init(const char *svc);

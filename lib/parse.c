@@ -57,8 +57,7 @@ enum status parse_duration_ms(const char *s, uint64_t *ret)
                 return ST_INVALID;
         }
     }
-    if (int_len > 19 || parse_u64n(s, int_len, 0, UINT64_MAX, &whole) != ST_OK ||
-        whole > cap_s) {
+    if (int_len > 19 || parse_u64n(s, int_len, 0, UINT64_MAX, &whole) != ST_OK || whole > cap_s) {
         *ret = UINT64_MAX;
         return ST_OK;
     }

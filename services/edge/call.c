@@ -24,17 +24,18 @@
 #include "lib/queue.h"
 #include "lib/sse.h"
 #include "lib/xalloc.h"
+
 #include "edge.h"
 #include "pipe.h"
 #include "proto/subjects.h"
 
-#define PIECE_MAX        (512u * 1024)
-#define MAX_RESPONSE     (64u * 1024 * 1024)
-#define ACCEPT_TIMEOUT   2000000ULL
-#define FWD_SILENCE_PAD  15000000ULL
-#define WATCHDOG_US      150000ULL
-#define PING_US          1000000ULL
-#define READY_WINDOW_US  3500000ULL
+#define PIECE_MAX       (512u * 1024)
+#define MAX_RESPONSE    (64u * 1024 * 1024)
+#define ACCEPT_TIMEOUT  2000000ULL
+#define FWD_SILENCE_PAD 15000000ULL
+#define WATCHDOG_US     150000ULL
+#define PING_US         1000000ULL
+#define READY_WINDOW_US 3500000ULL
 
 enum ev_kind { EV_START, EV_MSG, EV_CLIENT_DONE };
 
@@ -197,22 +198,21 @@ void edge_client_done(struct edge *e, uint64_t id)
 
 /* ---------------------------------------------------------------- responses */
 
-static void log_done(const struct call *c, unsigned status, const char *outcome,
-                     const char *finish)
+static void log_done(const struct call *c, unsigned status, const char *outcome, const char *finish)
 {
     uint64_t now = clock_mono_us();
     uint64_t total = now - c->t_start_us;
 
-    LOG_INFO("request.done",
-             "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
-             "ttfb_ms=%llu overhead_us=%llu finish=%s",
-             c->req_id, route_name(c->route.kind), c->route.model[0] ? c->route.model : "-",
-             status, outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
-             (unsigned long long)(total / 1000),
-             (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000
-                                                     : 0),
-             (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
-             finish && finish[0] ? finish : "-");
+    LOG_INFO(
+        "request.done",
+        "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
+        "ttfb_ms=%llu overhead_us=%llu finish=%s",
+        c->req_id, route_name(c->route.kind), c->route.model[0] ? c->route.model : "-", status,
+        outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
+        (unsigned long long)(total / 1000),
+        (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
+        (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
+        finish && finish[0] ? finish : "-");
 }
 
 /* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */
@@ -320,15 +320,15 @@ static void start_lease(struct edge *e, struct call *c)
     c->accepted = false;
     c->fwd_id[0] = '\0';
     ec_lease_done(&c->lease);
-    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.l%u", e->inbox,
-                   (unsigned long long)c->id, c->attempt);
+    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.l%u", e->inbox, (unsigned long long)c->id,
+                   c->attempt);
     buf_reset(&e->scratch);
     const char *model = c->route.model[0] ? c->route.model : "models.list";
     uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
     if (ec_lease_request(c->req_id, model, (const char(*)[32])c->exclude, c->nexclude,
                          (unsigned)(left_ms + 5000), &e->scratch) != ST_OK ||
-        bus_publish(e->bus, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len,
-                    c->req_id) != ST_OK) {
+        bus_publish(e->bus, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
+            ST_OK) {
         respond_error(e, c, 503, "The gateway could not reach its key pool.", 1, "bus_error");
         return;
     }
@@ -357,8 +357,8 @@ static void start_forward(struct edge *e, struct call *c)
     c->state = CS_FORWARDING;
     c->next_seq = 0;
     c->accepted = false;
-    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.f%u", e->inbox,
-                   (unsigned long long)c->id, c->attempt);
+    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.f%u", e->inbox, (unsigned long long)c->id,
+                   c->attempt);
     memset(&f, 0, sizeof(f));
     f.request_id = c->req_id;
     f.lease = &c->lease;
@@ -450,8 +450,7 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
             respond_error(e, c, 503, r.message, 1, "all_tried");
         break;
     case ST_UNAVAILABLE:
-        respond_error(e, c, 503, r.message[0] ? r.message : "No usable API key.", 60,
-                      "all_dead");
+        respond_error(e, c, 503, r.message[0] ? r.message : "No usable API key.", 60, "all_dead");
         break;
     default:
         respond_error(e, c, 503, r.message[0] ? r.message : "The key pool failed.", 1,
@@ -490,8 +489,8 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     c->upstream_us += f->upstream_us;
     c->accepted = false;
     if (c->route.kind != RT_STREAM) {
-        respond_body(c, 200, "application/json; charset=UTF-8", c->body_out.data,
-                     c->body_out.len, 0, "ok");
+        respond_body(c, 200, "application/json; charset=UTF-8", c->body_out.data, c->body_out.len,
+                     0, "ok");
         return;
     }
     if (!f->finish_reason || !f->finish_reason[0]) {

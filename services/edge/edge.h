@@ -10,6 +10,7 @@
 
 #include "lib/buf.h"
 #include "lib/classify.h"
+
 #include "edge_codec.h"
 #include "routes.h"
 
@@ -45,16 +46,16 @@ struct call {
     char req_id[24];
     struct pipe *pipe;
     struct route route;
-    bool sse_out;            /* stream route with alt=sse; otherwise JSON array */
-    char upath[600];         /* upstream path */
+    bool sse_out;    /* stream route with alt=sse; otherwise JSON array */
+    char upath[600]; /* upstream path */
     char *body;
     size_t body_len;
     uint64_t t_start_us;
     uint64_t deadline_us;
     /* attempts */
     enum call_state state;
-    unsigned attempt;        /* increments per attempt: tags reply subjects */
-    unsigned tries;          /* upstream attempts made */
+    unsigned attempt; /* increments per attempt: tags reply subjects */
+    unsigned tries;   /* upstream attempts made */
     unsigned busy_retries;
     char exclude[CALL_MAX_EXCLUDE][32];
     size_t nexclude;
@@ -62,15 +63,15 @@ struct call {
     char fwd_id[96];
     char reply[128];
     uint64_t next_seq;
-    uint64_t t_phase_us;     /* last progress, for the silence timeouts */
+    uint64_t t_phase_us; /* last progress, for the silence timeouts */
     bool accepted;
     /* response */
-    bool committed;          /* a status was decided towards the client */
-    bool array_open;         /* JSON-array stream: "[" written */
-    unsigned events;         /* data events written */
-    uint64_t upstream_us;    /* time spent waiting on upstream, all attempts */
-    struct buf body_out;     /* non-stream: the whole upstream body */
-    unsigned last_status;    /* last upstream error, returned when retries run out */
+    bool committed;       /* a status was decided towards the client */
+    bool array_open;      /* JSON-array stream: "[" written */
+    unsigned events;      /* data events written */
+    uint64_t upstream_us; /* time spent waiting on upstream, all attempts */
+    struct buf body_out;  /* non-stream: the whole upstream body */
+    unsigned last_status; /* last upstream error, returned when retries run out */
     enum err_class last_cls;
     struct buf last_err;
     uint64_t t_first_byte_us;

@@ -7,6 +7,7 @@
 
 #include "lib/codec.h"
 #include "lib/xalloc.h"
+
 #include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"
 
@@ -19,9 +20,8 @@
         (void)fn##__pack(msg, (uint8_t *)p_);                                                      \
     } while (0)
 
-enum status ec_lease_request(const char *request_id, const char *model,
-                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
-                             struct buf *out)
+enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
+                             size_t nexclude, unsigned ttl_ms, struct buf *out)
 {
     Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
     char *ex[32];

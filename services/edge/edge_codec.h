@@ -25,7 +25,16 @@ struct ec_lease_reply {
     char message[192];
 };
 
-enum ec_frame_kind { EF_NONE, EF_ACCEPTED, EF_BUSY, EF_HEAD, EF_DATA, EF_KEEPALIVE, EF_END, EF_ERROR };
+enum ec_frame_kind {
+    EF_NONE,
+    EF_ACCEPTED,
+    EF_BUSY,
+    EF_HEAD,
+    EF_DATA,
+    EF_KEEPALIVE,
+    EF_END,
+    EF_ERROR
+};
 
 /* A decoded frame; data/body point into the unpacked message until ec_frame_done(). */
 struct ec_frame {
@@ -63,9 +72,8 @@ struct ec_forward {
     uint64_t deadline_ms;
 };
 
-enum status ec_lease_request(const char *request_id, const char *model,
-                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
-                             struct buf *out);
+enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
+                             size_t nexclude, unsigned ttl_ms, struct buf *out);
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
 void ec_lease_done(struct ec_lease *l);
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out);

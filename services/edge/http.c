@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
+
 #include "edge.h"
 #include "pipe.h"
 #include "routes.h"
@@ -122,7 +123,8 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
             return respond_error(conn, 413, msg);
         }
         if (r->body.len == 0)
-            return respond_error(conn, 400, "The request body is empty; a JSON object is required.");
+            return respond_error(conn, 400,
+                                 "The request body is empty; a JSON object is required.");
         if (!gjson_valid(r->body.data, r->body.len))
             return respond_error(conn, 400, "Invalid JSON payload received.");
     }
@@ -168,9 +170,8 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct http *h = cls;
     struct http_req *r = *con_cls;
@@ -246,19 +247,17 @@ enum status http_start(const struct edge_config *cfg, const struct tokens *token
         h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                 MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
-                                MHD_OPTION_CONNECTION_LIMIT, 8192u,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_LIMIT, 8192u, MHD_OPTION_CONNECTION_TIMEOUT,
+                                120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, h, MHD_OPTION_END);
     else
         h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                MHD_OPTION_CONNECTION_LIMIT, 8192u,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-                                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_LIMIT, 8192u, MHD_OPTION_CONNECTION_TIMEOUT,
+                                120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, h, MHD_OPTION_END);
     if (!h->d) {
         free(h);
         return ST_IO;

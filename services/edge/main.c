@@ -9,6 +9,7 @@
 #include "lib/bus.h"
 #include "lib/config.h"
 #include "lib/log.h"
+
 #include "edge.h"
 #include "http.h"
 #include "tokens.h"
@@ -24,8 +25,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_RETRY_BUDGET", struct edge_config, retry_budget, 4, 1, 32),
     CFG_UINT("SB_REQUEST_DEADLINE_MS", struct edge_config, deadline_ms, 600000, 1000, 3600000),
     CFG_UINT("SB_CONNECT_TIMEOUT_MS", struct edge_config, connect_ms, 10000, 100, 120000),
-    CFG_UINT("SB_FIRST_BYTE_TIMEOUT_MS", struct edge_config, first_byte_ms, 120000, 100,
-             3600000),
+    CFG_UINT("SB_FIRST_BYTE_TIMEOUT_MS", struct edge_config, first_byte_ms, 120000, 100, 3600000),
     CFG_UINT("SB_IDLE_TIMEOUT_MS", struct edge_config, idle_ms, 120000, 100, 3600000),
     CFG_UINT("SB_MAX_INFLIGHT", struct edge_config, max_inflight, 4096, 1, 1000000),
     CFG_UINT("SB_LEASE_TIMEOUT_MS", struct edge_config, lease_timeout_ms, 3000, 100, 60000),

@@ -215,8 +215,8 @@ int pipe_respond(struct pipe *p, struct MHD_Connection *conn)
     }
     if (p->streaming) {
         p->refs++;
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, p,
-                                                 reader_free);
+        resp =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, p, reader_free);
     } else {
         resp = MHD_create_response_from_buffer(p->out.len, p->out.data, MHD_RESPMEM_MUST_COPY);
     }

@@ -4,9 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const names[RT_COUNT] = {
-    "none",        "healthz",      "readyz",     "generateContent", "streamGenerateContent",
-    "countTokens", "embedContent", "batchEmbedContents", "listModels", "getModel"};
+static const char *const names[RT_COUNT] = {"none",
+                                            "healthz",
+                                            "readyz",
+                                            "generateContent",
+                                            "streamGenerateContent",
+                                            "countTokens",
+                                            "embedContent",
+                                            "batchEmbedContents",
+                                            "listModels",
+                                            "getModel"};
 
 const char *route_name(enum route_kind kind)
 {
@@ -15,16 +22,16 @@ const char *route_name(enum route_kind kind)
 
 static bool model_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
 }
 
 static const struct {
     const char *action;
     enum route_kind kind;
 } actions[] = {
-    {"generateContent", RT_GENERATE},   {"streamGenerateContent", RT_STREAM},
-    {"countTokens", RT_COUNT_TOKENS},   {"embedContent", RT_EMBED},
+    {"generateContent", RT_GENERATE},       {"streamGenerateContent", RT_STREAM},
+    {"countTokens", RT_COUNT_TOKENS},       {"embedContent", RT_EMBED},
     {"batchEmbedContents", RT_BATCH_EMBED},
 };
 
@@ -142,7 +149,8 @@ enum status route_upstream_path(const struct route *r, const char *page_size,
         if (page_token && *page_token) {
             if (pos + 12 >= n)
                 return ST_TOO_BIG;
-            pos += (size_t)snprintf(out + pos, n - pos, "%spageToken=", pos > (size_t)w ? "&" : "?");
+            pos +=
+                (size_t)snprintf(out + pos, n - pos, "%spageToken=", pos > (size_t)w ? "&" : "?");
             if (put_encoded(out, n, &pos, page_token) != 0)
                 return ST_TOO_BIG;
         }

@@ -23,8 +23,8 @@ struct fwd_req {
     char *method;
     char *path;
     char *body;
-    size_t body_len;    /* bytes in body so far */
-    size_t body_total;  /* announced length */
+    size_t body_len;   /* bytes in body so far */
+    size_t body_total; /* announced length */
     unsigned body_pieces;
     bool stream;
     unsigned connect_ms;

@@ -4,6 +4,7 @@
 
 #include "lib/codec.h"
 #include "lib/xalloc.h"
+
 #include "fwd.h"
 #include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"

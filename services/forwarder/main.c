@@ -13,6 +13,7 @@
 #include "lib/classify.h"
 #include "lib/config.h"
 #include "lib/log.h"
+
 #include "upstream.h"
 
 static const struct cfg_field fwd_fields[] = {

@@ -19,6 +19,7 @@
 #include "lib/queue.h"
 #include "lib/sse.h"
 #include "lib/xalloc.h"
+
 #include "fwd.h"
 #include "proto/subjects.h"
 
@@ -373,8 +374,8 @@ static void finish(struct job *j, CURLcode rc)
         if (!j->head_sent)
             send_head(j);
         flush_piece(j);
-        struct fwd_frame fr = {.kind = FF_END, .scan = &j->last, .upstream_us = up_us,
-                               .bytes = j->bytes};
+        struct fwd_frame fr = {
+            .kind = FF_END, .scan = &j->last, .upstream_us = up_us, .bytes = j->bytes};
         send_frame(j, &fr);
     } else {
         const struct buf *body = j->mid_error.len ? &j->mid_error : &j->err_body;
@@ -394,8 +395,8 @@ static void finish(struct job *j, CURLcode rc)
              "req=%s key_id=%s project=%s model=%s status=%u class=%s bytes=%llu dur_ms=%llu "
              "finish=%s",
              j->req.request_id, j->req.key_id, j->req.project, j->req.model,
-             cr.status ? cr.status : j->status, classify_name(cr.cls),
-             (unsigned long long)j->bytes, (unsigned long long)(up_us / 1000),
+             cr.status ? cr.status : j->status, classify_name(cr.cls), (unsigned long long)j->bytes,
+             (unsigned long long)(up_us / 1000),
              j->last.finish_reason[0] ? j->last.finish_reason : "-");
 }
 
@@ -418,8 +419,8 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining)
 {
     struct job *j;
     struct fwd_req req;
-    enum status st = fwd_codec_request(bus_msg_data(msg), bus_msg_len(msg), bus_msg_reply(msg),
-                                       &req);
+    enum status st =
+        fwd_codec_request(bus_msg_data(msg), bus_msg_len(msg), bus_msg_reply(msg), &req);
 
     if (st != ST_OK || !req.reply[0]) {
         LOG_WARN("forward.bad_request", "st=%s action=drop", status_str(st));
@@ -469,8 +470,8 @@ static void on_cancel(struct fwd *f, struct bus_msg *msg)
     memset(&cr, 0, sizeof(cr));
     cr.cls = EC_CANCELLED;
     report(j, &cr);
-    LOG_INFO("upstream.cancelled", "req=%s key_id=%s bytes=%llu", j->req.request_id,
-             j->req.key_id, (unsigned long long)j->bytes);
+    LOG_INFO("upstream.cancelled", "req=%s key_id=%s bytes=%llu", j->req.request_id, j->req.key_id,
+             (unsigned long long)j->bytes);
     unlink_job(j);
     job_free(j);
 }

@@ -12,6 +12,7 @@
 #include "lib/codec.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+
 #include "pool.h"
 #include "proto/keypool.pb-c.h"
 
@@ -107,13 +108,13 @@ enum status kp_codec_outcome(struct kp_pool *pool, const void *data, size_t len)
     oc.reason = o->reason;
     st = kp_pool_outcome(pool, &oc, clock_now_ms(), change, sizeof(change));
     if (st != ST_OK)
-        LOG_ERROR("outcome.failed", "req=%s key_id=%s st=%s action=drop", o->request_id,
-                  o->key_id, status_str(st));
+        LOG_ERROR("outcome.failed", "req=%s key_id=%s st=%s action=drop", o->request_id, o->key_id,
+                  status_str(st));
     else if (strcmp(change, "dead") == 0 || strcmp(change, "cooled") == 0 ||
              strcmp(change, "backoff") == 0)
         LOG_INFO("key.state", "req=%s key_id=%s project=%s model=%s change=%s class=%s reason=%s",
-                 o->request_id, o->key_id, o->project, o->model, change,
-                 classify_name(oc.cls), o->reason[0] ? o->reason : "-");
+                 o->request_id, o->key_id, o->project, o->model, change, classify_name(oc.cls),
+                 o->reason[0] ? o->reason : "-");
     sb__v1__outcome__free_unpacked(o, NULL);
     return st;
 }

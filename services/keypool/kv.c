@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/xalloc.h"
+
 #include "kp.h"
 
 #define MAX_SCRIPTS 8
@@ -34,7 +35,8 @@ static enum status reconnect(struct kv *kv)
     if (!kv->c || kv->c->err)
         return ST_UNAVAILABLE;
     (void)redisSetTimeout(kv->c, tv);
-    (void)redisEnableKeepAlive(kv->c);
+    if (kv->host[0] != '/') /* TCP options fail (and poison the context) on a unix socket */
+        (void)redisEnableKeepAlive(kv->c);
     return ST_OK;
 }
 

@@ -15,6 +15,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/queue.h"
+
 #include "kp.h"
 #include "kp_codec.h"
 #include "pool.h"

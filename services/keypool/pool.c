@@ -12,6 +12,7 @@
 #include "lib/clock.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
+
 #include "kp.h"
 #include "pool_lua.h"
 
@@ -111,9 +112,8 @@ static const char *secret_of(const struct kp_pool *pool, const char *id)
     return k ? k->secret : NULL;
 }
 
-enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms,
-                          unsigned ttl_ms, const char *const *exclude, size_t nexclude,
-                          struct kp_lease *ret)
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
+                          const char *const *exclude, size_t nexclude, struct kp_lease *ret)
 {
     const char *argv[64];
     char now_s[24], ttl_s[16], win_s[8], nex_s[8];
@@ -218,9 +218,16 @@ enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, ui
     (void)snprintf(now_s, sizeof(now_s), "%llu", (unsigned long long)now_ms);
     (void)snprintf(qv_s, sizeof(qv_s), "%llu",
                    (unsigned long long)(o->cls == EC_QUOTA_MINUTE ? o->quota_value : 0));
-    const char *argv[] = {pool->prefix, o->key_id,       o->project, o->model,
-                          act,          until_s,         o->lease_id ? o->lease_id : "",
-                          now_s,        o->reason ? o->reason : "", qv_s};
+    const char *argv[] = {pool->prefix,
+                          o->key_id,
+                          o->project,
+                          o->model,
+                          act,
+                          until_s,
+                          o->lease_id ? o->lease_id : "",
+                          now_s,
+                          o->reason ? o->reason : "",
+                          qv_s};
     st = kv_eval(pool->kv, pool->lua_outcome, 10, argv, &out);
     if (st == ST_OK && ret_change)
         (void)snprintf(ret_change, n, "%s", out.n ? out.items[0] : "");

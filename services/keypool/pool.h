@@ -51,9 +51,8 @@ void kp_pool_free(struct kp_pool *pool);
 /** Replace the in-memory secrets (takes ownership of keys[n]) and seed new keys into Redis. */
 enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_t n);
 /** Lease a key for `model`, skipping `exclude` key ids. ST_OK also for "no key" results. */
-enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms,
-                          unsigned ttl_ms, const char *const *exclude, size_t nexclude,
-                          struct kp_lease *ret);
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
+                          const char *const *exclude, size_t nexclude, struct kp_lease *ret);
 /** Apply an outcome; *ret_change gets what happened ("dead", "cooled", "backoff", ...). */
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n);

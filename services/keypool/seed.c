@@ -7,6 +7,7 @@
 
 #include "lib/keyid.h"
 #include "lib/xalloc.h"
+
 #include "kp.h"
 
 #define MAX_SEED_KEYS 200000

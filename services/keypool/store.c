@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
+
 #include "kp.h"
 
 struct store {

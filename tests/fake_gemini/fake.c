@@ -4,6 +4,8 @@
  * POST /_fake/script (scripted faults), POST /_fake/limits (quotas), GET /_fake/stats, POST
  * /_fake/reset. One thread per connection, so latency and stalls can simply sleep.
  */
+#include "fake.h"
+
 #include <microhttpd.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -16,7 +18,6 @@
 #include "lib/buf.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
-#include "fake.h"
 
 struct stream;
 
@@ -56,7 +57,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *conn, unsigned status, co
                                 const struct buf *b)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
-        b->len, b->data ? b->data : (void *)(uintptr_t)"", MHD_RESPMEM_MUST_COPY);
+        b->len, b->data ? b->data : (void *)(uintptr_t) "", MHD_RESPMEM_MUST_COPY);
     enum MHD_Result rc;
 
     (void)MHD_add_response_header(r, "Content-Type", ctype);
@@ -252,9 +253,9 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         if (model[0])
             st = fake_model_get(model, &out);
         else
-            st = fake_models_list(MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pageSize"),
-                                  MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pageToken"),
-                                  &out);
+            st = fake_models_list(
+                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pageSize"),
+                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pageToken"), &out);
         rc = send_json(conn, st, &out);
         goto out;
     }
@@ -288,7 +289,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
             json_t *chunks = fake_generate_chunks(req, model);
             if (action[0] == 's') {
                 const char *alt = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "alt");
-                rc = start_stream(conn, rq, chunks, alt && strcmp(alt, "sse") == 0, &plan, seq, key);
+                rc =
+                    start_stream(conn, rq, chunks, alt && strcmp(alt, "sse") == 0, &plan, seq, key);
                 goto out;
             }
             json_t *merged = fake_merge_chunks(chunks);
@@ -312,9 +314,8 @@ out:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct req *rq = *con_cls;
     (void)cls;
@@ -345,8 +346,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (rq->stream) {
         struct stream *s = rq->stream;
-        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !s->finished &&
-            s->plan.fault != FF_RESET)
+        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !s->finished && s->plan.fault != FF_RESET)
             fake_note_abort(s->seq, s->key);
         stream_free(s);
     }
@@ -357,7 +357,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 int main(void)
 {
-    const char *port_s = getenv("FAKE_PORT"); /* NOLINT(concurrency-mt-unsafe) */
+    const char *port_s = getenv("FAKE_PORT");         /* NOLINT(concurrency-mt-unsafe) */
     const char *port_file = getenv("FAKE_PORT_FILE"); /* NOLINT(concurrency-mt-unsafe) */
     uint64_t port = 0;
     struct MHD_Daemon *d;
@@ -373,14 +373,14 @@ int main(void)
     (void)sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
-    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                             MHD_USE_ERROR_LOG,
-                         (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, NULL,
-                         MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                         MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+    d = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+        (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
     if (!d) {
-        (void)fprintf(stderr, "fake-gemini: cannot listen on port %llu\n", (unsigned long long)port);
+        (void)fprintf(stderr, "fake-gemini: cannot listen on port %llu\n",
+                      (unsigned long long)port);
         return EXIT_FAILURE;
     }
     di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

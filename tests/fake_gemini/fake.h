@@ -11,19 +11,19 @@
 
 enum fake_fault {
     FF_NONE,
-    FF_INVALID,        /* 400 API_KEY_INVALID */
-    FF_SUSPENDED,      /* 403 CONSUMER_SUSPENDED */
-    FF_QUOTA_MINUTE,   /* 429 per-minute QuotaFailure + RetryInfo */
-    FF_QUOTA_DAY,      /* 429 per-day */
-    FF_QUOTA_ZERO,     /* 429 limit: 0 */
-    FF_INTERNAL,       /* 500 */
-    FF_OVERLOADED,     /* 503 "The model is overloaded." */
-    FF_BAD_REQUEST,    /* 400 INVALID_ARGUMENT (the caller's fault) */
-    FF_LATENCY,        /* delay before answering (ms) */
-    FF_STALL,          /* stream: pause `ms` after `after` events */
-    FF_MIDSTREAM,      /* stream: raw JSON error after `after` events */
-    FF_RESET,          /* stream: connection reset after `after` events */
-    FF_TRUNCATE,       /* stream: end without finishReason after `after` events */
+    FF_INVALID,      /* 400 API_KEY_INVALID */
+    FF_SUSPENDED,    /* 403 CONSUMER_SUSPENDED */
+    FF_QUOTA_MINUTE, /* 429 per-minute QuotaFailure + RetryInfo */
+    FF_QUOTA_DAY,    /* 429 per-day */
+    FF_QUOTA_ZERO,   /* 429 limit: 0 */
+    FF_INTERNAL,     /* 500 */
+    FF_OVERLOADED,   /* 503 "The model is overloaded." */
+    FF_BAD_REQUEST,  /* 400 INVALID_ARGUMENT (the caller's fault) */
+    FF_LATENCY,      /* delay before answering (ms) */
+    FF_STALL,        /* stream: pause `ms` after `after` events */
+    FF_MIDSTREAM,    /* stream: raw JSON error after `after` events */
+    FF_RESET,        /* stream: connection reset after `after` events */
+    FF_TRUNCATE,     /* stream: end without finishReason after `after` events */
     FF_COUNT
 };
 

@@ -10,6 +10,7 @@
 #include "lib/clock.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
+
 #include "fake.h"
 
 static const struct {
@@ -70,15 +71,15 @@ static unsigned quota_error(const char *quota_id, const char *value, const char 
                    "metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
                    "limit: %s, model: %s\nPlease retry in %s.",
                    value, model, delay);
-    details = json_pack(
-        "[{s:s,s:[{s:s,s:s}]},{s:s,s:[{s:s,s:s,s:{s:s,s:s},s:s}]},{s:s,s:s}]", "@type",
-        "type.googleapis.com/google.rpc.Help", "links", "description",
-        "Learn more about Gemini API quotas", "url",
-        "https://ai.google.dev/gemini-api/docs/rate-limits", "@type",
-        "type.googleapis.com/google.rpc.QuotaFailure", "violations", "quotaMetric",
-        "generativelanguage.googleapis.com/generate_content_free_tier_requests", "quotaId",
-        quota_id, "quotaDimensions", "location", "global", "model", model, "quotaValue", value,
-        "@type", "type.googleapis.com/google.rpc.RetryInfo", "retryDelay", delay);
+    details = json_pack("[{s:s,s:[{s:s,s:s}]},{s:s,s:[{s:s,s:s,s:{s:s,s:s},s:s}]},{s:s,s:s}]",
+                        "@type", "type.googleapis.com/google.rpc.Help", "links", "description",
+                        "Learn more about Gemini API quotas", "url",
+                        "https://ai.google.dev/gemini-api/docs/rate-limits", "@type",
+                        "type.googleapis.com/google.rpc.QuotaFailure", "violations", "quotaMetric",
+                        "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                        "quotaId", quota_id, "quotaDimensions", "location", "global", "model",
+                        model, "quotaValue", value, "@type",
+                        "type.googleapis.com/google.rpc.RetryInfo", "retryDelay", delay);
     e = json_pack("{s:{s:i,s:s,s:s,s:o}}", "error", "code", 429, "message", msg, "status",
                   "RESOURCE_EXHAUSTED", "details", details);
     dump(e, out, true);
@@ -94,11 +95,11 @@ unsigned fake_error_body(enum fake_fault fault, const struct fake_plan *plan, co
 
     switch (fault) {
     case FF_INVALID:
-        e = json_pack("{s:{s:i,s:s,s:s,s:o}}", "error", "code", 400, "message",
-                      "API key not valid. Please pass a valid API key.", "status",
-                      "INVALID_ARGUMENT", "details",
-                      error_info("API_KEY_INVALID",
-                                 "API key not valid. Please pass a valid API key."));
+        e = json_pack(
+            "{s:{s:i,s:s,s:s,s:o}}", "error", "code", 400, "message",
+            "API key not valid. Please pass a valid API key.", "status", "INVALID_ARGUMENT",
+            "details",
+            error_info("API_KEY_INVALID", "API key not valid. Please pass a valid API key."));
         dump(e, out, true);
         json_decref(e);
         return 400;
@@ -116,18 +117,19 @@ unsigned fake_error_body(enum fake_fault fault, const struct fake_plan *plan, co
         return quota_error("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10", model,
                            delay, out);
     case FF_QUOTA_DAY:
-        return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250", model,
-                           delay, out);
+        return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250", model, delay,
+                           out);
     case FF_QUOTA_ZERO:
         return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "0", model, delay,
                            out);
     case FF_INTERNAL:
-        fake_status_error(out, 500,
-                          "INTERNAL", "An internal error has occurred. Please retry or report in "
-                                      "https://developers.generativeai.google/guide/troubleshooting");
+        fake_status_error(out, 500, "INTERNAL",
+                          "An internal error has occurred. Please retry or report in "
+                          "https://developers.generativeai.google/guide/troubleshooting");
         return 500;
     case FF_OVERLOADED:
-        fake_status_error(out, 503, "UNAVAILABLE", "The model is overloaded. Please try again later.");
+        fake_status_error(out, 503, "UNAVAILABLE",
+                          "The model is overloaded. Please try again later.");
         return 503;
     case FF_BAD_REQUEST:
         fake_status_error(out, 400, "INVALID_ARGUMENT", "Request contains an invalid argument.");
@@ -210,10 +212,10 @@ unsigned fake_model_get(const char *model, struct buf *out)
 }
 
 static const char *const allowed_fields[] = {
-    "contents",      "systemInstruction", "system_instruction", "tools",
-    "toolConfig",    "tool_config",       "safetySettings",     "safety_settings",
-    "generationConfig", "generation_config", "cachedContent",   "cached_content",
-    "labels",        "serviceTier",       "service_tier",       "model"};
+    "contents",         "systemInstruction", "system_instruction", "tools",
+    "toolConfig",       "tool_config",       "safetySettings",     "safety_settings",
+    "generationConfig", "generation_config", "cachedContent",      "cached_content",
+    "labels",           "serviceTier",       "service_tier",       "model"};
 
 static json_t *get2(const json_t *o, const char *camel, const char *snake)
 {
@@ -370,16 +372,16 @@ json_t *fake_generate_chunks(const json_t *req, const char *model)
     }
     if (fn && !(mode && strcmp(mode, "NONE") == 0) &&
         ((mode && strcmp(mode, "ANY") == 0) || strstr(last.data ? last.data : "", "tool"))) {
-        json_t *parts = json_pack("[{s:{s:s,s:{s:s}},s:s}]", "functionCall", "name", fn, "args",
-                                  "input", last.data ? last.data : "", "thoughtSignature",
-                                  "c2lnbmF0dXJlLWZha2UtMDAx");
-        (void)json_array_append_new(chunks, chunk(parts, "STOP", usage(pwords, 5, thoughts), model,
-                                                  rid.data));
+        json_t *parts =
+            json_pack("[{s:{s:s,s:{s:s}},s:s}]", "functionCall", "name", fn, "args", "input",
+                      last.data ? last.data : "", "thoughtSignature", "c2lnbmF0dXJlLWZha2UtMDAx");
+        (void)json_array_append_new(
+            chunks, chunk(parts, "STOP", usage(pwords, 5, thoughts), model, rid.data));
         goto out;
     }
     if (max_out > 0 && max_out <= 1 && thoughts) {
-        (void)json_array_append_new(chunks, chunk(NULL, "MAX_TOKENS", usage(pwords, 0, thoughts),
-                                                  model, rid.data));
+        (void)json_array_append_new(
+            chunks, chunk(NULL, "MAX_TOKENS", usage(pwords, 0, thoughts), model, rid.data));
         goto out;
     }
     /* "Echo: <text>", one word per chunk */
@@ -404,14 +406,14 @@ json_t *fake_generate_chunks(const json_t *req, const char *model)
             json_t *parts = json_array();
             if (first && include && thoughts)
                 (void)json_array_append_new(
-                    parts, json_pack("{s:s,s:b}", "text", "**Thinking it over**\n\nConsidering the request.",
-                                     "thought", 1));
-            (void)json_array_append_new(parts,
-                                        json_pack("{s:s#}", "text", s, (int)(p - s)));
+                    parts,
+                    json_pack("{s:s,s:b}", "text",
+                              "**Thinking it over**\n\nConsidering the request.", "thought", 1));
+            (void)json_array_append_new(parts, json_pack("{s:s#}", "text", s, (int)(p - s)));
             bool last_word = !*p || (max_out > 0 && nwords >= (unsigned)max_out);
             const char *finish = last_word ? (*p ? "MAX_TOKENS" : "STOP") : NULL;
-            (void)json_array_append_new(chunks, chunk(parts, finish, usage(pwords, cand, thoughts),
-                                                      model, rid.data));
+            (void)json_array_append_new(
+                chunks, chunk(parts, finish, usage(pwords, cand, thoughts), model, rid.data));
             first = false;
         }
         buf_done(&text);
@@ -478,7 +480,8 @@ unsigned fake_count_tokens(const json_t *req, struct buf *out)
 static json_t *embedding(const json_t *one)
 {
     json_t *content = json_object_get(one, "content");
-    json_int_t dims = json_integer_value(get2(one, "outputDimensionality", "output_dimensionality"));
+    json_int_t dims =
+        json_integer_value(get2(one, "outputDimensionality", "output_dimensionality"));
     json_t *vals = json_array();
     unsigned h = 2166136261u;
     size_t i;
@@ -504,7 +507,8 @@ unsigned fake_embed(const json_t *req, bool batch, struct buf *out)
 
     if (!batch) {
         if (!json_object_get(req, "content")) {
-            fake_status_error(out, 400, "INVALID_ARGUMENT", "* EmbedContentRequest.content: content is not specified\n");
+            fake_status_error(out, 400, "INVALID_ARGUMENT",
+                              "* EmbedContentRequest.content: content is not specified\n");
             return 400;
         }
         r = json_pack("{s:o}", "embedding", embedding(req));
@@ -512,11 +516,12 @@ unsigned fake_embed(const json_t *req, bool batch, struct buf *out)
         json_t *arr = json_array();
         size_t i;
         json_t *one;
-        json_array_foreach(json_object_get(req, "requests"), i, one)
-            (void)json_array_append_new(arr, embedding(one));
+        json_array_foreach(json_object_get(req, "requests"), i, one)(void)
+            json_array_append_new(arr, embedding(one));
         if (json_array_size(arr) == 0) {
             json_decref(arr);
-            fake_status_error(out, 400, "INVALID_ARGUMENT", "* BatchEmbedContentsRequest.requests: requests is not specified\n");
+            fake_status_error(out, 400, "INVALID_ARGUMENT",
+                              "* BatchEmbedContentsRequest.requests: requests is not specified\n");
             return 400;
         }
         r = json_pack("{s:o}", "embeddings", arr);

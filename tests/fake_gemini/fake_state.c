@@ -11,6 +11,7 @@
 #include "lib/clock.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
+
 #include "fake.h"
 
 #define MAX_KEYS    256
@@ -71,8 +72,8 @@ static size_t nlogs;
 static uint64_t seq_next = 1, aborted_total;
 
 static const char *const fault_names[FF_COUNT] = {
-    "none",     "invalid",  "suspended", "quota_minute", "quota_day", "quota_zero",  "500",
-    "503",      "bad_request", "latency", "stall",       "midstream", "reset", "truncate"};
+    "none", "invalid",     "suspended", "quota_minute", "quota_day", "quota_zero", "500",
+    "503",  "bad_request", "latency",   "stall",        "midstream", "reset",      "truncate"};
 
 static unsigned env_uint(const char *name, unsigned def)
 {
@@ -92,7 +93,7 @@ static void add_key(const char *project, const char *key)
 
 void fake_state_init(void)
 {
-    const char *list = getenv("FAKE_KEYS"); /* NOLINT(concurrency-mt-unsafe) */
+    const char *list = getenv("FAKE_KEYS");            /* NOLINT(concurrency-mt-unsafe) */
     const char *qd = getenv("FAKE_QUOTA_RETRY_DELAY"); /* NOLINT(concurrency-mt-unsafe) */
     char *copy, *p;
 
@@ -186,7 +187,8 @@ uint64_t fake_account(const char *key, const char *model, const char *path, stru
         struct logent *l = &logs[nlogs++];
         l->seq = seq;
         l->t_ms = now;
-        (void)snprintf(l->key_id, sizeof(l->key_id), "%s", key + (strlen(key) > 8 ? strlen(key) - 8 : 0));
+        (void)snprintf(l->key_id, sizeof(l->key_id), "%s",
+                       key + (strlen(key) > 8 ? strlen(key) - 8 : 0));
         (void)snprintf(l->model, sizeof(l->model), "%s", model);
     }
     for (size_t i = 0; i < nscripts; i++) {
@@ -256,8 +258,7 @@ static enum fake_fault fault_of(const char *name)
 /* Lock held on entry. Key stats are reported by the key's last 8 characters. */
 static char *stats_locked(void)
 {
-    json_t *root = json_object(), *calls = json_object(), *ab = json_object(),
-           *log = json_array();
+    json_t *root = json_object(), *calls = json_object(), *ab = json_object(), *log = json_array();
     char *s;
 
     for (size_t i = 0; i < nkeys; i++) {

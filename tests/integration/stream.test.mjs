@@ -1,0 +1,86 @@
+// Streaming: SSE and JSON-array framing, mid-stream failures, truncation, client disconnects.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { Stack, sleep, sseEvents, textOf, waitUntil } from './harness.mjs';
+
+const KEYS = 'pa:key-alpha-0000000001,pb:key-bravo-0000000002';
+const [KA] = KEYS.split(',').map((k) => k.split(':')[1]);
+const FLASH = 'gemini-2.5-flash';
+const WORDS = 'w1 w2 w3 w4 w5 w6 w7 w8';
+
+async function withStack(fn, opts = {}) {
+  const s = new Stack();
+  try {
+    await s.start(KEYS, opts);
+    await fn(s);
+  } catch (e) {
+    s.dumpLogs();
+    throw e;
+  } finally {
+    await s.stop();
+  }
+}
+
+test('SSE and JSON-array streams carry every upstream event in order', () => withStack(async (s) => {
+  const r = await s.gen(FLASH, WORDS, { stream: true });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'text/event-stream');
+  const raw = await r.text();
+  assert.ok(raw.includes('\r\n\r\n'), 'Gemini framing kept');
+  const events = sseEvents(raw).map((e) => JSON.parse(e));
+  assert.equal(events.length, 9);
+  assert.equal(events.map(textOf).join(''), `Echo: ${WORDS}`);
+  assert.equal(events.at(-1).candidates[0].finishReason, 'STOP');
+  assert.ok(events.every((e, i) => e.usageMetadata.candidatesTokenCount === i + 1), 'cumulative usage');
+
+  const a = await s.gen(FLASH, WORDS, { stream: true, alt: null });
+  assert.equal(a.status, 200);
+  const arr = JSON.parse(await a.text());
+  assert.equal(arr.length, 9);
+  assert.equal(arr.map(textOf).join(''), `Echo: ${WORDS}`);
+}));
+
+test('a mid-stream upstream failure ends the stream with an error and no repeated text', () => withStack(async (s) => {
+  await s.script({ key: KA, fault: 'midstream', after: 3, count: 1 });
+  const r = await s.gen(FLASH, WORDS, { stream: true });
+  assert.equal(r.status, 200);
+  const events = sseEvents(await r.text()).map((e) => JSON.parse(e));
+  const text = events.filter((e) => !e.error).map(textOf).join('');
+  assert.equal(text, 'Echo: w1 w2 ', 'exactly the events sent before the failure');
+  assert.ok(events.at(-1).error, 'ends with an error object');
+  assert.ok(events.at(-1).error.code >= 500);
+  const st = await s.stats();
+  assert.equal(Object.values(st.calls).reduce((a, b) => a + b, 0), 1, 'no retry after the first byte');
+}));
+
+test('a stream that ends without a finish reason is reported as truncated', () => withStack(async (s) => {
+  await s.script({ key: KA, fault: 'truncate', after: 4, count: 1 });
+  const r = await s.gen(FLASH, WORDS, { stream: true });
+  const events = sseEvents(await r.text()).map((e) => JSON.parse(e));
+  assert.equal(events.length, 5);
+  assert.match(events.at(-1).error.message, /truncated/);
+  await waitUntil(() => s.logs('edge').includes('outcome=truncated'), { what: 'truncation logged' });
+}));
+
+test('a non-stream failure mid-body is retried on another key', () => withStack(async (s) => {
+  await s.script({ key: KA, fault: '500', count: 1 });
+  const r = await s.gen(FLASH, 'abc');
+  assert.equal(r.status, 200);
+  assert.equal(textOf(await r.json()), 'Echo: abc');
+}));
+
+test('a client disconnect aborts the upstream transfer', () => withStack(async (s) => {
+  const url = new URL(`${s.url}/v1beta/models/${FLASH}:streamGenerateContent?alt=sse`);
+  const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'a b c d e f g h i j k l m n o p q r s t' }] }] });
+  await new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'x-goog-api-key': s.token, 'content-type': 'application/json' } }, (res) => {
+      res.once('data', () => { req.destroy(); resolve(); });
+    });
+    req.on('error', () => {});
+    req.end(body);
+    setTimeout(() => reject(new Error('no first event')), 5000);
+  });
+  await waitUntil(async () => (await s.stats()).aborted_total >= 1, { tries: 40, what: 'upstream abort' });
+  await waitUntil(() => s.logs('forwarder').includes('event=upstream.cancelled'), { what: 'cancel logged' });
+}, { fakeEnv: { FAKE_CHUNK_MS: '300' } }));

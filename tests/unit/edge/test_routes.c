@@ -1,0 +1,86 @@
+/* Native route table, client-token precedence and upstream paths (never carrying a key). */
+#include <string.h>
+
+#include "routes.h"
+#include "unit.h"
+
+static void test_match(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *path;
+        enum status st;
+        enum route_kind kind;
+        const char *version, *model;
+    } cases[] = {
+        {"POST", "/v1beta/models/gemini-2.5-flash:generateContent", ST_OK, RT_GENERATE, "v1beta",
+         "gemini-2.5-flash"},
+        {"POST", "/v1/models/gemini-2.5-pro:streamGenerateContent", ST_OK, RT_STREAM, "v1",
+         "gemini-2.5-pro"},
+        {"POST", "/v1beta/models/x:countTokens", ST_OK, RT_COUNT_TOKENS, "v1beta", "x"},
+        {"POST", "/v1beta/models/gemini-embedding-001:embedContent", ST_OK, RT_EMBED, "v1beta",
+         "gemini-embedding-001"},
+        {"POST", "/v1beta/models/e:batchEmbedContents", ST_OK, RT_BATCH_EMBED, "v1beta", "e"},
+        {"GET", "/v1beta/models", ST_OK, RT_LIST_MODELS, "v1beta", ""},
+        {"GET", "/v1/models/gemini-2.5-flash", ST_OK, RT_GET_MODEL, "v1", "gemini-2.5-flash"},
+        {"GET", "/healthz", ST_OK, RT_HEALTHZ, "", ""},
+        {"GET", "/readyz", ST_OK, RT_READYZ, "", ""},
+        {"GET", "/v1beta/models/x:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/v1beta/models", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/v1beta/models/a/b:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/v1beta/models/:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/v1beta/models/x:unknownAction", ST_NOT_FOUND, RT_NONE, NULL, NULL},
+        {"POST", "/v2/models/x:generateContent", ST_NOT_FOUND, RT_NONE, NULL, NULL},
+        {"GET", "/", ST_NOT_FOUND, RT_NONE, NULL, NULL},
+        {"GET", "/v1beta/files", ST_NOT_FOUND, RT_NONE, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct route r;
+        memset(&r, 0, sizeof(r));
+        enum status st = route_match(cases[i].method, cases[i].path, &r);
+        assert_int_equal(st, cases[i].st);
+        if (st != ST_OK)
+            continue;
+        assert_int_equal(r.kind, cases[i].kind);
+        assert_string_equal(r.version, cases[i].version);
+        assert_string_equal(r.model, cases[i].model);
+    }
+}
+
+static void test_token(void **state)
+{
+    (void)state;
+    assert_string_equal(route_client_token("Bearer abc", "g", "q"), "abc");
+    assert_string_equal(route_client_token("bearer  abc", NULL, NULL), "abc");
+    assert_string_equal(route_client_token("Basic xyz", "g", "q"), "g");
+    assert_string_equal(route_client_token(NULL, NULL, "q"), "q");
+    assert_string_equal(route_client_token("Bearer ", "", "q"), "q");
+    assert_null(route_client_token(NULL, "", ""));
+}
+
+static void test_upstream_path(void **state)
+{
+    (void)state;
+    struct route r;
+    char out[256];
+
+    assert_int_equal(route_match("POST", "/v1beta/models/m:streamGenerateContent", &r), ST_OK);
+    assert_int_equal(route_upstream_path(&r, NULL, NULL, out, sizeof(out)), ST_OK);
+    assert_string_equal(out, "/v1beta/models/m:streamGenerateContent?alt=sse");
+    assert_int_equal(route_match("POST", "/v1/models/m:generateContent", &r), ST_OK);
+    assert_int_equal(route_upstream_path(&r, NULL, NULL, out, sizeof(out)), ST_OK);
+    assert_string_equal(out, "/v1/models/m:generateContent");
+    assert_int_equal(route_match("GET", "/v1beta/models", &r), ST_OK);
+    assert_int_equal(route_upstream_path(&r, "3", "a b&key=x", out, sizeof(out)), ST_OK);
+    assert_string_equal(out, "/v1beta/models?pageSize=3&pageToken=a%20b%26key%3Dx");
+    assert_int_equal(route_upstream_path(&r, NULL, "tok", out, sizeof(out)), ST_OK);
+    assert_string_equal(out, "/v1beta/models?pageToken=tok");
+    assert_int_equal(route_upstream_path(&r, "3", "0123456789", out, 20), ST_TOO_BIG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_match), cmocka_unit_test(test_token),
+                                       cmocka_unit_test(test_upstream_path)};
+    return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
+}

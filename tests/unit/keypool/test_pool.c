@@ -1,0 +1,254 @@
+/*
+ * Lease selection and outcome handling (the Lua scripts) against a private redis-server on a
+ * unix socket started by this test: no network. `now` is passed in, so cooldowns expire without
+ * sleeping.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/xalloc.h"
+
+#include "kp.h"
+#include "pool.h"
+#include "unit.h"
+
+static char dir[64], sock[96];
+static pid_t redis_pid;
+static struct kv *kv;
+static struct kp_pool *pool;
+static const uint64_t T0 = 1780000000000ULL; /* a fixed "now" */
+
+static int start_redis(void **state)
+{
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/sb-unit-redis-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    (void)snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    redis_pid = fork();
+    if (redis_pid == 0) {
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
+        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
+               "--appendonly", "no", "--dir", dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        struct stat st;
+        if (stat(sock, &st) == 0)
+            return 0;
+        usleep(20000);
+    }
+    return -1;
+}
+
+static int stop_redis(void **state)
+{
+    (void)state;
+    kill(redis_pid, SIGTERM);
+    (void)waitpid(redis_pid, NULL, 0);
+    (void)unlink(sock);
+    (void)rmdir(dir);
+    return 0;
+}
+
+/* fresh pool: projects pa (2 keys), pb, pc */
+static int setup(void **state)
+{
+    (void)state;
+    struct store_key *keys = xcalloc(4, sizeof(*keys));
+    const char *ids[] = {"ka1", "ka2", "kb", "kc"}, *projects[] = {"pa", "pa", "pb", "pc"};
+    struct kv_strs out;
+    const char *flush[] = {"FLUSHALL"};
+
+    if (kv_connect(sock, 0, &kv) != ST_OK) {
+        (void)fprintf(stderr, "cannot connect to %s\n", sock);
+        return -1;
+    }
+    (void)kv_command(kv, 1, flush, &out);
+    for (int i = 0; i < 4; i++) {
+        (void)snprintf(keys[i].id, sizeof(keys[i].id), "%s", ids[i]);
+        (void)snprintf(keys[i].project, sizeof(keys[i].project), "%s", projects[i]);
+        keys[i].secret = xstrdup("secret");
+    }
+    (void)kp_pool_new(kv, "sb:", &pool);
+    enum status st = kp_pool_set_keys(pool, keys, 4);
+    if (st != ST_OK)
+        (void)fprintf(stderr, "set_keys: %s\n", status_str(st));
+    return st == ST_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kp_pool_free(pool);
+    kv_free(kv);
+    return 0;
+}
+
+static struct kp_lease lease_at(const char *model, uint64_t now, const char *const *ex, size_t nex)
+{
+    struct kp_lease l;
+    assert_int_equal(kp_pool_lease(pool, model, now, 60000, ex, nex, &l), ST_OK);
+    return l;
+}
+
+static void outcome(const char *key, const char *project, const char *model, enum err_class cls,
+                    uint64_t delay, uint64_t now)
+{
+    struct kp_outcome o = {NULL, key, project, model, cls, delay, 0, "test"};
+    assert_int_equal(kp_pool_outcome(pool, &o, now, NULL, 0), ST_OK);
+}
+
+static void test_lru_across_projects(void **state)
+{
+    (void)state;
+    const char *want[] = {"ka1", "kb", "kc", "ka2", "kb", "kc", "ka1"};
+    for (int i = 0; i < 7; i++) {
+        struct kp_lease l = lease_at("m", T0 + (uint64_t)i, NULL, 0);
+        assert_int_equal(l.result, KP_LEASE_OK);
+        assert_string_equal(l.key_id, want[i]);
+        assert_string_equal(l.secret, "secret");
+    }
+}
+
+static void test_exclude_and_tried(void **state)
+{
+    (void)state;
+    const char *ex[] = {"ka1", "ka2"};
+    struct kp_lease l = lease_at("m", T0, ex, 2);
+    assert_string_equal(l.key_id, "kb");
+    const char *all[] = {"ka1", "ka2", "kb", "kc"};
+    l = lease_at("m", T0 + 1, all, 4);
+    assert_int_equal(l.result, KP_LEASE_TRIED);
+}
+
+static void test_cooling_is_per_project_and_model(void **state)
+{
+    (void)state;
+    outcome("ka1", "pa", "m", EC_QUOTA_MINUTE, 5000, T0);
+    for (int i = 0; i < 6; i++)
+        assert_string_not_equal(lease_at("m", T0 + 1 + (uint64_t)i, NULL, 0).project, "pa");
+    assert_string_equal(lease_at("other", T0 + 10, NULL, 0).project, "pa");
+    /* after retryDelay the pair is back, first in line (least recently used) */
+    assert_string_equal(lease_at("m", T0 + 5001, NULL, 0).project, "pa");
+}
+
+static void test_all_cooling_and_zero(void **state)
+{
+    (void)state;
+    outcome("ka1", "pa", "m", EC_QUOTA_MINUTE, 9000, T0);
+    outcome("kb", "pb", "m", EC_QUOTA_MINUTE, 4000, T0);
+    outcome("kc", "pc", "m", EC_QUOTA_DAY, 0, T0);
+    struct kp_lease l = lease_at("m", T0 + 1, NULL, 0);
+    assert_int_equal(l.result, KP_LEASE_COOLING);
+    assert_int_equal(l.retry_after_ms, T0 + 4000);
+    /* the day-parked pair waits for Pacific midnight */
+    l = lease_at("m", T0 + 9001, NULL, 0);
+    assert_string_not_equal(l.project, "pc");
+    for (int i = 0; i < 3; i++)
+        outcome(i == 0   ? "ka1"
+                : i == 1 ? "kb"
+                         : "kc",
+                i == 0   ? "pa"
+                : i == 1 ? "pb"
+                         : "pc",
+                "z", EC_QUOTA_ZERO, 0, T0);
+    assert_int_equal(lease_at("z", T0 + 1, NULL, 0).result, KP_LEASE_ZERO);
+}
+
+static void test_dead_keys(void **state)
+{
+    (void)state;
+    outcome("kb", "pb", "m", EC_KEY_DEAD, 0, T0);
+    for (int i = 0; i < 8; i++)
+        assert_string_not_equal(lease_at(i % 2 ? "m" : "n", T0 + (uint64_t)i, NULL, 0).key_id,
+                                "kb");
+    outcome("ka1", "pa", "m", EC_KEY_DEAD, 0, T0);
+    outcome("ka2", "pa", "m", EC_KEY_DEAD, 0, T0);
+    outcome("kc", "pc", "m", EC_KEY_DEAD, 0, T0);
+    assert_int_equal(lease_at("m", T0 + 100, NULL, 0).result, KP_LEASE_DEAD);
+}
+
+static void test_transient_backoff(void **state)
+{
+    (void)state;
+    outcome("kb", "pb", "m", EC_TRANSIENT, 0, T0);
+    outcome("kb", "pb", "m", EC_TRANSIENT, 0, T0);
+    /* two transient failures: no penalty */
+    const char *ex[] = {"ka1", "ka2", "kc"};
+    assert_string_equal(lease_at("m", T0 + 1, ex, 3).key_id, "kb");
+    outcome("kb", "pb", "m", EC_TRANSIENT, 0, T0 + 2);
+    /* the third in a row: a short backoff (1 s), reported like a cooldown, then back */
+    struct kp_lease l = lease_at("m", T0 + 3, ex, 3);
+    assert_int_equal(l.result, KP_LEASE_COOLING);
+    assert_int_equal(l.retry_after_ms, T0 + 2 + 1000);
+    assert_string_equal(lease_at("m", T0 + 1003, ex, 3).key_id, "kb");
+    outcome("kb", "pb", "m", EC_NONE, 0, T0 + 1004);
+}
+
+static void test_headroom(void **state)
+{
+    (void)state;
+    struct kv_strs out;
+    uint64_t now = T0 + 1;
+    char counter[96], used[8];
+
+    /* pa has a known limit of 10 RPM and used 9 this minute: under 20% left, so avoided */
+    const char *lim[] = {"HSET", "sb:lim:pa", "m", "10"};
+    (void)kv_command(kv, 4, lim, &out);
+    (void)snprintf(counter, sizeof(counter), "sb:rpm:pa:m:%llu", (unsigned long long)(now / 60000));
+    (void)snprintf(used, sizeof(used), "9");
+    const char *set[] = {"SET", counter, used};
+    (void)kv_command(kv, 3, set, &out);
+    for (int i = 0; i < 4; i++)
+        assert_string_not_equal(lease_at("m", now + (uint64_t)i, NULL, 0).project, "pa");
+    /* with only pa left it is still used, until the limit is reached */
+    const char *ex[] = {"kb", "kc"};
+    struct kp_lease l = lease_at("m", now + 10, ex, 2);
+    assert_string_equal(l.project, "pa");
+    l = lease_at("m", now + 11, ex, 2);
+    assert_int_equal(l.result, KP_LEASE_COOLING);
+    assert_int_equal(l.retry_after_ms, (now / 60000 + 1) * 60000);
+}
+
+static void test_outcome_action(void **state)
+{
+    (void)state;
+    uint64_t until;
+    assert_string_equal(kp_outcome_action(EC_NONE, 0, T0, &until), "ok");
+    assert_string_equal(kp_outcome_action(EC_KEY_DEAD, 0, T0, &until), "dead");
+    assert_string_equal(kp_outcome_action(EC_QUOTA_MINUTE, 22000, T0, &until), "cool");
+    assert_int_equal(until, T0 + 22000);
+    (void)kp_outcome_action(EC_QUOTA_MINUTE, 0, T0 + 15000, &until);
+    assert_int_equal(until % 60000, 0); /* no RetryInfo: the next minute boundary */
+    (void)kp_outcome_action(EC_QUOTA_MINUTE, UINT64_MAX, T0, &until);
+    assert_int_equal(until, T0 + 24ULL * 3600 * 1000);
+    (void)kp_outcome_action(EC_QUOTA_DAY, 22000, T0, &until);
+    assert_int_equal(until, clock_next_pacific_midnight_ms(T0));
+    (void)kp_outcome_action(EC_QUOTA_ZERO, 0, T0, &until);
+    assert_true(until == KP_FOREVER_MS);
+    assert_string_equal(kp_outcome_action(EC_TRANSIENT, 0, T0, &until), "transient");
+    assert_string_equal(kp_outcome_action(EC_CLIENT, 0, T0, &until), "release");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lru_across_projects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cooling_is_per_project_and_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_cooling_and_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transient_backoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_headroom, setup, teardown),
+        cmocka_unit_test(test_outcome_action),
+    };
+    return cmocka_run_group_tests_name("pool", tests, start_redis, stop_redis);
+}

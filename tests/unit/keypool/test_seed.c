@@ -1,0 +1,51 @@
+/* GEMINI_API_KEYS parsing: both key shapes, project groups, noise and duplicates. */
+#include <string.h>
+
+#include "kp.h"
+#include "seed.h"
+#include "unit.h"
+
+static const struct store_key *find(const struct store_key *k, size_t n, const char *secret)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k[i].secret, secret) == 0)
+            return &k[i];
+    return NULL;
+}
+
+static void test_parse(void **state)
+{
+    (void)state;
+    struct store_key *k = NULL;
+    size_t n = 0;
+    const char *text = "AIzaSyA1234567890abcdefghijklmnopqrstu,\n"
+                       "proj-1:AQ.Ab8RN6Lx-very-long-new-style-key_0123456789\n"
+                       "  proj-1:IQ.short.key  ;AIzaSyA1234567890abcdefghijklmnopqrstu,,:empty,p:";
+
+    assert_int_equal(kp_seed_parse(text, &k, &n), ST_OK);
+    assert_int_equal(n, 3);
+    const struct store_key *legacy = find(k, n, "AIzaSyA1234567890abcdefghijklmnopqrstu");
+    const struct store_key *aq = find(k, n, "AQ.Ab8RN6Lx-very-long-new-style-key_0123456789");
+    const struct store_key *iq = find(k, n, "IQ.short.key");
+    assert_non_null(legacy);
+    assert_non_null(aq);
+    assert_non_null(iq);
+    assert_string_equal(aq->project, "proj-1");
+    assert_string_equal(iq->project, "proj-1");
+    /* a key without a project is its own group, named after its stable id */
+    assert_int_equal(strncmp(legacy->id, "k_", 2), 0);
+    assert_int_equal(strlen(legacy->id), 14);
+    assert_string_equal(legacy->project + 2, legacy->id + 2);
+    assert_null(strstr(legacy->id, "AIza"));
+    store_keys_free(k, n);
+
+    assert_int_equal(kp_seed_parse("", &k, &n), ST_OK);
+    assert_int_equal(n, 0);
+    store_keys_free(k, n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_parse)};
+    return cmocka_run_group_tests_name("seed", tests, NULL, NULL);
+}

@@ -1,0 +1,55 @@
+/* "Next Pacific midnight" across both DST changes (daily quotas reset at midnight Pacific). */
+#include "lib/clock.h"
+
+#include "unit.h"
+
+/* Unix ms of a UTC civil time */
+#define T(s) ((uint64_t)(s)*1000)
+
+static void test_standard_and_daylight(void **state)
+{
+    (void)state;
+    /* 2026-01-15 12:00 UTC (04:00 PST) -> 2026-01-16 00:00 PST = 08:00 UTC */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1768478400)), T(1768550400));
+    /* 2026-07-01 12:00 UTC (05:00 PDT) -> 2026-07-02 00:00 PDT = 07:00 UTC */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1782907200)), T(1782975600));
+    /* exactly at midnight: the next one, a day later */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1782975600)), T(1782975600 + 86400));
+    /* one second before midnight */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1782975599)), T(1782975600));
+}
+
+static void test_spring_forward(void **state)
+{
+    (void)state;
+    /* DST starts 2026-03-08 02:00 PST (10:00 UTC). */
+    /* 2026-03-07 20:00 PST (03-08 04:00 UTC) -> 03-08 00:00 PST = 08:00 UTC */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1772942400)), T(1772956800));
+    /* 2026-03-08 12:00 PDT (19:00 UTC): the day is 23 h long; next is 03-09 00:00 PDT = 07:00 UTC
+     */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1772996400)), T(1773039600));
+    /* 2026-03-08 01:30 PST (09:30 UTC), just before the jump */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1772962200)), T(1773039600));
+}
+
+static void test_fall_back(void **state)
+{
+    (void)state;
+    /* DST ends 2026-11-01 02:00 PDT (09:00 UTC). */
+    /* 2026-10-31 20:00 PDT (11-01 03:00 UTC) -> 11-01 00:00 PDT = 07:00 UTC */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1793502000)), T(1793516400));
+    /* 2026-11-01 12:00 PST (20:00 UTC): a 25 h day; next is 11-02 00:00 PST = 08:00 UTC */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1793563200)), T(1793606400));
+    /* 2026-11-01 01:30 PST, the second 01:30 (09:30 UTC) */
+    assert_int_equal(clock_next_pacific_midnight_ms(T(1793525400)), T(1793606400));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_standard_and_daylight),
+        cmocka_unit_test(test_spring_forward),
+        cmocka_unit_test(test_fall_back),
+    };
+    return cmocka_run_group_tests_name("clock", tests, NULL, NULL);
+}

@@ -1,0 +1,89 @@
+/* The declarative config table: defaults, ranges, booleans, required fields, error messages. */
+#include <stdbool.h>
+#include <string.h>
+
+#include "lib/config.h"
+
+#include "unit.h"
+
+struct cfg {
+    const char *url;
+    const char *need;
+    unsigned n;
+    bool flag;
+};
+
+static const struct cfg_field fields[] = {
+    CFG_STR("T_URL", struct cfg, url, "nats://default"),
+    CFG_STR_REQUIRED("T_NEED", struct cfg, need),
+    CFG_UINT("T_N", struct cfg, n, 64, 1, 100),
+    CFG_BOOL("T_FLAG", struct cfg, flag, 0),
+};
+#define NF (sizeof(fields) / sizeof(fields[0]))
+
+static const char *const *env;
+
+static const char *fake_getenv(const char *name)
+{
+    for (size_t i = 0; env[i]; i += 2)
+        if (strcmp(env[i], name) == 0)
+            return env[i + 1];
+    return NULL;
+}
+
+static enum status load(const char *const *e, struct cfg *c, char *err)
+{
+    env = e;
+    return cfg_load(fields, NF, c, fake_getenv, err, 128);
+}
+
+static void test_defaults_and_values(void **state)
+{
+    (void)state;
+    struct cfg c;
+    char err[128];
+    const char *const e1[] = {"T_NEED", "x", NULL};
+    const char *const e2[] = {"T_NEED", "y",      "T_URL", "nats://h:1", "T_N",
+                              "100",    "T_FLAG", "yes",   NULL};
+
+    assert_int_equal(load(e1, &c, err), ST_OK);
+    assert_string_equal(c.url, "nats://default");
+    assert_int_equal(c.n, 64);
+    assert_false(c.flag);
+    assert_int_equal(load(e2, &c, err), ST_OK);
+    assert_string_equal(c.url, "nats://h:1");
+    assert_string_equal(c.need, "y");
+    assert_int_equal(c.n, 100);
+    assert_true(c.flag);
+}
+
+static void test_errors_name_the_variable(void **state)
+{
+    (void)state;
+    struct cfg c;
+    char err[128];
+    const char *const missing[] = {NULL};
+    const char *const range[] = {"T_NEED", "x", "T_N", "101", NULL};
+    const char *const junk[] = {"T_NEED", "x", "T_N", "12abc", NULL};
+    const char *const zero[] = {"T_NEED", "x", "T_N", "0", NULL};
+    const char *const badbool[] = {"T_NEED", "x", "T_FLAG", "maybe", NULL};
+
+    assert_int_equal(load(missing, &c, err), ST_INVALID);
+    assert_non_null(strstr(err, "T_NEED"));
+    assert_int_equal(load(range, &c, err), ST_INVALID);
+    assert_non_null(strstr(err, "T_N"));
+    assert_non_null(strstr(err, "[1, 100]"));
+    assert_int_equal(load(junk, &c, err), ST_INVALID);
+    assert_int_equal(load(zero, &c, err), ST_INVALID);
+    assert_int_equal(load(badbool, &c, err), ST_INVALID);
+    assert_non_null(strstr(err, "T_FLAG"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_values),
+        cmocka_unit_test(test_errors_name_the_variable),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

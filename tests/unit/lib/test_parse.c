@@ -1,0 +1,48 @@
+/* Checked number and duration parsing. */
+#include "lib/parse.h"
+
+#include "unit.h"
+
+static void test_u64(void **state)
+{
+    (void)state;
+    uint64_t v = 7;
+    assert_int_equal(parse_u64("42", 0, 100, &v), ST_OK);
+    assert_int_equal(v, 42);
+    assert_int_equal(parse_u64("18446744073709551615", 0, UINT64_MAX, &v), ST_OK);
+    assert_true(v == UINT64_MAX);
+    v = 7;
+    assert_int_equal(parse_u64("18446744073709551616", 0, UINT64_MAX, &v), ST_INVALID);
+    assert_int_equal(parse_u64("", 0, 100, &v), ST_INVALID);
+    assert_int_equal(parse_u64("-1", 0, 100, &v), ST_INVALID);
+    assert_int_equal(parse_u64(" 1", 0, 100, &v), ST_INVALID);
+    assert_int_equal(parse_u64("101", 0, 100, &v), ST_INVALID);
+    assert_int_equal(parse_u64(NULL, 0, 100, &v), ST_INVALID);
+    assert_int_equal(v, 7); /* untouched on failure */
+}
+
+static void test_duration(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    assert_int_equal(parse_duration_ms("22s", &v), ST_OK);
+    assert_int_equal(v, 22000);
+    assert_int_equal(parse_duration_ms("38.962214405s", &v), ST_OK);
+    assert_int_equal(v, 38963);
+    assert_int_equal(parse_duration_ms("0.5s", &v), ST_OK);
+    assert_int_equal(v, 500);
+    assert_int_equal(parse_duration_ms("1.000s", &v), ST_OK);
+    assert_int_equal(v, 1000);
+    assert_int_equal(parse_duration_ms("9223372036854775807s", &v), ST_OK);
+    assert_true(v == UINT64_MAX);
+    assert_int_equal(parse_duration_ms("22", &v), ST_INVALID);
+    assert_int_equal(parse_duration_ms("s", &v), ST_INVALID);
+    assert_int_equal(parse_duration_ms("1.2.3s", &v), ST_INVALID);
+    assert_int_equal(parse_duration_ms("abc", &v), ST_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_u64), cmocka_unit_test(test_duration)};
+    return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
+}

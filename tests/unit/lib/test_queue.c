@@ -1,0 +1,69 @@
+/* MPSC queue: FIFO order, capacity, eventfd wake-up, and producers on other threads. */
+#include <poll.h>
+#include <pthread.h>
+
+#include "lib/queue.h"
+
+#include "unit.h"
+
+static void test_fifo_and_capacity(void **state)
+{
+    (void)state;
+    struct queue *q = queue_new(3, NULL, NULL);
+    int a, b, c, d;
+    struct pollfd pfd;
+
+    assert_non_null(q);
+    pfd.fd = queue_fd(q);
+    pfd.events = POLLIN;
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    assert_int_equal(queue_push(q, &a), ST_OK);
+    assert_int_equal(poll(&pfd, 1, 0), 1);
+    assert_int_equal(queue_push(q, &b), ST_OK);
+    assert_int_equal(queue_push(q, &c), ST_OK);
+    assert_int_equal(queue_push(q, &d), ST_AGAIN);
+    queue_ack(q);
+    assert_ptr_equal(queue_pop(q), &a);
+    assert_ptr_equal(queue_pop(q), &b);
+    assert_ptr_equal(queue_pop(q), &c);
+    assert_null(queue_pop(q));
+    queue_free(q);
+}
+
+static void *producer(void *arg)
+{
+    static int items[1000];
+    for (int i = 0; i < 1000; i++) {
+        items[i] = i;
+        while (queue_push(arg, &items[i]) != ST_OK)
+            ;
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    struct queue *q = queue_new(64, NULL, NULL);
+    pthread_t t;
+    int next = 0;
+
+    assert_int_equal(pthread_create(&t, NULL, producer, q), 0);
+    while (next < 1000) {
+        struct pollfd pfd = {queue_fd(q), POLLIN, 0};
+        (void)poll(&pfd, 1, 100);
+        queue_ack(q);
+        int *p;
+        while ((p = queue_pop(q)) != NULL)
+            assert_int_equal(*p, next++);
+    }
+    (void)pthread_join(t, NULL);
+    queue_free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_fifo_and_capacity),
+                                       cmocka_unit_test(test_threads)};
+    return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
+}
