@@ -1,0 +1,95 @@
+// make bench: wrk against the fake upstream directly, through an nginx reverse-proxy hop (when
+// nginx is installed) and through Switchboard, for generateContent and a stream, at c=1 and
+// c=64. Prints latency, added latency and RPS as ratios. Loopback only; bounded durations.
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Stack, freePort, waitUntil } from '../tests/integration/harness.mjs';
+
+const DUR = process.env.BENCH_SECONDS || '5';
+const FAKE_KEY = 'bench-key-000000000001';
+const have = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return true; } catch { return false; } };
+
+function wrkScript(dir, name, key, body) {
+  const f = path.join(dir, `${name}.lua`);
+  writeFileSync(f, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
+    `wrk.headers["Content-Type"] = "application/json"\nwrk.headers["x-goog-api-key"] = ${JSON.stringify(key)}\n`);
+  return f;
+}
+
+function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args);
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}: ${out}`))));
+  });
+}
+
+const toMs = (v, unit) => Number(v) * ({ us: 1e-3, ms: 1, s: 1e3 }[unit]);
+async function wrk(url, script, conns) {
+  const out = await run('wrk', ['-t', conns > 1 ? '2' : '1', '-c', String(conns), '-d', `${DUR}s`, '--latency', '-s', script, url]);
+  const p50 = out.match(/50%\s+([\d.]+)(us|ms|s)/);
+  const rps = out.match(/Requests\/sec:\s+([\d.]+)/);
+  const non2xx = out.match(/Non-2xx or 3xx responses: (\d+)/);
+  if (non2xx) throw new Error(`non-2xx responses from ${url}: ${non2xx[1]}`);
+  return { p50: toMs(p50[1], p50[2]), rps: Number(rps[1]) };
+}
+
+async function nginx(dir, upstreamPort) {
+  const port = await freePort();
+  const prefix = path.join(dir, 'nginx');
+  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+  writeFileSync(path.join(prefix, 'nginx.conf'), `worker_processes 1; daemon off; pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${prefix}/proxy;
+  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+  server { listen 127.0.0.1:${port};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; } } }
+`);
+  const p = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+  await waitUntil(async () => { try { await fetch(`http://127.0.0.1:${port}/`); return true; } catch { return false; } }, { what: 'nginx' });
+  return { p, url: `http://127.0.0.1:${port}` };
+}
+
+const s = new Stack();
+let ng;
+try {
+  await s.start(`bench:${FAKE_KEY}`);
+  s.secrets.push(FAKE_KEY);
+  const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'benchmark one two three' }] }] });
+  const direct = wrkScript(s.dir, 'direct', FAKE_KEY, body);
+  const viaEdge = wrkScript(s.dir, 'edge', s.token, body);
+  const targets = [['direct upstream', s.fakeUrl, direct]];
+  if (have('nginx')) { ng = await nginx(s.dir, s.fakePort); targets.push(['nginx hop', ng.url, direct]); }
+  targets.push(['switchboard', s.url, viaEdge]);
+  const routes = [['generateContent', '/v1beta/models/gemini-2.5-flash:generateContent'],
+                  ['stream (sse)', '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse']];
+  const results = {};
+  for (const [rname, rpath] of routes) {
+    for (const c of [1, 64]) {
+      for (const [tname, base, script] of targets) {
+        const r = await wrk(base + rpath, script, c);
+        results[`${rname}|${c}|${tname}`] = r;
+        process.stderr.write(`  ${rname.padEnd(16)} c=${String(c).padEnd(3)} ${tname.padEnd(16)} p50 ${r.p50.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s\n`);
+      }
+    }
+  }
+  console.log('\n| route | c | direct p50 ms | nginx added ms | switchboard added ms | added vs nginx | RPS vs direct |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [rname] of routes) {
+    for (const c of [1, 64]) {
+      const d = results[`${rname}|${c}|direct upstream`];
+      const n = results[`${rname}|${c}|nginx hop`];
+      const sb = results[`${rname}|${c}|switchboard`];
+      const sbAdd = sb.p50 - d.p50;
+      const nAdd = n ? n.p50 - d.p50 : null;
+      console.log(`| ${rname} | ${c} | ${d.p50.toFixed(3)} | ${n ? nAdd.toFixed(3) : 'n/a'} | ${sbAdd.toFixed(3)} | ${n && nAdd > 0 ? (sbAdd / nAdd).toFixed(1) + '×' : 'n/a'} | ${(sb.rps / d.rps).toFixed(2)} |`);
+    }
+  }
+} finally {
+  if (ng) ng.p.kill('SIGTERM');
+  await s.stop();
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make bench: lease cost vs pool size, then HTTP latency/throughput ratios (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=$(realpath "${1:-build}")
+tmp=$(mktemp -d)
+redis-server --port 0 --unixsocket "$tmp/redis.sock" --save '' --appendonly no --dir "$tmp" >/dev/null &
+rpid=$!
+trap 'kill $rpid 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 50); do [[ -S $tmp/redis.sock ]] && break; sleep 0.1; done
+echo "lease cost (one keypool, Redis on a unix socket):"
+for n in 1000 100000; do "$BUILD/bench/lease_bench" "$tmp/redis.sock" "$n" 20000; done
+if [[ ! -d tests/integration/node_modules/@google/genai ]]; then
+  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo; echo "HTTP (wrk, ${BENCH_SECONDS:-5} s per cell, fake upstream answering instantly):"
+SB_BUILD_DIR="$BUILD" node bench/http_bench.mjs
