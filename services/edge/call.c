@@ -36,6 +36,7 @@
 #define WATCHDOG_US     150000ULL
 #define PING_US         1000000ULL
 #define READY_WINDOW_US 3500000ULL
+#define SCAN_US         20000ULL
 
 enum ev_kind { EV_START, EV_MSG, EV_CLIENT_DONE };
 
@@ -56,7 +57,7 @@ struct edge {
     atomic_uint_least64_t next_id;
     atomic_uint inflight;
     atomic_uint_least64_t kp_pong_us, fwd_pong_us;
-    uint64_t last_ping_us, last_watchdog_us;
+    uint64_t last_ping_us, last_watchdog_us, last_scan_us;
     struct buf scratch;
     unsigned salt;
 };
@@ -505,35 +506,31 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     log_done(c, 200, "ok", f->finish_reason);
 }
 
-static void on_frame(struct edge *e, struct call *c, struct bus_msg *msg)
+/* One frame of the current attempt; returns false when the attempt ended (stop the batch). */
+static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
 {
-    struct ec_frame f;
+    unsigned attempt = c->attempt;
 
-    if (bus_msg_no_responders(msg)) {
-        attempt_failed(e, c, EC_TRANSIENT, 503, NULL, 0, "No forwarder is available.");
-        return;
-    }
-    if (ec_frame_decode(bus_msg_data(msg), bus_msg_len(msg), &f) != ST_OK) {
-        LOG_WARN("frame.bad", "req=%s action=fail_attempt", c->req_id);
-        goto broken;
-    }
-    if (f.seq != c->next_seq) {
+    if (f->seq != c->next_seq) {
         LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=fail_attempt", c->req_id,
-                 (unsigned long long)c->next_seq, (unsigned long long)f.seq);
-        ec_frame_done(&f);
-        goto broken;
+                 (unsigned long long)c->next_seq, (unsigned long long)f->seq);
+        if (c->committed)
+            stream_fail(e, c, 502, "The gateway lost the upstream stream.", "frame_error");
+        else
+            attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0,
+                           "The gateway lost the upstream stream.");
+        return false;
     }
     c->next_seq++;
-    c->t_phase_us = clock_mono_us();
-    switch (f.kind) {
+    switch (f->kind) {
     case EF_ACCEPTED:
-        c->accepted = true;
-        (void)snprintf(c->fwd_id, sizeof(c->fwd_id), "%s", f.fwd_id);
         if (c->body_len > PIECE_MAX)
             send_pieces(e, c);
         break;
     case EF_BUSY:
         c->next_seq = 0;
+        c->accepted = false;
+        c->fwd_id[0] = '\0';
         if (++c->busy_retries > 3) {
             respond_error(e, c, 503, "Every forwarder is busy.", 1, "busy");
             break;
@@ -541,11 +538,11 @@ static void on_frame(struct edge *e, struct call *c, struct bus_msg *msg)
         start_forward(e, c);
         break;
     case EF_HEAD:
-        on_head(e, c, &f);
+        on_head(e, c, f);
         break;
     case EF_DATA:
         if (c->route.kind == RT_STREAM) {
-            enum status st = stream_event(e, c, f.data, f.len);
+            enum status st = stream_event(e, c, f->data, f->len);
             if (st == ST_DENIED) {
                 send_cancel(e, c);
                 c->state = CS_DONE;
@@ -555,7 +552,7 @@ static void on_frame(struct edge *e, struct call *c, struct bus_msg *msg)
                 stream_fail(e, c, 500, "The client is not reading the stream fast enough.",
                             "slow_client");
             }
-        } else if (buf_append(&c->body_out, f.data, f.len) != ST_OK) {
+        } else if (buf_append(&c->body_out, f->data, f->len) != ST_OK) {
             send_cancel(e, c);
             respond_error(e, c, 502, "The upstream response is too large.", 0, "too_large");
         }
@@ -564,26 +561,52 @@ static void on_frame(struct edge *e, struct call *c, struct bus_msg *msg)
     case EF_NONE:
         break;
     case EF_END:
-        on_end(e, c, &f);
+        on_end(e, c, f);
         break;
     case EF_ERROR:
-        c->upstream_us += f.upstream_us;
+        c->upstream_us += f->upstream_us;
         c->accepted = false;
         if (c->committed)
-            stream_fail(e, c, f.status >= 400 ? f.status : 502,
-                        f.message && f.message[0] ? f.message : "The upstream failed mid-stream.",
-                        classify_name(f.cls));
+            stream_fail(e, c, f->status >= 400 ? f->status : 502,
+                        f->message && f->message[0] ? f->message
+                                                    : "The upstream failed mid-stream.",
+                        classify_name(f->cls));
         else
-            attempt_failed(e, c, f.cls, f.status, f.data, f.len, f.message);
+            attempt_failed(e, c, f->cls, f->status, f->data, f->len, f->message);
         break;
     }
-    ec_frame_done(&f);
-    return;
-broken:
-    if (c->committed)
-        stream_fail(e, c, 502, "The gateway lost the upstream stream.", "frame_error");
-    else
-        attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0, "The gateway lost the upstream stream.");
+    return c->state != CS_DONE && c->attempt == attempt &&
+           (c->state == CS_FORWARDING || c->state == CS_STREAMING);
+}
+
+static void on_batch(struct edge *e, struct call *c, struct bus_msg *msg)
+{
+    struct ec_batch b;
+
+    if (bus_msg_no_responders(msg)) {
+        attempt_failed(e, c, EC_TRANSIENT, 503, NULL, 0, "No forwarder is available.");
+        return;
+    }
+    if (ec_batch_decode(bus_msg_data(msg), bus_msg_len(msg), &b) != ST_OK) {
+        LOG_WARN("frame.bad", "req=%s action=fail_attempt", c->req_id);
+        if (c->committed)
+            stream_fail(e, c, 502, "The gateway lost the upstream stream.", "frame_error");
+        else
+            attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0,
+                           "The gateway lost the upstream stream.");
+        return;
+    }
+    c->t_phase_us = clock_mono_us();
+    if (!c->accepted && b.fwd_id && b.fwd_id[0]) {
+        c->accepted = true;
+        (void)snprintf(c->fwd_id, sizeof(c->fwd_id), "%s", b.fwd_id);
+    }
+    for (size_t i = 0; i < b.n; i++) {
+        struct ec_frame f;
+        if (ec_batch_frame(&b, i, &f) != ST_OK || !on_frame(e, c, &f))
+            break;
+    }
+    ec_batch_done(&b);
 }
 
 /* ---------------------------------------------------------------- loop */
@@ -618,7 +641,7 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
     if (dot[1] == 'l' && c->state == CS_LEASING)
         on_lease_reply(e, c, msg);
     else if (dot[1] == 'f' && (c->state == CS_FORWARDING || c->state == CS_STREAMING))
-        on_frame(e, c, msg);
+        on_batch(e, c, msg);
 }
 
 static void on_start(struct edge *e, struct call *c)
@@ -711,6 +734,9 @@ static void timers(struct edge *e)
         (void)snprintf(reply, sizeof(reply), "%s.0.q", e->inbox);
         (void)bus_publish(e->bus, SUBJ_FWD_PING, reply, "", 0, NULL);
     }
+    if (now - e->last_scan_us < SCAN_US)
+        return; /* the scan is O(capacity): not on every wake-up */
+    e->last_scan_us = now;
     ts.now = now;
     ts.n = 0;
     ts.e = e;

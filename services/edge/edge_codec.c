@@ -124,15 +124,34 @@ enum status ec_body_piece(const char *request_id, const char *reply, unsigned in
     return ST_OK;
 }
 
-enum status ec_frame_decode(const void *data, size_t len, struct ec_frame *ret)
+enum status ec_batch_decode(const void *data, size_t len, struct ec_batch *ret)
 {
-    Sb__V1__Frame *m = sb__v1__frame__unpack(NULL, len, data);
+    Sb__V1__FrameBatch *m = sb__v1__frame_batch__unpack(NULL, len, data);
+
+    if (!m)
+        return ST_PROTO;
+    ret->n = m->n_frames;
+    ret->fwd_id = m->forwarder_id;
+    ret->owner = m;
+    return ST_OK;
+}
+
+void ec_batch_done(struct ec_batch *b)
+{
+    if (b->owner)
+        sb__v1__frame_batch__free_unpacked(b->owner, NULL);
+    b->owner = NULL;
+}
+
+enum status ec_batch_frame(const struct ec_batch *b, size_t i, struct ec_frame *ret)
+{
+    const Sb__V1__FrameBatch *batch = b->owner;
+    const Sb__V1__Frame *m = i < batch->n_frames ? batch->frames[i] : NULL;
     struct ec_frame f;
 
     if (!m)
         return ST_PROTO;
     memset(&f, 0, sizeof(f));
-    f.owner = m;
     f.seq = m->seq;
     switch (m->kind_case) {
     case SB__V1__FRAME__KIND_ACCEPTED:
@@ -147,9 +166,9 @@ enum status ec_frame_decode(const void *data, size_t len, struct ec_frame *ret)
         f.kind = EF_HEAD;
         f.status = m->head->status;
         f.upstream_us = m->head->upstream_us;
-        for (size_t i = 0; i < m->head->n_headers; i++)
-            if (strcmp(m->head->headers[i]->name, "content-type") == 0)
-                f.content_type = m->head->headers[i]->value;
+        for (size_t h = 0; h < m->head->n_headers; h++)
+            if (strcmp(m->head->headers[h]->name, "content-type") == 0)
+                f.content_type = m->head->headers[h]->value;
         break;
     case SB__V1__FRAME__KIND_DATA:
         f.kind = EF_DATA;
@@ -183,16 +202,8 @@ enum status ec_frame_decode(const void *data, size_t len, struct ec_frame *ret)
         f.upstream_us = m->error->upstream_us;
         break;
     default:
-        sb__v1__frame__free_unpacked(m, NULL);
         return ST_PROTO;
     }
     *ret = f;
     return ST_OK;
-}
-
-void ec_frame_done(struct ec_frame *f)
-{
-    if (f->owner)
-        sb__v1__frame__free_unpacked(f->owner, NULL);
-    f->owner = NULL;
 }

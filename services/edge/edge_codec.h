@@ -54,7 +54,6 @@ struct ec_frame {
     uint64_t retry_delay_ms;
     const char *message;
     bool after_data;
-    void *owner;
 };
 
 struct ec_forward {
@@ -80,7 +79,16 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out);
 enum status ec_cancel(const char *request_id, const char *reply, struct buf *out);
 enum status ec_body_piece(const char *request_id, const char *reply, unsigned index,
                           const void *data, size_t len, struct buf *out);
-enum status ec_frame_decode(const void *data, size_t len, struct ec_frame *ret);
-void ec_frame_done(struct ec_frame *f);
+/* A decoded FrameBatch; frames are read with ec_batch_frame() until ec_batch_done(). */
+struct ec_batch {
+    size_t n;
+    const char *fwd_id;
+    void *owner;
+};
+
+enum status ec_batch_decode(const void *data, size_t len, struct ec_batch *ret);
+/** Frame i of the batch (borrowing from it); ST_PROTO for an unknown frame kind. */
+enum status ec_batch_frame(const struct ec_batch *b, size_t i, struct ec_frame *ret);
+void ec_batch_done(struct ec_batch *b);
 
 #endif

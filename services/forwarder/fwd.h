@@ -66,8 +66,10 @@ enum status fwd_codec_cancel(const void *data, size_t len, char **ret_reply);
 /** Decode a BodyPiece: *ret_reply and *ret_data (owned) with its length. */
 enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply, char **ret_data,
                                  size_t *ret_len);
-/** Append a packed Frame to out. */
-enum status fwd_codec_frame(const struct fwd_frame *f, struct buf *out);
+/** Append frame f to a FrameBatch being built in batch (field 1, length-delimited). */
+enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *batch);
+/** Close the batch with the forwarder id (field 2); batch is then a packed FrameBatch. */
+enum status fwd_codec_batch_finish(struct buf *batch, const char *fwd_id);
 /** Append a packed Outcome to out. */
 enum status fwd_codec_outcome(const struct fwd_outcome *o, struct buf *out);
 

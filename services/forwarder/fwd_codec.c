@@ -92,17 +92,52 @@ enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply,
     return ST_OK;
 }
 
-static enum status pack_frame(const Sb__V1__Frame *fr, struct buf *out)
+/* Protobuf wire format: tag (field << 3 | 2) then a varint length, then the bytes. */
+static enum status put_len_delimited(struct buf *out, unsigned field, size_t len)
 {
+    uint8_t hdr[11];
+    size_t n = 0;
     char *p;
-    enum status st = buf_extend(out, sb__v1__frame__get_packed_size(fr), &p);
+    enum status st;
 
-    if (st == ST_OK)
-        (void)sb__v1__frame__pack(fr, (uint8_t *)p);
-    return st;
+    hdr[n++] = (uint8_t)(field << 3 | 2);
+    do {
+        hdr[n++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+        len >>= 7;
+    } while (len);
+    st = buf_extend(out, n, &p);
+    if (st != ST_OK)
+        return st;
+    memcpy(p, hdr, n);
+    return ST_OK;
 }
 
-enum status fwd_codec_frame(const struct fwd_frame *f, struct buf *out)
+static enum status pack_frame(const Sb__V1__Frame *fr, struct buf *out)
+{
+    size_t n = sb__v1__frame__get_packed_size(fr);
+    size_t mark = out->len;
+    char *p;
+    enum status st = put_len_delimited(out, 1, n);
+
+    if (st == ST_OK)
+        st = buf_extend(out, n, &p);
+    if (st != ST_OK) {
+        out->len = mark; /* leave the batch as it was */
+        return st;
+    }
+    (void)sb__v1__frame__pack(fr, (uint8_t *)p);
+    return ST_OK;
+}
+
+enum status fwd_codec_batch_finish(struct buf *batch, const char *fwd_id)
+{
+    size_t n = strlen(fwd_id);
+    enum status st = put_len_delimited(batch, 2, n);
+
+    return st == ST_OK ? buf_append(batch, fwd_id, n) : st;
+}
+
+enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
 {
     Sb__V1__Frame fr = SB__V1__FRAME__INIT;
     Sb__V1__Accepted acc = SB__V1__ACCEPTED__INIT;

@@ -46,7 +46,10 @@ struct job {
     struct sse_splitter sse;
     struct gjson_scan last;
     uint64_t bytes;
-    struct job *prev, *next;
+    struct buf batch;          /* frames not yet published (a FrameBatch in the making) */
+    struct job *prev, *next;   /* all jobs */
+    struct job *dprev, *dnext; /* jobs with a non-empty batch */
+    int dirty;
 };
 
 struct fwd {
@@ -56,6 +59,7 @@ struct fwd {
     struct bus *bus;
     struct queue *q;
     struct job *jobs;
+    struct job *dirty;
     unsigned njobs;
     struct buf frame;
     char base[512];
@@ -117,18 +121,59 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
     return st;
 }
 
-static void send_frame(struct job *j, struct fwd_frame *fr)
+#define BATCH_FLUSH (256u * 1024)
+
+/* Publish the job's pending frames as one FrameBatch. */
+static void flush_job(struct job *j)
 {
     struct fwd *f = j->f;
 
-    fr->seq = j->seq++;
-    buf_reset(&f->frame);
-    if (fwd_codec_frame(fr, &f->frame) != ST_OK ||
-        bus_publish(f->bus, j->req.reply, NULL, f->frame.data, f->frame.len, j->req.request_id) !=
+    if (j->dirty) {
+        if (j->dprev)
+            j->dprev->dnext = j->dnext;
+        else
+            f->dirty = j->dnext;
+        if (j->dnext)
+            j->dnext->dprev = j->dprev;
+        j->dprev = j->dnext = NULL;
+        j->dirty = 0;
+    }
+    if (!j->batch.len)
+        return;
+    if (fwd_codec_batch_finish(&j->batch, f->cfg->id) != ST_OK ||
+        bus_publish(f->bus, j->req.reply, NULL, j->batch.data, j->batch.len, j->req.request_id) !=
             ST_OK)
-        LOG_WARN("frame.publish_failed", "req=%s kind=%d action=drop", j->req.request_id,
-                 (int)fr->kind);
+        LOG_WARN("frame.publish_failed", "req=%s bytes=%zu action=drop", j->req.request_id,
+                 j->batch.len);
+    buf_reset(&j->batch);
+}
+
+/* Queue a frame; frames of one loop turn leave together (fwd_run flushes). */
+static void send_frame(struct job *j, struct fwd_frame *fr)
+{
+    fr->seq = j->seq++;
+    if (fwd_codec_batch_add(fr, &j->batch) != ST_OK) {
+        flush_job(j);
+        if (fwd_codec_batch_add(fr, &j->batch) != ST_OK)
+            LOG_WARN("frame.too_big", "req=%s kind=%d action=drop", j->req.request_id,
+                     (int)fr->kind);
+    }
+    if (!j->dirty) {
+        j->dirty = 1;
+        j->dnext = j->f->dirty;
+        if (j->dnext)
+            j->dnext->dprev = j;
+        j->f->dirty = j;
+    }
     j->t_frame_us = clock_mono_us();
+    if (j->batch.len >= BATCH_FLUSH)
+        flush_job(j);
+}
+
+static void flush_all(struct fwd *f)
+{
+    while (f->dirty)
+        flush_job(f->dirty);
 }
 
 static void send_simple(struct fwd *f, const char *reply, const char *req_id,
@@ -137,7 +182,8 @@ static void send_simple(struct fwd *f, const char *reply, const char *req_id,
     struct fwd_frame fr = {.kind = kind, .seq = 0, .fwd_id = f->cfg->id};
 
     buf_reset(&f->frame);
-    if (fwd_codec_frame(&fr, &f->frame) == ST_OK)
+    if (fwd_codec_batch_add(&fr, &f->frame) == ST_OK &&
+        fwd_codec_batch_finish(&f->frame, f->cfg->id) == ST_OK)
         (void)bus_publish(f->bus, reply, NULL, f->frame.data, f->frame.len, req_id);
 }
 
@@ -154,6 +200,7 @@ static void job_free(struct job *j)
     buf_done(&j->err_body);
     buf_done(&j->piece);
     buf_done(&j->mid_error);
+    buf_done(&j->batch);
     sse_done(&j->sse);
     fwd_req_done(&j->req);
     free(j);
@@ -403,6 +450,7 @@ static void finish(struct job *j, CURLcode rc)
 static void end_job(struct job *j, CURLcode rc)
 {
     finish(j, rc);
+    flush_job(j);
     unlink_job(j);
     job_free(j);
 }
@@ -439,6 +487,7 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining)
     buf_init(&j->err_body, ERR_BODY_MAX);
     buf_init(&j->piece, PIECE_MAX);
     buf_init(&j->mid_error, ERR_BODY_MAX);
+    buf_init(&j->batch, 64u * 1024 * 1024);
     sse_init(&j->sse, SSE_EVENT_MAX);
     j->next = f->jobs;
     if (f->jobs)
@@ -446,9 +495,12 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining)
     f->jobs = j;
     f->njobs++;
     j->t_start_us = clock_mono_us();
-    struct fwd_frame acc = {.kind = FF_ACCEPTED, .fwd_id = f->cfg->id};
-    send_frame(j, &acc);
-    if (j->req.body_len >= j->req.body_total && start_transfer(j) != ST_OK) {
+    j->t_frame_us = j->t_start_us;
+    if (j->req.body_len < j->req.body_total) { /* the edge sends the pieces once accepted */
+        struct fwd_frame acc = {.kind = FF_ACCEPTED, .fwd_id = f->cfg->id};
+        send_frame(j, &acc);
+        flush_job(j);
+    } else if (start_transfer(j) != ST_OK) {
         j->abort_cls = EC_TRANSIENT;
         j->abort_msg = "could not start the upstream transfer";
         end_job(j, CURLE_FAILED_INIT);
@@ -575,6 +627,7 @@ void fwd_run(struct fwd *f, volatile sig_atomic_t *stop)
                 end_job(j, cm->data.result);
         }
         check_timers(f);
+        flush_all(f);
         (void)curl_multi_poll(f->multi, NULL, 0, 100, NULL);
     }
 }
@@ -587,6 +640,8 @@ void fwd_free(struct fwd *f)
         return;
     while (f->jobs) {
         struct job *j = f->jobs;
+        buf_reset(&j->batch);
+        flush_job(j);
         unlink_job(j);
         job_free(j);
     }

@@ -17,9 +17,10 @@ async function withStack(fn, opts = {}) {
     }
   } catch (e) {
     s.dumpLogs();
+    s.failed = true;
     throw e;
   } finally {
-    await s.stop();
+    await s.stop({ keep: s.failed });
   }
 }
 

@@ -193,7 +193,8 @@ export class Stack {
     if (this.pgdir) {
       try { asPostgres(`${PGBIN}/pg_ctl -D ${this.pgdir}/data -m immediate stop >/dev/null`); } catch { /* gone */ }
     }
-    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+    if (keep) console.error(`logs kept in ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 
   dumpLogs() {

@@ -16,9 +16,10 @@ async function withStack(fn, opts = {}) {
     await fn(s);
   } catch (e) {
     s.dumpLogs();
+    s.failed = true;
     throw e;
   } finally {
-    await s.stop();
+    await s.stop({ keep: s.failed });
   }
 }
 
