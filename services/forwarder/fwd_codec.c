@@ -35,7 +35,8 @@ enum status fwd_codec_request(const void *data, size_t len, const char *reply, s
     r.path = xstrdup(m->path);
     r.body_total = m->body_len > m->body.len ? (size_t)m->body_len : m->body.len;
     r.body = xmalloc(r.body_total + 1);
-    memcpy(r.body, m->body.data, m->body.len);
+    if (m->body.len) /* a GET has no body: data is NULL */
+        memcpy(r.body, m->body.data, m->body.len);
     r.body_len = m->body.len;
     r.body[r.body_len] = '\0';
     r.body_pieces = m->body_pieces;
@@ -86,7 +87,8 @@ enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply,
         return ST_PROTO;
     *ret_reply = xstrdup(m->reply);
     *ret_data = xmalloc(m->data.len + 1);
-    memcpy(*ret_data, m->data.data, m->data.len);
+    if (m->data.len)
+        memcpy(*ret_data, m->data.data, m->data.len);
     *ret_len = m->data.len;
     sb__v1__body_piece__free_unpacked(m, NULL);
     return ST_OK;

@@ -70,6 +70,7 @@ export class Stack {
     const fd = require_fd(log);
     const p = spawn(cmd, [], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', fd, fd] });
     p.sbName = name;
+    p.sbOurs = true;
     p.sbLog = log;
     this.procs.push(p);
     return p;
@@ -193,8 +194,15 @@ export class Stack {
     if (this.pgdir) {
       try { asPostgres(`${PGBIN}/pg_ctl -D ${this.pgdir}/data -m immediate stop >/dev/null`); } catch { /* gone */ }
     }
-    if (keep) console.error(`logs kept in ${this.dir}`);
+    // a sanitizer report in any of our processes fails the test (make asan)
+    const reports = this.procs.filter((p) => p.sbOurs).map((p) => [p.sbName, readFileSync(p.sbLog, 'utf8')])
+      .filter(([, log]) => /ERROR: (Address|Leak)Sanitizer|runtime error:/.test(log));
+    if (keep || reports.length) console.error(`logs kept in ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
+    if (reports.length) {
+      throw new Error(`sanitizer report in ${reports.map(([n]) => n).join(', ')}:\n` +
+        reports.map(([, l]) => l.split('\n').filter((x) => /Sanitizer|runtime error|#\d/.test(x)).slice(0, 30).join('\n')).join('\n'));
+    }
   }
 
   dumpLogs() {
