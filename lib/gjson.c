@@ -95,6 +95,7 @@ void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret)
         ret->total_tokens = uint_of(usage, "totalTokenCount");
     }
     cand = json_array_get(json_object_get(obj, "candidates"), 0);
+    ret->has_candidates = json_is_object(cand);
     fr = json_string_value(json_object_get(cand, "finishReason"));
     if (fr)
         (void)snprintf(ret->finish_reason, sizeof(ret->finish_reason), "%s", fr);

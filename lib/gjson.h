@@ -14,6 +14,7 @@ struct gjson_scan {
     unsigned cached_tokens;
     unsigned total_tokens;
     int has_usage;
+    int has_candidates;     /* the object carries candidates[0] */
     char finish_reason[40]; /* candidates[0].finishReason, "" when absent */
     unsigned error_code;    /* error.code when the object is an error, else 0 */
     int valid;              /* parsed as a JSON object (or array of objects) */

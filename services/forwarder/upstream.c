@@ -261,16 +261,18 @@ static enum status on_event(enum sse_kind kind, const char *payload, size_t len,
         (void)buf_append(&j->mid_error, payload, len < ERR_BODY_MAX ? len : ERR_BODY_MAX);
         return ST_UPSTREAM;
     }
-    if (scan.has_usage || scan.finish_reason[0]) {
-        char fin[sizeof(j->last.finish_reason)];
-        memcpy(fin, j->last.finish_reason, sizeof(fin));
-        if (scan.has_usage)
-            j->last = scan;
-        if (!j->last.finish_reason[0])
-            memcpy(j->last.finish_reason, fin, sizeof(fin));
-        if (scan.finish_reason[0])
-            memcpy(j->last.finish_reason, scan.finish_reason, sizeof(fin));
+    /* usage is cumulative: keep the latest. The finish reason is the latest candidate chunk's:
+     * Google marks a server-side tool call STOP mid-stream and then goes on (MCP recording). */
+    if (scan.has_usage) {
+        j->last.prompt_tokens = scan.prompt_tokens;
+        j->last.output_tokens = scan.output_tokens;
+        j->last.thought_tokens = scan.thought_tokens;
+        j->last.cached_tokens = scan.cached_tokens;
+        j->last.total_tokens = scan.total_tokens;
+        j->last.has_usage = 1;
     }
+    if (scan.has_candidates || scan.finish_reason[0])
+        memcpy(j->last.finish_reason, scan.finish_reason, sizeof(j->last.finish_reason));
     struct fwd_frame fr = {.kind = FF_DATA, .data = payload, .len = len};
     send_frame(j, &fr);
     j->any_data = 1;

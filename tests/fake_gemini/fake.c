@@ -239,6 +239,7 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         return send_error(conn, 404, "NOT_FOUND", "Method not found.");
     }
     seq = fake_account(key, action[0] ? model : "", url, &plan);
+    fake_note_body(rq->body.data, rq->body.len);
     buf_init(&out, 1 << 24);
     if (plan.fault == FF_LATENCY) {
         sleep_ms(plan.ms);

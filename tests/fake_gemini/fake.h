@@ -46,6 +46,8 @@ const char *fake_key_project(const char *key);
  * Thread-safe. Returns the call's sequence number (for the abort registry).
  */
 uint64_t fake_account(const char *key, const char *model, const char *path, struct fake_plan *plan);
+/** Remember the raw body of the latest call (reported by /_fake/stats as last_body). */
+void fake_note_body(const char *body, size_t len);
 /** A stream of call `seq` was cut by the client. */
 void fake_note_abort(uint64_t seq, const char *key);
 /** Control API: apply a JSON command; *ret_body (owned) is the answer. Returns HTTP status. */

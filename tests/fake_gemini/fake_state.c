@@ -70,6 +70,7 @@ static char quota_delay[24];
 static struct logent logs[MAX_LOG];
 static size_t nlogs;
 static uint64_t seq_next = 1, aborted_total;
+static struct buf last_body;
 
 static const char *const fault_names[FF_COUNT] = {
     "none", "invalid",     "suspended", "quota_minute", "quota_day", "quota_zero", "500",
@@ -236,6 +237,16 @@ uint64_t fake_account(const char *key, const char *model, const char *path, stru
     return seq;
 }
 
+void fake_note_body(const char *body, size_t len)
+{
+    (void)pthread_mutex_lock(&mu);
+    if (!last_body.max)
+        buf_init(&last_body, 1 << 20);
+    buf_reset(&last_body);
+    (void)buf_append(&last_body, body ? body : "", body ? len : 0);
+    (void)pthread_mutex_unlock(&mu);
+}
+
 void fake_note_abort(uint64_t seq, const char *key)
 {
     (void)seq;
@@ -280,6 +291,8 @@ static char *stats_locked(void)
     (void)json_object_set_new(root, "aborted", ab);
     (void)json_object_set_new(root, "aborted_total", json_integer((json_int_t)aborted_total));
     (void)json_object_set_new(root, "log", log);
+    (void)json_object_set_new(root, "last_body",
+                              json_stringn(last_body.data ? last_body.data : "", last_body.len));
     s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;
