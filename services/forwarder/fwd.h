@@ -70,7 +70,7 @@ enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply,
 enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *batch);
 /** Close the batch with the forwarder id (field 2); batch is then a packed FrameBatch. */
 enum status fwd_codec_batch_finish(struct buf *batch, const char *fwd_id);
-/** Append a packed Outcome to out. */
-enum status fwd_codec_outcome(const struct fwd_outcome *o, struct buf *out);
+/** Append an Outcome to an OutcomeBatch being built in batch (field 1). */
+enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *batch);
 
 #endif

@@ -218,11 +218,12 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
     return pack_frame(&fr, out);
 }
 
-enum status fwd_codec_outcome(const struct fwd_outcome *o, struct buf *out)
+enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *out)
 {
     Sb__V1__Outcome m = SB__V1__OUTCOME__INIT;
-    uint8_t tmp[2048];
-    size_t n;
+    size_t n, mark = out->len;
+    char *p;
+    enum status st;
 
     m.request_id = o->req->request_id;
     m.lease_id = o->req->lease_id;
@@ -236,8 +237,13 @@ enum status fwd_codec_outcome(const struct fwd_outcome *o, struct buf *out)
     m.reason = CODEC_STR(o->cr->reason[0] ? o->cr->reason : o->cr->quota_id);
     m.latency_ms = o->latency_ms;
     n = sb__v1__outcome__get_packed_size(&m);
-    if (n > sizeof(tmp))
-        return ST_TOO_BIG;
-    (void)sb__v1__outcome__pack(&m, tmp);
-    return buf_append(out, tmp, n);
+    st = put_len_delimited(out, 1, n);
+    if (st == ST_OK)
+        st = buf_extend(out, n, &p);
+    if (st != ST_OK) {
+        out->len = mark;
+        return st;
+    }
+    (void)sb__v1__outcome__pack(&m, (uint8_t *)p);
+    return ST_OK;
 }

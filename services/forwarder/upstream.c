@@ -62,6 +62,7 @@ struct fwd {
     struct job *dirty;
     unsigned njobs;
     struct buf frame;
+    struct buf outcomes; /* an OutcomeBatch for keypool, sent once per loop turn */
     char base[512];
 };
 
@@ -87,6 +88,7 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
     (void)curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_conns);
     f->q = queue_new(65536, wake, f);
     buf_init(&f->frame, 64u * 1024 * 1024);
+    buf_init(&f->outcomes, 4u * 1024 * 1024);
     (void)snprintf(f->base, sizeof(f->base), "%s", cfg->base_url);
     n = strlen(f->base);
     while (n > 0 && f->base[n - 1] == '/')
@@ -170,8 +172,13 @@ static void send_frame(struct job *j, struct fwd_frame *fr)
         flush_job(j);
 }
 
+static void flush_outcomes(struct fwd *f);
+
+/* Outcomes first: keypool then usually learns that a key cools before the edge, reading the
+ * Error frame, asks it for the next lease. */
 static void flush_all(struct fwd *f)
 {
+    flush_outcomes(f);
     while (f->dirty)
         flush_job(f->dirty);
 }
@@ -219,16 +226,26 @@ static void unlink_job(struct job *j)
     f->njobs--;
 }
 
+static void flush_outcomes(struct fwd *f)
+{
+    if (!f->outcomes.len)
+        return;
+    if (bus_publish(f->bus, SUBJ_KP_OUTCOME, NULL, f->outcomes.data, f->outcomes.len, NULL) !=
+        ST_OK)
+        LOG_WARN("outcome.publish_failed", "bytes=%zu action=drop", f->outcomes.len);
+    buf_reset(&f->outcomes);
+}
+
+/* Queue the outcome for keypool; outcomes of one loop turn travel together. */
 static void report(struct job *j, const struct classify_result *cr)
 {
     struct fwd *f = j->f;
-    struct buf out;
     struct fwd_outcome o = {&j->req, cr, (unsigned)((clock_mono_us() - j->t_start_us) / 1000)};
 
-    buf_init(&out, 4096);
-    if (fwd_codec_outcome(&o, &out) == ST_OK)
-        (void)bus_publish(f->bus, SUBJ_KP_OUTCOME, NULL, out.data, out.len, j->req.request_id);
-    buf_done(&out);
+    if (fwd_codec_outcome_add(&o, &f->outcomes) != ST_OK) {
+        flush_outcomes(f);
+        (void)fwd_codec_outcome_add(&o, &f->outcomes);
+    }
 }
 
 static void flush_piece(struct job *j)
@@ -615,8 +632,10 @@ void fwd_run(struct fwd *f, volatile sig_atomic_t *stop)
             drain_until = clock_mono_us() + 10ULL * 1000 * 1000;
             LOG_INFO("draining", "inflight=%u", f->njobs);
         }
-        if (drain_until && (f->njobs == 0 || clock_mono_us() > drain_until))
+        if (drain_until && (f->njobs == 0 || clock_mono_us() > drain_until)) {
+            flush_all(f);
             break;
+        }
         while ((msg = queue_pop(f->q)) != NULL)
             dispatch(f, msg, drain_until != 0);
         (void)curl_multi_perform(f->multi, &running);
@@ -651,6 +670,7 @@ void fwd_free(struct fwd *f)
         bus_msg_free(msg);
     queue_free(f->q);
     buf_done(&f->frame);
+    buf_done(&f->outcomes);
     curl_multi_cleanup(f->multi);
     free(f);
 }

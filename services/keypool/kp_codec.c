@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
+#include "kp.h"
 #include "pool.h"
 #include "proto/keypool.pb-c.h"
 
@@ -28,46 +29,41 @@ static enum status pack_reply(const Sb__V1__LeaseReply *r, struct buf *out)
     return st;
 }
 
-enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, struct buf *out)
+/* Build the LeaseReply for a request (NULL: undecodable) given the pool's answer. */
+static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
+                               const struct kp_lease *l, uint64_t now, unsigned ttl,
+                               struct buf *out)
 {
-    Sb__V1__LeaseRequest *req = sb__v1__lease_request__unpack(NULL, len, data);
     Sb__V1__LeaseReply reply = SB__V1__LEASE_REPLY__INIT;
     Sb__V1__Lease lease = SB__V1__LEASE__INIT;
-    struct kp_lease l;
-    enum status st;
-    uint64_t now = clock_now_ms();
-    unsigned ttl;
 
     if (!req) {
         reply.status = SB__V1__STATUS__ST_PROTO;
         reply.message = CODEC_STR("undecodable LeaseRequest");
         return pack_reply(&reply, out);
     }
-    ttl = req->ttl_ms ? req->ttl_ms : 600000;
-    st = kp_pool_lease(pool, req->model, now, ttl, (const char *const *)req->exclude_key_ids,
-                       req->n_exclude_key_ids, &l);
     if (st != ST_OK) {
         LOG_ERROR("lease.failed", "req=%s model=%s st=%s action=reply_error", req->request_id,
                   req->model, status_str(st));
         reply.status = SB__V1__STATUS__ST_IO;
         reply.message = CODEC_STR("key store unavailable");
-        goto out;
+        return pack_reply(&reply, out);
     }
-    switch (l.result) {
+    switch (l->result) {
     case KP_LEASE_OK:
         reply.status = SB__V1__STATUS__ST_OK;
-        lease.lease_id = l.lease_id;
-        lease.key_id = l.key_id;
-        lease.project = l.project;
-        lease.secret = CODEC_STR(l.secret);
+        lease.lease_id = CODEC_STR(l->lease_id);
+        lease.key_id = CODEC_STR(l->key_id);
+        lease.project = CODEC_STR(l->project);
+        lease.secret = CODEC_STR(l->secret);
         lease.deadline_ms = now + ttl;
         reply.lease = &lease;
         LOG_DEBUG("lease.ok", "req=%s model=%s key_id=%s project=%s", req->request_id, req->model,
-                  l.key_id, l.project);
+                  l->key_id, l->project);
         break;
     case KP_LEASE_COOLING:
         reply.status = SB__V1__STATUS__ST_EXHAUSTED;
-        reply.retry_after_ms = l.retry_after_ms;
+        reply.retry_after_ms = l->retry_after_ms;
         reply.message = CODEC_STR("all keys are cooling down for this model");
         break;
     case KP_LEASE_DEAD:
@@ -83,40 +79,135 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
         reply.message = CODEC_STR("every available key was already tried");
         break;
     }
-out:
-    st = pack_reply(&reply, out);
-    sb__v1__lease_request__free_unpacked(req, NULL);
+    return pack_reply(&reply, out);
+}
+
+enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, struct buf *out)
+{
+    Sb__V1__LeaseRequest *req = sb__v1__lease_request__unpack(NULL, len, data);
+    struct kp_lease l;
+    enum status st = ST_PROTO;
+    uint64_t now = clock_now_ms();
+    unsigned ttl = req && req->ttl_ms ? req->ttl_ms : 600000;
+
+    memset(&l, 0, sizeof(l));
+    if (req)
+        st = kp_pool_lease(pool, req->model, now, ttl, (const char *const *)req->exclude_key_ids,
+                           req->n_exclude_key_ids, &l);
+    if (st == ST_NOT_FOUND) {
+        sb__v1__lease_request__free_unpacked(req, NULL);
+        return st;
+    }
+    st = lease_reply(req, st, &l, now, ttl, out);
+    if (req)
+        sb__v1__lease_request__free_unpacked(req, NULL);
     return st;
 }
 
-enum status kp_codec_outcome(struct kp_pool *pool, const void *data, size_t len)
+static void log_change(const Sb__V1__Outcome *o, const char *change)
 {
-    Sb__V1__Outcome *o = sb__v1__outcome__unpack(NULL, len, data);
-    struct kp_outcome oc;
-    char change[32] = "";
-    enum status st;
-
-    if (!o)
-        return ST_PROTO;
-    oc.lease_id = o->lease_id;
-    oc.key_id = o->key_id;
-    oc.project = o->project;
-    oc.model = o->model;
-    oc.cls = (enum err_class)o->error_class;
-    oc.retry_delay_ms = o->retry_delay_ms;
-    oc.quota_value = o->quota_value;
-    oc.reason = o->reason;
-    st = kp_pool_outcome(pool, &oc, clock_now_ms(), change, sizeof(change));
-    if (st != ST_OK)
-        LOG_ERROR("outcome.failed", "req=%s key_id=%s st=%s action=drop", o->request_id, o->key_id,
-                  status_str(st));
-    else if (strcmp(change, "dead") == 0 || strcmp(change, "cooled") == 0 ||
-             strcmp(change, "backoff") == 0)
+    if (strcmp(change, "dead") == 0 || strcmp(change, "cooled") == 0 ||
+        strcmp(change, "backoff") == 0)
         LOG_INFO("key.state", "req=%s key_id=%s project=%s model=%s change=%s class=%s reason=%s",
-                 o->request_id, o->key_id, o->project, o->model, change, classify_name(oc.cls),
-                 o->reason[0] ? o->reason : "-");
-    sb__v1__outcome__free_unpacked(o, NULL);
-    return st;
+                 o->request_id, o->key_id, o->project, o->model, change,
+                 classify_name((enum err_class)o->error_class), o->reason[0] ? o->reason : "-");
+}
+
+static void outcome_of(const Sb__V1__Outcome *m, struct kp_outcome *oc)
+{
+    oc->lease_id = m->lease_id;
+    oc->key_id = m->key_id;
+    oc->project = m->project;
+    oc->model = m->model;
+    oc->cls = (enum err_class)m->error_class;
+    oc->retry_delay_ms = m->retry_delay_ms;
+    oc->quota_value = m->quota_value;
+    oc->reason = m->reason;
+}
+
+/* Per-item decode results kept alive until the replies are built. */
+struct slot {
+    Sb__V1__LeaseRequest *lr;
+    Sb__V1__OutcomeBatch *ob;
+    size_t first_call;
+    struct kp_lease_call lc;
+    unsigned ttl;
+};
+
+void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
+{
+    struct slot *slots = xcalloc(n ? n : 1, sizeof(*slots));
+    size_t ncalls = 0, total = 0;
+    uint64_t now = clock_now_ms();
+
+    /* pass 1: decode and count, so the call arrays never move once argv points into them */
+    for (size_t i = 0; i < n; i++) {
+        struct slot *sl = &slots[i];
+        if (items[i].kind == KP_ITEM_LEASE) {
+            sl->lr = sb__v1__lease_request__unpack(NULL, items[i].len, items[i].data);
+            total += sl->lr != NULL;
+        } else {
+            sl->ob = sb__v1__outcome_batch__unpack(NULL, items[i].len, items[i].data);
+            total += sl->ob ? sl->ob->n_outcomes : 0;
+        }
+    }
+    struct kv_call *calls = xmalloc_array(total ? total : 1, sizeof(*calls));
+    struct kp_outcome_call *occ = xmalloc_array(total ? total : 1, sizeof(*occ));
+    struct kp_outcome *ocs = xmalloc_array(total ? total : 1, sizeof(*ocs));
+    /* pass 2: script calls, in message order */
+    for (size_t i = 0; i < n; i++) {
+        struct slot *sl = &slots[i];
+        sl->first_call = ncalls;
+        if (sl->lr) {
+            sl->ttl = sl->lr->ttl_ms ? sl->lr->ttl_ms : 600000;
+            kp_pool_lease_args(pool, sl->lr->model, now, sl->ttl,
+                               (const char *const *)sl->lr->exclude_key_ids,
+                               sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls++]);
+        } else if (sl->ob) {
+            for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
+                outcome_of(sl->ob->outcomes[k], &ocs[ncalls]);
+                kp_pool_outcome_args(pool, &ocs[ncalls], now, &occ[ncalls], &calls[ncalls]);
+                ncalls++;
+            }
+        }
+    }
+    struct kv_strs *rets = xcalloc(ncalls ? ncalls : 1, sizeof(*rets));
+    enum status *sts = xcalloc(ncalls ? ncalls : 1, sizeof(*sts));
+    kv_eval_many(kp_pool_kv(pool), ncalls, calls, rets, sts);
+
+    for (size_t i = 0; i < n; i++) {
+        struct slot *sl = &slots[i];
+        if (items[i].kind == KP_ITEM_LEASE) {
+            struct kp_lease l;
+            enum status st = ST_PROTO;
+            if (sl->lr && sts[sl->first_call] == ST_OK)
+                st = kp_pool_lease_result(pool, &sl->lc, &rets[sl->first_call], &l);
+            else if (sl->lr)
+                st = sts[sl->first_call];
+            if (st == ST_NOT_FOUND)
+                items[i].need_reload = true;
+            else
+                (void)lease_reply(sl->lr, st, &l, now, sl->ttl, &items[i].reply);
+            sb__v1__lease_request__free_unpacked(sl->lr, NULL);
+        } else if (sl->ob) {
+            for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
+                size_t c = sl->first_call + k;
+                if (sts[c] != ST_OK)
+                    LOG_ERROR("outcome.failed", "req=%s key_id=%s st=%s action=drop",
+                              sl->ob->outcomes[k]->request_id, sl->ob->outcomes[k]->key_id,
+                              status_str(sts[c]));
+                else
+                    log_change(sl->ob->outcomes[k], rets[c].n ? rets[c].items[0] : "");
+            }
+            sb__v1__outcome_batch__free_unpacked(sl->ob, NULL);
+        }
+    }
+    free(rets);
+    free(sts);
+    free(ocs);
+    free(occ);
+    free(calls);
+    free(slots);
 }
 
 enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf *out)

@@ -2,6 +2,7 @@
 #ifndef SB_KP_CODEC_H
 #define SB_KP_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/buf.h"
@@ -11,8 +12,22 @@ struct kp_pool;
 
 /** Handle a LeaseRequest; the packed LeaseReply is appended to out. */
 enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, struct buf *out);
-/** Handle an Outcome report (no reply). */
-enum status kp_codec_outcome(struct kp_pool *pool, const void *data, size_t len);
+enum kp_item_kind { KP_ITEM_LEASE, KP_ITEM_OUTCOMES };
+
+/* One queued message of a batch. */
+struct kp_item {
+    enum kp_item_kind kind;
+    const void *data;
+    size_t len;
+    struct buf reply; /* LEASE: the packed LeaseReply */
+    bool need_reload; /* LEASE: the leased key's secret is not loaded yet */
+};
+
+/**
+ * Handle lease requests and outcome batches together: one pipelined Redis round trip for all
+ * of them. Items marked need_reload must be answered again with kp_codec_lease() after a reload.
+ */
+void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n);
 /** Packed Pong for a health ping. */
 enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf *out);
 

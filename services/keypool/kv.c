@@ -3,6 +3,7 @@
  * by SHA; a NOSCRIPT reply (after a Redis restart or SCRIPT FLUSH) falls back to EVAL once.
  */
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,56 @@ enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv
     }
     freeReplyObject(r);
     return st;
+}
+
+void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct kv_strs *rets,
+                  enum status *sts)
+{
+    const char *args[64];
+    size_t lens[64];
+    bool broken = false;
+
+    for (size_t i = 0; i < n; i++) {
+        sts[i] = ST_INVALID;
+        if (calls[i].argc > 60 || calls[i].script < 0 || calls[i].script >= kv->nscripts)
+            continue;
+        args[0] = "EVALSHA";
+        args[1] = kv->sha[calls[i].script];
+        args[2] = "0";
+        for (int a = 0; a < calls[i].argc; a++)
+            args[3 + a] = calls[i].argv[a];
+        for (int a = 0; a < calls[i].argc + 3; a++)
+            lens[a] = strlen(args[a]);
+        if (redisAppendCommandArgv(kv->c, calls[i].argc + 3, args, lens) != REDIS_OK)
+            broken = true;
+        sts[i] = ST_AGAIN; /* reply pending */
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (sts[i] != ST_AGAIN)
+            continue;
+        if (broken || redisGetReply(kv->c, (void **)&r) != REDIS_OK || !r) {
+            broken = true;
+            sts[i] = ST_UNAVAILABLE;
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            sts[i] = ST_NOT_FOUND; /* redo below, once the pipeline is drained */
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            (void)snprintf(rets[i].items[0], sizeof(rets[i].items[0]), "%s", r->str);
+            rets[i].n = 1;
+            sts[i] = ST_IO;
+        } else {
+            flatten(r, &rets[i]);
+            sts[i] = ST_OK;
+        }
+        freeReplyObject(r);
+    }
+    if (broken)
+        (void)reconnect(kv);
+    for (size_t i = 0; i < n; i++)
+        if (sts[i] == ST_NOT_FOUND) /* never re-run after a broken link: it may have run */
+            sts[i] = kv_eval(kv, calls[i].script, calls[i].argc, calls[i].argv, &rets[i]);
 }
 
 enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct kv_strs *ret)

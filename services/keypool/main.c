@@ -80,31 +80,54 @@ static enum status seed_and_load(struct store *store, struct kp_pool *pool, cons
     return st;
 }
 
-static void handle(struct bus *bus, struct kp_pool *pool, struct store *store,
-                   const struct kp_config *cfg, struct bus_msg *msg)
-{
-    const char *subj = bus_msg_subject(msg);
-    const char *reply = bus_msg_reply(msg);
-    struct buf out;
+#define BATCH_MAX 64
 
-    buf_init(&out, 64 * 1024);
-    if (strcmp(subj, SUBJ_KP_LEASE) == 0) {
-        enum status st = kp_codec_lease(pool, bus_msg_data(msg), bus_msg_len(msg), &out);
-        if (st == ST_NOT_FOUND) { /* a key added elsewhere: reload and answer again */
-            buf_reset(&out);
-            (void)seed_and_load(store, pool, "");
-            st = kp_codec_lease(pool, bus_msg_data(msg), bus_msg_len(msg), &out);
+/* Handle queued messages together: their Redis scripts share one pipelined round trip. */
+static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *store,
+                         const struct kp_config *cfg, struct bus_msg **msgs, size_t n)
+{
+    struct kp_item items[BATCH_MAX];
+    struct bus_msg *owner[BATCH_MAX];
+    size_t ni = 0;
+    bool reloaded = false;
+
+    for (size_t i = 0; i < n; i++) {
+        const char *subj = bus_msg_subject(msgs[i]);
+        const char *reply = bus_msg_reply(msgs[i]);
+        if (strcmp(subj, SUBJ_KP_LEASE) == 0 || strcmp(subj, SUBJ_KP_OUTCOME) == 0) {
+            struct kp_item *it = &items[ni];
+            memset(it, 0, sizeof(*it));
+            it->kind = strcmp(subj, SUBJ_KP_LEASE) == 0 ? KP_ITEM_LEASE : KP_ITEM_OUTCOMES;
+            it->data = bus_msg_data(msgs[i]);
+            it->len = bus_msg_len(msgs[i]);
+            buf_init(&it->reply, 64 * 1024);
+            owner[ni++] = msgs[i];
+        } else if (strcmp(subj, SUBJ_KP_PING) == 0 && reply) {
+            struct buf out;
+            buf_init(&out, 1024);
+            if (kp_codec_pong(pool, cfg->id, &out) == ST_OK)
+                (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
+            buf_done(&out);
         }
-        if (reply && out.len)
-            (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
-    } else if (strcmp(subj, SUBJ_KP_OUTCOME) == 0) {
-        (void)kp_codec_outcome(pool, bus_msg_data(msg), bus_msg_len(msg));
-    } else if (strcmp(subj, SUBJ_KP_PING) == 0) {
-        if (reply && kp_codec_pong(pool, cfg->id, &out) == ST_OK)
-            (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
     }
-    buf_done(&out);
-    bus_msg_free(msg);
+    kp_codec_batch(pool, items, ni);
+    for (size_t i = 0; i < ni; i++) {
+        struct kp_item *it = &items[i];
+        const char *reply = bus_msg_reply(owner[i]);
+        if (it->kind == KP_ITEM_LEASE && it->need_reload) {
+            /* a key added by another replica: reload the registry once, answer again */
+            if (!reloaded)
+                (void)seed_and_load(store, pool, "");
+            reloaded = true;
+            buf_reset(&it->reply);
+            (void)kp_codec_lease(pool, it->data, it->len, &it->reply);
+        }
+        if (it->kind == KP_ITEM_LEASE && reply && it->reply.len)
+            (void)bus_publish(bus, reply, NULL, it->reply.data, it->reply.len, NULL);
+        buf_done(&it->reply);
+    }
+    for (size_t i = 0; i < n; i++)
+        bus_msg_free(msgs[i]);
 }
 
 int main(void)
@@ -166,9 +189,15 @@ int main(void)
         if (poll(&pfd, 1, 500) < 0 && errno != EINTR)
             break;
         queue_ack(q);
-        struct bus_msg *msg;
-        while ((msg = queue_pop(q)) != NULL)
-            handle(bus, pool, store, &cfg, msg);
+        for (;;) {
+            struct bus_msg *msgs[BATCH_MAX];
+            size_t n = 0;
+            while (n < BATCH_MAX && (msgs[n] = queue_pop(q)) != NULL)
+                n++;
+            if (n == 0)
+                break;
+            handle_batch(bus, pool, store, &cfg, msgs, n);
+        }
     }
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;

@@ -112,61 +112,85 @@ static const char *secret_of(const struct kp_pool *pool, const char *id)
     return k ? k->secret : NULL;
 }
 
-enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
-                          const char *const *exclude, size_t nexclude, struct kp_lease *ret)
+struct kv *kp_pool_kv(struct kp_pool *pool)
 {
-    const char *argv[64];
-    char now_s[24], ttl_s[16], win_s[8], nex_s[8];
-    struct kv_strs out;
-    struct kp_lease l;
-    enum status st;
+    return pool->kv;
+}
 
+void kp_pool_lease_args(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
+                        const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
+                        struct kv_call *ret_call)
+{
     if (nexclude > 48)
         nexclude = 48;
-    memset(&l, 0, sizeof(l));
     pool->lease_seq++;
     pool->rnd = pool->rnd * 1103515245u + 12345u;
-    (void)snprintf(l.lease_id, sizeof(l.lease_id), "l%llx%08x", (unsigned long long)now_ms,
+    (void)snprintf(lc->lease_id, sizeof(lc->lease_id), "l%llx%08x", (unsigned long long)now_ms,
                    pool->rnd ^ (unsigned)pool->lease_seq);
-    (void)snprintf(now_s, sizeof(now_s), "%llu", (unsigned long long)now_ms);
-    (void)snprintf(ttl_s, sizeof(ttl_s), "%u", ttl_ms);
-    (void)snprintf(win_s, sizeof(win_s), "%d", LEASE_WINDOW);
-    (void)snprintf(nex_s, sizeof(nex_s), "%zu", nexclude);
-    argv[0] = pool->prefix;
-    argv[1] = model;
-    argv[2] = now_s;
-    argv[3] = l.lease_id;
-    argv[4] = ttl_s;
-    argv[5] = win_s;
-    argv[6] = nex_s;
+    (void)snprintf(lc->now_s, sizeof(lc->now_s), "%llu", (unsigned long long)now_ms);
+    (void)snprintf(lc->ttl_s, sizeof(lc->ttl_s), "%u", ttl_ms);
+    (void)snprintf(lc->win_s, sizeof(lc->win_s), "%d", LEASE_WINDOW);
+    (void)snprintf(lc->nex_s, sizeof(lc->nex_s), "%zu", nexclude);
+    lc->argv[0] = pool->prefix;
+    lc->argv[1] = model;
+    lc->argv[2] = lc->now_s;
+    lc->argv[3] = lc->lease_id;
+    lc->argv[4] = lc->ttl_s;
+    lc->argv[5] = lc->win_s;
+    lc->argv[6] = lc->nex_s;
     for (size_t i = 0; i < nexclude; i++)
-        argv[7 + i] = exclude[i];
-    st = kv_eval(pool->kv, pool->lua_lease, 7 + (int)nexclude, argv, &out);
-    if (st != ST_OK)
-        return st;
-    if (out.n < 2)
+        lc->argv[7 + i] = exclude[i];
+    lc->argc = 7 + (int)nexclude;
+    ret_call->script = pool->lua_lease;
+    ret_call->argc = lc->argc;
+    ret_call->argv = lc->argv;
+}
+
+enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
+                                 const struct kv_strs *out, struct kp_lease *ret)
+{
+    struct kp_lease l;
+
+    memset(&l, 0, sizeof(l));
+    (void)snprintf(l.lease_id, sizeof(l.lease_id), "%s", lc->lease_id);
+    if (out->n < 2)
         return ST_PROTO;
-    if (strcmp(out.items[0], "ok") == 0 && out.n >= 3) {
+    if (strcmp(out->items[0], "ok") == 0 && out->n >= 3) {
         l.result = KP_LEASE_OK;
-        (void)snprintf(l.key_id, sizeof(l.key_id), "%.31s", out.items[1]);
-        (void)snprintf(l.project, sizeof(l.project), "%.127s", out.items[2]);
+        (void)snprintf(l.key_id, sizeof(l.key_id), "%.31s", out->items[1]);
+        (void)snprintf(l.project, sizeof(l.project), "%.127s", out->items[2]);
         l.secret = secret_of(pool, l.key_id);
         if (!l.secret)
             return ST_NOT_FOUND; /* added by another replica: caller reloads */
-    } else if (strcmp(out.items[0], "cooling") == 0) {
+    } else if (strcmp(out->items[0], "cooling") == 0) {
         uint64_t until = 0;
         l.result = KP_LEASE_COOLING;
-        (void)parse_u64(out.items[1], 0, UINT64_MAX, &until);
+        (void)parse_u64(out->items[1], 0, UINT64_MAX, &until);
         l.retry_after_ms = until;
-    } else if (strcmp(out.items[0], "dead") == 0) {
+    } else if (strcmp(out->items[0], "dead") == 0) {
         l.result = KP_LEASE_DEAD;
-    } else if (strcmp(out.items[0], "zero") == 0) {
+    } else if (strcmp(out->items[0], "zero") == 0) {
         l.result = KP_LEASE_ZERO;
     } else {
         l.result = KP_LEASE_TRIED;
     }
     *ret = l;
     return ST_OK;
+}
+
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
+                          const char *const *exclude, size_t nexclude, struct kp_lease *ret)
+{
+    struct kp_lease_call lc;
+    struct kv_call call;
+    struct kv_strs out;
+    enum status st;
+
+    kp_pool_lease_args(pool, model, now_ms, ttl_ms, exclude, nexclude, &lc, &call);
+    st = kv_eval(pool->kv, call.script, call.argc, call.argv, &out);
+    if (st != ST_OK)
+        return st;
+    return kp_pool_lease_result(pool, &lc, &out, ret);
 }
 
 const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint64_t now_ms,
@@ -205,30 +229,41 @@ const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint6
     return "release";
 }
 
+void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
+                          struct kp_outcome_call *oc, struct kv_call *ret_call)
+{
+    uint64_t until;
+    const char *act = kp_outcome_action(o->cls, o->retry_delay_ms, now_ms, &until);
+
+    (void)snprintf(oc->until_s, sizeof(oc->until_s), "%llu", (unsigned long long)until);
+    (void)snprintf(oc->now_s, sizeof(oc->now_s), "%llu", (unsigned long long)now_ms);
+    (void)snprintf(oc->qv_s, sizeof(oc->qv_s), "%llu",
+                   (unsigned long long)(o->cls == EC_QUOTA_MINUTE ? o->quota_value : 0));
+    oc->argv[0] = pool->prefix;
+    oc->argv[1] = o->key_id;
+    oc->argv[2] = o->project;
+    oc->argv[3] = o->model;
+    oc->argv[4] = act;
+    oc->argv[5] = oc->until_s;
+    oc->argv[6] = o->lease_id ? o->lease_id : "";
+    oc->argv[7] = oc->now_s;
+    oc->argv[8] = o->reason ? o->reason : "";
+    oc->argv[9] = oc->qv_s;
+    ret_call->script = pool->lua_outcome;
+    ret_call->argc = 10;
+    ret_call->argv = oc->argv;
+}
+
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n)
 {
-    char until_s[24], now_s[24], qv_s[24];
-    uint64_t until;
-    const char *act = kp_outcome_action(o->cls, o->retry_delay_ms, now_ms, &until);
+    struct kp_outcome_call oc;
+    struct kv_call call;
     struct kv_strs out;
     enum status st;
 
-    (void)snprintf(until_s, sizeof(until_s), "%llu", (unsigned long long)until);
-    (void)snprintf(now_s, sizeof(now_s), "%llu", (unsigned long long)now_ms);
-    (void)snprintf(qv_s, sizeof(qv_s), "%llu",
-                   (unsigned long long)(o->cls == EC_QUOTA_MINUTE ? o->quota_value : 0));
-    const char *argv[] = {pool->prefix,
-                          o->key_id,
-                          o->project,
-                          o->model,
-                          act,
-                          until_s,
-                          o->lease_id ? o->lease_id : "",
-                          now_s,
-                          o->reason ? o->reason : "",
-                          qv_s};
-    st = kv_eval(pool->kv, pool->lua_outcome, 10, argv, &out);
+    kp_pool_outcome_args(pool, o, now_ms, &oc, &call);
+    st = kv_eval(pool->kv, call.script, call.argc, call.argv, &out);
     if (st == ST_OK && ret_change)
         (void)snprintf(ret_change, n, "%s", out.n ? out.items[0] : "");
     return st;

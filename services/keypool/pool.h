@@ -50,6 +50,31 @@ enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret)
 void kp_pool_free(struct kp_pool *pool);
 /** Replace the in-memory secrets (takes ownership of keys[n]) and seed new keys into Redis. */
 enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_t n);
+/* Two-phase forms of lease and outcome, so a batch of them can share one Redis round trip:
+ * *_args() fills the script call (argv points into the struct), *_result() reads its reply. */
+struct kp_lease_call {
+    char lease_id[40];
+    char now_s[24], ttl_s[16], win_s[8], nex_s[8];
+    const char *argv[64];
+    int argc;
+};
+struct kp_outcome_call {
+    char until_s[24], now_s[24], qv_s[24];
+    const char *argv[10];
+};
+struct kv_call;
+struct kv_strs;
+
+void kp_pool_lease_args(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
+                        const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
+                        struct kv_call *ret_call);
+enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
+                                 const struct kv_strs *out, struct kp_lease *ret);
+void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
+                          struct kp_outcome_call *oc, struct kv_call *ret_call);
+/** The kv the pool runs on (for kv_eval_many()). */
+struct kv *kp_pool_kv(struct kp_pool *pool);
+
 /** Lease a key for `model`, skipping `exclude` key ids. ST_OK also for "no key" results. */
 enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
                           const char *const *exclude, size_t nexclude, struct kp_lease *ret);

@@ -37,3 +37,29 @@ test('two keypools and two forwarders serve together correctly', async () => {
     await s.stop();
   }
 });
+
+test('sustained concurrency: 600 requests, 64 in flight, every answer matched to its request', async () => {
+  const s = new Stack();
+  try {
+    await s.start(KEYS, { forwarders: 2 });
+    let next = 0;
+    const worker = async () => {
+      while (next < 600) {
+        const i = next++;
+        const r = await s.gen(i % 3 ? 'gemini-2.5-flash' : 'gemini-2.5-pro', `load ${i}`, { stream: i % 2 === 0 });
+        assert.equal(r.status, 200);
+        const text = await r.text();
+        assert.ok(text.includes(`load ${i}`) || text.includes(`"${i}"`) || text.includes(` ${i}`), `answer of request ${i}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+    const c = (await s.stats()).calls;
+    assert.equal(Object.values(c).reduce((a, b) => a + b, 0), 600, 'one upstream call per request');
+    assert.ok(Object.values(c).every((n) => n >= 150), 'spread across the three projects');
+  } catch (e) {
+    s.dumpLogs();
+    throw e;
+  } finally {
+    await s.stop();
+  }
+});
