@@ -33,7 +33,7 @@ asan: deps
 	@cmake --build build-asan -j$(JOBS)
 	@bash tools/test.sh build-asan
 
-check:
+check: deps
 	@bash tools/check-format.sh
 	@bash tools/check-banned.sh
 

@@ -105,5 +105,7 @@ $( [[ -n $DEMO ]] && echo "  DEMO MODE: GEMINI_API_KEYS is unset, so a local fak
   Logs: $DATA/logs/   Ctrl-C stops everything.
 
 BANNER
+stopping=""
+trap 'stopping=1; cleanup' INT TERM
 wait -n "${pids[@]}" || true
-echo "a process exited; see $DATA/logs" >&2
+[[ -n $stopping ]] || echo "a process exited; see $DATA/logs" >&2

@@ -35,6 +35,7 @@ struct fake_plan {
     char retry_delay[24];
     char project[64];
     unsigned chunk_ms;
+    unsigned quota_value; /* the limit that was exceeded (0: scripted fault, use a default) */
 };
 
 /** Load keys ("project:key,..."), limits and defaults from the environment. */

@@ -92,6 +92,9 @@ unsigned fake_error_body(enum fake_fault fault, const struct fake_plan *plan, co
 {
     json_t *e;
     const char *delay = plan && plan->retry_delay[0] ? plan->retry_delay : "22s";
+    char value[16];
+
+    (void)snprintf(value, sizeof(value), "%u", plan && plan->quota_value ? plan->quota_value : 0);
 
     switch (fault) {
     case FF_INVALID:
@@ -114,11 +117,11 @@ unsigned fake_error_body(enum fake_fault fault, const struct fake_plan *plan, co
         json_decref(e);
         return 403;
     case FF_QUOTA_MINUTE:
-        return quota_error("GenerateRequestsPerMinutePerProjectPerModel-FreeTier", "10", model,
-                           delay, out);
+        return quota_error("GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                           plan && plan->quota_value ? value : "10", model, delay, out);
     case FF_QUOTA_DAY:
-        return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250", model, delay,
-                           out);
+        return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+                           plan && plan->quota_value ? value : "250", model, delay, out);
     case FF_QUOTA_ZERO:
         return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "0", model, delay,
                            out);

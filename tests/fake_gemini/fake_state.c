@@ -219,10 +219,12 @@ uint64_t fake_account(const char *key, const char *model, const char *path, stru
         }
         if (c && rpd && c->rpd_used >= rpd) {
             plan->fault = FF_QUOTA_DAY;
+            plan->quota_value = rpd;
             (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%llus",
                            (unsigned long long)((day - now) / 1000 + 1));
         } else if (c && rpm && c->rpm_used >= rpm) {
             plan->fault = FF_QUOTA_MINUTE;
+            plan->quota_value = rpm;
             (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%s",
                            quota_delay[0] ? quota_delay : "");
             if (!plan->retry_delay[0])
@@ -241,7 +243,7 @@ void fake_note_body(const char *body, size_t len)
 {
     (void)pthread_mutex_lock(&mu);
     if (!last_body.max)
-        buf_init(&last_body, 1 << 20);
+        buf_init(&last_body, 64u << 20);
     buf_reset(&last_body);
     (void)buf_append(&last_body, body ? body : "", body ? len : 0);
     (void)pthread_mutex_unlock(&mu);

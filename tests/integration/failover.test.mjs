@@ -149,3 +149,28 @@ test('all keys cooling -> 429 with Retry-After', () => withStack(async (s) => {
   assert.equal(c[KA] + c[KB] + c[KC], 3);
   assert.equal((await s.gen('gemini-2.5-pro', 'x')).status, 200, 'other models unaffected');
 }));
+
+test("the upstream's own per-minute quota cools the pair and its limit is learnt", () => withStack(async (s) => {
+  const toNextMinute = 60000 - (Date.now() % 60000);
+  if (toNextMinute < 5000) await sleep(toNextMinute + 200); // the window must not reset mid-test
+  await s.limits({ project: 'pa', model: FLASH, rpm: 2 });
+  for (let i = 0; i < 9; i++) assert.equal((await s.gen(FLASH, `q${i}`)).status, 200);
+  const paFlash = await logFor(s, KA, FLASH);
+  assert.equal(paFlash.length, 3, 'two served, the third answered 429, then none');
+  assert.equal(s.redisRaw('HGET', 'sb:lim:pa', FLASH), '2', 'the limit learnt from quotaValue');
+  const until = Number(s.redisRaw('ZSCORE', `sb:cool:${FLASH}`, 'pa'));
+  assert.ok(until > Date.now() && until <= Date.now() + 61000, 'cooling until the window resets');
+}));
+
+test('a body larger than one bus message travels in pieces, byte for byte', () => withStack(async (s) => {
+  const text = 'lorem ipsum dolor sit amet '.repeat(80000); // ~2.1 MiB
+  const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }] });
+  const r = await s.gen(FLASH, '', { body });
+  assert.equal(r.status, 200);
+  const st = await s.stats();
+  assert.equal(st.last_body.length, body.length);
+  assert.equal(st.last_body, body);
+  const stream = await s.gen(FLASH, '', { body, stream: true });
+  assert.equal(stream.status, 200);
+  assert.ok((await stream.text()).includes('finishReason'));
+}));
