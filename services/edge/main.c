@@ -9,6 +9,7 @@
 #include "lib/bus.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/signals.h"
 
 #include "edge.h"
 #include "http.h"
@@ -33,12 +34,6 @@ static const struct cfg_field edge_fields[] = {
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 int main(void)
 {
     struct edge_config cfg;
@@ -47,7 +42,6 @@ int main(void)
     struct bus *bus = NULL;
     struct edge *e = NULL;
     struct http *h = NULL;
-    struct sigaction sa;
     int rc = EXIT_FAILURE;
 
     log_init("edge");
@@ -61,12 +55,7 @@ int main(void)
         return EXIT_FAILURE;
     }
     cfg_log(edge_fields, sizeof(edge_fields) / sizeof(edge_fields[0]), &cfg);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    (void)sigaction(SIGPIPE, &sa, NULL);
+    signals_init(&stop_flag);
 
     if (bus_connect(cfg.nats_url, "edge", &bus) != ST_OK || edge_new(&cfg, bus, &e) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");

@@ -13,6 +13,7 @@
 #include "lib/classify.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/signals.h"
 
 #include "upstream.h"
 
@@ -30,12 +31,6 @@ static const struct cfg_field fwd_fields[] = {
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 int main(void)
 {
     struct fwd_config cfg;
@@ -43,7 +38,6 @@ int main(void)
     struct classify_table *table = NULL;
     struct fwd *f = NULL;
     struct bus *bus = NULL;
-    struct sigaction sa;
     int rc = EXIT_FAILURE;
 
     log_init("forwarder");
@@ -68,10 +62,7 @@ int main(void)
         return EXIT_FAILURE;
     }
     cfg_log(fwd_fields, sizeof(fwd_fields) / sizeof(fwd_fields[0]), &cfg);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGTERM, &sa, NULL);
+    signals_init(&stop_flag);
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto out;

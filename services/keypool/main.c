@@ -15,6 +15,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/queue.h"
+#include "lib/signals.h"
 
 #include "kp.h"
 #include "kp_codec.h"
@@ -44,12 +45,6 @@ static const struct cfg_field kp_fields[] = {
 };
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
 {
@@ -139,7 +134,6 @@ int main(void)
     struct store *store = NULL;
     struct kp_pool *pool = NULL;
     struct queue *q = NULL;
-    struct sigaction sa;
     int rc = EXIT_FAILURE;
     enum status st;
 
@@ -154,10 +148,7 @@ int main(void)
         cfg.id = idbuf;
     }
     cfg_log(kp_fields, sizeof(kp_fields) / sizeof(kp_fields[0]), &cfg);
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGTERM, &sa, NULL);
+    signals_init(&stop_flag);
 
     if ((st = store_open(cfg.pg_dsn, &store)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));

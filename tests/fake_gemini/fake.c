@@ -17,6 +17,7 @@
 
 #include "lib/buf.h"
 #include "lib/parse.h"
+#include "lib/signals.h"
 #include "lib/xalloc.h"
 
 struct stream;
@@ -40,12 +41,6 @@ struct stream {
 };
 
 static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -362,18 +357,12 @@ int main(void)
     const char *port_file = getenv("FAKE_PORT_FILE"); /* NOLINT(concurrency-mt-unsafe) */
     uint64_t port = 0;
     struct MHD_Daemon *d;
-    struct sigaction sa;
     const union MHD_DaemonInfo *di;
 
     if (port_s && parse_u64(port_s, 0, 65535, &port) != ST_OK)
         port = 0;
     fake_state_init();
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    (void)sigaction(SIGINT, &sa, NULL);
-    (void)sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    (void)sigaction(SIGPIPE, &sa, NULL);
+    signals_init(&stop_flag);
     d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,

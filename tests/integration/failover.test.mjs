@@ -2,27 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Stack, sleep, textOf, waitUntil, nextPacificMidnight } from './harness.mjs';
+import { withStack as withStackOf } from './harness.mjs';
 
 const KEYS = 'pa:key-alpha-0000000001,pb:key-bravo-0000000002,pc:key-charlie-000000003';
 const [KA, KB, KC] = KEYS.split(',').map((k) => k.split(':')[1]);
 const FLASH = 'gemini-2.5-flash';
 
-async function withStack(fn, opts = {}) {
-  const s = new Stack();
-  try {
-    await s.start(opts.keys ?? KEYS, opts);
-    await fn(s);
-    for (const secret of s.secrets) {
-      assert.ok(!s.allLogs().includes(secret), 'a secret appeared in a service log');
-    }
-  } catch (e) {
-    s.dumpLogs();
-    s.failed = true;
-    throw e;
-  } finally {
-    await s.stop({ keep: s.failed });
-  }
-}
+const withStack = (fn, opts = {}) => withStackOf(opts.keys ?? KEYS, fn, opts);
 
 const calls = async (s) => (await s.stats()).calls;
 const logFor = async (s, key, model) => (await s.stats()).log.filter((l) => l.key === key && (!model || l.model === model));

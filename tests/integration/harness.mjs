@@ -212,6 +212,26 @@ export class Stack {
   }
 }
 
+// Run fn against a fresh stack; on failure print the services' logs and keep them on disk.
+// Every secret the stack used must be absent from every log.
+export async function withStack(keys, fn, opts = {}) {
+  const s = new Stack();
+  try {
+    await s.start(keys, opts);
+    await fn(s);
+    const logs = s.allLogs();
+    for (const secret of s.secrets) {
+      if (logs.includes(secret)) throw new Error('a secret appeared in a service log');
+    }
+  } catch (e) {
+    s.dumpLogs();
+    s.failed = true;
+    throw e;
+  } finally {
+    await s.stop({ keep: s.failed });
+  }
+}
+
 import { openSync } from 'node:fs';
 function require_fd(file) { return openSync(file, 'a'); }
 

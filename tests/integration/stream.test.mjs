@@ -3,25 +3,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Stack, sleep, sseEvents, textOf, waitUntil } from './harness.mjs';
+import { withStack as withStackOf } from './harness.mjs';
 
 const KEYS = 'pa:key-alpha-0000000001,pb:key-bravo-0000000002';
 const [KA] = KEYS.split(',').map((k) => k.split(':')[1]);
 const FLASH = 'gemini-2.5-flash';
 const WORDS = 'w1 w2 w3 w4 w5 w6 w7 w8';
 
-async function withStack(fn, opts = {}) {
-  const s = new Stack();
-  try {
-    await s.start(KEYS, opts);
-    await fn(s);
-  } catch (e) {
-    s.dumpLogs();
-    s.failed = true;
-    throw e;
-  } finally {
-    await s.stop({ keep: s.failed });
-  }
-}
+const withStack = (fn, opts = {}) => withStackOf(opts.keys ?? KEYS, fn, opts);
 
 test('SSE and JSON-array streams carry every upstream event in order', () => withStack(async (s) => {
   const r = await s.gen(FLASH, WORDS, { stream: true });
