@@ -1,0 +1,67 @@
+// Readiness, timeouts and broken connections: separate first-byte and idle timeouts, resets,
+// and /readyz following the reachability of keypool and forwarders.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep, sseEvents, textOf, waitUntil, withStack } from './harness.mjs';
+
+const KEYS = 'pa:key-alpha-0000000001,pb:key-bravo-0000000002';
+const [KA, KB] = KEYS.split(',').map((k) => k.split(':')[1]);
+const FLASH = 'gemini-2.5-flash';
+
+test('/readyz is 200 only while a keypool and a forwarder answer', () => withStack(KEYS, async (s) => {
+  assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
+  assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+  const fwd = s.procs.find((p) => p.sbName === 'forwarder');
+  fwd.kill('SIGTERM');
+  await waitUntil(async () => (await fetch(`${s.url}/readyz`)).status === 503, { tries: 60, what: 'not ready without a forwarder' });
+  const t0 = Date.now();
+  const r = await s.gen(FLASH, 'x');
+  assert.equal(r.status, 503, 'no forwarder: a prompt 503');
+  assert.ok(Date.now() - t0 < 2000);
+  assert.equal((await fetch(`${s.url}/healthz`)).status, 200, 'the process itself is fine');
+  s.forwarder({}, 'forwarder-2');
+  await waitUntil(async () => (await fetch(`${s.url}/readyz`)).status === 200, { tries: 60, what: 'ready again' });
+  assert.equal((await s.gen(FLASH, 'back')).status, 200);
+  const kp = s.procs.find((p) => p.sbName === 'keypool');
+  kp.kill('SIGTERM');
+  await waitUntil(async () => (await fetch(`${s.url}/readyz`)).status === 503, { tries: 60, what: 'not ready without a keypool' });
+  assert.equal((await s.gen(FLASH, 'x')).status, 503);
+}));
+
+test('a slow first byte times out and fails over to another key', () => withStack(KEYS, async (s) => {
+  await s.script({ key: KA, fault: 'latency', ms: 3000, count: 1 });
+  const t0 = Date.now();
+  const r = await s.gen(FLASH, 'hurry');
+  assert.equal(r.status, 200);
+  assert.equal(textOf(await r.json()), 'Echo: hurry');
+  const took = Date.now() - t0;
+  assert.ok(took >= 600 && took < 2500, `failed over after the first-byte timeout (${took} ms)`);
+  const st = await s.stats();
+  assert.equal(st.calls[KA], 1);
+  assert.equal(st.calls[KB], 1);
+}, { edgeEnv: { SB_FIRST_BYTE_TIMEOUT_MS: '700' } }));
+
+test('an upstream that goes silent mid-stream hits the idle timeout: the stream ends with an error', () => withStack(KEYS, async (s) => {
+  await s.script({ key: KA, fault: 'stall', after: 2, ms: 4000, count: 1 });
+  const t0 = Date.now();
+  const r = await s.gen(FLASH, 'a b c d e', { stream: true });
+  assert.equal(r.status, 200);
+  const events = sseEvents(await r.text()).map((e) => JSON.parse(e));
+  assert.equal(events.filter((e) => !e.error).map(textOf).join(''), 'Echo: a ');
+  assert.ok(events.at(-1).error, 'an error event ends the stream');
+  assert.ok(Date.now() - t0 < 3500, 'the idle timeout, not the stall, ended it');
+}, { edgeEnv: { SB_IDLE_TIMEOUT_MS: '800' } }));
+
+test('a connection reset mid-stream ends the stream with an error, and before the stream fails over', () => withStack(KEYS, async (s) => {
+  await s.script({ key: KA, fault: 'reset', after: 2, count: 1 });
+  const r = await s.gen(FLASH, 'a b c d e', { stream: true });
+  const events = sseEvents(await r.text()).map((e) => JSON.parse(e));
+  assert.equal(events.filter((e) => !e.error).map(textOf).join(''), 'Echo: a ');
+  assert.ok(events.at(-1).error);
+  // a reset before any event reached the client is retried on the other key
+  await s.script({ key: KB, fault: 'reset', after: 0, count: 1 });
+  const r2 = await s.gen(FLASH, 'x y', { stream: true });
+  const ev2 = sseEvents(await r2.text()).map((e) => JSON.parse(e));
+  assert.equal(ev2.map(textOf).join(''), 'Echo: x y');
+  assert.ok(!ev2.some((e) => e.error));
+}));
