@@ -28,6 +28,7 @@
 #include "edge.h"
 #include "pipe.h"
 #include "proto/subjects.h"
+#include "respond.h"
 
 #define PIECE_MAX       (512u * 1024)
 #define MAX_RESPONSE    (64u * 1024 * 1024)
@@ -197,71 +198,6 @@ void edge_client_done(struct edge *e, uint64_t id)
     (void)push_ev(e, EV_CLIENT_DONE, id, NULL);
 }
 
-/* ---------------------------------------------------------------- responses */
-
-static void log_done(const struct call *c, unsigned status, const char *outcome, const char *finish)
-{
-    uint64_t now = clock_mono_us();
-    uint64_t total = now - c->t_start_us;
-
-    LOG_INFO(
-        "request.done",
-        "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
-        "ttfb_ms=%llu overhead_us=%llu finish=%s",
-        c->req_id, route_name(c->route.kind), c->route.model[0] ? c->route.model : "-", status,
-        outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
-        (unsigned long long)(total / 1000),
-        (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
-        (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
-        finish && finish[0] ? finish : "-");
-}
-
-/* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */
-static uint64_t overhead_us(const struct call *c, uint64_t extra_us)
-{
-    uint64_t total = clock_mono_us() - c->t_start_us, up = c->upstream_us + extra_us;
-    return total > up ? total - up : 0;
-}
-
-/* Decide a complete (non-streaming) response with `body`; the call is done. */
-static void respond_body(struct call *c, unsigned status, const char *ctype, const void *body,
-                         size_t len, uint64_t retry_after_s, const char *outcome)
-{
-    char ovh[24], ra[24];
-    const char *hdrs[4];
-    size_t nh = 0;
-
-    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)overhead_us(c, 0));
-    hdrs[nh * 2] = "x-gateway-overhead-us";
-    hdrs[nh * 2 + 1] = ovh;
-    nh++;
-    if (retry_after_s) {
-        (void)snprintf(ra, sizeof(ra), "%llu", (unsigned long long)retry_after_s);
-        hdrs[nh * 2] = "Retry-After";
-        hdrs[nh * 2 + 1] = ra;
-        nh++;
-    }
-    if (pipe_decide(c->pipe, status, ctype, false, hdrs, nh) == ST_OK &&
-        pipe_write(c->pipe, body, len) == ST_OK)
-        pipe_finish(c->pipe);
-    else
-        pipe_finish(c->pipe);
-    c->committed = true;
-    c->state = CS_DONE;
-    if (!c->t_first_byte_us)
-        c->t_first_byte_us = clock_mono_us();
-    log_done(c, status, outcome, NULL);
-}
-
-static void respond_error(struct edge *e, struct call *c, unsigned http, const char *message,
-                          uint64_t retry_after_s, const char *outcome)
-{
-    buf_reset(&e->scratch);
-    (void)gjson_error(&e->scratch, http, NULL, message, 0);
-    respond_body(c, http, "application/json; charset=UTF-8", e->scratch.data, e->scratch.len,
-                 retry_after_s, outcome);
-}
-
 static void send_cancel(struct edge *e, struct call *c)
 {
     char subj[160];
@@ -274,42 +210,6 @@ static void send_cancel(struct edge *e, struct call *c)
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", c->fwd_id);
     (void)bus_publish(e->bus, subj, NULL, e->scratch.data, e->scratch.len, c->req_id);
     c->accepted = false;
-}
-
-/* Stream: write one upstream event in the client's framing. */
-static enum status stream_event(struct edge *e, struct call *c, const void *payload, size_t len)
-{
-    buf_reset(&e->scratch);
-    if (c->sse_out) {
-        if (sse_frame(&e->scratch, payload, len) != ST_OK)
-            return ST_TOO_BIG;
-    } else {
-        (void)buf_append(&e->scratch, c->array_open ? ",\r\n" : "[", c->array_open ? 3 : 1);
-        if (buf_append(&e->scratch, payload, len) != ST_OK)
-            return ST_TOO_BIG;
-        c->array_open = true;
-    }
-    c->events++;
-    return pipe_write(c->pipe, e->scratch.data, e->scratch.len);
-}
-
-/* Stream: end with an error object (after the first byte nothing may repeat or be retried). */
-static void stream_fail(struct edge *e, struct call *c, unsigned http, const char *message,
-                        const char *outcome)
-{
-    struct buf err;
-
-    buf_init(&err, 64 * 1024);
-    (void)gjson_error(&err, http, NULL, message, 1);
-    (void)stream_event(e, c, err.data, err.len);
-    if (!c->sse_out)
-        (void)pipe_write(c->pipe, "]\n", 2);
-    buf_done(&err);
-    pipe_finish(c->pipe);
-    c->state = CS_DONE;
-    LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
-             c->lease.key_id[0] ? c->lease.key_id : "-", c->events, message);
-    log_done(c, 200, outcome, NULL);
 }
 
 /* ---------------------------------------------------------------- attempts */
@@ -330,7 +230,8 @@ static void start_lease(struct edge *e, struct call *c)
                          (unsigned)(left_ms + 5000), &e->scratch) != ST_OK ||
         bus_publish(e->bus, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
-        respond_error(e, c, 503, "The gateway could not reach its key pool.", 1, "bus_error");
+        resp_error(&e->scratch, c, 503, "The gateway could not reach its key pool.", 1,
+                   "bus_error");
         return;
     }
     c->t_phase_us = clock_mono_us();
@@ -379,20 +280,53 @@ static void start_forward(struct edge *e, struct call *c)
     if (ec_forward_request(&f, &e->scratch) != ST_OK ||
         bus_publish(e->bus, SUBJ_FWD, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
-        respond_error(e, c, 503, "The gateway could not reach a forwarder.", 1, "bus_error");
+        resp_error(&e->scratch, c, 503, "The gateway could not reach a forwarder.", 1, "bus_error");
         return;
     }
     c->t_phase_us = clock_mono_us();
 }
 
+/*
+ * No attempt left: answer with what the attempts learnt. A key Google rejected is the gateway's
+ * problem, never the client's (503, not Google's "API key not valid"); quota becomes a 429 with
+ * Retry-After; any other upstream status and body are passed through unchanged.
+ */
+static void answer_last_error(struct edge *e, struct call *c, const char *message)
+{
+    uint64_t ra = c->last_retry_ms ? (c->last_retry_ms + 999) / 1000 : 0;
+
+    if (c->last_cls == EC_KEY_DEAD) {
+        resp_error(&e->scratch, c, 503, "No usable API key: Google rejected the keys tried.", 60,
+                   "all_dead");
+    } else if (c->last_cls == EC_QUOTA_MINUTE || c->last_cls == EC_QUOTA_DAY ||
+               c->last_cls == EC_QUOTA_ZERO) {
+        if (c->last_err.len)
+            resp_body(c, 429, "application/json; charset=UTF-8", c->last_err.data, c->last_err.len,
+                      ra ? ra : 60, classify_name(c->last_cls));
+        else
+            resp_error(&e->scratch, c, 429, "Quota exhausted on every key tried.", ra ? ra : 60,
+                       classify_name(c->last_cls));
+    } else if (c->last_err.len && c->last_status >= 400) {
+        resp_body(c, c->last_status, "application/json; charset=UTF-8", c->last_err.data,
+                  c->last_err.len, 0, classify_name(c->last_cls));
+    } else if (c->last_cls == EC_TIMEOUT || clock_mono_us() + 50000 >= c->deadline_us) {
+        resp_error(&e->scratch, c, 504, message ? message : "The upstream did not answer in time.",
+                   0, classify_name(c->last_cls));
+    } else {
+        resp_error(&e->scratch, c, c->last_status >= 400 ? c->last_status : 502,
+                   message ? message : "The upstream failed.", 0, classify_name(c->last_cls));
+    }
+}
+
 /* Upstream error before anything reached the client: fail over, or answer with it. */
 static void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned status,
-                           const void *body, size_t len, const char *message)
+                           uint64_t retry_ms, const void *body, size_t len, const char *message)
 {
     bool time_left = clock_mono_us() + 50000 < c->deadline_us;
 
     c->last_cls = cls;
     c->last_status = status;
+    c->last_retry_ms = retry_ms;
     buf_reset(&c->last_err);
     if (len)
         (void)buf_append(&c->last_err, body, len < c->last_err.max ? len : c->last_err.max);
@@ -403,17 +337,7 @@ static void attempt_failed(struct edge *e, struct call *c, enum err_class cls, u
         start_lease(e, c);
         return;
     }
-    if (c->last_err.len && status >= 400) {
-        respond_body(c, status, "application/json; charset=UTF-8", c->last_err.data,
-                     c->last_err.len, 0, classify_name(cls));
-        return;
-    }
-    if (cls == EC_TIMEOUT || !time_left)
-        respond_error(e, c, 504, message ? message : "The upstream did not answer in time.", 0,
-                      classify_name(cls));
-    else
-        respond_error(e, c, status >= 400 ? status : 502,
-                      message ? message : "The upstream failed.", 0, classify_name(cls));
+    answer_last_error(e, c, message);
 }
 
 static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
@@ -422,11 +346,11 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
     uint64_t now_ms;
 
     if (bus_msg_no_responders(msg)) {
-        respond_error(e, c, 503, "The gateway's key pool is unavailable.", 1, "no_keypool");
+        resp_error(&e->scratch, c, 503, "The gateway's key pool is unavailable.", 1, "no_keypool");
         return;
     }
     if (ec_lease_reply_decode(bus_msg_data(msg), bus_msg_len(msg), &r) != ST_OK) {
-        respond_error(e, c, 503, "The gateway's key pool answered badly.", 1, "bad_lease");
+        resp_error(&e->scratch, c, 503, "The gateway's key pool answered badly.", 1, "bad_lease");
         return;
     }
     switch (r.status) {
@@ -439,23 +363,23 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
         return;
     case ST_EXHAUSTED:
         now_ms = clock_now_ms();
-        respond_error(e, c, 429, r.message[0] ? r.message : "All keys are cooling down.",
-                      r.retry_after_ms > now_ms ? (r.retry_after_ms - now_ms + 999) / 1000 : 1,
-                      "all_cooling");
+        resp_error(&e->scratch, c, 429, r.message[0] ? r.message : "All keys are cooling down.",
+                   r.retry_after_ms > now_ms ? (r.retry_after_ms - now_ms + 999) / 1000 : 1,
+                   "all_cooling");
         break;
-    case ST_NOT_FOUND:
-        if (c->last_status >= 400 && c->last_err.len)
-            respond_body(c, c->last_status, "application/json; charset=UTF-8", c->last_err.data,
-                         c->last_err.len, 0, classify_name(c->last_cls));
+    case ST_NOT_FOUND: /* every remaining key was tried by this request */
+        if (c->tries)
+            answer_last_error(e, c, r.message);
         else
-            respond_error(e, c, 503, r.message, 1, "all_tried");
+            resp_error(&e->scratch, c, 503, r.message, 1, "all_tried");
         break;
     case ST_UNAVAILABLE:
-        respond_error(e, c, 503, r.message[0] ? r.message : "No usable API key.", 60, "all_dead");
+        resp_error(&e->scratch, c, 503, r.message[0] ? r.message : "No usable API key.", 60,
+                   "all_dead");
         break;
     default:
-        respond_error(e, c, 503, r.message[0] ? r.message : "The key pool failed.", 1,
-                      "lease_error");
+        resp_error(&e->scratch, c, 503, r.message[0] ? r.message : "The key pool failed.", 1,
+                   "lease_error");
         break;
     }
     ec_lease_done(&r.lease);
@@ -471,7 +395,8 @@ static void on_head(struct edge *e, struct call *c, const struct ec_frame *f)
     if (c->route.kind != RT_STREAM)
         return;
     /* End carries the transfer's total upstream time; the head's share counts only here */
-    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)overhead_us(c, f->upstream_us));
+    (void)snprintf(ovh, sizeof(ovh), "%llu",
+                   (unsigned long long)resp_overhead_us(c, f->upstream_us));
     hdrs[0] = "x-gateway-overhead-us";
     hdrs[1] = ovh;
     c->committed = true;
@@ -481,7 +406,7 @@ static void on_head(struct edge *e, struct call *c, const struct ec_frame *f)
                     hdrs, 1) != ST_OK) {
         send_cancel(e, c);
         c->state = CS_DONE;
-        log_done(c, 499, "client_gone", NULL);
+        resp_log_done(c, 499, "client_gone", NULL);
     }
 }
 
@@ -490,20 +415,21 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     c->upstream_us += f->upstream_us;
     c->accepted = false;
     if (c->route.kind != RT_STREAM) {
-        respond_body(c, 200, "application/json; charset=UTF-8", c->body_out.data, c->body_out.len,
-                     0, "ok");
+        resp_body(c, 200, "application/json; charset=UTF-8", c->body_out.data, c->body_out.len, 0,
+                  "ok");
         return;
     }
     if (!f->finish_reason || !f->finish_reason[0]) {
-        stream_fail(e, c, 502, "The upstream stream ended without a finish reason (truncated).",
-                    "truncated");
+        resp_stream_fail(&e->scratch, c, 502,
+                         "The upstream stream ended without a finish reason (truncated).",
+                         "truncated");
         return;
     }
     if (!c->sse_out)
         (void)pipe_write(c->pipe, c->array_open ? "]\n" : "[]\n", c->array_open ? 2 : 3);
     pipe_finish(c->pipe);
     c->state = CS_DONE;
-    log_done(c, 200, "ok", f->finish_reason);
+    resp_log_done(c, 200, "ok", f->finish_reason);
 }
 
 /* One frame of the current attempt; returns false when the attempt ended (stop the batch). */
@@ -515,9 +441,10 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=fail_attempt", c->req_id,
                  (unsigned long long)c->next_seq, (unsigned long long)f->seq);
         if (c->committed)
-            stream_fail(e, c, 502, "The gateway lost the upstream stream.", "frame_error");
+            resp_stream_fail(&e->scratch, c, 502, "The gateway lost the upstream stream.",
+                             "frame_error");
         else
-            attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0,
+            attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0,
                            "The gateway lost the upstream stream.");
         return false;
     }
@@ -532,7 +459,7 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         c->accepted = false;
         c->fwd_id[0] = '\0';
         if (++c->busy_retries > 3) {
-            respond_error(e, c, 503, "Every forwarder is busy.", 1, "busy");
+            resp_error(&e->scratch, c, 503, "Every forwarder is busy.", 1, "busy");
             break;
         }
         start_forward(e, c);
@@ -542,19 +469,20 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         break;
     case EF_DATA:
         if (c->route.kind == RT_STREAM) {
-            enum status st = stream_event(e, c, f->data, f->len);
+            enum status st = resp_stream_event(&e->scratch, c, f->data, f->len);
             if (st == ST_DENIED) {
                 send_cancel(e, c);
                 c->state = CS_DONE;
-                log_done(c, 499, "client_gone", NULL);
+                resp_log_done(c, 499, "client_gone", NULL);
             } else if (st != ST_OK) {
                 send_cancel(e, c);
-                stream_fail(e, c, 500, "The client is not reading the stream fast enough.",
-                            "slow_client");
+                resp_stream_fail(&e->scratch, c, 500,
+                                 "The client is not reading the stream fast enough.",
+                                 "slow_client");
             }
         } else if (buf_append(&c->body_out, f->data, f->len) != ST_OK) {
             send_cancel(e, c);
-            respond_error(e, c, 502, "The upstream response is too large.", 0, "too_large");
+            resp_error(&e->scratch, c, 502, "The upstream response is too large.", 0, "too_large");
         }
         break;
     case EF_KEEPALIVE:
@@ -567,12 +495,12 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         c->upstream_us += f->upstream_us;
         c->accepted = false;
         if (c->committed)
-            stream_fail(e, c, f->status >= 400 ? f->status : 502,
-                        f->message && f->message[0] ? f->message
-                                                    : "The upstream failed mid-stream.",
-                        classify_name(f->cls));
+            resp_stream_fail(&e->scratch, c, f->status >= 400 ? f->status : 502,
+                             f->message && f->message[0] ? f->message
+                                                         : "The upstream failed mid-stream.",
+                             classify_name(f->cls));
         else
-            attempt_failed(e, c, f->cls, f->status, f->data, f->len, f->message);
+            attempt_failed(e, c, f->cls, f->status, f->retry_delay_ms, f->data, f->len, f->message);
         break;
     }
     return c->state != CS_DONE && c->attempt == attempt &&
@@ -584,15 +512,16 @@ static void on_batch(struct edge *e, struct call *c, struct bus_msg *msg)
     struct ec_batch b;
 
     if (bus_msg_no_responders(msg)) {
-        attempt_failed(e, c, EC_TRANSIENT, 503, NULL, 0, "No forwarder is available.");
+        attempt_failed(e, c, EC_TRANSIENT, 503, 0, NULL, 0, "No forwarder is available.");
         return;
     }
     if (ec_batch_decode(bus_msg_data(msg), bus_msg_len(msg), &b) != ST_OK) {
         LOG_WARN("frame.bad", "req=%s action=fail_attempt", c->req_id);
         if (c->committed)
-            stream_fail(e, c, 502, "The gateway lost the upstream stream.", "frame_error");
+            resp_stream_fail(&e->scratch, c, 502, "The gateway lost the upstream stream.",
+                             "frame_error");
         else
-            attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0,
+            attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0,
                            "The gateway lost the upstream stream.");
         return;
     }
@@ -648,7 +577,7 @@ static void on_start(struct edge *e, struct call *c)
 {
     if (idmap_put(e->calls, c->id, c) != ST_OK) {
         /* cannot track it: answer at once; the call is freed on client completion */
-        respond_error(e, c, 503, "The gateway is overloaded.", 1, "overloaded");
+        resp_error(&e->scratch, c, 503, "The gateway is overloaded.", 1, "overloaded");
         call_free(c);
         atomic_fetch_sub(&e->inflight, 1);
         return;
@@ -666,7 +595,7 @@ static void on_client_done(struct edge *e, uint64_t id)
         return;
     if (c->state != CS_DONE) {
         send_cancel(e, c);
-        log_done(c, 499, "client_gone", NULL);
+        resp_log_done(c, 499, "client_gone", NULL);
     }
     call_free(c);
     atomic_fetch_sub(&e->inflight, 1);
@@ -708,16 +637,17 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
     if (now > c->deadline_us) {
         send_cancel(e, c);
         if (c->committed)
-            stream_fail(e, c, 504, "The request deadline passed.", "deadline");
+            resp_stream_fail(&e->scratch, c, 504, "The request deadline passed.", "deadline");
         else
-            respond_error(e, c, 504, "The request deadline passed.", 0, "deadline");
+            resp_error(&e->scratch, c, 504, "The request deadline passed.", 0, "deadline");
     } else if (c->state == CS_LEASING) {
-        respond_error(e, c, 503, "The gateway's key pool did not answer.", 1, "keypool_timeout");
+        resp_error(&e->scratch, c, 503, "The gateway's key pool did not answer.", 1,
+                   "keypool_timeout");
     } else if (c->committed) {
         send_cancel(e, c);
-        stream_fail(e, c, 502, "The forwarder stopped answering.", "forwarder_lost");
+        resp_stream_fail(&e->scratch, c, 502, "The forwarder stopped answering.", "forwarder_lost");
     } else {
-        attempt_failed(e, c, EC_TRANSIENT, 502, NULL, 0, "The forwarder stopped answering.");
+        attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0, "The forwarder stopped answering.");
     }
 }
 
@@ -761,9 +691,9 @@ static void abort_call(uint64_t id, void *val, void *arg)
         return;
     send_cancel(e, c);
     if (c->committed)
-        stream_fail(e, c, 503, "The gateway is shutting down.", "shutdown");
+        resp_stream_fail(&e->scratch, c, 503, "The gateway is shutting down.", "shutdown");
     else
-        respond_error(e, c, 503, "The gateway is shutting down.", 1, "shutdown");
+        resp_error(&e->scratch, c, 503, "The gateway is shutting down.", 1, "shutdown");
 }
 
 void edge_abort_all(struct edge *e)

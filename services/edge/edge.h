@@ -73,6 +73,7 @@ struct call {
     struct buf body_out;  /* non-stream: the whole upstream body */
     unsigned last_status; /* last upstream error, returned when retries run out */
     enum err_class last_cls;
+    uint64_t last_retry_ms; /* RetryInfo of the last error */
     struct buf last_err;
     uint64_t t_first_byte_us;
 };

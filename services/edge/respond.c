@@ -1,0 +1,116 @@
+/*
+ * Responses of the edge loop. A call's response is decided once (pipe_decide): whole bodies for
+ * non-stream routes, and for streams a 200 whose events are framed as the client asked
+ * (SSE "data: ...\r\n\r\n" or a JSON array). After the first byte, failures become an error
+ * event that ends the stream.
+ */
+#include "respond.h"
+
+#include <stdio.h>
+
+#include "lib/clock.h"
+#include "lib/gjson.h"
+#include "lib/log.h"
+#include "lib/sse.h"
+
+#include "edge.h"
+#include "pipe.h"
+
+void resp_log_done(const struct call *c, unsigned status, const char *outcome, const char *finish)
+{
+    uint64_t now = clock_mono_us();
+    uint64_t total = now - c->t_start_us;
+
+    LOG_INFO(
+        "request.done",
+        "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
+        "ttfb_ms=%llu overhead_us=%llu finish=%s",
+        c->req_id, route_name(c->route.kind), c->route.model[0] ? c->route.model : "-", status,
+        outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
+        (unsigned long long)(total / 1000),
+        (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
+        (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
+        finish && finish[0] ? finish : "-");
+}
+
+/* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */
+uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us)
+{
+    uint64_t total = clock_mono_us() - c->t_start_us, up = c->upstream_us + extra_us;
+    return total > up ? total - up : 0;
+}
+
+/* Decide a complete (non-streaming) response with `body`; the call is done. */
+void resp_body(struct call *c, unsigned status, const char *ctype, const void *body, size_t len,
+               uint64_t retry_after_s, const char *outcome)
+{
+    char ovh[24], ra[24];
+    const char *hdrs[4];
+    size_t nh = 0;
+
+    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)resp_overhead_us(c, 0));
+    hdrs[nh * 2] = "x-gateway-overhead-us";
+    hdrs[nh * 2 + 1] = ovh;
+    nh++;
+    if (retry_after_s) {
+        (void)snprintf(ra, sizeof(ra), "%llu", (unsigned long long)retry_after_s);
+        hdrs[nh * 2] = "Retry-After";
+        hdrs[nh * 2 + 1] = ra;
+        nh++;
+    }
+    if (pipe_decide(c->pipe, status, ctype, false, hdrs, nh) == ST_OK &&
+        pipe_write(c->pipe, body, len) == ST_OK)
+        pipe_finish(c->pipe);
+    else
+        pipe_finish(c->pipe);
+    c->committed = true;
+    c->state = CS_DONE;
+    if (!c->t_first_byte_us)
+        c->t_first_byte_us = clock_mono_us();
+    resp_log_done(c, status, outcome, NULL);
+}
+
+void resp_error(struct buf *scratch, struct call *c, unsigned http, const char *message,
+                uint64_t retry_after_s, const char *outcome)
+{
+    buf_reset(scratch);
+    (void)gjson_error(scratch, http, NULL, message, 0);
+    resp_body(c, http, "application/json; charset=UTF-8", scratch->data, scratch->len,
+              retry_after_s, outcome);
+}
+
+/* Stream: write one upstream event in the client's framing. */
+enum status resp_stream_event(struct buf *scratch, struct call *c, const void *payload, size_t len)
+{
+    buf_reset(scratch);
+    if (c->sse_out) {
+        if (sse_frame(scratch, payload, len) != ST_OK)
+            return ST_TOO_BIG;
+    } else {
+        (void)buf_append(scratch, c->array_open ? ",\r\n" : "[", c->array_open ? 3 : 1);
+        if (buf_append(scratch, payload, len) != ST_OK)
+            return ST_TOO_BIG;
+        c->array_open = true;
+    }
+    c->events++;
+    return pipe_write(c->pipe, scratch->data, scratch->len);
+}
+
+/* Stream: end with an error object (after the first byte nothing may repeat or be retried). */
+void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const char *message,
+                      const char *outcome)
+{
+    struct buf err;
+
+    buf_init(&err, 64 * 1024);
+    (void)gjson_error(&err, http, NULL, message, 1);
+    (void)resp_stream_event(scratch, c, err.data, err.len);
+    if (!c->sse_out)
+        (void)pipe_write(c->pipe, "]\n", 2);
+    buf_done(&err);
+    pipe_finish(c->pipe);
+    c->state = CS_DONE;
+    LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
+             c->lease.key_id[0] ? c->lease.key_id : "-", c->events, message);
+    resp_log_done(c, 200, outcome, NULL);
+}

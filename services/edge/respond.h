@@ -1,0 +1,29 @@
+/* Answers towards the client, for the edge loop: whole responses, stream events, errors. */
+#ifndef SB_EDGE_RESPOND_H
+#define SB_EDGE_RESPOND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/status.h"
+
+struct call;
+
+/** Log the call's end (event=request.done). */
+void resp_log_done(const struct call *c, unsigned status, const char *outcome, const char *finish);
+/** Gateway time so far: total minus time waiting on upstream (plus extra_us still in flight). */
+uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us);
+/** Decide a complete response with body (copied); the call is done. Retry-After when non-zero. */
+void resp_body(struct call *c, unsigned status, const char *ctype, const void *body, size_t len,
+               uint64_t retry_after_s, const char *outcome);
+/** A Gemini error JSON answer (scratch: a work buffer); the call is done. */
+void resp_error(struct buf *scratch, struct call *c, unsigned http, const char *message,
+                uint64_t retry_after_s, const char *outcome);
+/** Stream: one upstream event in the client's framing (SSE or JSON array). */
+enum status resp_stream_event(struct buf *scratch, struct call *c, const void *payload, size_t len);
+/** Stream: end with an error object; nothing is retried after the first byte. */
+void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const char *message,
+                      const char *outcome);
+
+#endif
