@@ -79,8 +79,8 @@ void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret)
         goto out;
     ret->valid = 1;
     err = json_object_get(obj, "error");
-    if (json_is_object(err)) {
-        ret->error_code = uint_of(err, "code");
+    if (err && !json_is_null(err)) { /* an object per google.rpc.Status, or a bare message */
+        ret->error_code = json_is_object(err) ? uint_of(err, "code") : 0;
         if (!ret->error_code)
             ret->error_code = 500;
         goto out;

@@ -89,6 +89,9 @@ test('API_KEY_INVALID and CONSUMER_SUSPENDED make a key dead at once', () => wit
   const r = await s.gen(FLASH, 'x');
   assert.equal(r.status, 503);
   assert.ok(Number(r.headers.get('retry-after')) > 0);
+  const err = (await r.json()).error;
+  assert.equal(err.status, 'UNAVAILABLE');
+  assert.doesNotMatch(err.message, /API key not valid/, "Google's key error is not the client's");
   const r2 = await s.gen(FLASH, 'x');
   assert.equal(r2.status, 503);
   assert.equal((await calls(s))[KC], 8, 'a dead pool spends no more calls');

@@ -1,0 +1,83 @@
+/* Response scanning (usage, finish reason, errors) and Google-style error bodies. */
+#include <string.h>
+
+#include "lib/gjson.h"
+
+#include "unit.h"
+
+static struct gjson_scan scan(const char *s)
+{
+    struct gjson_scan r;
+    gjson_scan_response(s, strlen(s), &r);
+    return r;
+}
+
+static void test_scan(void **state)
+{
+    (void)state;
+    /* the last chunk of a recorded stream */
+    struct gjson_scan r = scan(
+        "{\"candidates\": [{\"content\": {\"parts\": [{\"text\": \".\"}],\"role\": \"model\"},"
+        "\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 20,"
+        "\"candidatesTokenCount\": 199,\"totalTokenCount\": 479,\"thoughtsTokenCount\": 260},"
+        "\"modelVersion\": \"gemini-2.5-flash\"}");
+    assert_true(r.valid);
+    assert_true(r.has_candidates);
+    assert_string_equal(r.finish_reason, "STOP");
+    assert_int_equal(r.prompt_tokens, 20);
+    assert_int_equal(r.output_tokens, 199);
+    assert_int_equal(r.thought_tokens, 260);
+    assert_int_equal(r.total_tokens, 479);
+    assert_int_equal(r.error_code, 0);
+    /* a middle chunk: candidates, no finish reason */
+    r = scan("{\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"a\"}]}, \"index\": 0}]}");
+    assert_true(r.has_candidates);
+    assert_string_equal(r.finish_reason, "");
+    assert_false(r.has_usage);
+    /* thinking used the whole budget: no parts, MAX_TOKENS */
+    r = scan(
+        "{\"candidates\":[{\"content\":{\"role\":\"model\"},\"finishReason\":\"MAX_TOKENS\"}]}");
+    assert_string_equal(r.finish_reason, "MAX_TOKENS");
+    /* the prompt was blocked: no candidates at all */
+    r = scan("{\"promptFeedback\":{\"blockReason\":\"SAFETY\"},\"usageMetadata\":{}}");
+    assert_false(r.has_candidates);
+    assert_string_equal(r.finish_reason, "PROMPT_BLOCKED");
+    /* errors, plain and array-wrapped */
+    r = scan("{\"error\":{\"code\":503,\"message\":\"overloaded\",\"status\":\"UNAVAILABLE\"}}");
+    assert_int_equal(r.error_code, 503);
+    r = scan("[{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\"}}]");
+    assert_int_equal(r.error_code, 429);
+    r = scan("{\"error\":\"no code\"}");
+    assert_int_equal(r.error_code, 500);
+    assert_false(scan("not json").valid);
+    assert_false(scan("[1, 2]").valid);
+}
+
+static void test_error_bodies(void **state)
+{
+    (void)state;
+    struct buf b;
+
+    buf_init(&b, 4096);
+    assert_int_equal(gjson_error(&b, 404, NULL, "Method not found.", 0), ST_OK);
+    assert_string_equal(b.data,
+                        "{\n  \"error\": {\n    \"code\": 404,\n    \"message\": \"Method not "
+                        "found.\",\n    \"status\": \"NOT_FOUND\"\n  }\n}\n");
+    buf_reset(&b);
+    assert_int_equal(gjson_error(&b, 503, NULL, "a \"quoted\"\nline", 1), ST_OK);
+    assert_null(strchr(b.data, '\n')); /* one line: fit for an SSE event */
+    assert_non_null(strstr(b.data, "\\\"quoted\\\"\\n"));
+    assert_true(gjson_valid(b.data, b.len));
+    buf_done(&b);
+    assert_string_equal(gjson_status_name(429), "RESOURCE_EXHAUSTED");
+    assert_string_equal(gjson_status_name(504), "DEADLINE_EXCEEDED");
+    assert_string_equal(gjson_status_name(418), "FAILED_PRECONDITION");
+    assert_false(gjson_valid("{\"a\":", 5));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_scan),
+                                       cmocka_unit_test(test_error_bodies)};
+    return cmocka_run_group_tests_name("gjson", tests, NULL, NULL);
+}
