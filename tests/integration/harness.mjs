@@ -6,8 +6,11 @@ import { mkdtempSync, mkdirSync, cpSync, existsSync, readFileSync, writeFileSync
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const BUILD = process.env.SB_BUILD_DIR || path.resolve(import.meta.dirname, '../../build');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+const BUILD = process.env.SB_BUILD_DIR || path.resolve(HERE, '../../build');
 const PGBIN = '/usr/lib/postgresql/15/bin';
 export const bin = (name) => ({
   edge: `${BUILD}/services/edge/edge`,
