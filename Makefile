@@ -33,9 +33,10 @@ asan: deps
 	@cmake --build build-asan -j$(JOBS)
 	@bash tools/test.sh build-asan
 
-check: deps
+check: build
 	@bash tools/check-format.sh
 	@bash tools/check-banned.sh
+	@bash tools/check-cppcheck.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -104,7 +104,7 @@ enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_
 
 static const char *secret_of(const struct kp_pool *pool, const char *id)
 {
-    struct store_key probe;
+    struct store_key probe = {0};
     const struct store_key *k;
 
     (void)snprintf(probe.id, sizeof(probe.id), "%s", id);
@@ -181,7 +181,7 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
 enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
                           const char *const *exclude, size_t nexclude, struct kp_lease *ret)
 {
-    struct kp_lease_call lc;
+    struct kp_lease_call lc = {0};
     struct kv_call call;
     struct kv_strs out;
     enum status st;
@@ -257,7 +257,7 @@ void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n)
 {
-    struct kp_outcome_call oc;
+    struct kp_outcome_call oc = {0};
     struct kv_call call;
     struct kv_strs out;
     enum status st;
