@@ -1,0 +1,51 @@
+// `make run` as a user sees it: tools/run.sh on free ports with a temp data folder, in demo mode;
+// the banner's curl line must return a Gemini answer; Ctrl-C (SIGINT) must stop every process.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitUntil } from './harness.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BUILD = process.env.SB_BUILD_DIR || path.join(ROOT, 'build');
+
+test('make run serves in demo mode, its curl line answers, and Ctrl-C stops everything', async () => {
+  const data = mkdtempSync(path.join(os.tmpdir(), 'sb-run-'));
+  const ports = { SB_HTTP_PORT: await freePort(), SB_NATS_PORT: await freePort(), SB_REDIS_PORT: await freePort(),
+    SB_PG_PORT: await freePort(), SB_FAKE_PORT: await freePort() };
+  const env = { ...process.env, BUILD, SB_DATA_DIR: data };
+  for (const [k, v] of Object.entries(ports)) env[k] = String(v);
+  for (const k of ['GEMINI_API_KEYS', 'SB_CLIENT_TOKENS', 'GEMINI_BASE_URL']) delete env[k];
+  const p = spawn('bash', [path.join(ROOT, 'tools/run.sh')], { env, cwd: ROOT, detached: true });
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { out += d; });
+  try {
+    await waitUntil(() => out.includes('Ctrl-C stops everything'), { tries: 600, what: 'the banner' });
+    assert.match(out, /DEMO MODE/);
+    assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${ports.SB_HTTP_PORT}`));
+    const curl = out.match(/curl -s[\s\S]*?-d '[^']*'/)[0].replace(/\\\n\s*/g, ' ');
+    const answer = JSON.parse(execSync(curl, { shell: '/bin/bash' }).toString());
+    assert.equal(answer.candidates[0].content.parts[0].text, 'Echo: Hello');
+  } finally {
+    process.kill(-p.pid, 'SIGINT');
+    await new Promise((r) => p.on('exit', r));
+  }
+  assert.match(out, /stopped\./);
+  let left = '';
+  try { left = execFileSync('pgrep', ['-f', data]).toString().trim(); } catch { /* none left */ }
+  assert.equal(left, '', 'no process of this run is left');
+  for (const [name, port] of Object.entries(ports)) {
+    const open = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.on('connect', () => { c.destroy(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    assert.equal(open, false, `${name} ${port} is closed after Ctrl-C`);
+  }
+  rmSync(data, { recursive: true, force: true });
+});
