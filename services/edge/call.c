@@ -235,6 +235,7 @@ static void start_lease(struct edge *e, struct call *c)
         return;
     }
     c->t_phase_us = clock_mono_us();
+    c->t_lease_us = c->t_phase_us;
 }
 
 static void send_pieces(struct edge *e, struct call *c)
@@ -345,6 +346,7 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
     struct ec_lease_reply r;
     uint64_t now_ms;
 
+    c->lease_us += clock_mono_us() - c->t_lease_us;
     if (bus_msg_no_responders(msg)) {
         resp_error(&e->scratch, c, 503, "The gateway's key pool is unavailable.", 1, "no_keypool");
         return;

@@ -24,13 +24,13 @@ void resp_log_done(const struct call *c, unsigned status, const char *outcome, c
     LOG_INFO(
         "request.done",
         "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
-        "ttfb_ms=%llu overhead_us=%llu finish=%s",
+        "ttfb_ms=%llu overhead_us=%llu lease_us=%llu finish=%s",
         c->req_id, route_name(c->route.kind), c->route.model[0] ? c->route.model : "-", status,
         outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
         (unsigned long long)(total / 1000),
         (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
         (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
-        finish && finish[0] ? finish : "-");
+        (unsigned long long)c->lease_us, finish && finish[0] ? finish : "-");
 }
 
 /* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */
