@@ -32,7 +32,7 @@
 
 #define PIECE_MAX       (512u * 1024)
 #define MAX_RESPONSE    (64u * 1024 * 1024)
-#define ACCEPT_TIMEOUT  2000000ULL
+#define ACCEPT_TIMEOUT  15000000ULL /* forwarders send a keepalive at least every 5 s */
 #define FWD_SILENCE_PAD 15000000ULL
 #define WATCHDOG_US     150000ULL
 #define PING_US         1000000ULL

@@ -184,6 +184,8 @@ void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
                 st = kp_pool_lease_result(pool, &sl->lc, &rets[sl->first_call], &l);
             else if (sl->lr)
                 st = sts[sl->first_call];
+            if (st == ST_OK && l.result == KP_LEASE_DEAD)
+                items[i].no_key = true;
             if (st == ST_NOT_FOUND)
                 items[i].need_reload = true;
             else

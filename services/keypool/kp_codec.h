@@ -21,6 +21,7 @@ struct kp_item {
     size_t len;
     struct buf reply; /* LEASE: the packed LeaseReply */
     bool need_reload; /* LEASE: the leased key's secret is not loaded yet */
+    bool no_key;      /* LEASE: answered "every key dead" (or Redis lost the pool) */
 };
 
 /**

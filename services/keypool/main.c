@@ -109,6 +109,13 @@ static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *st
     for (size_t i = 0; i < ni; i++) {
         struct kp_item *it = &items[i];
         const char *reply = bus_msg_reply(owner[i]);
+        if (it->kind == KP_ITEM_LEASE && it->no_key && !reloaded && !kp_pool_seeded(pool)) {
+            /* Redis came back empty: seed it again from the registry, then answer anew */
+            LOG_WARN("pool.lost", "action=reseed");
+            (void)seed_and_load(store, pool, "");
+            reloaded = true;
+            it->need_reload = true;
+        }
         if (it->kind == KP_ITEM_LEASE && it->need_reload) {
             /* a key added by another replica: reload the registry once, answer again */
             if (!reloaded)

@@ -55,6 +55,18 @@ void kp_pool_free(struct kp_pool *pool)
     free(pool);
 }
 
+bool kp_pool_seeded(struct kp_pool *pool)
+{
+    char key[96];
+    struct kv_strs out;
+
+    (void)snprintf(key, sizeof(key), "%sseeded", pool->prefix);
+    const char *argv[] = {"EXISTS", key};
+    /* on a Redis error, assume seeded: re-seeding happens once Redis answers again */
+    return kv_command(pool->kv, 2, argv, &out) != ST_OK || out.n == 0 ||
+           strcmp(out.items[0], "0") != 0;
+}
+
 size_t kp_pool_key_count(const struct kp_pool *pool)
 {
     return pool->nkeys;

@@ -5,6 +5,7 @@
 #ifndef SB_KP_POOL_H
 #define SB_KP_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,8 @@ enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, ui
 /** Map an error class to the script action and, for cooldowns, the until time (Unix ms). */
 const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint64_t now_ms,
                               uint64_t *ret_until);
+/** False when Redis lost the pool (restarted empty): the caller must seed it again. */
+bool kp_pool_seeded(struct kp_pool *pool);
 /** Number of keys whose secret is loaded. */
 size_t kp_pool_key_count(const struct kp_pool *pool);
 

@@ -8,6 +8,7 @@
  *   P cool:<model>  ZSET projects cooling for the model -> until ms
  *   P lim:<project> HASH model -> known RPM limit;  P rpm:<project>:<model>:<minute> counter
  *   P lease:<id>    "key|project|model" with a TTL; P leases ZSET id -> deadline; P inflight HASH
+ *   P seeded        set by seeding: its absence means Redis lost the pool (keypool re-seeds)
  * Headroom is bucketed (exhausted / under 20% left / fine): projects near a known RPM limit are
  * avoided, otherwise least-recently-used order spreads load evenly across projects.
  * Every lease touches O(window) entries: its cost does not grow with the number of keys.
@@ -134,6 +135,7 @@ static const char LUA_OUTCOME[] =
 
 /* ARGV: prefix, key, project, record (msgpack). Idempotent: an existing key keeps its state. */
 static const char LUA_SEED[] = "local P, k, p, rec = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+                               "redis.call('SET', P .. 'seeded', '1')\n"
                                "if redis.call('EXISTS', P .. 'k:' .. k) == 1 then return 0 end\n"
                                "redis.call('SET', P .. 'k:' .. k, rec)\n"
                                "redis.call('ZADD', P .. 'pk:' .. p, 0, k)\n"

@@ -28,6 +28,18 @@ test('/readyz is 200 only while a keypool and a forwarder answer', () => withSta
   assert.equal((await s.gen(FLASH, 'x')).status, 503);
 }));
 
+test('a slow upstream is waited for: keepalives hold the call, no retry, one upstream call', () => withStack(KEYS, async (s) => {
+  await s.script({ key: KA, fault: 'latency', ms: 6500, count: 1 });
+  const t0 = Date.now();
+  const r = await s.gen(FLASH, 'take your time');
+  assert.equal(r.status, 200);
+  assert.equal(textOf(await r.json()), 'Echo: take your time');
+  assert.ok(Date.now() - t0 >= 6400);
+  const st = await s.stats();
+  assert.equal(st.calls[KA], 1);
+  assert.equal(st.calls[KB], 0, 'no second attempt while the first one was merely slow');
+}));
+
 test('a slow first byte times out and fails over to another key', () => withStack(KEYS, async (s) => {
   await s.script({ key: KA, fault: 'latency', ms: 3000, count: 1 });
   const t0 = Date.now();
@@ -64,4 +76,22 @@ test('a connection reset mid-stream ends the stream with an error, and before th
   const ev2 = sseEvents(await r2.text()).map((e) => JSON.parse(e));
   assert.equal(ev2.map(textOf).join(''), 'Echo: x y');
   assert.ok(!ev2.some((e) => e.error));
+}));
+
+test('Redis restarting empty: keypool re-seeds the pool from Postgres and serving goes on', () => withStack(KEYS, async (s) => {
+  assert.equal((await s.gen(FLASH, 'before')).status, 200);
+  const redis = s.procs.find((p) => p.sbName === 'redis');
+  redis.kill('SIGKILL');
+  await new Promise((r) => redis.on('exit', r));
+  s.spawnRaw('redis2', 'redis-server', ['--bind', '127.0.0.1', '--port', String(s.redisPort), '--save', '', '--appendonly', 'no']);
+  await waitUntil(() => { try { return s.redisRaw('PING') === 'PONG'; } catch { return false; } }, { what: 'redis back' });
+  let r;
+  await waitUntil(async () => { r = await s.gen(FLASH, 'after'); return r.status === 200; }, { tries: 30, what: 'serving again' });
+  assert.equal(textOf(await r.json()), 'Echo: after');
+  assert.equal(s.redisRaw('EXISTS', 'sb:seeded'), '1');
+  assert.match(s.logs('keypool'), /event=pool\.lost action=reseed/);
+  // both keys are back in rotation
+  for (let i = 0; i < 4; i++) assert.equal((await s.gen(FLASH, 'x')).status, 200);
+  const c = (await s.stats()).calls;
+  assert.ok(c[KA] >= 2 && c[KB] >= 2);
 }));
