@@ -76,8 +76,8 @@ struct call {
     uint64_t last_retry_ms; /* RetryInfo of the last error */
     struct buf last_err;
     uint64_t t_first_byte_us;
-    uint64_t t_lease_us;     /* when the current lease request left */
-    uint64_t lease_us;       /* time spent waiting on keypool, all attempts */
+    uint64_t t_lease_us; /* when the current lease request left */
+    uint64_t lease_us;   /* time spent waiting on keypool, all attempts */
 };
 
 struct edge;
