@@ -198,18 +198,37 @@ void edge_client_done(struct edge *e, uint64_t id)
     (void)push_ev(e, EV_CLIENT_DONE, id, NULL);
 }
 
+/* Stop the current transfer: at the forwarder that took it, or at all of them when none said so
+ * yet (inline bodies get no Accepted frame). The forwarder then reports the lease cancelled. */
 static void send_cancel(struct edge *e, struct call *c)
 {
     char subj[160];
 
-    if (!c->accepted || !c->fwd_id[0])
+    if (c->state != CS_FORWARDING && c->state != CS_STREAMING)
         return;
+    if (!c->accepted && c->next_seq > 0)
+        return; /* the transfer already ended: End or Error was seen */
     buf_reset(&e->scratch);
     if (ec_cancel(c->req_id, c->reply, &e->scratch) != ST_OK)
         return;
-    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", c->fwd_id);
+    if (c->accepted && c->fwd_id[0])
+        (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", c->fwd_id);
+    else
+        (void)snprintf(subj, sizeof(subj), "%s", SUBJ_FWD_CANCEL_ALL);
     (void)bus_publish(e->bus, subj, NULL, e->scratch.data, e->scratch.len, c->req_id);
     c->accepted = false;
+    c->next_seq = 1; /* mark the transfer as ended for a second send_cancel() */
+}
+
+/* Give back a lease no forwarder ran (busy, none there, lost); releasing twice is harmless. */
+static void release_lease(struct edge *e, const char *req_id, const char *model,
+                          const struct ec_lease *lease)
+{
+    if (!lease->lease_id[0])
+        return;
+    buf_reset(&e->scratch);
+    if (ec_release(req_id, model, lease, &e->scratch) == ST_OK)
+        (void)bus_publish(e->bus, SUBJ_KP_OUTCOME, NULL, e->scratch.data, e->scratch.len, req_id);
 }
 
 /* ---------------------------------------------------------------- attempts */
@@ -461,6 +480,7 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         c->accepted = false;
         c->fwd_id[0] = '\0';
         if (++c->busy_retries > 3) {
+            release_lease(e, c->req_id, c->route.model, &c->lease);
             resp_error(&e->scratch, c, 503, "Every forwarder is busy.", 1, "busy");
             break;
         }
@@ -514,6 +534,7 @@ static void on_batch(struct edge *e, struct call *c, struct bus_msg *msg)
     struct ec_batch b;
 
     if (bus_msg_no_responders(msg)) {
+        release_lease(e, c->req_id, c->route.model, &c->lease);
         attempt_failed(e, c, EC_TRANSIENT, 503, 0, NULL, 0, "No forwarder is available.");
         return;
     }
@@ -565,6 +586,15 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
         return;
     }
     c = idmap_get(e->calls, id);
+    if ((!c || c->state == CS_DONE) && dot[1] == 'l' && !bus_msg_no_responders(msg)) {
+        /* a lease granted after the call ended (client gone, deadline): give it back */
+        struct ec_lease_reply r;
+        if (ec_lease_reply_decode(bus_msg_data(msg), bus_msg_len(msg), &r) == ST_OK) {
+            release_lease(e, "-", "", &r.lease);
+            ec_lease_done(&r.lease);
+        }
+        return;
+    }
     if (!c || c->state == CS_DONE)
         return;
     if (parse_u64(dot + 2, 0, UINT32_MAX, &attempt) != ST_OK || attempt != c->attempt)
@@ -649,6 +679,7 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
         send_cancel(e, c);
         resp_stream_fail(&e->scratch, c, 502, "The forwarder stopped answering.", "forwarder_lost");
     } else {
+        release_lease(e, c->req_id, c->route.model, &c->lease);
         attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0, "The forwarder stopped answering.");
     }
 }

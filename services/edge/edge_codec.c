@@ -100,6 +100,26 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
     return ST_OK;
 }
 
+enum status ec_release(const char *request_id, const char *model, const struct ec_lease *lease,
+                       struct buf *out)
+{
+    Sb__V1__OutcomeBatch m = SB__V1__OUTCOME_BATCH__INIT;
+    Sb__V1__Outcome o = SB__V1__OUTCOME__INIT;
+    Sb__V1__Outcome *list[1] = {&o};
+
+    o.request_id = CODEC_STR(request_id);
+    o.lease_id = CODEC_STR(lease->lease_id);
+    o.key_id = CODEC_STR(lease->key_id);
+    o.project = CODEC_STR(lease->project);
+    o.model = CODEC_STR(model);
+    o.error_class = SB__V1__ERROR_CLASS__EC_CANCELLED;
+    o.reason = CODEC_STR("released by the edge");
+    m.outcomes = list;
+    m.n_outcomes = 1;
+    PACK_INTO(out, sb__v1__outcome_batch, &m);
+    return ST_OK;
+}
+
 enum status ec_cancel(const char *request_id, const char *reply, struct buf *out)
 {
     Sb__V1__Cancel m = SB__V1__CANCEL__INIT;

@@ -76,6 +76,9 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
 void ec_lease_done(struct ec_lease *l);
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out);
+/** An OutcomeBatch releasing a lease no forwarder ran (class cancelled). */
+enum status ec_release(const char *request_id, const char *model, const struct ec_lease *lease,
+                       struct buf *out);
 enum status ec_cancel(const char *request_id, const char *reply, struct buf *out);
 enum status ec_body_piece(const char *request_id, const char *reply, unsigned index,
                           const void *data, size_t len, struct buf *out);

@@ -117,6 +117,8 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", f->cfg->id);
     if (st == ST_OK)
         st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_FWD_CANCEL_ALL, NULL, on_bus_msg, f);
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_BODY "%s", f->cfg->id);
     if (st == ST_OK)
         st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);

@@ -7,6 +7,7 @@
 #include "fake.h"
 
 #include <microhttpd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ struct stream;
 struct req {
     struct buf body;
     struct stream *stream; /* shared with the response: refs */
+    uint64_t seq;          /* accounted call, for abort statistics */
+    char key[160];
 };
 
 struct stream {
@@ -185,6 +188,15 @@ static enum MHD_Result start_stream(struct MHD_Connection *conn, struct req *rq,
     return rc;
 }
 
+static bool peer_gone(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct pollfd pfd = {ci ? ci->connect_fd : -1, POLLRDHUP, 0};
+
+    return ci && poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, const char *method,
                               struct req *rq)
 {
@@ -234,11 +246,19 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         return send_error(conn, 404, "NOT_FOUND", "Method not found.");
     }
     seq = fake_account(key, action[0] ? model : "", url, &plan);
+    rq->seq = seq;
+    (void)snprintf(rq->key, sizeof(rq->key), "%s", key);
     fake_note_body(rq->body.data, rq->body.len);
     buf_init(&out, 1 << 24);
     if (plan.fault == FF_LATENCY) {
         sleep_ms(plan.ms);
         plan.fault = FF_NONE;
+        if (peer_gone(conn)) { /* the caller hung up while "Google" was thinking */
+            fake_note_abort(seq, key);
+            rq->seq = 0;
+            buf_done(&out);
+            return MHD_NO;
+        }
     }
     if (plan.fault != FF_NONE && plan.fault < FF_LATENCY) {
         st = fake_error_body(plan.fault, &plan, model, &out);
@@ -345,6 +365,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !s->finished && s->plan.fault != FF_RESET)
             fake_note_abort(s->seq, s->key);
         stream_free(s);
+    } else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->seq) {
+        fake_note_abort(rq->seq, rq->key); /* the caller hung up before the answer went out */
     }
     buf_done(&rq->body);
     free(rq);

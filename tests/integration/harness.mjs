@@ -171,13 +171,14 @@ export class Stack {
   }
 
   // --- client helpers
-  async gen(model, text, { stream = false, alt = 'sse', headers = {}, body } = {}) {
+  async gen(model, text, { stream = false, alt = 'sse', headers = {}, body, signal } = {}) {
     const action = stream ? 'streamGenerateContent' : 'generateContent';
     const q = stream && alt ? `?alt=${alt}` : '';
     return fetch(`${this.url}/v1beta/models/${model}:${action}${q}`, {
       method: 'POST',
       headers: { 'x-goog-api-key': this.token, 'content-type': 'application/json', ...headers },
       body: body ?? JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }] }),
+      signal,
     });
   }
 

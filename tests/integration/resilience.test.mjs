@@ -95,3 +95,29 @@ test('Redis restarting empty: keypool re-seeds the pool from Postgres and servin
   const c = (await s.stats()).calls;
   assert.ok(c[KA] >= 2 && c[KB] >= 2);
 }));
+
+test('capacity limits: a busy forwarder and a full edge answer 503 at once instead of queueing', () => withStack(KEYS, async (s) => {
+  await s.script({ key: KA, fault: 'latency', ms: 1500, count: -1 });
+  await s.script({ key: KB, fault: 'latency', ms: 1500, count: -1 });
+  const slow = s.gen(FLASH, 'occupying the only slot');
+  await sleep(300);
+  const t0 = Date.now();
+  const r = await s.gen(FLASH, 'second');
+  assert.equal(r.status, 503);
+  assert.match((await r.json()).error.message, /busy/i);
+  assert.ok(Date.now() - t0 < 1000, 'refused at once');
+  assert.equal((await slow).status, 200);
+}, { fwdEnv: { FWD_MAX_INFLIGHT: '1' } }));
+
+test('an edge at SB_MAX_INFLIGHT refuses the next call with 503 and Retry-After', () => withStack(KEYS, async (s) => {
+  await s.script({ key: KA, fault: 'latency', ms: 1500, count: -1 });
+  await s.script({ key: KB, fault: 'latency', ms: 1500, count: -1 });
+  const slow = s.gen(FLASH, 'one');
+  await sleep(300);
+  const r = await s.gen(FLASH, 'two');
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal((await slow).status, 200);
+  const st = await s.stats();
+  assert.equal(st.calls[KA] + st.calls[KB], 1, 'the refused call spent no key');
+}, { edgeEnv: { SB_MAX_INFLIGHT: '1' } }));

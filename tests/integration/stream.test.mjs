@@ -74,3 +74,17 @@ test('a client disconnect aborts the upstream transfer', () => withStack(async (
   await waitUntil(async () => (await s.stats()).aborted_total >= 1, { tries: 40, what: 'upstream abort' });
   await waitUntil(() => s.logs('forwarder').includes('event=upstream.cancelled'), { what: 'cancel logged' });
 }, { fakeEnv: { FAKE_CHUNK_MS: '300' } }));
+
+test('a client leaving before the first frame still cancels the upstream call and frees the lease', () => withStack(async (s) => {
+  for (const k of KEYS.split(',').map((x) => x.split(':')[1])) await s.script({ key: k, fault: 'latency', ms: 2500, count: 1 });
+  const ac = new AbortController();
+  const p = s.gen(FLASH, 'slow', { signal: ac.signal }).catch(() => null);
+  await sleep(600);
+  ac.abort();
+  await p;
+  await waitUntil(() => s.logs('forwarder').includes('event=upstream.cancelled'), { what: 'cancel' });
+  await waitUntil(async () => (await s.stats()).aborted_total >= 1, { tries: 50, what: 'upstream abort' });
+  assert.equal(s.redisRaw('HLEN', 'sb:inflight'), '0', 'the lease was released');
+  const st = await s.stats();
+  assert.equal(Object.values(st.calls).reduce((a, b) => a + b, 0), 1, 'no retry for a client that left');
+}));
