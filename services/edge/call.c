@@ -453,6 +453,17 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     resp_log_done(c, 200, "ok", f->finish_reason);
 }
 
+/* The transfer broke (frame gap, undecodable batch, silent forwarder): end the stream with an
+ * error if it started, else fail over like any transient upstream failure. */
+static void transfer_broken(struct edge *e, struct call *c, const char *message,
+                            const char *outcome)
+{
+    if (c->committed)
+        resp_stream_fail(&e->scratch, c, 502, message, outcome);
+    else
+        attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0, message);
+}
+
 /* One frame of the current attempt; returns false when the attempt ended (stop the batch). */
 static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
 {
@@ -461,12 +472,7 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
     if (f->seq != c->next_seq) {
         LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=fail_attempt", c->req_id,
                  (unsigned long long)c->next_seq, (unsigned long long)f->seq);
-        if (c->committed)
-            resp_stream_fail(&e->scratch, c, 502, "The gateway lost the upstream stream.",
-                             "frame_error");
-        else
-            attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0,
-                           "The gateway lost the upstream stream.");
+        transfer_broken(e, c, "The gateway lost the upstream stream.", "frame_error");
         return false;
     }
     c->next_seq++;
@@ -540,12 +546,7 @@ static void on_batch(struct edge *e, struct call *c, struct bus_msg *msg)
     }
     if (ec_batch_decode(bus_msg_data(msg), bus_msg_len(msg), &b) != ST_OK) {
         LOG_WARN("frame.bad", "req=%s action=fail_attempt", c->req_id);
-        if (c->committed)
-            resp_stream_fail(&e->scratch, c, 502, "The gateway lost the upstream stream.",
-                             "frame_error");
-        else
-            attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0,
-                           "The gateway lost the upstream stream.");
+        transfer_broken(e, c, "The gateway lost the upstream stream.", "frame_error");
         return;
     }
     c->t_phase_us = clock_mono_us();
@@ -675,12 +676,11 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
     } else if (c->state == CS_LEASING) {
         resp_error(&e->scratch, c, 503, "The gateway's key pool did not answer.", 1,
                    "keypool_timeout");
-    } else if (c->committed) {
-        send_cancel(e, c);
-        resp_stream_fail(&e->scratch, c, 502, "The forwarder stopped answering.", "forwarder_lost");
     } else {
-        release_lease(e, c->req_id, c->route.model, &c->lease);
-        attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0, "The forwarder stopped answering.");
+        send_cancel(e, c);
+        if (!c->committed)
+            release_lease(e, c->req_id, c->route.model, &c->lease);
+        transfer_broken(e, c, "The forwarder stopped answering.", "forwarder_lost");
     }
 }
 
