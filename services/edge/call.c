@@ -245,8 +245,11 @@ static void start_lease(struct edge *e, struct call *c)
     buf_reset(&e->scratch);
     const char *model = c->route.model[0] ? c->route.model : "models.list";
     uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
+    struct ec_failed failed = {c->failed_key, c->failed_project, c->last_cls, c->last_retry_ms,
+                               c->failed_reason};
     if (ec_lease_request(c->req_id, model, (const char(*)[32])c->exclude, c->nexclude,
-                         (unsigned)(left_ms + 5000), &e->scratch) != ST_OK ||
+                         (unsigned)(left_ms + 5000), c->failed_key[0] ? &failed : NULL,
+                         &e->scratch) != ST_OK ||
         bus_publish(e->bus, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
         resp_error(&e->scratch, c, 503, "The gateway could not reach its key pool.", 1,
@@ -340,13 +343,21 @@ static void answer_last_error(struct edge *e, struct call *c, const char *messag
 
 /* Upstream error before anything reached the client: fail over, or answer with it. */
 static void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned status,
-                           uint64_t retry_ms, const void *body, size_t len, const char *message)
+                           uint64_t retry_ms, const void *body, size_t len, const char *message,
+                           const char *reason)
 {
     bool time_left = clock_mono_us() + 50000 < c->deadline_us;
 
     c->last_cls = cls;
     c->last_status = status;
     c->last_retry_ms = retry_ms;
+    c->failed_key[0] = c->failed_project[0] = '\0';
+    if (cls == EC_KEY_DEAD || cls == EC_QUOTA_MINUTE || cls == EC_QUOTA_DAY ||
+        cls == EC_QUOTA_ZERO) {
+        (void)snprintf(c->failed_key, sizeof(c->failed_key), "%s", c->lease.key_id);
+        (void)snprintf(c->failed_project, sizeof(c->failed_project), "%s", c->lease.project);
+        (void)snprintf(c->failed_reason, sizeof(c->failed_reason), "%s", reason ? reason : "");
+    }
     buf_reset(&c->last_err);
     if (len)
         (void)buf_append(&c->last_err, body, len < c->last_err.max ? len : c->last_err.max);
@@ -461,7 +472,7 @@ static void transfer_broken(struct edge *e, struct call *c, const char *message,
     if (c->committed)
         resp_stream_fail(&e->scratch, c, 502, message, outcome);
     else
-        attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0, message);
+        attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0, message, NULL);
 }
 
 /* One frame of the current attempt; returns false when the attempt ended (stop the batch). */
@@ -528,7 +539,8 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
                                                          : "The upstream failed mid-stream.",
                              classify_name(f->cls));
         else
-            attempt_failed(e, c, f->cls, f->status, f->retry_delay_ms, f->data, f->len, f->message);
+            attempt_failed(e, c, f->cls, f->status, f->retry_delay_ms, f->data, f->len, f->message,
+                           f->reason);
         break;
     }
     return c->state != CS_DONE && c->attempt == attempt &&
@@ -541,7 +553,7 @@ static void on_batch(struct edge *e, struct call *c, struct bus_msg *msg)
 
     if (bus_msg_no_responders(msg)) {
         release_lease(e, c->req_id, c->route.model, &c->lease);
-        attempt_failed(e, c, EC_TRANSIENT, 503, 0, NULL, 0, "No forwarder is available.");
+        attempt_failed(e, c, EC_TRANSIENT, 503, 0, NULL, 0, "No forwarder is available.", NULL);
         return;
     }
     if (ec_batch_decode(bus_msg_data(msg), bus_msg_len(msg), &b) != ST_OK) {

@@ -74,6 +74,9 @@ struct call {
     unsigned last_status; /* last upstream error, returned when retries run out */
     enum err_class last_cls;
     uint64_t last_retry_ms; /* RetryInfo of the last error */
+    char failed_key[32];    /* key/project of the last key-dead or quota failure, for keypool */
+    char failed_project[128];
+    char failed_reason[96];
     struct buf last_err;
     uint64_t t_first_byte_us;
     uint64_t t_lease_us; /* when the current lease request left */

@@ -21,10 +21,24 @@
     } while (0)
 
 enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, struct buf *out)
+                             size_t nexclude, unsigned ttl_ms, const struct ec_failed *failed,
+                             struct buf *out)
 {
     Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
+    Sb__V1__Outcome o = SB__V1__OUTCOME__INIT;
     char *ex[32];
+
+    if (failed) {
+        o.request_id = CODEC_STR(request_id);
+        o.key_id = CODEC_STR(failed->key_id);
+        o.project = CODEC_STR(failed->project);
+        o.model = CODEC_STR(model);
+        o.error_class = (Sb__V1__ErrorClass)failed->cls;
+        o.retry_delay_ms = failed->retry_delay_ms;
+        o.reason = CODEC_STR(failed->reason && failed->reason[0] ? failed->reason
+                                                                 : "reported by the edge");
+        m.failed = &o;
+    }
 
     if (nexclude > 32)
         nexclude = 32;
@@ -220,6 +234,7 @@ enum status ec_batch_frame(const struct ec_batch *b, size_t i, struct ec_frame *
         f.message = m->error->message;
         f.after_data = m->error->after_data;
         f.upstream_us = m->error->upstream_us;
+        f.reason = m->error->reason;
         break;
     default:
         return ST_PROTO;

@@ -54,6 +54,7 @@ struct ec_frame {
     uint64_t retry_delay_ms;
     const char *message;
     bool after_data;
+    const char *reason;
 };
 
 struct ec_forward {
@@ -71,8 +72,19 @@ struct ec_forward {
     uint64_t deadline_ms;
 };
 
+/* The failed attempt a lease request reports (see keypool.proto LeaseRequest.failed). */
+struct ec_failed {
+    const char *key_id;
+    const char *project;
+    enum err_class cls;
+    uint64_t retry_delay_ms;
+    const char *reason;
+};
+
+/** LeaseRequest; failed may be NULL. */
 enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, struct buf *out);
+                             size_t nexclude, unsigned ttl_ms, const struct ec_failed *failed,
+                             struct buf *out);
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
 void ec_lease_done(struct ec_lease *l);
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out);

@@ -50,6 +50,7 @@ struct fwd_frame {
     uint64_t retry_delay_ms;       /* ERROR */
     const char *message;           /* ERROR */
     bool after_data;               /* ERROR */
+    const char *reason;            /* ERROR: ErrorInfo reason or quota id */
 };
 
 struct fwd_outcome {

@@ -211,6 +211,7 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
         err.message = CODEC_STR(f->message ? f->message : "");
         err.after_data = f->after_data;
         err.upstream_us = f->upstream_us;
+        err.reason = CODEC_STR(f->reason ? f->reason : "");
         fr.kind_case = SB__V1__FRAME__KIND_ERROR;
         fr.error = &err;
         break;

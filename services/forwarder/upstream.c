@@ -455,6 +455,7 @@ static void finish(struct job *j, CURLcode rc)
                                .len = body->len,
                                .message = msg,
                                .after_data = j->any_data != 0,
+                               .reason = cr.reason[0] ? cr.reason : cr.quota_id,
                                .upstream_us = up_us};
         send_frame(j, &fr);
     }

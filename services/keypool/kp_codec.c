@@ -145,7 +145,7 @@ void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
         struct slot *sl = &slots[i];
         if (items[i].kind == KP_ITEM_LEASE) {
             sl->lr = sb__v1__lease_request__unpack(NULL, items[i].len, items[i].data);
-            total += sl->lr != NULL;
+            total += sl->lr ? 1 + (sl->lr->failed != NULL) : 0;
         } else {
             sl->ob = sb__v1__outcome_batch__unpack(NULL, items[i].len, items[i].data);
             total += sl->ob ? sl->ob->n_outcomes : 0;
@@ -158,6 +158,13 @@ void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct slot *sl = &slots[i];
         sl->first_call = ncalls;
+        if (sl->lr && sl->lr->failed) { /* the failed attempt first, then the lease */
+            outcome_of(sl->lr->failed, &ocs[ncalls]);
+            ocs[ncalls].lease_id = ""; /* the forwarder's report releases the lease */
+            kp_pool_outcome_args(pool, &ocs[ncalls], now, &occ[ncalls], &calls[ncalls]);
+            ncalls++;
+            sl->first_call = ncalls;
+        }
         if (sl->lr) {
             sl->ttl = sl->lr->ttl_ms ? sl->lr->ttl_ms : 600000;
             kp_pool_lease_args(pool, sl->lr->model, now, sl->ttl,
@@ -179,6 +186,9 @@ void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
         struct slot *sl = &slots[i];
         if (items[i].kind == KP_ITEM_LEASE) {
             struct kp_lease l;
+            if (sl->lr && sl->lr->failed && sts[sl->first_call - 1] == ST_OK)
+                log_change(sl->lr->failed,
+                           rets[sl->first_call - 1].n ? rets[sl->first_call - 1].items[0] : "");
             enum status st = ST_PROTO;
             if (sl->lr && sts[sl->first_call] == ST_OK)
                 st = kp_pool_lease_result(pool, &sl->lc, &rets[sl->first_call], &l);

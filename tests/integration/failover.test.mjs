@@ -78,6 +78,8 @@ test('API_KEY_INVALID and CONSUMER_SUSPENDED make a key dead at once', () => wit
   for (let i = 0; i < 6; i++) assert.equal((await s.gen(FLASH, 'x')).status, 200);
   const c = await calls(s);
   assert.equal(c[KA], 1, 'dead after one call');
+  assert.match(s.logs('keypool'), /event=key\.state .*change=dead class=key_dead reason=API_KEY_INVALID/);
+  assert.match(s.logs('keypool'), /event=key\.state .*change=dead class=key_dead reason=CONSUMER_SUSPENDED/);
   assert.equal(c[KB], 1, 'dead after one call');
   assert.equal(c[KC], 6);
   // other models do not try them either: the key, not the model, is dead
