@@ -65,6 +65,15 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
 {
     struct buf b;
     enum MHD_Result rc;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[INET6_ADDRSTRLEN] = "-";
+
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        (void)inet_ntop(AF_INET,
+                        &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+                        addr, sizeof(addr));
+    LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\"", status, addr, message);
 
     buf_init(&b, 8192);
     (void)gjson_error(&b, status, NULL, message, 0);
