@@ -26,6 +26,7 @@
 #include "lib/xalloc.h"
 
 #include "edge.h"
+#include "metrics.h"
 #include "pipe.h"
 #include "proto/subjects.h"
 #include "respond.h"
@@ -348,6 +349,7 @@ static void attempt_failed(struct edge *e, struct call *c, enum err_class cls, u
 {
     bool time_left = clock_mono_us() + 50000 < c->deadline_us;
 
+    metrics_attempt(cls);
     c->last_cls = cls;
     c->last_status = status;
     c->last_retry_ms = retry_ms;

@@ -20,6 +20,7 @@
 #include "lib/xalloc.h"
 
 #include "edge.h"
+#include "metrics.h"
 #include "pipe.h"
 #include "routes.h"
 #include "tokens.h"
@@ -74,6 +75,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
                         &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
                         addr, sizeof(addr));
     LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\"", status, addr, message);
+    metrics_request(RT_NONE, status, 0);
 
     buf_init(&b, 8192);
     (void)gjson_error(&b, status, NULL, message, 0);
@@ -111,6 +113,15 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
                                                 : "Invalid model name in the path.");
     if (rt.kind == RT_HEALTHZ)
         return respond_now(conn, 200, "text/plain", "ok\n", 3, NULL, NULL);
+    if (rt.kind == RT_METRICS) {
+        struct buf b;
+        enum MHD_Result rc;
+        buf_init(&b, 1 << 20);
+        (void)metrics_render(&b, edge_inflight(h->edge), edge_ready(h->edge));
+        rc = respond_now(conn, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
+        buf_done(&b);
+        return rc;
+    }
     if (rt.kind == RT_READYZ) {
         bool ready = edge_ready(h->edge);
         return respond_now(conn, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n",

@@ -14,6 +14,7 @@
 #include "lib/sse.h"
 
 #include "edge.h"
+#include "metrics.h"
 #include "pipe.h"
 
 void resp_log_done(const struct call *c, unsigned status, const char *outcome, const char *finish)
@@ -21,6 +22,7 @@ void resp_log_done(const struct call *c, unsigned status, const char *outcome, c
     uint64_t now = clock_mono_us();
     uint64_t total = now - c->t_start_us;
 
+    metrics_request(c->route.kind, status, total > c->upstream_us ? total - c->upstream_us : 0);
     LOG_INFO(
         "request.done",
         "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "

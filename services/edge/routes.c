@@ -4,16 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const names[RT_COUNT] = {"none",
-                                            "healthz",
-                                            "readyz",
-                                            "generateContent",
-                                            "streamGenerateContent",
-                                            "countTokens",
-                                            "embedContent",
-                                            "batchEmbedContents",
-                                            "listModels",
-                                            "getModel"};
+static const char *const names[RT_COUNT] = {
+    "none",        "healthz",         "readyz",
+    "metrics",     "generateContent", "streamGenerateContent",
+    "countTokens", "embedContent",    "batchEmbedContents",
+    "listModels",  "getModel"};
 
 const char *route_name(enum route_kind kind)
 {
@@ -43,8 +38,9 @@ enum status route_match(const char *method, const char *path, struct route *ret)
     bool is_post = strcmp(method, "POST") == 0, is_get = strcmp(method, "GET") == 0;
 
     memset(&r, 0, sizeof(r));
-    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
-        r.kind = path[1] == 'h' ? RT_HEALTHZ : RT_READYZ;
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+        strcmp(path, "/metrics") == 0) {
+        r.kind = path[1] == 'h' ? RT_HEALTHZ : path[1] == 'r' ? RT_READYZ : RT_METRICS;
         *ret = r;
         return is_get || strcmp(method, "HEAD") == 0 ? ST_OK : ST_INVALID;
     }

@@ -167,3 +167,19 @@ test('a body larger than one bus message travels in pieces, byte for byte', () =
   assert.equal(stream.status, 200);
   assert.ok((await stream.text()).includes('finishReason'));
 }));
+
+test('/metrics counts requests, failed attempts and the gateway overhead', () => withStack(async (s) => {
+  await s.script({ key: KA, fault: '503', count: 1 });
+  for (let i = 0; i < 3; i++) assert.equal((await s.gen(FLASH, 'm')).status, 200);
+  assert.equal((await s.gen(FLASH, 'x', { headers: { 'x-goog-api-key': 'nope' } })).status, 401);
+  const r = await fetch(`${s.url}/metrics`);
+  assert.equal(r.status, 200);
+  const m = await r.text();
+  assert.match(m, /^sb_requests_total\{route="generateContent",code="2xx"\} 3$/m);
+  assert.match(m, /^sb_requests_total\{route="refused",code="4xx"\} 1$/m);
+  assert.match(m, /^sb_upstream_failures_total\{class="transient"\} 1$/m);
+  assert.match(m, /^sb_gateway_overhead_seconds_count 3$/m);
+  assert.match(m, /^sb_gateway_overhead_seconds_bucket\{le="\+Inf"\} 3$/m);
+  assert.match(m, /^sb_ready 1$/m);
+  assert.ok(!m.includes(s.token), 'no secret in metrics');
+}));

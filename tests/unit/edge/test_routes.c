@@ -25,6 +25,7 @@ static void test_match(void **state)
         {"GET", "/v1/models/gemini-2.5-flash", ST_OK, RT_GET_MODEL, "v1", "gemini-2.5-flash"},
         {"GET", "/healthz", ST_OK, RT_HEALTHZ, "", ""},
         {"GET", "/readyz", ST_OK, RT_READYZ, "", ""},
+        {"GET", "/metrics", ST_OK, RT_METRICS, "", ""},
         {"GET", "/v1beta/models/x:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/models", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/models/a/b:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
