@@ -19,13 +19,11 @@
 
 static enum status pack_reply(const Sb__V1__LeaseReply *r, struct buf *out)
 {
-    size_t n = sb__v1__lease_reply__get_packed_size(r);
-    uint8_t *tmp = xmalloc(n);
-    enum status st;
+    char *p;
+    enum status st = buf_extend(out, sb__v1__lease_reply__get_packed_size(r), &p);
 
-    (void)sb__v1__lease_reply__pack(r, tmp);
-    st = buf_append(out, tmp, n);
-    free(tmp);
+    if (st == ST_OK)
+        (void)sb__v1__lease_reply__pack(r, (uint8_t *)p);
     return st;
 }
 
@@ -225,14 +223,13 @@ void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
 enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf *out)
 {
     Sb__V1__Pong p = SB__V1__PONG__INIT;
-    uint8_t tmp[256];
-    size_t n;
+    char *at;
+    enum status st;
 
     p.id = CODEC_STR(id);
     p.keys_active = (uint32_t)kp_pool_key_count(pool);
-    n = sb__v1__pong__get_packed_size(&p);
-    if (n > sizeof(tmp))
-        return ST_TOO_BIG;
-    (void)sb__v1__pong__pack(&p, tmp);
-    return buf_append(out, tmp, n);
+    st = buf_extend(out, sb__v1__pong__get_packed_size(&p), &at);
+    if (st == ST_OK)
+        (void)sb__v1__pong__pack(&p, (uint8_t *)at);
+    return st;
 }
