@@ -6,7 +6,6 @@
 #include "lib/bus.h"
 
 #include <nats/nats.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,6 @@ struct bus {
     natsSubscription *subs[MAX_SUBS];
     struct sub_ctx ctx[MAX_SUBS];
     int nsubs; /* written only by the owner before messages flow */
-    atomic_uint_least64_t dropped;
 };
 
 static enum status from_nats(natsStatus s)
@@ -49,15 +47,6 @@ static enum status from_nats(natsStatus s)
     }
 }
 
-static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
-{
-    struct bus *bus = closure;
-    (void)nc;
-    (void)sub;
-    if (err == NATS_SLOW_CONSUMER)
-        atomic_fetch_add(&bus->dropped, 1);
-}
-
 enum status bus_connect(const char *url, const char *name, struct bus **ret)
 {
     natsOptions *o = NULL;
@@ -77,8 +66,6 @@ enum status bus_connect(const char *url, const char *name, struct bus **ret)
         s = natsOptions_SetReconnectWait(o, 250);
     if (s == NATS_OK)
         s = natsOptions_SetRetryOnFailedConnect(o, true, NULL, NULL);
-    if (s == NATS_OK)
-        s = natsOptions_SetErrorHandler(o, on_async_error, bus);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
     if (s == NATS_OK)
@@ -163,21 +150,6 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
     return from_nats(s);
 }
 
-enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
-                        unsigned timeout_ms, struct bus_msg **ret)
-{
-    natsMsg *reply = NULL;
-    natsStatus s;
-
-    if (len > INT32_MAX)
-        return ST_TOO_BIG;
-    s = natsConnection_Request(&reply, bus->nc, subject, data, (int)len, (int64_t)timeout_ms);
-    if (s != NATS_OK)
-        return from_nats(s);
-    *ret = (struct bus_msg *)reply;
-    return ST_OK;
-}
-
 enum status bus_new_inbox(char *out, size_t n)
 {
     natsInbox *inbox = NULL;
@@ -189,16 +161,6 @@ enum status bus_new_inbox(char *out, size_t n)
     w = snprintf(out, n, "%s", (const char *)inbox);
     natsInbox_Destroy(inbox);
     return (w < 0 || (size_t)w >= n) ? ST_TOO_BIG : ST_OK;
-}
-
-uint64_t bus_dropped(const struct bus *bus)
-{
-    return atomic_load(&bus->dropped);
-}
-
-bool bus_connected(const struct bus *bus)
-{
-    return natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 const char *bus_msg_subject(const struct bus_msg *msg)

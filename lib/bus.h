@@ -30,15 +30,8 @@ enum status bus_subscribe(struct bus *bus, const char *subject, const char *queu
 /** Publish data (borrowed) with an optional reply subject and request-id header. */
 enum status bus_publish(struct bus *bus, const char *subject, const char *reply, const void *data,
                         size_t len, const char *req_id);
-/** Blocking request for start-up and tests only (never on a serving thread). Caller owns *ret. */
-enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
-                        unsigned timeout_ms, struct bus_msg **ret);
 /** Write a fresh unique inbox prefix ("_INBOX.<nuid>") into out[n]. */
 enum status bus_new_inbox(char *out, size_t n);
-/** Number of messages dropped by the client library as a slow consumer (for metrics). */
-uint64_t bus_dropped(const struct bus *bus);
-/** True while connected. */
-bool bus_connected(const struct bus *bus);
 
 const char *bus_msg_subject(const struct bus_msg *msg);
 /** Reply subject, or NULL. */

@@ -27,14 +27,3 @@ void keyid_from_secret(const char *prefix, const char *secret, char *out, size_t
     keyid_sha256_hex(secret, strlen(secret), hex, sizeof(hex));
     (void)snprintf(out, n, "%s%.12s", prefix, hex);
 }
-
-void keyid_mask(const char *secret, char *out, size_t n)
-{
-    size_t len = strlen(secret);
-
-    if (len < 12) {
-        (void)snprintf(out, n, "\xe2\x80\xa6");
-        return;
-    }
-    (void)snprintf(out, n, "%.4s\xe2\x80\xa6%s", secret, secret + len - 4);
-}

@@ -122,16 +122,6 @@ void pipe_finish(struct pipe *p)
     (void)pthread_mutex_unlock(&p->mu);
 }
 
-bool pipe_closed(struct pipe *p)
-{
-    bool c;
-
-    (void)pthread_mutex_lock(&p->mu);
-    c = p->closed || p->peer_gone;
-    (void)pthread_mutex_unlock(&p->mu);
-    return c;
-}
-
 bool pipe_check_peer(struct pipe *p)
 {
     bool gone = false;

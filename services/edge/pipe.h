@@ -36,8 +36,6 @@ enum status pipe_decide(struct pipe *p, unsigned status, const char *content_typ
 enum status pipe_write(struct pipe *p, const void *data, size_t len);
 /** No more bytes: the response ends once what is queued has been sent. */
 void pipe_finish(struct pipe *p);
-/** True when MHD reported the request complete (client gone or response sent). */
-bool pipe_closed(struct pipe *p);
 /** Watchdog: while suspended, check the socket for a hang-up; true if the client is gone. */
 bool pipe_check_peer(struct pipe *p);
 

@@ -36,7 +36,7 @@ struct job {
     uint64_t seq;
     uint64_t t_start_us, t_first_us, t_last_us, t_frame_us;
     unsigned status;
-    int started, head_sent, any_data, headers_done;
+    int started, head_sent, any_data;
     enum err_class abort_cls; /* set when this loop aborted the transfer */
     const char *abort_msg;
     char content_type[128];
@@ -307,7 +307,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         long code = 0;
         (void)curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
         j->status = (unsigned)code;
-        j->headers_done = 0;
         j->content_type[0] = '\0';
     } else if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
         size_t s = 13, e = len;
@@ -320,7 +319,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         long code = 0;
         (void)curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
         j->status = (unsigned)code;
-        j->headers_done = 1;
     }
     if (!j->t_first_us)
         j->t_first_us = clock_mono_us();
