@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/clock.h"
+#include "lib/kv.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
 

@@ -5,6 +5,7 @@
 #include "lib/clock.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 uint64_t clock_now_ms(void)
@@ -81,4 +82,17 @@ uint64_t clock_next_pacific_midnight_ms(uint64_t now_ms)
      */
     int64_t guess = next_local_midnight - pacific_offset(next_local_midnight + 8 * 3600 - 3600);
     return (uint64_t)guess * 1000;
+}
+
+void clock_iso8601(uint64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (!gmtime_r(&t, &tm)) {
+        (void)snprintf(out, n, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    (void)snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
 }

@@ -1,9 +1,11 @@
 /* Key ids are a short SHA-256 prefix: stable across replicas and restarts, and not reversible. */
 #include "lib/keyid.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 void keyid_sha256_hex(const void *data, size_t len, char *out, size_t n)
 {
@@ -26,4 +28,54 @@ void keyid_from_secret(const char *prefix, const char *secret, char *out, size_t
 
     keyid_sha256_hex(secret, strlen(secret), hex, sizeof(hex));
     (void)snprintf(out, n, "%s%.12s", prefix, hex);
+}
+
+void keyid_mask(const char *secret, char *out, size_t n)
+{
+    size_t len = strlen(secret);
+
+    if (len < 12) /* too short to show any of it */
+        (void)snprintf(out, n, "\u2026");
+    else
+        (void)snprintf(out, n, "%.4s\u2026%s", secret, secret + len - 4);
+}
+
+enum status keyid_random(const char *prefix, size_t bytes, char *out, size_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[64];
+    size_t plen = strlen(prefix), got = 0, w;
+    unsigned acc = 0;
+    int bits = 0;
+
+    if (bytes > sizeof(raw) || plen + (bytes * 4 + 2) / 3 + 1 > n)
+        return ST_TOO_BIG;
+    while (got < bytes) {
+        ssize_t r = getrandom(raw + got, bytes - got, 0);
+        if (r <= 0)
+            return ST_IO;
+        got += (size_t)r;
+    }
+    memcpy(out, prefix, plen);
+    w = plen;
+    for (size_t i = 0; i < bytes; i++) {
+        acc = (acc << 8) | raw[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out[w++] = b64[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0)
+        out[w++] = b64[(acc << (6 - bits)) & 63];
+    out[w] = '\0';
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return ST_OK;
+}
+
+bool keyid_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }

@@ -2,19 +2,20 @@
 #ifndef SB_SUBJECTS_H
 #define SB_SUBJECTS_H
 
-#define SUBJ_KP_LEASE       "sb.v1.keypool.lease"
-#define SUBJ_KP_OUTCOME     "sb.v1.keypool.outcome"
-#define SUBJ_KP_PING        "sb.v1.keypool.ping"
-#define SUBJ_KP_ADMIN       "sb.v1.keypool.admin." /* + op */
-#define SUBJ_FWD            "sb.v1.forward"
-#define SUBJ_FWD_PING       "sb.v1.forward.ping"
-#define SUBJ_FWD_CANCEL     "sb.v1.forward.cancel."    /* + forwarder id */
-#define SUBJ_FWD_CANCEL_ALL "sb.v1.forward.cancel.all" /* the forwarder is not known yet */
-#define SUBJ_FWD_BODY       "sb.v1.forward.body."      /* + forwarder id */
-#define SUBJ_FWD_PROBE      "sb.v1.forward.probe"
-#define SUBJ_EV_REQUEST     "sb.v1.events.request"
-#define SUBJ_EV_KEY         "sb.v1.events.key"
-#define SUBJ_CONFIG         "sb.v1.config.changed"
+#define SUBJ_KP_LEASE            "sb.v1.keypool.lease"
+#define SUBJ_KP_OUTCOME          "sb.v1.keypool.outcome"
+#define SUBJ_KP_PING             "sb.v1.keypool.ping"
+#define SUBJ_KP_ADMIN            "sb.v1.keypool.admin." /* + op */
+#define SUBJ_FWD                 "sb.v1.forward"
+#define SUBJ_FWD_PING            "sb.v1.forward.ping"
+#define SUBJ_FWD_CANCEL          "sb.v1.forward.cancel."    /* + forwarder id */
+#define SUBJ_FWD_CANCEL_ALL      "sb.v1.forward.cancel.all" /* the forwarder is not known yet */
+#define SUBJ_FWD_BODY            "sb.v1.forward.body."      /* + forwarder id */
+#define SUBJ_FWD_PROBE           "sb.v1.forward.probe"
+#define SUBJ_EV_REQUEST          "sb.v1.events.request"
+#define SUBJ_EV_KEY              "sb.v1.events.key"
+#define SUBJ_CONFIG              "sb.v1.config.changed"
+#define SUBJ_EDGE_TOKENS_CHANGED "sb.v1.edge.tokens.changed" /* broadcast: reload tokens */
 
 #define QUEUE_KEYPOOL   "keypool"
 #define QUEUE_FORWARDER "forwarder"

@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnats-dev nats-server libmicrohttpd-dev
       libcurl4-openssl-dev libmsgpack-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
-      libpq-dev libjansson-dev libcmocka-dev libssl-dev redis-server postgresql wrk
+      libpq-dev libjansson-dev libcmocka-dev libssl-dev libcrypt-dev redis-server postgresql wrk
       nodejs npm clang-format cppcheck curl)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -79,6 +79,9 @@ fi
 export NATS_URL="nats://127.0.0.1:$NATS_PORT" REDIS_HOST=127.0.0.1 REDIS_PORT
 export PG_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=switchboard"
 export SB_HTTP_PORT=$PORT SB_HTTP_ADDR=${SB_HTTP_ADDR:-127.0.0.1}
+# without SB_ADMIN_PASSWORD the edge generates the first admin's password into this file
+export SB_ADMIN_PASSWORD_FILE="$DATA/admin_password"
+had_admin_file=""; [[ -e $SB_ADMIN_PASSWORD_FILE ]] && had_admin_file=1
 
 "$BUILD/services/keypool/keypool" >"$DATA/logs/keypool.log" 2>&1 & pids+=($!)
 "$BUILD/services/forwarder/forwarder" >"$DATA/logs/forwarder.log" 2>&1 & pids+=($!)
@@ -91,16 +94,27 @@ done
 curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "edge not ready; see $DATA/logs" >&2; exit 1; }
 
 TOKEN=${SB_CLIENT_TOKENS%%,*}
+ADMIN_LINE="  Admin: user ${SB_ADMIN_USER:-admin}, password from SB_ADMIN_PASSWORD"
+if [[ -z ${SB_ADMIN_PASSWORD:-} ]]; then
+  ADMIN_LINE="  Admin: user ${SB_ADMIN_USER:-admin}, password as set at first start (kept in $SB_ADMIN_PASSWORD_FILE when generated)"
+  for _ in $(seq 50); do [[ -s $SB_ADMIN_PASSWORD_FILE ]] && break; sleep 0.1; done
+  if [[ -z $had_admin_file && -s $SB_ADMIN_PASSWORD_FILE ]]; then
+    ADMIN_LINE="  Admin: user ${SB_ADMIN_USER:-admin}, password $(cat "$SB_ADMIN_PASSWORD_FILE")   (shown once; kept in $SB_ADMIN_PASSWORD_FILE)"
+  fi
+fi
 cat <<BANNER
 
   Switchboard is serving on http://127.0.0.1:$PORT
   Client token: $TOKEN
+$ADMIN_LINE
 $( [[ -n $DEMO ]] && echo "  DEMO MODE: GEMINI_API_KEYS is unset, so a local fake Gemini upstream answers (3 demo keys)." )
 
   Try it:
     curl -s http://127.0.0.1:$PORT/v1beta/models/gemini-2.5-flash:generateContent \\
       -H 'x-goog-api-key: $TOKEN' -H 'Content-Type: application/json' \\
       -d '{"contents":[{"role":"user","parts":[{"text":"Hello"}]}]}'
+
+  Admin API: curl -s http://127.0.0.1:$PORT/api/auth/login -d '{"username":"admin","password":"..."}'
 
   Logs: $DATA/logs/   Ctrl-C stops everything.
 

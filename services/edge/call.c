@@ -26,6 +26,7 @@
 #include "lib/xalloc.h"
 
 #include "edge.h"
+#include "limits.h"
 #include "metrics.h"
 #include "pipe.h"
 #include "proto/subjects.h"
@@ -40,13 +41,14 @@
 #define READY_WINDOW_US 3500000ULL
 #define SCAN_US         20000ULL
 
-enum ev_kind { EV_START, EV_MSG, EV_CLIENT_DONE };
+enum ev_kind { EV_START, EV_MSG, EV_CLIENT_DONE, EV_ADMIT };
 
 struct ev {
     enum ev_kind kind;
     uint64_t id;
     struct call *call;
     struct bus_msg *msg;
+    struct lim_verdict verdict; /* EV_ADMIT */
 };
 
 struct edge {
@@ -62,6 +64,7 @@ struct edge {
     uint64_t last_ping_us, last_watchdog_us, last_scan_us;
     struct buf scratch;
     unsigned salt;
+    struct limiter *limiter;
 };
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
@@ -447,6 +450,9 @@ static void on_head(struct edge *e, struct call *c, const struct ec_frame *f)
 static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
 {
     c->upstream_us += f->upstream_us;
+    c->prompt_tokens = f->prompt_tokens;
+    c->output_tokens = f->output_tokens;
+    c->total_tokens = f->total_tokens;
     c->accepted = false;
     if (c->route.kind != RT_STREAM) {
         resp_body(c, 200, "application/json; charset=UTF-8", c->body_out.data, c->body_out.len, 0,
@@ -620,6 +626,39 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
         on_batch(e, c, msg);
 }
 
+void edge_set_limiter(struct edge *e, struct limiter *l)
+{
+    e->limiter = l;
+}
+
+void edge_admitted(struct edge *e, uint64_t id, const struct lim_verdict *v)
+{
+    struct ev *ev = xcalloc(1, sizeof(*ev));
+
+    ev->kind = EV_ADMIT;
+    ev->id = id;
+    ev->verdict = *v;
+    if (queue_push(e->q, ev) != ST_OK)
+        free(ev); /* the call's admission times out and it runs (fail open) */
+}
+
+static void on_admit(struct edge *e, uint64_t id, const struct lim_verdict *v)
+{
+    struct call *c = idmap_get(e->calls, id);
+    char msg[160];
+
+    if (!c || c->state != CS_ADMITTING)
+        return;
+    if (v->ok) {
+        c->admitted = true;
+        start_lease(e, c);
+        return;
+    }
+    (void)snprintf(msg, sizeof(msg), "The client token is over its %s limit; retry after %llu s.",
+                   v->which, (unsigned long long)v->retry_after_s);
+    resp_error(&e->scratch, c, 429, msg, v->retry_after_s, "token_limited");
+}
+
 static void on_start(struct edge *e, struct call *c)
 {
     if (idmap_put(e->calls, c->id, c) != ST_OK) {
@@ -631,6 +670,14 @@ static void on_start(struct edge *e, struct call *c)
     }
     buf_init(&c->body_out, MAX_RESPONSE);
     buf_init(&c->last_err, 256 * 1024);
+    if (c->tok.limited && e->limiter) {
+        uint64_t deadline_ms = clock_now_ms() + (c->deadline_us - clock_mono_us()) / 1000;
+        c->state = CS_ADMITTING;
+        c->t_phase_us = clock_mono_us();
+        if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, deadline_ms) == ST_OK)
+            return;
+        LOG_WARN("limits.saturated", "req=%s action=admit", c->req_id);
+    }
     start_lease(e, c);
 }
 
@@ -644,6 +691,9 @@ static void on_client_done(struct edge *e, uint64_t id)
         send_cancel(e, c);
         resp_log_done(c, 499, "client_gone", NULL);
     }
+    if (e->limiter && c->tok.id[0])
+        limiter_done(e->limiter, c->req_id, &c->tok, c->admitted, c->prompt_tokens,
+                     c->output_tokens, c->total_tokens);
     call_free(c);
     atomic_fetch_sub(&e->inflight, 1);
 }
@@ -667,7 +717,8 @@ static void scan_call(uint64_t id, void *val, void *arg)
         return;
     if (ts->now > c->deadline_us)
         due = true;
-    else if (c->state == CS_LEASING && silence > (uint64_t)ts->e->cfg->lease_timeout_ms * 1000)
+    else if ((c->state == CS_LEASING || c->state == CS_ADMITTING) &&
+             silence > (uint64_t)ts->e->cfg->lease_timeout_ms * 1000)
         due = true;
     else if (c->state == CS_FORWARDING && !c->accepted && silence > ACCEPT_TIMEOUT)
         due = true;
@@ -687,6 +738,9 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
             resp_stream_fail(&e->scratch, c, 504, "The request deadline passed.", "deadline");
         else
             resp_error(&e->scratch, c, 504, "The request deadline passed.", 0, "deadline");
+    } else if (c->state == CS_ADMITTING) {
+        LOG_WARN("limits.timeout", "req=%s action=admit", c->req_id);
+        start_lease(e, c);
     } else if (c->state == CS_LEASING) {
         resp_error(&e->scratch, c, 503, "The gateway's key pool did not answer.", 1,
                    "keypool_timeout");
@@ -768,6 +822,9 @@ void edge_run(struct edge *e, volatile sig_atomic_t *stop)
                 break;
             case EV_CLIENT_DONE:
                 on_client_done(e, ev->id);
+                break;
+            case EV_ADMIT:
+                on_admit(e, ev->id, &ev->verdict);
                 break;
             }
             free(ev);

@@ -13,6 +13,7 @@
 
 #include "edge_codec.h"
 #include "routes.h"
+#include "tokens.h"
 
 struct bus;
 struct bus_msg;
@@ -34,9 +35,22 @@ struct edge_config {
     unsigned idle_ms;
     unsigned max_inflight;
     unsigned lease_timeout_ms;
+    /* admin */
+    const char *pg_dsn;
+    const char *redis_host;
+    unsigned redis_port;
+    const char *redis_prefix;
+    const char *admin_user;
+    const char *admin_password;
+    const char *admin_password_file;
+    unsigned session_ttl_s;
+    unsigned login_max_failures;
+    unsigned login_window_s;
+    unsigned token_reload_s;
+    bool cookie_secure;
 };
 
-enum call_state { CS_LEASING, CS_FORWARDING, CS_STREAMING, CS_DONE };
+enum call_state { CS_ADMITTING, CS_LEASING, CS_FORWARDING, CS_STREAMING, CS_DONE };
 
 #define CALL_MAX_EXCLUDE 32
 
@@ -81,6 +95,10 @@ struct call {
     uint64_t t_first_byte_us;
     uint64_t t_lease_us; /* when the current lease request left */
     uint64_t lease_us;   /* time spent waiting on keypool, all attempts */
+    /* client token */
+    struct tok_info tok;
+    bool admitted; /* holds a limiter slot to release */
+    unsigned prompt_tokens, output_tokens, total_tokens;
 };
 
 struct edge;
@@ -102,6 +120,13 @@ bool edge_ready(const struct edge *e);
 unsigned edge_inflight(const struct edge *e);
 /** Unique call id and request id (thread-safe). */
 uint64_t edge_next_id(struct edge *e, char *req_id, size_t n);
+
+struct limiter;
+struct lim_verdict;
+/** Before edge_run: the limiter that admits calls whose token has limits (borrowed). */
+void edge_set_limiter(struct edge *e, struct limiter *l);
+/** From the limiter thread: the admission verdict for call `id`. */
+void edge_admitted(struct edge *e, uint64_t id, const struct lim_verdict *v);
 
 /** Free a call that never reached the loop, or one the loop finished. */
 void call_free(struct call *c);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/buf.h"
 #include "lib/clock.h"
@@ -19,6 +20,7 @@
 #include "lib/parse.h"
 #include "lib/xalloc.h"
 
+#include "admin.h"
 #include "edge.h"
 #include "metrics.h"
 #include "pipe.h"
@@ -27,8 +29,9 @@
 
 struct http {
     const struct edge_config *cfg;
-    const struct tokens *tokens;
+    struct tokens *tokens;
     struct edge *edge;
+    struct admin *admin;
     struct MHD_Daemon *d;
 };
 
@@ -61,19 +64,30 @@ static enum MHD_Result respond_now(struct MHD_Connection *conn, unsigned status,
     return rc;
 }
 
+static void client_addr(struct MHD_Connection *conn, char *addr, size_t n)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    (void)snprintf(addr, n, "-");
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        (void)inet_ntop(AF_INET,
+                        &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+                        addr, (socklen_t)n);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        (void)inet_ntop(AF_INET6,
+                        &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+                        addr, (socklen_t)n);
+}
+
 static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
                                      const char *message)
 {
     struct buf b;
     enum MHD_Result rc;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    char addr[INET6_ADDRSTRLEN] = "-";
+    char addr[INET6_ADDRSTRLEN];
 
-    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-        (void)inet_ntop(AF_INET,
-                        &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
-                        addr, sizeof(addr));
+    client_addr(conn, addr, sizeof(addr));
     LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\"", status, addr, message);
     metrics_request(RT_NONE, status, 0);
 
@@ -95,6 +109,70 @@ static const char *query(struct MHD_Connection *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct admin_job *job = cls;
+    (void)kind;
+
+    if (job->nargs < ADMIN_MAX_ARGS && key && strlen(key) < sizeof(job->args[0][0]) &&
+        (!value || strlen(value) < sizeof(job->args[0][1]))) {
+        (void)snprintf(job->args[job->nargs][0], sizeof(job->args[0][0]), "%s", key);
+        (void)snprintf(job->args[job->nargs][1], sizeof(job->args[0][1]), "%s", value ? value : "");
+        job->nargs++;
+    }
+    return MHD_YES;
+}
+
+/* /api/...: hand the request to the admin worker, which answers through the pipe. Only an
+ * admin session is read (Bearer or cookie); x-goog-api-key and ?key= are ignored here. */
+static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *conn, const char *url,
+                                      const char *method, struct http_req *r)
+{
+    struct admin_job *job;
+    const char *auth = header(conn, "Authorization");
+    const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "sb_session");
+
+    if (r->too_big)
+        return respond_error(conn, 413, "Request body exceeds the limit.");
+    if (strlen(url) >= sizeof(job->path) || strlen(method) >= sizeof(job->method))
+        return respond_error(conn, 414, "The path is too long.");
+    job = xcalloc(1, sizeof(*job));
+    (void)snprintf(job->method, sizeof(job->method), "%s", method);
+    (void)snprintf(job->path, sizeof(job->path), "%s", url);
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && strlen(auth + 7) < sizeof(job->bearer))
+        (void)snprintf(job->bearer, sizeof(job->bearer), "%s", auth + 7);
+    if (cookie && strlen(cookie) < sizeof(job->cookie))
+        (void)snprintf(job->cookie, sizeof(job->cookie), "%s", cookie);
+    client_addr(conn, job->addr, sizeof(job->addr));
+    (void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, job);
+    job->body = buf_take(&r->body, &job->body_len);
+    (void)edge_next_id(h->edge, job->req_id, sizeof(job->req_id));
+    job->pipe = pipe_new(conn, job->req_id, 64u * 1024 * 1024);
+    r->pipe = job->pipe;
+    pipe_suspend(r->pipe);
+    if (admin_submit(h->admin, job) != ST_OK) {
+        struct buf b;
+        const char *hdrs[2] = {"Retry-After", "1"};
+        buf_init(&b, 4096);
+        (void)gjson_error(&b, 503, NULL, "The admin API is overloaded.", 0);
+        (void)pipe_decide(r->pipe, 503, "application/json; charset=UTF-8", false, hdrs, 1);
+        (void)pipe_write(r->pipe, b.data, b.len);
+        pipe_finish(r->pipe);
+        buf_done(&b);
+        admin_job_free(job);
+    }
+    return MHD_YES;
+}
+
+static const char *const verdict_text[] = {
+    [TOK_OK] = "",
+    [TOK_UNKNOWN] = "Invalid client token.",
+    [TOK_DISABLED] = "This client token is disabled.",
+    [TOK_EXPIRED] = "This client token has expired.",
+    [TOK_MODEL] = "This client token may not use this model.",
+};
+
 /* Final handler call for a fresh request: decide here or hand over to the loop. */
 static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
                                 const char *method, struct http_req *r)
@@ -103,8 +181,12 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     enum status st = route_match(method, url, &rt);
     const char *token;
     struct call *c;
+    struct tok_info tok;
+    enum tok_verdict tv;
     bool sse = false;
 
+    if (strncmp(url, "/api/", 5) == 0 && h->admin)
+        return dispatch_admin(h, conn, url, method, r);
     if (st == ST_NOT_FOUND)
         return respond_error(conn, 404, "Method not found.");
     if (st != ST_OK)
@@ -133,8 +215,10 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
         return respond_error(conn, 401,
                              "Missing client token: send Authorization: Bearer, x-goog-api-key "
                              "or ?key=.");
-    if (!tokens_check(h->tokens, token))
-        return respond_error(conn, 401, "Invalid client token.");
+    tv = tokens_check(h->tokens, token, rt.model[0] ? rt.model : NULL, (int64_t)clock_now_ms(),
+                      &tok);
+    if (tv != TOK_OK)
+        return respond_error(conn, tv == TOK_MODEL ? 403 : 401, verdict_text[tv]);
     if (rt.post) {
         if (r->too_big) {
             char msg[128];
@@ -160,6 +244,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     c = xcalloc(1, sizeof(*c));
     c->id = edge_next_id(h->edge, c->req_id, sizeof(c->req_id));
     c->route = rt;
+    c->tok = tok;
     c->sse_out = sse;
     c->t_start_us = clock_mono_us();
     c->deadline_us = c->t_start_us + (uint64_t)h->cfg->deadline_ms * 1000;
@@ -245,8 +330,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-enum status http_start(const struct edge_config *cfg, const struct tokens *tokens, struct edge *e,
-                       struct http **ret)
+enum status http_start(const struct edge_config *cfg, struct tokens *tokens, struct edge *e,
+                       struct admin *admin, struct http **ret)
 {
     struct http *h = xcalloc(1, sizeof(*h));
     struct sockaddr_in sa;
@@ -256,6 +341,7 @@ enum status http_start(const struct edge_config *cfg, const struct tokens *token
     h->cfg = cfg;
     h->tokens = tokens;
     h->edge = e;
+    h->admin = admin;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)cfg->http_port);

@@ -4,14 +4,16 @@
 
 #include "lib/status.h"
 
+struct admin;
 struct edge;
 struct edge_config;
 struct http;
 struct tokens;
 
-/** Start the daemon serving `e`. Borrowed cfg, tokens and edge. Caller owns *ret. */
-enum status http_start(const struct edge_config *cfg, const struct tokens *tokens, struct edge *e,
-                       struct http **ret);
+/** Start the daemon serving `e` and `admin`. Borrowed cfg, tokens, edge, admin. Caller owns *ret.
+ */
+enum status http_start(const struct edge_config *cfg, struct tokens *tokens, struct edge *e,
+                       struct admin *admin, struct http **ret);
 /** Stop accepting and shut the daemon down (every suspended connection must be resumed). */
 void http_stop(struct http *h);
 

@@ -11,8 +11,10 @@
 #include "lib/log.h"
 #include "lib/signals.h"
 
+#include "admin.h"
 #include "edge.h"
 #include "http.h"
+#include "limits.h"
 #include "tokens.h"
 
 static const struct cfg_field edge_fields[] = {
@@ -30,6 +32,19 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_IDLE_TIMEOUT_MS", struct edge_config, idle_ms, 120000, 100, 3600000),
     CFG_UINT("SB_MAX_INFLIGHT", struct edge_config, max_inflight, 4096, 1, 1000000),
     CFG_UINT("SB_LEASE_TIMEOUT_MS", struct edge_config, lease_timeout_ms, 3000, 100, 60000),
+    CFG_STR("PG_DSN", struct edge_config, pg_dsn,
+            "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
+    CFG_STR("REDIS_HOST", struct edge_config, redis_host, "127.0.0.1"),
+    CFG_UINT("REDIS_PORT", struct edge_config, redis_port, 6379, 1, 65535),
+    CFG_STR("SB_REDIS_PREFIX", struct edge_config, redis_prefix, "sb:"),
+    CFG_STR("SB_ADMIN_USER", struct edge_config, admin_user, "admin"),
+    CFG_SECRET("SB_ADMIN_PASSWORD", struct edge_config, admin_password, ""),
+    CFG_STR("SB_ADMIN_PASSWORD_FILE", struct edge_config, admin_password_file, "admin_password"),
+    CFG_UINT("SB_SESSION_TTL_S", struct edge_config, session_ttl_s, 43200, 1, 2592000),
+    CFG_UINT("SB_LOGIN_MAX_FAILURES", struct edge_config, login_max_failures, 5, 1, 1000),
+    CFG_UINT("SB_LOGIN_WINDOW_S", struct edge_config, login_window_s, 900, 1, 86400),
+    CFG_UINT("SB_TOKEN_RELOAD_S", struct edge_config, token_reload_s, 30, 1, 3600),
+    CFG_BOOL("SB_COOKIE_SECURE", struct edge_config, cookie_secure, false),
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -39,8 +54,12 @@ int main(void)
     struct edge_config cfg;
     char err[256];
     struct tokens *tokens = NULL;
+    struct tok_entry *env_tokens = NULL;
+    size_t n_env = 0;
     struct bus *bus = NULL;
     struct edge *e = NULL;
+    struct limiter *lim = NULL;
+    struct admin *admin = NULL;
     struct http *h = NULL;
     int rc = EXIT_FAILURE;
 
@@ -50,10 +69,10 @@ int main(void)
         LOG_ERROR("config.invalid", "msg=\"%s\"", err);
         return EXIT_FAILURE;
     }
-    if (tokens_load(cfg.client_tokens, &tokens) != ST_OK) {
-        LOG_ERROR("config.invalid", "msg=\"SB_CLIENT_TOKENS must hold at least one token\"");
-        return EXIT_FAILURE;
-    }
+    /* serve SB_CLIENT_TOKENS at once; the admin worker replaces them with the stored table */
+    tokens = tokens_new();
+    tokens_parse_list(cfg.client_tokens, &env_tokens, &n_env);
+    tokens_set_take(tokens, env_tokens, n_env);
     cfg_log(edge_fields, sizeof(edge_fields) / sizeof(edge_fields[0]), &cfg);
     signals_init(&stop_flag);
 
@@ -61,7 +80,14 @@ int main(void)
         LOG_ERROR("startup.failed", "step=nats");
         goto out;
     }
-    if (http_start(&cfg, tokens, e, &h) != ST_OK) {
+    if (limiter_new(&cfg, e, &lim) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=redis");
+        goto out;
+    }
+    edge_set_limiter(e, lim);
+    if (admin_new(&cfg, bus, e, tokens, &admin) != ST_OK)
+        goto out; /* admin_new logged the step */
+    if (http_start(&cfg, tokens, e, admin, &h) != ST_OK) {
         LOG_ERROR("startup.failed", "step=http port=%u", cfg.http_port);
         goto out;
     }
@@ -73,6 +99,8 @@ int main(void)
     rc = EXIT_SUCCESS;
 out:
     http_stop(h);
+    admin_free(admin);
+    limiter_free(lim);
     edge_free(e);
     bus_free(bus);
     tokens_free(tokens);

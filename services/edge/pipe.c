@@ -24,7 +24,7 @@ struct pipe {
     char content_type[96];
     char request_id[40];
     char hname[PIPE_MAX_HEADERS][32];
-    char hval[PIPE_MAX_HEADERS][64];
+    char hval[PIPE_MAX_HEADERS][256]; /* Set-Cookie is the longest */
     size_t nheaders;
     struct buf out;
     size_t off; /* bytes of out already handed to MHD */

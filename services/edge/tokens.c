@@ -1,72 +1,161 @@
-/* Token set: sorted SHA-256 hex digests, looked up with bsearch; plaintext is not kept. */
+/* Token table: entries sorted by digest, looked up with bsearch inside a snapshot. */
 #include "tokens.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/keyid.h"
+#include "lib/snap.h"
 #include "lib/xalloc.h"
 
-struct tokens {
-    char (*digests)[65];
+struct table {
+    struct tok_entry *v;
     size_t n;
+};
+
+struct tokens {
+    struct snap *snap;
 };
 
 static int cmp(const void *a, const void *b)
 {
-    return strcmp(a, b);
+    return strcmp(((const struct tok_entry *)a)->digest, ((const struct tok_entry *)b)->digest);
 }
 
-enum status tokens_load(const char *list, struct tokens **ret)
+void tokens_entries_free(struct tok_entry *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].models);
+    free(v);
+}
+
+static void table_free(void *p)
+{
+    struct table *t = p;
+
+    tokens_entries_free(t->v, t->n);
+    free(t);
+}
+
+struct tokens *tokens_new(void)
 {
     struct tokens *t = xcalloc(1, sizeof(*t));
-    size_t cap = 8;
-    const char *p = list ? list : "";
 
-    t->digests = xcalloc(cap, sizeof(*t->digests));
-    while (*p) {
-        while (*p == ',' || *p == '\n' || *p == ' ' || *p == '\r' || *p == '\t')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',' && *p != '\n' && *p != ' ' && *p != '\r' && *p != '\t')
-            p++;
-        if (p == s)
-            continue;
-        if (t->n == cap) {
-            cap *= 2;
-            t->digests = xrealloc(t->digests, cap * sizeof(*t->digests));
-        }
-        keyid_sha256_hex(s, (size_t)(p - s), t->digests[t->n], sizeof(t->digests[t->n]));
-        t->n++;
-    }
-    if (t->n == 0) {
-        tokens_free(t);
-        return ST_INVALID;
-    }
-    qsort(t->digests, t->n, sizeof(*t->digests), cmp);
-    *ret = t;
-    return ST_OK;
+    t->snap = snap_new(table_free);
+    tokens_set_take(t, NULL, 0);
+    return t;
 }
 
 void tokens_free(struct tokens *t)
 {
     if (!t)
         return;
-    free(t->digests);
+    snap_free(t->snap);
     free(t);
 }
 
-bool tokens_check(const struct tokens *t, const char *token)
+void tokens_set_take(struct tokens *t, struct tok_entry *v, size_t n)
 {
-    char d[65];
+    struct table *tab = xcalloc(1, sizeof(*tab));
 
-    if (!token || !*token || strlen(token) > 4096)
-        return false;
-    keyid_sha256_hex(token, strlen(token), d, sizeof(d));
-    return bsearch(d, t->digests, t->n, sizeof(*t->digests), cmp) != NULL;
+    if (n)
+        qsort(v, n, sizeof(*v), cmp);
+    tab->v = v;
+    tab->n = n;
+    snap_set_take(t->snap, tab);
 }
 
-size_t tokens_count(const struct tokens *t)
+static bool model_allowed(const char *models, const char *model)
 {
-    return t->n;
+    char needle[160];
+
+    if (!models || !model)
+        return true;
+    if (snprintf(needle, sizeof(needle), ",%s,", model) >= (int)sizeof(needle))
+        return false;
+    return strstr(models, needle) != NULL;
+}
+
+enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *model,
+                              int64_t now_ms, struct tok_info *ret)
+{
+    struct tok_entry key = {0};
+    const struct tok_entry *e;
+    const void *val;
+    const struct table *tab;
+    struct snap_ref *ref;
+    enum tok_verdict v;
+
+    if (!token || !*token || strlen(token) > 4096)
+        return TOK_UNKNOWN;
+    keyid_sha256_hex(token, strlen(token), key.digest, sizeof(key.digest));
+    ref = snap_get(t->snap, &val);
+    tab = val;
+    e = tab && tab->n ? bsearch(&key, tab->v, tab->n, sizeof(*tab->v), cmp) : NULL;
+    if (!e)
+        v = TOK_UNKNOWN;
+    else if (!e->enabled)
+        v = TOK_DISABLED;
+    else if (e->expires_ms && e->expires_ms <= now_ms)
+        v = TOK_EXPIRED;
+    else if (!model_allowed(e->models, model))
+        v = TOK_MODEL;
+    else
+        v = TOK_OK;
+    if (v == TOK_OK) {
+        memcpy(ret->id, e->id, sizeof(ret->id));
+        ret->lim = e->lim;
+        ret->limited = e->lim.rpm || e->lim.rpd || e->lim.tpm || e->lim.concurrency;
+    }
+    snap_put(t->snap, ref);
+    return v;
+}
+
+size_t tokens_count(struct tokens *t)
+{
+    const void *val;
+    struct snap_ref *ref = snap_get(t->snap, &val);
+    size_t n = val ? ((const struct table *)val)->n : 0;
+
+    snap_put(t->snap, ref);
+    return n;
+}
+
+void tokens_id_from_digest(const char *digest, char *out, size_t n)
+{
+    (void)snprintf(out, n, "t_%.12s", digest);
+}
+
+static bool is_sep(char c)
+{
+    return c == ',' || c == '\n' || c == ' ' || c == '\r' || c == '\t';
+}
+
+void tokens_parse_list(const char *list, struct tok_entry **ret, size_t *ret_n)
+{
+    size_t cap = 8, n = 0;
+    struct tok_entry *v = xcalloc(cap, sizeof(*v));
+    const char *p = list ? list : "";
+
+    while (*p) {
+        while (*p && is_sep(*p))
+            p++;
+        const char *s = p;
+        while (*p && !is_sep(*p))
+            p++;
+        if (p == s)
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        memset(&v[n], 0, sizeof(v[n]));
+        keyid_sha256_hex(s, (size_t)(p - s), v[n].digest, sizeof(v[n].digest));
+        tokens_id_from_digest(v[n].digest, v[n].id, sizeof(v[n].id));
+        v[n].enabled = true;
+        n++;
+    }
+    *ret = v;
+    *ret_n = n;
 }

@@ -1,19 +1,64 @@
-/* Client tokens accepted by the edge, held only as SHA-256 digests. Immutable after load. */
+/*
+ * Client tokens accepted by the edge: an immutable table of SHA-256 digests with each token's
+ * policy, replaced whole when an admin changes a token (snap.h). Lookups are lock-light and
+ * never touch Postgres or Redis; plaintext tokens are never kept.
+ */
 #ifndef SB_EDGE_TOKENS_H
 #define SB_EDGE_TOKENS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/status.h"
 
+#define TOK_ID_LEN 16 /* "t_" + 12 hex + NUL, rounded */
+
+struct tok_limits {
+    unsigned rpm, rpd, tpm, concurrency; /* 0: no limit */
+};
+
+/* One token's policy. */
+struct tok_entry {
+    char digest[65]; /* hex SHA-256 of the secret */
+    char id[TOK_ID_LEN];
+    bool enabled;
+    int64_t expires_ms; /* Unix ms; 0: never */
+    struct tok_limits lim;
+    char *models; /* owned; NULL: every model, else ",m1,m2," */
+};
+
+/* What a call carries about its token. */
+struct tok_info {
+    char id[TOK_ID_LEN];
+    struct tok_limits lim;
+    bool limited; /* any limit set: admission goes through Redis */
+};
+
+enum tok_verdict { TOK_OK, TOK_UNKNOWN, TOK_DISABLED, TOK_EXPIRED, TOK_MODEL };
+
 struct tokens;
 
-/** Parse a comma/newline separated list; ST_INVALID when it holds no token. Caller owns *ret. */
-enum status tokens_load(const char *list, struct tokens **ret);
+/** New empty set. Caller owns: tokens_free(). */
+struct tokens *tokens_new(void);
 void tokens_free(struct tokens *t);
-/** True when `token` is one of the loaded tokens. Thread-safe (read-only). */
-bool tokens_check(const struct tokens *t, const char *token);
-size_t tokens_count(const struct tokens *t);
+/** Replace the table with v[n] (ownership moves in; sorted here). Any thread. */
+void tokens_set_take(struct tokens *t, struct tok_entry *v, size_t n);
+/**
+ * Check `token` for `model` (NULL: a route without a model) at now_ms; on TOK_OK fills *ret.
+ * Thread-safe.
+ */
+enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *model,
+                              int64_t now_ms, struct tok_info *ret);
+/** Number of tokens in the current table. Thread-safe. */
+size_t tokens_count(struct tokens *t);
+/**
+ * Parse a comma/newline separated list of secrets (SB_CLIENT_TOKENS) into unlimited entries;
+ * *ret (owned by the caller, tokens_entries_free()) may be empty.
+ */
+void tokens_parse_list(const char *list, struct tok_entry **ret, size_t *ret_n);
+void tokens_entries_free(struct tok_entry *v, size_t n);
+/** The stable id of a secret ("t_" + 12 hex of its digest) from its hex digest. */
+void tokens_id_from_digest(const char *digest, char *out, size_t n);
 
 #endif

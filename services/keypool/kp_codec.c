@@ -10,6 +10,7 @@
 
 #include "lib/clock.h"
 #include "lib/codec.h"
+#include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 

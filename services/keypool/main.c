@@ -13,6 +13,7 @@
 
 #include "lib/bus.h"
 #include "lib/config.h"
+#include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/queue.h"
 #include "lib/signals.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/clock.h"
+#include "lib/kv.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
 

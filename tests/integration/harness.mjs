@@ -65,7 +65,8 @@ export class Stack {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'sb-it-'));
     this.procs = [];
     this.token = 'sb-test-token-' + Math.random().toString(16).slice(2);
-    this.secrets = [this.token];
+    this.adminPassword = 'admin-pw-' + Math.random().toString(16).slice(2);
+    this.secrets = [this.token, this.adminPassword];
   }
 
   spawn(name, cmd, env) {
@@ -132,7 +133,10 @@ export class Stack {
     const port = await freePort();
     const p = this.spawn(name, bin('edge'), {
       NATS_URL: this.natsUrl, SB_HTTP_ADDR: '127.0.0.1', SB_HTTP_PORT: String(port),
-      SB_CLIENT_TOKENS: this.token, ...env,
+      SB_CLIENT_TOKENS: this.token, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
+      SB_ADMIN_PASSWORD: this.adminPassword, SB_ADMIN_PASSWORD_FILE: path.join(this.dir, 'admin_password'),
+      ...env,
     });
     p.url = `http://127.0.0.1:${port}`;
     return p;
@@ -150,6 +154,24 @@ export class Stack {
     this.url = e.url;
     await waitUntil(async () => (await fetch(`${this.url}/readyz`)).status === 200, { what: 'edge ready' });
     return this;
+  }
+
+  // --- admin API: api(path, {method, body, session, headers, url}) -> {status, body, headers}
+  async api(p, { method = 'GET', body, session = this.session, headers = {}, url = this.url } = {}) {
+    const h = { ...headers };
+    if (session) h.authorization = `Bearer ${session}`;
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const r = await fetch(`${url}${p}`, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: r.status, body: json, text, headers: r.headers };
+  }
+  async login(user = 'admin', password = this.adminPassword, url = this.url) {
+    const r = await this.api('/api/auth/login', { method: 'POST', body: { username: user, password }, session: null, url });
+    if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
+    this.secrets.push(r.body.token);
+    return r.body.token;
   }
 
   // --- fake upstream control

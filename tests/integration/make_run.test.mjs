@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ const BUILD = process.env.SB_BUILD_DIR || path.join(ROOT, 'build');
 
 test('make run serves in demo mode, its curl line answers, and Ctrl-C stops everything', async () => {
   const data = mkdtempSync(path.join(os.tmpdir(), 'sb-run-'));
+  chmodSync(data, 0o755); // postgres keeps its cluster inside (else run.sh uses /var/lib/switchboard)
   const ports = { SB_HTTP_PORT: await freePort(), SB_NATS_PORT: await freePort(), SB_REDIS_PORT: await freePort(),
     SB_PG_PORT: await freePort(), SB_FAKE_PORT: await freePort() };
   const env = { ...process.env, BUILD, SB_DATA_DIR: data };
@@ -31,6 +32,15 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
     const curl = out.match(/curl -s[\s\S]*?-d '[^']*'/)[0].replace(/\\\n\s*/g, ' ');
     const answer = JSON.parse(execSync(curl, { shell: '/bin/bash' }).toString());
     assert.equal(answer.candidates[0].content.parts[0].text, 'Echo: Hello');
+    // first start: a generated admin password is shown once, kept 0600, and signs in
+    const pw = out.match(/Admin: user admin, password (\S+)\s+\(shown once/)[1];
+    assert.equal(statSync(path.join(data, 'admin_password')).mode & 0o777, 0o600);
+    const login = await fetch(`http://127.0.0.1:${ports.SB_HTTP_PORT}/api/auth/login`, {
+      method: 'POST', body: JSON.stringify({ username: 'admin', password: pw }) });
+    assert.equal(login.status, 200);
+    const logs = readdirSync(path.join(data, 'logs')).map((f) => readFileSync(path.join(data, 'logs', f), 'utf8')).join('\n');
+    assert.ok(logs.includes('event=admin.created'));
+    assert.ok(!logs.includes(pw), 'the admin password is in no log');
   } finally {
     process.kill(-p.pid, 'SIGINT');
     await new Promise((r) => p.on('exit', r));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/kv.h"
 #include "lib/xalloc.h"
 
 #include "kp.h"

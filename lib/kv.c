@@ -1,7 +1,9 @@
 /*
- * hiredis wrapper for keypool: one synchronous context on the loop thread. Scripts are cached
- * by SHA; a NOSCRIPT reply (after a Redis restart or SCRIPT FLUSH) falls back to EVAL once.
+ * hiredis wrapper: one synchronous context per owning thread. Scripts are cached by SHA; a
+ * NOSCRIPT reply (after a Redis restart or SCRIPT FLUSH) falls back to EVAL once.
  */
+#include "kv.h"
+
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,8 +11,6 @@
 #include <string.h>
 
 #include "lib/xalloc.h"
-
-#include "kp.h"
 
 #define MAX_SCRIPTS 8
 
@@ -71,7 +71,11 @@ void kv_free(struct kv *kv)
 int kv_script_add(struct kv *kv, const char *lua)
 {
     char hex[65];
-    int i = kv->nscripts++;
+    int i;
+
+    if (kv->nscripts >= MAX_SCRIPTS)
+        return -1;
+    i = kv->nscripts++;
 
     kv->lua[i] = xstrdup(lua);
     /* SHA1 of the script as Redis computes it: ask Redis once. */

@@ -1,0 +1,199 @@
+/*
+ * libpq behind a small interface: results stay PGresult inside an opaque db_res, errors become
+ * enum status plus a text that never includes parameter values (SQLSTATE and the primary
+ * message only: "duplicate key value violates unique constraint ...", no DETAIL line).
+ */
+#include "db.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/parse.h"
+#include "lib/xalloc.h"
+
+struct db {
+    PGconn *pg;
+    char err[256];
+};
+
+struct db_res {
+    PGresult *r;
+};
+
+static void set_err(struct db *db, const PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (!msg)
+        msg = PQerrorMessage(db->pg);
+    (void)snprintf(db->err, sizeof(db->err), "%s%s%s", state ? state : "", state ? " " : "",
+                   msg ? msg : "unknown");
+    /* one line: libpq messages may end in a newline */
+    for (char *p = db->err; *p; p++)
+        if (*p == '\n' || *p == '"')
+            *p = ' ';
+}
+
+static enum status map_state(const PGresult *r)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+    if (!state)
+        return ST_IO;
+    if (strcmp(state, "23505") == 0)
+        return ST_CONFLICT;
+    if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)
+        return ST_INVALID;
+    return ST_IO;
+}
+
+enum status db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
+                    struct db_res **ret)
+{
+    PGresult *r;
+    ExecStatusType t;
+
+    for (int attempt = 0;; attempt++) {
+        r = PQexecParams(db->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (PQstatus(db->pg) == CONNECTION_OK || attempt > 0)
+            break;
+        /* the link broke (Postgres restarted): reconnect and run the statement once more */
+        PQclear(r);
+        PQreset(db->pg);
+        if (PQstatus(db->pg) != CONNECTION_OK) {
+            set_err(db, NULL);
+            return ST_UNAVAILABLE;
+        }
+    }
+    t = PQresultStatus(r);
+    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+        enum status st = PQstatus(db->pg) == CONNECTION_OK ? map_state(r) : ST_UNAVAILABLE;
+        set_err(db, r);
+        PQclear(r);
+        return st;
+    }
+    if (ret) {
+        struct db_res *res = xmalloc(sizeof(*res));
+        res->r = r;
+        *ret = res;
+    } else {
+        PQclear(r);
+    }
+    return ST_OK;
+}
+
+static enum status migrate(struct db *db, const char *table, const char *const *migrations,
+                           size_t n, long lock_id)
+{
+    char sql[256], lock[32];
+    const char *lp[1] = {lock};
+    struct db_res *r = NULL;
+    uint64_t have = 0;
+    enum status st;
+
+    (void)snprintf(lock, sizeof(lock), "%ld", lock_id);
+    st = db_exec(db, "SELECT pg_advisory_lock($1)", 1, lp, NULL);
+    if (st != ST_OK)
+        return st;
+    (void)snprintf(sql, sizeof(sql), "CREATE TABLE IF NOT EXISTS %s (version int PRIMARY KEY)",
+                   table);
+    st = db_exec(db, sql, 0, NULL, NULL);
+    if (st != ST_OK)
+        goto out;
+    (void)snprintf(sql, sizeof(sql), "SELECT coalesce(max(version), 0) FROM %s", table);
+    st = db_exec(db, sql, 0, NULL, &r);
+    if (st == ST_OK)
+        st = parse_u64(db_res_get(r, 0, 0), 0, 100000, &have);
+    db_res_free(r);
+    if (st != ST_OK)
+        goto out;
+    for (size_t v = (size_t)have; v < n; v++) {
+        st = db_exec(db, "BEGIN", 0, NULL, NULL);
+        if (st == ST_OK)
+            st = db_exec(db, migrations[v], 0, NULL, NULL);
+        (void)snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES (%zu)", table, v + 1);
+        if (st == ST_OK)
+            st = db_exec(db, sql, 0, NULL, NULL);
+        if (st == ST_OK)
+            st = db_exec(db, "COMMIT", 0, NULL, NULL);
+        if (st != ST_OK) {
+            (void)db_exec(db, "ROLLBACK", 0, NULL, NULL);
+            goto out;
+        }
+    }
+out:
+    (void)db_exec(db, "SELECT pg_advisory_unlock($1)", 1, lp, NULL);
+    return st;
+}
+
+enum status db_open(const char *conninfo, const char *schema_table, const char *const *migrations,
+                    size_t n, long lock_id, struct db **ret)
+{
+    struct db *db = xcalloc(1, sizeof(*db));
+    enum status st;
+
+    db->pg = PQconnectdb(conninfo);
+    if (PQstatus(db->pg) != CONNECTION_OK) {
+        db_free(db);
+        return ST_UNAVAILABLE;
+    }
+    st = migrate(db, schema_table, migrations, n, lock_id);
+    if (st != ST_OK) {
+        db_free(db);
+        return st;
+    }
+    *ret = db;
+    return ST_OK;
+}
+
+void db_free(struct db *db)
+{
+    if (!db)
+        return;
+    PQfinish(db->pg);
+    free(db);
+}
+
+const char *db_last_error(const struct db *db)
+{
+    return db->err;
+}
+
+size_t db_res_rows(const struct db_res *r)
+{
+    return r ? (size_t)PQntuples(r->r) : 0;
+}
+
+const char *db_res_get(const struct db_res *r, size_t row, int col)
+{
+    if (!r || row >= (size_t)PQntuples(r->r) || col < 0 || col >= PQnfields(r->r))
+        return "";
+    return PQgetvalue(r->r, (int)row, col);
+}
+
+bool db_res_null(const struct db_res *r, size_t row, int col)
+{
+    if (!r || row >= (size_t)PQntuples(r->r) || col < 0 || col >= PQnfields(r->r))
+        return true;
+    return PQgetisnull(r->r, (int)row, col) != 0;
+}
+
+size_t db_res_affected(const struct db_res *r)
+{
+    uint64_t n = 0;
+
+    if (!r || parse_u64(PQcmdTuples(r->r), 0, UINT64_MAX, &n) != ST_OK)
+        return 0;
+    return (size_t)n;
+}
+
+void db_res_free(struct db_res *r)
+{
+    if (!r)
+        return;
+    PQclear(r->r);
+    free(r);
+}

@@ -1,0 +1,369 @@
+/*
+ * Admin worker: a thread with its own Postgres and Redis connections that answers /api/...
+ * requests from a bounded queue, in order. Every route but login needs an admin session
+ * (never a client token); the route table below is the single list of admin routes, and
+ * GET /api/routes returns it so tests can walk every route.
+ * Token changes are broadcast on the bus; every edge reloads its token table from Postgres on
+ * the broadcast, and every SB_TOKEN_RELOAD_S seconds in case a broadcast was missed.
+ */
+#include "admin.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/bus.h"
+#include "lib/clock.h"
+#include "lib/db.h"
+#include "lib/gjson.h"
+#include "lib/kv.h"
+#include "lib/log.h"
+#include "lib/queue.h"
+#include "lib/xalloc.h"
+
+#include "admin_int.h"
+#include "edge.h"
+#include "pipe.h"
+#include "proto/subjects.h"
+
+#define QUEUE_CAP 1024
+
+struct admin_route {
+    const char *method;
+    const char *path; /* a '*' segment matches any one segment */
+    admin_handler_fn *fn;
+    bool public;
+};
+
+static admin_handler_fn h_routes;
+
+static const struct admin_route routes[] = {
+    {"POST", "/api/auth/login", auth_login, true},
+    {"POST", "/api/auth/logout", auth_logout, false},
+    {"POST", "/api/auth/password", auth_password, false},
+    {"GET", "/api/auth/me", auth_me, false},
+    {"GET", "/api/routes", h_routes, false},
+    {"GET", "/api/tokens", tok_list, false},
+    {"POST", "/api/tokens", tok_create, false},
+    {"GET", "/api/tokens/*", tok_get, false},
+    {"PATCH", "/api/tokens/*", tok_update, false},
+    {"DELETE", "/api/tokens/*", tok_delete, false},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Versioned migrations of the edge's tables; append only. */
+static const char *const migrations[] = {
+    "CREATE TABLE edge_users ("
+    "  username text PRIMARY KEY,"
+    "  pw_hash text NOT NULL,"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  password_changed_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE TABLE edge_tokens ("
+    "  id text PRIMARY KEY,"
+    "  digest text NOT NULL UNIQUE,"
+    "  prefix text NOT NULL,"
+    "  name text NOT NULL,"
+    "  enabled boolean NOT NULL DEFAULT true,"
+    "  expires_at timestamptz,"
+    "  models text,"
+    "  rpm integer NOT NULL DEFAULT 0,"
+    "  rpd integer NOT NULL DEFAULT 0,"
+    "  tpm integer NOT NULL DEFAULT 0,"
+    "  max_concurrent integer NOT NULL DEFAULT 0,"
+    "  source text NOT NULL DEFAULT 'api',"
+    "  created_at timestamptz NOT NULL DEFAULT now(),"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  deleted_at timestamptz)",
+    "CREATE TABLE edge_audit ("
+    "  id bigserial PRIMARY KEY,"
+    "  ts timestamptz NOT NULL DEFAULT now(),"
+    "  admin text NOT NULL,"
+    "  action text NOT NULL,"
+    "  target text NOT NULL DEFAULT '',"
+    "  addr text NOT NULL DEFAULT '')",
+};
+
+static atomic_bool stop_flag;
+static pthread_t worker;
+static bool worker_started;
+static char reload_marker; /* queued by the bus callback: "reload tokens" */
+
+void admin_job_free(struct admin_job *job)
+{
+    if (!job)
+        return;
+    pipe_unref(job->pipe);
+    free(job->body);
+    free(job);
+}
+
+enum status admin_submit(struct admin *a, struct admin_job *job)
+{
+    return queue_push(a->q, job);
+}
+
+void admin_reply(struct admin_ctx *x, unsigned status, json_t *body)
+{
+    x->status = status;
+    json_decref(x->out);
+    x->out = body ? body : json_object();
+}
+
+void admin_error(struct admin_ctx *x, unsigned status, const char *message)
+{
+    x->status = status;
+    json_decref(x->out);
+    x->out = json_pack("{s:{s:i,s:s,s:s}}", "error", "code", (int)status, "message", message,
+                       "status", gjson_status_name(status));
+}
+
+const char *admin_arg(const struct admin_ctx *x, const char *name)
+{
+    for (size_t i = 0; i < x->job->nargs; i++)
+        if (strcmp(x->job->args[i][0], name) == 0)
+            return x->job->args[i][1];
+    return NULL;
+}
+
+void admin_audit(struct admin_ctx *x, const char *action, const char *target)
+{
+    const char *p[4] = {x->user, action, target, x->job->addr};
+
+    LOG_INFO("admin.audit", "req=%s admin=%s action=%s target=%s client=%s", x->job->req_id,
+             x->user, action, target, x->job->addr);
+    if (db_exec(x->a->db,
+                "INSERT INTO edge_audit (admin, action, target, addr) "
+                "VALUES ($1, $2, $3, $4)",
+                4, p, NULL) != ST_OK)
+        LOG_WARN("admin.audit_failed", "err=\"%s\" action=ignoring", db_last_error(x->a->db));
+}
+
+void admin_tokens_changed(struct admin *a)
+{
+    (void)tok_reload(a);
+    (void)bus_publish(a->bus, SUBJ_EDGE_TOKENS_CHANGED, NULL, "", 0, NULL);
+}
+
+static void h_routes(struct admin_ctx *x)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < NROUTES; i++)
+        (void)json_array_append_new(arr,
+                                    json_pack("{s:s,s:s,s:b}", "method", routes[i].method, "path",
+                                              routes[i].path, "public", routes[i].public));
+    admin_reply(x, 200, json_pack("{s:o}", "routes", arr));
+}
+
+/* Match path against pattern; a '*' segment matches one non-empty segment (*ret_seg). */
+static bool match(const char *pattern, const char *path, const char **ret_seg, size_t *ret_len)
+{
+    while (*pattern && *path) {
+        if (pattern[0] == '*' && (pattern[1] == '/' || pattern[1] == '\0')) {
+            const char *end = strchr(path, '/');
+            size_t len = end ? (size_t)(end - path) : strlen(path);
+            if (len == 0)
+                return false;
+            *ret_seg = path;
+            *ret_len = len;
+            path += len;
+            pattern++;
+            continue;
+        }
+        if (*pattern != *path)
+            return false;
+        pattern++;
+        path++;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+static void send_answer(struct admin_ctx *x)
+{
+    char *text = json_dumps(x->out, JSON_COMPACT);
+    const char *hdrs[6];
+    size_t nh = 0;
+    struct pipe *p = x->job->pipe;
+
+    hdrs[nh++] = "Cache-Control";
+    hdrs[nh++] = "no-store";
+    if (x->set_cookie[0]) {
+        hdrs[nh++] = "Set-Cookie";
+        hdrs[nh++] = x->set_cookie;
+    }
+    if (x->retry_after[0]) {
+        hdrs[nh++] = "Retry-After";
+        hdrs[nh++] = x->retry_after;
+    }
+    if (pipe_decide(p, x->status, "application/json; charset=UTF-8", false, hdrs, nh / 2) ==
+        ST_OK) {
+        (void)pipe_write(p, text ? text : "{}", text ? strlen(text) : 2);
+        (void)pipe_write(p, "\n", 1);
+    }
+    pipe_finish(p);
+    free(text);
+}
+
+static void handle(struct admin *a, const struct admin_job *job)
+{
+    struct admin_ctx x;
+    const struct admin_route *hit = NULL;
+    bool path_known = false;
+    char seg[256];
+    uint64_t t0 = clock_mono_us();
+
+    memset(&x, 0, sizeof(x));
+    x.a = a;
+    x.job = job;
+    for (size_t i = 0; i < NROUTES; i++) {
+        const char *s = NULL;
+        size_t len = 0;
+        if (!match(routes[i].path, job->path, &s, &len))
+            continue;
+        path_known = true;
+        if (strcmp(routes[i].method, job->method) != 0)
+            continue;
+        hit = &routes[i];
+        if (s) {
+            (void)snprintf(seg, sizeof(seg), "%.*s", (int)len, s);
+            x.seg = seg;
+        }
+        break;
+    }
+    if (!(hit && hit->public) && !auth_session(&x)) {
+        admin_error(&x, 401,
+                    "Sign in first: POST /api/auth/login, then send the session as "
+                    "Authorization: Bearer or the sb_session cookie. Client tokens are not "
+                    "accepted here.");
+    } else if (!hit) {
+        admin_error(&x, path_known ? 405 : 404,
+                    path_known ? "Method not allowed for this path." : "No such admin route.");
+    } else {
+        if (job->body_len) {
+            json_error_t jerr;
+            x.in = json_loadb(job->body, job->body_len, 0, &jerr);
+            if (!json_is_object(x.in)) {
+                json_decref(x.in);
+                x.in = NULL;
+                admin_error(&x, 400, "The request body must be a JSON object.");
+            }
+        }
+        if (!x.out)
+            hit->fn(&x);
+    }
+    if (!x.out)
+        admin_error(&x, 500, "The admin handler gave no answer.");
+    LOG_INFO("admin.request", "req=%s method=%s path=%s status=%u admin=%s client=%s dur_us=%llu",
+             job->req_id, job->method, hit ? hit->path : "-", x.status, x.user[0] ? x.user : "-",
+             job->addr, (unsigned long long)(clock_mono_us() - t0));
+    send_answer(&x);
+    json_decref(x.in);
+    json_decref(x.out);
+}
+
+static void *run(void *arg)
+{
+    struct admin *a = arg;
+
+    while (!atomic_load(&stop_flag)) {
+        struct pollfd pfd = {queue_fd(a->q), POLLIN, 0};
+        void *item;
+        uint64_t now;
+
+        if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
+            break;
+        queue_ack(a->q);
+        while ((item = queue_pop(a->q)) != NULL) {
+            if (item == &reload_marker) {
+                a->reload = true;
+                continue;
+            }
+            handle(a, item);
+            admin_job_free(item);
+        }
+        now = clock_now_ms();
+        if (a->reload || now - a->last_reload_ms >= (uint64_t)a->cfg->token_reload_s * 1000) {
+            a->reload = false;
+            (void)tok_reload(a);
+        }
+    }
+    return NULL;
+}
+
+static void on_changed(struct bus_msg *msg, void *arg)
+{
+    struct admin *a = arg;
+
+    bus_msg_free(msg);
+    (void)queue_push(a->q, &reload_marker); /* full: the periodic reload catches up */
+}
+
+enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edge *e,
+                      struct tokens *tokens, struct admin **ret)
+{
+    struct admin *a = xcalloc(1, sizeof(*a));
+    enum status st;
+
+    a->cfg = cfg;
+    a->bus = bus;
+    a->edge = e;
+    a->tokens = tokens;
+    (void)snprintf(a->prefix, sizeof(a->prefix), "%s", cfg->redis_prefix);
+    a->q = queue_new(QUEUE_CAP, NULL, NULL);
+    st = db_open(cfg->pg_dsn, "edge_schema", migrations, sizeof(migrations) / sizeof(migrations[0]),
+                 4242002, &a->db);
+    if (st != ST_OK) {
+        LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
+        goto fail;
+    }
+    st = kv_connect(cfg->redis_host, cfg->redis_port, &a->kv);
+    if (st != ST_OK) {
+        LOG_ERROR("startup.failed", "step=redis st=%s", status_str(st));
+        goto fail;
+    }
+    if ((st = auth_seed(a)) != ST_OK || (st = tok_seed(a)) != ST_OK ||
+        (st = tok_reload(a)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=admin_seed st=%s err=\"%s\"", status_str(st),
+                  db_last_error(a->db));
+        goto fail;
+    }
+    st = bus_subscribe(bus, SUBJ_EDGE_TOKENS_CHANGED, NULL, on_changed, a);
+    if (st != ST_OK)
+        goto fail;
+    atomic_store(&stop_flag, false);
+    if (pthread_create(&worker, NULL, run, a) != 0) {
+        st = ST_NOMEM;
+        goto fail;
+    }
+    worker_started = true;
+    *ret = a;
+    return ST_OK;
+fail:
+    admin_free(a);
+    return st;
+}
+
+void admin_free(struct admin *a)
+{
+    void *item;
+
+    if (!a)
+        return;
+    if (worker_started) {
+        atomic_store(&stop_flag, true);
+        (void)pthread_join(worker, NULL);
+        worker_started = false;
+    }
+    while (a->q && (item = queue_pop(a->q)) != NULL)
+        if (item != &reload_marker)
+            admin_job_free(item);
+    queue_free(a->q);
+    kv_free(a->kv);
+    db_free(a->db);
+    free(a);
+}

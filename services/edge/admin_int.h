@@ -1,0 +1,78 @@
+/* Internals shared by the admin modules (admin.c, admin_auth.c, admin_tokens.c). Worker thread
+ * only. */
+#ifndef SB_EDGE_ADMIN_INT_H
+#define SB_EDGE_ADMIN_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/status.h"
+
+struct admin_job;
+struct bus;
+struct db;
+struct edge;
+struct edge_config;
+struct kv;
+struct tokens;
+
+struct admin {
+    const struct edge_config *cfg;
+    struct bus *bus;
+    struct edge *edge;
+    struct tokens *tokens;
+    struct db *db;
+    struct kv *kv;
+    struct queue *q;
+    int wake_fd;
+    uint64_t last_reload_ms;
+    bool reload;
+    char prefix[64]; /* Redis key prefix */
+};
+
+/* One request being answered. */
+struct admin_ctx {
+    struct admin *a;
+    const struct admin_job *job;
+    json_t *in;       /* parsed body (an object) or NULL */
+    const char *seg;  /* the path segment matched by '*' in the route, or NULL */
+    char user[64];    /* the signed-in admin */
+    char session[65]; /* digest of the session token */
+    /* the answer */
+    unsigned status;
+    json_t *out;
+    char set_cookie[256];
+    char retry_after[24];
+};
+
+typedef void admin_handler_fn(struct admin_ctx *x);
+
+/** Answer `status` with `body` (ownership moves in; NULL: {}). */
+void admin_reply(struct admin_ctx *x, unsigned status, json_t *body);
+/** Answer an error in the Gemini error format. */
+void admin_error(struct admin_ctx *x, unsigned status, const char *message);
+/** The value of query parameter `name`, or NULL. */
+const char *admin_arg(const struct admin_ctx *x, const char *name);
+/** Record an admin action (Postgres edge_audit and an event=admin.audit log line). */
+void admin_audit(struct admin_ctx *x, const char *action, const char *target);
+/** Tell every edge (this one included) that tokens changed. */
+void admin_tokens_changed(struct admin *a);
+
+/* ---- admin_auth.c ---- */
+/** Create the first admin when there is none (SB_ADMIN_PASSWORD, or a generated password
+ * written to SB_ADMIN_PASSWORD_FILE). */
+enum status auth_seed(struct admin *a);
+/** Resolve the job's session (Bearer or cookie) into x->user and x->session; false: none. */
+bool auth_session(struct admin_ctx *x);
+admin_handler_fn auth_login, auth_logout, auth_password, auth_me;
+
+/* ---- admin_tokens.c ---- */
+/** Insert the SB_CLIENT_TOKENS tokens that are not in Postgres yet (deleted ones stay so). */
+enum status tok_seed(struct admin *a);
+/** Load every live token from Postgres into the edge's table. */
+enum status tok_reload(struct admin *a);
+admin_handler_fn tok_list, tok_create, tok_get, tok_update, tok_delete;
+
+#endif
