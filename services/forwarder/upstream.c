@@ -270,6 +270,19 @@ static void send_head(struct job *j)
     j->head_sent = 1;
 }
 
+/* Usage is cumulative: keep the latest seen. */
+static void keep_usage(struct job *j, const struct gjson_scan *scan)
+{
+    if (!scan->has_usage)
+        return;
+    j->last.prompt_tokens = scan->prompt_tokens;
+    j->last.output_tokens = scan->output_tokens;
+    j->last.thought_tokens = scan->thought_tokens;
+    j->last.cached_tokens = scan->cached_tokens;
+    j->last.total_tokens = scan->total_tokens;
+    j->last.has_usage = 1;
+}
+
 static enum status on_event(enum sse_kind kind, const char *payload, size_t len, void *arg)
 {
     struct job *j = arg;
@@ -280,16 +293,9 @@ static enum status on_event(enum sse_kind kind, const char *payload, size_t len,
         (void)buf_append(&j->mid_error, payload, len < ERR_BODY_MAX ? len : ERR_BODY_MAX);
         return ST_UPSTREAM;
     }
-    /* usage is cumulative: keep the latest. The finish reason is the latest candidate chunk's:
+    /* The finish reason is the latest candidate chunk's:
      * Google marks a server-side tool call STOP mid-stream and then goes on (MCP recording). */
-    if (scan.has_usage) {
-        j->last.prompt_tokens = scan.prompt_tokens;
-        j->last.output_tokens = scan.output_tokens;
-        j->last.thought_tokens = scan.thought_tokens;
-        j->last.cached_tokens = scan.cached_tokens;
-        j->last.total_tokens = scan.total_tokens;
-        j->last.has_usage = 1;
-    }
+    keep_usage(j, &scan);
     if (scan.has_candidates || scan.finish_reason[0])
         memcpy(j->last.finish_reason, scan.finish_reason, sizeof(j->last.finish_reason));
     struct fwd_frame fr = {.kind = FF_DATA, .data = payload, .len = len};
@@ -404,6 +410,16 @@ static enum status start_transfer(struct job *j)
     return ST_OK;
 }
 
+/* Usage and finish reason of a complete non-stream body (as on_event does per SSE event). */
+static void scan_body(struct job *j)
+{
+    struct gjson_scan scan;
+
+    gjson_scan_response(j->piece.data, j->piece.len, &scan);
+    keep_usage(j, &scan);
+    memcpy(j->last.finish_reason, scan.finish_reason, sizeof(j->last.finish_reason));
+}
+
 /* Terminal frame + outcome for a transfer that ended (curl done, or aborted by this loop). */
 static void finish(struct job *j, CURLcode rc)
 {
@@ -439,6 +455,8 @@ static void finish(struct job *j, CURLcode rc)
     if (cr.cls == EC_NONE) {
         if (!j->head_sent)
             send_head(j);
+        if (!j->req.stream && j->piece.len == j->bytes)
+            scan_body(j); /* the whole body is in hand (at most one piece): read its usage */
         flush_piece(j);
         struct fwd_frame fr = {
             .kind = FF_END, .scan = &j->last, .upstream_us = up_us, .bytes = j->bytes};

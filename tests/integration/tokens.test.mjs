@@ -1,0 +1,151 @@
+// Client tokens (virtual keys): created through the admin API (secret shown once, stored hashed),
+// limits exact across two edge replicas (RPM, RPD, TPM, concurrency -> 429 + Retry-After),
+// expiry, disabling, model allow-lists, deletion reaching every edge within a second, usage.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withStack, waitUntil, sleep, nextPacificMidnight } from './harness.mjs';
+
+const KA = 'AIzaSyTokensTestKeyA0000000000000000000';
+const KB = 'AIzaSyTokensTestKeyB0000000000000000000';
+const KEYS = `proj-a:${KA},proj-b:${KB}`;
+const FLASH = 'gemini-2.5-flash';
+
+async function twoEdges(s) {
+  const e2 = await s.edge({}, 'edge2');
+  await waitUntil(async () => (await fetch(`${e2.url}/readyz`)).status === 200, { what: 'edge2 ready' });
+  return [s.url, e2.url];
+}
+
+// Create a token, then wait until every edge knows it: a malformed body is refused with 400 by
+// an edge that knows the token (401 otherwise) before any limit or key is spent.
+async function create(s, body, urls = [s.url]) {
+  const r = await s.api('/api/tokens', { method: 'POST', body });
+  assert.equal(r.status, 201, r.text);
+  s.secrets.push(r.body.secret);
+  for (const u of urls) {
+    await waitUntil(async () => (await fetch(`${u}/v1beta/models/${FLASH}:generateContent`, {
+      method: 'POST', headers: { 'x-goog-api-key': r.body.secret }, body: '{' })).status === 400, { tries: 20, interval: 50, what: 'token known' });
+  }
+  return r.body;
+}
+
+function call(url, token, model = FLASH, text = 'hi') {
+  return fetch(`${url}/v1beta/models/${model}:generateContent`, {
+    method: 'POST', headers: { 'x-goog-api-key': token, 'content-type': 'application/json' },
+    body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }] }),
+  });
+}
+
+test('token lifecycle: created once-shown and hashed, listed without secrets, usage counted, disabled/expired/deleted refused on every edge', async () => {
+  await withStack(KEYS, async (s) => {
+    const urls = await twoEdges(s);
+    s.session = await s.login();
+    const tok = await create(s, { name: 'team-a' }, urls);
+    assert.match(tok.secret, /^sb-/);
+    assert.match(tok.id, /^t_[0-9a-f]{12}$/);
+    assert.equal(tok.prefix, tok.secret.slice(0, 7));
+    // the secret is stored only as a hash, and is never listed again
+    assert.equal(s.psql(`SELECT count(*) FROM edge_tokens WHERE digest = '${tok.secret}' OR prefix = '${tok.secret}'`), '0');
+    const list = await s.api('/api/tokens');
+    assert.ok(!list.text.includes(tok.secret));
+    const names = list.body.tokens.map((t) => [t.name, t.source]);
+    assert.deepEqual(names, [['SB_CLIENT_TOKENS', 'env'], ['team-a', 'api']]);
+
+    for (const u of urls) assert.equal((await call(u, tok.secret)).status, 200);
+    assert.equal((await call(urls[0], s.token)).status, 200, 'SB_CLIENT_TOKENS still work');
+    await waitUntil(async () => (await s.api(`/api/tokens/${tok.id}`)).body.usage.requests === 2, { what: 'usage' });
+    const usage = (await s.api(`/api/tokens/${tok.id}`)).body.usage;
+    assert.ok(usage.prompt_tokens > 0 && usage.output_tokens > 0);
+    assert.equal(usage.current.rpd, 2);
+
+    // disable: refused on both edges within a second
+    assert.equal((await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { enabled: false } })).status, 200);
+    let t0 = Date.now();
+    for (const u of urls) await waitUntil(async () => (await call(u, tok.secret)).status === 401, { tries: 10, what: 'disabled' });
+    assert.ok(Date.now() - t0 < 1000);
+    const off = await call(urls[1], tok.secret);
+    assert.match((await off.json()).error.message, /disabled/);
+    await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { enabled: true } });
+    for (const u of urls) await waitUntil(async () => (await call(u, tok.secret)).status === 200, { tries: 10, what: 're-enabled' });
+
+    // expired
+    const old = await create(s, { name: 'old', expires_at: new Date(Date.now() - 1000).toISOString() }, []);
+    const exp = await call(urls[1], old.secret);
+    assert.equal(exp.status, 401);
+    assert.match((await exp.json()).error.message, /expired/);
+    const bad = await s.api('/api/tokens', { method: 'POST', body: { name: 'x', expires_at: 'not a time' } });
+    assert.equal(bad.status, 400);
+    assert.equal((await s.api('/api/tokens', { method: 'POST', body: { name: 'x', rpm: -1 } })).status, 400);
+
+    // model allow-list
+    const only = await create(s, { name: 'flash-only', models: [FLASH] }, urls);
+    assert.equal((await call(urls[0], only.secret, FLASH)).status, 200);
+    const pro = await call(urls[1], only.secret, 'gemini-2.5-pro');
+    assert.equal(pro.status, 403);
+    assert.equal((await pro.json()).error.status, 'PERMISSION_DENIED');
+
+    // delete: every edge refuses within a second
+    assert.equal((await s.api(`/api/tokens/${tok.id}`, { method: 'DELETE' })).status, 200);
+    t0 = Date.now();
+    for (const u of urls) await waitUntil(async () => (await call(u, tok.secret)).status === 401, { tries: 10, what: 'deleted' });
+    assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+    assert.equal((await s.api(`/api/tokens/${tok.id}`)).status, 404);
+    assert.ok(s.logs('edge').includes(`event=admin.audit`));
+  });
+});
+
+test('RPM and RPD limits are exact across two edges and answer 429 with Retry-After', async () => {
+  await withStack(KEYS, async (s) => {
+    const urls = await twoEdges(s);
+    s.session = await s.login();
+    const rpm = await create(s, { name: 'rpm3', rpm: 3 }, urls);
+    const codes = await Promise.all(Array.from({ length: 8 }, (_, i) => call(urls[i % 2], rpm.secret)));
+    const ok = codes.filter((r) => r.status === 200).length;
+    const limited = codes.filter((r) => r.status === 429);
+    assert.equal(ok, 3, `exactly the limit passes: ${codes.map((r) => r.status)}`);
+    assert.equal(limited.length, 5, `statuses: ${codes.map((r) => r.status)}`);
+    const retry = Number(limited[0].headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 61, `Retry-After ${retry}`);
+    const err = await limited[0].json();
+    assert.equal(err.error.code, 429);
+    assert.equal(err.error.status, 'RESOURCE_EXHAUSTED');
+    assert.match(err.error.message, /rpm/);
+    // no key was spent on refused calls
+    const st = await s.stats();
+    assert.equal(st.calls[KA] + st.calls[KB], 3);
+
+    const rpd = await create(s, { name: 'rpd2', rpd: 2 }, urls);
+    assert.equal((await call(urls[0], rpd.secret)).status, 200);
+    assert.equal((await call(urls[1], rpd.secret)).status, 200);
+    const day = await call(urls[0], rpd.secret);
+    assert.equal(day.status, 429);
+    const expect = (nextPacificMidnight(Date.now()) - Date.now()) / 1000;
+    assert.ok(Math.abs(Number(day.headers.get('retry-after')) - expect) < 5, 'Retry-After points at Pacific midnight');
+    const usage = (await s.api(`/api/tokens/${rpd.id}`)).body.usage;
+    assert.equal(usage.rejected, 1);
+  });
+});
+
+test('TPM and concurrency limits hold across two edges', async () => {
+  await withStack(KEYS, async (s) => {
+    const urls = await twoEdges(s);
+    s.session = await s.login();
+    const tpm = await create(s, { name: 'tpm1', tpm: 1 }, urls);
+    assert.equal((await call(urls[0], tpm.secret)).status, 200);
+    await waitUntil(async () => (await s.api(`/api/tokens/${tpm.id}`)).body.usage.current.tpm > 1, { what: 'tpm counted' });
+    const over = await call(urls[1], tpm.secret);
+    assert.equal(over.status, 429);
+    assert.match((await over.json()).error.message, /tpm/);
+
+    const one = await create(s, { name: 'conc1', max_concurrent: 1 }, urls);
+    await s.script({ key: KA, fault: 'latency', ms: 1500, count: 1 });
+    await s.script({ key: KB, fault: 'latency', ms: 1500, count: 1 });
+    const slow = call(urls[0], one.secret, FLASH, 'slow');
+    await sleep(300);
+    const second = await call(urls[1], one.secret);
+    assert.equal(second.status, 429);
+    assert.match((await second.json()).error.message, /concurrency/);
+    assert.equal((await slow).status, 200);
+    await waitUntil(async () => (await call(urls[1], one.secret)).status === 200, { tries: 20, what: 'slot released' });
+  });
+});
