@@ -150,6 +150,21 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
     return from_nats(s);
 }
 
+enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
+                        unsigned timeout_ms, struct bus_msg **ret)
+{
+    natsMsg *reply = NULL;
+    natsStatus s;
+
+    if (len > INT32_MAX)
+        return ST_TOO_BIG;
+    s = natsConnection_Request(&reply, bus->nc, subject, data, (int)len, (int64_t)timeout_ms);
+    if (s != NATS_OK)
+        return from_nats(s);
+    *ret = (struct bus_msg *)reply;
+    return ST_OK;
+}
+
 enum status bus_new_inbox(char *out, size_t n)
 {
     natsInbox *inbox = NULL;

@@ -30,6 +30,12 @@ enum status bus_subscribe(struct bus *bus, const char *subject, const char *queu
 /** Publish data (borrowed) with an optional reply subject and request-id header. */
 enum status bus_publish(struct bus *bus, const char *subject, const char *reply, const void *data,
                         size_t len, const char *req_id);
+/**
+ * Blocking request-reply (for worker threads only, never a loop that serves requests): *ret is
+ * the reply, owned by the caller (bus_msg_free()). ST_TIMEOUT, or ST_UNAVAILABLE (no responders).
+ */
+enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
+                        unsigned timeout_ms, struct bus_msg **ret);
 /** Write a fresh unique inbox prefix ("_INBOX.<nuid>") into out[n]. */
 enum status bus_new_inbox(char *out, size_t n);
 

@@ -126,15 +126,12 @@ static redisReply *run(struct kv *kv, int argc, const char **argv)
     return r;
 }
 
-enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv,
-                    struct kv_strs *ret)
+/* EVALSHA, falling back to EVAL on NOSCRIPT; NULL when Redis cannot be reached. */
+static redisReply *eval_reply(struct kv *kv, int script, int argc, const char *const *argv)
 {
     const char *args[64];
     redisReply *r;
-    enum status st = ST_OK;
 
-    if (argc > 60 || script < 0 || script >= kv->nscripts)
-        return ST_INVALID;
     args[0] = "EVALSHA";
     args[1] = kv->sha[script];
     args[2] = "0";
@@ -147,6 +144,40 @@ enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv
         args[1] = kv->lua[script];
         r = run(kv, argc + 3, args);
     }
+    return r;
+}
+
+enum status kv_eval_str(struct kv *kv, int script, int argc, const char *const *argv, char **ret,
+                        size_t *ret_len)
+{
+    redisReply *r;
+    enum status st = ST_PROTO;
+
+    if (argc > 60 || script < 0 || script >= kv->nscripts)
+        return ST_INVALID;
+    r = eval_reply(kv, script, argc, argv);
+    if (!r)
+        return ST_UNAVAILABLE;
+    if (r->type == REDIS_REPLY_STRING) {
+        *ret = xstrndup(r->str, r->len);
+        *ret_len = r->len;
+        st = ST_OK;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        st = ST_IO;
+    }
+    freeReplyObject(r);
+    return st;
+}
+
+enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv,
+                    struct kv_strs *ret)
+{
+    redisReply *r;
+    enum status st = ST_OK;
+
+    if (argc > 60 || script < 0 || script >= kv->nscripts)
+        return ST_INVALID;
+    r = eval_reply(kv, script, argc, argv);
     if (!r)
         return ST_UNAVAILABLE;
     if (r->type == REDIS_REPLY_ERROR) {

@@ -39,6 +39,12 @@ struct kv_call {
  */
 void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct kv_strs *rets,
                   enum status *sts);
+/**
+ * kv_eval for a script that returns one string (e.g. cjson.encode(...)): *ret is a copy owned by
+ * the caller (free()), *ret_len its length. ST_PROTO when the reply is not a string.
+ */
+enum status kv_eval_str(struct kv *kv, int script, int argc, const char *const *argv, char **ret,
+                        size_t *ret_len);
 /** Run one plain command given as argv (for tests and admin); reply flattened like kv_eval. */
 enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct kv_strs *ret);
 

@@ -79,6 +79,11 @@ fi
 export NATS_URL="nats://127.0.0.1:$NATS_PORT" REDIS_HOST=127.0.0.1 REDIS_PORT
 export PG_DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=switchboard"
 export SB_HTTP_PORT=$PORT SB_HTTP_ADDR=${SB_HTTP_ADDR:-127.0.0.1}
+# the master key that seals API keys at rest: made once, kept beside the data (mode 0600)
+if [[ -z ${SB_MASTER_KEY:-} ]]; then
+  [[ -s $DATA/master_key ]] || { (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/master_key"); }
+  export SB_MASTER_KEY_FILE="$DATA/master_key"
+fi
 # without SB_ADMIN_PASSWORD the edge generates the first admin's password into this file
 export SB_ADMIN_PASSWORD_FILE="$DATA/admin_password"
 had_admin_file=""; [[ -e $SB_ADMIN_PASSWORD_FILE ]] && had_admin_file=1

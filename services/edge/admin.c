@@ -53,6 +53,14 @@ static const struct admin_route routes[] = {
     {"GET", "/api/tokens/*", tok_get, false},
     {"PATCH", "/api/tokens/*", tok_update, false},
     {"DELETE", "/api/tokens/*", tok_delete, false},
+    {"GET", "/api/keys", keys_list, false},
+    {"POST", "/api/keys", keys_add, false},
+    {"POST", "/api/keys/actions", keys_bulk, false},
+    {"PATCH", "/api/keys/*", keys_patch, false},
+    {"DELETE", "/api/keys/*", keys_delete, false},
+    {"POST", "/api/keys/*/reset", keys_reset, false},
+    {"POST", "/api/keys/*/reveal", keys_reveal, false},
+    {"PUT", "/api/projects/*/limits", keys_limits, false},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -20,7 +20,7 @@
 #include "admin.h"
 #include "admin_int.h"
 #include "edge.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "tokens.h"
 
 #define NAME_MAX_LEN 100

@@ -26,10 +26,10 @@
 #include "lib/xalloc.h"
 
 #include "edge.h"
-#include "limits.h"
 #include "metrics.h"
 #include "pipe.h"
 #include "proto/subjects.h"
+#include "ratelimit.h"
 #include "respond.h"
 
 #define PIECE_MAX       (512u * 1024)

@@ -1,4 +1,5 @@
-/* Protobuf encode/decode for the edge (the only protobuf-c user in the edge). */
+/* Protobuf encode/decode for the edge's request path (admin_keys.c codes the key-admin messages).
+ */
 #include "edge_codec.h"
 
 #include <stdio.h>

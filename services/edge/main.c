@@ -14,7 +14,7 @@
 #include "admin.h"
 #include "edge.h"
 #include "http.h"
-#include "limits.h"
+#include "ratelimit.h"
 #include "tokens.h"
 
 static const struct cfg_field edge_fields[] = {

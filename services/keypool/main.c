@@ -19,10 +19,12 @@
 #include "lib/signals.h"
 
 #include "kp.h"
+#include "kp_admin.h"
 #include "kp_codec.h"
 #include "pool.h"
 #include "proto/subjects.h"
 #include "seed.h"
+#include "vault.h"
 
 struct kp_config {
     const char *nats_url;
@@ -32,6 +34,8 @@ struct kp_config {
     const char *pg_dsn;
     const char *keys;
     const char *id;
+    const char *master_key;
+    const char *master_key_file;
 };
 
 static const struct cfg_field kp_fields[] = {
@@ -43,6 +47,8 @@ static const struct cfg_field kp_fields[] = {
             "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
     CFG_SECRET("GEMINI_API_KEYS", struct kp_config, keys, ""),
     CFG_STR("KP_ID", struct kp_config, id, ""),
+    CFG_SECRET("SB_MASTER_KEY", struct kp_config, master_key, ""),
+    CFG_STR("SB_MASTER_KEY_FILE", struct kp_config, master_key_file, ""),
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -58,19 +64,27 @@ static void on_bus_msg(struct bus_msg *msg, void *arg)
 static enum status seed_and_load(struct store *store, struct kp_pool *pool, const char *env_keys)
 {
     struct store_key *keys = NULL;
-    size_t n = 0;
+    size_t n = 0, bad = 0;
     enum status st = kp_seed_parse(env_keys, &keys, &n);
 
     if (st != ST_OK)
         return st;
-    for (size_t i = 0; i < n && st == ST_OK; i++)
-        st = store_upsert_key(store, keys[i].id, keys[i].project, keys[i].secret);
+    for (size_t i = 0; i < n && st == ST_OK; i++) {
+        st = store_add_key(store, keys[i].id, keys[i].project, keys[i].secret, "");
+        if (st == ST_CONFLICT)
+            st = ST_OK; /* seeding is idempotent: a known key keeps its row */
+    }
     store_keys_free(keys, n);
     if (st != ST_OK)
         return st;
-    st = store_load_keys(store, &keys, &n);
+    st = store_load_keys(store, &keys, &n, &bad);
     if (st != ST_OK)
         return st;
+    if (bad)
+        LOG_ERROR("keys.unreadable",
+                  "count=%zu msg=\"the master key does not open these keys\" "
+                  "action=skip",
+                  bad);
     st = kp_pool_set_keys(pool, keys, n);
     LOG_INFO("keys.loaded", "count=%zu", n);
     return st;
@@ -98,6 +112,19 @@ static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *st
             it->len = bus_msg_len(msgs[i]);
             buf_init(&it->reply, 64 * 1024);
             owner[ni++] = msgs[i];
+        } else if (strncmp(subj, SUBJ_KP_ADMIN, strlen(SUBJ_KP_ADMIN)) == 0 && reply) {
+            struct kp_admin adm = {store, pool, bus, false};
+            struct buf out;
+            buf_init(&out, 64u * 1024 * 1024);
+            kp_admin_handle(&adm, subj + strlen(SUBJ_KP_ADMIN), bus_msg_data(msgs[i]),
+                            bus_msg_len(msgs[i]), &out);
+            if (adm.reload && !reloaded) {
+                (void)seed_and_load(store, pool, "");
+                reloaded = true;
+            }
+            (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
+            memset(out.data, 0, out.len); /* a reveal reply holds a secret */
+            buf_done(&out);
         } else if (strcmp(subj, SUBJ_KP_PING) == 0 && reply) {
             struct buf out;
             buf_init(&out, 1024);
@@ -141,6 +168,7 @@ int main(void)
     struct kv *kv = NULL;
     struct store *store = NULL;
     struct kp_pool *pool = NULL;
+    struct vault *vault = NULL;
     struct queue *q = NULL;
     int rc = EXIT_FAILURE;
     enum status st;
@@ -158,7 +186,14 @@ int main(void)
     cfg_log(kp_fields, sizeof(kp_fields) / sizeof(kp_fields[0]), &cfg);
     signals_init(&stop_flag);
 
-    if ((st = store_open(cfg.pg_dsn, &store)) != ST_OK) {
+    if ((st = vault_open(cfg.master_key, cfg.master_key_file, &vault)) != ST_OK) {
+        LOG_ERROR("startup.failed",
+                  "step=master_key st=%s msg=\"set SB_MASTER_KEY (64 hex "
+                  "digits) or SB_MASTER_KEY_FILE\"",
+                  status_str(st));
+        goto out;
+    }
+    if ((st = store_open(cfg.pg_dsn, vault, &store)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
         goto out;
     }
@@ -178,7 +213,8 @@ int main(void)
     }
     if (bus_subscribe(bus, SUBJ_KP_LEASE, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_OUTCOME, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
-        bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK) {
+        bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_ADMIN "*", QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK) {
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
@@ -211,6 +247,7 @@ out:
     kp_pool_free(pool);
     kv_free(kv);
     store_free(store);
+    vault_free(vault);
     bus_shutdown();
     return rc;
 }

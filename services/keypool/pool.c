@@ -22,7 +22,7 @@
 struct kp_pool {
     struct kv *kv;
     char prefix[64];
-    int lua_lease, lua_outcome, lua_seed;
+    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states;
     struct store_key *keys; /* sorted by id */
     size_t nkeys;
     uint64_t lease_seq;
@@ -43,6 +43,8 @@ enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret)
     pool->lua_lease = kv_script_add(kv, LUA_LEASE);
     pool->lua_outcome = kv_script_add(kv, LUA_OUTCOME);
     pool->lua_seed = kv_script_add(kv, LUA_SEED);
+    pool->lua_admin = kv_script_add(kv, LUA_ADMIN);
+    pool->lua_states = kv_script_add(kv, LUA_STATES);
     pool->rnd = (unsigned)(clock_mono_us() ^ (uint64_t)clock_now_ms());
     *ret = pool;
     return ST_OK;
@@ -74,7 +76,7 @@ size_t kp_pool_key_count(const struct kp_pool *pool)
 }
 
 /* msgpack record {p: project, s: "active"} as the Lua scripts read it with cmsgpack. */
-static void pack_record(const char *project, msgpack_sbuffer *sb)
+static void pack_record(const char *project, const char *state, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
 
@@ -87,28 +89,48 @@ static void pack_record(const char *project, msgpack_sbuffer *sb)
     (void)msgpack_pack_str_body(&pk, project, strlen(project));
     (void)msgpack_pack_str(&pk, 1);
     (void)msgpack_pack_str_body(&pk, "s", 1);
-    (void)msgpack_pack_str(&pk, 6);
-    (void)msgpack_pack_str_body(&pk, "active", 6);
+    (void)msgpack_pack_str(&pk, strlen(state));
+    (void)msgpack_pack_str_body(&pk, state, strlen(state));
 }
 
 enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_t n)
 {
     enum status st = ST_OK;
+    enum { CHUNK = 256 };
+    struct kv_call *calls = xcalloc(CHUNK, sizeof(*calls));
+    struct kv_strs *outs = xcalloc(CHUNK, sizeof(*outs));
+    enum status sts[CHUNK];
+    const char *(*argv)[4] = xcalloc(CHUNK, sizeof(*argv));
+    char **recs = xcalloc(CHUNK, sizeof(*recs));
 
     qsort(keys, n, sizeof(*keys), cmp_key);
-    for (size_t i = 0; i < n && st == ST_OK; i++) {
-        msgpack_sbuffer sb;
-        struct kv_strs out;
-        char *rec;
-
-        pack_record(keys[i].project, &sb);
-        /* msgpack bytes go through argv as a C string: the record has no NUL bytes */
-        rec = xstrndup(sb.data, sb.size);
-        const char *argv[] = {pool->prefix, keys[i].id, keys[i].project, rec};
-        st = kv_eval(pool->kv, pool->lua_seed, 4, argv, &out);
-        free(rec);
-        msgpack_sbuffer_destroy(&sb);
+    /* seed in pipelined chunks: one round trip per CHUNK keys */
+    for (size_t base = 0; base < n && st == ST_OK; base += CHUNK) {
+        size_t m = n - base < CHUNK ? n - base : CHUNK;
+        for (size_t i = 0; i < m; i++) {
+            const struct store_key *k = &keys[base + i];
+            msgpack_sbuffer sb;
+            pack_record(k->project, k->disabled ? "disabled" : "active", &sb);
+            /* msgpack bytes go through argv as a C string: the record has no NUL bytes */
+            recs[i] = xstrndup(sb.data, sb.size);
+            msgpack_sbuffer_destroy(&sb);
+            argv[i][0] = pool->prefix;
+            argv[i][1] = k->id;
+            argv[i][2] = k->project;
+            argv[i][3] = recs[i];
+            calls[i] = (struct kv_call){pool->lua_seed, 4, argv[i]};
+        }
+        kv_eval_many(pool->kv, m, calls, outs, sts);
+        for (size_t i = 0; i < m; i++) {
+            if (sts[i] != ST_OK)
+                st = sts[i];
+            free(recs[i]);
+        }
     }
+    free(recs);
+    free(argv);
+    free(outs);
+    free(calls);
     store_keys_free(pool->keys, pool->nkeys);
     pool->keys = keys;
     pool->nkeys = n;
@@ -280,4 +302,56 @@ enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, ui
     if (st == ST_OK && ret_change)
         (void)snprintf(ret_change, n, "%s", out.n ? out.items[0] : "");
     return st;
+}
+
+enum status kp_pool_admin(struct kp_pool *pool, const char *id, const char *project,
+                          const char *action, uint64_t now_ms, char *ret_state, size_t n)
+{
+    char now[24];
+    struct kv_strs out;
+    enum status st;
+
+    (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
+    const char *argv[] = {pool->prefix, id, project, action, now};
+    st = kv_eval(pool->kv, pool->lua_admin, 5, argv, &out);
+    if (st == ST_OK)
+        (void)snprintf(ret_state, n, "%s", out.n ? out.items[0] : "");
+    return st;
+}
+
+enum status kp_pool_states(struct kp_pool *pool, const char *const *ids,
+                           const char *const *projects, size_t n, uint64_t now_ms, char **ret,
+                           size_t *ret_len)
+{
+    const char *argv[64];
+    char now[24];
+
+    if (n > 30)
+        return ST_TOO_BIG;
+    (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
+    argv[0] = pool->prefix;
+    argv[1] = now;
+    for (size_t i = 0; i < n; i++) {
+        argv[2 + 2 * i] = ids[i];
+        argv[3 + 2 * i] = projects[i];
+    }
+    return kv_eval_str(pool->kv, pool->lua_states, (int)(2 + 2 * n), argv, ret, ret_len);
+}
+
+const char *kp_pool_secret(const struct kp_pool *pool, const char *id)
+{
+    return secret_of(pool, id);
+}
+
+enum status kp_pool_set_limit(struct kp_pool *pool, const char *project, const char *model,
+                              unsigned rpm)
+{
+    char key[256], v[16];
+    struct kv_strs out;
+
+    (void)snprintf(key, sizeof(key), "%slim:%s", pool->prefix, project);
+    (void)snprintf(v, sizeof(v), "%u", rpm);
+    const char *set[] = {"HSET", key, model, v};
+    const char *del[] = {"HDEL", key, model};
+    return rpm ? kv_command(pool->kv, 4, set, &out) : kv_command(pool->kv, 3, del, &out);
 }

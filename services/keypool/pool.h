@@ -87,6 +87,24 @@ const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint6
                               uint64_t *ret_until);
 /** False when Redis lost the pool (restarted empty): the caller must seed it again. */
 bool kp_pool_seeded(struct kp_pool *pool);
+/**
+ * Admin action on one key's live state: "disable", "enable", "reset" or "delete" (see
+ * LUA_ADMIN). *ret_state gets the new state, or "unchanged".
+ */
+enum status kp_pool_admin(struct kp_pool *pool, const char *id, const char *project,
+                          const char *action, uint64_t now_ms, char *ret_state, size_t n);
+/**
+ * Live state of up to 30 keys as JSON (see LUA_STATES): *ret owned by the caller (free()).
+ */
+enum status kp_pool_states(struct kp_pool *pool, const char *const *ids,
+                           const char *const *projects, size_t n, uint64_t now_ms, char **ret,
+                           size_t *ret_len);
+/** Set (rpm > 0) or clear a project's known RPM limit for a model (an admin-set limit wins
+ * over one learnt from a 429). */
+enum status kp_pool_set_limit(struct kp_pool *pool, const char *project, const char *model,
+                              unsigned rpm);
+/** The loaded secret of key id (borrowed until the next kp_pool_set_keys()), or NULL. */
+const char *kp_pool_secret(const struct kp_pool *pool, const char *id);
 /** Number of keys whose secret is loaded. */
 size_t kp_pool_key_count(const struct kp_pool *pool);
 

@@ -138,6 +138,7 @@ static const char LUA_SEED[] = "local P, k, p, rec = ARGV[1], ARGV[2], ARGV[3], 
                                "redis.call('SET', P .. 'seeded', '1')\n"
                                "if redis.call('EXISTS', P .. 'k:' .. k) == 1 then return 0 end\n"
                                "redis.call('SET', P .. 'k:' .. k, rec)\n"
+                               "if cmsgpack.unpack(rec).s ~= 'active' then return 1 end\n"
                                "redis.call('ZADD', P .. 'pk:' .. p, 0, k)\n"
                                "if not redis.call('ZSCORE', P .. 'projects', p) then\n"
                                "  redis.call('ZADD', P .. 'projects', 0, p)\n"
@@ -148,5 +149,84 @@ static const char LUA_SEED[] = "local P, k, p, rec = ARGV[1], ARGV[2], ARGV[3], 
                                "  end\n"
                                "end\n"
                                "return 1\n";
+
+/* Shared by ADMIN's actions: take key k of project p out of / into selection. */
+#define LUA_DROP_ADD                                                                               \
+    "local function drop()\n"                                                                      \
+    "  redis.call('ZREM', P .. 'pk:' .. p, k)\n"                                                   \
+    "  if redis.call('ZCARD', P .. 'pk:' .. p) == 0 then\n"                                        \
+    "    redis.call('ZREM', P .. 'projects', p)\n"                                                 \
+    "    for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"                           \
+    "      redis.call('ZREM', P .. 'av:' .. m, p)\n"                                               \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "local function add()\n"                                                                       \
+    "  redis.call('ZADD', P .. 'pk:' .. p, 0, k)\n"                                                \
+    "  redis.call('ZADD', P .. 'projects', 'NX', 0, p)\n"                                          \
+    "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"                             \
+    "    if not redis.call('ZSCORE', P .. 'cool:' .. m, p) then\n"                                 \
+    "      redis.call('ZADD', P .. 'av:' .. m, 'NX', 0, p)\n"                                      \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "end\n"
+
+/* ARGV: prefix, key, project, action (disable|enable|reset|delete), now. Returns the new state
+ * ("unchanged" when there was nothing to do). reset clears the project's cooldowns for every
+ * model, the key's backoff and a dead state; it does not enable a disabled key. */
+static const char LUA_ADMIN[] =
+    "local P, k, p, act, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])\n"
+    "local rec = redis.call('GET', P .. 'k:' .. k)\n"
+    "local t = rec and cmsgpack.unpack(rec) or {p = p, s = 'active'}\n" LUA_DROP_ADD
+    "local function save(s) t.s, t.r, t.t = s, '', now\n"
+    "  redis.call('SET', P .. 'k:' .. k, cmsgpack.pack(t)) end\n"
+    "if act == 'delete' then\n"
+    "  drop()\n"
+    "  redis.call('DEL', P .. 'k:' .. k, P .. 'kf:' .. k)\n"
+    "  return 'deleted'\n"
+    "end\n"
+    "if act == 'disable' then\n"
+    "  if t.s == 'disabled' then return 'unchanged' end\n"
+    "  drop()\n"
+    "  save('disabled')\n"
+    "  return 'disabled'\n"
+    "end\n"
+    "if act == 'enable' then\n"
+    "  if t.s ~= 'disabled' then return 'unchanged' end\n"
+    "  save('active')\n"
+    "  add()\n"
+    "  return 'active'\n"
+    "end\n"
+    "if act == 'reset' then\n"
+    "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"
+    "    redis.call('ZREM', P .. 'cool:' .. m, p)\n"
+    "  end\n"
+    "  redis.call('DEL', P .. 'kf:' .. k)\n"
+    "  if t.s == 'disabled' then return 'disabled' end\n"
+    "  save('active')\n"
+    "  add()\n"
+    "  return 'active'\n"
+    "end\n"
+    "return redis.error_reply('unknown action')\n";
+
+/* ARGV: prefix, now, then (key, project) pairs. Returns JSON [[key, state, reason, changed_ms,
+ * inflight, [[model, until_ms], ...]], ...] (cjson prints an empty list as {}). */
+static const char LUA_STATES[] =
+    "local P, now = ARGV[1], tonumber(ARGV[2])\n"
+    "local models = redis.call('SMEMBERS', P .. 'models')\n"
+    "local out = {}\n"
+    "for i = 3, #ARGV, 2 do\n"
+    "  local k, p = ARGV[i], ARGV[i + 1]\n"
+    "  local rec = redis.call('GET', P .. 'k:' .. k)\n"
+    "  local t = rec and cmsgpack.unpack(rec) or {s = 'unknown'}\n"
+    "  local cool = {}\n"
+    "  for _, m in ipairs(models) do\n"
+    "    local u = redis.call('ZSCORE', P .. 'cool:' .. m, p)\n"
+    "    if u and tonumber(u) > now then cool[#cool + 1] = {m, tonumber(u)} end\n"
+    "  end\n"
+    "  out[#out + 1] = {k, t.s or 'active', t.r or '', t.t or 0,\n"
+    "    tonumber(redis.call('HGET', P .. 'inflight', k) or '0'), cool}\n"
+    "end\n"
+    "return cjson.encode(out)\n";
 
 #endif

@@ -1,6 +1,7 @@
 /* GEMINI_API_KEYS parsing. Keys are never judged by length: Google decides validity. */
 #include "seed.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,5 +81,89 @@ enum status kp_seed_parse(const char *text, struct store_key **ret, size_t *ret_
     }
     *ret = keys;
     *ret_n = w;
+    return ST_OK;
+}
+
+void kp_found_free(struct kp_found *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].secret);
+    free(v);
+}
+
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
+}
+
+/* 1: a well-formed key; 0: starts like a key but is malformed; -1: not a key at all. */
+static int key_shape(const char *s, size_t len)
+{
+    bool legacy = len >= 4 && memcmp(s, "AIza", 4) == 0;
+    bool dotted = len >= 3 && (memcmp(s, "AQ.", 3) == 0 || memcmp(s, "IQ.", 3) == 0);
+
+    if (!legacy && !dotted)
+        return -1;
+    if (len > 512 || len < (legacy ? 30u : 20u))
+        return 0;
+    for (size_t i = legacy ? 4 : 3; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || (dotted && c == '.');
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+enum status kp_keys_find(const char *text, struct kp_found **ret, size_t *ret_n,
+                         size_t *ret_invalid, char samples[KP_FIND_SAMPLES][64])
+{
+    size_t cap = 16, n = 0, invalid = 0;
+    struct kp_found *v = xcalloc(cap, sizeof(*v));
+    const char *p = text ? text : "";
+
+    while (*p) {
+        while (*p && !word_char(*p))
+            p++;
+        const char *s = p;
+        while (*p && word_char(*p))
+            p++;
+        size_t len = (size_t)(p - s);
+        while (len && (s[len - 1] == '.' || s[len - 1] == ':')) /* sentence end, "key:" */
+            len--;
+        const char *colon = memchr(s, ':', len);
+        const char *k = colon ? colon + 1 : s;
+        size_t klen = len - (size_t)(k - s);
+        int shape = key_shape(k, klen);
+        if (shape < 0)
+            continue;
+        if (shape == 0) {
+            char tmp[600];
+            if (invalid < KP_FIND_SAMPLES) {
+                (void)snprintf(tmp, sizeof(tmp), "%.*s", (int)(klen < 512 ? klen : 512), k);
+                keyid_mask(tmp, samples[invalid], 64);
+            }
+            invalid++;
+            continue;
+        }
+        if (n == MAX_SEED_KEYS) {
+            kp_found_free(v, n);
+            return ST_TOO_BIG;
+        }
+        if (n == cap) {
+            cap *= 2;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        memset(&v[n], 0, sizeof(v[n]));
+        v[n].secret = xstrndup(k, klen);
+        if (colon && (size_t)(colon - s) < sizeof(v[n].project))
+            (void)snprintf(v[n].project, sizeof(v[n].project), "%.*s", (int)(colon - s), s);
+        n++;
+    }
+    *ret = v;
+    *ret_n = n;
+    *ret_invalid = invalid;
     return ST_OK;
 }

@@ -3,6 +3,7 @@
 // poll. Every process is stopped by stop(); logs are kept in the temp dir and printed on failure.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, cpSync, existsSync, readFileSync, writeFileSync, rmSync, chownSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,7 +67,8 @@ export class Stack {
     this.procs = [];
     this.token = 'sb-test-token-' + Math.random().toString(16).slice(2);
     this.adminPassword = 'admin-pw-' + Math.random().toString(16).slice(2);
-    this.secrets = [this.token, this.adminPassword];
+    this.masterKey = randomBytes(32).toString('hex');
+    this.secrets = [this.token, this.adminPassword, this.masterKey];
   }
 
   spawn(name, cmd, env) {
@@ -121,7 +123,7 @@ export class Stack {
     return this.spawn(name, bin('keypool'), {
       NATS_URL: this.natsUrl, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
       PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
-      GEMINI_API_KEYS: this.keys, ...env,
+      GEMINI_API_KEYS: this.keys, SB_MASTER_KEY: this.masterKey, ...env,
     });
   }
 

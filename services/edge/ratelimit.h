@@ -5,8 +5,8 @@
  * batched and pipelined, and posts verdicts back to the edge loop; only calls whose token has
  * a limit wait for it. Usage is recorded after each call, off the request path.
  */
-#ifndef SB_EDGE_LIMITS_H
-#define SB_EDGE_LIMITS_H
+#ifndef SB_EDGE_RATELIMIT_H
+#define SB_EDGE_RATELIMIT_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
  * Redis unavailable: calls are admitted (fail open) and the event is logged, so an outage of
  * the rate store never becomes an outage of the gateway.
  */
-#include "limits.h"
+#include "ratelimit.h"
 
 #include <errno.h>
 #include <poll.h>

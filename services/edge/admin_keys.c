@@ -1,0 +1,305 @@
+/*
+ * /api/keys: key management served by keypool (sb.v1.keypool.admin.<op>, request-reply). This
+ * module turns the admin JSON into a KeyAdminRequest and the KeyAdminReply back into JSON.
+ * Keys are listed masked with a stable id; only reveal returns a secret, and it is audited.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/bus.h"
+#include "lib/codec.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/xalloc.h"
+
+#include "admin.h"
+#include "admin_int.h"
+#include "proto/keypool.pb-c.h"
+#include "proto/subjects.h"
+
+#define KP_TIMEOUT_MS 30000
+#define IDS_MAX       10000
+
+static const struct {
+    enum status st;
+    unsigned http;
+} http_of[] = {{ST_INVALID, 400}, {ST_NOT_FOUND, 404},   {ST_CONFLICT, 409},
+               {ST_TOO_BIG, 413}, {ST_UNAVAILABLE, 503}, {ST_TIMEOUT, 504}};
+
+static unsigned status_http(enum status st)
+{
+    for (size_t i = 0; i < sizeof(http_of) / sizeof(http_of[0]); i++)
+        if (http_of[i].st == st)
+            return http_of[i].http;
+    return 502;
+}
+
+/* Send q as op; on success *ret is the decoded reply (free with ..._free_unpacked). Answers the
+ * error itself otherwise. */
+static bool ask(struct admin_ctx *x, const char *op, Sb__V1__KeyAdminRequest *q,
+                Sb__V1__KeyAdminReply **ret)
+{
+    char subject[96];
+    size_t len;
+    uint8_t *data;
+    struct bus_msg *reply = NULL;
+    Sb__V1__KeyAdminReply *r;
+    enum status st;
+
+    q->admin = CODEC_STR(x->user);
+    len = sb__v1__key_admin_request__get_packed_size(q);
+    data = xmalloc(len ? len : 1);
+    (void)sb__v1__key_admin_request__pack(q, data);
+    (void)snprintf(subject, sizeof(subject), "%s%s", SUBJ_KP_ADMIN, op);
+    st = bus_request(x->a->bus, subject, data, len, KP_TIMEOUT_MS, &reply);
+    free(data);
+    if (st != ST_OK) {
+        admin_error(x, st == ST_TIMEOUT ? 504 : 503, "The key pool did not answer.");
+        return false;
+    }
+    r = sb__v1__key_admin_reply__unpack(NULL, bus_msg_len(reply), bus_msg_data(reply));
+    bus_msg_free(reply);
+    if (!r) {
+        admin_error(x, 502, "The key pool sent an undecodable reply.");
+        return false;
+    }
+    if (r->status != SB__V1__STATUS__ST_OK) {
+        admin_error(x, status_http((enum status)r->status), r->message);
+        sb__v1__key_admin_reply__free_unpacked(r, NULL);
+        return false;
+    }
+    *ret = r;
+    return true;
+}
+
+static json_t *key_json(const Sb__V1__KeyInfo *k)
+{
+    json_t *cool = json_array();
+
+    for (size_t i = 0; i < k->n_cooling; i++)
+        (void)json_array_append_new(cool,
+                                    json_pack("{s:s,s:I}", "model", k->cooling[i]->model,
+                                              "until_ms", (json_int_t)k->cooling[i]->until_ms));
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o}", "id", k->id, "masked", k->masked,
+                     "project", k->project, "label", k->label, "state", k->state, "reason",
+                     k->reason, "changed_ms", (json_int_t)k->changed_ms, "created_ms",
+                     (json_int_t)k->created_ms, "inflight", (int)k->inflight, "cooling", cool);
+}
+
+static const char *str_in(const struct admin_ctx *x, const char *name, size_t max)
+{
+    json_t *v = x->in ? json_object_get(x->in, name) : NULL;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+
+    return s && strlen(s) <= max ? s : NULL;
+}
+
+void keys_list(struct admin_ctx *x)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    Sb__V1__KeyAdminReply *r = NULL;
+    const char *v;
+    uint64_t limit = 50;
+    json_t *arr;
+
+    q.filter_state = CODEC_STR((v = admin_arg(x, "state")) ? v : "");
+    q.filter_project = CODEC_STR((v = admin_arg(x, "project")) ? v : "");
+    q.filter_label = CODEC_STR((v = admin_arg(x, "label")) ? v : "");
+    q.filter_model = CODEC_STR((v = admin_arg(x, "model")) ? v : "");
+    q.after = CODEC_STR((v = admin_arg(x, "after")) ? v : "");
+    if ((v = admin_arg(x, "limit")) && parse_u64(v, 1, 500, &limit) != ST_OK) {
+        admin_error(x, 400, "limit must be between 1 and 500.");
+        return;
+    }
+    q.limit = (uint32_t)limit;
+    if (!ask(x, "list", &q, &r))
+        return;
+    arr = json_array();
+    for (size_t i = 0; i < r->n_keys; i++)
+        (void)json_array_append_new(arr, key_json(r->keys[i]));
+    admin_reply(x, 200,
+                json_pack("{s:o,s:o,s:I}", "keys", arr, "next",
+                          r->next[0] ? json_string(r->next) : json_null(), "total",
+                          (json_int_t)r->total));
+    sb__v1__key_admin_reply__free_unpacked(r, NULL);
+}
+
+void keys_add(struct admin_ctx *x)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    Sb__V1__KeyAdminReply *r = NULL;
+    const char *text = str_in(x, "text", SIZE_MAX), *key = str_in(x, "key", 1024);
+    const char *project = str_in(x, "project", 100), *label = str_in(x, "label", 100);
+    json_t *ids, *samples;
+
+    if (!text && !key) {
+        admin_error(x, 400, "Send {\"text\": \"...pasted keys...\"} or {\"key\": \"...\"}.");
+        return;
+    }
+    q.text = CODEC_STR(text ? text : key);
+    q.project = CODEC_STR(project ? project : "");
+    q.label = CODEC_STR(label ? label : "");
+    if (!ask(x, "add", &q, &r))
+        return;
+    ids = json_array();
+    samples = json_array();
+    for (size_t i = 0; i < r->n_added_ids; i++)
+        (void)json_array_append_new(ids, json_string(r->added_ids[i]));
+    for (size_t i = 0; i < r->n_invalid_samples; i++)
+        (void)json_array_append_new(samples, json_string(r->invalid_samples[i]));
+    admin_audit(x, "key.add", r->added ? r->added_ids[0] : "-");
+    admin_reply(x, r->added ? 201 : 200,
+                json_pack("{s:i,s:i,s:i,s:o,s:o}", "added", (int)r->added, "duplicate",
+                          (int)r->duplicate, "invalid", (int)r->invalid, "added_ids", ids,
+                          "invalid_samples", samples));
+    sb__v1__key_admin_reply__free_unpacked(r, NULL);
+}
+
+/* Run op on ids (one from the path, or many from the body); answers {"changed": n}. */
+static void run_op(struct admin_ctx *x, const char *op, char **ids, size_t n, const char *label,
+                   const char *project)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    Sb__V1__KeyAdminReply *r = NULL;
+    char action[32];
+
+    q.ids = ids;
+    q.n_ids = n;
+    q.label = CODEC_STR(label ? label : "");
+    q.project = CODEC_STR(project ? project : "");
+    if (!ask(x, op, &q, &r))
+        return;
+    (void)snprintf(action, sizeof(action), "key.%s", op);
+    admin_audit(x, action, n == 1 ? ids[0] : "(many)");
+    if (n == 1 && r->changed == 0)
+        admin_error(x, 404, "No such key.");
+    else
+        admin_reply(x, 200, json_pack("{s:i}", "changed", (int)r->changed));
+    sb__v1__key_admin_reply__free_unpacked(r, NULL);
+}
+
+static char *seg_id(struct admin_ctx *x)
+{
+    return CODEC_STR(x->seg);
+}
+
+void keys_bulk(struct admin_ctx *x)
+{
+    static const char *const ops[] = {"enable", "disable", "reset", "delete", "label", "project"};
+    const char *action = str_in(x, "action", 16);
+    json_t *jids = x->in ? json_object_get(x->in, "ids") : NULL, *v;
+    char **ids;
+    size_t n, i;
+    bool known = false;
+
+    for (i = 0; action && i < sizeof(ops) / sizeof(ops[0]); i++)
+        known = known || strcmp(action, ops[i]) == 0;
+    if (!known || !json_is_array(jids) || json_array_size(jids) == 0 ||
+        json_array_size(jids) > IDS_MAX) {
+        admin_error(x, 400,
+                    "Send {\"action\": enable|disable|reset|delete|label|project, \"ids\": "
+                    "[...]} (at most 10000 ids).");
+        return;
+    }
+    n = json_array_size(jids);
+    ids = xcalloc(n, sizeof(*ids));
+    json_array_foreach(jids, i, v) ids[i] =
+        CODEC_STR(json_is_string(v) ? json_string_value(v) : "");
+    run_op(x, action, ids, n, str_in(x, "label", 100), str_in(x, "project", 100));
+    free(ids);
+}
+
+void keys_patch(struct admin_ctx *x)
+{
+    char *id = seg_id(x);
+    const char *label = str_in(x, "label", 100), *project = str_in(x, "project", 100);
+    json_t *en = x->in ? json_object_get(x->in, "enabled") : NULL;
+
+    if (!label && !project && !json_is_boolean(en)) {
+        admin_error(x, 400, "Send any of {\"label\", \"project\", \"enabled\"}.");
+        return;
+    }
+    if (project && !project[0]) {
+        admin_error(x, 400, "project must not be empty.");
+        return;
+    }
+    /* each field is one keypool operation; the answer is the last one's */
+    if (label)
+        run_op(x, "label", &id, 1, label, NULL);
+    if (project && (!x->out || x->status == 200))
+        run_op(x, "project", &id, 1, NULL, project);
+    if (json_is_boolean(en) && (!x->out || x->status == 200))
+        run_op(x, json_is_true(en) ? "enable" : "disable", &id, 1, NULL, NULL);
+}
+
+void keys_delete(struct admin_ctx *x)
+{
+    char *id = seg_id(x);
+
+    run_op(x, "delete", &id, 1, NULL, NULL);
+}
+
+void keys_reset(struct admin_ctx *x)
+{
+    char *id = seg_id(x);
+
+    run_op(x, "reset", &id, 1, NULL, NULL);
+}
+
+void keys_reveal(struct admin_ctx *x)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    Sb__V1__KeyAdminReply *r = NULL;
+    char *id = seg_id(x);
+
+    q.ids = &id;
+    q.n_ids = 1;
+    if (!ask(x, "reveal", &q, &r))
+        return;
+    admin_audit(x, "key.reveal", x->seg);
+    admin_reply(x, 200, json_pack("{s:s,s:s}", "id", x->seg, "key", r->secret));
+    memset(r->secret, 0, strlen(r->secret));
+    sb__v1__key_admin_reply__free_unpacked(r, NULL);
+}
+
+void keys_limits(struct admin_ctx *x)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    Sb__V1__KeyAdminReply *r = NULL;
+    json_t *lim = x->in ? json_object_get(x->in, "rpm") : NULL, *v;
+    Sb__V1__ModelLimit *ml, **mp;
+    const char *model;
+    size_t n = 0;
+
+    if (!json_is_object(lim) || json_object_size(lim) == 0 || json_object_size(lim) > 256) {
+        admin_error(x, 400, "Send {\"rpm\": {\"<model>\": <requests per minute, 0 clears>}}.");
+        return;
+    }
+    ml = xcalloc(json_object_size(lim), sizeof(*ml));
+    mp = xcalloc(json_object_size(lim), sizeof(*mp));
+    json_object_foreach(lim, model, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000000 ||
+            strlen(model) > 128) {
+            admin_error(x, 400, "Each limit is an integer between 0 and 10000000.");
+            goto out;
+        }
+        ml[n] = (Sb__V1__ModelLimit)SB__V1__MODEL_LIMIT__INIT;
+        ml[n].model = CODEC_STR(model);
+        ml[n].rpm = (uint32_t)json_integer_value(v);
+        mp[n] = &ml[n];
+        n++;
+    }
+    q.project = CODEC_STR(x->seg);
+    q.limits = mp;
+    q.n_limits = n;
+    if (ask(x, "limits", &q, &r)) {
+        admin_audit(x, "project.limits", x->seg);
+        admin_reply(x, 200, json_pack("{s:i}", "changed", (int)r->changed));
+        sb__v1__key_admin_reply__free_unpacked(r, NULL);
+    }
+out:
+    free(ml);
+    free(mp);
+}

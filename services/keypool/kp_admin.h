@@ -1,0 +1,25 @@
+/* Key management requests (sb.v1.keypool.admin.<op>), answered on keypool's loop thread. */
+#ifndef SB_KP_ADMIN_H
+#define SB_KP_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/buf.h"
+
+struct bus;
+struct kp_pool;
+struct store;
+
+struct kp_admin {
+    struct store *store;
+    struct kp_pool *pool;
+    struct bus *bus;
+    bool reload; /* set when the registry changed: the caller reloads keys into the pool */
+};
+
+/** Handle `op` with a packed KeyAdminRequest; the packed KeyAdminReply goes to out. */
+void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_t len,
+                     struct buf *out);
+
+#endif

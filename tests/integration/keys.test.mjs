@@ -1,0 +1,124 @@
+// Key management through the admin API (served by keypool over NATS): bulk add from pasted text,
+// secrets sealed at rest (the test reads Postgres), masked listings, audited reveal, and
+// enable/disable/delete acting on live traffic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withStack, waitUntil, textOf } from './harness.mjs';
+
+const rnd = (n, abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-') =>
+  Array.from({ length: n }, () => abc[Math.floor(Math.random() * abc.length)]).join('');
+
+const SEEDED = 'AIzaSy' + rnd(33);
+const LEGACY = 'AIzaSy' + rnd(33);
+const AQ = 'AQ.Ab8RN6' + rnd(44);
+const IQ = 'IQ.' + rnd(30);
+const INURL = 'AIzaSy' + rnd(33);
+const NEW = [LEGACY, AQ, IQ, INURL];
+
+const BLOB = `
+Here are our keys (exported from the sheet):
+proj-x:${LEGACY}, ${AQ}
+  - ${IQ}   <- the new kind
+  again: ${AQ}
+  already there: ${SEEDED}.
+curl "https://generativelanguage.googleapis.com/v1beta/models?key=${INURL}&pageSize=5"
+broken ones: AIzaShort AQ.x
+{"note": "no keys here", "n": 42}
+`;
+
+test('bulk add reports exactly what happened; secrets sealed at rest; masked lists; audited reveal; live enable/disable/delete', async () => {
+  await withStack(`proj-s:${SEEDED}`, async (s) => {
+    s.secrets.push(...NEW);
+    s.session = await s.login();
+    const add = await s.api('/api/keys', { method: 'POST', body: { text: BLOB, project: 'pasted', label: 'batch-1' } });
+    assert.equal(add.status, 201, add.text);
+    assert.equal(add.body.added, 4);
+    assert.equal(add.body.duplicate, 2, 'the repeated AQ key and the seeded key');
+    assert.equal(add.body.invalid, 2);
+    assert.equal(add.body.added_ids.length, 4);
+    for (const m of add.body.invalid_samples) assert.ok(!m.includes('AIzaShort') && !m.includes('AQ.x'), 'samples are masked');
+    // adding the same text again adds nothing
+    const again = await s.api('/api/keys', { method: 'POST', body: { text: BLOB } });
+    assert.equal(again.status, 200);
+    assert.deepEqual([again.body.added, again.body.duplicate], [0, 6]);
+
+    // Postgres holds no plaintext key
+    const dump = s.psql('SELECT row_to_json(k)::text FROM kp_keys k');
+    for (const k of [SEEDED, ...NEW]) assert.ok(!dump.includes(k), 'a plaintext key is in kp_keys');
+    assert.equal(s.psql('SELECT count(*) FROM kp_keys WHERE secret IS NOT NULL'), '0');
+    assert.equal(s.psql("SELECT count(*) FROM kp_keys WHERE sealed LIKE 'v1:%'"), '5');
+
+    // listings are masked, with stable ids and projects
+    const list = await s.api('/api/keys?limit=500');
+    assert.equal(list.status, 200);
+    assert.equal(list.body.total, 5);
+    for (const k of [SEEDED, ...NEW]) assert.ok(!list.text.includes(k), 'a listing returned a full key');
+    const byMask = Object.fromEntries(list.body.keys.map((k) => [k.masked, k]));
+    const mask = (k) => `${k.slice(0, 4)}\u2026${k.slice(-4)}`;
+    assert.equal(byMask[mask(LEGACY)].project, 'proj-x');
+    assert.equal(byMask[mask(AQ)].project, 'pasted');
+    assert.equal(byMask[mask(AQ)].label, 'batch-1');
+    assert.equal(byMask[mask(SEEDED)].state, 'active');
+    // paging: two at a time walks every key once
+    const seen = [];
+    let after = '';
+    for (let i = 0; i < 5; i++) {
+      const page = await s.api(`/api/keys?limit=2${after ? `&after=${after}` : ''}`);
+      seen.push(...page.body.keys.map((k) => k.id));
+      if (!page.body.next) break;
+      after = page.body.next;
+    }
+    assert.deepEqual([...seen].sort(), list.body.keys.map((k) => k.id).sort());
+
+    // reveal returns the key, and is logged without it
+    const aqId = byMask[mask(AQ)].id;
+    const rev = await s.api(`/api/keys/${aqId}/reveal`, { method: 'POST' });
+    assert.equal(rev.status, 200);
+    assert.equal(rev.body.key, AQ);
+    assert.match(s.logs('edge'), new RegExp(`event=admin.audit .*action=key.reveal target=${aqId}`));
+    assert.match(s.logs('keypool'), new RegExp(`event=key.revealed key_id=${aqId}`));
+    assert.equal(s.psql("SELECT count(*) FROM edge_audit WHERE action = 'key.reveal'"), '1');
+
+    // live: disable every key but the AQ one -> traffic goes to it
+    const others = list.body.keys.filter((k) => k.id !== aqId).map((k) => k.id);
+    const dis = await s.api('/api/keys/actions', { method: 'POST', body: { action: 'disable', ids: others } });
+    assert.deepEqual(dis.body, { changed: 4 });
+    const disabled = await s.api('/api/keys?state=disabled');
+    assert.equal(disabled.body.keys.length, 4);
+    for (let i = 0; i < 3; i++) {
+      const r = await s.gen('gemini-2.5-flash', 'via the new key');
+      assert.equal(r.status, 200);
+      assert.equal(textOf(await r.json()), 'Echo: via the new key');
+    }
+    const st = await s.stats();
+    assert.equal(st.calls[AQ], 3);
+    assert.equal(st.calls[SEEDED] ?? 0, 0);
+
+    // delete the AQ key: with the rest disabled, nothing is left to serve
+    assert.equal((await s.api(`/api/keys/${aqId}`, { method: 'DELETE' })).status, 200);
+    assert.equal((await s.api(`/api/keys/${aqId}`, { method: 'DELETE' })).status, 404);
+    const none = await s.gen('gemini-2.5-flash', 'nobody home');
+    assert.equal(none.status, 503);
+    // enable one again through PATCH: it serves
+    const back = await s.api(`/api/keys/${byMask[mask(SEEDED)].id}`, { method: 'PATCH', body: { enabled: true, label: 'back' } });
+    assert.equal(back.status, 200, back.text);
+    const ok = await s.gen('gemini-2.5-flash', 'back again');
+    assert.equal(ok.status, 200);
+    const events = s.logs('keypool');
+    assert.match(events, /event=key.state key_id=\S+ project=\S+ state=disabled admin=admin/);
+    assert.match(events, /event=key.state key_id=\S+ project=\S+ state=deleted admin=admin/);
+  }, { fakeEnv: { FAKE_KEYS: `proj-s:${SEEDED},proj-x:${LEGACY},pasted:${AQ},pasted:${IQ},pasted:${INURL}` } });
+});
+
+test('a keypool with the wrong master key cannot read the keys and says so', async () => {
+  await withStack(`proj-s:${SEEDED}`, async (s) => {
+    const wrong = 'ab'.repeat(32);
+    const kp = s.keypool({ SB_MASTER_KEY: wrong, KP_ID: 'kp-wrong' }, 'keypool-wrong');
+    await waitUntil(() => s.logs('keypool-wrong').includes('event=keys.unreadable'), { what: 'unreadable keys' });
+    kp.kill('SIGTERM');
+    const bad = s.keypool({ SB_MASTER_KEY: 'not-hex' }, 'keypool-bad');
+    await waitUntil(() => bad.exitCode !== null, { what: 'refusing to start' });
+    assert.notEqual(bad.exitCode, 0);
+    assert.match(s.logs('keypool-bad'), /step=master_key/);
+  });
+});
