@@ -150,6 +150,80 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
     return from_nats(s);
 }
 
+/* The bucket's store, created on first use (file storage: settings survive a NATS restart). */
+static enum status kv_store(struct bus *bus, const char *bucket, unsigned history, kvStore **ret)
+{
+    jsCtx *js = NULL;
+    kvConfig kc;
+    natsStatus s = natsConnection_JetStream(&js, bus->nc, NULL);
+
+    if (s == NATS_OK)
+        s = js_KeyValue(ret, js, bucket);
+    if (s == NATS_NOT_FOUND) {
+        (void)kvConfig_Init(&kc);
+        kc.Bucket = bucket;
+        kc.History = (int64_t)history;
+        kc.StorageType = js_FileStorage;
+        s = js_CreateKeyValue(ret, js, &kc);
+        if (s != NATS_OK) /* another replica created it first */
+            s = js_KeyValue(ret, js, bucket);
+    }
+    jsCtx_Destroy(js);
+    return from_nats(s);
+}
+
+enum status bus_kv_get(struct bus *bus, const char *bucket, unsigned history, const char *key,
+                       char **ret, size_t *ret_len, uint64_t *ret_rev)
+{
+    kvStore *kv = NULL;
+    kvEntry *e = NULL;
+    enum status st = kv_store(bus, bucket, history, &kv);
+    natsStatus s;
+
+    if (st != ST_OK)
+        return st;
+    s = kvStore_Get(&e, kv, key);
+    if (s == NATS_NOT_FOUND) {
+        st = ST_NOT_FOUND;
+    } else if (s != NATS_OK) {
+        st = from_nats(s);
+    } else {
+        int n = kvEntry_ValueLen(e);
+        *ret_len = n > 0 ? (size_t)n : 0;
+        *ret = xmalloc(*ret_len + 1);
+        if (*ret_len)
+            memcpy(*ret, kvEntry_Value(e), *ret_len);
+        (*ret)[*ret_len] = '\0';
+        *ret_rev = kvEntry_Revision(e);
+    }
+    kvEntry_Destroy(e);
+    kvStore_Destroy(kv);
+    return st;
+}
+
+enum status bus_kv_put(struct bus *bus, const char *bucket, unsigned history, const char *key,
+                       const void *data, size_t len, uint64_t expect_rev, uint64_t *ret_rev)
+{
+    kvStore *kv = NULL;
+    enum status st = kv_store(bus, bucket, history, &kv);
+    natsStatus s;
+
+    if (st != ST_OK)
+        return st;
+    if (len > INT32_MAX) {
+        kvStore_Destroy(kv);
+        return ST_TOO_BIG;
+    }
+    if (expect_rev)
+        s = kvStore_Update(ret_rev, kv, key, data, (int)len, expect_rev);
+    else
+        s = kvStore_Put(ret_rev, kv, key, data, (int)len);
+    kvStore_Destroy(kv);
+    if (s == NATS_ERR && expect_rev)
+        return ST_CONFLICT; /* wrong last sequence */
+    return from_nats(s);
+}
+
 enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
                         unsigned timeout_ms, struct bus_msg **ret)
 {

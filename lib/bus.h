@@ -31,6 +31,16 @@ enum status bus_subscribe(struct bus *bus, const char *subject, const char *queu
 enum status bus_publish(struct bus *bus, const char *subject, const char *reply, const void *data,
                         size_t len, const char *req_id);
 /**
+ * JetStream KV (blocking; worker threads or start-up only). Get the value of bucket/key, creating
+ * the bucket (file storage, `history` revisions) when missing: *ret (malloc'd, free()) and
+ * *ret_len, *ret_rev; ST_NOT_FOUND when the key has no value.
+ */
+enum status bus_kv_get(struct bus *bus, const char *bucket, unsigned history, const char *key,
+                       char **ret, size_t *ret_len, uint64_t *ret_rev);
+/** Put a value; with expect_rev != 0 only if the key is still at that revision (ST_CONFLICT). */
+enum status bus_kv_put(struct bus *bus, const char *bucket, unsigned history, const char *key,
+                       const void *data, size_t len, uint64_t expect_rev, uint64_t *ret_rev);
+/**
  * Blocking request-reply (for worker threads only, never a loop that serves requests): *ret is
  * the reply, owned by the caller (bus_msg_free()). ST_TIMEOUT, or ST_UNAVAILABLE (no responders).
  */

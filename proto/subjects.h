@@ -15,6 +15,10 @@
 #define SUBJ_EV_REQUEST          "sb.v1.events.request"
 #define SUBJ_EV_KEY              "sb.v1.events.key"
 #define SUBJ_CONFIG              "sb.v1.config.changed"
+#define SETTINGS_BUCKET          "SB_SETTINGS"
+#define SETTINGS_KEY             "settings"
+#define SETTINGS_HISTORY         16                         /* revisions kept */
+#define SUBJ_SETTINGS            "$KV.SB_SETTINGS.settings" /* every put, seen by plain subscribers */
 #define SUBJ_EDGE_TOKENS_CHANGED "sb.v1.edge.tokens.changed" /* broadcast: reload tokens */
 
 #define QUEUE_KEYPOOL   "keypool"

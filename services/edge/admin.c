@@ -53,6 +53,8 @@ static const struct admin_route routes[] = {
     {"GET", "/api/tokens/*", tok_get, false},
     {"PATCH", "/api/tokens/*", tok_update, false},
     {"DELETE", "/api/tokens/*", tok_delete, false},
+    {"GET", "/api/settings", settings_get, false},
+    {"PUT", "/api/settings", settings_put, false},
     {"GET", "/api/keys", keys_list, false},
     {"POST", "/api/keys", keys_add, false},
     {"POST", "/api/keys/actions", keys_bulk, false},
@@ -99,7 +101,8 @@ static const char *const migrations[] = {
 static atomic_bool stop_flag;
 static pthread_t worker;
 static bool worker_started;
-static char reload_marker; /* queued by the bus callback: "reload tokens" */
+static char reload_marker;   /* queued by the bus callback: "reload tokens" */
+static char settings_marker; /* queued by the bus callback: "settings changed" */
 
 void admin_job_free(struct admin_job *job)
 {
@@ -291,6 +294,10 @@ static void *run(void *arg)
                 a->reload = true;
                 continue;
             }
+            if (item == &settings_marker) {
+                (void)settings_load(a);
+                continue;
+            }
             handle(a, item);
             admin_job_free(item);
         }
@@ -301,6 +308,15 @@ static void *run(void *arg)
         }
     }
     return NULL;
+}
+
+static void on_settings(struct bus_msg *msg, void *arg)
+{
+    struct admin *a = arg;
+
+    bus_msg_free(msg);
+    if (queue_push(a->q, &settings_marker) != ST_OK)
+        LOG_WARN("settings.missed", "action=apply_at_next_change");
 }
 
 static void on_changed(struct bus_msg *msg, void *arg)
@@ -341,6 +357,10 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
         goto fail;
     }
     st = bus_subscribe(bus, SUBJ_EDGE_TOKENS_CHANGED, NULL, on_changed, a);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_SETTINGS, NULL, on_settings, a);
+    if (st == ST_OK)
+        (void)settings_load(a); /* JetStream down: the environment's values until a change */
     if (st != ST_OK)
         goto fail;
     atomic_store(&stop_flag, false);
@@ -368,7 +388,7 @@ void admin_free(struct admin *a)
         worker_started = false;
     }
     while (a->q && (item = queue_pop(a->q)) != NULL)
-        if (item != &reload_marker)
+        if (item != &reload_marker && item != &settings_marker)
             admin_job_free(item);
     queue_free(a->q);
     kv_free(a->kv);

@@ -75,6 +75,11 @@ enum status tok_seed(struct admin *a);
 enum status tok_reload(struct admin *a);
 admin_handler_fn tok_list, tok_create, tok_get, tok_update, tok_delete;
 
+/* ---- admin_settings.c ---- */
+/** Read the stored settings and apply them to the edge's live values. */
+enum status settings_load(struct admin *a);
+admin_handler_fn settings_get, settings_put;
+
 /* ---- admin_keys.c (served by keypool over the bus) ---- */
 admin_handler_fn keys_list, keys_add, keys_bulk, keys_patch, keys_delete, keys_reset, keys_reveal,
     keys_limits;

@@ -65,6 +65,7 @@ struct edge {
     struct buf scratch;
     unsigned salt;
     struct limiter *limiter;
+    struct live *live;
 };
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
@@ -299,9 +300,9 @@ static void start_forward(struct edge *e, struct call *c)
     f.body_len = c->body_len;
     f.body_pieces = pieces ? (unsigned)((c->body_len + PIECE_MAX - 1) / PIECE_MAX) : 0;
     f.stream = c->route.kind == RT_STREAM;
-    f.connect_ms = e->cfg->connect_ms;
-    f.first_byte_ms = e->cfg->first_byte_ms;
-    f.idle_ms = e->cfg->idle_ms;
+    f.connect_ms = c->lv.connect_ms;
+    f.first_byte_ms = c->lv.first_byte_ms;
+    f.idle_ms = c->lv.idle_ms;
     f.deadline_ms = clock_now_ms() + (c->deadline_us - clock_mono_us()) / 1000;
     buf_reset(&e->scratch);
     if (ec_forward_request(&f, &e->scratch) != ST_OK ||
@@ -367,7 +368,7 @@ static void attempt_failed(struct edge *e, struct call *c, enum err_class cls, u
     if (len)
         (void)buf_append(&c->last_err, body, len < c->last_err.max ? len : c->last_err.max);
     send_cancel(e, c);
-    if (classify_retryable(cls) && c->tries < e->cfg->retry_budget && time_left) {
+    if (classify_retryable(cls) && c->tries < c->lv.retry_budget && time_left) {
         LOG_INFO("attempt.retry", "req=%s key_id=%s class=%s status=%u try=%u", c->req_id,
                  c->lease.key_id, classify_name(cls), status, c->tries);
         start_lease(e, c);
@@ -454,6 +455,12 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     c->output_tokens = f->output_tokens;
     c->total_tokens = f->total_tokens;
     c->accepted = false;
+    if (c->route.kind == RT_LIST_MODELS &&
+        live_filter_models(e->live, c->body_out.data, c->body_out.len, &e->scratch)) {
+        resp_body(c, 200, "application/json; charset=UTF-8", e->scratch.data, e->scratch.len, 0,
+                  "ok");
+        return;
+    }
     if (c->route.kind != RT_STREAM) {
         resp_body(c, 200, "application/json; charset=UTF-8", c->body_out.data, c->body_out.len, 0,
                   "ok");
@@ -626,6 +633,16 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
         on_batch(e, c, msg);
 }
 
+void edge_set_live(struct edge *e, struct live *l)
+{
+    e->live = l;
+}
+
+struct live *edge_live(const struct edge *e)
+{
+    return e->live;
+}
+
 void edge_set_limiter(struct edge *e, struct limiter *l)
 {
     e->limiter = l;
@@ -722,7 +739,7 @@ static void scan_call(uint64_t id, void *val, void *arg)
         due = true;
     else if (c->state == CS_FORWARDING && !c->accepted && silence > ACCEPT_TIMEOUT)
         due = true;
-    else if (c->accepted && silence > (uint64_t)ts->e->cfg->idle_ms * 1000 + FWD_SILENCE_PAD)
+    else if (c->accepted && silence > (uint64_t)c->lv.idle_ms * 1000 + FWD_SILENCE_PAD)
         due = true;
     if (ts->watchdog && !due)
         (void)pipe_check_peer(c->pipe);

@@ -12,6 +12,7 @@
 #include "lib/classify.h"
 
 #include "edge_codec.h"
+#include "live.h"
 #include "routes.h"
 #include "tokens.h"
 
@@ -97,7 +98,8 @@ struct call {
     uint64_t lease_us;   /* time spent waiting on keypool, all attempts */
     /* client token */
     struct tok_info tok;
-    bool admitted; /* holds a limiter slot to release */
+    struct live_values lv; /* the live settings when the call started */
+    bool admitted;         /* holds a limiter slot to release */
     unsigned prompt_tokens, output_tokens, total_tokens;
 };
 
@@ -123,6 +125,11 @@ uint64_t edge_next_id(struct edge *e, char *req_id, size_t n);
 
 struct limiter;
 struct lim_verdict;
+struct live;
+/** Before edge_run: the live settings (borrowed). */
+void edge_set_live(struct edge *e, struct live *l);
+/** The live settings (thread-safe to read through live.h). */
+struct live *edge_live(const struct edge *e);
 /** Before edge_run: the limiter that admits calls whose token has limits (borrowed). */
 void edge_set_limiter(struct edge *e, struct limiter *l);
 /** From the limiter thread: the admission verdict for call `id`. */

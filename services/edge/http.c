@@ -37,6 +37,7 @@ struct http {
 
 struct http_req {
     struct buf body;
+    unsigned limit; /* the body limit when the request arrived */
     bool too_big;
     struct pipe *pipe;
     uint64_t call_id;
@@ -215,15 +216,30 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
         return respond_error(conn, 401,
                              "Missing client token: send Authorization: Bearer, x-goog-api-key "
                              "or ?key=.");
-    tv = tokens_check(h->tokens, token, rt.model[0] ? rt.model : NULL, (int64_t)clock_now_ms(),
-                      &tok);
+    if (rt.model[0]) {
+        char want[sizeof(rt.model)];
+        memcpy(want, rt.model, sizeof(want));
+        if (!live_model(edge_live(h->edge), want, rt.model, sizeof(rt.model))) {
+            char msg[300];
+            (void)snprintf(msg, sizeof(msg),
+                           "models/%s is not found for API version %s, or is not supported.", want,
+                           rt.version);
+            return respond_error(conn, 404, msg);
+        }
+        /* the token may name the alias or the model it stands for */
+        tv = tokens_check(h->tokens, token, want, (int64_t)clock_now_ms(), &tok);
+        if (tv == TOK_MODEL && strcmp(want, rt.model) != 0)
+            tv = tokens_check(h->tokens, token, rt.model, (int64_t)clock_now_ms(), &tok);
+    } else {
+        tv = tokens_check(h->tokens, token, NULL, (int64_t)clock_now_ms(), &tok);
+    }
     if (tv != TOK_OK)
         return respond_error(conn, tv == TOK_MODEL ? 403 : 401, verdict_text[tv]);
     if (rt.post) {
         if (r->too_big) {
             char msg[128];
             (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
-                           h->cfg->max_body_bytes);
+                           r->limit);
             return respond_error(conn, 413, msg);
         }
         if (r->body.len == 0)
@@ -247,7 +263,8 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     c->tok = tok;
     c->sse_out = sse;
     c->t_start_us = clock_mono_us();
-    c->deadline_us = c->t_start_us + (uint64_t)h->cfg->deadline_ms * 1000;
+    live_values(edge_live(h->edge), &c->lv);
+    c->deadline_us = c->t_start_us + (uint64_t)c->lv.deadline_ms * 1000;
     if (route_upstream_path(&rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
                             sizeof(c->upath)) != ST_OK) {
         call_free(c);
@@ -285,14 +302,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!r) {
         const char *cl = header(conn, "Content-Length");
         uint64_t n = 0;
-        if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == ST_OK && n > h->cfg->max_body_bytes) {
+        struct live_values lv;
+        live_values(edge_live(h->edge), &lv);
+        if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == ST_OK && n > lv.max_body_bytes) {
             char msg[128];
             (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
-                           h->cfg->max_body_bytes);
+                           lv.max_body_bytes);
             return respond_error(conn, 413, msg); /* MHD closes: the body is not read */
         }
         r = xcalloc(1, sizeof(*r));
-        buf_init(&r->body, h->cfg->max_body_bytes);
+        buf_init(&r->body, lv.max_body_bytes);
+        r->limit = lv.max_body_bytes;
         *con_cls = r;
         return MHD_YES;
     }

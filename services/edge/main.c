@@ -14,6 +14,7 @@
 #include "admin.h"
 #include "edge.h"
 #include "http.h"
+#include "live.h"
 #include "ratelimit.h"
 #include "tokens.h"
 
@@ -60,6 +61,7 @@ int main(void)
     struct edge *e = NULL;
     struct limiter *lim = NULL;
     struct admin *admin = NULL;
+    struct live *live = NULL;
     struct http *h = NULL;
     int rc = EXIT_FAILURE;
 
@@ -85,6 +87,8 @@ int main(void)
         goto out;
     }
     edge_set_limiter(e, lim);
+    live = live_new(&cfg);
+    edge_set_live(e, live);
     if (admin_new(&cfg, bus, e, tokens, &admin) != ST_OK)
         goto out; /* admin_new logged the step */
     if (http_start(&cfg, tokens, e, admin, &h) != ST_OK) {
@@ -102,6 +106,7 @@ out:
     admin_free(admin);
     limiter_free(lim);
     edge_free(e);
+    live_free(live);
     bus_free(bus);
     tokens_free(tokens);
     bus_shutdown();

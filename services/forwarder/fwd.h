@@ -74,4 +74,14 @@ enum status fwd_codec_batch_finish(struct buf *batch, const char *fwd_id);
 /** Append an Outcome to an OutcomeBatch being built in batch (field 1). */
 enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *batch);
 
+/* The forwarder's share of the live settings (settings.proto); "" means the environment's. */
+struct fwd_settings {
+    char base[512];
+    char proxy[512];
+    char *error_classes; /* owned; NULL: the environment's table */
+};
+
+/** Decode a packed Settings (len 0: none stored). ST_PROTO when undecodable. */
+enum status fwd_codec_settings(const void *data, size_t len, struct fwd_settings *ret);
+
 #endif

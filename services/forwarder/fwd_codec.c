@@ -1,4 +1,5 @@
 /* Protobuf for the forwarder: ForwardRequest/Cancel/BodyPiece in, Frame/Outcome out. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "fwd.h"
 #include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"
+#include "proto/settings.pb-c.h"
 
 #define MAX_BODY (64u * 1024 * 1024)
 
@@ -246,5 +248,22 @@ enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *out)
         return st;
     }
     (void)sb__v1__outcome__pack(&m, (uint8_t *)p);
+    return ST_OK;
+}
+
+enum status fwd_codec_settings(const void *data, size_t len, struct fwd_settings *ret)
+{
+    Sb__V1__Settings *s;
+
+    memset(ret, 0, sizeof(*ret));
+    if (len == 0)
+        return ST_OK;
+    s = sb__v1__settings__unpack(NULL, len, data);
+    if (!s)
+        return ST_PROTO;
+    (void)snprintf(ret->base, sizeof(ret->base), "%s", s->upstream_base_url);
+    (void)snprintf(ret->proxy, sizeof(ret->proxy), "%s", s->upstream_proxy);
+    ret->error_classes = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
+    sb__v1__settings__free_unpacked(s, NULL);
     return ST_OK;
 }

@@ -64,6 +64,9 @@ struct fwd {
     struct buf frame;
     struct buf outcomes; /* an OutcomeBatch for keypool, sent once per loop turn */
     char base[512];
+    char proxy[512];
+    const struct classify_table *env_table;
+    struct classify_table *live_table; /* from the live settings, when set */
 };
 
 static void wake(void *arg)
@@ -79,6 +82,7 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
 
     f->cfg = cfg;
     f->table = table;
+    f->env_table = table;
     f->multi = curl_multi_init();
     if (!f->multi) {
         free(f);
@@ -93,9 +97,12 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
     n = strlen(f->base);
     while (n > 0 && f->base[n - 1] == '/')
         f->base[--n] = '\0';
+    (void)snprintf(f->proxy, sizeof(f->proxy), "%s", cfg->proxy ? cfg->proxy : "");
     *ret = f;
     return ST_OK;
 }
+
+static void apply_settings(struct fwd *f, const void *data, size_t len);
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
 {
@@ -122,6 +129,21 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_BODY "%s", f->cfg->id);
     if (st == ST_OK)
         st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_SETTINGS, NULL, on_bus_msg, f);
+    if (st == ST_OK) {
+        char *data = NULL;
+        size_t len = 0;
+        uint64_t rev = 0;
+        enum status kst =
+            bus_kv_get(bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &data, &len, &rev);
+        /* before the loop runs, so applying here is on the owning thread's behalf */
+        if (kst == ST_OK)
+            apply_settings(f, data, len);
+        else if (kst != ST_NOT_FOUND)
+            LOG_WARN("settings.load_failed", "st=%s action=use_env", status_str(kst));
+        free(data);
+    }
     return st;
 }
 
@@ -394,8 +416,8 @@ static enum status start_transfer(struct job *j)
     (void)curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_write);
     (void)curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
     (void)curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
-    if (f->cfg->proxy && f->cfg->proxy[0])
-        (void)curl_easy_setopt(j->easy, CURLOPT_PROXY, f->cfg->proxy);
+    if (f->proxy[0])
+        (void)curl_easy_setopt(j->easy, CURLOPT_PROXY, f->proxy);
     if (strcmp(j->req.method, "GET") == 0) {
         (void)curl_easy_setopt(j->easy, CURLOPT_HTTPGET, 1L);
     } else {
@@ -591,6 +613,38 @@ static void on_body_piece(struct fwd *f, struct bus_msg *msg)
     free(data);
 }
 
+/* Live settings (a KV put, or the stored value at start): base URL, proxy, error table. New
+ * transfers use them; transfers in flight finish as they began. */
+static void apply_settings(struct fwd *f, const void *data, size_t len)
+{
+    struct fwd_settings s;
+    struct classify_table *t = NULL;
+    char err[256];
+    size_t n;
+
+    if (fwd_codec_settings(data, len, &s) != ST_OK) {
+        LOG_WARN("settings.undecodable", "action=keep_current");
+        return;
+    }
+    if (s.error_classes && classify_table_parse(s.error_classes, &t, err, sizeof(err)) != ST_OK)
+        LOG_WARN("settings.bad_error_classes", "msg=\"%s\" action=keep_env_table", err);
+    classify_table_free(f->live_table);
+    f->live_table = t;
+    f->table = t ? t : f->env_table;
+    (void)snprintf(f->base, sizeof(f->base), "%s", s.base[0] ? s.base : f->cfg->base_url);
+    n = strlen(f->base);
+    while (n > 0 && f->base[n - 1] == '/')
+        f->base[--n] = '\0';
+    (void)snprintf(f->proxy, sizeof(f->proxy), "%s",
+                   strcmp(s.proxy, "none") == 0 ? ""
+                   : s.proxy[0]                 ? s.proxy
+                                                : (f->cfg->proxy ? f->cfg->proxy : ""));
+    /* the proxy URL may hold credentials: never logged */
+    LOG_INFO("settings.applied", "upstream=%s proxy=%s error_classes=%s", f->base,
+             f->proxy[0] ? "set" : "none", t ? "live" : "env");
+    free(s.error_classes);
+}
+
 static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
 {
     const char *subj = bus_msg_subject(msg);
@@ -601,6 +655,9 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
         on_cancel(f, msg);
     else if (strncmp(subj, SUBJ_FWD_BODY, strlen(SUBJ_FWD_BODY)) == 0)
         on_body_piece(f, msg);
+    else if (strcmp(subj, SUBJ_SETTINGS) == 0)
+        apply_settings(f, bus_msg_data(msg),
+                       bus_msg_header(msg, "KV-Operation") ? 0 : bus_msg_len(msg));
     else if (strcmp(subj, SUBJ_FWD_PING) == 0 && bus_msg_reply(msg))
         (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, f->cfg->id, strlen(f->cfg->id), NULL);
     bus_msg_free(msg);
@@ -678,6 +735,7 @@ void fwd_free(struct fwd *f)
 
     if (!f)
         return;
+    classify_table_free(f->live_table);
     while (f->jobs) {
         struct job *j = f->jobs;
         buf_reset(&j->batch);

@@ -1,0 +1,394 @@
+/*
+ * /api/settings: live settings in the JetStream KV bucket SB_SETTINGS (file storage, so they
+ * survive restarts of NATS and of every service). A put is delivered to every service that
+ * subscribes to the key's subject, so each replica applies a change within milliseconds, and
+ * reads the stored value at start. Durable store and broadcast in one: no second system to keep
+ * in step, and a service that was down reads the latest value when it comes back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/bus.h"
+#include "lib/classify.h"
+#include "lib/clock.h"
+#include "lib/codec.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#include "admin.h"
+#include "admin_int.h"
+#include "edge.h"
+#include "live.h"
+#include "proto/settings.pb-c.h"
+#include "proto/subjects.h"
+
+#define MAP_MAX     256
+#define NAME_MAX_SZ 128
+
+enum status settings_load(struct admin *a)
+{
+    char *data = NULL;
+    size_t len = 0;
+    uint64_t rev = 0;
+    enum status st =
+        bus_kv_get(a->bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &data, &len, &rev);
+
+    if (st == ST_NOT_FOUND)
+        st = live_apply(edge_live(a->edge), "", 0);
+    else if (st == ST_OK)
+        st = live_apply(edge_live(a->edge), data, len);
+    free(data);
+    if (st == ST_OK)
+        LOG_INFO("settings.applied", "revision=%llu", (unsigned long long)rev);
+    else
+        LOG_WARN("settings.load_failed", "st=%s action=keep_current", status_str(st));
+    return st;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *num_or_null(unsigned v)
+{
+    return v ? json_integer(v) : json_null();
+}
+
+void settings_get(struct admin_ctx *x)
+{
+    char *data = NULL, ts[32] = "";
+    size_t len = 0;
+    uint64_t rev = 0;
+    Sb__V1__Settings *s = NULL;
+    struct live_values lv;
+    json_t *aliases = json_object(), *hidden = json_array(), *ec = json_null();
+    enum status st =
+        bus_kv_get(x->a->bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &data, &len, &rev);
+
+    if (st != ST_OK && st != ST_NOT_FOUND) {
+        json_decref(aliases);
+        json_decref(hidden);
+        admin_error(x, 503, "The settings store (NATS JetStream) is unavailable.");
+        return;
+    }
+    if (st == ST_OK)
+        s = sb__v1__settings__unpack(NULL, len, (const uint8_t *)data);
+    free(data);
+    live_values(edge_live(x->a->edge), &lv);
+    for (size_t i = 0; s && i < s->n_aliases; i++)
+        (void)json_object_set_new(aliases, s->aliases[i]->key, json_string(s->aliases[i]->value));
+    for (size_t i = 0; s && i < s->n_hidden_models; i++)
+        (void)json_array_append_new(hidden, json_string(s->hidden_models[i]));
+    if (s && s->error_classes[0])
+        ec = json_loads(s->error_classes, 0, NULL);
+    if (s && s->updated_ms)
+        clock_iso8601(s->updated_ms, ts, sizeof(ts));
+    admin_reply(
+        x, 200,
+        json_pack(
+            "{s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o},"
+            "s:I,s:o,s:o}",
+            "retry_budget", (int)lv.retry_budget, "deadline_ms", (int)lv.deadline_ms, "connect_ms",
+            (int)lv.connect_ms, "first_byte_ms", (int)lv.first_byte_ms, "idle_ms", (int)lv.idle_ms,
+            "max_body_bytes", (int)lv.max_body_bytes, "upstream_base_url",
+            str_or_null(s ? s->upstream_base_url : NULL), "upstream_proxy",
+            str_or_null(s && s->upstream_proxy[0] ? "(set)" : NULL), "aliases", aliases,
+            "hidden_models", hidden, "error_classes", ec ? ec : json_null(), "overrides",
+            "retry_budget", num_or_null(s ? s->retry_budget : 0), "deadline_ms",
+            num_or_null(s ? s->deadline_ms : 0), "connect_ms", num_or_null(s ? s->connect_ms : 0),
+            "first_byte_ms", num_or_null(s ? s->first_byte_ms : 0), "idle_ms",
+            num_or_null(s ? s->idle_ms : 0), "max_body_bytes",
+            num_or_null(s ? s->max_body_bytes : 0), "revision", (json_int_t)rev, "updated_by",
+            str_or_null(s ? s->updated_by : NULL), "updated_at", str_or_null(ts)));
+    if (s)
+        sb__v1__settings__free_unpacked(s, NULL);
+}
+
+/* Working copy of the settings while a PUT is merged (owns every string). */
+struct work {
+    unsigned num[6];
+    char *base, *proxy, *ec;
+    char **afrom, **ato;
+    size_t nalias;
+    char **hidden;
+    size_t nhidden;
+};
+
+static const struct {
+    const char *name;
+    unsigned lo, hi;
+} nums[6] = {
+    {"retry_budget", 1, 32},     {"deadline_ms", 1000, 3600000},
+    {"connect_ms", 100, 120000}, {"first_byte_ms", 100, 3600000},
+    {"idle_ms", 100, 3600000},   {"max_body_bytes", 1024, 256u * 1024 * 1024},
+};
+
+static void work_free(struct work *w)
+{
+    free(w->base);
+    free(w->proxy);
+    free(w->ec);
+    for (size_t i = 0; i < w->nalias; i++) {
+        free(w->afrom[i]);
+        free(w->ato[i]);
+    }
+    for (size_t i = 0; i < w->nhidden; i++)
+        free(w->hidden[i]);
+    free(w->afrom);
+    free(w->ato);
+    free(w->hidden);
+}
+
+static void work_from(struct work *w, const Sb__V1__Settings *s)
+{
+    memset(w, 0, sizeof(*w));
+    if (!s)
+        return;
+    unsigned v[6] = {s->retry_budget,  s->deadline_ms, s->connect_ms,
+                     s->first_byte_ms, s->idle_ms,     s->max_body_bytes};
+    memcpy(w->num, v, sizeof(v));
+    w->base = s->upstream_base_url[0] ? xstrdup(s->upstream_base_url) : NULL;
+    w->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;
+    w->ec = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
+    w->afrom = xcalloc(s->n_aliases + 1, sizeof(char *));
+    w->ato = xcalloc(s->n_aliases + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_aliases; i++) {
+        w->afrom[i] = xstrdup(s->aliases[i]->key);
+        w->ato[i] = xstrdup(s->aliases[i]->value);
+    }
+    w->nalias = s->n_aliases;
+    w->hidden = xcalloc(s->n_hidden_models + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_hidden_models; i++)
+        w->hidden[i] = xstrdup(s->hidden_models[i]);
+    w->nhidden = s->n_hidden_models;
+}
+
+static bool model_ok(const char *m)
+{
+    size_t n = strlen(m);
+
+    if (strncmp(m, "models/", 7) == 0)
+        return false;
+    if (n == 0 || n >= NAME_MAX_SZ)
+        return false;
+    for (const char *p = m; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.' || *p == '_'))
+            return false;
+    return true;
+}
+
+static bool url_ok(const char *u, bool proxy)
+{
+    if (proxy && strcmp(u, "none") == 0)
+        return true;
+    return strlen(u) < 500 &&
+           (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 ||
+            (proxy && (strncmp(u, "socks5://", 9) == 0 || strncmp(u, "socks5h://", 10) == 0)));
+}
+
+/* Merge the body into w; answers 400 and returns false on the first bad field. */
+static bool merge(struct admin_ctx *x, struct work *w)
+{
+    json_t *in = x->in, *v;
+    const char *k;
+    size_t i;
+
+    json_object_foreach(in, k, v)
+    {
+        bool known = false;
+        for (i = 0; i < 6; i++) {
+            if (strcmp(k, nums[i].name) != 0)
+                continue;
+            known = true;
+            if (json_is_null(v)) {
+                w->num[i] = 0;
+            } else if (!json_is_integer(v) || json_integer_value(v) < nums[i].lo ||
+                       json_integer_value(v) > nums[i].hi) {
+                char msg[160];
+                (void)snprintf(msg, sizeof(msg), "%s must be an integer from %u to %u, or null.",
+                               nums[i].name, nums[i].lo, nums[i].hi);
+                admin_error(x, 400, msg);
+                return false;
+            } else {
+                w->num[i] = (unsigned)json_integer_value(v);
+            }
+        }
+        if (known)
+            continue;
+        if (strcmp(k, "upstream_base_url") == 0 || strcmp(k, "upstream_proxy") == 0) {
+            bool proxy = k[9] == 'p';
+            char **dst = proxy ? &w->proxy : &w->base;
+            if (!json_is_null(v) && (!json_is_string(v) || !url_ok(json_string_value(v), proxy))) {
+                admin_error(x, 400,
+                            proxy ? "upstream_proxy must be an http(s):// or socks5:// URL, "
+                                    "\"none\", or null."
+                                  : "upstream_base_url must be an http(s):// URL, or null.");
+                return false;
+            }
+            free(*dst);
+            *dst = json_is_null(v) ? NULL : xstrdup(json_string_value(v));
+        } else if (strcmp(k, "aliases") == 0) {
+            const char *from;
+            json_t *to;
+            if (!json_is_object(v) || json_object_size(v) > MAP_MAX) {
+                admin_error(x, 400, "aliases must be an object {\"alias\": \"model\"}.");
+                return false;
+            }
+            json_object_foreach(v, from, to)
+            {
+                if (!json_is_string(to) || !model_ok(from) || !model_ok(json_string_value(to)) ||
+                    json_object_get(v, json_string_value(to))) {
+                    admin_error(x, 400,
+                                "Each alias maps a model name to a model name (not to another "
+                                "alias).");
+                    return false;
+                }
+            }
+            for (i = 0; i < w->nalias; i++) {
+                free(w->afrom[i]);
+                free(w->ato[i]);
+            }
+            w->afrom = xrealloc(w->afrom, (json_object_size(v) + 1) * sizeof(char *));
+            w->ato = xrealloc(w->ato, (json_object_size(v) + 1) * sizeof(char *));
+            w->nalias = 0;
+            json_object_foreach(v, from, to)
+            {
+                w->afrom[w->nalias] = xstrdup(from);
+                w->ato[w->nalias++] = xstrdup(json_string_value(to));
+            }
+        } else if (strcmp(k, "hidden_models") == 0) {
+            json_t *m;
+            if (!json_is_array(v) || json_array_size(v) > MAP_MAX) {
+                admin_error(x, 400, "hidden_models must be an array of model names.");
+                return false;
+            }
+            json_array_foreach(v, i, m)
+            {
+                if (!json_is_string(m) || !model_ok(json_string_value(m))) {
+                    admin_error(x, 400, "hidden_models holds an invalid model name.");
+                    return false;
+                }
+            }
+            for (i = 0; i < w->nhidden; i++)
+                free(w->hidden[i]);
+            w->hidden = xrealloc(w->hidden, (json_array_size(v) + 1) * sizeof(char *));
+            w->nhidden = 0;
+            json_array_foreach(v, i, m)
+            {
+                w->hidden[w->nhidden++] = xstrdup(json_string_value(m));
+            }
+        } else if (strcmp(k, "error_classes") == 0) {
+            char err[256] = "";
+            struct classify_table *t = NULL;
+            char *text = json_is_null(v) ? NULL : json_dumps(v, JSON_COMPACT);
+            if (text &&
+                (!json_is_array(v) || classify_table_parse(text, &t, err, sizeof(err)) != ST_OK)) {
+                char msg[320];
+                (void)snprintf(msg, sizeof(msg), "error_classes: %s",
+                               err[0] ? err : "an array of rules is required");
+                free(text);
+                admin_error(x, 400, msg);
+                return false;
+            }
+            classify_table_free(t);
+            free(w->ec);
+            w->ec = text;
+        } else {
+            char msg[200];
+            (void)snprintf(msg, sizeof(msg), "Unknown setting \"%.100s\".", k);
+            admin_error(x, 400, msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Pack w (with who and when) into a new buffer (*ret, free()). */
+static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *ret_len)
+{
+    Sb__V1__Settings s = SB__V1__SETTINGS__INIT;
+    Sb__V1__Settings__AliasesEntry *ents = xcalloc(w->nalias + 1, sizeof(*ents));
+    Sb__V1__Settings__AliasesEntry **eptr = xcalloc(w->nalias + 1, sizeof(*eptr));
+
+    s.retry_budget = w->num[0];
+    s.deadline_ms = w->num[1];
+    s.connect_ms = w->num[2];
+    s.first_byte_ms = w->num[3];
+    s.idle_ms = w->num[4];
+    s.max_body_bytes = w->num[5];
+    s.upstream_base_url = CODEC_STR(w->base ? w->base : "");
+    s.upstream_proxy = CODEC_STR(w->proxy ? w->proxy : "");
+    s.error_classes = CODEC_STR(w->ec ? w->ec : "");
+    for (size_t i = 0; i < w->nalias; i++) {
+        ents[i] = (Sb__V1__Settings__AliasesEntry)SB__V1__SETTINGS__ALIASES_ENTRY__INIT;
+        ents[i].key = w->afrom[i];
+        ents[i].value = w->ato[i];
+        eptr[i] = &ents[i];
+    }
+    s.aliases = eptr;
+    s.n_aliases = w->nalias;
+    s.hidden_models = w->hidden;
+    s.n_hidden_models = w->nhidden;
+    s.updated_by = CODEC_STR(who);
+    s.updated_ms = clock_now_ms();
+    *ret_len = sb__v1__settings__get_packed_size(&s);
+    *ret = xmalloc(*ret_len ? *ret_len : 1);
+    (void)sb__v1__settings__pack(&s, *ret);
+    free(ents);
+    free(eptr);
+}
+
+void settings_put(struct admin_ctx *x)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        char *data = NULL;
+        size_t len = 0, plen = 0;
+        uint64_t rev = 0, nrev = 0;
+        Sb__V1__Settings *cur = NULL;
+        struct work w;
+        uint8_t *packed = NULL;
+        enum status st;
+
+        if (!x->in) {
+            admin_error(x, 400, "A JSON object with the settings to change is required.");
+            return;
+        }
+        st = bus_kv_get(x->a->bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &data, &len,
+                        &rev);
+        if (st != ST_OK && st != ST_NOT_FOUND) {
+            admin_error(x, 503, "The settings store (NATS JetStream) is unavailable.");
+            return;
+        }
+        if (st == ST_OK)
+            cur = sb__v1__settings__unpack(NULL, len, (const uint8_t *)data);
+        free(data);
+        work_from(&w, cur);
+        if (cur)
+            sb__v1__settings__free_unpacked(cur, NULL);
+        if (!merge(x, &w)) {
+            work_free(&w);
+            return;
+        }
+        pack(&w, x->user, &packed, &plen);
+        work_free(&w);
+        st = bus_kv_put(x->a->bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, packed, plen,
+                        rev, &nrev);
+        free(packed);
+        if (st == ST_CONFLICT)
+            continue; /* another admin wrote in between: merge again over theirs */
+        if (st != ST_OK) {
+            admin_error(x, 503, "The settings store (NATS JetStream) is unavailable.");
+            return;
+        }
+        admin_audit(x, "settings.update", "settings");
+        (void)settings_load(x->a); /* this edge at once; the others on the broadcast */
+        json_decref(x->out);
+        x->out = NULL;
+        settings_get(x);
+        return;
+    }
+    admin_error(x, 409, "The settings changed concurrently; retry.");
+}

@@ -1,0 +1,185 @@
+/* Live settings snapshot (see live.h): decoded once per change, read lock-light per request. */
+#include "live.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/snap.h"
+#include "lib/xalloc.h"
+
+#include "edge.h"
+#include "proto/settings.pb-c.h"
+
+struct vals {
+    struct live_values v;
+    char **alias_from, **alias_to;
+    size_t nalias;
+    char **hidden;
+    size_t nhidden;
+};
+
+struct live {
+    const struct edge_config *cfg;
+    struct snap *snap;
+};
+
+static void vals_free(void *p)
+{
+    struct vals *v = p;
+
+    for (size_t i = 0; i < v->nalias; i++) {
+        free(v->alias_from[i]);
+        free(v->alias_to[i]);
+    }
+    for (size_t i = 0; i < v->nhidden; i++)
+        free(v->hidden[i]);
+    free(v->alias_from);
+    free(v->alias_to);
+    free(v->hidden);
+    free(v);
+}
+
+static unsigned pick(unsigned set, unsigned env)
+{
+    return set ? set : env;
+}
+
+static struct vals *from_settings(const struct edge_config *cfg, const Sb__V1__Settings *s)
+{
+    struct vals *v = xcalloc(1, sizeof(*v));
+
+    v->v.retry_budget = pick(s ? s->retry_budget : 0, cfg->retry_budget);
+    v->v.deadline_ms = pick(s ? s->deadline_ms : 0, cfg->deadline_ms);
+    v->v.connect_ms = pick(s ? s->connect_ms : 0, cfg->connect_ms);
+    v->v.first_byte_ms = pick(s ? s->first_byte_ms : 0, cfg->first_byte_ms);
+    v->v.idle_ms = pick(s ? s->idle_ms : 0, cfg->idle_ms);
+    v->v.max_body_bytes = pick(s ? s->max_body_bytes : 0, cfg->max_body_bytes);
+    if (!s)
+        return v;
+    v->alias_from = xcalloc(s->n_aliases + 1, sizeof(char *));
+    v->alias_to = xcalloc(s->n_aliases + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_aliases; i++) {
+        v->alias_from[i] = xstrdup(s->aliases[i]->key);
+        v->alias_to[i] = xstrdup(s->aliases[i]->value);
+    }
+    v->nalias = s->n_aliases;
+    v->hidden = xcalloc(s->n_hidden_models + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_hidden_models; i++)
+        v->hidden[i] = xstrdup(s->hidden_models[i]);
+    v->nhidden = s->n_hidden_models;
+    return v;
+}
+
+struct live *live_new(const struct edge_config *cfg)
+{
+    struct live *l = xcalloc(1, sizeof(*l));
+
+    l->cfg = cfg;
+    l->snap = snap_new(vals_free);
+    snap_set_take(l->snap, from_settings(cfg, NULL));
+    return l;
+}
+
+void live_free(struct live *l)
+{
+    if (!l)
+        return;
+    snap_free(l->snap);
+    free(l);
+}
+
+enum status live_apply(struct live *l, const void *data, size_t len)
+{
+    Sb__V1__Settings *s = NULL;
+
+    if (len) {
+        s = sb__v1__settings__unpack(NULL, len, data);
+        if (!s)
+            return ST_PROTO;
+    }
+    snap_set_take(l->snap, from_settings(l->cfg, s));
+    if (s)
+        sb__v1__settings__free_unpacked(s, NULL);
+    return ST_OK;
+}
+
+void live_values(struct live *l, struct live_values *ret)
+{
+    const void *p;
+    struct snap_ref *ref = snap_get(l->snap, &p);
+
+    *ret = ((const struct vals *)p)->v;
+    snap_put(l->snap, ref);
+}
+
+static bool hidden_in(const struct vals *v, const char *model)
+{
+    if (strncmp(model, "models/", 7) == 0)
+        model += 7;
+    for (size_t i = 0; i < v->nhidden; i++)
+        if (strcmp(v->hidden[i], model) == 0)
+            return true;
+    return false;
+}
+
+bool live_model(struct live *l, const char *model, char *out, size_t n)
+{
+    const void *p;
+    struct snap_ref *ref = snap_get(l->snap, &p);
+    const struct vals *v = p;
+    const char *to = model;
+    bool ok;
+
+    for (size_t i = 0; i < v->nalias; i++)
+        if (strcmp(v->alias_from[i], model) == 0)
+            to = v->alias_to[i];
+    ok = !hidden_in(v, model) && !hidden_in(v, to) && strlen(to) < n;
+    if (ok)
+        memmove(out, to, strlen(to) + 1);
+    snap_put(l->snap, ref);
+    return ok;
+}
+
+bool live_hidden(struct live *l, const char *model)
+{
+    const void *p;
+    struct snap_ref *ref = snap_get(l->snap, &p);
+    bool h = hidden_in(p, model);
+
+    snap_put(l->snap, ref);
+    return h;
+}
+
+static int dump_cb(const char *p, size_t n, void *arg)
+{
+    return buf_append(arg, p, n) == ST_OK ? 0 : -1;
+}
+
+bool live_filter_models(struct live *l, const char *body, size_t len, struct buf *out)
+{
+    const void *p;
+    struct snap_ref *ref = snap_get(l->snap, &p);
+    const struct vals *v = p;
+    json_t *doc = NULL, *models;
+    bool done = false;
+
+    if (v->nhidden == 0)
+        goto out;
+    doc = json_loadb(body, len, 0, NULL);
+    models = json_object_get(doc, "models");
+    if (!json_is_array(models))
+        goto out;
+    for (size_t i = json_array_size(models); i-- > 0;) {
+        const char *name = json_string_value(json_object_get(json_array_get(models, i), "name"));
+        if (name && hidden_in(v, name))
+            (void)json_array_remove(models, i);
+    }
+    buf_reset(out);
+    done = json_dump_callback(doc, dump_cb, out, JSON_INDENT(2)) == 0;
+out:
+    json_decref(doc);
+    snap_put(l->snap, ref);
+    return done;
+}

@@ -1,0 +1,47 @@
+/*
+ * The edge's live settings: values an admin can change at run time (retry budget, deadline,
+ * timeouts, body limit, model aliases, hidden models), held as an immutable snapshot replaced
+ * whole when the settings change (snap.h). Unset values fall back to the edge's environment.
+ */
+#ifndef SB_EDGE_LIVE_H
+#define SB_EDGE_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/status.h"
+
+struct edge_config;
+struct live;
+
+/* The scalar settings, copied out for one request. */
+struct live_values {
+    unsigned retry_budget, deadline_ms, connect_ms, first_byte_ms, idle_ms, max_body_bytes;
+};
+
+/** New holder with the environment's values (borrowed cfg). Caller owns: live_free(). */
+struct live *live_new(const struct edge_config *cfg);
+void live_free(struct live *l);
+/**
+ * Apply a packed Settings message (empty: back to the environment). ST_PROTO when it cannot be
+ * decoded (the current values stay). Any thread.
+ */
+enum status live_apply(struct live *l, const void *data, size_t len);
+/** The current scalar values. Any thread. */
+void live_values(struct live *l, struct live_values *ret);
+/**
+ * Resolve `model` through the aliases into out[n] (unchanged when not an alias); false when the
+ * requested or the resolved model is hidden. Any thread.
+ */
+bool live_model(struct live *l, const char *model, char *out, size_t n);
+/** True when `model` ("gemini-x" or "models/gemini-x") is hidden. Any thread. */
+bool live_hidden(struct live *l, const char *model);
+
+struct buf;
+/**
+ * A ListModels body without the hidden models: true when out[] received a filtered body (out is
+ * reset first), false when nothing is hidden or the body is not a model list. Any thread.
+ */
+bool live_filter_models(struct live *l, const char *body, size_t len, struct buf *out);
+
+#endif
