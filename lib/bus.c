@@ -6,6 +6,7 @@
 #include "lib/bus.h"
 
 #include <nats/nats.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,37 @@ enum status bus_kv_put(struct bus *bus, const char *bucket, unsigned history, co
     if (s == NATS_ERR && expect_rev)
         return ST_CONFLICT; /* wrong last sequence */
     return from_nats(s);
+}
+
+size_t bus_request_all(struct bus *bus, const char *const *subjects, size_t nsubj, unsigned wait_ms,
+                       size_t max, bus_reply_fn *fn, void *arg)
+{
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    size_t n = 0;
+    int64_t deadline = nats_Now() + (int64_t)wait_ms;
+    bool sent = true;
+
+    if (natsInbox_Create(&inbox) != NATS_OK)
+        return 0;
+    if (natsConnection_SubscribeSync(&sub, bus->nc, inbox) != NATS_OK)
+        sent = false;
+    for (size_t i = 0; sent && i < nsubj; i++)
+        sent = natsConnection_PublishRequest(bus->nc, subjects[i], inbox, "", 0) == NATS_OK;
+    if (sent) {
+        while (n < max) {
+            natsMsg *m = NULL;
+            int64_t left = deadline - nats_Now();
+            if (left <= 0 || natsSubscription_NextMsg(&m, sub, left) != NATS_OK)
+                break;
+            fn(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), arg);
+            natsMsg_Destroy(m);
+            n++;
+        }
+    }
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    return n;
 }
 
 enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,

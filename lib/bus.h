@@ -40,6 +40,14 @@ enum status bus_kv_get(struct bus *bus, const char *bucket, unsigned history, co
 /** Put a value; with expect_rev != 0 only if the key is still at that revision (ST_CONFLICT). */
 enum status bus_kv_put(struct bus *bus, const char *bucket, unsigned history, const char *key,
                        const void *data, size_t len, uint64_t expect_rev, uint64_t *ret_rev);
+typedef void bus_reply_fn(const void *data, size_t len, void *arg);
+/**
+ * Scatter-gather (blocking; worker threads only): publish an empty request to each of
+ * subjects[n] with one fresh inbox and pass every reply that arrives within wait_ms (at most
+ * max of them) to fn. Returns the count.
+ */
+size_t bus_request_all(struct bus *bus, const char *const *subjects, size_t n, unsigned wait_ms,
+                       size_t max, bus_reply_fn *fn, void *arg);
 /**
  * Blocking request-reply (for worker threads only, never a loop that serves requests): *ret is
  * the reply, owned by the caller (bus_msg_free()). ST_TIMEOUT, or ST_UNAVAILABLE (no responders).

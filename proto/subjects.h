@@ -5,9 +5,12 @@
 #define SUBJ_KP_LEASE            "sb.v1.keypool.lease"
 #define SUBJ_KP_OUTCOME          "sb.v1.keypool.outcome"
 #define SUBJ_KP_PING             "sb.v1.keypool.ping"
-#define SUBJ_KP_ADMIN            "sb.v1.keypool.admin." /* + op */
+#define SUBJ_KP_PING_ALL         "sb.v1.keypool.ping.all" /* every replica answers (status) */
+#define SUBJ_KP_ADMIN            "sb.v1.keypool.admin."   /* + op */
 #define SUBJ_FWD                 "sb.v1.forward"
 #define SUBJ_FWD_PING            "sb.v1.forward.ping"
+#define SUBJ_FWD_PING_ALL        "sb.v1.forward.ping.all"
+#define SUBJ_EDGE_PING_ALL       "sb.v1.edge.ping.all"
 #define SUBJ_FWD_CANCEL          "sb.v1.forward.cancel."    /* + forwarder id */
 #define SUBJ_FWD_CANCEL_ALL      "sb.v1.forward.cancel.all" /* the forwarder is not known yet */
 #define SUBJ_FWD_BODY            "sb.v1.forward.body."      /* + forwarder id */

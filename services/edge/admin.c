@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/bus.h"
@@ -53,6 +54,7 @@ static const struct admin_route routes[] = {
     {"GET", "/api/tokens/*", tok_get, false},
     {"PATCH", "/api/tokens/*", tok_update, false},
     {"DELETE", "/api/tokens/*", tok_delete, false},
+    {"GET", "/api/status", status_get, false},
     {"GET", "/api/settings", settings_get, false},
     {"PUT", "/api/settings", settings_put, false},
     {"GET", "/api/keys", keys_list, false},
@@ -319,6 +321,13 @@ static void on_settings(struct bus_msg *msg, void *arg)
         LOG_WARN("settings.missed", "action=apply_at_next_change");
 }
 
+static void on_ping_all(struct bus_msg *msg, void *arg)
+{
+    if (bus_msg_reply(msg))
+        status_pong(arg, bus_msg_reply(msg)); /* two atomics and a publish: no state touched */
+    bus_msg_free(msg);
+}
+
 static void on_changed(struct bus_msg *msg, void *arg)
 {
     struct admin *a = arg;
@@ -338,6 +347,11 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
     a->edge = e;
     a->tokens = tokens;
     (void)snprintf(a->prefix, sizeof(a->prefix), "%s", cfg->redis_prefix);
+    {
+        char host[64] = "host";
+        (void)gethostname(host, sizeof(host) - 1);
+        (void)snprintf(a->id, sizeof(a->id), "edge-%s-%d", host, (int)getpid());
+    }
     a->q = queue_new(QUEUE_CAP, NULL, NULL);
     st = db_open(cfg->pg_dsn, "edge_schema", migrations, sizeof(migrations) / sizeof(migrations[0]),
                  4242002, &a->db);
@@ -359,6 +373,8 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
     st = bus_subscribe(bus, SUBJ_EDGE_TOKENS_CHANGED, NULL, on_changed, a);
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_SETTINGS, NULL, on_settings, a);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_EDGE_PING_ALL, NULL, on_ping_all, a);
     if (st == ST_OK)
         (void)settings_load(a); /* JetStream down: the environment's values until a change */
     if (st != ST_OK)

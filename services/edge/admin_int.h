@@ -30,6 +30,7 @@ struct admin {
     uint64_t last_reload_ms;
     bool reload;
     char prefix[64]; /* Redis key prefix */
+    char id[96];     /* this edge, as status lists it */
 };
 
 /* One request being answered. */
@@ -82,6 +83,8 @@ admin_handler_fn settings_get, settings_put;
 
 /* ---- admin_keys.c (served by keypool over the bus) ---- */
 admin_handler_fn keys_list, keys_add, keys_bulk, keys_patch, keys_delete, keys_reset, keys_reveal,
-    keys_limits;
+    keys_limits, status_get;
+/** Answer a ping.all with this edge's Pong. Any thread. */
+void status_pong(struct admin *a, const char *reply);
 
 #endif

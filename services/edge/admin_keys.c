@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/bus.h"
+#include "lib/clock.h"
 #include "lib/codec.h"
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -15,6 +16,7 @@
 
 #include "admin.h"
 #include "admin_int.h"
+#include "edge.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
 
@@ -302,4 +304,88 @@ void keys_limits(struct admin_ctx *x)
 out:
     free(ml);
     free(mp);
+}
+
+/* ---- status overview ---- */
+struct gather {
+    json_t *keypools, *forwarders, *edges;
+    json_int_t inflight;
+};
+
+static void on_pong(const void *data, size_t len, void *arg)
+{
+    struct gather *g = arg;
+    Sb__V1__Pong *p = sb__v1__pong__unpack(NULL, len, data);
+    json_t *list;
+
+    if (!p)
+        return;
+    list = strcmp(p->kind, "keypool") == 0     ? g->keypools
+           : strcmp(p->kind, "forwarder") == 0 ? g->forwarders
+           : strcmp(p->kind, "edge") == 0      ? g->edges
+                                               : NULL;
+    if (list)
+        (void)json_array_append_new(
+            list, json_pack("{s:s,s:i}", "id", p->id, "inflight", (int)p->inflight));
+    if (list == g->edges)
+        g->inflight += p->inflight;
+    sb__v1__pong__free_unpacked(p, NULL);
+}
+
+void status_pong(struct admin *a, const char *reply)
+{
+    Sb__V1__Pong p = SB__V1__PONG__INIT;
+    uint8_t buf[256];
+
+    p.id = CODEC_STR(a->id);
+    p.kind = CODEC_STR("edge");
+    p.inflight = edge_inflight(a->edge);
+    if (sb__v1__pong__get_packed_size(&p) <= sizeof(buf))
+        (void)bus_publish(a->bus, reply, NULL, buf, sb__v1__pong__pack(&p, buf), NULL);
+}
+
+void status_get(struct admin_ctx *x)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    Sb__V1__KeyAdminReply *r = NULL;
+    static const char *const subjects[] = {SUBJ_KP_PING_ALL, SUBJ_FWD_PING_ALL, SUBJ_EDGE_PING_ALL};
+    struct gather g = {json_array(), json_array(), json_array(), 0};
+    json_t *projects = json_array(), *cooling = json_array();
+    json_int_t tot[3] = {0, 0, 0};
+
+    (void)bus_request_all(x->a->bus, subjects, 3, 250, 4096, on_pong, &g);
+    if (!ask(x, "status", &q, &r)) {
+        json_decref(g.keypools);
+        json_decref(g.forwarders);
+        json_decref(g.edges);
+        json_decref(projects);
+        json_decref(cooling);
+        return;
+    }
+    for (size_t i = 0; i < r->n_projects; i++) {
+        const Sb__V1__ProjectCount *p = r->projects[i];
+        tot[0] += p->active;
+        tot[1] += p->dead;
+        tot[2] += p->disabled;
+        (void)json_array_append_new(projects,
+                                    json_pack("{s:s,s:i,s:i,s:i}", "project", p->project, "active",
+                                              (int)p->active, "dead", (int)p->dead, "disabled",
+                                              (int)p->disabled));
+    }
+    for (size_t i = 0; i < r->n_cooling_pairs; i++) {
+        const Sb__V1__CoolingPair *c = r->cooling_pairs[i];
+        char until[32];
+        clock_iso8601(c->until_ms, until, sizeof(until));
+        (void)json_array_append_new(cooling, json_pack("{s:s,s:s,s:I,s:s}", "project", c->project,
+                                                       "model", c->model, "until_ms",
+                                                       (json_int_t)c->until_ms, "until", until));
+    }
+    admin_reply(x, 200,
+                json_pack("{s:{s:I,s:I,s:I,s:I,s:o},s:o,s:{s:o,s:o,s:o},s:I,s:{s:s,s:i,s:b}}",
+                          "keys", "total", tot[0] + tot[1] + tot[2], "active", tot[0], "dead",
+                          tot[1], "disabled", tot[2], "by_project", projects, "cooling", cooling,
+                          "services", "keypools", g.keypools, "forwarders", g.forwarders, "edges",
+                          g.edges, "inflight", g.inflight, "this_edge", "id", x->a->id, "inflight",
+                          (int)edge_inflight(x->a->edge), "ready", edge_ready(x->a->edge)));
+    sb__v1__key_admin_reply__free_unpacked(r, NULL);
 }

@@ -81,6 +81,8 @@ struct fwd_settings {
     char *error_classes; /* owned; NULL: the environment's table */
 };
 
+/** A Pong (kind "forwarder") for ping.all into out. */
+enum status fwd_codec_pong(const char *id, unsigned inflight, struct buf *out);
 /** Decode a packed Settings (len 0: none stored). ST_PROTO when undecodable. */
 enum status fwd_codec_settings(const void *data, size_t len, struct fwd_settings *ret);
 

@@ -267,3 +267,18 @@ enum status fwd_codec_settings(const void *data, size_t len, struct fwd_settings
     sb__v1__settings__free_unpacked(s, NULL);
     return ST_OK;
 }
+
+enum status fwd_codec_pong(const char *id, unsigned inflight, struct buf *out)
+{
+    Sb__V1__Pong p = SB__V1__PONG__INIT;
+    char *at;
+    enum status st;
+
+    p.id = CODEC_STR(id);
+    p.inflight = inflight;
+    p.kind = CODEC_STR("forwarder");
+    st = buf_extend(out, sb__v1__pong__get_packed_size(&p), &at);
+    if (st == ST_OK)
+        (void)sb__v1__pong__pack(&p, (uint8_t *)at);
+    return st;
+}

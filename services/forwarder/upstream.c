@@ -131,6 +131,8 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
         st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_SETTINGS, NULL, on_bus_msg, f);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_FWD_PING_ALL, NULL, on_bus_msg, f);
     if (st == ST_OK) {
         char *data = NULL;
         size_t len = 0;
@@ -658,7 +660,13 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
     else if (strcmp(subj, SUBJ_SETTINGS) == 0)
         apply_settings(f, bus_msg_data(msg),
                        bus_msg_header(msg, "KV-Operation") ? 0 : bus_msg_len(msg));
-    else if (strcmp(subj, SUBJ_FWD_PING) == 0 && bus_msg_reply(msg))
+    else if (strcmp(subj, SUBJ_FWD_PING_ALL) == 0 && bus_msg_reply(msg)) {
+        struct buf b;
+        buf_init(&b, 1024);
+        if (fwd_codec_pong(f->cfg->id, f->njobs, &b) == ST_OK)
+            (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, b.data, b.len, NULL);
+        buf_done(&b);
+    } else if (strcmp(subj, SUBJ_FWD_PING) == 0 && bus_msg_reply(msg))
         (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, f->cfg->id, strlen(f->cfg->id), NULL);
     bus_msg_free(msg);
 }

@@ -60,4 +60,11 @@ enum status store_secret(struct store *s, const char *id, char *out, size_t n);
 enum status store_set(struct store *s, const char *id, const char *field, const char *value);
 enum status store_delete(struct store *s, const char *id);
 
+struct store_count {
+    char project[128];
+    uint32_t total, disabled;
+};
+/** Keys per project (at most max projects, by name); *ret owned by the caller (free()). */
+enum status store_counts(struct store *s, size_t max, struct store_count **ret, size_t *ret_n);
+
 #endif

@@ -318,6 +318,64 @@ static void op_limits(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
     }
 }
 
+/* Storage for a status reply (the reply's pointers point here). */
+struct status_out {
+    struct store_count *counts;
+    Sb__V1__ProjectCount *pc;
+    Sb__V1__ProjectCount **pcp;
+    Sb__V1__CoolingPair *cp;
+    Sb__V1__CoolingPair **cpp;
+    json_t *doc;
+};
+
+static void op_status(struct kp_admin *a, Sb__V1__KeyAdminReply *r, struct status_out *o)
+{
+    size_t n = 0, nc;
+    char *js = NULL;
+    size_t jl = 0;
+    json_t *active, *cooling, *c;
+    size_t i;
+
+    if (store_counts(a->store, 10000, &o->counts, &n) != ST_OK ||
+        kp_pool_status(a->pool, clock_now_ms(), &js, &jl) != ST_OK) {
+        fail(r, ST_IO, "the key stores failed");
+        return;
+    }
+    o->doc = json_loadb(js, jl, 0, NULL);
+    free(js);
+    active = json_object_get(o->doc, "active");
+    cooling = json_object_get(o->doc, "cooling");
+    nc = json_is_array(cooling) ? json_array_size(cooling) : 0;
+    o->pc = xcalloc(n + 1, sizeof(*o->pc));
+    o->pcp = xcalloc(n + 1, sizeof(*o->pcp));
+    o->cp = xcalloc(nc + 1, sizeof(*o->cp));
+    o->cpp = xcalloc(nc + 1, sizeof(*o->cpp));
+    for (i = 0; i < n; i++) {
+        const struct store_count *sc = &o->counts[i];
+        json_t *av = json_object_get(active, sc->project);
+        uint32_t act = json_is_integer(av) ? (uint32_t)json_integer_value(av) : 0;
+        o->pc[i] = (Sb__V1__ProjectCount)SB__V1__PROJECT_COUNT__INIT;
+        o->pc[i].project = CODEC_STR(sc->project);
+        o->pc[i].active = act;
+        o->pc[i].disabled = sc->disabled;
+        o->pc[i].dead = sc->total > act + sc->disabled ? sc->total - act - sc->disabled : 0;
+        o->pcp[i] = &o->pc[i];
+    }
+    r->projects = o->pcp;
+    r->n_projects = n;
+    if (nc)
+        json_array_foreach(cooling, i, c)
+        {
+            o->cp[i] = (Sb__V1__CoolingPair)SB__V1__COOLING_PAIR__INIT;
+            o->cp[i].project = CODEC_STR(jstr(json_array_get(c, 0), ""));
+            o->cp[i].model = CODEC_STR(jstr(json_array_get(c, 1), ""));
+            o->cp[i].until_ms = (uint64_t)json_number_value(json_array_get(c, 2));
+            o->cpp[i] = &o->cp[i];
+        }
+    r->cooling_pairs = o->cpp;
+    r->n_cooling_pairs = nc;
+}
+
 void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_t len,
                      struct buf *out)
 {
@@ -328,9 +386,11 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
     char **added = NULL;
     char next[32] = "", secret[1100] = "";
     struct list_out lo;
+    struct status_out so;
     char *p;
 
     memset(&lo, 0, sizeof(lo));
+    memset(&so, 0, sizeof(so));
     for (size_t i = 0; i < KP_FIND_SAMPLES; i++)
         sample_ptrs[i] = samples[i];
     r.invalid_samples = sample_ptrs;
@@ -342,6 +402,8 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
         op_list(a, q, &r, &lo, next, sizeof(next));
     } else if (strcmp(op, "reveal") == 0) {
         op_reveal(a, q, &r, secret, sizeof(secret));
+    } else if (strcmp(op, "status") == 0) {
+        op_status(a, &r, &so);
     } else if (strcmp(op, "limits") == 0) {
         op_limits(a, q, &r);
     } else if (strcmp(op, "enable") == 0 || strcmp(op, "disable") == 0 ||
@@ -364,6 +426,12 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
     free(lo.cools);
     free(lo.cptrs);
     json_decref(lo.states);
+    free(so.counts);
+    free(so.pc);
+    free(so.pcp);
+    free(so.cp);
+    free(so.cpp);
+    json_decref(so.doc);
     if (q)
         sb__v1__key_admin_request__free_unpacked(q, NULL);
 }

@@ -229,6 +229,7 @@ enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf
 
     p.id = CODEC_STR(id);
     p.keys_active = (uint32_t)kp_pool_key_count(pool);
+    p.kind = CODEC_STR("keypool");
     st = buf_extend(out, sb__v1__pong__get_packed_size(&p), &at);
     if (st == ST_OK)
         (void)sb__v1__pong__pack(&p, (uint8_t *)at);

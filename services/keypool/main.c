@@ -125,7 +125,8 @@ static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *st
             (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
             memset(out.data, 0, out.len); /* a reveal reply holds a secret */
             buf_done(&out);
-        } else if (strcmp(subj, SUBJ_KP_PING) == 0 && reply) {
+        } else if ((strcmp(subj, SUBJ_KP_PING) == 0 || strcmp(subj, SUBJ_KP_PING_ALL) == 0) &&
+                   reply) {
             struct buf out;
             buf_init(&out, 1024);
             if (kp_codec_pong(pool, cfg->id, &out) == ST_OK)
@@ -214,7 +215,8 @@ int main(void)
     if (bus_subscribe(bus, SUBJ_KP_LEASE, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_OUTCOME, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
-        bus_subscribe(bus, SUBJ_KP_ADMIN "*", QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK) {
+        bus_subscribe(bus, SUBJ_KP_ADMIN "*", QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_PING_ALL, NULL, on_bus_msg, q) != ST_OK) {
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }

@@ -22,7 +22,7 @@
 struct kp_pool {
     struct kv *kv;
     char prefix[64];
-    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states;
+    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status;
     struct store_key *keys; /* sorted by id */
     size_t nkeys;
     uint64_t lease_seq;
@@ -45,6 +45,7 @@ enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret)
     pool->lua_seed = kv_script_add(kv, LUA_SEED);
     pool->lua_admin = kv_script_add(kv, LUA_ADMIN);
     pool->lua_states = kv_script_add(kv, LUA_STATES);
+    pool->lua_status = kv_script_add(kv, LUA_STATUS);
     pool->rnd = (unsigned)(clock_mono_us() ^ (uint64_t)clock_now_ms());
     *ret = pool;
     return ST_OK;
@@ -354,4 +355,13 @@ enum status kp_pool_set_limit(struct kp_pool *pool, const char *project, const c
     const char *set[] = {"HSET", key, model, v};
     const char *del[] = {"HDEL", key, model};
     return rpm ? kv_command(pool->kv, 4, set, &out) : kv_command(pool->kv, 3, del, &out);
+}
+
+enum status kp_pool_status(struct kp_pool *pool, uint64_t now_ms, char **ret, size_t *ret_len)
+{
+    char now[24];
+
+    (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
+    const char *argv[] = {pool->prefix, now};
+    return kv_eval_str(pool->kv, pool->lua_status, 2, argv, ret, ret_len);
 }

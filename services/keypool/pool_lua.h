@@ -209,6 +209,21 @@ static const char LUA_ADMIN[] =
     "end\n"
     "return redis.error_reply('unknown action')\n";
 
+/* ARGV: prefix, now. Returns JSON {"active": {project: keys}, "cooling": [[project, model,
+ * until_ms], ...]} (at most 1000 pairs per model). For the status overview. */
+static const char LUA_STATUS[] =
+    "local P, now = ARGV[1], tonumber(ARGV[2])\n"
+    "local active, cooling = {}, {}\n"
+    "for _, p in ipairs(redis.call('ZRANGE', P .. 'projects', 0, -1)) do\n"
+    "  active[p] = redis.call('ZCARD', P .. 'pk:' .. p)\n"
+    "end\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"
+    "  local c = redis.call('ZRANGEBYSCORE', P .. 'cool:' .. m, '(' .. now, '+inf', 'WITHSCORES', "
+    "'LIMIT', 0, 1000)\n"
+    "  for i = 1, #c, 2 do cooling[#cooling + 1] = {c[i], m, tonumber(c[i + 1])} end\n"
+    "end\n"
+    "return cjson.encode({active = active, cooling = cooling})\n";
+
 /* ARGV: prefix, now, then (key, project) pairs. Returns JSON [[key, state, reason, changed_ms,
  * inflight, [[model, until_ms], ...]], ...] (cjson prints an empty list as {}). */
 static const char LUA_STATES[] =

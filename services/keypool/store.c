@@ -266,3 +266,33 @@ enum status store_delete(struct store *s, const char *id)
     db_res_free(r);
     return st;
 }
+
+enum status store_counts(struct store *s, size_t max, struct store_count **ret, size_t *ret_n)
+{
+    struct db_res *r = NULL;
+    char lim[24];
+    const char *p[1] = {lim};
+    struct store_count *v;
+    enum status st;
+
+    (void)snprintf(lim, sizeof(lim), "%zu", max);
+    st = db_exec(s->db,
+                 "SELECT project, count(*), count(*) FILTER (WHERE disabled) FROM kp_keys "
+                 "WHERE sealed IS NOT NULL GROUP BY project ORDER BY project LIMIT $1",
+                 1, p, &r);
+    if (st != ST_OK)
+        return st;
+    v = xcalloc(db_res_rows(r) ? db_res_rows(r) : 1, sizeof(*v));
+    for (size_t i = 0; i < db_res_rows(r); i++) {
+        uint64_t t = 0, d = 0;
+        (void)snprintf(v[i].project, sizeof(v[i].project), "%s", db_res_get(r, i, 0));
+        (void)parse_u64(db_res_get(r, i, 1), 0, UINT32_MAX, &t);
+        (void)parse_u64(db_res_get(r, i, 2), 0, UINT32_MAX, &d);
+        v[i].total = (uint32_t)t;
+        v[i].disabled = (uint32_t)d;
+    }
+    *ret_n = db_res_rows(r);
+    *ret = v;
+    db_res_free(r);
+    return ST_OK;
+}

@@ -122,3 +122,39 @@ test('a keypool with the wrong master key cannot read the keys and says so', asy
     assert.match(s.logs('keypool-bad'), /step=master_key/);
   });
 });
+
+test('status overview: keys by state and project, cooling pairs, live services, requests in flight', async () => {
+  const K1 = 'AIzaSy' + rnd(33), K2 = 'AIzaSy' + rnd(33), K3 = 'AIzaSy' + rnd(33), K4 = 'AIzaSy' + rnd(33);
+  await withStack(`pa:${K1},pa:${K2},pb:${K3},pc:${K4}`, async (s) => {
+    s.secrets.push(K1, K2, K3, K4);
+    const e2 = await s.edge({}, 'edge2');
+    await waitUntil(async () => (await fetch(`${e2.url}/readyz`)).status === 200, { what: 'edge2' });
+    s.session = await s.login();
+    // K3 (project pb) cools for flash; K1 dies; K4 is disabled
+    await s.script({ key: K3, fault: 'quota_minute', count: 1 });
+    await s.script({ key: K1, fault: 'invalid', count: 1 });
+    const list = (await s.api('/api/keys')).body.keys;
+    const id = (k) => list.find((x) => x.masked === `${k.slice(0, 4)}\u2026${k.slice(-4)}`).id;
+    await s.api('/api/keys/actions', { method: 'POST', body: { action: 'disable', ids: [id(K4)] } });
+    for (let i = 0; i < 6; i++) assert.equal((await s.gen('gemini-2.5-flash', 'x')).status, 200);
+    await s.script({ key: K2, fault: 'latency', ms: 1500, count: 1 });
+    const slow = s.gen('gemini-2.5-flash', 'slow');
+    await waitUntil(async () => (await s.api('/api/status')).body.inflight >= 1, { tries: 20, interval: 50, what: 'in flight' });
+    const st = (await s.api('/api/status', { url: e2.url })).body;
+    assert.deepEqual(st.keys.by_project, [
+      { project: 'pa', active: 1, dead: 1, disabled: 0 },
+      { project: 'pb', active: 1, dead: 0, disabled: 0 },
+      { project: 'pc', active: 0, dead: 0, disabled: 1 },
+    ]);
+    assert.deepEqual([st.keys.total, st.keys.active, st.keys.dead, st.keys.disabled], [4, 2, 1, 1]);
+    assert.equal(st.cooling.length, 1);
+    assert.equal(st.cooling[0].project, 'pb');
+    assert.equal(st.cooling[0].model, 'gemini-2.5-flash');
+    assert.ok(st.cooling[0].until_ms > Date.now());
+    assert.equal(st.services.keypools.length, 1);
+    assert.equal(st.services.forwarders.length, 2);
+    assert.equal(st.services.edges.length, 2);
+    assert.equal(st.inflight, 1, 'the slow call on the first edge');
+    assert.equal((await slow).status, 200);
+  }, { forwarders: 2 });
+});
