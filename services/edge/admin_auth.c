@@ -163,7 +163,7 @@ bool auth_session(struct admin_ctx *x)
     if (kv_command(x->a->kv, 2, argv, &out) != ST_OK || out.n != 1 || !out.items[0][0] ||
         strlen(out.items[0]) >= sizeof(x->user))
         return false;
-    (void)snprintf(x->user, sizeof(x->user), "%s", out.items[0]);
+    memcpy(x->user, out.items[0], strlen(out.items[0]) + 1); /* length checked above */
     memcpy(x->session, digest, sizeof(x->session));
     return true;
 }
