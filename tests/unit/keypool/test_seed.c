@@ -44,8 +44,48 @@ static void test_parse(void **state)
     store_keys_free(k, n);
 }
 
+/* Pasted text: which words are keys, which are malformed keys, and which are noise. */
+static void test_find(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t keys, invalid;
+        const char *first, *project;
+    } cases[] = {
+        {"AIzaSyA1234567890abcdefghijklmnopqrstu", 1, 0, "AIzaSyA1234567890abcdefghijklmnopqrstu",
+         ""},
+        {"p-1:AQ.Ab8RN6Lx-very-long_key.with.dots", 1, 0, "AQ.Ab8RN6Lx-very-long_key.with.dots",
+         "p-1"},
+        {"key: IQ.abcdefghijklmnopqrstuvwxyz.", 1, 0, "IQ.abcdefghijklmnopqrstuvwxyz", ""},
+        {"\"AIzaSyA1234567890abcdefghijklmnopqrstu\",", 1, 0,
+         "AIzaSyA1234567890abcdefghijklmnopqrstu", ""},
+        {"https://x/v1beta/models?key=AIzaSyA1234567890abcdefghijklmnopqrstuvwxyz&a=1", 1, 0,
+         "AIzaSyA1234567890abcdefghijklmnopqrstuvwxyz", ""},
+        {"AIzaShort AQ.x IQ.tooshort", 0, 3, NULL, NULL},
+        {"hello world 42 {\"a\": [1, 2]} AQ AIz", 0, 0, NULL, NULL},
+        {"", 0, 0, NULL, NULL},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kp_found *v = NULL;
+        size_t n = 0, invalid = 0;
+        char samples[KP_FIND_SAMPLES][64];
+        assert_int_equal(kp_keys_find(cases[i].text, &v, &n, &invalid, samples), ST_OK);
+        assert_int_equal(n, cases[i].keys);
+        assert_int_equal(invalid, cases[i].invalid);
+        if (cases[i].first) {
+            assert_string_equal(v[0].secret, cases[i].first);
+            assert_string_equal(v[0].project, cases[i].project);
+        }
+        for (size_t k = 0; k < invalid && k < KP_FIND_SAMPLES; k++)
+            assert_null(strstr(samples[k], "Short")); /* masked, never the word */
+        kp_found_free(v, n);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_parse)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_parse), cmocka_unit_test(test_find)};
     return cmocka_run_group_tests_name("seed", tests, NULL, NULL);
 }
