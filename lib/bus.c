@@ -256,6 +256,42 @@ size_t bus_request_all(struct bus *bus, const char *const *subjects, size_t nsub
     return n;
 }
 
+enum status bus_request_collect(struct bus *bus, const char *subject, const void *data, size_t len,
+                                unsigned wait_ms, bus_collect_fn *fn, void *arg)
+{
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    int64_t deadline = nats_Now() + (int64_t)wait_ms;
+    enum status st = ST_TIMEOUT;
+    natsStatus s;
+
+    if (len > INT32_MAX)
+        return ST_TOO_BIG;
+    s = natsInbox_Create(&inbox);
+    if (s == NATS_OK)
+        s = natsConnection_SubscribeSync(&sub, bus->nc, inbox);
+    if (s == NATS_OK)
+        s = natsConnection_PublishRequest(bus->nc, subject, inbox, data, (int)len);
+    if (s != NATS_OK)
+        st = from_nats(s);
+    while (s == NATS_OK) {
+        natsMsg *m = NULL;
+        int64_t left = deadline - nats_Now();
+        bool done;
+        if (left <= 0 || natsSubscription_NextMsg(&m, sub, left) != NATS_OK)
+            break;
+        done = fn(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), arg);
+        natsMsg_Destroy(m);
+        if (done) {
+            st = ST_OK;
+            break;
+        }
+    }
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    return st;
+}
+
 enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
                         unsigned timeout_ms, struct bus_msg **ret)
 {

@@ -48,6 +48,14 @@ typedef void bus_reply_fn(const void *data, size_t len, void *arg);
  */
 size_t bus_request_all(struct bus *bus, const char *const *subjects, size_t n, unsigned wait_ms,
                        size_t max, bus_reply_fn *fn, void *arg);
+/** Per reply of bus_request_collect(): return true when the exchange is complete. */
+typedef bool bus_collect_fn(const void *data, size_t len, void *arg);
+/**
+ * Request with several replies (blocking; worker threads only): publish data to subject with a
+ * fresh inbox and pass replies to fn until it returns true (ST_OK) or wait_ms pass (ST_TIMEOUT).
+ */
+enum status bus_request_collect(struct bus *bus, const char *subject, const void *data, size_t len,
+                                unsigned wait_ms, bus_collect_fn *fn, void *arg);
 /**
  * Blocking request-reply (for worker threads only, never a loop that serves requests): *ret is
  * the reply, owned by the caller (bus_msg_free()). ST_TIMEOUT, or ST_UNAVAILABLE (no responders).

@@ -64,6 +64,7 @@ static const struct admin_route routes[] = {
     {"DELETE", "/api/keys/*", keys_delete, false},
     {"POST", "/api/keys/*/reset", keys_reset, false},
     {"POST", "/api/keys/*/reveal", keys_reveal, false},
+    {"POST", "/api/keys/*/test", keys_test, false},
     {"PUT", "/api/projects/*/limits", keys_limits, false},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

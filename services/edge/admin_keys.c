@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "admin_int.h"
 #include "edge.h"
+#include "edge_codec.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
 
@@ -388,4 +389,79 @@ void status_get(struct admin_ctx *x)
                           g.edges, "inflight", g.inflight, "this_edge", "id", x->a->id, "inflight",
                           (int)edge_inflight(x->a->edge), "ready", edge_ready(x->a->edge)));
     sb__v1__key_admin_reply__free_unpacked(r, NULL);
+}
+
+/* ---- test now ---- */
+struct probe {
+    unsigned status;
+    bool ok, done;
+    enum err_class cls;
+    char message[256];
+    uint64_t upstream_us;
+};
+
+static bool on_probe_batch(const void *data, size_t len, void *arg)
+{
+    struct probe *p = arg;
+    struct ec_batch b;
+
+    if (ec_batch_decode(data, len, &b) != ST_OK)
+        return false;
+    for (size_t i = 0; i < b.n && !p->done; i++) {
+        struct ec_frame f;
+        if (ec_batch_frame(&b, i, &f) != ST_OK)
+            continue;
+        if (f.kind == EF_HEAD) {
+            p->status = f.status;
+        } else if (f.kind == EF_END) {
+            p->ok = p->done = true;
+            p->upstream_us = f.upstream_us;
+        } else if (f.kind == EF_ERROR || f.kind == EF_BUSY) {
+            p->done = true;
+            p->cls = f.kind == EF_BUSY ? EC_TRANSIENT : f.cls;
+            p->status = f.kind == EF_BUSY ? 503 : f.status;
+            p->upstream_us = f.upstream_us;
+            (void)snprintf(p->message, sizeof(p->message), "%s",
+                           f.kind == EF_BUSY ? "every forwarder is busy"
+                           : f.message       ? f.message
+                                             : "");
+        }
+    }
+    ec_batch_done(&b);
+    return p->done;
+}
+
+void keys_test(struct admin_ctx *x)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    char *id = seg_id(x), subject[96];
+    struct probe p;
+    size_t len;
+    uint8_t *data;
+    enum status st;
+
+    memset(&p, 0, sizeof(p));
+    q.ids = &id;
+    q.n_ids = 1;
+    q.admin = CODEC_STR(x->user);
+    len = sb__v1__key_admin_request__get_packed_size(&q);
+    data = xmalloc(len ? len : 1);
+    (void)sb__v1__key_admin_request__pack(&q, data);
+    (void)snprintf(subject, sizeof(subject), "%stest", SUBJ_KP_ADMIN);
+    st = bus_request_collect(x->a->bus, subject, data, len, 20000, on_probe_batch, &p);
+    free(data);
+    if (st != ST_OK) {
+        admin_error(x, 504, "The key test did not finish in time.");
+        return;
+    }
+    if (!p.ok && p.status == 404 && p.cls == EC_NONE) {
+        admin_error(x, 404, "No such key.");
+        return;
+    }
+    admin_audit(x, "key.test", x->seg);
+    admin_reply(x, 200,
+                json_pack("{s:s,s:b,s:i,s:s,s:s,s:I}", "id", x->seg, "ok", p.ok, "status",
+                          (int)(p.ok ? 200 : p.status), "error_class",
+                          p.ok ? "none" : classify_name(p.cls), "message", p.message, "latency_ms",
+                          (json_int_t)(p.upstream_us / 1000)));
 }

@@ -19,6 +19,7 @@
 #include "lib/xalloc.h"
 
 #include "kp.h"
+#include "kp_codec.h"
 #include "pool.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
@@ -376,8 +377,45 @@ static void op_status(struct kp_admin *a, Sb__V1__KeyAdminReply *r, struct statu
     r->n_cooling_pairs = nc;
 }
 
+/*
+ * Test a key now: a forwarder reads the model list with it (no generation quota is spent) and
+ * streams its frames straight to the asker; its outcome report updates the key's state as any
+ * call's would. Failures before that are sent as a FrameBatch with one Error frame.
+ */
+static void op_test(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, const char *reply)
+{
+    char secret[1100];
+    struct store_row row;
+    struct buf b;
+    enum status st = ST_INVALID;
+
+    memset(&row, 0, sizeof(row));
+    buf_init(&b, 64 * 1024);
+    if (q->n_ids == 1)
+        st = store_get(a->store, q->ids[0], &row);
+    if (st == ST_OK)
+        st = store_secret(a->store, row.id, secret, sizeof(secret));
+    if (st == ST_OK)
+        st = kp_codec_probe(row.id, row.project, secret, clock_now_ms(), &b);
+    if (st == ST_OK)
+        st = bus_publish(a->bus, SUBJ_FWD, reply, b.data, b.len, NULL);
+    if (st != ST_OK) {
+        buf_reset(&b);
+        if (kp_codec_probe_error(st == ST_NOT_FOUND ? "no such key" : "the key cannot be tested",
+                                 &b) == ST_OK)
+            (void)bus_publish(a->bus, reply, NULL, b.data, b.len, NULL);
+    } else {
+        LOG_INFO("key.test", "key_id=%s admin=%s", row.id, q->admin);
+    }
+    memset(secret, 0, sizeof(secret));
+    if (b.len)
+        memset(b.data, 0, b.len);
+    buf_done(&b);
+    a->answered = true;
+}
+
 void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_t len,
-                     struct buf *out)
+                     const char *reply, struct buf *out)
 {
     Sb__V1__KeyAdminRequest *q = sb__v1__key_admin_request__unpack(NULL, len, data);
     Sb__V1__KeyAdminReply r = SB__V1__KEY_ADMIN_REPLY__INIT;
@@ -402,6 +440,8 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
         op_list(a, q, &r, &lo, next, sizeof(next));
     } else if (strcmp(op, "reveal") == 0) {
         op_reveal(a, q, &r, secret, sizeof(secret));
+    } else if (strcmp(op, "test") == 0) {
+        op_test(a, q, reply);
     } else if (strcmp(op, "status") == 0) {
         op_status(a, &r, &so);
     } else if (strcmp(op, "limits") == 0) {

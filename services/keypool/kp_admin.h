@@ -15,11 +15,15 @@ struct kp_admin {
     struct store *store;
     struct kp_pool *pool;
     struct bus *bus;
-    bool reload; /* set when the registry changed: the caller reloads keys into the pool */
+    bool reload;   /* set when the registry changed: the caller reloads keys into the pool */
+    bool answered; /* the reply was sent already (test: the forwarder answers) */
 };
 
-/** Handle `op` with a packed KeyAdminRequest; the packed KeyAdminReply goes to out. */
+/**
+ * Handle `op` with a packed KeyAdminRequest; the packed KeyAdminReply goes to out, unless
+ * a->answered is set. `test` is answered by a forwarder on `reply`: a FrameBatch stream.
+ */
 void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_t len,
-                     struct buf *out);
+                     const char *reply, struct buf *out);
 
 #endif

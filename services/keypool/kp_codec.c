@@ -16,6 +16,7 @@
 
 #include "kp.h"
 #include "pool.h"
+#include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"
 
 static enum status pack_reply(const Sb__V1__LeaseReply *r, struct buf *out)
@@ -233,5 +234,54 @@ enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf
     st = buf_extend(out, sb__v1__pong__get_packed_size(&p), &at);
     if (st == ST_OK)
         (void)sb__v1__pong__pack(&p, (uint8_t *)at);
+    return st;
+}
+
+enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
+                           struct buf *out)
+{
+    Sb__V1__ForwardRequest f = SB__V1__FORWARD_REQUEST__INIT;
+    Sb__V1__Lease lease = SB__V1__LEASE__INIT;
+    char rid[48];
+    char *at;
+    enum status st;
+
+    (void)snprintf(rid, sizeof(rid), "test-%s", id);
+    lease.key_id = CODEC_STR(id);
+    lease.project = CODEC_STR(project);
+    lease.secret = CODEC_STR(secret);
+    lease.deadline_ms = now_ms + 15000;
+    f.request_id = rid;
+    f.lease = &lease;
+    f.method = CODEC_STR("GET");
+    f.path = CODEC_STR("/v1beta/models?pageSize=1");
+    f.connect_timeout_ms = 5000;
+    f.first_byte_timeout_ms = 10000;
+    f.idle_timeout_ms = 10000;
+    f.deadline_ms = now_ms + 15000;
+    st = buf_extend(out, sb__v1__forward_request__get_packed_size(&f), &at);
+    if (st == ST_OK)
+        (void)sb__v1__forward_request__pack(&f, (uint8_t *)at);
+    return st;
+}
+
+enum status kp_codec_probe_error(const char *message, struct buf *out)
+{
+    Sb__V1__FrameBatch b = SB__V1__FRAME_BATCH__INIT;
+    Sb__V1__Frame fr = SB__V1__FRAME__INIT;
+    Sb__V1__Frame *frp = &fr;
+    Sb__V1__Error err = SB__V1__ERROR__INIT;
+    char *at;
+    enum status st;
+
+    err.message = CODEC_STR(message);
+    err.http_status = 404;
+    fr.kind_case = SB__V1__FRAME__KIND_ERROR;
+    fr.error = &err;
+    b.frames = &frp;
+    b.n_frames = 1;
+    st = buf_extend(out, sb__v1__frame_batch__get_packed_size(&b), &at);
+    if (st == ST_OK)
+        (void)sb__v1__frame_batch__pack(&b, (uint8_t *)at);
     return st;
 }

@@ -1,9 +1,10 @@
-/* Keypool's bus handlers: protobuf in, pool call, protobuf out (the only protobuf-c user here). */
+/* Keypool's bus handlers: protobuf in, pool call, protobuf out (kp_admin.c codes key admin). */
 #ifndef SB_KP_CODEC_H
 #define SB_KP_CODEC_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 #include "lib/status.h"
@@ -30,6 +31,11 @@ struct kp_item {
  */
 void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n);
 /** Packed Pong for a health ping. */
+/** A ForwardRequest that reads the model list with key id/project/secret (a key test). */
+enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
+                           struct buf *out);
+/** A FrameBatch with one Error frame carrying message (a key test that could not start). */
+enum status kp_codec_probe_error(const char *message, struct buf *out);
 enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf *out);
 
 #endif

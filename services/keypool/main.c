@@ -113,17 +113,19 @@ static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *st
             buf_init(&it->reply, 64 * 1024);
             owner[ni++] = msgs[i];
         } else if (strncmp(subj, SUBJ_KP_ADMIN, strlen(SUBJ_KP_ADMIN)) == 0 && reply) {
-            struct kp_admin adm = {store, pool, bus, false};
+            struct kp_admin adm = {store, pool, bus, false, false};
             struct buf out;
             buf_init(&out, 64u * 1024 * 1024);
             kp_admin_handle(&adm, subj + strlen(SUBJ_KP_ADMIN), bus_msg_data(msgs[i]),
-                            bus_msg_len(msgs[i]), &out);
+                            bus_msg_len(msgs[i]), reply, &out);
             if (adm.reload && !reloaded) {
                 (void)seed_and_load(store, pool, "");
                 reloaded = true;
             }
-            (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
-            memset(out.data, 0, out.len); /* a reveal reply holds a secret */
+            if (!adm.answered)
+                (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
+            if (out.len)
+                memset(out.data, 0, out.len); /* a reveal reply holds a secret */
             buf_done(&out);
         } else if ((strcmp(subj, SUBJ_KP_PING) == 0 || strcmp(subj, SUBJ_KP_PING_ALL) == 0) &&
                    reply) {

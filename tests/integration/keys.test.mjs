@@ -158,3 +158,26 @@ test('status overview: keys by state and project, cooling pairs, live services, 
     assert.equal((await slow).status, 200);
   }, { forwarders: 2 });
 });
+
+test('test now: a cheap upstream read with the key; a dead key is found and marked', async () => {
+  const K1 = 'AIzaSy' + rnd(33), K2 = 'AQ.' + rnd(40);
+  await withStack(`pa:${K1},pb:${K2}`, async (s) => {
+    s.secrets.push(K1, K2);
+    s.session = await s.login();
+    const keys = (await s.api('/api/keys')).body.keys;
+    const id = (k) => keys.find((x) => x.masked === `${k.slice(0, 4)}\u2026${k.slice(-4)}`).id;
+    const good = await s.api(`/api/keys/${id(K1)}/test`, { method: 'POST' });
+    assert.equal(good.status, 200, good.text);
+    assert.equal(good.body.ok, true);
+    assert.equal(good.body.status, 200);
+    await s.script({ key: K2, fault: 'invalid', count: 1 });
+    const bad = await s.api(`/api/keys/${id(K2)}/test`, { method: 'POST' });
+    assert.equal(bad.body.ok, false);
+    assert.equal(bad.body.error_class, 'key_dead');
+    await waitUntil(async () => (await s.api('/api/keys?state=dead')).body.keys.map((k) => k.id).includes(id(K2)), { tries: 20, interval: 50, what: 'marked dead' });
+    // no generation was spent: only model reads reached the upstream
+    assert.ok((await s.stats()).log.every((l) => !l.model), JSON.stringify((await s.stats()).log));
+    assert.equal((await s.api('/api/keys/k_000000000000/test', { method: 'POST' })).status, 404);
+    assert.match(s.logs('edge'), /action=key.test target=/);
+  });
+});
