@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 import { Stack, sseEvents } from './harness.mjs';
 
-const DIR = [process.env.SB_RECORDINGS, path.resolve(HERE, '../../../shared/fixtures/gemini-recordings'),
-  path.resolve(HERE, '../../shared/fixtures/gemini-recordings')].find((d) => d && existsSync(d));
+// a copy lives in the repository (tests/fixtures), so a clean clone needs nothing beside it
+const DIR = [process.env.SB_RECORDINGS, path.resolve(HERE, '../fixtures/gemini-recordings'),
+  path.resolve(HERE, '../../../shared/fixtures/gemini-recordings')].find((d) => d && existsSync(d));
 const recs = readdirSync(DIR).filter((f) => f.endsWith('.json')).map((f) => ({ f, d: JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) }))
   .flatMap(({ f, d }) => d.interactions.map((it) => ({ f, it })))
   .filter(({ it }) => it.response.statusCode === 200 && /^\/v1beta\/models\/gemini-2\.5-flash:/.test(it.request.url))
