@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/codec.h"
 #include "lib/kv.h"
@@ -18,6 +19,7 @@
 #include "pool.h"
 #include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"
+#include "proto/subjects.h"
 
 static enum status pack_reply(const Sb__V1__LeaseReply *r, struct buf *out)
 {
@@ -104,13 +106,28 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
     return st;
 }
 
-static void log_change(const Sb__V1__Outcome *o, const char *change)
+/* A key died, a (project, model) cooled, a key backed off: log it and publish a KeyEvent. */
+static void log_change(struct bus *bus, const Sb__V1__Outcome *o, const char *change)
 {
-    if (strcmp(change, "dead") == 0 || strcmp(change, "cooled") == 0 ||
-        strcmp(change, "backoff") == 0)
-        LOG_INFO("key.state", "req=%s key_id=%s project=%s model=%s change=%s class=%s reason=%s",
-                 o->request_id, o->key_id, o->project, o->model, change,
-                 classify_name((enum err_class)o->error_class), o->reason[0] ? o->reason : "-");
+    Sb__V1__KeyEvent ev = SB__V1__KEY_EVENT__INIT;
+    uint8_t buf[1024];
+
+    if (strcmp(change, "dead") != 0 && strcmp(change, "cooled") != 0 &&
+        strcmp(change, "backoff") != 0)
+        return;
+    LOG_INFO("key.state", "req=%s key_id=%s project=%s model=%s change=%s class=%s reason=%s",
+             o->request_id, o->key_id, o->project, o->model, change,
+             classify_name((enum err_class)o->error_class), o->reason[0] ? o->reason : "-");
+    if (!bus)
+        return;
+    ev.key_id = o->key_id;
+    ev.project = o->project;
+    ev.state = CODEC_STR(change);
+    ev.reason = o->reason;
+    ev.model = o->model;
+    ev.ts_ms = clock_now_ms();
+    if (sb__v1__key_event__get_packed_size(&ev) <= sizeof(buf))
+        (void)bus_publish(bus, SUBJ_EV_KEY, NULL, buf, sb__v1__key_event__pack(&ev, buf), NULL);
 }
 
 static void outcome_of(const Sb__V1__Outcome *m, struct kp_outcome *oc)
@@ -134,7 +151,7 @@ struct slot {
     unsigned ttl;
 };
 
-void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
+void kp_codec_batch(struct kp_pool *pool, struct bus *bus, struct kp_item *items, size_t n)
 {
     struct slot *slots = xcalloc(n ? n : 1, sizeof(*slots));
     size_t ncalls = 0, total = 0;
@@ -187,7 +204,7 @@ void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
         if (items[i].kind == KP_ITEM_LEASE) {
             struct kp_lease l;
             if (sl->lr && sl->lr->failed && sts[sl->first_call - 1] == ST_OK)
-                log_change(sl->lr->failed,
+                log_change(bus, sl->lr->failed,
                            rets[sl->first_call - 1].n ? rets[sl->first_call - 1].items[0] : "");
             enum status st = ST_PROTO;
             if (sl->lr && sts[sl->first_call] == ST_OK)
@@ -209,7 +226,7 @@ void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n)
                               sl->ob->outcomes[k]->request_id, sl->ob->outcomes[k]->key_id,
                               status_str(sts[c]));
                 else
-                    log_change(sl->ob->outcomes[k], rets[c].n ? rets[c].items[0] : "");
+                    log_change(bus, sl->ob->outcomes[k], rets[c].n ? rets[c].items[0] : "");
             }
             sb__v1__outcome_batch__free_unpacked(sl->ob, NULL);
         }

@@ -9,6 +9,7 @@
 #include "lib/buf.h"
 #include "lib/status.h"
 
+struct bus;
 struct kp_pool;
 
 /** Handle a LeaseRequest; the packed LeaseReply is appended to out. */
@@ -27,15 +28,16 @@ struct kp_item {
 
 /**
  * Handle lease requests and outcome batches together: one pipelined Redis round trip for all
- * of them. Items marked need_reload must be answered again with kp_codec_lease() after a reload.
+ * of them; key state changes are published as KeyEvents on bus (NULL: only logged). Items
+ * marked need_reload must be answered again with kp_codec_lease() after a reload.
  */
-void kp_codec_batch(struct kp_pool *pool, struct kp_item *items, size_t n);
-/** Packed Pong for a health ping. */
+void kp_codec_batch(struct kp_pool *pool, struct bus *bus, struct kp_item *items, size_t n);
 /** A ForwardRequest that reads the model list with key id/project/secret (a key test). */
 enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
                            struct buf *out);
 /** A FrameBatch with one Error frame carrying message (a key test that could not start). */
 enum status kp_codec_probe_error(const char *message, struct buf *out);
+/** Packed Pong for a health ping. */
 enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf *out);
 
 #endif

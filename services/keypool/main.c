@@ -136,7 +136,7 @@ static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *st
             buf_done(&out);
         }
     }
-    kp_codec_batch(pool, items, ni);
+    kp_codec_batch(pool, bus, items, ni);
     for (size_t i = 0; i < ni; i++) {
         struct kp_item *it = &items[i];
         const char *reply = bus_msg_reply(owner[i]);
