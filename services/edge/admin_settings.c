@@ -23,8 +23,7 @@
 #include "proto/settings.pb-c.h"
 #include "proto/subjects.h"
 
-#define MAP_MAX     256
-#define NAME_MAX_SZ 128
+#define MAP_MAX 256
 
 enum status settings_load(struct admin *a)
 {
@@ -165,21 +164,6 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     w->nhidden = s->n_hidden_models;
 }
 
-static bool model_ok(const char *m)
-{
-    size_t n = strlen(m);
-
-    if (strncmp(m, "models/", 7) == 0)
-        return false;
-    if (n == 0 || n >= NAME_MAX_SZ)
-        return false;
-    for (const char *p = m; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '.' || *p == '_'))
-            return false;
-    return true;
-}
-
 static bool url_ok(const char *u, bool proxy)
 {
     if (proxy && strcmp(u, "none") == 0)
@@ -239,7 +223,8 @@ static bool merge(struct admin_ctx *x, struct work *w)
             }
             json_object_foreach(v, from, to)
             {
-                if (!json_is_string(to) || !model_ok(from) || !model_ok(json_string_value(to)) ||
+                if (!json_is_string(to) || !admin_model_ok(from) ||
+                    !admin_model_ok(json_string_value(to)) ||
                     json_object_get(v, json_string_value(to))) {
                     admin_error(x, 400,
                                 "Each alias maps a model name to a model name (not to another "
@@ -267,7 +252,7 @@ static bool merge(struct admin_ctx *x, struct work *w)
             }
             json_array_foreach(v, i, m)
             {
-                if (!json_is_string(m) || !model_ok(json_string_value(m))) {
+                if (!json_is_string(m) || !admin_model_ok(json_string_value(m))) {
                     admin_error(x, 400, "hidden_models holds an invalid model name.");
                     return false;
                 }

@@ -175,19 +175,6 @@ struct tok_fields {
 
 static const char *const lim_names[4] = {"rpm", "rpd", "tpm", "max_concurrent"};
 
-static bool model_name_ok(const char *m)
-{
-    size_t n = strlen(m);
-
-    if (n == 0 || n > 128)
-        return false;
-    for (const char *p = m; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '.' || *p == '_'))
-            return false;
-    return true;
-}
-
 /* Apply the body to f; on a bad field answer 400 and return false. */
 static bool parse_fields(struct admin_ctx *x, struct tok_fields *f)
 {
@@ -237,7 +224,7 @@ static bool parse_fields(struct admin_ctx *x, struct tok_fields *f)
             const char *s = json_is_string(m) ? json_string_value(m) : "";
             if (strncmp(s, "models/", 7) == 0)
                 s += 7;
-            if (!model_name_ok(s)) {
+            if (!admin_model_ok(s)) {
                 admin_error(x, 400, "models holds an invalid model name.");
                 return false;
             }
