@@ -238,6 +238,12 @@ static void release_lease(struct edge *e, const char *req_id, const char *model,
 
 /* ---------------------------------------------------------------- attempts */
 
+/* The call's deadline as Unix ms, for other processes (forwarder, limiter slots). */
+static uint64_t deadline_unix_ms(const struct call *c)
+{
+    return clock_now_ms() + (c->deadline_us - clock_mono_us()) / 1000;
+}
+
 static void start_lease(struct edge *e, struct call *c)
 {
     c->attempt++;
@@ -303,7 +309,7 @@ static void start_forward(struct edge *e, struct call *c)
     f.connect_ms = c->lv.connect_ms;
     f.first_byte_ms = c->lv.first_byte_ms;
     f.idle_ms = c->lv.idle_ms;
-    f.deadline_ms = clock_now_ms() + (c->deadline_us - clock_mono_us()) / 1000;
+    f.deadline_ms = deadline_unix_ms(c);
     buf_reset(&e->scratch);
     if (ec_forward_request(&f, &e->scratch) != ST_OK ||
         bus_publish(e->bus, SUBJ_FWD, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
@@ -688,10 +694,9 @@ static void on_start(struct edge *e, struct call *c)
     buf_init(&c->body_out, MAX_RESPONSE);
     buf_init(&c->last_err, 256 * 1024);
     if (c->tok.limited && e->limiter) {
-        uint64_t deadline_ms = clock_now_ms() + (c->deadline_us - clock_mono_us()) / 1000;
         c->state = CS_ADMITTING;
         c->t_phase_us = clock_mono_us();
-        if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, deadline_ms) == ST_OK)
+        if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, deadline_unix_ms(c)) == ST_OK)
             return;
         LOG_WARN("limits.saturated", "req=%s action=admit", c->req_id);
     }

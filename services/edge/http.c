@@ -37,7 +37,7 @@ struct http {
 
 struct http_req {
     struct buf body;
-    unsigned limit; /* the body limit when the request arrived */
+    struct live_values lv; /* the live settings when the request arrived */
     bool too_big;
     struct pipe *pipe;
     uint64_t call_id;
@@ -125,6 +125,20 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* A suspended request whose hand-over failed: 503 with Retry-After through its pipe. */
+static void answer_overloaded(struct pipe *p, const char *message)
+{
+    struct buf b;
+    const char *hdrs[2] = {"Retry-After", "1"};
+
+    buf_init(&b, 4096);
+    (void)gjson_error(&b, 503, NULL, message, 0);
+    (void)pipe_decide(p, 503, "application/json; charset=UTF-8", false, hdrs, 1);
+    (void)pipe_write(p, b.data, b.len);
+    pipe_finish(p);
+    buf_done(&b);
+}
+
 /* /api/...: hand the request to the admin worker, which answers through the pipe. Only an
  * admin session is read (Bearer or cookie); x-goog-api-key and ?key= are ignored here. */
 static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *conn, const char *url,
@@ -153,14 +167,7 @@ static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *con
     r->pipe = job->pipe;
     pipe_suspend(r->pipe);
     if (admin_submit(h->admin, job) != ST_OK) {
-        struct buf b;
-        const char *hdrs[2] = {"Retry-After", "1"};
-        buf_init(&b, 4096);
-        (void)gjson_error(&b, 503, NULL, "The admin API is overloaded.", 0);
-        (void)pipe_decide(r->pipe, 503, "application/json; charset=UTF-8", false, hdrs, 1);
-        (void)pipe_write(r->pipe, b.data, b.len);
-        pipe_finish(r->pipe);
-        buf_done(&b);
+        answer_overloaded(r->pipe, "The admin API is overloaded.");
         admin_job_free(job);
     }
     return MHD_YES;
@@ -239,7 +246,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
         if (r->too_big) {
             char msg[128];
             (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
-                           r->limit);
+                           r->lv.max_body_bytes);
             return respond_error(conn, 413, msg);
         }
         if (r->body.len == 0)
@@ -263,7 +270,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     c->tok = tok;
     c->sse_out = sse;
     c->t_start_us = clock_mono_us();
-    live_values(edge_live(h->edge), &c->lv);
+    c->lv = r->lv;
     c->deadline_us = c->t_start_us + (uint64_t)c->lv.deadline_ms * 1000;
     if (route_upstream_path(&rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
                             sizeof(c->upath)) != ST_OK) {
@@ -277,14 +284,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     r->call_id = c->id;
     pipe_suspend(r->pipe);
     if (edge_submit(h->edge, c) != ST_OK) {
-        struct buf b;
-        const char *hdrs[2] = {"Retry-After", "1"};
-        buf_init(&b, 4096);
-        (void)gjson_error(&b, 503, NULL, "The gateway is overloaded.", 0);
-        (void)pipe_decide(r->pipe, 503, "application/json; charset=UTF-8", false, hdrs, 1);
-        (void)pipe_write(r->pipe, b.data, b.len);
-        pipe_finish(r->pipe);
-        buf_done(&b);
+        answer_overloaded(r->pipe, "The gateway is overloaded.");
         r->call_id = 0;
         call_free(c);
     }
@@ -312,7 +312,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         r = xcalloc(1, sizeof(*r));
         buf_init(&r->body, lv.max_body_bytes);
-        r->limit = lv.max_body_bytes;
+        r->lv = lv;
         *con_cls = r;
         return MHD_YES;
     }
