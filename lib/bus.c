@@ -225,39 +225,13 @@ enum status bus_kv_put(struct bus *bus, const char *bucket, unsigned history, co
     return from_nats(s);
 }
 
-size_t bus_request_all(struct bus *bus, const char *const *subjects, size_t nsubj, unsigned wait_ms,
-                       size_t max, bus_reply_fn *fn, void *arg)
-{
-    natsInbox *inbox = NULL;
-    natsSubscription *sub = NULL;
-    size_t n = 0;
-    int64_t deadline = nats_Now() + (int64_t)wait_ms;
-    bool sent = true;
-
-    if (natsInbox_Create(&inbox) != NATS_OK)
-        return 0;
-    if (natsConnection_SubscribeSync(&sub, bus->nc, inbox) != NATS_OK)
-        sent = false;
-    for (size_t i = 0; sent && i < nsubj; i++)
-        sent = natsConnection_PublishRequest(bus->nc, subjects[i], inbox, "", 0) == NATS_OK;
-    if (sent) {
-        while (n < max) {
-            natsMsg *m = NULL;
-            int64_t left = deadline - nats_Now();
-            if (left <= 0 || natsSubscription_NextMsg(&m, sub, left) != NATS_OK)
-                break;
-            fn(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), arg);
-            natsMsg_Destroy(m);
-            n++;
-        }
-    }
-    natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
-    return n;
-}
-
-enum status bus_request_collect(struct bus *bus, const char *subject, const void *data, size_t len,
-                                unsigned wait_ms, bus_collect_fn *fn, void *arg)
+/*
+ * Publish data to each of subjects[n] with one fresh inbox, then pass replies to fn until it
+ * returns true (ST_OK) or wait_ms pass (ST_TIMEOUT). Serves both multi-reply requests below.
+ */
+static enum status gather(struct bus *bus, const char *const *subjects, size_t nsubj,
+                          const void *data, size_t len, unsigned wait_ms, bus_collect_fn *fn,
+                          void *arg)
 {
     natsInbox *inbox = NULL;
     natsSubscription *sub = NULL;
@@ -270,8 +244,8 @@ enum status bus_request_collect(struct bus *bus, const char *subject, const void
     s = natsInbox_Create(&inbox);
     if (s == NATS_OK)
         s = natsConnection_SubscribeSync(&sub, bus->nc, inbox);
-    if (s == NATS_OK)
-        s = natsConnection_PublishRequest(bus->nc, subject, inbox, data, (int)len);
+    for (size_t i = 0; s == NATS_OK && i < nsubj; i++)
+        s = natsConnection_PublishRequest(bus->nc, subjects[i], inbox, data, (int)len);
     if (s != NATS_OK)
         st = from_nats(s);
     while (s == NATS_OK) {
@@ -290,6 +264,36 @@ enum status bus_request_collect(struct bus *bus, const char *subject, const void
     natsSubscription_Destroy(sub);
     natsInbox_Destroy(inbox);
     return st;
+}
+
+struct count_ctx {
+    bus_reply_fn *fn;
+    void *arg;
+    size_t n, max;
+};
+
+static bool count_reply(const void *data, size_t len, void *arg)
+{
+    struct count_ctx *c = arg;
+
+    c->fn(data, len, c->arg);
+    return ++c->n >= c->max;
+}
+
+size_t bus_request_all(struct bus *bus, const char *const *subjects, size_t nsubj, unsigned wait_ms,
+                       size_t max, bus_reply_fn *fn, void *arg)
+{
+    struct count_ctx c = {fn, arg, 0, max};
+
+    if (max > 0)
+        (void)gather(bus, subjects, nsubj, "", 0, wait_ms, count_reply, &c);
+    return c.n;
+}
+
+enum status bus_request_collect(struct bus *bus, const char *subject, const void *data, size_t len,
+                                unsigned wait_ms, bus_collect_fn *fn, void *arg)
+{
+    return gather(bus, &subject, 1, data, len, wait_ms, fn, arg);
 }
 
 enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,

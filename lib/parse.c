@@ -1,4 +1,4 @@
-/* Number parsing with explicit bounds; the only place that calls strtoull. */
+/* Number parsing with explicit bounds (the only place that calls strtoull), and word splitting. */
 #include "lib/parse.h"
 
 #include <errno.h>
@@ -74,4 +74,14 @@ enum status parse_duration_ms(const char *s, uint64_t *ret)
         }
     *ret = whole * 1000 + frac_ms;
     return ST_OK;
+}
+
+const char *parse_word(const char **p, const char *seps, size_t *ret_len)
+{
+    const char *s = *p + strspn(*p, seps);
+    size_t len = strcspn(s, seps);
+
+    *p = s + len;
+    *ret_len = len;
+    return s;
 }

@@ -16,5 +16,11 @@ enum status parse_u64n(const char *s, size_t len, uint64_t min, uint64_t max, ui
  * up; values beyond ~10 years are clamped to UINT64_MAX ("do not retry").
  */
 enum status parse_duration_ms(const char *s, uint64_t *ret);
+/**
+ * The next word of the NUL-terminated text at *p, words being separated by runs of any of the
+ * characters in seps: returns its start with *ret_len (0 and the end of the text when there is
+ * none left) and moves *p past it.
+ */
+const char *parse_word(const char **p, const char *seps, size_t *ret_len);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/keyid.h"
+#include "lib/parse.h"
 #include "lib/snap.h"
 #include "lib/xalloc.h"
 
@@ -127,31 +128,23 @@ void tokens_id_from_digest(const char *digest, char *out, size_t n)
     (void)snprintf(out, n, "t_%.12s", digest);
 }
 
-static bool is_sep(char c)
-{
-    return c == ',' || c == '\n' || c == ' ' || c == '\r' || c == '\t';
-}
-
 void tokens_parse_list(const char *list, struct tok_entry **ret, size_t *ret_n)
 {
     size_t cap = 8, n = 0;
     struct tok_entry *v = xcalloc(cap, sizeof(*v));
     const char *p = list ? list : "";
 
-    while (*p) {
-        while (*p && is_sep(*p))
-            p++;
-        const char *s = p;
-        while (*p && !is_sep(*p))
-            p++;
-        if (p == s)
-            continue;
+    for (;;) {
+        size_t len;
+        const char *s = parse_word(&p, ", \t\r\n", &len);
+        if (len == 0)
+            break;
         if (n == cap) {
             cap *= 2;
             v = xrealloc(v, cap * sizeof(*v));
         }
         memset(&v[n], 0, sizeof(v[n]));
-        keyid_sha256_hex(s, (size_t)(p - s), v[n].digest, sizeof(v[n].digest));
+        keyid_sha256_hex(s, len, v[n].digest, sizeof(v[n].digest));
         tokens_id_from_digest(v[n].digest, v[n].id, sizeof(v[n].id));
         v[n].enabled = true;
         n++;

@@ -7,16 +7,12 @@
 #include <string.h>
 
 #include "lib/keyid.h"
+#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #include "kp.h"
 
 #define MAX_SEED_KEYS 200000
-
-static int is_sep(char c)
-{
-    return c == ',' || c == '\n' || c == '\r' || c == ' ' || c == '\t' || c == ';';
-}
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -29,15 +25,11 @@ enum status kp_seed_parse(const char *text, struct store_key **ret, size_t *ret_
     struct store_key *keys = xcalloc(cap, sizeof(*keys));
     const char *p = text ? text : "";
 
-    while (*p) {
-        while (*p && is_sep(*p))
-            p++;
-        const char *s = p;
-        while (*p && !is_sep(*p))
-            p++;
-        size_t len = (size_t)(p - s);
+    for (;;) {
+        size_t len;
+        const char *s = parse_word(&p, ", \t\r\n;", &len);
         if (len == 0)
-            continue;
+            break;
         if (len > 512 || n >= MAX_SEED_KEYS) {
             store_keys_free(keys, n);
             return ST_TOO_BIG;

@@ -41,8 +41,33 @@ static void test_duration(void **state)
     assert_int_equal(parse_duration_ms("abc", &v), ST_INVALID);
 }
 
+static void test_word(void **state)
+{
+    (void)state;
+    const char *p = " ,a1,,bb\n  ccc;";
+    const char *w;
+    size_t len;
+
+    w = parse_word(&p, ", \n", &len);
+    assert_int_equal(len, 2);
+    assert_memory_equal(w, "a1", 2);
+    w = parse_word(&p, ", \n", &len);
+    assert_int_equal(len, 2);
+    assert_memory_equal(w, "bb", 2);
+    w = parse_word(&p, ", \n", &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(w, "ccc;", 4); /* ';' is not a separator here */
+    w = parse_word(&p, ", \n", &len);
+    assert_int_equal(len, 0);
+    assert_int_equal(*w, '\0');
+    p = "";
+    (void)parse_word(&p, ",", &len);
+    assert_int_equal(len, 0);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_u64), cmocka_unit_test(test_duration)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_u64), cmocka_unit_test(test_duration),
+                                       cmocka_unit_test(test_word)};
     return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
 }
