@@ -176,17 +176,26 @@ static const char *str_field(const struct admin_ctx *x, const char *name, size_t
     return s && strlen(s) <= max ? s : NULL;
 }
 
+/* Redis keys counting sign-in attempts of `user` (hashed) and of the client's address. */
+static void attempt_keys(const struct admin_ctx *x, const char *user, char ukey[128],
+                         char akey[128])
+{
+    char uh[65];
+
+    keyid_sha256_hex(user, strlen(user), uh, sizeof(uh));
+    (void)snprintf(ukey, 128, "%slogin:u:%.16s", x->a->prefix, uh);
+    (void)snprintf(akey, 128, "%slogin:a:%s", x->a->prefix, x->job->addr);
+}
+
 /* Count one attempt for user and address; false (answered 429) when over the limit. */
 static bool attempt_allowed(struct admin_ctx *x, const char *user)
 {
     const struct edge_config *cfg = x->a->cfg;
-    char ukey[128], akey[128], uh[65], win[16];
+    char ukey[128], akey[128], win[16];
     struct kv_strs out;
     uint64_t u = 0, ad = 0, pu = 0, pa = 0;
 
-    keyid_sha256_hex(user, strlen(user), uh, sizeof(uh));
-    (void)snprintf(ukey, sizeof(ukey), "%slogin:u:%.16s", x->a->prefix, uh);
-    (void)snprintf(akey, sizeof(akey), "%slogin:a:%s", x->a->prefix, x->job->addr);
+    attempt_keys(x, user, ukey, akey);
     (void)snprintf(win, sizeof(win), "%u", cfg->login_window_s);
     const char *argv[] = {ukey, akey, win};
     if (kv_eval(x->a->kv, lua_attempt, 3, argv, &out) != ST_OK || out.n != 4) {
@@ -213,12 +222,10 @@ static bool attempt_allowed(struct admin_ctx *x, const char *user)
  * address, so only failures count against either. */
 static void attempt_forget(struct admin_ctx *x, const char *user)
 {
-    char ukey[128], akey[128], uh[65];
+    char ukey[128], akey[128];
     struct kv_strs out;
 
-    keyid_sha256_hex(user, strlen(user), uh, sizeof(uh));
-    (void)snprintf(ukey, sizeof(ukey), "%slogin:u:%.16s", x->a->prefix, uh);
-    (void)snprintf(akey, sizeof(akey), "%slogin:a:%s", x->a->prefix, x->job->addr);
+    attempt_keys(x, user, ukey, akey);
     const char *del[] = {"DEL", ukey};
     const char *decr[] = {"DECR", akey};
     (void)kv_command(x->a->kv, 2, del, &out);

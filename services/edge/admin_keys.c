@@ -40,21 +40,30 @@ static unsigned status_http(enum status st)
 
 /* Send q as op; on success *ret is the decoded reply (free with ..._free_unpacked). Answers the
  * error itself otherwise. */
+/* Pack q, signed by the admin, for op: *ret_subject and the packed bytes (free()). */
+static uint8_t *pack_request(const struct admin_ctx *x, const char *op, Sb__V1__KeyAdminRequest *q,
+                             char ret_subject[96], size_t *ret_len)
+{
+    uint8_t *data;
+
+    q->admin = CODEC_STR(x->user);
+    *ret_len = sb__v1__key_admin_request__get_packed_size(q);
+    data = xmalloc(*ret_len ? *ret_len : 1);
+    (void)sb__v1__key_admin_request__pack(q, data);
+    (void)snprintf(ret_subject, 96, "%s%s", SUBJ_KP_ADMIN, op);
+    return data;
+}
+
 static bool ask(struct admin_ctx *x, const char *op, Sb__V1__KeyAdminRequest *q,
                 Sb__V1__KeyAdminReply **ret)
 {
     char subject[96];
     size_t len;
-    uint8_t *data;
+    uint8_t *data = pack_request(x, op, q, subject, &len);
     struct bus_msg *reply = NULL;
     Sb__V1__KeyAdminReply *r;
     enum status st;
 
-    q->admin = CODEC_STR(x->user);
-    len = sb__v1__key_admin_request__get_packed_size(q);
-    data = xmalloc(len ? len : 1);
-    (void)sb__v1__key_admin_request__pack(q, data);
-    (void)snprintf(subject, sizeof(subject), "%s%s", SUBJ_KP_ADMIN, op);
     st = bus_request(x->a->bus, subject, data, len, KP_TIMEOUT_MS, &reply);
     free(data);
     if (st != ST_OK) {
@@ -443,11 +452,7 @@ void keys_test(struct admin_ctx *x)
     memset(&p, 0, sizeof(p));
     q.ids = &id;
     q.n_ids = 1;
-    q.admin = CODEC_STR(x->user);
-    len = sb__v1__key_admin_request__get_packed_size(&q);
-    data = xmalloc(len ? len : 1);
-    (void)sb__v1__key_admin_request__pack(&q, data);
-    (void)snprintf(subject, sizeof(subject), "%stest", SUBJ_KP_ADMIN);
+    data = pack_request(x, "test", &q, subject, &len);
     st = bus_request_collect(x->a->bus, subject, data, len, 20000, on_probe_batch, &p);
     free(data);
     if (st != ST_OK) {
