@@ -27,6 +27,7 @@
 
 #include "edge.h"
 #include "metrics.h"
+#include "oai.h"
 #include "pipe.h"
 #include "proto/subjects.h"
 #include "ratelimit.h"
@@ -118,6 +119,10 @@ void call_free(struct call *c)
     free(c->body);
     buf_done(&c->body_out);
     buf_done(&c->last_err);
+    if (c->oai) {
+        oai_call_done(c->oai);
+        free(c->oai);
+    }
     free(c);
 }
 
@@ -293,6 +298,7 @@ static void start_forward(struct edge *e, struct call *c)
     c->state = CS_FORWARDING;
     c->next_seq = 0;
     c->accepted = false;
+    buf_reset(&c->body_out); /* a failed attempt may have left part of its body */
     (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.f%u", e->inbox, (unsigned long long)c->id,
                    c->attempt);
     memset(&f, 0, sizeof(f));
@@ -335,14 +341,14 @@ static void answer_last_error(struct edge *e, struct call *c, const char *messag
     } else if (c->last_cls == EC_QUOTA_MINUTE || c->last_cls == EC_QUOTA_DAY ||
                c->last_cls == EC_QUOTA_ZERO) {
         if (c->last_err.len)
-            resp_body(c, 429, "application/json; charset=UTF-8", c->last_err.data, c->last_err.len,
-                      ra ? ra : 60, classify_name(c->last_cls));
+            resp_upstream_error(&e->scratch, c, 429, c->last_err.data, c->last_err.len,
+                                ra ? ra : 60, classify_name(c->last_cls));
         else
             resp_error(&e->scratch, c, 429, "Quota exhausted on every key tried.", ra ? ra : 60,
                        classify_name(c->last_cls));
     } else if (c->last_err.len && c->last_status >= 400) {
-        resp_body(c, c->last_status, "application/json; charset=UTF-8", c->last_err.data,
-                  c->last_err.len, 0, classify_name(c->last_cls));
+        resp_upstream_error(&e->scratch, c, c->last_status, c->last_err.data, c->last_err.len, 0,
+                            classify_name(c->last_cls));
     } else if (c->last_cls == EC_TIMEOUT || clock_mono_us() + 50000 >= c->deadline_us) {
         resp_error(&e->scratch, c, 504, message ? message : "The upstream did not answer in time.",
                    0, classify_name(c->last_cls));
@@ -429,28 +435,128 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
     ec_lease_done(&r.lease);
 }
 
+/* The client went away while its answer was written. */
+static void client_gone(struct edge *e, struct call *c)
+{
+    send_cancel(e, c);
+    c->state = CS_DONE;
+    resp_log_done(c, 499, "client_gone", NULL);
+}
+
 static void on_head(struct edge *e, struct call *c, const struct ec_frame *f)
 {
-    char ovh[24];
-    const char *hdrs[2];
-
-    (void)e;
     c->state = CS_STREAMING;
-    if (c->route.kind != RT_STREAM)
+    /* OpenAI streams decide at their first translated event: an empty answer can still fail
+     * over to another key */
+    if (c->route.kind != RT_STREAM || c->oai)
         return;
     /* End carries the transfer's total upstream time; the head's share counts only here */
-    (void)snprintf(ovh, sizeof(ovh), "%llu",
-                   (unsigned long long)resp_overhead_us(c, f->upstream_us));
-    hdrs[0] = "x-gateway-overhead-us";
-    hdrs[1] = ovh;
-    c->committed = true;
-    c->t_first_byte_us = clock_mono_us();
-    if (pipe_decide(c->pipe, 200,
-                    c->sse_out ? "text/event-stream" : "application/json; charset=UTF-8", true,
-                    hdrs, 1) != ST_OK) {
+    if (resp_stream_start(c, f->upstream_us) != ST_OK)
+        client_gone(e, c);
+}
+
+/* Nothing usable came back, and nothing went to the client yet: another key may answer. The
+ * reason travels as an error body, so it is what the client reads when no key is left. */
+static void empty_answer(struct edge *e, struct call *c, enum err_class cls, const char *message)
+{
+    struct buf b;
+
+    buf_init(&b, 4096);
+    (void)gjson_error(&b, 502, NULL, message, 0);
+    attempt_failed(e, c, cls, 502, 0, b.data, b.len, message, NULL);
+    buf_done(&b);
+}
+
+/* OpenAI routes: a whole upstream answer translated (chat, embeddings, models). An empty chat
+ * answer fails over like a transient error. */
+static void oai_end(struct edge *e, struct call *c)
+{
+    struct oai_call *oc = c->oai;
+    const char *body = c->body_out.data ? c->body_out.data : "";
+    size_t len = c->body_out.len;
+    struct buf out;
+    enum status st = ST_PROTO;
+    bool empty = false;
+
+    if (oc->kind == OAI_MODELS && live_filter_models(e->live, body, len, &e->scratch)) {
+        body = e->scratch.data;
+        len = e->scratch.len;
+    }
+    buf_init(&out, MAX_RESPONSE);
+    if (oc->kind == OAI_CHAT)
+        st = oai_chat_response(oc, body, len, &out, &empty);
+    else if (oc->kind == OAI_EMBED)
+        st = oai_embed_response(oc, body, len, &out);
+    else if (oc->kind == OAI_MODELS)
+        st = oai_models_list(body, len, e->cfg->oai_derived, &out);
+    else if (oc->kind == OAI_MODEL)
+        st = oai_model_one(body, len, oc->model, &out);
+    if (st == ST_OK && empty) {
+        buf_done(&out);
+        empty_answer(e, c, EC_TRANSIENT, "The upstream returned an empty answer.");
+        return;
+    }
+    if (st == ST_OK)
+        resp_body(c, 200, "application/json", out.data, out.len, 0, "ok");
+    else
+        resp_error(&e->scratch, c, 502, "The upstream answer could not be translated.", 0,
+                   "bad_upstream");
+    buf_done(&out);
+}
+
+/* OpenAI stream ended: finish and usage chunks, [DONE]; an empty or truncated answer that sent
+ * nothing yet fails over. */
+static void oai_stream_done(struct edge *e, struct call *c, const char *finish)
+{
+    bool truncated = !finish || !finish[0];
+
+    if (!c->committed && (truncated || oai_stream_empty(c->oai))) {
+        empty_answer(e, c, truncated ? EC_TRUNCATED : EC_TRANSIENT,
+                     truncated ? "The upstream stream ended without a finish reason."
+                               : "The upstream returned an empty answer.");
+        return;
+    }
+    if (truncated) {
+        resp_stream_fail(&e->scratch, c, 502,
+                         "The upstream stream ended without a finish reason (truncated).",
+                         "truncated");
+        return;
+    }
+    buf_reset(&e->scratch);
+    oai_stream_end(c->oai, &e->scratch);
+    if (resp_oai_write(c, e->scratch.data, e->scratch.len) == ST_DENIED) {
+        client_gone(e, c);
+        return;
+    }
+    pipe_finish(c->pipe);
+    c->state = CS_DONE;
+    resp_log_done(c, 200, "ok", finish);
+}
+
+/* One upstream stream event for an OpenAI client. */
+static void oai_event(struct edge *e, struct call *c, const struct ec_frame *f)
+{
+    enum status st;
+
+    buf_reset(&e->scratch);
+    if (oai_stream_chunk(c->oai, (const char *)f->data, f->len, &e->scratch) != ST_OK) {
+        if (c->committed)
+            resp_stream_fail(&e->scratch, c, 502, "The upstream sent an error mid-stream.",
+                             "midstream_error");
+        else
+            attempt_failed(e, c, EC_TRANSIENT, 502, 0, f->data, f->len,
+                           "The upstream sent an error.", NULL);
+        return;
+    }
+    if (e->scratch.len == 0)
+        return;
+    st = resp_oai_write(c, e->scratch.data, e->scratch.len);
+    if (st == ST_DENIED) {
+        client_gone(e, c);
+    } else if (st != ST_OK) {
         send_cancel(e, c);
-        c->state = CS_DONE;
-        resp_log_done(c, 499, "client_gone", NULL);
+        resp_stream_fail(&e->scratch, c, 500, "The client is not reading the stream fast enough.",
+                         "slow_client");
     }
 }
 
@@ -461,6 +567,14 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     c->output_tokens = f->output_tokens;
     c->total_tokens = f->total_tokens;
     c->accepted = false;
+    if (c->oai && c->route.kind == RT_STREAM) {
+        oai_stream_done(e, c, f->finish_reason);
+        return;
+    }
+    if (c->oai) {
+        oai_end(e, c);
+        return;
+    }
     if (c->route.kind == RT_LIST_MODELS &&
         live_filter_models(e->live, c->body_out.data, c->body_out.len, &e->scratch)) {
         resp_body(c, 200, "application/json; charset=UTF-8", e->scratch.data, e->scratch.len, 0,
@@ -528,12 +642,12 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         on_head(e, c, f);
         break;
     case EF_DATA:
-        if (c->route.kind == RT_STREAM) {
+        if (c->route.kind == RT_STREAM && c->oai) {
+            oai_event(e, c, f);
+        } else if (c->route.kind == RT_STREAM) {
             enum status st = resp_stream_event(&e->scratch, c, f->data, f->len);
             if (st == ST_DENIED) {
-                send_cancel(e, c);
-                c->state = CS_DONE;
-                resp_log_done(c, 499, "client_gone", NULL);
+                client_gone(e, c);
             } else if (st != ST_OK) {
                 send_cancel(e, c);
                 resp_stream_fail(&e->scratch, c, 500,
@@ -546,6 +660,12 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         }
         break;
     case EF_KEEPALIVE:
+        /* an OpenAI stream whose upstream answered but thinks in silence: an SSE comment keeps
+         * the client and any proxy in between from timing out */
+        if (c->oai && c->route.kind == RT_STREAM && c->state == CS_STREAMING &&
+            resp_oai_write(c, ": keep-alive\n\n", 14) == ST_DENIED)
+            client_gone(e, c);
+        break;
     case EF_NONE:
         break;
     case EF_END:

@@ -21,6 +21,7 @@ struct bus_msg;
 struct pipe;
 struct queue;
 struct idmap;
+struct oai_call;
 
 struct edge_config {
     const char *nats_url;
@@ -49,6 +50,7 @@ struct edge_config {
     unsigned login_window_s;
     unsigned token_reload_s;
     bool cookie_secure;
+    bool oai_derived; /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
 };
 
 enum call_state { CS_ADMITTING, CS_LEASING, CS_FORWARDING, CS_STREAMING, CS_DONE };
@@ -60,9 +62,11 @@ struct call {
     uint64_t id;
     char req_id[24];
     struct pipe *pipe;
-    struct route route;
-    bool sse_out;    /* stream route with alt=sse; otherwise JSON array */
-    char upath[600]; /* upstream path */
+    struct route route;          /* the upstream route */
+    enum route_kind client_kind; /* the route the client called (differs for OpenAI) */
+    struct oai_call *oai;        /* OpenAI-format call: translation state; NULL when native */
+    bool sse_out;                /* stream route with alt=sse; otherwise JSON array */
+    char upath[600];             /* upstream path */
     char *body;
     size_t body_len;
     uint64_t t_start_us;

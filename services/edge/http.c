@@ -23,6 +23,7 @@
 #include "admin.h"
 #include "edge.h"
 #include "metrics.h"
+#include "oai.h"
 #include "pipe.h"
 #include "routes.h"
 #include "tokens.h"
@@ -81,23 +82,40 @@ static void client_addr(struct MHD_Connection *conn, char *addr, size_t n)
                         addr, (socklen_t)n);
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
-                                     const char *message)
+/* A refusal before any key is spent: Gemini's error JSON, or OpenAI's on OpenAI routes. */
+static enum MHD_Result refuse_param(struct MHD_Connection *conn, bool oai, unsigned status,
+                                    const char *message, const char *code, const char *param)
 {
     struct buf b;
     enum MHD_Result rc;
     char addr[INET6_ADDRSTRLEN];
 
     client_addr(conn, addr, sizeof(addr));
-    LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\"", status, addr, message);
+    LOG_INFO("request.refused", "status=%u client=%s api=%s msg=\"%s\"", status, addr,
+             oai ? "openai" : "gemini", message);
     metrics_request(RT_NONE, status, 0);
 
     buf_init(&b, 8192);
-    (void)gjson_error(&b, status, NULL, message, 0);
+    if (oai)
+        oai_error_body(&b, status, message, code, param);
+    else
+        (void)gjson_error(&b, status, NULL, message, 0);
     rc = respond_now(conn, status, "application/json; charset=UTF-8", b.data, b.len,
                      status == 503 ? "Retry-After" : NULL, "1");
     buf_done(&b);
     return rc;
+}
+
+static enum MHD_Result refuse(struct MHD_Connection *conn, bool oai, unsigned status,
+                              const char *message, const char *code)
+{
+    return refuse_param(conn, oai, status, message, code, NULL);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
+                                     const char *message)
+{
+    return refuse(conn, false, status, message, NULL);
 }
 
 static const char *header(struct MHD_Connection *conn, const char *name)
@@ -181,6 +199,176 @@ static const char *const verdict_text[] = {
     [TOK_MODEL] = "This client token may not use this model.",
 };
 
+/* Hand a prepared call to the loop; the connection waits suspended on its pipe. */
+static enum MHD_Result submit(struct http *h, struct MHD_Connection *conn, struct http_req *r,
+                              struct call *c)
+{
+    c->pipe = pipe_new(conn, c->req_id, 64u * 1024 * 1024);
+    r->pipe = c->pipe;
+    r->call_id = c->id;
+    pipe_suspend(r->pipe);
+    if (edge_submit(h->edge, c) != ST_OK) {
+        answer_overloaded(r->pipe, "The gateway is overloaded.");
+        r->call_id = 0;
+        call_free(c);
+    }
+    return MHD_YES;
+}
+
+static struct call *new_call(struct http *h, const struct route *rt, const struct tok_info *tok,
+                             const struct http_req *r)
+{
+    struct call *c = xcalloc(1, sizeof(*c));
+
+    c->id = edge_next_id(h->edge, c->req_id, sizeof(c->req_id));
+    c->route = *rt;
+    c->client_kind = rt->kind;
+    c->tok = *tok;
+    c->t_start_us = clock_mono_us();
+    c->lv = r->lv;
+    c->deadline_us = c->t_start_us + (uint64_t)c->lv.deadline_ms * 1000;
+    return c;
+}
+
+/*
+ * Alias and hidden-model resolution into model[n] (false: unknown or hidden), then the token's
+ * model allow-list, which may name the alias or its target.
+ */
+static bool check_model(struct http *h, const char *token, const char *want, char *model, size_t n,
+                        struct tok_info *tok, enum tok_verdict *tv)
+{
+    if (!live_model(edge_live(h->edge), want, model, n))
+        return false;
+    *tv = tokens_check(h->tokens, token, want, (int64_t)clock_now_ms(), tok);
+    if (*tv == TOK_MODEL && strcmp(want, model) != 0)
+        *tv = tokens_check(h->tokens, token, model, (int64_t)clock_now_ms(), tok);
+    return true;
+}
+
+static bool body_ok(const struct http_req *r)
+{
+    return !r->too_big && r->body.len > 0 && gjson_valid(r->body.data, r->body.len);
+}
+
+/* The refusal for a body that is not body_ok(): size, presence, JSON syntax. */
+static enum MHD_Result refuse_body(struct MHD_Connection *conn, bool oai, const struct http_req *r)
+{
+    char msg[128];
+
+    if (r->too_big) {
+        (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
+                       r->lv.max_body_bytes);
+        return refuse(conn, oai, 413, msg, NULL);
+    }
+    if (r->body.len == 0)
+        return refuse(conn, oai, 400, "The request body is empty; a JSON object is required.",
+                      NULL);
+    return refuse(conn, oai, 400,
+                  oai ? "We could not parse the JSON body of your request."
+                      : "Invalid JSON payload received.",
+                  NULL);
+}
+
+/* OpenAI routes: read the model from the body (or path), resolve it, check the token, and
+ * translate the request; the call then runs as the matching Gemini route. */
+static enum MHD_Result dispatch_oai(struct http *h, struct MHD_Connection *conn, struct http_req *r,
+                                    struct route rt, const char *token)
+{
+    struct oai_call *oc = xcalloc(1, sizeof(*oc));
+    struct oai_err err = {0};
+    struct tok_info tok;
+    enum tok_verdict tv;
+    struct route up = rt;
+    char base[sizeof(rt.model)], msg[300];
+    struct buf tr;
+    struct call *c;
+    enum MHD_Result rc;
+
+    oc->created = (int64_t)(clock_now_ms() / 1000);
+    if (rt.kind == RT_OAI_MODELS) {
+        oc->kind = OAI_MODELS;
+        tv = tokens_check(h->tokens, token, NULL, (int64_t)clock_now_ms(), &tok);
+        up.kind = RT_LIST_MODELS;
+        goto checked;
+    }
+    if (rt.kind == RT_OAI_MODEL) {
+        oc->kind = OAI_MODEL;
+        (void)snprintf(oc->model, sizeof(oc->model), "%s", rt.model);
+        (void)snprintf(base, sizeof(base), "%s", rt.model);
+        oc->derived = oai_derive(base, h->cfg->oai_derived);
+        up.kind = RT_GET_MODEL;
+    } else {
+        if (!body_ok(r)) {
+            rc = refuse_body(conn, true, r);
+            goto done_rc;
+        }
+        if (oai_peek(rt.kind == RT_OAI_CHAT ? OAI_CHAT : OAI_EMBED, r->body.data, r->body.len,
+                     h->cfg->oai_derived, oc, base, sizeof(base), &err) != ST_OK)
+            goto bad;
+        up.kind = oc->kind == OAI_EMBED ? RT_BATCH_EMBED : oc->stream ? RT_STREAM : RT_GENERATE;
+    }
+    if (!check_model(h, token, base, up.model, sizeof(up.model), &tok, &tv)) {
+        (void)snprintf(msg, sizeof(msg),
+                       "The model `%s` does not exist or you do not have access to it.", oc->model);
+        rc = refuse(conn, true, 404, msg, "model_not_found");
+        goto done_rc;
+    }
+checked:
+    if (tv != TOK_OK) {
+        rc = refuse(conn, true, tv == TOK_MODEL ? 403 : 401, verdict_text[tv], NULL);
+        goto done_rc;
+    }
+    if (oc->kind == OAI_CHAT || oc->kind == OAI_EMBED) {
+        buf_init(&tr, (size_t)r->lv.max_body_bytes * 2 + 65536);
+        if ((oc->kind == OAI_CHAT ? oai_chat_request(oc, up.model, &tr, &err)
+                                  : oai_embed_request(oc, up.model, &tr, &err)) != ST_OK) {
+            buf_done(&tr);
+            if (!err.status)
+                (void)snprintf(err.message, sizeof(err.message), "The request is too large.");
+            goto bad;
+        }
+        oai_call_done_doc(oc);
+    }
+    if (edge_inflight(h->edge) >= h->cfg->max_inflight) {
+        if (oc->kind == OAI_CHAT || oc->kind == OAI_EMBED)
+            buf_done(&tr);
+        rc = refuse(conn, true, 503, "The gateway is at capacity; retry shortly.", NULL);
+        goto done_rc;
+    }
+    c = new_call(h, &up, &tok, r);
+    c->client_kind = rt.kind;
+    c->oai = oc;
+    c->sse_out = oc->stream;
+    if (oc->kind == OAI_CHAT || oc->kind == OAI_EMBED)
+        c->body = buf_take(&tr, &c->body_len);
+    if (route_upstream_path(&up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, c->upath,
+                            sizeof(c->upath)) != ST_OK) {
+        call_free(c);
+        return refuse(conn, true, 400, "The request path is too long.", NULL);
+    }
+    return submit(h, conn, r, c);
+bad:
+    rc = refuse_param(conn, true, err.status ? err.status : 400, err.message, err.code, err.param);
+done_rc:
+    oai_call_done(oc);
+    free(oc);
+    return rc;
+}
+
+/* GET /v1/models[/{id}] is Gemini's and OpenAI's: a client with only a Bearer token (the openai
+ * SDKs) gets OpenAI's list; x-goog-api-key or ?key= (the Google SDKs, curl) Gemini's. */
+static void pick_models_format(struct MHD_Connection *conn, struct route *rt)
+{
+    const char *auth = header(conn, "Authorization");
+
+    if ((rt->kind != RT_LIST_MODELS && rt->kind != RT_GET_MODEL) ||
+        strcmp(rt->version, "v1") != 0 || !auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
+        header(conn, "x-goog-api-key") || query(conn, "key"))
+        return;
+    rt->kind = rt->kind == RT_LIST_MODELS ? RT_OAI_MODELS : RT_OAI_MODEL;
+    memcpy(rt->version, "v1beta", 7);
+}
+
 /* Final handler call for a fresh request: decide here or hand over to the loop. */
 static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
                                 const char *method, struct http_req *r)
@@ -191,21 +379,23 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     struct call *c;
     struct tok_info tok;
     enum tok_verdict tv;
-    bool sse = false;
+    bool sse = false, oai;
+    enum MHD_Result rc;
 
     if (strncmp(url, "/api/", 5) == 0 && h->admin)
         return dispatch_admin(h, conn, url, method, r);
+    oai = rt.kind >= RT_OAI_CHAT;
     if (st == ST_NOT_FOUND)
-        return respond_error(conn, 404, "Method not found.");
+        return refuse(conn, oai, 404, "Method not found.", NULL);
     if (st != ST_OK)
-        return respond_error(conn, rt.kind != RT_NONE ? 405 : 400,
-                             rt.kind != RT_NONE ? "Method not allowed for this path."
-                                                : "Invalid model name in the path.");
+        return refuse(conn, oai, rt.kind != RT_NONE ? 405 : 400,
+                      rt.kind != RT_NONE ? "Method not allowed for this path."
+                                         : "Invalid model name in the path.",
+                      NULL);
     if (rt.kind == RT_HEALTHZ)
         return respond_now(conn, 200, "text/plain", "ok\n", 3, NULL, NULL);
     if (rt.kind == RT_METRICS) {
         struct buf b;
-        enum MHD_Result rc;
         buf_init(&b, 1 << 20);
         (void)metrics_render(&b, edge_inflight(h->edge), edge_ready(h->edge));
         rc = respond_now(conn, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
@@ -217,44 +407,35 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
         return respond_now(conn, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n",
                            ready ? 6 : 10, NULL, NULL);
     }
+    pick_models_format(conn, &rt);
+    oai = rt.kind >= RT_OAI_CHAT;
     token = route_client_token(header(conn, "Authorization"), header(conn, "x-goog-api-key"),
                                query(conn, "key"));
     if (!token)
-        return respond_error(conn, 401,
-                             "Missing client token: send Authorization: Bearer, x-goog-api-key "
-                             "or ?key=.");
+        return refuse(conn, oai, 401,
+                      oai ? "You didn't provide an API key. Send it as Authorization: Bearer."
+                          : "Missing client token: send Authorization: Bearer, x-goog-api-key "
+                            "or ?key=.",
+                      NULL);
+    if (oai)
+        return dispatch_oai(h, conn, r, rt, token);
     if (rt.model[0]) {
         char want[sizeof(rt.model)];
         memcpy(want, rt.model, sizeof(want));
-        if (!live_model(edge_live(h->edge), want, rt.model, sizeof(rt.model))) {
+        if (!check_model(h, token, want, rt.model, sizeof(rt.model), &tok, &tv)) {
             char msg[300];
             (void)snprintf(msg, sizeof(msg),
                            "models/%s is not found for API version %s, or is not supported.", want,
                            rt.version);
             return respond_error(conn, 404, msg);
         }
-        /* the token may name the alias or the model it stands for */
-        tv = tokens_check(h->tokens, token, want, (int64_t)clock_now_ms(), &tok);
-        if (tv == TOK_MODEL && strcmp(want, rt.model) != 0)
-            tv = tokens_check(h->tokens, token, rt.model, (int64_t)clock_now_ms(), &tok);
     } else {
         tv = tokens_check(h->tokens, token, NULL, (int64_t)clock_now_ms(), &tok);
     }
     if (tv != TOK_OK)
         return respond_error(conn, tv == TOK_MODEL ? 403 : 401, verdict_text[tv]);
-    if (rt.post) {
-        if (r->too_big) {
-            char msg[128];
-            (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
-                           r->lv.max_body_bytes);
-            return respond_error(conn, 413, msg);
-        }
-        if (r->body.len == 0)
-            return respond_error(conn, 400,
-                                 "The request body is empty; a JSON object is required.");
-        if (!gjson_valid(r->body.data, r->body.len))
-            return respond_error(conn, 400, "Invalid JSON payload received.");
-    }
+    if (rt.post && !body_ok(r))
+        return refuse_body(conn, false, r);
     if (rt.kind == RT_STREAM) {
         const char *alt = query(conn, "alt");
         if (alt && strcmp(alt, "sse") != 0 && strcmp(alt, "json") != 0)
@@ -264,14 +445,8 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     if (edge_inflight(h->edge) >= h->cfg->max_inflight)
         return respond_error(conn, 503, "The gateway is at capacity; retry shortly.");
 
-    c = xcalloc(1, sizeof(*c));
-    c->id = edge_next_id(h->edge, c->req_id, sizeof(c->req_id));
-    c->route = rt;
-    c->tok = tok;
+    c = new_call(h, &rt, &tok, r);
     c->sse_out = sse;
-    c->t_start_us = clock_mono_us();
-    c->lv = r->lv;
-    c->deadline_us = c->t_start_us + (uint64_t)c->lv.deadline_ms * 1000;
     if (route_upstream_path(&rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
                             sizeof(c->upath)) != ST_OK) {
         call_free(c);
@@ -279,16 +454,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     }
     if (rt.post)
         c->body = buf_take(&r->body, &c->body_len);
-    c->pipe = pipe_new(conn, c->req_id, 64u * 1024 * 1024);
-    r->pipe = c->pipe;
-    r->call_id = c->id;
-    pipe_suspend(r->pipe);
-    if (edge_submit(h->edge, c) != ST_OK) {
-        answer_overloaded(r->pipe, "The gateway is overloaded.");
-        r->call_id = 0;
-        call_free(c);
-    }
-    return MHD_YES;
+    return submit(h, conn, r, c);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -306,9 +472,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         live_values(edge_live(h->edge), &lv);
         if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == ST_OK && n > lv.max_body_bytes) {
             char msg[128];
+            struct route rt;
             (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
                            lv.max_body_bytes);
-            return respond_error(conn, 413, msg); /* MHD closes: the body is not read */
+            (void)route_match(method, url, &rt);
+            /* MHD closes: the body is not read */
+            return refuse(conn, rt.kind >= RT_OAI_CHAT, 413, msg, NULL);
         }
         r = xcalloc(1, sizeof(*r));
         buf_init(&r->body, lv.max_body_bytes);

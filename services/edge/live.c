@@ -165,12 +165,31 @@ bool live_filter_models(struct live *l, const char *body, size_t len, struct buf
     json_t *doc = NULL, *models;
     bool done = false;
 
-    if (v->nhidden == 0)
+    if (v->nhidden == 0 && v->nalias == 0)
         goto out;
     doc = json_loadb(body, len, 0, NULL);
     models = json_object_get(doc, "models");
     if (!json_is_array(models))
         goto out;
+    /* each alias whose target is on this page is listed as a model of its own */
+    for (size_t a = 0; a < v->nalias; a++) {
+        size_t n = json_array_size(models);
+        for (size_t i = 0;
+             i < n && !hidden_in(v, v->alias_from[a]) && !hidden_in(v, v->alias_to[a]); i++) {
+            json_t *m = json_array_get(models, i);
+            const char *name = json_string_value(json_object_get(m, "name"));
+            if (name && strncmp(name, "models/", 7) == 0 && strcmp(name + 7, v->alias_to[a]) == 0) {
+                json_t *copy = json_deep_copy(m);
+                char *alias = xmalloc(strlen(v->alias_from[a]) + 8);
+                memcpy(alias, "models/", 7);
+                memcpy(alias + 7, v->alias_from[a], strlen(v->alias_from[a]) + 1);
+                (void)json_object_set_new(copy, "name", json_string(alias));
+                (void)json_array_append_new(models, copy);
+                free(alias);
+                break;
+            }
+        }
+    }
     for (size_t i = json_array_size(models); i-- > 0;) {
         const char *name = json_string_value(json_object_get(json_array_get(models, i), "name"));
         if (name && hidden_in(v, name))

@@ -39,8 +39,9 @@ bool live_hidden(struct live *l, const char *model);
 
 struct buf;
 /**
- * A ListModels body without the hidden models: true when out[] received a filtered body (out is
- * reset first), false when nothing is hidden or the body is not a model list. Any thread.
+ * A ListModels body without the hidden models and with each alias listed (a copy of its target's
+ * entry): true when out[] received a new body (out is reset first), false when there are no
+ * aliases or hidden models, or the body is not a model list. Any thread.
  */
 bool live_filter_models(struct live *l, const char *body, size_t len, struct buf *out);
 

@@ -46,6 +46,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_LOGIN_WINDOW_S", struct edge_config, login_window_s, 900, 1, 86400),
     CFG_UINT("SB_TOKEN_RELOAD_S", struct edge_config, token_reload_s, 30, 1, 3600),
     CFG_BOOL("SB_COOKIE_SECURE", struct edge_config, cookie_secure, false),
+    CFG_BOOL("SB_OPENAI_DERIVED_MODELS", struct edge_config, oai_derived, true),
 };
 
 static volatile sig_atomic_t stop_flag;

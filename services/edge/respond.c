@@ -7,6 +7,7 @@
 #include "respond.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "lib/clock.h"
 #include "lib/gjson.h"
@@ -15,6 +16,7 @@
 
 #include "edge.h"
 #include "metrics.h"
+#include "oai.h"
 #include "pipe.h"
 
 void resp_log_done(const struct call *c, unsigned status, const char *outcome, const char *finish)
@@ -22,12 +24,12 @@ void resp_log_done(const struct call *c, unsigned status, const char *outcome, c
     uint64_t now = clock_mono_us();
     uint64_t total = now - c->t_start_us;
 
-    metrics_request(c->route.kind, status, total > c->upstream_us ? total - c->upstream_us : 0);
+    metrics_request(c->client_kind, status, total > c->upstream_us ? total - c->upstream_us : 0);
     LOG_INFO(
         "request.done",
         "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
         "ttfb_ms=%llu overhead_us=%llu lease_us=%llu finish=%s",
-        c->req_id, route_name(c->route.kind), c->route.model[0] ? c->route.model : "-", status,
+        c->req_id, route_name(c->client_kind), c->route.model[0] ? c->route.model : "-", status,
         outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
         (unsigned long long)(total / 1000),
         (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
@@ -72,13 +74,57 @@ void resp_body(struct call *c, unsigned status, const char *ctype, const void *b
     resp_log_done(c, status, outcome, NULL);
 }
 
+static bool daily(const char *outcome)
+{
+    return strcmp(outcome, "quota_day") == 0 || strcmp(outcome, "quota_zero") == 0;
+}
+
 void resp_error(struct buf *scratch, struct call *c, unsigned http, const char *message,
                 uint64_t retry_after_s, const char *outcome)
 {
     buf_reset(scratch);
-    (void)gjson_error(scratch, http, NULL, message, 0);
+    if (c->oai)
+        oai_error_body(scratch, http, message,
+                       http == 429 && daily(outcome) ? "insufficient_quota" : NULL, NULL);
+    else
+        (void)gjson_error(scratch, http, NULL, message, 0);
     resp_body(c, http, "application/json; charset=UTF-8", scratch->data, scratch->len,
               retry_after_s, outcome);
+}
+
+void resp_upstream_error(struct buf *scratch, struct call *c, unsigned http, const void *body,
+                         size_t len, uint64_t retry_after_s, const char *outcome)
+{
+    if (c->oai) {
+        buf_reset(scratch);
+        oai_error_from_gemini(scratch, http, body, len, daily(outcome));
+        body = scratch->data;
+        len = scratch->len;
+    }
+    resp_body(c, http, "application/json; charset=UTF-8", body, len, retry_after_s, outcome);
+}
+
+enum status resp_stream_start(struct call *c, uint64_t extra_us)
+{
+    char ovh[24];
+    const char *hdrs[2];
+
+    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)resp_overhead_us(c, extra_us));
+    hdrs[0] = "x-gateway-overhead-us";
+    hdrs[1] = ovh;
+    c->committed = true;
+    c->t_first_byte_us = clock_mono_us();
+    return pipe_decide(c->pipe, 200,
+                       c->sse_out ? "text/event-stream" : "application/json; charset=UTF-8", true,
+                       hdrs, 1);
+}
+
+enum status resp_oai_write(struct call *c, const void *data, size_t len)
+{
+    if (!c->committed && resp_stream_start(c, 0) != ST_OK)
+        return ST_DENIED;
+    c->events++;
+    return pipe_write(c->pipe, data, len);
 }
 
 /* Stream: write one upstream event in the client's framing. */
@@ -105,10 +151,15 @@ void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const 
     struct buf err;
 
     buf_init(&err, 64 * 1024);
-    (void)gjson_error(&err, http, NULL, message, 1);
-    (void)resp_stream_event(scratch, c, err.data, err.len);
-    if (!c->sse_out)
-        (void)pipe_write(c->pipe, "]\n", 2);
+    if (c->oai) {
+        oai_stream_error(http, message, NULL, &err);
+        (void)resp_oai_write(c, err.data, err.len);
+    } else {
+        (void)gjson_error(&err, http, NULL, message, 1);
+        (void)resp_stream_event(scratch, c, err.data, err.len);
+        if (!c->sse_out)
+            (void)pipe_write(c->pipe, "]\n", 2);
+    }
     buf_done(&err);
     pipe_finish(c->pipe);
     c->state = CS_DONE;

@@ -8,7 +8,8 @@ static const char *const names[RT_COUNT] = {
     "none",        "healthz",         "readyz",
     "metrics",     "generateContent", "streamGenerateContent",
     "countTokens", "embedContent",    "batchEmbedContents",
-    "listModels",  "getModel"};
+    "listModels",  "getModel",        "chat.completions",
+    "embeddings",  "models.list",     "models.retrieve"};
 
 const char *route_name(enum route_kind kind)
 {
@@ -30,6 +31,49 @@ static const struct {
     {"batchEmbedContents", RT_BATCH_EMBED},
 };
 
+static bool model_id_ok(const char *p)
+{
+    size_t n = strlen(p);
+
+    if (n == 0 || n >= sizeof(((struct route *)0)->model))
+        return false;
+    for (; *p; p++)
+        if (!model_char(*p))
+            return false;
+    return true;
+}
+
+/* OpenAI paths after their prefix: chat/completions, embeddings, models, models/{id}. */
+static enum status match_openai(bool is_post, bool is_get, const char *p, struct route *ret)
+{
+    struct route r;
+
+    memset(&r, 0, sizeof(r));
+    memcpy(r.version, "v1beta", 7);
+    if (strcmp(p, "chat/completions") == 0 || strcmp(p, "embeddings") == 0) {
+        r.kind = p[0] == 'c' ? RT_OAI_CHAT : RT_OAI_EMBED;
+        r.post = true;
+        *ret = r;
+        return is_post ? ST_OK : ST_INVALID;
+    }
+    if (strcmp(p, "models") == 0) {
+        r.kind = RT_OAI_MODELS;
+        *ret = r;
+        return is_get ? ST_OK : ST_INVALID;
+    }
+    if (strncmp(p, "models/", 7) != 0)
+        return ST_NOT_FOUND;
+    p += 7;
+    if (strncmp(p, "models/", 7) == 0)
+        p += 7;
+    if (!model_id_ok(p))
+        return ST_INVALID;
+    r.kind = RT_OAI_MODEL;
+    memcpy(r.model, p, strlen(p) + 1);
+    *ret = r;
+    return is_get ? ST_OK : ST_INVALID;
+}
+
 enum status route_match(const char *method, const char *path, struct route *ret)
 {
     struct route r;
@@ -44,6 +88,12 @@ enum status route_match(const char *method, const char *path, struct route *ret)
         *ret = r;
         return is_get || strcmp(method, "HEAD") == 0 ? ST_OK : ST_INVALID;
     }
+    if (strncmp(path, "/openai/v1/", 11) == 0)
+        return match_openai(is_post, is_get, path + 11, ret);
+    if (strncmp(path, "/v1beta/openai/", 15) == 0)
+        return match_openai(is_post, is_get, path + 15, ret);
+    if (strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/v1/embeddings") == 0)
+        return match_openai(is_post, is_get, path + 4, ret);
     if (strncmp(path, "/v1beta/", 8) == 0)
         vlen = 6;
     else if (strncmp(path, "/v1/", 4) == 0)

@@ -19,6 +19,10 @@ enum route_kind {
     RT_BATCH_EMBED,
     RT_LIST_MODELS,
     RT_GET_MODEL,
+    RT_OAI_CHAT,   /* POST chat/completions (OpenAI format) */
+    RT_OAI_EMBED,  /* POST embeddings */
+    RT_OAI_MODELS, /* GET models */
+    RT_OAI_MODEL,  /* GET models/{id} */
     RT_COUNT
 };
 
@@ -31,7 +35,9 @@ struct route {
 
 /**
  * Match method and path. ST_NOT_FOUND for unknown paths, ST_INVALID for a known path with the
- * wrong method (405) or a malformed model name.
+ * wrong method (405) or a malformed model name. OpenAI routes live under /v1/, /openai/v1/ and
+ * /v1beta/openai/; GET /v1/models[/{id}] matches as the native route (the caller decides by the
+ * way the client authenticates).
  */
 enum status route_match(const char *method, const char *path, struct route *ret);
 /** Stable name of a route kind for logs ("generateContent", ...). */

@@ -303,6 +303,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         st = fake_validate_generate(req, model, &out);
         if (st == 0) {
             json_t *chunks = fake_generate_chunks(req, model);
+            if (plan.fault == FF_EMPTY)
+                chunks = fake_empty_chunks(chunks);
             if (action[0] == 's') {
                 const char *alt = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "alt");
                 rc =

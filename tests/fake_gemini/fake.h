@@ -24,6 +24,7 @@ enum fake_fault {
     FF_MIDSTREAM,    /* stream: raw JSON error after `after` events */
     FF_RESET,        /* stream: connection reset after `after` events */
     FF_TRUNCATE,     /* stream: end without finishReason after `after` events */
+    FF_EMPTY,        /* an answer with no parts and finishReason STOP */
     FF_COUNT
 };
 
@@ -74,6 +75,8 @@ unsigned fake_model_get(const char *model, struct buf *out);
 unsigned fake_validate_generate(const json_t *req, const char *model, struct buf *out);
 /** Build the candidate chunks of an answer: an array of GenerateContentResponse objects. */
 json_t *fake_generate_chunks(const json_t *req, const char *model);
+/** Replace chunks by one empty answer (no parts, STOP), as Gemini sometimes sends. */
+json_t *fake_empty_chunks(json_t *chunks);
 /** Merge chunks into one non-stream response. */
 json_t *fake_merge_chunks(const json_t *chunks);
 /** countTokens / embedContent / batchEmbedContents. */

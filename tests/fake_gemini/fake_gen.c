@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/clock.h"
 #include "lib/parse.h"
@@ -220,6 +221,37 @@ static const char *const allowed_fields[] = {
     "generationConfig", "generation_config", "cachedContent",      "cached_content",
     "labels",           "serviceTier",       "service_tier",       "model"};
 
+static const char *const gen_fields[] = {"temperature",
+                                         "topP",
+                                         "topK",
+                                         "candidateCount",
+                                         "maxOutputTokens",
+                                         "stopSequences",
+                                         "responseLogprobs",
+                                         "logprobs",
+                                         "presencePenalty",
+                                         "frequencyPenalty",
+                                         "seed",
+                                         "responseMimeType",
+                                         "responseSchema",
+                                         "responseJsonSchema",
+                                         "responseModalities",
+                                         "mediaResolution",
+                                         "speechConfig",
+                                         "thinkingConfig",
+                                         "imageConfig",
+                                         "enableEnhancedCivicAnswers",
+                                         "max_output_tokens",
+                                         "thinking_config",
+                                         "response_mime_type",
+                                         "response_schema",
+                                         "response_json_schema",
+                                         "top_p",
+                                         "top_k",
+                                         "stop_sequences",
+                                         "candidate_count",
+                                         "response_modalities"};
+
 static json_t *get2(const json_t *o, const char *camel, const char *snake)
 {
     json_t *v = json_object_get(o, camel);
@@ -249,6 +281,31 @@ unsigned fake_validate_generate(const json_t *req, const char *model, struct buf
                            "field.",
                            k);
             fake_status_error(out, 400, "INVALID_ARGUMENT", msg);
+            return 400;
+        }
+    }
+    {
+        json_t *gc = get2(req, "generationConfig", "generation_config"), *tc;
+        json_object_foreach(gc, k, v)
+        {
+            bool ok = false;
+            for (size_t a = 0; a < sizeof(gen_fields) / sizeof(gen_fields[0]); a++)
+                ok = ok || strcmp(k, gen_fields[a]) == 0;
+            if (!ok) {
+                char msg[256];
+                (void)snprintf(msg, sizeof(msg),
+                               "Invalid JSON payload received. Unknown name \"%.64s\" at "
+                               "'generation_config': Cannot find field.",
+                               k);
+                fake_status_error(out, 400, "INVALID_ARGUMENT", msg);
+                return 400;
+            }
+        }
+        tc = get2(gc, "thinkingConfig", "thinking_config");
+        if (get2(tc, "thinkingBudget", "thinking_budget") &&
+            get2(tc, "thinkingLevel", "thinking_level")) {
+            fake_status_error(out, 400, "INVALID_ARGUMENT",
+                              "You can only set only one of thinking budget and thinking level.");
             return 400;
         }
     }
@@ -299,6 +356,16 @@ static void request_text(const json_t *req, struct buf *last, unsigned *words)
         json_array_foreach(json_object_get(c, "parts"), j, p)
         {
             const char *t = json_string_value(json_object_get(p, "text"));
+            json_t *media = get2(p, "inlineData", "inline_data");
+            if (!media)
+                media = get2(p, "fileData", "file_data");
+            if (media && user) {
+                /* the echo names attached media: "[image/png]" */
+                const char *mime = json_string_value(get2(media, "mimeType", "mime_type"));
+                if (last->len)
+                    (void)buf_puts(last, " ");
+                (void)buf_printf(last, "[%s]", mime ? mime : "file");
+            }
             if (!t)
                 continue;
             for (const char *s = t; *s; s++)
@@ -344,6 +411,64 @@ static json_t *chunk(json_t *parts, const char *finish, json_t *use, const char 
                      "modelVersion", model, "responseId", rid);
 }
 
+/* A value that fits a JSON Schema (or Gemini Schema): the echo for strings, first enum values. */
+static json_t *sample(const json_t *schema, const char *echo, int depth)
+{
+    const char *type = json_string_value(json_object_get(schema, "type"));
+    json_t *en = json_object_get(schema, "enum"), *any = json_object_get(schema, "anyOf");
+    const char *k;
+    json_t *v, *o;
+
+    if (json_is_array(json_object_get(schema, "type")))
+        type = json_string_value(json_array_get(json_object_get(schema, "type"), 0));
+    if (json_array_size(en))
+        return json_deep_copy(json_array_get(en, 0));
+    if (json_array_size(any) && depth < 8)
+        return sample(json_array_get(any, 0), echo, depth + 1);
+    if (!type || depth >= 8)
+        return json_string(echo);
+    if (strcasecmp(type, "object") == 0) {
+        o = json_object();
+        json_object_foreach(json_object_get(schema, "properties"), k, v)
+        {
+            (void)json_object_set_new(o, k, sample(v, echo, depth + 1));
+        }
+        return o;
+    }
+    if (strcasecmp(type, "array") == 0)
+        return json_pack("[o]", sample(json_object_get(schema, "items"), echo, depth + 1));
+    if (strcasecmp(type, "integer") == 0)
+        return json_integer(42);
+    if (strcasecmp(type, "number") == 0)
+        return json_real(1.5);
+    if (strcasecmp(type, "boolean") == 0)
+        return json_true();
+    if (strcasecmp(type, "null") == 0)
+        return json_null();
+    return json_string(echo);
+}
+
+/* responseMimeType application/json: one chunk of JSON text, fitting the schema when given. */
+static bool json_schema_out(const json_t *gen, const char *echo, json_t *chunks, const char *model,
+                            const char *rid, unsigned pwords, unsigned thoughts)
+{
+    const char *mime = json_string_value(get2(gen, "responseMimeType", "response_mime_type"));
+    json_t *schema = get2(gen, "responseJsonSchema", "response_json_schema"), *v;
+    char *text;
+
+    if (!mime || strcmp(mime, "application/json") != 0)
+        return false;
+    if (!schema)
+        schema = get2(gen, "responseSchema", "response_schema");
+    v = schema ? sample(schema, echo, 0) : json_pack("{s:s}", "echo", echo);
+    text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    (void)json_array_append_new(chunks, chunk(json_pack("[{s:s}]", "text", text ? text : "{}"),
+                                              "STOP", usage(pwords, 9, thoughts), model, rid));
+    free(text);
+    return true;
+}
+
 json_t *fake_generate_chunks(const json_t *req, const char *model)
 {
     json_t *gen = get2(req, "generationConfig", "generation_config");
@@ -382,6 +507,8 @@ json_t *fake_generate_chunks(const json_t *req, const char *model)
             chunks, chunk(parts, "STOP", usage(pwords, 5, thoughts), model, rid.data));
         goto out;
     }
+    if (json_schema_out(gen, last.data ? last.data : "", chunks, model, rid.data, pwords, thoughts))
+        goto out;
     if (max_out > 0 && max_out <= 1 && thoughts) {
         (void)json_array_append_new(
             chunks, chunk(NULL, "MAX_TOKENS", usage(pwords, 0, thoughts), model, rid.data));
@@ -425,6 +552,19 @@ out:
     buf_done(&last);
     buf_done(&rid);
     return chunks;
+}
+
+json_t *fake_empty_chunks(json_t *chunks)
+{
+    json_t *first = json_array_get(chunks, 0);
+    const char *model = json_string_value(json_object_get(first, "modelVersion"));
+    const char *rid = json_string_value(json_object_get(first, "responseId"));
+    json_t *empty = json_array();
+
+    (void)json_array_append_new(
+        empty, chunk(NULL, "STOP", usage(3, 0, 0), model ? model : "m", rid ? rid : "fk-empty"));
+    json_decref(chunks);
+    return empty;
 }
 
 json_t *fake_merge_chunks(const json_t *chunks)

@@ -73,8 +73,8 @@ static uint64_t seq_next = 1, aborted_total;
 static struct buf last_body;
 
 static const char *const fault_names[FF_COUNT] = {
-    "none", "invalid",     "suspended", "quota_minute", "quota_day", "quota_zero", "500",
-    "503",  "bad_request", "latency",   "stall",        "midstream", "reset",      "truncate"};
+    "none",        "invalid", "suspended", "quota_minute", "quota_day", "quota_zero", "500",  "503",
+    "bad_request", "latency", "stall",     "midstream",    "reset",     "truncate",   "empty"};
 
 static unsigned env_uint(const char *name, unsigned def)
 {

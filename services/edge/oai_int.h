@@ -1,0 +1,25 @@
+/* Helpers shared by the OpenAI translation files (oai_*.c) only. */
+#ifndef SB_EDGE_OAI_INT_H
+#define SB_EDGE_OAI_INT_H
+
+#include "lib/buf.h"
+#include "lib/status.h"
+
+struct oai_call;
+struct oai_err;
+
+/** Fill err as a 400 about `param` (may be NULL); returns ST_INVALID. */
+enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Append a jansson value as compact JSON. ST_TOO_BIG when out is full. */
+enum status oai_dump(const void *json, struct buf *out);
+/** Gemini model generation x10: 25 for gemini-2.5-*, 30 for gemini-3-*, 0 when unknown. */
+unsigned oai_family(const char *model);
+/**
+ * Add generationConfig, tools, toolConfig and Google extras of the OpenAI request `req` (a
+ * json_t object) to the Gemini request `g` for `model`. ST_INVALID with err.
+ */
+enum status oai_gen_options(struct oai_call *oc, const void *req, const char *model, void *g,
+                            struct oai_err *err);
+
+#endif
