@@ -10,10 +10,12 @@ const DUR = process.env.BENCH_SECONDS || '5';
 const FAKE_KEY = 'bench-key-000000000001';
 const have = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return true; } catch { return false; } };
 
-function wrkScript(dir, name, key, body) {
+function wrkScript(dir, name, key, body, bearer = false) {
   const f = path.join(dir, `${name}.lua`);
+  const auth = bearer ? `wrk.headers["Authorization"] = ${JSON.stringify('Bearer ' + key)}`
+    : `wrk.headers["x-goog-api-key"] = ${JSON.stringify(key)}`;
   writeFileSync(f, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
-    `wrk.headers["Content-Type"] = "application/json"\nwrk.headers["x-goog-api-key"] = ${JSON.stringify(key)}\n`);
+    `wrk.headers["Content-Type"] = "application/json"\n${auth}\n`);
   return f;
 }
 
@@ -67,14 +69,20 @@ try {
   targets.push(['switchboard', s.url, viaEdge]);
   const routes = [['generateContent', '/v1beta/models/gemini-2.5-flash:generateContent'],
                   ['stream (sse)', '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse']];
+  // the same answers through the OpenAI route (translated both ways)
+  const oai = (stream) => wrkScript(s.dir, `openai${stream ? '-stream' : ''}`, s.token, JSON.stringify({
+    model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true);
+  const openai = { generateContent: oai(false), 'stream (sse)': oai(true) };
   const results = {};
+  const cell = async (rname, c, tname, url, script) => {
+    const r = await wrk(url, script, c);
+    results[`${rname}|${c}|${tname}`] = r;
+    process.stderr.write(`  ${rname.padEnd(16)} c=${String(c).padEnd(3)} ${tname.padEnd(18)} p50 ${r.p50.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s\n`);
+  };
   for (const [rname, rpath] of routes) {
     for (const c of [1, 64]) {
-      for (const [tname, base, script] of targets) {
-        const r = await wrk(base + rpath, script, c);
-        results[`${rname}|${c}|${tname}`] = r;
-        process.stderr.write(`  ${rname.padEnd(16)} c=${String(c).padEnd(3)} ${tname.padEnd(16)} p50 ${r.p50.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s\n`);
-      }
+      for (const [tname, base, script] of targets) await cell(rname, c, tname, base + rpath, script);
+      await cell(rname, c, 'switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]);
     }
   }
   console.log('\n| route | c | direct p50 ms | nginx added ms | switchboard added ms | added vs nginx | RPS vs direct |');
@@ -87,6 +95,16 @@ try {
       const sbAdd = sb.p50 - d.p50;
       const nAdd = n ? n.p50 - d.p50 : null;
       console.log(`| ${rname} | ${c} | ${d.p50.toFixed(3)} | ${n ? nAdd.toFixed(3) : 'n/a'} | ${sbAdd.toFixed(3)} | ${n && nAdd > 0 ? (sbAdd / nAdd).toFixed(1) + '×' : 'n/a'} | ${(sb.rps / d.rps).toFixed(2)} |`);
+    }
+  }
+  console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct |');
+  console.log('|---|---|---|---|---|---|');
+  for (const [rname] of routes) {
+    for (const c of [1, 64]) {
+      const d = results[`${rname}|${c}|direct upstream`];
+      const nat = results[`${rname}|${c}|switchboard`].p50 - d.p50;
+      const o = results[`${rname}|${c}|switchboard openai`];
+      console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} |`);
     }
   }
 } finally {
