@@ -258,10 +258,33 @@ static json_t *get2(const json_t *o, const char *camel, const char *snake)
     return v ? v : json_object_get(o, snake);
 }
 
-unsigned fake_validate_generate(const json_t *req, const char *model, struct buf *out)
+/* Google's 400 for a field the API does not know (`where` names the message it is in). */
+static bool unknown_field(const json_t *o, const char *const *allowed, size_t n, const char *where,
+                          struct buf *out)
 {
     const char *k;
     json_t *v;
+
+    json_object_foreach((json_t *)(uintptr_t)o, k, v)
+    {
+        bool ok = false;
+        for (size_t a = 0; a < n; a++)
+            ok = ok || strcmp(k, allowed[a]) == 0;
+        if (!ok) {
+            char msg[256];
+            (void)snprintf(msg, sizeof(msg),
+                           "Invalid JSON payload received. Unknown name \"%.64s\"%s: Cannot find "
+                           "field.",
+                           k, where);
+            fake_status_error(out, 400, "INVALID_ARGUMENT", msg);
+            return true;
+        }
+    }
+    return false;
+}
+
+unsigned fake_validate_generate(const json_t *req, const char *model, struct buf *out)
+{
     size_t i, j;
     json_t *content, *part;
 
@@ -269,38 +292,14 @@ unsigned fake_validate_generate(const json_t *req, const char *model, struct buf
         fake_status_error(out, 400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
         return 400;
     }
-    json_object_foreach((json_t *)(uintptr_t)req, k, v)
-    {
-        bool ok = false;
-        for (size_t a = 0; a < sizeof(allowed_fields) / sizeof(allowed_fields[0]); a++)
-            ok = ok || strcmp(k, allowed_fields[a]) == 0;
-        if (!ok) {
-            char msg[256];
-            (void)snprintf(msg, sizeof(msg),
-                           "Invalid JSON payload received. Unknown name \"%.64s\": Cannot find "
-                           "field.",
-                           k);
-            fake_status_error(out, 400, "INVALID_ARGUMENT", msg);
-            return 400;
-        }
-    }
+    if (unknown_field(req, allowed_fields, sizeof(allowed_fields) / sizeof(allowed_fields[0]), "",
+                      out))
+        return 400;
     {
         json_t *gc = get2(req, "generationConfig", "generation_config"), *tc;
-        json_object_foreach(gc, k, v)
-        {
-            bool ok = false;
-            for (size_t a = 0; a < sizeof(gen_fields) / sizeof(gen_fields[0]); a++)
-                ok = ok || strcmp(k, gen_fields[a]) == 0;
-            if (!ok) {
-                char msg[256];
-                (void)snprintf(msg, sizeof(msg),
-                               "Invalid JSON payload received. Unknown name \"%.64s\" at "
-                               "'generation_config': Cannot find field.",
-                               k);
-                fake_status_error(out, 400, "INVALID_ARGUMENT", msg);
-                return 400;
-            }
-        }
+        if (unknown_field(gc, gen_fields, sizeof(gen_fields) / sizeof(gen_fields[0]),
+                          " at 'generation_config'", out))
+            return 400;
         tc = get2(gc, "thinkingConfig", "thinking_config");
         if (get2(tc, "thinkingBudget", "thinking_budget") &&
             get2(tc, "thinkingLevel", "thinking_level")) {

@@ -34,6 +34,20 @@ static void test_match(void **state)
         {"POST", "/v2/models/x:generateContent", ST_NOT_FOUND, RT_NONE, NULL, NULL},
         {"GET", "/", ST_NOT_FOUND, RT_NONE, NULL, NULL},
         {"GET", "/v1beta/files", ST_NOT_FOUND, RT_NONE, NULL, NULL},
+        /* OpenAI routes, under /v1, /openai/v1 and Google's /v1beta/openai */
+        {"POST", "/v1/chat/completions", ST_OK, RT_OAI_CHAT, "v1beta", ""},
+        {"POST", "/openai/v1/embeddings", ST_OK, RT_OAI_EMBED, "v1beta", ""},
+        {"POST", "/v1beta/openai/chat/completions", ST_OK, RT_OAI_CHAT, "v1beta", ""},
+        {"GET", "/v1beta/openai/models", ST_OK, RT_OAI_MODELS, "v1beta", ""},
+        {"GET", "/openai/v1/models/gemini-2.5-flash", ST_OK, RT_OAI_MODEL, "v1beta",
+         "gemini-2.5-flash"},
+        {"GET", "/openai/v1/models/models/gemini-2.5-flash", ST_OK, RT_OAI_MODEL, "v1beta",
+         "gemini-2.5-flash"},
+        {"GET", "/v1/chat/completions", ST_INVALID, RT_NONE, NULL, NULL},
+        {"GET", "/openai/v1/models/a/b", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/openai/v1/completions", ST_NOT_FOUND, RT_NONE, NULL, NULL},
+        /* shared with Gemini's v1 list: the edge decides by how the client authenticates */
+        {"GET", "/v1/models", ST_OK, RT_LIST_MODELS, "v1", ""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct route r;
