@@ -660,9 +660,10 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         }
         break;
     case EF_KEEPALIVE:
-        /* an OpenAI stream whose upstream answered but thinks in silence: an SSE comment keeps
-         * the client and any proxy in between from timing out */
-        if (c->oai && c->route.kind == RT_STREAM && c->state == CS_STREAMING &&
+        /* an OpenAI stream whose upstream thinks in silence (Google sends its headers only with
+         * the first chunk): an SSE comment keeps the client and any proxy in between from
+         * timing out. It decides the 200: from here a failure ends the stream, no failover. */
+        if (c->oai && c->route.kind == RT_STREAM &&
             resp_oai_write(c, ": keep-alive\n\n", 14) == ST_DENIED)
             client_gone(e, c);
         break;

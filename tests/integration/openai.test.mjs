@@ -15,7 +15,8 @@ let ai;
 
 before(async () => {
   // two keys in two projects: an empty answer from one fails over to the other
-  await s.start(`pa:${KA},pb:${KB}`);
+  // forwarders report a silent upstream every 200 ms (keep-alive comments)
+  await s.start(`pa:${KA},pb:${KB}`, { fwdEnv: { FWD_KEEPALIVE_MS: '200' } });
   ai = new OpenAI({ apiKey: s.token, baseURL: `${s.url}/v1`, maxRetries: 0 });
 });
 after(async () => { await s.stop(); });
@@ -263,4 +264,23 @@ test('an empty answer is a failure worth another key; a mid-stream failure raise
     }
   }, (e) => e instanceof OpenAI.APIError);
   assert.deepEqual(got.filter(Boolean), ['Echo: ', 'a ']);
+});
+
+test('a stream whose upstream thinks in silence gets SSE keep-alive comments, and the SDK reads on', async () => {
+  await fetch(`${s.fakeUrl}/_fake/reset`, { method: 'POST' }); // scripts left by earlier tests
+  for (const k of [KA, KB]) await s.script({ key: k, model: FLASH, fault: 'stall', after: 0, ms: 900, count: 1 });
+  const raw = await fetch(`${s.url}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: FLASH, stream: true, messages: [{ role: 'user', content: 'slow one' }] }),
+  });
+  const body = await raw.text();
+  assert.ok(body.startsWith(': keep-alive\n\n'), body.slice(0, 80));
+  assert.ok(body.endsWith('data: [DONE]\n\n'));
+  for (const k of [KA, KB]) await s.script({ key: k, model: FLASH, fault: 'stall', after: 0, ms: 900, count: 1 });
+  let text = '';
+  for await (const ch of await ai.chat.completions.create({ model: FLASH, stream: true, messages: [{ role: 'user', content: 'slow two' }] })) {
+    text += ch.choices[0]?.delta?.content ?? '';
+  }
+  assert.equal(text, 'Echo: slow two');
+  await fetch(`${s.fakeUrl}/_fake/reset`, { method: 'POST' });
 });
