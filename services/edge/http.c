@@ -91,8 +91,8 @@ static enum MHD_Result refuse_param(struct MHD_Connection *conn, bool oai, unsig
     char addr[INET6_ADDRSTRLEN];
 
     client_addr(conn, addr, sizeof(addr));
-    LOG_INFO("request.refused", "status=%u client=%s api=%s msg=\"%s\"", status, addr,
-             oai ? "openai" : "gemini", message);
+    LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\" api=%s", status, addr, message,
+             oai ? "openai" : "gemini");
     metrics_request(RT_NONE, status, 0);
 
     buf_init(&b, 8192);
