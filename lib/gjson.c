@@ -105,6 +105,18 @@ out:
     json_decref(root);
 }
 
+static int dump_cb(const char *p, size_t n, void *arg)
+{
+    return buf_append(arg, p, n) == ST_OK ? 0 : -1;
+}
+
+enum status gjson_dump(const void *json, bool pretty, struct buf *out)
+{
+    return json_dump_callback(json, dump_cb, out, pretty ? JSON_INDENT(2) : JSON_COMPACT) == 0
+               ? ST_OK
+               : ST_TOO_BIG;
+}
+
 int gjson_valid(const char *data, size_t len)
 {
     json_t *root = json_loadb(data, len, JSON_DECODE_ANY, NULL);

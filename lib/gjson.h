@@ -2,6 +2,7 @@
 #ifndef SB_GJSON_H
 #define SB_GJSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/buf.h"
@@ -30,6 +31,11 @@ enum status gjson_error(struct buf *out, unsigned http, const char *status, cons
                         int compact);
 /** Scan a GenerateContentResponse (or error object) for usage and finish reason. */
 void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret);
+/**
+ * Append a jansson value (json_t *) to out: compact, or with a 2-space indent when `pretty`.
+ * ST_TOO_BIG when out is full (its content is then partial).
+ */
+enum status gjson_dump(const void *json, bool pretty, struct buf *out);
 /** True when data[len] is one syntactically valid JSON value. */
 int gjson_valid(const char *data, size_t len);
 

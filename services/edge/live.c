@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/gjson.h"
 #include "lib/snap.h"
 #include "lib/xalloc.h"
 
@@ -152,11 +153,6 @@ bool live_hidden(struct live *l, const char *model)
     return h;
 }
 
-static int dump_cb(const char *p, size_t n, void *arg)
-{
-    return buf_append(arg, p, n) == ST_OK ? 0 : -1;
-}
-
 bool live_filter_models(struct live *l, const char *body, size_t len, struct buf *out)
 {
     const void *p;
@@ -196,7 +192,7 @@ bool live_filter_models(struct live *l, const char *body, size_t len, struct buf
             (void)json_array_remove(models, i);
     }
     buf_reset(out);
-    done = json_dump_callback(doc, dump_cb, out, JSON_INDENT(2)) == 0;
+    done = gjson_dump(doc, true, out) == ST_OK;
 out:
     json_decref(doc);
     snap_put(l->snap, ref);

@@ -158,14 +158,6 @@ static bool fn_name_ok(const char *s)
     return true;
 }
 
-static bool declared(const struct oai_call *oc, const char *name)
-{
-    for (size_t i = 0; i < oc->nfn; i++)
-        if (strcmp(oc->fn_names[i], name) == 0)
-            return true;
-    return false;
-}
-
 static enum status tools(struct oai_call *oc, const json_t *req, json_t *g, struct oai_err *err)
 {
     const json_t *ts = json_object_get(req, "tools"), *t;
@@ -199,7 +191,7 @@ static enum status tools(struct oai_call *oc, const json_t *req, json_t *g, stru
                           "a letter or _.");
             goto fail;
         }
-        if (declared(oc, name)) {
+        if (oai_declared(oc, name)) {
             (void)oai_bad(err, param, "Duplicate function name '%s'.", name);
             goto fail;
         }
@@ -239,7 +231,7 @@ static json_t *allowed_names(const struct oai_call *oc, const json_t *list, stru
     json_array_foreach(list, i, t)
     {
         const char *n = json_string_value(json_object_get(json_object_get(t, "function"), "name"));
-        if (!n || !declared(oc, n)) {
+        if (!n || !oai_declared(oc, n)) {
             json_decref(names);
             (void)oai_bad(err, "tool_choice", "tool_choice names a function not in tools: %.64s",
                           n ? n : "(none)");

@@ -2,6 +2,8 @@
 #ifndef SB_EDGE_OAI_INT_H
 #define SB_EDGE_OAI_INT_H
 
+#include <stdbool.h>
+
 #include "lib/buf.h"
 #include "lib/status.h"
 
@@ -11,8 +13,8 @@ struct oai_err;
 /** Fill err as a 400 about `param` (may be NULL); returns ST_INVALID. */
 enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/** Append a jansson value as compact JSON. ST_TOO_BIG when out is full. */
-enum status oai_dump(const void *json, struct buf *out);
+/** True when the client declared a function named `name` (NULL: false). */
+bool oai_declared(const struct oai_call *oc, const char *name);
 /** Gemini model generation x10: 25 for gemini-2.5-*, 30 for gemini-3-*, 0 when unknown. */
 unsigned oai_family(const char *model);
 /**

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/gjson.h"
+
 #include "oai.h"
 #include "oai_int.h"
 
@@ -36,7 +38,7 @@ void oai_error_body(struct buf *out, unsigned status, const char *message, const
                   type_of(status, code), "param",
                   param && *param ? json_string(param) : json_null(), "code",
                   code ? json_string(code) : json_null());
-    (void)oai_dump(e, out);
+    (void)gjson_dump(e, false, out);
     json_decref(e);
 }
 
@@ -106,7 +108,7 @@ enum status oai_models_list(const char *body, size_t len, bool derived, struct b
         }
     }
     r = json_pack("{s:s,s:o}", "object", "list", "data", data);
-    st = oai_dump(r, out);
+    st = gjson_dump(r, false, out);
     json_decref(r);
     json_decref(doc);
     return st;
@@ -122,7 +124,7 @@ enum status oai_model_one(const char *body, size_t len, const char *id, struct b
         return ST_PROTO;
     }
     r = model_obj(id);
-    st = oai_dump(r, out);
+    st = gjson_dump(r, false, out);
     json_decref(r);
     json_decref(doc);
     return st;
@@ -188,7 +190,7 @@ enum status oai_embed_response(const struct oai_call *oc, const char *body, size
     /* Gemini reports no token usage for embeddings */
     r = json_pack("{s:s,s:o,s:s,s:{s:i,s:i}}", "object", "list", "data", data, "model", oc->model,
                   "usage", "prompt_tokens", 0, "total_tokens", 0);
-    st = oai_dump(r, out);
+    st = gjson_dump(r, false, out);
     json_decref(r);
     json_decref(doc);
     return st;

@@ -11,14 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/gjson.h"
 #include "lib/xalloc.h"
 
 #include "oai.h"
 #include "oai_int.h"
+#include "routes.h"
 
 /* base64("skip_thought_signature_validator"): Google's documented stand-in for history whose
  * signature the client could not keep */
 #define DUMMY_SIGNATURE "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
+
+bool oai_declared(const struct oai_call *oc, const char *name)
+{
+    for (size_t i = 0; name && i < oc->nfn; i++)
+        if (strcmp(oc->fn_names[i], name) == 0)
+            return true;
+    return false;
+}
 
 enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...)
 {
@@ -47,12 +57,6 @@ void oai_call_done_doc(struct oai_call *oc)
 {
     json_decref(oc->doc);
     oc->doc = NULL;
-}
-
-static bool model_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_';
 }
 
 static bool strip_suffix(char *s, const char *suffix)
@@ -96,9 +100,8 @@ enum status oai_peek(enum oai_kind kind, const char *body, size_t len, bool deri
         model += 7;
     if (strlen(model) >= sizeof(oc->model) || strlen(model) >= n)
         return oai_bad(err, "model", "The model name is too long.");
-    for (const char *p = model; *p; p++)
-        if (!model_char(*p))
-            return oai_bad(err, "model", "Invalid model name: %.100s", model);
+    if (!route_model_ok(model))
+        return oai_bad(err, "model", "Invalid model name: %.100s", model);
     memcpy(oc->model, model, strlen(model) + 1);
     memcpy(base, model, strlen(model) + 1);
     oc->derived = oai_derive(base, derived && kind == OAI_CHAT);
@@ -472,16 +475,6 @@ fail:
     return ST_INVALID;
 }
 
-static int dump_cb(const char *p, size_t n, void *arg)
-{
-    return buf_append(arg, p, n) == ST_OK ? 0 : -1;
-}
-
-enum status oai_dump(const void *json, struct buf *out)
-{
-    return json_dump_callback(json, dump_cb, out, JSON_COMPACT) == 0 ? ST_OK : ST_TOO_BIG;
-}
-
 enum status oai_chat_request(struct oai_call *oc, const char *model, struct buf *out,
                              struct oai_err *err)
 {
@@ -510,7 +503,7 @@ enum status oai_chat_request(struct oai_call *oc, const char *model, struct buf 
         (void)json_object_set_new(g, "systemInstruction", json_pack("{s:O}", "parts", cv.system));
     if ((st = oai_gen_options(oc, req, model, g, err)) != ST_OK)
         goto out;
-    st = oai_dump(g, out);
+    st = gjson_dump(g, false, out);
 out:
     json_decref(cv.contents);
     json_decref(cv.system);
@@ -565,7 +558,7 @@ enum status oai_embed_request(struct oai_call *oc, const char *model, struct buf
         (void)json_array_append_new(reqs, one);
     }
     one = json_pack("{s:o}", "requests", reqs);
-    st = oai_dump(one, out);
+    st = gjson_dump(one, false, out);
     json_decref(one);
     return st;
 }

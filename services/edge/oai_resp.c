@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/gjson.h"
+
 #include "oai.h"
 #include "oai_int.h"
 
@@ -90,14 +92,6 @@ static json_t *usage_json(const uint64_t u[7])
                      "reasoning_tokens", (json_int_t)u[U_THOUGHTS]);
 }
 
-static bool declared(const struct oai_call *oc, const char *name)
-{
-    for (size_t i = 0; name && i < oc->nfn; i++)
-        if (strcmp(oc->fn_names[i], name) == 0)
-            return true;
-    return false;
-}
-
 /* What one candidate's parts say, in OpenAI terms. */
 struct acc {
     json_t *text, *reasoning; /* json strings being built, or NULL */
@@ -149,7 +143,7 @@ static void read_parts(const struct oai_call *oc, const json_t *cand, const char
         const char *text = json_string_value(json_object_get(p, "text"));
         if (text) {
             cat(json_is_true(json_object_get(p, "thought")) ? &a->reasoning : &a->text, text);
-        } else if (fc && declared(oc, json_string_value(json_object_get(fc, "name")))) {
+        } else if (fc && oai_declared(oc, json_string_value(json_object_get(fc, "name")))) {
             const char *sig = json_string_value(json_object_get(p, "thoughtSignature"));
             const json_t *args = json_object_get(fc, "args");
             char *argstr = args ? json_dumps(args, JSON_COMPACT) : NULL;
@@ -265,7 +259,7 @@ enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len,
     (void)json_object_set_new(r, "choices", choices);
     read_usage(json_object_get(doc, "usageMetadata"), u);
     (void)json_object_set_new(r, "usage", usage_json(u));
-    st = oai_dump(r, out);
+    st = gjson_dump(r, false, out);
     json_decref(r);
     json_decref(doc);
     return st;
@@ -276,7 +270,7 @@ static enum status event(json_t *v, struct buf *out)
     enum status st;
 
     (void)buf_puts(out, "data: ");
-    st = oai_dump(v, out);
+    st = gjson_dump(v, false, out);
     (void)buf_puts(out, "\n\n");
     return st;
 }

@@ -31,7 +31,7 @@ static const struct {
     {"batchEmbedContents", RT_BATCH_EMBED},
 };
 
-static bool model_id_ok(const char *p)
+bool route_model_ok(const char *p)
 {
     size_t n = strlen(p);
 
@@ -66,7 +66,7 @@ static enum status match_openai(bool is_post, bool is_get, const char *p, struct
     p += 7;
     if (strncmp(p, "models/", 7) == 0)
         p += 7;
-    if (!model_id_ok(p))
+    if (!route_model_ok(p))
         return ST_INVALID;
     r.kind = RT_OAI_MODEL;
     memcpy(r.model, p, strlen(p) + 1);
