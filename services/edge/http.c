@@ -250,7 +250,8 @@ static bool body_ok(const struct http_req *r)
     return !r->too_big && r->body.len > 0 && gjson_valid(r->body.data, r->body.len);
 }
 
-/* The refusal for a body that is not body_ok(): size, presence, JSON syntax. */
+/* The refusal for a body that is not body_ok(): size, presence, JSON syntax (OpenAI bodies get
+ * their syntax error from oai_peek, which parses them once). */
 static enum MHD_Result refuse_body(struct MHD_Connection *conn, bool oai, const struct http_req *r)
 {
     char msg[128];
@@ -263,10 +264,7 @@ static enum MHD_Result refuse_body(struct MHD_Connection *conn, bool oai, const 
     if (r->body.len == 0)
         return refuse(conn, oai, 400, "The request body is empty; a JSON object is required.",
                       NULL);
-    return refuse(conn, oai, 400,
-                  oai ? "We could not parse the JSON body of your request."
-                      : "Invalid JSON payload received.",
-                  NULL);
+    return refuse(conn, oai, 400, "Invalid JSON payload received.", NULL);
 }
 
 /* OpenAI routes: read the model from the body (or path), resolve it, check the token, and
@@ -298,7 +296,8 @@ static enum MHD_Result dispatch_oai(struct http *h, struct MHD_Connection *conn,
         oc->derived = oai_derive(base, h->cfg->oai_derived);
         up.kind = RT_GET_MODEL;
     } else {
-        if (!body_ok(r)) {
+        /* the syntax is checked by the one parse oai_peek makes */
+        if (r->too_big || r->body.len == 0) {
             rc = refuse_body(conn, true, r);
             goto done_rc;
         }

@@ -89,6 +89,8 @@ enum status oai_peek(enum oai_kind kind, const char *body, size_t len, bool deri
     const char *model = json_string_value(json_object_get(doc, "model"));
 
     oc->kind = kind;
+    if (!doc)
+        return oai_bad(err, NULL, "We could not parse the JSON body of your request.");
     if (!json_is_object(doc)) {
         json_decref(doc);
         return oai_bad(err, NULL, "The request body must be a JSON object.");

@@ -212,6 +212,11 @@ test('derived names: -search adds googleSearch, -nothinking sets the budget to 0
 test('errors: bad token, bad request, refused parameters, quota with retry-after', async () => {
   const bad = new OpenAI({ apiKey: 'sb-not-a-token', baseURL: `${s.url}/v1`, maxRetries: 0 });
   await assert.rejects(bad.chat.completions.create({ model: FLASH, messages: [{ role: 'user', content: 'x' }] }), OpenAI.AuthenticationError);
+  const broken = await fetch(`${s.url}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' }, body: '{"model":',
+  });
+  assert.equal(broken.status, 400);
+  assert.deepEqual(await broken.json(), { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
   await assert.rejects(ai.chat.completions.create({ model: FLASH, messages: [] }),
     (e) => e instanceof OpenAI.BadRequestError && e.param === 'messages');
   await assert.rejects(ai.chat.completions.create({ model: FLASH, messages: [{ role: 'user', content: 'x' }], logit_bias: { 50256: -100 } }),

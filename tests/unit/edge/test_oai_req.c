@@ -87,6 +87,7 @@ static void test_messages(void **state)
     check(OAI_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", NULL, NULL, "model");
     check(OAI_CHAT, "{\"model\":\"a b\",\"messages\":[]}", NULL, NULL, "model");
     check(OAI_CHAT, "[1]", NULL, NULL, "");
+    check(OAI_CHAT, "{\"model\":", NULL, NULL, "");
     /* system content may only be text */
     check(
         OAI_CHAT,
