@@ -128,6 +128,17 @@ static bool acc_visible(const struct acc *a)
            (a->reasoning && json_string_length(a->reasoning)) || a->tool_calls || a->images;
 }
 
+/* The optional fields of a message or delta: reasoning, tool calls, images. */
+static void acc_put(const struct acc *a, json_t *o)
+{
+    if (a->reasoning)
+        (void)json_object_set(o, "reasoning_content", a->reasoning);
+    if (a->tool_calls)
+        (void)json_object_set(o, "tool_calls", a->tool_calls);
+    if (a->images)
+        (void)json_object_set(o, "images", a->images);
+}
+
 /* Read a candidate's parts; tool calls are numbered from *ntools (advanced), ids from rid. */
 static void read_parts(const struct oai_call *oc, const json_t *cand, const char *rid,
                        size_t choice, unsigned *ntools, bool stream, struct acc *a)
@@ -239,12 +250,7 @@ enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len,
         normal = normal && normal_end(fr);
         msg = json_pack("{s:s,s:O,s:n}", "role", "assistant", "content",
                         a.text ? a.text : json_null(), "refusal");
-        if (a.reasoning)
-            (void)json_object_set(msg, "reasoning_content", a.reasoning);
-        if (a.tool_calls)
-            (void)json_object_set(msg, "tool_calls", a.tool_calls);
-        if (a.images)
-            (void)json_object_set(msg, "images", a.images);
+        acc_put(&a, msg);
         (void)json_array_append_new(choices, json_pack("{s:I,s:o,s:n,s:s}", "index", idx, "message",
                                                        msg, "logprobs", "finish_reason",
                                                        finish_reason(fr, a.tool_calls != NULL)));
@@ -317,12 +323,7 @@ enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, 
             (void)json_object_set_new(delta, "role", json_string("assistant"));
         if (a.text)
             (void)json_object_set(delta, "content", a.text);
-        if (a.reasoning)
-            (void)json_object_set(delta, "reasoning_content", a.reasoning);
-        if (a.tool_calls)
-            (void)json_object_set(delta, "tool_calls", a.tool_calls);
-        if (a.images)
-            (void)json_object_set(delta, "images", a.images);
+        acc_put(&a, delta);
         ch->started = true;
         ch->tool_calls = ch->tool_calls || a.tool_calls;
         oc->visible = true;
