@@ -283,6 +283,7 @@ static enum MHD_Result dispatch_oai(struct http *h, struct MHD_Connection *conn,
     enum MHD_Result rc;
 
     oc->created = (int64_t)(clock_now_ms() / 1000);
+    buf_init(&tr, (size_t)r->lv.max_body_bytes * 2 + 65536);
     if (rt.kind == RT_OAI_MODELS) {
         oc->kind = OAI_MODELS;
         tv = tokens_check(h->tokens, token, NULL, (int64_t)clock_now_ms(), &tok);
@@ -317,28 +318,24 @@ checked:
         rc = refuse(conn, true, tv == TOK_MODEL ? 403 : 401, verdict_text[tv], NULL);
         goto done_rc;
     }
-    if (oc->kind == OAI_CHAT || oc->kind == OAI_EMBED) {
-        buf_init(&tr, (size_t)r->lv.max_body_bytes * 2 + 65536);
+    if (edge_inflight(h->edge) >= h->cfg->max_inflight) {
+        rc = refuse(conn, true, 503, "The gateway is at capacity; retry shortly.", NULL);
+        goto done_rc;
+    }
+    if (up.post) { /* chat and embeddings: translate the body */
         if ((oc->kind == OAI_CHAT ? oai_chat_request(oc, up.model, &tr, &err)
                                   : oai_embed_request(oc, up.model, &tr, &err)) != ST_OK) {
-            buf_done(&tr);
             if (!err.status)
                 (void)snprintf(err.message, sizeof(err.message), "The request is too large.");
             goto bad;
         }
         oai_call_done_doc(oc);
     }
-    if (edge_inflight(h->edge) >= h->cfg->max_inflight) {
-        if (oc->kind == OAI_CHAT || oc->kind == OAI_EMBED)
-            buf_done(&tr);
-        rc = refuse(conn, true, 503, "The gateway is at capacity; retry shortly.", NULL);
-        goto done_rc;
-    }
     c = new_call(h, &up, &tok, r);
     c->client_kind = rt.kind;
     c->oai = oc;
     c->sse_out = oc->stream;
-    if (oc->kind == OAI_CHAT || oc->kind == OAI_EMBED)
+    if (up.post)
         c->body = buf_take(&tr, &c->body_len);
     if (route_upstream_path(&up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, c->upath,
                             sizeof(c->upath)) != ST_OK) {
@@ -349,6 +346,7 @@ checked:
 bad:
     rc = refuse_param(conn, true, err.status ? err.status : 400, err.message, err.code, err.param);
 done_rc:
+    buf_done(&tr);
     oai_call_done(oc);
     free(oc);
     return rc;
