@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/bus_int.h"
 #include "lib/xalloc.h"
 
 #define MAX_SUBS 16
@@ -46,6 +47,16 @@ static enum status from_nats(natsStatus s)
     default:
         return ST_IO;
     }
+}
+
+natsConnection *bus_conn(struct bus *bus)
+{
+    return bus->nc;
+}
+
+enum status bus_status(natsStatus s)
+{
+    return from_nats(s);
 }
 
 enum status bus_connect(const char *url, const char *name, struct bus **ret)

@@ -56,9 +56,13 @@ enum status db_exec(struct db *db, const char *sql, int nparams, const char *con
     PGresult *r;
     ExecStatusType t;
 
+    /* inside a transaction a silent reconnect would run the rest outside it (a COMMIT on a
+     * fresh session succeeds with a warning): only a statement on its own is retried */
+    bool in_tx = PQtransactionStatus(db->pg) != PQTRANS_IDLE;
+
     for (int attempt = 0;; attempt++) {
         r = PQexecParams(db->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-        if (PQstatus(db->pg) == CONNECTION_OK || attempt > 0)
+        if (PQstatus(db->pg) == CONNECTION_OK || attempt > 0 || in_tx)
             break;
         /* the link broke (Postgres restarted): reconnect and run the statement once more */
         PQclear(r);
@@ -83,6 +87,48 @@ enum status db_exec(struct db *db, const char *sql, int nparams, const char *con
         PQclear(r);
     }
     return ST_OK;
+}
+
+enum status db_copy(struct db *db, const char *sql, const void *data, size_t len)
+{
+    const char *p = data;
+    PGresult *r = PQexec(db->pg, sql);
+    enum status st = ST_OK;
+
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        st = PQstatus(db->pg) == CONNECTION_OK ? map_state(r) : ST_UNAVAILABLE;
+        set_err(db, r);
+        PQclear(r);
+        return st;
+    }
+    PQclear(r);
+    while (len > 0 && st == ST_OK) {
+        int n = len > (1u << 20) ? 1 << 20 : (int)len;
+        if (PQputCopyData(db->pg, p, n) != 1)
+            st = ST_IO;
+        p += n;
+        len -= (size_t)n;
+    }
+    if (PQputCopyEnd(db->pg, st == ST_OK ? NULL : "client failed") != 1)
+        st = ST_IO;
+    while ((r = PQgetResult(db->pg)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && st == ST_OK) {
+            st = PQstatus(db->pg) == CONNECTION_OK ? map_state(r) : ST_UNAVAILABLE;
+            set_err(db, r);
+        }
+        PQclear(r);
+    }
+    if (st == ST_IO && PQstatus(db->pg) != CONNECTION_OK)
+        st = ST_UNAVAILABLE;
+    return st;
+}
+
+bool db_ok(struct db *db)
+{
+    if (PQstatus(db->pg) == CONNECTION_OK)
+        return true;
+    PQreset(db->pg);
+    return PQstatus(db->pg) == CONNECTION_OK;
 }
 
 static enum status migrate(struct db *db, const char *table, const char *const *migrations,

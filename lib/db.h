@@ -28,6 +28,13 @@ void db_free(struct db *db);
  */
 enum status db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
                     struct db_res **ret);
+/**
+ * COPY ... FROM STDIN (text format) with `data` as the rows. ST_UNAVAILABLE when the link
+ * broke (never retried: run it inside a transaction).
+ */
+enum status db_copy(struct db *db, const char *sql, const void *data, size_t len);
+/** True when the connection is up, trying one reconnect first when it is not. */
+bool db_ok(struct db *db);
 /** Text of the last failure (borrowed, valid until the next call); never holds parameters. */
 const char *db_last_error(const struct db *db);
 size_t db_res_rows(const struct db_res *r);

@@ -37,19 +37,9 @@ static const char *jstr(const json_t *v, const char *def)
 static void event(struct kp_admin *a, const char *admin, const char *id, const char *project,
                   const char *state)
 {
-    Sb__V1__KeyEvent ev = SB__V1__KEY_EVENT__INIT;
-    uint8_t buf[1024];
-    size_t n;
+    struct kp_key_event k = {id, project, NULL, NULL, state, NULL, admin, 0};
 
-    ev.key_id = CODEC_STR(id);
-    ev.project = CODEC_STR(project);
-    ev.state = CODEC_STR(state);
-    ev.admin = CODEC_STR(admin);
-    ev.ts_ms = clock_now_ms();
-    if (sb__v1__key_event__get_packed_size(&ev) > sizeof(buf))
-        return;
-    n = sb__v1__key_event__pack(&ev, buf);
-    (void)bus_publish(a->bus, SUBJ_EV_KEY, NULL, buf, n, NULL);
+    kp_codec_key_event(a->ev, &k);
     LOG_INFO("key.state", "key_id=%s project=%s state=%s admin=%s", id, project, state, admin);
 }
 

@@ -8,6 +8,7 @@
 #include "lib/buf.h"
 
 struct bus;
+struct jet_pub;
 struct kp_pool;
 struct store;
 
@@ -15,6 +16,7 @@ struct kp_admin {
     struct store *store;
     struct kp_pool *pool;
     struct bus *bus;
+    struct jet_pub *ev; /* key events */
     bool reload;   /* set when the registry changed: the caller reloads keys into the pool */
     bool answered; /* the reply was sent already (test: the forwarder answers) */
 };

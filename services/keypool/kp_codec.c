@@ -4,6 +4,7 @@
  */
 #include "kp_codec.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,14 @@
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/codec.h"
+#include "lib/jet.h"
 #include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
 #include "kp.h"
 #include "pool.h"
+#include "proto/events.pb-c.h"
 #include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
@@ -106,11 +109,39 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
     return st;
 }
 
-/* A key died, a (project, model) cooled, a key backed off: log it and publish a KeyEvent. */
-static void log_change(struct bus *bus, const Sb__V1__Outcome *o, const char *change)
+void kp_codec_key_event(struct jet_pub *ev, const struct kp_key_event *k)
 {
-    Sb__V1__KeyEvent ev = SB__V1__KEY_EVENT__INIT;
-    uint8_t buf[1024];
+    Sb__V1__KeyEvent m = SB__V1__KEY_EVENT__INIT;
+    uint8_t buf[2048];
+    char id[96];
+    static atomic_uint_least64_t seq;
+
+    if (!ev)
+        return;
+    m.key_id = CODEC_STR(k->key_id);
+    m.project = CODEC_STR(k->project);
+    m.model = CODEC_STR(k->model ? k->model : "");
+    m.old_state = CODEC_STR(k->old_state ? k->old_state : "");
+    m.state = CODEC_STR(k->state);
+    m.reason = CODEC_STR(k->reason ? k->reason : "");
+    m.admin = CODEC_STR(k->admin ? k->admin : "");
+    m.until_ms = k->until_ms;
+    m.ts_ms = clock_now_ms();
+    if (sb__v1__key_event__get_packed_size(&m) > sizeof(buf))
+        return;
+    /* a de-duplication id, so a publish that is retried is stored once */
+    (void)snprintf(id, sizeof(id), "k-%s-%llu-%llu", k->key_id, (unsigned long long)m.ts_ms,
+                   (unsigned long long)atomic_fetch_add(&seq, 1));
+    if (jet_pub_send(ev, SUBJ_EV_KEY, buf, sb__v1__key_event__pack(&m, buf), id) != ST_OK)
+        LOG_WARN("event.dropped", "kind=key key_id=%s reason=buffer_full", k->key_id);
+}
+
+/* A key died, a (project, model) cooled, a key backed off: log it and publish a KeyEvent. Only
+ * keys in use are leased, so the state left is "active". */
+static void log_change(struct jet_pub *ev, const Sb__V1__Outcome *o, const char *change)
+{
+    struct kp_key_event k = {o->key_id, o->project, o->model, "active", change, o->reason,
+                             NULL,      0};
 
     if (strcmp(change, "dead") != 0 && strcmp(change, "cooled") != 0 &&
         strcmp(change, "backoff") != 0)
@@ -118,16 +149,7 @@ static void log_change(struct bus *bus, const Sb__V1__Outcome *o, const char *ch
     LOG_INFO("key.state", "req=%s key_id=%s project=%s model=%s change=%s class=%s reason=%s",
              o->request_id, o->key_id, o->project, o->model, change,
              classify_name((enum err_class)o->error_class), o->reason[0] ? o->reason : "-");
-    if (!bus)
-        return;
-    ev.key_id = o->key_id;
-    ev.project = o->project;
-    ev.state = CODEC_STR(change);
-    ev.reason = o->reason;
-    ev.model = o->model;
-    ev.ts_ms = clock_now_ms();
-    if (sb__v1__key_event__get_packed_size(&ev) <= sizeof(buf))
-        (void)bus_publish(bus, SUBJ_EV_KEY, NULL, buf, sb__v1__key_event__pack(&ev, buf), NULL);
+    kp_codec_key_event(ev, &k);
 }
 
 static void outcome_of(const Sb__V1__Outcome *m, struct kp_outcome *oc)
@@ -151,7 +173,7 @@ struct slot {
     unsigned ttl;
 };
 
-void kp_codec_batch(struct kp_pool *pool, struct bus *bus, struct kp_item *items, size_t n)
+void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *items, size_t n)
 {
     struct slot *slots = xcalloc(n ? n : 1, sizeof(*slots));
     size_t ncalls = 0, total = 0;
@@ -204,7 +226,7 @@ void kp_codec_batch(struct kp_pool *pool, struct bus *bus, struct kp_item *items
         if (items[i].kind == KP_ITEM_LEASE) {
             struct kp_lease l;
             if (sl->lr && sl->lr->failed && sts[sl->first_call - 1] == ST_OK)
-                log_change(bus, sl->lr->failed,
+                log_change(ev, sl->lr->failed,
                            rets[sl->first_call - 1].n ? rets[sl->first_call - 1].items[0] : "");
             enum status st = ST_PROTO;
             if (sl->lr && sts[sl->first_call] == ST_OK)
@@ -226,7 +248,7 @@ void kp_codec_batch(struct kp_pool *pool, struct bus *bus, struct kp_item *items
                               sl->ob->outcomes[k]->request_id, sl->ob->outcomes[k]->key_id,
                               status_str(sts[c]));
                 else
-                    log_change(bus, sl->ob->outcomes[k], rets[c].n ? rets[c].items[0] : "");
+                    log_change(ev, sl->ob->outcomes[k], rets[c].n ? rets[c].items[0] : "");
             }
             sb__v1__outcome_batch__free_unpacked(sl->ob, NULL);
         }

@@ -10,6 +10,7 @@
 #include "lib/status.h"
 
 struct bus;
+struct jet_pub;
 struct kp_pool;
 
 /** Handle a LeaseRequest; the packed LeaseReply is appended to out. */
@@ -28,10 +29,18 @@ struct kp_item {
 
 /**
  * Handle lease requests and outcome batches together: one pipelined Redis round trip for all
- * of them; key state changes are published as KeyEvents on bus (NULL: only logged). Items
+ * of them; key state changes are published as KeyEvents through ev (NULL: only logged). Items
  * marked need_reload must be answered again with kp_codec_lease() after a reload.
  */
-void kp_codec_batch(struct kp_pool *pool, struct bus *bus, struct kp_item *items, size_t n);
+void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *items, size_t n);
+
+/* A key's state change, for the event stream; strings borrowed, NULL allowed but for ids. */
+struct kp_key_event {
+    const char *key_id, *project, *model, *old_state, *state, *reason, *admin;
+    uint64_t until_ms;
+};
+/** Publish a KeyEvent on SB_EVENTS (never blocks; ev NULL: nothing). Any thread. */
+void kp_codec_key_event(struct jet_pub *ev, const struct kp_key_event *k);
 /** A ForwardRequest that reads the model list with key id/project/secret (a key test). */
 enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
                            struct buf *out);

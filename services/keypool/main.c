@@ -13,6 +13,8 @@
 
 #include "lib/bus.h"
 #include "lib/config.h"
+#include "lib/events.h"
+#include "lib/jet.h"
 #include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/queue.h"
@@ -36,6 +38,7 @@ struct kp_config {
     const char *id;
     const char *master_key;
     const char *master_key_file;
+    struct events_cfg events;
 };
 
 static const struct cfg_field kp_fields[] = {
@@ -49,6 +52,7 @@ static const struct cfg_field kp_fields[] = {
     CFG_STR("KP_ID", struct kp_config, id, ""),
     CFG_SECRET("SB_MASTER_KEY", struct kp_config, master_key, ""),
     CFG_STR("SB_MASTER_KEY_FILE", struct kp_config, master_key_file, ""),
+    EVENTS_CFG_FIELDS(struct kp_config),
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -93,7 +97,7 @@ static enum status seed_and_load(struct store *store, struct kp_pool *pool, cons
 #define BATCH_MAX 64
 
 /* Handle queued messages together: their Redis scripts share one pipelined round trip. */
-static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *store,
+static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *pool, struct store *store,
                          const struct kp_config *cfg, struct bus_msg **msgs, size_t n)
 {
     struct kp_item items[BATCH_MAX];
@@ -113,7 +117,7 @@ static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *st
             buf_init(&it->reply, 64 * 1024);
             owner[ni++] = msgs[i];
         } else if (strncmp(subj, SUBJ_KP_ADMIN, strlen(SUBJ_KP_ADMIN)) == 0 && reply) {
-            struct kp_admin adm = {store, pool, bus, false, false};
+            struct kp_admin adm = {store, pool, bus, ev, false, false};
             struct buf out;
             buf_init(&out, 64u * 1024 * 1024);
             kp_admin_handle(&adm, subj + strlen(SUBJ_KP_ADMIN), bus_msg_data(msgs[i]),
@@ -136,7 +140,7 @@ static void handle_batch(struct bus *bus, struct kp_pool *pool, struct store *st
             buf_done(&out);
         }
     }
-    kp_codec_batch(pool, bus, items, ni);
+    kp_codec_batch(pool, ev, items, ni);
     for (size_t i = 0; i < ni; i++) {
         struct kp_item *it = &items[i];
         const char *reply = bus_msg_reply(owner[i]);
@@ -168,6 +172,7 @@ int main(void)
     struct kp_config cfg;
     char err[256], idbuf[64];
     struct bus *bus = NULL;
+    struct jet_pub *ev = NULL;
     struct kv *kv = NULL;
     struct store *store = NULL;
     struct kp_pool *pool = NULL;
@@ -214,6 +219,12 @@ int main(void)
         LOG_ERROR("startup.failed", "step=nats");
         goto out;
     }
+    if ((st = events_ensure(bus, &cfg.events, false)) != ST_OK)
+        LOG_WARN("events.stream_unavailable", "st=%s action=buffer", status_str(st));
+    if ((st = jet_pub_new(bus, cfg.events.buffer, &ev)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=events st=%s", status_str(st));
+        goto out;
+    }
     if (bus_subscribe(bus, SUBJ_KP_LEASE, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_OUTCOME, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
@@ -235,12 +246,13 @@ int main(void)
                 n++;
             if (n == 0)
                 break;
-            handle_batch(bus, pool, store, &cfg, msgs, n);
+            handle_batch(bus, ev, pool, store, &cfg, msgs, n);
         }
     }
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;
 out:
+    jet_pub_free(ev, 2000);
     bus_free(bus);
     if (q) {
         struct bus_msg *msg;
