@@ -96,3 +96,77 @@ void clock_iso8601(uint64_t ms, char *out, size_t n)
     (void)snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
 }
+
+void clock_day_name(int64_t day, char *out, size_t n)
+{
+    int64_t y;
+    unsigned m, d;
+
+    civil_from_days(day, &y, &m, &d);
+    (void)snprintf(out, n, "%04lld%02u%02u", (long long)y, m, d);
+}
+
+/* Read exactly `w` digits. */
+static bool digits(const char **p, unsigned w, unsigned *ret)
+{
+    unsigned v = 0;
+
+    for (unsigned i = 0; i < w; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (unsigned)(c - '0');
+    }
+    *p += w;
+    *ret = v;
+    return true;
+}
+
+static bool lit(const char **p, char c)
+{
+    if (**p != c)
+        return false;
+    (*p)++;
+    return true;
+}
+
+bool clock_parse_iso8601(const char *s, uint64_t *ret_ms)
+{
+    unsigned y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, oh, om;
+    int64_t off = 0, t;
+
+    if (!digits(&s, 4, &y) || !lit(&s, '-') || !digits(&s, 2, &mo) || !lit(&s, '-') ||
+        !digits(&s, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970)
+        return false;
+    if (*s == 'T' || *s == 't' || *s == ' ') {
+        s++;
+        if (!digits(&s, 2, &h) || !lit(&s, ':') || !digits(&s, 2, &mi) || h > 23 || mi > 59)
+            return false;
+        if (lit(&s, ':') && (!digits(&s, 2, &sec) || sec > 60))
+            return false;
+        if (lit(&s, '.')) {
+            unsigned scale = 100;
+            if (*s < '0' || *s > '9')
+                return false;
+            for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
+                ms += (unsigned)(*s - '0') * scale;
+        }
+        if (*s == 'Z' || *s == 'z') {
+            s++;
+        } else if (*s == '+' || *s == '-') {
+            int sign = *s++ == '-' ? -1 : 1;
+            if (!digits(&s, 2, &oh) || !lit(&s, ':') || !digits(&s, 2, &om) || oh > 23 || om > 59)
+                return false;
+            off = sign * (int64_t)(oh * 3600 + om * 60);
+        } else {
+            return false; /* a time without a zone is ambiguous */
+        }
+    }
+    if (*s)
+        return false;
+    t = days_from_civil((int64_t)y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    if (t < 0)
+        return false;
+    *ret_ms = (uint64_t)t * 1000 + ms;
+    return true;
+}

@@ -2,6 +2,7 @@
 #ifndef SB_CLOCK_H
 #define SB_CLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,5 +17,13 @@ uint64_t clock_mono_us(void);
  * following the US DST rule (second Sunday of March to first Sunday of November, 02:00 local).
  */
 uint64_t clock_next_pacific_midnight_ms(uint64_t now_ms);
+
+/** Day number (days since 1970-01-01) as "YYYYMMDD" into out (>= 9 bytes). */
+void clock_day_name(int64_t day, char *out, size_t n);
+/**
+ * Parse RFC 3339 ("2026-11-22T10:15:04.123Z", "+01:00" offsets) or a bare date ("2026-11-22",
+ * midnight UTC) into Unix ms. False when malformed, zone-less or before 1970.
+ */
+bool clock_parse_iso8601(const char *s, uint64_t *ret_ms);
 
 #endif

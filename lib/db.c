@@ -123,6 +123,19 @@ enum status db_copy(struct db *db, const char *sql, const void *data, size_t len
     return st;
 }
 
+enum status db_script(struct db *db, const char *sql)
+{
+    PGresult *r = PQexec(db->pg, sql);
+    enum status st = ST_OK;
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        st = PQstatus(db->pg) == CONNECTION_OK ? map_state(r) : ST_UNAVAILABLE;
+        set_err(db, r);
+    }
+    PQclear(r);
+    return st;
+}
+
 bool db_ok(struct db *db)
 {
     if (PQstatus(db->pg) == CONNECTION_OK)
@@ -159,7 +172,7 @@ static enum status migrate(struct db *db, const char *table, const char *const *
     for (size_t v = (size_t)have; v < n; v++) {
         st = db_exec(db, "BEGIN", 0, NULL, NULL);
         if (st == ST_OK)
-            st = db_exec(db, migrations[v], 0, NULL, NULL);
+            st = db_script(db, migrations[v]);
         (void)snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES (%zu)", table, v + 1);
         if (st == ST_OK)
             st = db_exec(db, sql, 0, NULL, NULL);

@@ -33,6 +33,8 @@ enum status db_exec(struct db *db, const char *sql, int nparams, const char *con
  * broke (never retried: run it inside a transaction).
  */
 enum status db_copy(struct db *db, const char *sql, const void *data, size_t len);
+/** Run trusted SQL text that may hold several statements (no parameters, no retry). */
+enum status db_script(struct db *db, const char *sql);
 /** True when the connection is up, trying one reconnect first when it is not. */
 bool db_ok(struct db *db);
 /** Text of the last failure (borrowed, valid until the next call); never holds parameters. */

@@ -1,0 +1,173 @@
+/*
+ * One ingestion round: fetch, decode into COPY rows, write in one transaction, acknowledge.
+ * Nothing is acknowledged before its commit, so a crash anywhere means a redelivery, which the
+ * idempotent insert absorbs. A message that cannot be decoded, or a row Postgres refuses on its
+ * own, is logged and acknowledged: holding it would stop the stream behind it forever.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/bus.h"
+#include "lib/clock.h"
+#include "lib/jet.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#include "lgr.h"
+#include "lgr_codec.h"
+#include "proto/subjects.h"
+#include "store.h"
+
+#define PROGRESS_MS 5000 /* while Postgres is away: keep the batch's ack timers from expiring */
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
+{
+    uint64_t seq = 0, delivered = 0, pending = 0;
+    enum status st;
+
+    (void)jet_meta(m, &seq, &delivered, &pending);
+    st = lgr_batch_add(b, bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
+                       bus_msg_header(m, "Nats-Msg-Id"), seq);
+    if (st == ST_PROTO) {
+        l->undecodable++;
+        LOG_WARN("event.undecodable", "subject=%s seq=%llu bytes=%zu action=ack_drop",
+                 bus_msg_subject(m), (unsigned long long)seq, bus_msg_len(m));
+    }
+    return st;
+}
+
+/* Postgres refused the batch's data: store its events one by one, dropping only the bad one. */
+static void write_singly(struct lgr *l, struct bus_msg **msgs, size_t n)
+{
+    struct lgr_batch one;
+
+    lgr_batch_init(&one);
+    for (size_t i = 0; i < n; i++) {
+        size_t fresh = 0;
+        enum status st;
+        lgr_batch_reset(&one);
+        if (add(l, &one, msgs[i]) != ST_OK)
+            continue;
+        st = lgr_store_write(l->store, &one, &fresh);
+        if (st == ST_OK) {
+            l->stored += fresh;
+        } else {
+            l->unstorable++;
+            LOG_ERROR("event.unstorable", "subject=%s err=\"%s\" action=ack_drop",
+                      bus_msg_subject(msgs[i]), lgr_store_error(l->store));
+        }
+    }
+    lgr_batch_done(&one);
+}
+
+/* Write until it sticks; false when told to stop first (nothing acknowledged then). */
+static bool write_batch(struct lgr *l, struct lgr_batch *b, struct bus_msg **msgs, size_t n,
+                        volatile sig_atomic_t *stop)
+{
+    unsigned wait_ms = 100;
+    uint64_t last_progress = clock_mono_us() / 1000;
+    bool warned = false;
+
+    for (;;) {
+        size_t fresh = 0;
+        enum status st = lgr_store_write(l->store, b, &fresh);
+        if (st == ST_OK) {
+            l->stored += fresh;
+            l->duplicates += b->nreq - fresh;
+            if (warned)
+                LOG_INFO("postgres.back", "events=%zu", n);
+            return true;
+        }
+        if (st == ST_INVALID) {
+            write_singly(l, msgs, n);
+            return true;
+        }
+        if (!warned)
+            LOG_WARN("postgres.unavailable", "events=%zu err=\"%s\" action=hold_and_retry", n,
+                     lgr_store_error(l->store));
+        warned = true;
+        if (*stop)
+            return false;
+        sleep_ms(wait_ms);
+        wait_ms = wait_ms < 2500 ? wait_ms * 2 : 5000;
+        if (clock_mono_us() / 1000 - last_progress >= PROGRESS_MS) {
+            for (size_t i = 0; i < n; i++)
+                (void)jet_in_progress(msgs[i]);
+            last_progress = clock_mono_us() / 1000;
+        }
+    }
+}
+
+static void stats_line(struct lgr *l, struct bus_msg *last)
+{
+    uint64_t seq = 0, delivered = 0, pending = 0, now = clock_now_ms();
+
+    if (now - l->last_stats_ms < 10000)
+        return;
+    l->last_stats_ms = now;
+    if (last)
+        (void)jet_meta(last, &seq, &delivered, &pending);
+    LOG_INFO("logger.stats",
+             "stored=%llu duplicates=%llu undecodable=%llu unstorable=%llu lag=%llu",
+             (unsigned long long)l->stored, (unsigned long long)l->duplicates,
+             (unsigned long long)l->undecodable, (unsigned long long)l->unstorable,
+             (unsigned long long)pending);
+}
+
+void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
+{
+    struct bus_msg *msgs[LGR_FETCH_MAX];
+    struct lgr_batch b;
+    size_t n = 0, from = 0;
+    enum status st = jet_pull_fetch(l->pull, l->cfg->batch, l->cfg->flush_ms, msgs, &n);
+
+    if (st != ST_OK) {
+        if (st != ST_TIMEOUT) /* an empty consumer times out: that is normal */
+            sleep_ms(100);
+        stats_line(l, NULL);
+        return;
+    }
+    lgr_batch_init(&b);
+    while (from < n) {
+        size_t to = from;
+        bool ok;
+        lgr_batch_reset(&b);
+        /* a batch spanning too many days is written in parts */
+        while (to < n && add(l, &b, msgs[to]) != ST_TOO_BIG)
+            to++;
+        ok = write_batch(l, &b, msgs + from, to - from, stop);
+        for (size_t i = from; i < to; i++) {
+            if (ok)
+                (void)jet_ack(msgs[i]);
+        }
+        if (!ok)
+            break;
+        from = to;
+    }
+    stats_line(l, n ? msgs[n - 1] : NULL);
+    for (size_t i = 0; i < n; i++)
+        bus_msg_free(msgs[i]);
+    lgr_batch_done(&b);
+}
+
+unsigned lgr_live_retention(struct bus *bus, unsigned def)
+{
+    char *val = NULL;
+    size_t len = 0;
+    uint64_t rev = 0;
+    unsigned days = 0;
+
+    if (bus_kv_get(bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &val, &len, &rev) ==
+        ST_OK)
+        days = lgr_settings_retention(val, len);
+    free(val);
+    return days ? days : def;
+}

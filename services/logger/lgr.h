@@ -1,0 +1,45 @@
+/* Logger internals: configuration and the ingestion state owned by the main thread. */
+#ifndef SB_LGR_H
+#define SB_LGR_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "lib/events.h"
+
+struct bus;
+struct jet_pull;
+struct lgr_store;
+
+#define LGR_FETCH_MAX 5000
+
+struct lgr_config {
+    const char *nats_url;
+    const char *pg_dsn;
+    const char *id;
+    unsigned batch;          /* events per fetch and transaction */
+    unsigned flush_ms;       /* longest wait for a batch to fill */
+    unsigned ack_wait_s;     /* JetStream redelivers what is not acknowledged by then */
+    unsigned retention_days; /* SB_LOG_RETENTION_DAYS; the live setting wins */
+    unsigned prune_s;
+    struct events_cfg events;
+};
+
+struct lgr {
+    const struct lgr_config *cfg;
+    struct bus *bus;
+    struct jet_pull *pull;
+    struct lgr_store *store;
+    uint64_t stored, duplicates, unstorable, undecodable;
+    uint64_t last_prune_ms, last_stats_ms;
+};
+
+/**
+ * Fetch one batch, store it (retrying while Postgres is away, until *stop) and acknowledge it.
+ * Main thread.
+ */
+void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop);
+/** Log retention in days: the live setting (SB_SETTINGS) when set, else def. Blocking. */
+unsigned lgr_live_retention(struct bus *bus, unsigned def);
+
+#endif

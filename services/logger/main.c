@@ -1,0 +1,210 @@
+/*
+ * logger: SB_EVENTS -> Postgres. The main thread pulls batches from the durable consumer,
+ * writes each in one transaction and acknowledges it only after the commit; while Postgres is
+ * down it holds the batch and retries (JetStream keeps everything behind it). A second thread
+ * answers log and statistics queries on its own connection.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/bus.h"
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/events.h"
+#include "lib/jet.h"
+#include "lib/log.h"
+#include "lib/queue.h"
+#include "lib/signals.h"
+#include "lib/xalloc.h"
+
+#include "lgr.h"
+#include "lgr_codec.h"
+#include "proto/subjects.h"
+#include "query.h"
+#include "store.h"
+
+static const struct cfg_field lgr_fields[] = {
+    CFG_STR("NATS_URL", struct lgr_config, nats_url, "nats://127.0.0.1:4222"),
+    CFG_STR("PG_DSN", struct lgr_config, pg_dsn,
+            "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
+    CFG_STR("LOGGER_ID", struct lgr_config, id, ""),
+    CFG_UINT("SB_LOGGER_BATCH", struct lgr_config, batch, 1000, 1, LGR_FETCH_MAX),
+    CFG_UINT("SB_LOGGER_FLUSH_MS", struct lgr_config, flush_ms, 200, 10, 60000),
+    CFG_UINT("SB_LOGGER_ACK_WAIT_S", struct lgr_config, ack_wait_s, 30, 5, 3600),
+    CFG_UINT("SB_LOG_RETENTION_DAYS", struct lgr_config, retention_days, 30, 1, 3650),
+    CFG_UINT("SB_LOGGER_PRUNE_S", struct lgr_config, prune_s, 3600, 10, 86400),
+    EVENTS_CFG_FIELDS(struct lgr_config),
+};
+
+static volatile sig_atomic_t stop_flag;
+
+/* ---------------------------------------------------------------- queries */
+
+struct answerer {
+    struct bus *bus;
+    struct queue *q;
+    struct lgr_store *store;
+    pthread_t thread;
+    atomic_bool stop;
+};
+
+static void on_query(struct bus_msg *msg, void *arg)
+{
+    struct answerer *a = arg;
+
+    if (queue_push(a->q, msg) != ST_OK)
+        bus_msg_free(msg); /* overloaded: the asker times out */
+}
+
+static void *answer_run(void *arg)
+{
+    struct answerer *a = arg;
+    struct buf out;
+
+    buf_init(&out, 16u * 1024 * 1024);
+    while (!atomic_load(&a->stop)) {
+        struct pollfd pfd = {queue_fd(a->q), POLLIN, 0};
+        struct bus_msg *msg;
+        if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
+            break;
+        queue_ack(a->q);
+        while ((msg = queue_pop(a->q)) != NULL) {
+            const char *op = bus_msg_subject(msg) + strlen(SUBJ_LOGGER_QUERY);
+            const char *reply = bus_msg_reply(msg);
+            uint64_t t0 = clock_mono_us();
+            buf_reset(&out);
+            lgr_query_answer(lgr_store_db(a->store), op, bus_msg_data(msg), bus_msg_len(msg),
+                             &out);
+            if (reply)
+                (void)bus_publish(a->bus, reply, NULL, out.data, out.len, NULL);
+            LOG_DEBUG("query.done", "op=%s bytes=%zu dur_us=%llu", op, out.len,
+                      (unsigned long long)(clock_mono_us() - t0));
+            bus_msg_free(msg);
+        }
+    }
+    buf_done(&out);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- ingestion */
+
+static void nap_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+/* Retry start-up steps that need a server until it answers (or we are told to stop). */
+#define UNTIL_UP(step, call)                                                                       \
+    do {                                                                                           \
+        unsigned wait_ms = 250;                                                                    \
+        while ((st = (call)) != ST_OK && !stop_flag) {                                             \
+            LOG_WARN("startup.waiting", "step=%s st=%s retry_ms=%u", step, status_str(st),         \
+                     wait_ms);                                                                     \
+            nap_ms(wait_ms);                                                                       \
+            wait_ms = wait_ms < 4000 ? wait_ms * 2 : 5000;                                         \
+        }                                                                                          \
+    } while (0)
+
+static unsigned retention_days(struct lgr *l)
+{
+    return lgr_live_retention(l->bus, l->cfg->retention_days);
+}
+
+static void prune(struct lgr *l)
+{
+    size_t dropped = 0;
+    unsigned days = retention_days(l);
+    enum status st = lgr_store_prune(l->store, days, &dropped);
+
+    if (st != ST_OK)
+        LOG_WARN("retention.failed", "days=%u err=\"%s\" action=retry_later", days,
+                 lgr_store_error(l->store));
+    else
+        LOG_INFO("retention.done", "days=%u partitions_dropped=%zu", days, dropped);
+    l->last_prune_ms = clock_now_ms();
+}
+
+int main(void)
+{
+    struct lgr_config cfg;
+    struct lgr l;
+    struct answerer ans;
+    char err[256], idbuf[64];
+    struct jet_pull_cfg pc;
+    int rc = EXIT_FAILURE;
+    enum status st = ST_OK;
+
+    memset(&l, 0, sizeof(l));
+    memset(&ans, 0, sizeof(ans));
+    log_init("logger");
+    if (cfg_load(lgr_fields, sizeof(lgr_fields) / sizeof(lgr_fields[0]), &cfg, NULL, err,
+                 sizeof(err)) != ST_OK) {
+        LOG_ERROR("config.invalid", "msg=\"%s\"", err);
+        return EXIT_FAILURE;
+    }
+    if (!cfg.id[0]) {
+        (void)snprintf(idbuf, sizeof(idbuf), "lgr-%d", (int)getpid());
+        cfg.id = idbuf;
+    }
+    cfg_log(lgr_fields, sizeof(lgr_fields) / sizeof(lgr_fields[0]), &cfg);
+    signals_init(&stop_flag);
+    l.cfg = &cfg;
+
+    if ((st = bus_connect(cfg.nats_url, "logger", &l.bus)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=nats st=%s", status_str(st));
+        goto out;
+    }
+    UNTIL_UP("stream", events_ensure(l.bus, &cfg.events, true));
+    UNTIL_UP("postgres", lgr_store_open(cfg.pg_dsn, &l.store));
+    UNTIL_UP("postgres_queries", lgr_store_open(cfg.pg_dsn, &ans.store));
+    pc = (struct jet_pull_cfg){EVENTS_STREAM, LOGGER_DURABLE, SUBJ_EV_ALL, cfg.ack_wait_s,
+                               cfg.batch * 20};
+    UNTIL_UP("consumer", jet_pull_new(l.bus, &pc, &l.pull));
+    if (stop_flag)
+        goto out;
+    ans.bus = l.bus;
+    ans.q = queue_new(1024, NULL, NULL);
+    if (pthread_create(&ans.thread, NULL, answer_run, &ans) != 0) {
+        LOG_ERROR("startup.failed", "step=thread");
+        goto out;
+    }
+    ans.stop = false;
+    if (bus_subscribe(l.bus, SUBJ_LOGGER_QUERY "*", QUEUE_LOGGER, on_query, &ans) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=subscribe");
+        goto stop;
+    }
+    prune(&l);
+    LOG_INFO("ready", "id=%s batch=%u flush_ms=%u", cfg.id, cfg.batch, cfg.flush_ms);
+    while (!stop_flag) {
+        lgr_ingest_once(&l, &stop_flag);
+        if (clock_now_ms() - l.last_prune_ms >= (uint64_t)cfg.prune_s * 1000)
+            prune(&l);
+    }
+    LOG_INFO("stopping", "id=%s stored=%llu", cfg.id, (unsigned long long)l.stored);
+    rc = EXIT_SUCCESS;
+stop:
+    atomic_store(&ans.stop, true);
+    (void)pthread_join(ans.thread, NULL);
+out:
+    jet_pull_free(l.pull);
+    bus_free(l.bus);
+    if (ans.q) {
+        struct bus_msg *msg;
+        while ((msg = queue_pop(ans.q)) != NULL)
+            bus_msg_free(msg);
+    }
+    queue_free(ans.q);
+    lgr_store_free(ans.store);
+    lgr_store_free(l.store);
+    bus_shutdown();
+    return rc;
+}
