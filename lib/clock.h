@@ -8,6 +8,8 @@
 
 /** Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 uint64_t clock_now_ms(void);
+/** Microseconds since the Unix epoch (CLOCK_REALTIME). */
+uint64_t clock_now_us(void);
 /** Format Unix ms as RFC 3339 UTC ("2026-11-22T10:15:04.123Z") into out (>= 25 bytes). */
 void clock_iso8601(uint64_t ms, char *out, size_t n);
 /** Monotonic microseconds (CLOCK_MONOTONIC), for durations. */

@@ -31,6 +31,7 @@
 #include "edge.h"
 #include "pipe.h"
 #include "proto/subjects.h"
+#include "tail.h"
 
 #define QUEUE_CAP 1024
 
@@ -55,6 +56,10 @@ static const struct admin_route routes[] = {
     {"PATCH", "/api/tokens/*", tok_update, false},
     {"DELETE", "/api/tokens/*", tok_delete, false},
     {"GET", "/api/status", status_get, false},
+    {"GET", "/api/logs", logs_list, false},
+    {"GET", "/api/logs/stream", logs_tail, false},
+    {"GET", "/api/logs/*", logs_get, false},
+    {"GET", "/api/stats/*", stats_get, false},
     {"GET", "/api/settings", settings_get, false},
     {"PUT", "/api/settings", settings_put, false},
     {"GET", "/api/keys", keys_list, false},
@@ -119,6 +124,20 @@ void admin_job_free(struct admin_job *job)
 enum status admin_submit(struct admin *a, struct admin_job *job)
 {
     return queue_push(a->q, job);
+}
+
+static const struct {
+    enum status st;
+    unsigned http;
+} http_of[] = {{ST_INVALID, 400}, {ST_NOT_FOUND, 404},   {ST_CONFLICT, 409},
+               {ST_TOO_BIG, 413}, {ST_UNAVAILABLE, 503}, {ST_TIMEOUT, 504}};
+
+unsigned admin_status_http(enum status st)
+{
+    for (size_t i = 0; i < sizeof(http_of) / sizeof(http_of[0]); i++)
+        if (http_of[i].st == st)
+            return http_of[i].http;
+    return 502;
 }
 
 void admin_reply(struct admin_ctx *x, unsigned status, json_t *body)
@@ -236,7 +255,7 @@ static void send_answer(struct admin_ctx *x)
     free(text);
 }
 
-static void handle(struct admin *a, const struct admin_job *job)
+static void handle(struct admin *a, struct admin_job *job)
 {
     struct admin_ctx x;
     const struct admin_route *hit = NULL;
@@ -285,6 +304,13 @@ static void handle(struct admin *a, const struct admin_job *job)
     }
     if (!x.out)
         admin_error(&x, 500, "The admin handler gave no answer.");
+    if (x.detached) {
+        job->pipe = NULL; /* handed over with its reference */
+        LOG_INFO("admin.stream", "req=%s path=%s admin=%s client=%s", job->req_id, job->path,
+                 x.user, job->addr);
+        json_decref(x.in);
+        return;
+    }
     LOG_INFO("admin.request", "req=%s method=%s path=%s status=%u admin=%s client=%s dur_us=%llu",
              job->req_id, job->method, hit ? hit->path : "-", x.status, x.user[0] ? x.user : "-",
              job->addr, (unsigned long long)(clock_mono_us() - t0));
@@ -390,6 +416,8 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_EDGE_PING_ALL, NULL, on_ping_all, a);
     if (st == ST_OK)
+        st = tail_new(bus, cfg->tail_heartbeat_s, &a->tail);
+    if (st == ST_OK)
         (void)settings_load(a); /* JetStream down: the environment's values until a change */
     if (st != ST_OK)
         goto fail;
@@ -421,6 +449,7 @@ void admin_free(struct admin *a)
         if (item != &reload_marker && item != &settings_marker)
             admin_job_free(item);
     queue_free(a->q);
+    tail_free(a->tail);
     kv_free(a->kv);
     db_free(a->db);
     free(a);

@@ -17,6 +17,8 @@ struct edge;
 struct edge_config;
 struct kv;
 struct tokens;
+struct tail;
+struct lc_filter;
 
 struct admin {
     const struct edge_config *cfg;
@@ -26,6 +28,7 @@ struct admin {
     struct db *db;
     struct kv *kv;
     struct queue *q;
+    struct tail *tail; /* the live tail of request events */
     int wake_fd;
     uint64_t last_reload_ms;
     bool reload;
@@ -46,12 +49,15 @@ struct admin_ctx {
     json_t *out;
     char set_cookie[256];
     char retry_after[24];
+    bool detached; /* the handler took the job's pipe (a live stream): no answer here */
 };
 
 typedef void admin_handler_fn(struct admin_ctx *x);
 
 /** Answer `status` with `body` (ownership moves in; NULL: {}). */
 void admin_reply(struct admin_ctx *x, unsigned status, json_t *body);
+/** The HTTP status for a status another service answered with (502 when unmapped). */
+unsigned admin_status_http(enum status st);
 /** Answer an error in the Gemini error format. */
 void admin_error(struct admin_ctx *x, unsigned status, const char *message);
 /** The value of query parameter `name`, or NULL. */
@@ -70,6 +76,11 @@ enum status auth_seed(struct admin *a);
 /** Resolve the job's session (Bearer or cookie) into x->user and x->session; false: none. */
 bool auth_session(struct admin_ctx *x);
 admin_handler_fn auth_login, auth_logout, auth_password, auth_me;
+
+/* ---- admin_logs.c ---- */
+/** The log filter of the query parameters; false (answered 400) when one is malformed. */
+bool logs_filter(struct admin_ctx *x, struct lc_filter *f);
+admin_handler_fn logs_list, logs_get, logs_tail, stats_get;
 
 /* ---- admin_tokens.c ---- */
 /** Insert the SB_CLIENT_TOKENS tokens that are not in Postgres yet (deleted ones stay so). */

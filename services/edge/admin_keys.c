@@ -24,20 +24,6 @@
 #define KP_TIMEOUT_MS 30000
 #define IDS_MAX       10000
 
-static const struct {
-    enum status st;
-    unsigned http;
-} http_of[] = {{ST_INVALID, 400}, {ST_NOT_FOUND, 404},   {ST_CONFLICT, 409},
-               {ST_TOO_BIG, 413}, {ST_UNAVAILABLE, 503}, {ST_TIMEOUT, 504}};
-
-static unsigned status_http(enum status st)
-{
-    for (size_t i = 0; i < sizeof(http_of) / sizeof(http_of[0]); i++)
-        if (http_of[i].st == st)
-            return http_of[i].http;
-    return 502;
-}
-
 /* Send q as op; on success *ret is the decoded reply (free with ..._free_unpacked). Answers the
  * error itself otherwise. */
 /* Pack q, signed by the admin, for op: *ret_subject and the packed bytes (free()). */
@@ -77,7 +63,7 @@ static bool ask(struct admin_ctx *x, const char *op, Sb__V1__KeyAdminRequest *q,
         return false;
     }
     if (r->status != SB__V1__STATUS__ST_OK) {
-        admin_error(x, status_http((enum status)r->status), r->message);
+        admin_error(x, admin_status_http((enum status)r->status), r->message);
         sb__v1__key_admin_reply__free_unpacked(r, NULL);
         return false;
     }

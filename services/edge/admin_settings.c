@@ -87,14 +87,15 @@ void settings_get(struct admin_ctx *x)
     admin_reply(
         x, 200,
         json_pack(
-            "{s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o},"
+            "{s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o,s:o},"
             "s:I,s:o,s:o}",
             "retry_budget", (int)lv.retry_budget, "deadline_ms", (int)lv.deadline_ms, "connect_ms",
             (int)lv.connect_ms, "first_byte_ms", (int)lv.first_byte_ms, "idle_ms", (int)lv.idle_ms,
             "max_body_bytes", (int)lv.max_body_bytes, "upstream_base_url",
             str_or_null(s ? s->upstream_base_url : NULL), "upstream_proxy",
             str_or_null(s && s->upstream_proxy[0] ? "(set)" : NULL), "aliases", aliases,
-            "hidden_models", hidden, "error_classes", ec ? ec : json_null(), "overrides",
+            "hidden_models", hidden, "error_classes", ec ? ec : json_null(), "log_retention_days",
+            num_or_null(s ? s->log_retention_days : 0), "overrides",
             "retry_budget", num_or_null(s ? s->retry_budget : 0), "deadline_ms",
             num_or_null(s ? s->deadline_ms : 0), "connect_ms", num_or_null(s ? s->connect_ms : 0),
             "first_byte_ms", num_or_null(s ? s->first_byte_ms : 0), "idle_ms",
@@ -105,9 +106,11 @@ void settings_get(struct admin_ctx *x)
         sb__v1__settings__free_unpacked(s, NULL);
 }
 
+#define NNUMS 7 /* numeric settings */
+
 /* Working copy of the settings while a PUT is merged (owns every string). */
 struct work {
-    unsigned num[6];
+    unsigned num[NNUMS];
     char *base, *proxy, *ec;
     char **afrom, **ato;
     size_t nalias;
@@ -118,10 +121,11 @@ struct work {
 static const struct {
     const char *name;
     unsigned lo, hi;
-} nums[6] = {
+} nums[NNUMS] = {
     {"retry_budget", 1, 32},     {"deadline_ms", 1000, 3600000},
     {"connect_ms", 100, 120000}, {"first_byte_ms", 100, 3600000},
     {"idle_ms", 100, 3600000},   {"max_body_bytes", 1024, 256u * 1024 * 1024},
+    {"log_retention_days", 1, 3650},
 };
 
 static void work_free(struct work *w)
@@ -145,8 +149,9 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     memset(w, 0, sizeof(*w));
     if (!s)
         return;
-    unsigned v[6] = {s->retry_budget,  s->deadline_ms, s->connect_ms,
-                     s->first_byte_ms, s->idle_ms,     s->max_body_bytes};
+    unsigned v[NNUMS] = {s->retry_budget, s->deadline_ms,    s->connect_ms,
+                         s->first_byte_ms, s->idle_ms,   s->max_body_bytes,
+                         s->log_retention_days};
     memcpy(w->num, v, sizeof(v));
     w->base = s->upstream_base_url[0] ? xstrdup(s->upstream_base_url) : NULL;
     w->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;
@@ -183,7 +188,7 @@ static bool merge(struct admin_ctx *x, struct work *w)
     json_object_foreach(in, k, v)
     {
         bool known = false;
-        for (i = 0; i < 6; i++) {
+        for (i = 0; i < NNUMS; i++) {
             if (strcmp(k, nums[i].name) != 0)
                 continue;
             known = true;
@@ -304,6 +309,7 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     s.first_byte_ms = w->num[3];
     s.idle_ms = w->num[4];
     s.max_body_bytes = w->num[5];
+    s.log_retention_days = w->num[6];
     s.upstream_base_url = CODEC_STR(w->base ? w->base : "");
     s.upstream_proxy = CODEC_STR(w->proxy ? w->proxy : "");
     s.error_classes = CODEC_STR(w->ec ? w->ec : "");

@@ -31,6 +31,7 @@
 #include "pipe.h"
 #include "proto/subjects.h"
 #include "ratelimit.h"
+#include "reqlog.h"
 #include "respond.h"
 
 #define PIECE_MAX       (512u * 1024)
@@ -119,6 +120,7 @@ void call_free(struct call *c)
     free(c->body);
     buf_done(&c->body_out);
     buf_done(&c->last_err);
+    free(c->att);
     if (c->oai) {
         oai_call_done(c->oai);
         free(c->oai);
@@ -366,6 +368,7 @@ static void attempt_failed(struct edge *e, struct call *c, enum err_class cls, u
     bool time_left = clock_mono_us() + 50000 < c->deadline_us;
 
     metrics_attempt(cls);
+    reqlog_attempt_end(c, status, classify_name(cls));
     c->last_cls = cls;
     c->last_status = status;
     c->last_retry_ms = retry_ms;
@@ -409,6 +412,7 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
         if (c->nexclude < CALL_MAX_EXCLUDE)
             (void)snprintf(c->exclude[c->nexclude++], 32, "%s", c->lease.key_id);
         c->tries++;
+        reqlog_attempt_start(c);
         start_forward(e, c);
         return;
     case ST_EXHAUSTED:
@@ -566,6 +570,8 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     c->prompt_tokens = f->prompt_tokens;
     c->output_tokens = f->output_tokens;
     c->total_tokens = f->total_tokens;
+    c->thought_tokens = f->thought_tokens;
+    c->cached_tokens = f->cached_tokens;
     c->accepted = false;
     if (c->oai && c->route.kind == RT_STREAM) {
         oai_stream_done(e, c, f->finish_reason);

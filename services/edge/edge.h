@@ -10,6 +10,7 @@
 
 #include "lib/buf.h"
 #include "lib/classify.h"
+#include "lib/events.h"
 
 #include "edge_codec.h"
 #include "live.h"
@@ -22,6 +23,7 @@ struct pipe;
 struct queue;
 struct idmap;
 struct oai_call;
+struct lc_attempt;
 
 struct edge_config {
     const char *nats_url;
@@ -51,6 +53,9 @@ struct edge_config {
     unsigned token_reload_s;
     bool cookie_secure;
     bool oai_derived; /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
+    const char *edge_id;       /* this replica in request events (default host-pid) */
+    unsigned tail_heartbeat_s; /* live tail: an SSE comment this often */
+    struct events_cfg events;
 };
 
 enum call_state { CS_ADMITTING, CS_LEASING, CS_FORWARDING, CS_STREAMING, CS_DONE };
@@ -104,7 +109,15 @@ struct call {
     struct tok_info tok;
     struct live_values lv; /* the live settings when the call started */
     bool admitted;         /* holds a limiter slot to release */
-    unsigned prompt_tokens, output_tokens, total_tokens;
+    unsigned prompt_tokens, output_tokens, total_tokens, thought_tokens, cached_tokens;
+    /* the request log */
+    uint64_t t_wall_us;       /* arrival, wall clock */
+    uint64_t bytes_in;        /* the client's body */
+    uint64_t t_attempt_us;    /* the current attempt's start */
+    bool attempt_open;        /* att[natt - 1] has not ended yet */
+    unsigned natt;            /* attempts recorded (at most LC_MAX_ATTEMPTS) */
+    struct lc_attempt *att;   /* LC_MAX_ATTEMPTS of them, allocated with the first */
+    char model_asked[128];    /* the model as the client named it */
 };
 
 struct edge;

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "oai.h"
 #include "pipe.h"
+#include "reqlog.h"
 #include "routes.h"
 #include "tokens.h"
 
@@ -94,6 +95,7 @@ static enum MHD_Result refuse_param(struct MHD_Connection *conn, bool oai, unsig
     LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\" api=%s", status, addr, message,
              oai ? "openai" : "gemini");
     metrics_request(RT_NONE, status, 0);
+    reqlog_refused(oai, status, 0);
 
     buf_init(&b, 8192);
     if (oai)
@@ -225,6 +227,8 @@ static struct call *new_call(struct http *h, const struct route *rt, const struc
     c->client_kind = rt->kind;
     c->tok = *tok;
     c->t_start_us = clock_mono_us();
+    c->t_wall_us = clock_now_us();
+    c->bytes_in = r->body.len;
     c->lv = r->lv;
     c->deadline_us = c->t_start_us + (uint64_t)c->lv.deadline_ms * 1000;
     return c;
@@ -332,6 +336,7 @@ checked:
         oai_call_done_doc(oc);
     }
     c = new_call(h, &up, &tok, r);
+    (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", oc->model);
     c->client_kind = rt.kind;
     c->oai = oc;
     c->sse_out = oc->stream;
@@ -371,6 +376,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
                                 const char *method, struct http_req *r)
 {
     struct route rt;
+    char want[sizeof(rt.model)];
     enum status st = route_match(method, url, &rt);
     const char *token;
     struct call *c;
@@ -416,9 +422,8 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
                       NULL);
     if (oai)
         return dispatch_oai(h, conn, r, rt, token);
+    memcpy(want, rt.model, sizeof(want));
     if (rt.model[0]) {
-        char want[sizeof(rt.model)];
-        memcpy(want, rt.model, sizeof(want));
         if (!check_model(h, token, want, rt.model, sizeof(rt.model), &tok, &tv)) {
             char msg[300];
             (void)snprintf(msg, sizeof(msg),
@@ -443,6 +448,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
         return respond_error(conn, 503, "The gateway is at capacity; retry shortly.");
 
     c = new_call(h, &rt, &tok, r);
+    (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", want);
     c->sse_out = sse;
     if (route_upstream_path(&rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
                             sizeof(c->upath)) != ST_OK) {

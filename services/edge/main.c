@@ -3,11 +3,14 @@
  * keypool (lease) and a forwarder (upstream) on its loop thread.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/bus.h"
 #include "lib/config.h"
+#include "lib/jet.h"
 #include "lib/log.h"
 #include "lib/signals.h"
 
@@ -16,6 +19,7 @@
 #include "http.h"
 #include "live.h"
 #include "ratelimit.h"
+#include "reqlog.h"
 #include "tokens.h"
 
 static const struct cfg_field edge_fields[] = {
@@ -47,6 +51,9 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_TOKEN_RELOAD_S", struct edge_config, token_reload_s, 30, 1, 3600),
     CFG_BOOL("SB_COOKIE_SECURE", struct edge_config, cookie_secure, false),
     CFG_BOOL("SB_OPENAI_DERIVED_MODELS", struct edge_config, oai_derived, true),
+    CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
+    CFG_UINT("SB_TAIL_HEARTBEAT_S", struct edge_config, tail_heartbeat_s, 15, 1, 300),
+    EVENTS_CFG_FIELDS(struct edge_config),
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -64,6 +71,8 @@ int main(void)
     struct admin *admin = NULL;
     struct live *live = NULL;
     struct http *h = NULL;
+    struct jet_pub *events = NULL;
+    char idbuf[96];
     int rc = EXIT_FAILURE;
 
     log_init("edge");
@@ -76,6 +85,12 @@ int main(void)
     tokens = tokens_new();
     tokens_parse_list(cfg.client_tokens, &env_tokens, &n_env);
     tokens_set_take(tokens, env_tokens, n_env);
+    if (!cfg.edge_id[0]) {
+        char host[64] = "host";
+        (void)gethostname(host, sizeof(host) - 1);
+        (void)snprintf(idbuf, sizeof(idbuf), "%s-%d", host, (int)getpid());
+        cfg.edge_id = idbuf;
+    }
     cfg_log(edge_fields, sizeof(edge_fields) / sizeof(edge_fields[0]), &cfg);
     signals_init(&stop_flag);
 
@@ -83,6 +98,13 @@ int main(void)
         LOG_ERROR("startup.failed", "step=nats");
         goto out;
     }
+    if (events_ensure(bus, &cfg.events, false) != ST_OK)
+        LOG_WARN("events.stream_unavailable", "action=buffer");
+    if (jet_pub_new(bus, cfg.events.buffer, &events) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=events");
+        goto out;
+    }
+    reqlog_init(events, cfg.edge_id);
     if (limiter_new(&cfg, e, &lim) != ST_OK) {
         LOG_ERROR("startup.failed", "step=redis");
         goto out;
@@ -104,11 +126,12 @@ int main(void)
     rc = EXIT_SUCCESS;
 out:
     http_stop(h);
+    jet_pub_free(events, 2000); /* publish what is left while the bus is up */
+    bus_free(bus);              /* no callback runs after this: their owners can go */
     admin_free(admin);
     limiter_free(lim);
     edge_free(e);
     live_free(live);
-    bus_free(bus);
     tokens_free(tokens);
     bus_shutdown();
     return rc;

@@ -27,7 +27,8 @@ struct pipe {
     char hval[PIPE_MAX_HEADERS][256]; /* Set-Cookie is the longest */
     size_t nheaders;
     struct buf out;
-    size_t off; /* bytes of out already handed to MHD */
+    size_t off;     /* bytes of out already handed to MHD */
+    uint64_t total; /* bytes ever queued */
 };
 
 struct pipe *pipe_new(struct MHD_Connection *conn, const char *request_id, size_t max_buffered)
@@ -107,6 +108,8 @@ enum status pipe_write(struct pipe *p, const void *data, size_t len)
             p->off = 0;
         }
         st = buf_append(&p->out, data, len);
+        if (st == ST_OK)
+            p->total += len;
         if (p->streaming)
             resume_locked(p);
     }
@@ -233,4 +236,24 @@ void pipe_mark_closed(struct pipe *p)
     (void)pthread_mutex_lock(&p->mu);
     p->closed = true;
     (void)pthread_mutex_unlock(&p->mu);
+}
+
+uint64_t pipe_bytes(struct pipe *p)
+{
+    uint64_t n;
+
+    (void)pthread_mutex_lock(&p->mu);
+    n = p->total;
+    (void)pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+size_t pipe_pending(struct pipe *p)
+{
+    size_t n;
+
+    (void)pthread_mutex_lock(&p->mu);
+    n = p->out.len - p->off;
+    (void)pthread_mutex_unlock(&p->mu);
+    return n;
 }

@@ -34,6 +34,10 @@ enum status pipe_decide(struct pipe *p, unsigned status, const char *content_typ
                         const char *const *headers, size_t nheaders);
 /** Queue bytes for the client; ST_DENIED when the client went away, ST_TOO_BIG if it lags. */
 enum status pipe_write(struct pipe *p, const void *data, size_t len);
+/** Bytes queued for the client so far (the body, for the request log). Any thread. */
+uint64_t pipe_bytes(struct pipe *p);
+/** Bytes queued and not yet handed to MHD (how far the client lags). Any thread. */
+size_t pipe_pending(struct pipe *p);
 /** No more bytes: the response ends once what is queued has been sent. */
 void pipe_finish(struct pipe *p);
 /** Watchdog: while suspended, check the socket for a hang-up; true if the client is gone. */

@@ -18,8 +18,9 @@
 #include "metrics.h"
 #include "oai.h"
 #include "pipe.h"
+#include "reqlog.h"
 
-void resp_log_done(const struct call *c, unsigned status, const char *outcome, const char *finish)
+void resp_log_done(struct call *c, unsigned status, const char *outcome, const char *finish)
 {
     uint64_t now = clock_mono_us();
     uint64_t total = now - c->t_start_us;
@@ -35,6 +36,7 @@ void resp_log_done(const struct call *c, unsigned status, const char *outcome, c
         (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
         (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
         (unsigned long long)c->lease_us, finish && finish[0] ? finish : "-");
+    reqlog_call(c, status, outcome, finish);
 }
 
 /* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */

@@ -11,7 +11,7 @@
 struct call;
 
 /** Log the call's end (event=request.done). */
-void resp_log_done(const struct call *c, unsigned status, const char *outcome, const char *finish);
+void resp_log_done(struct call *c, unsigned status, const char *outcome, const char *finish);
 /** Gateway time so far: total minus time waiting on upstream (plus extra_us still in flight). */
 uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us);
 /** Decide a complete response with body (copied); the call is done. Retry-After when non-zero. */

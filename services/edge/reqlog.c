@@ -1,0 +1,127 @@
+/* RequestEvents from finished calls (see reqlog.h). */
+#include "reqlog.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/jet.h"
+#include "lib/xalloc.h"
+
+#include "edge.h"
+#include "log_codec.h"
+#include "pipe.h"
+#include "proto/subjects.h"
+
+static struct jet_pub *pub;
+static char edge_name[96];
+static atomic_uint_least64_t refused_seq;
+static unsigned salt;
+
+void reqlog_init(struct jet_pub *p, const char *edge_id)
+{
+    pub = p;
+    (void)snprintf(edge_name, sizeof(edge_name), "%s", edge_id);
+    salt = (unsigned)(clock_now_us() ^ (clock_mono_us() << 12));
+}
+
+void reqlog_attempt_start(struct call *c)
+{
+    struct lc_attempt *a;
+
+    if (!c->att)
+        c->att = xcalloc(LC_MAX_ATTEMPTS, sizeof(*c->att));
+    c->t_attempt_us = clock_mono_us();
+    c->attempt_open = true;
+    if (c->natt == LC_MAX_ATTEMPTS)
+        return; /* counted in tries, not itemised */
+    a = &c->att[c->natt++];
+    (void)snprintf(a->key_id, sizeof(a->key_id), "%s", c->lease.key_id);
+    (void)snprintf(a->project, sizeof(a->project), "%s", c->lease.project);
+}
+
+void reqlog_attempt_end(struct call *c, unsigned status, const char *error_class)
+{
+    struct lc_attempt *a;
+
+    if (!c->attempt_open || c->natt == 0)
+        return;
+    c->attempt_open = false;
+    if (c->tries > LC_MAX_ATTEMPTS)
+        return;
+    a = &c->att[c->natt - 1];
+    a->status = status;
+    a->error_class = error_class;
+    a->latency_us = clock_mono_us() - c->t_attempt_us;
+}
+
+static void send(const struct lc_event *ev)
+{
+    struct buf b;
+
+    buf_init(&b, 64 * 1024);
+    if (lc_event_pack(ev, &b) == ST_OK)
+        (void)jet_pub_send(pub, SUBJ_EV_REQUEST, b.data, b.len, ev->request_id);
+    buf_done(&b);
+}
+
+void reqlog_call(struct call *c, unsigned status, const char *outcome, const char *finish)
+{
+    uint64_t total = clock_mono_us() - c->t_start_us;
+    struct lc_event ev;
+
+    reqlog_attempt_end(c, status >= 400 ? status : 200,
+                       strcmp(outcome, "ok") == 0 ? NULL : outcome);
+    if (!pub)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.request_id = c->req_id;
+    ev.ts_us = c->t_wall_us;
+    ev.token_id = c->tok.id;
+    ev.route = route_name(c->client_kind);
+    ev.api = c->oai ? "openai" : "gemini";
+    ev.model = c->model_asked;
+    ev.model_used = c->route.model;
+    ev.stream = c->route.kind == RT_STREAM;
+    ev.status = status;
+    ev.outcome = outcome;
+    ev.finish = finish;
+    ev.edge = edge_name;
+    ev.ttfb_us = c->t_first_byte_us ? c->t_first_byte_us - c->t_start_us : 0;
+    ev.total_us = total;
+    ev.overhead_us = total > c->upstream_us ? total - c->upstream_us : 0;
+    ev.prompt = c->prompt_tokens;
+    ev.output = c->output_tokens;
+    ev.thought = c->thought_tokens;
+    ev.cached = c->cached_tokens;
+    ev.bytes_in = c->bytes_in;
+    ev.bytes_out = c->pipe ? pipe_bytes(c->pipe) : 0;
+    ev.attempts = c->att;
+    ev.nattempts = c->natt;
+    ev.attempts_total = c->tries;
+    send(&ev);
+}
+
+void reqlog_refused(bool oai, unsigned status, size_t bytes_in)
+{
+    struct lc_event ev;
+    char id[40];
+
+    if (!pub)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    (void)snprintf(id, sizeof(id), "r%08x%llx", salt,
+                   (unsigned long long)atomic_fetch_add(&refused_seq, 1));
+    ev.request_id = id;
+    ev.ts_us = clock_now_us();
+    ev.api = oai ? "openai" : "gemini";
+    ev.route = "refused";
+    ev.status = status;
+    ev.outcome = "refused";
+    ev.edge = edge_name;
+    ev.bytes_in = bytes_in;
+    send(&ev);
+}

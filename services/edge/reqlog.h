@@ -1,0 +1,25 @@
+/*
+ * The request log's producer: every request the edge answers becomes one RequestEvent on
+ * SB_EVENTS (through a publisher that never blocks), attempts included.
+ */
+#ifndef SB_EDGE_REQLOG_H
+#define SB_EDGE_REQLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct call;
+struct jet_pub;
+
+/** Before traffic: the publisher (borrowed; NULL: events off) and this edge's name (copied). */
+void reqlog_init(struct jet_pub *pub, const char *edge_id);
+/** Loop thread: an attempt starts with the lease just granted. */
+void reqlog_attempt_start(struct call *c);
+/** Loop thread: the open attempt ended with upstream `status` and error class name (NULL: ok). */
+void reqlog_attempt_end(struct call *c, unsigned status, const char *error_class);
+/** The call was answered: publish its event. Any thread (the call is not shared then). */
+void reqlog_call(struct call *c, unsigned status, const char *outcome, const char *finish);
+/** A request refused before it became a call. Any thread. */
+void reqlog_refused(bool oai, unsigned status, size_t bytes_in);
+
+#endif

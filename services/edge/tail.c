@@ -1,0 +1,234 @@
+/* Live tail of request events (see tail.h). */
+#include "tail.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/bus.h"
+#include "lib/clock.h"
+#include "lib/log.h"
+#include "lib/queue.h"
+#include "lib/xalloc.h"
+
+#include "log_codec.h"
+#include "pipe.h"
+#include "proto/subjects.h"
+
+#define CLIENT_BUF (256u * 1024) /* bytes a client may lag before events are skipped for it */
+#define QUEUE_CAP  8192
+
+struct client {
+    struct pipe *pipe;
+    struct lc_filter filter;
+    uint64_t missed; /* events skipped since the last one written */
+};
+
+struct item {
+    struct bus_msg *msg;    /* an event, or */
+    struct client *client;  /* a new client */
+};
+
+struct tail {
+    struct queue *q;
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_uint nclients; /* read by the bus callback: no clients, no work */
+    unsigned heartbeat_s;
+    struct client *clients[TAIL_MAX_CLIENTS];
+    size_t n;
+};
+
+static void on_event(struct bus_msg *msg, void *arg)
+{
+    struct tail *t = arg;
+    struct item *it;
+
+    if (atomic_load(&t->nclients) == 0) {
+        bus_msg_free(msg);
+        return;
+    }
+    it = xcalloc(1, sizeof(*it));
+    it->msg = msg;
+    if (queue_push(t->q, it) != ST_OK) {
+        bus_msg_free(msg); /* the thread is behind: every client misses this one */
+        free(it);
+    }
+}
+
+static void drop(struct tail *t, size_t i)
+{
+    pipe_finish(t->clients[i]->pipe);
+    pipe_unref(t->clients[i]->pipe);
+    free(t->clients[i]);
+    t->clients[i] = t->clients[--t->n];
+    atomic_store(&t->nclients, (unsigned)t->n);
+}
+
+/* Write to client i; false when it is gone (removed). */
+static bool put(struct tail *t, size_t i, const char *data, size_t len, bool droppable)
+{
+    struct client *c = t->clients[i];
+    char note[96];
+
+    if (droppable && pipe_pending(c->pipe) + len > CLIENT_BUF) {
+        c->missed++;
+        return true;
+    }
+    if (c->missed && droppable) {
+        int n = snprintf(note, sizeof(note), "event: missed\ndata: {\"missed\":%llu}\n\n",
+                         (unsigned long long)c->missed);
+        c->missed = 0;
+        if (pipe_write(c->pipe, note, (size_t)n) == ST_DENIED) {
+            drop(t, i);
+            return false;
+        }
+    }
+    if (pipe_write(c->pipe, data, len) == ST_DENIED) {
+        drop(t, i);
+        return false;
+    }
+    return true;
+}
+
+static void on_msg(struct tail *t, struct bus_msg *msg)
+{
+    for (size_t i = t->n; i-- > 0;) {
+        json_t *ev = lc_event_json_if(bus_msg_data(msg), bus_msg_len(msg), &t->clients[i]->filter);
+        char *text;
+        if (!ev)
+            continue;
+        text = json_dumps(ev, JSON_COMPACT);
+        json_decref(ev);
+        if (text) {
+            size_t len = strlen(text);
+            char *frame = xmalloc(len + 24);
+            int n = snprintf(frame, len + 24, "event: request\ndata: %s\n\n", text);
+            (void)put(t, i, frame, (size_t)n, true);
+            free(frame);
+            free(text);
+        }
+    }
+}
+
+static void on_client(struct tail *t, struct client *c)
+{
+    static const char *const hdrs[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no"};
+    static const char hello[] = "retry: 2000\n: connected\n\n";
+
+    if (pipe_decide(c->pipe, 200, "text/event-stream", true, hdrs, 2) != ST_OK ||
+        pipe_write(c->pipe, hello, sizeof(hello) - 1) != ST_OK) {
+        pipe_finish(c->pipe);
+        pipe_unref(c->pipe);
+        free(c);
+        return;
+    }
+    t->clients[t->n++] = c;
+    atomic_store(&t->nclients, (unsigned)t->n);
+}
+
+static void *run(void *arg)
+{
+    struct tail *t = arg;
+    uint64_t last_beat = clock_mono_us();
+
+    while (!atomic_load(&t->stop)) {
+        struct pollfd pfd = {queue_fd(t->q), POLLIN, 0};
+        struct item *it;
+        if (poll(&pfd, 1, 250) < 0 && errno != EINTR)
+            break;
+        queue_ack(t->q);
+        while ((it = queue_pop(t->q)) != NULL) {
+            if (it->client)
+                on_client(t, it->client);
+            if (it->msg) {
+                on_msg(t, it->msg);
+                bus_msg_free(it->msg);
+            }
+            free(it);
+        }
+        if (clock_mono_us() - last_beat >= (uint64_t)t->heartbeat_s * 1000000) {
+            last_beat = clock_mono_us();
+            for (size_t i = t->n; i-- > 0;) {
+                /* a suspended connection does not notice a hang-up by itself */
+                if (pipe_check_peer(t->clients[i]->pipe))
+                    drop(t, i);
+                else
+                    (void)put(t, i, ": heartbeat\n\n", 13, false);
+            }
+        }
+    }
+    return NULL;
+}
+
+enum status tail_new(struct bus *bus, unsigned heartbeat_s, struct tail **ret)
+{
+    struct tail *t = xcalloc(1, sizeof(*t));
+    enum status st;
+
+    t->heartbeat_s = heartbeat_s ? heartbeat_s : 1;
+    t->q = queue_new(QUEUE_CAP, NULL, NULL);
+    if (!t->q || pthread_create(&t->thread, NULL, run, t) != 0) {
+        queue_free(t->q);
+        free(t);
+        return ST_NOMEM;
+    }
+    st = bus_subscribe(bus, SUBJ_EV_REQUEST, NULL, on_event, t);
+    if (st != ST_OK) {
+        tail_free(t);
+        return st;
+    }
+    *ret = t;
+    return ST_OK;
+}
+
+void tail_free(struct tail *t)
+{
+    struct item *it;
+
+    if (!t)
+        return;
+    atomic_store(&t->stop, true);
+    (void)pthread_join(t->thread, NULL);
+    while (t->n)
+        drop(t, t->n - 1);
+    while ((it = queue_pop(t->q)) != NULL) {
+        if (it->msg)
+            bus_msg_free(it->msg);
+        if (it->client) {
+            pipe_finish(it->client->pipe);
+            pipe_unref(it->client->pipe);
+            free(it->client);
+        }
+        free(it);
+    }
+    queue_free(t->q);
+    free(t);
+}
+
+enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f)
+{
+    struct item *it;
+
+    if (atomic_load(&t->nclients) >= TAIL_MAX_CLIENTS)
+        return ST_AGAIN;
+    it = xcalloc(1, sizeof(*it));
+    it->client = xcalloc(1, sizeof(*it->client));
+    it->client->pipe = p;
+    it->client->filter = *f;
+    /* counted at once, so the events of this very moment are not dropped by on_event */
+    atomic_fetch_add(&t->nclients, 1);
+    if (queue_push(t->q, it) != ST_OK) {
+        atomic_fetch_sub(&t->nclients, 1);
+        free(it->client);
+        free(it);
+        return ST_AGAIN;
+    }
+    return ST_OK;
+}

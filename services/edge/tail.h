@@ -1,0 +1,28 @@
+/*
+ * The live tail (GET /api/logs/stream): request events from SB_EVENTS' subject, filtered per
+ * client and written as Server-Sent Events, with a heartbeat. One thread owns the clients; a
+ * client that does not read falls behind a bounded buffer and is told how many it missed.
+ */
+#ifndef SB_EDGE_TAIL_H
+#define SB_EDGE_TAIL_H
+
+#include "lib/status.h"
+
+struct bus;
+struct lc_filter;
+struct pipe;
+struct tail;
+
+#define TAIL_MAX_CLIENTS 64
+
+/** Subscribe and start the thread (borrowed bus). Caller owns *ret: tail_free(). */
+enum status tail_new(struct bus *bus, unsigned heartbeat_s, struct tail **ret);
+/** Stop the thread and end every client's stream. NULL is a no-op. */
+void tail_free(struct tail *t);
+/**
+ * Hand over a signed-in client (takes the pipe reference and a copy of the filter); the
+ * response is decided by the tail thread. ST_AGAIN when TAIL_MAX_CLIENTS are attached.
+ */
+enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f);
+
+#endif
