@@ -572,6 +572,7 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     c->total_tokens = f->total_tokens;
     c->thought_tokens = f->thought_tokens;
     c->cached_tokens = f->cached_tokens;
+    (void)snprintf(c->finish, sizeof(c->finish), "%s", f->finish_reason ? f->finish_reason : "");
     c->accepted = false;
     if (c->oai && c->route.kind == RT_STREAM) {
         oai_stream_done(e, c, f->finish_reason);

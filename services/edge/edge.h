@@ -118,6 +118,7 @@ struct call {
     unsigned natt;            /* attempts recorded (at most LC_MAX_ATTEMPTS) */
     struct lc_attempt *att;   /* LC_MAX_ATTEMPTS of them, allocated with the first */
     char model_asked[128];    /* the model as the client named it */
+    char finish[32];          /* upstream finish reason */
 };
 
 struct edge;

@@ -88,7 +88,7 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
     ev.stream = c->route.kind == RT_STREAM;
     ev.status = status;
     ev.outcome = outcome;
-    ev.finish = finish;
+    ev.finish = finish && finish[0] ? finish : c->finish;
     ev.edge = edge_name;
     ev.ttfb_us = c->t_first_byte_us ? c->t_first_byte_us - c->t_start_us : 0;
     ev.total_us = total;

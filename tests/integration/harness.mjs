@@ -17,6 +17,8 @@ export const bin = (name) => ({
   edge: `${BUILD}/services/edge/edge`,
   keypool: `${BUILD}/services/keypool/keypool`,
   forwarder: `${BUILD}/services/forwarder/forwarder`,
+  logger: `${BUILD}/services/logger/logger`,
+  analytics: `${BUILD}/examples/analytics-consumer`,
   fake: `${BUILD}/tests/fake_gemini/fake-gemini`,
 }[name]);
 
@@ -131,6 +133,27 @@ export class Stack {
     return this.spawn(name, bin('forwarder'), { NATS_URL: this.natsUrl, GEMINI_BASE_URL: this.fakeUrl, ...env });
   }
 
+  logger(env = {}, name = 'logger') {
+    return this.spawn(name, bin('logger'), {
+      NATS_URL: this.natsUrl, PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
+      SB_LOGGER_FLUSH_MS: '50', ...env,
+    });
+  }
+
+  // Stop one of our processes by name (SIGTERM, bounded wait).
+  async kill(name, signal = 'SIGTERM') {
+    const p = this.procs.find((x) => x.sbName === name && x.exitCode === null);
+    if (!p) return;
+    const done = new Promise((r) => p.on('exit', r));
+    p.kill(signal);
+    await Promise.race([done, sleep(5000)]);
+  }
+
+  pgStop() { asPostgres(`${PGBIN}/pg_ctl -D ${this.pgdir}/data -m immediate stop >/dev/null`); }
+  pgStart() {
+    asPostgres(`${PGBIN}/pg_ctl -D ${this.pgdir}/data -l ${this.pgdir}/log -w -o "-p ${this.pgPort} -k ${this.pgdir} -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null`);
+  }
+
   async edge(env = {}, name = 'edge') {
     const port = await freePort();
     const p = this.spawn(name, bin('edge'), {
@@ -144,7 +167,7 @@ export class Stack {
     return p;
   }
 
-  // keys: "project:key,..."; opts: { keypools, forwarders, edgeEnv, fakeEnv, kpEnv, fwdEnv }
+  // keys: "project:key,..."; opts: { keypools, forwarders, loggers, edgeEnv, fakeEnv, kpEnv, fwdEnv, lgrEnv }
   async start(keys, opts = {}) {
     this.keys = keys;
     for (const k of keys.split(',')) this.secrets.push(k.split(':').pop());
@@ -152,6 +175,7 @@ export class Stack {
     await this.startFake(keys, opts.fakeEnv);
     for (let i = 0; i < (opts.keypools ?? 1); i++) this.keypool(opts.kpEnv, `keypool${i || ''}`);
     for (let i = 0; i < (opts.forwarders ?? 1); i++) this.forwarder(opts.fwdEnv, `forwarder${i || ''}`);
+    for (let i = 0; i < (opts.loggers ?? 0); i++) this.logger(opts.lgrEnv, `logger${i || ''}`);
     const e = await this.edge(opts.edgeEnv);
     this.url = e.url;
     await waitUntil(async () => (await fetch(`${this.url}/readyz`)).status === 200, { what: 'edge ready' });
