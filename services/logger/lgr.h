@@ -17,6 +17,7 @@ struct lgr_config {
     const char *nats_url;
     const char *pg_dsn;
     const char *id;
+    const char *durable; /* the consumer's name: another name reads the stream anew */
     unsigned batch;          /* events per fetch and transaction */
     unsigned flush_ms;       /* longest wait for a batch to fill */
     unsigned ack_wait_s;     /* JetStream redelivers what is not acknowledged by then */

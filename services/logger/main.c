@@ -36,6 +36,7 @@ static const struct cfg_field lgr_fields[] = {
     CFG_STR("PG_DSN", struct lgr_config, pg_dsn,
             "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
     CFG_STR("LOGGER_ID", struct lgr_config, id, ""),
+    CFG_STR("SB_LOGGER_DURABLE", struct lgr_config, durable, LOGGER_DURABLE),
     CFG_UINT("SB_LOGGER_BATCH", struct lgr_config, batch, 1000, 1, LGR_FETCH_MAX),
     CFG_UINT("SB_LOGGER_FLUSH_MS", struct lgr_config, flush_ms, 200, 10, 60000),
     CFG_UINT("SB_LOGGER_ACK_WAIT_S", struct lgr_config, ack_wait_s, 30, 5, 3600),
@@ -166,7 +167,7 @@ int main(void)
     UNTIL_UP("stream", events_ensure(l.bus, &cfg.events, true));
     UNTIL_UP("postgres", lgr_store_open(cfg.pg_dsn, &l.store));
     UNTIL_UP("postgres_queries", lgr_store_open(cfg.pg_dsn, &ans.store));
-    pc = (struct jet_pull_cfg){EVENTS_STREAM, LOGGER_DURABLE, SUBJ_EV_ALL, cfg.ack_wait_s,
+    pc = (struct jet_pull_cfg){EVENTS_STREAM, cfg.durable, SUBJ_EV_ALL, cfg.ack_wait_s,
                                cfg.batch * 20};
     UNTIL_UP("consumer", jet_pull_new(l.bus, &pc, &l.pull));
     if (stop_flag)
@@ -189,7 +190,8 @@ int main(void)
         if (clock_now_ms() - l.last_prune_ms >= (uint64_t)cfg.prune_s * 1000)
             prune(&l);
     }
-    LOG_INFO("stopping", "id=%s stored=%llu", cfg.id, (unsigned long long)l.stored);
+    LOG_INFO("stopping", "id=%s stored=%llu duplicates=%llu", cfg.id,
+             (unsigned long long)l.stored, (unsigned long long)l.duplicates);
     rc = EXIT_SUCCESS;
 stop:
     atomic_store(&ans.stop, true);

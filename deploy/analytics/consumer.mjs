@@ -1,0 +1,45 @@
+// An analytics consumer for Switchboard's event stream: attaches its own durable consumer to the
+// JetStream stream SB_EVENTS (independent of the logger's: each durable sees every event once,
+// at its own pace, and resumes where it stopped) and prints one JSON line per event.
+//
+//   npm install nats@2 protobufjs@7
+//   NATS_URL=nats://127.0.0.1:4222 ANALYTICS_DURABLE=analytics node consumer.mjs
+//
+// Env: NATS_URL, ANALYTICS_DURABLE (default "analytics"), ANALYTICS_FILTER (default every event,
+// "sb.v1.events.request" for requests only), SB_PROTO_DIR (default ../../proto from this file).
+// An event is acknowledged after it is printed: a crash means a redelivery, never a loss.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, AckPolicy, DeliverPolicy } from 'nats';
+import protobuf from 'protobufjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const protoDir = process.env.SB_PROTO_DIR || path.resolve(here, '../../proto');
+const durable = process.env.ANALYTICS_DURABLE || 'analytics';
+const filter = process.env.ANALYTICS_FILTER || 'sb.v1.events.>';
+
+const root = await protobuf.load(path.join(protoDir, 'events.proto'));
+const types = {
+  'sb.v1.events.request': root.lookupType('sb.v1.RequestEvent'),
+  'sb.v1.events.key': root.lookupType('sb.v1.KeyEvent'),
+};
+
+const nc = await connect({ servers: process.env.NATS_URL || 'nats://127.0.0.1:4222' });
+const jsm = await nc.jetstreamManager();
+// creating an existing durable with the same settings is a no-op, so this is safe on restart
+await jsm.consumers.add('SB_EVENTS', {
+  durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All,
+  filter_subject: filter,
+});
+const consumer = await nc.jetstream().consumers.get('SB_EVENTS', durable);
+const messages = await consumer.consume({ max_messages: 256 });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { messages.stop(); });
+for await (const m of messages) {
+  const type = types[m.subject];
+  if (type) {
+    const ev = type.toObject(type.decode(m.data), { longs: Number, defaults: true });
+    process.stdout.write(JSON.stringify({ subject: m.subject, seq: m.seq, ...ev }) + '\n');
+  }
+  m.ack();
+}
+await nc.drain();

@@ -1,0 +1,373 @@
+// Request-event stream and logger: every request lands in Postgres exactly once, through logger
+// restarts, Postgres outages, redelivery and several replicas; the admin queries, statistics and
+// live tail; the analytics consumer example; retention.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'nats';
+import protobuf from 'protobufjs';
+import { withStack, waitUntil, sleep } from './harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PROTO = path.resolve(HERE, '../../proto');
+const KA = 'AIzaSyA000000000000000000000000000000A1';
+const KB = 'AIzaSyB000000000000000000000000000000B2';
+const KEYS = `pa:${KA},pb:${KB}`;
+const FLASH = 'gemini-2.5-flash';
+const opts = (extra = {}) => ({ loggers: 1, ...extra });
+
+const rows = (s) => Number(s.psql('SELECT count(*) FROM request_logs'));
+const waitRows = (s, n, what = `${n} log rows`) =>
+  waitUntil(() => rows(s) === n, { tries: 300, interval: 100, what });
+
+async function send(s, n, { model = FLASH, stream = false } = {}) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const r = await s.gen(model, `hello ${i}`, { stream });
+    const text = await r.text();
+    out.push({ status: r.status, text, id: r.headers.get('x-request-id') });
+  }
+  return out;
+}
+
+test('every request is logged once, with its tokens, attempts and latencies', async () => {
+  await withStack(KEYS, async (s) => {
+    const plain = await send(s, 6);
+    const streamed = await send(s, 3, { stream: true });
+    // key A answers 429 once: the request that meets it fails over, and both attempts are logged
+    await s.script({ key: KA, model: FLASH, fault: 'quota_minute', retry_delay: '3s', count: 1 });
+    const failover = [];
+    while (!/event=attempt.retry/.test(s.logs('edge')) && failover.length < 8) failover.push(...await send(s, 1));
+    const total = 9 + failover.length;
+    await waitRows(s, total);
+    for (const r of [...plain, ...streamed, ...failover]) assert.equal(r.status, 200);
+
+    const usage = JSON.parse(plain[0].text).usageMetadata;
+    const [prompt, output, thought] = s.psql(
+      "SELECT sum(prompt_tokens), sum(output_tokens), sum(thought_tokens) FROM request_logs WHERE route = 'generateContent'",
+    ).split('|').map(Number);
+    const whole = 6 + failover.length;
+    assert.equal(prompt, whole * usage.promptTokenCount);
+    assert.equal(output, whole * usage.candidatesTokenCount);
+    assert.equal(thought, whole * (usage.thoughtsTokenCount ?? 0));
+    assert.equal(s.psql("SELECT count(*) FROM request_logs WHERE stream AND route = 'streamGenerateContent' AND finish_reason = 'STOP'"), '3');
+    assert.equal(s.psql('SELECT count(*) FROM request_logs WHERE total_us < ttfb_us OR total_us <= 0 OR overhead_us > total_us'), '0');
+    assert.equal(s.psql("SELECT count(*) FROM request_logs WHERE status = 200 AND outcome = 'ok' AND attempts >= 1 AND bytes_out > 0 AND bytes_in > 0"), String(total));
+
+    // the failed-over request: two attempts, the first a 429 on one key, the second ok on the other
+    const multi = s.psql('SELECT request_id FROM request_logs WHERE attempts = 2');
+    assert.ok(multi, 'one request made two attempts');
+    const att = s.psql(`SELECT n, key_id, project, status, error_class, latency_us > 0 FROM request_attempts WHERE request_id = '${multi}' ORDER BY n`).split('\n').map((l) => l.split('|'));
+    assert.equal(att.length, 2);
+    assert.equal(att[0][3], '429');
+    assert.equal(att[0][4], 'quota_minute');
+    assert.equal(att[1][3], '200');
+    assert.equal(att[1][4], '');
+    assert.notEqual(att[0][1], att[1][1]);
+    assert.deepEqual(att.map((a) => a[5]), ['t', 't']);
+
+    // GET /api/logs/{id} shows the same attempts; secrets never appear
+    s.session = await s.login();
+    const one = await s.api(`/api/logs/${multi}`);
+    assert.equal(one.status, 200);
+    assert.equal(one.body.attempts.length, 2);
+    assert.equal(one.body.attempts[0].error_class, 'quota_minute');
+    assert.ok(!one.text.includes(KA) && !one.text.includes(KB));
+    assert.equal((await s.api('/api/logs/nosuchrequest')).status, 404);
+
+    // a refused request is logged too (401, no attempts)
+    const bad = await fetch(`${s.url}/v1beta/models/${FLASH}:generateContent`, { method: 'POST', headers: { 'x-goog-api-key': 'wrong' }, body: '{}' });
+    assert.equal(bad.status, 401);
+    await waitRows(s, total + 1);
+    assert.equal(s.psql("SELECT status || outcome || attempts FROM request_logs WHERE route = 'refused'"), '401refused0');
+  }, opts());
+});
+
+test('nothing is lost while the logger is down, or while Postgres is down', async () => {
+  await withStack(KEYS, async (s) => {
+    await send(s, 3);
+    await waitRows(s, 3);
+    await s.kill('logger');
+    await send(s, 20);
+    await sleep(300);
+    assert.equal(rows(s), 3, 'no logger, no new rows');
+    s.logger({}, 'logger-b');
+    await waitRows(s, 23, 'the backlog after a logger restart');
+
+    s.pgStop();
+    await send(s, 15);
+    await sleep(1500);
+    s.pgStart();
+    await waitRows(s, 38, 'the backlog after Postgres came back');
+    assert.match(s.logs('logger-b'), /event=postgres.unavailable/);
+    assert.equal(s.psql('SELECT count(DISTINCT request_id) FROM request_logs'), '38');
+  }, opts());
+});
+
+test('events delivered again (a replaying consumer) add no rows; two replicas share the work', async () => {
+  await withStack(KEYS, async (s) => {
+    await send(s, 10);
+    await waitRows(s, 10);
+    // a second durable reads the whole stream from the start: every event is delivered again
+    s.logger({ SB_LOGGER_DURABLE: 'replay' }, 'replay');
+    await waitUntil(() => /event=ready/.test(s.logs('replay')), { what: 'replay logger' });
+    const nc = await connect({ servers: s.natsUrl });
+    const jsm = await nc.jetstreamManager();
+    await waitUntil(async () => {
+      const ci = await jsm.consumers.info('SB_EVENTS', 'replay');
+      return ci.num_pending === 0 && ci.num_ack_pending === 0;
+    }, { what: 'replay caught up', tries: 200 });
+    await s.kill('replay');
+    assert.match(s.logs('replay'), /event=stopping .*stored=0 duplicates=10/);
+    assert.equal(rows(s), 10);
+
+    // two replicas of the same durable, small batches: both store, nothing twice
+    s.logger({ SB_LOGGER_BATCH: '4' }, 'logger-2');
+    await waitUntil(() => /event=ready/.test(s.logs('logger-2')), { what: 'second logger' });
+    await Promise.all(Array.from({ length: 8 }, () => send(s, 15)));
+    await waitRows(s, 130);
+    await s.kill('logger');
+    await s.kill('logger-2');
+    const stored = ['logger', 'logger-2'].map((n) => Number(s.logs(n).match(/event=stopping .*stored=(\d+)/)[1]));
+    assert.ok(stored.every((n) => n > 0), `both replicas stored: ${stored}`);
+    assert.equal(stored[0] + stored[1], 130);
+    assert.equal(s.psql('SELECT count(DISTINCT request_id) FROM request_logs'), '130');
+    await nc.close();
+  }, opts({ lgrEnv: { SB_LOGGER_BATCH: '4' } }));
+});
+
+// ---- a fixed dataset published straight onto SB_EVENTS, so every answer can be computed here
+const DAY = 86400e6;
+const HOUR = 3600e6;
+
+function dataset(base) {
+  const ev = [];
+  const models = ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.0-flash'];
+  for (let i = 0; i < 24; i++) {
+    const status = i % 6 === 5 ? 429 : i % 8 === 7 ? 500 : 200;
+    const key = i % 3 === 0 ? 'k_aaa' : i % 3 === 1 ? 'k_bbb' : 'k_ccc';
+    const attempts = [{ keyId: key, project: `p_${key}`, status, errorClass: status === 200 ? '' : status === 429 ? 'quota_minute' : 'transient', latencyUs: 1000 + i }];
+    if (i % 5 === 4) attempts.unshift({ keyId: 'k_ddd', project: 'p_k_ddd', status: 429, errorClass: 'quota_day', latencyUs: 500 });
+    ev.push({
+      requestId: `fx${String(i).padStart(3, '0')}`, tsUs: base + i * 1.5 * HOUR + i * 1000,
+      tokenId: i % 2 ? 't_one' : 't_two', route: i % 4 === 3 ? 'streamGenerateContent' : 'generateContent',
+      api: i % 3 === 2 ? 'openai' : 'gemini', model: models[i % 3], modelUsed: models[i % 3],
+      stream: i % 4 === 3, attempts, status, outcome: status === 200 ? 'ok' : status === 429 ? 'quota_minute' : 'transient',
+      finishReason: status === 200 ? 'STOP' : '', ttfbUs: 2000 + i, totalUs: 5000 + 100 * i, overheadUs: 300 + i,
+      promptTokens: 10 + i, outputTokens: 20 + 2 * i, thoughtTokens: i, cachedTokens: i % 2,
+      bytesIn: 100 + i, bytesOut: 200 + i, edge: 'e1', attemptsTotal: attempts.length,
+    });
+  }
+  return ev;
+}
+
+async function publish(natsUrl, events, keyEvents = []) {
+  const root = await protobuf.load(path.join(PROTO, 'events.proto'));
+  const RE = root.lookupType('sb.v1.RequestEvent');
+  const KE = root.lookupType('sb.v1.KeyEvent');
+  const nc = await connect({ servers: natsUrl });
+  const js = nc.jetstream();
+  for (const e of events) await js.publish('sb.v1.events.request', RE.encode(RE.create(e)).finish(), { msgID: e.requestId });
+  for (const k of keyEvents) await js.publish('sb.v1.events.key', KE.encode(KE.create(k)).finish(), { msgID: k.id });
+  await nc.close();
+}
+
+const isoUs = (us) => new Date(Math.floor(us / 1000)).toISOString();
+
+test('/api/logs filters and keyset paging, and statistics, match a known dataset', async () => {
+  await withStack(KEYS, async (s) => {
+    const now = Date.now() * 1000;
+    const base = Math.floor(now / DAY) * DAY - 3 * DAY; // three days ago, 00:00 UTC
+    const ev = dataset(base);
+    const keyEvents = [
+      { id: 'ke1', keyId: 'k_aaa', state: 'added', tsMs: (base - HOUR) / 1000 },
+      { id: 'ke2', keyId: 'k_bbb', state: 'added', tsMs: (base - HOUR) / 1000 },
+      { id: 'ke3', keyId: 'k_ccc', state: 'added', tsMs: (base - HOUR) / 1000 },
+      { id: 'ke4', keyId: 'k_bbb', state: 'dead', oldState: 'active', tsMs: (base + 2.5 * HOUR) / 1000 },
+      { id: 'ke5', keyId: 'k_ccc', state: 'disabled', tsMs: (base + 4.5 * HOUR) / 1000 },
+      { id: 'ke6', keyId: 'k_aaa', state: 'cooled', model: FLASH, tsMs: (base + 4.6 * HOUR) / 1000 },
+      { id: 'ke7', keyId: 'k_ccc', state: 'active', tsMs: (base + 6.5 * HOUR) / 1000 },
+    ];
+    await publish(s.natsUrl, ev, keyEvents);
+    await publish(s.natsUrl, ev.slice(0, 5)); // duplicates within the de-duplication window
+    await waitRows(s, 24);
+    await waitUntil(() => s.psql('SELECT count(*) FROM key_events') === '7', { what: 'key events' });
+    s.session = await s.login();
+    const range = `from=${isoUs(base)}&to=${isoUs(base + DAY * 2)}`;
+
+    // every filter, against the same filter computed here
+    const cases = [
+      ['model=gemini-2.5-pro', (e) => e.model === 'gemini-2.5-pro'],
+      ['status=429', (e) => e.status === 429],
+      ['status=5xx', (e) => e.status >= 500],
+      ['status=2xx', (e) => e.status < 300],
+      ['key_id=k_ddd', (e) => e.attempts.some((a) => a.keyId === 'k_ddd')],
+      ['key_id=k_bbb', (e) => e.attempts.some((a) => a.keyId === 'k_bbb')],
+      ['project=p_k_aaa', (e) => e.attempts.some((a) => a.project === 'p_k_aaa')],
+      ['token_id=t_one', (e) => e.tokenId === 't_one'],
+      ['request_id=fx007', (e) => e.requestId === 'fx007'],
+      ['error_class=transient', (e) => e.outcome === 'transient'],
+      ['stream=true', (e) => e.stream],
+      ['stream=false', (e) => !e.stream],
+      ['api=openai', (e) => e.api === 'openai'],
+      [`from=${isoUs(base + 6 * HOUR)}&to=${isoUs(base + 12 * HOUR)}`, (e) => e.tsUs >= base + 6 * HOUR && e.tsUs < base + 12 * HOUR],
+      ['model=gemini-2.5-flash&status=2xx&stream=false', (e) => e.model === FLASH && e.status < 300 && !e.stream],
+    ];
+    const newestFirst = [...ev].sort((a, b) => b.tsUs - a.tsUs);
+    for (const [q, f] of cases) {
+      const r = await s.api(`/api/logs?${q.startsWith('from=') ? q : `${range}&${q}`}&limit=500`);
+      assert.equal(r.status, 200, q);
+      assert.deepEqual(r.body.items.map((i) => i.request_id), newestFirst.filter(f).map((e) => e.requestId), q);
+    }
+    // keyset paging: pages of 5, newest first, no gaps, no repeats, a null cursor at the end
+    const seen = [];
+    let cursor = null;
+    for (let page = 0; page < 10; page++) {
+      const r = await s.api(`/api/logs?${range}&limit=5${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(r.status, 200);
+      seen.push(...r.body.items.map((i) => i.request_id));
+      cursor = r.body.next;
+      if (!cursor) break;
+    }
+    assert.deepEqual(seen, newestFirst.map((e) => e.requestId));
+    for (const bad of ['status=abc', 'from=yesterday', 'limit=0', 'limit=501', 'cursor=zzz', 'stream=maybe', 'since=forever']) {
+      const r = await s.api(`/api/logs?${bad}`);
+      assert.equal(r.status, 400, bad);
+    }
+    const item = (await s.api(`/api/logs?${range}&request_id=fx004`)).body.items[0];
+    assert.equal(item.attempts.length, 2);
+    assert.deepEqual(item.tokens, { prompt: 14, output: 28, thought: 4, cached: 0 });
+
+    // usage by model per day, computed here
+    const usage = (await s.api(`/api/stats/usage?${range}&group_by=model&bucket=day`)).body.rows;
+    const want = {};
+    for (const e of ev) {
+      const k = `${isoUs(Math.floor(e.tsUs / DAY) * DAY)}|${e.model}`;
+      const w = (want[k] ??= { requests: 0, ok: 0, prompt: 0, output: 0, total: 0 });
+      w.requests++; w.ok += e.status < 300 ? 1 : 0; w.prompt += e.promptTokens; w.output += e.outputTokens; w.total += e.totalUs;
+    }
+    assert.equal(usage.length, Object.keys(want).length);
+    for (const r of usage) {
+      const w = want[`${r.bucket}|${r.group}`];
+      assert.ok(w, `${r.bucket} ${r.group}`);
+      assert.equal(r.requests, w.requests);
+      assert.equal(r.ok, w.ok);
+      assert.equal(r.tokens.prompt, w.prompt);
+      assert.equal(r.tokens.output, w.output);
+      assert.equal(r.avg_total_us, Math.round(w.total / w.requests));
+      assert.equal(r.success_rate, w.ok / w.requests);
+    }
+    // by key, hourly: the key that answered each request
+    const byKey = (await s.api(`/api/stats/usage?${range}&group_by=key&bucket=hour`)).body.rows;
+    assert.equal(byKey.reduce((n, r) => n + r.requests, 0), 24);
+    assert.equal(byKey.filter((r) => r.group === 'k_aaa').reduce((n, r) => n + r.requests, 0), 8);
+
+    // heatmap: ISO weekday x hour, in UTC and in another zone
+    const heat = (await s.api(`/api/stats/heatmap?${range}`)).body.rows;
+    const cell = {};
+    for (const e of ev) {
+      const d = new Date(e.tsUs / 1000);
+      const k = `${d.getUTCDay() || 7}|${d.getUTCHours()}`;
+      cell[k] = (cell[k] ?? 0) + 1;
+    }
+    assert.deepEqual(Object.fromEntries(heat.map((h) => [`${h.weekday}|${h.hour}`, h.requests])), cell);
+    const heatTokyo = (await s.api(`/api/stats/heatmap?${range}&tz=Asia/Tokyo`)).body.rows;
+    assert.ok(heatTokyo.some((h) => h.hour === (new Date(ev[0].tsUs / 1000).getUTCHours() + 9) % 24));
+    assert.equal((await s.api(`/api/stats/heatmap?${range}&tz=Mars/Olympus`)).status, 400);
+
+    // errors: failed attempts by class per day
+    const errs = (await s.api(`/api/stats/errors?${range}&bucket=day`)).body.rows;
+    const ecount = {};
+    for (const e of ev) for (const a of e.attempts) if (a.errorClass) ecount[a.errorClass] = (ecount[a.errorClass] ?? 0) + 1;
+    const got = {};
+    for (const r of errs) got[r.error_class] = (got[r.error_class] ?? 0) + r.count;
+    assert.deepEqual(got, ecount);
+
+    // key survival, hourly over the first 8 hours
+    const keys = (await s.api(`/api/stats/keys?from=${isoUs(base)}&to=${isoUs(base + 8 * HOUR)}&bucket=hour`)).body.rows;
+    const at = (h) => Object.fromEntries(keys.filter((r) => r.bucket === isoUs(base + h * HOUR)).map((r) => [r.state, r.keys]));
+    assert.deepEqual(at(0), { active: 3 });
+    assert.deepEqual(at(2), { active: 2, dead: 1 });
+    assert.deepEqual(at(4), { active: 1, dead: 1, disabled: 1 }); // a cooled model is not a key state
+    assert.deepEqual(at(6), { active: 2, dead: 1 });
+    for (const bad of ['usage?group_by=colour', 'usage?bucket=week', 'nosuchkind', `usage?from=${isoUs(base)}&to=${isoUs(base + 400 * DAY)}`]) {
+      assert.equal((await s.api(`/api/stats/${bad}`)).status, 400, bad);
+    }
+  }, opts());
+});
+
+test('the live tail delivers events to a signed-in admin within a second, and only to one', async () => {
+  await withStack(KEYS, async (s) => {
+    s.session = await s.login();
+    assert.equal((await fetch(`${s.url}/api/logs/stream`)).status, 401);
+    assert.equal((await fetch(`${s.url}/api/logs/stream`, { headers: { authorization: `Bearer ${s.token}` } })).status, 401);
+    const ac = new AbortController();
+    const r = await fetch(`${s.url}/api/logs/stream?model=${FLASH}&status=2xx`, { headers: { authorization: `Bearer ${s.session}` }, signal: ac.signal });
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /text\/event-stream/);
+    const reader = r.body.getReader();
+    let text = '';
+    const until = async (re, ms) => {
+      const deadline = Date.now() + ms;
+      while (!re.test(text)) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`tail: no ${re} within ${ms} ms; got ${text.slice(-300)}`);
+        const chunk = await Promise.race([reader.read(), sleep(left).then(() => null)]);
+        if (chunk?.value) text += new TextDecoder().decode(chunk.value);
+      }
+    };
+    await until(/: connected/, 2000);
+    await send(s, 1, { model: 'gemini-2.5-pro' }); // filtered out
+    const done = await send(s, 1);
+    const t0 = Date.now();
+    await until(new RegExp(`"request_id":"${done[0].id}"`), 1000);
+    assert.ok(Date.now() - t0 < 1000);
+    assert.ok(!text.includes('gemini-2.5-pro'), 'the filter applies');
+    await until(/: heartbeat/, 2500);
+    ac.abort();
+  }, opts({ edgeEnv: { SB_TAIL_HEARTBEAT_S: '1' } }));
+});
+
+test('an analytics consumer (deploy/analytics/consumer.mjs) reads every event beside the logger', async () => {
+  await withStack(KEYS, async (s) => {
+    const copy = path.join(HERE, '.analytics-consumer.mjs'); // resolves this folder's node_modules
+    copyFileSync(path.resolve(HERE, '../../deploy/analytics/consumer.mjs'), copy);
+    const sent = await send(s, 12);
+    const p = spawn(process.execPath, [copy], { env: { ...process.env, NATS_URL: s.natsUrl, SB_PROTO_DIR: PROTO, ANALYTICS_FILTER: 'sb.v1.events.request' } });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    try {
+      await waitUntil(() => out.split('\n').filter(Boolean).length >= 12, { what: 'analytics lines', tries: 150 });
+      const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map((l) => l.requestId).sort(), sent.map((r) => r.id).sort());
+      assert.ok(lines.every((l) => l.status === 200 && l.promptTokens > 0 && l.attempts.length === 1));
+    } finally {
+      p.kill('SIGTERM');
+    }
+    await waitRows(s, 12); // the logger's own durable is untouched by the other consumer
+  }, opts());
+});
+
+test('retention drops old day partitions (SB_LOG_RETENTION_DAYS, and the live setting wins)', async () => {
+  await withStack(KEYS, async (s) => {
+    const today = Math.floor(Date.now() * 1000 / DAY) * DAY;
+    const old = dataset(today - 40 * DAY).slice(0, 3);
+    const mid = dataset(today - 5 * DAY).slice(3, 6);
+    await publish(s.natsUrl, [...old, ...mid]);
+    await waitRows(s, 6);
+    await s.kill('logger');
+    s.logger({}, 'logger-30'); // default 30 days: the 40-day-old partition goes
+    await waitUntil(() => /event=retention.done days=30 partitions_dropped=2/.test(s.logs('logger-30')), { what: 'retention at 30 days' });
+    assert.equal(rows(s), 3);
+    s.session = await s.login();
+    assert.equal((await s.api('/api/settings', { method: 'PUT', body: { log_retention_days: 2 } })).status, 200);
+    await s.kill('logger-30');
+    s.logger({}, 'logger-2');
+    await waitUntil(() => /event=retention.done days=2 /.test(s.logs('logger-2')), { what: 'retention at 2 days' });
+    assert.equal(rows(s), 0);
+    assert.equal((await s.api('/api/settings', { method: 'PUT', body: { log_retention_days: 0 } })).status, 400);
+  }, opts());
+});
