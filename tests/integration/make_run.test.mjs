@@ -38,6 +38,12 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
     const login = await fetch(`http://127.0.0.1:${ports.SB_HTTP_PORT}/api/auth/login`, {
       method: 'POST', body: JSON.stringify({ username: 'admin', password: pw }) });
     assert.equal(login.status, 200);
+    // the logger runs too: the banner's request is in the request log
+    const session = (await login.json()).token;
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${ports.SB_HTTP_PORT}/api/logs?model=gemini-2.5-flash`, { headers: { authorization: `Bearer ${session}` } });
+      return r.status === 200 && (await r.json()).items.length === 1;
+    }, { tries: 100, what: 'the request in /api/logs' });
     const logs = readdirSync(path.join(data, 'logs')).map((f) => readFileSync(path.join(data, 'logs', f), 'utf8')).join('\n');
     assert.ok(logs.includes('event=admin.created'));
     assert.ok(!logs.includes(pw), 'the admin password is in no log');
