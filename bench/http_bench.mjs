@@ -59,7 +59,9 @@ http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${p
 const s = new Stack();
 let ng;
 try {
-  await s.start(`bench:${FAKE_KEY}`);
+  await s.start(`bench:${FAKE_KEY}`, { loggers: 1 }); // the production shape: every request logged
+  const quiet = await s.edge({ SB_REQUEST_EVENTS: 'false' }, 'edge-nolog');
+  await waitUntil(async () => (await fetch(`${quiet.url}/readyz`)).status === 200, { what: 'second edge' });
   s.secrets.push(FAKE_KEY);
   const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'benchmark one two three' }] }] });
   const direct = wrkScript(s.dir, 'direct', FAKE_KEY, body);
@@ -96,6 +98,16 @@ try {
       const nAdd = n ? n.p50 - d.p50 : null;
       console.log(`| ${rname} | ${c} | ${d.p50.toFixed(3)} | ${n ? nAdd.toFixed(3) : 'n/a'} | ${sbAdd.toFixed(3)} | ${n && nAdd > 0 ? (sbAdd / nAdd).toFixed(1) + '×' : 'n/a'} | ${(sb.rps / d.rps).toFixed(2)} |`);
     }
+  }
+  // the request log's cost: the same edge build with and without publishing RequestEvents
+  for (const c of [1, 64]) await cell('generateContent', c, 'switchboard nolog', quiet.url + routes[0][1], viaEdge);
+  console.log('\n| c | added ms, request log on | added ms, off | RPS on / off |');
+  console.log('|---|---|---|---|');
+  for (const c of [1, 64]) {
+    const d = results[`generateContent|${c}|direct upstream`];
+    const on = results[`generateContent|${c}|switchboard`];
+    const off = results[`generateContent|${c}|switchboard nolog`];
+    console.log(`| ${c} | ${(on.p50 - d.p50).toFixed(3)} | ${(off.p50 - d.p50).toFixed(3)} | ${(on.rps / off.rps).toFixed(2)} |`);
   }
   console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct |');
   console.log('|---|---|---|---|---|---|');

@@ -15,3 +15,4 @@ if [[ ! -d tests/integration/node_modules/@google/genai ]]; then
 fi
 echo; echo "HTTP (wrk, ${BENCH_SECONDS:-5} s per cell, fake upstream answering instantly):"
 SB_BUILD_DIR="$BUILD" node bench/http_bench.mjs
+SB_BUILD_DIR="$BUILD" node bench/logger_bench.mjs

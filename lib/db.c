@@ -188,6 +188,12 @@ out:
     return st;
 }
 
+static void quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 enum status db_open(const char *conninfo, const char *schema_table, const char *const *migrations,
                     size_t n, long lock_id, struct db **ret)
 {
@@ -195,6 +201,7 @@ enum status db_open(const char *conninfo, const char *schema_table, const char *
     enum status st;
 
     db->pg = PQconnectdb(conninfo);
+    PQsetNoticeProcessor(db->pg, quiet, NULL); /* NOTICEs ("already exists, skipping") are noise */
     if (PQstatus(db->pg) != CONNECTION_OK) {
         db_free(db);
         return ST_UNAVAILABLE;

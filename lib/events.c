@@ -2,6 +2,7 @@
 #include "lib/events.h"
 
 #include "lib/jet.h"
+
 #include "proto/subjects.h"
 
 #define DUP_WINDOW_S 120

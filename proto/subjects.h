@@ -18,7 +18,7 @@
 #define SUBJ_EV_REQUEST          "sb.v1.events.request"
 #define SUBJ_EV_KEY              "sb.v1.events.key"
 #define SUBJ_EV_ALL              "sb.v1.events.>"
-#define EVENTS_STREAM            "SB_EVENTS" /* JetStream: every event, file storage */
+#define EVENTS_STREAM            "SB_EVENTS"           /* JetStream: every event, file storage */
 #define SUBJ_LOGGER_QUERY        "sb.v1.logger.query." /* + logs | log | stats */
 #define QUEUE_LOGGER             "logger"
 #define LOGGER_DURABLE           "logger"

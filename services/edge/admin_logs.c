@@ -17,8 +17,8 @@
 #include "admin.h"
 #include "admin_int.h"
 #include "log_codec.h"
-#include "tail.h"
 #include "proto/subjects.h"
+#include "tail.h"
 
 #define LOGGER_TIMEOUT_MS 15000
 #define DAY_US            86400000000ULL

@@ -95,8 +95,8 @@ void settings_get(struct admin_ctx *x)
             str_or_null(s ? s->upstream_base_url : NULL), "upstream_proxy",
             str_or_null(s && s->upstream_proxy[0] ? "(set)" : NULL), "aliases", aliases,
             "hidden_models", hidden, "error_classes", ec ? ec : json_null(), "log_retention_days",
-            num_or_null(s ? s->log_retention_days : 0), "overrides",
-            "retry_budget", num_or_null(s ? s->retry_budget : 0), "deadline_ms",
+            num_or_null(s ? s->log_retention_days : 0), "overrides", "retry_budget",
+            num_or_null(s ? s->retry_budget : 0), "deadline_ms",
             num_or_null(s ? s->deadline_ms : 0), "connect_ms", num_or_null(s ? s->connect_ms : 0),
             "first_byte_ms", num_or_null(s ? s->first_byte_ms : 0), "idle_ms",
             num_or_null(s ? s->idle_ms : 0), "max_body_bytes",
@@ -122,9 +122,9 @@ static const struct {
     const char *name;
     unsigned lo, hi;
 } nums[NNUMS] = {
-    {"retry_budget", 1, 32},     {"deadline_ms", 1000, 3600000},
-    {"connect_ms", 100, 120000}, {"first_byte_ms", 100, 3600000},
-    {"idle_ms", 100, 3600000},   {"max_body_bytes", 1024, 256u * 1024 * 1024},
+    {"retry_budget", 1, 32},         {"deadline_ms", 1000, 3600000},
+    {"connect_ms", 100, 120000},     {"first_byte_ms", 100, 3600000},
+    {"idle_ms", 100, 3600000},       {"max_body_bytes", 1024, 256u * 1024 * 1024},
     {"log_retention_days", 1, 3650},
 };
 
@@ -149,9 +149,8 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     memset(w, 0, sizeof(*w));
     if (!s)
         return;
-    unsigned v[NNUMS] = {s->retry_budget, s->deadline_ms,    s->connect_ms,
-                         s->first_byte_ms, s->idle_ms,   s->max_body_bytes,
-                         s->log_retention_days};
+    unsigned v[NNUMS] = {s->retry_budget, s->deadline_ms,    s->connect_ms,        s->first_byte_ms,
+                         s->idle_ms,      s->max_body_bytes, s->log_retention_days};
     memcpy(w->num, v, sizeof(v));
     w->base = s->upstream_base_url[0] ? xstrdup(s->upstream_base_url) : NULL;
     w->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;

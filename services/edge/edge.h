@@ -52,9 +52,10 @@ struct edge_config {
     unsigned login_window_s;
     unsigned token_reload_s;
     bool cookie_secure;
-    bool oai_derived; /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
+    bool oai_derived;          /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
     const char *edge_id;       /* this replica in request events (default host-pid) */
     unsigned tail_heartbeat_s; /* live tail: an SSE comment this often */
+    bool request_events;       /* publish a RequestEvent per request (the request log) */
     struct events_cfg events;
 };
 
@@ -111,14 +112,14 @@ struct call {
     bool admitted;         /* holds a limiter slot to release */
     unsigned prompt_tokens, output_tokens, total_tokens, thought_tokens, cached_tokens;
     /* the request log */
-    uint64_t t_wall_us;       /* arrival, wall clock */
-    uint64_t bytes_in;        /* the client's body */
-    uint64_t t_attempt_us;    /* the current attempt's start */
-    bool attempt_open;        /* att[natt - 1] has not ended yet */
-    unsigned natt;            /* attempts recorded (at most LC_MAX_ATTEMPTS) */
-    struct lc_attempt *att;   /* LC_MAX_ATTEMPTS of them, allocated with the first */
-    char model_asked[128];    /* the model as the client named it */
-    char finish[32];          /* upstream finish reason */
+    uint64_t t_wall_us;     /* arrival, wall clock */
+    uint64_t bytes_in;      /* the client's body */
+    uint64_t t_attempt_us;  /* the current attempt's start */
+    bool attempt_open;      /* att[natt - 1] has not ended yet */
+    unsigned natt;          /* attempts recorded (at most LC_MAX_ATTEMPTS) */
+    struct lc_attempt *att; /* LC_MAX_ATTEMPTS of them, allocated with the first */
+    char model_asked[128];  /* the model as the client named it */
+    char finish[32];        /* upstream finish reason */
 };
 
 struct edge;

@@ -91,8 +91,7 @@ enum status lc_log_query_pack(const struct lc_filter *f, struct buf *out)
 }
 
 enum status lc_stats_query_pack(const char *kind, const char *group_by, const char *bucket,
-                                const char *tz, uint64_t from_us, uint64_t to_us,
-                                struct buf *out)
+                                const char *tz, uint64_t from_us, uint64_t to_us, struct buf *out)
 {
     Sb__V1__StatsQuery m = SB__V1__STATS_QUERY__INIT;
 
@@ -120,11 +119,11 @@ static json_t *event_json(const Sb__V1__RequestEvent *e)
 
     for (size_t i = 0; i < e->n_attempts; i++) {
         const Sb__V1__Attempt *a = e->attempts[i];
-        (void)json_array_append_new(
-            att, json_pack("{s:s,s:s,s:I,s:s?,s:I}", "key_id", a->key_id, "project", a->project,
-                           "status", (json_int_t)a->status, "error_class",
-                           a->error_class[0] ? a->error_class : NULL, "latency_us",
-                           (json_int_t)a->latency_us));
+        (void)json_array_append_new(att, json_pack("{s:s,s:s,s:I,s:s?,s:I}", "key_id", a->key_id,
+                                                   "project", a->project, "status",
+                                                   (json_int_t)a->status, "error_class",
+                                                   a->error_class[0] ? a->error_class : NULL,
+                                                   "latency_us", (json_int_t)a->latency_us));
     }
     return json_pack(
         "{s:s,s:o,s:I,s:s?,s:s,s:s,s:s,s:s?,s:b,s:I,s:s,s:s?,s:s?,s:s?,s:I,s:o,s:I,s:I,s:I,"
@@ -137,10 +136,10 @@ static json_t *event_json(const Sb__V1__RequestEvent *e)
         "project", last ? last->project : NULL, "attempts_total",
         (json_int_t)(e->attempts_total > e->n_attempts ? e->attempts_total : e->n_attempts),
         "attempts", att, "ttfb_us", (json_int_t)e->ttfb_us, "total_us", (json_int_t)e->total_us,
-        "overhead_us", (json_int_t)e->overhead_us, "tokens", "prompt",
-        (json_int_t)e->prompt_tokens, "output", (json_int_t)e->output_tokens, "thought",
-        (json_int_t)e->thought_tokens, "cached", (json_int_t)e->cached_tokens, "bytes_in",
-        (json_int_t)e->bytes_in, "bytes_out", (json_int_t)e->bytes_out, "edge", e->edge);
+        "overhead_us", (json_int_t)e->overhead_us, "tokens", "prompt", (json_int_t)e->prompt_tokens,
+        "output", (json_int_t)e->output_tokens, "thought", (json_int_t)e->thought_tokens, "cached",
+        (json_int_t)e->cached_tokens, "bytes_in", (json_int_t)e->bytes_in, "bytes_out",
+        (json_int_t)e->bytes_out, "edge", e->edge);
 }
 
 void lc_cursor(uint64_t ts_us, const char *request_id, char *out, size_t n)
@@ -159,8 +158,7 @@ bool lc_cursor_parse(const char *s, struct lc_filter *f)
     return true;
 }
 
-json_t *lc_log_page_json(const void *data, size_t len, enum status *ret_st, char *message,
-                         size_t n)
+json_t *lc_log_page_json(const void *data, size_t len, enum status *ret_st, char *message, size_t n)
 {
     Sb__V1__LogPage *p = sb__v1__log_page__unpack(NULL, len, data);
     json_t *items, *out;
@@ -204,19 +202,18 @@ json_t *lc_stats_json(const void *data, size_t len, const char *kind, enum statu
             o = json_pack("{s:o,s:s,s:I}", "bucket", iso(s->bucket_us), "error_class", s->group,
                           "count", (json_int_t)s->requests);
         else if (strcmp(kind, "keys") == 0)
-            o = json_pack("{s:o,s:s,s:I}", "bucket", iso(s->bucket_us), "state", s->group,
-                          "keys", (json_int_t)s->requests);
+            o = json_pack("{s:o,s:s,s:I}", "bucket", iso(s->bucket_us), "state", s->group, "keys",
+                          (json_int_t)s->requests);
         else
-            o = json_pack("{s:o,s:s,s:I,s:I,s:f,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I}", "bucket",
-                          iso(s->bucket_us), "group", s->group, "requests",
-                          (json_int_t)s->requests, "ok", (json_int_t)s->ok, "success_rate",
-                          s->requests ? (double)s->ok / (double)s->requests : 0.0, "tokens",
-                          "prompt", (json_int_t)s->prompt_tokens, "output",
-                          (json_int_t)s->output_tokens, "thought", (json_int_t)s->thought_tokens,
-                          "cached", (json_int_t)s->cached_tokens, "avg_total_us",
-                          (json_int_t)s->avg_total_us, "avg_overhead_us",
-                          (json_int_t)s->avg_overhead_us, "p95_total_us",
-                          (json_int_t)s->p95_total_us);
+            o = json_pack(
+                "{s:o,s:s,s:I,s:I,s:f,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I}", "bucket",
+                iso(s->bucket_us), "group", s->group, "requests", (json_int_t)s->requests, "ok",
+                (json_int_t)s->ok, "success_rate",
+                s->requests ? (double)s->ok / (double)s->requests : 0.0, "tokens", "prompt",
+                (json_int_t)s->prompt_tokens, "output", (json_int_t)s->output_tokens, "thought",
+                (json_int_t)s->thought_tokens, "cached", (json_int_t)s->cached_tokens,
+                "avg_total_us", (json_int_t)s->avg_total_us, "avg_overhead_us",
+                (json_int_t)s->avg_overhead_us, "p95_total_us", (json_int_t)s->p95_total_us);
         (void)json_array_append_new(rows, o);
     }
     sb__v1__stats_reply__free_unpacked(r, NULL);
@@ -243,11 +240,9 @@ json_t *lc_event_json_if(const void *data, size_t len, const struct lc_filter *f
     if (key && project && str_match(f->token_id, e->token_id) &&
         str_match(f->request_id, e->request_id) && str_match(f->outcome, e->outcome) &&
         str_match(f->api, e->api) && str_match(f->route, e->route) &&
-        (!f->model[0] || strcmp(f->model, e->model) == 0 ||
-         strcmp(f->model, e->model_used) == 0) &&
+        (!f->model[0] || strcmp(f->model, e->model) == 0 || strcmp(f->model, e->model_used) == 0) &&
         (!f->status_class || e->status / 100 == f->status_class) &&
-        (!f->status || e->status == f->status) &&
-        (!f->stream || (f->stream == 1) == e->stream))
+        (!f->status || e->status == f->status) && (!f->stream || (f->stream == 1) == e->stream))
         out = event_json(e);
     sb__v1__request_event__free_unpacked(e, NULL);
     return out;

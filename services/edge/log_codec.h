@@ -40,16 +40,15 @@ enum status lc_event_pack(const struct lc_event *e, struct buf *out);
 struct lc_filter {
     uint64_t from_us, to_us, before_ts_us;
     unsigned status_class, status, stream, limit;
-    char model[128], key_id[32], project[128], token_id[40], request_id[48], outcome[32],
-        api[16], route[32], before_id[48];
+    char model[128], key_id[32], project[128], token_id[40], request_id[48], outcome[32], api[16],
+        route[32], before_id[48];
 };
 
 /** Pack a LogQuery for the filter into out. */
 enum status lc_log_query_pack(const struct lc_filter *f, struct buf *out);
 /** Pack a StatsQuery into out. */
 enum status lc_stats_query_pack(const char *kind, const char *group_by, const char *bucket,
-                                const char *tz, uint64_t from_us, uint64_t to_us,
-                                struct buf *out);
+                                const char *tz, uint64_t from_us, uint64_t to_us, struct buf *out);
 /**
  * A LogPage as {"items": [...], "next": cursor|null}; *ret_st and message[n] carry the logger's
  * error when it refused. NULL when undecodable. Caller owns the result.

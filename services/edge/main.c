@@ -52,6 +52,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_BOOL("SB_COOKIE_SECURE", struct edge_config, cookie_secure, false),
     CFG_BOOL("SB_OPENAI_DERIVED_MODELS", struct edge_config, oai_derived, true),
     CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
+    CFG_BOOL("SB_REQUEST_EVENTS", struct edge_config, request_events, true),
     CFG_UINT("SB_TAIL_HEARTBEAT_S", struct edge_config, tail_heartbeat_s, 15, 1, 300),
     EVENTS_CFG_FIELDS(struct edge_config),
 };
@@ -98,9 +99,9 @@ int main(void)
         LOG_ERROR("startup.failed", "step=nats");
         goto out;
     }
-    if (events_ensure(bus, &cfg.events, false) != ST_OK)
+    if (cfg.request_events && events_ensure(bus, &cfg.events, false) != ST_OK)
         LOG_WARN("events.stream_unavailable", "action=buffer");
-    if (jet_pub_new(bus, cfg.events.buffer, &events) != ST_OK) {
+    if (cfg.request_events && jet_pub_new(bus, cfg.events.buffer, &events) != ST_OK) {
         LOG_ERROR("startup.failed", "step=events");
         goto out;
     }

@@ -31,8 +31,8 @@ struct client {
 };
 
 struct item {
-    struct bus_msg *msg;    /* an event, or */
-    struct client *client;  /* a new client */
+    struct bus_msg *msg;   /* an event, or */
+    struct client *client; /* a new client */
 };
 
 struct tail {

@@ -17,8 +17,8 @@ struct kp_admin {
     struct kp_pool *pool;
     struct bus *bus;
     struct jet_pub *ev; /* key events */
-    bool reload;   /* set when the registry changed: the caller reloads keys into the pool */
-    bool answered; /* the reply was sent already (test: the forwarder answers) */
+    bool reload;        /* set when the registry changed: the caller reloads keys into the pool */
+    bool answered;      /* the reply was sent already (test: the forwarder answers) */
 };
 
 /**

@@ -140,8 +140,7 @@ void kp_codec_key_event(struct jet_pub *ev, const struct kp_key_event *k)
  * keys in use are leased, so the state left is "active". */
 static void log_change(struct jet_pub *ev, const Sb__V1__Outcome *o, const char *change)
 {
-    struct kp_key_event k = {o->key_id, o->project, o->model, "active", change, o->reason,
-                             NULL,      0};
+    struct kp_key_event k = {o->key_id, o->project, o->model, "active", change, o->reason, NULL, 0};
 
     if (strcmp(change, "dead") != 0 && strcmp(change, "cooled") != 0 &&
         strcmp(change, "backoff") != 0)

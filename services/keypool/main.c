@@ -97,8 +97,9 @@ static enum status seed_and_load(struct store *store, struct kp_pool *pool, cons
 #define BATCH_MAX 64
 
 /* Handle queued messages together: their Redis scripts share one pipelined round trip. */
-static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *pool, struct store *store,
-                         const struct kp_config *cfg, struct bus_msg **msgs, size_t n)
+static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *pool,
+                         struct store *store, const struct kp_config *cfg, struct bus_msg **msgs,
+                         size_t n)
 {
     struct kp_item items[BATCH_MAX];
     struct bus_msg *owner[BATCH_MAX];

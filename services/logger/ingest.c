@@ -165,8 +165,7 @@ unsigned lgr_live_retention(struct bus *bus, unsigned def)
     uint64_t rev = 0;
     unsigned days = 0;
 
-    if (bus_kv_get(bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &val, &len, &rev) ==
-        ST_OK)
+    if (bus_kv_get(bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &val, &len, &rev) == ST_OK)
         days = lgr_settings_retention(val, len);
     free(val);
     return days ? days : def;

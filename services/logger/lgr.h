@@ -11,13 +11,14 @@ struct bus;
 struct jet_pull;
 struct lgr_store;
 
-#define LGR_FETCH_MAX 5000
+#define LGR_FETCH_MAX       5000
+#define LGR_MAX_ACK_PENDING 20000 /* events in flight per durable, all replicas together */
 
 struct lgr_config {
     const char *nats_url;
     const char *pg_dsn;
     const char *id;
-    const char *durable; /* the consumer's name: another name reads the stream anew */
+    const char *durable;     /* the consumer's name: another name reads the stream anew */
     unsigned batch;          /* events per fetch and transaction */
     unsigned flush_ms;       /* longest wait for a batch to fill */
     unsigned ack_wait_s;     /* JetStream redelivers what is not acknowledged by then */

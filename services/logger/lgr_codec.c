@@ -44,7 +44,11 @@ void lgr_batch_done(struct lgr_batch *b)
 /* Length of the valid UTF-8 sequence at s (0: invalid). */
 static size_t utf8_len(const unsigned char *s)
 {
-    size_t n = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3 : (s[0] >> 3) == 30 ? 4 : 0;
+    size_t n = s[0] < 0x80         ? 1
+               : (s[0] >> 5) == 6  ? 2
+               : (s[0] >> 4) == 14 ? 3
+               : (s[0] >> 3) == 30 ? 4
+                                   : 0;
 
     if (s[0] == 0xC0 || s[0] == 0xC1 || s[0] > 0xF4)
         return 0;

@@ -82,8 +82,7 @@ static void *answer_run(void *arg)
             const char *reply = bus_msg_reply(msg);
             uint64_t t0 = clock_mono_us();
             buf_reset(&out);
-            lgr_query_answer(lgr_store_db(a->store), op, bus_msg_data(msg), bus_msg_len(msg),
-                             &out);
+            lgr_query_answer(lgr_store_db(a->store), op, bus_msg_data(msg), bus_msg_len(msg), &out);
             if (reply)
                 (void)bus_publish(a->bus, reply, NULL, out.data, out.len, NULL);
             LOG_DEBUG("query.done", "op=%s bytes=%zu dur_us=%llu", op, out.len,
@@ -167,8 +166,10 @@ int main(void)
     UNTIL_UP("stream", events_ensure(l.bus, &cfg.events, true));
     UNTIL_UP("postgres", lgr_store_open(cfg.pg_dsn, &l.store));
     UNTIL_UP("postgres_queries", lgr_store_open(cfg.pg_dsn, &ans.store));
+    /* the consumer's settings must not depend on a replica's own tuning: every replica binds
+     * to the same durable, and a mismatch refuses the bind */
     pc = (struct jet_pull_cfg){EVENTS_STREAM, cfg.durable, SUBJ_EV_ALL, cfg.ack_wait_s,
-                               cfg.batch * 20};
+                               LGR_MAX_ACK_PENDING};
     UNTIL_UP("consumer", jet_pull_new(l.bus, &pc, &l.pull));
     if (stop_flag)
         goto out;
@@ -190,8 +191,8 @@ int main(void)
         if (clock_now_ms() - l.last_prune_ms >= (uint64_t)cfg.prune_s * 1000)
             prune(&l);
     }
-    LOG_INFO("stopping", "id=%s stored=%llu duplicates=%llu", cfg.id,
-             (unsigned long long)l.stored, (unsigned long long)l.duplicates);
+    LOG_INFO("stopping", "id=%s stored=%llu duplicates=%llu", cfg.id, (unsigned long long)l.stored,
+             (unsigned long long)l.duplicates);
     rc = EXIT_SUCCESS;
 stop:
     atomic_store(&ans.stop, true);

@@ -49,8 +49,7 @@ static void where_logs(struct sql *q, const struct lgr_log_query *f)
         (void)buf_printf(&q->text, " AND (model = $%d OR model_used = $%d)", n, n);
     }
     if (f->status_class)
-        (void)buf_printf(&q->text, " AND status / 100 = $%d::int",
-                         param_u64(q, f->status_class));
+        (void)buf_printf(&q->text, " AND status / 100 = $%d::int", param_u64(q, f->status_class));
     if (f->status)
         (void)buf_printf(&q->text, " AND status = $%d::int", param_u64(q, f->status));
     if (f->key_id && f->key_id[0])
@@ -182,7 +181,7 @@ static const char *group_expr(const char *name)
     "coalesce(sum(prompt_tokens), 0), coalesce(sum(output_tokens), 0), "                           \
     "coalesce(sum(thought_tokens), 0), coalesce(sum(cached_tokens), 0), "                          \
     "coalesce(avg(total_us), 0)::bigint, coalesce(avg(overhead_us), 0)::bigint"
-#define P95 "coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY total_us), 0)::bigint"
+#define P95   "coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY total_us), 0)::bigint"
 #define ZEROS "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0"
 
 /* The bucket start of column `col` in zone $tz, as Unix microseconds. */
@@ -222,8 +221,9 @@ static enum status stats_sql(const struct lgr_stats_query *f, struct sql *q, con
         }
         (void)buf_puts(&q->text, "SELECT ");
         bucket_expr(&q->text, unit, "ts", tz);
-        (void)buf_printf(&q->text, ", %s, " SUMS ", 0, 0, " P95
-                                   " FROM request_logs WHERE %s GROUP BY 1, 2 ORDER BY 1, 2",
+        (void)buf_printf(&q->text,
+                         ", %s, " SUMS ", 0, 0, " P95
+                         " FROM request_logs WHERE %s GROUP BY 1, 2 ORDER BY 1, 2",
                          g, range);
     } else if (strcmp(kind, "heatmap") == 0) {
         (void)buf_printf(&q->text,
@@ -288,8 +288,7 @@ static enum status answer_stats(struct db *db, const struct lgr_stats_query *f, 
     return st;
 }
 
-void lgr_query_answer(struct db *db, const char *op, const void *data, size_t len,
-                      struct buf *out)
+void lgr_query_answer(struct db *db, const char *op, const void *data, size_t len, struct buf *out)
 {
     void *owner = NULL;
     const char *err = NULL;
@@ -313,9 +312,9 @@ void lgr_query_answer(struct db *db, const char *op, const void *data, size_t le
     lgr_query_free(owner);
     if (st != ST_OK)
         (void)lgr_error_reply(op, st,
-                              err                 ? err
-                              : st == ST_PROTO    ? "undecodable query"
-                              : st == ST_INVALID  ? "invalid query"
-                                                  : "the log store failed",
+                              err                ? err
+                              : st == ST_PROTO   ? "undecodable query"
+                              : st == ST_INVALID ? "invalid query"
+                                                 : "the log store failed",
                               out);
 }

@@ -20,7 +20,6 @@ struct db;
  * Answer op ("logs", "log" or "stats") with the packed query in data: the packed reply goes to
  * out (an error reply when the query is refused or fails; never empty on return).
  */
-void lgr_query_answer(struct db *db, const char *op, const void *data, size_t len,
-                      struct buf *out);
+void lgr_query_answer(struct db *db, const char *op, const void *data, size_t len, struct buf *out);
 
 #endif

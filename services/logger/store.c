@@ -17,8 +17,8 @@
 
 #include "lgr_codec.h"
 
-#define KNOWN_DAYS 64
-#define LOCK_PART  "7315001"
+#define KNOWN_DAYS    64
+#define LOCK_PART     "7315001"
 #define US_TO_TS(col) "'epoch'::timestamptz + " col " * interval '1 microsecond'"
 
 struct lgr_store {
@@ -142,12 +142,12 @@ static enum status ensure_day(struct lgr_store *s, int64_t day)
 }
 
 static const char *const insert_logs =
-    "INSERT INTO request_logs (ts, " LGR_LOG_COLS ") SELECT " US_TO_TS(
-        "ts_us") ", " LGR_LOG_COLS " FROM in_logs ON CONFLICT DO NOTHING";
+    "INSERT INTO request_logs (ts, " LGR_LOG_COLS
+    ") SELECT " US_TO_TS("ts_us") ", " LGR_LOG_COLS " FROM in_logs ON CONFLICT DO NOTHING";
 /* attempts of a request that was stored before are skipped with it (same key) */
 static const char *const insert_attempts =
-    "INSERT INTO request_attempts (ts, " LGR_ATTEMPT_COLS ") SELECT " US_TO_TS(
-        "ts_us") ", " LGR_ATTEMPT_COLS " FROM in_attempts ON CONFLICT DO NOTHING";
+    "INSERT INTO request_attempts (ts, " LGR_ATTEMPT_COLS
+    ") SELECT " US_TO_TS("ts_us") ", " LGR_ATTEMPT_COLS " FROM in_attempts ON CONFLICT DO NOTHING";
 static const char *const insert_keys =
     "INSERT INTO key_events (ts, " LGR_KEY_COLS ") SELECT 'epoch'::timestamptz + ts_ms * "
     "interval '1 millisecond', " LGR_KEY_COLS " FROM in_keys ON CONFLICT DO NOTHING";
