@@ -401,6 +401,7 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
         struct buf b;
         buf_init(&b, 1 << 20);
         (void)metrics_render(&b, edge_inflight(h->edge), edge_ready(h->edge));
+        (void)reqlog_metrics(&b);
         rc = respond_now(conn, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
         buf_done(&b);
         return rc;

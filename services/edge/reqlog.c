@@ -125,3 +125,28 @@ void reqlog_refused(bool oai, unsigned status, size_t bytes_in)
     ev.bytes_in = bytes_in;
     send(&ev);
 }
+
+enum status reqlog_metrics(struct buf *out)
+{
+    struct jet_pub_stats st;
+
+    if (!pub)
+        return ST_OK;
+    jet_pub_stats(pub, &st);
+    return buf_printf(
+        out,
+        "# HELP sb_events_published_total Request events acknowledged by JetStream.\n"
+        "# TYPE sb_events_published_total counter\n"
+        "sb_events_published_total %llu\n"
+        "# HELP sb_events_retried_total Event publishes that failed and were resent.\n"
+        "# TYPE sb_events_retried_total counter\n"
+        "sb_events_retried_total %llu\n"
+        "# HELP sb_events_dropped_total Events dropped because the buffer was full.\n"
+        "# TYPE sb_events_dropped_total counter\n"
+        "sb_events_dropped_total %llu\n"
+        "# HELP sb_events_buffered Events waiting to be published.\n"
+        "# TYPE sb_events_buffered gauge\n"
+        "sb_events_buffered %llu\n",
+        (unsigned long long)st.published, (unsigned long long)st.retried,
+        (unsigned long long)st.dropped, (unsigned long long)st.buffered);
+}

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lib/status.h"
+
 struct call;
 struct jet_pub;
 
@@ -21,5 +23,9 @@ void reqlog_attempt_end(struct call *c, unsigned status, const char *error_class
 void reqlog_call(struct call *c, unsigned status, const char *outcome, const char *finish);
 /** A request refused before it became a call. Any thread. */
 void reqlog_refused(bool oai, unsigned status, size_t bytes_in);
+
+struct buf;
+/** Append the event publisher's counters to a Prometheus text page. Any thread. */
+enum status reqlog_metrics(struct buf *out);
 
 #endif

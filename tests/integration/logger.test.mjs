@@ -371,3 +371,31 @@ test('retention drops old day partitions (SB_LOG_RETENTION_DAYS, and the live se
     assert.equal((await s.api('/api/settings', { method: 'PUT', body: { log_retention_days: 0 } })).status, 400);
   }, opts());
 });
+
+test('without the stream, requests still succeed: events wait in a bounded buffer, then drops are counted', async () => {
+  await withStack(KEYS, async (s) => {
+    const metric = async (name) => {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      return Number((text.match(new RegExp(`^${name} (\\d+)$`, 'm')) ?? [])[1]);
+    };
+    const nc = await connect({ servers: s.natsUrl });
+    const jsm = await nc.jetstreamManager();
+    await s.kill('logger');
+    await jsm.streams.delete('SB_EVENTS');
+    const during = await send(s, 10);
+    assert.ok(during.every((r) => r.status === 200), 'requests do not wait for the event stream');
+    await waitUntil(async () => (await metric('sb_events_buffered')) === 10, { what: '10 events buffered' });
+    // the stream comes back (the logger creates it): the buffered events arrive, none lost
+    s.logger({}, 'logger-b');
+    await waitRows(s, 10, 'the buffered events');
+    assert.equal(await metric('sb_events_dropped_total'), 0);
+    // gone again, and more requests than the buffer holds: they all succeed, the excess is counted
+    await s.kill('logger-b');
+    await jsm.streams.delete('SB_EVENTS');
+    const many = await send(s, 30);
+    assert.ok(many.every((r) => r.status === 200));
+    await waitUntil(async () => (await metric('sb_events_dropped_total')) === 14, { what: 'drops counted' });
+    assert.equal(await metric('sb_events_buffered'), 16);
+    await nc.close();
+  }, opts({ edgeEnv: { SB_EVENTS_BUFFER: '16' } }));
+});

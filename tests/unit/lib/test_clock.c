@@ -44,12 +44,54 @@ static void test_fall_back(void **state)
     assert_int_equal(clock_next_pacific_midnight_ms(T(1793525400)), T(1793606400));
 }
 
+/* RFC 3339 in (the admin API's from/to), and day names out (the logger's partitions). */
+static void test_iso8601_and_days(void **state)
+{
+    static const struct {
+        const char *in;
+        bool ok;
+        uint64_t ms;
+    } cases[] = {
+        {"2026-01-15T12:00:00Z", true, 1768478400000ULL},
+        {"2026-01-15T12:00:00.250Z", true, 1768478400250ULL},
+        {"2026-01-15T12:00:00.2z", true, 1768478400200ULL},
+        {"2026-01-15T13:30:00+01:30", true, 1768478400000ULL},
+        {"2026-01-15T04:00:00-08:00", true, 1768478400000ULL},
+        {"2026-01-15T12:00Z", true, 1768478400000ULL},
+        {"2026-01-15", true, 1768435200000ULL},
+        {"2026-01-15T12:00:00", false, 0}, /* no zone */
+        {"2026-13-01T00:00:00Z", false, 0},
+        {"2026-01-15T24:00:00Z", false, 0},
+        {"1969-12-31T23:59:59Z", false, 0},
+        {"2026-01-15T12:00:00Zjunk", false, 0},
+        {"yesterday", false, 0},
+        {"", false, 0},
+    };
+    char day[16];
+    uint64_t ms;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ms = 0;
+        assert_int_equal(clock_parse_iso8601(cases[i].in, &ms), cases[i].ok);
+        if (cases[i].ok)
+            assert_int_equal(ms, cases[i].ms);
+    }
+    clock_day_name(0, day, sizeof(day));
+    assert_string_equal(day, "19700101");
+    clock_day_name(20530, day, sizeof(day)); /* 2026-03-18 */
+    assert_string_equal(day, "20260318");
+    clock_day_name(20818 + 1, day, sizeof(day)); /* the day after 2026-12-31 */
+    assert_string_equal(day, "20270101");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_standard_and_daylight),
         cmocka_unit_test(test_spring_forward),
         cmocka_unit_test(test_fall_back),
+        cmocka_unit_test(test_iso8601_and_days),
     };
     return cmocka_run_group_tests_name("clock", tests, NULL, NULL);
 }

@@ -1,0 +1,133 @@
+/* Events into COPY rows: escaping, UTF-8 repair, length caps, day spans, undecodable input. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/codec.h"
+
+#include "lgr_codec.h"
+#include "proto/events.pb-c.h"
+#include "proto/subjects.h"
+#include "unit.h"
+
+static size_t pack_request(const char *id, uint64_t ts_us, const char *model, uint8_t *out)
+{
+    Sb__V1__RequestEvent e = SB__V1__REQUEST_EVENT__INIT;
+    Sb__V1__Attempt a = SB__V1__ATTEMPT__INIT, b = SB__V1__ATTEMPT__INIT, *at[2] = {&a, &b};
+
+    a.key_id = CODEC_STR("k_1");
+    a.project = CODEC_STR("p1");
+    a.status = 429;
+    a.error_class = CODEC_STR("quota_minute");
+    a.latency_us = 900;
+    b.key_id = CODEC_STR("k_2");
+    b.project = CODEC_STR("p2");
+    b.status = 200;
+    b.latency_us = 1200;
+    e.request_id = CODEC_STR(id);
+    e.ts_us = ts_us;
+    e.model = CODEC_STR(model);
+    e.route = CODEC_STR("generateContent");
+    e.status = 200;
+    e.outcome = CODEC_STR("ok");
+    e.prompt_tokens = 7;
+    e.attempts = at;
+    e.n_attempts = 2;
+    return sb__v1__request_event__pack(&e, out);
+}
+
+static void test_rows_and_escaping(void **state)
+{
+    struct lgr_batch b;
+    uint8_t buf[4096];
+    char model[400];
+    size_t n;
+
+    (void)state;
+    lgr_batch_init(&b);
+    /* a tab, a newline, a backslash, invalid UTF-8, then far more than a column may hold */
+    memset(model, 'x', sizeof(model) - 1);
+    model[sizeof(model) - 1] = '\0';
+    memcpy(model, "a\tb\nc\\d\xff\xc3\xa9", 10);
+    n = pack_request("r1", 1768478400000000ULL, model, buf);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUEST, buf, n, NULL, 1), ST_OK);
+    assert_int_equal(b.nreq, 1);
+    assert_int_equal(b.ndays, 1);
+    assert_non_null(strstr(b.logs.data, "1768478400000000\tr1\t"));
+    assert_non_null(strstr(b.logs.data, "\ta\\tb\\nc\\\\d?\xc3\xa9xxx"));
+    assert_null(strchr(b.logs.data, '\xff'));
+    /* the model column is capped: 256 bytes of input at most (escapes are longer) */
+    assert_null(strstr(b.logs.data,
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+    /* the last attempt's key and project are the row's; both attempts get rows */
+    assert_non_null(strstr(b.logs.data, "\tk_2\tp2\t2\t"));
+    assert_string_equal(b.attempts.data,
+                        "1768478400000000\tr1\t1\tk_1\tp1\t429\tquota_minute\t900\n"
+                        "1768478400000000\tr1\t2\tk_2\tp2\t200\t\t1200\n");
+    lgr_batch_done(&b);
+}
+
+static void test_days_and_bad_input(void **state)
+{
+    struct lgr_batch b;
+    uint8_t buf[1024];
+    size_t n;
+    char id[8];
+
+    (void)state;
+    lgr_batch_init(&b);
+    for (unsigned d = 0; d < LGR_MAX_DAYS; d++) {
+        (void)snprintf(id, sizeof(id), "d%u", d);
+        n = pack_request(id, (20000ULL + d) * 86400000000ULL + 5, "m", buf);
+        assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUEST, buf, n, NULL, d), ST_OK);
+    }
+    /* a ninth day: the batch is written first, then this one starts the next */
+    n = pack_request("d9", 20100ULL * 86400000000ULL, "m", buf);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUEST, buf, n, NULL, 9), ST_TOO_BIG);
+    /* a day already in the batch still fits */
+    n = pack_request("d0b", 20000ULL * 86400000000ULL + 99, "m", buf);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUEST, buf, n, NULL, 10), ST_OK);
+    assert_int_equal(b.nreq, LGR_MAX_DAYS + 1);
+    /* garbage, an event without id or time, an unknown subject */
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUEST, "\xff\xff\xff", 3, NULL, 11), ST_PROTO);
+    n = pack_request("", 5, "m", buf);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUEST, buf, n, NULL, 12), ST_PROTO);
+    assert_int_equal(lgr_batch_add(&b, "sb.v1.events.other", buf, n, NULL, 13), ST_PROTO);
+    lgr_batch_reset(&b);
+    assert_int_equal(b.logs.len + b.ndays + b.nreq, 0);
+    lgr_batch_done(&b);
+}
+
+static void test_key_event_ids(void **state)
+{
+    struct lgr_batch b;
+    Sb__V1__KeyEvent k = SB__V1__KEY_EVENT__INIT;
+    uint8_t buf[512];
+    size_t n;
+
+    (void)state;
+    lgr_batch_init(&b);
+    k.key_id = CODEC_STR("k_1");
+    k.state = CODEC_STR("dead");
+    k.old_state = CODEC_STR("active");
+    k.ts_ms = 1768478400000ULL;
+    n = sb__v1__key_event__pack(&k, buf);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_KEY, buf, n, "k-k_1-1", 5), ST_OK);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_KEY, buf, n, NULL, 6), ST_OK);
+    assert_string_equal(b.keys.data, "1768478400000\tk-k_1-1\tk_1\t\t\tactive\tdead\t\t\t0\n"
+                                     "1768478400000\tseq-6\tk_1\t\t\tactive\tdead\t\t\t0\n");
+    assert_int_equal(b.nkey, 2);
+    lgr_batch_done(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_and_escaping),
+        cmocka_unit_test(test_days_and_bad_input),
+        cmocka_unit_test(test_key_event_ids),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
