@@ -14,4 +14,11 @@ static inline char *codec_str(const char *s)
 }
 #define CODEC_STR(s) codec_str(s)
 
+#include "lib/status.h"
+
+struct ProtobufCMessage;
+struct buf;
+/** Pack message m into out (reset first); ST_TOO_BIG when it exceeds out's limit. */
+enum status codec_pack(const struct ProtobufCMessage *m, struct buf *out);
+
 #endif

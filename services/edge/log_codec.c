@@ -14,17 +14,6 @@
 #include "proto/events.pb-c.h"
 #include "proto/logger.pb-c.h"
 
-static enum status pack(const ProtobufCMessage *m, struct buf *out)
-{
-    char *p;
-
-    buf_reset(out);
-    if (buf_extend(out, protobuf_c_message_get_packed_size(m), &p) != ST_OK)
-        return ST_TOO_BIG;
-    (void)protobuf_c_message_pack(m, (uint8_t *)p);
-    return ST_OK;
-}
-
 enum status lc_event_pack(const struct lc_event *e, struct buf *out)
 {
     Sb__V1__RequestEvent m = SB__V1__REQUEST_EVENT__INIT;
@@ -64,7 +53,7 @@ enum status lc_event_pack(const struct lc_event *e, struct buf *out)
     m.bytes_in = e->bytes_in;
     m.bytes_out = e->bytes_out;
     m.edge = CODEC_STR(e->edge ? e->edge : "");
-    return pack(&m.base, out);
+    return codec_pack(&m.base, out);
 }
 
 enum status lc_log_query_pack(const struct lc_filter *f, struct buf *out)
@@ -87,7 +76,7 @@ enum status lc_log_query_pack(const struct lc_filter *f, struct buf *out)
     m.before_id = CODEC_STR(f->before_id);
     m.api = CODEC_STR(f->api);
     m.route = CODEC_STR(f->route);
-    return pack(&m.base, out);
+    return codec_pack(&m.base, out);
 }
 
 enum status lc_stats_query_pack(const char *kind, const char *group_by, const char *bucket,
@@ -101,7 +90,7 @@ enum status lc_stats_query_pack(const char *kind, const char *group_by, const ch
     m.tz = CODEC_STR(tz);
     m.from_us = from_us;
     m.to_us = to_us;
-    return pack(&m.base, out);
+    return codec_pack(&m.base, out);
 }
 
 static json_t *iso(uint64_t us)

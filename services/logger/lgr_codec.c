@@ -258,18 +258,6 @@ static uint64_t u64(const struct db_res *r, size_t row, int col)
     return v;
 }
 
-static enum status pack_into(const ProtobufCMessage *m, struct buf *out)
-{
-    char *p;
-    size_t n = protobuf_c_message_get_packed_size(m);
-
-    buf_reset(out);
-    if (buf_extend(out, n, &p) != ST_OK)
-        return ST_TOO_BIG;
-    (void)protobuf_c_message_pack(m, (uint8_t *)p);
-    return ST_OK;
-}
-
 enum status lgr_log_page(const struct db_res *rows, size_t n, bool more,
                          const struct db_res *attempts, struct buf *out)
 {
@@ -327,7 +315,7 @@ enum status lgr_log_page(const struct db_res *rows, size_t n, bool more,
     page.items = evp;
     page.n_items = n;
     page.more = more;
-    st = pack_into(&page.base, out);
+    st = codec_pack(&page.base, out);
     free(at);
     free(atp);
     free(ev);
@@ -365,7 +353,7 @@ enum status lgr_stats_reply(const struct db_res *rows, const char *kind, struct 
     r.status = SB__V1__STATUS__ST_OK;
     r.rows = rp;
     r.n_rows = n;
-    st = pack_into(&r.base, out);
+    st = codec_pack(&r.base, out);
     free(row);
     free(rp);
     return st;
@@ -377,12 +365,12 @@ enum status lgr_error_reply(const char *op, enum status st, const char *message,
         Sb__V1__StatsReply r = SB__V1__STATS_REPLY__INIT;
         r.status = (Sb__V1__Status)st;
         r.message = CODEC_STR(message);
-        return pack_into(&r.base, out);
+        return codec_pack(&r.base, out);
     }
     Sb__V1__LogPage p = SB__V1__LOG_PAGE__INIT;
     p.status = (Sb__V1__Status)st;
     p.message = CODEC_STR(message);
-    return pack_into(&p.base, out);
+    return codec_pack(&p.base, out);
 }
 
 unsigned lgr_settings_retention(const void *data, size_t len)
