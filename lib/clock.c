@@ -178,3 +178,10 @@ bool clock_parse_iso8601(const char *s, uint64_t *ret_ms)
     *ret_ms = (uint64_t)t * 1000 + ms;
     return true;
 }
+
+void clock_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+    (void)nanosleep(&ts, NULL); /* a signal ends it early: the caller checks its stop flag */
+}

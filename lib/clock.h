@@ -28,4 +28,7 @@ void clock_day_name(int64_t day, char *out, size_t n);
  */
 bool clock_parse_iso8601(const char *s, uint64_t *ret_ms);
 
+/** Sleep ms milliseconds; a signal ends the sleep early. */
+void clock_sleep_ms(unsigned ms);
+
 #endif

@@ -22,12 +22,6 @@
 
 #define PROGRESS_MS 5000 /* while Postgres is away: keep the batch's ack timers from expiring */
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    (void)nanosleep(&ts, NULL);
-}
-
 static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
 {
     uint64_t seq = 0, delivered = 0, pending = 0;
@@ -96,7 +90,7 @@ static bool write_batch(struct lgr *l, struct lgr_batch *b, struct bus_msg **msg
         warned = true;
         if (*stop)
             return false;
-        sleep_ms(wait_ms);
+        clock_sleep_ms(wait_ms);
         wait_ms = wait_ms < 2500 ? wait_ms * 2 : 5000;
         if (clock_mono_us() / 1000 - last_progress >= PROGRESS_MS) {
             for (size_t i = 0; i < n; i++)
@@ -131,7 +125,7 @@ void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
 
     if (st != ST_OK) {
         if (st != ST_TIMEOUT) /* an empty consumer times out: that is normal */
-            sleep_ms(100);
+            clock_sleep_ms(100);
         stats_line(l, NULL);
         return;
     }

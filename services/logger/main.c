@@ -96,12 +96,6 @@ static void *answer_run(void *arg)
 
 /* ---------------------------------------------------------------- ingestion */
 
-static void nap_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    (void)nanosleep(&ts, NULL);
-}
-
 /* Retry start-up steps that need a server until it answers (or we are told to stop). */
 #define UNTIL_UP(step, call)                                                                       \
     do {                                                                                           \
@@ -109,7 +103,7 @@ static void nap_ms(unsigned ms)
         while ((st = (call)) != ST_OK && !stop_flag) {                                             \
             LOG_WARN("startup.waiting", "step=%s st=%s retry_ms=%u", step, status_str(st),         \
                      wait_ms);                                                                     \
-            nap_ms(wait_ms);                                                                       \
+            clock_sleep_ms(wait_ms);                                                               \
             wait_ms = wait_ms < 4000 ? wait_ms * 2 : 5000;                                         \
         }                                                                                          \
     } while (0)
