@@ -65,7 +65,8 @@ static void on_bus_msg(struct bus_msg *msg, void *arg)
         bus_msg_free(msg); /* full: the requester times out and retries elsewhere */
 }
 
-static enum status seed_and_load(struct store *store, struct kp_pool *pool, const char *env_keys)
+static enum status seed_and_load(struct store *store, struct kp_pool *pool, const char *env_keys,
+                                 struct jet_pub *ev)
 {
     struct store_key *keys = NULL;
     size_t n = 0, bad = 0;
@@ -75,6 +76,11 @@ static enum status seed_and_load(struct store *store, struct kp_pool *pool, cons
         return st;
     for (size_t i = 0; i < n && st == ST_OK; i++) {
         st = store_add_key(store, keys[i].id, keys[i].project, keys[i].secret, "");
+        if (st == ST_OK) { /* new: its life starts here for the key-survival statistics */
+            struct kp_key_event k = {keys[i].id, keys[i].project,   NULL, NULL, "added",
+                                     NULL,       "GEMINI_API_KEYS", 0};
+            kp_codec_key_event(ev, &k);
+        }
         if (st == ST_CONFLICT)
             st = ST_OK; /* seeding is idempotent: a known key keeps its row */
     }
@@ -124,7 +130,7 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
             kp_admin_handle(&adm, subj + strlen(SUBJ_KP_ADMIN), bus_msg_data(msgs[i]),
                             bus_msg_len(msgs[i]), reply, &out);
             if (adm.reload && !reloaded) {
-                (void)seed_and_load(store, pool, "");
+                (void)seed_and_load(store, pool, "", ev);
                 reloaded = true;
             }
             if (!adm.answered)
@@ -148,14 +154,14 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
         if (it->kind == KP_ITEM_LEASE && it->no_key && !reloaded && !kp_pool_seeded(pool)) {
             /* Redis came back empty: seed it again from the registry, then answer anew */
             LOG_WARN("pool.lost", "action=reseed");
-            (void)seed_and_load(store, pool, "");
+            (void)seed_and_load(store, pool, "", ev);
             reloaded = true;
             it->need_reload = true;
         }
         if (it->kind == KP_ITEM_LEASE && it->need_reload) {
             /* a key added by another replica: reload the registry once, answer again */
             if (!reloaded)
-                (void)seed_and_load(store, pool, "");
+                (void)seed_and_load(store, pool, "", ev);
             reloaded = true;
             buf_reset(&it->reply);
             (void)kp_codec_lease(pool, it->data, it->len, &it->reply);
@@ -211,10 +217,6 @@ int main(void)
         goto out;
     }
     (void)kp_pool_new(kv, cfg.redis_prefix, &pool);
-    if ((st = seed_and_load(store, pool, cfg.keys)) != ST_OK) {
-        LOG_ERROR("startup.failed", "step=seed st=%s", status_str(st));
-        goto out;
-    }
     q = queue_new(65536, NULL, NULL);
     if (!q || (st = bus_connect(cfg.nats_url, "keypool", &bus)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
@@ -224,6 +226,10 @@ int main(void)
         LOG_WARN("events.stream_unavailable", "st=%s action=buffer", status_str(st));
     if ((st = jet_pub_new(bus, cfg.events.buffer, &ev)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=events st=%s", status_str(st));
+        goto out;
+    }
+    if ((st = seed_and_load(store, pool, cfg.keys, ev)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=seed st=%s", status_str(st));
         goto out;
     }
     if (bus_subscribe(bus, SUBJ_KP_LEASE, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||

@@ -78,6 +78,10 @@ test('every request is logged once, with its tokens, attempts and latencies', as
     assert.ok(!one.text.includes(KA) && !one.text.includes(KB));
     assert.equal((await s.api('/api/logs/nosuchrequest')).status, 404);
 
+    // key events: both seeded keys were added, and the 429 cooled key A's project for the model
+    await waitUntil(() => s.psql("SELECT count(*) FROM key_events WHERE state = 'added' AND admin = 'GEMINI_API_KEYS'") === '2', { what: 'added key events' });
+    await waitUntil(() => s.psql(`SELECT project || '|' || model || '|' || old_state FROM key_events WHERE state = 'cooled'`) === `pa|${FLASH}|active`, { what: 'the cooled key event' });
+
     // a refused request is logged too (401, no attempts)
     const bad = await fetch(`${s.url}/v1beta/models/${FLASH}:generateContent`, { method: 'POST', headers: { 'x-goog-api-key': 'wrong' }, body: '{}' });
     assert.equal(bad.status, 401);
