@@ -59,7 +59,7 @@ http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${p
 const s = new Stack();
 let ng;
 try {
-  await s.start(`bench:${FAKE_KEY}`, { loggers: 1 }); // the production shape: every request logged
+  await s.start(`bench:${FAKE_KEY}`, { loggers: Number(process.env.BENCH_LOGGERS ?? 1) }); // the production shape: every request logged
   const quiet = await s.edge({ SB_REQUEST_EVENTS: 'false' }, 'edge-nolog');
   await waitUntil(async () => (await fetch(`${quiet.url}/readyz`)).status === 200, { what: 'second edge' });
   s.secrets.push(FAKE_KEY);
@@ -81,12 +81,14 @@ try {
     results[`${rname}|${c}|${tname}`] = r;
     process.stderr.write(`  ${rname.padEnd(16)} c=${String(c).padEnd(3)} ${tname.padEnd(18)} p50 ${r.p50.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s\n`);
   };
-  for (const [rname, rpath] of routes) {
+  // BENCH_ONLY=requestlog: just the request log's cost (the last table)
+  for (const [rname, rpath] of process.env.BENCH_ONLY === 'requestlog' ? [] : routes) {
     for (const c of [1, 64]) {
       for (const [tname, base, script] of targets) await cell(rname, c, tname, base + rpath, script);
       await cell(rname, c, 'switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]);
     }
   }
+  if (process.env.BENCH_ONLY !== 'requestlog') {
   console.log('\n| route | c | direct p50 ms | nginx added ms | switchboard added ms | added vs nginx | RPS vs direct |');
   console.log('|---|---|---|---|---|---|---|');
   for (const [rname] of routes) {
@@ -99,8 +101,15 @@ try {
       console.log(`| ${rname} | ${c} | ${d.p50.toFixed(3)} | ${n ? nAdd.toFixed(3) : 'n/a'} | ${sbAdd.toFixed(3)} | ${n && nAdd > 0 ? (sbAdd / nAdd).toFixed(1) + '×' : 'n/a'} | ${(sb.rps / d.rps).toFixed(2)} |`);
     }
   }
+  }
   // the request log's cost: the same edge build with and without publishing RequestEvents
-  for (const c of [1, 64]) await cell('generateContent', c, 'switchboard nolog', quiet.url + routes[0][1], viaEdge);
+  for (const c of [1, 64]) {
+    if (process.env.BENCH_ONLY === 'requestlog') {
+      await cell('generateContent', c, 'direct upstream', s.fakeUrl + routes[0][1], direct);
+      await cell('generateContent', c, 'switchboard', s.url + routes[0][1], viaEdge);
+    }
+    await cell('generateContent', c, 'switchboard nolog', quiet.url + routes[0][1], viaEdge);
+  }
   console.log('\n| c | added ms, request log on | added ms, off | RPS on / off |');
   console.log('|---|---|---|---|');
   for (const c of [1, 64]) {
@@ -109,6 +118,7 @@ try {
     const off = results[`generateContent|${c}|switchboard nolog`];
     console.log(`| ${c} | ${(on.p50 - d.p50).toFixed(3)} | ${(off.p50 - d.p50).toFixed(3)} | ${(on.rps / off.rps).toFixed(2)} |`);
   }
+  if (process.env.BENCH_ONLY !== 'requestlog') {
   console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct |');
   console.log('|---|---|---|---|---|---|');
   for (const [rname] of routes) {
@@ -118,6 +128,7 @@ try {
       const o = results[`${rname}|${c}|switchboard openai`];
       console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} |`);
     }
+  }
   }
 } finally {
   if (ng) ng.p.kill('SIGTERM');

@@ -133,6 +133,8 @@ enum status bus_subscribe(struct bus *bus, const char *subject, const char *queu
         s = natsConnection_Subscribe(&sub, bus->nc, subject, on_msg, ctx);
     if (s == NATS_OK)
         s = natsSubscription_SetPendingLimits(sub, -1, -1);
+    if (s == NATS_OK) /* a round trip: once this returns, the server delivers to us */
+        (void)natsConnection_FlushTimeout(bus->nc, 1000);
     if (s != NATS_OK) {
         natsSubscription_Destroy(sub);
         return from_nats(s);

@@ -23,7 +23,8 @@ enum status bus_connect(const char *url, const char *name, struct bus **ret);
 void bus_free(struct bus *bus);
 /**
  * Subscribe `subject` (queue group `queue`, or NULL for a plain subscription); pending limits
- * are lifted so a burst is never dropped as a slow consumer.
+ * are lifted so a burst is never dropped as a slow consumer. When it returns (connected), the
+ * server has the subscription.
  */
 enum status bus_subscribe(struct bus *bus, const char *subject, const char *queue,
                           bus_handler_fn *fn, void *arg);

@@ -36,6 +36,8 @@ struct item {
 };
 
 struct tail {
+    char url[512];   /* NATS, for the tail's own connection */
+    struct bus *bus; /* connected while a client is attached: no client, no event traffic */
     struct queue *q;
     pthread_t thread;
     atomic_bool stop;
@@ -69,6 +71,30 @@ static void drop(struct tail *t, size_t i)
     free(t->clients[i]);
     t->clients[i] = t->clients[--t->n];
     atomic_store(&t->nclients, (unsigned)t->n);
+    if (t->n == 0) {
+        bus_free(t->bus); /* no callback runs after this */
+        t->bus = NULL;
+    }
+}
+
+/* The first client subscribes, on a connection of its own: every request of every edge is an
+ * event, and an edge without a tail open should not receive them on the connection that carries
+ * its requests. */
+static enum status attach(struct tail *t)
+{
+    enum status st;
+
+    if (t->bus)
+        return ST_OK;
+    st = bus_connect(t->url, "edge-tail", &t->bus);
+    if (st == ST_OK)
+        st = bus_subscribe(t->bus, SUBJ_EV_REQUEST, NULL, on_event, t);
+    if (st != ST_OK) {
+        LOG_WARN("tail.subscribe_failed", "st=%s action=refuse", status_str(st));
+        bus_free(t->bus);
+        t->bus = NULL;
+    }
+    return st;
 }
 
 /* Write to client i; false when it is gone (removed). */
@@ -122,6 +148,18 @@ static void on_client(struct tail *t, struct client *c)
     static const char *const hdrs[] = {"Cache-Control", "no-store", "X-Accel-Buffering", "no"};
     static const char hello[] = "retry: 2000\n: connected\n\n";
 
+    static const char busy[] = "{\"error\":{\"code\":503,\"message\":\"The live tail cannot "
+                               "reach the event stream.\",\"status\":\"UNAVAILABLE\"}}\n";
+
+    if (attach(t) != ST_OK) {
+        if (pipe_decide(c->pipe, 503, "application/json; charset=UTF-8", false, NULL, 0) == ST_OK)
+            (void)pipe_write(c->pipe, busy, sizeof(busy) - 1);
+        pipe_finish(c->pipe);
+        pipe_unref(c->pipe);
+        free(c);
+        atomic_store(&t->nclients, (unsigned)t->n);
+        return;
+    }
     if (pipe_decide(c->pipe, 200, "text/event-stream", true, hdrs, 2) != ST_OK ||
         pipe_write(c->pipe, hello, sizeof(hello) - 1) != ST_OK) {
         pipe_finish(c->pipe);
@@ -167,22 +205,17 @@ static void *run(void *arg)
     return NULL;
 }
 
-enum status tail_new(struct bus *bus, unsigned heartbeat_s, struct tail **ret)
+enum status tail_new(const char *nats_url, unsigned heartbeat_s, struct tail **ret)
 {
     struct tail *t = xcalloc(1, sizeof(*t));
-    enum status st;
 
+    (void)snprintf(t->url, sizeof(t->url), "%s", nats_url);
     t->heartbeat_s = heartbeat_s ? heartbeat_s : 1;
     t->q = queue_new(QUEUE_CAP, NULL, NULL);
     if (!t->q || pthread_create(&t->thread, NULL, run, t) != 0) {
         queue_free(t->q);
         free(t);
         return ST_NOMEM;
-    }
-    st = bus_subscribe(bus, SUBJ_EV_REQUEST, NULL, on_event, t);
-    if (st != ST_OK) {
-        tail_free(t);
-        return st;
     }
     *ret = t;
     return ST_OK;
@@ -197,7 +230,7 @@ void tail_free(struct tail *t)
     atomic_store(&t->stop, true);
     (void)pthread_join(t->thread, NULL);
     while (t->n)
-        drop(t, t->n - 1);
+        drop(t, t->n - 1); /* the last one closes the connection */
     while ((it = queue_pop(t->q)) != NULL) {
         if (it->msg)
             bus_msg_free(it->msg);

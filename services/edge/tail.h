@@ -8,15 +8,17 @@
 
 #include "lib/status.h"
 
-struct bus;
 struct lc_filter;
 struct pipe;
 struct tail;
 
 #define TAIL_MAX_CLIENTS 64
 
-/** Subscribe and start the thread (borrowed bus). Caller owns *ret: tail_free(). */
-enum status tail_new(struct bus *bus, unsigned heartbeat_s, struct tail **ret);
+/**
+ * Start the thread; the event subscription (on a connection to nats_url of its own) exists only
+ * while a client is attached. Caller owns *ret: tail_free().
+ */
+enum status tail_new(const char *nats_url, unsigned heartbeat_s, struct tail **ret);
 /** Stop the thread and end every client's stream. NULL is a no-op. */
 void tail_free(struct tail *t);
 /**

@@ -116,14 +116,42 @@ static void stats_line(struct lgr *l, struct bus_msg *last)
              (unsigned long long)pending);
 }
 
+/* A fetch returns as soon as some messages are there: gather them into one batch until it is
+ * full or SB_LOGGER_FLUSH_MS passed since its first one, so a trickle of events costs one
+ * transaction per flush interval, not one per event. */
+static enum status collect(struct lgr *l, struct bus_msg **msgs, size_t *ret_n)
+{
+    uint64_t deadline = 0;
+    enum status st = ST_TIMEOUT;
+
+    *ret_n = 0;
+    while (*ret_n < l->cfg->batch) {
+        uint64_t now = clock_mono_us() / 1000;
+        size_t got = 0;
+        unsigned wait = l->cfg->flush_ms;
+        if (deadline) {
+            if (now >= deadline)
+                break;
+            wait = (unsigned)(deadline - now);
+        }
+        st = jet_pull_fetch(l->pull, l->cfg->batch - *ret_n, wait, msgs + *ret_n, &got);
+        if (st != ST_OK)
+            break;
+        if (!deadline)
+            deadline = now + l->cfg->flush_ms;
+        *ret_n += got;
+    }
+    return *ret_n ? ST_OK : st;
+}
+
 void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
 {
     struct bus_msg *msgs[LGR_FETCH_MAX];
     struct lgr_batch b;
     size_t n = 0, from = 0;
-    enum status st = jet_pull_fetch(l->pull, l->cfg->batch, l->cfg->flush_ms, msgs, &n);
+    enum status st = collect(l, msgs, &n);
 
-    if (st != ST_OK) {
+    if (n == 0) {
         if (st != ST_TIMEOUT) /* an empty consumer times out: that is normal */
             clock_sleep_ms(100);
         stats_line(l, NULL);
