@@ -18,7 +18,6 @@ struct edge_config;
 struct kv;
 struct tokens;
 struct tail;
-struct lc_filter;
 
 struct admin {
     const struct edge_config *cfg;
@@ -78,8 +77,6 @@ bool auth_session(struct admin_ctx *x);
 admin_handler_fn auth_login, auth_logout, auth_password, auth_me;
 
 /* ---- admin_logs.c ---- */
-/** The log filter of the query parameters; false (answered 400) when one is malformed. */
-bool logs_filter(struct admin_ctx *x, struct lc_filter *f);
 admin_handler_fn logs_list, logs_get, logs_tail, stats_get;
 
 /* ---- admin_tokens.c ---- */

@@ -94,7 +94,8 @@ static bool status_arg(struct admin_ctx *x, struct lc_filter *f)
     return false;
 }
 
-bool logs_filter(struct admin_ctx *x, struct lc_filter *f)
+/* The log filter of the query parameters; false (answered 400) when one is malformed. */
+static bool logs_filter(struct admin_ctx *x, struct lc_filter *f)
 {
     const char *stream = admin_arg(x, "stream");
 

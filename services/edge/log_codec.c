@@ -214,25 +214,49 @@ static bool str_match(const char *want, const char *have)
     return !want[0] || strcmp(want, have) == 0;
 }
 
-json_t *lc_event_json_if(const void *data, size_t len, const struct lc_filter *f)
-{
-    Sb__V1__RequestEvent *e = sb__v1__request_event__unpack(NULL, len, data);
-    bool key = !f->key_id[0], project = !f->project[0];
-    json_t *out = NULL;
+struct lc_decoded {
+    Sb__V1__RequestEvent *m;
+};
 
-    if (!e)
+struct lc_decoded *lc_event_decode(const void *data, size_t len)
+{
+    Sb__V1__RequestEvent *m = sb__v1__request_event__unpack(NULL, len, data);
+    struct lc_decoded *e;
+
+    if (!m)
         return NULL;
+    e = xmalloc(sizeof(*e));
+    e->m = m;
+    return e;
+}
+
+bool lc_event_match(const struct lc_decoded *d, const struct lc_filter *f)
+{
+    const Sb__V1__RequestEvent *e = d->m;
+    bool key = !f->key_id[0], project = !f->project[0];
+
     for (size_t i = 0; i < e->n_attempts; i++) {
         key = key || strcmp(f->key_id, e->attempts[i]->key_id) == 0;
         project = project || strcmp(f->project, e->attempts[i]->project) == 0;
     }
-    if (key && project && str_match(f->token_id, e->token_id) &&
-        str_match(f->request_id, e->request_id) && str_match(f->outcome, e->outcome) &&
-        str_match(f->api, e->api) && str_match(f->route, e->route) &&
-        (!f->model[0] || strcmp(f->model, e->model) == 0 || strcmp(f->model, e->model_used) == 0) &&
-        (!f->status_class || e->status / 100 == f->status_class) &&
-        (!f->status || e->status == f->status) && (!f->stream || (f->stream == 1) == e->stream))
-        out = event_json(e);
-    sb__v1__request_event__free_unpacked(e, NULL);
-    return out;
+    return key && project && str_match(f->token_id, e->token_id) &&
+           str_match(f->request_id, e->request_id) && str_match(f->outcome, e->outcome) &&
+           str_match(f->api, e->api) && str_match(f->route, e->route) &&
+           (!f->model[0] || strcmp(f->model, e->model) == 0 ||
+            strcmp(f->model, e->model_used) == 0) &&
+           (!f->status_class || e->status / 100 == f->status_class) &&
+           (!f->status || e->status == f->status) && (!f->stream || (f->stream == 1) == e->stream);
+}
+
+json_t *lc_event_json(const struct lc_decoded *d)
+{
+    return event_json(d->m);
+}
+
+void lc_event_free(struct lc_decoded *d)
+{
+    if (!d)
+        return;
+    sb__v1__request_event__free_unpacked(d->m, NULL);
+    free(d);
 }

@@ -58,11 +58,15 @@ json_t *lc_log_page_json(const void *data, size_t len, enum status *ret_st, char
 /** A StatsReply as {"rows": [...]} shaped for kind; like lc_log_page_json otherwise. */
 json_t *lc_stats_json(const void *data, size_t len, const char *kind, enum status *ret_st,
                       char *message, size_t n);
-/**
- * A RequestEvent from the stream as JSON, when it passes the filter (NULL: no, or undecodable).
- * Caller owns the result.
- */
-json_t *lc_event_json_if(const void *data, size_t len, const struct lc_filter *f);
+/* A RequestEvent from the stream, decoded once and then matched against any number of filters. */
+struct lc_decoded;
+/** Decode (NULL when undecodable). Caller owns the result: lc_event_free(). */
+struct lc_decoded *lc_event_decode(const void *data, size_t len);
+/** True when the event passes the filter (the same rules as the logger's log query). */
+bool lc_event_match(const struct lc_decoded *e, const struct lc_filter *f);
+/** The event as the admin API's JSON. Caller owns the result. */
+json_t *lc_event_json(const struct lc_decoded *e);
+void lc_event_free(struct lc_decoded *e);
 /** The cursor for the page after an item: "<ts_us>.<request_id>" into out[n]. */
 void lc_cursor(uint64_t ts_us, const char *request_id, char *out, size_t n);
 /** Parse a cursor into the filter's before_* fields; false when malformed. */

@@ -123,24 +123,30 @@ static bool put(struct tail *t, size_t i, const char *data, size_t len, bool dro
     return true;
 }
 
+/* One event to every client whose filter it passes: decoded once, rendered once. */
 static void on_msg(struct tail *t, struct bus_msg *msg)
 {
-    for (size_t i = t->n; i-- > 0;) {
-        json_t *ev = lc_event_json_if(bus_msg_data(msg), bus_msg_len(msg), &t->clients[i]->filter);
-        char *text;
-        if (!ev)
+    struct lc_decoded *ev = lc_event_decode(bus_msg_data(msg), bus_msg_len(msg));
+    char *frame = NULL;
+    int n = 0;
+
+    for (size_t i = t->n; ev && i-- > 0;) {
+        if (!lc_event_match(ev, &t->clients[i]->filter))
             continue;
-        text = json_dumps(ev, JSON_COMPACT);
-        json_decref(ev);
-        if (text) {
-            size_t len = strlen(text);
-            char *frame = xmalloc(len + 24);
-            int n = snprintf(frame, len + 24, "event: request\ndata: %s\n\n", text);
-            (void)put(t, i, frame, (size_t)n, true);
-            free(frame);
+        if (!frame) {
+            json_t *j = lc_event_json(ev);
+            char *text = json_dumps(j, JSON_COMPACT);
+            json_decref(j);
+            if (!text)
+                break;
+            frame = xmalloc(strlen(text) + 24);
+            n = snprintf(frame, strlen(text) + 24, "event: request\ndata: %s\n\n", text);
             free(text);
         }
+        (void)put(t, i, frame, (size_t)n, true);
     }
+    free(frame);
+    lc_event_free(ev);
 }
 
 static void on_client(struct tail *t, struct client *c)

@@ -323,7 +323,7 @@ enum status lgr_log_page(const struct db_res *rows, size_t n, bool more,
     return st;
 }
 
-enum status lgr_stats_reply(const struct db_res *rows, const char *kind, struct buf *out)
+enum status lgr_stats_reply(const struct db_res *rows, struct buf *out)
 {
     Sb__V1__StatsReply r = SB__V1__STATS_REPLY__INIT;
     size_t n = db_res_rows(rows);
@@ -331,7 +331,6 @@ enum status lgr_stats_reply(const struct db_res *rows, const char *kind, struct 
     Sb__V1__StatsRow **rp = xcalloc(n ? n : 1, sizeof(*rp));
     enum status st;
 
-    (void)kind;
     for (size_t i = 0; i < n; i++) {
         Sb__V1__StatsRow *s = &row[i];
         sb__v1__stats_row__init(s);

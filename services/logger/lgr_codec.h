@@ -71,7 +71,7 @@ struct db_res;
 enum status lgr_log_page(const struct db_res *rows, size_t n, bool more,
                          const struct db_res *attempts, struct buf *out);
 /** A StatsReply from rows of the stats columns (see lgr_query.c). */
-enum status lgr_stats_reply(const struct db_res *rows, const char *kind, struct buf *out);
+enum status lgr_stats_reply(const struct db_res *rows, struct buf *out);
 /** An error answer to op ("logs", "log": LogPage; "stats": StatsReply). */
 enum status lgr_error_reply(const char *op, enum status st, const char *message, struct buf *out);
 

@@ -108,15 +108,10 @@ static void *answer_run(void *arg)
         }                                                                                          \
     } while (0)
 
-static unsigned retention_days(struct lgr *l)
-{
-    return lgr_live_retention(l->bus, l->cfg->retention_days);
-}
-
 static void prune(struct lgr *l)
 {
     size_t dropped = 0;
-    unsigned days = retention_days(l);
+    unsigned days = lgr_live_retention(l->bus, l->cfg->retention_days);
     enum status st = lgr_store_prune(l->store, days, &dropped);
 
     if (st != ST_OK)
@@ -173,7 +168,6 @@ int main(void)
         LOG_ERROR("startup.failed", "step=thread");
         goto out;
     }
-    ans.stop = false;
     if (bus_subscribe(l.bus, SUBJ_LOGGER_QUERY "*", QUEUE_LOGGER, on_query, &ans) != ST_OK) {
         LOG_ERROR("startup.failed", "step=subscribe");
         goto stop;

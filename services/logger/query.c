@@ -282,7 +282,7 @@ static enum status answer_stats(struct db *db, const struct lgr_stats_query *f, 
             LOG_WARN("query.failed", "op=stats err=\"%s\" action=reply_error", db_last_error(db));
     }
     if (st == ST_OK)
-        st = lgr_stats_reply(rows, f->kind, out);
+        st = lgr_stats_reply(rows, out);
     db_res_free(rows);
     buf_done(&q.text);
     return st;
