@@ -79,17 +79,35 @@ static int64_t pacific_offset(int64_t t)
     return (t >= start && t < end) ? -7 * 3600 : -8 * 3600;
 }
 
-uint64_t clock_next_pacific_midnight_ms(uint64_t now_ms)
+/* Unix second of local wall time `local` (seconds since 1970 as if Pacific were UTC): the earlier
+ * of two instants in the repeated hour; a time in the skipped hour is read as standard time
+ * (02:30 on the spring day is 03:30 PDT). */
+static int64_t pacific_to_utc(int64_t local)
+{
+    int64_t pdt = local + 7 * 3600, pst = local + 8 * 3600;
+
+    if (pacific_offset(pdt) == -7 * 3600)
+        return pdt;
+    return pst;
+}
+
+uint64_t clock_next_pacific_time_ms(uint64_t now_ms, unsigned sod)
 {
     int64_t t = (int64_t)(now_ms / 1000);
     int64_t local = t + pacific_offset(t);
     int64_t day = local / 86400 - (local % 86400 < 0);
-    int64_t next_local_midnight = (day + 1) * 86400;
-    /* Midnight is never inside a DST jump (those happen at 02:00 local, 09:00/10:00 UTC), so the
-     * offset read at local midnight + 7 h UTC (between 23:00 PST and 00:00 PDT) is the right one.
-     */
-    int64_t guess = next_local_midnight - pacific_offset(next_local_midnight + 8 * 3600 - 3600);
-    return (uint64_t)guess * 1000;
+
+    sod %= 86400;
+    for (int64_t d = day;; d++) {
+        int64_t at = pacific_to_utc(d * 86400 + (int64_t)sod);
+        if ((uint64_t)at * 1000 > now_ms)
+            return (uint64_t)at * 1000;
+    }
+}
+
+uint64_t clock_next_pacific_midnight_ms(uint64_t now_ms)
+{
+    return clock_next_pacific_time_ms(now_ms, 0);
 }
 
 void clock_iso8601(uint64_t ms, char *out, size_t n)
@@ -184,4 +202,18 @@ void clock_sleep_ms(unsigned ms)
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 
     (void)nanosleep(&ts, NULL); /* a signal ends it early: the caller checks its stop flag */
+}
+
+bool clock_parse_tod(const char *s, unsigned *ret_sod)
+{
+    unsigned h, m, sec = 0;
+
+    if (!s || !digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &m))
+        return false;
+    if (*s == ':' && (s++, !digits(&s, 2, &sec)))
+        return false;
+    if (*s || h > 23 || m > 59 || sec > 59)
+        return false;
+    *ret_sod = h * 3600 + m * 60 + sec;
+    return true;
 }

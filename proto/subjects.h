@@ -17,11 +17,15 @@
 #define SUBJ_FWD_PROBE           "sb.v1.forward.probe"
 #define SUBJ_EV_REQUEST          "sb.v1.events.request"
 #define SUBJ_EV_KEY              "sb.v1.events.key"
+#define SUBJ_EV_JOB              "sb.v1.events.job"
 #define SUBJ_EV_ALL              "sb.v1.events.>"
 #define EVENTS_STREAM            "SB_EVENTS"           /* JetStream: every event, file storage */
 #define SUBJ_LOGGER_QUERY        "sb.v1.logger.query." /* + logs | log | stats */
 #define QUEUE_LOGGER             "logger"
 #define LOGGER_DURABLE           "logger"
+#define SUBJ_SCHED               "sb.v1.scheduler." /* + status | run */
+#define QUEUE_SCHED              "scheduler"
+#define SCHED_DURABLE            "scheduler" /* key events, read by the leader */
 #define SUBJ_CONFIG              "sb.v1.config.changed"
 #define SETTINGS_BUCKET          "SB_SETTINGS"
 #define SETTINGS_KEY             "settings"

@@ -37,6 +37,7 @@ struct job {
     uint64_t t_start_us, t_first_us, t_last_us, t_frame_us;
     unsigned status;
     int started, head_sent, any_data;
+    int probe; /* a scheduler's key probe: frames to the asker, no outcome to keypool */
     enum err_class abort_cls; /* set when this loop aborted the transfer */
     const char *abort_msg;
     char content_type[128];
@@ -121,6 +122,8 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
     st = bus_subscribe(bus, SUBJ_FWD, QUEUE_FORWARDER, on_bus_msg, f);
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_FWD_PING, QUEUE_FORWARDER, on_bus_msg, f);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_FWD_PROBE, QUEUE_FORWARDER, on_bus_msg, f);
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", f->cfg->id);
     if (st == ST_OK)
         st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
@@ -268,6 +271,8 @@ static void report(struct job *j, const struct classify_result *cr)
     struct fwd *f = j->f;
     struct fwd_outcome o = {&j->req, cr, (unsigned)((clock_mono_us() - j->t_start_us) / 1000)};
 
+    if (j->probe)
+        return;
     if (fwd_codec_outcome_add(&o, &f->outcomes) != ST_OK) {
         flush_outcomes(f);
         (void)fwd_codec_outcome_add(&o, &f->outcomes);
@@ -525,7 +530,7 @@ static struct job *find_job(struct fwd *f, const char *reply)
     return NULL;
 }
 
-static void on_forward(struct fwd *f, struct bus_msg *msg, int draining)
+static void on_forward(struct fwd *f, struct bus_msg *msg, int draining, int probe)
 {
     struct job *j;
     struct fwd_req req;
@@ -546,6 +551,7 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining)
     j = xcalloc(1, sizeof(*j));
     j->f = f;
     j->req = req;
+    j->probe = probe;
     buf_init(&j->err_body, ERR_BODY_MAX);
     buf_init(&j->piece, PIECE_MAX);
     buf_init(&j->mid_error, ERR_BODY_MAX);
@@ -651,8 +657,8 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
 {
     const char *subj = bus_msg_subject(msg);
 
-    if (strcmp(subj, SUBJ_FWD) == 0)
-        on_forward(f, msg, draining);
+    if (strcmp(subj, SUBJ_FWD) == 0 || strcmp(subj, SUBJ_FWD_PROBE) == 0)
+        on_forward(f, msg, draining, strcmp(subj, SUBJ_FWD_PROBE) == 0);
     else if (strncmp(subj, SUBJ_FWD_CANCEL, strlen(SUBJ_FWD_CANCEL)) == 0)
         on_cancel(f, msg);
     else if (strncmp(subj, SUBJ_FWD_BODY, strlen(SUBJ_FWD_BODY)) == 0)

@@ -20,6 +20,7 @@
 
 #include "kp.h"
 #include "kp_codec.h"
+#include "kp_sched.h"
 #include "pool.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
@@ -391,7 +392,7 @@ static void op_test(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, const 
         st = bus_publish(a->bus, SUBJ_FWD, reply, b.data, b.len, NULL);
     if (st != ST_OK) {
         buf_reset(&b);
-        if (kp_codec_probe_error(st == ST_NOT_FOUND ? "no such key" : "the key cannot be tested",
+        if (kp_codec_probe_error(404, st == ST_NOT_FOUND ? "no such key" : "the key cannot be tested",
                                  &b) == ST_OK)
             (void)bus_publish(a->bus, reply, NULL, b.data, b.len, NULL);
     } else {
@@ -415,6 +416,7 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
     char next[32] = "", secret[1100] = "";
     struct list_out lo;
     struct status_out so;
+    void *sched = NULL;
     char *p;
 
     memset(&lo, 0, sizeof(lo));
@@ -440,7 +442,7 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
                strcmp(op, "label") == 0 || strcmp(op, "project") == 0 || strcmp(op, "reset") == 0 ||
                strcmp(op, "delete") == 0) {
         op_each(a, op, q, &r);
-    } else {
+    } else if (!kp_sched_handle(a, op, q, reply, &r, &sched)) {
         fail(&r, ST_NOT_FOUND, "unknown key operation");
     }
     if (buf_extend(out, sb__v1__key_admin_reply__get_packed_size(&r), &p) == ST_OK)
@@ -462,6 +464,7 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
     free(so.cp);
     free(so.cpp);
     json_decref(so.doc);
+    kp_sched_done(sched);
     if (q)
         sb__v1__key_admin_request__free_unpacked(q, NULL);
 }

@@ -303,7 +303,7 @@ enum status kp_codec_probe(const char *id, const char *project, const char *secr
     return st;
 }
 
-enum status kp_codec_probe_error(const char *message, struct buf *out)
+enum status kp_codec_probe_error(unsigned http_status, const char *message, struct buf *out)
 {
     Sb__V1__FrameBatch b = SB__V1__FRAME_BATCH__INIT;
     Sb__V1__Frame fr = SB__V1__FRAME__INIT;
@@ -313,7 +313,7 @@ enum status kp_codec_probe_error(const char *message, struct buf *out)
     enum status st;
 
     err.message = CODEC_STR(message);
-    err.http_status = 404;
+    err.http_status = http_status;
     fr.kind_case = SB__V1__FRAME__KIND_ERROR;
     fr.error = &err;
     b.frames = &frp;

@@ -44,8 +44,8 @@ void kp_codec_key_event(struct jet_pub *ev, const struct kp_key_event *k);
 /** A ForwardRequest that reads the model list with key id/project/secret (a key test). */
 enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
                            struct buf *out);
-/** A FrameBatch with one Error frame carrying message (a key test that could not start). */
-enum status kp_codec_probe_error(const char *message, struct buf *out);
+/** A FrameBatch with one Error frame (http_status, message): a key test that could not start. */
+enum status kp_codec_probe_error(unsigned http_status, const char *message, struct buf *out);
 /** Packed Pong for a health ping. */
 enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf *out);
 

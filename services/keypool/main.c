@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/bus.h"
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/events.h"
 #include "lib/jet.h"
@@ -39,6 +40,7 @@ struct kp_config {
     const char *master_key;
     const char *master_key_file;
     struct events_cfg events;
+    const char *reset_time; /* the daily quota reset, local time America/Los_Angeles */
 };
 
 static const struct cfg_field kp_fields[] = {
@@ -52,6 +54,7 @@ static const struct cfg_field kp_fields[] = {
     CFG_STR("KP_ID", struct kp_config, id, ""),
     CFG_SECRET("SB_MASTER_KEY", struct kp_config, master_key, ""),
     CFG_STR("SB_MASTER_KEY_FILE", struct kp_config, master_key_file, ""),
+    CFG_STR("SB_QUOTA_RESET_TIME", struct kp_config, reset_time, "00:00"),
     EVENTS_CFG_FIELDS(struct kp_config),
 };
 
@@ -178,6 +181,7 @@ int main(void)
 {
     struct kp_config cfg;
     char err[256], idbuf[64];
+    unsigned reset_sod = 0;
     struct bus *bus = NULL;
     struct jet_pub *ev = NULL;
     struct kv *kv = NULL;
@@ -198,6 +202,10 @@ int main(void)
         (void)snprintf(idbuf, sizeof(idbuf), "kp-%d", (int)getpid());
         cfg.id = idbuf;
     }
+    if (!clock_parse_tod(cfg.reset_time, &reset_sod)) {
+        LOG_ERROR("config.invalid", "msg=\"SB_QUOTA_RESET_TIME: HH:MM or HH:MM:SS expected\"");
+        return EXIT_FAILURE;
+    }
     cfg_log(kp_fields, sizeof(kp_fields) / sizeof(kp_fields[0]), &cfg);
     signals_init(&stop_flag);
 
@@ -217,6 +225,7 @@ int main(void)
         goto out;
     }
     (void)kp_pool_new(kv, cfg.redis_prefix, &pool);
+    kp_pool_set_reset(pool, reset_sod);
     q = queue_new(65536, NULL, NULL);
     if (!q || (st = bus_connect(cfg.nats_url, "keypool", &bus)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");

@@ -22,7 +22,8 @@
 struct kp_pool {
     struct kv *kv;
     char prefix[64];
-    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status;
+    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status, lua_housekeep;
+    unsigned reset_sod; /* the daily quota reset, seconds after midnight Pacific */
     struct store_key *keys; /* sorted by id */
     size_t nkeys;
     uint64_t lease_seq;
@@ -46,6 +47,7 @@ enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret)
     pool->lua_admin = kv_script_add(kv, LUA_ADMIN);
     pool->lua_states = kv_script_add(kv, LUA_STATES);
     pool->lua_status = kv_script_add(kv, LUA_STATUS);
+    pool->lua_housekeep = kv_script_add(kv, LUA_HOUSEKEEP);
     pool->rnd = (unsigned)(clock_mono_us() ^ (uint64_t)clock_now_ms());
     *ret = pool;
     return ST_OK;
@@ -230,7 +232,7 @@ enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_
 }
 
 const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint64_t now_ms,
-                              uint64_t *ret_until)
+                              unsigned reset_sod, uint64_t *ret_until)
 {
     *ret_until = 0;
     switch (cls) {
@@ -248,8 +250,8 @@ const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint6
         *ret_until = now_ms + retry_delay_ms;
         return "cool";
     case EC_QUOTA_DAY:
-        *ret_until = clock_next_pacific_midnight_ms(now_ms);
-        return "cool";
+        *ret_until = clock_next_pacific_time_ms(now_ms, reset_sod);
+        return "park";
     case EC_QUOTA_ZERO:
         *ret_until = KP_FOREVER_MS;
         return "cool";
@@ -269,7 +271,7 @@ void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint
                           struct kp_outcome_call *oc, struct kv_call *ret_call)
 {
     uint64_t until;
-    const char *act = kp_outcome_action(o->cls, o->retry_delay_ms, now_ms, &until);
+    const char *act = kp_outcome_action(o->cls, o->retry_delay_ms, now_ms, pool->reset_sod, &until);
 
     (void)snprintf(oc->until_s, sizeof(oc->until_s), "%llu", (unsigned long long)until);
     (void)snprintf(oc->now_s, sizeof(oc->now_s), "%llu", (unsigned long long)now_ms);
@@ -364,4 +366,20 @@ enum status kp_pool_status(struct kp_pool *pool, uint64_t now_ms, char **ret, si
     (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
     const char *argv[] = {pool->prefix, now};
     return kv_eval_str(pool->kv, pool->lua_status, 2, argv, ret, ret_len);
+}
+
+void kp_pool_set_reset(struct kp_pool *pool, unsigned sod)
+{
+    pool->reset_sod = sod % 86400;
+}
+
+enum status kp_pool_housekeep(struct kp_pool *pool, const char *action, uint64_t now_ms,
+                              unsigned max, char **ret, size_t *ret_len)
+{
+    char now[24], maxs[16];
+
+    (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
+    (void)snprintf(maxs, sizeof(maxs), "%u", max);
+    const char *argv[] = {pool->prefix, action, now, maxs};
+    return kv_eval_str(pool->kv, pool->lua_housekeep, 4, argv, ret, ret_len);
 }

@@ -82,14 +82,24 @@ enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_
 /** Apply an outcome; *ret_change gets what happened ("dead", "cooled", "backoff", ...). */
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n);
-/** Map an error class to the script action and, for cooldowns, the until time (Unix ms). */
+/** Map an error class to the script action and, for cooldowns, the until time (Unix ms); a
+ * per-day quota parks until the next reset, reset_sod seconds after midnight Pacific ("park"). */
 const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint64_t now_ms,
-                              uint64_t *ret_until);
+                              unsigned reset_sod, uint64_t *ret_until);
+/** The daily quota reset: seconds after midnight America/Los_Angeles (default 0). */
+void kp_pool_set_reset(struct kp_pool *pool, unsigned sod);
+/**
+ * The scheduler's housekeeping (LUA_HOUSEKEEP): "reap" leases past their deadline, or
+ * "quota_reset" pairs parked by a per-day quota until now; at most max of them. *ret: JSON
+ * {"n": count, "pairs": [[project, model, until_ms], ...]}, owned by the caller (free()).
+ */
+enum status kp_pool_housekeep(struct kp_pool *pool, const char *action, uint64_t now_ms,
+                              unsigned max, char **ret, size_t *ret_len);
 /** False when Redis lost the pool (restarted empty): the caller must seed it again. */
 bool kp_pool_seeded(struct kp_pool *pool);
 /**
- * Admin action on one key's live state: "disable", "enable", "reset" or "delete" (see
- * LUA_ADMIN). *ret_state gets the new state, or "unchanged".
+ * Admin action on one key's live state: "disable", "enable", "reset", "delete", "restore" (dead
+ * -> active) or "state" (read it) (see LUA_ADMIN). *ret_state gets the new state, or "unchanged".
  */
 enum status kp_pool_admin(struct kp_pool *pool, const char *id, const char *project,
                           const char *action, uint64_t now_ms, char *ret_state, size_t n);

@@ -7,7 +7,9 @@
  *   P av:<model>    ZSET projects usable for the model -> last-used ms (LRU)
  *   P cool:<model>  ZSET projects cooling for the model -> until ms
  *   P lim:<project> HASH model -> known RPM limit;  P rpm:<project>:<model>:<minute> counter
- *   P lease:<id>    "key|project|model" with a TTL; P leases ZSET id -> deadline; P inflight HASH
+ *   P lease:<id>    "key|project|model" with a TTL; P leases ZSET "<id>|<key>" -> deadline (the
+ *                   scheduler reaps those never closed); P inflight HASH key -> open leases
+ *   P daily         ZSET "<model>|<project>" -> until: pairs parked by a per-day quota
  *   P seeded        set by seeding: its absence means Redis lost the pool (keypool re-seeds)
  * Headroom is bucketed (exhausted / under 20% left / fine): projects near a known RPM limit are
  * avoided, otherwise least-recently-used order spreads load evenly across projects.
@@ -81,7 +83,7 @@ static const char LUA_LEASE[] =
     "redis.call('INCR', rk)\n"
     "redis.call('PEXPIRE', rk, 120000)\n"
     "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M, 'PX', ttl)\n"
-    "redis.call('ZADD', P .. 'leases', now + ttl, lid)\n"
+    "redis.call('ZADD', P .. 'leases', now + ttl, lid .. '|' .. bestkey)\n"
     "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
     "return {'ok', bestkey, best}\n";
 
@@ -91,17 +93,21 @@ static const char LUA_OUTCOME[] =
     "local untilv, lid, now, reason = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]\n"
     "local qv = tonumber(ARGV[10])\n"
     "if lid ~= '' and redis.call('DEL', P .. 'lease:' .. lid) == 1 then\n"
-    "  redis.call('ZREM', P .. 'leases', lid)\n"
+    "  redis.call('ZREM', P .. 'leases', lid .. '|' .. k)\n"
     "  if redis.call('HINCRBY', P .. 'inflight', k, -1) <= 0 then\n"
     "    redis.call('HDEL', P .. 'inflight', k)\n"
     "  end\n"
     "end\n"
     "if act == 'ok' then redis.call('DEL', P .. 'kf:' .. k) return 'ok' end\n"
-    "if act == 'cool' then\n"
+    "if act == 'cool' or act == 'park' then\n"
     "  redis.call('ZREM', P .. 'av:' .. M, p)\n"
     "  local cur = tonumber(redis.call('ZSCORE', P .. 'cool:' .. M, p) or '0')\n"
     "  if qv and qv > 0 then redis.call('HSETNX', P .. 'lim:' .. p, M, qv) end\n"
-    "  if untilv > cur then redis.call('ZADD', P .. 'cool:' .. M, untilv, p) return 'cooled' end\n"
+    "  if untilv > cur then\n"
+    "    redis.call('ZADD', P .. 'cool:' .. M, untilv, p)\n"
+    "    if act == 'park' then redis.call('ZADD', P .. 'daily', untilv, M .. '|' .. p) end\n"
+    "    return 'cooled'\n"
+    "  end\n"
     "  return 'cooling'\n"
     "end\n"
     "if act == 'dead' then\n"
@@ -171,9 +177,10 @@ static const char LUA_SEED[] = "local P, k, p, rec = ARGV[1], ARGV[2], ARGV[3], 
     "  end\n"                                                                                      \
     "end\n"
 
-/* ARGV: prefix, key, project, action (disable|enable|reset|delete), now. Returns the new state
- * ("unchanged" when there was nothing to do). reset clears the project's cooldowns for every
- * model, the key's backoff and a dead state; it does not enable a disabled key. */
+/* ARGV: prefix, key, project, action (disable|enable|reset|delete|restore|state), now. Returns the
+ * new state ("unchanged" when there was nothing to do). reset clears the project's cooldowns for
+ * every model, the key's backoff and a dead state; it does not enable a disabled key. restore
+ * (a probe passed) brings back a dead key only; state reads the key's state. */
 static const char LUA_ADMIN[] =
     "local P, k, p, act, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])\n"
     "local rec = redis.call('GET', P .. 'k:' .. k)\n"
@@ -197,9 +204,17 @@ static const char LUA_ADMIN[] =
     "  add()\n"
     "  return 'active'\n"
     "end\n"
+    "if act == 'state' then return t.s or 'active' end\n"
+    "if act == 'restore' then\n"
+    "  if t.s ~= 'dead' then return 'unchanged' end\n"
+    "  save('active')\n"
+    "  add()\n"
+    "  return 'active'\n"
+    "end\n"
     "if act == 'reset' then\n"
     "  for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"
     "    redis.call('ZREM', P .. 'cool:' .. m, p)\n"
+    "    redis.call('ZREM', P .. 'daily', m .. '|' .. p)\n"
     "  end\n"
     "  redis.call('DEL', P .. 'kf:' .. k)\n"
     "  if t.s == 'disabled' then return 'disabled' end\n"
@@ -243,5 +258,51 @@ static const char LUA_STATES[] =
     "    tonumber(redis.call('HGET', P .. 'inflight', k) or '0'), cool}\n"
     "end\n"
     "return cjson.encode(out)\n";
+
+/* ARGV: prefix, action, now, max. The scheduler's housekeeping; returns JSON {"n": count,
+ * "pairs": [[project, model, until_ms], ...]}.
+ *   reap: leases past their deadline (never closed by an outcome: the forwarder died) are
+ *     released and the key's in-flight count goes down; an outcome arriving later finds no lease.
+ *   quota_reset: pairs parked by a per-day quota until now or before return to selection (unless
+ *     parked longer since, e.g. limit 0). */
+static const char LUA_HOUSEKEEP[] =
+    "local P, act, now, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local n, pairs = 0, {}\n"
+    "if act == 'reap' then\n"
+    "  for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', now, 'LIMIT', 0, max)) "
+    "do\n"
+    "    redis.call('ZREM', P .. 'leases', m)\n"
+    "    local bar = string.find(m, '|', 1, true)\n"
+    "    if bar then\n"
+    "      redis.call('DEL', P .. 'lease:' .. string.sub(m, 1, bar - 1))\n"
+    "      local k = string.sub(m, bar + 1)\n"
+    "      if redis.call('HINCRBY', P .. 'inflight', k, -1) <= 0 then\n"
+    "        redis.call('HDEL', P .. 'inflight', k)\n"
+    "      end\n"
+    "      n = n + 1\n"
+    "    end\n"
+    "  end\n"
+    "elseif act == 'quota_reset' then\n"
+    "  for _, m in ipairs(redis.call('ZRANGEBYSCORE', P .. 'daily', '-inf', now, 'LIMIT', 0, max)) "
+    "do\n"
+    "    redis.call('ZREM', P .. 'daily', m)\n"
+    "    local bar = string.find(m, '|', 1, true)\n"
+    "    if bar then\n"
+    "      local M, p = string.sub(m, 1, bar - 1), string.sub(m, bar + 1)\n"
+    "      local u = tonumber(redis.call('ZSCORE', P .. 'cool:' .. M, p) or '0')\n"
+    "      if u <= now then\n"
+    "        redis.call('ZREM', P .. 'cool:' .. M, p)\n"
+    "        if redis.call('ZSCORE', P .. 'projects', p) then\n"
+    "          redis.call('ZADD', P .. 'av:' .. M, 'NX', 0, p)\n"
+    "        end\n"
+    "        n = n + 1\n"
+    "        pairs[#pairs + 1] = {p, M, u}\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "else\n"
+    "  return redis.error_reply('unknown action')\n"
+    "end\n"
+    "return cjson.encode({n = n, pairs = pairs})\n";
 
 #endif

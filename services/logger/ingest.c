@@ -149,7 +149,11 @@ void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
     struct bus_msg *msgs[LGR_FETCH_MAX];
     struct lgr_batch b;
     size_t n = 0, from = 0;
-    enum status st = collect(l, msgs, &n);
+    enum status st;
+
+    if (atomic_exchange(&l->parts_dropped, false))
+        lgr_store_forget_days(l->store);
+    st = collect(l, msgs, &n);
 
     if (n == 0) {
         if (st != ST_TIMEOUT) /* an empty consumer times out: that is normal */

@@ -3,6 +3,7 @@
 #define SB_LGR_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "lib/events.h"
@@ -23,7 +24,6 @@ struct lgr_config {
     unsigned flush_ms;       /* longest wait for a batch to fill */
     unsigned ack_wait_s;     /* JetStream redelivers what is not acknowledged by then */
     unsigned retention_days; /* SB_LOG_RETENTION_DAYS; the live setting wins */
-    unsigned prune_s;
     struct events_cfg events;
 };
 
@@ -33,7 +33,8 @@ struct lgr {
     struct jet_pull *pull;
     struct lgr_store *store;
     uint64_t stored, duplicates, unstorable, undecodable;
-    uint64_t last_prune_ms, last_stats_ms;
+    uint64_t last_stats_ms;
+    atomic_bool parts_dropped; /* the query thread pruned: forget the partitions known */
 };
 
 /**

@@ -372,6 +372,18 @@ enum status lgr_error_reply(const char *op, enum status st, const char *message,
     return codec_pack(&p.base, out);
 }
 
+enum status lgr_prune_reply(enum status st, const char *message, unsigned days, size_t dropped,
+                            struct buf *out)
+{
+    Sb__V1__PruneReply r = SB__V1__PRUNE_REPLY__INIT;
+
+    r.status = (Sb__V1__Status)st;
+    r.message = CODEC_STR(message);
+    r.days = days;
+    r.partitions_dropped = (uint32_t)dropped;
+    return codec_pack(&r.base, out);
+}
+
 unsigned lgr_settings_retention(const void *data, size_t len)
 {
     Sb__V1__Settings *m = sb__v1__settings__unpack(NULL, len, data);

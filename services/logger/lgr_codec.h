@@ -75,6 +75,9 @@ enum status lgr_stats_reply(const struct db_res *rows, struct buf *out);
 /** An error answer to op ("logs", "log": LogPage; "stats": StatsReply). */
 enum status lgr_error_reply(const char *op, enum status st, const char *message, struct buf *out);
 
+/** A packed PruneReply (the scheduler's retention job) into out. */
+enum status lgr_prune_reply(enum status st, const char *message, unsigned days, size_t dropped,
+                            struct buf *out);
 /** The log_retention_days of a packed Settings (0: not set or undecodable). */
 unsigned lgr_settings_retention(const void *data, size_t len);
 

@@ -2,7 +2,8 @@
  * logger: SB_EVENTS -> Postgres. The main thread pulls batches from the durable consumer,
  * writes each in one transaction and acknowledges it only after the commit; while Postgres is
  * down it holds the batch and retries (JetStream keeps everything behind it). A second thread
- * answers log and statistics queries on its own connection.
+ * answers log and statistics queries, and the scheduler's retention requests, on its own
+ * connection.
  */
 #include <errno.h>
 #include <poll.h>
@@ -41,7 +42,6 @@ static const struct cfg_field lgr_fields[] = {
     CFG_UINT("SB_LOGGER_FLUSH_MS", struct lgr_config, flush_ms, 200, 10, 60000),
     CFG_UINT("SB_LOGGER_ACK_WAIT_S", struct lgr_config, ack_wait_s, 30, 5, 3600),
     CFG_UINT("SB_LOG_RETENTION_DAYS", struct lgr_config, retention_days, 30, 1, 3650),
-    CFG_UINT("SB_LOGGER_PRUNE_S", struct lgr_config, prune_s, 3600, 10, 86400),
     EVENTS_CFG_FIELDS(struct lgr_config),
 };
 
@@ -53,6 +53,7 @@ struct answerer {
     struct bus *bus;
     struct queue *q;
     struct lgr_store *store;
+    struct lgr *lgr;
     pthread_t thread;
     atomic_bool stop;
 };
@@ -63,6 +64,22 @@ static void on_query(struct bus_msg *msg, void *arg)
 
     if (queue_push(a->q, msg) != ST_OK)
         bus_msg_free(msg); /* overloaded: the asker times out */
+}
+
+/* Retention, asked by the scheduler's job: drop what is older than the retention. */
+static void prune(struct answerer *a, struct buf *out)
+{
+    size_t dropped = 0;
+    unsigned days = lgr_live_retention(a->bus, a->lgr->cfg->retention_days);
+    enum status st = lgr_store_prune(a->store, days, &dropped);
+
+    if (dropped)
+        atomic_store(&a->lgr->parts_dropped, true);
+    if (st != ST_OK)
+        LOG_WARN("retention.failed", "days=%u err=\"%s\"", days, lgr_store_error(a->store));
+    else
+        LOG_INFO("retention.done", "days=%u partitions_dropped=%zu", days, dropped);
+    (void)lgr_prune_reply(st, st == ST_OK ? "" : "the log store failed", days, dropped, out);
 }
 
 static void *answer_run(void *arg)
@@ -82,7 +99,11 @@ static void *answer_run(void *arg)
             const char *reply = bus_msg_reply(msg);
             uint64_t t0 = clock_mono_us();
             buf_reset(&out);
-            lgr_query_answer(lgr_store_db(a->store), op, bus_msg_data(msg), bus_msg_len(msg), &out);
+            if (strcmp(op, "prune") == 0)
+                prune(a, &out);
+            else
+                lgr_query_answer(lgr_store_db(a->store), op, bus_msg_data(msg), bus_msg_len(msg),
+                                 &out);
             if (reply)
                 (void)bus_publish(a->bus, reply, NULL, out.data, out.len, NULL);
             LOG_DEBUG("query.done", "op=%s bytes=%zu dur_us=%llu", op, out.len,
@@ -107,20 +128,6 @@ static void *answer_run(void *arg)
             wait_ms = wait_ms < 4000 ? wait_ms * 2 : 5000;                                         \
         }                                                                                          \
     } while (0)
-
-static void prune(struct lgr *l)
-{
-    size_t dropped = 0;
-    unsigned days = lgr_live_retention(l->bus, l->cfg->retention_days);
-    enum status st = lgr_store_prune(l->store, days, &dropped);
-
-    if (st != ST_OK)
-        LOG_WARN("retention.failed", "days=%u err=\"%s\" action=retry_later", days,
-                 lgr_store_error(l->store));
-    else
-        LOG_INFO("retention.done", "days=%u partitions_dropped=%zu", days, dropped);
-    l->last_prune_ms = clock_now_ms();
-}
 
 int main(void)
 {
@@ -163,6 +170,7 @@ int main(void)
     if (stop_flag)
         goto out;
     ans.bus = l.bus;
+    ans.lgr = &l;
     ans.q = queue_new(1024, NULL, NULL);
     if (pthread_create(&ans.thread, NULL, answer_run, &ans) != 0) {
         LOG_ERROR("startup.failed", "step=thread");
@@ -172,12 +180,9 @@ int main(void)
         LOG_ERROR("startup.failed", "step=subscribe");
         goto stop;
     }
-    prune(&l);
     LOG_INFO("ready", "id=%s batch=%u flush_ms=%u", cfg.id, cfg.batch, cfg.flush_ms);
     while (!stop_flag) {
         lgr_ingest_once(&l, &stop_flag);
-        if (clock_now_ms() - l.last_prune_ms >= (uint64_t)cfg.prune_s * 1000)
-            prune(&l);
     }
     LOG_INFO("stopping", "id=%s stored=%llu duplicates=%llu", cfg.id, (unsigned long long)l.stored,
              (unsigned long long)l.duplicates);

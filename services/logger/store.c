@@ -229,3 +229,8 @@ enum status lgr_store_prune(struct lgr_store *s, unsigned days, size_t *ret_drop
     s->nknown = 0;
     return st;
 }
+
+void lgr_store_forget_days(struct lgr_store *s)
+{
+    s->nknown = 0;
+}

@@ -28,6 +28,8 @@ struct db *lgr_store_db(struct lgr_store *s);
 enum status lgr_store_write(struct lgr_store *s, const struct lgr_batch *b, size_t *ret_new);
 /** Drop day partitions and key events older than `days` days. *ret_dropped: partitions. */
 enum status lgr_store_prune(struct lgr_store *s, unsigned days, size_t *ret_dropped);
+/** Forget which day partitions exist (another connection dropped some). */
+void lgr_store_forget_days(struct lgr_store *s);
 /** Text of the last failure (borrowed). */
 const char *lgr_store_error(const struct lgr_store *s);
 

@@ -3,6 +3,7 @@
  * unix socket started by this test: no network. `now` is passed in, so cooldowns expire without
  * sleeping.
  */
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,30 +220,115 @@ static void test_headroom(void **state)
     assert_int_equal(l.retry_after_ms, (now / 60000 + 1) * 60000);
 }
 
+/* Run a housekeeping action: the count, and the pairs as compact JSON into pairs[n]. */
+static int housekeep(const char *action, uint64_t now, char *pairs, size_t n)
+{
+    char *js = NULL;
+    size_t len = 0;
+    assert_int_equal(kp_pool_housekeep(pool, action, now, 1000, &js, &len), ST_OK);
+    json_t *doc = json_loads(js, 0, NULL);
+    assert_non_null(doc);
+    char *p = json_dumps(json_object_get(doc, "pairs"), JSON_COMPACT);
+    (void)snprintf(pairs, n, "%s", p ? p : "");
+    int count = (int)json_integer_value(json_object_get(doc, "n"));
+    free(p);
+    json_decref(doc);
+    free(js);
+    return count;
+}
+
+static unsigned inflight_of(const char *key)
+{
+    struct kv_strs out;
+    const char *get[] = {"HGET", "sb:inflight", key};
+    assert_int_equal(kv_command(kv, 3, get, &out), ST_OK);
+    return out.n && out.items[0][0] ? (unsigned)strtoul(out.items[0], NULL, 10) : 0;
+}
+
+/* Leases never closed are reaped after their deadline, exactly once whatever the order. */
+static void test_reap_leases(void **state)
+{
+    (void)state;
+    struct kp_lease a = lease_at("m", T0, NULL, 0); /* ka1, deadline T0 + 60 s */
+    struct kp_lease b = lease_at("m", T0 + 1, NULL, 0);
+    struct kp_lease c = lease_at("m", T0 + 30000, NULL, 0);
+    assert_string_equal(a.key_id, "ka1");
+    assert_int_equal(inflight_of("ka1"), 1);
+    char pairs[256];
+    assert_int_equal(housekeep("reap", T0 + 59000, pairs, sizeof(pairs)), 0); /* none due yet */
+    /* b closes normally; a and c never do (their forwarder died) */
+    struct kp_outcome ob = {b.lease_id, b.key_id, b.project, "m", EC_NONE, 0, 0, ""};
+    assert_int_equal(kp_pool_outcome(pool, &ob, T0 + 2, NULL, 0), ST_OK);
+    assert_int_equal(housekeep("reap", T0 + 60001, pairs, sizeof(pairs)), 1);
+    assert_int_equal(inflight_of("ka1"), 0);
+    assert_int_equal(inflight_of(c.key_id), 1);
+    /* a late outcome of the reaped lease changes nothing */
+    struct kp_outcome oa = {a.lease_id, a.key_id, a.project, "m", EC_NONE, 0, 0, ""};
+    assert_int_equal(kp_pool_outcome(pool, &oa, T0 + 60002, NULL, 0), ST_OK);
+    assert_int_equal(inflight_of("ka1"), 0);
+    assert_int_equal(housekeep("reap", T0 + 90001, pairs, sizeof(pairs)), 1);
+    assert_int_equal(inflight_of(c.key_id), 0);
+}
+
+/* A day-parked pair returns when the quota_reset job runs at the reset instant, not before. */
+static void test_quota_reset(void **state)
+{
+    (void)state;
+    uint64_t until;
+    const char *ex[] = {"kb", "kc"};
+
+    kp_pool_set_reset(pool, 3600); /* 01:00 Pacific */
+    (void)kp_outcome_action(EC_QUOTA_DAY, 0, T0, 3600, &until);
+    outcome("ka1", "pa", "m", EC_QUOTA_DAY, 0, T0);
+    outcome("kb", "pb", "m", EC_QUOTA_MINUTE, 5000, T0);
+    assert_int_equal(lease_at("m", T0 + 1, ex, 2).result, KP_LEASE_COOLING);
+    char pairs[256], want[128];
+    assert_int_equal(housekeep("quota_reset", until - 1, pairs, sizeof(pairs)), 0);
+    assert_int_equal(housekeep("quota_reset", until, pairs, sizeof(pairs)), 1);
+    (void)snprintf(want, sizeof(want), "[[\"pa\",\"m\",%llu]]", (unsigned long long)until);
+    assert_string_equal(pairs, want);
+    assert_string_equal(lease_at("m", until, ex, 2).project, "pa");
+    /* a dead key comes back only through restore, and only when dead */
+    char st[32];
+    outcome("kc", "pc", "m", EC_KEY_DEAD, 0, T0);
+    assert_int_equal(kp_pool_admin(pool, "kc", "pc", "state", T0, st, sizeof(st)), ST_OK);
+    assert_string_equal(st, "dead");
+    assert_int_equal(kp_pool_admin(pool, "kb", "pb", "restore", T0, st, sizeof(st)), ST_OK);
+    assert_string_equal(st, "unchanged");
+    assert_int_equal(kp_pool_admin(pool, "kc", "pc", "restore", T0, st, sizeof(st)), ST_OK);
+    assert_string_equal(st, "active");
+    const char *ex2[] = {"ka1", "ka2", "kb"};
+    assert_string_equal(lease_at("m", until + 1, ex2, 3).key_id, "kc");
+}
+
 static void test_outcome_action(void **state)
 {
     (void)state;
     uint64_t until;
-    assert_string_equal(kp_outcome_action(EC_NONE, 0, T0, &until), "ok");
-    assert_string_equal(kp_outcome_action(EC_KEY_DEAD, 0, T0, &until), "dead");
-    assert_string_equal(kp_outcome_action(EC_QUOTA_MINUTE, 22000, T0, &until), "cool");
+    assert_string_equal(kp_outcome_action(EC_NONE, 0, T0, 0, &until), "ok");
+    assert_string_equal(kp_outcome_action(EC_KEY_DEAD, 0, T0, 0, &until), "dead");
+    assert_string_equal(kp_outcome_action(EC_QUOTA_MINUTE, 22000, T0, 0, &until), "cool");
     assert_int_equal(until, T0 + 22000);
-    (void)kp_outcome_action(EC_QUOTA_MINUTE, 0, T0 + 15000, &until);
+    (void)kp_outcome_action(EC_QUOTA_MINUTE, 0, T0 + 15000, 0, &until);
     assert_int_equal(until % 60000, 0); /* no RetryInfo: the next minute boundary */
-    (void)kp_outcome_action(EC_QUOTA_MINUTE, UINT64_MAX, T0, &until);
+    (void)kp_outcome_action(EC_QUOTA_MINUTE, UINT64_MAX, T0, 0, &until);
     assert_int_equal(until, T0 + 24ULL * 3600 * 1000);
-    (void)kp_outcome_action(EC_QUOTA_DAY, 22000, T0, &until);
+    assert_string_equal(kp_outcome_action(EC_QUOTA_DAY, 22000, T0, 0, &until), "park");
     assert_int_equal(until, clock_next_pacific_midnight_ms(T0));
-    (void)kp_outcome_action(EC_QUOTA_ZERO, 0, T0, &until);
+    (void)kp_outcome_action(EC_QUOTA_DAY, 22000, T0, 3600, &until); /* reset at 01:00 Pacific */
+    assert_int_equal(until, clock_next_pacific_time_ms(T0, 3600));
+    (void)kp_outcome_action(EC_QUOTA_ZERO, 0, T0, 0, &until);
     assert_true(until == KP_FOREVER_MS);
-    assert_string_equal(kp_outcome_action(EC_TRANSIENT, 0, T0, &until), "transient");
-    assert_string_equal(kp_outcome_action(EC_CLIENT, 0, T0, &until), "release");
+    assert_string_equal(kp_outcome_action(EC_TRANSIENT, 0, T0, 0, &until), "transient");
+    assert_string_equal(kp_outcome_action(EC_CLIENT, 0, T0, 0, &until), "release");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lru_across_projects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reap_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooling_is_per_project_and_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_cooling_and_zero, setup, teardown),

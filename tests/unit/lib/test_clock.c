@@ -44,6 +44,40 @@ static void test_fall_back(void **state)
     assert_int_equal(clock_next_pacific_midnight_ms(T(1793525400)), T(1793606400));
 }
 
+/* A configured reset time of day (the scheduler's quota_reset job and keypool's daily parking). */
+static void test_time_of_day(void **state)
+{
+    (void)state;
+    /* 2026-01-15 12:00 UTC = 04:00 PST: 04:00:05 today is 5 s away */
+    assert_int_equal(clock_next_pacific_time_ms(T(1768478400), 4 * 3600 + 5), T(1768478405));
+    /* 03:59 PST is past: tomorrow's, 24 h less 1 min later */
+    assert_int_equal(clock_next_pacific_time_ms(T(1768478400), 3 * 3600 + 59 * 60),
+                     T(1768478400 + 86400 - 60));
+    /* 2026-03-08 02:30 does not exist: standard time reading, 03:30 PDT = 10:30 UTC */
+    assert_int_equal(clock_next_pacific_time_ms(T(1772942400), 2 * 3600 + 1800), T(1772965800));
+    /* the day after, 02:30 PDT = 09:30 UTC */
+    assert_int_equal(clock_next_pacific_time_ms(T(1772965800), 2 * 3600 + 1800),
+                     T(1772965800 + 86400 - 3600));
+    /* 2026-11-01 01:30 happens twice (08:30 and 09:30 UTC): the first one */
+    assert_int_equal(clock_next_pacific_time_ms(T(1793502000), 3600 + 1800), T(1793521800));
+    /* after the first, the next is 11-02 01:30 PST = 09:30 UTC */
+    assert_int_equal(clock_next_pacific_time_ms(T(1793521800), 3600 + 1800), T(1793611800));
+    /* midnight is the same as clock_next_pacific_midnight_ms on both DST days */
+    assert_int_equal(clock_next_pacific_time_ms(T(1772996400), 0), T(1773039600));
+    assert_int_equal(clock_next_pacific_time_ms(T(1793563200), 0), T(1793606400));
+
+    unsigned sod = 1;
+    assert_true(clock_parse_tod("00:00", &sod) && sod == 0);
+    assert_true(clock_parse_tod("23:59:59", &sod) && sod == 86399);
+    assert_true(clock_parse_tod("01:30", &sod) && sod == 5400);
+    assert_false(clock_parse_tod("24:00", &sod));
+    assert_false(clock_parse_tod("1:30", &sod));
+    assert_false(clock_parse_tod("01:60", &sod));
+    assert_false(clock_parse_tod("01:30:", &sod));
+    assert_false(clock_parse_tod("01:30x", &sod));
+    assert_false(clock_parse_tod("", &sod));
+}
+
 /* RFC 3339 in (the admin API's from/to), and day names out (the logger's partitions). */
 static void test_iso8601_and_days(void **state)
 {
@@ -91,6 +125,7 @@ int main(void)
         cmocka_unit_test(test_standard_and_daylight),
         cmocka_unit_test(test_spring_forward),
         cmocka_unit_test(test_fall_back),
+        cmocka_unit_test(test_time_of_day),
         cmocka_unit_test(test_iso8601_and_days),
     };
     return cmocka_run_group_tests_name("clock", tests, NULL, NULL);
