@@ -192,6 +192,8 @@ enum status lgr_batch_add(struct lgr_batch *b, const char *subject, const void *
             st = ST_OK;
         }
         sb__v1__key_event__free_unpacked(e, NULL);
+    } else if (strcmp(subject, SUBJ_EV_JOB) == 0) {
+        st = ST_OK; /* scheduler job runs: the stream keeps them, the log does not */
     }
     return st;
 }

@@ -1,0 +1,280 @@
+/*
+ * Dead-key probes (DESIGN.md §4): a dead key is re-checked by a forwarder reading the model list
+ * with it (no generation quota spent), first after probe_dead_s (probe_invalid_s for
+ * API_KEY_INVALID), then at doubling gaps up to probe_max_s. Healthy keys are never probed. A
+ * pass restores the key; a 429 or a transient failure leaves it as it is and keeps the cadence.
+ * At most probe_concurrency probes run at once, whatever the number of dead keys.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/bus.h"
+#include "lib/clock.h"
+#include "lib/kv.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+#include "proto/subjects.h"
+#include "sch.h"
+#include "sched_codec.h"
+
+#define PROBE_WAIT_MS 20000 /* a probe's whole exchange (the forwarder gives up after 15 s) */
+
+uint64_t sched_probe_delay_ms(const struct sched_config *cfg, const char *reason,
+                              unsigned failures, unsigned jitter_permille)
+{
+    uint64_t base = strcmp(reason, "API_KEY_INVALID") == 0 ? cfg->probe_invalid_s
+                                                           : cfg->probe_dead_s;
+    uint64_t max = (uint64_t)cfg->probe_max_s * 1000, d = base * 1000;
+
+    for (unsigned i = 0; i < failures && d < max; i++)
+        d *= 2;
+    if (d > max)
+        d = max;
+    /* spread keys that died together; never sooner than the cadence */
+    return d + d * (jitter_permille % 100) / 1000;
+}
+
+static void zset(struct kv *kv, const char *prefix, const char *mode, const char *id,
+                 uint64_t due_ms, unsigned failures, const char *reason)
+{
+    char key[128], hkey[128], due[24], info[200];
+    struct kv_strs out;
+
+    (void)snprintf(key, sizeof(key), "%ssched:probe", prefix);
+    (void)snprintf(hkey, sizeof(hkey), "%ssched:pinfo", prefix);
+    (void)snprintf(due, sizeof(due), "%llu", (unsigned long long)due_ms);
+    (void)snprintf(info, sizeof(info), "%u|%s", failures, reason);
+    const char *zadd[] = {"ZADD", key, mode, due, id};
+    if (kv_command(kv, 5, zadd, &out) != ST_OK || strcmp(out.items[0], "1") != 0) {
+        if (strcmp(mode, "NX") == 0)
+            return; /* scheduled already: keep its cadence */
+    }
+    const char *hset[] = {"HSET", hkey, id, info};
+    (void)kv_command(kv, 4, hset, &out);
+}
+
+static void forget(struct kv *kv, const char *prefix, const char *id)
+{
+    char key[128], hkey[128];
+    struct kv_strs out;
+
+    (void)snprintf(key, sizeof(key), "%ssched:probe", prefix);
+    (void)snprintf(hkey, sizeof(hkey), "%ssched:pinfo", prefix);
+    const char *zrem[] = {"ZREM", key, id};
+    const char *hdel[] = {"HDEL", hkey, id};
+    (void)kv_command(kv, 3, zrem, &out);
+    (void)kv_command(kv, 3, hdel, &out);
+}
+
+static unsigned jitter(void)
+{
+    return (unsigned)(clock_mono_us() % 100);
+}
+
+void sched_probe_schedule(struct sched *s, const char *id, const char *reason, uint64_t now_ms)
+{
+    zset(s->kv, s->cfg->prefix, "NX", id,
+         now_ms + sched_probe_delay_ms(s->cfg, reason, 0, jitter()), 0, reason);
+}
+
+void sched_probe_on_key_event(struct sched *s, const void *data, size_t len)
+{
+    char id[64], state[32], reason[128];
+
+    if (sc_key_event(data, len, id, sizeof(id), state, sizeof(state), reason, sizeof(reason)) !=
+            ST_OK ||
+        !id[0])
+        return;
+    if (strcmp(state, "dead") == 0) {
+        sched_probe_schedule(s, id, reason, clock_now_ms());
+        LOG_DEBUG("probe.scheduled", "key_id=%s reason=%s", id, reason[0] ? reason : "-");
+    } else if (strcmp(state, "active") == 0 || strcmp(state, "disabled") == 0 ||
+               strcmp(state, "deleted") == 0 || strcmp(state, "reset") == 0 ||
+               strcmp(state, "moved") == 0) {
+        forget(s->kv, s->cfg->prefix, id);
+    }
+}
+
+void sched_probe_counts(struct kv *kv, const char *prefix, uint32_t *ret_n, uint64_t *ret_next)
+{
+    char key[128];
+    struct kv_strs out;
+
+    *ret_n = 0;
+    *ret_next = 0;
+    (void)snprintf(key, sizeof(key), "%ssched:probe", prefix);
+    const char *card[] = {"ZCARD", key};
+    if (kv_command(kv, 2, card, &out) == ST_OK && out.n)
+        *ret_n = (uint32_t)strtoul(out.items[0], NULL, 10);
+    const char *first[] = {"ZRANGE", key, "0", "0", "WITHSCORES"};
+    if (kv_command(kv, 5, first, &out) == ST_OK && out.n == 2)
+        *ret_next = strtoull(out.items[1], NULL, 10);
+}
+
+/* ---------------------------------------------------------------- running probes */
+
+struct probe_item {
+    char id[64];
+    char reason[128];
+    unsigned failures;
+    struct sc_probe res;
+    enum status st;
+};
+
+struct probe_run {
+    struct sched *s;
+    struct probe_item *items;
+    size_t n;
+    atomic_size_t next;
+};
+
+static bool on_frames(const void *data, size_t len, void *arg)
+{
+    return sc_probe_frames(data, len, arg);
+}
+
+static void *probe_worker(void *arg)
+{
+    struct probe_run *r = arg;
+    struct buf b;
+
+    buf_init(&b, 4096);
+    for (;;) {
+        size_t i = atomic_fetch_add(&r->next, 1);
+        if (i >= r->n || !atomic_load(&r->s->leader))
+            break;
+        struct probe_item *it = &r->items[i];
+        struct sc_key_req q = {.id = it->id, .admin = r->s->cfg->id};
+        buf_reset(&b);
+        it->st = sc_key_req_pack(&q, &b);
+        if (it->st == ST_OK)
+            it->st = bus_request_collect(r->s->bus, SUBJ_KP_ADMIN "probe", b.data, b.len,
+                                         PROBE_WAIT_MS, on_frames, &it->res);
+    }
+    buf_done(&b);
+    return NULL;
+}
+
+static bool restore(struct sched *s, const char *id)
+{
+    struct sc_key_req q = {.id = id, .admin = s->cfg->id, .reason = "probe passed"};
+    struct sc_key_reply r;
+    struct bus_msg *msg = NULL;
+    struct buf b;
+    void *owner = NULL;
+    enum status st;
+
+    buf_init(&b, 4096);
+    st = sc_key_req_pack(&q, &b);
+    if (st == ST_OK)
+        st = bus_request(s->bus, SUBJ_KP_ADMIN "restore", b.data, b.len, 5000, &msg);
+    buf_done(&b);
+    if (st == ST_OK)
+        st = sc_key_reply_decode(bus_msg_data(msg), bus_msg_len(msg), &r, &owner);
+    if (st == ST_OK)
+        st = r.status;
+    sc_free(owner);
+    bus_msg_free(msg);
+    return st == ST_OK;
+}
+
+/* Act on one probe's result; the word for the summary. */
+static const char *settle(struct sched *s, const struct probe_item *it, uint64_t now)
+{
+    const char *prefix = s->cfg->prefix;
+
+    if (it->st == ST_OK && it->res.ok) {
+        if (!restore(s, it->id)) { /* keypool did not answer: try again at the same cadence */
+            zset(s->kv, prefix, "XX", it->id,
+                 now + sched_probe_delay_ms(s->cfg, it->reason, it->failures, jitter()),
+                 it->failures, it->reason);
+            return "failed";
+        }
+        forget(s->kv, prefix, it->id);
+        LOG_INFO("probe.passed", "key_id=%s action=restored", it->id);
+        return "restored";
+    }
+    if (it->st == ST_OK && (it->res.status == 404 || it->res.status == 409) &&
+        it->res.cls == EC_NONE) {
+        forget(s->kv, prefix, it->id); /* no such key, or not dead any more */
+        return "gone";
+    }
+    if (it->st == ST_OK && it->res.cls == EC_KEY_DEAD) {
+        zset(s->kv, prefix, "XX", it->id,
+             now + sched_probe_delay_ms(s->cfg, it->reason, it->failures + 1, jitter()),
+             it->failures + 1, it->reason);
+        LOG_INFO("probe.dead", "key_id=%s status=%u reason=%s failures=%u", it->id,
+                 it->res.status, it->res.message[0] ? it->res.message : "-", it->failures + 1);
+        return "dead";
+    }
+    /* 429, 5xx, timeout, no forwarder: says nothing about the key; same cadence */
+    zset(s->kv, prefix, "XX", it->id,
+         now + sched_probe_delay_ms(s->cfg, it->reason, it->failures, jitter()), it->failures,
+         it->reason);
+    LOG_INFO("probe.inconclusive", "key_id=%s st=%s status=%u class=%s", it->id,
+             status_str(it->st), it->res.status, classify_name(it->res.cls));
+    return it->res.cls == EC_QUOTA_MINUTE || it->res.cls == EC_QUOTA_DAY ||
+                   it->res.cls == EC_QUOTA_ZERO
+               ? "throttled"
+               : "failed";
+}
+
+bool sched_probe_run(struct sched *s, char *out, size_t n)
+{
+    char *js = NULL;
+    size_t len = 0, count;
+    struct probe_run r;
+    pthread_t th[64];
+    size_t nth = 0;
+    unsigned c[5] = {0};
+    static const char *const words[5] = {"restored", "dead", "throttled", "failed", "gone"};
+    json_t *doc;
+
+    if (sched_table_due(s->kv, s->cfg->prefix, clock_now_ms(), s->cfg->probe_batch, &js, &len) !=
+        ST_OK) {
+        (void)snprintf(out, n, "redis unavailable");
+        return false;
+    }
+    doc = json_loadb(js, len, 0, NULL);
+    free(js);
+    count = json_array_size(doc);
+    memset(&r, 0, sizeof(r));
+    r.s = s;
+    r.n = count;
+    r.items = xcalloc(count ? count : 1, sizeof(*r.items));
+    for (size_t i = 0; i < count; i++) {
+        json_t *e = json_array_get(doc, i);
+        const char *id = json_string_value(json_array_get(e, 0));
+        const char *reason = json_string_value(json_array_get(e, 2));
+        (void)snprintf(r.items[i].id, sizeof(r.items[i].id), "%s", id ? id : "");
+        (void)snprintf(r.items[i].reason, sizeof(r.items[i].reason), "%s", reason ? reason : "");
+        r.items[i].failures = (unsigned)json_integer_value(json_array_get(e, 1));
+        r.items[i].st = ST_AGAIN; /* not probed (leadership lost first) */
+    }
+    json_decref(doc);
+    for (; nth < s->cfg->probe_concurrency && nth < count && nth < 64; nth++)
+        if (pthread_create(&th[nth], NULL, probe_worker, &r) != 0)
+            break;
+    for (size_t i = 0; i < nth; i++)
+        (void)pthread_join(th[i], NULL);
+    if (nth == 0 && count) { /* no thread could start: probe on this one */
+        (void)probe_worker(&r);
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (r.items[i].st == ST_AGAIN)
+            continue;
+        const char *w = settle(s, &r.items[i], clock_now_ms());
+        for (int k = 0; k < 5; k++)
+            if (strcmp(w, words[k]) == 0)
+                c[k]++;
+    }
+    free(r.items);
+    (void)snprintf(out, n, "probed=%zu restored=%u dead=%u throttled=%u failed=%u gone=%u", count,
+                   c[0], c[1], c[2], c[3], c[4]);
+    return true;
+}
