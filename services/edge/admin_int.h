@@ -79,6 +79,9 @@ admin_handler_fn auth_login, auth_logout, auth_password, auth_me;
 /* ---- admin_logs.c ---- */
 admin_handler_fn logs_list, logs_get, logs_tail, stats_get;
 
+/* ---- admin_sched.c ---- */
+admin_handler_fn sched_get, sched_run;
+
 /* ---- admin_tokens.c ---- */
 /** Insert the SB_CLIENT_TOKENS tokens that are not in Postgres yet (deleted ones stay so). */
 enum status tok_seed(struct admin *a);

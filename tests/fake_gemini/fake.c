@@ -250,12 +250,16 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     (void)snprintf(rq->key, sizeof(rq->key), "%s", key);
     fake_note_body(rq->body.data, rq->body.len);
     buf_init(&out, 1 << 24);
+    if (!model[0])
+        fake_models_begin();
     if (plan.fault == FF_LATENCY) {
         sleep_ms(plan.ms);
         plan.fault = FF_NONE;
         if (peer_gone(conn)) { /* the caller hung up while "Google" was thinking */
             fake_note_abort(seq, key);
             rq->seq = 0;
+            if (!model[0])
+                fake_models_end();
             buf_done(&out);
             return MHD_NO;
         }
@@ -326,6 +330,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     }
     rc = send_json(conn, st, &out);
 out:
+    if (!model[0])
+        fake_models_end();
     json_decref(req);
     buf_done(&out);
     return rc;

@@ -52,6 +52,9 @@ uint64_t fake_account(const char *key, const char *model, const char *path, stru
 void fake_note_body(const char *body, size_t len);
 /** A stream of call `seq` was cut by the client. */
 void fake_note_abort(uint64_t seq, const char *key);
+/** A model-list read starts / ends (the most at once is in /_fake/stats). Thread-safe. */
+void fake_models_begin(void);
+void fake_models_end(void);
 /** Control API: apply a JSON command; *ret_body (owned) is the answer. Returns HTTP status. */
 unsigned fake_control(const char *path, const char *method, const char *body, size_t len,
                       char **ret_body);

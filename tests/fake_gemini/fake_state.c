@@ -68,6 +68,7 @@ static size_t nlimits;
 static unsigned def_rpm, def_rpd, chunk_ms;
 static char quota_delay[24];
 static struct logent logs[MAX_LOG];
+static unsigned models_inflight, models_inflight_max; /* model-list reads (key probes) */
 static size_t nlogs;
 static uint64_t seq_next = 1, aborted_total;
 static struct buf last_body;
@@ -292,6 +293,8 @@ static char *stats_locked(void)
     (void)json_object_set_new(root, "calls", calls);
     (void)json_object_set_new(root, "aborted", ab);
     (void)json_object_set_new(root, "aborted_total", json_integer((json_int_t)aborted_total));
+    (void)json_object_set_new(root, "models_inflight_max",
+                              json_integer((json_int_t)models_inflight_max));
     (void)json_object_set_new(root, "log", log);
     (void)json_object_set_new(root, "last_body",
                               json_stringn(last_body.data ? last_body.data : "", last_body.len));
@@ -316,6 +319,7 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         nlimits = 0;
         nlogs = 0;
         aborted_total = 0;
+        models_inflight_max = 0;
         for (size_t i = 0; i < nkeys; i++)
             keys[i].calls = keys[i].aborted = 0;
     } else if (strcmp(path, "/_fake/script") == 0 && json_is_object(req)) {
@@ -337,6 +341,14 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
             const char *rd = json_string_value(json_object_get(req, "retry_delay"));
             (void)snprintf(s->retry_delay, sizeof(s->retry_delay), "%s", rd ? rd : "");
         }
+    } else if (strcmp(path, "/_fake/unscript") == 0 && json_is_object(req)) {
+        /* the key's scripted faults end (e.g. a dead key comes back) */
+        const char *key = json_string_value(json_object_get(req, "key"));
+        size_t kept = 0;
+        for (size_t i = 0; i < nscripts; i++)
+            if (!key || strcmp(scripts[i].key, key) != 0)
+                scripts[kept++] = scripts[i];
+        nscripts = kept;
     } else if (strcmp(path, "/_fake/limits") == 0 && json_is_object(req) && nlimits < 64) {
         struct limit *l = &limits[nlimits++];
         const char *p = json_string_value(json_object_get(req, "project"));
@@ -353,4 +365,19 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         *ret_body = xstrdup(status == 200 ? "{}" : "{\"error\":\"bad control request\"}");
     json_decref(req);
     return status;
+}
+
+void fake_models_begin(void)
+{
+    (void)pthread_mutex_lock(&mu);
+    if (++models_inflight > models_inflight_max)
+        models_inflight_max = models_inflight;
+    (void)pthread_mutex_unlock(&mu);
+}
+
+void fake_models_end(void)
+{
+    (void)pthread_mutex_lock(&mu);
+    models_inflight--;
+    (void)pthread_mutex_unlock(&mu);
 }

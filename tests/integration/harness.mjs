@@ -18,6 +18,7 @@ export const bin = (name) => ({
   keypool: `${BUILD}/services/keypool/keypool`,
   forwarder: `${BUILD}/services/forwarder/forwarder`,
   logger: `${BUILD}/services/logger/logger`,
+  scheduler: `${BUILD}/services/scheduler/scheduler`,
   analytics: `${BUILD}/examples/analytics-consumer`,
   fake: `${BUILD}/tests/fake_gemini/fake-gemini`,
 }[name]);
@@ -140,6 +141,13 @@ export class Stack {
     });
   }
 
+  scheduler(env = {}, name = 'scheduler') {
+    return this.spawn(name, bin('scheduler'), {
+      NATS_URL: this.natsUrl, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      SCHEDULER_ID: name, ...env,
+    });
+  }
+
   // Stop one of our processes by name (SIGTERM, bounded wait).
   async kill(name, signal = 'SIGTERM') {
     const p = this.procs.find((x) => x.sbName === name && x.exitCode === null);
@@ -167,7 +175,8 @@ export class Stack {
     return p;
   }
 
-  // keys: "project:key,..."; opts: { keypools, forwarders, loggers, edgeEnv, fakeEnv, kpEnv, fwdEnv, lgrEnv }
+  // keys: "project:key,..."; opts: { keypools, forwarders, loggers, schedulers, edgeEnv, fakeEnv,
+  // kpEnv, fwdEnv, lgrEnv, schedEnv }
   async start(keys, opts = {}) {
     this.keys = keys;
     for (const k of keys.split(',')) this.secrets.push(k.split(':').pop());
@@ -176,6 +185,7 @@ export class Stack {
     for (let i = 0; i < (opts.keypools ?? 1); i++) this.keypool(opts.kpEnv, `keypool${i || ''}`);
     for (let i = 0; i < (opts.forwarders ?? 1); i++) this.forwarder(opts.fwdEnv, `forwarder${i || ''}`);
     for (let i = 0; i < (opts.loggers ?? 0); i++) this.logger(opts.lgrEnv, `logger${i || ''}`);
+    for (let i = 0; i < (opts.schedulers ?? 0); i++) this.scheduler(opts.schedEnv, `scheduler${i || ''}`);
     const e = await this.edge(opts.edgeEnv);
     this.url = e.url;
     await waitUntil(async () => (await fetch(`${this.url}/readyz`)).status === 200, { what: 'edge ready' });
@@ -207,6 +217,8 @@ export class Stack {
   }
   async limits(l) { await fetch(`${this.fakeUrl}/_fake/limits`, { method: 'POST', body: JSON.stringify(l) }); }
   async stats() { return (await fetch(`${this.fakeUrl}/_fake/stats`)).json(); }
+  async unscript(key) { await fetch(`${this.fakeUrl}/_fake/unscript`, { method: 'POST', body: JSON.stringify({ key }) }); }
+  async fakeReset() { await fetch(`${this.fakeUrl}/_fake/reset`, { method: 'POST' }); }
 
   redis(...args) {
     return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args]).toString().trim();

@@ -355,22 +355,26 @@ test('an analytics consumer (deploy/analytics/consumer.mjs) reads every event be
   }, opts());
 });
 
-test('retention drops old day partitions (SB_LOG_RETENTION_DAYS, and the live setting wins)', async () => {
+test('retention: the scheduler drops old day partitions (SB_LOG_RETENTION_DAYS, and the live setting wins)', async () => {
   await withStack(KEYS, async (s) => {
     const today = Math.floor(Date.now() * 1000 / DAY) * DAY;
     const old = dataset(today - 40 * DAY).slice(0, 3);
     const mid = dataset(today - 5 * DAY).slice(3, 6);
     await publish(s.natsUrl, [...old, ...mid]);
     await waitRows(s, 6);
-    await s.kill('logger');
-    s.logger({}, 'logger-30'); // default 30 days: the 40-day-old partition goes
-    await waitUntil(() => /event=retention.done days=30 partitions_dropped=2/.test(s.logs('logger-30')), { what: 'retention at 30 days' });
-    assert.equal(rows(s), 3);
     s.session = await s.login();
+    const retention = async () => (await s.api('/api/scheduler')).body?.jobs?.find((j) => j.name === 'retention');
+    s.scheduler();
+    // a new leader runs each periodic job at once: the default 30 days drops the 40-day-old day
+    await waitUntil(async () => (await retention())?.runs >= 1, { tries: 100, what: 'retention run' });
+    const first = await retention();
+    assert.equal(first.last_ok, true);
+    assert.equal(first.last_result, 'days=30 partitions_dropped=2'); // request_logs + request_attempts
+    assert.equal(rows(s), 3);
     assert.equal((await s.api('/api/settings', { method: 'PUT', body: { log_retention_days: 2 } })).status, 200);
-    await s.kill('logger-30');
-    s.logger({}, 'logger-2');
-    await waitUntil(() => /event=retention.done days=2 /.test(s.logs('logger-2')), { what: 'retention at 2 days' });
+    const run = await s.api('/api/scheduler/retention/run', { method: 'POST' });
+    assert.equal(run.status, 200, run.text);
+    assert.equal(run.body.last_result, 'days=2 partitions_dropped=2');
     assert.equal(rows(s), 0);
     assert.equal((await s.api('/api/settings', { method: 'PUT', body: { log_retention_days: 0 } })).status, 400);
   }, opts());
