@@ -32,10 +32,9 @@ static json_t *when(uint64_t ms)
 static json_t *job_json(const Sb__V1__JobInfo *j)
 {
     return json_pack("{s:s,s:s,s:o,s:i,s:o,s:s,s:o,s:I,s:s}", "name", j->name, "every", j->every,
-                     "last_run", when(j->last_run_ms), "last_duration_ms",
-                     (int)j->last_duration_ms, "last_ok",
-                     j->last_run_ms ? json_boolean(j->last_ok) : json_null(), "last_result",
-                     j->last_result, "next_run", when(j->next_run_ms), "runs",
+                     "last_run", when(j->last_run_ms), "last_duration_ms", (int)j->last_duration_ms,
+                     "last_ok", j->last_run_ms ? json_boolean(j->last_ok) : json_null(),
+                     "last_result", j->last_result, "next_run", when(j->next_run_ms), "runs",
                      (json_int_t)j->runs, "last_by", j->last_by);
 }
 
@@ -53,8 +52,8 @@ json_t *sj_status_json(const void *data, size_t len, enum status *ret_st, char *
         (void)json_array_append_new(jobs, job_json(m->jobs[i]));
     out = json_pack("{s:o,s:s,s:o,s:{s:i,s:o}}", "leader",
                     m->leader[0] ? json_string(m->leader) : json_null(), "answered_by",
-                    m->answered_by, "jobs", jobs, "probes", "scheduled",
-                    (int)m->probes_scheduled, "next", when(m->next_probe_ms));
+                    m->answered_by, "jobs", jobs, "probes", "scheduled", (int)m->probes_scheduled,
+                    "next", when(m->next_probe_ms));
     sb__v1__sched_status__free_unpacked(m, NULL);
     return out;
 }

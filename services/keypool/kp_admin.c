@@ -392,8 +392,8 @@ static void op_test(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, const 
         st = bus_publish(a->bus, SUBJ_FWD, reply, b.data, b.len, NULL);
     if (st != ST_OK) {
         buf_reset(&b);
-        if (kp_codec_probe_error(404, st == ST_NOT_FOUND ? "no such key" : "the key cannot be tested",
-                                 &b) == ST_OK)
+        if (kp_codec_probe_error(
+                404, st == ST_NOT_FOUND ? "no such key" : "the key cannot be tested", &b) == ST_OK)
             (void)bus_publish(a->bus, reply, NULL, b.data, b.len, NULL);
     } else {
         LOG_INFO("key.test", "key_id=%s admin=%s", row.id, q->admin);

@@ -108,8 +108,8 @@ static void op_restore(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
         if (strcmp(state, "active") != 0)
             continue;
         r->changed++;
-        struct kp_key_event k = {row.id, row.project, NULL, "dead", "active", q->reason, q->admin,
-                                 0};
+        struct kp_key_event k = {row.id,   row.project, NULL,     "dead",
+                                 "active", q->reason,   q->admin, 0};
         kp_codec_key_event(a->ev, &k);
         LOG_INFO("key.state", "key_id=%s project=%s state=active old_state=dead reason=%s by=%s",
                  row.id, row.project, q->reason[0] ? q->reason : "-", q->admin);

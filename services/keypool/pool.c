@@ -23,7 +23,7 @@ struct kp_pool {
     struct kv *kv;
     char prefix[64];
     int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status, lua_housekeep;
-    unsigned reset_sod; /* the daily quota reset, seconds after midnight Pacific */
+    unsigned reset_sod;     /* the daily quota reset, seconds after midnight Pacific */
     struct store_key *keys; /* sorted by id */
     size_t nkeys;
     uint64_t lease_seq;

@@ -119,8 +119,8 @@ static bool run_reconcile(struct sched *s, char *out, size_t n)
     uint64_t now = clock_now_ms();
 
     for (int page = 0; page < RECONCILE_PAGES; page++) {
-        struct sc_key_req q = {.admin = s->cfg->id, .filter_state = "dead", .after = after,
-                               .limit = 500};
+        struct sc_key_req q = {
+            .admin = s->cfg->id, .filter_state = "dead", .after = after, .limit = 500};
         struct sc_key_reply r;
         void *owner = NULL;
         enum status st = keypool(s, "list", &q, &r, &owner);

@@ -152,10 +152,13 @@ static void take_over(struct sched *s)
     uint64_t now = clock_now_ms();
 
     (void)sched_table_load(s->kv, s->cfg->prefix, s->jobs);
-    for (int j = 0; j < JOB_COUNT; j++)
-        s->jobs[j].next_run_ms = sched_job_next(s->cfg, (enum sched_job_id)j,
-                                                s->jobs[j].last_run_ms, now);
-    s->jobs[JOB_RECONCILE].next_run_ms = now; /* catch up on what was missed */
+    for (int j = 0; j < JOB_COUNT; j++) {
+        s->jobs[j].next_run_ms =
+            sched_job_next(s->cfg, (enum sched_job_id)j, s->jobs[j].last_run_ms, now);
+        if (j == JOB_RECONCILE)
+            s->jobs[j].next_run_ms = now; /* catch up on what was missed */
+        (void)sched_table_save(s->kv, s->cfg->prefix, (enum sched_job_id)j, &s->jobs[j]);
+    }
 }
 
 static void read_events(struct sched *s, struct jet_pull *pull)

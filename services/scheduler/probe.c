@@ -24,11 +24,11 @@
 
 #define PROBE_WAIT_MS 20000 /* a probe's whole exchange (the forwarder gives up after 15 s) */
 
-uint64_t sched_probe_delay_ms(const struct sched_config *cfg, const char *reason,
-                              unsigned failures, unsigned jitter_permille)
+uint64_t sched_probe_delay_ms(const struct sched_config *cfg, const char *reason, unsigned failures,
+                              unsigned jitter_permille)
 {
-    uint64_t base = strcmp(reason, "API_KEY_INVALID") == 0 ? cfg->probe_invalid_s
-                                                           : cfg->probe_dead_s;
+    uint64_t base =
+        strcmp(reason, "API_KEY_INVALID") == 0 ? cfg->probe_invalid_s : cfg->probe_dead_s;
     uint64_t max = (uint64_t)cfg->probe_max_s * 1000, d = base * 1000;
 
     for (unsigned i = 0; i < failures && d < max; i++)
@@ -208,16 +208,16 @@ static const char *settle(struct sched *s, const struct probe_item *it, uint64_t
         zset(s->kv, prefix, "XX", it->id,
              now + sched_probe_delay_ms(s->cfg, it->reason, it->failures + 1, jitter()),
              it->failures + 1, it->reason);
-        LOG_INFO("probe.dead", "key_id=%s status=%u reason=%s failures=%u", it->id,
-                 it->res.status, it->res.message[0] ? it->res.message : "-", it->failures + 1);
+        LOG_INFO("probe.dead", "key_id=%s status=%u reason=%s failures=%u", it->id, it->res.status,
+                 it->res.message[0] ? it->res.message : "-", it->failures + 1);
         return "dead";
     }
     /* 429, 5xx, timeout, no forwarder: says nothing about the key; same cadence */
     zset(s->kv, prefix, "XX", it->id,
          now + sched_probe_delay_ms(s->cfg, it->reason, it->failures, jitter()), it->failures,
          it->reason);
-    LOG_INFO("probe.inconclusive", "key_id=%s st=%s status=%u class=%s", it->id,
-             status_str(it->st), it->res.status, classify_name(it->res.cls));
+    LOG_INFO("probe.inconclusive", "key_id=%s st=%s status=%u class=%s", it->id, status_str(it->st),
+             it->res.status, classify_name(it->res.cls));
     return it->res.cls == EC_QUOTA_MINUTE || it->res.cls == EC_QUOTA_DAY ||
                    it->res.cls == EC_QUOTA_ZERO
                ? "throttled"

@@ -20,11 +20,11 @@ struct sched_config {
     unsigned redis_port;
     const char *prefix; /* Redis key prefix, shared with keypool */
     const char *id;
-    unsigned lease_ms;       /* leader lock lifetime; renewed every lease_ms / 4 */
-    unsigned probe_tick_s;   /* how often due probes are looked for */
-    unsigned probe_dead_s;   /* first re-check of a dead key (doubling per failed probe) */
+    unsigned lease_ms;        /* leader lock lifetime; renewed every lease_ms / 4 */
+    unsigned probe_tick_s;    /* how often due probes are looked for */
+    unsigned probe_dead_s;    /* first re-check of a dead key (doubling per failed probe) */
     unsigned probe_invalid_s; /* the same for API_KEY_INVALID, which rarely comes back */
-    unsigned probe_max_s;    /* the longest gap between probes of one key */
+    unsigned probe_max_s;     /* the longest gap between probes of one key */
     unsigned probe_concurrency;
     unsigned probe_batch; /* probes per run at most */
     unsigned reconcile_s;
@@ -35,7 +35,14 @@ struct sched_config {
     struct events_cfg events;
 };
 
-enum sched_job_id { JOB_PROBE, JOB_RECONCILE, JOB_QUOTA_RESET, JOB_LEASES, JOB_RETENTION, JOB_COUNT };
+enum sched_job_id {
+    JOB_PROBE,
+    JOB_RECONCILE,
+    JOB_QUOTA_RESET,
+    JOB_LEASES,
+    JOB_RETENTION,
+    JOB_COUNT
+};
 
 /* A job's last run as kept in Redis (the job table every replica reads). */
 struct sched_job_state {
@@ -52,8 +59,8 @@ struct sched {
     const struct sched_config *cfg;
     struct bus *bus;
     struct jet_pub *ev;
-    struct kv *kv;          /* the main thread's connection */
-    atomic_bool leader;     /* set by the leader thread while this replica holds the lock */
+    struct kv *kv;      /* the main thread's connection */
+    atomic_bool leader; /* set by the leader thread while this replica holds the lock */
     struct sched_job_state jobs[JOB_COUNT];
 };
 
@@ -71,8 +78,8 @@ void sched_job_run(struct sched *s, enum sched_job_id j, const char *trigger, co
 
 /* ---- probe.c ---- */
 /** Delay before the next probe of a dead key with reason after `failures` failed probes (ms). */
-uint64_t sched_probe_delay_ms(const struct sched_config *cfg, const char *reason,
-                              unsigned failures, unsigned jitter_permille);
+uint64_t sched_probe_delay_ms(const struct sched_config *cfg, const char *reason, unsigned failures,
+                              unsigned jitter_permille);
 /** A key event (packed KeyEvent): dead keys are scheduled for probing, others forgotten. */
 void sched_probe_on_key_event(struct sched *s, const void *data, size_t len);
 /** Schedule key id (dead for reason) unless it is scheduled already. */

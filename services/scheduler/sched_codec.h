@@ -59,8 +59,7 @@ void sc_job_event(struct jet_pub *ev, const char *scheduler, const char *job,
                   const struct sched_job_state *js, const char *trigger, const char *admin);
 
 /** A PruneReply: status, days and partitions dropped. */
-enum status sc_prune_reply(const void *data, size_t len, unsigned *ret_days,
-                           unsigned *ret_dropped);
+enum status sc_prune_reply(const void *data, size_t len, unsigned *ret_days, unsigned *ret_dropped);
 
 /** A RunRequest: job name and admin into the buffers. */
 enum status sc_run_request(const void *data, size_t len, char *job, size_t jobn, char *admin,

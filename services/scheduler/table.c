@@ -99,11 +99,11 @@ enum status sched_table_save(struct kv *kv, const char *prefix, enum sched_job_i
 {
     char key[128];
     struct kv_strs out;
-    json_t *o = json_pack("{s:I,s:i,s:b,s:s,s:I,s:I,s:s}", "last_run_ms",
-                          (json_int_t)js->last_run_ms, "last_duration_ms",
-                          (int)js->last_duration_ms, "last_ok", js->last_ok, "last_result",
-                          js->last_result, "next_run_ms", (json_int_t)js->next_run_ms, "runs",
-                          (json_int_t)js->runs, "last_by", js->last_by);
+    json_t *o =
+        json_pack("{s:I,s:i,s:b,s:s,s:I,s:I,s:s}", "last_run_ms", (json_int_t)js->last_run_ms,
+                  "last_duration_ms", (int)js->last_duration_ms, "last_ok", js->last_ok,
+                  "last_result", js->last_result, "next_run_ms", (json_int_t)js->next_run_ms,
+                  "runs", (json_int_t)js->runs, "last_by", js->last_by);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     enum status st = ST_NOMEM;
 
