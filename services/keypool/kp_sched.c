@@ -92,7 +92,10 @@ static void op_restore(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
     for (size_t i = 0; i < q->n_ids; i++) {
         struct store_row row;
         char state[32] = "";
-        enum status st = store_get(a->store, q->ids[i], &row);
+        enum status st;
+
+        memset(&row, 0, sizeof(row));
+        st = store_get(a->store, q->ids[i], &row);
 
         if (st == ST_NOT_FOUND)
             continue;

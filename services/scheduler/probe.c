@@ -16,6 +16,7 @@
 #include "lib/clock.h"
 #include "lib/kv.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #include "proto/subjects.h"
@@ -109,11 +110,13 @@ void sched_probe_counts(struct kv *kv, const char *prefix, uint32_t *ret_n, uint
     *ret_next = 0;
     (void)snprintf(key, sizeof(key), "%ssched:probe", prefix);
     const char *card[] = {"ZCARD", key};
-    if (kv_command(kv, 2, card, &out) == ST_OK && out.n)
-        *ret_n = (uint32_t)strtoul(out.items[0], NULL, 10);
+    uint64_t v = 0;
+    if (kv_command(kv, 2, card, &out) == ST_OK && out.n &&
+        parse_u64(out.items[0], 0, UINT32_MAX, &v) == ST_OK)
+        *ret_n = (uint32_t)v;
     const char *first[] = {"ZRANGE", key, "0", "0", "WITHSCORES"};
     if (kv_command(kv, 5, first, &out) == ST_OK && out.n == 2)
-        *ret_next = strtoull(out.items[1], NULL, 10);
+        (void)parse_u64(out.items[1], 0, UINT64_MAX, ret_next);
 }
 
 /* ---------------------------------------------------------------- running probes */

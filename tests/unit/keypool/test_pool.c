@@ -14,6 +14,7 @@
 
 #include "lib/clock.h"
 #include "lib/kv.h"
+#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #include "kp.h"
@@ -242,7 +243,10 @@ static unsigned inflight_of(const char *key)
     struct kv_strs out;
     const char *get[] = {"HGET", "sb:inflight", key};
     assert_int_equal(kv_command(kv, 3, get, &out), ST_OK);
-    return out.n && out.items[0][0] ? (unsigned)strtoul(out.items[0], NULL, 10) : 0;
+    uint64_t v = 0;
+    if (out.n && out.items[0][0])
+        assert_int_equal(parse_u64(out.items[0], 0, 1000, &v), ST_OK);
+    return (unsigned)v;
 }
 
 /* Leases never closed are reaped after their deadline, exactly once whatever the order. */
