@@ -91,6 +91,7 @@ had_admin_file=""; [[ -e $SB_ADMIN_PASSWORD_FILE ]] && had_admin_file=1
 "$BUILD/services/keypool/keypool" >"$DATA/logs/keypool.log" 2>&1 & pids+=($!)
 "$BUILD/services/forwarder/forwarder" >"$DATA/logs/forwarder.log" 2>&1 & pids+=($!)
 "$BUILD/services/logger/logger" >"$DATA/logs/logger.log" 2>&1 & pids+=($!)
+"$BUILD/services/scheduler/scheduler" >"$DATA/logs/scheduler.log" 2>&1 & pids+=($!)
 "$BUILD/services/edge/edge" >"$DATA/logs/edge.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 100); do

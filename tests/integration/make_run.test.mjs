@@ -44,6 +44,11 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
       const r = await fetch(`http://127.0.0.1:${ports.SB_HTTP_PORT}/api/logs?model=gemini-2.5-flash`, { headers: { authorization: `Bearer ${session}` } });
       return r.status === 200 && (await r.json()).items.length === 1;
     }, { tries: 100, what: 'the request in /api/logs' });
+    // and the scheduler leads
+    await waitUntil(async () => {
+      const r = await fetch(`http://127.0.0.1:${ports.SB_HTTP_PORT}/api/scheduler`, { headers: { authorization: `Bearer ${session}` } });
+      return r.status === 200 && (await r.json()).leader;
+    }, { tries: 100, what: 'a scheduler leader in /api/scheduler' });
     const logs = readdirSync(path.join(data, 'logs')).map((f) => readFileSync(path.join(data, 'logs', f), 'utf8')).join('\n');
     assert.ok(logs.includes('event=admin.created'));
     assert.ok(!logs.includes(pw), 'the admin password is in no log');
