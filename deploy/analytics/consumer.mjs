@@ -22,6 +22,7 @@ const root = await protobuf.load(path.join(protoDir, 'events.proto'));
 const types = {
   'sb.v1.events.request': root.lookupType('sb.v1.RequestEvent'),
   'sb.v1.events.key': root.lookupType('sb.v1.KeyEvent'),
+  'sb.v1.events.job': root.lookupType('sb.v1.JobRun'),
 };
 
 const nc = await connect({ servers: process.env.NATS_URL || 'nats://127.0.0.1:4222' });
