@@ -59,7 +59,7 @@ http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${p
 const s = new Stack();
 let ng;
 try {
-  await s.start(`bench:${FAKE_KEY}`, { loggers: Number(process.env.BENCH_LOGGERS ?? 1) }); // the production shape: every request logged
+  await s.start(`bench:${FAKE_KEY}`, { loggers: Number(process.env.BENCH_LOGGERS ?? 1), schedulers: 1 }); // the production shape: every request logged, a scheduler leading
   const quiet = await s.edge({ SB_REQUEST_EVENTS: 'false' }, 'edge-nolog');
   await waitUntil(async () => (await fetch(`${quiet.url}/readyz`)).status === 200, { what: 'second edge' });
   s.secrets.push(FAKE_KEY);
