@@ -117,18 +117,6 @@ static void *answer_run(void *arg)
 
 /* ---------------------------------------------------------------- ingestion */
 
-/* Retry start-up steps that need a server until it answers (or we are told to stop). */
-#define UNTIL_UP(step, call)                                                                       \
-    do {                                                                                           \
-        unsigned wait_ms = 250;                                                                    \
-        while ((st = (call)) != ST_OK && !stop_flag) {                                             \
-            LOG_WARN("startup.waiting", "step=%s st=%s retry_ms=%u", step, status_str(st),         \
-                     wait_ms);                                                                     \
-            clock_sleep_ms(wait_ms);                                                               \
-            wait_ms = wait_ms < 4000 ? wait_ms * 2 : 5000;                                         \
-        }                                                                                          \
-    } while (0)
-
 int main(void)
 {
     struct lgr_config cfg;
@@ -159,14 +147,14 @@ int main(void)
         LOG_ERROR("startup.failed", "step=nats st=%s", status_str(st));
         goto out;
     }
-    UNTIL_UP("stream", events_ensure(l.bus, &cfg.events, true));
-    UNTIL_UP("postgres", lgr_store_open(cfg.pg_dsn, &l.store));
-    UNTIL_UP("postgres_queries", lgr_store_open(cfg.pg_dsn, &ans.store));
+    SIGNALS_UNTIL_UP("stream", st, events_ensure(l.bus, &cfg.events, true), &stop_flag);
+    SIGNALS_UNTIL_UP("postgres", st, lgr_store_open(cfg.pg_dsn, &l.store), &stop_flag);
+    SIGNALS_UNTIL_UP("postgres_queries", st, lgr_store_open(cfg.pg_dsn, &ans.store), &stop_flag);
     /* the consumer's settings must not depend on a replica's own tuning: every replica binds
      * to the same durable, and a mismatch refuses the bind */
     pc = (struct jet_pull_cfg){EVENTS_STREAM, cfg.durable, SUBJ_EV_ALL, cfg.ack_wait_s,
                                LGR_MAX_ACK_PENDING};
-    UNTIL_UP("consumer", jet_pull_new(l.bus, &pc, &l.pull));
+    SIGNALS_UNTIL_UP("consumer", st, jet_pull_new(l.bus, &pc, &l.pull), &stop_flag);
     if (stop_flag)
         goto out;
     ans.bus = l.bus;

@@ -187,17 +187,6 @@ static void lead(struct sched *s, struct answers *a, struct jet_pull *pull)
             sched_job_run(s, (enum sched_job_id)j, "timer", NULL);
 }
 
-#define UNTIL_UP(step, call)                                                                       \
-    do {                                                                                           \
-        unsigned wait_ms = 250;                                                                    \
-        while ((st = (call)) != ST_OK && !stop_flag) {                                             \
-            LOG_WARN("startup.waiting", "step=%s st=%s retry_ms=%u", step, status_str(st),         \
-                     wait_ms);                                                                     \
-            clock_sleep_ms(wait_ms);                                                               \
-            wait_ms = wait_ms < 4000 ? wait_ms * 2 : 5000;                                         \
-        }                                                                                          \
-    } while (0)
-
 int main(void)
 {
     struct sched_config cfg;
@@ -239,13 +228,13 @@ int main(void)
         LOG_ERROR("startup.failed", "step=nats st=%s", status_str(st));
         goto out;
     }
-    UNTIL_UP("redis", kv_connect(cfg.redis_host, cfg.redis_port, &s.kv));
+    SIGNALS_UNTIL_UP("redis", st, kv_connect(cfg.redis_host, cfg.redis_port, &s.kv), &stop_flag);
     if (stop_flag)
         goto out;
     sched_table_scripts(s.kv);
-    UNTIL_UP("stream", events_ensure(s.bus, &cfg.events, false));
+    SIGNALS_UNTIL_UP("stream", st, events_ensure(s.bus, &cfg.events, false), &stop_flag);
     struct jet_pull_cfg pc = {EVENTS_STREAM, SCHED_DURABLE, SUBJ_EV_KEY, 30, 1000};
-    UNTIL_UP("consumer", jet_pull_new(s.bus, &pc, &pull));
+    SIGNALS_UNTIL_UP("consumer", st, jet_pull_new(s.bus, &pc, &pull), &stop_flag);
     if (stop_flag || (st = jet_pub_new(s.bus, cfg.events.buffer, &s.ev)) != ST_OK)
         goto out;
     if (bus_subscribe(s.bus, SUBJ_SCHED "status", QUEUE_SCHED, on_request, &a) != ST_OK ||
