@@ -113,7 +113,7 @@ static void on_request(struct bus_msg *msg, void *arg)
         sched_probe_counts(a->kv, cfg->prefix, &nprobes, &next);
         (void)sc_status(cfg, leader, cfg->id, jobs, nprobes, next, &out);
     } else {
-        (void)sc_run_reply(ST_UNAVAILABLE, "redis unavailable", cfg, JOB_COUNT, NULL, &out);
+        (void)sc_status(cfg, "", cfg->id, NULL, 0, 0, &out);
     }
     (void)pthread_mutex_unlock(&a->mu);
     (void)bus_publish(a->s->bus, bus_msg_reply(msg), NULL, out.data, out.len, NULL);

@@ -225,6 +225,11 @@ enum status sc_status(const struct sched_config *cfg, const char *leader, const 
     Sb__V1__JobInfo info[JOB_COUNT], *ptrs[JOB_COUNT];
     char every[JOB_COUNT][64];
 
+    if (!jobs) { /* the job table cannot be read */
+        m.status = SB__V1__STATUS__ST_UNAVAILABLE;
+        m.message = CODEC_STR("redis unavailable");
+        return codec_pack(&m.base, out);
+    }
     for (int j = 0; j < JOB_COUNT; j++) {
         job_info(cfg, (enum sched_job_id)j, &jobs[j], every[j], sizeof(every[j]), &info[j]);
         ptrs[j] = &info[j];

@@ -67,7 +67,7 @@ enum status sc_run_request(const void *data, size_t len, char *job, size_t jobn,
 /** A RunReply (job may be NULL) into out. */
 enum status sc_run_reply(enum status st, const char *message, const struct sched_config *cfg,
                          enum sched_job_id j, const struct sched_job_state *js, struct buf *out);
-/** A SchedStatus for every job into out. */
+/** A SchedStatus for every job into out (jobs NULL: an ST_UNAVAILABLE answer). */
 enum status sc_status(const struct sched_config *cfg, const char *leader, const char *me,
                       const struct sched_job_state *jobs, uint32_t nprobes, uint64_t next_probe,
                       struct buf *out);
