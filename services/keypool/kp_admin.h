@@ -6,6 +6,9 @@
 #include <stddef.h>
 
 #include "lib/buf.h"
+#include "lib/status.h"
+
+#include "proto/keypool.pb-c.h"
 
 struct bus;
 struct jet_pub;
@@ -27,5 +30,14 @@ struct kp_admin {
  */
 void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_t len,
                      const char *reply, struct buf *out);
+
+/** Set r's status and message (borrowed). */
+void kp_admin_fail(Sb__V1__KeyAdminReply *r, enum status st, const char *msg);
+/**
+ * Read the model list with key q->ids[0] through a forwarder, frames to reply (a->answered).
+ * scheduler: a probe, only of a dead key, with no outcome reported; else an admin's test.
+ */
+void kp_admin_probe(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, const char *reply,
+                    bool scheduler);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * What the scheduler asks of keypool (DESIGN.md §1): probe a dead key (a forwarder reads the
- * model list with it, frames straight to the asker; no outcome is reported, so a probe's 429
- * never changes a key), restore a key a probe passed, reap leases never closed, and return the
- * (project, model) pairs parked by a per-day quota at the reset.
+ * What the scheduler asks of keypool (DESIGN.md §1): probe a dead key (kp_admin_probe(): no
+ * outcome is reported, so a probe's 429 never changes a key), restore a key a probe passed, reap
+ * leases never closed, and return the (project, model) pairs parked by a per-day quota at the
+ * reset.
  */
 #include "kp_sched.h"
 
@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/codec.h"
 #include "lib/log.h"
@@ -21,7 +20,6 @@
 #include "kp_admin.h"
 #include "kp_codec.h"
 #include "pool.h"
-#include "proto/subjects.h"
 
 #define HOUSEKEEP_MAX 5000 /* leases or pairs handled per request */
 #define PAIRS_MAX     200  /* returned pairs listed in a reply */
@@ -32,58 +30,6 @@ struct owned {
     Sb__V1__CoolingPair **cpp;
     json_t *doc;
 };
-
-static void fail(Sb__V1__KeyAdminReply *r, enum status st, const char *msg)
-{
-    r->status = (Sb__V1__Status)st;
-    r->message = CODEC_STR(msg);
-}
-
-/* Probe key q->ids[0] when it is still dead; any other answer is an Error frame to the asker
- * (409: not dead any more, 404: no such key). */
-static void op_probe(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, const char *reply)
-{
-    char secret[1100], state[32] = "";
-    struct store_row row;
-    struct buf b;
-    unsigned code = 404;
-    const char *msg = "no such key";
-    enum status st = ST_INVALID;
-
-    memset(&row, 0, sizeof(row));
-    buf_init(&b, 64 * 1024);
-    if (q->n_ids == 1)
-        st = store_get(a->store, q->ids[0], &row);
-    if (st == ST_OK)
-        st = kp_pool_admin(a->pool, row.id, row.project, "state", clock_now_ms(), state,
-                           sizeof(state));
-    if (st == ST_OK && strcmp(state, "dead") != 0) {
-        st = ST_CONFLICT;
-        code = 409;
-        msg = "the key is not dead";
-    }
-    if (st == ST_OK)
-        st = store_secret(a->store, row.id, secret, sizeof(secret));
-    if (st == ST_OK)
-        st = kp_codec_probe(row.id, row.project, secret, clock_now_ms(), &b);
-    if (st == ST_OK)
-        st = bus_publish(a->bus, SUBJ_FWD_PROBE, reply, b.data, b.len, NULL);
-    if (st != ST_OK) {
-        if (st != ST_NOT_FOUND && st != ST_CONFLICT) {
-            code = 503;
-            msg = "the key cannot be probed now";
-        }
-        buf_reset(&b);
-        if (kp_codec_probe_error(code, msg, &b) == ST_OK)
-            (void)bus_publish(a->bus, reply, NULL, b.data, b.len, NULL);
-    }
-    LOG_DEBUG("key.probe", "key_id=%s st=%s", row.id[0] ? row.id : "-", status_str(st));
-    memset(secret, 0, sizeof(secret));
-    if (b.len)
-        memset(b.data, 0, b.len);
-    buf_done(&b);
-    a->answered = true;
-}
 
 /* A probe passed: dead keys come back (an event says so); others are left alone. */
 static void op_restore(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
@@ -105,7 +51,7 @@ static void op_restore(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
             st = kp_pool_admin(a->pool, row.id, row.project, "restore", clock_now_ms(), state,
                                sizeof(state));
         if (st != ST_OK) {
-            fail(r, st, "the key store failed");
+            kp_admin_fail(r, st, "the key store failed");
             return;
         }
         if (strcmp(state, "active") != 0)
@@ -129,7 +75,7 @@ static void op_housekeep(struct kp_admin *a, const char *op, Sb__V1__KeyAdminRep
     enum status st = kp_pool_housekeep(a->pool, op, clock_now_ms(), HOUSEKEEP_MAX, &js, &len);
 
     if (st != ST_OK) {
-        fail(r, st, "the live state is unreachable");
+        kp_admin_fail(r, st, "the live state is unreachable");
         return;
     }
     o->doc = json_loadb(js, len, 0, NULL);
@@ -163,7 +109,7 @@ bool kp_sched_handle(struct kp_admin *a, const char *op, const Sb__V1__KeyAdminR
     struct owned *o;
 
     if (strcmp(op, "probe") == 0) {
-        op_probe(a, q, reply);
+        kp_admin_probe(a, q, reply, true);
         return true;
     }
     if (strcmp(op, "restore") == 0) {
