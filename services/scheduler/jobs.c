@@ -66,9 +66,8 @@ uint64_t sched_job_next(const struct sched_config *cfg, enum sched_job_id j, uin
     return last_ms ? last_ms + (uint64_t)interval_s(cfg, j) * 1000 : now_ms;
 }
 
-/* A request to keypool (reap, quota_reset, list); decoded reply in *r (sc_free(*owner)). */
-static enum status keypool(struct sched *s, const char *op, const struct sc_key_req *q,
-                           struct sc_key_reply *r, void **owner)
+enum status sched_keypool(struct sched *s, const char *op, const struct sc_key_req *q,
+                          unsigned wait_ms, struct sc_key_reply *r, void **owner)
 {
     char subject[96];
     struct bus_msg *msg = NULL;
@@ -80,7 +79,7 @@ static enum status keypool(struct sched *s, const char *op, const struct sc_key_
     (void)snprintf(subject, sizeof(subject), SUBJ_KP_ADMIN "%s", op);
     st = sc_key_req_pack(q, &b);
     if (st == ST_OK)
-        st = bus_request(s->bus, subject, b.data, b.len, 10000, &msg);
+        st = bus_request(s->bus, subject, b.data, b.len, wait_ms, &msg);
     buf_done(&b);
     if (st == ST_OK)
         st = sc_key_reply_decode(bus_msg_data(msg), bus_msg_len(msg), r, owner);
@@ -95,7 +94,7 @@ static bool run_housekeep(struct sched *s, const char *op, char *out, size_t n)
     struct sc_key_req q = {.admin = s->cfg->id};
     struct sc_key_reply r;
     void *owner = NULL;
-    enum status st = keypool(s, op, &q, &r, &owner);
+    enum status st = sched_keypool(s, op, &q, 10000, &r, &owner);
     int w;
 
     if (st != ST_OK) {
@@ -123,7 +122,7 @@ static bool run_reconcile(struct sched *s, char *out, size_t n)
             .admin = s->cfg->id, .filter_state = "dead", .after = after, .limit = 500};
         struct sc_key_reply r;
         void *owner = NULL;
-        enum status st = keypool(s, "list", &q, &r, &owner);
+        enum status st = sched_keypool(s, "list", &q, 10000, &r, &owner);
         if (st != ST_OK) {
             (void)snprintf(out, n, "keypool: %s", status_str(st));
             sc_free(owner);

@@ -167,64 +167,55 @@ static bool restore(struct sched *s, const char *id)
 {
     struct sc_key_req q = {.id = id, .admin = s->cfg->id, .reason = "probe passed"};
     struct sc_key_reply r;
-    struct bus_msg *msg = NULL;
-    struct buf b;
     void *owner = NULL;
-    enum status st;
+    enum status st = sched_keypool(s, "restore", &q, 5000, &r, &owner);
 
-    buf_init(&b, 4096);
-    st = sc_key_req_pack(&q, &b);
-    if (st == ST_OK)
-        st = bus_request(s->bus, SUBJ_KP_ADMIN "restore", b.data, b.len, 5000, &msg);
-    buf_done(&b);
-    if (st == ST_OK)
-        st = sc_key_reply_decode(bus_msg_data(msg), bus_msg_len(msg), &r, &owner);
-    if (st == ST_OK)
-        st = r.status;
     sc_free(owner);
-    bus_msg_free(msg);
     return st == ST_OK;
 }
 
-/* Act on one probe's result; the word for the summary. */
-static const char *settle(struct sched *s, const struct probe_item *it, uint64_t now)
-{
-    const char *prefix = s->cfg->prefix;
+/* What a probe came to, for the run's summary. */
+enum probe_result { P_RESTORED, P_DEAD, P_THROTTLED, P_FAILED, P_GONE, P_COUNT };
 
+/* The next probe of it after `failures` failed ones. */
+static void reschedule(struct sched *s, const struct probe_item *it, unsigned failures,
+                       uint64_t now)
+{
+    zset(s->kv, s->cfg->prefix, "XX", it->id,
+         now + sched_probe_delay_ms(s->cfg, it->reason, failures, jitter()), failures, it->reason);
+}
+
+/* Act on one probe's result. */
+static enum probe_result settle(struct sched *s, const struct probe_item *it, uint64_t now)
+{
     if (it->st == ST_OK && it->res.ok) {
         if (!restore(s, it->id)) { /* keypool did not answer: try again at the same cadence */
-            zset(s->kv, prefix, "XX", it->id,
-                 now + sched_probe_delay_ms(s->cfg, it->reason, it->failures, jitter()),
-                 it->failures, it->reason);
-            return "failed";
+            reschedule(s, it, it->failures, now);
+            return P_FAILED;
         }
-        forget(s->kv, prefix, it->id);
+        forget(s->kv, s->cfg->prefix, it->id);
         LOG_INFO("probe.passed", "key_id=%s action=restored", it->id);
-        return "restored";
+        return P_RESTORED;
     }
     if (it->st == ST_OK && (it->res.status == 404 || it->res.status == 409) &&
         it->res.cls == EC_NONE) {
-        forget(s->kv, prefix, it->id); /* no such key, or not dead any more */
-        return "gone";
+        forget(s->kv, s->cfg->prefix, it->id); /* no such key, or not dead any more */
+        return P_GONE;
     }
     if (it->st == ST_OK && it->res.cls == EC_KEY_DEAD) {
-        zset(s->kv, prefix, "XX", it->id,
-             now + sched_probe_delay_ms(s->cfg, it->reason, it->failures + 1, jitter()),
-             it->failures + 1, it->reason);
+        reschedule(s, it, it->failures + 1, now);
         LOG_INFO("probe.dead", "key_id=%s status=%u reason=%s failures=%u", it->id, it->res.status,
                  it->res.message[0] ? it->res.message : "-", it->failures + 1);
-        return "dead";
+        return P_DEAD;
     }
     /* 429, 5xx, timeout, no forwarder: says nothing about the key; same cadence */
-    zset(s->kv, prefix, "XX", it->id,
-         now + sched_probe_delay_ms(s->cfg, it->reason, it->failures, jitter()), it->failures,
-         it->reason);
+    reschedule(s, it, it->failures, now);
     LOG_INFO("probe.inconclusive", "key_id=%s st=%s status=%u class=%s", it->id, status_str(it->st),
              it->res.status, classify_name(it->res.cls));
     return it->res.cls == EC_QUOTA_MINUTE || it->res.cls == EC_QUOTA_DAY ||
                    it->res.cls == EC_QUOTA_ZERO
-               ? "throttled"
-               : "failed";
+               ? P_THROTTLED
+               : P_FAILED;
 }
 
 bool sched_probe_run(struct sched *s, char *out, size_t n)
@@ -234,8 +225,7 @@ bool sched_probe_run(struct sched *s, char *out, size_t n)
     struct probe_run r;
     pthread_t th[64];
     size_t nth = 0;
-    unsigned c[5] = {0};
-    static const char *const words[5] = {"restored", "dead", "throttled", "failed", "gone"};
+    unsigned c[P_COUNT] = {0};
     json_t *doc;
 
     if (sched_table_due(s->kv, s->cfg->prefix, clock_now_ms(), s->cfg->probe_batch, &js, &len) !=
@@ -269,15 +259,11 @@ bool sched_probe_run(struct sched *s, char *out, size_t n)
         (void)probe_worker(&r);
     }
     for (size_t i = 0; i < count; i++) {
-        if (r.items[i].st == ST_AGAIN)
-            continue;
-        const char *w = settle(s, &r.items[i], clock_now_ms());
-        for (int k = 0; k < 5; k++)
-            if (strcmp(w, words[k]) == 0)
-                c[k]++;
+        if (r.items[i].st != ST_AGAIN)
+            c[settle(s, &r.items[i], clock_now_ms())]++;
     }
     free(r.items);
     (void)snprintf(out, n, "probed=%zu restored=%u dead=%u throttled=%u failed=%u gone=%u", count,
-                   c[0], c[1], c[2], c[3], c[4]);
+                   c[P_RESTORED], c[P_DEAD], c[P_THROTTLED], c[P_FAILED], c[P_GONE]);
     return true;
 }

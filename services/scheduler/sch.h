@@ -73,6 +73,12 @@ void sched_job_every(const struct sched_config *cfg, enum sched_job_id j, char *
 /** When the job runs next, given its last run (0: never) and now. */
 uint64_t sched_job_next(const struct sched_config *cfg, enum sched_job_id j, uint64_t last_ms,
                         uint64_t now_ms);
+struct sc_key_req;
+struct sc_key_reply;
+/** Ask keypool op (reap, quota_reset, list, restore) and wait up to wait_ms (blocking): the decoded
+ * reply in *r, owned by *owner (sc_free()); ST_OK only when keypool says so. */
+enum status sched_keypool(struct sched *s, const char *op, const struct sc_key_req *q,
+                          unsigned wait_ms, struct sc_key_reply *r, void **owner);
 /** Run job j now (leader, main thread): its state is updated, stored and published. */
 void sched_job_run(struct sched *s, enum sched_job_id j, const char *trigger, const char *admin);
 
