@@ -226,7 +226,7 @@ enum status lgr_store_prune(struct lgr_store *s, unsigned days, size_t *ret_drop
                      "interval '1 day'",
                      1, p, NULL);
     }
-    s->nknown = 0;
+    lgr_store_forget_days(s);
     return st;
 }
 
