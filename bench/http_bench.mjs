@@ -61,7 +61,7 @@ let ng;
 try {
   await s.start(`bench:${FAKE_KEY}`, { loggers: Number(process.env.BENCH_LOGGERS ?? 1), schedulers: 1 }); // the production shape: every request logged, a scheduler leading
   const quiet = await s.edge({ SB_REQUEST_EVENTS: 'false' }, 'edge-nolog');
-  await waitUntil(async () => (await fetch(`${quiet.url}/readyz`)).status === 200, { what: 'second edge' });
+  await s.ready(quiet);
   s.secrets.push(FAKE_KEY);
   const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'benchmark one two three' }] }] });
   const direct = wrkScript(s.dir, 'direct', FAKE_KEY, body);

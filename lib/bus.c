@@ -6,6 +6,7 @@
 #include "lib/bus.h"
 
 #include <nats/nats.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,12 @@ struct sub_ctx {
 struct bus {
     natsConnection *nc;
     natsSubscription *subs[MAX_SUBS];
+    bool queued[MAX_SUBS]; /* a queue-group subscription (bus_stop_queues) */
     struct sub_ctx ctx[MAX_SUBS];
-    int nsubs; /* written only by the owner before messages flow */
+    int nsubs;          /* written only by the owner before messages flow */
+    char inbox_pfx[80]; /* "_INBOX_<user>" */
+    pthread_mutex_t mu; /* guards err */
+    char err[160];
 };
 
 static enum status from_nats(natsStatus s)
@@ -59,15 +64,43 @@ enum status bus_status(natsStatus s)
     return from_nats(s);
 }
 
-enum status bus_connect(const char *url, const char *name, struct bus **ret)
+static void set_err(struct bus *bus, const char *what, natsStatus s, const char *detail)
 {
-    natsOptions *o = NULL;
-    struct bus *bus = xcalloc(1, sizeof(*bus));
-    natsStatus s;
+    (void)pthread_mutex_lock(&bus->mu);
+    (void)snprintf(bus->err, sizeof(bus->err), "%s: %s%s%s", what, natsStatus_GetText(s),
+                   detail && *detail ? ": " : "", detail ? detail : "");
+    (void)pthread_mutex_unlock(&bus->mu);
+}
 
-    s = natsOptions_Create(&o);
-    if (s == NATS_OK)
-        s = natsOptions_SetURL(o, url);
+/* Library threads: remember why the server or the connection failed, for bus_last_error(). */
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *arg)
+{
+    const char *text = NULL;
+
+    (void)sub;
+    (void)natsConnection_GetLastError(nc, &text);
+    set_err(arg, "nats error", err, text);
+}
+
+static void on_disconnected(natsConnection *nc, void *arg)
+{
+    const char *text = NULL;
+    natsStatus s = natsConnection_GetLastError(nc, &text);
+
+    set_err(arg, "disconnected", s, text);
+}
+
+static void on_connected(natsConnection *nc, void *arg)
+{
+    (void)nc;
+    (void)arg;
+}
+
+static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const char *name,
+                              struct bus *bus)
+{
+    natsStatus s = natsOptions_SetURL(o, cfg->url);
+
     if (s == NATS_OK)
         s = natsOptions_SetName(o, name);
     if (s == NATS_OK)
@@ -76,10 +109,42 @@ enum status bus_connect(const char *url, const char *name, struct bus **ret)
         s = natsOptions_SetMaxReconnect(o, 1000000);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(o, 250);
-    if (s == NATS_OK)
-        s = natsOptions_SetRetryOnFailedConnect(o, true, NULL, NULL);
+    if (s == NATS_OK) /* with a callback, connecting never blocks: SIGTERM is honoured at once */
+        s = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, bus);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
+    if (s == NATS_OK)
+        s = natsOptions_SetCustomInboxPrefix(o, bus->inbox_pfx);
+    if (s == NATS_OK)
+        s = natsOptions_SetErrorHandler(o, on_async_error, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(o, on_disconnected, bus);
+    if (s == NATS_OK && cfg->user && cfg->user[0])
+        s = natsOptions_SetUserInfo(o, cfg->user, cfg->password ? cfg->password : "");
+    if (s == NATS_OK && cfg->tls_ca && cfg->tls_ca[0]) {
+        s = natsOptions_SetSecure(o, true);
+        if (s == NATS_OK)
+            s = natsOptions_LoadCATrustedCertificates(o, cfg->tls_ca);
+        if (s == NATS_OK && cfg->tls_cert && cfg->tls_cert[0])
+            s = natsOptions_LoadCertificatesChain(o, cfg->tls_cert, cfg->tls_key);
+    }
+    return s;
+}
+
+enum status bus_connect(const struct bus_cfg *cfg, const char *name, struct bus **ret)
+{
+    natsOptions *o = NULL;
+    struct bus *bus = xcalloc(1, sizeof(*bus));
+    natsStatus s;
+
+    (void)pthread_mutex_init(&bus->mu, NULL);
+    (void)snprintf(bus->inbox_pfx, sizeof(bus->inbox_pfx), "_INBOX%s%s",
+                   cfg->user && cfg->user[0] ? "_" : "", cfg->user ? cfg->user : "");
+    s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = set_options(o, cfg, name, bus);
+    if (s != NATS_OK)
+        set_err(bus, "options", s, nats_GetLastError(NULL));
     if (s == NATS_OK)
         s = natsConnection_Connect(&bus->nc, o);
     natsOptions_Destroy(o);
@@ -91,19 +156,58 @@ enum status bus_connect(const char *url, const char *name, struct bus **ret)
     return ST_OK;
 }
 
+bool bus_connected(struct bus *bus)
+{
+    return bus && bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+enum status bus_wait_up(struct bus *bus, unsigned wait_ms)
+{
+    for (unsigned waited = 0;; waited += 20) {
+        if (bus_connected(bus))
+            return ST_OK;
+        if (waited >= wait_ms)
+            return ST_UNAVAILABLE;
+        nats_Sleep(20);
+    }
+}
+
+const char *bus_last_error(struct bus *bus)
+{
+    return bus->err; /* a torn read of a diagnostic string is harmless */
+}
+
+void bus_stop_queues(struct bus *bus)
+{
+    bool drained[MAX_SUBS] = {false};
+
+    /* a drain (not an unsubscribe) hands what is already on its way to the handler first */
+    for (int i = 0; bus && bus->nc && i < bus->nsubs; i++)
+        if (bus->queued[i] && bus->subs[i]) {
+            drained[i] = natsSubscription_DrainTimeout(bus->subs[i], 2000) == NATS_OK;
+            bus->queued[i] = false;
+        }
+    for (int i = 0; bus && i < bus->nsubs; i++)
+        if (drained[i])
+            (void)natsSubscription_WaitForDrainCompletion(bus->subs[i], 2500);
+}
+
 void bus_free(struct bus *bus)
 {
     if (!bus)
         return;
-    if (bus->nc) {
-        (void)natsConnection_FlushTimeout(bus->nc, 500);
-        for (int i = 0; i < bus->nsubs; i++)
-            (void)natsSubscription_Unsubscribe(bus->subs[i]);
-        natsConnection_Close(bus->nc);
+    if (bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED &&
+        natsConnection_DrainTimeout(bus->nc, 2000) == NATS_OK) {
+        /* deliver what is pending, flush what we sent; bounded */
+        for (int i = 0; i < 125 && !natsConnection_IsClosed(bus->nc); i++)
+            nats_Sleep(20);
     }
+    if (bus->nc)
+        natsConnection_Close(bus->nc);
     for (int i = 0; i < bus->nsubs; i++)
         natsSubscription_Destroy(bus->subs[i]);
     natsConnection_Destroy(bus->nc);
+    (void)pthread_mutex_destroy(&bus->mu);
     free(bus);
 }
 
@@ -139,6 +243,7 @@ enum status bus_subscribe(struct bus *bus, const char *subject, const char *queu
         natsSubscription_Destroy(sub);
         return from_nats(s);
     }
+    bus->queued[bus->nsubs] = queue != NULL;
     bus->subs[bus->nsubs++] = sub;
     return ST_OK;
 }
@@ -246,17 +351,17 @@ static enum status gather(struct bus *bus, const char *const *subjects, size_t n
                           const void *data, size_t len, unsigned wait_ms, bus_collect_fn *fn,
                           void *arg)
 {
-    natsInbox *inbox = NULL;
+    char inbox[160];
     natsSubscription *sub = NULL;
     int64_t deadline = nats_Now() + (int64_t)wait_ms;
     enum status st = ST_TIMEOUT;
-    natsStatus s;
+    natsStatus s = NATS_OK;
 
     if (len > INT32_MAX)
         return ST_TOO_BIG;
-    s = natsInbox_Create(&inbox);
-    if (s == NATS_OK)
-        s = natsConnection_SubscribeSync(&sub, bus->nc, inbox);
+    if (bus_new_inbox(bus, inbox, sizeof(inbox)) != ST_OK)
+        return ST_NOMEM;
+    s = natsConnection_SubscribeSync(&sub, bus->nc, inbox);
     for (size_t i = 0; s == NATS_OK && i < nsubj; i++)
         s = natsConnection_PublishRequest(bus->nc, subjects[i], inbox, data, (int)len);
     if (s != NATS_OK)
@@ -275,7 +380,6 @@ static enum status gather(struct bus *bus, const char *const *subjects, size_t n
         }
     }
     natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
     return st;
 }
 
@@ -324,15 +428,17 @@ enum status bus_request(struct bus *bus, const char *subject, const void *data, 
     return ST_OK;
 }
 
-enum status bus_new_inbox(char *out, size_t n)
+enum status bus_new_inbox(struct bus *bus, char *out, size_t n)
 {
     natsInbox *inbox = NULL;
-    natsStatus s = natsInbox_Create(&inbox);
+    natsStatus s = natsInbox_Create(&inbox); /* "_INBOX.<nuid>": keep the unique part */
+    const char *dot;
     int w;
 
     if (s != NATS_OK)
         return from_nats(s);
-    w = snprintf(out, n, "%s", (const char *)inbox);
+    dot = strchr((const char *)inbox, '.');
+    w = snprintf(out, n, "%s%s", bus->inbox_pfx, dot ? dot : ".x");
     natsInbox_Destroy(inbox);
     return (w < 0 || (size_t)w >= n) ? ST_TOO_BIG : ST_OK;
 }

@@ -14,12 +14,46 @@
 struct bus;
 struct bus_msg;
 
+/* How a service reaches NATS. Strings are borrowed and outlive the connection. */
+struct bus_cfg {
+    const char *url;      /* one URL or a comma-separated list (a cluster) */
+    const char *user;     /* this service's NATS user; "" connects without credentials */
+    const char *password; /* its password */
+    const char *tls_ca;   /* PEM file of the CA that signed the servers ("": no TLS) */
+    const char *tls_cert; /* client certificate and key, when the server asks for them */
+    const char *tls_key;
+};
+
+/* The rows of a service's config table (lib/config.h) for a `struct bus_cfg bus` member. */
+#define BUS_CFG_FIELDS(st)                                                                         \
+    CFG_STR("NATS_URL", st, bus.url, "nats://127.0.0.1:4222"),                                     \
+        CFG_STR("NATS_USER", st, bus.user, ""), CFG_SECRET("NATS_PASSWORD", st, bus.password, ""), \
+        CFG_STR("NATS_TLS_CA", st, bus.tls_ca, ""),                                                \
+        CFG_STR("NATS_TLS_CERT", st, bus.tls_cert, ""),                                            \
+        CFG_STR("NATS_TLS_KEY", st, bus.tls_key, "")
+
 /** Called on a NATS delivery thread; the handler owns msg (bus_msg_free()). */
 typedef void bus_handler_fn(struct bus_msg *msg, void *arg);
 
-/** Connect to `url` with send-asap (no flusher delay) and endless reconnects. Caller owns *ret. */
-enum status bus_connect(const char *url, const char *name, struct bus **ret);
-/** Drain subscriptions, flush and close; NULL is a no-op. */
+/**
+ * Connect with send-asap (no flusher delay) and endless reconnects. Returns at once: the first
+ * connection may still be under way (bus_wait_up()). Inboxes are private to the user:
+ * "_INBOX_<user>.<nuid>" (plain "_INBOX" without a user), so NATS permissions can keep other
+ * services from reading this one's replies. Caller owns *ret.
+ */
+enum status bus_connect(const struct bus_cfg *cfg, const char *name, struct bus **ret);
+/** Wait at most wait_ms for the connection: ST_OK when connected, else ST_UNAVAILABLE. */
+enum status bus_wait_up(struct bus *bus, unsigned wait_ms);
+/** True while connected to a server (any thread). */
+bool bus_connected(struct bus *bus);
+/** Why the last connection attempt or connection failed ("" when none did); borrowed. */
+const char *bus_last_error(struct bus *bus);
+/**
+ * Stop taking work: unsubscribe every queue-group subscription (other replicas get what comes
+ * next); plain subscriptions (replies, cancels, broadcasts) stay. Owner thread only.
+ */
+void bus_stop_queues(struct bus *bus);
+/** Drain (pending messages are still delivered, then flushed) and close; NULL is a no-op. */
 void bus_free(struct bus *bus);
 /**
  * Subscribe `subject` (queue group `queue`, or NULL for a plain subscription); pending limits
@@ -63,8 +97,8 @@ enum status bus_request_collect(struct bus *bus, const char *subject, const void
  */
 enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
                         unsigned timeout_ms, struct bus_msg **ret);
-/** Write a fresh unique inbox prefix ("_INBOX.<nuid>") into out[n]. */
-enum status bus_new_inbox(char *out, size_t n);
+/** Write a fresh unique inbox of this connection ("_INBOX_<user>.<nuid>") into out[n]. */
+enum status bus_new_inbox(struct bus *bus, char *out, size_t n);
 
 const char *bus_msg_subject(const struct bus_msg *msg);
 /** Reply subject, or NULL. */

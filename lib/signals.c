@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "lib/clock.h"
+
 static volatile sig_atomic_t *stop_flag;
 
 static void on_signal(int sig)
@@ -23,4 +25,13 @@ void signals_init(volatile sig_atomic_t *stop)
     (void)sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
+}
+
+void signals_sleep_ms(unsigned ms, volatile sig_atomic_t *stop)
+{
+    while (ms > 0 && !*stop) {
+        unsigned step = ms < 20 ? ms : 20;
+        clock_sleep_ms(step);
+        ms -= step;
+    }
 }

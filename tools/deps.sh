@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libnats-dev nats-server libmicrohttpd-dev
       libcurl4-openssl-dev libmsgpack-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
       libpq-dev libjansson-dev libcmocka-dev libssl-dev libcrypt-dev redis-server postgresql wrk
-      nodejs npm clang-format cppcheck curl)
+      nodejs npm clang-format cppcheck curl prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@ NATS_PORT=${SB_NATS_PORT:-14222}
 REDIS_PORT=${SB_REDIS_PORT:-16379}
 PG_PORT=${SB_PG_PORT:-15432}
 FAKE_PORT=${SB_FAKE_PORT:-18090}
+OPS_BASE=${SB_OPS_PORT_BASE:-19090} # ops listeners: edge, keypool, forwarder, logger, scheduler
 mkdir -p "$DATA/logs" "$DATA/nats" "$DATA/redis"
 pids=()
 PGDATA=""
@@ -88,17 +89,18 @@ fi
 export SB_ADMIN_PASSWORD_FILE="$DATA/admin_password"
 had_admin_file=""; [[ -e $SB_ADMIN_PASSWORD_FILE ]] && had_admin_file=1
 
-"$BUILD/services/keypool/keypool" >"$DATA/logs/keypool.log" 2>&1 & pids+=($!)
-"$BUILD/services/forwarder/forwarder" >"$DATA/logs/forwarder.log" 2>&1 & pids+=($!)
-"$BUILD/services/logger/logger" >"$DATA/logs/logger.log" 2>&1 & pids+=($!)
-"$BUILD/services/scheduler/scheduler" >"$DATA/logs/scheduler.log" 2>&1 & pids+=($!)
-"$BUILD/services/edge/edge" >"$DATA/logs/edge.log" 2>&1 & pids+=($!)
+ops() { echo "127.0.0.1:$((OPS_BASE + $1))"; }
+SB_OPS_ADDR=$(ops 1) "$BUILD/services/keypool/keypool" >"$DATA/logs/keypool.log" 2>&1 & pids+=($!)
+SB_OPS_ADDR=$(ops 2) "$BUILD/services/forwarder/forwarder" >"$DATA/logs/forwarder.log" 2>&1 & pids+=($!)
+SB_OPS_ADDR=$(ops 3) "$BUILD/services/logger/logger" >"$DATA/logs/logger.log" 2>&1 & pids+=($!)
+SB_OPS_ADDR=$(ops 4) "$BUILD/services/scheduler/scheduler" >"$DATA/logs/scheduler.log" 2>&1 & pids+=($!)
+SB_OPS_ADDR=$(ops 0) "$BUILD/services/edge/edge" >"$DATA/logs/edge.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  curl -fs "http://$(ops 0)/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "edge not ready; see $DATA/logs" >&2; exit 1; }
+curl -fs "http://$(ops 0)/readyz" >/dev/null || { echo "edge not ready; see $DATA/logs" >&2; exit 1; }
 
 TOKEN=${SB_CLIENT_TOKENS%%,*}
 ADMIN_LINE="  Admin: user ${SB_ADMIN_USER:-admin}, password from SB_ADMIN_PASSWORD"
@@ -122,6 +124,8 @@ $( [[ -n $DEMO ]] && echo "  DEMO MODE: GEMINI_API_KEYS is unset, so a local fak
       -d '{"contents":[{"role":"user","parts":[{"text":"Hello"}]}]}'
 
   Admin API: curl -s http://127.0.0.1:$PORT/api/auth/login -d '{"username":"admin","password":"..."}'
+  Ops (/healthz, /readyz, /metrics): edge $(ops 0), keypool $(ops 1), forwarder $(ops 2),
+    logger $(ops 3), scheduler $(ops 4)
 
   Logs: $DATA/logs/   Ctrl-C stops everything.
 

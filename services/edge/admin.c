@@ -418,7 +418,7 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_EDGE_PING_ALL, NULL, on_ping_all, a);
     if (st == ST_OK)
-        st = tail_new(cfg->nats_url, cfg->tail_heartbeat_s, &a->tail);
+        st = tail_new(&cfg->bus, cfg->tail_heartbeat_s, &a->tail);
     if (st == ST_OK)
         (void)settings_load(a); /* JetStream down: the environment's values until a change */
     if (st != ST_OK)

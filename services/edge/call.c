@@ -98,7 +98,7 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge
     buf_init(&e->scratch, 128u * 1024 * 1024);
     e->salt = (unsigned)(clock_now_ms() ^ clock_mono_us());
     atomic_store(&e->next_id, 1);
-    st = bus_new_inbox(e->inbox, sizeof(e->inbox));
+    st = bus_new_inbox(bus, e->inbox, sizeof(e->inbox));
     e->inbox_len = strlen(e->inbox);
     (void)snprintf(wc, sizeof(wc), "%s.>", e->inbox);
     if (st == ST_OK && e->q)
@@ -952,33 +952,52 @@ void edge_abort_all(struct edge *e)
     idmap_each(e->calls, abort_call, e);
 }
 
-void edge_run(struct edge *e, volatile sig_atomic_t *stop)
+/* One turn of the loop: wait up to 50 ms for events, handle them, run the timers. */
+static bool turn(struct edge *e)
+{
+    struct pollfd pfd = {queue_fd(e->q), POLLIN, 0};
+    struct ev *ev;
+
+    if (poll(&pfd, 1, 50) < 0 && errno != EINTR)
+        return false;
+    queue_ack(e->q);
+    while ((ev = queue_pop(e->q)) != NULL) {
+        switch (ev->kind) {
+        case EV_START:
+            on_start(e, ev->call);
+            break;
+        case EV_MSG:
+            on_msg(e, ev->msg);
+            bus_msg_free(ev->msg);
+            break;
+        case EV_CLIENT_DONE:
+            on_client_done(e, ev->id);
+            break;
+        case EV_ADMIT:
+            on_admit(e, ev->id, &ev->verdict);
+            break;
+        }
+        free(ev);
+    }
+    timers(e);
+    return true;
+}
+
+void edge_run(struct edge *e, struct ops *ops, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
-        struct pollfd pfd = {queue_fd(e->q), POLLIN, 0};
-        struct ev *ev;
-
-        if (poll(&pfd, 1, 50) < 0 && errno != EINTR)
+        ops_beat(ops);
+        if (!turn(e))
             break;
-        queue_ack(e->q);
-        while ((ev = queue_pop(e->q)) != NULL) {
-            switch (ev->kind) {
-            case EV_START:
-                on_start(e, ev->call);
-                break;
-            case EV_MSG:
-                on_msg(e, ev->msg);
-                bus_msg_free(ev->msg);
-                break;
-            case EV_CLIENT_DONE:
-                on_client_done(e, ev->id);
-                break;
-            case EV_ADMIT:
-                on_admit(e, ev->id, &ev->verdict);
-                break;
-            }
-            free(ev);
-        }
-        timers(e);
     }
+}
+
+unsigned edge_drain(struct edge *e, struct ops *ops, uint64_t deadline_us)
+{
+    while (edge_inflight(e) > 0 && clock_mono_us() < deadline_us) {
+        ops_beat(ops);
+        if (!turn(e))
+            break;
+    }
+    return edge_inflight(e);
 }

@@ -9,8 +9,10 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "lib/bus.h"
 #include "lib/classify.h"
 #include "lib/events.h"
+#include "lib/ops.h"
 
 #include "edge_codec.h"
 #include "live.h"
@@ -26,7 +28,8 @@ struct oai_call;
 struct lc_attempt;
 
 struct edge_config {
-    const char *nats_url;
+    struct bus_cfg bus;
+    struct ops_cfg ops;
     const char *http_addr;
     const char *client_tokens;
     unsigned http_port;
@@ -127,8 +130,13 @@ struct edge;
 /** New loop context (borrowed cfg and bus). Caller owns *ret: edge_free(). */
 enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge **ret);
 void edge_free(struct edge *e);
-/** Run the loop until *stop. */
-void edge_run(struct edge *e, volatile sig_atomic_t *stop);
+/** Run the loop until *stop, beating ops each turn. */
+void edge_run(struct edge *e, struct ops *ops, volatile sig_atomic_t *stop);
+/**
+ * Drain: run the loop until no call is in flight or deadline_us (mono) passes; calls left then
+ * are answered by edge_abort_all(). Returns the calls still in flight.
+ */
+unsigned edge_drain(struct edge *e, struct ops *ops, uint64_t deadline_us);
 /** At shutdown (loop stopped): answer every unfinished call so MHD can stop. */
 void edge_abort_all(struct edge *e);
 /** From an MHD worker: hand a new call to the loop (ownership moves). ST_AGAIN when full. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/clock.h"
@@ -35,6 +36,7 @@ struct http {
     struct edge *edge;
     struct admin *admin;
     struct MHD_Daemon *d;
+    int listen_fd; /* ours to close after a quiesce, else -1 */
 };
 
 struct http_req {
@@ -62,6 +64,8 @@ static enum MHD_Result respond_now(struct MHD_Connection *conn, unsigned status,
     (void)MHD_add_response_header(resp, "x-gateway-overhead-us", "0");
     if (extra_name)
         (void)MHD_add_response_header(resp, extra_name, extra_val);
+    if (pipe_closing())
+        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     rc = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -94,7 +98,7 @@ static enum MHD_Result refuse_param(struct MHD_Connection *conn, bool oai, unsig
     client_addr(conn, addr, sizeof(addr));
     LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\" api=%s", status, addr, message,
              oai ? "openai" : "gemini");
-    metrics_request(RT_NONE, status, 0);
+    metrics_request(RT_NONE, status, 0, 0);
     reqlog_refused(oai, status, 0);
 
     buf_init(&b, 8192);
@@ -375,7 +379,7 @@ static void pick_models_format(struct MHD_Connection *conn, struct route *rt)
 static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
                                 const char *method, struct http_req *r)
 {
-    struct route rt;
+    struct route rt = {.kind = RT_NONE}; /* route_match() leaves it as is when nothing matches */
     char want[sizeof(rt.model)];
     enum status st = route_match(method, url, &rt);
     const char *token;
@@ -383,7 +387,6 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
     struct tok_info tok;
     enum tok_verdict tv;
     bool sse = false, oai;
-    enum MHD_Result rc;
 
     if (strncmp(url, "/api/", 5) == 0 && h->admin)
         return dispatch_admin(h, conn, url, method, r);
@@ -395,22 +398,6 @@ static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, con
                       rt.kind != RT_NONE ? "Method not allowed for this path."
                                          : "Invalid model name in the path.",
                       NULL);
-    if (rt.kind == RT_HEALTHZ)
-        return respond_now(conn, 200, "text/plain", "ok\n", 3, NULL, NULL);
-    if (rt.kind == RT_METRICS) {
-        struct buf b;
-        buf_init(&b, 1 << 20);
-        (void)metrics_render(&b, edge_inflight(h->edge), edge_ready(h->edge));
-        (void)reqlog_metrics(&b);
-        rc = respond_now(conn, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
-        buf_done(&b);
-        return rc;
-    }
-    if (rt.kind == RT_READYZ) {
-        bool ready = edge_ready(h->edge);
-        return respond_now(conn, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n",
-                           ready ? 6 : 10, NULL, NULL);
-    }
     pick_models_format(conn, &rt);
     oai = rt.kind >= RT_OAI_CHAT;
     token = route_client_token(header(conn, "Authorization"), header(conn, "x-goog-api-key"),
@@ -532,6 +519,7 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
                      MHD_USE_ERROR_LOG;
 
     h->cfg = cfg;
+    h->listen_fd = -1;
     h->tokens = tokens;
     h->edge = e;
     h->admin = admin;
@@ -565,10 +553,21 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
     return ST_OK;
 }
 
+void http_quiesce(struct http *h)
+{
+    pipe_close_connections();
+    if (h && h->listen_fd < 0) {
+        MHD_socket fd = MHD_quiesce_daemon(h->d);
+        h->listen_fd = fd == MHD_INVALID_SOCKET ? -1 : (int)fd;
+    }
+}
+
 void http_stop(struct http *h)
 {
     if (!h)
         return;
     MHD_stop_daemon(h->d);
+    if (h->listen_fd >= 0)
+        (void)close(h->listen_fd);
     free(h);
 }

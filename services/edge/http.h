@@ -14,6 +14,8 @@ struct tokens;
  */
 enum status http_start(const struct edge_config *cfg, struct tokens *tokens, struct edge *e,
                        struct admin *admin, struct http **ret);
+/** Drain: stop accepting connections; responses from now on close theirs. */
+void http_quiesce(struct http *h);
 /** Stop accepting and shut the daemon down (every suspended connection must be resumed). */
 void http_stop(struct http *h);
 

@@ -12,18 +12,21 @@
 #include "lib/config.h"
 #include "lib/jet.h"
 #include "lib/log.h"
+#include "lib/ops.h"
 #include "lib/signals.h"
 
 #include "admin.h"
 #include "edge.h"
 #include "http.h"
 #include "live.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "reqlog.h"
 #include "tokens.h"
 
 static const struct cfg_field edge_fields[] = {
-    CFG_STR("NATS_URL", struct edge_config, nats_url, "nats://127.0.0.1:4222"),
+    BUS_CFG_FIELDS(struct edge_config),
+    OPS_CFG_FIELDS(struct edge_config, 300),
     CFG_STR("SB_HTTP_ADDR", struct edge_config, http_addr, "0.0.0.0"),
     CFG_SECRET("SB_CLIENT_TOKENS", struct edge_config, client_tokens, ""),
     CFG_UINT("SB_HTTP_PORT", struct edge_config, http_port, 8080, 1, 65535),
@@ -59,6 +62,34 @@ static const struct cfg_field edge_fields[] = {
 
 static volatile sig_atomic_t stop_flag;
 
+struct svc {
+    struct bus *bus;
+    struct edge *e;
+};
+
+static bool on_ready(void *arg, char *why, size_t n)
+{
+    struct svc *s = arg;
+
+    if (!bus_connected(s->bus)) {
+        (void)snprintf(why, n, "no NATS connection");
+        return false;
+    }
+    if (!edge_ready(s->e)) {
+        (void)snprintf(why, n, "no keypool or no forwarder answers");
+        return false;
+    }
+    return true;
+}
+
+static enum status on_metrics(struct buf *out, void *arg)
+{
+    struct svc *s = arg;
+    enum status st = metrics_render(out, edge_inflight(s->e), edge_ready(s->e));
+
+    return st == ST_OK ? reqlog_metrics(out) : st;
+}
+
 int main(void)
 {
     struct edge_config cfg;
@@ -73,8 +104,11 @@ int main(void)
     struct live *live = NULL;
     struct http *h = NULL;
     struct jet_pub *events = NULL;
+    struct ops *ops = NULL;
+    struct svc svc;
     char idbuf[96];
     int rc = EXIT_FAILURE;
+    enum status st;
 
     log_init("edge");
     if (cfg_load(edge_fields, sizeof(edge_fields) / sizeof(edge_fields[0]), &cfg, NULL, err,
@@ -94,9 +128,22 @@ int main(void)
     }
     cfg_log(edge_fields, sizeof(edge_fields) / sizeof(edge_fields[0]), &cfg);
     signals_init(&stop_flag);
-
-    if (bus_connect(cfg.nats_url, "edge", &bus) != ST_OK || edge_new(&cfg, bus, &e) != ST_OK) {
+    if (ops_start(&cfg.ops, "edge", &ops) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=ops addr=%s", cfg.ops.addr);
+        goto out;
+    }
+    LOG_INFO("ops.listening", "addr=%s port=%u", cfg.ops.addr, ops_port(ops));
+    if (bus_connect(&cfg.bus, "edge", &bus) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
+        goto out;
+    }
+    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(bus, 200), &stop_flag, bus_last_error(bus));
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
+        goto out;
+    }
+    if (edge_new(&cfg, bus, &e) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
     if (cfg.request_events && events_ensure(bus, &cfg.events, false) != ST_OK)
@@ -119,9 +166,16 @@ int main(void)
         LOG_ERROR("startup.failed", "step=http port=%u", cfg.http_port);
         goto out;
     }
-    LOG_INFO("ready", "addr=%s port=%u tokens=%zu", cfg.http_addr, cfg.http_port,
-             tokens_count(tokens));
-    edge_run(e, &stop_flag);
+    svc = (struct svc){bus, e};
+    ops_serve(ops, on_ready, on_metrics, &svc);
+    LOG_INFO("ready", "addr=%s port=%u tokens=%zu ops_port=%u", cfg.http_addr, cfg.http_port,
+             tokens_count(tokens), ops_port(ops));
+    edge_run(e, ops, &stop_flag);
+    /* drain: not ready, no new connections, the calls in hand finish (streams included) */
+    http_quiesce(h);
+    LOG_INFO("draining", "inflight=%u drain_s=%u", edge_inflight(e), cfg.ops.drain_s);
+    if (edge_drain(e, ops, ops_drain(ops)) > 0)
+        LOG_WARN("drain.timeout", "inflight=%u action=abort", edge_inflight(e));
     LOG_INFO("stopping", "inflight=%u", edge_inflight(e));
     edge_abort_all(e);
     rc = EXIT_SUCCESS;
@@ -134,6 +188,7 @@ out:
     edge_free(e);
     live_free(live);
     tokens_free(tokens);
+    ops_free(ops);
     bus_shutdown();
     return rc;
 }

@@ -1,4 +1,4 @@
-/* Prometheus metrics of the edge (GET /metrics): lock-free counters, any thread may update. */
+/* Prometheus metrics of the edge (served by the ops listener): lock-free, any thread updates. */
 #ifndef SB_EDGE_METRICS_H
 #define SB_EDGE_METRICS_H
 
@@ -11,11 +11,15 @@
 
 #include "routes.h"
 
-/** One finished request (status sent to the client; overhead in µs, 0 if refused early). */
-void metrics_request(enum route_kind route, unsigned status, uint64_t overhead_us);
+/**
+ * One finished request: status sent to the client, the gateway's own time (µs, 0 if refused
+ * early) and the time to its first byte (µs, 0 when none was sent).
+ */
+void metrics_request(enum route_kind route, unsigned status, uint64_t overhead_us,
+                     uint64_t ttfb_us);
 /** One failed upstream attempt of the given class. */
 void metrics_attempt(enum err_class cls);
-/** Append the Prometheus text exposition to out. */
-enum status metrics_render(struct buf *out, unsigned inflight, bool ready);
+/** Append the edge's metric families to out. */
+enum status metrics_render(struct buf *out, unsigned inflight, bool upstream_ready);
 
 #endif

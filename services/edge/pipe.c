@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,18 @@ static void reader_free(void *cls)
     pipe_unref(cls);
 }
 
+static atomic_bool closing; /* the edge drains: clients should reconnect elsewhere */
+
+void pipe_close_connections(void)
+{
+    atomic_store(&closing, true);
+}
+
+bool pipe_closing(void)
+{
+    return atomic_load(&closing);
+}
+
 int pipe_respond(struct pipe *p, struct MHD_Connection *conn)
 {
     struct MHD_Response *resp;
@@ -223,6 +236,8 @@ int pipe_respond(struct pipe *p, struct MHD_Connection *conn)
     (void)MHD_add_response_header(resp, "x-request-id", p->request_id);
     for (size_t i = 0; i < p->nheaders; i++)
         (void)MHD_add_response_header(resp, p->hname[i], p->hval[i]);
+    if (pipe_closing())
+        (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (MHD_queue_response(conn, p->status, resp) != MHD_YES)
         rc = -1;
     MHD_destroy_response(resp);

@@ -53,5 +53,9 @@ void pipe_suspend(struct pipe *p);
 int pipe_respond(struct pipe *p, struct MHD_Connection *conn);
 /** MHD finished the request (any reason). */
 void pipe_mark_closed(struct pipe *p);
+/** From now on every response asks the client to close its connection (the edge drains). */
+void pipe_close_connections(void);
+/** True after pipe_close_connections() (any thread). */
+bool pipe_closing(void);
 
 #endif

@@ -25,7 +25,8 @@ void resp_log_done(struct call *c, unsigned status, const char *outcome, const c
     uint64_t now = clock_mono_us();
     uint64_t total = now - c->t_start_us;
 
-    metrics_request(c->client_kind, status, total > c->upstream_us ? total - c->upstream_us : 0);
+    metrics_request(c->client_kind, status, total > c->upstream_us ? total - c->upstream_us : 0,
+                    c->t_first_byte_us ? c->t_first_byte_us - c->t_start_us : 0);
     LOG_INFO(
         "request.done",
         "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "

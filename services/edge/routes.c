@@ -1,12 +1,12 @@
-/* Native route matching: /{v1beta|v1}/models[/{model}[:{action}]], /healthz, /readyz. */
+/* Native route matching: /{v1beta|v1}/models[/{model}[:{action}]] (health and metrics live on
+ * the ops listener, lib/ops.h, not on the public port). */
 #include "routes.h"
 
 #include <stdio.h>
 #include <string.h>
 
 static const char *const names[RT_COUNT] = {
-    "none",        "healthz",         "readyz",
-    "metrics",     "generateContent", "streamGenerateContent",
+    "none",        "generateContent", "streamGenerateContent",
     "countTokens", "embedContent",    "batchEmbedContents",
     "listModels",  "getModel",        "chat.completions",
     "embeddings",  "models.list",     "models.retrieve"};
@@ -82,12 +82,6 @@ enum status route_match(const char *method, const char *path, struct route *ret)
     bool is_post = strcmp(method, "POST") == 0, is_get = strcmp(method, "GET") == 0;
 
     memset(&r, 0, sizeof(r));
-    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
-        strcmp(path, "/metrics") == 0) {
-        r.kind = path[1] == 'h' ? RT_HEALTHZ : path[1] == 'r' ? RT_READYZ : RT_METRICS;
-        *ret = r;
-        return is_get || strcmp(method, "HEAD") == 0 ? ST_OK : ST_INVALID;
-    }
     if (strncmp(path, "/openai/v1/", 11) == 0)
         return match_openai(is_post, is_get, path + 11, ret);
     if (strncmp(path, "/v1beta/openai/", 15) == 0)

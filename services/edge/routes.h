@@ -9,9 +9,6 @@
 
 enum route_kind {
     RT_NONE,
-    RT_HEALTHZ,
-    RT_READYZ,
-    RT_METRICS,
     RT_GENERATE,
     RT_STREAM,
     RT_COUNT_TOKENS,

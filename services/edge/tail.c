@@ -36,7 +36,7 @@ struct item {
 };
 
 struct tail {
-    char url[512];   /* NATS, for the tail's own connection */
+    const struct bus_cfg *bus_cfg; /* NATS, for the tail's own connection */
     struct bus *bus; /* connected while a client is attached: no client, no event traffic */
     struct queue *q;
     pthread_t thread;
@@ -86,7 +86,9 @@ static enum status attach(struct tail *t)
 
     if (t->bus)
         return ST_OK;
-    st = bus_connect(t->url, "edge-tail", &t->bus);
+    st = bus_connect(t->bus_cfg, "edge-tail", &t->bus);
+    if (st == ST_OK)
+        st = bus_wait_up(t->bus, 2000);
     if (st == ST_OK)
         st = bus_subscribe(t->bus, SUBJ_EV_REQUEST, NULL, on_event, t);
     if (st != ST_OK) {
@@ -211,11 +213,11 @@ static void *run(void *arg)
     return NULL;
 }
 
-enum status tail_new(const char *nats_url, unsigned heartbeat_s, struct tail **ret)
+enum status tail_new(const struct bus_cfg *bus_cfg, unsigned heartbeat_s, struct tail **ret)
 {
     struct tail *t = xcalloc(1, sizeof(*t));
 
-    (void)snprintf(t->url, sizeof(t->url), "%s", nats_url);
+    t->bus_cfg = bus_cfg;
     t->heartbeat_s = heartbeat_s ? heartbeat_s : 1;
     t->q = queue_new(QUEUE_CAP, NULL, NULL);
     if (!t->q || pthread_create(&t->thread, NULL, run, t) != 0) {

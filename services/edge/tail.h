@@ -10,15 +10,16 @@
 
 struct lc_filter;
 struct pipe;
+struct bus_cfg;
 struct tail;
 
 #define TAIL_MAX_CLIENTS 64
 
 /**
- * Start the thread; the event subscription (on a connection to nats_url of its own) exists only
- * while a client is attached. Caller owns *ret: tail_free().
+ * Start the thread (bus_cfg borrowed); the event subscription (on a connection of its own) exists
+ * only while a client is attached. Caller owns *ret: tail_free().
  */
-enum status tail_new(const char *nats_url, unsigned heartbeat_s, struct tail **ret);
+enum status tail_new(const struct bus_cfg *bus_cfg, unsigned heartbeat_s, struct tail **ret);
 /** Stop the thread and end every client's stream. NULL is a no-op. */
 void tail_free(struct tail *t);
 /**

@@ -13,12 +13,15 @@
 #include "lib/classify.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/ops.h"
 #include "lib/signals.h"
 
+#include "fwd_metrics.h"
 #include "upstream.h"
 
 static const struct cfg_field fwd_fields[] = {
-    CFG_STR("NATS_URL", struct fwd_config, nats_url, "nats://127.0.0.1:4222"),
+    BUS_CFG_FIELDS(struct fwd_config),
+    OPS_CFG_FIELDS(struct fwd_config, 300),
     CFG_STR("GEMINI_BASE_URL", struct fwd_config, base_url,
             "https://generativelanguage.googleapis.com"),
     CFG_STR("SB_UPSTREAM_PROXY", struct fwd_config, proxy, ""),
@@ -31,6 +34,29 @@ static const struct cfg_field fwd_fields[] = {
 
 static volatile sig_atomic_t stop_flag;
 
+struct svc {
+    struct fwd *f;
+    struct bus *bus;
+};
+
+static bool on_ready(void *arg, char *why, size_t n)
+{
+    struct svc *s = arg;
+
+    if (!bus_connected(s->bus)) {
+        (void)snprintf(why, n, "no NATS connection");
+        return false;
+    }
+    return true;
+}
+
+static enum status on_metrics(struct buf *out, void *arg)
+{
+    struct svc *s = arg;
+
+    return fwd_metrics_render(out, fwd_inflight(s->f));
+}
+
 int main(void)
 {
     struct fwd_config cfg;
@@ -38,7 +64,10 @@ int main(void)
     struct classify_table *table = NULL;
     struct fwd *f = NULL;
     struct bus *bus = NULL;
+    struct ops *ops = NULL;
+    struct svc svc;
     int rc = EXIT_FAILURE;
+    enum status st;
 
     log_init("forwarder");
     if (cfg_load(fwd_fields, sizeof(fwd_fields) / sizeof(fwd_fields[0]), &cfg, NULL, err,
@@ -64,20 +93,37 @@ int main(void)
     cfg_log(fwd_fields, sizeof(fwd_fields) / sizeof(fwd_fields[0]), &cfg);
     signals_init(&stop_flag);
 
+    if (ops_start(&cfg.ops, "forwarder", &ops) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=ops addr=%s", cfg.ops.addr);
+        goto out;
+    }
+    LOG_INFO("ops.listening", "addr=%s port=%u", cfg.ops.addr, ops_port(ops));
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto out;
     if (fwd_new(&cfg, table ? table : classify_default(), &f) != ST_OK)
         goto out;
-    if (bus_connect(cfg.nats_url, "forwarder", &bus) != ST_OK || fwd_attach(f, bus) != ST_OK) {
+    if (bus_connect(&cfg.bus, "forwarder", &bus) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
         goto out;
     }
-    LOG_INFO("ready", "id=%s upstream=%s", cfg.id, cfg.base_url);
-    fwd_run(f, &stop_flag);
+    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(bus, 200), &stop_flag, bus_last_error(bus));
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
+        goto out;
+    }
+    if (fwd_attach(f, bus) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=subscribe");
+        goto out;
+    }
+    svc = (struct svc){f, bus};
+    ops_serve(ops, on_ready, on_metrics, &svc);
+    LOG_INFO("ready", "id=%s upstream=%s ops_port=%u", cfg.id, cfg.base_url, ops_port(ops));
+    fwd_run(f, ops, &stop_flag);
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;
 out:
     bus_free(bus);
+    ops_free(ops);
     fwd_free(f);
     classify_table_free(table);
     curl_global_cleanup();

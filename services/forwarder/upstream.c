@@ -9,6 +9,7 @@
 #include "upstream.h"
 
 #include <curl/curl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,13 @@
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/ops.h"
 #include "lib/queue.h"
 #include "lib/sse.h"
 #include "lib/xalloc.h"
 
 #include "fwd.h"
+#include "fwd_metrics.h"
 #include "proto/subjects.h"
 
 #define PIECE_MAX     (512u * 1024)
@@ -61,7 +64,7 @@ struct fwd {
     struct queue *q;
     struct job *jobs;
     struct job *dirty;
-    unsigned njobs;
+    atomic_uint njobs; /* read by the ops thread */
     struct buf frame;
     struct buf outcomes; /* an OutcomeBatch for keypool, sent once per loop turn */
     char base[512];
@@ -415,7 +418,10 @@ static enum status start_transfer(struct job *j)
     (void)curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
     (void)curl_easy_setopt(j->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     (void)curl_easy_setopt(j->easy, CURLOPT_TCP_NODELAY, 1L);
-    (void)curl_easy_setopt(j->easy, CURLOPT_PIPEWAIT, 1L);
+    /* waiting for a connection to say whether it multiplexes pays off with HTTP/2 (TLS); over
+     * plain HTTP/1.1 a new transfer would wait for a busy one to finish */
+    if (strncmp(j->url, "https://", 8) == 0)
+        (void)curl_easy_setopt(j->easy, CURLOPT_PIPEWAIT, 1L);
     (void)curl_easy_setopt(j->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     (void)curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)j->req.connect_ms);
     (void)curl_easy_setopt(j->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -505,6 +511,9 @@ static void finish(struct job *j, CURLcode rc)
         send_frame(j, &fr);
     }
     report(j, &cr);
+    fwd_metrics_done(cr.status ? cr.status : j->status, cr.cls,
+                     j->t_first_us ? j->t_first_us - j->t_start_us : 0, up_us, j->bytes,
+                     j->req.body_len);
     LOG_INFO("upstream.done",
              "req=%s key_id=%s project=%s model=%s status=%u class=%s bytes=%llu dur_ms=%llu "
              "finish=%s",
@@ -543,6 +552,7 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining, int pro
             fwd_req_done(&req);
         return;
     }
+    fwd_metrics_job(!draining && f->njobs < f->cfg->max_inflight);
     if (draining || f->njobs >= f->cfg->max_inflight) {
         send_simple(f, req.reply, req.request_id, FF_BUSY);
         fwd_req_done(&req);
@@ -669,7 +679,7 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
     else if (strcmp(subj, SUBJ_FWD_PING_ALL) == 0 && bus_msg_reply(msg)) {
         struct buf b;
         buf_init(&b, 1024);
-        if (fwd_codec_pong(f->cfg->id, f->njobs, &b) == ST_OK)
+        if (fwd_codec_pong(f->cfg->id, atomic_load(&f->njobs), &b) == ST_OK)
             (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, b.data, b.len, NULL);
         buf_done(&b);
     } else if (strcmp(subj, SUBJ_FWD_PING) == 0 && bus_msg_reply(msg))
@@ -708,7 +718,26 @@ static void check_timers(struct fwd *f)
     }
 }
 
-void fwd_run(struct fwd *f, volatile sig_atomic_t *stop)
+/* The drain ran out of time: end every job with an error the edge understands (a transfer that
+ * sent nothing is tried on another forwarder; a started stream ends with an error event). */
+static void abort_all(struct fwd *f)
+{
+    while (f->jobs) {
+        struct job *j = f->jobs;
+        j->abort_cls = EC_TRANSIENT;
+        j->abort_msg = "the forwarder is shutting down";
+        if (!j->started)
+            j->t_start_us = clock_mono_us();
+        end_job(j, CURLE_ABORTED_BY_CALLBACK);
+    }
+}
+
+unsigned fwd_inflight(const struct fwd *f)
+{
+    return atomic_load(&((struct fwd *)(uintptr_t)f)->njobs);
+}
+
+void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
 {
     uint64_t drain_until = 0;
 
@@ -718,11 +747,19 @@ void fwd_run(struct fwd *f, volatile sig_atomic_t *stop)
         CURLMsg *cm;
         int left;
 
+        ops_beat(ops);
         if (*stop && !drain_until) {
-            drain_until = clock_mono_us() + 10ULL * 1000 * 1000;
-            LOG_INFO("draining", "inflight=%u", f->njobs);
+            drain_until = ops_drain(ops);
+            bus_stop_queues(f->bus); /* new jobs go to the other forwarders */
+            LOG_INFO("draining", "inflight=%u", fwd_inflight(f));
         }
-        if (drain_until && (f->njobs == 0 || clock_mono_us() > drain_until)) {
+        if (drain_until && fwd_inflight(f) == 0) {
+            flush_all(f);
+            break;
+        }
+        if (drain_until && clock_mono_us() > drain_until) {
+            LOG_WARN("drain.timeout", "inflight=%u action=abort", fwd_inflight(f));
+            abort_all(f);
             flush_all(f);
             break;
         }

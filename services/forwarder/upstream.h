@@ -4,13 +4,16 @@
 
 #include <signal.h>
 
+#include "lib/bus.h"
+#include "lib/ops.h"
 #include "lib/status.h"
 
 struct bus;
 struct classify_table;
 
 struct fwd_config {
-    const char *nats_url;
+    struct bus_cfg bus;
+    struct ops_cfg ops;
     const char *base_url;
     const char *proxy;
     const char *id;
@@ -28,7 +31,12 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
 void fwd_free(struct fwd *f);
 /** Connect to NATS and subscribe; messages wake the loop through curl_multi_wakeup. */
 enum status fwd_attach(struct fwd *f, struct bus *bus);
-/** Run until *stop becomes non-zero, then let in-flight transfers finish (up to 10 s). */
-void fwd_run(struct fwd *f, volatile sig_atomic_t *stop);
+/**
+ * Run until *stop becomes non-zero, then drain: /readyz turns 503, the queue groups are left,
+ * transfers in hand finish within SB_DRAIN_S (then they end with an error frame). Beats ops.
+ */
+void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop);
+/** Transfers in hand (any thread). */
+unsigned fwd_inflight(const struct fwd *f);
 
 #endif

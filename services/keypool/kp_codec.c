@@ -18,6 +18,7 @@
 #include "lib/xalloc.h"
 
 #include "kp.h"
+#include "kp_metrics.h"
 #include "pool.h"
 #include "proto/events.pb-c.h"
 #include "proto/forward.pb-c.h"
@@ -163,6 +164,9 @@ static void outcome_of(const Sb__V1__Outcome *m, struct kp_outcome *oc)
     oc->reason = m->reason;
 }
 
+_Static_assert((int)KPM_OK == (int)KP_LEASE_OK && (int)KPM_TRIED == (int)KP_LEASE_TRIED,
+               "kp_metric_lease follows kp_lease_result");
+
 /* Per-item decode results kept alive until the replies are built. */
 struct slot {
     Sb__V1__LeaseRequest *lr;
@@ -234,12 +238,14 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
                 st = sts[sl->first_call];
             if (st == ST_OK && l.result == KP_LEASE_DEAD)
                 items[i].no_key = true;
+            items[i].metric = st != ST_OK ? KPM_ERROR : (int)l.result; /* same order */
             if (st == ST_NOT_FOUND)
                 items[i].need_reload = true;
             else
                 (void)lease_reply(sl->lr, st, &l, now, sl->ttl, &items[i].reply);
             sb__v1__lease_request__free_unpacked(sl->lr, NULL);
         } else if (sl->ob) {
+            kp_metrics_outcomes(sl->ob->n_outcomes);
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
                 size_t c = sl->first_call + k;
                 if (sts[c] != ST_OK)

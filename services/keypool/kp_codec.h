@@ -25,6 +25,7 @@ struct kp_item {
     struct buf reply; /* LEASE: the packed LeaseReply */
     bool need_reload; /* LEASE: the leased key's secret is not loaded yet */
     bool no_key;      /* LEASE: answered "every key dead" (or Redis lost the pool) */
+    int metric;       /* LEASE: enum kp_metric_lease of the answer */
 };
 
 /**

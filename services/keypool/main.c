@@ -18,19 +18,22 @@
 #include "lib/jet.h"
 #include "lib/kv.h"
 #include "lib/log.h"
+#include "lib/ops.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
 
 #include "kp.h"
 #include "kp_admin.h"
 #include "kp_codec.h"
+#include "kp_metrics.h"
 #include "pool.h"
 #include "proto/subjects.h"
 #include "seed.h"
 #include "vault.h"
 
 struct kp_config {
-    const char *nats_url;
+    struct bus_cfg bus;
+    struct ops_cfg ops;
     const char *redis_host;
     unsigned redis_port;
     const char *redis_prefix;
@@ -44,7 +47,8 @@ struct kp_config {
 };
 
 static const struct cfg_field kp_fields[] = {
-    CFG_STR("NATS_URL", struct kp_config, nats_url, "nats://127.0.0.1:4222"),
+    BUS_CFG_FIELDS(struct kp_config),
+    OPS_CFG_FIELDS(struct kp_config, 10),
     CFG_STR("REDIS_HOST", struct kp_config, redis_host, "127.0.0.1"),
     CFG_UINT("REDIS_PORT", struct kp_config, redis_port, 6379, 1, 65535),
     CFG_STR("SB_REDIS_PREFIX", struct kp_config, redis_prefix, "sb:"),
@@ -114,6 +118,7 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
     struct bus_msg *owner[BATCH_MAX];
     size_t ni = 0;
     bool reloaded = false;
+    uint64_t t0 = clock_mono_us();
 
     for (size_t i = 0; i < n; i++) {
         const char *subj = bus_msg_subject(msgs[i]);
@@ -171,10 +176,77 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
         }
         if (it->kind == KP_ITEM_LEASE && reply && it->reply.len)
             (void)bus_publish(bus, reply, NULL, it->reply.data, it->reply.len, NULL);
+        if (it->kind == KP_ITEM_LEASE)
+            kp_metrics_lease((enum kp_metric_lease)it->metric, clock_mono_us() - t0);
         buf_done(&it->reply);
     }
     for (size_t i = 0; i < n; i++)
         bus_msg_free(msgs[i]);
+}
+
+struct svc {
+    struct bus *bus;
+    struct kv *kv;
+    struct kp_pool *pool;
+};
+
+static bool on_ready(void *arg, char *why, size_t n)
+{
+    struct svc *s = arg;
+
+    if (!bus_connected(s->bus)) {
+        (void)snprintf(why, n, "no NATS connection");
+        return false;
+    }
+    return true;
+}
+
+static enum status on_metrics(struct buf *out, void *arg)
+{
+    (void)arg;
+    return kp_metrics_render(out);
+}
+
+#define COUNTS_EVERY_US (5ULL * 1000 * 1000)
+
+/*
+ * The loop: answer queued messages in batches until *stop (NULL: until the queue is empty, for
+ * the drain), refreshing the key gauges every few seconds.
+ */
+static void serve(struct svc *s, struct ops *ops, struct jet_pub *ev, struct store *store,
+                  const struct kp_config *cfg, struct queue *q, volatile sig_atomic_t *stop)
+{
+    uint64_t last_counts = 0;
+
+    for (;;) {
+        struct pollfd pfd = {queue_fd(q), POLLIN, 0};
+        size_t handled = 0;
+
+        ops_beat(ops);
+        if (stop && *stop)
+            return;
+        if (stop && poll(&pfd, 1, 500) < 0 && errno != EINTR)
+            return;
+        queue_ack(q);
+        for (;;) {
+            struct bus_msg *msgs[BATCH_MAX];
+            size_t n = 0;
+            while (n < BATCH_MAX && (msgs[n] = queue_pop(q)) != NULL)
+                n++;
+            if (n == 0)
+                break;
+            handle_batch(s->bus, ev, s->pool, store, cfg, msgs, n);
+            handled += n;
+        }
+        if (!stop && handled == 0)
+            return;
+        if (clock_mono_us() - last_counts > COUNTS_EVERY_US) {
+            uint64_t active = 0, cooling = 0;
+            last_counts = clock_mono_us();
+            if (kp_pool_counts(s->pool, clock_now_ms(), &active, &cooling) == ST_OK)
+                kp_metrics_keys(kp_pool_key_count(s->pool), active, cooling);
+        }
+    }
 }
 
 int main(void)
@@ -189,6 +261,8 @@ int main(void)
     struct kp_pool *pool = NULL;
     struct vault *vault = NULL;
     struct queue *q = NULL;
+    struct ops *ops = NULL;
+    struct svc svc;
     int rc = EXIT_FAILURE;
     enum status st;
 
@@ -208,6 +282,11 @@ int main(void)
     }
     cfg_log(kp_fields, sizeof(kp_fields) / sizeof(kp_fields[0]), &cfg);
     signals_init(&stop_flag);
+    if (ops_start(&cfg.ops, "keypool", &ops) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=ops addr=%s", cfg.ops.addr);
+        goto out;
+    }
+    LOG_INFO("ops.listening", "addr=%s port=%u", cfg.ops.addr, ops_port(ops));
 
     if ((st = vault_open(cfg.master_key, cfg.master_key_file, &vault)) != ST_OK) {
         LOG_ERROR("startup.failed",
@@ -227,8 +306,13 @@ int main(void)
     (void)kp_pool_new(kv, cfg.redis_prefix, &pool);
     kp_pool_set_reset(pool, reset_sod);
     q = queue_new(65536, NULL, NULL);
-    if (!q || (st = bus_connect(cfg.nats_url, "keypool", &bus)) != ST_OK) {
+    if (!q || (st = bus_connect(&cfg.bus, "keypool", &bus)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
+        goto out;
+    }
+    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(bus, 200), &stop_flag, bus_last_error(bus));
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
         goto out;
     }
     if ((st = events_ensure(bus, &cfg.events, false)) != ST_OK)
@@ -249,22 +333,15 @@ int main(void)
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
-    LOG_INFO("ready", "id=%s keys=%zu", cfg.id, kp_pool_key_count(pool));
-    while (!stop_flag) {
-        struct pollfd pfd = {queue_fd(q), POLLIN, 0};
-        if (poll(&pfd, 1, 500) < 0 && errno != EINTR)
-            break;
-        queue_ack(q);
-        for (;;) {
-            struct bus_msg *msgs[BATCH_MAX];
-            size_t n = 0;
-            while (n < BATCH_MAX && (msgs[n] = queue_pop(q)) != NULL)
-                n++;
-            if (n == 0)
-                break;
-            handle_batch(bus, ev, pool, store, &cfg, msgs, n);
-        }
-    }
+    svc = (struct svc){bus, kv, pool};
+    ops_serve(ops, on_ready, on_metrics, &svc);
+    LOG_INFO("ready", "id=%s keys=%zu ops_port=%u", cfg.id, kp_pool_key_count(pool), ops_port(ops));
+    serve(&svc, ops, ev, store, &cfg, q, &stop_flag);
+    /* drain: other replicas take new work; what was already on its way here is answered */
+    (void)ops_drain(ops);
+    bus_stop_queues(bus);
+    LOG_INFO("draining", "id=%s", cfg.id);
+    serve(&svc, ops, ev, store, &cfg, q, NULL);
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;
 out:
@@ -276,6 +353,7 @@ out:
             bus_msg_free(msg);
     }
     queue_free(q);
+    ops_free(ops);
     kp_pool_free(pool);
     kv_free(kv);
     store_free(store);

@@ -22,7 +22,8 @@
 struct kp_pool {
     struct kv *kv;
     char prefix[64];
-    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status, lua_housekeep;
+    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status, lua_housekeep,
+        lua_counts;
     unsigned reset_sod;     /* the daily quota reset, seconds after midnight Pacific */
     struct store_key *keys; /* sorted by id */
     size_t nkeys;
@@ -48,6 +49,7 @@ enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret)
     pool->lua_states = kv_script_add(kv, LUA_STATES);
     pool->lua_status = kv_script_add(kv, LUA_STATUS);
     pool->lua_housekeep = kv_script_add(kv, LUA_HOUSEKEEP);
+    pool->lua_counts = kv_script_add(kv, LUA_COUNTS);
     pool->rnd = (unsigned)(clock_mono_us() ^ (uint64_t)clock_now_ms());
     *ret = pool;
     return ST_OK;
@@ -366,6 +368,22 @@ enum status kp_pool_status(struct kp_pool *pool, uint64_t now_ms, char **ret, si
     (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
     const char *argv[] = {pool->prefix, now};
     return kv_eval_str(pool->kv, pool->lua_status, 2, argv, ret, ret_len);
+}
+
+enum status kp_pool_counts(struct kp_pool *pool, uint64_t now_ms, uint64_t *ret_active,
+                           uint64_t *ret_cooling)
+{
+    char now[24];
+    struct kv_strs out;
+    enum status st;
+
+    (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
+    const char *argv[] = {pool->prefix, now};
+    st = kv_eval(pool->kv, pool->lua_counts, 2, argv, &out);
+    if (st == ST_OK && out.n == 2 && parse_u64(out.items[0], 0, UINT64_MAX, ret_active) == ST_OK &&
+        parse_u64(out.items[1], 0, UINT64_MAX, ret_cooling) == ST_OK)
+        return ST_OK;
+    return st == ST_OK ? ST_PROTO : st;
 }
 
 void kp_pool_set_reset(struct kp_pool *pool, unsigned sod)

@@ -116,6 +116,9 @@ enum status kp_pool_set_limit(struct kp_pool *pool, const char *project, const c
 /** Active keys per project and cooling (project, model) pairs as JSON (LUA_STATUS); *ret owned
  * by the caller (free()). */
 enum status kp_pool_status(struct kp_pool *pool, uint64_t now_ms, char **ret, size_t *ret_len);
+/** Active keys and cooling (project, model) pairs, for the metrics (LUA_COUNTS). */
+enum status kp_pool_counts(struct kp_pool *pool, uint64_t now_ms, uint64_t *ret_active,
+                           uint64_t *ret_cooling);
 /** The loaded secret of key id (borrowed until the next kp_pool_set_keys()), or NULL. */
 const char *kp_pool_secret(const struct kp_pool *pool, const char *id);
 /** Number of keys whose secret is loaded. */

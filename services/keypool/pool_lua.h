@@ -14,6 +14,8 @@
  * Headroom is bucketed (exhausted / under 20% left / fine): projects near a known RPM limit are
  * avoided, otherwise least-recently-used order spreads load evenly across projects.
  * Every lease touches O(window) entries: its cost does not grow with the number of keys.
+ * A key whose score is at most 250 ms ahead of `now` is usable: that is another replica's
+ * last-used time taken a moment later than ours, not a backoff (those are 1 s and more).
  * Coupled with pool.c (argument order) — change both together.
  */
 #ifndef SB_KP_POOL_LUA_H
@@ -52,8 +54,8 @@ static const char LUA_LEASE[] =
     "    end\n"
     "  end\n"
     "  if head > besthead then\n"
-    "    local keys = redis.call('ZRANGEBYSCORE', P .. 'pk:' .. p, '-inf', now, 'LIMIT', 0, nex + "
-    "1)\n"
+    "    local keys = redis.call('ZRANGEBYSCORE', P .. 'pk:' .. p, '-inf', now + 250, 'LIMIT', 0, "
+    "nex + 1)\n"
     "    for _, k in ipairs(keys) do\n"
     "      if not ex[k] then best, bestkey, besthead = p, k, head; break end\n"
     "    end\n"
@@ -223,6 +225,19 @@ static const char LUA_ADMIN[] =
     "  return 'active'\n"
     "end\n"
     "return redis.error_reply('unknown action')\n";
+
+/* ARGV: prefix, now. Returns {active keys, cooling (project, model) pairs}: O(projects + models),
+ * for the metrics gauges. */
+static const char LUA_COUNTS[] =
+    "local P, now = ARGV[1], tonumber(ARGV[2])\n"
+    "local active, cooling = 0, 0\n"
+    "for _, p in ipairs(redis.call('ZRANGE', P .. 'projects', 0, -1)) do\n"
+    "  active = active + redis.call('ZCARD', P .. 'pk:' .. p)\n"
+    "end\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"
+    "  cooling = cooling + redis.call('ZCOUNT', P .. 'cool:' .. m, '(' .. now, '+inf')\n"
+    "end\n"
+    "return {active, cooling}\n";
 
 /* ARGV: prefix, now. Returns JSON {"active": {project: keys}, "cooling": [[project, model,
  * until_ms], ...]} (at most 1000 pairs per model). For the status overview. */

@@ -9,10 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/buf.h"
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/jet.h"
 #include "lib/log.h"
+#include "lib/signals.h"
 #include "lib/xalloc.h"
 
 #include "lgr.h"
@@ -20,7 +22,8 @@
 #include "proto/subjects.h"
 #include "store.h"
 
-#define PROGRESS_MS 5000 /* while Postgres is away: keep the batch's ack timers from expiring */
+#define PROGRESS_MS       5000 /* while Postgres is away: keep the batch's ack timers from expiring */
+#define FETCH_WAIT_MAX_MS 1000 /* the loop turns (and beats) at least this often */
 
 static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
 {
@@ -72,8 +75,12 @@ static bool write_batch(struct lgr *l, struct lgr_batch *b, struct bus_msg **msg
 
     for (;;) {
         size_t fresh = 0;
+        uint64_t t0 = clock_mono_us();
         enum status st = lgr_store_write(l->store, b, &fresh);
+        ops_beat(l->ops);
         if (st == ST_OK) {
+            prom_hist_observe(&l->batch_hist, clock_mono_us() - t0);
+            atomic_store(&l->pg_down, false);
             l->stored += fresh;
             l->duplicates += b->nreq - fresh;
             if (warned)
@@ -84,14 +91,15 @@ static bool write_batch(struct lgr *l, struct lgr_batch *b, struct bus_msg **msg
             write_singly(l, msgs, n);
             return true;
         }
+        atomic_store(&l->pg_down, true);
         if (!warned)
             LOG_WARN("postgres.unavailable", "events=%zu err=\"%s\" action=hold_and_retry", n,
                      lgr_store_error(l->store));
         warned = true;
         if (*stop)
             return false;
-        clock_sleep_ms(wait_ms);
-        wait_ms = wait_ms < 2500 ? wait_ms * 2 : 5000;
+        signals_sleep_ms(wait_ms, stop);
+        wait_ms = wait_ms < 1000 ? wait_ms * 2 : 1000;
         if (clock_mono_us() / 1000 - last_progress >= PROGRESS_MS) {
             for (size_t i = 0; i < n; i++)
                 (void)jet_in_progress(msgs[i]);
@@ -100,15 +108,17 @@ static bool write_batch(struct lgr *l, struct lgr_batch *b, struct bus_msg **msg
     }
 }
 
+/* The consumer's lag as of the batch's last event, and every 10 s a log line with the
+ * counters. */
 static void stats_line(struct lgr *l, struct bus_msg *last)
 {
     uint64_t seq = 0, delivered = 0, pending = 0, now = clock_now_ms();
 
+    if (last && jet_meta(last, &seq, &delivered, &pending) == ST_OK)
+        atomic_store(&l->lag, pending);
     if (now - l->last_stats_ms < 10000)
         return;
     l->last_stats_ms = now;
-    if (last)
-        (void)jet_meta(last, &seq, &delivered, &pending);
     LOG_INFO("logger.stats",
              "stored=%llu duplicates=%llu undecodable=%llu unstorable=%llu lag=%llu",
              (unsigned long long)l->stored, (unsigned long long)l->duplicates,
@@ -129,11 +139,14 @@ static enum status collect(struct lgr *l, struct bus_msg **msgs, size_t *ret_n)
         uint64_t now = clock_mono_us() / 1000;
         size_t got = 0;
         unsigned wait = l->cfg->flush_ms;
+        ops_beat(l->ops);
         if (deadline) {
             if (now >= deadline)
                 break;
             wait = (unsigned)(deadline - now);
         }
+        if (wait > FETCH_WAIT_MAX_MS)
+            wait = FETCH_WAIT_MAX_MS;
         st = jet_pull_fetch(l->pull, l->cfg->batch - *ret_n, wait, msgs + *ret_n, &got);
         if (st != ST_OK)
             break;
@@ -158,6 +171,8 @@ void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
     if (n == 0) {
         if (st != ST_TIMEOUT) /* an empty consumer times out: that is normal */
             clock_sleep_ms(100);
+        else
+            atomic_store(&l->lag, 0); /* nothing was waiting */
         stats_line(l, NULL);
         return;
     }
@@ -182,6 +197,35 @@ void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
     for (size_t i = 0; i < n; i++)
         bus_msg_free(msgs[i]);
     lgr_batch_done(&b);
+}
+
+enum status lgr_metrics_render(struct lgr *l, struct buf *out)
+{
+    enum status st = prom_family(out, "sb_logger_events_total", "counter",
+                                 "Events taken from SB_EVENTS, by what became of them.");
+
+    if (st == ST_OK)
+        st = buf_printf(out,
+                        "sb_logger_events_total{result=\"stored\"} %llu\n"
+                        "sb_logger_events_total{result=\"duplicate\"} %llu\n"
+                        "sb_logger_events_total{result=\"undecodable\"} %llu\n"
+                        "sb_logger_events_total{result=\"unstorable\"} %llu\n",
+                        (unsigned long long)prom_get(&l->stored),
+                        (unsigned long long)prom_get(&l->duplicates),
+                        (unsigned long long)prom_get(&l->undecodable),
+                        (unsigned long long)prom_get(&l->unstorable));
+    if (st == ST_OK)
+        st = prom_hist_render(out, "sb_logger_batch_duration_seconds",
+                              "One batch written to PostgreSQL and committed.", NULL,
+                              &l->batch_hist);
+    if (st == ST_OK)
+        st = prom_single(out, "sb_logger_consumer_lag", "gauge",
+                         "Events waiting in the durable consumer (as of the last batch).",
+                         (double)prom_get(&l->lag));
+    if (st == ST_OK)
+        st = prom_single(out, "sb_logger_postgres_up", "gauge",
+                         "0 while writes to PostgreSQL fail.", atomic_load(&l->pg_down) ? 0 : 1);
+    return st;
 }
 
 unsigned lgr_live_retention(struct bus *bus, unsigned def)

@@ -6,8 +6,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "lib/bus.h"
 #include "lib/events.h"
+#include "lib/ops.h"
+#include "lib/prom.h"
 
+struct buf;
 struct bus;
 struct jet_pull;
 struct lgr_store;
@@ -16,7 +20,8 @@ struct lgr_store;
 #define LGR_MAX_ACK_PENDING 20000 /* events in flight per durable, all replicas together */
 
 struct lgr_config {
-    const char *nats_url;
+    struct bus_cfg bus;
+    struct ops_cfg ops;
     const char *pg_dsn;
     const char *id;
     const char *durable;     /* the consumer's name: another name reads the stream anew */
@@ -32,7 +37,12 @@ struct lgr {
     struct bus *bus;
     struct jet_pull *pull;
     struct lgr_store *store;
-    uint64_t stored, duplicates, unstorable, undecodable;
+    struct ops *ops; /* beaten by every wait of the ingestion loop */
+    /* counters the ops thread reads for /metrics */
+    atomic_uint_least64_t stored, duplicates, unstorable, undecodable;
+    atomic_uint_least64_t lag;   /* events the durable has not delivered yet (last seen) */
+    atomic_bool pg_down;         /* the last write failed: Postgres is away */
+    struct prom_hist batch_hist; /* one transaction: write and commit */
     uint64_t last_stats_ms;
     atomic_bool parts_dropped; /* the query thread pruned: forget the partitions known */
 };
@@ -42,6 +52,8 @@ struct lgr {
  * Main thread.
  */
 void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop);
+/** Append the logger's metric families (any thread). */
+enum status lgr_metrics_render(struct lgr *l, struct buf *out);
 /** Log retention in days: the live setting (SB_SETTINGS) when set, else def. Blocking. */
 unsigned lgr_live_retention(struct bus *bus, unsigned def);
 

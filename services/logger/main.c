@@ -22,6 +22,7 @@
 #include "lib/events.h"
 #include "lib/jet.h"
 #include "lib/log.h"
+#include "lib/ops.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
 #include "lib/xalloc.h"
@@ -33,7 +34,8 @@
 #include "store.h"
 
 static const struct cfg_field lgr_fields[] = {
-    CFG_STR("NATS_URL", struct lgr_config, nats_url, "nats://127.0.0.1:4222"),
+    BUS_CFG_FIELDS(struct lgr_config),
+    OPS_CFG_FIELDS(struct lgr_config, 30),
     CFG_STR("PG_DSN", struct lgr_config, pg_dsn,
             "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
     CFG_STR("LOGGER_ID", struct lgr_config, id, ""),
@@ -115,6 +117,31 @@ static void *answer_run(void *arg)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- ops */
+
+static const uint64_t batch_bounds_us[] = {1000,   5000,   10000,  25000,   50000,
+                                           100000, 250000, 500000, 1000000, 5000000};
+
+static bool on_ready(void *arg, char *why, size_t n)
+{
+    struct lgr *l = arg;
+
+    if (!bus_connected(l->bus)) {
+        (void)snprintf(why, n, "no NATS connection");
+        return false;
+    }
+    if (atomic_load(&l->pg_down)) {
+        (void)snprintf(why, n, "PostgreSQL refuses writes");
+        return false;
+    }
+    return true;
+}
+
+static enum status on_metrics(struct buf *out, void *arg)
+{
+    return lgr_metrics_render(arg, out);
+}
+
 /* ---------------------------------------------------------------- ingestion */
 
 int main(void)
@@ -124,6 +151,7 @@ int main(void)
     struct answerer ans;
     char err[256], idbuf[64];
     struct jet_pull_cfg pc;
+    struct ops *ops = NULL;
     int rc = EXIT_FAILURE;
     enum status st = ST_OK;
 
@@ -142,9 +170,20 @@ int main(void)
     cfg_log(lgr_fields, sizeof(lgr_fields) / sizeof(lgr_fields[0]), &cfg);
     signals_init(&stop_flag);
     l.cfg = &cfg;
-
-    if ((st = bus_connect(cfg.nats_url, "logger", &l.bus)) != ST_OK) {
+    l.batch_hist = (struct prom_hist)PROM_HIST_INIT(batch_bounds_us);
+    if (ops_start(&cfg.ops, "logger", &ops) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=ops addr=%s", cfg.ops.addr);
+        goto out;
+    }
+    LOG_INFO("ops.listening", "addr=%s port=%u", cfg.ops.addr, ops_port(ops));
+    l.ops = ops;
+    if ((st = bus_connect(&cfg.bus, "logger", &l.bus)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats st=%s", status_str(st));
+        goto out;
+    }
+    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(l.bus, 200), &stop_flag, bus_last_error(l.bus));
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
         goto out;
     }
     SIGNALS_UNTIL_UP("stream", st, events_ensure(l.bus, &cfg.events, true), &stop_flag);
@@ -155,8 +194,10 @@ int main(void)
     pc = (struct jet_pull_cfg){EVENTS_STREAM, cfg.durable, SUBJ_EV_ALL, cfg.ack_wait_s,
                                LGR_MAX_ACK_PENDING};
     SIGNALS_UNTIL_UP("consumer", st, jet_pull_new(l.bus, &pc, &l.pull), &stop_flag);
-    if (stop_flag)
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
         goto out;
+    }
     ans.bus = l.bus;
     ans.lgr = &l;
     ans.q = queue_new(1024, NULL, NULL);
@@ -168,10 +209,16 @@ int main(void)
         LOG_ERROR("startup.failed", "step=subscribe");
         goto stop;
     }
-    LOG_INFO("ready", "id=%s batch=%u flush_ms=%u", cfg.id, cfg.batch, cfg.flush_ms);
+    ops_serve(ops, on_ready, on_metrics, &l);
+    LOG_INFO("ready", "id=%s batch=%u flush_ms=%u ops_port=%u", cfg.id, cfg.batch, cfg.flush_ms,
+             ops_port(ops));
     while (!stop_flag) {
+        ops_beat(ops);
         lgr_ingest_once(&l, &stop_flag);
     }
+    /* the batch in hand was written and acknowledged; queries go to the other replicas */
+    (void)ops_drain(ops);
+    bus_stop_queues(l.bus);
     LOG_INFO("stopping", "id=%s stored=%llu duplicates=%llu", cfg.id, (unsigned long long)l.stored,
              (unsigned long long)l.duplicates);
     rc = EXIT_SUCCESS;
@@ -189,6 +236,7 @@ out:
     queue_free(ans.q);
     lgr_store_free(ans.store);
     lgr_store_free(l.store);
+    ops_free(ops);
     bus_shutdown();
     return rc;
 }

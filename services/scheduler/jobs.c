@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/prom.h"
 
 #include "proto/subjects.h"
 #include "sch.h"
@@ -157,6 +159,28 @@ static bool run_retention(struct sched *s, char *out, size_t n)
     return true;
 }
 
+static atomic_uint_least64_t job_runs[JOB_COUNT][2]; /* [job][ok] */
+
+enum status sched_metrics_render(struct sched *s, struct buf *out)
+{
+    enum status st =
+        prom_single(out, "sb_scheduler_leader", "gauge",
+                    "1 while this replica holds the leader lock.", atomic_load(&s->leader) ? 1 : 0);
+
+    if (st == ST_OK)
+        st = prom_family(out, "sb_scheduler_job_runs_total", "counter",
+                         "Job runs on this replica, by job and whether they succeeded.");
+    for (int j = 0; j < JOB_COUNT && st == ST_OK; j++)
+        st = buf_printf(out,
+                        "sb_scheduler_job_runs_total{job=\"%s\",result=\"ok\"} %llu\n"
+                        "sb_scheduler_job_runs_total{job=\"%s\",result=\"failed\"} %llu\n",
+                        names[j], (unsigned long long)prom_get(&job_runs[j][1]), names[j],
+                        (unsigned long long)prom_get(&job_runs[j][0]));
+    if (st == ST_OK)
+        st = sched_probe_metrics(out);
+    return st;
+}
+
 void sched_job_run(struct sched *s, enum sched_job_id j, const char *trigger, const char *admin)
 {
     struct sched_job_state *js = &s->jobs[j];
@@ -183,6 +207,7 @@ void sched_job_run(struct sched *s, enum sched_job_id j, const char *trigger, co
     case JOB_COUNT:
         return;
     }
+    prom_add(&job_runs[j][ok ? 1 : 0], 1);
     js->last_run_ms = t0;
     js->last_duration_ms = (uint32_t)((clock_mono_us() - m0) / 1000);
     js->last_ok = ok;

@@ -21,6 +21,7 @@
 #include "lib/jet.h"
 #include "lib/kv.h"
 #include "lib/log.h"
+#include "lib/ops.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
 
@@ -31,7 +32,8 @@
 #define EVENT_BATCH 256
 
 static const struct cfg_field fields[] = {
-    CFG_STR("NATS_URL", struct sched_config, nats_url, "nats://127.0.0.1:4222"),
+    BUS_CFG_FIELDS(struct sched_config),
+    OPS_CFG_FIELDS(struct sched_config, 10),
     CFG_STR("REDIS_HOST", struct sched_config, redis_host, "127.0.0.1"),
     CFG_UINT("REDIS_PORT", struct sched_config, redis_port, 6379, 1, 65535),
     CFG_STR("SB_REDIS_PREFIX", struct sched_config, prefix, "sb:"),
@@ -66,13 +68,31 @@ static void *lock_run(void *arg)
         if (mine != atomic_load(&s->leader))
             LOG_INFO(mine ? "leader.acquired" : "leader.lost", "id=%s", s->cfg->id);
         atomic_store(&s->leader, mine);
-        clock_sleep_ms(s->cfg->lease_ms / 4);
+        signals_sleep_ms(s->cfg->lease_ms / 4, &stop_flag);
     }
     atomic_store(&s->leader, false);
     if (kv)
         sched_table_release(kv, s->cfg->prefix, s->cfg->id);
     kv_free(kv);
     return NULL;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static bool on_ready(void *arg, char *why, size_t n)
+{
+    struct sched *s = arg;
+
+    if (!bus_connected(s->bus)) {
+        (void)snprintf(why, n, "no NATS connection");
+        return false;
+    }
+    return true;
+}
+
+static enum status on_metrics(struct buf *out, void *arg)
+{
+    return sched_metrics_render(arg, out);
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -224,8 +244,18 @@ int main(void)
     (void)pthread_mutex_init(&a.mu, NULL);
     a.runs = queue_new(64, NULL, NULL);
 
-    if ((st = bus_connect(cfg.nats_url, "scheduler", &s.bus)) != ST_OK) {
+    if (ops_start(&cfg.ops, "scheduler", &s.ops) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=ops addr=%s", cfg.ops.addr);
+        goto out;
+    }
+    LOG_INFO("ops.listening", "addr=%s port=%u", cfg.ops.addr, ops_port(s.ops));
+    if ((st = bus_connect(&cfg.bus, "scheduler", &s.bus)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats st=%s", status_str(st));
+        goto out;
+    }
+    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(s.bus, 200), &stop_flag, bus_last_error(s.bus));
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
         goto out;
     }
     SIGNALS_UNTIL_UP("redis", st, kv_connect(cfg.redis_host, cfg.redis_port, &s.kv), &stop_flag);
@@ -247,8 +277,11 @@ int main(void)
         goto out;
     }
     lock_started = true;
-    LOG_INFO("ready", "id=%s lease_ms=%u reset=%s", cfg.id, cfg.lease_ms, cfg.reset_time);
+    ops_serve(s.ops, on_ready, on_metrics, &s);
+    LOG_INFO("ready", "id=%s lease_ms=%u reset=%s ops_port=%u", cfg.id, cfg.lease_ms,
+             cfg.reset_time, ops_port(s.ops));
     while (!stop_flag) {
+        ops_beat(s.ops);
         bool leader = atomic_load(&s.leader);
         if (leader && !was_leader)
             take_over(&s);
@@ -259,13 +292,15 @@ int main(void)
             struct bus_msg *msg;
             while ((msg = queue_pop(a.runs)) != NULL)
                 bus_msg_free(msg);
-            clock_sleep_ms(200);
+            signals_sleep_ms(200, &stop_flag);
         }
     }
     rc = EXIT_SUCCESS;
 out:
     stop_flag = 1;
-    if (lock_started)
+    if (s.ops)
+        (void)ops_drain(s.ops);
+    if (lock_started) /* the lock is given up at once: another replica leads within its tick */
         (void)pthread_join(lock_th, NULL);
     jet_pull_free(pull);
     jet_pub_free(s.ev, 2000);
@@ -279,6 +314,7 @@ out:
     kv_free(a.kv);
     kv_free(s.kv);
     (void)pthread_mutex_destroy(&a.mu);
+    ops_free(s.ops);
     bus_shutdown();
     LOG_INFO("stopped", "id=%s", cfg.id);
     return rc;

@@ -12,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/kv.h"
 #include "lib/log.h"
+#include "lib/ops.h"
 #include "lib/parse.h"
+#include "lib/prom.h"
 #include "lib/xalloc.h"
 
 #include "proto/subjects.h"
@@ -158,6 +161,7 @@ static void *probe_worker(void *arg)
         if (it->st == ST_OK)
             it->st = bus_request_collect(r->s->bus, SUBJ_KP_ADMIN "probe", b.data, b.len,
                                          PROBE_WAIT_MS, on_frames, &it->res);
+        ops_beat(r->s->ops); /* a probe run is progress: the scheduler is not stuck */
     }
     buf_done(&b);
     return NULL;
@@ -176,6 +180,21 @@ static bool restore(struct sched *s, const char *id)
 
 /* What a probe came to, for the run's summary. */
 enum probe_result { P_RESTORED, P_DEAD, P_THROTTLED, P_FAILED, P_GONE, P_COUNT };
+
+static const char *const result_names[P_COUNT] = {"restored", "dead", "throttled", "failed",
+                                                  "gone"};
+static atomic_uint_least64_t probes[P_COUNT];
+
+enum status sched_probe_metrics(struct buf *out)
+{
+    enum status st = prom_family(out, "sb_scheduler_probes_total", "counter",
+                                 "Dead-key probes by result (restored: the key works again).");
+
+    for (int i = 0; i < P_COUNT && st == ST_OK; i++)
+        st = buf_printf(out, "sb_scheduler_probes_total{result=\"%s\"} %llu\n", result_names[i],
+                        (unsigned long long)prom_get(&probes[i]));
+    return st;
+}
 
 /* The next probe of it after `failures` failed ones. */
 static void reschedule(struct sched *s, const struct probe_item *it, unsigned failures,
@@ -259,8 +278,11 @@ bool sched_probe_run(struct sched *s, char *out, size_t n)
         (void)probe_worker(&r);
     }
     for (size_t i = 0; i < count; i++) {
-        if (r.items[i].st != ST_AGAIN)
-            c[settle(s, &r.items[i], clock_now_ms())]++;
+        if (r.items[i].st != ST_AGAIN) {
+            enum probe_result pr = settle(s, &r.items[i], clock_now_ms());
+            c[pr]++;
+            prom_add(&probes[pr], 1);
+        }
     }
     free(r.items);
     (void)snprintf(out, n, "probed=%zu restored=%u dead=%u throttled=%u failed=%u gone=%u", count,

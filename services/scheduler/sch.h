@@ -7,15 +7,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/bus.h"
 #include "lib/events.h"
+#include "lib/ops.h"
 #include "lib/status.h"
 
+struct buf;
 struct bus;
 struct kv;
 struct jet_pub;
 
 struct sched_config {
-    const char *nats_url;
+    struct bus_cfg bus;
+    struct ops_cfg ops;
     const char *redis_host;
     unsigned redis_port;
     const char *prefix; /* Redis key prefix, shared with keypool */
@@ -61,6 +65,7 @@ struct sched {
     struct jet_pub *ev;
     struct kv *kv;      /* the main thread's connection */
     atomic_bool leader; /* set by the leader thread while this replica holds the lock */
+    struct ops *ops;    /* beaten by the main loop and by probe workers */
     struct sched_job_state jobs[JOB_COUNT];
 };
 
@@ -81,6 +86,8 @@ enum status sched_keypool(struct sched *s, const char *op, const struct sc_key_r
                           unsigned wait_ms, struct sc_key_reply *r, void **owner);
 /** Run job j now (leader, main thread): its state is updated, stored and published. */
 void sched_job_run(struct sched *s, enum sched_job_id j, const char *trigger, const char *admin);
+/** Append the scheduler's metric families (any thread). */
+enum status sched_metrics_render(struct sched *s, struct buf *out);
 
 /* ---- probe.c ---- */
 /** Delay before the next probe of a dead key with reason after `failures` failed probes (ms). */
@@ -92,6 +99,8 @@ void sched_probe_on_key_event(struct sched *s, const void *data, size_t len);
 void sched_probe_schedule(struct sched *s, const char *id, const char *reason, uint64_t now_ms);
 /** Probe the keys that are due (bounded concurrency); the result line into out. */
 bool sched_probe_run(struct sched *s, char *out, size_t n);
+/** Append the probe counters (any thread). */
+enum status sched_probe_metrics(struct buf *out);
 /** Dead keys scheduled, and the earliest due time (0: none). */
 void sched_probe_counts(struct kv *kv, const char *prefix, uint32_t *ret_n, uint64_t *ret_next);
 

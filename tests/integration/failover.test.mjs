@@ -172,14 +172,15 @@ test('/metrics counts requests, failed attempts and the gateway overhead', () =>
   await s.script({ key: KA, fault: '503', count: 1 });
   for (let i = 0; i < 3; i++) assert.equal((await s.gen(FLASH, 'm')).status, 200);
   assert.equal((await s.gen(FLASH, 'x', { headers: { 'x-goog-api-key': 'nope' } })).status, 401);
-  const r = await fetch(`${s.url}/metrics`);
+  const r = await s.ops(s.edgeProc, '/metrics');
   assert.equal(r.status, 200);
-  const m = await r.text();
+  const m = r.text;
   assert.match(m, /^sb_requests_total\{route="generateContent",code="2xx"\} 3$/m);
   assert.match(m, /^sb_requests_total\{route="refused",code="4xx"\} 1$/m);
   assert.match(m, /^sb_upstream_failures_total\{class="transient"\} 1$/m);
   assert.match(m, /^sb_gateway_overhead_seconds_count 3$/m);
   assert.match(m, /^sb_gateway_overhead_seconds_bucket\{le="\+Inf"\} 3$/m);
   assert.match(m, /^sb_ready 1$/m);
+  assert.match(m, /^sb_time_to_first_byte_seconds_count 3$/m);
   assert.ok(!m.includes(s.token), 'no secret in metrics');
 }));

@@ -77,7 +77,10 @@ export class Stack {
   spawn(name, cmd, env) {
     const log = path.join(this.dir, `${name}.log`);
     const fd = require_fd(log);
-    const p = spawn(cmd, [], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', fd, fd] });
+    // every service's ops listener on a free port of its own (read back from its log), and a
+    // short drain so that stopping a stack never waits on a stream
+    const base = { LOG_LEVEL: 'info', SB_OPS_ADDR: '127.0.0.1:0', SB_DRAIN_S: '3' };
+    const p = spawn(cmd, [], { env: { ...process.env, ...base, ...env }, stdio: ['ignore', fd, fd] });
     p.sbName = name;
     p.sbOurs = true;
     p.sbLog = log;
@@ -113,6 +116,31 @@ export class Stack {
     p.sbLog = log;
     this.procs.push(p);
     return p;
+  }
+
+  // The ops listener's base URL of process p (or of the process named p), once it listens.
+  async opsUrl(p) {
+    if (typeof p === 'string') p = this.procs.find((x) => x.sbName === p && x.exitCode === null);
+    if (p.opsUrl) return p.opsUrl;
+    let port = null;
+    await waitUntil(() => {
+      const m = readFileSync(p.sbLog, 'utf8').match(/event=ops\.listening addr=\S+ port=(\d+)/);
+      port = m && m[1];
+      return port;
+    }, { what: `${p.sbName} ops listener` });
+    p.opsUrl = `http://127.0.0.1:${port}`;
+    return p.opsUrl;
+  }
+
+  // GET path on the ops listener of process p: {status, text}.
+  async ops(p, route) {
+    const r = await fetch(`${await this.opsUrl(p)}${route}`);
+    return { status: r.status, text: await r.text() };
+  }
+
+  // Wait until process p's /readyz answers 200.
+  async ready(p, opts = {}) {
+    await waitUntil(async () => (await this.ops(p, '/readyz')).status === 200, { what: `${p.sbName ?? p} ready`, ...opts });
   }
 
   async startFake(keys, env = {}) {
@@ -188,7 +216,8 @@ export class Stack {
     for (let i = 0; i < (opts.schedulers ?? 0); i++) this.scheduler(opts.schedEnv, `scheduler${i || ''}`);
     const e = await this.edge(opts.edgeEnv);
     this.url = e.url;
-    await waitUntil(async () => (await fetch(`${this.url}/readyz`)).status === 200, { what: 'edge ready' });
+    this.edgeProc = e;
+    await this.ready(e);
     return this;
   }
 

@@ -128,7 +128,7 @@ test('status overview: keys by state and project, cooling pairs, live services, 
   await withStack(`pa:${K1},pa:${K2},pb:${K3},pc:${K4}`, async (s) => {
     s.secrets.push(K1, K2, K3, K4);
     const e2 = await s.edge({}, 'edge2');
-    await waitUntil(async () => (await fetch(`${e2.url}/readyz`)).status === 200, { what: 'edge2' });
+    await s.ready(e2);
     s.session = await s.login();
     // K3 (project pb) cools for flash; K1 dies; K4 is disabled
     await s.script({ key: K3, fault: 'quota_minute', count: 1 });

@@ -383,7 +383,7 @@ test('retention: the scheduler drops old day partitions (SB_LOG_RETENTION_DAYS, 
 test('without the stream, requests still succeed: events wait in a bounded buffer, then drops are counted', async () => {
   await withStack(KEYS, async (s) => {
     const metric = async (name) => {
-      const text = await (await fetch(`${s.url}/metrics`)).text();
+      const { text } = await s.ops(s.edgeProc, '/metrics');
       return Number((text.match(new RegExp(`^${name} (\\d+)$`, 'm')) ?? [])[1]);
     };
     const nc = await connect({ servers: s.natsUrl });

@@ -18,7 +18,8 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
   chmodSync(data, 0o755); // postgres keeps its cluster inside (else run.sh uses /var/lib/switchboard)
   const ports = { SB_HTTP_PORT: await freePort(), SB_NATS_PORT: await freePort(), SB_REDIS_PORT: await freePort(),
     SB_PG_PORT: await freePort(), SB_FAKE_PORT: await freePort() };
-  const env = { ...process.env, BUILD, SB_DATA_DIR: data };
+  const opsBase = 20000 + Math.floor(Math.random() * 20000); // five ports from here
+  const env = { ...process.env, BUILD, SB_DATA_DIR: data, SB_OPS_PORT_BASE: String(opsBase) };
   for (const [k, v] of Object.entries(ports)) env[k] = String(v);
   for (const k of ['GEMINI_API_KEYS', 'SB_CLIENT_TOKENS', 'GEMINI_BASE_URL']) delete env[k];
   const p = spawn('bash', [path.join(ROOT, 'tools/run.sh')], { env, cwd: ROOT, detached: true });
@@ -52,6 +53,13 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
     const logs = readdirSync(path.join(data, 'logs')).map((f) => readFileSync(path.join(data, 'logs', f), 'utf8')).join('\n');
     assert.ok(logs.includes('event=admin.created'));
     assert.ok(!logs.includes(pw), 'the admin password is in no log');
+    // every service answers on its ops port, as the banner says
+    for (let i = 0; i < 5; i++) {
+      assert.match(out, new RegExp(`127\\.0\\.0\\.1:${opsBase + i}`));
+      const r = await fetch(`http://127.0.0.1:${opsBase + i}/metrics`);
+      assert.equal(r.status, 200);
+      assert.match(await r.text(), /^sb_build_info\{service="(edge|keypool|forwarder|logger|scheduler)"/m);
+    }
   } finally {
     process.kill(-p.pid, 'SIGINT');
     await new Promise((r) => p.on('exit', r));

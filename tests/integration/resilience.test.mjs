@@ -1,5 +1,5 @@
 // Readiness, timeouts and broken connections: separate first-byte and idle timeouts, resets,
-// and /readyz following the reachability of keypool and forwarders.
+// and the edge's /readyz (ops listener) following the reachability of keypool and forwarders.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, sseEvents, textOf, waitUntil, withStack } from './harness.mjs';
@@ -9,22 +9,28 @@ const [KA, KB] = KEYS.split(',').map((k) => k.split(':')[1]);
 const FLASH = 'gemini-2.5-flash';
 
 test('/readyz is 200 only while a keypool and a forwarder answer', () => withStack(KEYS, async (s) => {
-  assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
-  assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+  const readyz = async () => (await s.ops(s.edgeProc, '/readyz')).status;
+  assert.equal(await readyz(), 200);
+  assert.equal((await s.ops(s.edgeProc, '/healthz')).status, 200);
+  for (const p of ['/healthz', '/readyz', '/metrics']) {
+    const pub = await fetch(`${s.url}${p}`);
+    assert.equal(pub.status, 404, `${p} is not on the public port`);
+    assert.equal((await pub.json()).error.code, 404);
+  }
   const fwd = s.procs.find((p) => p.sbName === 'forwarder');
   fwd.kill('SIGTERM');
-  await waitUntil(async () => (await fetch(`${s.url}/readyz`)).status === 503, { tries: 60, what: 'not ready without a forwarder' });
+  await waitUntil(async () => (await readyz()) === 503, { tries: 60, what: 'not ready without a forwarder' });
   const t0 = Date.now();
   const r = await s.gen(FLASH, 'x');
   assert.equal(r.status, 503, 'no forwarder: a prompt 503');
   assert.ok(Date.now() - t0 < 2000);
-  assert.equal((await fetch(`${s.url}/healthz`)).status, 200, 'the process itself is fine');
+  assert.equal((await s.ops(s.edgeProc, '/healthz')).status, 200, 'the process itself is fine');
   s.forwarder({}, 'forwarder-2');
-  await waitUntil(async () => (await fetch(`${s.url}/readyz`)).status === 200, { tries: 60, what: 'ready again' });
+  await waitUntil(async () => (await readyz()) === 200, { tries: 60, what: 'ready again' });
   assert.equal((await s.gen(FLASH, 'back')).status, 200);
   const kp = s.procs.find((p) => p.sbName === 'keypool');
   kp.kill('SIGTERM');
-  await waitUntil(async () => (await fetch(`${s.url}/readyz`)).status === 503, { tries: 60, what: 'not ready without a keypool' });
+  await waitUntil(async () => (await readyz()) === 503, { tries: 60, what: 'not ready without a keypool' });
   assert.equal((await s.gen(FLASH, 'x')).status, 503);
 }));
 

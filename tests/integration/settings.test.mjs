@@ -24,7 +24,7 @@ const gen = (url, token, model, text = 'hi') => fetch(`${url}/v1beta/models/${mo
 test('settings: validated, applied by every edge and forwarder within a second, kept across restarts', async () => {
   await withStack(KEYS, async (s) => {
     const e2 = await s.edge({}, 'edge2');
-    await waitUntil(async () => (await fetch(`${e2.url}/readyz`)).status === 200, { what: 'edge2' });
+    await s.ready(e2);
     const urls = [s.url, e2.url];
     s.session = await s.login();
 
@@ -95,7 +95,7 @@ test('settings: validated, applied by every edge and forwarder within a second, 
     e1.kill('SIGTERM');
     await new Promise((r) => e1.on('exit', r));
     const e3 = await s.edge({}, 'edge3');
-    await waitUntil(async () => (await fetch(`${e3.url}/readyz`)).status === 200, { what: 'edge3' });
+    await s.ready(e3);
     const after = await s.api('/api/settings', { url: e3.url });
     assert.equal(after.body.retry_budget, 3);
     assert.equal((await gen(e3.url, s.token, 'my-model')).status, 200);

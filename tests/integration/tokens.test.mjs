@@ -12,7 +12,7 @@ const FLASH = 'gemini-2.5-flash';
 
 async function twoEdges(s) {
   const e2 = await s.edge({}, 'edge2');
-  await waitUntil(async () => (await fetch(`${e2.url}/readyz`)).status === 200, { what: 'edge2 ready' });
+  await s.ready(e2);
   return [s.url, e2.url];
 }
 

@@ -23,9 +23,9 @@ static void test_match(void **state)
         {"POST", "/v1beta/models/e:batchEmbedContents", ST_OK, RT_BATCH_EMBED, "v1beta", "e"},
         {"GET", "/v1beta/models", ST_OK, RT_LIST_MODELS, "v1beta", ""},
         {"GET", "/v1/models/gemini-2.5-flash", ST_OK, RT_GET_MODEL, "v1", "gemini-2.5-flash"},
-        {"GET", "/healthz", ST_OK, RT_HEALTHZ, "", ""},
-        {"GET", "/readyz", ST_OK, RT_READYZ, "", ""},
-        {"GET", "/metrics", ST_OK, RT_METRICS, "", ""},
+        {"GET", "/healthz", ST_NOT_FOUND, RT_NONE, "", ""}, /* the ops listener's */
+        {"GET", "/readyz", ST_NOT_FOUND, RT_NONE, "", ""},
+        {"GET", "/metrics", ST_NOT_FOUND, RT_NONE, "", ""},
         {"GET", "/v1beta/models/x:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/models", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/models/a/b:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
