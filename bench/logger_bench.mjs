@@ -21,7 +21,7 @@ try {
   await s.kill('logger-setup');
   const root = await protobuf.load(path.join(HERE, '../proto/events.proto'));
   const RE = root.lookupType('sb.v1.RequestEvent');
-  const nc = await connect({ servers: s.natsUrl });
+  const nc = await s.natsConnect();
   const js = nc.jetstream();
   const now = Date.now() * 1000;
   let pending = [];

@@ -269,8 +269,10 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
     return from_nats(s);
 }
 
-/* The bucket's store, created on first use (file storage: settings survive a NATS restart). */
-static enum status kv_store(struct bus *bus, const char *bucket, unsigned history, kvStore **ret)
+/* The bucket's store, created when missing (file storage: settings survive a NATS restart) if
+ * this user may (the provisioning step normally did it). */
+static enum status kv_store_r(struct bus *bus, const char *bucket, unsigned history,
+                              unsigned replicas, kvStore **ret)
 {
     jsCtx *js = NULL;
     kvConfig kc;
@@ -281,14 +283,29 @@ static enum status kv_store(struct bus *bus, const char *bucket, unsigned histor
     if (s == NATS_NOT_FOUND) {
         (void)kvConfig_Init(&kc);
         kc.Bucket = bucket;
-        kc.History = (int64_t)history;
+        kc.History = (uint8_t)(history > 64 ? 64 : history);
         kc.StorageType = js_FileStorage;
+        kc.Replicas = replicas ? (int)replicas : 1;
         s = js_CreateKeyValue(ret, js, &kc);
         if (s != NATS_OK) /* another replica created it first */
             s = js_KeyValue(ret, js, bucket);
     }
     jsCtx_Destroy(js);
     return from_nats(s);
+}
+
+static enum status kv_store(struct bus *bus, const char *bucket, unsigned history, kvStore **ret)
+{
+    return kv_store_r(bus, bucket, history, 1, ret);
+}
+
+enum status bus_kv_ensure(struct bus *bus, const char *bucket, unsigned history, unsigned replicas)
+{
+    kvStore *kv = NULL;
+    enum status st = kv_store_r(bus, bucket, history, replicas, &kv);
+
+    kvStore_Destroy(kv);
+    return st;
 }
 
 enum status bus_kv_get(struct bus *bus, const char *bucket, unsigned history, const char *key,

@@ -72,6 +72,8 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
  */
 enum status bus_kv_get(struct bus *bus, const char *bucket, unsigned history, const char *key,
                        char **ret, size_t *ret_len, uint64_t *ret_rev);
+/** Create the bucket (file storage, `history` revisions, `replicas` copies) when missing. */
+enum status bus_kv_ensure(struct bus *bus, const char *bucket, unsigned history, unsigned replicas);
 /** Put a value; with expect_rev != 0 only if the key is still at that revision (ST_CONFLICT). */
 enum status bus_kv_put(struct bus *bus, const char *bucket, unsigned history, const char *key,
                        const void *data, size_t len, uint64_t expect_rev, uint64_t *ret_rev);

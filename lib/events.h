@@ -24,8 +24,10 @@ struct events_cfg {
         CFG_UINT("SB_EVENTS_BUFFER", st, events.buffer, 100000, 16, 10000000)
 
 /**
- * Create SB_EVENTS when missing (with `owner`, also bring its limits to cfg: the logger does).
- * Blocking; ST_UNAVAILABLE and friends when JetStream cannot be reached.
+ * Check that SB_EVENTS exists, creating it when missing (where this user may). With `owner`
+ * (the provisioning step), also bring its limits and `replicas` to cfg. Blocking;
+ * ST_UNAVAILABLE and friends when JetStream cannot be reached.
  */
-enum status events_ensure(struct bus *bus, const struct events_cfg *cfg, bool owner);
+enum status events_ensure(struct bus *bus, const struct events_cfg *cfg, bool owner,
+                          unsigned replicas);
 #endif

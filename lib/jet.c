@@ -29,7 +29,7 @@
 static bool same_limits(const jsStreamConfig *have, const jsStreamConfig *want)
 {
     return have->MaxAge == want->MaxAge && have->MaxBytes == want->MaxBytes &&
-           have->Duplicates == want->Duplicates;
+           have->Duplicates == want->Duplicates && have->Replicas == want->Replicas;
 }
 
 enum status jet_stream_ensure(struct bus *bus, const struct jet_stream_cfg *cfg, bool update)
@@ -48,6 +48,7 @@ enum status jet_stream_ensure(struct bus *bus, const struct jet_stream_cfg *cfg,
     sc.MaxAge = (int64_t)cfg->max_age_s * NS_PER_S;
     sc.MaxBytes = cfg->max_bytes ? (int64_t)cfg->max_bytes : -1;
     sc.Duplicates = (int64_t)cfg->dup_window_s * NS_PER_S;
+    sc.Replicas = cfg->replicas ? (int64_t)cfg->replicas : 1;
     s = natsConnection_JetStream(&js, bus_conn(bus), NULL);
     if (s == NATS_OK)
         s = js_GetStreamInfo(&si, js, cfg->name, NULL, &je);
@@ -280,6 +281,39 @@ struct jet_pull {
     natsSubscription *sub;
 };
 
+static void consumer_config(const struct jet_pull_cfg *cfg, jsConsumerConfig *cc)
+{
+    (void)jsConsumerConfig_Init(cc);
+    cc->Durable = cfg->durable;
+    cc->AckPolicy = js_AckExplicit;
+    cc->AckWait = (int64_t)cfg->ack_wait_s * NS_PER_S;
+    cc->MaxAckPending = (int64_t)cfg->max_ack_pending;
+    cc->FilterSubject = cfg->filter;
+}
+
+enum status jet_consumer_ensure(struct bus *bus, const struct jet_pull_cfg *cfg, unsigned replicas)
+{
+    jsCtx *js = NULL;
+    jsConsumerInfo *ci = NULL;
+    jsConsumerConfig cc;
+    jsErrCode je = 0;
+    natsStatus s;
+
+    consumer_config(cfg, &cc);
+    cc.Replicas = replicas ? (int64_t)replicas : 1;
+    s = natsConnection_JetStream(&js, bus_conn(bus), NULL);
+    if (s == NATS_OK)
+        s = js_GetConsumerInfo(&ci, js, cfg->stream, cfg->durable, NULL, &je);
+    if (s == NATS_NOT_FOUND)
+        s = js_AddConsumer(NULL, js, cfg->stream, &cc, NULL, &je);
+    else if (s == NATS_OK &&
+             (ci->Config->AckWait != cc.AckWait || ci->Config->MaxAckPending != cc.MaxAckPending))
+        s = js_UpdateConsumer(NULL, js, cfg->stream, &cc, NULL, &je);
+    jsConsumerInfo_Destroy(ci);
+    jsCtx_Destroy(js);
+    return bus_status(s);
+}
+
 enum status jet_pull_new(struct bus *bus, const struct jet_pull_cfg *cfg, struct jet_pull **ret)
 {
     struct jet_pull *p = xcalloc(1, sizeof(*p));
@@ -289,13 +323,16 @@ enum status jet_pull_new(struct bus *bus, const struct jet_pull_cfg *cfg, struct
 
     (void)jsSubOptions_Init(&so);
     so.Stream = cfg->stream;
-    so.Config.Durable = cfg->durable;
-    so.Config.AckPolicy = js_AckExplicit;
-    so.Config.AckWait = (int64_t)cfg->ack_wait_s * NS_PER_S;
-    so.Config.MaxAckPending = (int64_t)cfg->max_ack_pending;
+    so.Consumer = cfg->durable; /* bind only: the consumer's settings are provisioned */
     s = natsConnection_JetStream(&p->js, bus_conn(bus), NULL);
     if (s == NATS_OK)
         s = js_PullSubscribe(&p->sub, p->js, cfg->filter, cfg->durable, NULL, &so, &je);
+    if (s == NATS_NOT_FOUND) { /* not provisioned: create it, where that is allowed */
+        (void)jsSubOptions_Init(&so);
+        so.Stream = cfg->stream;
+        consumer_config(cfg, &so.Config);
+        s = js_PullSubscribe(&p->sub, p->js, cfg->filter, cfg->durable, NULL, &so, &je);
+    }
     if (s != NATS_OK) {
         jet_pull_free(p);
         return bus_status(s);

@@ -21,6 +21,7 @@ struct jet_stream_cfg {
     uint64_t max_age_s;    /* 0: unlimited */
     uint64_t max_bytes;    /* 0: unlimited */
     uint64_t dup_window_s; /* de-duplication window for Nats-Msg-Id */
+    unsigned replicas;     /* copies in a cluster (0: 1); fixed at creation */
 };
 
 /**
@@ -67,8 +68,16 @@ struct jet_pull_cfg {
     unsigned max_ack_pending;
 };
 
-/** Bind to (creating when missing) the durable consumer. Caller owns *ret: jet_pull_free(). */
+/**
+ * Bind to the durable consumer as provisioned (its settings are the provisioning step's); when it
+ * is missing, create it with cfg (which needs the right to). Caller owns *ret: jet_pull_free().
+ */
 enum status jet_pull_new(struct bus *bus, const struct jet_pull_cfg *cfg, struct jet_pull **ret);
+/**
+ * Create the durable consumer (explicit acks) or bring an existing one's ack wait and max ack
+ * pending to cfg: the provisioning step. Blocking.
+ */
+enum status jet_consumer_ensure(struct bus *bus, const struct jet_pull_cfg *cfg, unsigned replicas);
 /**
  * Fetch up to max messages, waiting at most wait_ms for the first: *ret_n of them into
  * out[] (the caller owns each: bus_msg_free()). ST_TIMEOUT when none came (not an error).

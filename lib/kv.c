@@ -19,35 +19,53 @@ struct kv {
     char *lua[MAX_SCRIPTS];
     char sha[MAX_SCRIPTS][65];
     int nscripts;
-    char host[256];
-    unsigned port;
+    const struct kv_cfg *cfg;
 };
+
+/* AUTH [user] password on a fresh connection. */
+static enum status auth(struct kv *kv)
+{
+    const struct kv_cfg *cfg = kv->cfg;
+    redisReply *r;
+    enum status st;
+
+    if (!cfg->password || !cfg->password[0])
+        return ST_OK;
+    if (cfg->user && cfg->user[0])
+        r = redisCommand(kv->c, "AUTH %s %s", cfg->user, cfg->password);
+    else
+        r = redisCommand(kv->c, "AUTH %s", cfg->password);
+    st = !r ? ST_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? ST_DENIED : ST_OK;
+    if (r)
+        freeReplyObject(r);
+    return st;
+}
 
 static enum status reconnect(struct kv *kv)
 {
     struct timeval tv = {2, 0};
+    const char *host = kv->cfg->host;
 
     if (kv->c)
         redisFree(kv->c);
-    if (kv->host[0] == '/')
-        kv->c = redisConnectUnixWithTimeout(kv->host, tv);
+    if (host[0] == '/')
+        kv->c = redisConnectUnixWithTimeout(host, tv);
     else
-        kv->c = redisConnectWithTimeout(kv->host, (int)kv->port, tv);
+        kv->c = redisConnectWithTimeout(host, (int)kv->cfg->port, tv);
     if (!kv->c || kv->c->err)
         return ST_UNAVAILABLE;
     (void)redisSetTimeout(kv->c, tv);
-    if (kv->host[0] != '/') /* TCP options fail (and poison the context) on a unix socket */
+    if (host[0] != '/') /* TCP options fail (and poison the context) on a unix socket */
         (void)redisEnableKeepAlive(kv->c);
-    return ST_OK;
+    return auth(kv);
 }
 
-enum status kv_connect(const char *host, unsigned port, struct kv **ret)
+enum status kv_connect(const struct kv_cfg *cfg, struct kv **ret)
 {
     struct kv *kv = xcalloc(1, sizeof(*kv));
     enum status st;
 
-    (void)snprintf(kv->host, sizeof(kv->host), "%s", host);
-    kv->port = port;
+    kv->cfg = cfg;
     st = reconnect(kv);
     if (st != ST_OK) {
         kv_free(kv);

@@ -11,6 +11,21 @@
 
 struct kv;
 
+/* How a service reaches Redis. Strings are borrowed and outlive the connections. */
+struct kv_cfg {
+    const char *host; /* a unix socket when it starts with '/' */
+    unsigned port;
+    const char *user;     /* an ACL user (deploy/redis/users.acl); "" with a password: default */
+    const char *password; /* "" for none */
+};
+
+/* The rows of a service's config table (lib/config.h) for a `struct kv_cfg redis` member. */
+#define KV_CFG_FIELDS(st)                                                                          \
+    CFG_STR("REDIS_HOST", st, redis.host, "127.0.0.1"),                                            \
+        CFG_UINT("REDIS_PORT", st, redis.port, 6379, 1, 65535),                                    \
+        CFG_STR("REDIS_USER", st, redis.user, ""),                                                 \
+        CFG_SECRET("REDIS_PASSWORD", st, redis.password, "")
+
 #define KV_MAX_ITEMS 8
 
 /** Script reply flattened to strings (integers are printed). */
@@ -19,8 +34,11 @@ struct kv_strs {
     char items[KV_MAX_ITEMS][160];
 };
 
-/** Connect to host:port (or a unix socket when host starts with '/'). Caller owns *ret. */
-enum status kv_connect(const char *host, unsigned port, struct kv **ret);
+/**
+ * Connect (and AUTH when cfg has a password: again on every reconnect). ST_DENIED when Redis
+ * refuses the credentials. Borrowed cfg. Caller owns *ret.
+ */
+enum status kv_connect(const struct kv_cfg *cfg, struct kv **ret);
 void kv_free(struct kv *kv);
 /** Register a Lua script; returns an index for kv_eval(), or -1 when 8 are registered. */
 int kv_script_add(struct kv *kv, const char *lua);

@@ -36,14 +36,40 @@ wait_port() { # host port name
   echo "$3 did not start; see $DATA/logs/$3.log" >&2; exit 1
 }
 
-# NATS with JetStream
-nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$DATA/nats" >"$DATA/logs/nats.log" 2>&1 &
+# NATS with JetStream, each service a user of its own (deploy/nats/auth.conf); the passwords are
+# made once and kept beside the data (0600)
+NATS_USERS=(edge keypool forwarder logger scheduler provision analytics)
+if [[ ! -s $DATA/nats_passwords ]]; then
+  (umask 077; for u in "${NATS_USERS[@]}"; do
+    echo "$u $(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"; done >"$DATA/nats_passwords")
+fi
+declare -A NATS_PW
+while read -r u pw; do NATS_PW[$u]=$pw; done <"$DATA/nats_passwords"
+(umask 077; for u in "${NATS_USERS[@]}"; do
+  echo "SB_NATS_${u^^}_PASSWORD: \"${NATS_PW[$u]}\""; done >"$DATA/nats/passwords.conf")
+cp deploy/nats/auth.conf "$DATA/nats/auth.conf"
+printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s" }\ninclude ./auth.conf\n' \
+  "$NATS_PORT" "$DATA/nats" >"$DATA/nats/nats.conf"
+nats-server -c "$DATA/nats/nats.conf" >"$DATA/logs/nats.log" 2>&1 &
 pids+=($!)
 wait_port 127.0.0.1 "$NATS_PORT" nats
+as_nats() { echo "NATS_USER=$1" "NATS_PASSWORD=${NATS_PW[$1]}"; }
+as_redis() { echo "REDIS_USER=$1" "REDIS_PASSWORD=${REDIS_PW[$1]}"; }
 
-# Redis: live key state, persisted with an append-only file
+# Redis: live key state, persisted with an append-only file; an ACL user per service
+# (deploy/redis/users.acl), passwords made once beside the data
+REDIS_USERS=(keypool edge scheduler admin)
+if [[ ! -s $DATA/redis_passwords ]]; then
+  (umask 077; for u in "${REDIS_USERS[@]}"; do
+    echo "$u $(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"; done >"$DATA/redis_passwords")
+fi
+declare -A REDIS_PW
+while read -r u pw; do REDIS_PW[$u]=$pw; done <"$DATA/redis_passwords"
+redis_env=()
+for u in "${REDIS_USERS[@]}"; do redis_env+=("SB_REDIS_${u^^}_PASSWORD=${REDIS_PW[$u]}"); done
+env "${redis_env[@]}" sh deploy/redis/render-acl.sh deploy/redis/users.acl "$DATA/redis/users.acl"
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" --appendonly yes \
-  --save '' >"$DATA/logs/redis.log" 2>&1 &
+  --save '' --aclfile "$DATA/redis/users.acl" >"$DATA/logs/redis.log" 2>&1 &
 pids+=($!)
 wait_port 127.0.0.1 "$REDIS_PORT" redis
 
@@ -85,16 +111,25 @@ if [[ -z ${SB_MASTER_KEY:-} ]]; then
   [[ -s $DATA/master_key ]] || { (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/master_key"); }
   export SB_MASTER_KEY_FILE="$DATA/master_key"
 fi
+# the key that seals API keys on the bus, for the forwarders' eyes only: made once, like the above
+if [[ -z ${SB_FORWARD_KEY:-} ]]; then
+  [[ -s $DATA/forward_key ]] || { (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DATA/forward_key"); }
+  export SB_FORWARD_KEY_FILE="$DATA/forward_key"
+fi
 # without SB_ADMIN_PASSWORD the edge generates the first admin's password into this file
 export SB_ADMIN_PASSWORD_FILE="$DATA/admin_password"
 had_admin_file=""; [[ -e $SB_ADMIN_PASSWORD_FILE ]] && had_admin_file=1
 
+# the stream, its consumers and the settings bucket, which the services have no right to create
+env $(as_nats provision) "$BUILD/services/provision/provision" >"$DATA/logs/provision.log" 2>&1 ||
+  { echo "provisioning NATS failed; see $DATA/logs/provision.log" >&2; exit 1; }
+
 ops() { echo "127.0.0.1:$((OPS_BASE + $1))"; }
-SB_OPS_ADDR=$(ops 1) "$BUILD/services/keypool/keypool" >"$DATA/logs/keypool.log" 2>&1 & pids+=($!)
-SB_OPS_ADDR=$(ops 2) "$BUILD/services/forwarder/forwarder" >"$DATA/logs/forwarder.log" 2>&1 & pids+=($!)
-SB_OPS_ADDR=$(ops 3) "$BUILD/services/logger/logger" >"$DATA/logs/logger.log" 2>&1 & pids+=($!)
-SB_OPS_ADDR=$(ops 4) "$BUILD/services/scheduler/scheduler" >"$DATA/logs/scheduler.log" 2>&1 & pids+=($!)
-SB_OPS_ADDR=$(ops 0) "$BUILD/services/edge/edge" >"$DATA/logs/edge.log" 2>&1 & pids+=($!)
+env $(as_nats keypool) $(as_redis keypool) SB_OPS_ADDR=$(ops 1) "$BUILD/services/keypool/keypool" >"$DATA/logs/keypool.log" 2>&1 & pids+=($!)
+env $(as_nats forwarder) SB_OPS_ADDR=$(ops 2) "$BUILD/services/forwarder/forwarder" >"$DATA/logs/forwarder.log" 2>&1 & pids+=($!)
+env $(as_nats logger) SB_OPS_ADDR=$(ops 3) "$BUILD/services/logger/logger" >"$DATA/logs/logger.log" 2>&1 & pids+=($!)
+env $(as_nats scheduler) $(as_redis scheduler) SB_OPS_ADDR=$(ops 4) "$BUILD/services/scheduler/scheduler" >"$DATA/logs/scheduler.log" 2>&1 & pids+=($!)
+env $(as_nats edge) $(as_redis edge) SB_OPS_ADDR=$(ops 0) "$BUILD/services/edge/edge" >"$DATA/logs/edge.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 100); do
   curl -fs "http://$(ops 0)/readyz" >/dev/null 2>&1 && break
@@ -126,6 +161,8 @@ $( [[ -n $DEMO ]] && echo "  DEMO MODE: GEMINI_API_KEYS is unset, so a local fak
   Admin API: curl -s http://127.0.0.1:$PORT/api/auth/login -d '{"username":"admin","password":"..."}'
   Ops (/healthz, /readyz, /metrics): edge $(ops 0), keypool $(ops 1), forwarder $(ops 2),
     logger $(ops 3), scheduler $(ops 4)
+  NATS: nats://127.0.0.1:$NATS_PORT, a user per service (passwords in $DATA/nats_passwords;
+    the 'analytics' user may attach consumers to SB_EVENTS)
 
   Logs: $DATA/logs/   Ctrl-C stops everything.
 

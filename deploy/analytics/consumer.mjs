@@ -3,9 +3,11 @@
 // at its own pace, and resumes where it stopped) and prints one JSON line per event.
 //
 //   npm install nats@2 protobufjs@7
-//   NATS_URL=nats://127.0.0.1:4222 ANALYTICS_DURABLE=analytics node consumer.mjs
+//   NATS_URL=nats://127.0.0.1:4222 NATS_USER=analytics NATS_PASSWORD=... node consumer.mjs
 //
-// Env: NATS_URL, ANALYTICS_DURABLE (default "analytics"), ANALYTICS_FILTER (default every event,
+// Env: NATS_URL, NATS_USER and NATS_PASSWORD (the `analytics` user of deploy/nats/auth.conf: it
+// may make and read consumers of SB_EVENTS, and receives replies on _INBOX_analytics.>),
+// ANALYTICS_DURABLE (default "analytics"), ANALYTICS_FILTER (default every event,
 // "sb.v1.events.request" for requests only), SB_PROTO_DIR (default ../../proto from this file).
 // An event is acknowledged after it is printed: a crash means a redelivery, never a loss.
 import path from 'node:path';
@@ -25,7 +27,11 @@ const types = {
   'sb.v1.events.job': root.lookupType('sb.v1.JobRun'),
 };
 
-const nc = await connect({ servers: process.env.NATS_URL || 'nats://127.0.0.1:4222' });
+const user = process.env.NATS_USER;
+const nc = await connect({
+  servers: process.env.NATS_URL || 'nats://127.0.0.1:4222',
+  ...(user ? { user, pass: process.env.NATS_PASSWORD, inboxPrefix: `_INBOX_${user}` } : {}),
+});
 const jsm = await nc.jetstreamManager();
 // creating an existing durable with the same settings is a no-op, so this is safe on restart
 await jsm.consumers.add('SB_EVENTS', {

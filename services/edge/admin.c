@@ -401,7 +401,7 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
         LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
         goto fail;
     }
-    st = kv_connect(cfg->redis_host, cfg->redis_port, &a->kv);
+    st = kv_connect(&cfg->redis, &a->kv);
     if (st != ST_OK) {
         LOG_ERROR("startup.failed", "step=redis st=%s", status_str(st));
         goto fail;

@@ -12,6 +12,7 @@
 #include "lib/bus.h"
 #include "lib/classify.h"
 #include "lib/events.h"
+#include "lib/kv.h"
 #include "lib/ops.h"
 
 #include "edge_codec.h"
@@ -44,8 +45,7 @@ struct edge_config {
     unsigned lease_timeout_ms;
     /* admin */
     const char *pg_dsn;
-    const char *redis_host;
-    unsigned redis_port;
+    struct kv_cfg redis;
     const char *redis_prefix;
     const char *admin_user;
     const char *admin_password;

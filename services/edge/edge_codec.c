@@ -69,7 +69,8 @@ enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_
         (void)snprintf(r.lease.lease_id, sizeof(r.lease.lease_id), "%s", m->lease->lease_id);
         (void)snprintf(r.lease.key_id, sizeof(r.lease.key_id), "%s", m->lease->key_id);
         (void)snprintf(r.lease.project, sizeof(r.lease.project), "%s", m->lease->project);
-        r.lease.secret = xstrdup(m->lease->secret);
+        r.lease.sealed = m->lease->sealed_secret[0] != '\0';
+        r.lease.secret = xstrdup(r.lease.sealed ? m->lease->sealed_secret : m->lease->secret);
         r.lease.deadline_ms = m->lease->deadline_ms;
         memset(m->lease->secret, 0, strlen(m->lease->secret));
     }
@@ -95,7 +96,10 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
     l.lease_id = CODEC_STR(f->lease->lease_id);
     l.key_id = CODEC_STR(f->lease->key_id);
     l.project = CODEC_STR(f->lease->project);
-    l.secret = CODEC_STR(f->lease->secret);
+    if (f->lease->sealed)
+        l.sealed_secret = CODEC_STR(f->lease->secret);
+    else
+        l.secret = CODEC_STR(f->lease->secret);
     l.deadline_ms = f->lease->deadline_ms;
     m.request_id = CODEC_STR(f->request_id);
     m.lease = &l;

@@ -14,7 +14,9 @@ struct ec_lease {
     char lease_id[40];
     char key_id[32];
     char project[128];
-    char *secret; /* owned; wiped by ec_lease_done() */
+    char *secret; /* owned, sealed for the forwarders (a plaintext one from an older keypool is
+                     passed on as it came); wiped by ec_lease_done() */
+    bool sealed;
     uint64_t deadline_ms;
 };
 

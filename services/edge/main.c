@@ -42,8 +42,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_LEASE_TIMEOUT_MS", struct edge_config, lease_timeout_ms, 3000, 100, 60000),
     CFG_STR("PG_DSN", struct edge_config, pg_dsn,
             "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
-    CFG_STR("REDIS_HOST", struct edge_config, redis_host, "127.0.0.1"),
-    CFG_UINT("REDIS_PORT", struct edge_config, redis_port, 6379, 1, 65535),
+    KV_CFG_FIELDS(struct edge_config),
     CFG_STR("SB_REDIS_PREFIX", struct edge_config, redis_prefix, "sb:"),
     CFG_STR("SB_ADMIN_USER", struct edge_config, admin_user, "admin"),
     CFG_SECRET("SB_ADMIN_PASSWORD", struct edge_config, admin_password, ""),
@@ -146,7 +145,7 @@ int main(void)
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
-    if (cfg.request_events && events_ensure(bus, &cfg.events, false) != ST_OK)
+    if (cfg.request_events && events_ensure(bus, &cfg.events, false, 1) != ST_OK)
         LOG_WARN("events.stream_unavailable", "action=buffer");
     if (cfg.request_events && jet_pub_new(bus, cfg.events.buffer, &events) != ST_OK) {
         LOG_ERROR("startup.failed", "step=events");

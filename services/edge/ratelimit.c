@@ -250,7 +250,7 @@ enum status limiter_new(const struct edge_config *cfg, struct edge *e, struct li
     l->cfg = cfg;
     l->edge = e;
     l->q = queue_new(cfg->max_inflight * 2 + 64, NULL, NULL);
-    st = kv_connect(cfg->redis_host, cfg->redis_port, &l->kv);
+    st = kv_connect(&cfg->redis, &l->kv);
     if (st != ST_OK) {
         limiter_free(l);
         return st;

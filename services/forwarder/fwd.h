@@ -18,7 +18,8 @@ struct fwd_req {
     char *lease_id;
     char *key_id;
     char *project;
-    char *secret;
+    char *secret; /* sealed (fwd_req.sealed) until the loop opens it with SB_FORWARD_KEY */
+    bool sealed;
     char *model;
     char *method;
     char *path;

@@ -31,7 +31,9 @@ enum status fwd_codec_request(const void *data, size_t len, const char *reply, s
     r.lease_id = xstrdup(m->lease->lease_id);
     r.key_id = xstrdup(m->lease->key_id);
     r.project = xstrdup(m->lease->project);
-    r.secret = xstrdup(m->lease->secret);
+    r.sealed = m->lease->sealed_secret[0] != '\0';
+    r.secret = xstrdup(r.sealed ? m->lease->sealed_secret : m->lease->secret);
+    memset(m->lease->secret, 0, strlen(m->lease->secret));
     r.model = xstrdup(m->model);
     r.method = xstrdup(m->method[0] ? m->method : "POST");
     r.path = xstrdup(m->path);

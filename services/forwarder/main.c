@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/ops.h"
 #include "lib/signals.h"
+#include "lib/vault.h"
 
 #include "fwd_metrics.h"
 #include "upstream.h"
@@ -27,6 +28,8 @@ static const struct cfg_field fwd_fields[] = {
     CFG_STR("SB_UPSTREAM_PROXY", struct fwd_config, proxy, ""),
     CFG_STR("FWD_ID", struct fwd_config, id, ""),
     CFG_STR("SB_ERROR_CLASSES", struct fwd_config, error_classes, ""),
+    CFG_SECRET("SB_FORWARD_KEY", struct fwd_config, forward_key, ""),
+    CFG_STR("SB_FORWARD_KEY_FILE", struct fwd_config, forward_key_file, ""),
     CFG_UINT("FWD_MAX_INFLIGHT", struct fwd_config, max_inflight, 1024, 1, 100000),
     CFG_UINT("FWD_KEEPALIVE_MS", struct fwd_config, keepalive_ms, 5000, 100, 60000),
     CFG_UINT("FWD_MAX_CONNS", struct fwd_config, max_conns, 256, 1, 10000),
@@ -65,6 +68,7 @@ int main(void)
     struct fwd *f = NULL;
     struct bus *bus = NULL;
     struct ops *ops = NULL;
+    struct vault *vault = NULL;
     struct svc svc;
     int rc = EXIT_FAILURE;
     enum status st;
@@ -100,7 +104,14 @@ int main(void)
     LOG_INFO("ops.listening", "addr=%s port=%u", cfg.ops.addr, ops_port(ops));
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto out;
-    if (fwd_new(&cfg, table ? table : classify_default(), &f) != ST_OK)
+    if ((st = vault_open(cfg.forward_key, cfg.forward_key_file, &vault)) != ST_OK) {
+        LOG_ERROR("startup.failed",
+                  "step=forward_key st=%s msg=\"set SB_FORWARD_KEY (64 hex digits) or "
+                  "SB_FORWARD_KEY_FILE, the same as keypool's\"",
+                  status_str(st));
+        goto out;
+    }
+    if (fwd_new(&cfg, table ? table : classify_default(), vault, &f) != ST_OK)
         goto out;
     if (bus_connect(&cfg.bus, "forwarder", &bus) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
@@ -126,6 +137,7 @@ out:
     ops_free(ops);
     fwd_free(f);
     classify_table_free(table);
+    vault_free(vault);
     curl_global_cleanup();
     bus_shutdown();
     return rc;

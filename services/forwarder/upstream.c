@@ -20,6 +20,7 @@
 #include "lib/ops.h"
 #include "lib/queue.h"
 #include "lib/sse.h"
+#include "lib/vault.h"
 #include "lib/xalloc.h"
 
 #include "fwd.h"
@@ -59,6 +60,7 @@ struct job {
 struct fwd {
     const struct fwd_config *cfg;
     const struct classify_table *table;
+    const struct vault *vault; /* the forward key */
     CURLM *multi;
     struct bus *bus;
     struct queue *q;
@@ -79,12 +81,13 @@ static void wake(void *arg)
 }
 
 enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *table,
-                    struct fwd **ret)
+                    const struct vault *vault, struct fwd **ret)
 {
     struct fwd *f = xcalloc(1, sizeof(*f));
     size_t n;
 
     f->cfg = cfg;
+    f->vault = vault;
     f->table = table;
     f->env_table = table;
     f->multi = curl_multi_init();
@@ -531,6 +534,37 @@ static void end_job(struct job *j, CURLcode rc)
     job_free(j);
 }
 
+/* Replace a sealed secret by the key itself (wiping the sealed text is not needed: it is no
+ * secret). A plaintext one (from a release before 0.9) is taken as it is. */
+static enum status open_secret(struct fwd *f, struct fwd_req *req)
+{
+    char key[1100];
+    enum status st;
+
+    if (!req->sealed)
+        return ST_OK;
+    st = vault_unseal(f->vault, req->key_id, req->secret, key, sizeof(key));
+    if (st != ST_OK)
+        return st;
+    free(req->secret);
+    req->secret = xstrdup(key);
+    req->sealed = false;
+    memset(key, 0, sizeof(key));
+    return ST_OK;
+}
+
+/* A transfer that never started: one Error frame (before any data, so the edge tries again). */
+static void send_error(struct fwd *f, const struct fwd_req *req, const char *message)
+{
+    struct fwd_frame fr = {
+        .kind = FF_ERROR, .seq = 0, .cls = EC_TRANSIENT, .status = 500, .message = message};
+
+    buf_reset(&f->frame);
+    if (fwd_codec_batch_add(&fr, &f->frame) == ST_OK &&
+        fwd_codec_batch_finish(&f->frame, f->cfg->id) == ST_OK)
+        (void)bus_publish(f->bus, req->reply, NULL, f->frame.data, f->frame.len, req->request_id);
+}
+
 static struct job *find_job(struct fwd *f, const char *reply)
 {
     for (struct job *j = f->jobs; j; j = j->next)
@@ -555,6 +589,15 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining, int pro
     fwd_metrics_job(!draining && f->njobs < f->cfg->max_inflight);
     if (draining || f->njobs >= f->cfg->max_inflight) {
         send_simple(f, req.reply, req.request_id, FF_BUSY);
+        fwd_req_done(&req);
+        return;
+    }
+    if (open_secret(f, &req) != ST_OK) {
+        LOG_ERROR("forward.unsealable",
+                  "req=%s key_id=%s action=reply_error "
+                  "msg=\"the sealed key does not open: SB_FORWARD_KEY differs from keypool's\"",
+                  req.request_id, req.key_id);
+        send_error(f, &req, "the forwarder cannot open the key (SB_FORWARD_KEY mismatch)");
         fwd_req_done(&req);
         return;
     }

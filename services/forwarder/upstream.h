@@ -10,6 +10,7 @@
 
 struct bus;
 struct classify_table;
+struct vault;
 
 struct fwd_config {
     struct bus_cfg bus;
@@ -18,6 +19,8 @@ struct fwd_config {
     const char *proxy;
     const char *id;
     const char *error_classes;
+    const char *forward_key; /* SB_FORWARD_KEY: opens the sealed secrets keypool sends */
+    const char *forward_key_file;
     unsigned max_inflight;
     unsigned keepalive_ms;
     unsigned max_conns;
@@ -25,9 +28,12 @@ struct fwd_config {
 
 struct fwd;
 
-/** New forwarder (curl_global_init must have run). Borrowed cfg and table. Caller owns *ret. */
+/**
+ * New forwarder (curl_global_init must have run). Borrowed cfg, table and vault (the forward key).
+ * Caller owns *ret.
+ */
 enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *table,
-                    struct fwd **ret);
+                    const struct vault *vault, struct fwd **ret);
 void fwd_free(struct fwd *f);
 /** Connect to NATS and subscribe; messages wake the loop through curl_multi_wakeup. */
 enum status fwd_attach(struct fwd *f, struct bus *bus);

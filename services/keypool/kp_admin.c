@@ -423,8 +423,15 @@ void kp_admin_probe(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, const 
     a->answered = true;
 }
 
-void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_t len,
-                     const char *reply, struct buf *out)
+/* Operations the scheduler may ask for on SUBJ_KP_SCHED (and only there, but for list). */
+static bool sched_op(const char *op)
+{
+    return strcmp(op, "probe") == 0 || strcmp(op, "restore") == 0 || strcmp(op, "reap") == 0 ||
+           strcmp(op, "quota_reset") == 0;
+}
+
+void kp_admin_handle(struct kp_admin *a, const char *op, bool scheduler, const void *data,
+                     size_t len, const char *reply, struct buf *out)
 {
     Sb__V1__KeyAdminRequest *q = sb__v1__key_admin_request__unpack(NULL, len, data);
     Sb__V1__KeyAdminReply r = SB__V1__KEY_ADMIN_REPLY__INIT;
@@ -444,6 +451,8 @@ void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_
     r.invalid_samples = sample_ptrs;
     if (!q) {
         kp_admin_fail(&r, ST_PROTO, "undecodable KeyAdminRequest");
+    } else if (scheduler != sched_op(op) && !(scheduler && strcmp(op, "list") == 0)) {
+        kp_admin_fail(&r, ST_NOT_FOUND, "unknown key operation");
     } else if (strcmp(op, "add") == 0) {
         op_add(a, q, &r, samples, &added);
     } else if (strcmp(op, "list") == 0) {

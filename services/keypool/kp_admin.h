@@ -27,9 +27,12 @@ struct kp_admin {
 /**
  * Handle `op` with a packed KeyAdminRequest; the packed KeyAdminReply goes to out, unless
  * a->answered is set. `test` is answered by a forwarder on `reply`: a FrameBatch stream.
+ * scheduler: the request came on SUBJ_KP_SCHED, which takes only the scheduler's operations
+ * (list, probe, restore, reap, quota_reset); SUBJ_KP_ADMIN takes every other one. NATS
+ * permissions let only the edge publish the one and only the scheduler the other.
  */
-void kp_admin_handle(struct kp_admin *a, const char *op, const void *data, size_t len,
-                     const char *reply, struct buf *out);
+void kp_admin_handle(struct kp_admin *a, const char *op, bool scheduler, const void *data,
+                     size_t len, const char *reply, struct buf *out);
 
 /** Set r's status and message (borrowed). */
 void kp_admin_fail(Sb__V1__KeyAdminReply *r, enum status st, const char *msg);

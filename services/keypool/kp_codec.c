@@ -15,6 +15,7 @@
 #include "lib/jet.h"
 #include "lib/kv.h"
 #include "lib/log.h"
+#include "lib/vault.h"
 #include "lib/xalloc.h"
 
 #include "kp.h"
@@ -24,6 +25,21 @@
 #include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
+
+#define SEALED_MAX 2048
+
+static const struct vault *bus_vault; /* SB_FORWARD_KEY: set once before the loop starts */
+
+void kp_codec_set_seal(const struct vault *v)
+{
+    bus_vault = v;
+}
+
+/* Seal secret for key id into out[SEALED_MAX], for the forwarders' eyes only. */
+static enum status seal(const char *id, const char *secret, char *out)
+{
+    return vault_seal(bus_vault, id, secret, out, SEALED_MAX);
+}
 
 static enum status pack_reply(const Sb__V1__LeaseReply *r, struct buf *out)
 {
@@ -42,12 +58,15 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
 {
     Sb__V1__LeaseReply reply = SB__V1__LEASE_REPLY__INIT;
     Sb__V1__Lease lease = SB__V1__LEASE__INIT;
+    char sealed[SEALED_MAX];
 
     if (!req) {
         reply.status = SB__V1__STATUS__ST_PROTO;
         reply.message = CODEC_STR("undecodable LeaseRequest");
         return pack_reply(&reply, out);
     }
+    if (st == ST_OK && l->result == KP_LEASE_OK)
+        st = seal(l->key_id, l->secret, sealed);
     if (st != ST_OK) {
         LOG_ERROR("lease.failed", "req=%s model=%s st=%s action=reply_error", req->request_id,
                   req->model, status_str(st));
@@ -61,7 +80,7 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
         lease.lease_id = CODEC_STR(l->lease_id);
         lease.key_id = CODEC_STR(l->key_id);
         lease.project = CODEC_STR(l->project);
-        lease.secret = CODEC_STR(l->secret);
+        lease.sealed_secret = sealed;
         lease.deadline_ms = now + ttl;
         reply.lease = &lease;
         LOG_DEBUG("lease.ok", "req=%s model=%s key_id=%s project=%s", req->request_id, req->model,
@@ -286,14 +305,16 @@ enum status kp_codec_probe(const char *id, const char *project, const char *secr
 {
     Sb__V1__ForwardRequest f = SB__V1__FORWARD_REQUEST__INIT;
     Sb__V1__Lease lease = SB__V1__LEASE__INIT;
-    char rid[48];
+    char rid[48], sealed[SEALED_MAX];
     char *at;
-    enum status st;
+    enum status st = seal(id, secret, sealed);
 
+    if (st != ST_OK)
+        return st;
     (void)snprintf(rid, sizeof(rid), "test-%s", id);
     lease.key_id = CODEC_STR(id);
     lease.project = CODEC_STR(project);
-    lease.secret = CODEC_STR(secret);
+    lease.sealed_secret = sealed;
     lease.deadline_ms = now_ms + 15000;
     f.request_id = rid;
     f.lease = &lease;

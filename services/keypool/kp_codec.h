@@ -42,6 +42,9 @@ struct kp_key_event {
 };
 /** Publish a KeyEvent on SB_EVENTS (never blocks; ev NULL: nothing). Any thread. */
 void kp_codec_key_event(struct jet_pub *ev, const struct kp_key_event *k);
+struct vault;
+/** The vault (SB_FORWARD_KEY, borrowed) that seals secrets for the forwarders; once, at start. */
+void kp_codec_set_seal(const struct vault *v);
 /** A ForwardRequest that reads the model list with key id/project/secret (a key test). */
 enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
                            struct buf *out);

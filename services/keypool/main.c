@@ -21,6 +21,7 @@
 #include "lib/ops.h"
 #include "lib/queue.h"
 #include "lib/signals.h"
+#include "lib/vault.h"
 
 #include "kp.h"
 #include "kp_admin.h"
@@ -29,19 +30,19 @@
 #include "pool.h"
 #include "proto/subjects.h"
 #include "seed.h"
-#include "vault.h"
 
 struct kp_config {
     struct bus_cfg bus;
     struct ops_cfg ops;
-    const char *redis_host;
-    unsigned redis_port;
+    struct kv_cfg redis;
     const char *redis_prefix;
     const char *pg_dsn;
     const char *keys;
     const char *id;
     const char *master_key;
     const char *master_key_file;
+    const char *forward_key;
+    const char *forward_key_file;
     struct events_cfg events;
     const char *reset_time; /* the daily quota reset, local time America/Los_Angeles */
 };
@@ -49,8 +50,7 @@ struct kp_config {
 static const struct cfg_field kp_fields[] = {
     BUS_CFG_FIELDS(struct kp_config),
     OPS_CFG_FIELDS(struct kp_config, 10),
-    CFG_STR("REDIS_HOST", struct kp_config, redis_host, "127.0.0.1"),
-    CFG_UINT("REDIS_PORT", struct kp_config, redis_port, 6379, 1, 65535),
+    KV_CFG_FIELDS(struct kp_config),
     CFG_STR("SB_REDIS_PREFIX", struct kp_config, redis_prefix, "sb:"),
     CFG_STR("PG_DSN", struct kp_config, pg_dsn,
             "host=127.0.0.1 port=5432 user=postgres dbname=switchboard"),
@@ -58,6 +58,8 @@ static const struct cfg_field kp_fields[] = {
     CFG_STR("KP_ID", struct kp_config, id, ""),
     CFG_SECRET("SB_MASTER_KEY", struct kp_config, master_key, ""),
     CFG_STR("SB_MASTER_KEY_FILE", struct kp_config, master_key_file, ""),
+    CFG_SECRET("SB_FORWARD_KEY", struct kp_config, forward_key, ""),
+    CFG_STR("SB_FORWARD_KEY_FILE", struct kp_config, forward_key_file, ""),
     CFG_STR("SB_QUOTA_RESET_TIME", struct kp_config, reset_time, "00:00"),
     EVENTS_CFG_FIELDS(struct kp_config),
 };
@@ -131,12 +133,15 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
             it->len = bus_msg_len(msgs[i]);
             buf_init(&it->reply, 64 * 1024);
             owner[ni++] = msgs[i];
-        } else if (strncmp(subj, SUBJ_KP_ADMIN, strlen(SUBJ_KP_ADMIN)) == 0 && reply) {
+        } else if ((strncmp(subj, SUBJ_KP_ADMIN, strlen(SUBJ_KP_ADMIN)) == 0 ||
+                    strncmp(subj, SUBJ_KP_SCHED, strlen(SUBJ_KP_SCHED)) == 0) &&
+                   reply) {
             struct kp_admin adm = {store, pool, bus, ev, false, false};
+            bool sched = strncmp(subj, SUBJ_KP_SCHED, strlen(SUBJ_KP_SCHED)) == 0;
             struct buf out;
             buf_init(&out, 64u * 1024 * 1024);
-            kp_admin_handle(&adm, subj + strlen(SUBJ_KP_ADMIN), bus_msg_data(msgs[i]),
-                            bus_msg_len(msgs[i]), reply, &out);
+            kp_admin_handle(&adm, subj + strlen(sched ? SUBJ_KP_SCHED : SUBJ_KP_ADMIN), sched,
+                            bus_msg_data(msgs[i]), bus_msg_len(msgs[i]), reply, &out);
             if (adm.reload && !reloaded) {
                 (void)seed_and_load(store, pool, "", ev);
                 reloaded = true;
@@ -259,7 +264,7 @@ int main(void)
     struct kv *kv = NULL;
     struct store *store = NULL;
     struct kp_pool *pool = NULL;
-    struct vault *vault = NULL;
+    struct vault *vault = NULL, *fwd_vault = NULL;
     struct queue *q = NULL;
     struct ops *ops = NULL;
     struct svc svc;
@@ -295,11 +300,19 @@ int main(void)
                   status_str(st));
         goto out;
     }
+    if ((st = vault_open(cfg.forward_key, cfg.forward_key_file, &fwd_vault)) != ST_OK) {
+        LOG_ERROR("startup.failed",
+                  "step=forward_key st=%s msg=\"set SB_FORWARD_KEY (64 hex digits) or "
+                  "SB_FORWARD_KEY_FILE: keys cross the bus sealed with it, for the forwarders\"",
+                  status_str(st));
+        goto out;
+    }
+    kp_codec_set_seal(fwd_vault);
     if ((st = store_open(cfg.pg_dsn, vault, &store)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
         goto out;
     }
-    if ((st = kv_connect(cfg.redis_host, cfg.redis_port, &kv)) != ST_OK) {
+    if ((st = kv_connect(&cfg.redis, &kv)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=redis st=%s", status_str(st));
         goto out;
     }
@@ -315,7 +328,7 @@ int main(void)
         rc = EXIT_SUCCESS;
         goto out;
     }
-    if ((st = events_ensure(bus, &cfg.events, false)) != ST_OK)
+    if ((st = events_ensure(bus, &cfg.events, false, 1)) != ST_OK)
         LOG_WARN("events.stream_unavailable", "st=%s action=buffer", status_str(st));
     if ((st = jet_pub_new(bus, cfg.events.buffer, &ev)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=events st=%s", status_str(st));
@@ -329,6 +342,7 @@ int main(void)
         bus_subscribe(bus, SUBJ_KP_OUTCOME, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_ADMIN "*", QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_SCHED "*", QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
         bus_subscribe(bus, SUBJ_KP_PING_ALL, NULL, on_bus_msg, q) != ST_OK) {
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
@@ -358,6 +372,7 @@ out:
     kv_free(kv);
     store_free(store);
     vault_free(vault);
+    vault_free(fwd_vault);
     bus_shutdown();
     return rc;
 }

@@ -11,10 +11,10 @@
 #include "lib/keyid.h"
 #include "lib/log.h"
 #include "lib/parse.h"
+#include "lib/vault.h"
 #include "lib/xalloc.h"
 
 #include "kp.h"
-#include "vault.h"
 
 #define SEALED_MAX 2048
 

@@ -16,8 +16,7 @@ struct bus;
 struct jet_pull;
 struct lgr_store;
 
-#define LGR_FETCH_MAX       5000
-#define LGR_MAX_ACK_PENDING 20000 /* events in flight per durable, all replicas together */
+#define LGR_FETCH_MAX 5000
 
 struct lgr_config {
     struct bus_cfg bus;

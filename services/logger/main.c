@@ -186,13 +186,13 @@ int main(void)
         rc = EXIT_SUCCESS;
         goto out;
     }
-    SIGNALS_UNTIL_UP("stream", st, events_ensure(l.bus, &cfg.events, true), &stop_flag);
+    SIGNALS_UNTIL_UP("stream", st, events_ensure(l.bus, &cfg.events, false, 1), &stop_flag);
     SIGNALS_UNTIL_UP("postgres", st, lgr_store_open(cfg.pg_dsn, &l.store), &stop_flag);
     SIGNALS_UNTIL_UP("postgres_queries", st, lgr_store_open(cfg.pg_dsn, &ans.store), &stop_flag);
     /* the consumer's settings must not depend on a replica's own tuning: every replica binds
      * to the same durable, and a mismatch refuses the bind */
     pc = (struct jet_pull_cfg){EVENTS_STREAM, cfg.durable, SUBJ_EV_ALL, cfg.ack_wait_s,
-                               LGR_MAX_ACK_PENDING};
+                               LOGGER_MAX_ACK_PENDING};
     SIGNALS_UNTIL_UP("consumer", st, jet_pull_new(l.bus, &pc, &l.pull), &stop_flag);
     if (stop_flag) {
         rc = EXIT_SUCCESS;

@@ -78,7 +78,7 @@ enum status sched_keypool(struct sched *s, const char *op, const struct sc_key_r
 
     *owner = NULL;
     buf_init(&b, 4096);
-    (void)snprintf(subject, sizeof(subject), SUBJ_KP_ADMIN "%s", op);
+    (void)snprintf(subject, sizeof(subject), SUBJ_KP_SCHED "%s", op);
     st = sc_key_req_pack(q, &b);
     if (st == ST_OK)
         st = bus_request(s->bus, subject, b.data, b.len, wait_ms, &msg);

@@ -34,8 +34,7 @@
 static const struct cfg_field fields[] = {
     BUS_CFG_FIELDS(struct sched_config),
     OPS_CFG_FIELDS(struct sched_config, 10),
-    CFG_STR("REDIS_HOST", struct sched_config, redis_host, "127.0.0.1"),
-    CFG_UINT("REDIS_PORT", struct sched_config, redis_port, 6379, 1, 65535),
+    KV_CFG_FIELDS(struct sched_config),
     CFG_STR("SB_REDIS_PREFIX", struct sched_config, prefix, "sb:"),
     CFG_STR("SCHEDULER_ID", struct sched_config, id, ""),
     CFG_UINT("SB_SCHED_LEASE_MS", struct sched_config, lease_ms, 3000, 500, 60000),
@@ -62,7 +61,7 @@ static void *lock_run(void *arg)
     struct kv *kv = NULL;
 
     while (!stop_flag) {
-        if (!kv && kv_connect(s->cfg->redis_host, s->cfg->redis_port, &kv) == ST_OK)
+        if (!kv && kv_connect(&s->cfg->redis, &kv) == ST_OK)
             sched_table_scripts(kv);
         bool mine = kv && sched_table_claim(kv, s->cfg->prefix, s->cfg->id, s->cfg->lease_ms);
         if (mine != atomic_load(&s->leader))
@@ -126,7 +125,7 @@ static void on_request(struct bus_msg *msg, void *arg)
     }
     buf_init(&out, 64 * 1024);
     (void)pthread_mutex_lock(&a->mu);
-    if (!a->kv && kv_connect(cfg->redis_host, cfg->redis_port, &a->kv) == ST_OK)
+    if (!a->kv && kv_connect(&cfg->redis, &a->kv) == ST_OK)
         sched_table_scripts(a->kv);
     if (a->kv && sched_table_load(a->kv, cfg->prefix, jobs) == ST_OK) {
         (void)sched_table_leader(a->kv, cfg->prefix, leader, sizeof(leader));
@@ -258,12 +257,13 @@ int main(void)
         rc = EXIT_SUCCESS;
         goto out;
     }
-    SIGNALS_UNTIL_UP("redis", st, kv_connect(cfg.redis_host, cfg.redis_port, &s.kv), &stop_flag);
+    SIGNALS_UNTIL_UP("redis", st, kv_connect(&cfg.redis, &s.kv), &stop_flag);
     if (stop_flag)
         goto out;
     sched_table_scripts(s.kv);
-    SIGNALS_UNTIL_UP("stream", st, events_ensure(s.bus, &cfg.events, false), &stop_flag);
-    struct jet_pull_cfg pc = {EVENTS_STREAM, SCHED_DURABLE, SUBJ_EV_KEY, 30, 1000};
+    SIGNALS_UNTIL_UP("stream", st, events_ensure(s.bus, &cfg.events, false, 1), &stop_flag);
+    struct jet_pull_cfg pc = {EVENTS_STREAM, SCHED_DURABLE, SUBJ_EV_KEY, SCHED_ACK_WAIT_S,
+                              SCHED_MAX_ACK_PENDING};
     SIGNALS_UNTIL_UP("consumer", st, jet_pull_new(s.bus, &pc, &pull), &stop_flag);
     if (stop_flag || (st = jet_pub_new(s.bus, cfg.events.buffer, &s.ev)) != ST_OK)
         goto out;

@@ -159,7 +159,7 @@ static void *probe_worker(void *arg)
         buf_reset(&b);
         it->st = sc_key_req_pack(&q, &b);
         if (it->st == ST_OK)
-            it->st = bus_request_collect(r->s->bus, SUBJ_KP_ADMIN "probe", b.data, b.len,
+            it->st = bus_request_collect(r->s->bus, SUBJ_KP_SCHED "probe", b.data, b.len,
                                          PROBE_WAIT_MS, on_frames, &it->res);
         ops_beat(r->s->ops); /* a probe run is progress: the scheduler is not stuck */
     }

@@ -9,6 +9,7 @@
 
 #include "lib/bus.h"
 #include "lib/events.h"
+#include "lib/kv.h"
 #include "lib/ops.h"
 #include "lib/status.h"
 
@@ -20,8 +21,7 @@ struct jet_pub;
 struct sched_config {
     struct bus_cfg bus;
     struct ops_cfg ops;
-    const char *redis_host;
-    unsigned redis_port;
+    struct kv_cfg redis;
     const char *prefix; /* Redis key prefix, shared with keypool */
     const char *id;
     unsigned lease_ms;        /* leader lock lifetime; renewed every lease_ms / 4 */

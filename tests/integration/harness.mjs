@@ -10,6 +10,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+export const NATS_USERS = ['edge', 'keypool', 'forwarder', 'logger', 'scheduler', 'provision', 'analytics'];
+export const REDIS_USERS = ['keypool', 'edge', 'scheduler', 'admin'];
 
 const BUILD = process.env.SB_BUILD_DIR || path.resolve(HERE, '../../build');
 const PGBIN = '/usr/lib/postgresql/15/bin';
@@ -21,6 +24,7 @@ export const bin = (name) => ({
   scheduler: `${BUILD}/services/scheduler/scheduler`,
   analytics: `${BUILD}/examples/analytics-consumer`,
   fake: `${BUILD}/tests/fake_gemini/fake-gemini`,
+  provision: `${BUILD}/services/provision/provision`,
 }[name]);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -71,7 +75,54 @@ export class Stack {
     this.token = 'sb-test-token-' + Math.random().toString(16).slice(2);
     this.adminPassword = 'admin-pw-' + Math.random().toString(16).slice(2);
     this.masterKey = randomBytes(32).toString('hex');
-    this.secrets = [this.token, this.adminPassword, this.masterKey];
+    this.forwardKey = randomBytes(32).toString('hex');
+    this.secrets = [this.token, this.adminPassword, this.masterKey, this.forwardKey];
+    // NATS: every service as its own user (deploy/nats/auth.conf), plus an observer that may
+    // read and write every subject (tests only)
+    this.natsPasswords = Object.fromEntries([...NATS_USERS, 'observer'].map((u) => [u, `nats-${u}-${randomBytes(9).toString('hex')}`]));
+    this.secrets.push(...Object.values(this.natsPasswords));
+    // Redis: ACL users (deploy/redis/users.acl), the admin one for the tests' own commands
+    this.redisPasswords = Object.fromEntries(REDIS_USERS.map((u) => [u, `redis-${u}-${randomBytes(9).toString('hex')}`]));
+    this.secrets.push(...Object.values(this.redisPasswords));
+  }
+
+  redisCreds(user) { return { REDIS_USER: user, REDIS_PASSWORD: this.redisPasswords[user] }; }
+
+  // The shipped ACL file with this stack's passwords; redis-server's arguments to use it.
+  redisArgs() {
+    let acl = readFileSync(path.join(ROOT, 'deploy/redis/users.acl'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    for (const u of REDIS_USERS) acl = acl.replaceAll(`\${SB_REDIS_${u.toUpperCase()}_PASSWORD}`, this.redisPasswords[u]);
+    const file = path.join(this.dir, 'users.acl');
+    writeFileSync(file, acl, { mode: 0o600 });
+    return ['--bind', '127.0.0.1', '--port', String(this.redisPort), '--save', '', '--appendonly', 'no', '--aclfile', file];
+  }
+
+  // NATS_USER / NATS_PASSWORD of a service
+  natsCreds(user) { return { NATS_USER: user, NATS_PASSWORD: this.natsPasswords[user] }; }
+
+  // A nats.js connection as `user` (default: the observer, which may do anything).
+  async natsConnect(user = 'observer', opts = {}) {
+    const { connect } = await import('nats');
+    const inbox = user === 'observer' ? {} : { inboxPrefix: `_INBOX_${user}` };
+    return connect({ servers: this.natsUrl, user, pass: this.natsPasswords[user], ...inbox, ...opts });
+  }
+
+  // The shipped users and permissions, plus the observer, in a NATS config of this stack's.
+  writeNatsConfig(extra = '') {
+    const auth = readFileSync(path.join(ROOT, 'deploy/nats/auth.conf'), 'utf8').replace('    # more users',
+      '    { user: observer, password: $SB_NATS_OBSERVER_PASSWORD }\n    # more users');
+    writeFileSync(path.join(this.dir, 'auth.conf'), auth);
+    writeFileSync(path.join(this.dir, 'passwords.conf'), [...NATS_USERS, 'observer']
+      .map((u) => `SB_NATS_${u.toUpperCase()}_PASSWORD: "${this.natsPasswords[u]}"\n`).join(''), { mode: 0o600 });
+    const conf = path.join(this.dir, 'nats.conf');
+    writeFileSync(conf, `listen: 127.0.0.1:${this.natsPort}\njetstream { store_dir: "${path.join(this.dir, 'js')}" }\n${extra}include ./auth.conf\n`);
+    return conf;
+  }
+
+  // Create the stream, its consumers and the settings bucket, as deployments do before the
+  // services start (they have no right to create them).
+  provision(env = {}) {
+    execFileSync(bin('provision'), [], { env: { ...process.env, NATS_URL: this.natsUrl, ...this.natsCreds('provision'), ...env }, stdio: 'pipe' });
   }
 
   spawn(name, cmd, env) {
@@ -92,8 +143,8 @@ export class Stack {
     this.natsPort = await freePort();
     this.redisPort = await freePort();
     this.pgPort = await freePort();
-    this.spawnRaw('nats', 'nats-server', ['-a', '127.0.0.1', '-p', String(this.natsPort), '-js', '-sd', path.join(this.dir, 'js')]);
-    this.spawnRaw('redis', 'redis-server', ['--bind', '127.0.0.1', '--port', String(this.redisPort), '--save', '', '--appendonly', 'no']);
+    this.spawnRaw('nats', 'nats-server', ['-c', this.writeNatsConfig()]);
+    this.spawnRaw('redis', 'redis-server', this.redisArgs());
     const tpl = pgTemplate();
     const pgdir = path.join(this.dir, 'pg');
     cpSync(tpl, pgdir, { recursive: true });
@@ -106,12 +157,13 @@ export class Stack {
     await waitUntil(() => portOpen(this.natsPort), { what: 'nats' });
     await waitUntil(() => portOpen(this.redisPort), { what: 'redis' });
     this.natsUrl = `nats://127.0.0.1:${this.natsPort}`;
+    this.provision();
   }
 
-  spawnRaw(name, cmd, args) {
+  spawnRaw(name, cmd, args, env = process.env) {
     const log = path.join(this.dir, `${name}.log`);
     const fd = require_fd(log);
-    const p = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    const p = spawn(cmd, args, { stdio: ['ignore', fd, fd], env });
     p.sbName = name;
     p.sbLog = log;
     this.procs.push(p);
@@ -152,26 +204,31 @@ export class Stack {
 
   keypool(env = {}, name = 'keypool') {
     return this.spawn(name, bin('keypool'), {
-      NATS_URL: this.natsUrl, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      NATS_URL: this.natsUrl, ...this.natsCreds('keypool'), REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      ...this.redisCreds('keypool'),
       PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
-      GEMINI_API_KEYS: this.keys, SB_MASTER_KEY: this.masterKey, ...env,
+      GEMINI_API_KEYS: this.keys, SB_MASTER_KEY: this.masterKey, SB_FORWARD_KEY: this.forwardKey, ...env,
     });
   }
 
   forwarder(env = {}, name = 'forwarder') {
-    return this.spawn(name, bin('forwarder'), { NATS_URL: this.natsUrl, GEMINI_BASE_URL: this.fakeUrl, ...env });
+    return this.spawn(name, bin('forwarder'), {
+      NATS_URL: this.natsUrl, ...this.natsCreds('forwarder'), GEMINI_BASE_URL: this.fakeUrl,
+      SB_FORWARD_KEY: this.forwardKey, ...env,
+    });
   }
 
   logger(env = {}, name = 'logger') {
     return this.spawn(name, bin('logger'), {
-      NATS_URL: this.natsUrl, PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
+      NATS_URL: this.natsUrl, ...this.natsCreds('logger'), PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
       SB_LOGGER_FLUSH_MS: '50', ...env,
     });
   }
 
   scheduler(env = {}, name = 'scheduler') {
     return this.spawn(name, bin('scheduler'), {
-      NATS_URL: this.natsUrl, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      NATS_URL: this.natsUrl, ...this.natsCreds('scheduler'), REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      ...this.redisCreds('scheduler'),
       SCHEDULER_ID: name, ...env,
     });
   }
@@ -193,8 +250,9 @@ export class Stack {
   async edge(env = {}, name = 'edge') {
     const port = await freePort();
     const p = this.spawn(name, bin('edge'), {
-      NATS_URL: this.natsUrl, SB_HTTP_ADDR: '127.0.0.1', SB_HTTP_PORT: String(port),
+      NATS_URL: this.natsUrl, ...this.natsCreds('edge'), SB_HTTP_ADDR: '127.0.0.1', SB_HTTP_PORT: String(port),
       SB_CLIENT_TOKENS: this.token, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
+      ...this.redisCreds('edge'),
       PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
       SB_ADMIN_PASSWORD: this.adminPassword, SB_ADMIN_PASSWORD_FILE: path.join(this.dir, 'admin_password'),
       ...env,
@@ -249,11 +307,14 @@ export class Stack {
   async unscript(key) { await fetch(`${this.fakeUrl}/_fake/unscript`, { method: 'POST', body: JSON.stringify({ key }) }); }
   async fakeReset() { await fetch(`${this.fakeUrl}/_fake/reset`, { method: 'POST' }); }
 
+  redisCli(user = 'admin') {
+    return ['-p', String(this.redisPort), '--user', user, '--pass', this.redisPasswords[user], '--no-auth-warning'];
+  }
   redis(...args) {
-    return execFileSync('redis-cli', ['-p', String(this.redisPort), '--no-raw', ...args]).toString().trim();
+    return execFileSync('redis-cli', [...this.redisCli(), '--no-raw', ...args]).toString().trim();
   }
   redisRaw(...args) {
-    return execFileSync('redis-cli', ['-p', String(this.redisPort), ...args]).toString().trim();
+    return execFileSync('redis-cli', [...this.redisCli(), ...args]).toString().trim();
   }
   psql(sql) {
     return execFileSync('psql', ['-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'postgres', '-d', 'switchboard', '-tAc', sql]).toString().trim();
@@ -316,6 +377,9 @@ export async function withStack(keys, fn, opts = {}) {
     for (const secret of s.secrets) {
       if (logs.includes(secret)) throw new Error('a secret appeared in a service log');
     }
+    // the services did all they did within their NATS permissions
+    const violations = s.logs('nats').split('\n').filter((l) => /Violation/.test(l));
+    if (violations.length && !opts.natsViolations) throw new Error(`NATS permissions refused a service:\n${violations.slice(0, 5).join('\n')}`);
   } catch (e) {
     s.dumpLogs();
     s.failed = true;

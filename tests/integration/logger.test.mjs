@@ -116,9 +116,10 @@ test('events delivered again (a replaying consumer) add no rows; two replicas sh
     await send(s, 10);
     await waitRows(s, 10);
     // a second durable reads the whole stream from the start: every event is delivered again
+    s.provision({ SB_LOGGER_DURABLE: 'replay' }); // a consumer of its own, which reads the stream anew
     s.logger({ SB_LOGGER_DURABLE: 'replay' }, 'replay');
     await waitUntil(() => /event=ready/.test(s.logs('replay')), { what: 'replay logger' });
-    const nc = await connect({ servers: s.natsUrl });
+    const nc = await s.natsConnect();
     const jsm = await nc.jetstreamManager();
     await waitUntil(async () => {
       const ci = await jsm.consumers.info('SB_EVENTS', 'replay');
@@ -168,11 +169,11 @@ function dataset(base) {
   return ev;
 }
 
-async function publish(natsUrl, events, keyEvents = []) {
+async function publish(s, events, keyEvents = []) {
   const root = await protobuf.load(path.join(PROTO, 'events.proto'));
   const RE = root.lookupType('sb.v1.RequestEvent');
   const KE = root.lookupType('sb.v1.KeyEvent');
-  const nc = await connect({ servers: natsUrl });
+  const nc = await s.natsConnect();
   const js = nc.jetstream();
   for (const e of events) await js.publish('sb.v1.events.request', RE.encode(RE.create(e)).finish(), { msgID: e.requestId });
   for (const k of keyEvents) await js.publish('sb.v1.events.key', KE.encode(KE.create(k)).finish(), { msgID: k.id });
@@ -195,8 +196,8 @@ test('/api/logs filters and keyset paging, and statistics, match a known dataset
       { id: 'ke6', keyId: 'k_aaa', state: 'cooled', model: FLASH, tsMs: (base + 4.6 * HOUR) / 1000 },
       { id: 'ke7', keyId: 'k_ccc', state: 'active', tsMs: (base + 6.5 * HOUR) / 1000 },
     ];
-    await publish(s.natsUrl, ev, keyEvents);
-    await publish(s.natsUrl, ev.slice(0, 5)); // duplicates within the de-duplication window
+    await publish(s, ev, keyEvents);
+    await publish(s, ev.slice(0, 5)); // duplicates within the de-duplication window
     await waitRows(s, 24);
     await waitUntil(() => s.psql("SELECT count(*) FROM key_events WHERE event_id LIKE 'ke_'") === '7', { what: 'key events' });
     s.session = await s.login();
@@ -340,7 +341,7 @@ test('an analytics consumer (deploy/analytics/consumer.mjs) reads every event be
     const copy = path.join(HERE, '.analytics-consumer.mjs'); // resolves this folder's node_modules
     copyFileSync(path.resolve(HERE, '../../deploy/analytics/consumer.mjs'), copy);
     const sent = await send(s, 12);
-    const p = spawn(process.execPath, [copy], { env: { ...process.env, NATS_URL: s.natsUrl, SB_PROTO_DIR: PROTO, ANALYTICS_FILTER: 'sb.v1.events.request' } });
+    const p = spawn(process.execPath, [copy], { env: { ...process.env, NATS_URL: s.natsUrl, ...s.natsCreds('analytics'), SB_PROTO_DIR: PROTO, ANALYTICS_FILTER: 'sb.v1.events.request' } });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
     try {
@@ -360,7 +361,7 @@ test('retention: the scheduler drops old day partitions (SB_LOG_RETENTION_DAYS, 
     const today = Math.floor(Date.now() * 1000 / DAY) * DAY;
     const old = dataset(today - 40 * DAY).slice(0, 3);
     const mid = dataset(today - 5 * DAY).slice(3, 6);
-    await publish(s.natsUrl, [...old, ...mid]);
+    await publish(s, [...old, ...mid]);
     await waitRows(s, 6);
     s.session = await s.login();
     const retention = async () => (await s.api('/api/scheduler')).body?.jobs?.find((j) => j.name === 'retention');
@@ -386,14 +387,15 @@ test('without the stream, requests still succeed: events wait in a bounded buffe
       const { text } = await s.ops(s.edgeProc, '/metrics');
       return Number((text.match(new RegExp(`^${name} (\\d+)$`, 'm')) ?? [])[1]);
     };
-    const nc = await connect({ servers: s.natsUrl });
+    const nc = await s.natsConnect();
     const jsm = await nc.jetstreamManager();
     await s.kill('logger');
     await jsm.streams.delete('SB_EVENTS');
     const during = await send(s, 10);
     assert.ok(during.every((r) => r.status === 200), 'requests do not wait for the event stream');
     await waitUntil(async () => (await metric('sb_events_buffered')) === 10, { what: '10 events buffered' });
-    // the stream comes back (the logger creates it): the buffered events arrive, none lost
+    // the stream comes back (provisioned again): the buffered events arrive, none lost
+    s.provision();
     s.logger({}, 'logger-b');
     await waitRows(s, 10, 'the buffered events');
     assert.equal(await metric('sb_events_dropped_total'), 0);

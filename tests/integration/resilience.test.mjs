@@ -89,7 +89,7 @@ test('Redis restarting empty: keypool re-seeds the pool from Postgres and servin
   const redis = s.procs.find((p) => p.sbName === 'redis');
   redis.kill('SIGKILL');
   await new Promise((r) => redis.on('exit', r));
-  s.spawnRaw('redis2', 'redis-server', ['--bind', '127.0.0.1', '--port', String(s.redisPort), '--save', '', '--appendonly', 'no']);
+  s.spawnRaw('redis2', 'redis-server', s.redisArgs());
   await waitUntil(() => { try { return s.redisRaw('PING') === 'PONG'; } catch { return false; } }, { what: 'redis back' });
   let r;
   await waitUntil(async () => { r = await s.gen(FLASH, 'after'); return r.status === 200; }, { tries: 30, what: 'serving again' });

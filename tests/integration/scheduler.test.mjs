@@ -172,7 +172,7 @@ test('two replicas: only the leader acts (no double probes); when it dies the ot
     const id = await ids(s);
     const root = await protobuf.load(path.join(PROTO, 'events.proto'));
     const JobRun = root.lookupType('sb.v1.JobRun');
-    const nc = await connect({ servers: s.natsUrl });
+    const nc = await s.natsConnect();
     const runs = [];
     const sub = nc.subscribe('sb.v1.events.job');
     (async () => { for await (const m of sub) runs.push(JobRun.toObject(JobRun.decode(m.data))); })();

@@ -70,7 +70,9 @@ static int setup(void **state)
     struct kv_strs out;
     const char *flush[] = {"FLUSHALL"};
 
-    if (kv_connect(sock, 0, &kv) != ST_OK) {
+    static struct kv_cfg kc;
+    kc = (struct kv_cfg){sock, 0, "", ""};
+    if (kv_connect(&kc, &kv) != ST_OK) {
         (void)fprintf(stderr, "cannot connect to %s\n", sock);
         return -1;
     }

@@ -1,10 +1,12 @@
 /*
- * Secrets at rest: AES-256-GCM (OpenSSL libcrypto) under one master key. A sealed secret is
- * text, "v1:" + base64(nonce 12 | ciphertext | tag 16), so it fits a text column; the key id
- * is bound as additional data, so a sealed secret copied onto another row does not open.
+ * Sealed key secrets: AES-256-GCM (OpenSSL libcrypto) under one 256-bit key. A sealed secret is
+ * text, "v1:" + base64(nonce 12 | ciphertext | tag 16), so it fits a text column or a protobuf
+ * string; the key id is bound as additional data, so a sealed secret copied onto another key
+ * does not open. Keypool seals at rest under SB_MASTER_KEY, and for the bus under
+ * SB_FORWARD_KEY, which only keypool and the forwarders hold.
  */
-#ifndef SB_KP_VAULT_H
-#define SB_KP_VAULT_H
+#ifndef SB_VAULT_H
+#define SB_VAULT_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* AES-256-GCM sealing of key secrets (see vault.h). The master key never leaves this module. */
-#include "vault.h"
+#include "lib/vault.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

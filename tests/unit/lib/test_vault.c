@@ -1,8 +1,9 @@
 /* Sealing secrets at rest: round trip, binding to the key id, tamper detection, bad master keys. */
 #include <string.h>
 
+#include "lib/vault.h"
+
 #include "unit.h"
-#include "vault.h"
 
 #define MK "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
