@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= 2
 
-.PHONY: all deps build run test unit integration bench asan fuzz check format clean
+.PHONY: all deps build run test unit integration bench asan fuzz check format clean deploy-check
 
 all: build
 
@@ -18,6 +18,10 @@ run: build
 
 test: build
 	@bash tools/test.sh $(BUILD)
+
+# the Kubernetes manifests against the schemas, the invariants and the real binaries (in make test)
+deploy-check: build
+	@SB_ONLY=it_deploy bash tools/test.sh $(BUILD)
 
 unit: build
 	@ctest --test-dir $(BUILD) -L unit --output-on-failure

@@ -15,7 +15,7 @@ struct kv;
 struct kv_cfg {
     const char *host; /* a unix socket when it starts with '/' */
     unsigned port;
-    const char *user;     /* an ACL user (deploy/redis/users.acl); "" with a password: default */
+    const char *user; /* an ACL user (deploy/config/redis-users.acl); "" with a password: default */
     const char *password; /* "" for none */
 };
 

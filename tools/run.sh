@@ -36,7 +36,7 @@ wait_port() { # host port name
   echo "$3 did not start; see $DATA/logs/$3.log" >&2; exit 1
 }
 
-# NATS with JetStream, each service a user of its own (deploy/nats/auth.conf); the passwords are
+# NATS with JetStream, each service a user of its own (deploy/config/nats-auth.conf); the passwords are
 # made once and kept beside the data (0600)
 NATS_USERS=(edge keypool forwarder logger scheduler provision analytics)
 if [[ ! -s $DATA/nats_passwords ]]; then
@@ -47,7 +47,7 @@ declare -A NATS_PW
 while read -r u pw; do NATS_PW[$u]=$pw; done <"$DATA/nats_passwords"
 (umask 077; for u in "${NATS_USERS[@]}"; do
   echo "SB_NATS_${u^^}_PASSWORD: \"${NATS_PW[$u]}\""; done >"$DATA/nats/passwords.conf")
-cp deploy/nats/auth.conf "$DATA/nats/auth.conf"
+cp deploy/config/nats-auth.conf "$DATA/nats/auth.conf"
 printf 'listen: 127.0.0.1:%s\njetstream { store_dir: "%s" }\ninclude ./auth.conf\n' \
   "$NATS_PORT" "$DATA/nats" >"$DATA/nats/nats.conf"
 nats-server -c "$DATA/nats/nats.conf" >"$DATA/logs/nats.log" 2>&1 &
@@ -57,7 +57,7 @@ as_nats() { echo "NATS_USER=$1" "NATS_PASSWORD=${NATS_PW[$1]}"; }
 as_redis() { echo "REDIS_USER=$1" "REDIS_PASSWORD=${REDIS_PW[$1]}"; }
 
 # Redis: live key state, persisted with an append-only file; an ACL user per service
-# (deploy/redis/users.acl), passwords made once beside the data
+# (deploy/config/redis-users.acl), passwords made once beside the data
 REDIS_USERS=(keypool edge scheduler admin)
 if [[ ! -s $DATA/redis_passwords ]]; then
   (umask 077; for u in "${REDIS_USERS[@]}"; do
@@ -67,7 +67,7 @@ declare -A REDIS_PW
 while read -r u pw; do REDIS_PW[$u]=$pw; done <"$DATA/redis_passwords"
 redis_env=()
 for u in "${REDIS_USERS[@]}"; do redis_env+=("SB_REDIS_${u^^}_PASSWORD=${REDIS_PW[$u]}"); done
-env "${redis_env[@]}" sh deploy/redis/render-acl.sh deploy/redis/users.acl "$DATA/redis/users.acl"
+env "${redis_env[@]}" sh deploy/config/render-redis-acl.sh deploy/config/redis-users.acl "$DATA/redis/users.acl"
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" --appendonly yes \
   --save '' --aclfile "$DATA/redis/users.acl" >"$DATA/logs/redis.log" 2>&1 &
 pids+=($!)

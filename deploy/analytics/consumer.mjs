@@ -5,7 +5,7 @@
 //   npm install nats@2 protobufjs@7
 //   NATS_URL=nats://127.0.0.1:4222 NATS_USER=analytics NATS_PASSWORD=... node consumer.mjs
 //
-// Env: NATS_URL, NATS_USER and NATS_PASSWORD (the `analytics` user of deploy/nats/auth.conf: it
+// Env: NATS_URL, NATS_USER and NATS_PASSWORD (the `analytics` user of deploy/config/nats-auth.conf: it
 // may make and read consumers of SB_EVENTS, and receives replies on _INBOX_analytics.>),
 // ANALYTICS_DURABLE (default "analytics"), ANALYTICS_FILTER (default every event,
 // "sb.v1.events.request" for requests only), SB_PROTO_DIR (default ../../proto from this file).

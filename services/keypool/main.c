@@ -308,12 +308,11 @@ int main(void)
         goto out;
     }
     kp_codec_set_seal(fwd_vault);
-    if ((st = store_open(cfg.pg_dsn, vault, &store)) != ST_OK) {
-        LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
-        goto out;
-    }
-    if ((st = kv_connect(&cfg.redis, &kv)) != ST_OK) {
-        LOG_ERROR("startup.failed", "step=redis st=%s", status_str(st));
+    SIGNALS_UNTIL_UP("postgres", st, store_open(cfg.pg_dsn, vault, &store), &stop_flag);
+    if (!stop_flag)
+        SIGNALS_UNTIL_UP("redis", st, kv_connect(&cfg.redis, &kv), &stop_flag);
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
         goto out;
     }
     (void)kp_pool_new(kv, cfg.redis_prefix, &pool);

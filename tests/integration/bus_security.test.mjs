@@ -1,5 +1,5 @@
 // The bus keeps secrets: every service is a NATS user of its own with exactly the subjects it
-// needs (deploy/nats/auth.conf, the shipped file), inboxes are private, anonymous clients are
+// needs (deploy/config/nats-auth.conf, the shipped file), inboxes are private, anonymous clients are
 // refused, and no key crosses the bus in clear (keypool seals it for the forwarders).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -77,11 +77,11 @@ export class Stack {
     this.masterKey = randomBytes(32).toString('hex');
     this.forwardKey = randomBytes(32).toString('hex');
     this.secrets = [this.token, this.adminPassword, this.masterKey, this.forwardKey];
-    // NATS: every service as its own user (deploy/nats/auth.conf), plus an observer that may
+    // NATS: every service as its own user (deploy/config/nats-auth.conf), plus an observer that may
     // read and write every subject (tests only)
     this.natsPasswords = Object.fromEntries([...NATS_USERS, 'observer'].map((u) => [u, `nats-${u}-${randomBytes(9).toString('hex')}`]));
     this.secrets.push(...Object.values(this.natsPasswords));
-    // Redis: ACL users (deploy/redis/users.acl), the admin one for the tests' own commands
+    // Redis: ACL users (deploy/config/redis-users.acl), the admin one for the tests' own commands
     this.redisPasswords = Object.fromEntries(REDIS_USERS.map((u) => [u, `redis-${u}-${randomBytes(9).toString('hex')}`]));
     this.secrets.push(...Object.values(this.redisPasswords));
   }
@@ -90,7 +90,7 @@ export class Stack {
 
   // The shipped ACL file with this stack's passwords; redis-server's arguments to use it.
   redisArgs() {
-    let acl = readFileSync(path.join(ROOT, 'deploy/redis/users.acl'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+    let acl = readFileSync(path.join(ROOT, 'deploy/config/redis-users.acl'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
     for (const u of REDIS_USERS) acl = acl.replaceAll(`\${SB_REDIS_${u.toUpperCase()}_PASSWORD}`, this.redisPasswords[u]);
     const file = path.join(this.dir, 'users.acl');
     writeFileSync(file, acl, { mode: 0o600 });
@@ -109,7 +109,7 @@ export class Stack {
 
   // The shipped users and permissions, plus the observer, in a NATS config of this stack's.
   writeNatsConfig(extra = '') {
-    const auth = readFileSync(path.join(ROOT, 'deploy/nats/auth.conf'), 'utf8').replace('    # more users',
+    const auth = readFileSync(path.join(ROOT, 'deploy/config/nats-auth.conf'), 'utf8').replace('    # more users',
       '    { user: observer, password: $SB_NATS_OBSERVER_PASSWORD }\n    # more users');
     writeFileSync(path.join(this.dir, 'auth.conf'), auth);
     writeFileSync(path.join(this.dir, 'passwords.conf'), [...NATS_USERS, 'observer']

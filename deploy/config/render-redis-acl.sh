@@ -1,6 +1,6 @@
 #!/bin/sh
-# Render deploy/redis/users.acl: every ${SB_REDIS_<USER>_PASSWORD} is replaced by that variable
-# of the environment (which must be set, hex or base64 text). Usage: render-acl.sh IN OUT
+# Render deploy/config/redis-users.acl: every ${SB_REDIS_<USER>_PASSWORD} is replaced by that variable
+# of the environment (which must be set, hex or base64 text). Usage: render-redis-acl.sh IN OUT
 set -eu
 in=$1 out=$2
 umask 077
