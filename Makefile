@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= 2
 
-.PHONY: all deps build run test unit integration bench asan fuzz check format clean deploy-check
+.PHONY: all deps build run test unit integration bench asan fuzz check format clean deploy-check image compose-test bench-scale
 
 all: build
 
@@ -22,6 +22,18 @@ test: build
 # the Kubernetes manifests against the schemas, the invariants and the real binaries (in make test)
 deploy-check: build
 	@SB_ONLY=it_deploy bash tools/test.sh $(BUILD)
+
+# the container image (podman), checked: every service runs in it as non-root and answers
+image:
+	@bash tools/image.sh
+
+# compose.yaml in real containers (podman-compose), driven with the SDKs; a forwarder stopped mid-load
+compose-test: build
+	@bash tools/compose-test.sh
+
+# throughput with 1, 2 and 4 forwarders (and 2 edges, 2 keypools) against a 200 ms upstream
+bench-scale: build
+	@bash bench/scale.sh $(BUILD)
 
 unit: build
 	@ctest --test-dir $(BUILD) -L unit --output-on-failure
