@@ -65,7 +65,7 @@ static struct counter counters[MAX_COUNTS];
 static size_t ncounters;
 static struct limit limits[64];
 static size_t nlimits;
-static unsigned def_rpm, def_rpd, chunk_ms;
+static unsigned def_rpm, def_rpd, chunk_ms, latency_ms;
 static char quota_delay[24];
 static struct logent logs[MAX_LOG];
 static unsigned models_inflight, models_inflight_max; /* model-list reads (key probes) */
@@ -102,6 +102,7 @@ void fake_state_init(void)
     def_rpm = env_uint("FAKE_RPM", 0);
     def_rpd = env_uint("FAKE_RPD", 0);
     chunk_ms = env_uint("FAKE_CHUNK_MS", 0);
+    latency_ms = env_uint("FAKE_LATENCY_MS", 0); /* every answer thinks this long (benchmarks) */
     (void)snprintf(quota_delay, sizeof(quota_delay), "%s", qd ? qd : "");
     copy = xstrdup(list ? list : "demo-a:demo-key-a1,demo-b:demo-key-b1,demo-c:demo-key-c1");
     for (p = copy; p && *p;) {
@@ -235,6 +236,10 @@ uint64_t fake_account(const char *key, const char *model, const char *path, stru
             c->rpm_used++;
             c->rpd_used++;
         }
+    }
+    if (plan->fault == FF_NONE && model[0] && latency_ms) {
+        plan->fault = FF_LATENCY;
+        plan->ms = latency_ms;
     }
     (void)pthread_mutex_unlock(&mu);
     return seq;
