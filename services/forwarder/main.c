@@ -30,6 +30,7 @@ static const struct cfg_field fwd_fields[] = {
     CFG_STR("SB_ERROR_CLASSES", struct fwd_config, error_classes, ""),
     CFG_SECRET("SB_FORWARD_KEY", struct fwd_config, forward_key, ""),
     CFG_STR("SB_FORWARD_KEY_FILE", struct fwd_config, forward_key_file, ""),
+    CFG_SECRET("SB_FORWARD_KEY_PREVIOUS", struct fwd_config, forward_key_previous, ""),
     CFG_UINT("FWD_MAX_INFLIGHT", struct fwd_config, max_inflight, 1024, 1, 100000),
     CFG_UINT("FWD_KEEPALIVE_MS", struct fwd_config, keepalive_ms, 5000, 100, 60000),
     CFG_UINT("FWD_MAX_CONNS", struct fwd_config, max_conns, 256, 1, 10000),
@@ -68,7 +69,7 @@ int main(void)
     struct fwd *f = NULL;
     struct bus *bus = NULL;
     struct ops *ops = NULL;
-    struct vault *vault = NULL;
+    struct vault *vault = NULL, *previous = NULL;
     struct svc svc;
     int rc = EXIT_FAILURE;
     enum status st;
@@ -111,7 +112,12 @@ int main(void)
                   status_str(st));
         goto out;
     }
-    if (fwd_new(&cfg, table ? table : classify_default(), vault, &f) != ST_OK)
+    if (cfg.forward_key_previous[0] &&
+        (st = vault_open(cfg.forward_key_previous, "", &previous)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=forward_key_previous st=%s", status_str(st));
+        goto out;
+    }
+    if (fwd_new(&cfg, table ? table : classify_default(), vault, previous, &f) != ST_OK)
         goto out;
     if (bus_connect(&cfg.bus, "forwarder", &bus) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
@@ -138,6 +144,7 @@ out:
     fwd_free(f);
     classify_table_free(table);
     vault_free(vault);
+    vault_free(previous);
     curl_global_cleanup();
     bus_shutdown();
     return rc;

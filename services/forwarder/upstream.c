@@ -60,7 +60,8 @@ struct job {
 struct fwd {
     const struct fwd_config *cfg;
     const struct classify_table *table;
-    const struct vault *vault; /* the forward key */
+    const struct vault *vault;    /* the forward key */
+    const struct vault *previous; /* the one being rotated out, or NULL */
     CURLM *multi;
     struct bus *bus;
     struct queue *q;
@@ -81,13 +82,14 @@ static void wake(void *arg)
 }
 
 enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *table,
-                    const struct vault *vault, struct fwd **ret)
+                    const struct vault *vault, const struct vault *previous, struct fwd **ret)
 {
     struct fwd *f = xcalloc(1, sizeof(*f));
     size_t n;
 
     f->cfg = cfg;
     f->vault = vault;
+    f->previous = previous;
     f->table = table;
     f->env_table = table;
     f->multi = curl_multi_init();
@@ -544,6 +546,8 @@ static enum status open_secret(struct fwd *f, struct fwd_req *req)
     if (!req->sealed)
         return ST_OK;
     st = vault_unseal(f->vault, req->key_id, req->secret, key, sizeof(key));
+    if (st != ST_OK && f->previous) /* keypool still seals with the key being rotated out */
+        st = vault_unseal(f->previous, req->key_id, req->secret, key, sizeof(key));
     if (st != ST_OK)
         return st;
     free(req->secret);

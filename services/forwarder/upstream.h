@@ -21,6 +21,7 @@ struct fwd_config {
     const char *error_classes;
     const char *forward_key; /* SB_FORWARD_KEY: opens the sealed secrets keypool sends */
     const char *forward_key_file;
+    const char *forward_key_previous; /* during a rotation: still accepted */
     unsigned max_inflight;
     unsigned keepalive_ms;
     unsigned max_conns;
@@ -29,11 +30,12 @@ struct fwd_config {
 struct fwd;
 
 /**
- * New forwarder (curl_global_init must have run). Borrowed cfg, table and vault (the forward key).
+ * New forwarder (curl_global_init must have run). Borrowed cfg, table, vault (the forward key)
+ * and previous (one being rotated out, or NULL).
  * Caller owns *ret.
  */
 enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *table,
-                    const struct vault *vault, struct fwd **ret);
+                    const struct vault *vault, const struct vault *previous, struct fwd **ret);
 void fwd_free(struct fwd *f);
 /** Connect to NATS and subscribe; messages wake the loop through curl_multi_wakeup. */
 enum status fwd_attach(struct fwd *f, struct bus *bus);

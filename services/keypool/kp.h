@@ -35,9 +35,13 @@ struct store_filter {
     const char *after; /* keyset cursor: ids greater than this */
 };
 
-/** Connect (libpq conninfo), migrate, and seal any plaintext left by older versions. Borrowed
- * vault. Caller owns *ret. */
-enum status store_open(const char *conninfo, const struct vault *vault, struct store **ret);
+/**
+ * Connect (libpq conninfo), migrate, and seal any plaintext left by older versions. With a
+ * `previous` vault (a master key being rotated out, else NULL), rows only it opens are sealed
+ * again under `vault`. Borrowed vaults. Caller owns *ret.
+ */
+enum status store_open(const char *conninfo, const struct vault *vault,
+                       const struct vault *previous, struct store **ret);
 void store_free(struct store *s);
 /** Insert the key unless its id exists: ST_OK when added, ST_CONFLICT when it was there. */
 enum status store_add_key(struct store *s, const char *id, const char *project, const char *secret,

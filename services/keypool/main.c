@@ -41,6 +41,8 @@ struct kp_config {
     const char *id;
     const char *master_key;
     const char *master_key_file;
+    const char *master_key_previous; /* a master key being rotated out */
+    const char *master_key_previous_file;
     const char *forward_key;
     const char *forward_key_file;
     struct events_cfg events;
@@ -58,6 +60,8 @@ static const struct cfg_field kp_fields[] = {
     CFG_STR("KP_ID", struct kp_config, id, ""),
     CFG_SECRET("SB_MASTER_KEY", struct kp_config, master_key, ""),
     CFG_STR("SB_MASTER_KEY_FILE", struct kp_config, master_key_file, ""),
+    CFG_SECRET("SB_MASTER_KEY_PREVIOUS", struct kp_config, master_key_previous, ""),
+    CFG_STR("SB_MASTER_KEY_PREVIOUS_FILE", struct kp_config, master_key_previous_file, ""),
     CFG_SECRET("SB_FORWARD_KEY", struct kp_config, forward_key, ""),
     CFG_STR("SB_FORWARD_KEY_FILE", struct kp_config, forward_key_file, ""),
     CFG_STR("SB_QUOTA_RESET_TIME", struct kp_config, reset_time, "00:00"),
@@ -264,7 +268,7 @@ int main(void)
     struct kv *kv = NULL;
     struct store *store = NULL;
     struct kp_pool *pool = NULL;
-    struct vault *vault = NULL, *fwd_vault = NULL;
+    struct vault *vault = NULL, *fwd_vault = NULL, *old_vault = NULL;
     struct queue *q = NULL;
     struct ops *ops = NULL;
     struct svc svc;
@@ -300,6 +304,15 @@ int main(void)
                   status_str(st));
         goto out;
     }
+    if ((cfg.master_key_previous[0] || cfg.master_key_previous_file[0]) &&
+        (st = vault_open(cfg.master_key_previous, cfg.master_key_previous_file, &old_vault)) !=
+            ST_OK) {
+        LOG_ERROR("startup.failed",
+                  "step=master_key_previous st=%s msg=\"SB_MASTER_KEY_PREVIOUS: "
+                  "64 hex digits\"",
+                  status_str(st));
+        goto out;
+    }
     if ((st = vault_open(cfg.forward_key, cfg.forward_key_file, &fwd_vault)) != ST_OK) {
         LOG_ERROR("startup.failed",
                   "step=forward_key st=%s msg=\"set SB_FORWARD_KEY (64 hex digits) or "
@@ -308,7 +321,7 @@ int main(void)
         goto out;
     }
     kp_codec_set_seal(fwd_vault);
-    SIGNALS_UNTIL_UP("postgres", st, store_open(cfg.pg_dsn, vault, &store), &stop_flag);
+    SIGNALS_UNTIL_UP("postgres", st, store_open(cfg.pg_dsn, vault, old_vault, &store), &stop_flag);
     if (!stop_flag)
         SIGNALS_UNTIL_UP("redis", st, kv_connect(&cfg.redis, &kv), &stop_flag);
     if (stop_flag) {
@@ -372,6 +385,7 @@ out:
     store_free(store);
     vault_free(vault);
     vault_free(fwd_vault);
+    vault_free(old_vault);
     bus_shutdown();
     return rc;
 }

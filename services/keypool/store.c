@@ -62,7 +62,37 @@ static enum status seal_legacy(struct store *s)
     return st;
 }
 
-enum status store_open(const char *conninfo, const struct vault *vault, struct store **ret)
+/* Master key rotation: rows the current key does not open but the previous one does are sealed
+ * again under the current key. Idempotent: replicas doing it at once write the same outcome. */
+static enum status reseal(struct store *s, const struct vault *previous)
+{
+    struct db_res *r = NULL;
+    enum status st =
+        db_exec(s->db, "SELECT id, sealed FROM kp_keys WHERE sealed IS NOT NULL", 0, NULL, &r);
+    char secret[1100], sealed[SEALED_MAX];
+    size_t done = 0;
+
+    for (size_t i = 0; st == ST_OK && i < db_res_rows(r); i++) {
+        const char *id = db_res_get(r, i, 0), *old = db_res_get(r, i, 1);
+        if (vault_unseal(s->vault, id, old, secret, sizeof(secret)) == ST_OK ||
+            vault_unseal(previous, id, old, secret, sizeof(secret)) != ST_OK)
+            continue;
+        st = vault_seal(s->vault, id, secret, sealed, sizeof(sealed));
+        const char *p[3] = {id, sealed, old};
+        if (st == ST_OK) /* only if nobody changed the row meanwhile */
+            st = db_exec(s->db, "UPDATE kp_keys SET sealed = $2 WHERE id = $1 AND sealed = $3", 3,
+                         p, NULL);
+        done += st == ST_OK;
+    }
+    memset(secret, 0, sizeof(secret));
+    if (done)
+        LOG_INFO("keys.resealed", "count=%zu msg=\"sealed again under the new master key\"", done);
+    db_res_free(r);
+    return st;
+}
+
+enum status store_open(const char *conninfo, const struct vault *vault,
+                       const struct vault *previous, struct store **ret)
 {
     struct store *s = xcalloc(1, sizeof(*s));
     enum status st = db_open(conninfo, "kp_schema", migrations,
@@ -71,6 +101,8 @@ enum status store_open(const char *conninfo, const struct vault *vault, struct s
     s->vault = vault;
     if (st == ST_OK)
         st = seal_legacy(s);
+    if (st == ST_OK && previous)
+        st = reseal(s, previous);
     if (st != ST_OK) {
         LOG_ERROR("pg.open_failed", "st=%s err=\"%s\"", status_str(st),
                   s->db ? db_last_error(s->db) : "");

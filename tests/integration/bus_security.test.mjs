@@ -122,6 +122,11 @@ test('a forwarder without the right forward key refuses to run the key, and says
   assert.ok(r.status >= 500, `status ${r.status}`);
   assert.match(s.logs('forwarder-wrong'), /event=forward\.unsealable/);
   assert.equal((await s.stats()).calls[SECRETS[0]] ?? 0, 0, 'Google was never called with a wrong key');
+  // rotating it: forwarders take the new key and still accept the old one, then keypool moves
+  await s.kill('forwarder-wrong');
+  await s.ready(s.forwarder({ SB_FORWARD_KEY: 'ef'.repeat(32), SB_FORWARD_KEY_PREVIOUS: s.forwardKey }, 'forwarder-rot'));
+  await s.ready(s.edgeProc);
+  await waitUntil(async () => (await s.gen(FLASH, 'old key still opens')).status === 200, { tries: 20, what: 'served during the rotation' });
   const bad = s.forwarder({ SB_FORWARD_KEY: '' }, 'forwarder-nokey');
   await new Promise((res) => bad.on('exit', res));
   assert.notEqual(bad.exitCode, 0);

@@ -123,6 +123,32 @@ test('a keypool with the wrong master key cannot read the keys and says so', asy
   });
 });
 
+test('rotating the master key: SB_MASTER_KEY_PREVIOUS opens the old rows and they are sealed again under the new key', async () => {
+  await withStack(`proj-s:${SEEDED}`, async (s) => {
+    const fresh = 'cd'.repeat(32);
+    s.secrets.push(fresh);
+    await s.kill('keypool');
+    // the new key alone cannot open the rows yet
+    s.keypool({ SB_MASTER_KEY: fresh, GEMINI_API_KEYS: '' }, 'keypool-new');
+    await waitUntil(() => s.logs('keypool-new').includes('event=keys.unreadable count=1'), { what: 'unreadable before the rotation' });
+    await s.kill('keypool-new');
+    // new + previous: resealed, served
+    s.keypool({ SB_MASTER_KEY: fresh, SB_MASTER_KEY_PREVIOUS: s.masterKey, GEMINI_API_KEYS: '' }, 'keypool-rot');
+    await waitUntil(() => s.logs('keypool-rot').includes('event=keys.resealed count=1'), { what: 'resealed' });
+    await waitUntil(() => s.logs('keypool-rot').includes('event=ready'), { what: 'keypool ready' });
+    await s.ready(s.edgeProc);
+    assert.equal((await s.gen('gemini-2.5-flash', 'after rotation')).status, 200);
+    await s.kill('keypool-rot');
+    // from now on the new key alone opens everything, and the old one opens nothing
+    s.keypool({ SB_MASTER_KEY: fresh, GEMINI_API_KEYS: '' }, 'keypool-after');
+    await waitUntil(() => s.logs('keypool-after').includes('event=keys.loaded count=1'), { what: 'loaded with the new key' });
+    assert.doesNotMatch(s.logs('keypool-after'), /keys\.unreadable/);
+    await s.kill('keypool-after');
+    s.keypool({ GEMINI_API_KEYS: '' }, 'keypool-old');
+    await waitUntil(() => s.logs('keypool-old').includes('event=keys.unreadable count=1'), { what: 'the old key opens nothing' });
+  });
+});
+
 test('status overview: keys by state and project, cooling pairs, live services, requests in flight', async () => {
   const K1 = 'AIzaSy' + rnd(33), K2 = 'AIzaSy' + rnd(33), K3 = 'AIzaSy' + rnd(33), K4 = 'AIzaSy' + rnd(33);
   await withStack(`pa:${K1},pa:${K2},pb:${K3},pc:${K4}`, async (s) => {
