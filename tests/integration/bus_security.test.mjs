@@ -155,3 +155,19 @@ test('Redis: anonymous clients are refused, and each service reaches only its ow
   await waitUntil(async () => (await s.api('/api/scheduler')).body?.leader, { what: 'a leader' });
   assert.notEqual(s.redis('KEYS', 'sb:sess:*'), '');
 }, { schedulers: 1 }));
+
+test('NATS over TLS: every service connects with NATS_TLS_CA, and a client that does not trust that CA is refused', () => withStack(KEYS, async (s) => {
+  assert.equal((await s.gen(FLASH, 'over tls')).status, 200);
+  await (await s.gen(FLASH, 'a stream over tls', { stream: true })).text();
+  for (const name of ['edge', 'keypool', 'forwarder', 'logger', 'scheduler']) assert.equal((await s.ops(name, '/readyz')).status, 200, name);
+  const { connect } = await import('nats');
+  await assert.rejects(connect({ servers: s.natsUrl, user: 'edge', pass: s.natsPasswords.edge, reconnect: false, timeout: 2000 }));
+  // the observer, with the CA, sees the request traffic go by
+  const nc = await s.natsConnect();
+  const sub = nc.subscribe('sb.v1.forward', { max: 1 });
+  const got = (async () => { for await (const m of sub) return m.subject; })();
+  await nc.flush();
+  await s.gen(FLASH, 'seen');
+  assert.equal(await got, 'sb.v1.forward');
+  await nc.close();
+}, { natsTls: true, loggers: 1, schedulers: 1 }));

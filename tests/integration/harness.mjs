@@ -104,7 +104,22 @@ export class Stack {
   async natsConnect(user = 'observer', opts = {}) {
     const { connect } = await import('nats');
     const inbox = user === 'observer' ? {} : { inboxPrefix: `_INBOX_${user}` };
-    return connect({ servers: this.natsUrl, user, pass: this.natsPasswords[user], ...inbox, ...opts });
+    const tls = this.natsCa ? { tls: { caFile: this.natsCa } } : {};
+    return connect({ servers: this.natsUrl, user, pass: this.natsPasswords[user], ...inbox, ...tls, ...opts });
+  }
+
+  // A CA and a server certificate for 127.0.0.1 (openssl), for NATS over TLS; returns the tls
+  // block of the server's configuration. Services then get NATS_TLS_CA.
+  makeNatsTls() {
+    const d = path.join(this.dir, 'tls');
+    mkdirSync(d);
+    const ossl = (...a) => execFileSync('openssl', a, { cwd: d, stdio: 'pipe' });
+    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=switchboard-test-ca');
+    ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    writeFileSync(path.join(d, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
+    this.natsCa = path.join(d, 'ca.pem');
+    return `tls { cert_file: "${d}/server.pem", key_file: "${d}/server.key" }\n`;
   }
 
   // The shipped users and permissions, plus the observer, in a NATS config of this stack's.
@@ -122,7 +137,8 @@ export class Stack {
   // Create the stream, its consumers and the settings bucket, as deployments do before the
   // services start (they have no right to create them).
   provision(env = {}) {
-    execFileSync(bin('provision'), [], { env: { ...process.env, NATS_URL: this.natsUrl, ...this.natsCreds('provision'), ...env }, stdio: 'pipe' });
+    const tls = this.natsCa ? { NATS_TLS_CA: this.natsCa } : {};
+    execFileSync(bin('provision'), [], { env: { ...process.env, NATS_URL: this.natsUrl, ...this.natsCreds('provision'), ...tls, ...env }, stdio: 'pipe' });
   }
 
   spawn(name, cmd, env) {
@@ -130,7 +146,7 @@ export class Stack {
     const fd = require_fd(log);
     // every service's ops listener on a free port of its own (read back from its log), and a
     // short drain so that stopping a stack never waits on a stream
-    const base = { LOG_LEVEL: 'info', SB_OPS_ADDR: '127.0.0.1:0', SB_DRAIN_S: '3' };
+    const base = { LOG_LEVEL: 'info', SB_OPS_ADDR: '127.0.0.1:0', SB_DRAIN_S: '3', ...(this.natsCa ? { NATS_TLS_CA: this.natsCa } : {}) };
     const p = spawn(cmd, [], { env: { ...process.env, ...base, ...env }, stdio: ['ignore', fd, fd] });
     p.sbName = name;
     p.sbOurs = true;
@@ -139,11 +155,11 @@ export class Stack {
     return p;
   }
 
-  async startInfra() {
+  async startInfra(opts = {}) {
     this.natsPort = await freePort();
     this.redisPort = await freePort();
     this.pgPort = await freePort();
-    this.spawnRaw('nats', 'nats-server', ['-c', this.writeNatsConfig()]);
+    this.spawnRaw('nats', 'nats-server', ['-c', this.writeNatsConfig(opts.natsTls ? this.makeNatsTls() : '')]);
     this.spawnRaw('redis', 'redis-server', this.redisArgs());
     const tpl = pgTemplate();
     const pgdir = path.join(this.dir, 'pg');
@@ -266,7 +282,7 @@ export class Stack {
   async start(keys, opts = {}) {
     this.keys = keys;
     for (const k of keys.split(',')) this.secrets.push(k.split(':').pop());
-    await this.startInfra();
+    await this.startInfra(opts);
     await this.startFake(keys, opts.fakeEnv);
     for (let i = 0; i < (opts.keypools ?? 1); i++) this.keypool(opts.kpEnv, `keypool${i || ''}`);
     for (let i = 0; i < (opts.forwarders ?? 1); i++) this.forwarder(opts.fwdEnv, `forwarder${i || ''}`);
