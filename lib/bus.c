@@ -161,6 +161,14 @@ bool bus_connected(struct bus *bus)
     return bus && bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
+bool bus_ready(void *bus, char *why, size_t n)
+{
+    if (bus_connected(bus))
+        return true;
+    (void)snprintf(why, n, "no NATS connection");
+    return false;
+}
+
 enum status bus_wait_up(struct bus *bus, unsigned wait_ms)
 {
     for (unsigned waited = 0;; waited += 20) {

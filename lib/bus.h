@@ -46,6 +46,8 @@ enum status bus_connect(const struct bus_cfg *cfg, const char *name, struct bus 
 enum status bus_wait_up(struct bus *bus, unsigned wait_ms);
 /** True while connected to a server (any thread). */
 bool bus_connected(struct bus *bus);
+/** An ops_ready_fn (lib/ops.h) with arg a struct bus: ready while connected, else why says so. */
+bool bus_ready(void *bus, char *why, size_t n);
 /** Why the last connection attempt or connection failed ("" when none did); borrowed. */
 const char *bus_last_error(struct bus *bus);
 /**

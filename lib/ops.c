@@ -34,8 +34,9 @@ struct ops {
     unsigned port;
     pthread_mutex_t mu; /* guards the callbacks */
     ops_ready_fn *ready;
+    void *ready_arg;
     ops_metrics_fn *metrics;
-    void *arg;
+    void *metrics_arg;
     atomic_uint_least64_t last_beat_us; /* 0: the loop has not started */
     atomic_uint_least64_t stall_ms;     /* test hook: the loop sleeps this long once */
     atomic_uint_least64_t drain_until_us;
@@ -97,7 +98,7 @@ static bool is_ready(struct ops *o, char *why, size_t n)
         (void)snprintf(why, n, "starting");
         ok = false;
     } else {
-        ok = o->ready(o->arg, why, n);
+        ok = o->ready(o->ready_arg, why, n);
     }
     (void)pthread_mutex_unlock(&o->mu);
     return ok;
@@ -136,7 +137,7 @@ static enum MHD_Result metrics(struct ops *o, struct MHD_Connection *conn)
                          "Seconds since the service's loop last turned.", loop_lag_s(o));
     (void)pthread_mutex_lock(&o->mu);
     if (st == ST_OK && o->metrics)
-        st = o->metrics(&b, o->arg);
+        st = o->metrics(&b, o->metrics_arg);
     (void)pthread_mutex_unlock(&o->mu);
     if (st == ST_OK)
         st = prom_process(&b);
@@ -255,12 +256,14 @@ enum status ops_start(const struct ops_cfg *cfg, const char *svc, struct ops **r
     return ST_OK;
 }
 
-void ops_serve(struct ops *o, ops_ready_fn *ready, ops_metrics_fn *metrics_fn, void *arg)
+void ops_serve(struct ops *o, ops_ready_fn *ready, void *ready_arg, ops_metrics_fn *metrics_fn,
+               void *metrics_arg)
 {
     (void)pthread_mutex_lock(&o->mu);
     o->ready = ready;
+    o->ready_arg = ready_arg;
     o->metrics = metrics_fn;
-    o->arg = arg;
+    o->metrics_arg = metrics_arg;
     (void)pthread_mutex_unlock(&o->mu);
 }
 

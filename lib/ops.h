@@ -39,8 +39,9 @@ typedef enum status ops_metrics_fn(struct buf *out, void *arg);
  * called, /readyz answers 503 "starting" and /healthz 200. Caller owns *ret: ops_free().
  */
 enum status ops_start(const struct ops_cfg *cfg, const char *svc, struct ops **ret);
-/** Once the service is up: its readiness and metrics callbacks (arg borrowed). */
-void ops_serve(struct ops *o, ops_ready_fn *ready, ops_metrics_fn *metrics, void *arg);
+/** Once the service is up: its readiness and metrics callbacks, with their (borrowed) args. */
+void ops_serve(struct ops *o, ops_ready_fn *ready, void *ready_arg, ops_metrics_fn *metrics,
+               void *metrics_arg);
 /**
  * Called by the service's loop on every turn (NULL is a no-op). With test hooks on, a requested
  * stall happens here, on the loop's own thread.

@@ -70,10 +70,8 @@ static bool on_ready(void *arg, char *why, size_t n)
 {
     struct svc *s = arg;
 
-    if (!bus_connected(s->bus)) {
-        (void)snprintf(why, n, "no NATS connection");
+    if (!bus_ready(s->bus, why, n))
         return false;
-    }
     if (!edge_ready(s->e)) {
         (void)snprintf(why, n, "no keypool or no forwarder answers");
         return false;
@@ -166,7 +164,7 @@ int main(void)
         goto out;
     }
     svc = (struct svc){bus, e};
-    ops_serve(ops, on_ready, on_metrics, &svc);
+    ops_serve(ops, on_ready, &svc, on_metrics, &svc);
     LOG_INFO("ready", "addr=%s port=%u tokens=%zu ops_port=%u", cfg.http_addr, cfg.http_port,
              tokens_count(tokens), ops_port(ops));
     edge_run(e, ops, &stop_flag);

@@ -38,27 +38,9 @@ static const struct cfg_field fwd_fields[] = {
 
 static volatile sig_atomic_t stop_flag;
 
-struct svc {
-    struct fwd *f;
-    struct bus *bus;
-};
-
-static bool on_ready(void *arg, char *why, size_t n)
-{
-    struct svc *s = arg;
-
-    if (!bus_connected(s->bus)) {
-        (void)snprintf(why, n, "no NATS connection");
-        return false;
-    }
-    return true;
-}
-
 static enum status on_metrics(struct buf *out, void *arg)
 {
-    struct svc *s = arg;
-
-    return fwd_metrics_render(out, fwd_inflight(s->f));
+    return fwd_metrics_render(out, fwd_inflight(arg));
 }
 
 int main(void)
@@ -70,7 +52,6 @@ int main(void)
     struct bus *bus = NULL;
     struct ops *ops = NULL;
     struct vault *vault = NULL, *previous = NULL;
-    struct svc svc;
     int rc = EXIT_FAILURE;
     enum status st;
 
@@ -132,8 +113,7 @@ int main(void)
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
-    svc = (struct svc){f, bus};
-    ops_serve(ops, on_ready, on_metrics, &svc);
+    ops_serve(ops, bus_ready, bus, on_metrics, f);
     LOG_INFO("ready", "id=%s upstream=%s ops_port=%u", cfg.id, cfg.base_url, ops_port(ops));
     fwd_run(f, ops, &stop_flag);
     LOG_INFO("stopping", "id=%s", cfg.id);

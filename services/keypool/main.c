@@ -195,20 +195,8 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
 
 struct svc {
     struct bus *bus;
-    struct kv *kv;
     struct kp_pool *pool;
 };
-
-static bool on_ready(void *arg, char *why, size_t n)
-{
-    struct svc *s = arg;
-
-    if (!bus_connected(s->bus)) {
-        (void)snprintf(why, n, "no NATS connection");
-        return false;
-    }
-    return true;
-}
 
 static enum status on_metrics(struct buf *out, void *arg)
 {
@@ -359,8 +347,8 @@ int main(void)
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
-    svc = (struct svc){bus, kv, pool};
-    ops_serve(ops, on_ready, on_metrics, &svc);
+    svc = (struct svc){bus, pool};
+    ops_serve(ops, bus_ready, bus, on_metrics, NULL);
     LOG_INFO("ready", "id=%s keys=%zu ops_port=%u", cfg.id, kp_pool_key_count(pool), ops_port(ops));
     serve(&svc, ops, ev, store, &cfg, q, &stop_flag);
     /* drain: other replicas take new work; what was already on its way here is answered */

@@ -126,10 +126,8 @@ static bool on_ready(void *arg, char *why, size_t n)
 {
     struct lgr *l = arg;
 
-    if (!bus_connected(l->bus)) {
-        (void)snprintf(why, n, "no NATS connection");
+    if (!bus_ready(l->bus, why, n))
         return false;
-    }
     if (atomic_load(&l->pg_down)) {
         (void)snprintf(why, n, "PostgreSQL refuses writes");
         return false;
@@ -209,7 +207,7 @@ int main(void)
         LOG_ERROR("startup.failed", "step=subscribe");
         goto stop;
     }
-    ops_serve(ops, on_ready, on_metrics, &l);
+    ops_serve(ops, on_ready, &l, on_metrics, &l);
     LOG_INFO("ready", "id=%s batch=%u flush_ms=%u ops_port=%u", cfg.id, cfg.batch, cfg.flush_ms,
              ops_port(ops));
     while (!stop_flag) {

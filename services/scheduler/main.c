@@ -78,17 +78,6 @@ static void *lock_run(void *arg)
 
 /* ---------------------------------------------------------------- ops */
 
-static bool on_ready(void *arg, char *why, size_t n)
-{
-    struct sched *s = arg;
-
-    if (!bus_connected(s->bus)) {
-        (void)snprintf(why, n, "no NATS connection");
-        return false;
-    }
-    return true;
-}
-
 static enum status on_metrics(struct buf *out, void *arg)
 {
     return sched_metrics_render(arg, out);
@@ -277,7 +266,7 @@ int main(void)
         goto out;
     }
     lock_started = true;
-    ops_serve(s.ops, on_ready, on_metrics, &s);
+    ops_serve(s.ops, bus_ready, s.bus, on_metrics, &s);
     LOG_INFO("ready", "id=%s lease_ms=%u reset=%s ops_port=%u", cfg.id, cfg.lease_ms,
              cfg.reset_time, ops_port(s.ops));
     while (!stop_flag) {
