@@ -120,8 +120,13 @@ fi
 export SB_ADMIN_PASSWORD_FILE="$DATA/admin_password"
 had_admin_file=""; [[ -e $SB_ADMIN_PASSWORD_FILE ]] && had_admin_file=1
 
-# the stream, its consumers and the settings bucket, which the services have no right to create
-env $(as_nats provision) "$BUILD/services/provision/provision" >"$DATA/logs/provision.log" 2>&1 ||
+# the provisioning step: each service's tables, then the stream, its consumers and the settings
+# bucket, which the services have no right to create
+for svc in edge keypool logger; do
+  "$BUILD/services/$svc/$svc" --migrate >>"$DATA/logs/provision.log" 2>&1 ||
+    { echo "migrating $svc's tables failed; see $DATA/logs/provision.log" >&2; exit 1; }
+done
+env $(as_nats provision) "$BUILD/services/provision/provision" >>"$DATA/logs/provision.log" 2>&1 ||
   { echo "provisioning NATS failed; see $DATA/logs/provision.log" >&2; exit 1; }
 
 ops() { echo "127.0.0.1:$((OPS_BASE + $1))"; }

@@ -378,6 +378,21 @@ static void on_changed(struct bus_msg *msg, void *arg)
     (void)queue_push(a->q, &reload_marker); /* full: the periodic reload catches up */
 }
 
+static enum status open_db(const char *dsn, struct db **ret)
+{
+    return db_open(dsn, "edge_schema", migrations, sizeof(migrations) / sizeof(migrations[0]),
+                   4242002, ret);
+}
+
+enum status admin_migrate(const char *dsn)
+{
+    struct db *db = NULL;
+    enum status st = open_db(dsn, &db);
+
+    db_free(db);
+    return st;
+}
+
 enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edge *e,
                       struct tokens *tokens, struct admin **ret)
 {
@@ -395,8 +410,7 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
         (void)snprintf(a->id, sizeof(a->id), "edge-%s-%d", host, (int)getpid());
     }
     a->q = queue_new(QUEUE_CAP, NULL, NULL);
-    st = db_open(cfg->pg_dsn, "edge_schema", migrations, sizeof(migrations) / sizeof(migrations[0]),
-                 4242002, &a->db);
+    st = open_db(cfg->pg_dsn, &a->db);
     if (st != ST_OK) {
         LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
         goto fail;

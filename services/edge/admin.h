@@ -39,6 +39,8 @@ struct admin_job {
  * SB_CLIENT_TOKENS tokens, load every token into `tokens`, and start the worker thread.
  * Borrowed: cfg, bus, e, tokens (all outlive the admin). Caller owns *ret: admin_free().
  */
+/** Bring the edge's tables up to date (the provisioning step: `edge --migrate`) and return. */
+enum status admin_migrate(const char *dsn);
 enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edge *e,
                       struct tokens *tokens, struct admin **ret);
 /** Stop the worker (answering nothing more) and free. NULL is a no-op. */

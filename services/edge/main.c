@@ -87,7 +87,8 @@ static enum status on_metrics(struct buf *out, void *arg)
     return st == ST_OK ? reqlog_metrics(out) : st;
 }
 
-int main(void)
+/* `<svc> --migrate`: bring this service's tables up to date and exit (the provisioning step) */
+int main(int argc, char **argv)
 {
     struct edge_config cfg;
     char err[256];
@@ -112,6 +113,12 @@ int main(void)
                  sizeof(err)) != ST_OK) {
         LOG_ERROR("config.invalid", "msg=\"%s\"", err);
         return EXIT_FAILURE;
+    }
+    if (argc == 2 && strcmp(argv[1], "--migrate") == 0) { /* the provisioning step */
+        enum status mst = admin_migrate(cfg.pg_dsn);
+        LOG_AT(mst == ST_OK ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "migrate.done", "st=%s",
+               status_str(mst));
+        return mst == ST_OK ? EXIT_SUCCESS : EXIT_FAILURE;
     }
     /* serve SB_CLIENT_TOKENS at once; the admin worker replaces them with the stored table */
     tokens = tokens_new();

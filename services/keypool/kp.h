@@ -43,6 +43,8 @@ struct store_filter {
 enum status store_open(const char *conninfo, const struct vault *vault,
                        const struct vault *previous, struct store **ret);
 void store_free(struct store *s);
+/** Bring keypool's tables up to date (the provisioning step: `keypool --migrate`) and return. */
+enum status store_migrate(const char *conninfo);
 /** Insert the key unless its id exists: ST_OK when added, ST_CONFLICT when it was there. */
 enum status store_add_key(struct store *s, const char *id, const char *project, const char *secret,
                           const char *label);

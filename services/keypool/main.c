@@ -246,7 +246,8 @@ static void serve(struct svc *s, struct ops *ops, struct jet_pub *ev, struct sto
     }
 }
 
-int main(void)
+/* `<svc> --migrate`: bring this service's tables up to date and exit (the provisioning step) */
+int main(int argc, char **argv)
 {
     struct kp_config cfg;
     char err[256], idbuf[64];
@@ -268,6 +269,12 @@ int main(void)
                  sizeof(err)) != ST_OK) {
         LOG_ERROR("config.invalid", "msg=\"%s\"", err);
         return EXIT_FAILURE;
+    }
+    if (argc == 2 && strcmp(argv[1], "--migrate") == 0) { /* the provisioning step */
+        enum status mst = store_migrate(cfg.pg_dsn);
+        LOG_AT(mst == ST_OK ? LOG_LEVEL_INFO : LOG_LEVEL_ERROR, "migrate.done", "st=%s",
+               status_str(mst));
+        return mst == ST_OK ? EXIT_SUCCESS : EXIT_FAILURE;
     }
     if (!cfg.id[0]) {
         (void)snprintf(idbuf, sizeof(idbuf), "kp-%d", (int)getpid());

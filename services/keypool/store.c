@@ -91,12 +91,26 @@ static enum status reseal(struct store *s, const struct vault *previous)
     return st;
 }
 
+static enum status open_db(const char *conninfo, struct db **ret)
+{
+    return db_open(conninfo, "kp_schema", migrations, sizeof(migrations) / sizeof(migrations[0]),
+                   4242001, ret);
+}
+
+enum status store_migrate(const char *conninfo)
+{
+    struct db *db = NULL;
+    enum status st = open_db(conninfo, &db);
+
+    db_free(db);
+    return st;
+}
+
 enum status store_open(const char *conninfo, const struct vault *vault,
                        const struct vault *previous, struct store **ret)
 {
     struct store *s = xcalloc(1, sizeof(*s));
-    enum status st = db_open(conninfo, "kp_schema", migrations,
-                             sizeof(migrations) / sizeof(migrations[0]), 4242001, &s->db);
+    enum status st = open_db(conninfo, &s->db);
 
     s->vault = vault;
     if (st == ST_OK)

@@ -68,11 +68,25 @@ static const char *const staging =
     "  project text, model text, old_state text, state text, reason text, admin text,"
     "  until_ms bigint) ON COMMIT DELETE ROWS";
 
+static enum status open_db(const char *dsn, struct db **ret)
+{
+    return db_open(dsn, "logger_schema", migrations, sizeof(migrations) / sizeof(migrations[0]),
+                   7315000, ret);
+}
+
+enum status lgr_store_migrate(const char *dsn)
+{
+    struct db *db = NULL;
+    enum status st = open_db(dsn, &db);
+
+    db_free(db);
+    return st;
+}
+
 enum status lgr_store_open(const char *dsn, struct lgr_store **ret)
 {
     struct lgr_store *s = xcalloc(1, sizeof(*s));
-    enum status st = db_open(dsn, "logger_schema", migrations,
-                             sizeof(migrations) / sizeof(migrations[0]), 7315000, &s->db);
+    enum status st = open_db(dsn, &s->db);
 
     if (st != ST_OK) {
         free(s);

@@ -17,6 +17,8 @@ struct lgr_store;
 
 /** Connect and migrate. ST_UNAVAILABLE when Postgres is down. Caller owns *ret. */
 enum status lgr_store_open(const char *dsn, struct lgr_store **ret);
+/** Bring the logger's tables up to date (the provisioning step: `logger --migrate`) and return. */
+enum status lgr_store_migrate(const char *dsn);
 void lgr_store_free(struct lgr_store *s);
 /** The connection, for queries on the same thread (borrowed). */
 struct db *lgr_store_db(struct lgr_store *s);

@@ -171,3 +171,22 @@ test('NATS over TLS: every service connects with NATS_TLS_CA, and a client that 
   assert.equal(await got, 'sb.v1.forward');
   await nc.close();
 }, { natsTls: true, loggers: 1, schedulers: 1 }));
+
+test('PostgreSQL: once provisioned (<svc> --migrate), keypool and the edge run with a role that may only read and write', () => withStack(KEYS, async (s) => {
+  s.psql(`CREATE ROLE sb_app LOGIN;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO sb_app;
+    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO sb_app;
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+  assert.match((() => { try { return s.psqlAs('sb_app', 'CREATE TABLE nope (x int)'); } catch (e) { return String(e.stderr ?? e); } })(), /permission denied/);
+  const dsn = `host=127.0.0.1 port=${s.pgPort} user=sb_app dbname=switchboard`;
+  await s.kill('keypool');
+  await s.ready(s.keypool({ PG_DSN: dsn }, 'keypool-dml'));
+  const e = await s.edge({ PG_DSN: dsn }, 'edge-dml');
+  await s.ready(e);
+  const r = await fetch(`${e.url}/v1beta/models/${FLASH}:generateContent`, { method: 'POST',
+    headers: { 'x-goog-api-key': s.token, 'content-type': 'application/json' }, body: JSON.stringify({ contents: [{ parts: [{ text: 'least privilege' }] }] }) });
+  assert.equal(r.status, 200);
+  const session = await s.login('admin', s.adminPassword, e.url);
+  assert.equal((await s.api('/api/keys', { session, url: e.url })).status, 200);
+  for (const n of ['keypool-dml', 'edge-dml']) assert.doesNotMatch(s.logs(n), /permission denied|startup\.failed/);
+}));

@@ -134,9 +134,16 @@ export class Stack {
     return conf;
   }
 
-  // Create the stream, its consumers and the settings bucket, as deployments do before the
-  // services start (they have no right to create them).
+  // The provisioning step, as deployments run it before the services: each service's tables
+  // (`<svc> --migrate`), then the stream, its consumers and the settings bucket (which the
+  // services have no right to create).
   provision(env = {}) {
+    if (this.pgPort && !this.migrated) {
+      const pg = { PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard` };
+      for (const svc of ['edge', 'keypool', 'logger'])
+        execFileSync(bin(svc), ['--migrate'], { env: { ...process.env, ...pg }, stdio: 'pipe' });
+      this.migrated = true;
+    }
     const tls = this.natsCa ? { NATS_TLS_CA: this.natsCa } : {};
     execFileSync(bin('provision'), [], { env: { ...process.env, NATS_URL: this.natsUrl, ...this.natsCreds('provision'), ...tls, ...env }, stdio: 'pipe' });
   }
@@ -331,6 +338,9 @@ export class Stack {
   }
   redisRaw(...args) {
     return execFileSync('redis-cli', [...this.redisCli(), ...args]).toString().trim();
+  }
+  psqlAs(user, sql) {
+    return execFileSync('psql', ['-h', '127.0.0.1', '-p', String(this.pgPort), '-U', user, '-d', 'switchboard', '-tAc', sql], { stdio: 'pipe' }).toString().trim();
   }
   psql(sql) {
     return execFileSync('psql', ['-h', '127.0.0.1', '-p', String(this.pgPort), '-U', 'postgres', '-d', 'switchboard', '-tAc', sql]).toString().trim();
