@@ -217,7 +217,7 @@ enum status db_open(const char *conninfo, const char *schema_table, const char *
         return ST_UNAVAILABLE;
     }
     st = migrate(db, schema_table, migrations, n, lock_id);
-    if (st != ST_OK) {
+    if (st != ST_OK || !ret) { /* no ret: migrate only (`<svc> --migrate`) */
         db_free(db);
         return st;
     }

@@ -16,7 +16,8 @@ struct db_res;
 /**
  * Connect (libpq conninfo) and apply migrations[n] in order, recording the version in table
  * `schema_table`; `lock_id` is a Postgres advisory lock so concurrent replicas migrate once.
- * Caller owns *ret (db_free()). ST_UNAVAILABLE when Postgres cannot be reached.
+ * Caller owns *ret (db_free()); with ret NULL the connection is closed again (migrate only).
+ * ST_UNAVAILABLE when Postgres cannot be reached.
  */
 enum status db_open(const char *conninfo, const char *schema_table, const char *const *migrations,
                     size_t n, long lock_id, struct db **ret);

@@ -386,11 +386,7 @@ static enum status open_db(const char *dsn, struct db **ret)
 
 enum status admin_migrate(const char *dsn)
 {
-    struct db *db = NULL;
-    enum status st = open_db(dsn, &db);
-
-    db_free(db);
-    return st;
+    return open_db(dsn, NULL);
 }
 
 enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edge *e,

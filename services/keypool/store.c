@@ -99,11 +99,7 @@ static enum status open_db(const char *conninfo, struct db **ret)
 
 enum status store_migrate(const char *conninfo)
 {
-    struct db *db = NULL;
-    enum status st = open_db(conninfo, &db);
-
-    db_free(db);
-    return st;
+    return open_db(conninfo, NULL);
 }
 
 enum status store_open(const char *conninfo, const struct vault *vault,

@@ -76,11 +76,7 @@ static enum status open_db(const char *dsn, struct db **ret)
 
 enum status lgr_store_migrate(const char *dsn)
 {
-    struct db *db = NULL;
-    enum status st = open_db(dsn, &db);
-
-    db_free(db);
-    return st;
+    return open_db(dsn, NULL);
 }
 
 enum status lgr_store_open(const char *dsn, struct lgr_store **ret)

@@ -37,13 +37,37 @@ export async function waitUntil(fn, { tries = 100, interval = 100, what = 'condi
   throw new Error(`timed out waiting for ${what}`);
 }
 
+// A port free now, below the kernel's ephemeral range (32768 and up): the ops listeners bind
+// port 0 and every outbound connection takes an ephemeral port, so a port picked from that range
+// could be taken again before the server meant for it binds.
+const taken = new Set();
 export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
+  for (;;) {
+    const port = 12000 + Math.floor(Math.random() * 20000);
+    if (taken.has(port)) continue;
+    const ok = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.unref();
+      s.on('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (ok) { taken.add(port); return port; }
+  }
+}
+
+// n consecutive free ports (below the ephemeral range): the first of them.
+export async function freePorts(n) {
+  for (;;) {
+    const base = await freePort();
+    let all = true;
+    for (let i = 1; i < n && all; i++) all = await new Promise((resolve) => {
+      const s = net.createServer();
+      s.unref();
+      s.on('error', () => resolve(false));
+      s.listen(base + i, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (all) { for (let i = 1; i < n; i++) taken.add(base + i); return base; }
+  }
 }
 
 async function portOpen(port) {

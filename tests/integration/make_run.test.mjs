@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, waitUntil } from './harness.mjs';
+import { freePort, freePorts, waitUntil } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.SB_BUILD_DIR || path.join(ROOT, 'build');
@@ -18,7 +18,7 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
   chmodSync(data, 0o755); // postgres keeps its cluster inside (else run.sh uses /var/lib/switchboard)
   const ports = { SB_HTTP_PORT: await freePort(), SB_NATS_PORT: await freePort(), SB_REDIS_PORT: await freePort(),
     SB_PG_PORT: await freePort(), SB_FAKE_PORT: await freePort() };
-  const opsBase = 20000 + Math.floor(Math.random() * 20000); // five ports from here
+  const opsBase = await freePorts(5); // five ports from here
   const env = { ...process.env, BUILD, SB_DATA_DIR: data, SB_OPS_PORT_BASE: String(opsBase) };
   for (const [k, v] of Object.entries(ports)) env[k] = String(v);
   for (const k of ['GEMINI_API_KEYS', 'SB_CLIENT_TOKENS', 'GEMINI_BASE_URL']) delete env[k];
