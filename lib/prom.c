@@ -49,6 +49,18 @@ enum status prom_single(struct buf *out, const char *name, const char *type, con
     return st;
 }
 
+enum status prom_labeled(struct buf *out, const char *name, const char *type, const char *help,
+                         const char *label, const char *const *values,
+                         atomic_uint_least64_t *counts, size_t n)
+{
+    enum status st = prom_family(out, name, type, help);
+
+    for (size_t i = 0; i < n && st == ST_OK; i++)
+        st = buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, label, values[i],
+                        (unsigned long long)prom_get(&counts[i]));
+    return st;
+}
+
 enum status prom_hist_render(struct buf *out, const char *name, const char *help,
                              const char *labels, const struct prom_hist *h)
 {

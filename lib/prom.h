@@ -43,6 +43,13 @@ enum status prom_family(struct buf *out, const char *name, const char *type, con
 /** Append one family with a single unlabelled sample. */
 enum status prom_single(struct buf *out, const char *name, const char *type, const char *help,
                         double value);
+/**
+ * Append a family with one label: HELP and TYPE, then `name{label="values[i]"} counts[i]` for
+ * each of the n values.
+ */
+enum status prom_labeled(struct buf *out, const char *name, const char *type, const char *help,
+                         const char *label, const char *const *values,
+                         atomic_uint_least64_t *counts, size_t n);
 /** Read an atomic counter (relaxed). */
 uint64_t prom_get(atomic_uint_least64_t *a);
 /** Add to an atomic counter (relaxed). */

@@ -54,11 +54,9 @@ enum status fwd_metrics_render(struct buf *out, unsigned inflight)
                         (unsigned long long)prom_get(&jobs_accepted),
                         (unsigned long long)prom_get(&jobs_busy));
     if (st == ST_OK)
-        st = prom_family(out, "sb_upstream_responses_total", "counter",
-                         "Upstream transfers by HTTP status class (none: no response).");
-    for (int c = 0; c < 6 && st == ST_OK; c++)
-        st = buf_printf(out, "sb_upstream_responses_total{code=\"%s\"} %llu\n", codes[c],
-                        (unsigned long long)prom_get(&responses[c]));
+        st = prom_labeled(out, "sb_upstream_responses_total", "counter",
+                          "Upstream transfers by HTTP status class (none: no response).", "code",
+                          codes, responses, 6);
     if (st == ST_OK)
         st = prom_family(out, "sb_upstream_errors_total", "counter",
                          "Failed upstream transfers by error class.");

@@ -36,12 +36,10 @@ void kp_metrics_keys(uint64_t loaded, uint64_t active, uint64_t cooling_pairs)
 enum status kp_metrics_render(struct buf *out)
 {
     uint64_t loaded = prom_get(&keys_loaded), active = prom_get(&keys_active);
-    enum status st = prom_family(out, "sb_keypool_leases_total", "counter",
-                                 "Lease requests answered, by result (ok: a key was leased).");
+    enum status st = prom_labeled(out, "sb_keypool_leases_total", "counter",
+                                  "Lease requests answered, by result (ok: a key was leased).",
+                                  "result", names, leases, KPM_COUNT);
 
-    for (int r = 0; r < KPM_COUNT && st == ST_OK; r++)
-        st = buf_printf(out, "sb_keypool_leases_total{result=\"%s\"} %llu\n", names[r],
-                        (unsigned long long)prom_get(&leases[r]));
     if (st == ST_OK)
         st = prom_hist_render(out, "sb_keypool_lease_duration_seconds",
                               "Time to answer a lease (its share of a pipelined Redis batch).",

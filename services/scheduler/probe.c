@@ -187,13 +187,9 @@ static atomic_uint_least64_t probes[P_COUNT];
 
 enum status sched_probe_metrics(struct buf *out)
 {
-    enum status st = prom_family(out, "sb_scheduler_probes_total", "counter",
-                                 "Dead-key probes by result (restored: the key works again).");
-
-    for (int i = 0; i < P_COUNT && st == ST_OK; i++)
-        st = buf_printf(out, "sb_scheduler_probes_total{result=\"%s\"} %llu\n", result_names[i],
-                        (unsigned long long)prom_get(&probes[i]));
-    return st;
+    return prom_labeled(out, "sb_scheduler_probes_total", "counter",
+                        "Dead-key probes by result (restored: the key works again).", "result",
+                        result_names, probes, P_COUNT);
 }
 
 /* The next probe of it after `failures` failed ones. */
