@@ -32,6 +32,27 @@ enum status parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
     return parse_u64n(s, strlen(s), min, max, ret);
 }
 
+enum status parse_span_ms(const char *s, uint64_t max_ms, uint64_t *ret)
+{
+    static const struct {
+        char unit;
+        uint64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+    size_t len = s ? strlen(s) : 0;
+    uint64_t n = 0;
+
+    if (len < 2 || len > 12 || parse_u64n(s, len - 1, 0, UINT64_MAX / 86400000, &n) != ST_OK)
+        return ST_INVALID;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (s[len - 1] == units[i].unit) {
+            if (n * units[i].ms > max_ms)
+                return ST_INVALID;
+            *ret = n * units[i].ms;
+            return ST_OK;
+        }
+    return ST_INVALID;
+}
+
 enum status parse_duration_ms(const char *s, uint64_t *ret)
 {
     const uint64_t cap_s = 10ULL * 365 * 24 * 3600;

@@ -17,6 +17,11 @@ enum status parse_u64n(const char *s, size_t len, uint64_t min, uint64_t max, ui
  */
 enum status parse_duration_ms(const char *s, uint64_t *ret);
 /**
+ * A span of time written "<n>s", "<n>m", "<n>h" or "<n>d" (a whole number and a unit: "15m",
+ * "24h", "7d") into milliseconds; ST_INVALID when malformed or above max_ms.
+ */
+enum status parse_span_ms(const char *s, uint64_t max_ms, uint64_t *ret);
+/**
  * The next word of the NUL-terminated text at *p, words being separated by runs of any of the
  * characters in seps: returns its start with *ret_len (0 and the end of the text when there is
  * none left) and moves *p past it.

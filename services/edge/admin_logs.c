@@ -46,7 +46,7 @@ static bool range_args(struct admin_ctx *x, uint64_t *from_us, uint64_t *to_us)
         return false;
     }
     if (since) {
-        if (parse_duration_ms(since, &ms) != ST_OK) {
+        if (parse_span_ms(since, 3650ULL * 86400000, &ms) != ST_OK) {
             admin_error(x, 400, "since takes a duration such as 15m, 24h or 7d.");
             return false;
         }

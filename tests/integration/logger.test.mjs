@@ -238,6 +238,19 @@ test('/api/logs filters and keyset paging, and statistics, match a known dataset
       if (!cursor) break;
     }
     assert.deepEqual(seen, newestFirst.map((e) => e.requestId));
+    // since is a span back from now, as the README writes it (15m, 1h, 24h, 7d were refused)
+    for (const [q, n] of [['since=15m', 0], ['since=1h', 0], ['since=30s', 0], ['since=7d', 24], ['since=240h', 24]]) {
+      const r = await s.api(`/api/logs?${q}&limit=500`);
+      assert.equal(r.status, 200, `${q}: ${r.text}`);
+      assert.equal(r.body.items.length, n, q);
+    }
+    assert.equal((await s.api('/api/logs?since=24h')).status, 200);
+    assert.equal((await s.api('/api/stats/usage?since=7d&group_by=model&bucket=day')).status, 200);
+    for (const bad of ['15x', '-1h', '1.5h', 'h', '9999999999999d', '3651d']) {
+      const r = await s.api(`/api/logs?since=${bad}`);
+      assert.equal(r.status, 400, bad);
+      assert.match(r.body.error.message, /15m, 24h or 7d/);
+    }
     for (const bad of ['status=abc', 'from=yesterday', 'limit=0', 'limit=501', 'cursor=zzz', 'stream=maybe', 'since=forever']) {
       const r = await s.api(`/api/logs?${bad}`);
       assert.equal(r.status, 400, bad);

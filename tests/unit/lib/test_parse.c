@@ -21,6 +21,27 @@ static void test_u64(void **state)
     assert_int_equal(v, 7); /* untouched on failure */
 }
 
+static void test_span(void **state)
+{
+    uint64_t v = 0;
+    (void)state;
+    assert_int_equal(parse_span_ms("15m", 1ULL << 40, &v), ST_OK);
+    assert_int_equal(v, 900000);
+    assert_int_equal(parse_span_ms("1h", 1ULL << 40, &v), ST_OK);
+    assert_int_equal(v, 3600000);
+    assert_int_equal(parse_span_ms("24h", 1ULL << 40, &v), ST_OK);
+    assert_int_equal(v, 86400000);
+    assert_int_equal(parse_span_ms("7d", 1ULL << 40, &v), ST_OK);
+    assert_int_equal(v, 604800000);
+    assert_int_equal(parse_span_ms("30s", 1ULL << 40, &v), ST_OK);
+    assert_int_equal(v, 30000);
+    assert_int_equal(parse_span_ms("8d", 7ULL * 86400000, &v), ST_INVALID);
+    const char *bad[] = {"", "h", "15", "15x", "-1h", "1.5h", "+3m", "1 h", "9999999999999d", NULL};
+    for (size_t i = 0; bad[i]; i++)
+        assert_int_equal(parse_span_ms(bad[i], UINT64_MAX, &v), ST_INVALID);
+    assert_int_equal(parse_span_ms(NULL, UINT64_MAX, &v), ST_INVALID);
+}
+
 static void test_duration(void **state)
 {
     (void)state;
@@ -68,6 +89,6 @@ static void test_word(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_u64), cmocka_unit_test(test_duration),
-                                       cmocka_unit_test(test_word)};
+                                       cmocka_unit_test(test_span), cmocka_unit_test(test_word)};
     return cmocka_run_group_tests_name("parse", tests, NULL, NULL);
 }
