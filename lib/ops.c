@@ -288,11 +288,6 @@ uint64_t ops_drain(struct ops *o)
     return atomic_load(&o->drain_until_us);
 }
 
-bool ops_draining(const struct ops *o)
-{
-    return o && atomic_load(&((struct ops *)(uintptr_t)o)->draining);
-}
-
 unsigned ops_port(const struct ops *o)
 {
     return o ? o->port : 0;

@@ -49,8 +49,6 @@ void ops_serve(struct ops *o, ops_ready_fn *ready, void *ready_arg, ops_metrics_
 void ops_beat(struct ops *o);
 /** SIGTERM was received: /readyz answers 503 from now on. Returns the drain deadline (mono µs). */
 uint64_t ops_drain(struct ops *o);
-/** True once ops_drain() was called (any thread; NULL: false). */
-bool ops_draining(const struct ops *o);
 /** The bound port (0 when off). */
 unsigned ops_port(const struct ops *o);
 /** Stop the listener; NULL is a no-op. */
