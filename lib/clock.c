@@ -156,13 +156,21 @@ static bool lit(const char **p, char c)
     return true;
 }
 
+static unsigned days_in_month(unsigned y, unsigned m)
+{
+    static const unsigned days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[(m - 1) % 12];
+}
+
 bool clock_parse_iso8601(const char *s, uint64_t *ret_ms)
 {
     unsigned y, mo, d, h = 0, mi = 0, sec = 0, ms = 0, oh, om;
     int64_t off = 0, t;
 
     if (!digits(&s, 4, &y) || !lit(&s, '-') || !digits(&s, 2, &mo) || !lit(&s, '-') ||
-        !digits(&s, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970)
+        !digits(&s, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || y < 1970)
         return false;
     if (*s == 'T' || *s == 't' || *s == ' ') {
         s++;

@@ -320,9 +320,21 @@ static void on_pong(const void *data, size_t len, void *arg)
            : strcmp(p->kind, "forwarder") == 0 ? g->forwarders
            : strcmp(p->kind, "edge") == 0      ? g->edges
                                                : NULL;
-    if (list)
+    if (list == g->edges) {
+        char at[32] = "", since[32] = "";
+        if (p->tokens_loaded_ms)
+            clock_iso8601(p->tokens_loaded_ms, at, sizeof(at));
+        if (p->tokens_failing_ms)
+            clock_iso8601(p->tokens_failing_ms, since, sizeof(since));
+        (void)json_array_append_new(
+            list, json_pack("{s:s,s:i,s:{s:s?,s:s?,s:s?}}", "id", p->id, "inflight",
+                            (int)p->inflight, "tokens", "reloaded_at", at[0] ? at : NULL,
+                            "reload_failing_since", since[0] ? since : NULL, "reload_error",
+                            p->tokens_error[0] ? p->tokens_error : NULL));
+    } else if (list) {
         (void)json_array_append_new(
             list, json_pack("{s:s,s:i}", "id", p->id, "inflight", (int)p->inflight));
+    }
     if (list == g->edges)
         g->inflight += p->inflight;
     sb__v1__pong__free_unpacked(p, NULL);
@@ -331,11 +343,16 @@ static void on_pong(const void *data, size_t len, void *arg)
 void status_pong(struct admin *a, const char *reply)
 {
     Sb__V1__Pong p = SB__V1__PONG__INIT;
-    uint8_t buf[256];
+    struct tok_health h;
+    uint8_t buf[512];
 
+    tokens_health(a->tokens, &h);
     p.id = CODEC_STR(a->id);
     p.kind = CODEC_STR("edge");
     p.inflight = edge_inflight(a->edge);
+    p.tokens_loaded_ms = (uint64_t)h.loaded_ms;
+    p.tokens_failing_ms = (uint64_t)h.failing_ms;
+    p.tokens_error = CODEC_STR(h.err);
     if (sb__v1__pong__get_packed_size(&p) <= sizeof(buf))
         (void)bus_publish(a->bus, reply, NULL, buf, sb__v1__pong__pack(&p, buf), NULL);
 }

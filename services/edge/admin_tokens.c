@@ -130,15 +130,22 @@ enum status tok_reload(struct admin *a)
     size_t n;
     enum status st = db_exec(a->db,
                              "SELECT digest, id, enabled, "
-                             "coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0), "
+                             "CASE WHEN expires_at IS NULL OR expires_at = 'infinity' THEN 0 "
+                             "WHEN expires_at = '-infinity' THEN 1 "
+                             "ELSE greatest((extract(epoch FROM expires_at) * 1000)::bigint, 1) "
+                             "END, "
                              "models, rpm, rpd, tpm, max_concurrent "
                              "FROM edge_tokens WHERE deleted_at IS NULL",
                              0, NULL, &r);
 
     a->last_reload_ms = clock_now_ms();
     if (st != ST_OK) {
-        LOG_WARN("tokens.reload_failed", "st=%s err=\"%s\" action=keep_current", status_str(st),
-                 db_last_error(a->db));
+        struct tok_health h;
+        tokens_loaded(a->tokens, (int64_t)a->last_reload_ms, db_last_error(a->db));
+        tokens_health(a->tokens, &h);
+        LOG_WARN("tokens.reload_failed", "st=%s err=\"%s\" failing_s=%lld action=keep_current",
+                 status_str(st), h.err,
+                 (long long)(a->last_reload_ms - (uint64_t)h.failing_ms) / 1000);
         return st;
     }
     n = db_res_rows(r);
@@ -158,6 +165,14 @@ enum status tok_reload(struct admin *a)
     }
     db_res_free(r);
     tokens_set_take(a->tokens, v, n);
+    {
+        struct tok_health h;
+        tokens_health(a->tokens, &h);
+        if (h.failing_ms)
+            LOG_INFO("tokens.reload_recovered", "failed_s=%lld count=%zu",
+                     (long long)(a->last_reload_ms - (uint64_t)h.failing_ms) / 1000, n);
+    }
+    tokens_loaded(a->tokens, (int64_t)a->last_reload_ms, NULL);
     LOG_DEBUG("tokens.reloaded", "count=%zu", n);
     return ST_OK;
 }
@@ -174,6 +189,29 @@ struct tok_fields {
 };
 
 static const char *const lim_names[4] = {"rpm", "rpd", "tpm", "max_concurrent"};
+
+/*
+ * An expiry must be an RFC 3339 time (or a bare date, midnight UTC) in the future: Postgres would
+ * take "infinity", "epoch" or "tomorrow" as well, and a value it stores but cannot turn into Unix
+ * ms would stop every edge's reload. Written back normalised to UTC.
+ */
+static bool expiry_ok(struct admin_ctx *x, const char *s, char *out, size_t n)
+{
+    uint64_t ms = 0;
+
+    if (!clock_parse_iso8601(s, &ms) || ms > 253402300799999ULL) {
+        admin_error(x, 400,
+                    "expires_at must be an RFC 3339 time with a zone, such as "
+                    "\"2027-01-31T00:00:00Z\", or null for no expiry.");
+        return false;
+    }
+    if (ms <= clock_now_ms()) {
+        admin_error(x, 400, "expires_at must be in the future (to stop a token, disable it).");
+        return false;
+    }
+    clock_iso8601(ms, out, n);
+    return true;
+}
 
 /* Apply the body to f; on a bad field answer 400 and return false. */
 static bool parse_fields(struct admin_ctx *x, struct tok_fields *f)
@@ -205,8 +243,8 @@ static bool parse_fields(struct admin_ctx *x, struct tok_fields *f)
             return false;
         }
         f->has_expires = !json_is_null(v);
-        if (f->has_expires)
-            (void)snprintf(f->expires, sizeof(f->expires), "%s", json_string_value(v));
+        if (f->has_expires && !expiry_ok(x, json_string_value(v), f->expires, sizeof(f->expires)))
+            return false;
     }
     if ((v = json_object_get(in, "models"))) {
         size_t i;

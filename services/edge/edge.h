@@ -54,6 +54,7 @@ struct edge_config {
     unsigned login_max_failures;
     unsigned login_window_s;
     unsigned token_reload_s;
+    unsigned tokens_stale_s; /* /readyz fails when token reloads failed this long */
     bool cookie_secure;
     bool oai_derived;          /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
     const char *edge_id;       /* this replica in request events (default host-pid) */

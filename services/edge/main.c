@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/bus.h"
+#include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/jet.h"
 #include "lib/log.h"
@@ -51,6 +52,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_LOGIN_MAX_FAILURES", struct edge_config, login_max_failures, 5, 1, 1000),
     CFG_UINT("SB_LOGIN_WINDOW_S", struct edge_config, login_window_s, 900, 1, 86400),
     CFG_UINT("SB_TOKEN_RELOAD_S", struct edge_config, token_reload_s, 30, 1, 3600),
+    CFG_UINT("SB_TOKENS_STALE_S", struct edge_config, tokens_stale_s, 120, 1, 86400),
     CFG_BOOL("SB_COOKIE_SECURE", struct edge_config, cookie_secure, false),
     CFG_BOOL("SB_OPENAI_DERIVED_MODELS", struct edge_config, oai_derived, true),
     CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
@@ -64,16 +66,26 @@ static volatile sig_atomic_t stop_flag;
 struct svc {
     struct bus *bus;
     struct edge *e;
+    struct tokens *tokens;
+    unsigned tokens_stale_s;
 };
 
 static bool on_ready(void *arg, char *why, size_t n)
 {
     struct svc *s = arg;
+    struct tok_health h;
 
     if (!bus_ready(s->bus, why, n))
         return false;
     if (!edge_ready(s->e)) {
         (void)snprintf(why, n, "no keypool or no forwarder answers");
+        return false;
+    }
+    tokens_health(s->tokens, &h);
+    if (h.failing_ms && clock_now_ms() - (uint64_t)h.failing_ms > s->tokens_stale_s * 1000ULL) {
+        /* a revoked token would still pass here: better another replica answers */
+        (void)snprintf(why, n, "client tokens not reloaded for %llds: %s",
+                       (long long)(clock_now_ms() - (uint64_t)h.failing_ms) / 1000, h.err);
         return false;
     }
     return true;
@@ -82,7 +94,12 @@ static bool on_ready(void *arg, char *why, size_t n)
 static enum status on_metrics(struct buf *out, void *arg)
 {
     struct svc *s = arg;
+    struct tok_health h;
     enum status st = metrics_render(out, edge_inflight(s->e), edge_ready(s->e));
+
+    tokens_health(s->tokens, &h);
+    if (st == ST_OK)
+        st = metrics_tokens(out, &h, clock_now_ms());
 
     return st == ST_OK ? reqlog_metrics(out) : st;
 }
@@ -170,7 +187,7 @@ int main(int argc, char **argv)
         LOG_ERROR("startup.failed", "step=http port=%u", cfg.http_port);
         goto out;
     }
-    svc = (struct svc){bus, e};
+    svc = (struct svc){bus, e, tokens, cfg.tokens_stale_s};
     ops_serve(ops, on_ready, &svc, on_metrics, &svc);
     LOG_INFO("ready", "addr=%s port=%u tokens=%zu ops_port=%u", cfg.http_addr, cfg.http_port,
              tokens_count(tokens), ops_port(ops));

@@ -7,6 +7,8 @@
 
 #include "lib/prom.h"
 
+#include "tokens.h"
+
 #define NCLASS 5 /* 1xx..5xx */
 
 static const uint64_t overhead_bounds_us[] = {250, 500, 1000, 2000, 5000, 10000, 50000, 250000};
@@ -72,5 +74,22 @@ enum status metrics_render(struct buf *out, unsigned inflight, bool upstream_rea
         st = prom_single(out, "sb_upstream_reachable", "gauge",
                          "1 when a keypool and a forwarder answered the edge's ping lately.",
                          upstream_ready ? 1 : 0);
+    return st;
+}
+
+enum status metrics_tokens(struct buf *out, const struct tok_health *h, uint64_t now_ms)
+{
+    enum status st =
+        prom_single(out, "sb_tokens_reload_failures_total", "counter",
+                    "Client-token reloads from PostgreSQL that failed.", (double)h->failures);
+
+    if (st == ST_OK)
+        st = prom_single(out, "sb_tokens_reload_failing", "gauge",
+                         "1 while reloads fail: revocations do not reach this edge.",
+                         h->failing_ms ? 1 : 0);
+    if (st == ST_OK && h->loaded_ms)
+        st = prom_single(out, "sb_tokens_age_seconds", "gauge",
+                         "Seconds since the client-token table was last loaded.",
+                         (double)(now_ms - (uint64_t)h->loaded_ms) / 1000.0);
     return st;
 }

@@ -21,5 +21,8 @@ void metrics_request(enum route_kind route, unsigned status, uint64_t overhead_u
 void metrics_attempt(enum err_class cls);
 /** Append the edge's metric families to out. */
 enum status metrics_render(struct buf *out, unsigned inflight, bool upstream_ready);
+struct tok_health;
+/** The client-token table's freshness: failed reloads, age, failing or not. */
+enum status metrics_tokens(struct buf *out, const struct tok_health *h, uint64_t now_ms);
 
 #endif

@@ -1,6 +1,8 @@
 /* Token table: entries sorted by digest, looked up with bsearch inside a snapshot. */
 #include "tokens.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,11 @@ struct table {
 
 struct tokens {
     struct snap *snap;
+    _Atomic int64_t loaded_ms;      /* last table taken from the store; 0: the environment's */
+    _Atomic int64_t failing_ms;     /* first failed reload since the last good one; 0: none */
+    atomic_uint_least64_t failures; /* failed reloads, ever */
+    pthread_mutex_t mu;             /* err */
+    char err[160];
 };
 
 static int cmp(const void *a, const void *b)
@@ -44,6 +51,7 @@ struct tokens *tokens_new(void)
     struct tokens *t = xcalloc(1, sizeof(*t));
 
     t->snap = snap_new(table_free);
+    (void)pthread_mutex_init(&t->mu, NULL);
     tokens_set_take(t, NULL, 0);
     return t;
 }
@@ -53,6 +61,7 @@ void tokens_free(struct tokens *t)
     if (!t)
         return;
     snap_free(t->snap);
+    (void)pthread_mutex_destroy(&t->mu);
     free(t);
 }
 
@@ -111,6 +120,31 @@ enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *m
     }
     snap_put(t->snap, ref);
     return v;
+}
+
+void tokens_loaded(struct tokens *t, int64_t now_ms, const char *err)
+{
+    if (!err) {
+        atomic_store(&t->loaded_ms, now_ms);
+        atomic_store(&t->failing_ms, 0);
+        return;
+    }
+    atomic_fetch_add(&t->failures, 1);
+    if (atomic_load(&t->failing_ms) == 0)
+        atomic_store(&t->failing_ms, now_ms);
+    (void)pthread_mutex_lock(&t->mu);
+    (void)snprintf(t->err, sizeof(t->err), "%s", err);
+    (void)pthread_mutex_unlock(&t->mu);
+}
+
+void tokens_health(struct tokens *t, struct tok_health *ret)
+{
+    ret->loaded_ms = atomic_load(&t->loaded_ms);
+    ret->failing_ms = atomic_load(&t->failing_ms);
+    ret->failures = atomic_load(&t->failures);
+    (void)pthread_mutex_lock(&t->mu);
+    (void)snprintf(ret->err, sizeof(ret->err), "%s", ret->failing_ms ? t->err : "");
+    (void)pthread_mutex_unlock(&t->mu);
 }
 
 size_t tokens_count(struct tokens *t)

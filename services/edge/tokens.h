@@ -50,6 +50,18 @@ void tokens_set_take(struct tokens *t, struct tok_entry *v, size_t n);
  */
 enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *model,
                               int64_t now_ms, struct tok_info *ret);
+/* How fresh the table is: a revocation reaches the edge only through a reload. */
+struct tok_health {
+    int64_t loaded_ms;  /* last successful reload (Unix ms); 0: none yet */
+    int64_t failing_ms; /* reloads failing since (Unix ms); 0: the last one worked */
+    uint64_t failures;  /* failed reloads since start */
+    char err[160];      /* why the last one failed, while failing */
+};
+
+/** Record a reload at now_ms: err NULL when it worked, else why not. Any thread. */
+void tokens_loaded(struct tokens *t, int64_t now_ms, const char *err);
+/** The reload state. Any thread. */
+void tokens_health(struct tokens *t, struct tok_health *ret);
 /** Number of tokens in the current table. Thread-safe. */
 size_t tokens_count(struct tokens *t);
 /**

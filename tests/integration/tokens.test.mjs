@@ -68,8 +68,9 @@ test('token lifecycle: created once-shown and hashed, listed without secrets, us
     await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { enabled: true } });
     for (const u of urls) await waitUntil(async () => (await call(u, tok.secret)).status === 200, { tries: 10, what: 're-enabled' });
 
-    // expired
-    const old = await create(s, { name: 'old', expires_at: new Date(Date.now() - 1000).toISOString() }, []);
+    // expired (a time in the past is refused when set: this one passes by while we wait)
+    const old = await create(s, { name: 'old', expires_at: new Date(Date.now() + 1500).toISOString() }, urls);
+    await sleep(1600);
     // an expired token is known (not "invalid") once the edge has reloaded, and refused
     let expMsg = '';
     await waitUntil(async () => {
@@ -153,4 +154,58 @@ test('TPM and concurrency limits hold across two edges', async () => {
     assert.equal((await slow).status, 200);
     await waitUntil(async () => (await call(urls[1], one.secret)).status === 200, { tries: 20, what: 'slot released' });
   });
+});
+
+test('expiry times are strict RFC 3339 in the future; a reload that fails is visible (metric, /readyz, status), and a disabled token never keeps passing', async () => {
+  await withStack(KEYS, async (s) => {
+    s.session = await s.login();
+    const tok = await create(s, { name: 'probe' });
+    // what Postgres would take but an edge cannot use: refused, and nothing stored
+    for (const t of ['infinity', '-infinity', 'epoch', 'tomorrow', 'now', 'today',
+      '2020-01-01T00:00:00Z', '2030-02-30T00:00:00Z', '2030-01-01T00:00:00', 42]) {
+      const r = await s.api('/api/tokens', { method: 'POST', body: { name: 'bad', expires_at: t } });
+      assert.equal(r.status, 400, `${t}: ${r.text}`);
+      assert.match(r.body.error.message, /expires_at/);
+      const p = await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { expires_at: t } });
+      assert.equal(p.status, 400, `PATCH ${t}`);
+    }
+    assert.equal(s.psql(`SELECT count(*) FROM edge_tokens WHERE name = 'bad'`), '0');
+    // an offset is normalised to UTC
+    const r = await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { expires_at: '2031-06-01T12:00:00+02:00' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.expires_at, '2031-06-01T10:00:00.000Z');
+
+    // rows an older release let in no longer stop reloads: infinity never expires, -infinity has
+    s.psql(`UPDATE edge_tokens SET expires_at = 'infinity' WHERE id = '${tok.id}'`);
+    await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { enabled: false } });
+    await waitUntil(async () => (await call(s.url, tok.secret)).status === 401, { tries: 20, interval: 50, what: 'disabled despite infinity' });
+    await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { enabled: true } });
+    await waitUntil(async () => (await call(s.url, tok.secret)).status === 200, { tries: 20, interval: 50, what: 'infinity: no expiry' });
+    s.psql(`UPDATE edge_tokens SET expires_at = '-infinity' WHERE id = '${tok.id}'`);
+    await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { name: 'probe2' } });
+    await waitUntil(async () => /expired/.test(await (await call(s.url, tok.secret)).text()), { tries: 20, interval: 50, what: '-infinity expired' });
+
+    // a reload that fails is never silent
+    const metric = async (name) => {
+      const m = (await s.ops(s.edgeProc, '/metrics')).text.match(new RegExp(`^${name} (\\S+)$`, 'm'));
+      return m ? Number(m[1]) : NaN;
+    };
+    assert.equal(await metric('sb_tokens_reload_failing'), 0);
+    s.psql('ALTER TABLE edge_tokens RENAME TO edge_tokens_gone');
+    await waitUntil(async () => (await metric('sb_tokens_reload_failing')) === 1, { what: 'failing metric' });
+    assert.ok((await metric('sb_tokens_reload_failures_total')) >= 1);
+    const st = await s.api('/api/status');
+    assert.equal(st.status, 200);
+    const me = st.body.services.edges[0].tokens;
+    assert.ok(me.reload_failing_since && /edge_tokens/.test(me.reload_error), JSON.stringify(me));
+    // beyond SB_TOKENS_STALE_S the edge leaves the load balancer, saying why
+    await waitUntil(async () => (await s.ops(s.edgeProc, '/readyz')).status === 503, { what: 'readyz 503' });
+    assert.match((await s.ops(s.edgeProc, '/readyz')).text, /client tokens not reloaded/);
+    assert.match(s.logs('edge'), /event=tokens.reload_failed/);
+    s.psql('ALTER TABLE edge_tokens_gone RENAME TO edge_tokens');
+    await s.api(`/api/tokens/${tok.id}`, { method: 'PATCH', body: { name: 'probe3' } });
+    await waitUntil(async () => (await s.ops(s.edgeProc, '/readyz')).status === 200, { what: 'ready again' });
+    assert.equal(await metric('sb_tokens_reload_failing'), 0);
+    assert.match(s.logs('edge'), /event=tokens.reload_recovered/);
+  }, { edgeEnv: { SB_TOKENS_STALE_S: '1', SB_TOKEN_RELOAD_S: '1' } });
 });

@@ -99,6 +99,12 @@ static void test_iso8601_and_days(void **state)
         {"1969-12-31T23:59:59Z", false, 0},
         {"2026-01-15T12:00:00Zjunk", false, 0},
         {"yesterday", false, 0},
+        {"infinity", false, 0},
+        {"epoch", false, 0},
+        {"tomorrow", false, 0},
+        {"2026-02-29T00:00:00Z", false, 0}, /* not a leap year */
+        {"2028-02-29T00:00:00Z", true, 1835395200000ULL},
+        {"2026-04-31", false, 0},
         {"", false, 0},
     };
     char day[16];
