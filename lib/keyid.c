@@ -40,22 +40,31 @@ void keyid_mask(const char *secret, char *out, size_t n)
         (void)snprintf(out, n, "%.4s\u2026%s", secret, secret + len - 4);
 }
 
+enum status keyid_random_bytes(void *out, size_t n)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = getrandom((unsigned char *)out + got, n - got, 0);
+        if (r <= 0)
+            return ST_IO;
+        got += (size_t)r;
+    }
+    return ST_OK;
+}
+
 enum status keyid_random(const char *prefix, size_t bytes, char *out, size_t n)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[64];
-    size_t plen = strlen(prefix), got = 0, w;
+    size_t plen = strlen(prefix), w;
     unsigned acc = 0;
     int bits = 0;
 
     if (bytes > sizeof(raw) || plen + (bytes * 4 + 2) / 3 + 1 > n)
         return ST_TOO_BIG;
-    while (got < bytes) {
-        ssize_t r = getrandom(raw + got, bytes - got, 0);
-        if (r <= 0)
-            return ST_IO;
-        got += (size_t)r;
-    }
+    if (keyid_random_bytes(raw, bytes) != ST_OK)
+        return ST_IO;
     memcpy(out, prefix, plen);
     w = plen;
     for (size_t i = 0; i < bytes; i++) {

@@ -14,6 +14,8 @@
 void keyid_from_secret(const char *prefix, const char *secret, char *out, size_t n);
 /** Mask for display: first four and last four characters ("AQ.A…wxyz"); short secrets get "…". */
 void keyid_mask(const char *secret, char *out, size_t n);
+/** Fill out[n] with bytes from the system's randomness (getrandom). ST_IO when there is none. */
+enum status keyid_random_bytes(void *out, size_t n);
 /** Fill out with a fresh random token: prefix + base64url of `bytes` random bytes. ST_IO if the
  * system has no randomness; ST_TOO_BIG if it does not fit. */
 enum status keyid_random(const char *prefix, size_t bytes, char *out, size_t n);

@@ -165,19 +165,6 @@ const char *admin_arg(const struct admin_ctx *x, const char *name)
     return NULL;
 }
 
-bool admin_model_ok(const char *m)
-{
-    size_t n = strlen(m);
-
-    if (n == 0 || n >= 128)
-        return false;
-    for (const char *p = m; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              *p == '-' || *p == '.' || *p == '_'))
-            return false;
-    return true;
-}
-
 void admin_audit(struct admin_ctx *x, const char *action, const char *target)
 {
     const char *p[4] = {x->user, action, target, x->job->addr};

@@ -61,8 +61,6 @@ unsigned admin_status_http(enum status st);
 void admin_error(struct admin_ctx *x, unsigned status, const char *message);
 /** The value of query parameter `name`, or NULL. */
 const char *admin_arg(const struct admin_ctx *x, const char *name);
-/** A bare model name ("gemini-2.5-flash": letters, digits, '-', '.', '_'; under 128). */
-bool admin_model_ok(const char *m);
 /** Record an admin action (Postgres edge_audit and an event=admin.audit log line). */
 void admin_audit(struct admin_ctx *x, const char *action, const char *target);
 /** Tell every edge (this one included) that tokens changed. */

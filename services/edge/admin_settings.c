@@ -22,6 +22,7 @@
 #include "live.h"
 #include "proto/settings.pb-c.h"
 #include "proto/subjects.h"
+#include "routes.h"
 
 #define MAP_MAX 256
 
@@ -227,8 +228,8 @@ static bool merge(struct admin_ctx *x, struct work *w)
             }
             json_object_foreach(v, from, to)
             {
-                if (!json_is_string(to) || !admin_model_ok(from) ||
-                    !admin_model_ok(json_string_value(to)) ||
+                if (!json_is_string(to) || !route_model_ok(from) ||
+                    !route_model_ok(json_string_value(to)) ||
                     json_object_get(v, json_string_value(to))) {
                     admin_error(x, 400,
                                 "Each alias maps a model name to a model name (not to another "
@@ -256,7 +257,7 @@ static bool merge(struct admin_ctx *x, struct work *w)
             }
             json_array_foreach(v, i, m)
             {
-                if (!json_is_string(m) || !admin_model_ok(json_string_value(m))) {
+                if (!json_is_string(m) || !route_model_ok(json_string_value(m))) {
                     admin_error(x, 400, "hidden_models holds an invalid model name.");
                     return false;
                 }

@@ -21,6 +21,7 @@
 #include "admin_int.h"
 #include "edge.h"
 #include "ratelimit.h"
+#include "routes.h"
 #include "tokens.h"
 
 #define NAME_MAX_LEN 100
@@ -262,7 +263,7 @@ static bool parse_fields(struct admin_ctx *x, struct tok_fields *f)
             const char *s = json_is_string(m) ? json_string_value(m) : "";
             if (strncmp(s, "models/", 7) == 0)
                 s += 7;
-            if (!admin_model_ok(s)) {
+            if (!route_model_ok(s)) {
                 admin_error(x, 400, "models holds an invalid model name.");
                 return false;
             }

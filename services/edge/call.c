@@ -19,6 +19,7 @@
 #include "lib/clock.h"
 #include "lib/gjson.h"
 #include "lib/idmap.h"
+#include "lib/keyid.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/queue.h"
@@ -96,8 +97,13 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge
     e->q = queue_new(cfg->max_inflight * 8 + 1024, NULL, NULL);
     e->calls = idmap_new(cfg->max_inflight + 16);
     buf_init(&e->scratch, 128u * 1024 * 1024);
-    e->salt = (unsigned)(clock_now_ms() ^ clock_mono_us());
-    atomic_store(&e->next_id, 1);
+    {
+        /* ids must not meet another edge's (the log drops a duplicate): random, not the clock */
+        uint32_t rnd[2] = {(uint32_t)clock_now_us(), (uint32_t)clock_mono_us()};
+        (void)keyid_random_bytes(rnd, sizeof(rnd));
+        e->salt = rnd[0];
+        atomic_store(&e->next_id, (uint64_t)(rnd[1] & 0x3fffffffu) + 1);
+    }
     st = bus_new_inbox(bus, e->inbox, sizeof(e->inbox));
     e->inbox_len = strlen(e->inbox);
     (void)snprintf(wc, sizeof(wc), "%s.>", e->inbox);

@@ -43,6 +43,12 @@ struct edge_config {
     unsigned idle_ms;
     unsigned max_inflight;
     unsigned lease_timeout_ms;
+    /* clients */
+    unsigned max_connections;    /* open client connections; beyond: refused at accept */
+    unsigned max_conns_per_addr; /* per client address; 0: no limit */
+    unsigned client_idle_s;      /* no byte from an idle or uploading client this long: closed */
+    unsigned client_body_s;      /* a body must arrive within this (408) */
+    unsigned max_buffered_bytes; /* request bodies being received, all connections together */
     /* admin */
     const char *pg_dsn;
     struct kv_cfg redis;

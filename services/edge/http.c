@@ -1,17 +1,19 @@
 /*
- * HTTP ingress on libmicrohttpd worker threads. Requests that need the upstream become calls
- * handed to the edge loop; the connection is suspended until the loop decides the response
- * (pipe.c). Everything refused here (route, auth, body) never spends a key.
- * Responses are queued on the second or later handler call only, which keeps connections alive.
+ * HTTP ingress on libmicrohttpd worker threads. When a request's headers are complete its route
+ * and client token are checked (http_route.c): a refusal discards a small body unread and answers
+ * then (a larger one is not read at all; the connection closes). Accepted bodies are buffered
+ * within the request's own limit and a budget shared by every connection. Requests that need the
+ * upstream become calls handed to the edge loop; the connection waits suspended until the loop
+ * decides the response (pipe.c). Nothing refused here spends a key.
+ * Responses are queued on the second or later handler call when possible: that keeps the
+ * connection alive.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -21,46 +23,29 @@
 #include "lib/parse.h"
 #include "lib/xalloc.h"
 
-#include "admin.h"
 #include "edge.h"
+#include "http_int.h"
 #include "metrics.h"
 #include "oai.h"
 #include "pipe.h"
 #include "reqlog.h"
-#include "routes.h"
-#include "tokens.h"
 
-struct http {
-    const struct edge_config *cfg;
-    struct tokens *tokens;
-    struct edge *edge;
-    struct admin *admin;
-    struct MHD_Daemon *d;
-    int listen_fd; /* ours to close after a quiesce, else -1 */
-};
+/* A refused request's body is read and thrown away up to this size (the connection stays
+ * open); beyond it the answer goes at once and the connection closes. */
+#define DISCARD_MAX (64u * 1024)
 
-struct http_req {
-    struct buf body;
-    struct live_values lv; /* the live settings when the request arrived */
-    bool too_big;
-    struct pipe *pipe;
-    uint64_t call_id;
-};
-
-static enum MHD_Result respond_now(struct MHD_Connection *conn, unsigned status, const char *ctype,
-                                   const char *body, size_t len, const char *extra_name,
-                                   const char *extra_val)
+static enum MHD_Result respond_now(struct MHD_Connection *conn, const struct http_req *r,
+                                   unsigned status, const char *ctype, const char *body, size_t len,
+                                   const char *extra_name, const char *extra_val)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-    char rid[24];
     enum MHD_Result rc;
 
     if (!resp)
         return MHD_NO;
-    (void)snprintf(rid, sizeof(rid), "%016llx", (unsigned long long)clock_mono_us());
     (void)MHD_add_response_header(resp, "Content-Type", ctype);
-    (void)MHD_add_response_header(resp, "x-request-id", rid);
+    (void)MHD_add_response_header(resp, "x-request-id", r->req_id);
     (void)MHD_add_response_header(resp, "x-gateway-overhead-us", "0");
     if (extra_name)
         (void)MHD_add_response_header(resp, extra_name, extra_val);
@@ -71,7 +56,7 @@ static enum MHD_Result respond_now(struct MHD_Connection *conn, unsigned status,
     return rc;
 }
 
-static void client_addr(struct MHD_Connection *conn, char *addr, size_t n)
+void http_client_addr(struct MHD_Connection *conn, char *addr, size_t n)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -87,365 +72,118 @@ static void client_addr(struct MHD_Connection *conn, char *addr, size_t n)
                         addr, (socklen_t)n);
 }
 
+const char *http_header(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+void http_deny(struct http_req *r, bool oai, unsigned status, const char *code, const char *msg)
+{
+    if (r->refused)
+        return;
+    r->refused = true;
+    r->no.status = status;
+    r->no.oai = oai;
+    r->no.code = code;
+    (void)snprintf(r->no.msg, sizeof(r->no.msg), "%s", msg);
+}
+
 /* A refusal before any key is spent: Gemini's error JSON, or OpenAI's on OpenAI routes. */
-static enum MHD_Result refuse_param(struct MHD_Connection *conn, bool oai, unsigned status,
-                                    const char *message, const char *code, const char *param)
+enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *r, bool oai,
+                            unsigned status, const char *message, const char *code,
+                            const char *param)
 {
     struct buf b;
     enum MHD_Result rc;
     char addr[INET6_ADDRSTRLEN];
 
-    client_addr(conn, addr, sizeof(addr));
-    LOG_INFO("request.refused", "status=%u client=%s msg=\"%s\" api=%s", status, addr, message,
-             oai ? "openai" : "gemini");
+    http_client_addr(conn, addr, sizeof(addr));
+    LOG_INFO("request.refused", "req=%s status=%u client=%s msg=\"%s\" api=%s", r->req_id, status,
+             addr, message, oai ? "openai" : "gemini");
     metrics_request(RT_NONE, status, 0, 0);
-    reqlog_refused(oai, status, 0);
+    reqlog_refused(r->req_id, oai, status, r->body.len + r->discarded);
 
     buf_init(&b, 8192);
     if (oai)
         oai_error_body(&b, status, message, code, param);
     else
         (void)gjson_error(&b, status, NULL, message, 0);
-    rc = respond_now(conn, status, "application/json; charset=UTF-8", b.data, b.len,
+    rc = respond_now(conn, r, status, "application/json; charset=UTF-8", b.data, b.len,
                      status == 503 ? "Retry-After" : NULL, "1");
     buf_done(&b);
     return rc;
 }
 
-static enum MHD_Result refuse(struct MHD_Connection *conn, bool oai, unsigned status,
-                              const char *message, const char *code)
+/* Take n more bytes of the shared body budget for r; false when it is spent. */
+static bool reserve(struct http *h, struct http_req *r, size_t n)
 {
-    return refuse_param(conn, oai, status, message, code, NULL);
-}
+    size_t cur = atomic_load(&h->buffered);
 
-static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status,
-                                     const char *message)
-{
-    return refuse(conn, false, status, message, NULL);
-}
-
-static const char *header(struct MHD_Connection *conn, const char *name)
-{
-    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
-}
-
-static const char *query(struct MHD_Connection *conn, const char *name)
-{
-    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    struct admin_job *job = cls;
-    (void)kind;
-
-    if (job->nargs < ADMIN_MAX_ARGS && key && strlen(key) < sizeof(job->args[0][0]) &&
-        (!value || strlen(value) < sizeof(job->args[0][1]))) {
-        (void)snprintf(job->args[job->nargs][0], sizeof(job->args[0][0]), "%s", key);
-        (void)snprintf(job->args[job->nargs][1], sizeof(job->args[0][1]), "%s", value ? value : "");
-        job->nargs++;
-    }
-    return MHD_YES;
-}
-
-/* A suspended request whose hand-over failed: 503 with Retry-After through its pipe. */
-static void answer_overloaded(struct pipe *p, const char *message)
-{
-    struct buf b;
-    const char *hdrs[2] = {"Retry-After", "1"};
-
-    buf_init(&b, 4096);
-    (void)gjson_error(&b, 503, NULL, message, 0);
-    (void)pipe_decide(p, 503, "application/json; charset=UTF-8", false, hdrs, 1);
-    (void)pipe_write(p, b.data, b.len);
-    pipe_finish(p);
-    buf_done(&b);
-}
-
-/* /api/...: hand the request to the admin worker, which answers through the pipe. Only an
- * admin session is read (Bearer or cookie); x-goog-api-key and ?key= are ignored here. */
-static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *conn, const char *url,
-                                      const char *method, struct http_req *r)
-{
-    struct admin_job *job;
-    const char *auth = header(conn, "Authorization");
-    const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "sb_session");
-
-    if (r->too_big)
-        return respond_error(conn, 413, "Request body exceeds the limit.");
-    if (strlen(url) >= sizeof(job->path) || strlen(method) >= sizeof(job->method))
-        return respond_error(conn, 414, "The path is too long.");
-    job = xcalloc(1, sizeof(*job));
-    (void)snprintf(job->method, sizeof(job->method), "%s", method);
-    (void)snprintf(job->path, sizeof(job->path), "%s", url);
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && strlen(auth + 7) < sizeof(job->bearer))
-        (void)snprintf(job->bearer, sizeof(job->bearer), "%s", auth + 7);
-    if (cookie && strlen(cookie) < sizeof(job->cookie))
-        (void)snprintf(job->cookie, sizeof(job->cookie), "%s", cookie);
-    client_addr(conn, job->addr, sizeof(job->addr));
-    (void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, job);
-    job->body = buf_take(&r->body, &job->body_len);
-    (void)edge_next_id(h->edge, job->req_id, sizeof(job->req_id));
-    job->pipe = pipe_new(conn, job->req_id, 64u * 1024 * 1024);
-    r->pipe = job->pipe;
-    pipe_suspend(r->pipe);
-    if (admin_submit(h->admin, job) != ST_OK) {
-        answer_overloaded(r->pipe, "The admin API is overloaded.");
-        admin_job_free(job);
-    }
-    return MHD_YES;
-}
-
-static const char *const verdict_text[] = {
-    [TOK_OK] = "",
-    [TOK_UNKNOWN] = "Invalid client token.",
-    [TOK_DISABLED] = "This client token is disabled.",
-    [TOK_EXPIRED] = "This client token has expired.",
-    [TOK_MODEL] = "This client token may not use this model.",
-};
-
-/* Hand a prepared call to the loop; the connection waits suspended on its pipe. */
-static enum MHD_Result submit(struct http *h, struct MHD_Connection *conn, struct http_req *r,
-                              struct call *c)
-{
-    c->pipe = pipe_new(conn, c->req_id, 64u * 1024 * 1024);
-    r->pipe = c->pipe;
-    r->call_id = c->id;
-    pipe_suspend(r->pipe);
-    if (edge_submit(h->edge, c) != ST_OK) {
-        answer_overloaded(r->pipe, "The gateway is overloaded.");
-        r->call_id = 0;
-        call_free(c);
-    }
-    return MHD_YES;
-}
-
-static struct call *new_call(struct http *h, const struct route *rt, const struct tok_info *tok,
-                             const struct http_req *r)
-{
-    struct call *c = xcalloc(1, sizeof(*c));
-
-    c->id = edge_next_id(h->edge, c->req_id, sizeof(c->req_id));
-    c->route = *rt;
-    c->client_kind = rt->kind;
-    c->tok = *tok;
-    c->t_start_us = clock_mono_us();
-    c->t_wall_us = clock_now_us();
-    c->bytes_in = r->body.len;
-    c->lv = r->lv;
-    c->deadline_us = c->t_start_us + (uint64_t)c->lv.deadline_ms * 1000;
-    return c;
-}
-
-/*
- * Alias and hidden-model resolution into model[n] (false: unknown or hidden), then the token's
- * model allow-list, which may name the alias or its target.
- */
-static bool check_model(struct http *h, const char *token, const char *want, char *model, size_t n,
-                        struct tok_info *tok, enum tok_verdict *tv)
-{
-    if (!live_model(edge_live(h->edge), want, model, n))
-        return false;
-    *tv = tokens_check(h->tokens, token, want, (int64_t)clock_now_ms(), tok);
-    if (*tv == TOK_MODEL && strcmp(want, model) != 0)
-        *tv = tokens_check(h->tokens, token, model, (int64_t)clock_now_ms(), tok);
+    do {
+        if (n > h->buffered_max || cur > h->buffered_max - n)
+            return false;
+    } while (!atomic_compare_exchange_weak(&h->buffered, &cur, cur + n));
+    r->reserved += n;
     return true;
 }
 
-static bool body_ok(const struct http_req *r)
+void http_release(struct http *h, struct http_req *r)
 {
-    return !r->too_big && r->body.len > 0 && gjson_valid(r->body.data, r->body.len);
+    if (r->reserved)
+        atomic_fetch_sub(&h->buffered, r->reserved);
+    r->reserved = 0;
 }
 
-/* The refusal for a body that is not body_ok(): size, presence, JSON syntax (OpenAI bodies get
- * their syntax error from oai_peek, which parses them once). */
-static enum MHD_Result refuse_body(struct MHD_Connection *conn, bool oai, const struct http_req *r)
+/* First handler call: the headers are complete. Decide what the request is and how much body
+ * to accept; answer at once only when the body will not be read. */
+static enum MHD_Result on_headers(struct http *h, struct MHD_Connection *conn, const char *url,
+                                  const char *method, struct http_req *r)
 {
+    const char *cl = http_header(conn, "Content-Length");
+    const char *te = http_header(conn, "Transfer-Encoding");
+    uint64_t n = 0;
+    bool sized = cl && parse_u64(cl, 0, UINT64_MAX, &n) == ST_OK;
+    bool large = te || (sized && n > DISCARD_MAX); /* chunked bodies have no size up front */
     char msg[128];
 
-    if (r->too_big) {
+    http_check_headers(h, conn, url, method, r);
+    if (!r->refused && sized && n > r->lv.max_body_bytes) {
         (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
                        r->lv.max_body_bytes);
-        return refuse(conn, oai, 413, msg, NULL);
+        http_deny(r, r->rt.kind >= RT_OAI_CHAT, 413, NULL, msg);
     }
-    if (r->body.len == 0)
-        return refuse(conn, oai, 400, "The request body is empty; a JSON object is required.",
-                      NULL);
-    return refuse(conn, oai, 400, "Invalid JSON payload received.", NULL);
+    if (r->refused) /* a body that is not worth reading is not read: MHD closes */
+        return large ? http_dispatch(h, conn, url, method, r) : MHD_YES;
+    if (sized && n > 0 && !reserve(h, r, (size_t)n)) {
+        r->over_budget = true;
+        return http_dispatch(h, conn, url, method, r);
+    }
+    return MHD_YES;
 }
 
-/* OpenAI routes: read the model from the body (or path), resolve it, check the token, and
- * translate the request; the call then runs as the matching Gemini route. */
-static enum MHD_Result dispatch_oai(struct http *h, struct MHD_Connection *conn, struct http_req *r,
-                                    struct route rt, const char *token)
+/* A piece of the body. False: give up on it (the connection closes; MHD takes no answer in the
+ * middle of a body). */
+static bool on_body(struct http *h, struct http_req *r, const char *data, size_t len)
 {
-    struct oai_call *oc = xcalloc(1, sizeof(*oc));
-    struct oai_err err = {0};
-    struct tok_info tok;
-    enum tok_verdict tv;
-    struct route up = rt;
-    char base[sizeof(rt.model)], msg[300];
-    struct buf tr;
-    struct call *c;
-    enum MHD_Result rc;
-
-    oc->created = (int64_t)(clock_now_ms() / 1000);
-    buf_init(&tr, (size_t)r->lv.max_body_bytes * 2 + 65536);
-    if (rt.kind == RT_OAI_MODELS) {
-        oc->kind = OAI_MODELS;
-        tv = tokens_check(h->tokens, token, NULL, (int64_t)clock_now_ms(), &tok);
-        up.kind = RT_LIST_MODELS;
-        goto checked;
+    if (r->refused || r->too_big || r->over_budget) {
+        r->discarded += len;
+        return r->discarded <= DISCARD_MAX;
     }
-    if (rt.kind == RT_OAI_MODEL) {
-        oc->kind = OAI_MODEL;
-        (void)snprintf(oc->model, sizeof(oc->model), "%s", rt.model);
-        (void)snprintf(base, sizeof(base), "%s", rt.model);
-        oc->derived = oai_derive(base, h->cfg->oai_derived);
-        up.kind = RT_GET_MODEL;
-    } else {
-        /* the syntax is checked by the one parse oai_peek makes */
-        if (r->too_big || r->body.len == 0) {
-            rc = refuse_body(conn, true, r);
-            goto done_rc;
-        }
-        if (oai_peek(rt.kind == RT_OAI_CHAT ? OAI_CHAT : OAI_EMBED, r->body.data, r->body.len,
-                     h->cfg->oai_derived, oc, base, sizeof(base), &err) != ST_OK)
-            goto bad;
-        up.kind = oc->kind == OAI_EMBED ? RT_BATCH_EMBED : oc->stream ? RT_STREAM : RT_GENERATE;
+    if (clock_mono_us() - r->t_start_us > (uint64_t)h->cfg->client_body_s * 1000000) {
+        http_deny(r, r->rt.kind >= RT_OAI_CHAT, 408, NULL,
+                  "The request body took too long to arrive.");
+        return false;
     }
-    if (!check_model(h, token, base, up.model, sizeof(up.model), &tok, &tv)) {
-        (void)snprintf(msg, sizeof(msg),
-                       "The model `%s` does not exist or you do not have access to it.", oc->model);
-        rc = refuse(conn, true, 404, msg, "model_not_found");
-        goto done_rc;
+    if (r->body.len + len > r->reserved && !reserve(h, r, r->body.len + len - r->reserved)) {
+        r->over_budget = true;
+        return false;
     }
-checked:
-    if (tv != TOK_OK) {
-        rc = refuse(conn, true, tv == TOK_MODEL ? 403 : 401, verdict_text[tv], NULL);
-        goto done_rc;
+    if (buf_append(&r->body, data, len) != ST_OK) {
+        r->too_big = true;
+        buf_done(&r->body);
+        return false;
     }
-    if (edge_inflight(h->edge) >= h->cfg->max_inflight) {
-        rc = refuse(conn, true, 503, "The gateway is at capacity; retry shortly.", NULL);
-        goto done_rc;
-    }
-    if (up.post) { /* chat and embeddings: translate the body */
-        if ((oc->kind == OAI_CHAT ? oai_chat_request(oc, up.model, &tr, &err)
-                                  : oai_embed_request(oc, up.model, &tr, &err)) != ST_OK) {
-            if (!err.status)
-                (void)snprintf(err.message, sizeof(err.message), "The request is too large.");
-            goto bad;
-        }
-        oai_call_done_doc(oc);
-    }
-    c = new_call(h, &up, &tok, r);
-    (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", oc->model);
-    c->client_kind = rt.kind;
-    c->oai = oc;
-    c->sse_out = oc->stream;
-    if (up.post)
-        c->body = buf_take(&tr, &c->body_len);
-    if (route_upstream_path(&up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, c->upath,
-                            sizeof(c->upath)) != ST_OK) {
-        call_free(c);
-        return refuse(conn, true, 400, "The request path is too long.", NULL);
-    }
-    return submit(h, conn, r, c);
-bad:
-    rc = refuse_param(conn, true, err.status ? err.status : 400, err.message, err.code, err.param);
-done_rc:
-    buf_done(&tr);
-    oai_call_done(oc);
-    free(oc);
-    return rc;
-}
-
-/* GET /v1/models[/{id}] is Gemini's and OpenAI's: a client with only a Bearer token (the openai
- * SDKs) gets OpenAI's list; x-goog-api-key or ?key= (the Google SDKs, curl) Gemini's. */
-static void pick_models_format(struct MHD_Connection *conn, struct route *rt)
-{
-    const char *auth = header(conn, "Authorization");
-
-    if ((rt->kind != RT_LIST_MODELS && rt->kind != RT_GET_MODEL) ||
-        strcmp(rt->version, "v1") != 0 || !auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
-        header(conn, "x-goog-api-key") || query(conn, "key"))
-        return;
-    rt->kind = rt->kind == RT_LIST_MODELS ? RT_OAI_MODELS : RT_OAI_MODEL;
-    memcpy(rt->version, "v1beta", 7);
-}
-
-/* Final handler call for a fresh request: decide here or hand over to the loop. */
-static enum MHD_Result dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
-                                const char *method, struct http_req *r)
-{
-    struct route rt = {.kind = RT_NONE}; /* route_match() leaves it as is when nothing matches */
-    char want[sizeof(rt.model)];
-    enum status st = route_match(method, url, &rt);
-    const char *token;
-    struct call *c;
-    struct tok_info tok;
-    enum tok_verdict tv;
-    bool sse = false, oai;
-
-    if (strncmp(url, "/api/", 5) == 0 && h->admin)
-        return dispatch_admin(h, conn, url, method, r);
-    oai = rt.kind >= RT_OAI_CHAT;
-    if (st == ST_NOT_FOUND)
-        return refuse(conn, oai, 404, "Method not found.", NULL);
-    if (st != ST_OK)
-        return refuse(conn, oai, rt.kind != RT_NONE ? 405 : 400,
-                      rt.kind != RT_NONE ? "Method not allowed for this path."
-                                         : "Invalid model name in the path.",
-                      NULL);
-    pick_models_format(conn, &rt);
-    oai = rt.kind >= RT_OAI_CHAT;
-    token = route_client_token(header(conn, "Authorization"), header(conn, "x-goog-api-key"),
-                               query(conn, "key"));
-    if (!token)
-        return refuse(conn, oai, 401,
-                      oai ? "You didn't provide an API key. Send it as Authorization: Bearer."
-                          : "Missing client token: send Authorization: Bearer, x-goog-api-key "
-                            "or ?key=.",
-                      NULL);
-    if (oai)
-        return dispatch_oai(h, conn, r, rt, token);
-    memcpy(want, rt.model, sizeof(want));
-    if (rt.model[0]) {
-        if (!check_model(h, token, want, rt.model, sizeof(rt.model), &tok, &tv)) {
-            char msg[300];
-            (void)snprintf(msg, sizeof(msg),
-                           "models/%s is not found for API version %s, or is not supported.", want,
-                           rt.version);
-            return respond_error(conn, 404, msg);
-        }
-    } else {
-        tv = tokens_check(h->tokens, token, NULL, (int64_t)clock_now_ms(), &tok);
-    }
-    if (tv != TOK_OK)
-        return respond_error(conn, tv == TOK_MODEL ? 403 : 401, verdict_text[tv]);
-    if (rt.post && !body_ok(r))
-        return refuse_body(conn, false, r);
-    if (rt.kind == RT_STREAM) {
-        const char *alt = query(conn, "alt");
-        if (alt && strcmp(alt, "sse") != 0 && strcmp(alt, "json") != 0)
-            return respond_error(conn, 400, "Unsupported alt: use alt=sse, or no alt for JSON.");
-        sse = alt && strcmp(alt, "sse") == 0;
-    }
-    if (edge_inflight(h->edge) >= h->cfg->max_inflight)
-        return respond_error(conn, 503, "The gateway is at capacity; retry shortly.");
-
-    c = new_call(h, &rt, &tok, r);
-    (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", want);
-    c->sse_out = sse;
-    if (route_upstream_path(&rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
-                            sizeof(c->upath)) != ST_OK) {
-        call_free(c);
-        return respond_error(conn, 400, "Query parameters too long.");
-    }
-    if (rt.post)
-        c->body = buf_take(&r->body, &c->body_len);
-    return submit(h, conn, r, c);
+    return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -454,39 +192,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     struct http *h = cls;
     struct http_req *r = *con_cls;
+    enum MHD_Result rc;
     (void)version;
 
     if (!r) {
-        const char *cl = header(conn, "Content-Length");
-        uint64_t n = 0;
-        struct live_values lv;
-        live_values(edge_live(h->edge), &lv);
-        if (cl && parse_u64(cl, 0, UINT64_MAX, &n) == ST_OK && n > lv.max_body_bytes) {
-            char msg[128];
-            struct route rt;
-            (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
-                           lv.max_body_bytes);
-            (void)route_match(method, url, &rt);
-            /* MHD closes: the body is not read */
-            return refuse(conn, rt.kind >= RT_OAI_CHAT, 413, msg, NULL);
-        }
         r = xcalloc(1, sizeof(*r));
-        buf_init(&r->body, lv.max_body_bytes);
-        r->lv = lv;
+        live_values(edge_live(h->edge), &r->lv);
+        buf_init(&r->body, r->lv.max_body_bytes);
+        r->id = edge_next_id(h->edge, r->req_id, sizeof(r->req_id));
+        r->t_start_us = clock_mono_us();
         *con_cls = r;
-        return MHD_YES;
+        return on_headers(h, conn, url, method, r);
     }
     if (r->pipe)
         return pipe_respond(r->pipe, conn) < 0 ? MHD_NO : MHD_YES;
     if (*upload_data_size) {
-        if (!r->too_big && buf_append(&r->body, upload_data, *upload_data_size) != ST_OK) {
-            r->too_big = true;
-            buf_done(&r->body);
-        }
+        size_t len = *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        if (on_body(h, r, upload_data, len))
+            return MHD_YES;
+        /* MHD takes no answer while a body is coming in: log the refusal, close */
+        (void)http_dispatch(h, conn, url, method, r);
+        return MHD_NO;
     }
-    return dispatch(h, conn, url, method, r);
+    rc = http_dispatch(h, conn, url, method, r);
+    http_release(h, r); /* the body now belongs to the call, or is gone */
+    return rc;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -505,6 +236,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             edge_client_done(h->edge, r->call_id);
         pipe_unref(r->pipe);
     }
+    http_release(h, r);
     buf_done(&r->body);
     free(r);
     *con_cls = NULL;
@@ -530,21 +262,18 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
         free(h);
         return ST_INVALID;
     }
-    if (cfg->http_threads > 1)
-        h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads,
-                                MHD_OPTION_CONNECTION_LIMIT, 8192u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-                                on_completed, h, MHD_OPTION_END);
-    else
-        h->d = MHD_start_daemon(flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                                MHD_OPTION_CONNECTION_LIMIT, 8192u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                120u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED,
-                                on_completed, h, MHD_OPTION_END);
+    h->buffered_max = cfg->max_buffered_bytes > cfg->max_body_bytes ? cfg->max_buffered_bytes
+                                                                    : cfg->max_body_bytes;
+    /* a pool of one thread is no pool: MHD wants the option left out then */
+    h->d = MHD_start_daemon(
+        flags, (uint16_t)cfg->http_port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        cfg->http_threads > 1 ? (unsigned)cfg->http_threads : 0u, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_conns_per_addr, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->client_idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
     if (!h->d) {
         free(h);
         return ST_IO;

@@ -18,14 +18,11 @@
 
 static struct jet_pub *pub;
 static char edge_name[96];
-static atomic_uint_least64_t refused_seq;
-static unsigned salt;
 
 void reqlog_init(struct jet_pub *p, const char *edge_id)
 {
     pub = p;
     (void)snprintf(edge_name, sizeof(edge_name), "%s", edge_id);
-    salt = (unsigned)(clock_now_us() ^ (clock_mono_us() << 12));
 }
 
 void reqlog_attempt_start(struct call *c)
@@ -105,17 +102,14 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
     send(&ev);
 }
 
-void reqlog_refused(bool oai, unsigned status, size_t bytes_in)
+void reqlog_refused(const char *req_id, bool oai, unsigned status, size_t bytes_in)
 {
     struct lc_event ev;
-    char id[40];
 
     if (!pub)
         return;
     memset(&ev, 0, sizeof(ev));
-    (void)snprintf(id, sizeof(id), "r%08x%llx", salt,
-                   (unsigned long long)atomic_fetch_add(&refused_seq, 1));
-    ev.request_id = id;
+    ev.request_id = req_id;
     ev.ts_us = clock_now_us();
     ev.api = oai ? "openai" : "gemini";
     ev.route = "refused";

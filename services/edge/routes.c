@@ -31,16 +31,24 @@ static const struct {
     {"batchEmbedContents", RT_BATCH_EMBED},
 };
 
-bool route_model_ok(const char *p)
+/* 1-127 of [A-Za-z0-9._-], starting with a letter or digit: "." and ".." would reach other
+ * upstream paths once curl removes dot segments. */
+static bool model_name_ok(const char *p, size_t n)
 {
-    size_t n = strlen(p);
-
     if (n == 0 || n >= sizeof(((struct route *)0)->model))
         return false;
-    for (; *p; p++)
-        if (!model_char(*p))
+    if (!((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z') ||
+          (p[0] >= '0' && p[0] <= '9')))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!model_char(p[i]))
             return false;
     return true;
+}
+
+bool route_model_ok(const char *p)
+{
+    return model_name_ok(p, strlen(p));
 }
 
 /* OpenAI paths after their prefix: chat/completions, embeddings, models, models/{id}. */
@@ -106,11 +114,8 @@ enum status route_match(const char *method, const char *path, struct route *ret)
     p += 7;
     colon = strchr(p, ':');
     mlen = colon ? (size_t)(colon - p) : strlen(p);
-    if (mlen == 0 || mlen >= sizeof(r.model))
+    if (!model_name_ok(p, mlen))
         return ST_INVALID;
-    for (size_t i = 0; i < mlen; i++)
-        if (!model_char(p[i]))
-            return ST_INVALID;
     memcpy(r.model, p, mlen);
     if (!colon) {
         r.kind = RT_GET_MODEL;

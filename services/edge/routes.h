@@ -37,7 +37,7 @@ struct route {
  * way the client authenticates).
  */
 enum status route_match(const char *method, const char *path, struct route *ret);
-/** True for a model name the routes accept: 1-127 of [A-Za-z0-9._-]. */
+/** True for a model name the routes accept: 1-127 of [A-Za-z0-9._-], the first alphanumeric. */
 bool route_model_ok(const char *name);
 /** Stable name of a route kind for logs ("generateContent", ...). */
 const char *route_name(enum route_kind kind);

@@ -40,8 +40,8 @@ test('bad input is refused at the edge without spending a key', () => withStack(
   assert.equal(r.status, 404);
   const c = await calls(s);
   assert.equal(c[KA] + c[KB] + c[KC], 0, 'no upstream call was made');
-  assert.match(s.logs('edge'), /event=request\.refused status=401 client=127\.0\.0\.1 msg="Invalid client token\."/);
-  assert.match(s.logs('edge'), /event=request\.refused status=413 /);
+  assert.match(s.logs('edge'), /event=request\.refused req=[0-9a-f]{16} status=401 client=127\.0\.0\.1 msg="Invalid client token\."/);
+  assert.match(s.logs('edge'), /event=request\.refused req=[0-9a-f]{16} status=413 /);
 }, { edgeEnv: { SB_MAX_BODY_BYTES: '1024' } }));
 
 test('per-minute 429 cools only that (project, model) until retryDelay', () => withStack(async (s) => {

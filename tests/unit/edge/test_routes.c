@@ -30,6 +30,12 @@ static void test_match(void **state)
         {"POST", "/v1beta/models", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/models/a/b:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/models/:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
+        /* dot segments would reach other upstream paths once curl collapses them */
+        {"POST", "/v1beta/models/..:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/v1beta/models/.:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
+        {"GET", "/v1beta/models/..", ST_INVALID, RT_NONE, NULL, NULL},
+        {"GET", "/openai/v1/models/..", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/v1beta/models/.hidden:generateContent", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/models/x:unknownAction", ST_NOT_FOUND, RT_NONE, NULL, NULL},
         {"POST", "/v2/models/x:generateContent", ST_NOT_FOUND, RT_NONE, NULL, NULL},
         {"GET", "/", ST_NOT_FOUND, RT_NONE, NULL, NULL},
@@ -60,6 +66,19 @@ static void test_match(void **state)
         assert_string_equal(r.version, cases[i].version);
         assert_string_equal(r.model, cases[i].model);
     }
+}
+
+static void test_model_names(void **state)
+{
+    (void)state;
+    assert_true(route_model_ok("gemini-2.5-flash"));
+    assert_true(route_model_ok("text-embedding-004"));
+    assert_true(route_model_ok("2-digit_first.ok"));
+    assert_false(route_model_ok("."));
+    assert_false(route_model_ok(".."));
+    assert_false(route_model_ok("-x"));
+    assert_false(route_model_ok(""));
+    assert_false(route_model_ok("a/b"));
 }
 
 static void test_token(void **state)
@@ -95,7 +114,8 @@ static void test_upstream_path(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_match), cmocka_unit_test(test_token),
-                                       cmocka_unit_test(test_upstream_path)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_match), cmocka_unit_test(test_model_names),
+        cmocka_unit_test(test_token), cmocka_unit_test(test_upstream_path)};
     return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
 }

@@ -1,0 +1,86 @@
+/*
+ * Internals of the HTTP front shared by http.c (the daemon, bodies, refusals) and http_route.c
+ * (what a request is, decided when its headers are complete). MHD worker threads only.
+ */
+#ifndef SB_EDGE_HTTP_INT_H
+#define SB_EDGE_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+
+#include "live.h"
+#include "routes.h"
+#include "tokens.h"
+
+struct admin;
+struct edge;
+struct edge_config;
+struct pipe;
+
+struct http {
+    const struct edge_config *cfg;
+    struct tokens *tokens;
+    struct edge *edge;
+    struct admin *admin;
+    struct MHD_Daemon *d;
+    int listen_fd;          /* ours to close after a quiesce, else -1 */
+    atomic_size_t buffered; /* request-body bytes held by requests being received */
+    size_t buffered_max;    /* SB_MAX_BUFFERED_BYTES */
+};
+
+/* A refusal decided before the body is read; answered once the body is discarded. */
+struct refusal {
+    unsigned status;
+    bool oai;         /* OpenAI's error format */
+    const char *code; /* OpenAI error code, or NULL */
+    char msg[320];
+};
+
+struct http_req {
+    struct buf body;
+    struct live_values lv; /* the live settings when the request arrived */
+    uint64_t id;           /* this request's number and id (x-request-id, the request log) */
+    char req_id[24];
+    uint64_t t_start_us; /* monotonic, when the headers were complete */
+    size_t reserved;     /* bytes of h->buffered this request holds */
+    size_t discarded;    /* body bytes thrown away after a refusal */
+    bool too_big;        /* the body passed lv.max_body_bytes */
+    bool over_budget;    /* the shared body budget was spent */
+    bool refused;        /* answer `no` (the body is discarded, never parsed) */
+    struct refusal no;
+    /* what the request is, when not refused */
+    bool admin;
+    struct route rt; /* rt.model: the resolved model */
+    char want[128];  /* the model the client named */
+    struct tok_info tok;
+    bool sse;
+    /* after the hand-over */
+    struct pipe *pipe;
+    uint64_t call_id;
+};
+
+/** Decide from the headers alone what r is: admin, a route with a valid token, or a refusal. */
+void http_check_headers(struct http *h, struct MHD_Connection *conn, const char *url,
+                        const char *method, struct http_req *r);
+/** The whole request is in: answer a refusal, or hand the request over. */
+enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
+                              const char *method, struct http_req *r);
+/** Record a refusal in r (the first one wins). */
+void http_deny(struct http_req *r, bool oai, unsigned status, const char *code, const char *msg);
+/** Answer a refusal now (error JSON of the route's API, request log, metrics). */
+enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *r, bool oai,
+                            unsigned status, const char *message, const char *code,
+                            const char *param);
+/** A request header's value, or NULL. */
+const char *http_header(struct MHD_Connection *conn, const char *name);
+/** The client's address as text ("-" when unknown). */
+void http_client_addr(struct MHD_Connection *conn, char *addr, size_t n);
+/** Give back the body bytes r holds of the shared budget. */
+void http_release(struct http *h, struct http_req *r);
+
+#endif
