@@ -20,6 +20,7 @@
 #include "edge_codec.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
+#include "routes.h"
 
 #define KP_TIMEOUT_MS 30000
 #define IDS_MAX       10000
@@ -279,8 +280,9 @@ void keys_limits(struct admin_ctx *x)
     json_object_foreach(lim, model, v)
     {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000000 ||
-            strlen(model) > 128) {
-            admin_error(x, 400, "Each limit is an integer between 0 and 10000000.");
+            !route_model_ok(model)) {
+            admin_error(x, 400,
+                        "Each limit is a model name and an integer between 0 and 10000000.");
             goto out;
         }
         ml[n] = (Sb__V1__ModelLimit)SB__V1__MODEL_LIMIT__INIT;

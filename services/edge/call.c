@@ -425,7 +425,7 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
         now_ms = clock_now_ms();
         resp_error(&e->scratch, c, 429, r.message[0] ? r.message : "All keys are cooling down.",
                    r.retry_after_ms > now_ms ? (r.retry_after_ms - now_ms + 999) / 1000 : 1,
-                   "all_cooling");
+                   r.daily ? "quota_day" : "all_cooling");
         break;
     case ST_NOT_FOUND: /* every remaining key was tried by this request */
         if (c->tries)

@@ -64,6 +64,7 @@ enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_
     memset(&r, 0, sizeof(r));
     r.status = (int)m->status;
     r.retry_after_ms = m->retry_after_ms;
+    r.daily = m->daily;
     (void)snprintf(r.message, sizeof(r.message), "%s", m->message);
     if (m->lease && m->status == SB__V1__STATUS__ST_OK) {
         (void)snprintf(r.lease.lease_id, sizeof(r.lease.lease_id), "%s", m->lease->lease_id);

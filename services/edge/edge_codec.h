@@ -24,6 +24,7 @@ struct ec_lease_reply {
     int status; /* enum status values */
     struct ec_lease lease;
     uint64_t retry_after_ms;
+    bool daily; /* exhausted for the day, not for the minute */
     char message[192];
 };
 

@@ -331,14 +331,16 @@ static enum status thinking(const struct oai_call *oc, const json_t *req, const 
             json_pack("{s:s,s:b}", "thinkingLevel", lvl, "includeThoughts", e != 0));
     } else if (fam == 25) {
         int budget = budgets[e];
+        bool shown = budget != 0;
+        if (budget == 0 && pro && eff) /* asked for in so many words: say it cannot be */
+            return oai_bad(err, "reasoning_effort", "Thinking cannot be turned off on %s.", model);
         if (budget == 0 && pro)
-            return oai_bad(err, eff ? "reasoning_effort" : "model",
-                           "Thinking cannot be turned off on %s.", model);
+            budget = 128; /* "-nothinking": the least thinking 2.5 Pro takes, not shown */
         if (e >= 5 && pro)
             budget = 32768;
         (void)json_object_set_new(
             gc, "thinkingConfig",
-            json_pack("{s:i,s:b}", "thinkingBudget", budget, "includeThoughts", budget != 0));
+            json_pack("{s:i,s:b}", "thinkingBudget", budget, "includeThoughts", shown));
     }
     /* other families have no thinking control: nothing to set */
     return ST_OK;

@@ -294,8 +294,18 @@ static void op_reveal(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
 static void op_limits(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
                       Sb__V1__KeyAdminReply *r)
 {
+    struct store_filter f = {.project = q->project};
+    uint64_t n = 0;
+    enum status st;
+
     if (!q->project[0]) {
         kp_admin_fail(r, ST_INVALID, "limits need a project");
+        return;
+    }
+    /* a typo must not become limits on a group no key belongs to */
+    if ((st = store_count(a->store, &f, &n)) != ST_OK || n == 0) {
+        kp_admin_fail(r, st != ST_OK ? ST_IO : ST_NOT_FOUND,
+                      st != ST_OK ? "the key registry failed" : "no key belongs to this project");
         return;
     }
     for (size_t i = 0; i < q->n_limits; i++) {

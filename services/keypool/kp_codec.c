@@ -89,7 +89,11 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
     case KP_LEASE_COOLING:
         reply.status = SB__V1__STATUS__ST_EXHAUSTED;
         reply.retry_after_ms = l->retry_after_ms;
-        reply.message = CODEC_STR("all keys are cooling down for this model");
+        reply.daily = l->daily;
+        reply.message =
+            CODEC_STR(l->daily ? "every key has used its daily quota for this model; it "
+                                 "resets at midnight Pacific time"
+                               : "all keys are cooling down for this model");
         break;
     case KP_LEASE_DEAD:
         reply.status = SB__V1__STATUS__ST_UNAVAILABLE;

@@ -207,6 +207,8 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
         l.result = KP_LEASE_COOLING;
         (void)parse_u64(out->items[1], 0, UINT64_MAX, &until);
         l.retry_after_ms = until;
+        /* parked pairs wait for the daily reset: the earliest free moment is that reset */
+        l.daily = until + 1000 >= clock_next_pacific_time_ms(clock_now_ms(), pool->reset_sod);
     } else if (strcmp(out->items[0], "dead") == 0) {
         l.result = KP_LEASE_DEAD;
     } else if (strcmp(out->items[0], "zero") == 0) {

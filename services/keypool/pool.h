@@ -33,6 +33,7 @@ struct kp_lease {
     char project[128];
     const char *secret; /* borrowed from the pool, valid until the next kp_pool_set_keys() */
     uint64_t retry_after_ms;
+    bool daily; /* cooling: every pair is parked for the day (per-day quota used up) */
 };
 
 struct kp_outcome {

@@ -207,3 +207,23 @@ test('test now: a cheap upstream read with the key; a dead key is found and mark
     assert.match(s.logs('edge'), /action=key.test target=/);
   });
 });
+
+test('per-project model limits: keypool stops before Google would; a project no key belongs to is a 404, a bad model a 400', async () => {
+  const K1 = 'AIzaSy' + rnd(33);
+  await withStack(`pa:${K1}`, async (s) => {
+    s.secrets.push(K1);
+    s.session = await s.login();
+    const ok = await s.api('/api/projects/pa/limits', { method: 'PUT', body: { rpm: { 'gemini-2.5-flash': 1 } } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.body.changed, 1);
+    assert.equal((await s.gen('gemini-2.5-flash', 'one')).status, 200);
+    const second = await s.gen('gemini-2.5-flash', 'two');
+    assert.equal(second.status, 429, 'the second call in the minute waits, Google is not asked');
+    assert.equal((await s.stats()).calls[K1], 1);
+    const typo = await s.api('/api/projects/pz/limits', { method: 'PUT', body: { rpm: { 'gemini-2.5-flash': 5 } } });
+    assert.equal(typo.status, 404, typo.text);
+    assert.match(typo.body.error.message, /no key belongs/);
+    const bad = await s.api('/api/projects/pa/limits', { method: 'PUT', body: { rpm: { '..': 5 } } });
+    assert.equal(bad.status, 400);
+  });
+});

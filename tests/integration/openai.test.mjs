@@ -234,6 +234,18 @@ test('errors: bad token, bad request, refused parameters, quota with retry-after
     assert.match(e.message, /quota|cooling/i);
     return true;
   });
+  // the per-day quota used up on every key: insufficient_quota, from Google's answer and then
+  // from the pool's memory of it
+  const DAY = 'gemini-2.0-flash';
+  for (const k of [KA, KB]) await s.script({ key: k, model: DAY, fault: 'quota_day', count: 1 });
+  for (let i = 0; i < 2; i++) {
+    await assert.rejects(ai.chat.completions.create({ model: DAY, messages: [{ role: 'user', content: 'x' }] }), (e) => {
+      assert.ok(e instanceof OpenAI.RateLimitError, String(e));
+      assert.equal(e.code, 'insufficient_quota', `call ${i}: ${e.message}`);
+      assert.equal(e.type, 'insufficient_quota');
+      return true;
+    });
+  }
 });
 
 test('an empty answer is a failure worth another key; a mid-stream failure raises with no repeated text', async () => {

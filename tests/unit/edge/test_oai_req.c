@@ -397,7 +397,10 @@ static void test_google_and_derived(void **state)
     check(OAI_CHAT,
           "{\"model\":\"models/gemini-2.5-pro-nothinking\",\"messages\":[{\"role\":\"user\","
           "\"content\":\"hi\"}]}",
-          NULL, NULL, "model");
+          "gemini-2.5-pro",
+          GEN(",\"generationConfig\":{\"thinkingConfig\":{\"thinkingBudget\":128,"
+              "\"includeThoughts\":false}}"),
+          NULL);
     /* an explicit reasoning_effort wins over the name */
     check(OAI_CHAT,
           "{\"model\":\"gemini-2.5-flash-nothinking\",\"reasoning_effort\":\"high\",\"messages\":[{"
