@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -76,6 +77,55 @@ enum status cfg_load(const struct cfg_field *fields, size_t n, void *cfg, cfg_ge
     return ST_OK;
 }
 
+/* Length of the password at s (a libpq value: quoted with '...' and \' escapes, or a word). */
+static size_t dsn_value_len(const char *s)
+{
+    size_t i = 0;
+
+    if (s[0] != '\'')
+        return strcspn(s, " \t");
+    for (i = 1; s[i] && s[i] != '\''; i++)
+        if (s[i] == '\\' && s[i + 1])
+            i++;
+    return s[i] ? i + 1 : i;
+}
+
+void cfg_redact(const char *v, char *out, size_t n)
+{
+    size_t w = 0;
+
+    if (n == 0)
+        return;
+    while (*v && w + 1 < n) {
+        const char *end = NULL;
+        if (strncmp(v, "://", 3) == 0) { /* scheme://user:password@host */
+            const char *auth = v + 3, *at = auth + strcspn(auth, "@/,; ");
+            const char *colon = memchr(auth, ':', (size_t)(at - auth));
+            if (*at == '@' && colon) {
+                size_t keep = (size_t)(colon + 1 - v);
+                if (w + keep + 3 >= n)
+                    break;
+                memcpy(out + w, v, keep);
+                memcpy(out + w + keep, "***", 3);
+                w += keep + 3;
+                v = at;
+                continue;
+            }
+        } else if (strncasecmp(v, "password=", 9) == 0 &&
+                   (w == 0 || out[w - 1] == ' ' || out[w - 1] == '?' || out[w - 1] == '&')) {
+            end = v + 9 + dsn_value_len(v + 9);
+            if (w + 12 >= n)
+                break;
+            memcpy(out + w, "password=***", 12);
+            w += 12;
+            v = end;
+            continue;
+        }
+        out[w++] = *v++;
+    }
+    out[w] = '\0';
+}
+
 void cfg_log(const struct cfg_field *fields, size_t n, const void *cfg)
 {
     const char *base = cfg;
@@ -85,8 +135,9 @@ void cfg_log(const struct cfg_field *fields, size_t n, const void *cfg)
         switch (f->type) {
         case CFG_T_STR: {
             const char *v = *(const char *const *)(const void *)(base + f->off);
-            LOG_INFO("config", "name=%s value=\"%s\"", f->env,
-                     !v ? "" : (f->secret && *v ? "(set)" : v));
+            char shown[512];
+            cfg_redact(!v ? "" : (f->secret && *v ? "(set)" : v), shown, sizeof(shown));
+            LOG_INFO("config", "name=%s value=\"%s\"", f->env, shown);
             break;
         }
         case CFG_T_UINT:

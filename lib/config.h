@@ -57,7 +57,16 @@ typedef const char *cfg_getenv_fn(const char *name);
  */
 enum status cfg_load(const struct cfg_field *fields, size_t n, void *cfg, cfg_getenv_fn *get,
                      char *err, size_t errlen);
-/** Log the effective configuration once (event=config), secrets masked. */
+/**
+ * Log the effective configuration once (event=config): secrets as "(set)", and credentials
+ * inside other values (URLs, connection strings) replaced by cfg_redact().
+ */
 void cfg_log(const struct cfg_field *fields, size_t n, const void *cfg);
+/**
+ * Copy v into out[n] with the credentials it may hold replaced by "***": the password of every
+ * "scheme://user:password@host" (lists too) and the value of "password=" in a libpq connection
+ * string. Truncates to fit.
+ */
+void cfg_redact(const char *v, char *out, size_t n);
 
 #endif

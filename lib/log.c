@@ -46,30 +46,40 @@ static size_t put_ts(char *out, size_t n)
                             (long)(tv.tv_usec / 1000));
 }
 
-/* Append `s` as a JSON string body (without quotes) to out[*pos..n). */
-static void json_escape(char *out, size_t n, size_t *pos, const char *s, size_t len)
+/* Append `s` as a JSON string body (without quotes) to out[*pos..lim): stops before an escape
+ * that would not fit. */
+static void json_escape(char *out, size_t lim, size_t *pos, const char *s, size_t len)
 {
-    for (size_t i = 0; i < len && *pos + 7 < n; i++) {
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
+        size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
+        if (*pos + need > lim)
+            return;
+        if (need == 2) {
             out[(*pos)++] = '\\';
             out[(*pos)++] = (char)c;
-        } else if (c < 0x20) {
-            *pos += (size_t)snprintf(out + *pos, n - *pos, "\\u%04x", c);
+        } else if (need == 6) {
+            memcpy(out + *pos, "\\u00", 4);
+            out[*pos + 4] = hex[c >> 4];
+            out[*pos + 5] = hex[c & 15];
+            *pos += 6;
         } else {
             out[(*pos)++] = (char)c;
         }
     }
 }
 
-/* Convert a logfmt line (k=v k="v w") to one JSON object. */
+/* Convert a logfmt line (k=v k="v w") to one JSON object in out[n] (n > 16): every write stays
+ * below lim, which leaves room for the closing characters. */
 static size_t to_json(const char *line, size_t len, char *out, size_t n)
 {
-    size_t pos = 0, i = 0;
+    size_t pos = 0, i = 0, lim = n - 8;
     bool first = true;
 
     out[pos++] = '{';
-    while (i < len && pos + 16 < n) {
+    while (i < len && pos + 8 < lim) {
         while (i < len && line[i] == ' ')
             i++;
         size_t ks = i;
@@ -99,11 +109,11 @@ static size_t to_json(const char *line, size_t len, char *out, size_t n)
             out[pos++] = ',';
         first = false;
         out[pos++] = '"';
-        json_escape(out, n, &pos, line + ks, kl);
+        json_escape(out, lim - 4, &pos, line + ks, kl);
         out[pos++] = '"';
         out[pos++] = ':';
         out[pos++] = '"';
-        json_escape(out, n, &pos, line + vs, vl);
+        json_escape(out, lim, &pos, line + vs, vl);
         out[pos++] = '"';
     }
     out[pos++] = '}';
@@ -111,26 +121,62 @@ static size_t to_json(const char *line, size_t len, char *out, size_t n)
     return pos;
 }
 
+const char *log_q(const char *s, char *out, size_t n)
+{
+    size_t w = 0;
+
+    if (n == 0)
+        return "";
+    for (; s && *s && w + 3 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            out[w++] = '\\';
+            out[w++] = (char)c;
+        } else {
+            out[w++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+        }
+    }
+    out[w] = '\0';
+    return out;
+}
+
+/* Copy in[len] to out from *pos, control characters written as \n, \r, \t or '?': an event is
+ * always exactly one line, whatever a value holds. */
+static void put_one_line(char *out, size_t n, size_t *pos, const char *in, size_t len)
+{
+    for (size_t i = 0; i < len && *pos + 2 < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '\n' || c == '\r' || c == '\t') {
+            out[(*pos)++] = '\\';
+            out[(*pos)++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else {
+            out[(*pos)++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+    }
+}
+
 void log_emit(enum log_level level, const char *event, const char *fields, ...)
 {
     char line[4096];
+    char raw[4096];
     char js[8192];
     size_t pos = 0;
+    int w;
     va_list ap;
 
     pos += (size_t)snprintf(line, sizeof(line), "ts=");
     pos += put_ts(line + pos, sizeof(line) - pos);
-    pos += (size_t)snprintf(line + pos, sizeof(line) - pos, " level=%s svc=%s pid=%d event=%s ",
-                            level_names[level], svc_name, (int)getpid(), event);
-    if (pos < sizeof(line)) {
-        va_start(ap, fields);
-        int w = vsnprintf(line + pos, sizeof(line) - pos, fields, ap);
-        va_end(ap);
-        if (w > 0)
-            pos += (size_t)w;
-    }
-    if (pos > sizeof(line) - 2)
-        pos = sizeof(line) - 2;
+    w = snprintf(line + pos, sizeof(line) - pos,
+                 " level=%s svc=%s pid=%d event=", level_names[level], svc_name, (int)getpid());
+    pos += w > 0 ? (size_t)w : 0;
+    put_one_line(line, sizeof(line) - 2, &pos, event, strlen(event)); /* room for ' ', '\n' */
+    line[pos++] = ' ';
+    va_start(ap, fields);
+    w = vsnprintf(raw, sizeof(raw), fields, ap);
+    va_end(ap);
+    if (w > 0)
+        put_one_line(line, sizeof(line) - 2, &pos, raw,
+                     (size_t)w < sizeof(raw) ? (size_t)w : sizeof(raw) - 1);
     while (pos > 0 && line[pos - 1] == ' ')
         pos--;
     line[pos++] = '\n';

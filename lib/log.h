@@ -6,6 +6,7 @@
 #define SB_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level {
     LOG_LEVEL_DEBUG,
@@ -25,6 +26,13 @@ bool log_enabled(enum log_level level);
  */
 void log_emit(enum log_level level, const char *event, const char *fields, ...)
     __attribute__((format(printf, 3, 4)));
+
+/**
+ * Copy s into out[n] fit for a quoted logfmt value (msg="%s"): quotes and backslashes escaped,
+ * control characters as spaces; truncated to fit. Returns out. Use it for any text a client or
+ * another system chose.
+ */
+const char *log_q(const char *s, char *out, size_t n);
 
 #define LOG_AT(lvl, event, ...)                                                                    \
     do {                                                                                           \

@@ -95,11 +95,11 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
 {
     struct buf b;
     enum MHD_Result rc;
-    char addr[INET6_ADDRSTRLEN];
+    char addr[INET6_ADDRSTRLEN], q[400];
 
     http_client_addr(conn, addr, sizeof(addr));
     LOG_INFO("request.refused", "req=%s status=%u client=%s msg=\"%s\" api=%s", r->req_id, status,
-             addr, message, oai ? "openai" : "gemini");
+             addr, log_q(message, q, sizeof(q)), oai ? "openai" : "gemini");
     metrics_request(RT_NONE, status, 0, 0);
     reqlog_refused(r->req_id, oai, status, r->body.len + r->discarded);
 

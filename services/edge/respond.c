@@ -166,7 +166,11 @@ void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const 
     buf_done(&err);
     pipe_finish(c->pipe);
     c->state = CS_DONE;
-    LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
-             c->lease.key_id[0] ? c->lease.key_id : "-", c->events, message);
+    {
+        char q[400];
+        LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
+                 c->lease.key_id[0] ? c->lease.key_id : "-", c->events,
+                 log_q(message, q, sizeof(q)));
+    }
     resp_log_done(c, 200, outcome, NULL);
 }

@@ -114,7 +114,11 @@ int main(void)
         goto out;
     }
     ops_serve(ops, bus_ready, bus, on_metrics, f);
-    LOG_INFO("ready", "id=%s upstream=%s ops_port=%u", cfg.id, cfg.base_url, ops_port(ops));
+    {
+        char shown[512];
+        cfg_redact(cfg.base_url, shown, sizeof(shown));
+        LOG_INFO("ready", "id=%s upstream=%s ops_port=%u", cfg.id, shown, ops_port(ops));
+    }
     fwd_run(f, ops, &stop_flag);
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;

@@ -16,6 +16,7 @@
 
 #include "lib/bus.h"
 #include "lib/clock.h"
+#include "lib/config.h"
 #include "lib/log.h"
 #include "lib/ops.h"
 #include "lib/queue.h"
@@ -705,8 +706,12 @@ static void apply_settings(struct fwd *f, const void *data, size_t len)
                    : s.proxy[0]                 ? s.proxy
                                                 : (f->cfg->proxy ? f->cfg->proxy : ""));
     /* the proxy URL may hold credentials: never logged */
-    LOG_INFO("settings.applied", "upstream=%s proxy=%s error_classes=%s", f->base,
-             f->proxy[0] ? "set" : "none", t ? "live" : "env");
+    {
+        char shown[512];
+        cfg_redact(f->base, shown, sizeof(shown));
+        LOG_INFO("settings.applied", "upstream=%s proxy=%s error_classes=%s", shown,
+                 f->proxy[0] ? "set" : "none", t ? "live" : "env");
+    }
     free(s.error_classes);
 }
 

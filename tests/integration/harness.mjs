@@ -108,6 +108,13 @@ export class Stack {
     // Redis: ACL users (deploy/config/redis-users.acl), the admin one for the tests' own commands
     this.redisPasswords = Object.fromEntries(REDIS_USERS.map((u) => [u, `redis-${u}-${randomBytes(9).toString('hex')}`]));
     this.secrets.push(...Object.values(this.redisPasswords));
+    // trust authentication ignores it: it is here to prove connection strings are never logged
+    this.pgPassword = `pg-${randomBytes(9).toString('hex')}`;
+    this.secrets.push(this.pgPassword);
+  }
+
+  pgDsn(user = 'postgres') {
+    return `host=127.0.0.1 port=${this.pgPort} user=${user} password=${this.pgPassword} dbname=switchboard`;
   }
 
   redisCreds(user) { return { REDIS_USER: user, REDIS_PASSWORD: this.redisPasswords[user] }; }
@@ -163,7 +170,7 @@ export class Stack {
   // services have no right to create).
   provision(env = {}) {
     if (this.pgPort && !this.migrated) {
-      const pg = { PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard` };
+      const pg = { PG_DSN: this.pgDsn() };
       for (const svc of ['edge', 'keypool', 'logger'])
         execFileSync(bin(svc), ['--migrate'], { env: { ...process.env, ...pg }, stdio: 'pipe' });
       this.migrated = true;
@@ -253,7 +260,7 @@ export class Stack {
     return this.spawn(name, bin('keypool'), {
       NATS_URL: this.natsUrl, ...this.natsCreds('keypool'), REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
       ...this.redisCreds('keypool'),
-      PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
+      PG_DSN: this.pgDsn(),
       GEMINI_API_KEYS: this.keys, SB_MASTER_KEY: this.masterKey, SB_FORWARD_KEY: this.forwardKey, ...env,
     });
   }
@@ -267,7 +274,7 @@ export class Stack {
 
   logger(env = {}, name = 'logger') {
     return this.spawn(name, bin('logger'), {
-      NATS_URL: this.natsUrl, ...this.natsCreds('logger'), PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
+      NATS_URL: this.natsUrl, ...this.natsCreds('logger'), PG_DSN: this.pgDsn(),
       SB_LOGGER_FLUSH_MS: '50', ...env,
     });
   }
@@ -300,7 +307,7 @@ export class Stack {
       NATS_URL: this.natsUrl, ...this.natsCreds('edge'), SB_HTTP_ADDR: '127.0.0.1', SB_HTTP_PORT: String(port),
       SB_CLIENT_TOKENS: this.token, REDIS_HOST: '127.0.0.1', REDIS_PORT: String(this.redisPort),
       ...this.redisCreds('edge'),
-      PG_DSN: `host=127.0.0.1 port=${this.pgPort} user=postgres dbname=switchboard`,
+      PG_DSN: this.pgDsn(),
       SB_ADMIN_PASSWORD: this.adminPassword, SB_ADMIN_PASSWORD_FILE: path.join(this.dir, 'admin_password'),
       ...env,
     });

@@ -79,11 +79,41 @@ static void test_errors_name_the_variable(void **state)
     assert_non_null(strstr(err, "T_FLAG"));
 }
 
+static void test_redact(void **state)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"host=db port=5432 user=sb password=hunter2 dbname=x",
+         "host=db port=5432 user=sb password=*** dbname=x"},
+        {"password='it\\'s secret' host=db", "password=*** host=db"},
+        {"host=db PASSWORD=abc", "host=db password=***"},
+        {"postgresql://sb:hunter2@db:5432/x", "postgresql://sb:***@db:5432/x"},
+        {"nats://edge:pw@nats-0:4222,nats://edge:pw@nats-1:4222",
+         "nats://edge:***@nats-0:4222,nats://edge:***@nats-1:4222"},
+        {"http://user:p%40ss@proxy:3128", "http://user:***@proxy:3128"},
+        {"nats://nats:4222", "nats://nats:4222"},
+        {"https://generativelanguage.googleapis.com", "https://generativelanguage.googleapis.com"},
+        {"mypassword=x", "mypassword=x"},
+        {"", ""},
+    };
+    char out[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cfg_redact(cases[i].in, out, sizeof(out));
+        assert_string_equal(out, cases[i].want);
+    }
+    cfg_redact("postgresql://sb:hunter2@db/x", out, 12); /* truncated, never the password */
+    assert_null(strstr(out, "hunt"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_values),
         cmocka_unit_test(test_errors_name_the_variable),
+        cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

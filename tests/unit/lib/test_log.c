@@ -1,0 +1,112 @@
+/* The log writer: one line per event whatever the values hold, JSON that parses, no overflow on
+ * long lines (run under ASan in the sanitizer build), log_q for quoted values. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+#include "unit.h"
+
+/* Run fn with stderr captured; returns what it wrote (caller frees). */
+static char *capture(void (*fn)(void))
+{
+    char path[] = "/tmp/sb-test-log-XXXXXX";
+    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    char *out = calloc(1, 1 << 16);
+    ssize_t n;
+
+    assert_true(fd >= 0 && saved >= 0);
+    (void)unlink(path);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    fn();
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    (void)close(saved);
+    (void)lseek(fd, 0, SEEK_SET);
+    n = read(fd, out, (1 << 16) - 1);
+    assert_true(n > 0);
+    (void)close(fd);
+    return out;
+}
+
+static char big[20000];
+
+static void emit_long(void)
+{
+    LOG_INFO("long", "a=%s b=\"%s\" c=%s", big, big, big);
+}
+
+static void emit_forged(void)
+{
+    LOG_INFO("refused", "model=%s msg=\"%s\"", "x\nts=2026 level=error event=forged",
+             "tab\there\r\n");
+}
+
+static void emit_quoted(void)
+{
+    char q[64];
+    LOG_INFO("q", "msg=\"%s\" after=1", log_q("say \"hi\" admin=evil\n", q, sizeof(q)));
+}
+
+static size_t lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void test_text_mode(void **state)
+{
+    char *out;
+
+    (void)state;
+    setenv("LOG_FORMAT", "logfmt", 1);
+    log_init("t");
+    out = capture(emit_forged);
+    assert_int_equal(lines(out), 1);
+    assert_non_null(strstr(out, "model=x\\nts=2026"));
+    free(out);
+    out = capture(emit_long);
+    assert_int_equal(lines(out), 1);
+    assert_true(strlen(out) <= 4096);
+    free(out);
+}
+
+static void test_json_mode(void **state)
+{
+    char *out;
+    json_t *j;
+
+    (void)state;
+    setenv("LOG_FORMAT", "json", 1);
+    log_init("t");
+    for (size_t i = 0; i < sizeof(big) - 1; i++)
+        big[i] = "a\"\\\x01 z"[i % 6]; /* escapes that grow the JSON six-fold */
+    out = capture(emit_long);
+    assert_int_equal(lines(out), 1);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "event")), "long");
+    json_decref(j);
+    free(out);
+    out = capture(emit_quoted);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "after")), "1");
+    assert_null(json_object_get(j, "admin"));
+    json_decref(j);
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_mode),
+        cmocka_unit_test(test_json_mode),
+    };
+    memset(big, 'x', sizeof(big) - 1);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
