@@ -41,8 +41,13 @@ static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
     return st;
 }
 
-/* Postgres refused the batch's data: store its events one by one, dropping only the bad one. */
-static void write_singly(struct lgr *l, struct bus_msg **msgs, size_t n)
+/*
+ * Postgres refused the batch's data: store its events one by one, dropping only a row Postgres
+ * refuses for what it holds (ST_INVALID). Any other failure (the database went away in the
+ * middle) is returned: the caller holds the batch and retries it whole, the rows already stored
+ * being absorbed as duplicates.
+ */
+static enum status write_singly(struct lgr *l, struct bus_msg **msgs, size_t n)
 {
     struct lgr_batch one;
 
@@ -56,13 +61,17 @@ static void write_singly(struct lgr *l, struct bus_msg **msgs, size_t n)
         st = lgr_store_write(l->store, &one, &fresh);
         if (st == ST_OK) {
             l->stored += fresh;
-        } else {
+        } else if (st == ST_INVALID) {
             l->unstorable++;
             LOG_ERROR("event.unstorable", "subject=%s err=\"%s\" action=ack_drop",
                       bus_msg_subject(msgs[i]), lgr_store_error(l->store));
+        } else {
+            lgr_batch_done(&one);
+            return st;
         }
     }
     lgr_batch_done(&one);
+    return ST_OK;
 }
 
 /* Write until it sticks; false when told to stop first (nothing acknowledged then). */
@@ -87,10 +96,8 @@ static bool write_batch(struct lgr *l, struct lgr_batch *b, struct bus_msg **msg
                 LOG_INFO("postgres.back", "events=%zu", n);
             return true;
         }
-        if (st == ST_INVALID) {
-            write_singly(l, msgs, n);
+        if (st == ST_INVALID && (st = write_singly(l, msgs, n)) == ST_OK)
             return true;
-        }
         atomic_store(&l->pg_down, true);
         if (!warned)
             LOG_WARN("postgres.unavailable", "events=%zu err=\"%s\" action=hold_and_retry", n,

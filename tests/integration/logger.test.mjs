@@ -111,6 +111,28 @@ test('nothing is lost while the logger is down, or while Postgres is down', asyn
   }, opts());
 });
 
+test('a row Postgres refuses is dropped alone; Postgres going away while rows are stored one by one drops nothing', async () => {
+  await withStack(KEYS, async (s) => {
+    await s.kill('logger');
+    const now = Date.now() * 1000;
+    const ev = (i, status = 200) => ({
+      requestId: `one${i}`, tsUs: now + i, tokenId: 't', route: 'generateContent', api: 'gemini',
+      model: FLASH, modelUsed: FLASH, status, outcome: 'ok', edge: 'e1', attemptsTotal: 1,
+    });
+    // the first event's status does not fit Postgres's int: the batch falls back to one by one
+    const N = 1500;
+    await publish(s, [ev(0, 4000000000), ...Array.from({ length: N }, (_, i) => ev(i + 1))]);
+    s.logger({ SB_LOGGER_BATCH: String(N + 1), SB_LOGGER_FLUSH_MS: '1000' }, 'logger-b');
+    await waitUntil(() => /event=event.unstorable/.test(s.logs('logger-b')), { tries: 400, interval: 10, what: 'one by one' });
+    s.pgStop(); // in the middle of the one-by-one writes
+    await sleep(1500);
+    s.pgStart();
+    await waitRows(s, N, 'every storable event, after Postgres came back');
+    assert.equal(s.psql("SELECT count(*) FROM request_logs WHERE request_id = 'one0'"), '0', 'the bad row was dropped');
+    assert.match(s.logs('logger-b'), /event=postgres.unavailable/);
+  }, opts());
+});
+
 test('events delivered again (a replaying consumer) add no rows; two replicas share the work', async () => {
   await withStack(KEYS, async (s) => {
     await send(s, 10);
