@@ -54,10 +54,15 @@ void queue_free(struct queue *q)
 
 enum status queue_push(struct queue *q, void *item)
 {
+    return queue_push_keep(q, item, 0);
+}
+
+enum status queue_push_keep(struct queue *q, void *item, size_t keep)
+{
     bool was_empty;
 
     (void)pthread_mutex_lock(&q->mu);
-    if (q->count == q->cap) {
+    if (q->count + keep >= q->cap) {
         (void)pthread_mutex_unlock(&q->mu);
         return ST_AGAIN;
     }

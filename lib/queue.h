@@ -23,6 +23,11 @@ struct queue *queue_new(size_t cap, queue_wake_fn *wake, void *arg);
 void queue_free(struct queue *q);
 /** Push an item from any thread; ST_AGAIN when full (the item is not taken). */
 enum status queue_push(struct queue *q, void *item);
+/**
+ * Push only while at least `keep` places stay free after it (ST_AGAIN otherwise): a producer
+ * that can come in floods leaves room for the items that must never be refused.
+ */
+enum status queue_push_keep(struct queue *q, void *item, size_t keep);
 /** Pop the oldest item, or NULL when empty. Consumer thread only. */
 void *queue_pop(struct queue *q);
 /** The eventfd to poll for POLLIN (-1 when a wake callback is used). */

@@ -69,6 +69,8 @@ struct edge {
     unsigned salt;
     struct limiter *limiter;
     struct live *live;
+    size_t keep;                        /* queue places bus messages leave to control events */
+    atomic_uint_least64_t msgs_dropped; /* bus messages refused by a full queue */
 };
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
@@ -80,7 +82,9 @@ static void on_bus_msg(struct bus_msg *msg, void *arg)
     ev->msg = msg;
     ev->call = NULL;
     ev->id = 0;
-    if (queue_push(e->q, ev) != ST_OK) {
+    /* a flood of frames must never crowd out a call's start, admission or end */
+    if (queue_push_keep(e->q, ev, e->keep) != ST_OK) {
+        atomic_fetch_add(&e->msgs_dropped, 1);
         bus_msg_free(msg);
         free(ev);
     }
@@ -94,6 +98,8 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge
 
     e->cfg = cfg;
     e->bus = bus;
+    /* each call puts at most one start, one admission and one end in the queue */
+    e->keep = (size_t)cfg->max_inflight * 3 + 256;
     e->q = queue_new(cfg->max_inflight * 8 + 1024, NULL, NULL);
     e->calls = idmap_new(cfg->max_inflight + 16);
     buf_init(&e->scratch, 128u * 1024 * 1024);
@@ -178,6 +184,11 @@ bool edge_ready(const struct edge *e)
     return kp && fw && now - kp < READY_WINDOW_US && now - fw < READY_WINDOW_US;
 }
 
+uint64_t edge_msgs_dropped(const struct edge *e)
+{
+    return atomic_load(&e->msgs_dropped);
+}
+
 unsigned edge_inflight(const struct edge *e)
 {
     return atomic_load(&e->inflight);
@@ -211,9 +222,9 @@ enum status edge_submit(struct edge *e, struct call *c)
 
 void edge_client_done(struct edge *e, uint64_t id)
 {
-    /* the queue is sized for several events per call; if it is full the call is reaped by
-     * its deadline instead */
-    (void)push_ev(e, EV_CLIENT_DONE, id, NULL);
+    /* bus messages leave room for this (e->keep): it cannot be refused */
+    if (push_ev(e, EV_CLIENT_DONE, id, NULL) != ST_OK)
+        LOG_ERROR("queue.full", "event=client_done id=%llu", (unsigned long long)id);
 }
 
 /* Stop the current transfer: at the forwarder that took it, or at all of them when none said so

@@ -152,6 +152,8 @@ enum status edge_submit(struct edge *e, struct call *c);
 void edge_client_done(struct edge *e, uint64_t id);
 /** True when keypool and a forwarder answered a ping recently (thread-safe). */
 bool edge_ready(const struct edge *e);
+/** Bus messages the loop's queue refused (it was full). Any thread. */
+uint64_t edge_msgs_dropped(const struct edge *e);
 /** Calls in flight (thread-safe). */
 unsigned edge_inflight(const struct edge *e);
 /** Unique call id and request id (thread-safe). */

@@ -14,6 +14,7 @@
 #include "lib/jet.h"
 #include "lib/log.h"
 #include "lib/ops.h"
+#include "lib/prom.h"
 #include "lib/signals.h"
 
 #include "admin.h"
@@ -106,6 +107,10 @@ static enum status on_metrics(struct buf *out, void *arg)
     tokens_health(s->tokens, &h);
     if (st == ST_OK)
         st = metrics_tokens(out, &h, clock_now_ms());
+    if (st == ST_OK)
+        st = prom_single(out, "sb_bus_messages_dropped_total", "counter",
+                         "Bus messages refused because the edge loop's queue was full.",
+                         (double)edge_msgs_dropped(s->e));
 
     return st == ST_OK ? reqlog_metrics(out) : st;
 }

@@ -149,3 +149,33 @@ test('bodies being received share one budget; slow bodies, idle clients and crow
     },
   });
 });
+
+test('a flood of bus messages never crowds out a call ending: the slot comes back', async () => {
+  const KEY = KEYS.split(':')[1];
+  await withStack(KEYS, async (s) => {
+    const nc = await s.natsConnect();
+    // learn the edge's private inbox from its keypool ping
+    const sub = nc.subscribe('sb.v1.keypool.ping', { max: 1 });
+    let inbox = '';
+    for await (const m of sub) inbox = m.reply.split('.').slice(0, -1).join('.');
+    assert.match(inbox, /^_INBOX_edge/);
+    const metric = async (name) => Number(((await s.ops(s.edgeProc, '/metrics')).text.match(new RegExp(`^${name} (\\S+)$`, 'm')) || [])[1]);
+
+    await s.script({ key: KEY, fault: 'latency', ms: 60000, count: 1 });
+    const ac = new AbortController();
+    const call = s.gen(FLASH, 'slow', { signal: ac.signal }).catch(() => 'aborted');
+    await waitUntil(async () => (await metric('sb_inflight')) === 1, { tries: 40, interval: 50, what: 'in flight' });
+    // the loop stalls; meanwhile its queue fills with junk and the client goes away
+    await fetch(`${await s.opsUrl(s.edgeProc)}/debug/stall?ms=1500`, { method: 'POST' });
+    await sleep(150);
+    for (let i = 0; i < 3000; i++) nc.publish(`${inbox}.junk`, new Uint8Array(8));
+    await nc.flush();
+    await sleep(100);
+    ac.abort();
+    assert.equal(await call, 'aborted');
+    await waitUntil(async () => (await metric('sb_bus_messages_dropped_total')) > 0, { what: 'the queue was full' });
+    await waitUntil(async () => (await metric('sb_inflight')) === 0, { tries: 50, interval: 100, what: 'the slot came back' });
+    assert.equal((await s.gen(FLASH, 'next')).status, 200, 'SB_MAX_INFLIGHT=1 is free again');
+    await nc.close();
+  }, { edgeEnv: { SB_MAX_INFLIGHT: '1', SB_TEST_HOOKS: '1' } });
+});

@@ -41,6 +41,23 @@ static void *producer(void *arg)
     return NULL;
 }
 
+static void test_keep(void **state)
+{
+    struct queue *q = queue_new(4, NULL, NULL);
+    int v[5];
+
+    (void)state;
+    assert_int_equal(queue_push_keep(q, &v[0], 2), ST_OK);
+    assert_int_equal(queue_push_keep(q, &v[1], 2), ST_OK);
+    assert_int_equal(queue_push_keep(q, &v[2], 2), ST_AGAIN); /* two places kept */
+    assert_int_equal(queue_push(q, &v[3]), ST_OK);            /* for those */
+    assert_int_equal(queue_push(q, &v[4]), ST_OK);
+    assert_int_equal(queue_push(q, &v[2]), ST_AGAIN);
+    assert_ptr_equal(queue_pop(q), &v[0]);
+    assert_int_equal(queue_push_keep(q, &v[2], 0), ST_OK);
+    queue_free(q);
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -64,6 +81,6 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_fifo_and_capacity),
-                                       cmocka_unit_test(test_threads)};
+                                       cmocka_unit_test(test_keep), cmocka_unit_test(test_threads)};
     return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
 }
