@@ -17,6 +17,11 @@
 
 #define MAX_SUBS 16
 
+/* Messages a subscription may hold before its callback takes them: a callback that stalls costs
+ * at most this much memory (cnats then drops, and says "slow consumer"). */
+#define BUS_PENDING_MSGS  200000
+#define BUS_PENDING_BYTES (512 * 1024 * 1024)
+
 struct sub_ctx {
     bus_handler_fn *fn;
     void *arg;
@@ -243,8 +248,8 @@ enum status bus_subscribe(struct bus *bus, const char *subject, const char *queu
         s = natsConnection_QueueSubscribe(&sub, bus->nc, subject, queue, on_msg, ctx);
     else
         s = natsConnection_Subscribe(&sub, bus->nc, subject, on_msg, ctx);
-    if (s == NATS_OK)
-        s = natsSubscription_SetPendingLimits(sub, -1, -1);
+    if (s == NATS_OK) /* bounded: beyond it cnats drops and reports a slow consumer */
+        s = natsSubscription_SetPendingLimits(sub, BUS_PENDING_MSGS, BUS_PENDING_BYTES);
     if (s == NATS_OK) /* a round trip: once this returns, the server delivers to us */
         (void)natsConnection_FlushTimeout(bus->nc, 1000);
     if (s != NATS_OK) {

@@ -242,13 +242,14 @@ void jet_pub_stats(struct jet_pub *p, struct jet_pub_stats *ret)
     (void)pthread_mutex_unlock(&p->mu);
 }
 
-void jet_pub_free(struct jet_pub *p, unsigned drain_ms)
+uint64_t jet_pub_free(struct jet_pub *p, unsigned drain_ms)
 {
     natsMsgList left = {NULL, 0};
     jsPubOptions po;
+    uint64_t lost = 0;
 
     if (!p)
-        return;
+        return 0;
     (void)pthread_mutex_lock(&p->mu);
     p->stop = true;
     p->drain_until_ms = clock_mono_us() / 1000 + drain_ms;
@@ -260,18 +261,18 @@ void jet_pub_free(struct jet_pub *p, unsigned drain_ms)
     if (js_PublishAsyncComplete(p->js, &po) != NATS_OK &&
         js_PublishAsyncGetPendingList(&left, p->js) == NATS_OK) {
         /* no acknowledgement callback runs for these any more */
-        (void)pthread_mutex_lock(&p->mu);
-        p->st.dropped += (uint64_t)left.Count;
-        (void)pthread_mutex_unlock(&p->mu);
+        lost += (uint64_t)left.Count;
         natsMsgList_Destroy(&left);
     }
     jsCtx_Destroy(p->js);
+    lost += p->n; /* never sent: the bus was down to the end */
     for (size_t i = 0; i < p->n; i++)
         natsMsg_Destroy(p->ring[(p->head + i) % p->cap]);
     (void)pthread_cond_destroy(&p->cv);
     (void)pthread_mutex_destroy(&p->mu);
     free(p->ring);
     free(p);
+    return lost;
 }
 
 /* ---------------------------------------------------------------- pull consumer */

@@ -54,8 +54,11 @@ enum status jet_pub_send(struct jet_pub *p, const char *subject, const void *dat
                          const char *msg_id);
 /** Counters (thread-safe). */
 void jet_pub_stats(struct jet_pub *p, struct jet_pub_stats *ret);
-/** Publish what waits for at most drain_ms, then stop; what is left is counted as dropped. */
-void jet_pub_free(struct jet_pub *p, unsigned drain_ms);
+/**
+ * Publish what waits for at most drain_ms, then stop. Returns how many messages were lost (never
+ * acknowledged, or never sent), for the caller to report; 0 for NULL.
+ */
+uint64_t jet_pub_free(struct jet_pub *p, unsigned drain_ms);
 
 /* ---- durable pull consumer ---- */
 struct jet_pull;

@@ -213,8 +213,13 @@ int main(int argc, char **argv)
     rc = EXIT_SUCCESS;
 out:
     http_stop(h);
-    jet_pub_free(events, 2000); /* publish what is left while the bus is up */
-    bus_free(bus);              /* no callback runs after this: their owners can go */
+    {
+        uint64_t lost = jet_pub_free(events, 2000); /* publish what is left while the bus is up */
+        if (lost)
+            LOG_ERROR("events.lost", "count=%llu why=\"not acknowledged by JetStream before exit\"",
+                      (unsigned long long)lost);
+    }
+    bus_free(bus); /* no callback runs after this: their owners can go */
     admin_free(admin);
     limiter_free(lim);
     edge_free(e);

@@ -365,8 +365,12 @@ int main(int argc, char **argv)
     serve(&svc, ops, ev, store, &cfg, q, NULL);
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;
-out:
-    jet_pub_free(ev, 2000);
+out : {
+    uint64_t lost = jet_pub_free(ev, 2000); /* publish what is left while the bus is up */
+    if (lost)
+        LOG_ERROR("events.lost", "count=%llu why=\"not acknowledged by JetStream before exit\"",
+                  (unsigned long long)lost);
+}
     bus_free(bus);
     if (q) {
         struct bus_msg *msg;

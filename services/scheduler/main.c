@@ -292,7 +292,12 @@ out:
     if (lock_started) /* the lock is given up at once: another replica leads within its tick */
         (void)pthread_join(lock_th, NULL);
     jet_pull_free(pull);
-    jet_pub_free(s.ev, 2000);
+    {
+        uint64_t lost = jet_pub_free(s.ev, 2000); /* publish what is left while the bus is up */
+        if (lost)
+            LOG_ERROR("events.lost", "count=%llu why=\"not acknowledged by JetStream before exit\"",
+                      (unsigned long long)lost);
+    }
     bus_free(s.bus);
     if (a.runs) {
         struct bus_msg *msg;

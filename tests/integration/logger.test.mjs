@@ -441,6 +441,9 @@ test('without the stream, requests still succeed: events wait in a bounded buffe
     assert.ok(many.every((r) => r.status === 200));
     await waitUntil(async () => (await metric('sb_events_dropped_total')) === 14, { what: 'drops counted' });
     assert.equal(await metric('sb_events_buffered'), 16);
+    // stopped with events still waiting: they are counted and said, not silently freed
+    await s.kill('edge');
+    assert.match(s.logs('edge'), /level=error .*event=events.lost count=16 /);
     await nc.close();
   }, opts({ edgeEnv: { SB_EVENTS_BUFFER: '16' } }));
 });
