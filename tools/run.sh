@@ -74,13 +74,18 @@ pids+=($!)
 wait_port 127.0.0.1 "$REDIS_PORT" redis
 
 # PostgreSQL: initdb refuses root, so the cluster belongs to the postgres user. It lives in the
-# data folder when postgres can reach it, else under /var/lib/switchboard.
+# data folder when postgres can reach it. When it cannot (a data folder under /root), the cluster
+# goes to a folder of this data folder's own under /var/lib/switchboard, named after its path:
+# two data folders never share a database. pg.location in the data folder says where it is.
 PGBASE="$DATA/pg"
 mkdir -p "$PGBASE"
 chown postgres "$PGBASE"
 if ! su postgres -s /bin/sh -c "test -w '$PGBASE'" 2>/dev/null; then
-  PGBASE=/var/lib/switchboard/pg; mkdir -p "$PGBASE"; chown postgres "$PGBASE"
+  PGBASE="/var/lib/switchboard/$(printf '%s' "$DATA" | sha256sum | cut -c1-16)/pg"
+  mkdir -p "$PGBASE"; chown postgres "$PGBASE"
+  echo "PostgreSQL: the postgres user cannot reach $DATA; this data folder's cluster is $PGBASE"
 fi
+echo "$PGBASE" >"$DATA/pg.location"
 PGDATA="$PGBASE/data"
 if [[ ! -f $PGDATA/PG_VERSION ]]; then
   su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/initdb -D '$PGDATA' -U postgres --auth=trust -E UTF8" >"$DATA/logs/initdb.log" 2>&1

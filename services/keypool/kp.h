@@ -48,6 +48,12 @@ enum status store_migrate(const char *conninfo);
 /** Insert the key unless its id exists: ST_OK when added, ST_CONFLICT when it was there. */
 enum status store_add_key(struct store *s, const char *id, const char *project, const char *secret,
                           const char *label);
+/**
+ * A known key given again in plaintext (GEMINI_API_KEYS): when its row does not open with the
+ * current master key (a new key, a lost one), seal it again from the plaintext. ST_OK when it
+ * was sealed again, ST_CONFLICT when the row opened already, ST_NOT_FOUND without a row.
+ */
+enum status store_seal_known(struct store *s, const char *id, const char *secret);
 /** Load every key with its secret; *ret (*ret_n entries) is owned by the caller
  * (store_keys_free()). Rows the master key cannot open are skipped and counted in *ret_bad. */
 enum status store_load_keys(struct store *s, struct store_key **ret, size_t *ret_n,

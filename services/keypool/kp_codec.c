@@ -97,7 +97,11 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
         break;
     case KP_LEASE_DEAD:
         reply.status = SB__V1__STATUS__ST_UNAVAILABLE;
-        reply.message = CODEC_STR("no usable API key: every key is dead or disabled");
+        reply.message = CODEC_STR(
+            l->unreadable
+                ? "no usable API key: the stored keys cannot be opened with this SB_MASTER_KEY "
+                  "(give them again in GEMINI_API_KEYS, or the old key in SB_MASTER_KEY_PREVIOUS)"
+                : "no usable API key: every key is dead or disabled");
         break;
     case KP_LEASE_ZERO:
         reply.status = SB__V1__STATUS__ST_UNAVAILABLE;
@@ -120,12 +124,30 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
     unsigned ttl = req && req->ttl_ms ? req->ttl_ms : 600000;
 
     memset(&l, 0, sizeof(l));
-    if (req)
-        st = kp_pool_lease(pool, req->model, now, ttl, (const char *const *)req->exclude_key_ids,
-                           req->n_exclude_key_ids, &l);
-    if (st == ST_NOT_FOUND) {
-        sb__v1__lease_request__free_unpacked(req, NULL);
-        return st;
+    if (req) {
+        /* after a reload: a key still without a secret here cannot be opened with this master
+         * key; lease another (at most SKIP_MAX times), and say so when none is left */
+        enum { SKIP_MAX = 8, EX_MAX = 64 };
+        const char *ex[EX_MAX + SKIP_MAX];
+        char skipped[SKIP_MAX][32];
+        size_t nex = req->n_exclude_key_ids < EX_MAX ? req->n_exclude_key_ids : EX_MAX;
+        for (size_t i = 0; i < nex; i++)
+            ex[i] = req->exclude_key_ids[i];
+        size_t k = 0;
+        for (;; k++) {
+            st = kp_pool_lease(pool, req->model, now, ttl, ex, nex, &l);
+            if (st != ST_NOT_FOUND || k == SKIP_MAX)
+                break;
+            (void)snprintf(skipped[k], sizeof(skipped[k]), "%s", l.key_id);
+            ex[nex++] = skipped[k];
+        }
+        if (st == ST_NOT_FOUND ||
+            (st == ST_OK && k > 0 && l.result == KP_LEASE_TRIED && req->n_exclude_key_ids == 0)) {
+            memset(&l, 0, sizeof(l));
+            l.result = KP_LEASE_DEAD;
+            l.unreadable = true;
+            st = ST_OK;
+        }
     }
     st = lease_reply(req, st, &l, now, ttl, out);
     if (req)

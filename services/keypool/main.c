@@ -83,6 +83,7 @@ static enum status seed_and_load(struct store *store, struct kp_pool *pool, cons
 {
     struct store_key *keys = NULL;
     size_t n = 0, bad = 0;
+    size_t again = 0;
     enum status st = kp_seed_parse(env_keys, &keys, &n);
 
     if (st != ST_OK)
@@ -94,10 +95,19 @@ static enum status seed_and_load(struct store *store, struct kp_pool *pool, cons
                                      NULL,       "GEMINI_API_KEYS", 0};
             kp_codec_key_event(ev, &k);
         }
-        if (st == ST_CONFLICT)
-            st = ST_OK; /* seeding is idempotent: a known key keeps its row */
+        if (st == ST_CONFLICT) { /* seeding is idempotent: a known key keeps its row... */
+            st = store_seal_known(store, keys[i].id, keys[i].secret);
+            again += st == ST_OK; /* ...sealed again if this master key could not open it */
+            if (st == ST_CONFLICT || st == ST_NOT_FOUND)
+                st = ST_OK;
+        }
     }
     store_keys_free(keys, n);
+    if (again)
+        LOG_WARN("keys.sealed_again",
+                 "count=%zu msg=\"stored under another master key; sealed again from "
+                 "GEMINI_API_KEYS\"",
+                 again);
     if (st != ST_OK)
         return st;
     st = store_load_keys(store, &keys, &n, &bad);
@@ -105,9 +115,11 @@ static enum status seed_and_load(struct store *store, struct kp_pool *pool, cons
         return st;
     if (bad)
         LOG_ERROR("keys.unreadable",
-                  "count=%zu msg=\"the master key does not open these keys\" "
+                  "count=%zu msg=\"SB_MASTER_KEY does not open these stored keys: give them "
+                  "again in GEMINI_API_KEYS or the previous key in SB_MASTER_KEY_PREVIOUS\" "
                   "action=skip",
                   bad);
+    kp_pool_set_unreadable(pool, bad);
     st = kp_pool_set_keys(pool, keys, n);
     LOG_INFO("keys.loaded", "count=%zu", n);
     return st;

@@ -27,6 +27,7 @@ struct kp_pool {
     unsigned reset_sod;     /* the daily quota reset, seconds after midnight Pacific */
     struct store_key *keys; /* sorted by id */
     size_t nkeys;
+    size_t unreadable; /* stored keys the master key does not open */
     uint64_t lease_seq;
     unsigned rnd;
 };
@@ -34,6 +35,11 @@ struct kp_pool {
 static int cmp_key(const void *a, const void *b)
 {
     return strcmp(((const struct store_key *)a)->id, ((const struct store_key *)b)->id);
+}
+
+void kp_pool_set_unreadable(struct kp_pool *pool, size_t n)
+{
+    pool->unreadable = n;
 }
 
 enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret)
@@ -200,8 +206,10 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
         (void)snprintf(l.key_id, sizeof(l.key_id), "%.31s", out->items[1]);
         (void)snprintf(l.project, sizeof(l.project), "%.127s", out->items[2]);
         l.secret = secret_of(pool, l.key_id);
-        if (!l.secret)
-            return ST_NOT_FOUND; /* added by another replica: caller reloads */
+        if (!l.secret) {
+            *ret = l; /* key_id: added by another replica (reload), or unreadable here */
+            return ST_NOT_FOUND;
+        }
     } else if (strcmp(out->items[0], "cooling") == 0) {
         uint64_t until = 0;
         l.result = KP_LEASE_COOLING;
@@ -211,6 +219,7 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
         l.daily = until + 1000 >= clock_next_pacific_time_ms(clock_now_ms(), pool->reset_sod);
     } else if (strcmp(out->items[0], "dead") == 0) {
         l.result = KP_LEASE_DEAD;
+        l.unreadable = pool->unreadable > 0;
     } else if (strcmp(out->items[0], "zero") == 0) {
         l.result = KP_LEASE_ZERO;
     } else {

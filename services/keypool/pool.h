@@ -33,7 +33,8 @@ struct kp_lease {
     char project[128];
     const char *secret; /* borrowed from the pool, valid until the next kp_pool_set_keys() */
     uint64_t retry_after_ms;
-    bool daily; /* cooling: every pair is parked for the day (per-day quota used up) */
+    bool daily;      /* cooling: every pair is parked for the day (per-day quota used up) */
+    bool unreadable; /* dead: and stored keys the master key does not open exist */
 };
 
 struct kp_outcome {
@@ -50,6 +51,8 @@ struct kp_outcome {
 /** New pool over `kv` (borrowed) with key prefix (e.g. "sb:"). Caller owns *ret. */
 enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret);
 void kp_pool_free(struct kp_pool *pool);
+/** Record how many stored keys the master key does not open (what a failing lease says). */
+void kp_pool_set_unreadable(struct kp_pool *pool, size_t n);
 /** Replace the in-memory secrets (takes ownership of keys[n]) and seed new keys into Redis. */
 enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_t n);
 /* Two-phase forms of lease and outcome, so a batch of them can share one Redis round trip:

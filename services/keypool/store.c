@@ -152,6 +152,31 @@ enum status store_add_key(struct store *s, const char *id, const char *project, 
     return st;
 }
 
+enum status store_seal_known(struct store *s, const char *id, const char *secret)
+{
+    struct db_res *r = NULL;
+    char plain[1100], sealed[SEALED_MAX];
+    const char *p[3] = {id, sealed, NULL};
+    enum status st =
+        db_exec(s->db, "SELECT sealed FROM kp_keys WHERE id = $1 AND sealed IS NOT NULL", 1, p, &r);
+
+    if (st == ST_OK && db_res_rows(r) == 0)
+        st = ST_NOT_FOUND;
+    if (st == ST_OK &&
+        vault_unseal(s->vault, id, db_res_get(r, 0, 0), plain, sizeof(plain)) == ST_OK)
+        st = ST_CONFLICT;
+    memset(plain, 0, sizeof(plain));
+    if (st == ST_OK)
+        st = vault_seal(s->vault, id, secret, sealed, sizeof(sealed));
+    if (st == ST_OK) {
+        p[2] = db_res_get(r, 0, 0); /* only if nobody changed the row meanwhile */
+        st = db_exec(s->db, "UPDATE kp_keys SET sealed = $2 WHERE id = $1 AND sealed = $3", 3, p,
+                     NULL);
+    }
+    db_res_free(r);
+    return st;
+}
+
 enum status store_load_keys(struct store *s, struct store_key **ret, size_t *ret_n, size_t *ret_bad)
 {
     struct db_res *r = NULL;

@@ -110,12 +110,22 @@ test('bulk add reports exactly what happened; secrets sealed at rest; masked lis
   }, { fakeEnv: { FAKE_KEYS: `proj-s:${SEEDED},proj-x:${LEGACY},pasted:${AQ},pasted:${IQ},pasted:${INURL}` } });
 });
 
-test('a keypool with the wrong master key cannot read the keys and says so', async () => {
+test('a keypool with the wrong master key says so, to the log and to the client; keys given again in the environment are sealed again', async () => {
   await withStack(`proj-s:${SEEDED}`, async (s) => {
     const wrong = 'ab'.repeat(32);
-    const kp = s.keypool({ SB_MASTER_KEY: wrong, KP_ID: 'kp-wrong' }, 'keypool-wrong');
+    await s.kill('keypool');
+    s.keypool({ SB_MASTER_KEY: wrong, KP_ID: 'kp-wrong', GEMINI_API_KEYS: '' }, 'keypool-wrong');
     await waitUntil(() => s.logs('keypool-wrong').includes('event=keys.unreadable'), { what: 'unreadable keys' });
-    kp.kill('SIGTERM');
+    await waitUntil(async () => (await s.gen('gemini-2.5-flash', 'x')).status === 503, { what: 'no key' });
+    const r = await s.gen('gemini-2.5-flash', 'x');
+    assert.match((await r.json()).error.message, /cannot be opened with this SB_MASTER_KEY/);
+    await s.kill('keypool-wrong');
+    // the same keys given again: sealed under this master key, and served
+    s.keypool({ SB_MASTER_KEY: wrong, KP_ID: 'kp-again' }, 'keypool-again');
+    await waitUntil(() => s.logs('keypool-again').includes('event=keys.sealed_again count=1'), { what: 'sealed again' });
+    await waitUntil(async () => (await s.gen('gemini-2.5-flash', 'x')).status === 200, { what: 'served again' });
+    assert.doesNotMatch(s.logs('keypool-again'), /event=keys.unreadable/);
+    await s.kill('keypool-again');
     const bad = s.keypool({ SB_MASTER_KEY: 'not-hex' }, 'keypool-bad');
     await waitUntil(() => bad.exitCode !== null, { what: 'refusing to start' });
     assert.notEqual(bad.exitCode, 0);

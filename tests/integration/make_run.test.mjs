@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execSync, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,9 +14,8 @@ import { freePort, freePorts, waitUntil } from './harness.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.SB_BUILD_DIR || path.join(ROOT, 'build');
 
-test('make run serves in demo mode, its curl line answers, and Ctrl-C stops everything', async () => {
-  const data = mkdtempSync(path.join(os.tmpdir(), 'sb-run-'));
-  chmodSync(data, 0o755); // postgres keeps its cluster inside (else run.sh uses /var/lib/switchboard)
+// Start tools/run.sh on free ports with data folder `data`; resolves once its banner is out.
+async function startRun(data) {
   const ports = { SB_HTTP_PORT: await freePort(), SB_NATS_PORT: await freePort(), SB_REDIS_PORT: await freePort(),
     SB_PG_PORT: await freePort(), SB_FAKE_PORT: await freePort() };
   const opsBase = await freePorts(5); // five ports from here
@@ -23,11 +23,31 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
   for (const [k, v] of Object.entries(ports)) env[k] = String(v);
   for (const k of ['GEMINI_API_KEYS', 'SB_CLIENT_TOKENS', 'GEMINI_BASE_URL']) delete env[k];
   const p = spawn('bash', [path.join(ROOT, 'tools/run.sh')], { env, cwd: ROOT, detached: true });
-  let out = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { out += d; });
+  const run = { p, ports, opsBase, out: '' };
+  p.stdout.on('data', (d) => { run.out += d; });
+  p.stderr.on('data', (d) => { run.out += d; });
+  run.stop = async () => {
+    if (p.exitCode === null) {
+      process.kill(-p.pid, 'SIGINT');
+      await new Promise((r) => p.on('exit', r));
+    }
+  };
   try {
-    await waitUntil(() => out.includes('Ctrl-C stops everything'), { tries: 600, what: 'the banner' });
+    await waitUntil(() => run.out.includes('Ctrl-C stops everything'), { tries: 600, what: 'the banner' });
+  } catch (e) {
+    await run.stop();
+    throw new Error(`${e.message}\n${run.out}`);
+  }
+  return run;
+}
+
+test('make run serves in demo mode, its curl line answers, and Ctrl-C stops everything', async () => {
+  const data = mkdtempSync(path.join(os.tmpdir(), 'sb-run-'));
+  chmodSync(data, 0o755); // postgres keeps its cluster inside (else run.sh uses /var/lib/switchboard)
+  const run = await startRun(data);
+  const { ports, opsBase } = run;
+  let out = run.out;
+  try {
     assert.match(out, /DEMO MODE/);
     assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${ports.SB_HTTP_PORT}`));
     const curl = out.match(/curl -s[\s\S]*?-d '[^']*'/)[0].replace(/\\\n\s*/g, ' ');
@@ -61,9 +81,9 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
       assert.match(await r.text(), /^sb_build_info\{service="(edge|keypool|forwarder|logger|scheduler)"/m);
     }
   } finally {
-    process.kill(-p.pid, 'SIGINT');
-    await new Promise((r) => p.on('exit', r));
+    await run.stop();
   }
+  out = run.out;
   assert.match(out, /stopped\./);
   let left = '';
   try { left = execFileSync('pgrep', ['-f', data]).toString().trim(); } catch { /* none left */ }
@@ -77,4 +97,21 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
     assert.equal(open, false, `${name} ${port} is closed after Ctrl-C`);
   }
   rmSync(data, { recursive: true, force: true });
+});
+
+test('a data folder the postgres user cannot reach gets a cluster of its own, never a shared one', async () => {
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'sb-run-hidden-'));
+  chmodSync(parent, 0o700); // like /root: postgres cannot pass
+  const data = path.join(parent, 'var');
+  const where = `/var/lib/switchboard/${createHash('sha256').update(data).digest('hex').slice(0, 16)}`;
+  const run = await startRun(data);
+  try {
+    assert.match(run.out, /the postgres user cannot reach .*var; this data folder's cluster is \/var\/lib\/switchboard\/[0-9a-f]{16}\/pg/);
+    assert.equal(readFileSync(path.join(data, 'pg.location'), 'utf8').trim(), `${where}/pg`);
+    assert.ok(statSync(`${where}/pg/data/PG_VERSION`).isFile());
+  } finally {
+    await run.stop();
+    rmSync(where, { recursive: true, force: true });
+    rmSync(parent, { recursive: true, force: true });
+  }
 });
