@@ -32,6 +32,22 @@ static enum status parse_bool(const char *v, bool *ret)
     return ST_INVALID;
 }
 
+bool cfg_placeholder(const char *v)
+{
+    static const char *const words[] = {"changeme", "change-me", "change_me", "password",
+                                        "secret",   "admin",     "example",   "...",
+                                        "xxx",      "todo",      "random"};
+    size_t len = strlen(v);
+
+    if (len >= 2 && v[0] == '<' && v[len - 1] == '>') /* "<64 hex digits: openssl rand ...>" */
+        return true;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcasecmp(v, words[i]) == 0)
+            return true;
+    return strstr(v, "your-key") != NULL || strstr(v, "your_key") != NULL ||
+           strstr(v, "CHANGE_ME") != NULL || strstr(v, "change-me") != NULL;
+}
+
 enum status cfg_load(const struct cfg_field *fields, size_t n, void *cfg, cfg_getenv_fn *get,
                      char *err, size_t errlen)
 {
@@ -48,6 +64,13 @@ enum status cfg_load(const struct cfg_field *fields, size_t n, void *cfg, cfg_ge
         case CFG_T_STR:
             if (unset && f->required) {
                 (void)snprintf(err, errlen, "%s is required", f->env);
+                return ST_INVALID;
+            }
+            if (!unset && f->secret && cfg_placeholder(v)) {
+                (void)snprintf(err, errlen,
+                               "%s holds a placeholder, not a secret: set a value of your own "
+                               "(deploy/k8s/make-secret.sh makes random ones)",
+                               f->env);
                 return ST_INVALID;
             }
             *(const char **)(void *)(base + f->off) = unset ? f->def_str : v;

@@ -58,6 +58,11 @@ typedef const char *cfg_getenv_fn(const char *name);
 enum status cfg_load(const struct cfg_field *fields, size_t n, void *cfg, cfg_getenv_fn *get,
                      char *err, size_t errlen);
 /**
+ * True for a value that is an example's placeholder rather than a secret ("<random>",
+ * "changeme", "...", "AQ.your-key"): cfg_load() refuses such values for secret fields.
+ */
+bool cfg_placeholder(const char *v);
+/**
  * Log the effective configuration once (event=config): secrets as "(set)", and credentials
  * inside other values (URLs, connection strings) replaced by cfg_redact().
  */

@@ -37,6 +37,8 @@
 #define SETTINGS_HISTORY         16                         /* revisions kept */
 #define SUBJ_SETTINGS            "$KV.SB_SETTINGS.settings" /* every put, seen by plain subscribers */
 #define SUBJ_EDGE_TOKENS_CHANGED "sb.v1.edge.tokens.changed" /* broadcast: reload tokens */
+/* broadcast: admin sessions ended ("user\tsession digest\tdigest kept"): live tails close */
+#define SUBJ_EDGE_SESSIONS_REVOKED "sb.v1.edge.sessions.revoked"
 
 #define QUEUE_KEYPOOL   "keypool"
 #define QUEUE_FORWARDER "forwarder"

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -24,6 +25,7 @@
 #include "lib/gjson.h"
 #include "lib/kv.h"
 #include "lib/log.h"
+#include "lib/parse.h"
 #include "lib/queue.h"
 #include "lib/xalloc.h"
 
@@ -178,6 +180,39 @@ void admin_audit(struct admin_ctx *x, const char *action, const char *target)
         LOG_WARN("admin.audit_failed", "err=\"%s\" action=ignoring", db_last_error(x->a->db));
 }
 
+void admin_sessions_ended(struct admin *a, const char *user, const char *session, const char *keep)
+{
+    char msg[256];
+    int n =
+        snprintf(msg, sizeof(msg), "%s\t%s\t%s", user, session ? session : "", keep ? keep : "");
+
+    /* every edge (this one too) ends the live tails of those sessions */
+    if (n > 0 && (size_t)n < sizeof(msg))
+        (void)bus_publish(a->bus, SUBJ_EDGE_SESSIONS_REVOKED, NULL, msg, (size_t)n, NULL);
+}
+
+static void on_sessions(struct bus_msg *msg, void *arg)
+{
+    struct admin *a = arg;
+    char text[256], *f[3] = {text, NULL, NULL};
+    size_t len = bus_msg_len(msg);
+
+    if (len < sizeof(text)) {
+        memcpy(text, bus_msg_data(msg), len);
+        text[len] = '\0';
+        for (int i = 1; i < 3 && f[i - 1]; i++) {
+            char *tab = strchr(f[i - 1], '\t');
+            if (tab) {
+                *tab = '\0';
+                f[i] = tab + 1;
+            }
+        }
+        if (f[1] && f[2] && a->tail)
+            tail_revoke(a->tail, f[0], f[1][0] ? f[1] : NULL, f[2]);
+    }
+    bus_msg_free(msg);
+}
+
 void admin_tokens_changed(struct admin *a)
 {
     (void)tok_reload(a);
@@ -244,6 +279,31 @@ static void send_answer(struct admin_ctx *x)
     free(text);
 }
 
+/*
+ * A browser attaches the session cookie to requests any site makes: a write authenticated by
+ * the cookie alone must carry an Origin that is this host (or one of SB_ADMIN_ORIGINS).
+ * Reads pass (SameSite=Strict and no CORS headers keep their answers from other sites).
+ */
+static bool same_origin(const struct admin *a, const struct admin_job *job)
+{
+    const char *o = job->origin, *host;
+    size_t len = strlen(o);
+    const char *list = a->cfg->admin_origins;
+
+    if (strcmp(job->method, "GET") == 0 || strcmp(job->method, "HEAD") == 0)
+        return true;
+    if (!o[0] || strcmp(o, "null") == 0)
+        return false;
+    for (const char *p = list; *p;) {
+        size_t wl;
+        const char *w = parse_word(&p, ", ", &wl);
+        if (wl && wl == len && strncasecmp(w, o, len) == 0)
+            return true;
+    }
+    host = strstr(o, "://");
+    return host && job->host[0] && strcasecmp(host + 3, job->host) == 0;
+}
+
 static void handle(struct admin *a, struct admin_job *job)
 {
     struct admin_ctx x;
@@ -275,6 +335,10 @@ static void handle(struct admin *a, struct admin_job *job)
                     "Sign in first: POST /api/auth/login, then send the session as "
                     "Authorization: Bearer or the sb_session cookie. Client tokens are not "
                     "accepted here.");
+    } else if (!job->bearer[0] && job->cookie[0] && !same_origin(a, job)) {
+        admin_error(&x, 403,
+                    "A change made with the session cookie must come from the console's own "
+                    "origin (Origin header); other clients send Authorization: Bearer.");
     } else if (!hit) {
         admin_error(&x, path_known ? 405 : 404,
                     path_known ? "Method not allowed for this path." : "No such admin route.");
@@ -416,6 +480,8 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
         st = bus_subscribe(bus, SUBJ_EDGE_PING_ALL, NULL, on_ping_all, a);
     if (st == ST_OK)
         st = tail_new(&cfg->bus, cfg->tail_heartbeat_s, &a->tail);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_EDGE_SESSIONS_REVOKED, NULL, on_sessions, a);
     if (st == ST_OK)
         (void)settings_load(a); /* JetStream down: the environment's values until a change */
     if (st != ST_OK)

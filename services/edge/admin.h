@@ -28,6 +28,8 @@ struct admin_job {
     char bearer[512]; /* Authorization: Bearer value, or "" */
     char cookie[512]; /* the session cookie, or "" */
     char addr[48];
+    char origin[256]; /* Origin header, or "" */
+    char host[256];   /* Host header, or "" */
     char req_id[24];
     size_t nargs;
     char args[ADMIN_MAX_ARGS][2][128]; /* query parameters (name, value) */

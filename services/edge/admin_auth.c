@@ -100,7 +100,7 @@ static enum status write_secret_file(const char *path, const char *secret)
 enum status auth_seed(struct admin *a)
 {
     struct db_res *r = NULL;
-    char gen[64], hash[256];
+    char gen[64], hash[256], tmp[4200];
     const char *pw = a->cfg->admin_password;
     const char *p[2];
     enum status st;
@@ -127,23 +127,33 @@ enum status auth_seed(struct admin *a)
     }
     if (hash_password(pw, hash, sizeof(hash)) != ST_OK)
         return ST_IO;
+    /* a generated password is on disk before the account exists: a folder that cannot be
+     * written must not leave an admin nobody knows the password of */
+    (void)snprintf(tmp, sizeof(tmp), "%s.%d.tmp", a->cfg->admin_password_file, (int)getpid());
+    if (generated && write_secret_file(tmp, pw) != ST_OK) {
+        LOG_ERROR("admin.password_file_failed",
+                  "file=%s msg=\"cannot write the first admin's password: make the folder "
+                  "writable or set SB_ADMIN_PASSWORD\" action=no_admin_created",
+                  a->cfg->admin_password_file);
+        (void)unlink(tmp);
+        return ST_IO;
+    }
     p[0] = a->cfg->admin_user;
     p[1] = hash;
     st = db_exec(a->db,
                  "INSERT INTO edge_users (username, pw_hash) VALUES ($1, $2) "
                  "ON CONFLICT (username) DO NOTHING RETURNING username",
                  2, p, &r);
-    if (st != ST_OK)
-        return st;
-    if (db_res_rows(r) == 1) {
-        if (generated && write_secret_file(a->cfg->admin_password_file, pw) != ST_OK) {
-            LOG_ERROR("admin.password_file_failed", "file=%s", a->cfg->admin_password_file);
-            st = ST_IO;
-        } else {
-            LOG_INFO("admin.created", "user=%s password_from=%s%s", a->cfg->admin_user,
-                     generated ? "file:" : "SB_ADMIN_PASSWORD",
-                     generated ? a->cfg->admin_password_file : "");
-        }
+    if (st == ST_OK && db_res_rows(r) == 1 && generated &&
+        rename(tmp, a->cfg->admin_password_file) != 0) {
+        LOG_ERROR("admin.password_file_failed", "file=%s tmp=%s action=read_the_tmp_file",
+                  a->cfg->admin_password_file, tmp);
+    } else if (st == ST_OK && db_res_rows(r) == 1) {
+        LOG_INFO("admin.created", "user=%s password_from=%s%s", a->cfg->admin_user,
+                 generated ? "file:" : "SB_ADMIN_PASSWORD",
+                 generated ? a->cfg->admin_password_file : "");
+    } else if (generated) {
+        (void)unlink(tmp); /* another replica created the admin first: its file stands */
     }
     db_res_free(r);
     return st;
@@ -246,6 +256,28 @@ static bool check_user(struct admin *a, const char *user, const char *pw)
     return ok;
 }
 
+bool auth_recheck(struct admin_ctx *x)
+{
+    const char *pw = str_field(x, "current_password", PW_MAX);
+
+    if (!pw) {
+        admin_error(x, 403,
+                    "This change needs your password again: add \"current_password\" to the "
+                    "body.");
+        return false;
+    }
+    if (!attempt_allowed(x, x->user))
+        return false;
+    if (!check_user(x->a, x->user, pw)) {
+        LOG_WARN("admin.recheck_failed", "req=%s admin=%s client=%s", x->job->req_id, x->user,
+                 x->job->addr);
+        admin_error(x, 403, "The current password is wrong.");
+        return false;
+    }
+    attempt_forget(x, x->user);
+    return true;
+}
+
 void auth_login(struct admin_ctx *x)
 {
     const char *user = str_field(x, "username", USER_MAX);
@@ -309,6 +341,7 @@ static void drop_session(struct admin_ctx *x)
 void auth_logout(struct admin_ctx *x)
 {
     drop_session(x);
+    admin_sessions_ended(x->a, x->user, x->session, NULL);
     (void)snprintf(x->set_cookie, sizeof(x->set_cookie),
                    "sb_session=; Path=/api; Max-Age=0; HttpOnly; SameSite=Strict");
     LOG_INFO("admin.logout", "req=%s admin=%s", x->job->req_id, x->user);
@@ -360,6 +393,7 @@ void auth_password(struct admin_ctx *x)
     }
     const char *argv[] = {x->a->prefix, x->user, x->session};
     (void)kv_eval(x->a->kv, lua_revoke, 3, argv, &out);
+    admin_sessions_ended(x->a, x->user, NULL, x->session);
     admin_audit(x, "password.change", x->user);
     admin_reply(x, 200,
                 json_pack("{s:b,s:s}", "ok", 1, "revoked_sessions", out.n ? out.items[0] : "0"));

@@ -65,6 +65,11 @@ const char *admin_arg(const struct admin_ctx *x, const char *name);
 void admin_audit(struct admin_ctx *x, const char *action, const char *target);
 /** Tell every edge (this one included) that tokens changed. */
 void admin_tokens_changed(struct admin *a);
+/**
+ * Tell every edge that admin sessions ended: `session` (a digest), or with session NULL every
+ * session of `user` but `keep`. Their live tails close.
+ */
+void admin_sessions_ended(struct admin *a, const char *user, const char *session, const char *keep);
 
 /* ---- admin_auth.c ---- */
 /** Create the first admin when there is none (SB_ADMIN_PASSWORD, or a generated password
@@ -73,6 +78,11 @@ enum status auth_seed(struct admin *a);
 /** Resolve the job's session (Bearer or cookie) into x->user and x->session; false: none. */
 bool auth_session(struct admin_ctx *x);
 admin_handler_fn auth_login, auth_logout, auth_password, auth_me;
+/**
+ * The signed-in admin proves it again with "current_password" in the body (counted like a
+ * login); false when not, answered 403 or 429.
+ */
+bool auth_recheck(struct admin_ctx *x);
 
 /* ---- admin_logs.c ---- */
 admin_handler_fn logs_list, logs_get, logs_tail, stats_get;

@@ -10,6 +10,7 @@
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/codec.h"
+#include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "lib/xalloc.h"
@@ -246,12 +247,41 @@ void keys_reset(struct admin_ctx *x)
     run_op(x, "reset", &id, 1, NULL, NULL);
 }
 
+/* At most SB_REVEALS_PER_HOUR reveals per admin in an hour (Redis: every edge counts). */
+static bool reveal_allowed(struct admin_ctx *x)
+{
+    char key[160];
+    struct kv_strs out;
+    uint64_t n = 0;
+
+    (void)snprintf(key, sizeof(key), "%sreveal:%s", x->a->prefix, x->user);
+    const char *incr[] = {"INCR", key};
+    const char *exp[] = {"EXPIRE", key, "3600", "NX"};
+    if (kv_command(x->a->kv, 2, incr, &out) != ST_OK || out.n != 1 ||
+        parse_u64(out.items[0], 0, UINT64_MAX, &n) != ST_OK) {
+        admin_error(x, 503, "The session store is unavailable; retry shortly.");
+        return false;
+    }
+    (void)kv_command(x->a->kv, 4, exp, &out);
+    if (n > x->a->cfg->reveals_per_hour) {
+        LOG_WARN("admin.reveal_limited", "req=%s admin=%s client=%s", x->job->req_id, x->user,
+                 x->job->addr);
+        admin_audit(x, "key.reveal_refused", x->seg);
+        (void)snprintf(x->retry_after, sizeof(x->retry_after), "%u", 3600u);
+        admin_error(x, 429, "Too many keys revealed in the last hour.");
+        return false;
+    }
+    return true;
+}
+
 void keys_reveal(struct admin_ctx *x)
 {
     Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
     Sb__V1__KeyAdminReply *r = NULL;
     char *id = seg_id(x);
 
+    if (!reveal_allowed(x))
+        return;
     q.ids = &id;
     q.n_ids = 1;
     if (!ask(x, "reveal", &q, &r))

@@ -256,7 +256,7 @@ void logs_tail(struct admin_ctx *x)
 
     if (!logs_filter(x, &f))
         return;
-    if (!x->a->tail || tail_add(x->a->tail, x->job->pipe, &f) != ST_OK) {
+    if (!x->a->tail || tail_add(x->a->tail, x->job->pipe, &f, x->user, x->session) != ST_OK) {
         admin_error(x, 503, "Too many live tails are open; close one and retry.");
         return;
     }

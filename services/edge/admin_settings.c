@@ -169,12 +169,14 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     w->nhidden = s->n_hidden_models;
 }
 
-static bool url_ok(const char *u, bool proxy)
+/* Every API key goes to the upstream (through the proxy): plain http only when allowed. */
+static bool url_ok(const char *u, bool proxy, bool allow_http)
 {
     if (proxy && strcmp(u, "none") == 0)
         return true;
     return strlen(u) < 500 &&
-           (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0 ||
+           (strncmp(u, "https://", 8) == 0 ||
+            ((proxy || allow_http) && strncmp(u, "http://", 7) == 0) ||
             (proxy && (strncmp(u, "socks5://", 9) == 0 || strncmp(u, "socks5h://", 10) == 0)));
 }
 
@@ -205,16 +207,19 @@ static bool merge(struct admin_ctx *x, struct work *w)
                 w->num[i] = (unsigned)json_integer_value(v);
             }
         }
-        if (known)
+        if (known || strcmp(k, "current_password") == 0)
             continue;
         if (strcmp(k, "upstream_base_url") == 0 || strcmp(k, "upstream_proxy") == 0) {
             bool proxy = k[9] == 'p';
             char **dst = proxy ? &w->proxy : &w->base;
-            if (!json_is_null(v) && (!json_is_string(v) || !url_ok(json_string_value(v), proxy))) {
+            if (!json_is_null(v) &&
+                (!json_is_string(v) ||
+                 !url_ok(json_string_value(v), proxy, x->a->cfg->allow_http_upstream))) {
                 admin_error(x, 400,
                             proxy ? "upstream_proxy must be an http(s):// or socks5:// URL, "
                                     "\"none\", or null."
-                                  : "upstream_base_url must be an http(s):// URL, or null.");
+                                  : "upstream_base_url must be an https:// URL, or null (http:// "
+                                    "only with SB_ALLOW_HTTP_UPSTREAM=true).");
                 return false;
             }
             free(*dst);
@@ -347,6 +352,7 @@ void settings_put(struct admin_ctx *x)
             admin_error(x, 400, "A JSON object with the settings to change is required.");
             return;
         }
+
         st = bus_kv_get(x->a->bus, SETTINGS_BUCKET, SETTINGS_HISTORY, SETTINGS_KEY, &data, &len,
                         &rev);
         if (st != ST_OK && st != ST_NOT_FOUND) {
@@ -359,7 +365,11 @@ void settings_put(struct admin_ctx *x)
         work_from(&w, cur);
         if (cur)
             sb__v1__settings__free_unpacked(cur, NULL);
-        if (!merge(x, &w)) {
+        /* where the keys go: changed only by an admin who proves it again */
+        if (!merge(x, &w) || (attempt == 0 &&
+                              (json_is_string(json_object_get(x->in, "upstream_base_url")) ||
+                               json_is_string(json_object_get(x->in, "upstream_proxy"))) &&
+                              !auth_recheck(x))) {
             work_free(&w);
             return;
         }

@@ -49,6 +49,8 @@ struct edge_config {
     unsigned client_idle_s;      /* no byte from an idle or uploading client this long: closed */
     unsigned client_body_s;      /* a body must arrive within this (408) */
     unsigned max_buffered_bytes; /* request bodies being received, all connections together */
+    const char *trusted_proxies; /* SB_TRUSTED_PROXIES: whose X-Forwarded-For is believed */
+    const char *admin_origins;   /* SB_ADMIN_ORIGINS: more origins allowed for cookie writes */
     /* admin */
     const char *pg_dsn;
     struct kv_cfg redis;
@@ -62,6 +64,8 @@ struct edge_config {
     unsigned token_reload_s;
     unsigned tokens_stale_s; /* /readyz fails when token reloads failed this long */
     bool cookie_secure;
+    bool allow_http_upstream;  /* the admin API may point the upstream at http:// */
+    unsigned reveals_per_hour; /* keys one admin may reveal in an hour */
     bool oai_derived;          /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
     const char *edge_id;       /* this replica in request events (default host-pid) */
     unsigned tail_heartbeat_s; /* live tail: an SSE comment this often */

@@ -56,7 +56,8 @@ static enum MHD_Result respond_now(struct MHD_Connection *conn, const struct htt
     return rc;
 }
 
-void http_client_addr(struct MHD_Connection *conn, char *addr, size_t n)
+/* The peer's address as text ("-" when unknown). */
+static void peer_addr(struct MHD_Connection *conn, char *addr, size_t n)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -95,11 +96,10 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
 {
     struct buf b;
     enum MHD_Result rc;
-    char addr[INET6_ADDRSTRLEN], q[400];
+    char q[400];
 
-    http_client_addr(conn, addr, sizeof(addr));
     LOG_INFO("request.refused", "req=%s status=%u client=%s msg=\"%s\" api=%s", r->req_id, status,
-             addr, log_q(message, q, sizeof(q)), oai ? "openai" : "gemini");
+             r->addr, log_q(message, q, sizeof(q)), oai ? "openai" : "gemini");
     metrics_request(RT_NONE, status, 0, 0);
     reqlog_refused(r->req_id, oai, status, r->body.len + r->discarded);
 
@@ -201,6 +201,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&r->body, r->lv.max_body_bytes);
         r->id = edge_next_id(h->edge, r->req_id, sizeof(r->req_id));
         r->t_start_us = clock_mono_us();
+        {
+            char peer[INET6_ADDRSTRLEN];
+            peer_addr(conn, peer, sizeof(peer));
+            proxies_client(&h->proxies, peer, http_header(conn, "X-Forwarded-For"), r->addr,
+                           sizeof(r->addr));
+        }
         *con_cls = r;
         return on_headers(h, conn, url, method, r);
     }
@@ -252,6 +258,14 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
 
     h->cfg = cfg;
     h->listen_fd = -1;
+    {
+        char err[160];
+        if (proxies_parse(cfg->trusted_proxies, &h->proxies, err, sizeof(err)) != ST_OK) {
+            LOG_ERROR("config.invalid", "msg=\"%s\"", err);
+            free(h);
+            return ST_INVALID;
+        }
+    }
     h->tokens = tokens;
     h->edge = e;
     h->admin = admin;

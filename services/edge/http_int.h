@@ -14,6 +14,7 @@
 #include "lib/buf.h"
 
 #include "live.h"
+#include "proxies.h"
 #include "routes.h"
 #include "tokens.h"
 
@@ -31,6 +32,7 @@ struct http {
     int listen_fd;          /* ours to close after a quiesce, else -1 */
     atomic_size_t buffered; /* request-body bytes held by requests being received */
     size_t buffered_max;    /* SB_MAX_BUFFERED_BYTES */
+    struct proxies proxies; /* SB_TRUSTED_PROXIES */
 };
 
 /* A refusal decided before the body is read; answered once the body is discarded. */
@@ -47,6 +49,7 @@ struct http_req {
     uint64_t id;           /* this request's number and id (x-request-id, the request log) */
     char req_id[24];
     uint64_t t_start_us; /* monotonic, when the headers were complete */
+    char addr[48];       /* the client (behind trusted proxies: the one they name) */
     size_t reserved;     /* bytes of h->buffered this request holds */
     size_t discarded;    /* body bytes thrown away after a refusal */
     bool too_big;        /* the body passed lv.max_body_bytes */
@@ -78,8 +81,6 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
                             const char *param);
 /** A request header's value, or NULL. */
 const char *http_header(struct MHD_Connection *conn, const char *name);
-/** The client's address as text ("-" when unknown). */
-void http_client_addr(struct MHD_Connection *conn, char *addr, size_t n);
 /** Give back the body bytes r holds of the shared budget. */
 void http_release(struct http *h, struct http_req *r);
 

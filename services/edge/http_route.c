@@ -158,6 +158,13 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
     }
 }
 
+static void copy_header(struct MHD_Connection *conn, const char *name, char *out, size_t n)
+{
+    const char *v = http_header(conn, name);
+
+    (void)snprintf(out, n, "%s", v && strlen(v) < n ? v : "");
+}
+
 /* /api/...: hand the request to the admin worker, which answers through the pipe. Only an
  * admin session is read (Bearer or cookie); x-goog-api-key and ?key= are ignored here. */
 static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *conn, const char *url,
@@ -178,7 +185,9 @@ static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *con
         (void)snprintf(job->bearer, sizeof(job->bearer), "%s", auth + 7);
     if (cookie && strlen(cookie) < sizeof(job->cookie))
         (void)snprintf(job->cookie, sizeof(job->cookie), "%s", cookie);
-    http_client_addr(conn, job->addr, sizeof(job->addr));
+    (void)snprintf(job->addr, sizeof(job->addr), "%s", r->addr);
+    copy_header(conn, "Origin", job->origin, sizeof(job->origin));
+    copy_header(conn, "Host", job->host, sizeof(job->host));
     (void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, job);
     job->body = buf_take(&r->body, &job->body_len);
     (void)snprintf(job->req_id, sizeof(job->req_id), "%s", r->req_id);

@@ -41,6 +41,8 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_MAX_CONNS_PER_ADDR", struct edge_config, max_conns_per_addr, 512, 0, 1000000),
     CFG_UINT("SB_CLIENT_IDLE_S", struct edge_config, client_idle_s, 60, 1, 3600),
     CFG_UINT("SB_CLIENT_BODY_S", struct edge_config, client_body_s, 60, 1, 3600),
+    CFG_STR("SB_TRUSTED_PROXIES", struct edge_config, trusted_proxies, ""),
+    CFG_STR("SB_ADMIN_ORIGINS", struct edge_config, admin_origins, ""),
     CFG_UINT("SB_RETRY_BUDGET", struct edge_config, retry_budget, 4, 1, 32),
     CFG_UINT("SB_REQUEST_DEADLINE_MS", struct edge_config, deadline_ms, 600000, 1000, 3600000),
     CFG_UINT("SB_CONNECT_TIMEOUT_MS", struct edge_config, connect_ms, 10000, 100, 120000),
@@ -60,7 +62,9 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_LOGIN_WINDOW_S", struct edge_config, login_window_s, 900, 1, 86400),
     CFG_UINT("SB_TOKEN_RELOAD_S", struct edge_config, token_reload_s, 30, 1, 3600),
     CFG_UINT("SB_TOKENS_STALE_S", struct edge_config, tokens_stale_s, 120, 1, 86400),
-    CFG_BOOL("SB_COOKIE_SECURE", struct edge_config, cookie_secure, false),
+    CFG_BOOL("SB_COOKIE_SECURE", struct edge_config, cookie_secure, true),
+    CFG_BOOL("SB_ALLOW_HTTP_UPSTREAM", struct edge_config, allow_http_upstream, false),
+    CFG_UINT("SB_REVEALS_PER_HOUR", struct edge_config, reveals_per_hour, 20, 0, 100000),
     CFG_BOOL("SB_OPENAI_DERIVED_MODELS", struct edge_config, oai_derived, true),
     CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
     CFG_BOOL("SB_REQUEST_EVENTS", struct edge_config, request_events, true),
@@ -140,6 +144,10 @@ int main(int argc, char **argv)
     if (cfg_load(edge_fields, sizeof(edge_fields) / sizeof(edge_fields[0]), &cfg, NULL, err,
                  sizeof(err)) != ST_OK) {
         LOG_ERROR("config.invalid", "msg=\"%s\"", err);
+        return EXIT_FAILURE;
+    }
+    if (cfg.admin_password[0] && strlen(cfg.admin_password) < 12) {
+        LOG_ERROR("config.invalid", "msg=\"SB_ADMIN_PASSWORD must have at least 12 characters\"");
         return EXIT_FAILURE;
     }
     if (argc == 2 && strcmp(argv[1], "--migrate") == 0) { /* the provisioning step */

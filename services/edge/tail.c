@@ -28,11 +28,17 @@ struct client {
     struct pipe *pipe;
     struct lc_filter filter;
     uint64_t missed; /* events skipped since the last one written */
+    char user[64];
+    char session[65]; /* digest of the admin session it was opened with */
 };
 
 struct item {
     struct bus_msg *msg;   /* an event, or */
-    struct client *client; /* a new client */
+    struct client *client; /* a new client, or */
+    bool revoke;           /* sessions that ended: */
+    char user[64];
+    char session[65]; /* this one ("": every session of user but keep) */
+    char keep[65];
 };
 
 struct tail {
@@ -179,6 +185,24 @@ static void on_client(struct tail *t, struct client *c)
     atomic_store(&t->nclients, (unsigned)t->n);
 }
 
+/* Sessions ended (sign-out, password change): their streams end too. */
+static void on_revoke(struct tail *t, const struct item *it)
+{
+    static const char bye[] = "event: end\ndata: {\"reason\":\"the session ended\"}\n\n";
+
+    for (size_t i = t->n; i-- > 0;) {
+        const struct client *c = t->clients[i];
+        bool hit = it->session[0]
+                       ? strcmp(c->session, it->session) == 0
+                       : strcmp(c->user, it->user) == 0 && strcmp(c->session, it->keep) != 0;
+        if (!hit)
+            continue;
+        LOG_INFO("tail.closed", "admin=%s why=session_ended", c->user);
+        if (put(t, i, bye, sizeof(bye) - 1, false))
+            drop(t, i);
+    }
+}
+
 static void *run(void *arg)
 {
     struct tail *t = arg;
@@ -193,6 +217,8 @@ static void *run(void *arg)
         while ((it = queue_pop(t->q)) != NULL) {
             if (it->client)
                 on_client(t, it->client);
+            if (it->revoke)
+                on_revoke(t, it);
             if (it->msg) {
                 on_msg(t, it->msg);
                 bus_msg_free(it->msg);
@@ -253,7 +279,20 @@ void tail_free(struct tail *t)
     free(t);
 }
 
-enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f)
+void tail_revoke(struct tail *t, const char *user, const char *session, const char *keep)
+{
+    struct item *it = xcalloc(1, sizeof(*it));
+
+    it->revoke = true;
+    (void)snprintf(it->user, sizeof(it->user), "%s", user ? user : "");
+    (void)snprintf(it->session, sizeof(it->session), "%s", session ? session : "");
+    (void)snprintf(it->keep, sizeof(it->keep), "%s", keep ? keep : "");
+    if (queue_push(t->q, it) != ST_OK)
+        free(it); /* 8192 items behind: the heartbeat's peer check remains */
+}
+
+enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f, const char *user,
+                     const char *session)
 {
     struct item *it;
 
@@ -263,6 +302,8 @@ enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f)
     it->client = xcalloc(1, sizeof(*it->client));
     it->client->pipe = p;
     it->client->filter = *f;
+    (void)snprintf(it->client->user, sizeof(it->client->user), "%s", user);
+    (void)snprintf(it->client->session, sizeof(it->client->session), "%s", session);
     /* counted at once, so the events of this very moment are not dropped by on_event */
     atomic_fetch_add(&t->nclients, 1);
     if (queue_push(t->q, it) != ST_OK) {

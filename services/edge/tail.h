@@ -23,9 +23,16 @@ enum status tail_new(const struct bus_cfg *bus_cfg, unsigned heartbeat_s, struct
 /** Stop the thread and end every client's stream. NULL is a no-op. */
 void tail_free(struct tail *t);
 /**
- * Hand over a signed-in client (takes the pipe reference and a copy of the filter); the
- * response is decided by the tail thread. ST_AGAIN when TAIL_MAX_CLIENTS are attached.
+ * Hand over a signed-in client (takes the pipe reference and a copy of the filter) of admin
+ * `user` with session digest `session`; the response is decided by the tail thread. ST_AGAIN
+ * when TAIL_MAX_CLIENTS are attached.
  */
-enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f);
+enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f, const char *user,
+                     const char *session);
+/**
+ * End the streams of session digest `session`, or (session NULL) of every session of `user`
+ * but `keep`. Any thread.
+ */
+void tail_revoke(struct tail *t, const char *user, const char *session, const char *keep);
 
 #endif

@@ -23,7 +23,7 @@ const gen = (url, token, model, text = 'hi') => fetch(`${url}/v1beta/models/${mo
 
 test('settings: validated, applied by every edge and forwarder within a second, kept across restarts', async () => {
   await withStack(KEYS, async (s) => {
-    const e2 = await s.edge({}, 'edge2');
+    const e2 = await s.edge({ SB_ALLOW_HTTP_UPSTREAM: 'true' }, 'edge2');
     await s.ready(e2);
     const urls = [s.url, e2.url];
     s.session = await s.login();
@@ -82,7 +82,9 @@ test('settings: validated, applied by every edge and forwarder within a second, 
     const fake2 = s.spawn('fake2', bin('fake'), { FAKE_PORT: String(port2), FAKE_KEYS: KEYS });
     await waitUntil(async () => { try { return (await fetch(`http://127.0.0.1:${port2}/_fake/stats`)).ok; } catch { return false; } }, { what: 'fake2' });
     put = await s.api('/api/settings', { method: 'PUT', body: { upstream_base_url: `http://127.0.0.1:${port2}` } });
-    assert.equal(put.status, 200);
+    assert.equal(put.status, 403, 'where the keys go is changed only with the password again');
+    put = await s.api('/api/settings', { method: 'PUT', body: { upstream_base_url: `http://127.0.0.1:${port2}`, current_password: s.adminPassword } });
+    assert.equal(put.status, 200, put.text);
     await waitUntil(() => s.logs('forwarder').includes(`upstream=http://127.0.0.1:${port2}`), { tries: 20, interval: 50, what: 'forwarder applied' });
     assert.equal((await gen(s.url, s.token, 'gemini-2.5-flash')).status, 200);
     const st2 = await (await fetch(`http://127.0.0.1:${port2}/_fake/stats`)).json();
@@ -101,5 +103,5 @@ test('settings: validated, applied by every edge and forwarder within a second, 
     assert.equal((await gen(e3.url, s.token, 'my-model')).status, 200);
     assert.equal((await gen(e3.url, s.token, 'gemini-2.5-pro')).status, 404);
     assert.ok(s.logs('edge').includes('action=settings.update'));
-  });
+  }, { edgeEnv: { SB_ALLOW_HTTP_UPSTREAM: 'true' } });
 });

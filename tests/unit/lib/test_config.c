@@ -108,12 +108,40 @@ static void test_redact(void **state)
     assert_null(strstr(out, "hunt"));
 }
 
+static void test_placeholders(void **state)
+{
+    static const char *const bad[] = {
+        "<random>", "<64 hex digits: openssl rand -hex 32>",          "changeme", "CHANGEME", "...",
+        "password", "project-a:AQ.your-key,project-b:AIzaSy-your-key"};
+    static const char *const good[] = {"8f14e45fceea167a5a36dedd4bea2543", "sb-3a1b2c", "<a",
+                                       "correct horse battery staple"};
+    static const char *const vars[] = {"T_NEED", "x", "T_SECRET", "<random>", NULL};
+    struct sec {
+        const char *need, *secret;
+    } c;
+    static const struct cfg_field f[] = {
+        CFG_STR_REQUIRED("T_NEED", struct sec, need),
+        CFG_SECRET("T_SECRET", struct sec, secret, ""),
+    };
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_true(cfg_placeholder(bad[i]));
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        assert_false(cfg_placeholder(good[i]));
+    env = vars;
+    assert_int_equal(cfg_load(f, 2, &c, fake_getenv, err, sizeof(err)), ST_INVALID);
+    assert_non_null(strstr(err, "T_SECRET holds a placeholder"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_values),
         cmocka_unit_test(test_errors_name_the_variable),
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_placeholders),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
