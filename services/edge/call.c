@@ -131,6 +131,7 @@ void call_free(struct call *c)
     pipe_unref(c->pipe);
     free(c->body);
     buf_done(&c->body_out);
+    buf_done(&c->event_part);
     buf_done(&c->last_err);
     free(c->att);
     if (c->oai) {
@@ -318,6 +319,7 @@ static void start_forward(struct edge *e, struct call *c)
     c->next_seq = 0;
     c->accepted = false;
     buf_reset(&c->body_out); /* a failed attempt may have left part of its body */
+    buf_reset(&c->event_part);
     (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.f%u", e->inbox, (unsigned long long)c->id,
                    c->attempt);
     memset(&f, 0, sizeof(f));
@@ -634,10 +636,32 @@ static void transfer_broken(struct edge *e, struct call *c, const char *message,
         attempt_failed(e, c, EC_TRANSIENT, 502, 0, NULL, 0, message, NULL);
 }
 
+/*
+ * A stream event sent in pieces (Data.more): gather them; with the last one, *ret is the whole
+ * event (true). False while more is to come, or when it outgrows MAX_RESPONSE (answered).
+ */
+static bool join_event(struct edge *e, struct call *c, const struct ec_frame *f,
+                       struct ec_frame *ret)
+{
+    if (buf_append(&c->event_part, f->data, f->len) != ST_OK) {
+        buf_reset(&c->event_part);
+        send_cancel(e, c);
+        transfer_broken(e, c, "An upstream stream event is too large.", "too_large");
+        return false;
+    }
+    if (f->more)
+        return false;
+    *ret = *f;
+    ret->data = (const uint8_t *)c->event_part.data;
+    ret->len = c->event_part.len;
+    return true;
+}
+
 /* One frame of the current attempt; returns false when the attempt ended (stop the batch). */
 static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
 {
     unsigned attempt = c->attempt;
+    struct ec_frame joined = {.kind = EF_NONE};
 
     if (f->seq != c->next_seq) {
         LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=fail_attempt", c->req_id,
@@ -666,6 +690,11 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         on_head(e, c, f);
         break;
     case EF_DATA:
+        if (c->route.kind == RT_STREAM && (f->more || c->event_part.len) &&
+            !join_event(e, c, f, &joined))
+            break; /* more to come, or too large (answered) */
+        if (joined.kind == EF_DATA)
+            f = &joined;
         if (c->route.kind == RT_STREAM && c->oai) {
             oai_event(e, c, f);
         } else if (c->route.kind == RT_STREAM) {
@@ -682,6 +711,8 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
             send_cancel(e, c);
             resp_error(&e->scratch, c, 502, "The upstream response is too large.", 0, "too_large");
         }
+        if (joined.kind == EF_DATA)
+            buf_reset(&c->event_part);
         break;
     case EF_KEEPALIVE:
         /* an OpenAI stream whose upstream thinks in silence (Google sends its headers only with
@@ -837,6 +868,7 @@ static void on_start(struct edge *e, struct call *c)
         return;
     }
     buf_init(&c->body_out, MAX_RESPONSE);
+    buf_init(&c->event_part, MAX_RESPONSE);
     buf_init(&c->last_err, 256 * 1024);
     if (c->tok.limited && e->limiter) {
         c->state = CS_ADMITTING;

@@ -105,12 +105,13 @@ struct call {
     uint64_t t_phase_us; /* last progress, for the silence timeouts */
     bool accepted;
     /* response */
-    bool committed;       /* a status was decided towards the client */
-    bool array_open;      /* JSON-array stream: "[" written */
-    unsigned events;      /* data events written */
-    uint64_t upstream_us; /* time spent waiting on upstream, all attempts */
-    struct buf body_out;  /* non-stream: the whole upstream body */
-    unsigned last_status; /* last upstream error, returned when retries run out */
+    bool committed;        /* a status was decided towards the client */
+    bool array_open;       /* JSON-array stream: "[" written */
+    unsigned events;       /* data events written */
+    uint64_t upstream_us;  /* time spent waiting on upstream, all attempts */
+    struct buf body_out;   /* non-stream: the whole upstream body */
+    struct buf event_part; /* stream: the pieces of an event so far (Data.more) */
+    unsigned last_status;  /* last upstream error, returned when retries run out */
     enum err_class last_cls;
     uint64_t last_retry_ms; /* RetryInfo of the last error */
     char failed_key[32];    /* key/project of the last key-dead or quota failure, for keypool */

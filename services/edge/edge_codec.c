@@ -214,6 +214,7 @@ enum status ec_batch_frame(const struct ec_batch *b, size_t i, struct ec_frame *
         f.kind = EF_DATA;
         f.data = m->data->data.data;
         f.len = m->data->data.len;
+        f.more = m->data->more;
         break;
     case SB__V1__FRAME__KIND_KEEPALIVE:
         f.kind = EF_KEEPALIVE;

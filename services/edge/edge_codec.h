@@ -49,6 +49,7 @@ struct ec_frame {
     uint64_t upstream_us;
     const uint8_t *data;
     size_t len;
+    bool more; /* DATA: a piece of an event that goes on in the next frame */
     /* END */
     unsigned prompt_tokens, output_tokens, thought_tokens, cached_tokens, total_tokens;
     const char *finish_reason;

@@ -45,6 +45,7 @@ struct fwd_frame {
     uint64_t upstream_us;     /* HEAD, END, ERROR */
     const void *data;         /* DATA payload or ERROR body */
     size_t len;
+    bool more;                     /* DATA: the event goes on in the next frame */
     const struct gjson_scan *scan; /* END: usage and finish reason */
     uint64_t bytes;                /* END */
     enum err_class cls;            /* ERROR */

@@ -184,6 +184,7 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
     case FF_DATA:
         dat.data.data = (uint8_t *)(uintptr_t)f->data;
         dat.data.len = f->len;
+        dat.more = f->more;
         fr.kind_case = SB__V1__FRAME__KIND_DATA;
         fr.data = &dat;
         break;

@@ -161,7 +161,8 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
     return st;
 }
 
-#define BATCH_FLUSH (256u * 1024)
+#define BATCH_FLUSH    (256u * 1024)
+#define FRAME_DATA_MAX (256u * 1024) /* well under NATS's default 1 MiB max_payload */
 
 /* Publish the job's pending frames as one FrameBatch. */
 static void flush_job(struct job *j)
@@ -189,7 +190,33 @@ static void flush_job(struct job *j)
 }
 
 /* Queue a frame; frames of one loop turn leave together (fwd_run flushes). */
+static void queue_frame(struct job *j, struct fwd_frame *fr);
+
+/* Data larger than one bus message may carry is sent in pieces (Data.more): the edge joins them
+ * into the one event they are. */
 static void send_frame(struct job *j, struct fwd_frame *fr)
+{
+    struct fwd_frame piece;
+    const char *p = fr->data;
+    size_t left = fr->len;
+
+    if (fr->kind != FF_DATA || fr->len <= FRAME_DATA_MAX) {
+        queue_frame(j, fr);
+        return;
+    }
+    while (left > 0) {
+        piece = *fr;
+        piece.data = p;
+        piece.len = left > FRAME_DATA_MAX ? FRAME_DATA_MAX : left;
+        piece.more = left > FRAME_DATA_MAX;
+        queue_frame(j, &piece);
+        flush_job(j); /* each piece in a message of its own */
+        p += piece.len;
+        left -= piece.len;
+    }
+}
+
+static void queue_frame(struct job *j, struct fwd_frame *fr)
 {
     fr->seq = j->seq++;
     if (fwd_codec_batch_add(fr, &j->batch) != ST_OK) {

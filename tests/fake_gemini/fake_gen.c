@@ -468,6 +468,29 @@ static bool json_schema_out(const json_t *gen, const char *echo, json_t *chunks,
     return true;
 }
 
+/* "draw <n>": an image model's answer, a text chunk then one chunk holding an inline PNG of n
+ * base64 characters (a stream event larger than one bus message, for n in the megabytes). */
+static bool draw(const char *text, json_t *chunks, const char *model, const char *rid,
+                 unsigned pwords)
+{
+    uint64_t n = 0;
+    char *data;
+
+    if (strncmp(text, "draw ", 5) != 0 || parse_u64(text + 5, 4, 64u << 20, &n) != ST_OK)
+        return false;
+    n -= n % 4;
+    data = xmalloc((size_t)n + 1);
+    memset(data, 'A', (size_t)n);
+    data[n] = '\0';
+    (void)json_array_append_new(chunks, chunk(json_pack("[{s:s}]", "text", "Here it is."), NULL,
+                                              usage(pwords, 3, 0), model, rid));
+    (void)json_array_append_new(chunks, chunk(json_pack("[{s:{s:s,s:s}}]", "inlineData", "mimeType",
+                                                        "image/png", "data", data),
+                                              "STOP", usage(pwords, 1290, 0), model, rid));
+    free(data);
+    return true;
+}
+
 json_t *fake_generate_chunks(const json_t *req, const char *model)
 {
     json_t *gen = get2(req, "generationConfig", "generation_config");
@@ -507,6 +530,8 @@ json_t *fake_generate_chunks(const json_t *req, const char *model)
         goto out;
     }
     if (json_schema_out(gen, last.data ? last.data : "", chunks, model, rid.data, pwords, thoughts))
+        goto out;
+    if (draw(last.data ? last.data : "", chunks, model, rid.data, pwords))
         goto out;
     if (max_out > 0 && max_out <= 1 && thoughts) {
         (void)json_array_append_new(

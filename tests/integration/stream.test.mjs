@@ -88,3 +88,19 @@ test('a client leaving before the first frame still cancels the upstream call an
   const st = await s.stats();
   assert.equal(Object.values(st.calls).reduce((a, b) => a + b, 0), 1, 'no retry for a client that left');
 }));
+
+test('a stream event larger than one bus message (an inline image) arrives whole', async () => {
+  await withStackOf(KEYS, async (s) => {
+    for (const size of [3 * 1024 * 1024, 700 * 1024]) {
+      const r = await s.gen(FLASH, `draw ${size}`, { stream: true });
+      assert.equal(r.status, 200);
+      const events = sseEvents(await r.text()).map((d) => JSON.parse(d));
+      const img = events.flatMap((e) => e.candidates?.[0]?.content?.parts ?? []).find((p) => p.inlineData);
+      assert.ok(img, 'the image event arrived');
+      assert.equal(img.inlineData.data.length, size);
+      assert.equal(events.at(-1).candidates[0].finishReason, 'STOP');
+    }
+    assert.doesNotMatch(s.logs('forwarder'), /frame.(too_big|publish_failed)/);
+    assert.doesNotMatch(s.logs('edge'), /frame.gap/);
+  });
+});
