@@ -49,15 +49,8 @@ asan: deps
 	@cmake --build build-asan -j$(JOBS)
 	@bash tools/test.sh build-asan
 
-FUZZ_SECONDS ?= 60
 fuzz: deps
-	@command -v clang >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang >/dev/null
-	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSB_FUZZ=ON \
-	  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -g" >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target fuzz_sse fuzz_classify fuzz_routes
-	@for t in sse classify routes; do d=$$(mktemp -d); cp tests/fuzz/corpus/$$t/* $$d/; \
-	  ./build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 $$d || exit 1; \
-	  rm -rf $$d; done
+	@bash tools/fuzz.sh
 
 check: build
 	@bash tools/check-format.sh

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
         (void)fprintf(stderr, "usage: lease_bench <redis.sock> <keys> <iterations>\n");
         return 2;
     }
-    struct kv_cfg kc = {argv[1], 0, "", ""};
+    struct kv_cfg kc = {argv[1], 0, "", "", 0};
     if (kv_connect(&kc, &kv) != ST_OK)
         return 1;
     (void)kv_command(kv, 1, flush, &out);

@@ -7,12 +7,14 @@
 
 #include <nats/nats.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/bus_int.h"
+#include "lib/clock.h"
 #include "lib/xalloc.h"
 
 #define MAX_SUBS 16
@@ -36,6 +38,9 @@ struct bus {
     char inbox_pfx[80]; /* "_INBOX_<user>" */
     pthread_mutex_t mu; /* guards err */
     char err[160];
+    _Atomic uint64_t up_since_us;   /* monotonic time of the last (re)connect; 0: down */
+    _Atomic uint64_t down_since_us; /* when the connection last went away */
+    atomic_uint changes, reported;  /* connection changes, and those bus_state_change() told */
 };
 
 static enum status from_nats(natsStatus s)
@@ -89,16 +94,31 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 
 static void on_disconnected(natsConnection *nc, void *arg)
 {
+    struct bus *bus = arg;
     const char *text = NULL;
     natsStatus s = natsConnection_GetLastError(nc, &text);
 
-    set_err(arg, "disconnected", s, text);
+    set_err(bus, "disconnected", s, text);
+    atomic_store(&bus->up_since_us, 0);
+    atomic_store(&bus->down_since_us, clock_mono_us());
+    atomic_fetch_add(&bus->changes, 1);
+}
+
+static void on_reconnected(natsConnection *nc, void *arg)
+{
+    struct bus *bus = arg;
+
+    (void)nc;
+    atomic_store(&bus->up_since_us, clock_mono_us());
+    atomic_fetch_add(&bus->changes, 1);
 }
 
 static void on_connected(natsConnection *nc, void *arg)
 {
+    struct bus *bus = arg;
+
     (void)nc;
-    (void)arg;
+    atomic_store(&bus->up_since_us, clock_mono_us());
 }
 
 static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const char *name,
@@ -124,6 +144,8 @@ static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const c
         s = natsOptions_SetErrorHandler(o, on_async_error, bus);
     if (s == NATS_OK)
         s = natsOptions_SetDisconnectedCB(o, on_disconnected, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(o, on_reconnected, bus);
     if (s == NATS_OK && cfg->user && cfg->user[0])
         s = natsOptions_SetUserInfo(o, cfg->user, cfg->password ? cfg->password : "");
     if (s == NATS_OK && cfg->tls_ca && cfg->tls_ca[0]) {
@@ -183,6 +205,36 @@ enum status bus_wait_up(struct bus *bus, unsigned wait_ms)
             return ST_UNAVAILABLE;
         nats_Sleep(20);
     }
+}
+
+uint64_t bus_up_for_us(struct bus *bus, uint64_t now_us)
+{
+    uint64_t since = bus ? atomic_load(&bus->up_since_us) : 0;
+
+    if (!bus_connected(bus))
+        return 0;
+    if (!since) { /* connected at the first try: cnats calls no callback for that */
+        uint64_t zero = 0;
+        (void)atomic_compare_exchange_strong(&bus->up_since_us, &zero, now_us);
+        return 0;
+    }
+    return now_us > since ? now_us - since : 0;
+}
+
+bool bus_state_change(struct bus *bus, char *what, size_t n)
+{
+    unsigned seen = atomic_load(&bus->changes);
+    uint64_t up = atomic_load(&bus->up_since_us), down = atomic_load(&bus->down_since_us);
+
+    if (seen == atomic_load(&bus->reported))
+        return false;
+    atomic_store(&bus->reported, seen);
+    if (up && down && up >= down)
+        (void)snprintf(what, n, "state=reconnected down_ms=%llu",
+                       (unsigned long long)(up - down) / 1000);
+    else
+        (void)snprintf(what, n, "state=disconnected why=\"%s\"", bus->err);
+    return true;
 }
 
 const char *bus_last_error(struct bus *bus)

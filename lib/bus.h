@@ -48,6 +48,20 @@ enum status bus_wait_up(struct bus *bus, unsigned wait_ms);
 bool bus_connected(struct bus *bus);
 /** An ops_ready_fn (lib/ops.h) with arg a struct bus: ready while connected, else why says so. */
 bool bus_ready(void *bus, char *why, size_t n);
+/** How long (us) the connection has been up without a break, 0 while down (any thread). */
+uint64_t bus_up_for_us(struct bus *bus, uint64_t now_mono_us);
+/**
+ * True once for each change of the connection since the last call (lost, or back after n ms),
+ * described in what[n] as logfmt pairs; BUS_LOG_CHANGES() logs it. Owner's loop thread.
+ */
+bool bus_state_change(struct bus *bus, char *what, size_t n);
+/* In a service's loop: log a lost or restored NATS connection (lib/ never logs it itself). */
+#define BUS_LOG_CHANGES(bus)                                                                       \
+    do {                                                                                           \
+        char bus_what_[200];                                                                       \
+        if ((bus) && bus_state_change((bus), bus_what_, sizeof(bus_what_)))                        \
+            LOG_WARN("nats.connection", "%s", bus_what_);                                          \
+    } while (0)
 /** Why the last connection attempt or connection failed ("" when none did); borrowed. */
 const char *bus_last_error(struct bus *bus);
 /**

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/parse.h"
 #include "lib/xalloc.h"
 
 struct db {
     PGconn *pg;
+    bool tx_open; /* the caller ran BEGIN and not yet COMMIT or ROLLBACK */
     char err[256];
 };
 
@@ -50,15 +52,41 @@ static enum status map_state(const PGresult *r)
     return ST_IO;
 }
 
+/*
+ * A link that broke earlier (Postgres restarted or was away) is opened again before the next
+ * statement, unless the caller's transaction died with it: then every statement fails until
+ * its COMMIT or ROLLBACK (which fails too), so nothing of it runs on a fresh session.
+ */
+static enum status ensure_link(struct db *db, const char *sql)
+{
+    bool end = strncasecmp(sql, "COMMIT", 6) == 0 || strncasecmp(sql, "ROLLBACK", 8) == 0;
+
+    if (PQstatus(db->pg) == CONNECTION_OK)
+        return ST_OK;
+    if (db->tx_open) {
+        db->tx_open = !end;
+        set_err(db, NULL);
+        return ST_UNAVAILABLE;
+    }
+    PQreset(db->pg);
+    if (PQstatus(db->pg) == CONNECTION_OK)
+        return ST_OK;
+    set_err(db, NULL);
+    return ST_UNAVAILABLE;
+}
+
 enum status db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
                     struct db_res **ret)
 {
     PGresult *r;
     ExecStatusType t;
+    bool in_tx;
 
+    if (ensure_link(db, sql) != ST_OK)
+        return ST_UNAVAILABLE;
     /* inside a transaction a silent reconnect would run the rest outside it (a COMMIT on a
      * fresh session succeeds with a warning): only a statement on its own is retried */
-    bool in_tx = PQtransactionStatus(db->pg) != PQTRANS_IDLE;
+    in_tx = PQtransactionStatus(db->pg) != PQTRANS_IDLE;
 
     for (int attempt = 0;; attempt++) {
         r = PQexecParams(db->pg, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -73,6 +101,10 @@ enum status db_exec(struct db *db, const char *sql, int nparams, const char *con
         }
     }
     t = PQresultStatus(r);
+    if (strncasecmp(sql, "BEGIN", 5) == 0)
+        db->tx_open = t == PGRES_COMMAND_OK;
+    else if (strncasecmp(sql, "COMMIT", 6) == 0 || strncasecmp(sql, "ROLLBACK", 8) == 0)
+        db->tx_open = false;
     if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
         enum status st = PQstatus(db->pg) == CONNECTION_OK ? map_state(r) : ST_UNAVAILABLE;
         set_err(db, r);
@@ -92,8 +124,12 @@ enum status db_exec(struct db *db, const char *sql, int nparams, const char *con
 enum status db_copy(struct db *db, const char *sql, const void *data, size_t len)
 {
     const char *p = data;
-    PGresult *r = PQexec(db->pg, sql);
+    PGresult *r;
     enum status st = ST_OK;
+
+    if (PQstatus(db->pg) != CONNECTION_OK) /* a COPY runs inside the caller's transaction */
+        return ST_UNAVAILABLE;
+    r = PQexec(db->pg, sql);
 
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         st = PQstatus(db->pg) == CONNECTION_OK ? map_state(r) : ST_UNAVAILABLE;
@@ -125,8 +161,12 @@ enum status db_copy(struct db *db, const char *sql, const void *data, size_t len
 
 enum status db_script(struct db *db, const char *sql)
 {
-    PGresult *r = PQexec(db->pg, sql);
+    PGresult *r;
     enum status st = ST_OK;
+
+    if (ensure_link(db, sql) != ST_OK)
+        return ST_UNAVAILABLE;
+    r = PQexec(db->pg, sql);
 
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
         st = PQstatus(db->pg) == CONNECTION_OK ? map_state(r) : ST_UNAVAILABLE;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/xalloc.h"
 
 #define MAX_SCRIPTS 8
@@ -58,6 +59,20 @@ static enum status reconnect(struct kv *kv)
     if (host[0] != '/') /* TCP options fail (and poison the context) on a unix socket */
         (void)redisEnableKeepAlive(kv->c);
     return auth(kv);
+}
+
+/*
+ * The connection broke: open it again, trying for cfg->blip_ms (a Redis restart takes well under
+ * a second), so a short blip costs a wait, not a failed call.
+ */
+static enum status reconnect_within(struct kv *kv)
+{
+    uint64_t until = clock_mono_us() + (uint64_t)kv->cfg->blip_ms * 1000;
+    enum status st;
+
+    while ((st = reconnect(kv)) == ST_UNAVAILABLE && clock_mono_us() < until)
+        clock_sleep_ms(50);
+    return st;
 }
 
 enum status kv_connect(const struct kv_cfg *cfg, struct kv **ret)
@@ -138,8 +153,8 @@ static redisReply *run(struct kv *kv, int argc, const char **argv)
 
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    r = redisCommandArgv(kv->c, argc, argv, lens);
-    if (!r && reconnect(kv) == ST_OK)
+    r = kv->c && !kv->c->err ? redisCommandArgv(kv->c, argc, argv, lens) : NULL;
+    if (!r && reconnect_within(kv) == ST_OK)
         r = redisCommandArgv(kv->c, argc, argv, lens);
     return r;
 }
@@ -252,10 +267,16 @@ void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct k
         }
         freeReplyObject(r);
     }
-    if (broken)
-        (void)reconnect(kv);
+    if (broken && reconnect_within(kv) == ST_OK) {
+        /* Redis went away in the middle (a restart): run what got no answer again. A script
+         * whose reply alone was lost runs twice; the scripts are built to bear that (a second
+         * lease of a request is reaped at its deadline, outcomes find their lease gone) */
+        for (size_t i = 0; i < n; i++)
+            if (sts[i] == ST_UNAVAILABLE)
+                sts[i] = kv_eval(kv, calls[i].script, calls[i].argc, calls[i].argv, &rets[i]);
+    }
     for (size_t i = 0; i < n; i++)
-        if (sts[i] == ST_NOT_FOUND) /* never re-run after a broken link: it may have run */
+        if (sts[i] == ST_NOT_FOUND) /* NOSCRIPT: it did not run */
             sts[i] = kv_eval(kv, calls[i].script, calls[i].argc, calls[i].argv, &rets[i]);
 }
 

@@ -17,6 +17,7 @@ struct kv_cfg {
     unsigned port;
     const char *user; /* an ACL user (deploy/config/redis-users.acl); "" with a password: default */
     const char *password; /* "" for none */
+    unsigned blip_ms;     /* a lost connection is tried again for this long before a call fails */
 };
 
 /* The rows of a service's config table (lib/config.h) for a `struct kv_cfg redis` member. */
@@ -24,7 +25,8 @@ struct kv_cfg {
     CFG_STR("REDIS_HOST", st, redis.host, "127.0.0.1"),                                            \
         CFG_UINT("REDIS_PORT", st, redis.port, 6379, 1, 65535),                                    \
         CFG_STR("REDIS_USER", st, redis.user, ""),                                                 \
-        CFG_SECRET("REDIS_PASSWORD", st, redis.password, "")
+        CFG_SECRET("REDIS_PASSWORD", st, redis.password, ""),                                      \
+        CFG_UINT("REDIS_RETRY_MS", st, redis.blip_ms, 1500, 0, 60000)
 
 #define KV_MAX_ITEMS 8
 

@@ -242,23 +242,45 @@ static void attempt_forget(struct admin_ctx *x, const char *user)
     (void)kv_command(x->a->kv, 2, decr, &out);
 }
 
-/* Look the user up and check the password (timing does not tell whether the user exists). */
-static bool check_user(struct admin *a, const char *user, const char *pw)
+/*
+ * Look the user up and check the password (timing does not tell whether the user exists):
+ * ST_OK, ST_DENIED for a wrong user or password, ST_UNAVAILABLE when the user store cannot be
+ * read (never a wrong password: it is not counted against anyone).
+ */
+static enum status check_user(struct admin *a, const char *user, const char *pw)
 {
     struct db_res *r = NULL;
     const char *p[1] = {user};
     bool ok;
 
-    if (db_exec(a->db, "SELECT pw_hash FROM edge_users WHERE username = $1", 1, p, &r) != ST_OK)
-        return false;
+    if (db_exec(a->db, "SELECT pw_hash FROM edge_users WHERE username = $1", 1, p, &r) != ST_OK) {
+        LOG_WARN("admin.user_store_failed", "err=\"%s\"", db_last_error(a->db));
+        return ST_UNAVAILABLE;
+    }
     ok = verify_password(pw, db_res_rows(r) == 1 ? db_res_get(r, 0, 0) : NULL);
     db_res_free(r);
-    return ok;
+    return ok ? ST_OK : ST_DENIED;
+}
+
+/* The store failed while checking: take the attempt back (it tells nothing about the password)
+ * and answer 503. */
+static void store_failed(struct admin_ctx *x, const char *user)
+{
+    char ukey[128], akey[128];
+    struct kv_strs out;
+
+    attempt_keys(x, user, ukey, akey);
+    const char *du[] = {"DECR", ukey};
+    const char *da[] = {"DECR", akey};
+    (void)kv_command(x->a->kv, 2, du, &out);
+    (void)kv_command(x->a->kv, 2, da, &out);
+    admin_error(x, 503, "The user store (PostgreSQL) is unavailable; retry shortly.");
 }
 
 bool auth_recheck(struct admin_ctx *x)
 {
     const char *pw = str_field(x, "current_password", PW_MAX);
+    enum status st;
 
     if (!pw) {
         admin_error(x, 403,
@@ -268,7 +290,12 @@ bool auth_recheck(struct admin_ctx *x)
     }
     if (!attempt_allowed(x, x->user))
         return false;
-    if (!check_user(x->a, x->user, pw)) {
+    st = check_user(x->a, x->user, pw);
+    if (st == ST_UNAVAILABLE) {
+        store_failed(x, x->user);
+        return false;
+    }
+    if (st != ST_OK) {
         LOG_WARN("admin.recheck_failed", "req=%s admin=%s client=%s", x->job->req_id, x->user,
                  x->job->addr);
         admin_error(x, 403, "The current password is wrong.");
@@ -285,6 +312,7 @@ void auth_login(struct admin_ctx *x)
     char tok[64], digest[65], key[160], set[160], ttl[16], exp[32];
     struct kv_strs out;
     uint64_t until;
+    enum status st;
 
     if (!user || !pw || !user[0]) {
         admin_error(x, 400, "Send {\"username\": ..., \"password\": ...}.");
@@ -292,7 +320,12 @@ void auth_login(struct admin_ctx *x)
     }
     if (!attempt_allowed(x, user))
         return;
-    if (!check_user(x->a, user, pw)) {
+    st = check_user(x->a, user, pw);
+    if (st == ST_UNAVAILABLE) {
+        store_failed(x, user);
+        return;
+    }
+    if (st != ST_OK) {
         LOG_WARN("admin.login_failed", "req=%s client=%s", x->job->req_id, x->job->addr);
         admin_error(x, 401, "Wrong user name or password.");
         return;
@@ -360,6 +393,7 @@ void auth_password(struct admin_ctx *x)
     char hash[256];
     const char *p[2];
     struct kv_strs out;
+    enum status st;
 
     if (!cur || !next) {
         admin_error(x, 400, "Send {\"current_password\": ..., \"new_password\": ...}.");
@@ -373,7 +407,12 @@ void auth_password(struct admin_ctx *x)
     }
     if (!attempt_allowed(x, x->user))
         return;
-    if (!check_user(x->a, x->user, cur)) {
+    st = check_user(x->a, x->user, cur);
+    if (st == ST_UNAVAILABLE) {
+        store_failed(x, x->user);
+        return;
+    }
+    if (st != ST_OK) {
         admin_error(x, 403, "The current password is wrong.");
         return;
     }

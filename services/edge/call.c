@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,12 +38,15 @@
 
 #define PIECE_MAX       (512u * 1024)
 #define MAX_RESPONSE    (64u * 1024 * 1024)
-#define ACCEPT_TIMEOUT  15000000ULL /* forwarders send a keepalive at least every 5 s */
+#define ACCEPT_TIMEOUT  3000000ULL /* a live forwarder accepts (or says busy) within ms */
+#define FWD_DEAD_US     2000000ULL /* no heartbeat from an accepting forwarder this long: dead */
+#define MAX_FWDS        64         /* forwarders whose heartbeats are tracked */
 #define FWD_SILENCE_PAD 15000000ULL
 #define WATCHDOG_US     150000ULL
 #define PING_US         1000000ULL
 #define READY_WINDOW_US 3500000ULL
 #define SCAN_US         20000ULL
+#define LEASE_RETRY_US  100000ULL /* no keypool subscribed: ask again after this */
 
 enum ev_kind { EV_START, EV_MSG, EV_CLIENT_DONE, EV_ADMIT };
 
@@ -69,9 +73,60 @@ struct edge {
     unsigned salt;
     struct limiter *limiter;
     struct live *live;
-    size_t keep;                        /* queue places bus messages leave to control events */
+    size_t keep;              /* queue places bus messages leave to control events */
+    pthread_mutex_t alive_mu; /* the forwarders' heartbeats (SUBJ_FWD_ALIVE) */
+    struct {
+        char id[64];
+        uint64_t seen_us;
+    } alive[MAX_FWDS];
+    size_t nalive;
     atomic_uint_least64_t msgs_dropped; /* bus messages refused by a full queue */
 };
+
+/* A forwarder's heartbeat (NATS thread): when it was last heard of. */
+static void on_alive(struct bus_msg *msg, void *arg)
+{
+    struct edge *e = arg;
+    size_t len = bus_msg_len(msg), i;
+    const char *id = bus_msg_data(msg);
+
+    if (len > 0 && len < sizeof(e->alive[0].id)) {
+        (void)pthread_mutex_lock(&e->alive_mu);
+        for (i = 0; i < e->nalive; i++)
+            if (strlen(e->alive[i].id) == len && memcmp(e->alive[i].id, id, len) == 0)
+                break;
+        if (i == e->nalive && i < MAX_FWDS) { /* a new one (or the oldest slot, reused) */
+            e->nalive++;
+            memcpy(e->alive[i].id, id, len);
+            e->alive[i].id[len] = '\0';
+        }
+        if (i < e->nalive)
+            e->alive[i].seen_us = clock_mono_us();
+        (void)pthread_mutex_unlock(&e->alive_mu);
+    }
+    bus_msg_free(msg);
+}
+
+/*
+ * True when forwarder id has stopped its heartbeats while this edge could hear them (its own
+ * connection up for longer than that): it was killed, and its transfers will never finish. A
+ * forwarder never heard of is not judged.
+ */
+static bool forwarder_dead(struct edge *e, const char *id, uint64_t now)
+{
+    bool dead = false;
+
+    if (bus_up_for_us(e->bus, now) < FWD_DEAD_US)
+        return false;
+    (void)pthread_mutex_lock(&e->alive_mu);
+    for (size_t i = 0; i < e->nalive; i++)
+        if (strcmp(e->alive[i].id, id) == 0) {
+            dead = now - e->alive[i].seen_us > FWD_DEAD_US;
+            break;
+        }
+    (void)pthread_mutex_unlock(&e->alive_mu);
+    return dead;
+}
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
 {
@@ -98,6 +153,7 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge
 
     e->cfg = cfg;
     e->bus = bus;
+    (void)pthread_mutex_init(&e->alive_mu, NULL);
     /* each call puts at most one start, one admission and one end in the queue */
     e->keep = (size_t)cfg->max_inflight * 3 + 256;
     e->q = queue_new(cfg->max_inflight * 8 + 1024, NULL, NULL);
@@ -115,6 +171,8 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge
     (void)snprintf(wc, sizeof(wc), "%s.>", e->inbox);
     if (st == ST_OK && e->q)
         st = bus_subscribe(bus, wc, NULL, on_bus_msg, e);
+    if (st == ST_OK && e->q)
+        st = bus_subscribe(bus, SUBJ_FWD_ALIVE, NULL, on_alive, e);
     if (st != ST_OK || !e->q) {
         edge_free(e);
         return st != ST_OK ? st : ST_NOMEM;
@@ -166,6 +224,7 @@ void edge_free(struct edge *e)
     idmap_free(e->calls);
     queue_free(e->q);
     buf_done(&e->scratch);
+    (void)pthread_mutex_destroy(&e->alive_mu);
     free(e);
 }
 
@@ -229,7 +288,7 @@ void edge_client_done(struct edge *e, uint64_t id)
 }
 
 /* Stop the current transfer: at the forwarder that took it, or at all of them when none said so
- * yet (inline bodies get no Accepted frame). The forwarder then reports the lease cancelled. */
+ * yet (its Accepted may still be on the way). The forwarder then reports the lease cancelled. */
 static void send_cancel(struct edge *e, struct call *c)
 {
     char subj[160];
@@ -271,6 +330,9 @@ static uint64_t deadline_unix_ms(const struct call *c)
 
 static void start_lease(struct edge *e, struct call *c)
 {
+    if (!c->lease_retry_us) /* a new lease, not the same one asked again */
+        c->lease_first_us = clock_mono_us();
+    c->lease_retry_us = 0;
     c->attempt++;
     c->state = CS_LEASING;
     c->accepted = false;
@@ -418,6 +480,12 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
 
     c->lease_us += clock_mono_us() - c->t_lease_us;
     if (bus_msg_no_responders(msg)) {
+        /* no keypool subscribed at this moment (one restarting, or the bus just reconnected and
+         * keypool has not yet): ask again shortly, within the lease timeout */
+        if (clock_mono_us() - c->lease_first_us < (uint64_t)e->cfg->lease_timeout_ms * 1000) {
+            c->lease_retry_us = clock_mono_us() + LEASE_RETRY_US;
+            return;
+        }
         resp_error(&e->scratch, c, 503, "The gateway's key pool is unavailable.", 1, "no_keypool");
         return;
     }
@@ -773,6 +841,37 @@ static void on_batch(struct edge *e, struct call *c, struct bus_msg *msg)
 
 /* ---------------------------------------------------------------- loop */
 
+/*
+ * Frames of an attempt this edge gave up on (its Accepted came after the accept timeout, the
+ * client left): if the transfer runs, stop it at its forwarder, so Google is not asked twice.
+ */
+static void cancel_stale(struct edge *e, const char *reply, struct bus_msg *msg)
+{
+    struct ec_batch b;
+    struct ec_frame f;
+    bool running = false, ended = false;
+    char subj[160];
+
+    if (bus_msg_no_responders(msg) ||
+        ec_batch_decode(bus_msg_data(msg), bus_msg_len(msg), &b) != ST_OK)
+        return;
+    for (size_t i = 0; i < b.n; i++) {
+        if (ec_batch_frame(&b, i, &f) != ST_OK)
+            continue;
+        running |= f.kind == EF_ACCEPTED || f.kind == EF_HEAD || f.kind == EF_DATA;
+        ended |= f.kind == EF_END || f.kind == EF_ERROR || f.kind == EF_BUSY;
+    }
+    if (running && !ended && b.fwd_id && b.fwd_id[0]) {
+        buf_reset(&e->scratch);
+        (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", b.fwd_id);
+        if (ec_cancel("-", reply, &e->scratch) == ST_OK) {
+            (void)bus_publish(e->bus, subj, NULL, e->scratch.data, e->scratch.len, NULL);
+            LOG_INFO("attempt.stale_cancelled", "reply=%s forwarder=%s", reply, b.fwd_id);
+        }
+    }
+    ec_batch_done(&b);
+}
+
 static void on_msg(struct edge *e, struct bus_msg *msg)
 {
     const char *subj = bus_msg_subject(msg);
@@ -805,10 +904,16 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
         }
         return;
     }
+    if (dot[1] == 'f' &&
+        (!c || c->state == CS_DONE || parse_u64(dot + 2, 0, UINT32_MAX, &attempt) != ST_OK ||
+         attempt != c->attempt)) {
+        cancel_stale(e, subj, msg); /* a late start must not run alongside its retry */
+        return;
+    }
     if (!c || c->state == CS_DONE)
         return;
     if (parse_u64(dot + 2, 0, UINT32_MAX, &attempt) != ST_OK || attempt != c->attempt)
-        return; /* a frame of an abandoned attempt */
+        return; /* a reply of an abandoned attempt */
     if (dot[1] == 'l' && c->state == CS_LEASING)
         on_lease_reply(e, c, msg);
     else if (dot[1] == 'f' && (c->state == CS_FORWARDING || c->state == CS_STREAMING))
@@ -902,7 +1007,7 @@ struct timer_scan {
     uint64_t ids[256];
     size_t n;
     bool watchdog;
-    const struct edge *e;
+    struct edge *e;
 };
 
 static void scan_call(uint64_t id, void *val, void *arg)
@@ -916,12 +1021,17 @@ static void scan_call(uint64_t id, void *val, void *arg)
         return;
     if (ts->now > c->deadline_us)
         due = true;
+    else if (c->state == CS_LEASING && c->lease_retry_us && ts->now >= c->lease_retry_us)
+        due = true;
     else if ((c->state == CS_LEASING || c->state == CS_ADMITTING) &&
              silence > (uint64_t)ts->e->cfg->lease_timeout_ms * 1000)
         due = true;
     else if (c->state == CS_FORWARDING && !c->accepted && silence > ACCEPT_TIMEOUT)
         due = true;
     else if (c->accepted && silence > (uint64_t)c->lv.idle_ms * 1000 + FWD_SILENCE_PAD)
+        due = true;
+    else if (c->accepted && c->fwd_id[0] && ts->watchdog &&
+             forwarder_dead(ts->e, c->fwd_id, ts->now))
         due = true;
     if (ts->watchdog && !due)
         (void)pipe_check_peer(c->pipe);
@@ -939,6 +1049,15 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
             resp_error(&e->scratch, c, 504, "The request deadline passed.", 0, "deadline");
     } else if (c->state == CS_ADMITTING) {
         LOG_WARN("limits.timeout", "req=%s action=admit", c->req_id);
+        start_lease(e, c);
+    } else if (c->state == CS_LEASING && c->lease_retry_us) {
+        start_lease(e, c); /* the retry after "no keypool" */
+    } else if (c->state == CS_LEASING &&
+               now - c->lease_first_us < 2ULL * e->cfg->lease_timeout_ms * 1000) {
+        /* the request or its answer was lost (the bus restarted under it): ask once more; a
+         * lease granted twice is given back at its deadline */
+        LOG_WARN("lease.retry", "req=%s why=no_answer", c->req_id);
+        c->lease_retry_us = now;
         start_lease(e, c);
     } else if (c->state == CS_LEASING) {
         resp_error(&e->scratch, c, 503, "The gateway's key pool did not answer.", 1,
@@ -1036,6 +1155,7 @@ void edge_run(struct edge *e, struct ops *ops, volatile sig_atomic_t *stop)
 {
     while (!*stop) {
         ops_beat(ops);
+        BUS_LOG_CHANGES(e->bus);
         if (!turn(e))
             break;
     }

@@ -119,8 +119,10 @@ struct call {
     char failed_reason[96];
     struct buf last_err;
     uint64_t t_first_byte_us;
-    uint64_t t_lease_us; /* when the current lease request left */
-    uint64_t lease_us;   /* time spent waiting on keypool, all attempts */
+    uint64_t t_lease_us;     /* when the current lease request left */
+    uint64_t lease_retry_us; /* no keypool answered: ask again at this time (0: not waiting) */
+    uint64_t lease_first_us; /* when this lease was first asked for (retries ride within) */
+    uint64_t lease_us;       /* time spent waiting on keypool, all attempts */
     /* client token */
     struct tok_info tok;
     struct live_values lv; /* the live settings when the call started */

@@ -649,11 +649,15 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining, int pro
     f->njobs++;
     j->t_start_us = clock_mono_us();
     j->t_frame_us = j->t_start_us;
-    if (j->req.body_len < j->req.body_total) { /* the edge sends the pieces once accepted */
+    {
+        /* at once, whatever the body: the edge learns which forwarder to watch (its heartbeat)
+         * and sends the body's pieces if it has any */
         struct fwd_frame acc = {.kind = FF_ACCEPTED, .fwd_id = f->cfg->id};
         send_frame(j, &acc);
         flush_job(j);
-    } else if (start_transfer(j) != ST_OK) {
+    }
+    /* a body in pieces: the transfer starts once they are in */
+    if (j->req.body_len >= j->req.body_total && start_transfer(j) != ST_OK) {
         j->abort_cls = EC_TRANSIENT;
         j->abort_msg = "could not start the upstream transfer";
         end_job(j, CURLE_FAILED_INIT);
@@ -818,7 +822,7 @@ unsigned fwd_inflight(const struct fwd *f)
 
 void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
 {
-    uint64_t drain_until = 0;
+    uint64_t drain_until = 0, last_alive_us = 0;
 
     for (;;) {
         struct bus_msg *msg;
@@ -827,6 +831,11 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
         int left;
 
         ops_beat(ops);
+        BUS_LOG_CHANGES(f->bus);
+        if (clock_mono_us() - last_alive_us >= FWD_ALIVE_MS * 1000ULL) {
+            last_alive_us = clock_mono_us(); /* the edges' way to see this one die */
+            (void)bus_publish(f->bus, SUBJ_FWD_ALIVE, NULL, f->cfg->id, strlen(f->cfg->id), NULL);
+        }
         if (*stop && !drain_until) {
             drain_until = ops_drain(ops);
             bus_stop_queues(f->bus); /* new jobs go to the other forwarders */

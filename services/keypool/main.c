@@ -135,7 +135,7 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
     struct kp_item items[BATCH_MAX];
     struct bus_msg *owner[BATCH_MAX];
     size_t ni = 0;
-    bool reloaded = false;
+    bool reloaded = false, lost_checked = false, lost = false;
     uint64_t t0 = clock_mono_us();
 
     for (size_t i = 0; i < n; i++) {
@@ -180,12 +180,17 @@ static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *po
     for (size_t i = 0; i < ni; i++) {
         struct kp_item *it = &items[i];
         const char *reply = bus_msg_reply(owner[i]);
-        if (it->kind == KP_ITEM_LEASE && it->no_key && !reloaded && !kp_pool_seeded(pool)) {
-            /* Redis came back empty: seed it again from the registry, then answer anew */
-            LOG_WARN("pool.lost", "action=reseed");
-            (void)seed_and_load(store, pool, "", ev);
-            reloaded = true;
-            it->need_reload = true;
+        if (it->kind == KP_ITEM_LEASE && it->no_key) {
+            if (!lost_checked) { /* once per batch: every "no key" of it is answered anew */
+                lost_checked = true;
+                lost = !kp_pool_seeded(pool);
+                if (lost) { /* Redis came back empty: seed it again from the registry */
+                    LOG_WARN("pool.lost", "action=reseed");
+                    (void)seed_and_load(store, pool, "", ev);
+                    reloaded = true;
+                }
+            }
+            it->need_reload = lost;
         }
         if (it->kind == KP_ITEM_LEASE && it->need_reload) {
             /* a key added by another replica: reload the registry once, answer again */
@@ -232,6 +237,7 @@ static void serve(struct svc *s, struct ops *ops, struct jet_pub *ev, struct sto
         size_t handled = 0;
 
         ops_beat(ops);
+        BUS_LOG_CHANGES(s->bus);
         if (stop && *stop)
             return;
         if (stop && poll(&pfd, 1, 500) < 0 && errno != EINTR)

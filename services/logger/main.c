@@ -219,6 +219,7 @@ int main(int argc, char **argv)
              ops_port(ops));
     while (!stop_flag) {
         ops_beat(ops);
+        BUS_LOG_CHANGES(l.bus);
         lgr_ingest_once(&l, &stop_flag);
     }
     /* the batch in hand was written and acknowledged; queries go to the other replicas */

@@ -271,6 +271,7 @@ int main(void)
              cfg.reset_time, ops_port(s.ops));
     while (!stop_flag) {
         ops_beat(s.ops);
+        BUS_LOG_CHANGES(s.bus);
         bool leader = atomic_load(&s.leader);
         if (leader && !was_leader)
             take_over(&s);

@@ -197,7 +197,8 @@ export class Stack {
     this.natsPort = await freePort();
     this.redisPort = await freePort();
     this.pgPort = await freePort();
-    this.spawnRaw('nats', 'nats-server', ['-c', this.writeNatsConfig(opts.natsTls ? this.makeNatsTls() : '')]);
+    this.natsConf = this.writeNatsConfig(opts.natsTls ? this.makeNatsTls() : '');
+    this.spawnRaw('nats', 'nats-server', ['-c', this.natsConf]);
     this.spawnRaw('redis', 'redis-server', this.redisArgs());
     const tpl = pgTemplate();
     const pgdir = path.join(this.dir, 'pg');
@@ -294,6 +295,21 @@ export class Stack {
     const done = new Promise((r) => p.on('exit', r));
     p.kill(signal);
     await Promise.race([done, sleep(5000)]);
+  }
+
+  // Kill a server (nats, redis) at once, keep it down downMs, start it again on its port.
+  async restartServer(which, downMs = 0) {
+    const p = this.procs.find((x) => (x.sbName === which || x.sbName.startsWith(`${which}-`)) && x.exitCode === null);
+    if (p) {
+      const gone = new Promise((r) => p.on('exit', r));
+      p.kill('SIGKILL');
+      await gone;
+    }
+    if (downMs) await sleep(downMs);
+    const name = `${which}-${Date.now()}`;
+    if (which === 'nats') this.spawnRaw(name, 'nats-server', ['-c', this.natsConf]);
+    else this.spawnRaw(name, 'redis-server', this.redisArgs());
+    await waitUntil(() => portOpen(which === 'nats' ? this.natsPort : this.redisPort), { tries: 100, interval: 20, what: `${which} back` });
   }
 
   pgStop() { asPostgres(`${PGBIN}/pg_ctl -D ${this.pgdir}/data -m immediate stop >/dev/null`); }

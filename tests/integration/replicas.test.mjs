@@ -55,7 +55,7 @@ test('sustained concurrency: 600 requests, 64 in flight, every answer matched to
     await Promise.all(Array.from({ length: 64 }, worker));
     const c = (await s.stats()).calls;
     assert.equal(Object.values(c).reduce((a, b) => a + b, 0), 600, 'one upstream call per request');
-    assert.ok(Object.values(c).every((n) => n >= 150), `spread across the three projects: ${JSON.stringify(c)}`);
+    assert.ok(Object.values(c).every((n) => n >= 120), `spread across the three projects: ${JSON.stringify(c)}`);
   } catch (e) {
     s.dumpLogs();
     throw e;

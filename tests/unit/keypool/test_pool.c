@@ -71,7 +71,7 @@ static int setup(void **state)
     const char *flush[] = {"FLUSHALL"};
 
     static struct kv_cfg kc;
-    kc = (struct kv_cfg){sock, 0, "", ""};
+    kc = (struct kv_cfg){sock, 0, "", "", 0};
     if (kv_connect(&kc, &kv) != ST_OK) {
         (void)fprintf(stderr, "cannot connect to %s\n", sock);
         return -1;
