@@ -17,19 +17,19 @@
 #define SUBJ_FWD_BODY       "sb.v1.forward.body."      /* + forwarder id */
 #define SUBJ_FWD_PROBE      "sb.v1.forward.probe"
 /* broadcast, every FWD_ALIVE_MS: a forwarder's id; the edges notice a dead one within ~2 s */
-#define SUBJ_FWD_ALIVE      "sb.v1.forward.alive"
-#define FWD_ALIVE_MS        500
-#define SUBJ_EV_REQUEST     "sb.v1.events.request"
-#define SUBJ_EV_KEY         "sb.v1.events.key"
-#define SUBJ_EV_JOB         "sb.v1.events.job"
-#define SUBJ_EV_ALL         "sb.v1.events.>"
-#define EVENTS_STREAM       "SB_EVENTS"           /* JetStream: every event, file storage */
-#define SUBJ_LOGGER_QUERY   "sb.v1.logger.query." /* + logs | log | stats */
-#define QUEUE_LOGGER        "logger"
-#define LOGGER_DURABLE      "logger"
-#define SUBJ_SCHED          "sb.v1.scheduler." /* + status | run */
-#define QUEUE_SCHED         "scheduler"
-#define SCHED_DURABLE       "scheduler" /* key events, read by the leader */
+#define SUBJ_FWD_ALIVE    "sb.v1.forward.alive"
+#define FWD_ALIVE_MS      500
+#define SUBJ_EV_REQUEST   "sb.v1.events.request"
+#define SUBJ_EV_KEY       "sb.v1.events.key"
+#define SUBJ_EV_JOB       "sb.v1.events.job"
+#define SUBJ_EV_ALL       "sb.v1.events.>"
+#define EVENTS_STREAM     "SB_EVENTS"           /* JetStream: every event, file storage */
+#define SUBJ_LOGGER_QUERY "sb.v1.logger.query." /* + logs | log | stats */
+#define QUEUE_LOGGER      "logger"
+#define LOGGER_DURABLE    "logger"
+#define SUBJ_SCHED        "sb.v1.scheduler." /* + status | run */
+#define QUEUE_SCHED       "scheduler"
+#define SCHED_DURABLE     "scheduler" /* key events, read by the leader */
 /* The durable consumers' settings, made by the provisioning step (services/provision) */
 #define LOGGER_MAX_ACK_PENDING   20000 /* events in flight per durable, all replicas together */
 #define SCHED_ACK_WAIT_S         30
