@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS  ?= 2
 
-.PHONY: all deps build run test unit integration bench asan fuzz check format clean deploy-check image compose-test bench-scale
+.PHONY: all deps build run test unit integration bench asan fuzz faults soak check format clean deploy-check image compose-test bench-scale
 
 all: build
 
@@ -51,6 +51,14 @@ asan: deps
 
 fuzz: deps
 	@bash tools/fuzz.sh
+
+# the multi-replica topology under load while each fault strikes in turn (tests/faults/faults.mjs)
+faults: build
+	@bash -c 'source tools/node-env.sh && node tests/faults/faults.mjs'
+
+# 30 minutes of moderate load; every service's RSS and descriptors must stay flat
+soak: build
+	@bash -c 'source tools/node-env.sh && node tests/faults/soak.mjs'
 
 check: build
 	@bash tools/check-format.sh
