@@ -41,6 +41,7 @@ struct bus {
     _Atomic uint64_t up_since_us;   /* monotonic time of the last (re)connect; 0: down */
     _Atomic uint64_t down_since_us; /* when the connection last went away */
     atomic_uint changes, reported;  /* connection changes, and those bus_state_change() told */
+    atomic_bool closed;             /* the closed callback ran: no callback of cnats follows */
 };
 
 static enum status from_nats(natsStatus s)
@@ -104,6 +105,15 @@ static void on_disconnected(natsConnection *nc, void *arg)
     atomic_fetch_add(&bus->changes, 1);
 }
 
+/* cnats calls the connection's callbacks on a thread of its own, in order; this one is last. */
+static void on_closed(natsConnection *nc, void *arg)
+{
+    struct bus *bus = arg;
+
+    (void)nc;
+    atomic_store(&bus->closed, true);
+}
+
 static void on_reconnected(natsConnection *nc, void *arg)
 {
     struct bus *bus = arg;
@@ -146,6 +156,8 @@ static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const c
         s = natsOptions_SetDisconnectedCB(o, on_disconnected, bus);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectedCB(o, on_reconnected, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(o, on_closed, bus);
     if (s == NATS_OK && cfg->user && cfg->user[0])
         s = natsOptions_SetUserInfo(o, cfg->user, cfg->password ? cfg->password : "");
     if (s == NATS_OK && cfg->tls_ca && cfg->tls_ca[0]) {
@@ -267,8 +279,12 @@ void bus_free(struct bus *bus)
         for (int i = 0; i < 125 && !natsConnection_IsClosed(bus->nc); i++)
             nats_Sleep(20);
     }
-    if (bus->nc)
+    if (bus->nc) {
         natsConnection_Close(bus->nc);
+        /* its callbacks (disconnected, closed) may still be on their way: wait, bounded */
+        for (int i = 0; i < 100 && !atomic_load(&bus->closed); i++)
+            nats_Sleep(20);
+    }
     for (int i = 0; i < bus->nsubs; i++)
         natsSubscription_Destroy(bus->subs[i]);
     natsConnection_Destroy(bus->nc);

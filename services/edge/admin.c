@@ -355,13 +355,14 @@ static void handle(struct admin *a, struct admin_job *job)
         if (!x.out)
             hit->fn(&x);
     }
-    if (!x.out)
+    if (!x.out && !x.detached)
         admin_error(&x, 500, "The admin handler gave no answer.");
     if (x.detached) {
         job->pipe = NULL; /* handed over with its reference */
         LOG_INFO("admin.stream", "req=%s path=%s admin=%s client=%s", job->req_id, job->path,
                  x.user, job->addr);
         json_decref(x.in);
+        json_decref(x.out);
         return;
     }
     LOG_INFO("admin.request", "req=%s method=%s path=%s status=%u admin=%s client=%s dur_us=%llu",
