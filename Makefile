@@ -47,7 +47,7 @@ bench: build
 asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DENABLE_ASAN=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
-	@bash tools/test.sh build-asan
+	@SB_BUILD_DIR=$$PWD/build-asan bash tools/test.sh build-asan
 
 fuzz: deps
 	@bash tools/fuzz.sh

@@ -44,6 +44,8 @@ struct bus {
     atomic_bool closed;             /* the closed callback ran: no callback of cnats follows */
 };
 
+static atomic_bool tls_used; /* some connection of this process used TLS (bus_shutdown) */
+
 static enum status from_nats(natsStatus s)
 {
     switch (s) {
@@ -161,6 +163,7 @@ static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const c
     if (s == NATS_OK && cfg->user && cfg->user[0])
         s = natsOptions_SetUserInfo(o, cfg->user, cfg->password ? cfg->password : "");
     if (s == NATS_OK && cfg->tls_ca && cfg->tls_ca[0]) {
+        atomic_store(&tls_used, true);
         s = natsOptions_SetSecure(o, true);
         if (s == NATS_OK)
             s = natsOptions_LoadCATrustedCertificates(o, cfg->tls_ca);
@@ -584,5 +587,8 @@ void bus_msg_free(struct bus_msg *msg)
 
 void bus_shutdown(void)
 {
-    nats_Close();
+    /* with TLS, cnats 3.4's nats_Close() frees OpenSSL's compression list without clearing it,
+     * and OpenSSL's own exit handler then frees it again (nats.c issue 904): leave that to exit */
+    if (!atomic_load(&tls_used))
+        nats_Close();
 }
