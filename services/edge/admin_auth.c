@@ -228,18 +228,25 @@ static bool attempt_allowed(struct admin_ctx *x, const char *user)
     return true;
 }
 
-/* A successful check forgets the user's failures and takes this attempt back from the
- * address, so only failures count against either. */
-static void attempt_forget(struct admin_ctx *x, const char *user)
+/* Take this attempt back from the address, and from the user (user_op "DECR") or forget all
+ * the user's failures ("DEL"). */
+static void attempt_back(struct admin_ctx *x, const char *user, const char *user_op)
 {
     char ukey[128], akey[128];
     struct kv_strs out;
 
     attempt_keys(x, user, ukey, akey);
-    const char *del[] = {"DEL", ukey};
-    const char *decr[] = {"DECR", akey};
-    (void)kv_command(x->a->kv, 2, del, &out);
-    (void)kv_command(x->a->kv, 2, decr, &out);
+    const char *u[] = {user_op, ukey};
+    const char *a[] = {"DECR", akey};
+    (void)kv_command(x->a->kv, 2, u, &out);
+    (void)kv_command(x->a->kv, 2, a, &out);
+}
+
+/* A successful check forgets the user's failures and takes this attempt back from the
+ * address, so only failures count against either. */
+static void attempt_forget(struct admin_ctx *x, const char *user)
+{
+    attempt_back(x, user, "DEL");
 }
 
 /*
@@ -266,14 +273,7 @@ static enum status check_user(struct admin *a, const char *user, const char *pw)
  * and answer 503. */
 static void store_failed(struct admin_ctx *x, const char *user)
 {
-    char ukey[128], akey[128];
-    struct kv_strs out;
-
-    attempt_keys(x, user, ukey, akey);
-    const char *du[] = {"DECR", ukey};
-    const char *da[] = {"DECR", akey};
-    (void)kv_command(x->a->kv, 2, du, &out);
-    (void)kv_command(x->a->kv, 2, da, &out);
+    attempt_back(x, user, "DECR");
     admin_error(x, 503, "The user store (PostgreSQL) is unavailable; retry shortly.");
 }
 
