@@ -95,13 +95,17 @@ static void on_alive(struct bus_msg *msg, void *arg)
         for (i = 0; i < e->nalive; i++)
             if (strlen(e->alive[i].id) == len && memcmp(e->alive[i].id, id, len) == 0)
                 break;
-        if (i == e->nalive && i < MAX_FWDS) { /* a new one (or the oldest slot, reused) */
-            e->nalive++;
+        if (i == e->nalive) { /* a new one: a free slot, or the one heard of longest ago */
+            if (e->nalive < MAX_FWDS)
+                e->nalive++;
+            else
+                for (size_t k = i = 0; k < MAX_FWDS; k++)
+                    if (e->alive[k].seen_us < e->alive[i].seen_us)
+                        i = k;
             memcpy(e->alive[i].id, id, len);
             e->alive[i].id[len] = '\0';
         }
-        if (i < e->nalive)
-            e->alive[i].seen_us = clock_mono_us();
+        e->alive[i].seen_us = clock_mono_us();
         (void)pthread_mutex_unlock(&e->alive_mu);
     }
     bus_msg_free(msg);
