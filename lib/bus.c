@@ -15,6 +15,7 @@
 
 #include "lib/bus_int.h"
 #include "lib/clock.h"
+#include "lib/log.h"
 #include "lib/xalloc.h"
 
 #define MAX_SUBS 16
@@ -589,6 +590,10 @@ void bus_shutdown(void)
 {
     /* with TLS, cnats 3.4's nats_Close() frees OpenSSL's compression list without clearing it,
      * and OpenSSL's own exit handler then frees it again (nats.c issue 904): leave that to exit */
-    if (!atomic_load(&tls_used))
-        nats_Close();
+    if (atomic_load(&tls_used))
+        return;
+    /* and wait until the library's threads are gone: nats_Close() alone returns while they still
+     * run, and exit() then tore the library down under them (a rare SEGV at exit under ASan) */
+    if (nats_CloseAndWait(3000) == NATS_TIMEOUT) /* (never opened: NATS_NOT_INITIALIZED) */
+        LOG_WARN("nats.close_slow", "why=\"library threads still running after 3 s\"");
 }

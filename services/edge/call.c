@@ -699,6 +699,15 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
 
 /* The transfer broke (frame gap, undecodable batch, silent forwarder): end the stream with an
  * error if it started, else fail over like any transient upstream failure. */
+/* The bus (not the key) lost this attempt: the retry may lease the same key again. The retry
+ * budget still bounds the tries. Before, with two keys, a transfer lost in a NATS restart and
+ * then its retry's could exhaust the pool: "every available key was already tried". */
+static void key_not_at_fault(struct call *c)
+{
+    if (c->nexclude && strcmp(c->exclude[c->nexclude - 1], c->lease.key_id) == 0)
+        c->nexclude--;
+}
+
 static void transfer_broken(struct edge *e, struct call *c, const char *message,
                             const char *outcome)
 {
@@ -738,6 +747,7 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
     if (f->seq != c->next_seq) {
         LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=fail_attempt", c->req_id,
                  (unsigned long long)c->next_seq, (unsigned long long)f->seq);
+        key_not_at_fault(c);
         transfer_broken(e, c, "The gateway lost the upstream stream.", "frame_error");
         return false;
     }
@@ -1070,6 +1080,7 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
         send_cancel(e, c);
         if (!c->committed)
             release_lease(e, c->req_id, c->route.model, &c->lease);
+        key_not_at_fault(c);
         transfer_broken(e, c, "The forwarder stopped answering.", "forwarder_lost");
     }
 }

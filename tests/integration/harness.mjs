@@ -415,7 +415,8 @@ export class Stack {
       if (p.exitCode === null) p.kill('SIGTERM');
     }
     await Promise.all(this.procs.map((p) => p.exitCode !== null ? null : new Promise((r) => {
-      const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 5000);
+      // a sanitizer build reports slowly: give it time to write its stack before the kill
+      const t = setTimeout(() => { p.sbKilled = true; p.kill('SIGKILL'); r(); }, /asan/.test(BUILD) ? 20000 : 5000);
       p.on('exit', () => { clearTimeout(t); r(); });
     })));
     if (this.pgdir) {
@@ -423,12 +424,12 @@ export class Stack {
     }
     // a sanitizer report in any of our processes fails the test (make asan)
     const reports = this.procs.filter((p) => p.sbOurs).map((p) => [p.sbName, readFileSync(p.sbLog, 'utf8')])
-      .filter(([, log]) => /ERROR: (Address|Leak)Sanitizer|runtime error:/.test(log));
+      .filter(([, log]) => /ERROR: (Address|Leak)Sanitizer|runtime error:|event=nats\.close_slow/.test(log));
     if (keep || reports.length) console.error(`logs kept in ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
     if (reports.length) {
       throw new Error(`sanitizer report in ${reports.map(([n]) => n).join(', ')}:\n` +
-        reports.map(([, l]) => l.split('\n').filter((x) => /Sanitizer|runtime error|#\d/.test(x)).slice(0, 30).join('\n')).join('\n'));
+        reports.map(([, l]) => l.split('\n').filter((x) => /Sanitizer|runtime error|#\d|close_slow/.test(x)).slice(0, 40).join('\n')).join('\n'));
     }
   }
 

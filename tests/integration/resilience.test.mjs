@@ -127,3 +127,14 @@ test('an edge at SB_MAX_INFLIGHT refuses the next call with 503 and Retry-After'
   const st = await s.stats();
   assert.equal(st.calls[KA] + st.calls[KB], 1, 'the refused call spent no key');
 }, { edgeEnv: { SB_MAX_INFLIGHT: '1' } }));
+
+test('a transfer the bus lost is not held against its key: the only key is leased again', () => withStack('pa:key-alpha-0000000001', async (s) => {
+  const fwd = s.procs.find((p) => p.sbName === 'forwarder');
+  fwd.kill('SIGSTOP'); // its jobs stay unaccepted: the edge's accept timeout (3 s) strikes
+  const pending = s.gen(FLASH, 'x');
+  await sleep(3800);
+  fwd.kill('SIGCONT');
+  const r = await pending;
+  assert.equal(r.status, 200, `answered after the lost transfer: ${r.status} ${await r.clone().text()}`);
+  assert.match(s.logs('edge'), /event=attempt\.retry/);
+}));
