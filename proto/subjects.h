@@ -15,11 +15,13 @@
 #define SUBJ_FWD_CANCEL     "sb.v1.forward.cancel."    /* + forwarder id */
 #define SUBJ_FWD_CANCEL_ALL "sb.v1.forward.cancel.all" /* the forwarder is not known yet */
 #define SUBJ_FWD_BODY       "sb.v1.forward.body."      /* + forwarder id */
+#define SUBJ_FWD_RESEND     "sb.v1.forward.resend."    /* + forwarder id */
 #define SUBJ_FWD_PROBE      "sb.v1.forward.probe"
 /* broadcast, every FWD_ALIVE_MS: a forwarder's id; the edges notice a dead one within ~2 s */
 #define SUBJ_FWD_ALIVE    "sb.v1.forward.alive"
 #define FWD_ALIVE_MS      500
 #define SUBJ_EV_REQUEST   "sb.v1.events.request"
+#define SUBJ_EV_START     "sb.v1.events.start" /* a call began (RequestEvent, status 0) */
 #define SUBJ_EV_KEY       "sb.v1.events.key"
 #define SUBJ_EV_JOB       "sb.v1.events.job"
 #define SUBJ_EV_ALL       "sb.v1.events.>"

@@ -46,7 +46,12 @@
 #define PING_US         1000000ULL
 #define READY_WINDOW_US 3500000ULL
 #define SCAN_US         20000ULL
-#define LEASE_RETRY_US  100000ULL /* no keypool subscribed: ask again after this */
+#define LEASE_RETRY_US  100000ULL  /* no keypool subscribed: ask again after this */
+#define NO_FWD_WAIT_MS  1000u      /* no forwarder subscribed: keep asking this long */
+#define RESEND_GAP_US   1000000ULL /* a gap asks its forwarder again at most this often */
+/* nothing at all (not even a keepalive, every FWD_KEEPALIVE_MS) this long: frames were lost */
+#define RESEND_SILENCE_US  6000000ULL
+#define RESEND_AFTER_UP_US 300000ULL /* after the bus came back, the forwarders' too */
 
 enum ev_kind { EV_START, EV_MSG, EV_CLIENT_DONE, EV_ADMIT };
 
@@ -69,6 +74,8 @@ struct edge {
     atomic_uint inflight;
     atomic_uint_least64_t kp_pong_us, fwd_pong_us;
     uint64_t last_ping_us, last_watchdog_us, last_scan_us;
+    uint64_t last_up_for_us; /* the bus went away and came back: ask for lost frames */
+    bool bus_bounced;
     struct buf scratch;
     unsigned salt;
     struct limiter *limiter;
@@ -116,20 +123,29 @@ static void on_alive(struct bus_msg *msg, void *arg)
  * connection up for longer than that): it was killed, and its transfers will never finish. A
  * forwarder never heard of is not judged.
  */
-static bool forwarder_dead(struct edge *e, const char *id, uint64_t now)
+/* How long ago forwarder id was last heard of (UINT64_MAX: never). */
+static uint64_t forwarder_heard_us(struct edge *e, const char *id, uint64_t now)
 {
-    bool dead = false;
+    uint64_t ago = UINT64_MAX;
 
-    if (bus_up_for_us(e->bus, now) < FWD_DEAD_US)
-        return false;
     (void)pthread_mutex_lock(&e->alive_mu);
     for (size_t i = 0; i < e->nalive; i++)
         if (strcmp(e->alive[i].id, id) == 0) {
-            dead = now - e->alive[i].seen_us > FWD_DEAD_US;
+            ago = now > e->alive[i].seen_us ? now - e->alive[i].seen_us : 0;
             break;
         }
     (void)pthread_mutex_unlock(&e->alive_mu);
-    return dead;
+    return ago;
+}
+
+static bool forwarder_dead(struct edge *e, const char *id, uint64_t now)
+{
+    uint64_t ago;
+
+    if (bus_up_for_us(e->bus, now) < FWD_DEAD_US)
+        return false;
+    ago = forwarder_heard_us(e, id, now);
+    return ago != UINT64_MAX && ago > FWD_DEAD_US;
 }
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
@@ -313,6 +329,15 @@ static void send_cancel(struct edge *e, struct call *c)
     c->next_seq = 1; /* mark the transfer as ended for a second send_cancel() */
 }
 
+/* The bus (not the key) lost this attempt: the retry may lease the same key again. The retry
+ * budget still bounds the tries. Before, with two keys, a transfer lost in a NATS restart and
+ * then its retry's could exhaust the pool: "every available key was already tried". */
+static void key_not_at_fault(struct call *c)
+{
+    if (c->nexclude && strcmp(c->exclude[c->nexclude - 1], c->lease.key_id) == 0)
+        c->nexclude--;
+}
+
 /* Give back a lease no forwarder ran (busy, none there, lost); releasing twice is harmless. */
 static void release_lease(struct edge *e, const char *req_id, const char *model,
                           const struct ec_lease *lease)
@@ -330,6 +355,23 @@ static void release_lease(struct edge *e, const char *req_id, const char *model,
 static uint64_t deadline_unix_ms(const struct call *c)
 {
     return clock_now_ms() + (c->deadline_us - clock_mono_us()) / 1000;
+}
+
+/*
+ * The bus refused a publish: its connection broke under it (the server restarting) before cnats
+ * noticed. Lease again shortly instead of failing the call, within the lease timeout.
+ */
+static bool bus_retry_later(struct call *c, uint64_t lease_timeout_ms)
+{
+    uint64_t now = clock_mono_us();
+
+    if (now - c->lease_first_us >= lease_timeout_ms * 1000)
+        return false;
+    LOG_WARN("bus.publish_failed", "req=%s action=lease_again_in_ms=%llu", c->req_id,
+             LEASE_RETRY_US / 1000);
+    c->state = CS_LEASING;
+    c->lease_retry_us = now + LEASE_RETRY_US;
+    return true;
 }
 
 static void start_lease(struct edge *e, struct call *c)
@@ -354,8 +396,9 @@ static void start_lease(struct edge *e, struct call *c)
                          &e->scratch) != ST_OK ||
         bus_publish(e->bus, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
-        resp_error(&e->scratch, c, 503, "The gateway could not reach its key pool.", 1,
-                   "bus_error");
+        if (!bus_retry_later(c, e->cfg->lease_timeout_ms))
+            resp_error(&e->scratch, c, 503, "The gateway could not reach its key pool.", 1,
+                       "bus_error");
         return;
     }
     c->t_phase_us = clock_mono_us();
@@ -407,7 +450,13 @@ static void start_forward(struct edge *e, struct call *c)
     if (ec_forward_request(&f, &e->scratch) != ST_OK ||
         bus_publish(e->bus, SUBJ_FWD, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
-        resp_error(&e->scratch, c, 503, "The gateway could not reach a forwarder.", 1, "bus_error");
+        /* the key was not used: give it back, and lease again shortly */
+        release_lease(e, c->req_id, c->route.model, &c->lease);
+        reqlog_attempt_end(c, 0, "bus_error");
+        key_not_at_fault(c);
+        if (!bus_retry_later(c, e->cfg->lease_timeout_ms))
+            resp_error(&e->scratch, c, 503, "The gateway could not reach a forwarder.", 1,
+                       "bus_error");
         return;
     }
     c->t_phase_us = clock_mono_us();
@@ -699,15 +748,6 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
 
 /* The transfer broke (frame gap, undecodable batch, silent forwarder): end the stream with an
  * error if it started, else fail over like any transient upstream failure. */
-/* The bus (not the key) lost this attempt: the retry may lease the same key again. The retry
- * budget still bounds the tries. Before, with two keys, a transfer lost in a NATS restart and
- * then its retry's could exhaust the pool: "every available key was already tried". */
-static void key_not_at_fault(struct call *c)
-{
-    if (c->nexclude && strcmp(c->exclude[c->nexclude - 1], c->lease.key_id) == 0)
-        c->nexclude--;
-}
-
 static void transfer_broken(struct edge *e, struct call *c, const char *message,
                             const char *outcome)
 {
@@ -738,18 +778,48 @@ static bool join_event(struct edge *e, struct call *c, const struct ec_frame *f,
     return true;
 }
 
+/*
+ * Ask the forwarder running the transfer for its frames from next_seq on again: NATS lost some
+ * (a restart, a reconnect before the edge subscribed again). Those it no longer holds come back
+ * as an Error frame in their place, which fails the attempt cleanly.
+ */
+static void ask_resend(struct edge *e, struct call *c, const char *why, uint64_t now)
+{
+    char subj[160];
+
+    if (!c->accepted || !c->fwd_id[0])
+        return;
+    c->resend_us = now;
+    buf_reset(&e->scratch);
+    if (ec_resend(c->req_id, c->reply, c->next_seq, &e->scratch) != ST_OK)
+        return;
+    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_RESEND "%s", c->fwd_id);
+    (void)bus_publish(e->bus, subj, NULL, e->scratch.data, e->scratch.len, c->req_id);
+    LOG_INFO("frames.resend_asked", "req=%s from=%llu why=%s", c->req_id,
+             (unsigned long long)c->next_seq, why);
+}
+
 /* One frame of the current attempt; returns false when the attempt ended (stop the batch). */
 static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
 {
     unsigned attempt = c->attempt;
     struct ec_frame joined = {.kind = EF_NONE};
 
+    if (f->seq < c->next_seq && c->accepted)
+        return true; /* sent again: already had it */
     if (f->seq != c->next_seq) {
-        LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=fail_attempt", c->req_id,
-                 (unsigned long long)c->next_seq, (unsigned long long)f->seq);
-        key_not_at_fault(c);
-        transfer_broken(e, c, "The gateway lost the upstream stream.", "frame_error");
-        return false;
+        uint64_t now = clock_mono_us();
+        if (!c->accepted) { /* no forwarder to ask */
+            key_not_at_fault(c);
+            transfer_broken(e, c, "The gateway lost the upstream stream.", "frame_error");
+            return false;
+        }
+        if (now - c->resend_us >= RESEND_GAP_US) {
+            LOG_WARN("frame.gap", "req=%s want=%llu got=%llu action=ask_resend", c->req_id,
+                     (unsigned long long)c->next_seq, (unsigned long long)f->seq);
+            ask_resend(e, c, "gap", now);
+        }
+        return true; /* what follows is dropped until the missing frames come */
     }
     c->next_seq++;
     switch (f->kind) {
@@ -831,8 +901,13 @@ static void on_batch(struct edge *e, struct call *c, struct bus_msg *msg)
     struct ec_batch b;
 
     if (bus_msg_no_responders(msg)) {
+        /* no forwarder subscribed: one restarting, or the bus just came back and they have not
+         * subscribed again yet; not the key's fault. Asked again for up to NO_FWD_WAIT_MS. */
         release_lease(e, c->req_id, c->route.model, &c->lease);
-        attempt_failed(e, c, EC_TRANSIENT, 503, 0, NULL, 0, "No forwarder is available.", NULL);
+        reqlog_attempt_end(c, 503, "no_forwarder");
+        key_not_at_fault(c);
+        if (!bus_retry_later(c, NO_FWD_WAIT_MS))
+            resp_error(&e->scratch, c, 503, "No forwarder is available.", 1, "no_forwarder");
         return;
     }
     if (ec_batch_decode(bus_msg_data(msg), bus_msg_len(msg), &b) != ST_OK) {
@@ -989,6 +1064,7 @@ static void on_start(struct edge *e, struct call *c)
     buf_init(&c->body_out, MAX_RESPONSE);
     buf_init(&c->event_part, MAX_RESPONSE);
     buf_init(&c->last_err, 256 * 1024);
+    reqlog_start(c);
     if (c->tok.limited && e->limiter) {
         c->state = CS_ADMITTING;
         c->t_phase_us = clock_mono_us();
@@ -1047,6 +1123,9 @@ static void scan_call(uint64_t id, void *val, void *arg)
     else if (c->accepted && c->fwd_id[0] && ts->watchdog &&
              forwarder_dead(ts->e, c->fwd_id, ts->now))
         due = true;
+    if (!due && c->accepted && silence > RESEND_SILENCE_US &&
+        ts->now - c->resend_us > RESEND_SILENCE_US)
+        ask_resend(ts->e, c, "silence", ts->now);
     if (ts->watchdog && !due)
         (void)pipe_check_peer(c->pipe);
     if (due && ts->n < sizeof(ts->ids) / sizeof(ts->ids[0]))
@@ -1077,6 +1156,11 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
         resp_error(&e->scratch, c, 503, "The gateway's key pool did not answer.", 1,
                    "keypool_timeout");
     } else {
+        uint64_t heard = c->fwd_id[0] ? forwarder_heard_us(e, c->fwd_id, now) : UINT64_MAX;
+        LOG_WARN("transfer.lost", "req=%s fwd=%s accepted=%d silence_ms=%llu heard_ms=%lld",
+                 c->req_id, c->fwd_id[0] ? c->fwd_id : "-", (int)c->accepted,
+                 (unsigned long long)(now - c->t_phase_us) / 1000,
+                 heard == UINT64_MAX ? -1LL : (long long)(heard / 1000));
         send_cancel(e, c);
         if (!c->committed)
             release_lease(e, c->req_id, c->route.model, &c->lease);
@@ -1085,10 +1169,19 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
     }
 }
 
+static void resend_call(uint64_t id, void *val, void *arg)
+{
+    struct call *c = val;
+    (void)id;
+
+    if (c->state != CS_DONE)
+        ask_resend(arg, c, "reconnect", clock_mono_us());
+}
+
 static void timers(struct edge *e)
 {
     struct timer_scan ts;
-    uint64_t now = clock_mono_us();
+    uint64_t now = clock_mono_us(), up;
 
     if (now - e->last_ping_us > PING_US) {
         char reply[96];
@@ -1101,6 +1194,14 @@ static void timers(struct edge *e)
     if (now - e->last_scan_us < SCAN_US)
         return; /* the scan is O(capacity): not on every wake-up */
     e->last_scan_us = now;
+    up = bus_up_for_us(e->bus, now);
+    if (up < e->last_up_for_us) /* down (or down and up again) since the last look */
+        e->bus_bounced = true;
+    e->last_up_for_us = up;
+    if (e->bus_bounced && up >= RESEND_AFTER_UP_US) { /* the forwarders are back too, likely */
+        e->bus_bounced = false;
+        idmap_each(e->calls, resend_call, e);
+    }
     ts.now = now;
     ts.n = 0;
     ts.e = e;

@@ -103,6 +103,7 @@ struct call {
     char reply[128];
     uint64_t next_seq;
     uint64_t t_phase_us; /* last progress, for the silence timeouts */
+    uint64_t resend_us;  /* frames were last asked for again (a gap, silence, a reconnect) */
     bool accepted;
     /* response */
     bool committed;        /* a status was decided towards the client */

@@ -150,6 +150,17 @@ enum status ec_cancel(const char *request_id, const char *reply, struct buf *out
     return ST_OK;
 }
 
+enum status ec_resend(const char *request_id, const char *reply, uint64_t from, struct buf *out)
+{
+    Sb__V1__Resend m = SB__V1__RESEND__INIT;
+
+    m.request_id = CODEC_STR(request_id);
+    m.reply = CODEC_STR(reply);
+    m.from_seq = from;
+    PACK_INTO(out, sb__v1__resend, &m);
+    return ST_OK;
+}
+
 enum status ec_body_piece(const char *request_id, const char *reply, unsigned index,
                           const void *data, size_t len, struct buf *out)
 {

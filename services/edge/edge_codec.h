@@ -96,6 +96,8 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out);
 enum status ec_release(const char *request_id, const char *model, const struct ec_lease *lease,
                        struct buf *out);
 enum status ec_cancel(const char *request_id, const char *reply, struct buf *out);
+/** A Resend: the transfer's frames from `from` on, again. */
+enum status ec_resend(const char *request_id, const char *reply, uint64_t from, struct buf *out);
 enum status ec_body_piece(const char *request_id, const char *reply, unsigned index,
                           const void *data, size_t len, struct buf *out);
 /* A decoded FrameBatch; frames are read with ec_batch_frame() until ec_batch_done(). */

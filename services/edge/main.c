@@ -192,7 +192,7 @@ int main(int argc, char **argv)
         LOG_ERROR("startup.failed", "step=events");
         goto out;
     }
-    reqlog_init(events, cfg.edge_id);
+    reqlog_init(events, bus, cfg.edge_id);
     if (limiter_new(&cfg, e, &lim) != ST_OK) {
         LOG_ERROR("startup.failed", "step=redis");
         goto out;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/jet.h"
 #include "lib/xalloc.h"
@@ -17,12 +18,38 @@
 #include "proto/subjects.h"
 
 static struct jet_pub *pub;
+static struct bus *start_bus;
 static char edge_name[96];
 
-void reqlog_init(struct jet_pub *p, const char *edge_id)
+void reqlog_init(struct jet_pub *p, struct bus *bus, const char *edge_id)
 {
     pub = p;
+    start_bus = bus;
     (void)snprintf(edge_name, sizeof(edge_name), "%s", edge_id);
+}
+
+void reqlog_start(struct call *c)
+{
+    static struct buf b; /* the loop thread's alone */
+    struct lc_event ev;
+
+    if (!pub || !start_bus)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.request_id = c->req_id;
+    ev.ts_us = c->t_wall_us;
+    ev.token_id = c->tok.id;
+    ev.route = route_name(c->client_kind);
+    ev.api = c->oai ? "openai" : "gemini";
+    ev.model = c->model_asked;
+    ev.model_used = c->route.model;
+    ev.stream = c->route.kind == RT_STREAM;
+    ev.edge = edge_name;
+    ev.bytes_in = c->bytes_in;
+    if (!b.max)
+        buf_init(&b, 64 * 1024);
+    if (lc_event_pack(&ev, &b) == ST_OK)
+        (void)bus_publish(start_bus, SUBJ_EV_START, NULL, b.data, b.len, NULL);
 }
 
 void reqlog_attempt_start(struct call *c)

@@ -13,8 +13,18 @@
 struct call;
 struct jet_pub;
 
-/** Before traffic: the publisher (borrowed; NULL: events off) and this edge's name (copied). */
-void reqlog_init(struct jet_pub *pub, const char *edge_id);
+struct bus;
+/**
+ * Before traffic: the publisher (borrowed; NULL: events off), the bus for start events (borrowed)
+ * and this edge's name (copied).
+ */
+void reqlog_init(struct jet_pub *pub, struct bus *bus, const char *edge_id);
+/**
+ * Loop thread: the call begins. Its start event goes out at once (a plain publish the stream
+ * captures, not the buffered publisher), so that a call in flight on an edge killed later is
+ * still in the log: the logger marks a start never followed by its event `interrupted`.
+ */
+void reqlog_start(struct call *c);
 /** Loop thread: an attempt starts with the lease just granted. */
 void reqlog_attempt_start(struct call *c);
 /** Loop thread: the open attempt ended with upstream `status` and error class name (NULL: ok). */

@@ -66,6 +66,8 @@ enum status fwd_codec_request(const void *data, size_t len, const char *reply, s
 void fwd_req_done(struct fwd_req *req);
 /** Decode a Cancel: *ret_reply (owned) names the attempt to abort. */
 enum status fwd_codec_cancel(const void *data, size_t len, char **ret_reply);
+/** Decode a Resend: *ret_reply (owned) and the first sequence number wanted. */
+enum status fwd_codec_resend(const void *data, size_t len, char **ret_reply, uint64_t *ret_from);
 /** Decode a BodyPiece: *ret_reply and *ret_data (owned) with its length. */
 enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply, char **ret_data,
                                  size_t *ret_len);

@@ -82,6 +82,18 @@ enum status fwd_codec_cancel(const void *data, size_t len, char **ret_reply)
     return ST_OK;
 }
 
+enum status fwd_codec_resend(const void *data, size_t len, char **ret_reply, uint64_t *ret_from)
+{
+    Sb__V1__Resend *m = sb__v1__resend__unpack(NULL, len, data);
+
+    if (!m)
+        return ST_PROTO;
+    *ret_reply = xstrdup(m->reply);
+    *ret_from = m->from_seq;
+    sb__v1__resend__free_unpacked(m, NULL);
+    return ST_OK;
+}
+
 enum status fwd_codec_body_piece(const void *data, size_t len, char **ret_reply, char **ret_data,
                                  size_t *ret_len)
 {

@@ -27,6 +27,7 @@
 #include "fwd.h"
 #include "fwd_metrics.h"
 #include "proto/subjects.h"
+#include "resend.h"
 
 #define PIECE_MAX     (512u * 1024)
 #define ERR_BODY_MAX  (256u * 1024)
@@ -53,6 +54,8 @@ struct job {
     struct gjson_scan last;
     uint64_t bytes;
     struct buf batch;          /* frames not yet published (a FrameBatch in the making) */
+    uint64_t batch_first;      /* the sequence number of its first frame */
+    struct resend_log *sent;   /* what was published, for a second sending */
     struct job *prev, *next;   /* all jobs */
     struct job *dprev, *dnext; /* jobs with a non-empty batch */
     int dirty;
@@ -68,6 +71,7 @@ struct fwd {
     struct queue *q;
     struct job *jobs;
     struct job *dirty;
+    struct resend *resend;
     atomic_uint njobs; /* read by the ops thread */
     struct buf frame;
     struct buf outcomes; /* an OutcomeBatch for keypool, sent once per loop turn */
@@ -101,6 +105,7 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
     (void)curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     (void)curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_conns);
     f->q = queue_new(65536, wake, f);
+    f->resend = resend_new();
     buf_init(&f->frame, 64u * 1024 * 1024);
     buf_init(&f->outcomes, 4u * 1024 * 1024);
     (void)snprintf(f->base, sizeof(f->base), "%s", cfg->base_url);
@@ -139,6 +144,9 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_FWD_CANCEL_ALL, NULL, on_bus_msg, f);
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_BODY "%s", f->cfg->id);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_RESEND "%s", f->cfg->id);
     if (st == ST_OK)
         st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
     if (st == ST_OK)
@@ -181,11 +189,16 @@ static void flush_job(struct job *j)
     }
     if (!j->batch.len)
         return;
-    if (fwd_codec_batch_finish(&j->batch, f->cfg->id) != ST_OK ||
-        bus_publish(f->bus, j->req.reply, NULL, j->batch.data, j->batch.len, j->req.request_id) !=
-            ST_OK)
-        LOG_WARN("frame.publish_failed", "req=%s bytes=%zu action=drop", j->req.request_id,
-                 j->batch.len);
+    if (fwd_codec_batch_finish(&j->batch, f->cfg->id) != ST_OK) {
+        LOG_WARN("frame.too_big", "req=%s bytes=%zu action=drop", j->req.request_id, j->batch.len);
+    } else {
+        /* kept even when the publish fails: the edge asks for it again */
+        resend_keep(f->resend, j->sent, j->batch_first, j->seq, j->batch.data, j->batch.len);
+        if (bus_publish(f->bus, j->req.reply, NULL, j->batch.data, j->batch.len,
+                        j->req.request_id) != ST_OK)
+            LOG_WARN("frame.publish_failed", "req=%s bytes=%zu action=keep_for_resend",
+                     j->req.request_id, j->batch.len);
+    }
     buf_reset(&j->batch);
 }
 
@@ -218,13 +231,19 @@ static void send_frame(struct job *j, struct fwd_frame *fr)
 
 static void queue_frame(struct job *j, struct fwd_frame *fr)
 {
-    fr->seq = j->seq++;
+    if (!j->batch.len)
+        j->batch_first = j->seq;
+    fr->seq = j->seq;
     if (fwd_codec_batch_add(fr, &j->batch) != ST_OK) {
         flush_job(j);
-        if (fwd_codec_batch_add(fr, &j->batch) != ST_OK)
+        j->batch_first = j->seq;
+        if (fwd_codec_batch_add(fr, &j->batch) != ST_OK) {
             LOG_WARN("frame.too_big", "req=%s kind=%d action=drop", j->req.request_id,
                      (int)fr->kind);
+            return; /* (the edge sees no gap: the number was not used) */
+        }
     }
+    j->seq++;
     if (!j->dirty) {
         j->dirty = 1;
         j->dnext = j->f->dirty;
@@ -267,6 +286,7 @@ static void job_free(struct job *j)
         (void)curl_multi_remove_handle(j->f->multi, j->easy);
         curl_easy_cleanup(j->easy);
     }
+    resend_close(j->f->resend, j->sent, clock_mono_us());
     curl_slist_free_all(j->hdrs);
     free(j->url);
     buf_done(&j->err_body);
@@ -649,6 +669,7 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining, int pro
     f->njobs++;
     j->t_start_us = clock_mono_us();
     j->t_frame_us = j->t_start_us;
+    j->sent = resend_open(f->resend, j->req.reply);
     {
         /* at once, whatever the body: the edge learns which forwarder to watch (its heartbeat)
          * and sends the body's pieces if it has any */
@@ -683,6 +704,51 @@ static void on_cancel(struct fwd *f, struct bus_msg *msg)
              (unsigned long long)j->bytes);
     unlink_job(j);
     job_free(j);
+}
+
+struct replay {
+    struct fwd *f;
+    const char *reply;
+    unsigned batches;
+};
+
+static void publish_again(const void *batch, size_t len, void *arg)
+{
+    struct replay *rp = arg;
+
+    if (bus_publish(rp->f->bus, rp->reply, NULL, batch, len, NULL) == ST_OK)
+        rp->batches++;
+}
+
+/* An edge missed frames: send them again, or say at their place that they are gone. */
+static void on_resend(struct fwd *f, struct bus_msg *msg)
+{
+    char *reply = NULL;
+    uint64_t from = 0;
+    struct replay rp = {f, NULL, 0};
+
+    if (fwd_codec_resend(bus_msg_data(msg), bus_msg_len(msg), &reply, &from) != ST_OK)
+        return;
+    rp.reply = reply;
+    flush_all(f); /* what this turn made goes first: the replay ends with the newest */
+    if (resend_replay(f->resend, reply, from, publish_again, &rp) == RESEND_SENT) {
+        LOG_INFO("frames.resent", "reply_tail=%s from=%llu batches=%u", strrchr(reply, '.'),
+                 (unsigned long long)from, rp.batches);
+    } else {
+        struct fwd_frame fr = {.kind = FF_ERROR,
+                               .seq = from,
+                               .cls = EC_TRANSIENT,
+                               .status = 502,
+                               .after_data = from > 1,
+                               .message = "the upstream stream's lost frames are no longer held"};
+        LOG_WARN("frames.lost", "reply_tail=%s from=%llu action=error_frame", strrchr(reply, '.'),
+                 (unsigned long long)from);
+        buf_reset(&f->frame);
+        if (fwd_codec_batch_add(&fr, &f->frame) == ST_OK &&
+            fwd_codec_batch_finish(&f->frame, f->cfg->id) == ST_OK)
+            (void)bus_publish(f->bus, reply, NULL, f->frame.data, f->frame.len, NULL);
+    }
+    free(reply);
 }
 
 static void on_body_piece(struct fwd *f, struct bus_msg *msg)
@@ -756,6 +822,8 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
         on_cancel(f, msg);
     else if (strncmp(subj, SUBJ_FWD_BODY, strlen(SUBJ_FWD_BODY)) == 0)
         on_body_piece(f, msg);
+    else if (strncmp(subj, SUBJ_FWD_RESEND, strlen(SUBJ_FWD_RESEND)) == 0)
+        on_resend(f, msg);
     else if (strcmp(subj, SUBJ_SETTINGS) == 0)
         apply_settings(f, bus_msg_data(msg),
                        bus_msg_header(msg, "KV-Operation") ? 0 : bus_msg_len(msg));
@@ -832,6 +900,11 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
 
         ops_beat(ops);
         BUS_LOG_CHANGES(f->bus);
+        if (last_alive_us && clock_mono_us() - last_alive_us >= 4 * FWD_ALIVE_MS * 1000ULL)
+            LOG_WARN("loop.slow",
+                     "ms_since_heartbeat=%llu why=\"the edges may judge this "
+                     "forwarder dead\"",
+                     (unsigned long long)(clock_mono_us() - last_alive_us) / 1000);
         if (clock_mono_us() - last_alive_us >= FWD_ALIVE_MS * 1000ULL) {
             last_alive_us = clock_mono_us(); /* the edges' way to see this one die */
             (void)bus_publish(f->bus, SUBJ_FWD_ALIVE, NULL, f->cfg->id, strlen(f->cfg->id), NULL);
@@ -864,6 +937,7 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
         }
         check_timers(f);
         flush_all(f);
+        resend_expire(f->resend, clock_mono_us());
         (void)curl_multi_poll(f->multi, NULL, 0, 100, NULL);
     }
 }
@@ -885,6 +959,7 @@ void fwd_free(struct fwd *f)
     while (f->q && (msg = queue_pop(f->q)) != NULL)
         bus_msg_free(msg);
     queue_free(f->q);
+    resend_free(f->resend);
     buf_done(&f->frame);
     buf_done(&f->outcomes);
     curl_multi_cleanup(f->multi);

@@ -23,7 +23,8 @@
 #include "store.h"
 
 #define PROGRESS_MS       5000 /* while Postgres is away: keep the batch's ack timers from expiring */
-#define FETCH_WAIT_MAX_MS 1000 /* the loop turns (and beats) at least this often */
+#define FETCH_WAIT_MAX_MS 1000  /* the loop turns (and beats) at least this often */
+#define SWEEP_MS          10000 /* interrupted calls are looked for this often (or sooner) */
 
 static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
 {
@@ -164,6 +165,31 @@ static enum status collect(struct lgr *l, struct bus_msg **msgs, size_t *ret_n)
     return *ret_n ? ST_OK : st;
 }
 
+/* Every few seconds: starts left by a killed edge become `interrupted` rows. */
+static void sweep_starts(struct lgr *l)
+{
+    uint64_t now = clock_mono_us() / 1000;
+    uint64_t every =
+        l->cfg->interrupted_s * 500ULL < SWEEP_MS ? l->cfg->interrupted_s * 500ULL : SWEEP_MS;
+    size_t marked = 0;
+    enum status st;
+
+    if (now - l->last_sweep_ms < every || atomic_load(&l->pg_down))
+        return;
+    l->last_sweep_ms = now;
+    st = lgr_store_interrupted(l->store, l->cfg->interrupted_s, &marked);
+    if (st != ST_OK)
+        LOG_WARN("requests.sweep_failed", "err=\"%s\" action=retry_later",
+                 lgr_store_error(l->store));
+    if (marked) {
+        atomic_fetch_add(&l->interrupted, marked);
+        LOG_WARN("requests.interrupted",
+                 "count=%zu after_s=%u why=\"begun, never logged: their "
+                 "edge stopped without answering\"",
+                 marked, l->cfg->interrupted_s);
+    }
+}
+
 void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
 {
     struct bus_msg *msgs[LGR_FETCH_MAX];
@@ -173,6 +199,7 @@ void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
 
     if (atomic_exchange(&l->parts_dropped, false))
         lgr_store_forget_days(l->store);
+    sweep_starts(l);
     st = collect(l, msgs, &n);
 
     if (n == 0) {
@@ -216,11 +243,13 @@ enum status lgr_metrics_render(struct lgr *l, struct buf *out)
                         "sb_logger_events_total{result=\"stored\"} %llu\n"
                         "sb_logger_events_total{result=\"duplicate\"} %llu\n"
                         "sb_logger_events_total{result=\"undecodable\"} %llu\n"
-                        "sb_logger_events_total{result=\"unstorable\"} %llu\n",
+                        "sb_logger_events_total{result=\"unstorable\"} %llu\n"
+                        "sb_logger_events_total{result=\"interrupted\"} %llu\n",
                         (unsigned long long)prom_get(&l->stored),
                         (unsigned long long)prom_get(&l->duplicates),
                         (unsigned long long)prom_get(&l->undecodable),
-                        (unsigned long long)prom_get(&l->unstorable));
+                        (unsigned long long)prom_get(&l->unstorable),
+                        (unsigned long long)prom_get(&l->interrupted));
     if (st == ST_OK)
         st = prom_hist_render(out, "sb_logger_batch_duration_seconds",
                               "One batch written to PostgreSQL and committed.", NULL,

@@ -28,6 +28,7 @@ struct lgr_config {
     unsigned flush_ms;       /* longest wait for a batch to fill */
     unsigned ack_wait_s;     /* JetStream redelivers what is not acknowledged by then */
     unsigned retention_days; /* SB_LOG_RETENTION_DAYS; the live setting wins */
+    unsigned interrupted_s;  /* a start with no event after this long: `interrupted` */
     struct events_cfg events;
 };
 
@@ -38,11 +39,12 @@ struct lgr {
     struct lgr_store *store;
     struct ops *ops; /* beaten by every wait of the ingestion loop */
     /* counters the ops thread reads for /metrics */
-    atomic_uint_least64_t stored, duplicates, unstorable, undecodable;
+    atomic_uint_least64_t stored, duplicates, unstorable, undecodable, interrupted;
     atomic_uint_least64_t lag;   /* events the durable has not delivered yet (last seen) */
     atomic_bool pg_down;         /* the last write failed: Postgres is away */
     struct prom_hist batch_hist; /* one transaction: write and commit */
     uint64_t last_stats_ms;
+    uint64_t last_sweep_ms;    /* lgr_store_interrupted */
     atomic_bool parts_dropped; /* the query thread pruned: forget the partitions known */
 };
 

@@ -24,6 +24,7 @@ void lgr_batch_init(struct lgr_batch *b)
     buf_init(&b->logs, BATCH_MAX);
     buf_init(&b->attempts, BATCH_MAX);
     buf_init(&b->keys, BATCH_MAX);
+    buf_init(&b->starts, BATCH_MAX);
 }
 
 void lgr_batch_reset(struct lgr_batch *b)
@@ -31,7 +32,8 @@ void lgr_batch_reset(struct lgr_batch *b)
     buf_reset(&b->logs);
     buf_reset(&b->attempts);
     buf_reset(&b->keys);
-    b->ndays = b->nreq = b->nkey = 0;
+    buf_reset(&b->starts);
+    b->ndays = b->nreq = b->nkey = b->nstart = 0;
 }
 
 void lgr_batch_done(struct lgr_batch *b)
@@ -39,6 +41,7 @@ void lgr_batch_done(struct lgr_batch *b)
     buf_done(&b->logs);
     buf_done(&b->attempts);
     buf_done(&b->keys);
+    buf_done(&b->starts);
 }
 
 /* Length of the valid UTF-8 sequence at s (0: invalid). */
@@ -152,6 +155,28 @@ static enum status add_request(struct lgr_batch *b, const Sb__V1__RequestEvent *
     return ST_OK;
 }
 
+/* A call began (edge's start event): kept until its RequestEvent, or marked interrupted. */
+static enum status add_start(struct lgr_batch *b, const Sb__V1__RequestEvent *e)
+{
+    if (!e->request_id[0] || e->ts_us == 0)
+        return ST_PROTO;
+    if (add_day(b, e->ts_us) != ST_OK)
+        return ST_TOO_BIG;
+    (void)buf_printf(&b->starts, "%llu", (unsigned long long)e->ts_us);
+    field(&b->starts, false, e->request_id);
+    field(&b->starts, false, e->token_id);
+    field(&b->starts, false, e->route);
+    field(&b->starts, false, e->api);
+    field(&b->starts, false, e->model);
+    field(&b->starts, false, e->model_used);
+    field(&b->starts, false, e->stream ? "t" : "f");
+    num(&b->starts, e->bytes_in);
+    field(&b->starts, false, e->edge);
+    (void)buf_append(&b->starts, "\n", 1);
+    b->nstart++;
+    return ST_OK;
+}
+
 static void add_key(struct lgr_batch *b, const Sb__V1__KeyEvent *e, const char *msg_id,
                     uint64_t seq)
 {
@@ -180,10 +205,10 @@ enum status lgr_batch_add(struct lgr_batch *b, const char *subject, const void *
 {
     enum status st = ST_PROTO;
 
-    if (strcmp(subject, SUBJ_EV_REQUEST) == 0) {
+    if (strcmp(subject, SUBJ_EV_REQUEST) == 0 || strcmp(subject, SUBJ_EV_START) == 0) {
         Sb__V1__RequestEvent *e = sb__v1__request_event__unpack(NULL, len, data);
         if (e)
-            st = add_request(b, e);
+            st = strcmp(subject, SUBJ_EV_START) == 0 ? add_start(b, e) : add_request(b, e);
         sb__v1__request_event__free_unpacked(e, NULL);
     } else if (strcmp(subject, SUBJ_EV_KEY) == 0) {
         Sb__V1__KeyEvent *e = sb__v1__key_event__unpack(NULL, len, data);

@@ -21,15 +21,24 @@
     "request_id, token_id, route, api, model, model_used, stream, status, outcome, "               \
     "finish_reason, key_id, project, attempts, ttfb_us, total_us, overhead_us, prompt_tokens, "    \
     "output_tokens, thought_tokens, cached_tokens, bytes_in, bytes_out, edge"
+#define LGR_EXCLUDED_COLS                                                                          \
+    "excluded.request_id, excluded.token_id, excluded.route, excluded.api, excluded.model, "       \
+    "excluded.model_used, excluded.stream, excluded.status, excluded.outcome, "                    \
+    "excluded.finish_reason, excluded.key_id, excluded.project, excluded.attempts, "               \
+    "excluded.ttfb_us, excluded.total_us, excluded.overhead_us, excluded.prompt_tokens, "          \
+    "excluded.output_tokens, excluded.thought_tokens, excluded.cached_tokens, excluded.bytes_in, " \
+    "excluded.bytes_out, excluded.edge"
 #define LGR_ATTEMPT_COLS "request_id, n, key_id, project, status, error_class, latency_us"
 #define LGR_KEY_COLS     "event_id, key_id, project, model, old_state, state, reason, admin, until_ms"
 
-/* COPY text for the three staging tables, and the days (UTC day numbers) the requests fall on. */
+#define LGR_START_COLS "request_id, token_id, route, api, model, model_used, stream, bytes_in, edge"
+
+/* COPY text for the staging tables, and the days (UTC day numbers) the requests fall on. */
 struct lgr_batch {
-    struct buf logs, attempts, keys;
+    struct buf logs, attempts, keys, starts;
     int64_t days[LGR_MAX_DAYS];
     size_t ndays;
-    size_t nreq, nkey;
+    size_t nreq, nkey, nstart;
 };
 
 void lgr_batch_init(struct lgr_batch *b);

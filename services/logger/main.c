@@ -44,6 +44,7 @@ static const struct cfg_field lgr_fields[] = {
     CFG_UINT("SB_LOGGER_FLUSH_MS", struct lgr_config, flush_ms, 200, 10, 60000),
     CFG_UINT("SB_LOGGER_ACK_WAIT_S", struct lgr_config, ack_wait_s, 30, 5, 3600),
     CFG_UINT("SB_LOG_RETENTION_DAYS", struct lgr_config, retention_days, 30, 1, 3650),
+    CFG_UINT("SB_INTERRUPTED_AFTER_S", struct lgr_config, interrupted_s, 900, 1, 86400),
     EVENTS_CFG_FIELDS(struct lgr_config),
 };
 

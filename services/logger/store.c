@@ -52,6 +52,13 @@ static const char *const migrations[] = {
     "  project text NOT NULL, model text NOT NULL, old_state text NOT NULL, state text NOT NULL,"
     "  reason text NOT NULL, admin text NOT NULL, until_ms bigint NOT NULL);"
     "CREATE INDEX key_events_ts ON key_events (ts);",
+    /* calls begun and not yet logged: an edge killed mid-call leaves its start here, and the
+     * sweep (lgr_store_interrupted) turns it into an `interrupted` request_logs row */
+    "CREATE TABLE request_starts ("
+    "  request_id text PRIMARY KEY, ts timestamptz NOT NULL, token_id text NOT NULL,"
+    "  route text NOT NULL, api text NOT NULL, model text NOT NULL, model_used text NOT NULL,"
+    "  stream boolean NOT NULL, bytes_in bigint NOT NULL, edge text NOT NULL);"
+    "CREATE INDEX request_starts_ts ON request_starts (ts);",
 };
 
 static const char *const staging =
@@ -66,7 +73,10 @@ static const char *const staging =
     "  ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS in_keys (ts_ms bigint, event_id text, key_id text,"
     "  project text, model text, old_state text, state text, reason text, admin text,"
-    "  until_ms bigint) ON COMMIT DELETE ROWS";
+    "  until_ms bigint) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS in_starts (ts_us bigint, request_id text, token_id text,"
+    "  route text, api text, model text, model_used text, stream boolean, bytes_in bigint,"
+    "  edge text) ON COMMIT DELETE ROWS";
 
 static enum status open_db(const char *dsn, struct db **ret)
 {
@@ -151,9 +161,24 @@ static enum status ensure_day(struct lgr_store *s, int64_t day)
     return ST_OK;
 }
 
+/* A request's event replaces the `interrupted` row the sweep made for it (a call that outlived
+ * SB_INTERRUPTED_AFTER_S), and nothing else; DISTINCT ON: a redelivery in the same batch */
 static const char *const insert_logs =
-    "INSERT INTO request_logs (ts, " LGR_LOG_COLS
-    ") SELECT " US_TO_TS("ts_us") ", " LGR_LOG_COLS " FROM in_logs ON CONFLICT DO NOTHING";
+    "INSERT INTO request_logs AS r (ts, " LGR_LOG_COLS
+    ") SELECT DISTINCT ON (ts_us, request_id) " US_TO_TS(
+        "ts_us") ", " LGR_LOG_COLS " FROM in_logs ON CONFLICT (ts, request_id) DO UPDATE SET "
+                 "(" LGR_LOG_COLS ") = (" LGR_EXCLUDED_COLS ") WHERE r.outcome = 'interrupted'";
+/* starts whose event came in the same batch are not kept; those it ends are let go */
+static const char *const insert_starts =
+    "INSERT INTO request_starts (ts, " LGR_START_COLS
+    ") SELECT " US_TO_TS("s.ts_us") ", "
+                                    "s.request_id, s.token_id, s.route, s.api, s.model, "
+                                    "s.model_used, s.stream, s.bytes_in, s.edge"
+                                    " FROM in_starts s WHERE NOT EXISTS (SELECT 1 FROM in_logs l "
+                                    "WHERE l.request_id = "
+                                    "s.request_id) ON CONFLICT DO NOTHING";
+static const char *const end_starts =
+    "DELETE FROM request_starts s USING in_logs l WHERE s.request_id = l.request_id";
 /* attempts of a request that was stored before are skipped with it (same key) */
 static const char *const insert_attempts =
     "INSERT INTO request_attempts (ts, " LGR_ATTEMPT_COLS
@@ -182,8 +207,14 @@ enum status lgr_store_write(struct lgr_store *s, const struct lgr_batch *b, size
         st = db_copy(s->db, "COPY in_attempts FROM STDIN", b->attempts.data, b->attempts.len);
     if (st == ST_OK && b->keys.len)
         st = db_copy(s->db, "COPY in_keys FROM STDIN", b->keys.data, b->keys.len);
+    if (st == ST_OK && b->starts.len)
+        st = db_copy(s->db, "COPY in_starts FROM STDIN", b->starts.data, b->starts.len);
+    if (st == ST_OK && b->starts.len)
+        st = db_exec(s->db, insert_starts, 0, NULL, NULL);
     if (st == ST_OK && b->logs.len)
         st = db_exec(s->db, insert_logs, 0, NULL, &r);
+    if (st == ST_OK && b->logs.len)
+        st = db_exec(s->db, end_starts, 0, NULL, NULL);
     if (st == ST_OK && b->attempts.len)
         st = db_exec(s->db, insert_attempts, 0, NULL, NULL);
     if (st == ST_OK && b->keys.len)
@@ -235,8 +266,38 @@ enum status lgr_store_prune(struct lgr_store *s, unsigned days, size_t *ret_drop
                      "DELETE FROM key_events WHERE ts < 'epoch'::timestamptz + $1::bigint * "
                      "interval '1 day'",
                      1, p, NULL);
+        if (st == ST_OK) /* their partitions are gone: no row can be made of them */
+            st = db_exec(s->db,
+                         "DELETE FROM request_starts WHERE ts < 'epoch'::timestamptz + "
+                         "$1::bigint * interval '1 day'",
+                         1, p, NULL);
     }
     lgr_store_forget_days(s);
+    return st;
+}
+
+/* One statement: a start is taken by one replica's sweep, and made a row only when its request
+ * was not logged meanwhile (its event stored before its start, by another replica). */
+static const char *const sweep =
+    "WITH gone AS (DELETE FROM request_starts WHERE ts < now() - $1::bigint * interval '1 second'"
+    " RETURNING *) INSERT INTO request_logs (ts, " LGR_LOG_COLS ") SELECT g.ts, g.request_id, "
+    "g.token_id, g.route, g.api, g.model, g.model_used, g.stream, 0, 'interrupted', '', '', '', "
+    "0, 0, 0, 0, 0, 0, 0, 0, g.bytes_in, 0, g.edge FROM gone g WHERE NOT EXISTS (SELECT 1 FROM "
+    "request_logs l WHERE l.request_id = g.request_id) ON CONFLICT DO NOTHING";
+
+enum status lgr_store_interrupted(struct lgr_store *s, unsigned after_s, size_t *ret_marked)
+{
+    struct db_res *r = NULL;
+    char secs[16];
+    const char *p[1] = {secs};
+    enum status st;
+
+    *ret_marked = 0;
+    (void)snprintf(secs, sizeof(secs), "%u", after_s);
+    st = db_exec(s->db, sweep, 1, p, &r);
+    if (st == ST_OK)
+        *ret_marked = db_res_affected(r);
+    db_res_free(r);
     return st;
 }
 

@@ -32,6 +32,11 @@ enum status lgr_store_write(struct lgr_store *s, const struct lgr_batch *b, size
 enum status lgr_store_prune(struct lgr_store *s, unsigned days, size_t *ret_dropped);
 /** Forget which day partitions exist (another connection dropped some). */
 void lgr_store_forget_days(struct lgr_store *s);
+/**
+ * Calls begun more than after_s ago whose request was never logged (their edge died) become
+ * request_logs rows with status 0 and outcome `interrupted`; *ret_marked: how many.
+ */
+enum status lgr_store_interrupted(struct lgr_store *s, unsigned after_s, size_t *ret_marked);
 /** Text of the last failure (borrowed). */
 const char *lgr_store_error(const struct lgr_store *s);
 

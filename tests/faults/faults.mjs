@@ -103,6 +103,8 @@ async function restartProc(name, env = {}) {
   }
 }
 
+// calls left behind by the killed edge become `interrupted` rows this soon (default 900 s)
+const LGR_ENV = { SB_INTERRUPTED_AFTER_S: '20' };
 const report = { faults: {} };
 async function strike(name, fn) {
   fault = name;
@@ -118,7 +120,7 @@ async function strike(name, fn) {
 try {
   await s.start(KEYS, {
     keypools: 2, forwarders: 2, loggers: 1, schedulers: 1,
-    fakeEnv: { FAKE_CHUNK_MS: '30' },
+    fakeEnv: { FAKE_CHUNK_MS: '30' }, lgrEnv: LGR_ENV,
   });
   edges.push({ name: 'edge', url: s.url });
   const e2 = await s.edge({}, 'edge2');
@@ -133,7 +135,7 @@ try {
   await strike('kill_forwarder', () => restartProc('forwarder'));
   await strike('kill_keypool', () => restartProc('keypool'));
   await strike('kill_edge', () => restartProc('edge2'));
-  await strike('kill_logger', () => restartProc('logger'));
+  await strike('kill_logger', () => restartProc('logger', LGR_ENV));
   await strike('kill_scheduler', () => restartProc('scheduler'));
   await strike('nats_restart', async () => {
     const t0 = Date.now();
@@ -186,6 +188,7 @@ try {
   }
   Object.assign(report, {
     requests: seen.length, classes: all, events_lost: missing.length, events_lost_by_fault: missingByFault,
+    logged_interrupted: Number(s.psql("SELECT count(*) FROM request_logs WHERE outcome = 'interrupted'")),
     streams_stalled_over_10s: seen.filter((r) => r.stream && r.gapMs > 10000).length,
     upstream_calls: calls, answered_ok: all.complete ?? 0,
     // every request that reached Google once: the complete ones, the streams cut after their

@@ -1,4 +1,4 @@
-/* Fuzz target: what a forwarder decodes from the bus (requests, cancels, body pieces,
+/* Fuzz target: what a forwarder decodes from the bus (requests, cancels, resends, body pieces,
  * settings). */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,10 +14,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fwd_settings s;
     char *reply = NULL, *piece = NULL;
     size_t len = 0;
+    uint64_t from = 0;
 
     if (fwd_codec_request(data, size, "_INBOX_edge.x.1.f0", &req) == ST_OK)
         fwd_req_done(&req);
     if (fwd_codec_cancel(data, size, &reply) == ST_OK)
+        free(reply);
+    reply = NULL;
+    if (fwd_codec_resend(data, size, &reply, &from) == ST_OK)
         free(reply);
     reply = NULL;
     if (fwd_codec_body_piece(data, size, &reply, &piece, &len) == ST_OK) {

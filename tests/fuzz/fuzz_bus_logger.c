@@ -10,14 +10,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const subjects[] = {"sb.v1.events.request", "sb.v1.events.key",
-                                           "sb.v1.events.job", "sb.v1.other"};
+                                           "sb.v1.events.job", "sb.v1.events.start", "sb.v1.other"};
     struct lgr_batch b;
     struct lgr_log_query q;
     struct lgr_stats_query sq;
     void *owner = NULL;
 
     lgr_batch_init(&b);
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         (void)lgr_batch_add(&b, subjects[i], data, size, i & 1 ? "id" : NULL, i);
     lgr_batch_done(&b);
     if (lgr_log_query_decode(data, size, &q, &owner) == ST_OK)

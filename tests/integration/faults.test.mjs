@@ -3,6 +3,7 @@
 // working again after, a killed forwarder's streams end with an error event within seconds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { withStack, waitUntil, sleep, sseEvents } from './harness.mjs';
 
 const KA = 'AIzaSyFaultsKeyA00000000000000000000000';
@@ -98,3 +99,52 @@ test('a killed forwarder: its streams end with an error event within seconds, th
   assert.ok(cut > 0 && cut < 10, `${cut} of 10 streams were on the killed forwarder`);
   assert.match(s.logs('edge'), /msg="The forwarder stopped answering\."/);
 }, { forwarders: 2, fakeEnv: { FAKE_CHUNK_MS: '100' } }));
+
+// A TCP relay in front of NATS for one client: cut() drops its connection and refuses new ones
+// for a while, so what is published to it meanwhile is lost (NATS delivers at most once).
+async function relay(targetPort) {
+  const socks = new Set();
+  let refusing = false;
+  const srv = net.createServer((c) => {
+    if (refusing) { c.destroy(); return; }
+    const u = net.connect(targetPort, '127.0.0.1');
+    for (const x of [c, u]) { socks.add(x); x.on('error', () => {}); x.on('close', () => { c.destroy(); u.destroy(); socks.delete(x); }); }
+    c.pipe(u);
+    u.pipe(c);
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    url: `nats://127.0.0.1:${srv.address().port}`,
+    async cut(ms) {
+      refusing = true;
+      for (const x of socks) x.destroy();
+      await sleep(ms);
+      refusing = false;
+    },
+    close() { for (const x of socks) x.destroy(); srv.close(); },
+  };
+}
+
+test('frames lost while an edge was off the bus are sent again: the stream completes, nothing repeated', () => withStack(KEYS, async (s) => {
+  const r1 = await relay(s.natsPort);
+  try {
+    const edge = await s.edge({ NATS_URL: r1.url }, 'edge-relayed');
+    await s.ready(edge);
+    for (const key of [KA, KB]) await s.script({ key, fault: 'stall', after: 2, ms: 1500, count: 1 });
+    const words = 'one two three four five six seven eight';
+    const r = await fetch(`${edge.url}/v1beta/models/${FLASH}:streamGenerateContent?alt=sse`, {
+      method: 'POST', headers: { 'x-goog-api-key': s.token, 'content-type': 'application/json' },
+      body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: words }] }] }),
+    });
+    assert.equal(r.status, 200);
+    const body = r.text();
+    await sleep(300); // the first events are in; the rest come while the edge is off the bus
+    await r1.cut(2500);
+    const events = sseEvents(await body).map((e) => JSON.parse(e));
+    assert.ok(!events.some((e) => e.error), `no error event: ${JSON.stringify(events.at(-1))}`);
+    assert.equal(events.map((e) => e.candidates?.[0]?.content?.parts?.[0]?.text ?? '').join(''), `Echo: ${words}`);
+    assert.equal(events.at(-1).candidates[0].finishReason, 'STOP');
+    assert.match(s.logs('edge-relayed'), /event=frames\.resend_asked .*why=reconnect/);
+    assert.match(s.logs('forwarder'), /event=frames\.resent /);
+  } finally { r1.close(); }
+}));

@@ -447,3 +447,48 @@ test('without the stream, requests still succeed: events wait in a bounded buffe
     await nc.close();
   }, opts({ edgeEnv: { SB_EVENTS_BUFFER: '16' } }));
 });
+
+test('a call in flight on a killed edge is logged as interrupted; a call that outlives the mark replaces it', async () => {
+  await withStack(KEYS, async (s) => {
+    const streamHead = async (text) => {
+      const r = await s.gen(FLASH, text, { stream: true });
+      assert.equal(r.status, 200);
+      const reader = r.body.getReader();
+      await reader.read(); // the first event: the id has reached the client
+      return { id: r.headers.get('x-request-id'), reader };
+    };
+    for (const key of [KA, KB]) await s.script({ key, fault: 'stall', after: 2, ms: 30000, count: 1 });
+    const cut = await streamHead('a b c d e');
+    s.edgeProc.kill('SIGKILL');
+    for (const key of [KA, KB]) await s.unscript(key); // (one is left: the other key served)
+    const other = await s.edge({}, 'edge2');
+    await s.ready(other);
+    s.url = other.url;
+    s.session = await s.login();
+    let logged;
+    await waitUntil(async () => {
+      const r = await s.api(`/api/logs/${cut.id}`);
+      logged = r.body;
+      return r.status === 200;
+    }, { tries: 100, interval: 100, what: 'the cut call in the log' });
+    assert.equal(logged.outcome, 'interrupted');
+    assert.equal(logged.status, 0);
+    assert.equal(logged.model, FLASH);
+    assert.equal(logged.stream, true);
+    assert.match(s.logs('logger'), /event=requests\.interrupted count=1/);
+
+    // a call longer than SB_INTERRUPTED_AFTER_S is marked, then its own event replaces the mark
+    await s.script({ key: KA, fault: 'stall', after: 2, ms: 4000, count: 1 });
+    await s.script({ key: KB, fault: 'stall', after: 2, ms: 4000, count: 1 });
+    const r = await s.gen(FLASH, 'f g h i j', { stream: true });
+    const id = r.headers.get('x-request-id');
+    await waitUntil(() => s.psql(`SELECT outcome FROM request_logs WHERE request_id = '${id}'`) === 'interrupted',
+      { tries: 100, interval: 50, what: 'the long call marked while it runs' });
+    await r.text();
+    let row;
+    await waitUntil(() => (row = s.psql(`SELECT outcome || ' ' || status FROM request_logs WHERE request_id = '${id}'`)) === 'ok 200',
+      { tries: 100, interval: 100, what: 'its own event replaced the mark' }).catch((e) => { throw new Error(`${e.message}: ${row}`); });
+    assert.equal(s.psql(`SELECT count(*) FROM request_logs WHERE request_id = '${id}'`), '1');
+    assert.equal(s.psql('SELECT count(*) FROM request_starts'), '0', 'no start is left behind');
+  }, opts({ lgrEnv: { SB_INTERRUPTED_AFTER_S: '2' } }));
+});

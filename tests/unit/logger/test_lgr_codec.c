@@ -122,10 +122,36 @@ static void test_key_event_ids(void **state)
     lgr_batch_done(&b);
 }
 
+/* A start event becomes a request_starts row, not a request row (the logger marks it
+ * interrupted if its request is never logged). */
+static void test_start_rows(void **state)
+{
+    struct lgr_batch b;
+    uint8_t buf[4096];
+    size_t n;
+
+    (void)state;
+    lgr_batch_init(&b);
+    n = pack_request("s1", 1768478400000000ULL, "gemini-2.5-flash", buf);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_START, buf, n, NULL, 1), ST_OK);
+    assert_int_equal(b.nstart, 1);
+    assert_int_equal(b.nreq, 0);
+    assert_int_equal(b.logs.len, 0);
+    assert_int_equal(b.ndays, 1);
+    assert_non_null(strstr(b.starts.data, "1768478400000000\ts1\t"));
+    assert_non_null(strstr(b.starts.data, "\tgemini-2.5-flash\t"));
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_START, "\xff\xff", 2, NULL, 2), ST_PROTO);
+    lgr_batch_reset(&b);
+    assert_int_equal(b.nstart, 0);
+    assert_int_equal(b.starts.len, 0);
+    lgr_batch_done(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_and_escaping),
+        cmocka_unit_test(test_start_rows),
         cmocka_unit_test(test_days_and_bad_input),
         cmocka_unit_test(test_key_event_ids),
     };
