@@ -2,7 +2,8 @@
 # make fuzz: build every libFuzzer target (clang, ASan + UBSan) and run each for FUZZ_SECONDS
 # (default 60) on a copy of its seed corpus, FUZZ_JOBS (default: cores) workers each. Prints the
 # executions each reached; a crash stops here with the reproducer (crash-*) and its target.
-# FUZZ_MERGE=1 merges what the run found that covers new code back into tests/fuzz/corpus.
+# FUZZ_MERGE=1 merges what the run found that covers new code back into tests/fuzz/corpus;
+# FUZZ_TARGETS="sse keys" runs only those (names without fuzz_).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-60}
@@ -10,7 +11,7 @@ JOBS=${FUZZ_JOBS:-$(nproc)}
 command -v clang >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang >/dev/null
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSB_FUZZ=ON \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -g" >/dev/null
-targets=$(sed -n 's/.*fuzz_\([a-z_]*\)\.c$/\1/p' <(ls tests/fuzz/fuzz_*.c))
+targets=${FUZZ_TARGETS:-$(sed -n 's/.*fuzz_\([a-z_]*\)\.c$/\1/p' <(ls tests/fuzz/fuzz_*.c))}
 cmake --build build-fuzz -j"$(nproc)" --target $(for t in $targets; do echo "fuzz_$t"; done) >/dev/null
 mkdir -p build-fuzz/artifacts
 printf '%-12s %14s %12s %s\n' target executions exec/s corpus

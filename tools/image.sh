@@ -2,7 +2,7 @@
 # make image: build the Switchboard image (deploy/Containerfile) with podman, installing what is
 # missing, then prove it: every service starts in a container as a non-root user and answers on
 # its ops port. Without a registry the Debian base is made from Debian's own mirror (mmdebstrap).
-#   IMAGE (default localhost/switchboard), TAG (0.9.0; also tagged dev), BASE (a Debian 12 image
+#   IMAGE (default localhost/switchboard), TAG (0.10.0; also tagged dev), BASE (a Debian 12 image
 #   to build from instead of the local one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
