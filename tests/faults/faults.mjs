@@ -17,7 +17,7 @@ const STEADY_MS = Number(process.env.FAULTS_STEADY_MS ?? 6000);
 const MODELS = ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.5-flash-lite'];
 
 const s = new Stack();
-const seen = []; // every answer: {id, edge, stream, cls, ms, fault, gapMs}
+const seen = []; // every answer: {id, edge, stream, cls, ms, fault (as it ended), gapMs}
 let fault = 'steady';
 let running = true;
 const edges = [];
@@ -73,6 +73,9 @@ async function one(w, i) {
   }
   rec.t1 = Date.now();
   rec.ms = rec.t1 - t0;
+  // a request belongs to the fault in force when its answer ended: a stream begun in one window
+  // and cut by the next window's kill is that kill's doing
+  rec.fault = fault;
   seen.push(rec);
 }
 
