@@ -15,3 +15,15 @@ if ! (cd tests/integration && node -e 'const fs = require("fs");
   process.exit(deps.every((d) => fs.existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
   (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# the console's browser tests: Debian's chromium and a CJK font for the Chinese pages
+if ! command -v chromium >/dev/null || ! dpkg-query -W -f='${Status}' fonts-wqy-microhei 2>/dev/null |
+    grep -q "install ok installed"; then
+  if [[ $(id -u) -eq 0 ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium \
+        fonts-wqy-microhei >/dev/null; }
+  else
+    echo "the console tests need chromium and fonts-wqy-microhei (run as root, or install them)" >&2
+  fi
+fi

@@ -159,6 +159,7 @@ fi
 cat <<BANNER
 
   Switchboard is serving on http://127.0.0.1:$PORT
+  Console: http://127.0.0.1:$PORT/console/ (sign in as the admin below)
   Client token: $TOKEN
 $ADMIN_LINE
 $( [[ -n $DEMO ]] && echo "  DEMO MODE: GEMINI_API_KEYS is unset, so a local fake Gemini upstream answers (3 demo keys)." )

@@ -51,6 +51,7 @@ static const struct admin_route routes[] = {
     {"POST", "/api/auth/logout", auth_logout, false},
     {"POST", "/api/auth/password", auth_password, false},
     {"GET", "/api/auth/me", auth_me, false},
+    {"GET", "/api/auth/session", auth_state, true},
     {"GET", "/api/routes", h_routes, false},
     {"GET", "/api/tokens", tok_list, false},
     {"POST", "/api/tokens", tok_create, false},
@@ -284,13 +285,18 @@ static void send_answer(struct admin_ctx *x)
  * the cookie alone must carry an Origin that is this host (or one of SB_ADMIN_ORIGINS).
  * Reads pass (SameSite=Strict and no CORS headers keep their answers from other sites).
  */
+static bool read_only(const struct admin_job *job)
+{
+    return strcmp(job->method, "GET") == 0 || strcmp(job->method, "HEAD") == 0;
+}
+
 static bool same_origin(const struct admin *a, const struct admin_job *job)
 {
     const char *o = job->origin, *host;
     size_t len = strlen(o);
     const char *list = a->cfg->admin_origins;
 
-    if (strcmp(job->method, "GET") == 0 || strcmp(job->method, "HEAD") == 0)
+    if (read_only(job))
         return true;
     if (!o[0] || strcmp(o, "null") == 0)
         return false;
@@ -339,6 +345,12 @@ static void handle(struct admin *a, struct admin_job *job)
         admin_error(&x, 403,
                     "A change made with the session cookie must come from the console's own "
                     "origin (Origin header); other clients send Authorization: Bearer.");
+    } else if (!job->bearer[0] && job->cookie[0] && !read_only(job) &&
+               (!job->console_hdr || (job->body_len && !job->json_body))) {
+        /* a custom header and a JSON body: what no cross-site form or simple request can send */
+        admin_error(&x, 403,
+                    "A change made with the session cookie must send X-SB-Console and a JSON "
+                    "body (Content-Type: application/json), as the console does.");
     } else if (!hit) {
         admin_error(&x, path_known ? 405 : 404,
                     path_known ? "Method not allowed for this path." : "No such admin route.");

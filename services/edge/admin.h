@@ -6,6 +6,7 @@
 #ifndef SB_EDGE_ADMIN_H
 #define SB_EDGE_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/status.h"
@@ -30,6 +31,8 @@ struct admin_job {
     char addr[48];
     char origin[256]; /* Origin header, or "" */
     char host[256];   /* Host header, or "" */
+    bool console_hdr; /* X-SB-Console present (no cross-site form or simple request sends it) */
+    bool json_body;   /* Content-Type is application/json */
     char req_id[24];
     size_t nargs;
     char args[ADMIN_MAX_ARGS][2][128]; /* query parameters (name, value) */

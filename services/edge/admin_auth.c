@@ -386,6 +386,16 @@ void auth_me(struct admin_ctx *x)
     admin_reply(x, 200, json_pack("{s:s}", "user", x->user));
 }
 
+/* Public: whether the caller holds a session, always 200 (the console asks at start; a 401
+ * there would be an error in every browser's console). */
+void auth_state(struct admin_ctx *x)
+{
+    if (auth_session(x))
+        admin_reply(x, 200, json_pack("{s:b,s:s}", "signed_in", 1, "user", x->user));
+    else
+        admin_reply(x, 200, json_pack("{s:b}", "signed_in", 0));
+}
+
 void auth_password(struct admin_ctx *x)
 {
     const char *cur = str_field(x, "current_password", PW_MAX);

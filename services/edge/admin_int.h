@@ -77,7 +77,7 @@ void admin_sessions_ended(struct admin *a, const char *user, const char *session
 enum status auth_seed(struct admin *a);
 /** Resolve the job's session (Bearer or cookie) into x->user and x->session; false: none. */
 bool auth_session(struct admin_ctx *x);
-admin_handler_fn auth_login, auth_logout, auth_password, auth_me;
+admin_handler_fn auth_login, auth_logout, auth_password, auth_me, auth_state;
 /**
  * The signed-in admin proves it again with "current_password" in the body (counted like a
  * login); false when not, answered 403 or 429.

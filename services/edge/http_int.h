@@ -58,6 +58,7 @@ struct http_req {
     struct refusal no;
     /* what the request is, when not refused */
     bool admin;
+    bool console;    /* a console file (static) */
     struct route rt; /* rt.model: the resolved model */
     char want[128];  /* the model the client named */
     struct tok_info tok;

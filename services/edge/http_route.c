@@ -15,6 +15,7 @@
 #include "lib/xalloc.h"
 
 #include "admin.h"
+#include "console.h"
 #include "edge.h"
 #include "http_int.h"
 #include "oai.h"
@@ -111,6 +112,10 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
         r->admin = true; /* the admin worker checks the session */
         return;
     }
+    if (h->admin && console_path(url)) {
+        r->console = true; /* public files: the pages sign in through /api/ */
+        return;
+    }
     st = route_match(method, url, &rt);
     oai = rt.kind >= RT_OAI_CHAT;
     if (st == ST_NOT_FOUND) {
@@ -187,6 +192,11 @@ static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *con
         (void)snprintf(job->cookie, sizeof(job->cookie), "%s", cookie);
     (void)snprintf(job->addr, sizeof(job->addr), "%s", r->addr);
     copy_header(conn, "Origin", job->origin, sizeof(job->origin));
+    job->console_hdr = http_header(conn, "X-SB-Console") != NULL;
+    {
+        const char *ct = http_header(conn, "Content-Type");
+        job->json_body = ct && strncasecmp(ct, "application/json", 16) == 0;
+    }
     copy_header(conn, "Host", job->host, sizeof(job->host));
     (void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, job);
     job->body = buf_take(&r->body, &job->body_len);
@@ -361,6 +371,8 @@ enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const
                            NULL);
     if (r->admin)
         return dispatch_admin(h, conn, url, method, r);
+    if (r->console)
+        return console_respond(conn, url, method, r->req_id);
     if (oai)
         return dispatch_oai(h, conn, r);
     if (r->rt.post && !body_ok(r))

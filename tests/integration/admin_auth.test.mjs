@@ -25,6 +25,13 @@ test('login, session by bearer and cookie, logout, password change', async () =>
     s.secrets.push(t1);
 
     assert.equal((await s.api('/api/auth/me', { session: t1 })).body.user, 'admin');
+    // the console's question at start: always 200, never a client token's
+    assert.deepEqual((await s.api('/api/auth/session', { session: t1 })).body, { signed_in: true, user: 'admin' });
+    for (const session of [null, s.token, 'sbs_forged']) {
+      const r = await s.api('/api/auth/session', { session });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, { signed_in: false });
+    }
     const byCookie = await s.api('/api/auth/me', { session: null, headers: { cookie: `sb_session=${t1}` } });
     assert.equal(byCookie.status, 200);
     // the session token is not stored in Redis as such
@@ -82,7 +89,7 @@ test('every admin route refuses no credentials, client tokens and expired sessio
 
     const { routes } = (await s.api('/api/routes', { session })).body;
     assert.ok(routes.length >= 10, 'route table too small');
-    assert.deepEqual(routes.filter((r) => r.public).map((r) => r.path), ['/api/auth/login']);
+    assert.deepEqual(routes.filter((r) => r.public).map((r) => r.path), ['/api/auth/login', '/api/auth/session']);
 
     const short = await s.login('admin', s.adminPassword, other.url); // expires after 1 s
     await sleep(1600);

@@ -20,7 +20,7 @@ test('cookie sessions: Secure by default, and writes need the console\'s own Ori
     s.secrets.push(tok);
     const cookie = { cookie: `sb_session=${tok}` };
     const host = new URL(s.url).host;
-    const write = (headers) => s.api('/api/tokens', { method: 'POST', session: null, headers: { ...cookie, ...headers }, body: { name: 'csrf' } });
+    const write = (headers) => s.api('/api/tokens', { method: 'POST', session: null, headers: { ...cookie, 'x-sb-console': '1', ...headers }, body: { name: 'csrf' } });
     // reads with the cookie pass; writes without an Origin, or from another site, do not
     assert.equal((await s.api('/api/auth/me', { session: null, headers: cookie })).status, 200);
     for (const origin of [undefined, 'https://evil.example', 'null', `http://${host}.evil.example`]) {
@@ -28,6 +28,13 @@ test('cookie sessions: Secure by default, and writes need the console\'s own Ori
       assert.equal(r.status, 403, `Origin ${origin}`);
       assert.match(r.body.error.message, /own origin/);
     }
+    // same origin, but without the console's header, or with a form's content type: refused too
+    const own = { origin: `http://${host}` };
+    let r = await s.api('/api/tokens', { method: 'POST', session: null, headers: { ...cookie, ...own }, body: { name: 'csrf' } });
+    assert.equal(r.status, 403);
+    assert.match(r.body.error.message, /X-SB-Console/);
+    r = await fetch(`${s.url}/api/tokens`, { method: 'POST', headers: { ...cookie, ...own, 'x-sb-console': '1', 'content-type': 'text/plain' }, body: JSON.stringify({ name: 'csrf' }) });
+    assert.equal(r.status, 403);
     assert.equal(s.psql("SELECT count(*) FROM edge_tokens WHERE name = 'csrf'"), '0');
     assert.equal((await write({ origin: `http://${host}` })).status, 201);
     assert.equal((await write({ origin: 'https://console.example' })).status, 201, 'SB_ADMIN_ORIGINS');

@@ -53,6 +53,11 @@ test('make run serves in demo mode, its curl line answers, and Ctrl-C stops ever
     const curl = out.match(/curl -s[\s\S]*?-d '[^']*'/)[0].replace(/\\\n\s*/g, ' ');
     const answer = JSON.parse(execSync(curl, { shell: '/bin/bash' }).toString());
     assert.equal(answer.candidates[0].content.parts[0].text, 'Echo: Hello');
+    // the console the banner names is there
+    const consoleUrl = out.match(/Console: (\S+)/)[1];
+    const page = await fetch(consoleUrl);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script type="module" src="app.js">/);
     // first start: a generated admin password is shown once, kept 0600, and signs in
     const pw = out.match(/Admin: user admin, password (\S+)\s+\(shown once/)[1];
     assert.equal(statSync(path.join(data, 'admin_password')).mode & 0o777, 0o600);
