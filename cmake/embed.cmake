@@ -58,6 +58,6 @@ endforeach()
 file(REMOVE "${OUT}.gz")
 string(APPEND code "\nconst struct console_asset console_assets[] = {\n${table}};\n")
 string(APPEND code "const unsigned console_nassets = ${i};\n")
-file(WRITE "${OUT}.tmp" "${code}")
-file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
-file(REMOVE "${OUT}.tmp")
+# written even when unchanged: the output must be newer than what it was made from, or make
+# runs this again on every build
+file(WRITE "${OUT}" "${code}")
