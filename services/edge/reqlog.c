@@ -28,6 +28,22 @@ void reqlog_init(struct jet_pub *p, struct bus *bus, const char *edge_id)
     (void)snprintf(edge_name, sizeof(edge_name), "%s", edge_id);
 }
 
+/* What a call's start and end events both say: who, what, where. */
+static void call_event(const struct call *c, struct lc_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->request_id = c->req_id;
+    ev->ts_us = c->t_wall_us;
+    ev->token_id = c->tok.id;
+    ev->route = route_name(c->client_kind);
+    ev->api = c->oai ? "openai" : "gemini";
+    ev->model = c->model_asked;
+    ev->model_used = c->route.model;
+    ev->stream = c->route.kind == RT_STREAM;
+    ev->edge = edge_name;
+    ev->bytes_in = c->bytes_in;
+}
+
 void reqlog_start(struct call *c)
 {
     static struct buf b; /* the loop thread's alone */
@@ -35,17 +51,7 @@ void reqlog_start(struct call *c)
 
     if (!pub || !start_bus)
         return;
-    memset(&ev, 0, sizeof(ev));
-    ev.request_id = c->req_id;
-    ev.ts_us = c->t_wall_us;
-    ev.token_id = c->tok.id;
-    ev.route = route_name(c->client_kind);
-    ev.api = c->oai ? "openai" : "gemini";
-    ev.model = c->model_asked;
-    ev.model_used = c->route.model;
-    ev.stream = c->route.kind == RT_STREAM;
-    ev.edge = edge_name;
-    ev.bytes_in = c->bytes_in;
+    call_event(c, &ev);
     if (!b.max)
         buf_init(&b, 64 * 1024);
     if (lc_event_pack(&ev, &b) == ST_OK)
@@ -101,19 +107,10 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
                        strcmp(outcome, "ok") == 0 ? NULL : outcome);
     if (!pub)
         return;
-    memset(&ev, 0, sizeof(ev));
-    ev.request_id = c->req_id;
-    ev.ts_us = c->t_wall_us;
-    ev.token_id = c->tok.id;
-    ev.route = route_name(c->client_kind);
-    ev.api = c->oai ? "openai" : "gemini";
-    ev.model = c->model_asked;
-    ev.model_used = c->route.model;
-    ev.stream = c->route.kind == RT_STREAM;
+    call_event(c, &ev);
     ev.status = status;
     ev.outcome = outcome;
     ev.finish = finish && finish[0] ? finish : c->finish;
-    ev.edge = edge_name;
     ev.ttfb_us = c->t_first_byte_us ? c->t_first_byte_us - c->t_start_us : 0;
     ev.total_us = total;
     ev.overhead_us = total > c->upstream_us ? total - c->upstream_us : 0;
@@ -121,7 +118,6 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
     ev.output = c->output_tokens;
     ev.thought = c->thought_tokens;
     ev.cached = c->cached_tokens;
-    ev.bytes_in = c->bytes_in;
     ev.bytes_out = c->pipe ? pipe_bytes(c->pipe) : 0;
     ev.attempts = c->att;
     ev.nattempts = c->natt;
