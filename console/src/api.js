@@ -14,6 +14,8 @@ export async function api(path, { method = 'GET', body } = {}) {
   });
   let json = null;
   try { json = await r.json(); } catch { /* empty */ }
+  // a session that ended (expired, signed out elsewhere, password changed): back to sign in
+  if (r.status === 401 && path !== '/api/auth/login') dispatchEvent(new Event('sb:signedout'));
   if (!r.ok) throw new ApiError(r.status, json?.error?.message ?? `HTTP ${r.status}`);
   return json;
 }

@@ -1,8 +1,17 @@
-// The console's shell: sign in, then the pages. Text is always rendered as text (htm never
+// The console's shell: sign in, then the pages (routed by the URL's hash: #/keys?state=dead). Text is always rendered as text (htm never
 // interprets strings as HTML).
 import { html, render, useState, useEffect } from './vendor/preact.js';
 import { api, ApiError } from './api.js';
 import { pickLang, texts, keepLang } from './i18n.js';
+import { useRoute, href } from './ui.js';
+import { Overview } from './overview.js';
+import { Keys } from './keys.js';
+import { Tokens } from './tokens.js';
+import { Logs } from './logs.js';
+import { Stats } from './stats.js';
+import { Settings } from './settings.js';
+
+const PAGES = { overview: Overview, keys: Keys, tokens: Tokens, logs: Logs, stats: Stats, settings: Settings };
 
 function SignIn({ t, onIn }) {
   const [user, setUser] = useState('admin');
@@ -32,47 +41,20 @@ function SignIn({ t, onIn }) {
   </main>`;
 }
 
-function Overview({ t }) {
-  const [st, setSt] = useState(null);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    let live = true;
-    const load = () => api('/api/status').then((s) => live && setSt(s)).catch((e) => live && setError(e.message));
-    load();
-    const timer = setInterval(load, 5000);
-    return () => { live = false; clearInterval(timer); };
-  }, []);
-  if (error) return html`<p class="error" role="alert">${t.error}: ${error}</p>`;
-  if (!st) return html`<p>${t.loading}</p>`;
-  return html`<section aria-labelledby="ov">
-    <h2 id="ov">${t.overview}</h2>
-    <div class="cards">
-      ${[['total', st.keys.total], ['active', st.keys.active], ['dead', st.keys.dead], ['disabled', st.keys.disabled]]
-        .map(([k, v]) => html`<div class="card" data-testid=${`keys-${k}`}><span class="label">${t[k]}</span><span class="value">${v}</span></div>`)}
-    </div>
-    <h3>${t.byProject}</h3>
-    <table>
-      <thead><tr><th scope="col">${t.project}</th><th scope="col">${t.active}</th><th scope="col">${t.dead}</th><th scope="col">${t.disabled}</th></tr></thead>
-      <tbody>${st.keys.by_project.map((p) => html`<tr><td>${p.project}</td><td>${p.active}</td><td>${p.dead}</td><td>${p.disabled}</td></tr>`)}</tbody>
-    </table>
-    <h3>${t.cooling}</h3>
-    ${st.cooling.length === 0 ? html`<p>${t.none}</p>` : html`<table>
-      <thead><tr><th scope="col">${t.project}</th><th scope="col">${t.model}</th><th scope="col">${t.until}</th></tr></thead>
-      <tbody>${st.cooling.map((c) => html`<tr><td>${c.project}</td><td>${c.model}</td><td>${c.until}</td></tr>`)}</tbody>
-    </table>`}
-    <h3>${t.services}</h3>
-    <p>${t.keypools}: ${st.services.keypools.length} · ${t.forwarders}: ${st.services.forwarders.length} · ${t.edges}: ${st.services.edges.length} · ${t.inflight}: ${st.inflight}</p>
-  </section>`;
-}
-
 function App() {
   const [lang, setLang] = useState(pickLang());
   const [me, setMe] = useState(undefined); // undefined: asking; null: signed out
+  const route = useRoute();
   const t = texts(lang);
   const who = () => api('/api/auth/session').then((m) => setMe(m.signed_in ? m : null)).catch(() => setMe(null));
   const choose = (l) => { keepLang(l); setLang(l); };
   useEffect(() => { keepLang(lang); document.title = t.title; }, [lang]);
-  useEffect(() => { who(); }, []);
+  useEffect(() => {
+    who();
+    const gone = () => setMe(null);
+    addEventListener('sb:signedout', gone);
+    return () => removeEventListener('sb:signedout', gone);
+  }, []);
   const out = async () => { try { await api('/api/auth/logout', { method: 'POST', body: {} }); } finally { setMe(null); } };
   const switcher = html`<label class="lang">${t.language}
     <select value=${lang} onChange=${(e) => choose(e.target.value)}>
@@ -80,14 +62,17 @@ function App() {
     </select></label>`;
   if (me === undefined) return html`<p>${t.loading}</p>`;
   if (me === null) return html`${switcher}<${SignIn} t=${t} onIn=${who} />`;
-  return html`<header>
+  const Page = PAGES[route.page] ?? Overview;
+  const page = PAGES[route.page] ? route.page : 'overview';
+  return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>${t.skip}</a>
+    <header>
       <strong>${t.title}</strong>
-      <nav aria-label="main"><a href="#/" aria-current="page">${t.overview}</a></nav>
+      <nav aria-label=${t.mainNav}>${Object.keys(PAGES).map((p) => html`<a href=${href(p)} aria-current=${p === page ? 'page' : undefined}>${t[p]}</a>`)}</nav>
       <span class="who">${t.signedInAs} ${me.user}</span>
       ${switcher}
       <button type="button" onClick=${out}>${t.signOut}</button>
     </header>
-    <main><${Overview} t=${t} /></main>`;
+    <main id="main" tabindex="-1"><${Page} key=${page} t=${t} query=${route.query} /></main>`;
 }
 
 render(html`<${App} />`, document.getElementById('app'));

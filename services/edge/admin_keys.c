@@ -81,10 +81,12 @@ static json_t *key_json(const Sb__V1__KeyInfo *k)
         (void)json_array_append_new(cool,
                                     json_pack("{s:s,s:I}", "model", k->cooling[i]->model,
                                               "until_ms", (json_int_t)k->cooling[i]->until_ms));
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o}", "id", k->id, "masked", k->masked,
-                     "project", k->project, "label", k->label, "state", k->state, "reason",
-                     k->reason, "changed_ms", (json_int_t)k->changed_ms, "created_ms",
-                     (json_int_t)k->created_ms, "inflight", (int)k->inflight, "cooling", cool);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o,s:I,s:I}", "id", k->id, "masked",
+                     k->masked, "project", k->project, "label", k->label, "state", k->state,
+                     "reason", k->reason, "changed_ms", (json_int_t)k->changed_ms, "created_ms",
+                     (json_int_t)k->created_ms, "inflight", (int)k->inflight, "cooling", cool,
+                     "last_used_ms", (json_int_t)k->last_used_ms, "backoff_until_ms",
+                     (json_int_t)k->backoff_until_ms);
 }
 
 static const char *str_in(const struct admin_ctx *x, const char *name, size_t max)
@@ -107,6 +109,7 @@ void keys_list(struct admin_ctx *x)
     q.filter_project = CODEC_STR((v = admin_arg(x, "project")) ? v : "");
     q.filter_label = CODEC_STR((v = admin_arg(x, "label")) ? v : "");
     q.filter_model = CODEC_STR((v = admin_arg(x, "model")) ? v : "");
+    q.filter_query = CODEC_STR((v = admin_arg(x, "q")) ? v : "");
     q.after = CODEC_STR((v = admin_arg(x, "after")) ? v : "");
     if ((v = admin_arg(x, "limit")) && parse_u64(v, 1, 500, &limit) != ST_OK) {
         admin_error(x, 400, "limit must be between 1 and 500.");

@@ -32,6 +32,7 @@ struct store_row {
 struct store_filter {
     const char *project; /* "" or NULL: any */
     const char *label;
+    const char *query; /* id prefix, label/project substring or masked tail, any case */
     const char *after; /* keyset cursor: ids greater than this */
 };
 

@@ -123,9 +123,10 @@ struct list_out {
 };
 
 static void fill_info(Sb__V1__KeyInfo *k, const struct store_row *row, json_t *st,
-                      struct list_out *o)
+                      struct list_out *o, uint64_t now)
 {
     json_t *cool = json_array_get(st, 5);
+    uint64_t used;
     size_t i;
     json_t *c;
 
@@ -139,6 +140,11 @@ static void fill_info(Sb__V1__KeyInfo *k, const struct store_row *row, json_t *s
     k->changed_ms = (uint64_t)json_number_value(json_array_get(st, 3));
     k->inflight = (uint32_t)json_number_value(json_array_get(st, 4));
     k->created_ms = row->created_ms;
+    used = (uint64_t)json_number_value(json_array_get(st, 6));
+    if (used > now + 250) /* a future score holds the key back (pool_lua.h) */
+        k->backoff_until_ms = used;
+    else
+        k->last_used_ms = used;
     k->cooling = o->cptrs + o->ncool;
     if (json_is_array(cool))
         json_array_foreach(cool, i, c)
@@ -157,7 +163,7 @@ static void op_list(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1
 {
     size_t limit = q->limit ? (q->limit < LIST_MAX ? q->limit : LIST_MAX) : 50;
     char after[32];
-    struct store_filter f = {q->filter_project, q->filter_label, after};
+    struct store_filter f = {q->filter_project, q->filter_label, q->filter_query, after};
     size_t got = 0;
     bool more = true;
 
@@ -188,7 +194,8 @@ static void op_list(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1
         char *js = NULL;
         size_t jl = 0;
         json_t *arr = NULL;
-        if (n && kp_pool_states(a->pool, ids, projects, n, clock_now_ms(), &js, &jl) == ST_OK)
+        uint64_t now = clock_now_ms();
+        if (n && kp_pool_states(a->pool, ids, projects, n, now, &js, &jl) == ST_OK)
             arr = json_loadb(js, jl, 0, NULL);
         free(js);
         for (size_t i = 0; i < n; i++) {
@@ -206,7 +213,7 @@ static void op_list(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1
                 continue; /* never: bounded by the models in use */
             o->rows[got] = rows[i];
             (void)json_array_append(o->states, st);
-            fill_info(&o->infos[got], &o->rows[got], st, o);
+            fill_info(&o->infos[got], &o->rows[got], st, o, now);
             o->ptrs[got] = &o->infos[got];
             got++;
             if (got == limit) {

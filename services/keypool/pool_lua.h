@@ -255,7 +255,8 @@ static const char LUA_STATUS[] =
     "return cjson.encode({active = active, cooling = cooling})\n";
 
 /* ARGV: prefix, now, then (key, project) pairs. Returns JSON [[key, state, reason, changed_ms,
- * inflight, [[model, until_ms], ...]], ...] (cjson prints an empty list as {}). */
+ * inflight, [[model, until_ms], ...], used], ...] (cjson prints an empty list as {}); used is the
+ * key's score in its project (last lease ms, or a backoff's end when in the future; 0: none). */
 static const char LUA_STATES[] =
     "local P, now = ARGV[1], tonumber(ARGV[2])\n"
     "local models = redis.call('SMEMBERS', P .. 'models')\n"
@@ -270,7 +271,8 @@ static const char LUA_STATES[] =
     "    if u and tonumber(u) > now then cool[#cool + 1] = {m, tonumber(u)} end\n"
     "  end\n"
     "  out[#out + 1] = {k, t.s or 'active', t.r or '', t.t or 0,\n"
-    "    tonumber(redis.call('HGET', P .. 'inflight', k) or '0'), cool}\n"
+    "    tonumber(redis.call('HGET', P .. 'inflight', k) or '0'), cool,\n"
+    "    tonumber(redis.call('ZSCORE', P .. 'pk:' .. p, k) or '0')}\n"
     "end\n"
     "return cjson.encode(out)\n";
 

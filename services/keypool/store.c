@@ -233,21 +233,28 @@ static void read_row(const struct db_res *r, size_t i, struct store_row *row)
     (void)parse_u64(db_res_get(r, i, 5), 0, UINT64_MAX, &row->created_ms);
 }
 
+/* The list's search: an id prefix, a label or project substring (any case), or the masked
+ * key's tail (its last characters, as shown). No LIKE: a '%' searched for is a '%'. */
+#define QUERY_SQL(n)                                                                               \
+    "(" n " = '' OR left(id, length(" n ")) = " n " OR strpos(lower(label), lower(" n ")) > 0 "    \
+    "OR strpos(lower(project), lower(" n ")) > 0 OR right(masked, length(" n ")) = " n ")"
+
 enum status store_list(struct store *s, const struct store_filter *f, size_t limit,
                        struct store_row **ret, size_t *ret_n)
 {
     struct db_res *r = NULL;
     char lim[24];
-    const char *p[4] = {f->after ? f->after : "", f->project ? f->project : "",
-                        f->label ? f->label : "", lim};
+    const char *p[5] = {f->after ? f->after : "", f->project ? f->project : "",
+                        f->label ? f->label : "", lim, f->query ? f->query : ""};
     struct store_row *rows;
     enum status st;
 
     (void)snprintf(lim, sizeof(lim), "%zu", limit);
     st = db_exec(s->db,
                  "SELECT " ROW_COLS " FROM kp_keys WHERE sealed IS NOT NULL AND id > $1 "
-                 "AND ($2 = '' OR project = $2) AND ($3 = '' OR label = $3) ORDER BY id LIMIT $4",
-                 4, p, &r);
+                 "AND ($2 = '' OR project = $2) AND ($3 = '' OR label = $3) AND " QUERY_SQL(
+                     "$5") " ORDER BY id LIMIT $4",
+                 5, p, &r);
     if (st != ST_OK)
         return st;
     rows = xcalloc(db_res_rows(r) ? db_res_rows(r) : 1, sizeof(*rows));
@@ -262,11 +269,13 @@ enum status store_list(struct store *s, const struct store_filter *f, size_t lim
 enum status store_count(struct store *s, const struct store_filter *f, uint64_t *ret)
 {
     struct db_res *r = NULL;
-    const char *p[2] = {f->project ? f->project : "", f->label ? f->label : ""};
-    enum status st = db_exec(s->db,
-                             "SELECT count(*) FROM kp_keys WHERE sealed IS NOT NULL "
-                             "AND ($1 = '' OR project = $1) AND ($2 = '' OR label = $2)",
-                             2, p, &r);
+    const char *p[3] = {f->project ? f->project : "", f->label ? f->label : "",
+                        f->query ? f->query : ""};
+    enum status st =
+        db_exec(s->db,
+                "SELECT count(*) FROM kp_keys WHERE sealed IS NOT NULL "
+                "AND ($1 = '' OR project = $1) AND ($2 = '' OR label = $2) AND " QUERY_SQL("$3"),
+                3, p, &r);
 
     if (st == ST_OK)
         st = parse_u64(db_res_get(r, 0, 0), 0, UINT64_MAX, ret);
