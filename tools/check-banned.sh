@@ -8,4 +8,10 @@ hits2=$(git ls-files '*.c' '*.h' | grep -v '^lib/parse.c$' | xargs grep -nE '\bs
 if [[ -n $hits$hits2 ]]; then
   echo "banned functions used:"; echo "$hits"; echo "$hits2"; exit 1
 fi
+# The console renders text as text and keeps no secret in script-readable storage: no HTML
+# sinks, no eval, and localStorage holds the language alone.
+hits3=$(git ls-files 'console/src/*.js' | xargs grep -nP '\b(innerHTML|outerHTML|insertAdjacentHTML|dangerouslySetInnerHTML|document\.write|eval|Function)\b|setAttribute\([^)]*style|localStorage\.setItem\((?!.sb\.lang)' || true)
+if [[ -n $hits3 ]]; then
+  echo "console: an HTML sink, eval or stored state:"; echo "$hits3"; exit 1
+fi
 echo "banned-function check: ok"

@@ -22,6 +22,8 @@ function SignIn({ t, onIn }) {
     setError('');
     try {
       await api('/api/auth/login', { method: 'POST', body: { username: user, password } });
+      // a Secure cookie is dropped by the browser over plain http (except on localhost)
+      if (!(await api('/api/auth/session')).signed_in) { setError(t.cookieRefused); return; }
       onIn();
     } catch (e) {
       setError(e instanceof ApiError && e.status === 429 ? t.limited

@@ -227,7 +227,7 @@ const TEXT = {
     setting: "Setting",
     before: "Before",
     after: "After",
-    sessionEnded: "Your session ended; sign in again.",
+    cookieRefused: "Signed in, but this browser did not keep the session cookie: over plain http on an address other than localhost, run the edge with SB_COOKIE_SECURE=false, or serve it over https.",
   },
   zh: {
     title: "Switchboard",
@@ -455,7 +455,7 @@ const TEXT = {
     setting: "设置项",
     before: "之前",
     after: "之后",
-    sessionEnded: "会话已结束，请重新登录。",
+    cookieRefused: "已登录，但浏览器没有保存会话 Cookie：通过 http 访问非 localhost 地址时，请以 SB_COOKIE_SECURE=false 运行入口，或改用 https。",
   },
 };
 

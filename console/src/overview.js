@@ -2,12 +2,12 @@
 // error rate, tokens by model, and the gateway's own overhead.
 import { html } from './vendor/preact.js';
 import { api } from './api.js';
-import { Chart, ErrorLine, href, msOf, num, pct, pivot, rangeOf, span, useLoad, useNow } from './ui.js';
+import { Chart, ErrorLine, href, msOf, num, pct, pivot, rangeOf, span, TZ, useLoad, useNow } from './ui.js';
 
 export function Overview({ t }) {
   const [st, error] = useLoad(() => api('/api/status'), [], 5000);
-  const [usage] = useLoad(() => api('/api/stats/usage?since=24h&group_by=none&bucket=hour'), [], 30000);
-  const [byModel] = useLoad(() => api('/api/stats/usage?since=24h&group_by=model&bucket=day'), [], 30000);
+  const [usage] = useLoad(() => api(`/api/stats/usage?since=24h&group_by=none&bucket=hour&tz=${TZ}`), [], 30000);
+  const [byModel] = useLoad(() => api(`/api/stats/usage?since=24h&group_by=model&bucket=day&tz=${TZ}`), [], 30000);
   const now = useNow();
   if (!st) return html`<${ErrorLine} error=${error} />${!error && html`<p>${t.loading}</p>`}`;
   const rows = usage?.rows ?? [];
@@ -52,7 +52,7 @@ export function Overview({ t }) {
     <h2>${t.tokensByModel}</h2>
     ${tokens.size === 0 ? html`<p>${t.noData}</p>` : html`<table data-testid="tokens-by-model">
       <thead><tr><th scope="col">${t.model}</th><th scope="col">${t.requests}</th><th scope="col">${t.promptTokens}</th><th scope="col">${t.outputTokens}</th><th scope="col">${t.thoughtTokens}</th></tr></thead>
-      <tbody>${[...tokens].map(([m, k]) => html`<tr><td>${m}</td><td>${num(k.requests)}</td><td>${num(k.prompt)}</td><td>${num(k.output)}</td><td>${num(k.thought)}</td></tr>`)}</tbody>
+      <tbody>${[...tokens].map(([m, k]) => html`<tr><td>${m || '–'}</td><td>${num(k.requests)}</td><td>${num(k.prompt)}</td><td>${num(k.output)}</td><td>${num(k.thought)}</td></tr>`)}</tbody>
     </table>`}
     <h2>${t.services}</h2>
     <p>${t.keypools}: ${st.services.keypools.length} · ${t.forwarders}: ${st.services.forwarders.length} · ${t.edges}: ${st.services.edges.length}</p>

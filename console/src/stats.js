@@ -3,7 +3,7 @@
 // are in the URL.
 import { html } from './vendor/preact.js';
 import { api } from './api.js';
-import { Chart, ErrorLine, go, num, pct, pivot, rangeOf, useLoad } from './ui.js';
+import { Chart, ErrorLine, go, num, pct, pivot, rangeOf, TZ, useLoad } from './ui.js';
 
 const GROUPS = ['model', 'key', 'project', 'client'];
 
@@ -33,11 +33,11 @@ function Heatmap({ t, rows }) {
 
 export function Stats({ t, query }) {
   const f = { since: query.since || '24h', bucket: query.bucket || 'hour', group_by: query.group_by || 'model' };
-  const base = `since=${encodeURIComponent(f.since)}&bucket=${f.bucket}`;
+  const base = `since=${encodeURIComponent(f.since)}&bucket=${f.bucket}&tz=${TZ}`;
   const [usage, e1] = useLoad(() => api(`/api/stats/usage?${base}&group_by=${f.group_by}`), [base, f.group_by]);
   const [total, e2] = useLoad(() => api(`/api/stats/usage?${base}&group_by=none`), [base]);
   const [errors, e3] = useLoad(() => api(`/api/stats/errors?${base}`), [base]);
-  const [heat, e4] = useLoad(() => api(`/api/stats/heatmap?since=${encodeURIComponent(f.since)}`), [f.since]);
+  const [heat, e4] = useLoad(() => api(`/api/stats/heatmap?since=${encodeURIComponent(f.since)}&tz=${TZ}`), [f.since]);
   const [keys, e5] = useLoad(() => api(`/api/stats/keys?${base}`), [base]);
   const u = usage?.rows ?? [];
   const tot = total?.rows ?? [];

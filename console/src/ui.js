@@ -160,3 +160,6 @@ export function pivot(rows, pick, groupOf = (r) => r.group) {
 
 // [from, to] in unix seconds of a statistics answer.
 export const rangeOf = (answer) => (answer ? [Date.parse(answer.from) / 1000, Date.parse(answer.to) / 1000] : undefined);
+
+// The browser's time zone, so hours and days are the operator's own (statistics take `tz`).
+export const TZ = encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');

@@ -33,7 +33,9 @@ static void security_headers(struct MHD_Response *resp, const char *req_id)
     (void)MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     (void)MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     (void)MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    (void)MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+    /* CORP, not COOP: browsers ignore COOP (and say so in the console) over plain http on a
+     * non-localhost address, where operators do open the console */
+    (void)MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
     (void)MHD_add_response_header(resp, "x-request-id", req_id);
 }
 

@@ -25,6 +25,8 @@ test('the console is served with a strict CSP, ETags and gzip, and "/" leads to 
   assert.match(csp, /frame-ancestors 'none'/);
   assert.ok(!/unsafe-(inline|eval)/.test(csp), csp);
   assert.equal(index.headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(index.headers.get('cross-origin-resource-policy'), 'same-origin');
+  assert.equal(index.headers.get('x-frame-options'), 'DENY');
   const html = await index.text();
   assert.ok(!/<script(?![^>]*\bsrc=)[^>]*>/i.test(html), 'no inline script');
   assert.ok(!/<style|\sstyle=|\son[a-z]+=/i.test(html), 'no inline style or handler');
