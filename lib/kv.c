@@ -148,9 +148,11 @@ static void flatten(const redisReply *r, struct kv_strs *out)
 
 static redisReply *run(struct kv *kv, int argc, const char **argv)
 {
-    size_t lens[64];
+    size_t lens[KV_EVAL_ARGS_MAX + 3];
     redisReply *r;
 
+    if (argc < 1 || argc > KV_EVAL_ARGS_MAX + 3)
+        return NULL;
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
     r = kv->c && !kv->c->err ? redisCommandArgv(kv->c, argc, argv, lens) : NULL;
@@ -162,7 +164,7 @@ static redisReply *run(struct kv *kv, int argc, const char **argv)
 /* EVALSHA, falling back to EVAL on NOSCRIPT; NULL when Redis cannot be reached. */
 static redisReply *eval_reply(struct kv *kv, int script, int argc, const char *const *argv)
 {
-    const char *args[64];
+    const char *args[KV_EVAL_ARGS_MAX + 3];
     redisReply *r;
 
     args[0] = "EVALSHA";
@@ -186,7 +188,7 @@ enum status kv_eval_str(struct kv *kv, int script, int argc, const char *const *
     redisReply *r;
     enum status st = ST_PROTO;
 
-    if (argc > 60 || script < 0 || script >= kv->nscripts)
+    if (argc > KV_EVAL_ARGS_MAX || script < 0 || script >= kv->nscripts)
         return ST_INVALID;
     r = eval_reply(kv, script, argc, argv);
     if (!r)
@@ -208,7 +210,7 @@ enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv
     redisReply *r;
     enum status st = ST_OK;
 
-    if (argc > 60 || script < 0 || script >= kv->nscripts)
+    if (argc > KV_EVAL_ARGS_MAX || script < 0 || script >= kv->nscripts)
         return ST_INVALID;
     r = eval_reply(kv, script, argc, argv);
     if (!r)

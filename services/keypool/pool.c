@@ -339,10 +339,10 @@ enum status kp_pool_states(struct kp_pool *pool, const char *const *ids,
                            const char *const *projects, size_t n, uint64_t now_ms, char **ret,
                            size_t *ret_len)
 {
-    const char *argv[64];
+    const char *argv[2 + 2 * KP_STATES_MAX];
     char now[24];
 
-    if (n > 30)
+    if (n > KP_STATES_MAX)
         return ST_TOO_BIG;
     (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
     argv[0] = pool->prefix;

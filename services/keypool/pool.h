@@ -108,8 +108,10 @@ bool kp_pool_seeded(struct kp_pool *pool);
 enum status kp_pool_admin(struct kp_pool *pool, const char *id, const char *project,
                           const char *action, uint64_t now_ms, char *ret_state, size_t n);
 /**
- * Live state of up to 30 keys as JSON (see LUA_STATES): *ret owned by the caller (free()).
+ * Live state of up to KP_STATES_MAX keys as JSON (see LUA_STATES): *ret owned by the caller
+ * (free()).
  */
+#define KP_STATES_MAX 250
 enum status kp_pool_states(struct kp_pool *pool, const char *const *ids,
                            const char *const *projects, size_t n, uint64_t now_ms, char **ret,
                            size_t *ret_len);
