@@ -152,6 +152,16 @@ test('logs (live within 1 s, filters, attempts), statistics from known traffic, 
     await check(page, 'logs-detail-zh');
     await page.getByRole('button', { name: '关闭' }).click();
 
+    // dark mode: the same pages keep their contrast
+    const dark = await openPage(browser, { colorScheme: 'dark' });
+    await signIn(dark, s);
+    await dark.getByTestId('keys-total').waitFor();
+    await check(dark, 'overview-dark');
+    await visit(dark, s, 'keys', 'Keys');
+    await dark.locator('[data-testid^="key-k_"]').first().waitFor();
+    await check(dark, 'keys-dark');
+    assert.deepEqual(dark.errors, []);
+
     // the password, last: it ends every other session
     await page.getByLabel('语言').selectOption('en');
     await visit(page, s, 'settings', 'Settings');
