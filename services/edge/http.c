@@ -11,6 +11,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages (a client gone mid-answer, a refused connection) as our log
+ * lines, not bare text on stderr. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[256];
+    (void)cls;
+
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    for (char *c = msg; *c; c++)
+        if (*c == '"' || *c == '\n' || *c == '\r')
+            *c = *c == '"' ? '\'' : ' ';
+    for (size_t n = strlen(msg); n && msg[n - 1] == ' '; n--)
+        msg[n - 1] = '\0';
+    LOG_INFO("http.mhd", "msg=\"%s\"", msg);
+}
+
 enum status http_start(const struct edge_config *cfg, struct tokens *tokens, struct edge *e,
                        struct admin *admin, struct http **ret)
 {
@@ -287,7 +304,7 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
         (unsigned)cfg->max_conns_per_addr, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->client_idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {
         free(h);
         return ST_IO;

@@ -110,6 +110,20 @@ test('the keys page: paste, masked keys, reveal once, enable/disable/label/test/
     await waitUntil(async () => (await row('AQ.C…0002').getByTestId('label').textContent()) === 'team-blue', { what: 'label shown' });
     assert.equal(await row('AIza…0001').getByTestId('label').textContent(), 'team-blue');
 
+    // move one to another project group; a project's known RPM
+    await row('AQ.C…0002').getByRole('checkbox').uncheck();
+    await page.getByRole('group', { name: 'Selected keys' }).getByLabel('Project').fill('pz');
+    await page.getByRole('button', { name: 'Move to project' }).click();
+    await waitUntil(async () => /^pz$/.test(await row('AIza…0001').locator('td').nth(2).textContent()), { what: 'moved to pz' });
+    await row('AIza…0001').getByRole('checkbox').uncheck();
+    await page.getByText('Known per-model RPM of a project').click();
+    const limits = page.locator('details', { hasText: 'Known per-model RPM' });
+    await limits.getByLabel('Project').fill('pz');
+    await limits.getByLabel('Model').fill('gemini-2.5-flash');
+    await limits.getByLabel('RPM').fill('15');
+    await limits.getByRole('button', { name: 'Save' }).click();
+    await limits.getByText('Changed: 1').waitFor();
+
     // test now: the pasted key is unknown upstream, so it is marked dead; reset brings it back
     await row('AIza…0003').getByRole('button', { name: 'Test now' }).click();
     await waitUntil(async () => /failed: 400/.test(await page.getByTestId('key-msg').textContent()), { what: 'test result' });
@@ -161,6 +175,7 @@ test('client tokens: created with the secret shown once, copied, used, limited, 
     await form.getByLabel('Name').fill('billing-app');
     await form.getByLabel('Allowed models').fill('gemini-2.5-flash');
     await form.getByLabel('Requests per minute').fill('2');
+    await form.getByLabel('Expires').fill('2031-05-04');
     await form.getByRole('button', { name: 'Create' }).click();
     const secret = await page.getByTestId('token-secret').textContent();
     assert.match(secret, /^sb-/);
@@ -186,6 +201,7 @@ test('client tokens: created with the secret shown once, copied, used, limited, 
     await waitUntil(async () => (await row.getByTestId('usage-requests').textContent()) === '3', { what: 'usage shown' });
     assert.match(await row.getByTestId('usage').textContent(), /Rejected: 1.*Prompt: 2 · Output: 4/);
     assert.match(await row.textContent(), /Requests per minute: 2/);
+    assert.match(await row.textContent(), /2031-05-04 00:00:00/);
 
     // edit its limit, disable it (the edge refuses it), delete it
     await row.getByRole('button', { name: 'Edit' }).click();

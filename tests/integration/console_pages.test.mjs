@@ -19,7 +19,7 @@ async function chartRows(page, id) {
 }
 // The sum of a column over every bucket (the test may straddle an hour).
 async function colSum(page, id, col) {
-  return (await chartRows(page, id)).reduce((a, r) => a + Number(r[col] === '–' ? 0 : r[col]), 0);
+  return (await chartRows(page, id)).reduce((a, r) => a + (r[col] === '–' ? 0 : parseFloat(r[col].replaceAll(',', ''))), 0);
 }
 async function chartHead(page, id) {
   return page.getByTestId(id).locator('thead th').evaluateAll((ths) => ths.map((th) => th.textContent));
@@ -108,7 +108,11 @@ test('logs (live within 1 s, filters, attempts), statistics from known traffic, 
     assert.equal(await colSum(page, 'st-errors', 1), 2);
     assert.deepEqual(await chartHead(page, 'st-keys'), ['Time', 'Active']);
     assert.equal((await chartRows(page, 'st-keys')).at(-1)[1], '2');
-    assert.ok(await colSum(page, 'st-tokens', col) > 0, 'tokens of the answered requests');
+    const logged = (await s.api('/api/logs?limit=50', { session })).body.items.filter((l) => l.model === PRO);
+    const want = logged.reduce((a, l) => a + l.tokens.prompt + l.tokens.output + l.tokens.thought, 0);
+    assert.ok(want > 0);
+    assert.equal(await colSum(page, 'st-tokens', col), want, 'the tokens of the answered requests');
+    assert.ok(await colSum(page, 'st-latency', 1) > 0, 'a p95 time');
     const heat = await page.getByTestId('heatmap').locator('td[data-testid^="heat-"]').evaluateAll((tds) => tds.map((td) => Number(td.textContent || 0)));
     assert.equal(heat.reduce((a, b) => a + b, 0), 6, 'the heatmap holds every request');
     const now = new Date();
