@@ -125,3 +125,48 @@ int gjson_valid(const char *data, size_t len)
     json_decref(root);
     return ok;
 }
+
+/* A part counts when it carries anything: text that is not empty, or any other member (a
+ * function call, inline data, executable code, ...) besides the thought flags. */
+static bool part_counts(json_t *part)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(part, k, v)
+    {
+        if (strcmp(k, "text") == 0) {
+            if (json_string_length(v) > 0)
+                return true;
+        } else if (strcmp(k, "thought") != 0 && strcmp(k, "thoughtSignature") != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum status gjson_answer_scan(const char *json, size_t len, struct gjson_answer *a)
+{
+    json_t *doc = json_loadb(json, len, 0, NULL), *cand, *part;
+    size_t i, j;
+
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return ST_PROTO;
+    }
+    if (json_is_string(json_object_get(json_object_get(doc, "promptFeedback"), "blockReason")))
+        a->blocked = true;
+    json_array_foreach(json_object_get(doc, "candidates"), i, cand)
+    {
+        const char *fr = json_string_value(json_object_get(cand, "finishReason"));
+        if (fr && *fr && strcmp(fr, "STOP") != 0 && strcmp(fr, "FINISH_REASON_UNSPECIFIED") != 0)
+            a->abnormal = true;
+        json_array_foreach(json_object_get(json_object_get(cand, "content"), "parts"), j, part)
+        {
+            if (json_is_object(part) && part_counts(part))
+                a->content = true;
+        }
+    }
+    json_decref(doc);
+    return ST_OK;
+}

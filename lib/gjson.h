@@ -21,6 +21,13 @@ struct gjson_scan {
     int valid;              /* parsed as a JSON object (or array of objects) */
 };
 
+/* What a Gemini answer holds, folded over its stream chunks (or the one whole answer). */
+struct gjson_answer {
+    bool content;  /* a part with text, a function call, inline data, code, ... */
+    bool blocked;  /* promptFeedback.blockReason: the prompt was refused (no key does better) */
+    bool abnormal; /* a finishReason other than STOP (SAFETY, MAX_TOKENS, ...) */
+};
+
 /** Canonical google.rpc status name for an HTTP code ("INVALID_ARGUMENT" for 400). */
 const char *gjson_status_name(unsigned http);
 /**
@@ -36,6 +43,16 @@ void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret);
  * ST_TOO_BIG when out is full (its content is then partial).
  */
 enum status gjson_dump(const void *json, bool pretty, struct buf *out);
+/**
+ * Fold one GenerateContentResponse (a whole answer or a stream chunk) into *a. ST_PROTO when it
+ * is not a JSON object (*a unchanged).
+ */
+enum status gjson_answer_scan(const char *json, size_t len, struct gjson_answer *a);
+/** An answer that ended normally with nothing in it: worth another key. */
+static inline bool gjson_answer_empty(const struct gjson_answer *a)
+{
+    return !a->content && !a->blocked && !a->abnormal;
+}
 /** True when data[len] is one syntactically valid JSON value. */
 int gjson_valid(const char *data, size_t len);
 

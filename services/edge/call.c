@@ -29,6 +29,7 @@
 
 #include "edge.h"
 #include "metrics.h"
+#include "native.h"
 #include "oai.h"
 #include "pipe.h"
 #include "proto/subjects.h"
@@ -428,6 +429,10 @@ static void start_forward(struct edge *e, struct call *c)
     c->next_seq = 0;
     c->accepted = false;
     buf_reset(&c->body_out); /* a failed attempt may have left part of its body */
+    c->answer = (struct gjson_answer){0};
+    c->array_open = c->array_items = false;
+    c->events = 0;
+    c->head_us = 0;
     buf_reset(&c->event_part);
     (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.f%u", e->inbox, (unsigned long long)c->id,
                    c->attempt);
@@ -589,14 +594,12 @@ static void client_gone(struct edge *e, struct call *c)
 
 static void on_head(struct edge *e, struct call *c, const struct ec_frame *f)
 {
+    (void)e;
     c->state = CS_STREAMING;
-    /* OpenAI streams decide at their first translated event: an empty answer can still fail
-     * over to another key */
-    if (c->route.kind != RT_STREAM || c->oai)
-        return;
-    /* End carries the transfer's total upstream time; the head's share counts only here */
-    if (resp_stream_start(c, f->upstream_us) != ST_OK)
-        client_gone(e, c);
+    /* streams decide at their first event with content (OpenAI: its first translated event),
+     * so an empty answer can still fail over to another key. End carries the transfer's total
+     * upstream time; the head's share counts only at the decision. */
+    c->head_us = f->upstream_us;
 }
 
 /* Nothing usable came back, and nothing went to the client yet: another key may answer. The
@@ -728,9 +731,24 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
                   "ok");
         return;
     }
+    if (c->route.kind == RT_GENERATE && native_answer_empty(c->body_out.data, c->body_out.len)) {
+        empty_answer(e, c, EC_TRANSIENT, "The upstream returned an empty answer.");
+        return;
+    }
     if (c->route.kind != RT_STREAM) {
         resp_body(c, 200, "application/json; charset=UTF-8", c->body_out.data, c->body_out.len, 0,
                   "ok");
+        return;
+    }
+    if (native_stream_empty(c) || (!c->committed && (!f->finish_reason || !f->finish_reason[0]))) {
+        bool truncated = !f->finish_reason || !f->finish_reason[0];
+        empty_answer(e, c, truncated ? EC_TRUNCATED : EC_TRANSIENT,
+                     truncated ? "The upstream stream ended without a finish reason."
+                               : "The upstream returned an empty answer.");
+        return;
+    }
+    if (native_commit(c) == ST_DENIED) {
+        client_gone(e, c);
         return;
     }
     if (!f->finish_reason || !f->finish_reason[0]) {
@@ -850,7 +868,7 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         if (c->route.kind == RT_STREAM && c->oai) {
             oai_event(e, c, f);
         } else if (c->route.kind == RT_STREAM) {
-            enum status st = resp_stream_event(&e->scratch, c, f->data, f->len);
+            enum status st = native_stream_event(&e->scratch, c, f->data, f->len);
             if (st == ST_DENIED) {
                 client_gone(e, c);
             } else if (st != ST_OK) {
@@ -872,6 +890,8 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
          * timing out. It decides the 200: from here a failure ends the stream, no failover. */
         if (c->oai && c->route.kind == RT_STREAM &&
             resp_oai_write(c, ": keep-alive\n\n", 14) == ST_DENIED)
+            client_gone(e, c);
+        else if (!c->oai && c->route.kind == RT_STREAM && native_keepalive(c) == ST_DENIED)
             client_gone(e, c);
         break;
     case EF_NONE:

@@ -12,6 +12,7 @@
 #include "lib/bus.h"
 #include "lib/classify.h"
 #include "lib/events.h"
+#include "lib/gjson.h"
 #include "lib/kv.h"
 #include "lib/ops.h"
 
@@ -106,13 +107,16 @@ struct call {
     uint64_t resend_us;  /* frames were last asked for again (a gap, silence, a reconnect) */
     bool accepted;
     /* response */
-    bool committed;        /* a status was decided towards the client */
-    bool array_open;       /* JSON-array stream: "[" written */
-    unsigned events;       /* data events written */
-    uint64_t upstream_us;  /* time spent waiting on upstream, all attempts */
-    struct buf body_out;   /* non-stream: the whole upstream body */
-    struct buf event_part; /* stream: the pieces of an event so far (Data.more) */
-    unsigned last_status;  /* last upstream error, returned when retries run out */
+    bool committed;             /* a status was decided towards the client */
+    bool array_open;            /* JSON-array stream: "[" written */
+    bool array_items;           /* JSON-array stream: an element written (the next needs a comma) */
+    uint64_t head_us;           /* native stream: upstream time of the head, counted at commit */
+    struct gjson_answer answer; /* native: what the answer held so far (empty-answer failover) */
+    unsigned events;            /* data events written */
+    uint64_t upstream_us;       /* time spent waiting on upstream, all attempts */
+    struct buf body_out;        /* non-stream: the whole upstream body */
+    struct buf event_part;      /* stream: the pieces of an event so far (Data.more) */
+    unsigned last_status;       /* last upstream error, returned when retries run out */
     enum err_class last_cls;
     uint64_t last_retry_ms; /* RetryInfo of the last error */
     char failed_key[32];    /* key/project of the last key-dead or quota failure, for keypool */

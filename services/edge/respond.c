@@ -130,20 +130,30 @@ enum status resp_oai_write(struct call *c, const void *data, size_t len)
     return pipe_write(c->pipe, data, len);
 }
 
+enum status resp_stream_frame(struct buf *out, struct call *c, const void *payload, size_t len)
+{
+    if (c->sse_out) {
+        if (sse_frame(out, payload, len) != ST_OK)
+            return ST_TOO_BIG;
+    } else {
+        if (!c->array_open)
+            (void)buf_append(out, "[", 1);
+        if (c->array_items)
+            (void)buf_append(out, ",\r\n", 3);
+        if (buf_append(out, payload, len) != ST_OK)
+            return ST_TOO_BIG;
+        c->array_open = c->array_items = true;
+    }
+    c->events++;
+    return ST_OK;
+}
+
 /* Stream: write one upstream event in the client's framing. */
 enum status resp_stream_event(struct buf *scratch, struct call *c, const void *payload, size_t len)
 {
     buf_reset(scratch);
-    if (c->sse_out) {
-        if (sse_frame(scratch, payload, len) != ST_OK)
-            return ST_TOO_BIG;
-    } else {
-        (void)buf_append(scratch, c->array_open ? ",\r\n" : "[", c->array_open ? 3 : 1);
-        if (buf_append(scratch, payload, len) != ST_OK)
-            return ST_TOO_BIG;
-        c->array_open = true;
-    }
-    c->events++;
+    if (resp_stream_frame(scratch, c, payload, len) != ST_OK)
+        return ST_TOO_BIG;
     return pipe_write(c->pipe, scratch->data, scratch->len);
 }
 
@@ -153,6 +163,10 @@ void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const 
 {
     struct buf err;
 
+    if (!c->committed) { /* nothing went out yet (events held): a plain error answer */
+        resp_error(scratch, c, http, message, 0, outcome);
+        return;
+    }
     buf_init(&err, 64 * 1024);
     if (c->oai) {
         oai_stream_error(http, message, NULL, &err);

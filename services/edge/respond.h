@@ -27,6 +27,8 @@ void resp_upstream_error(struct buf *scratch, struct call *c, unsigned http, con
 enum status resp_stream_start(struct call *c, uint64_t extra_us);
 /** OpenAI stream: write translated events, deciding the 200 first when not done yet. */
 enum status resp_oai_write(struct call *c, const void *data, size_t len);
+/** Stream: append one upstream event in the client's framing (SSE or JSON array) to out. */
+enum status resp_stream_frame(struct buf *out, struct call *c, const void *payload, size_t len);
 /** Stream: one upstream event in the client's framing (SSE or JSON array). */
 enum status resp_stream_event(struct buf *scratch, struct call *c, const void *payload, size_t len);
 /** Stream: end with an error object; nothing is retried after the first byte. */

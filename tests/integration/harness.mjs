@@ -468,7 +468,7 @@ function require_fd(file) { return openSync(file, 'a'); }
 
 // Parse an SSE body into data payloads.
 export function sseEvents(text) {
-  return text.split(/\r\n\r\n|\n\n/).map((e) => e.trim()).filter(Boolean)
+  return text.split(/\r\n\r\n|\n\n/).map((e) => e.trim()).filter((e) => e && !e.startsWith(':')) // comments: keep-alives
     .map((e) => e.replace(/^data: ?/, ''));
 }
 

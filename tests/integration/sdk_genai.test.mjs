@@ -8,7 +8,7 @@ const s = new Stack();
 let ai;
 
 before(async () => {
-  await s.start('pa:key-alpha-0000000001,pb:key-bravo-0000000002');
+  await s.start('pa:key-alpha-0000000001,pb:key-bravo-0000000002', { fwdEnv: { FWD_KEEPALIVE_MS: '200' } });
   ai = new GoogleGenAI({ apiKey: s.token, httpOptions: { baseUrl: s.url } });
 });
 after(async () => { await s.stop(); });
@@ -27,6 +27,19 @@ test('generateContentStream', async () => {
   }
   assert.equal(parts.length, 4);
   assert.equal(parts.join(''), 'Echo: one two three');
+});
+
+test('generateContentStream reads on through keep-alives and past an empty answer', async () => {
+  await s.fakeReset();
+  for (const k of ['key-alpha-0000000001', 'key-bravo-0000000002']) await s.script({ key: k, model: 'gemini-2.5-flash', fault: 'stall', after: 0, ms: 700, count: 1 });
+  let text = '';
+  for await (const c of await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'slow one' })) text += c.text ?? '';
+  assert.equal(text, 'Echo: slow one');
+  await s.fakeReset();
+  await s.script({ key: 'key-alpha-0000000001', model: 'gemini-2.5-flash', fault: 'empty', count: 1 });
+  const r = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'after empty' });
+  assert.equal(r.text, 'Echo: after empty');
+  await s.fakeReset();
 });
 
 test('countTokens', async () => {

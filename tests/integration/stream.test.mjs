@@ -6,7 +6,7 @@ import { Stack, sleep, sseEvents, textOf, waitUntil } from './harness.mjs';
 import { withStack as withStackOf } from './harness.mjs';
 
 const KEYS = 'pa:key-alpha-0000000001,pb:key-bravo-0000000002';
-const [KA] = KEYS.split(',').map((k) => k.split(':')[1]);
+const [KA, KB] = KEYS.split(',').map((k) => k.split(':')[1]);
 const FLASH = 'gemini-2.5-flash';
 const WORDS = 'w1 w2 w3 w4 w5 w6 w7 w8';
 
@@ -51,6 +51,43 @@ test('a stream that ends without a finish reason is reported as truncated', () =
   assert.equal(events.length, 5);
   assert.match(events.at(-1).error.message, /truncated/);
   await waitUntil(() => s.logs('edge').includes('outcome=truncated'), { what: 'truncation logged' });
+}));
+
+test('native streams get keep-alives while the upstream thinks in silence: an SSE comment, whitespace in a JSON array', () => withStack(async (s) => {
+  for (const k of KEYS.split(',').map((x) => x.split(':')[1])) await s.script({ key: k, model: FLASH, fault: 'stall', after: 0, ms: 900, count: 2 });
+  const r = await s.gen(FLASH, WORDS, { stream: true });
+  assert.equal(r.status, 200);
+  const raw = await r.text();
+  assert.ok(raw.startsWith(': keep-alive\n\n'), raw.slice(0, 60));
+  assert.equal(sseEvents(raw).map((e) => textOf(JSON.parse(e))).join(''), `Echo: ${WORDS}`);
+  const a = await s.gen(FLASH, WORDS, { stream: true, alt: null });
+  assert.equal(a.status, 200);
+  const body = await a.text();
+  assert.match(body, /^\[\n+\{/, 'the array opens, then whitespace while upstream is silent');
+  assert.equal(JSON.parse(body).map(textOf).join(''), `Echo: ${WORDS}`);
+}, { fwdEnv: { FWD_KEEPALIVE_MS: '200' } }));
+
+test('an empty answer fails over to another key on native routes, streamed or not', () => withStack(async (s) => {
+  const calls = async () => Object.values((await s.stats()).calls).reduce((a, b) => a + b, 0);
+  for (const [opts, read] of [[{}, async (r) => textOf(await r.json())],
+    [{ stream: true }, async (r) => sseEvents(await r.text()).map((e) => textOf(JSON.parse(e))).join('')],
+    [{ stream: true, alt: null }, async (r) => JSON.parse(await r.text()).map(textOf).join('')]]) {
+    // one key answers empty once: whichever key comes first, the client gets the answer
+    await s.fakeReset();
+    await s.script({ key: KA, model: FLASH, fault: 'empty', count: 1 });
+    const r = await s.gen(FLASH, 'after empty', opts);
+    assert.equal(r.status, 200, JSON.stringify(opts));
+    assert.equal(await read(r), 'Echo: after empty', JSON.stringify(opts));
+    const c = (await s.stats()).calls;
+    assert.equal(c[KA] + c[KB], c[KA] === 1 ? 2 : 1, 'the empty answer cost one more call');
+    // both keys answer empty: both are tried, then the client hears why, as a Gemini error
+    await s.fakeReset();
+    for (const k of [KA, KB]) await s.script({ key: k, model: FLASH, fault: 'empty', count: 1 });
+    const e = await s.gen(FLASH, 'both empty', opts);
+    assert.equal(e.status, 502, JSON.stringify(opts));
+    assert.match((await e.json()).error.message, /empty answer/);
+    assert.equal(await calls(), 2);
+  }
 }));
 
 test('a non-stream failure mid-body is retried on another key', () => withStack(async (s) => {
