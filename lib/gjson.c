@@ -145,11 +145,34 @@ static bool part_counts(json_t *part)
     return false;
 }
 
+/* Most answers say at once that they hold text: `"text": "` and a character that does not close
+ * the string. Only the rest are parsed (the check is on the request path of every answer). */
+static bool has_text(const char *json, size_t len)
+{
+    static const char *const marks[] = {"\"text\": \"", "\"text\":\""};
+
+    for (size_t m = 0; m < 2; m++) {
+        size_t ml = strlen(marks[m]);
+        const char *p = json, *end = json + len;
+        while (p < end && (p = memmem(p, (size_t)(end - p), marks[m], ml)) != NULL) {
+            p += ml;
+            if (p < end && *p != '"')
+                return true;
+        }
+    }
+    return false;
+}
+
 enum status gjson_answer_scan(const char *json, size_t len, struct gjson_answer *a)
 {
-    json_t *doc = json_loadb(json, len, 0, NULL), *cand, *part;
+    json_t *doc, *cand, *part;
     size_t i, j;
 
+    if (a->content || has_text(json, len)) {
+        a->content = true;
+        return ST_OK;
+    }
+    doc = json_loadb(json, len, 0, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
         return ST_PROTO;

@@ -75,9 +75,58 @@ static void test_error_bodies(void **state)
     assert_false(gjson_valid("{\"a\":", 5));
 }
 
+static struct gjson_answer answer_of(const char *const *chunks)
+{
+    struct gjson_answer a = {0};
+    for (; *chunks; chunks++)
+        (void)gjson_answer_scan(*chunks, strlen(*chunks), &a);
+    return a;
+}
+
+static void test_answer(void **state)
+{
+    (void)state;
+    struct gjson_answer a = {0};
+    /* the fake's and Google's empty answer: no parts, finishReason STOP */
+    const char *empty[] = {
+        "{\"candidates\": [{\"content\": {\"role\": \"model\"}, \"finishReason\": "
+        "\"STOP\"}], \"usageMetadata\": {\"promptTokenCount\": 3}}",
+        NULL};
+    const char *blank[] = {
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]}}]}",
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\",\"thought\":true,"
+        "\"thoughtSignature\":\"c2ln\"}]},\"finishReason\":\"STOP\"}]}",
+        NULL};
+    const char *late[] = {"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]}}]}",
+                          "{\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hi\"}]}}]}",
+                          NULL};
+    const char *call[] = {"{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":"
+                          "\"f\"}}]},\"finishReason\":\"STOP\"}]}",
+                          NULL};
+    const char *safety[] = {"{\"candidates\":[{\"finishReason\":\"SAFETY\"}]}", NULL};
+    const char *blocked[] = {"{\"promptFeedback\":{\"blockReason\":\"OTHER\"}}", NULL};
+
+    a = answer_of(empty);
+    assert_true(gjson_answer_empty(&a));
+    a = answer_of(blank);
+    assert_true(gjson_answer_empty(&a));
+    a = answer_of(late);
+    assert_true(a.content);
+    a = answer_of(call);
+    assert_true(a.content);
+    a = answer_of(safety);
+    assert_true(a.abnormal && !gjson_answer_empty(&a));
+    a = answer_of(blocked);
+    assert_true(a.blocked && !gjson_answer_empty(&a));
+    a = (struct gjson_answer){0};
+    assert_int_equal(gjson_answer_scan("[1]", 3, &a), ST_PROTO);
+    assert_int_equal(gjson_answer_scan("not json", 8, &a), ST_PROTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_scan),
-                                       cmocka_unit_test(test_error_bodies)};
+                                       cmocka_unit_test(test_error_bodies),
+                                       cmocka_unit_test(test_answer)};
     return cmocka_run_group_tests_name("gjson", tests, NULL, NULL);
 }
