@@ -64,6 +64,7 @@ check: build
 	@bash tools/check-format.sh
 	@bash tools/check-banned.sh
 	@bash tools/check-cppcheck.sh $(BUILD)
+	@node tools/check-cycles.mjs $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

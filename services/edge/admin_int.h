@@ -1,5 +1,5 @@
-/* Internals shared by the admin modules (admin.c, admin_auth.c, admin_tokens.c). Worker thread
- * only. */
+/* Internals shared by the admin modules (admin.c dispatches, admin_ctx.c answers, admin_*.c
+ * handle). Worker thread only. */
 #ifndef SB_EDGE_ADMIN_INT_H
 #define SB_EDGE_ADMIN_INT_H
 
@@ -63,8 +63,6 @@ void admin_error(struct admin_ctx *x, unsigned status, const char *message);
 const char *admin_arg(const struct admin_ctx *x, const char *name);
 /** Record an admin action (Postgres edge_audit and an event=admin.audit log line). */
 void admin_audit(struct admin_ctx *x, const char *action, const char *target);
-/** Tell every edge (this one included) that tokens changed. */
-void admin_tokens_changed(struct admin *a);
 /**
  * Tell every edge that admin sessions ended: `session` (a digest), or with session NULL every
  * session of `user` but `keep`. Their live tails close.

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/db.h"
 #include "lib/keyid.h"
@@ -20,6 +21,7 @@
 #include "admin.h"
 #include "admin_int.h"
 #include "edge.h"
+#include "proto/subjects.h"
 #include "ratelimit.h"
 #include "routes.h"
 #include "tokens.h"
@@ -285,6 +287,13 @@ static bool parse_fields(struct admin_ctx *x, struct tok_fields *f)
     return true;
 }
 
+/* Tell every edge (this one included) that tokens changed. */
+static void tokens_changed(struct admin *a)
+{
+    (void)tok_reload(a);
+    (void)bus_publish(a->bus, SUBJ_EDGE_TOKENS_CHANGED, NULL, "", 0, NULL);
+}
+
 /* Write f to row id (insert when digest is given); answers the row. */
 static void save(struct admin_ctx *x, const char *id, struct tok_fields *f, const char *digest,
                  const char *prefix, const char *secret)
@@ -333,7 +342,7 @@ static void save(struct admin_ctx *x, const char *id, struct tok_fields *f, cons
         if (secret)
             (void)json_object_set_new(row, "secret", json_string(secret));
         admin_audit(x, digest ? "token.create" : "token.update", id);
-        admin_tokens_changed(x->a);
+        tokens_changed(x->a);
         admin_reply(x, digest ? 201 : 200, row);
     }
     db_res_free(r);
@@ -446,7 +455,7 @@ void tok_delete(struct admin_ctx *x)
         admin_error(x, 404, "No such token.");
     } else {
         admin_audit(x, "token.delete", x->seg);
-        admin_tokens_changed(x->a);
+        tokens_changed(x->a);
         admin_reply(x, 200, json_pack("{s:s}", "deleted", x->seg));
     }
     db_res_free(r);

@@ -10,7 +10,7 @@
 #include "lib/snap.h"
 #include "lib/xalloc.h"
 
-#include "edge.h"
+#include "edge_config.h"
 #include "proto/settings.pb-c.h"
 
 struct vals {

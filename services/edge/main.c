@@ -120,6 +120,12 @@ static enum status on_metrics(struct buf *out, void *arg)
 }
 
 /* `<svc> --migrate`: bring this service's tables up to date and exit (the provisioning step) */
+/* The limiter's verdicts, from its thread, to the loop. */
+static void admitted(void *e, uint64_t call_id, const struct lim_verdict *v)
+{
+    edge_admitted(e, call_id, v);
+}
+
 int main(int argc, char **argv)
 {
     struct edge_config cfg;
@@ -193,7 +199,7 @@ int main(int argc, char **argv)
         goto out;
     }
     reqlog_init(events, bus, cfg.edge_id);
-    if (limiter_new(&cfg, e, &lim) != ST_OK) {
+    if (limiter_new(&cfg, admitted, e, &lim) != ST_OK) {
         LOG_ERROR("startup.failed", "step=redis");
         goto out;
     }

@@ -5,6 +5,7 @@
  * little-endian float32.
  */
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +195,25 @@ enum status oai_embed_response(const struct oai_call *oc, const char *body, size
     json_decref(r);
     json_decref(doc);
     return st;
+}
+
+bool oai_declared(const struct oai_call *oc, const char *name)
+{
+    for (size_t i = 0; name && i < oc->nfn; i++)
+        if (strcmp(oc->fn_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...)
+{
+    va_list ap;
+
+    err->status = 400;
+    err->code = NULL;
+    va_start(ap, fmt);
+    (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    (void)snprintf(err->param, sizeof(err->param), "%s", param ? param : "");
+    return ST_INVALID;
 }

@@ -22,27 +22,6 @@
  * signature the client could not keep */
 #define DUMMY_SIGNATURE "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
-bool oai_declared(const struct oai_call *oc, const char *name)
-{
-    for (size_t i = 0; name && i < oc->nfn; i++)
-        if (strcmp(oc->fn_names[i], name) == 0)
-            return true;
-    return false;
-}
-
-enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...)
-{
-    va_list ap;
-
-    err->status = 400;
-    err->code = NULL;
-    va_start(ap, fmt);
-    (void)vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    (void)snprintf(err->param, sizeof(err->param), "%s", param ? param : "");
-    return ST_INVALID;
-}
-
 void oai_call_done(struct oai_call *oc)
 {
     for (size_t i = 0; i < oc->nfn; i++)

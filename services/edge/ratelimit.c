@@ -133,7 +133,8 @@ struct item {
 
 struct limiter {
     const struct edge_config *cfg;
-    struct edge *edge;
+    lim_verdict_fn *on_verdict;
+    void *ctx;
     struct kv *kv;
     struct queue *q;
     pthread_t thread;
@@ -213,7 +214,7 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
                     v.which = names[k];
             v.retry_after_s = ms / 1000 + 1;
         }
-        edge_admitted(l->edge, items[i]->call_id, &v);
+        l->on_verdict(l->ctx, items[i]->call_id, &v);
     }
     free(a);
 }
@@ -242,13 +243,15 @@ static void *run(void *arg)
     return NULL;
 }
 
-enum status limiter_new(const struct edge_config *cfg, struct edge *e, struct limiter **ret)
+enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdict, void *ctx,
+                        struct limiter **ret)
 {
     struct limiter *l = xcalloc(1, sizeof(*l));
     enum status st;
 
     l->cfg = cfg;
-    l->edge = e;
+    l->on_verdict = on_verdict;
+    l->ctx = ctx;
     l->q = queue_new(cfg->max_inflight * 2 + 64, NULL, NULL);
     st = kv_connect(&cfg->redis, &l->kv);
     if (st != ST_OK) {

@@ -13,7 +13,6 @@
 
 #include "lib/status.h"
 
-struct edge;
 struct edge_config;
 struct kv;
 struct limiter;
@@ -31,13 +30,17 @@ struct lim_verdict {
     uint64_t retry_after_s; /* when refused */
 };
 
-/** Start the worker (own Redis connection; borrowed cfg and e). Caller owns *ret. */
-enum status limiter_new(const struct edge_config *cfg, struct edge *e, struct limiter **ret);
+/* Where verdicts go (called on the worker thread; the receiver hands them to its loop). */
+typedef void lim_verdict_fn(void *ctx, uint64_t call_id, const struct lim_verdict *v);
+
+/** Start the worker (own Redis connection; borrowed cfg and ctx). Caller owns *ret. */
+enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdict, void *ctx,
+                        struct limiter **ret);
 /** Stop the worker and free; NULL is a no-op. */
 void limiter_free(struct limiter *l);
 /**
  * Loop thread: ask whether call `call_id` (request req_id, ending by deadline_ms) may run under
- * its token's limits; the verdict arrives through edge_admitted(). ST_AGAIN when saturated.
+ * its token's limits; the verdict arrives through on_verdict. ST_AGAIN when saturated.
  */
 enum status limiter_admit(struct limiter *l, uint64_t call_id, const char *req_id,
                           const struct tok_info *tok, uint64_t deadline_ms);

@@ -8,6 +8,21 @@
 
 #include "lib/status.h"
 
+/* ---- kp_admin.c, kp_sched.c, kp_probe.c: key management on keypool's loop thread ---- */
+struct bus;
+struct jet_pub;
+struct kp_pool;
+struct store;
+
+struct kp_admin {
+    struct store *store;
+    struct kp_pool *pool;
+    struct bus *bus;
+    struct jet_pub *ev; /* key events */
+    bool reload;        /* set when the registry changed: the caller reloads keys into the pool */
+    bool answered;      /* the reply was sent already (test: the forwarder answers) */
+};
+
 /* ---- store.c: Postgres registry of keys (secrets sealed by vault.c) ---- */
 struct store;
 struct vault;

@@ -20,6 +20,7 @@
 
 #include "kp.h"
 #include "kp_codec.h"
+#include "kp_probe.h"
 #include "kp_sched.h"
 #include "pool.h"
 #include "proto/keypool.pb-c.h"
@@ -43,12 +44,6 @@ static void event(struct kp_admin *a, const char *admin, const char *id, const c
     LOG_INFO("key.state", "key_id=%s project=%s state=%s admin=%s", id, project, state, admin);
 }
 
-void kp_admin_fail(Sb__V1__KeyAdminReply *r, enum status st, const char *msg)
-{
-    r->status = (Sb__V1__Status)st;
-    r->message = CODEC_STR(msg);
-}
-
 /* ---- add ---- */
 static void op_add(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1__KeyAdminReply *r,
                    char samples[KP_FIND_SAMPLES][64], char ***ret_ids)
@@ -58,7 +53,7 @@ static void op_add(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1_
     char **ids;
 
     if (kp_keys_find(q->text, &v, &n, &invalid, samples) != ST_OK) {
-        kp_admin_fail(r, ST_TOO_BIG, "too many keys in one request");
+        kp_codec_fail(r, ST_TOO_BIG, "too many keys in one request");
         return;
     }
     ids = xcalloc(n ? n : 1, sizeof(*ids));
@@ -78,7 +73,7 @@ static void op_add(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1_
         if (st == ST_CONFLICT) {
             r->duplicate++;
         } else if (st != ST_OK) {
-            kp_admin_fail(r, st, "the key registry failed");
+            kp_codec_fail(r, st, "the key registry failed");
             break;
         } else {
             ids[r->n_added_ids++] = xstrdup(id);
@@ -184,7 +179,7 @@ static void op_list(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1
         struct store_row *rows = NULL;
         size_t n = 0;
         if (store_list(a->store, &f, chunk, &rows, &n) != ST_OK) {
-            kp_admin_fail(r, ST_IO, "the key registry failed");
+            kp_codec_fail(r, ST_IO, "the key registry failed");
             free(rows);
             return;
         }
@@ -273,7 +268,7 @@ static void op_each(struct kp_admin *a, const char *op, const Sb__V1__KeyAdminRe
             a->reload = true;
         }
         if (st != ST_OK) {
-            kp_admin_fail(r, st, "the key store failed");
+            kp_codec_fail(r, st, "the key store failed");
             return;
         }
         r->changed++;
@@ -289,12 +284,12 @@ static void op_reveal(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
     enum status st;
 
     if (q->n_ids != 1) {
-        kp_admin_fail(r, ST_INVALID, "reveal takes exactly one key id");
+        kp_codec_fail(r, ST_INVALID, "reveal takes exactly one key id");
         return;
     }
     st = store_secret(a->store, q->ids[0], secret, n);
     if (st != ST_OK) {
-        kp_admin_fail(r, st, st == ST_NOT_FOUND ? "no such key" : "the key cannot be opened");
+        kp_codec_fail(r, st, st == ST_NOT_FOUND ? "no such key" : "the key cannot be opened");
         return;
     }
     r->secret = secret;
@@ -309,19 +304,19 @@ static void op_limits(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
     enum status st;
 
     if (!q->project[0]) {
-        kp_admin_fail(r, ST_INVALID, "limits need a project");
+        kp_codec_fail(r, ST_INVALID, "limits need a project");
         return;
     }
     /* a typo must not become limits on a group no key belongs to */
     if ((st = store_count(a->store, &f, &n)) != ST_OK || n == 0) {
-        kp_admin_fail(r, st != ST_OK ? ST_IO : ST_NOT_FOUND,
+        kp_codec_fail(r, st != ST_OK ? ST_IO : ST_NOT_FOUND,
                       st != ST_OK ? "the key registry failed" : "no key belongs to this project");
         return;
     }
     for (size_t i = 0; i < q->n_limits; i++) {
         if (kp_pool_set_limit(a->pool, q->project, q->limits[i]->model, q->limits[i]->rpm) !=
             ST_OK) {
-            kp_admin_fail(r, ST_IO, "the live state store failed");
+            kp_codec_fail(r, ST_IO, "the live state store failed");
             return;
         }
         r->changed++;
@@ -350,7 +345,7 @@ static void op_status(struct kp_admin *a, Sb__V1__KeyAdminReply *r, struct statu
 
     if (store_counts(a->store, 10000, &o->counts, &n) != ST_OK ||
         kp_pool_status(a->pool, clock_now_ms(), &js, &jl) != ST_OK) {
-        kp_admin_fail(r, ST_IO, "the key stores failed");
+        kp_codec_fail(r, ST_IO, "the key stores failed");
         return;
     }
     o->doc = json_loadb(js, jl, 0, NULL);
@@ -388,61 +383,6 @@ static void op_status(struct kp_admin *a, Sb__V1__KeyAdminReply *r, struct statu
     r->n_cooling_pairs = nc;
 }
 
-/*
- * Read the model list with key q->ids[0] (no generation quota is spent): a forwarder streams its
- * frames straight to the asker on reply. An admin's test goes to SUBJ_FWD, whose outcome report
- * updates the key's state as any call's would. A scheduler's probe (only of a key still dead; 409
- * otherwise) goes to SUBJ_FWD_PROBE, which reports no outcome. Failures before that are sent as a
- * FrameBatch with one Error frame.
- */
-void kp_admin_probe(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, const char *reply,
-                    bool scheduler)
-{
-    char secret[1100], state[32] = "";
-    struct store_row row;
-    struct buf b;
-    unsigned code = 404;
-    const char *msg = "no such key";
-    enum status st = ST_INVALID;
-
-    memset(&row, 0, sizeof(row));
-    buf_init(&b, 64 * 1024);
-    if (q->n_ids == 1)
-        st = store_get(a->store, q->ids[0], &row);
-    if (st == ST_OK && scheduler)
-        st = kp_pool_admin(a->pool, row.id, row.project, "state", clock_now_ms(), state,
-                           sizeof(state));
-    if (st == ST_OK && scheduler && strcmp(state, "dead") != 0) {
-        st = ST_CONFLICT;
-        code = 409;
-        msg = "the key is not dead";
-    }
-    if (st == ST_OK)
-        st = store_secret(a->store, row.id, secret, sizeof(secret));
-    if (st == ST_OK)
-        st = kp_codec_probe(row.id, row.project, secret, clock_now_ms(), &b);
-    if (st == ST_OK)
-        st = bus_publish(a->bus, scheduler ? SUBJ_FWD_PROBE : SUBJ_FWD, reply, b.data, b.len, NULL);
-    if (st != ST_OK) {
-        if (st != ST_NOT_FOUND && st != ST_CONFLICT) {
-            code = scheduler ? 503 : 404;
-            msg = scheduler ? "the key cannot be probed now" : "the key cannot be tested";
-        }
-        buf_reset(&b);
-        if (kp_codec_probe_error(code, msg, &b) == ST_OK)
-            (void)bus_publish(a->bus, reply, NULL, b.data, b.len, NULL);
-    } else if (!scheduler) {
-        LOG_INFO("key.test", "key_id=%s admin=%s", row.id, q->admin);
-    }
-    if (scheduler)
-        LOG_DEBUG("key.probe", "key_id=%s st=%s", row.id[0] ? row.id : "-", status_str(st));
-    memset(secret, 0, sizeof(secret));
-    if (b.len)
-        memset(b.data, 0, b.len);
-    buf_done(&b);
-    a->answered = true;
-}
-
 /* Operations the scheduler may ask for on SUBJ_KP_SCHED (and only there, but for list). */
 static bool sched_op(const char *op)
 {
@@ -470,9 +410,9 @@ void kp_admin_handle(struct kp_admin *a, const char *op, bool scheduler, const v
         sample_ptrs[i] = samples[i];
     r.invalid_samples = sample_ptrs;
     if (!q) {
-        kp_admin_fail(&r, ST_PROTO, "undecodable KeyAdminRequest");
+        kp_codec_fail(&r, ST_PROTO, "undecodable KeyAdminRequest");
     } else if (scheduler != sched_op(op) && !(scheduler && strcmp(op, "list") == 0)) {
-        kp_admin_fail(&r, ST_NOT_FOUND, "unknown key operation");
+        kp_codec_fail(&r, ST_NOT_FOUND, "unknown key operation");
     } else if (strcmp(op, "add") == 0) {
         op_add(a, q, &r, samples, &added);
     } else if (strcmp(op, "list") == 0) {
@@ -480,7 +420,7 @@ void kp_admin_handle(struct kp_admin *a, const char *op, bool scheduler, const v
     } else if (strcmp(op, "reveal") == 0) {
         op_reveal(a, q, &r, secret, sizeof(secret));
     } else if (strcmp(op, "test") == 0) {
-        kp_admin_probe(a, q, reply, false);
+        kp_probe(a, q, reply, false);
     } else if (strcmp(op, "status") == 0) {
         op_status(a, &r, &so);
     } else if (strcmp(op, "limits") == 0) {
@@ -490,7 +430,7 @@ void kp_admin_handle(struct kp_admin *a, const char *op, bool scheduler, const v
                strcmp(op, "delete") == 0) {
         op_each(a, op, q, &r);
     } else if (!kp_sched_handle(a, op, q, reply, &r, &sched)) {
-        kp_admin_fail(&r, ST_NOT_FOUND, "unknown key operation");
+        kp_codec_fail(&r, ST_NOT_FOUND, "unknown key operation");
     }
     if (buf_extend(out, sb__v1__key_admin_reply__get_packed_size(&r), &p) == ST_OK)
         (void)sb__v1__key_admin_reply__pack(&r, (uint8_t *)p);

@@ -376,3 +376,9 @@ enum status kp_codec_probe_error(unsigned http_status, const char *message, stru
         (void)sb__v1__frame_batch__pack(&b, (uint8_t *)at);
     return st;
 }
+
+void kp_codec_fail(Sb__V1__KeyAdminReply *r, enum status st, const char *msg)
+{
+    r->status = (Sb__V1__Status)st;
+    r->message = CODEC_STR(msg);
+}

@@ -9,6 +9,8 @@
 #include "lib/buf.h"
 #include "lib/status.h"
 
+#include "proto/keypool.pb-c.h"
+
 struct bus;
 struct jet_pub;
 struct kp_pool;
@@ -52,5 +54,8 @@ enum status kp_codec_probe(const char *id, const char *project, const char *secr
 enum status kp_codec_probe_error(unsigned http_status, const char *message, struct buf *out);
 /** Packed Pong for a health ping. */
 enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf *out);
+
+/** Set a KeyAdminReply's status and message (borrowed). */
+void kp_codec_fail(Sb__V1__KeyAdminReply *r, enum status st, const char *msg);
 
 #endif

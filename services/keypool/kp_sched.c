@@ -1,5 +1,5 @@
 /*
- * What the scheduler asks of keypool (DESIGN.md §1): probe a dead key (kp_admin_probe(): no
+ * What the scheduler asks of keypool (DESIGN.md §1): probe a dead key (kp_probe(): no
  * outcome is reported, so a probe's 429 never changes a key), restore a key a probe passed, reap
  * leases never closed, and return the (project, model) pairs parked by a per-day quota at the
  * reset.
@@ -17,8 +17,8 @@
 #include "lib/xalloc.h"
 
 #include "kp.h"
-#include "kp_admin.h"
 #include "kp_codec.h"
+#include "kp_probe.h"
 #include "pool.h"
 
 #define HOUSEKEEP_MAX 5000 /* leases or pairs handled per request */
@@ -51,7 +51,7 @@ static void op_restore(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
             st = kp_pool_admin(a->pool, row.id, row.project, "restore", clock_now_ms(), state,
                                sizeof(state));
         if (st != ST_OK) {
-            kp_admin_fail(r, st, "the key store failed");
+            kp_codec_fail(r, st, "the key store failed");
             return;
         }
         if (strcmp(state, "active") != 0)
@@ -75,7 +75,7 @@ static void op_housekeep(struct kp_admin *a, const char *op, Sb__V1__KeyAdminRep
     enum status st = kp_pool_housekeep(a->pool, op, clock_now_ms(), HOUSEKEEP_MAX, &js, &len);
 
     if (st != ST_OK) {
-        kp_admin_fail(r, st, "the live state is unreachable");
+        kp_codec_fail(r, st, "the live state is unreachable");
         return;
     }
     o->doc = json_loadb(js, len, 0, NULL);
@@ -109,7 +109,7 @@ bool kp_sched_handle(struct kp_admin *a, const char *op, const Sb__V1__KeyAdminR
     struct owned *o;
 
     if (strcmp(op, "probe") == 0) {
-        kp_admin_probe(a, q, reply, true);
+        kp_probe(a, q, reply, true);
         return true;
     }
     if (strcmp(op, "restore") == 0) {

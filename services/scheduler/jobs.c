@@ -18,79 +18,6 @@
 
 #define RECONCILE_PAGES 200 /* pages of 500 dead keys looked at per run */
 
-static const char *const names[JOB_COUNT] = {"probe", "reconcile", "quota_reset", "leases",
-                                             "retention"};
-
-const char *sched_job_name(enum sched_job_id j)
-{
-    return j < JOB_COUNT ? names[j] : "unknown";
-}
-
-enum sched_job_id sched_job_by_name(const char *name)
-{
-    for (int j = 0; j < JOB_COUNT; j++)
-        if (strcmp(names[j], name) == 0)
-            return (enum sched_job_id)j;
-    return JOB_COUNT;
-}
-
-static unsigned interval_s(const struct sched_config *cfg, enum sched_job_id j)
-{
-    switch (j) {
-    case JOB_PROBE:
-        return cfg->probe_tick_s;
-    case JOB_RECONCILE:
-        return cfg->reconcile_s;
-    case JOB_LEASES:
-        return cfg->leases_s;
-    case JOB_RETENTION:
-        return cfg->retention_s;
-    case JOB_QUOTA_RESET:
-    case JOB_COUNT:
-        break;
-    }
-    return 0;
-}
-
-void sched_job_every(const struct sched_config *cfg, enum sched_job_id j, char *out, size_t n)
-{
-    if (j == JOB_QUOTA_RESET)
-        (void)snprintf(out, n, "daily %s America/Los_Angeles", cfg->reset_time);
-    else
-        (void)snprintf(out, n, "%us", interval_s(cfg, j));
-}
-
-uint64_t sched_job_next(const struct sched_config *cfg, enum sched_job_id j, uint64_t last_ms,
-                        uint64_t now_ms)
-{
-    if (j == JOB_QUOTA_RESET) /* the first reset after the last run: now, when one was missed */
-        return clock_next_pacific_time_ms(last_ms ? last_ms : now_ms, cfg->reset_sod);
-    return last_ms ? last_ms + (uint64_t)interval_s(cfg, j) * 1000 : now_ms;
-}
-
-enum status sched_keypool(struct sched *s, const char *op, const struct sc_key_req *q,
-                          unsigned wait_ms, struct sc_key_reply *r, void **owner)
-{
-    char subject[96];
-    struct bus_msg *msg = NULL;
-    struct buf b;
-    enum status st;
-
-    *owner = NULL;
-    buf_init(&b, 4096);
-    (void)snprintf(subject, sizeof(subject), SUBJ_KP_SCHED "%s", op);
-    st = sc_key_req_pack(q, &b);
-    if (st == ST_OK)
-        st = bus_request(s->bus, subject, b.data, b.len, wait_ms, &msg);
-    buf_done(&b);
-    if (st == ST_OK)
-        st = sc_key_reply_decode(bus_msg_data(msg), bus_msg_len(msg), r, owner);
-    if (st == ST_OK)
-        st = r->status;
-    bus_msg_free(msg);
-    return st;
-}
-
 static bool run_housekeep(struct sched *s, const char *op, char *out, size_t n)
 {
     struct sc_key_req q = {.admin = s->cfg->id};
@@ -174,7 +101,7 @@ enum status sched_metrics_render(struct sched *s, struct buf *out)
         st = buf_printf(out,
                         "sb_scheduler_job_runs_total{job=\"%s\",result=\"ok\"} %llu\n"
                         "sb_scheduler_job_runs_total{job=\"%s\",result=\"failed\"} %llu\n",
-                        names[j], (unsigned long long)prom_get(&job_runs[j][1]), names[j],
+                        sched_job_name(j), (unsigned long long)prom_get(&job_runs[j][1]), sched_job_name(j),
                         (unsigned long long)prom_get(&job_runs[j][0]));
     if (st == ST_OK)
         st = sched_probe_metrics(out);
@@ -216,9 +143,9 @@ void sched_job_run(struct sched *s, enum sched_job_id j, const char *trigger, co
     js->runs++;
     js->next_run_ms = sched_job_next(s->cfg, j, t0, clock_now_ms());
     if (sched_table_save(s->kv, s->cfg->prefix, j, js) != ST_OK)
-        LOG_WARN("job.table_unsaved", "job=%s", names[j]);
-    sc_job_event(s->ev, s->cfg->id, names[j], js, trigger, admin);
+        LOG_WARN("job.table_unsaved", "job=%s", sched_job_name(j));
+    sc_job_event(s->ev, s->cfg->id, sched_job_name(j), js, trigger, admin);
     LOG_AT(ok ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "job.done",
-           "job=%s ok=%s dur_ms=%u trigger=%s result=\"%s\"", names[j], ok ? "true" : "false",
+           "job=%s ok=%s dur_ms=%u trigger=%s result=\"%s\"", sched_job_name(j), ok ? "true" : "false",
            (unsigned)js->last_duration_ms, trigger, result);
 }

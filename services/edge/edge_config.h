@@ -1,0 +1,59 @@
+/* The edge's configuration, read once at start (main.c) and borrowed by every part. */
+#ifndef SB_EDGE_CONFIG_H
+#define SB_EDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bus.h"
+#include "lib/events.h"
+#include "lib/kv.h"
+#include "lib/ops.h"
+
+struct edge_config {
+    struct bus_cfg bus;
+    struct ops_cfg ops;
+    const char *http_addr;
+    const char *client_tokens;
+    unsigned http_port;
+    unsigned http_threads;
+    unsigned max_body_bytes;
+    unsigned retry_budget;
+    unsigned deadline_ms;
+    unsigned connect_ms;
+    unsigned first_byte_ms;
+    unsigned idle_ms;
+    unsigned max_inflight;
+    unsigned lease_timeout_ms;
+    /* clients */
+    unsigned max_connections;    /* open client connections; beyond: refused at accept */
+    unsigned max_conns_per_addr; /* per client address; 0: no limit */
+    unsigned client_idle_s;      /* no byte from an idle or uploading client this long: closed */
+    unsigned client_body_s;      /* a body must arrive within this (408) */
+    unsigned max_buffered_bytes; /* request bodies being received, all connections together */
+    const char *trusted_proxies; /* SB_TRUSTED_PROXIES: whose X-Forwarded-For is believed */
+    const char *admin_origins;   /* SB_ADMIN_ORIGINS: more origins allowed for cookie writes */
+    /* admin */
+    const char *pg_dsn;
+    struct kv_cfg redis;
+    const char *redis_prefix;
+    const char *admin_user;
+    const char *admin_password;
+    const char *admin_password_file;
+    unsigned session_ttl_s;
+    unsigned login_max_failures;
+    unsigned login_window_s;
+    unsigned token_reload_s;
+    unsigned tokens_stale_s; /* /readyz fails when token reloads failed this long */
+    bool cookie_secure;
+    bool allow_http_upstream;  /* the admin API may point the upstream at http:// */
+    unsigned reveals_per_hour; /* keys one admin may reveal in an hour */
+    bool oai_derived;          /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
+    const char *edge_id;       /* this replica in request events (default host-pid) */
+    unsigned tail_heartbeat_s; /* live tail: an SSE comment this often */
+    bool request_events;       /* publish a RequestEvent per request (the request log) */
+    struct events_cfg events;
+};
+
+#endif
