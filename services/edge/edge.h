@@ -30,7 +30,6 @@ struct idmap;
 struct oai_call;
 struct lc_attempt;
 
-
 enum call_state { CS_ADMITTING, CS_LEASING, CS_FORWARDING, CS_STREAMING, CS_DONE };
 
 #define CALL_MAX_EXCLUDE 32

@@ -101,8 +101,8 @@ enum status sched_metrics_render(struct sched *s, struct buf *out)
         st = buf_printf(out,
                         "sb_scheduler_job_runs_total{job=\"%s\",result=\"ok\"} %llu\n"
                         "sb_scheduler_job_runs_total{job=\"%s\",result=\"failed\"} %llu\n",
-                        sched_job_name(j), (unsigned long long)prom_get(&job_runs[j][1]), sched_job_name(j),
-                        (unsigned long long)prom_get(&job_runs[j][0]));
+                        sched_job_name(j), (unsigned long long)prom_get(&job_runs[j][1]),
+                        sched_job_name(j), (unsigned long long)prom_get(&job_runs[j][0]));
     if (st == ST_OK)
         st = sched_probe_metrics(out);
     return st;
@@ -146,6 +146,6 @@ void sched_job_run(struct sched *s, enum sched_job_id j, const char *trigger, co
         LOG_WARN("job.table_unsaved", "job=%s", sched_job_name(j));
     sc_job_event(s->ev, s->cfg->id, sched_job_name(j), js, trigger, admin);
     LOG_AT(ok ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "job.done",
-           "job=%s ok=%s dur_ms=%u trigger=%s result=\"%s\"", sched_job_name(j), ok ? "true" : "false",
-           (unsigned)js->last_duration_ms, trigger, result);
+           "job=%s ok=%s dur_ms=%u trigger=%s result=\"%s\"", sched_job_name(j),
+           ok ? "true" : "false", (unsigned)js->last_duration_ms, trigger, result);
 }
