@@ -23,6 +23,7 @@
 #include "lib/clock.h"
 #include "lib/db.h"
 #include "lib/gjson.h"
+#include "lib/instance.h"
 #include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -397,11 +398,7 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
     a->edge = e;
     a->tokens = tokens;
     (void)snprintf(a->prefix, sizeof(a->prefix), "%s", cfg->redis_prefix);
-    {
-        char host[64] = "host";
-        (void)gethostname(host, sizeof(host) - 1);
-        (void)snprintf(a->id, sizeof(a->id), "edge-%s-%d", host, (int)getpid());
-    }
+    (void)snprintf(a->id, sizeof(a->id), "%s", cfg->edge_id); /* one id in status and events */
     a->q = queue_new(QUEUE_CAP, NULL, NULL);
     st = open_db(cfg->pg_dsn, &a->db);
     if (st != ST_OK) {

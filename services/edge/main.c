@@ -11,6 +11,7 @@
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/instance.h"
 #include "lib/jet.h"
 #include "lib/log.h"
 #include "lib/ops.h"
@@ -166,12 +167,7 @@ int main(int argc, char **argv)
     tokens = tokens_new();
     tokens_parse_list(cfg.client_tokens, &env_tokens, &n_env);
     tokens_set_take(tokens, env_tokens, n_env);
-    if (!cfg.edge_id[0]) {
-        char host[64] = "host";
-        (void)gethostname(host, sizeof(host) - 1);
-        (void)snprintf(idbuf, sizeof(idbuf), "%s-%d", host, (int)getpid());
-        cfg.edge_id = idbuf;
-    }
+    cfg.edge_id = instance_id("edge", cfg.edge_id, idbuf, sizeof(idbuf));
     cfg_log(edge_fields, sizeof(edge_fields) / sizeof(edge_fields[0]), &cfg);
     signals_init(&stop_flag);
     if (ops_start(&cfg.ops, "edge", &ops) != ST_OK) {

@@ -12,6 +12,7 @@
 #include "lib/bus.h"
 #include "lib/classify.h"
 #include "lib/config.h"
+#include "lib/instance.h"
 #include "lib/log.h"
 #include "lib/ops.h"
 #include "lib/signals.h"
@@ -46,7 +47,7 @@ static enum status on_metrics(struct buf *out, void *arg)
 int main(void)
 {
     struct fwd_config cfg;
-    char err[256], idbuf[96], host[64];
+    char err[256], idbuf[96];
     struct classify_table *table = NULL;
     struct fwd *f = NULL;
     struct bus *bus = NULL;
@@ -61,16 +62,7 @@ int main(void)
         LOG_ERROR("config.invalid", "msg=\"%s\"", err);
         return EXIT_FAILURE;
     }
-    if (!cfg.id[0]) {
-        if (gethostname(host, sizeof(host)) != 0)
-            (void)snprintf(host, sizeof(host), "fwd");
-        host[sizeof(host) - 1] = '\0';
-        for (char *p = host; *p; p++)
-            if (*p == '.' || *p == '*' || *p == '>' || *p == ' ')
-                *p = '-';
-        (void)snprintf(idbuf, sizeof(idbuf), "%s-%d", host, (int)getpid());
-        cfg.id = idbuf;
-    }
+    cfg.id = instance_id("fwd", cfg.id, idbuf, sizeof(idbuf));
     if (cfg.error_classes[0] &&
         classify_table_parse(cfg.error_classes, &table, err, sizeof(err)) != ST_OK) {
         LOG_ERROR("config.invalid", "name=SB_ERROR_CLASSES msg=\"%s\"", err);

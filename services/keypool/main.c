@@ -15,6 +15,7 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/events.h"
+#include "lib/instance.h"
 #include "lib/jet.h"
 #include "lib/kv.h"
 #include "lib/log.h"
@@ -294,10 +295,7 @@ int main(int argc, char **argv)
                status_str(mst));
         return mst == ST_OK ? EXIT_SUCCESS : EXIT_FAILURE;
     }
-    if (!cfg.id[0]) {
-        (void)snprintf(idbuf, sizeof(idbuf), "kp-%d", (int)getpid());
-        cfg.id = idbuf;
-    }
+    cfg.id = instance_id("kp", cfg.id, idbuf, sizeof(idbuf));
     if (!clock_parse_tod(cfg.reset_time, &reset_sod)) {
         LOG_ERROR("config.invalid", "msg=\"SB_QUOTA_RESET_TIME: HH:MM or HH:MM:SS expected\"");
         return EXIT_FAILURE;

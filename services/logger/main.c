@@ -20,6 +20,7 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/events.h"
+#include "lib/instance.h"
 #include "lib/jet.h"
 #include "lib/log.h"
 #include "lib/ops.h"
@@ -169,10 +170,7 @@ int main(int argc, char **argv)
                status_str(mst));
         return mst == ST_OK ? EXIT_SUCCESS : EXIT_FAILURE;
     }
-    if (!cfg.id[0]) {
-        (void)snprintf(idbuf, sizeof(idbuf), "lgr-%d", (int)getpid());
-        cfg.id = idbuf;
-    }
+    cfg.id = instance_id("lgr", cfg.id, idbuf, sizeof(idbuf));
     cfg_log(lgr_fields, sizeof(lgr_fields) / sizeof(lgr_fields[0]), &cfg);
     signals_init(&stop_flag);
     l.cfg = &cfg;

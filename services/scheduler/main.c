@@ -18,6 +18,7 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/events.h"
+#include "lib/instance.h"
 #include "lib/jet.h"
 #include "lib/kv.h"
 #include "lib/log.h"
@@ -219,12 +220,7 @@ int main(void)
         LOG_ERROR("config.invalid", "msg=\"SB_QUOTA_RESET_TIME: HH:MM or HH:MM:SS expected\"");
         return EXIT_FAILURE;
     }
-    if (!cfg.id[0]) {
-        char host[48] = "";
-        (void)gethostname(host, sizeof(host) - 1);
-        (void)snprintf(idbuf, sizeof(idbuf), "sched-%s-%d", host, (int)getpid());
-        cfg.id = idbuf;
-    }
+    cfg.id = instance_id("sched", cfg.id, idbuf, sizeof(idbuf));
     cfg_log(fields, sizeof(fields) / sizeof(fields[0]), &cfg);
     signals_init(&stop_flag);
     s.cfg = &cfg;
