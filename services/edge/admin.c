@@ -8,9 +8,6 @@
  */
 #include "admin.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +24,7 @@
 #include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/parse.h"
-#include "lib/queue.h"
+#include "lib/worker.h"
 #include "lib/xalloc.h"
 
 #include "admin_int.h"
@@ -112,9 +109,6 @@ static const char *const migrations[] = {
     "  addr text NOT NULL DEFAULT '')",
 };
 
-static atomic_bool stop_flag;
-static pthread_t worker;
-static bool worker_started;
 static char reload_marker;   /* queued by the bus callback: "reload tokens" */
 static char settings_marker; /* queued by the bus callback: "settings changed" */
 
@@ -129,7 +123,7 @@ void admin_job_free(struct admin_job *job)
 
 enum status admin_submit(struct admin *a, struct admin_job *job)
 {
-    return queue_push(a->q, job);
+    return worker_push(a->w, job);
 }
 
 static void on_sessions(struct bus_msg *msg, void *arg)
@@ -319,45 +313,49 @@ static void handle(struct admin *a, struct admin_job *job)
     json_decref(x.out);
 }
 
-static void *run(void *arg)
+static void on_batch(void *ctx, void **items, size_t n)
 {
-    struct admin *a = arg;
+    struct admin *a = ctx;
 
-    while (!atomic_load(&stop_flag)) {
-        struct pollfd pfd = {queue_fd(a->q), POLLIN, 0};
-        void *item;
-        uint64_t now;
-
-        if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
-            break;
-        queue_ack(a->q);
-        while ((item = queue_pop(a->q)) != NULL) {
-            if (item == &reload_marker) {
-                a->reload = true;
-                continue;
-            }
-            if (item == &settings_marker) {
-                (void)settings_load(a);
-                continue;
-            }
-            handle(a, item);
-            admin_job_free(item);
-        }
-        now = clock_now_ms();
-        if (a->reload || now - a->last_reload_ms >= (uint64_t)a->cfg->token_reload_s * 1000) {
-            a->reload = false;
-            (void)tok_reload(a);
+    for (size_t i = 0; i < n; i++) {
+        if (items[i] == &reload_marker) {
+            a->reload = true;
+        } else if (items[i] == &settings_marker) {
+            (void)settings_load(a);
+        } else {
+            handle(a, items[i]);
+            admin_job_free(items[i]);
         }
     }
-    return NULL;
 }
+
+/* Reload the tokens when told to, and every SB_TOKEN_RELOAD_S. */
+static void on_tick(void *ctx)
+{
+    struct admin *a = ctx;
+    uint64_t now = clock_now_ms();
+
+    if (a->reload || now - a->last_reload_ms >= (uint64_t)a->cfg->token_reload_s * 1000) {
+        a->reload = false;
+        (void)tok_reload(a);
+    }
+}
+
+static void drop_item(void *item)
+{
+    if (item != &reload_marker && item != &settings_marker)
+        admin_job_free(item);
+}
+
+static const struct worker_ops admin_ops = {
+    .batch = on_batch, .tick = on_tick, .drop = drop_item, .max_batch = 16};
 
 static void on_settings(struct bus_msg *msg, void *arg)
 {
     struct admin *a = arg;
 
     bus_msg_free(msg);
-    if (queue_push(a->q, &settings_marker) != ST_OK)
+    if (worker_push(a->w, &settings_marker) != ST_OK)
         LOG_WARN("settings.missed", "action=apply_at_next_change");
 }
 
@@ -373,7 +371,7 @@ static void on_changed(struct bus_msg *msg, void *arg)
     struct admin *a = arg;
 
     bus_msg_free(msg);
-    (void)queue_push(a->q, &reload_marker); /* full: the periodic reload catches up */
+    (void)worker_push(a->w, &reload_marker); /* full: the periodic reload catches up */
 }
 
 static enum status open_db(const char *dsn, struct db **ret)
@@ -399,7 +397,8 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
     a->tokens = tokens;
     (void)snprintf(a->prefix, sizeof(a->prefix), "%s", cfg->redis_prefix);
     (void)snprintf(a->id, sizeof(a->id), "%s", cfg->edge_id); /* one id in status and events */
-    a->q = queue_new(QUEUE_CAP, NULL, NULL);
+    if ((st = worker_new(QUEUE_CAP, &admin_ops, a, &a->w)) != ST_OK)
+        goto fail;
     st = open_db(cfg->pg_dsn, &a->db);
     if (st != ST_OK) {
         LOG_ERROR("startup.failed", "step=postgres st=%s", status_str(st));
@@ -429,12 +428,8 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
         (void)settings_load(a); /* JetStream down: the environment's values until a change */
     if (st != ST_OK)
         goto fail;
-    atomic_store(&stop_flag, false);
-    if (pthread_create(&worker, NULL, run, a) != 0) {
-        st = ST_NOMEM;
+    if ((st = worker_start(a->w)) != ST_OK)
         goto fail;
-    }
-    worker_started = true;
     *ret = a;
     return ST_OK;
 fail:
@@ -444,19 +439,9 @@ fail:
 
 void admin_free(struct admin *a)
 {
-    void *item;
-
     if (!a)
         return;
-    if (worker_started) {
-        atomic_store(&stop_flag, true);
-        (void)pthread_join(worker, NULL);
-        worker_started = false;
-    }
-    while (a->q && (item = queue_pop(a->q)) != NULL)
-        if (item != &reload_marker && item != &settings_marker)
-            admin_job_free(item);
-    queue_free(a->q);
+    worker_stop(a->w);
     tail_free(a->tail);
     kv_free(a->kv);
     db_free(a->db);

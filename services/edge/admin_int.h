@@ -18,6 +18,7 @@ struct edge_config;
 struct kv;
 struct tokens;
 struct tail;
+struct worker;
 
 struct admin {
     const struct edge_config *cfg;
@@ -26,7 +27,7 @@ struct admin {
     struct tokens *tokens;
     struct db *db;
     struct kv *kv;
-    struct queue *q;
+    struct worker *w;  /* the admin thread: requests, bus notices, token reloads */
     struct tail *tail; /* the live tail of request events */
     int wake_fd;
     uint64_t last_reload_ms;

@@ -13,10 +13,6 @@
  */
 #include "ratelimit.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +21,7 @@
 #include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/parse.h"
-#include "lib/queue.h"
+#include "lib/worker.h"
 #include "lib/xalloc.h"
 
 #include "edge.h"
@@ -136,9 +132,7 @@ struct limiter {
     lim_verdict_fn *on_verdict;
     void *ctx;
     struct kv *kv;
-    struct queue *q;
-    pthread_t thread;
-    atomic_bool stop;
+    struct worker *w;
     int lua_admit, lua_done;
     bool warned;
 };
@@ -219,29 +213,15 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
     free(a);
 }
 
-static void *run(void *arg)
+/* The worker's batch: admit or release, then free the items. */
+static void on_batch(void *ctx, void **items, size_t n)
 {
-    struct limiter *l = arg;
-
-    while (!atomic_load(&l->stop)) {
-        struct pollfd pfd = {queue_fd(l->q), POLLIN, 0};
-        if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
-            break;
-        queue_ack(l->q);
-        for (;;) {
-            struct item *items[BATCH];
-            size_t n = 0;
-            while (n < BATCH && (items[n] = queue_pop(l->q)) != NULL)
-                n++;
-            if (n == 0)
-                break;
-            run_batch(l, items, n);
-            for (size_t i = 0; i < n; i++)
-                free(items[i]);
-        }
-    }
-    return NULL;
+    run_batch(ctx, (struct item **)items, n);
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
 }
+
+static const struct worker_ops limiter_ops = {.batch = on_batch, .drop = free, .max_batch = BATCH};
 
 enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdict, void *ctx,
                         struct limiter **ret)
@@ -252,7 +232,6 @@ enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdic
     l->cfg = cfg;
     l->on_verdict = on_verdict;
     l->ctx = ctx;
-    l->q = queue_new(cfg->max_inflight * 2 + 64, NULL, NULL);
     st = kv_connect(&cfg->redis, &l->kv);
     if (st != ST_OK) {
         limiter_free(l);
@@ -260,11 +239,12 @@ enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdic
     }
     l->lua_admit = kv_script_add(l->kv, LUA_ADMIT);
     l->lua_done = kv_script_add(l->kv, LUA_DONE);
-    if (pthread_create(&l->thread, NULL, run, l) != 0) {
-        kv_free(l->kv);
-        l->kv = NULL;
+    st = worker_new(cfg->max_inflight * 2 + 64, &limiter_ops, l, &l->w);
+    if (st == ST_OK)
+        st = worker_start(l->w);
+    if (st != ST_OK) {
         limiter_free(l);
-        return ST_NOMEM;
+        return st;
     }
     *ret = l;
     return ST_OK;
@@ -272,17 +252,9 @@ enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdic
 
 void limiter_free(struct limiter *l)
 {
-    struct item *it;
-
     if (!l)
         return;
-    if (l->kv) {
-        atomic_store(&l->stop, true);
-        (void)pthread_join(l->thread, NULL);
-    }
-    while (l->q && (it = queue_pop(l->q)) != NULL)
-        free(it);
-    queue_free(l->q);
+    worker_stop(l->w);
     kv_free(l->kv);
     free(l);
 }
@@ -298,7 +270,7 @@ enum status limiter_admit(struct limiter *l, uint64_t call_id, const char *req_i
     memcpy(it->token_id, tok->id, sizeof(it->token_id));
     it->lim = tok->lim;
     it->deadline_ms = deadline_ms;
-    if (queue_push(l->q, it) != ST_OK) {
+    if (worker_push(l->w, it) != ST_OK) {
         free(it);
         return ST_AGAIN;
     }
@@ -317,7 +289,7 @@ void limiter_done(struct limiter *l, const char *req_id, const struct tok_info *
     it->prompt = prompt_tokens;
     it->output = output_tokens;
     it->total = total_tokens;
-    if (queue_push(l->q, it) != ST_OK)
+    if (worker_push(l->w, it) != ST_OK)
         free(it); /* usage is best effort; a concurrency slot expires at the deadline */
 }
 

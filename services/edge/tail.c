@@ -1,10 +1,7 @@
 /* Live tail of request events (see tail.h). */
 #include "tail.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,7 +11,7 @@
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/log.h"
-#include "lib/queue.h"
+#include "lib/worker.h"
 #include "lib/xalloc.h"
 
 #include "log_codec.h"
@@ -44,9 +41,8 @@ struct item {
 struct tail {
     const struct bus_cfg *bus_cfg; /* NATS, for the tail's own connection */
     struct bus *bus; /* connected while a client is attached: no client, no event traffic */
-    struct queue *q;
-    pthread_t thread;
-    atomic_bool stop;
+    struct worker *w;
+    uint64_t last_beat_us;
     atomic_uint nclients; /* read by the bus callback: no clients, no work */
     unsigned heartbeat_s;
     struct client *clients[TAIL_MAX_CLIENTS];
@@ -64,7 +60,7 @@ static void on_event(struct bus_msg *msg, void *arg)
     }
     it = xcalloc(1, sizeof(*it));
     it->msg = msg;
-    if (queue_push(t->q, it) != ST_OK) {
+    if (worker_push(t->w, it) != ST_OK) {
         bus_msg_free(msg); /* the thread is behind: every client misses this one */
         free(it);
     }
@@ -203,41 +199,58 @@ static void on_revoke(struct tail *t, const struct item *it)
     }
 }
 
-static void *run(void *arg)
+static void on_batch(void *ctx, void **items, size_t n)
 {
-    struct tail *t = arg;
-    uint64_t last_beat = clock_mono_us();
+    struct tail *t = ctx;
 
-    while (!atomic_load(&t->stop)) {
-        struct pollfd pfd = {queue_fd(t->q), POLLIN, 0};
-        struct item *it;
-        if (poll(&pfd, 1, 250) < 0 && errno != EINTR)
-            break;
-        queue_ack(t->q);
-        while ((it = queue_pop(t->q)) != NULL) {
-            if (it->client)
-                on_client(t, it->client);
-            if (it->revoke)
-                on_revoke(t, it);
-            if (it->msg) {
-                on_msg(t, it->msg);
-                bus_msg_free(it->msg);
-            }
-            free(it);
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = items[i];
+        if (it->client)
+            on_client(t, it->client);
+        if (it->revoke)
+            on_revoke(t, it);
+        if (it->msg) {
+            on_msg(t, it->msg);
+            bus_msg_free(it->msg);
         }
-        if (clock_mono_us() - last_beat >= (uint64_t)t->heartbeat_s * 1000000) {
-            last_beat = clock_mono_us();
-            for (size_t i = t->n; i-- > 0;) {
-                /* a suspended connection does not notice a hang-up by itself */
-                if (pipe_check_peer(t->clients[i]->pipe))
-                    drop(t, i);
-                else
-                    (void)put(t, i, ": heartbeat\n\n", 13, false);
-            }
-        }
+        free(it);
     }
-    return NULL;
 }
+
+/* Every heartbeat: a comment to each client, and the hang-ups found. */
+static void on_tick(void *ctx)
+{
+    struct tail *t = ctx;
+
+    if (clock_mono_us() - t->last_beat_us < (uint64_t)t->heartbeat_s * 1000000)
+        return;
+    t->last_beat_us = clock_mono_us();
+    for (size_t i = t->n; i-- > 0;) {
+        /* a suspended connection does not notice a hang-up by itself */
+        if (pipe_check_peer(t->clients[i]->pipe))
+            drop(t, i);
+        else
+            (void)put(t, i, ": heartbeat\n\n", 13, false);
+    }
+}
+
+/* An item left when the tail stops. */
+static void drop_item(void *item)
+{
+    struct item *it = item;
+
+    if (it->msg)
+        bus_msg_free(it->msg);
+    if (it->client) {
+        pipe_finish(it->client->pipe);
+        pipe_unref(it->client->pipe);
+        free(it->client);
+    }
+    free(it);
+}
+
+static const struct worker_ops tail_ops = {
+    .batch = on_batch, .tick = on_tick, .drop = drop_item, .max_batch = 64, .tick_ms = 250};
 
 enum status tail_new(const struct bus_cfg *bus_cfg, unsigned heartbeat_s, struct tail **ret)
 {
@@ -245,9 +258,9 @@ enum status tail_new(const struct bus_cfg *bus_cfg, unsigned heartbeat_s, struct
 
     t->bus_cfg = bus_cfg;
     t->heartbeat_s = heartbeat_s ? heartbeat_s : 1;
-    t->q = queue_new(QUEUE_CAP, NULL, NULL);
-    if (!t->q || pthread_create(&t->thread, NULL, run, t) != 0) {
-        queue_free(t->q);
+    t->last_beat_us = clock_mono_us();
+    if (worker_new(QUEUE_CAP, &tail_ops, t, &t->w) != ST_OK || worker_start(t->w) != ST_OK) {
+        worker_stop(t->w);
         free(t);
         return ST_NOMEM;
     }
@@ -257,25 +270,11 @@ enum status tail_new(const struct bus_cfg *bus_cfg, unsigned heartbeat_s, struct
 
 void tail_free(struct tail *t)
 {
-    struct item *it;
-
     if (!t)
         return;
-    atomic_store(&t->stop, true);
-    (void)pthread_join(t->thread, NULL);
+    worker_stop(t->w);
     while (t->n)
         drop(t, t->n - 1); /* the last one closes the connection */
-    while ((it = queue_pop(t->q)) != NULL) {
-        if (it->msg)
-            bus_msg_free(it->msg);
-        if (it->client) {
-            pipe_finish(it->client->pipe);
-            pipe_unref(it->client->pipe);
-            free(it->client);
-        }
-        free(it);
-    }
-    queue_free(t->q);
     free(t);
 }
 
@@ -287,7 +286,7 @@ void tail_revoke(struct tail *t, const char *user, const char *session, const ch
     (void)snprintf(it->user, sizeof(it->user), "%s", user ? user : "");
     (void)snprintf(it->session, sizeof(it->session), "%s", session ? session : "");
     (void)snprintf(it->keep, sizeof(it->keep), "%s", keep ? keep : "");
-    if (queue_push(t->q, it) != ST_OK)
+    if (worker_push(t->w, it) != ST_OK)
         free(it); /* 8192 items behind: the heartbeat's peer check remains */
 }
 
@@ -306,7 +305,7 @@ enum status tail_add(struct tail *t, struct pipe *p, const struct lc_filter *f, 
     (void)snprintf(it->client->session, sizeof(it->client->session), "%s", session);
     /* counted at once, so the events of this very moment are not dropped by on_event */
     atomic_fetch_add(&t->nclients, 1);
-    if (queue_push(t->q, it) != ST_OK) {
+    if (worker_push(t->w, it) != ST_OK) {
         atomic_fetch_sub(&t->nclients, 1);
         free(it->client);
         free(it);

@@ -1,13 +1,9 @@
 /*
  * logger: SB_EVENTS -> Postgres. The main thread pulls batches from the durable consumer,
  * writes each in one transaction and acknowledges it only after the commit; while Postgres is
- * down it holds the batch and retries (JetStream keeps everything behind it). A second thread
- * answers log and statistics queries, and the scheduler's retention requests, on its own
- * connection.
+ * down it holds the batch and retries (JetStream keeps everything behind it). Queries are
+ * answered on a worker of their own (answer.c).
  */
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,10 +20,10 @@
 #include "lib/jet.h"
 #include "lib/log.h"
 #include "lib/ops.h"
-#include "lib/queue.h"
 #include "lib/signals.h"
 #include "lib/xalloc.h"
 
+#include "answer.h"
 #include "lgr.h"
 #include "lgr_codec.h"
 #include "proto/subjects.h"
@@ -50,74 +46,6 @@ static const struct cfg_field lgr_fields[] = {
 };
 
 static volatile sig_atomic_t stop_flag;
-
-/* ---------------------------------------------------------------- queries */
-
-struct answerer {
-    struct bus *bus;
-    struct queue *q;
-    struct lgr_store *store;
-    struct lgr *lgr;
-    pthread_t thread;
-    atomic_bool stop;
-};
-
-static void on_query(struct bus_msg *msg, void *arg)
-{
-    struct answerer *a = arg;
-
-    if (queue_push(a->q, msg) != ST_OK)
-        bus_msg_free(msg); /* overloaded: the asker times out */
-}
-
-/* Retention, asked by the scheduler's job: drop what is older than the retention. */
-static void prune(struct answerer *a, struct buf *out)
-{
-    size_t dropped = 0;
-    unsigned days = lgr_live_retention(a->bus, a->lgr->cfg->retention_days);
-    enum status st = lgr_store_prune(a->store, days, &dropped);
-
-    if (dropped)
-        atomic_store(&a->lgr->parts_dropped, true);
-    if (st != ST_OK)
-        LOG_WARN("retention.failed", "days=%u err=\"%s\"", days, lgr_store_error(a->store));
-    else
-        LOG_INFO("retention.done", "days=%u partitions_dropped=%zu", days, dropped);
-    (void)lgr_prune_reply(st, st == ST_OK ? "" : "the log store failed", days, dropped, out);
-}
-
-static void *answer_run(void *arg)
-{
-    struct answerer *a = arg;
-    struct buf out;
-
-    buf_init(&out, 16u * 1024 * 1024);
-    while (!atomic_load(&a->stop)) {
-        struct pollfd pfd = {queue_fd(a->q), POLLIN, 0};
-        struct bus_msg *msg;
-        if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
-            break;
-        queue_ack(a->q);
-        while ((msg = queue_pop(a->q)) != NULL) {
-            const char *op = bus_msg_subject(msg) + strlen(SUBJ_LOGGER_QUERY);
-            const char *reply = bus_msg_reply(msg);
-            uint64_t t0 = clock_mono_us();
-            buf_reset(&out);
-            if (strcmp(op, "prune") == 0)
-                prune(a, &out);
-            else
-                lgr_query_answer(lgr_store_db(a->store), op, bus_msg_data(msg), bus_msg_len(msg),
-                                 &out);
-            if (reply)
-                (void)bus_publish(a->bus, reply, NULL, out.data, out.len, NULL);
-            LOG_DEBUG("query.done", "op=%s bytes=%zu dur_us=%llu", op, out.len,
-                      (unsigned long long)(clock_mono_us() - t0));
-            bus_msg_free(msg);
-        }
-    }
-    buf_done(&out);
-    return NULL;
-}
 
 /* ---------------------------------------------------------------- ops */
 
@@ -149,7 +77,8 @@ int main(int argc, char **argv)
 {
     struct lgr_config cfg;
     struct lgr l;
-    struct answerer ans;
+    struct lgr_store *qstore = NULL; /* the queries' own connection */
+    struct lgr_answer *ans = NULL;
     char err[256], idbuf[64];
     struct jet_pull_cfg pc;
     struct ops *ops = NULL;
@@ -157,7 +86,6 @@ int main(int argc, char **argv)
     enum status st = ST_OK;
 
     memset(&l, 0, sizeof(l));
-    memset(&ans, 0, sizeof(ans));
     log_init("logger");
     if (cfg_load(lgr_fields, sizeof(lgr_fields) / sizeof(lgr_fields[0]), &cfg, NULL, err,
                  sizeof(err)) != ST_OK) {
@@ -192,7 +120,7 @@ int main(int argc, char **argv)
     }
     SIGNALS_UNTIL_UP("stream", st, events_ensure(l.bus, &cfg.events, false, 1), &stop_flag);
     SIGNALS_UNTIL_UP("postgres", st, lgr_store_open(cfg.pg_dsn, &l.store), &stop_flag);
-    SIGNALS_UNTIL_UP("postgres_queries", st, lgr_store_open(cfg.pg_dsn, &ans.store), &stop_flag);
+    SIGNALS_UNTIL_UP("postgres_queries", st, lgr_store_open(cfg.pg_dsn, &qstore), &stop_flag);
     /* the consumer's settings must not depend on a replica's own tuning: every replica binds
      * to the same durable, and a mismatch refuses the bind */
     pc = (struct jet_pull_cfg){EVENTS_STREAM, cfg.durable, SUBJ_EV_ALL, cfg.ack_wait_s,
@@ -202,16 +130,9 @@ int main(int argc, char **argv)
         rc = EXIT_SUCCESS;
         goto out;
     }
-    ans.bus = l.bus;
-    ans.lgr = &l;
-    ans.q = queue_new(1024, NULL, NULL);
-    if (pthread_create(&ans.thread, NULL, answer_run, &ans) != 0) {
-        LOG_ERROR("startup.failed", "step=thread");
+    if ((st = lgr_answer_start(&l, qstore, &ans)) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=queries st=%s", status_str(st));
         goto out;
-    }
-    if (bus_subscribe(l.bus, SUBJ_LOGGER_QUERY "*", QUEUE_LOGGER, on_query, &ans) != ST_OK) {
-        LOG_ERROR("startup.failed", "step=subscribe");
-        goto stop;
     }
     ops_serve(ops, on_ready, &l, on_metrics, &l);
     LOG_INFO("ready", "id=%s batch=%u flush_ms=%u ops_port=%u", cfg.id, cfg.batch, cfg.flush_ms,
@@ -227,19 +148,12 @@ int main(int argc, char **argv)
     LOG_INFO("stopping", "id=%s stored=%llu duplicates=%llu", cfg.id, (unsigned long long)l.stored,
              (unsigned long long)l.duplicates);
     rc = EXIT_SUCCESS;
-stop:
-    atomic_store(&ans.stop, true);
-    (void)pthread_join(ans.thread, NULL);
 out:
+    lgr_answer_halt(ans); /* before the bus it answers on */
     jet_pull_free(l.pull);
     bus_free(l.bus);
-    if (ans.q) {
-        struct bus_msg *msg;
-        while ((msg = queue_pop(ans.q)) != NULL)
-            bus_msg_free(msg);
-    }
-    queue_free(ans.q);
-    lgr_store_free(ans.store);
+    lgr_answer_free(ans); /* after it: no query can arrive any more */
+    lgr_store_free(qstore);
     lgr_store_free(l.store);
     ops_free(ops);
     bus_shutdown();
