@@ -1,6 +1,7 @@
 // make bench: wrk against the fake upstream directly, through an nginx reverse-proxy hop (when
-// nginx is installed) and through Switchboard, for generateContent and a stream, at c=1 and
-// c=64. Prints latency, added latency and RPS as ratios. Loopback only; bounded durations.
+// nginx is installed), through the architecture floor (bench/floor.c) and through Switchboard,
+// for generateContent and a stream, at c=1 and c=64. Prints latency, added latency and RPS as
+// ratios. Loopback only; bounded durations.
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -56,8 +57,24 @@ http { access_log off; client_body_temp_path ${prefix}/body; proxy_temp_path ${p
   return { p, url: `http://127.0.0.1:${port}` };
 }
 
+// The architecture's floor (bench/floor.c): HTTP -> one NATS request -> a worker calling the
+// upstream with curl -> reply. Both halves on this stack's NATS, as the tests' observer user.
+async function floor(s) {
+  const bin = path.join(process.env.SB_BUILD_DIR ?? 'build', 'bench/floor');
+  const env = { ...process.env, NATS_URL: s.natsUrl, NATS_USER: 'observer', NATS_PASSWORD: s.natsPasswords.observer,
+    FLOOR_KEY_HEADER: `x-goog-api-key: ${FAKE_KEY}` };
+  const port = await freePort();
+  const start = (args) => new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    p.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(p); });
+    p.on('exit', (code) => reject(new Error(`floor ${args[0]} exited ${code}`)));
+  });
+  const procs = [await start(['worker', s.fakeUrl, '64']), await start(['server', String(port)])];
+  return { procs, url: `http://127.0.0.1:${port}` };
+}
+
 const s = new Stack();
-let ng;
+let ng, fl;
 try {
   await s.start(`bench:${FAKE_KEY}`, { loggers: Number(process.env.BENCH_LOGGERS ?? 1), schedulers: 1 }); // the production shape: every request logged, a scheduler leading
   const quiet = await s.edge({ SB_REQUEST_EVENTS: 'false' }, 'edge-nolog');
@@ -68,6 +85,8 @@ try {
   const viaEdge = wrkScript(s.dir, 'edge', s.token, body);
   const targets = [['direct upstream', s.fakeUrl, direct]];
   if (have('nginx')) { ng = await nginx(s.dir, s.fakePort); targets.push(['nginx hop', ng.url, direct]); }
+  fl = await floor(s);
+  targets.push(['architecture floor', fl.url, direct]);
   targets.push(['switchboard', s.url, viaEdge]);
   const routes = [['generateContent', '/v1beta/models/gemini-2.5-flash:generateContent'],
                   ['stream (sse)', '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse']];
@@ -89,16 +108,18 @@ try {
     }
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
-  console.log('\n| route | c | direct p50 ms | nginx added ms | switchboard added ms | added vs nginx | RPS vs direct |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('\n| route | c | direct p50 ms | nginx added ms | floor added ms | switchboard added ms | added vs floor | RPS vs direct | RPS vs nginx | RPS vs floor |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const [rname] of routes) {
     for (const c of [1, 64]) {
       const d = results[`${rname}|${c}|direct upstream`];
       const n = results[`${rname}|${c}|nginx hop`];
+      const f = results[`${rname}|${c}|architecture floor`];
       const sb = results[`${rname}|${c}|switchboard`];
       const sbAdd = sb.p50 - d.p50;
       const nAdd = n ? n.p50 - d.p50 : null;
-      console.log(`| ${rname} | ${c} | ${d.p50.toFixed(3)} | ${n ? nAdd.toFixed(3) : 'n/a'} | ${sbAdd.toFixed(3)} | ${n && nAdd > 0 ? (sbAdd / nAdd).toFixed(1) + '×' : 'n/a'} | ${(sb.rps / d.rps).toFixed(2)} |`);
+      const fAdd = f.p50 - d.p50;
+      console.log(`| ${rname} | ${c} | ${d.p50.toFixed(3)} | ${n ? nAdd.toFixed(3) : 'n/a'} | ${fAdd.toFixed(3)} | ${sbAdd.toFixed(3)} | ${fAdd > 0 ? (sbAdd / fAdd).toFixed(1) + '×' : 'n/a'} | ${(sb.rps / d.rps).toFixed(2)} | ${n ? (sb.rps / n.rps).toFixed(2) : 'n/a'} | ${(sb.rps / f.rps).toFixed(2)} |`);
     }
   }
   }
@@ -132,5 +153,6 @@ try {
   }
 } finally {
   if (ng) ng.p.kill('SIGTERM');
+  for (const p of fl?.procs ?? []) p.kill('SIGTERM');
   await s.stop();
 }
