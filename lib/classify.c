@@ -262,3 +262,11 @@ out:
     *ret = r;
     json_decref(root);
 }
+
+uint64_t classify_rpm_limit(const struct classify_result *r)
+{
+    if (r->cls != EC_QUOTA_MINUTE || !strstr(r->quota_id, "Requests") ||
+        strstr(r->quota_id, "Tokens"))
+        return 0;
+    return r->quota_value;
+}

@@ -59,6 +59,11 @@ void classify_upstream(const struct classify_table *t, unsigned status, const ch
                        size_t len, struct classify_result *ret);
 /** Stable name ("key_dead", ...) of a class; never NULL. */
 const char *classify_name(enum err_class cls);
+/**
+ * The quotaValue of r when the violated quota counts requests per minute (an RPM limit to learn),
+ * else 0: a token quota's value (input tokens per minute) is no request limit.
+ */
+uint64_t classify_rpm_limit(const struct classify_result *r);
 /** True for classes where the edge should try another key. */
 int classify_retryable(enum err_class cls);
 

@@ -251,7 +251,7 @@ enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *out)
     m.error_class = (Sb__V1__ErrorClass)o->cr->cls;
     m.http_status = o->cr->status;
     m.retry_delay_ms = o->cr->retry_delay_ms;
-    m.quota_value = o->cr->quota_value;
+    m.quota_value = classify_rpm_limit(o->cr); /* keypool learns it as the pair's RPM */
     m.reason = CODEC_STR(o->cr->reason[0] ? o->cr->reason : o->cr->quota_id);
     m.latency_ms = o->latency_ms;
     n = sb__v1__outcome__get_packed_size(&m);

@@ -264,7 +264,7 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
             return MHD_NO;
         }
     }
-    if (plan.fault != FF_NONE && plan.fault < FF_LATENCY) {
+    if (plan.fault != FF_NONE && (plan.fault < FF_LATENCY || plan.fault == FF_QUOTA_TOKENS)) {
         st = fake_error_body(plan.fault, &plan, model, &out);
         rc = send_json(conn, st, &out);
         goto out;

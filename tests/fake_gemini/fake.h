@@ -25,6 +25,7 @@ enum fake_fault {
     FF_RESET,        /* stream: connection reset after `after` events */
     FF_TRUNCATE,     /* stream: end without finishReason after `after` events */
     FF_EMPTY,        /* an answer with no parts and finishReason STOP */
+    FF_QUOTA_TOKENS, /* 429 per-minute input-token quota (QuotaFailure + RetryInfo) */
     FF_COUNT
 };
 

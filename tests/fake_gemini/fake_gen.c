@@ -120,6 +120,9 @@ unsigned fake_error_body(enum fake_fault fault, const struct fake_plan *plan, co
     case FF_QUOTA_MINUTE:
         return quota_error("GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
                            plan && plan->quota_value ? value : "10", model, delay, out);
+    case FF_QUOTA_TOKENS:
+        return quota_error("GenerateContentInputTokensPerModelPerMinute-FreeTier",
+                           plan && plan->quota_value ? value : "250000", model, delay, out);
     case FF_QUOTA_DAY:
         return quota_error("GenerateRequestsPerDayPerProjectPerModel-FreeTier",
                            plan && plan->quota_value ? value : "250", model, delay, out);

@@ -74,8 +74,9 @@ static uint64_t seq_next = 1, aborted_total;
 static struct buf last_body;
 
 static const char *const fault_names[FF_COUNT] = {
-    "none",        "invalid", "suspended", "quota_minute", "quota_day", "quota_zero", "500",  "503",
-    "bad_request", "latency", "stall",     "midstream",    "reset",     "truncate",   "empty"};
+    "none",  "invalid",  "suspended",   "quota_minute", "quota_day", "quota_zero",
+    "500",   "503",      "bad_request", "latency",      "stall",     "midstream",
+    "reset", "truncate", "empty",       "quota_tokens"};
 
 static unsigned env_uint(const char *name, unsigned def)
 {

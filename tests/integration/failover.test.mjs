@@ -155,6 +155,15 @@ test("the upstream's own per-minute quota cools the pair and its limit is learnt
   assert.ok(until > Date.now() && until <= Date.now() + 61000, 'cooling until the window resets');
 }));
 
+test("a per-minute input-token 429 cools the pair but is not learnt as a request limit", () => withStack(async (s) => {
+  await s.script({ key: KA, model: FLASH, fault: 'quota_tokens', retry_delay: '20s', count: 1 });
+  // least-recently-used order reaches each of the three projects within three requests
+  for (let i = 0; i < 5; i++) assert.equal((await s.gen(FLASH, `t${i}`)).status, 200);
+  assert.equal((await logFor(s, KA, FLASH)).length, 1, 'pa/flash answered 429 once, then cooled');
+  assert.ok(Number(s.redisRaw('ZSCORE', `sb:cool:${FLASH}`, 'pa')) > Date.now(), 'cooling');
+  assert.equal(s.redisRaw('HGET', 'sb:lim:pa', FLASH), '', 'no RPM limit learnt from a token quota');
+}));
+
 test('a body larger than one bus message travels in pieces, byte for byte', () => withStack(async (s) => {
   const text = 'lorem ipsum dolor sit amet '.repeat(80000); // ~2.1 MiB
   const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }] });

@@ -49,6 +49,15 @@ static const char *const per_minute =
     "{\"model\": \"gemini-2.5-pro\"}, \"quotaValue\": \"5\"}]}, {\"@type\": "
     "\"type.googleapis.com/google.rpc.RetryInfo\", \"retryDelay\": \"38.962214405s\"}]}}";
 
+static const char *const per_minute_tokens =
+    "{\"error\": {\"code\": 429, \"message\": \"quota\", \"status\": \"RESOURCE_EXHAUSTED\", "
+    "\"details\": [{\"@type\": \"type.googleapis.com/google.rpc.QuotaFailure\", \"violations\": "
+    "[{\"quotaMetric\": "
+    "\"generativelanguage.googleapis.com/generate_content_free_tier_input_token_count\", "
+    "\"quotaId\": \"GenerateContentInputTokensPerModelPerMinute-FreeTier\", \"quotaDimensions\": "
+    "{\"model\": \"gemini-2.5-flash\"}, \"quotaValue\": \"250000\"}]}, {\"@type\": "
+    "\"type.googleapis.com/google.rpc.RetryInfo\", \"retryDelay\": \"12s\"}]}}";
+
 /* the 2026 form: Help first, several violations, limit: 0 in the message, no quotaValue */
 static const char *const limit_zero =
     "{\"error\": {\"code\": 429, \"message\": \"You exceeded your current quota... \\n* Quota "
@@ -97,6 +106,13 @@ static void test_quota(void **state)
     assert_int_equal(r.retry_delay_ms, 38963);
     assert_int_equal(r.quota_value, 5);
     assert_string_equal(r.model, "gemini-2.5-pro");
+    assert_int_equal(classify_rpm_limit(&r), 5); /* a request quota: learnt as the RPM limit */
+    r = run(429, per_minute_tokens);
+    assert_int_equal(r.cls, EC_QUOTA_MINUTE);
+    assert_int_equal(r.quota_value, 250000);
+    assert_int_equal(classify_rpm_limit(&r), 0); /* input tokens are not requests */
+    r = run(429, per_day_2025);
+    assert_int_equal(classify_rpm_limit(&r), 0);
     r = run(429, limit_zero);
     assert_int_equal(r.cls, EC_QUOTA_ZERO);
     assert_int_equal(r.retry_delay_ms, 38000);
