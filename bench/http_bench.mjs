@@ -95,8 +95,18 @@ try {
     model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true);
   const openai = { generateContent: oai(false), 'stream (sse)': oai(true) };
   const results = {};
+  // where the edge's time goes: the median of each stage of request.done's stages_us (µs after
+  // the request's headers were complete), over the cell's requests
+  const timelines = {};
   const cell = async (rname, c, tname, url, script) => {
+    const from = tname === 'switchboard' && c === 1 ? s.logs('edge').length : -1;
     const r = await wrk(url, script, c);
+    if (from >= 0) {
+      const rows = s.logs('edge').slice(from).split('\n').map((l) => /stages_us=(\S+)/.exec(l)?.[1]).filter(Boolean)
+        .map((t) => Object.fromEntries(t.split(',').map((kv) => { const [k, v] = kv.split(':'); return [k, Number(v)]; })));
+      const med = (k) => { const v = rows.map((x) => x[k]).filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[v.length >> 1] : null; };
+      timelines[rname] = Object.fromEntries(['loop', 'asked', 'leased', 'sent', 'accepted', 'head', 'first', 'end', 'done'].map((k) => [k, med(k)]));
+    }
     results[`${rname}|${c}|${tname}`] = r;
     process.stderr.write(`  ${rname.padEnd(16)} c=${String(c).padEnd(3)} ${tname.padEnd(18)} p50 ${r.p50.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s\n`);
   };
@@ -122,6 +132,14 @@ try {
       console.log(`| ${rname} | ${c} | ${d.p50.toFixed(3)} | ${n ? nAdd.toFixed(3) : 'n/a'} | ${fAdd.toFixed(3)} | ${sbAdd.toFixed(3)} | ${fAdd > 0 ? (sbAdd / fAdd).toFixed(1) + '×' : 'n/a'} | ${(sb.rps / d.rps).toFixed(2)} | ${n ? (sb.rps / n.rps).toFixed(2) : 'n/a'} | ${(sb.rps / f.rps).toFixed(2)} |`);
     }
   }
+  }
+  if (Object.keys(timelines).length) {
+    const names = Object.keys(timelines);
+    console.log(`\n| stage (c=1, median µs after the headers) | ${names.join(' | ')} |`);
+    console.log(`|---|${names.map(() => '---').join('|')}|`);
+    const what = { loop: 'the loop took the call', asked: 'lease asked', leased: 'key leased', sent: 'sent to forwarders',
+      accepted: 'a forwarder took it', head: "upstream's head", first: 'first data frame', end: 'end frame', done: 'answer written' };
+    for (const [k, label] of Object.entries(what)) console.log(`| ${label} | ${names.map((n) => timelines[n][k] ?? '–').join(' | ')} |`);
   }
   // the request log's cost: the same edge build with and without publishing RequestEvents
   for (const c of [1, 64]) {

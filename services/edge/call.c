@@ -202,6 +202,14 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge
     return ST_OK;
 }
 
+void call_stage(struct call *c, enum call_stage s)
+{
+    if (!c->stage_us[s]) {
+        uint64_t d = clock_mono_us() - c->t_start_us;
+        c->stage_us[s] = d ? (d < UINT32_MAX ? (uint32_t)d : UINT32_MAX) : 1;
+    }
+}
+
 void call_free(struct call *c)
 {
     if (!c)
@@ -404,6 +412,7 @@ static void start_lease(struct edge *e, struct call *c)
     }
     c->t_phase_us = clock_mono_us();
     c->t_lease_us = c->t_phase_us;
+    call_stage(c, STG_ASKED);
 }
 
 static void send_pieces(struct edge *e, struct call *c)
@@ -465,6 +474,7 @@ static void start_forward(struct edge *e, struct call *c)
         return;
     }
     c->t_phase_us = clock_mono_us();
+    call_stage(c, STG_SENT);
 }
 
 /*
@@ -553,6 +563,7 @@ static void on_lease_reply(struct edge *e, struct call *c, struct bus_msg *msg)
     }
     switch (r.status) {
     case ST_OK:
+        call_stage(c, STG_LEASED);
         c->lease = r.lease;
         if (c->nexclude < CALL_MAX_EXCLUDE)
             (void)snprintf(c->exclude[c->nexclude++], 32, "%s", c->lease.key_id);
@@ -842,6 +853,7 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
     c->next_seq++;
     switch (f->kind) {
     case EF_ACCEPTED:
+        call_stage(c, STG_ACCEPTED);
         if (c->body_len > PIECE_MAX)
             send_pieces(e, c);
         break;
@@ -857,9 +869,11 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
         start_forward(e, c);
         break;
     case EF_HEAD:
+        call_stage(c, STG_HEAD);
         on_head(e, c, f);
         break;
     case EF_DATA:
+        call_stage(c, STG_FIRST);
         if (c->route.kind == RT_STREAM && (f->more || c->event_part.len) &&
             !join_event(e, c, f, &joined))
             break; /* more to come, or too large (answered) */
@@ -897,6 +911,7 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
     case EF_NONE:
         break;
     case EF_END:
+        call_stage(c, STG_END);
         on_end(e, c, f);
         break;
     case EF_ERROR:
@@ -1084,6 +1099,7 @@ static void on_start(struct edge *e, struct call *c)
     buf_init(&c->body_out, MAX_RESPONSE);
     buf_init(&c->event_part, MAX_RESPONSE);
     buf_init(&c->last_err, 256 * 1024);
+    call_stage(c, STG_LOOP);
     reqlog_start(c);
     if (c->tok.limited && e->limiter) {
         c->state = CS_ADMITTING;

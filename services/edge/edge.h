@@ -30,6 +30,19 @@ struct idmap;
 struct oai_call;
 struct lc_attempt;
 
+/* A call's path, for its timeline (request.done stages_us=): each the first time it happens. */
+enum call_stage {
+    STG_LOOP,     /* the loop took the call */
+    STG_ASKED,    /* a lease was asked for */
+    STG_LEASED,   /* a key was leased */
+    STG_SENT,     /* the request went to the forwarders */
+    STG_ACCEPTED, /* a forwarder took it */
+    STG_HEAD,     /* upstream's head */
+    STG_FIRST,    /* the first data frame */
+    STG_END,      /* the end frame */
+    STG_COUNT
+};
+
 enum call_state { CS_ADMITTING, CS_LEASING, CS_FORWARDING, CS_STREAMING, CS_DONE };
 
 #define CALL_MAX_EXCLUDE 32
@@ -90,14 +103,15 @@ struct call {
     bool admitted;         /* holds a limiter slot to release */
     unsigned prompt_tokens, output_tokens, total_tokens, thought_tokens, cached_tokens;
     /* the request log */
-    uint64_t t_wall_us;     /* arrival, wall clock */
-    uint64_t bytes_in;      /* the client's body */
-    uint64_t t_attempt_us;  /* the current attempt's start */
-    bool attempt_open;      /* att[natt - 1] has not ended yet */
-    unsigned natt;          /* attempts recorded (at most LC_MAX_ATTEMPTS) */
-    struct lc_attempt *att; /* LC_MAX_ATTEMPTS of them, allocated with the first */
-    char model_asked[128];  /* the model as the client named it */
-    char finish[32];        /* upstream finish reason */
+    uint64_t t_wall_us;           /* arrival, wall clock */
+    uint64_t bytes_in;            /* the client's body */
+    uint64_t t_attempt_us;        /* the current attempt's start */
+    bool attempt_open;            /* att[natt - 1] has not ended yet */
+    unsigned natt;                /* attempts recorded (at most LC_MAX_ATTEMPTS) */
+    struct lc_attempt *att;       /* LC_MAX_ATTEMPTS of them, allocated with the first */
+    char model_asked[128];        /* the model as the client named it */
+    char finish[32];              /* upstream finish reason */
+    uint32_t stage_us[STG_COUNT]; /* µs after t_start_us (0: not reached) */
 };
 
 struct edge;
@@ -105,6 +119,8 @@ struct edge;
 /** New loop context (borrowed cfg and bus). Caller owns *ret: edge_free(). */
 enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge **ret);
 void edge_free(struct edge *e);
+/** Stamp `s` of c's timeline unless already stamped. */
+void call_stage(struct call *c, enum call_stage s);
 /** Run the loop until *stop, beating ops each turn. */
 void edge_run(struct edge *e, struct ops *ops, volatile sig_atomic_t *stop);
 /**

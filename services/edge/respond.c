@@ -20,23 +20,44 @@
 #include "pipe.h"
 #include "reqlog.h"
 
+/* "loop:40,asked:52,...,done:950": the call's timeline in µs after its headers were complete. */
+static void stages(const struct call *c, uint64_t total, char *out, size_t n)
+{
+    static const char *const names[STG_COUNT] = {"loop",     "asked", "leased", "sent",
+                                                 "accepted", "head",  "first",  "end"};
+    size_t w = 0;
+
+    out[0] = '\0';
+    for (int s = 0; s < STG_COUNT && w < n; s++) {
+        int k = c->stage_us[s] ? snprintf(out + w, n - w, "%s%s:%u", w ? "," : "", names[s],
+                                          (unsigned)c->stage_us[s])
+                               : 0;
+        if (k > 0)
+            w += (size_t)k;
+    }
+    if (w < n)
+        (void)snprintf(out + w, n - w, "%sdone:%llu", w ? "," : "", (unsigned long long)total);
+}
+
 void resp_log_done(struct call *c, unsigned status, const char *outcome, const char *finish)
 {
     uint64_t now = clock_mono_us();
     uint64_t total = now - c->t_start_us;
+    char st[160];
 
+    stages(c, total, st, sizeof(st));
     metrics_request(c->client_kind, status, total > c->upstream_us ? total - c->upstream_us : 0,
                     c->t_first_byte_us ? c->t_first_byte_us - c->t_start_us : 0);
     LOG_INFO(
         "request.done",
         "req=%s route=%s model=%s status=%u outcome=%s tries=%u key_id=%s dur_ms=%llu "
-        "ttfb_ms=%llu overhead_us=%llu lease_us=%llu finish=%s",
+        "ttfb_ms=%llu overhead_us=%llu lease_us=%llu finish=%s stages_us=%s",
         c->req_id, route_name(c->client_kind), c->route.model[0] ? c->route.model : "-", status,
         outcome, c->tries, c->lease.key_id[0] ? c->lease.key_id : "-",
         (unsigned long long)(total / 1000),
         (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
         (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
-        (unsigned long long)c->lease_us, finish && finish[0] ? finish : "-");
+        (unsigned long long)c->lease_us, finish && finish[0] ? finish : "-", st);
     reqlog_call(c, status, outcome, finish);
 }
 
