@@ -3,7 +3,7 @@
 // build's objects (nm), an undefined symbol that another object defines is an edge to it.
 // Usage: node tools/check-cycles.mjs <build dir>
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const build = process.argv[2] ?? 'build';
@@ -35,11 +35,20 @@ const add = (edges, a, b) => { if (a !== b) (edges.get(a) ?? edges.set(a, new Se
 const files = git('ls-files', '*.c', '*.h').filter((f) => !skip(f));
 const mod = (f) => f.replace(/\.[ch]$/, '');
 const mods = new Set(files.map(mod));
+// a bare name is found next to the file, from the root, or anywhere in the same service (the
+// edge's folders share an include path)
+const service = (f) => /^services\/[^/]+\//.exec(f)?.[0] ?? '';
+const byName = new Map();
+for (const m of mods) {
+  const k = `${service(m)}|${path.basename(m)}`;
+  byName.set(k, byName.has(k) ? null : m); // ambiguous names resolve to nothing
+}
 const inc = new Map();
 for (const f of files) {
   for (const m of readFileSync(f, 'utf8').matchAll(/^#include "([^"]+)"/gm)) {
     const near = mod(path.join(path.dirname(f), m[1]));
-    const target = mods.has(near) ? near : mods.has(mod(m[1])) ? mod(m[1]) : null;
+    const target = mods.has(near) ? near : mods.has(mod(m[1])) ? mod(m[1])
+      : (m[1].includes('/') ? null : byName.get(`${service(f)}|${mod(m[1])}`) ?? null);
     if (target) add(inc, mod(f), target);
   }
 }
@@ -50,7 +59,8 @@ const objs = execFileSync('find', [build, '-name', '*.c.o', '-path', '*CMakeFile
 const defs = new Map(), uses = new Map();
 for (const o of objs) {
   const src = path.relative(build, o).replace(/CMakeFiles\/[^/]+\.dir\//, '').replace(/\.c\.o$/, '');
-  if (skip(src) || uses.has(src)) continue;
+  // skipped: tests, generated code, and objects a moved or deleted source left in the build
+  if (skip(src) || uses.has(src) || !existsSync(`${src}.c`)) continue;
   const u = new Set();
   uses.set(src, u);
   for (const line of execFileSync('nm', [o], { encoding: 'utf8' }).split('\n')) {
