@@ -1,10 +1,8 @@
 /*
  * keypool: owns the key registry (Postgres) and every key's live state (Redis). Answers leases
  * and takes outcome reports over NATS. NATS callbacks only queue messages; the loop thread
- * below does all the work (STYLE rule 30-31).
+ * (kp_loop.c) does all the work (STYLE rule 30-31). This file starts it and stops it.
  */
-#include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +23,11 @@
 #include "lib/vault.h"
 
 #include "kp.h"
-#include "kp_admin.h"
 #include "kp_codec.h"
+#include "kp_loop.h"
 #include "kp_metrics.h"
 #include "pool.h"
 #include "proto/subjects.h"
-#include "seed.h"
 
 struct kp_config {
     struct bus_cfg bus;
@@ -71,198 +68,10 @@ static const struct cfg_field kp_fields[] = {
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_bus_msg(struct bus_msg *msg, void *arg)
-{
-    struct queue *q = arg;
-
-    if (queue_push(q, msg) != ST_OK)
-        bus_msg_free(msg); /* full: the requester times out and retries elsewhere */
-}
-
-static enum status seed_and_load(struct store *store, struct kp_pool *pool, const char *env_keys,
-                                 struct jet_pub *ev)
-{
-    struct store_key *keys = NULL;
-    size_t n = 0, bad = 0;
-    size_t again = 0;
-    enum status st = kp_seed_parse(env_keys, &keys, &n);
-
-    if (st != ST_OK)
-        return st;
-    for (size_t i = 0; i < n && st == ST_OK; i++) {
-        st = store_add_key(store, keys[i].id, keys[i].project, keys[i].secret, "");
-        if (st == ST_OK) { /* new: its life starts here for the key-survival statistics */
-            struct kp_key_event k = {keys[i].id, keys[i].project,   NULL, NULL, "added",
-                                     NULL,       "GEMINI_API_KEYS", 0};
-            kp_codec_key_event(ev, &k);
-        }
-        if (st == ST_CONFLICT) { /* seeding is idempotent: a known key keeps its row... */
-            st = store_seal_known(store, keys[i].id, keys[i].secret);
-            again += st == ST_OK; /* ...sealed again if this master key could not open it */
-            if (st == ST_CONFLICT || st == ST_NOT_FOUND)
-                st = ST_OK;
-        }
-    }
-    store_keys_free(keys, n);
-    if (again)
-        LOG_WARN("keys.sealed_again",
-                 "count=%zu msg=\"stored under another master key; sealed again from "
-                 "GEMINI_API_KEYS\"",
-                 again);
-    if (st != ST_OK)
-        return st;
-    st = store_load_keys(store, &keys, &n, &bad);
-    if (st != ST_OK)
-        return st;
-    if (bad)
-        LOG_ERROR("keys.unreadable",
-                  "count=%zu msg=\"SB_MASTER_KEY does not open these stored keys: give them "
-                  "again in GEMINI_API_KEYS or the previous key in SB_MASTER_KEY_PREVIOUS\" "
-                  "action=skip",
-                  bad);
-    kp_pool_set_unreadable(pool, bad);
-    st = kp_pool_set_keys(pool, keys, n);
-    LOG_INFO("keys.loaded", "count=%zu", n);
-    return st;
-}
-
-#define BATCH_MAX 64
-
-/* Handle queued messages together: their Redis scripts share one pipelined round trip. */
-static void handle_batch(struct bus *bus, struct jet_pub *ev, struct kp_pool *pool,
-                         struct store *store, const struct kp_config *cfg, struct bus_msg **msgs,
-                         size_t n)
-{
-    struct kp_item items[BATCH_MAX];
-    struct bus_msg *owner[BATCH_MAX];
-    size_t ni = 0;
-    bool reloaded = false, lost_checked = false, lost = false;
-    uint64_t t0 = clock_mono_us();
-
-    for (size_t i = 0; i < n; i++) {
-        const char *subj = bus_msg_subject(msgs[i]);
-        const char *reply = bus_msg_reply(msgs[i]);
-        if (strcmp(subj, SUBJ_KP_LEASE) == 0 || strcmp(subj, SUBJ_KP_OUTCOME) == 0) {
-            struct kp_item *it = &items[ni];
-            memset(it, 0, sizeof(*it));
-            it->kind = strcmp(subj, SUBJ_KP_LEASE) == 0 ? KP_ITEM_LEASE : KP_ITEM_OUTCOMES;
-            it->data = bus_msg_data(msgs[i]);
-            it->len = bus_msg_len(msgs[i]);
-            buf_init(&it->reply, 64 * 1024);
-            owner[ni++] = msgs[i];
-        } else if ((strncmp(subj, SUBJ_KP_ADMIN, strlen(SUBJ_KP_ADMIN)) == 0 ||
-                    strncmp(subj, SUBJ_KP_SCHED, strlen(SUBJ_KP_SCHED)) == 0) &&
-                   reply) {
-            struct kp_admin adm = {store, pool, bus, ev, false, false};
-            bool sched = strncmp(subj, SUBJ_KP_SCHED, strlen(SUBJ_KP_SCHED)) == 0;
-            struct buf out;
-            buf_init(&out, 64u * 1024 * 1024);
-            kp_admin_handle(&adm, subj + strlen(sched ? SUBJ_KP_SCHED : SUBJ_KP_ADMIN), sched,
-                            bus_msg_data(msgs[i]), bus_msg_len(msgs[i]), reply, &out);
-            if (adm.reload && !reloaded) {
-                (void)seed_and_load(store, pool, "", ev);
-                reloaded = true;
-            }
-            if (!adm.answered)
-                (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
-            if (out.len)
-                memset(out.data, 0, out.len); /* a reveal reply holds a secret */
-            buf_done(&out);
-        } else if ((strcmp(subj, SUBJ_KP_PING) == 0 || strcmp(subj, SUBJ_KP_PING_ALL) == 0) &&
-                   reply) {
-            struct buf out;
-            buf_init(&out, 1024);
-            if (kp_codec_pong(pool, cfg->id, &out) == ST_OK)
-                (void)bus_publish(bus, reply, NULL, out.data, out.len, NULL);
-            buf_done(&out);
-        }
-    }
-    kp_codec_batch(pool, ev, items, ni);
-    for (size_t i = 0; i < ni; i++) {
-        struct kp_item *it = &items[i];
-        const char *reply = bus_msg_reply(owner[i]);
-        if (it->kind == KP_ITEM_LEASE && it->no_key) {
-            if (!lost_checked) { /* once per batch: every "no key" of it is answered anew */
-                lost_checked = true;
-                lost = !kp_pool_seeded(pool);
-                if (lost) { /* Redis came back empty: seed it again from the registry */
-                    LOG_WARN("pool.lost", "action=reseed");
-                    (void)seed_and_load(store, pool, "", ev);
-                    reloaded = true;
-                }
-            }
-            it->need_reload = lost;
-        }
-        if (it->kind == KP_ITEM_LEASE && it->need_reload) {
-            /* a key added by another replica: reload the registry once, answer again */
-            if (!reloaded)
-                (void)seed_and_load(store, pool, "", ev);
-            reloaded = true;
-            buf_reset(&it->reply);
-            (void)kp_codec_lease(pool, it->data, it->len, &it->reply);
-        }
-        if (it->kind == KP_ITEM_LEASE && reply && it->reply.len)
-            (void)bus_publish(bus, reply, NULL, it->reply.data, it->reply.len, NULL);
-        if (it->kind == KP_ITEM_LEASE)
-            kp_metrics_lease((enum kp_metric_lease)it->metric, clock_mono_us() - t0);
-        buf_done(&it->reply);
-    }
-    for (size_t i = 0; i < n; i++)
-        bus_msg_free(msgs[i]);
-}
-
-struct svc {
-    struct bus *bus;
-    struct kp_pool *pool;
-};
-
 static enum status on_metrics(struct buf *out, void *arg)
 {
     (void)arg;
     return kp_metrics_render(out);
-}
-
-#define COUNTS_EVERY_US (5ULL * 1000 * 1000)
-
-/*
- * The loop: answer queued messages in batches until *stop (NULL: until the queue is empty, for
- * the drain), refreshing the key gauges every few seconds.
- */
-static void serve(struct svc *s, struct ops *ops, struct jet_pub *ev, struct store *store,
-                  const struct kp_config *cfg, struct queue *q, volatile sig_atomic_t *stop)
-{
-    uint64_t last_counts = 0;
-
-    for (;;) {
-        struct pollfd pfd = {queue_fd(q), POLLIN, 0};
-        size_t handled = 0;
-
-        ops_beat(ops);
-        BUS_LOG_CHANGES(s->bus);
-        if (stop && *stop)
-            return;
-        if (stop && poll(&pfd, 1, 500) < 0 && errno != EINTR)
-            return;
-        queue_ack(q);
-        for (;;) {
-            struct bus_msg *msgs[BATCH_MAX];
-            size_t n = 0;
-            while (n < BATCH_MAX && (msgs[n] = queue_pop(q)) != NULL)
-                n++;
-            if (n == 0)
-                break;
-            handle_batch(s->bus, ev, s->pool, store, cfg, msgs, n);
-            handled += n;
-        }
-        if (!stop && handled == 0)
-            return;
-        if (clock_mono_us() - last_counts > COUNTS_EVERY_US) {
-            uint64_t active = 0, cooling = 0;
-            last_counts = clock_mono_us();
-            if (kp_pool_counts(s->pool, clock_now_ms(), &active, &cooling) == ST_OK)
-                kp_metrics_keys(kp_pool_key_count(s->pool), active, cooling);
-        }
-    }
 }
 
 /* `<svc> --migrate`: bring this service's tables up to date and exit (the provisioning step) */
@@ -279,7 +88,7 @@ int main(int argc, char **argv)
     struct vault *vault = NULL, *fwd_vault = NULL, *old_vault = NULL;
     struct queue *q = NULL;
     struct ops *ops = NULL;
-    struct svc svc;
+    struct kp_loop loop;
     int rc = EXIT_FAILURE;
     enum status st;
 
@@ -357,28 +166,28 @@ int main(int argc, char **argv)
         LOG_ERROR("startup.failed", "step=events st=%s", status_str(st));
         goto out;
     }
-    if ((st = seed_and_load(store, pool, cfg.keys, ev)) != ST_OK) {
+    if ((st = kp_loop_seed(store, pool, cfg.keys, ev)) != ST_OK) {
         LOG_ERROR("startup.failed", "step=seed st=%s", status_str(st));
         goto out;
     }
-    if (bus_subscribe(bus, SUBJ_KP_LEASE, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
-        bus_subscribe(bus, SUBJ_KP_OUTCOME, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
-        bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
-        bus_subscribe(bus, SUBJ_KP_ADMIN "*", QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
-        bus_subscribe(bus, SUBJ_KP_SCHED "*", QUEUE_KEYPOOL, on_bus_msg, q) != ST_OK ||
-        bus_subscribe(bus, SUBJ_KP_PING_ALL, NULL, on_bus_msg, q) != ST_OK) {
+    if (bus_subscribe(bus, SUBJ_KP_LEASE, QUEUE_KEYPOOL, kp_loop_on_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_OUTCOME, QUEUE_KEYPOOL, kp_loop_on_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_PING, QUEUE_KEYPOOL, kp_loop_on_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_ADMIN "*", QUEUE_KEYPOOL, kp_loop_on_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_SCHED "*", QUEUE_KEYPOOL, kp_loop_on_msg, q) != ST_OK ||
+        bus_subscribe(bus, SUBJ_KP_PING_ALL, NULL, kp_loop_on_msg, q) != ST_OK) {
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
-    svc = (struct svc){bus, pool};
+    loop = (struct kp_loop){bus, pool, ev, store, ops, q, cfg.id};
     ops_serve(ops, bus_ready, bus, on_metrics, NULL);
     LOG_INFO("ready", "id=%s keys=%zu ops_port=%u", cfg.id, kp_pool_key_count(pool), ops_port(ops));
-    serve(&svc, ops, ev, store, &cfg, q, &stop_flag);
+    kp_loop_serve(&loop, &stop_flag);
     /* drain: other replicas take new work; what was already on its way here is answered */
     (void)ops_drain(ops);
     bus_stop_queues(bus);
     LOG_INFO("draining", "id=%s", cfg.id);
-    serve(&svc, ops, ev, store, &cfg, q, NULL);
+    kp_loop_serve(&loop, NULL);
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;
 out : {
