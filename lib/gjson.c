@@ -163,6 +163,12 @@ static bool has_text(const char *json, size_t len)
     return false;
 }
 
+bool gjson_finish_normal(const char *reason)
+{
+    return !reason || !*reason || strcmp(reason, "STOP") == 0 ||
+           strcmp(reason, "FINISH_REASON_UNSPECIFIED") == 0;
+}
+
 enum status gjson_answer_scan(const char *json, size_t len, struct gjson_answer *a)
 {
     json_t *doc, *cand, *part;
@@ -181,8 +187,7 @@ enum status gjson_answer_scan(const char *json, size_t len, struct gjson_answer 
         a->blocked = true;
     json_array_foreach(json_object_get(doc, "candidates"), i, cand)
     {
-        const char *fr = json_string_value(json_object_get(cand, "finishReason"));
-        if (fr && *fr && strcmp(fr, "STOP") != 0 && strcmp(fr, "FINISH_REASON_UNSPECIFIED") != 0)
+        if (!gjson_finish_normal(json_string_value(json_object_get(cand, "finishReason"))))
             a->abnormal = true;
         json_array_foreach(json_object_get(json_object_get(cand, "content"), "parts"), j, part)
         {

@@ -48,6 +48,8 @@ enum status gjson_dump(const void *json, bool pretty, struct buf *out);
  * is not a JSON object (*a unchanged).
  */
 enum status gjson_answer_scan(const char *json, size_t len, struct gjson_answer *a);
+/** A finishReason that ends an answer normally: absent, STOP or FINISH_REASON_UNSPECIFIED. */
+bool gjson_finish_normal(const char *reason);
 /** An answer that ended normally with nothing in it: worth another key. */
 static inline bool gjson_answer_empty(const struct gjson_answer *a)
 {

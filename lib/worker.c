@@ -85,11 +85,6 @@ enum status worker_push(struct worker *w, void *item)
     return queue_push(w->q, item);
 }
 
-enum status worker_push_keep(struct worker *w, void *item, size_t keep)
-{
-    return queue_push_keep(w->q, item, keep);
-}
-
 void worker_halt(struct worker *w)
 {
     if (!w)

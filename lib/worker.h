@@ -33,8 +33,6 @@ enum status worker_new(size_t cap, const struct worker_ops *ops, void *ctx, stru
 enum status worker_start(struct worker *w);
 /** Push from any thread; ST_AGAIN when full (the item is not taken). */
 enum status worker_push(struct worker *w, void *item);
-/** Push only while `keep` places stay free after it (see queue_push_keep()). */
-enum status worker_push_keep(struct worker *w, void *item, size_t keep);
 /**
  * Stop the thread (the current batch and tick finish) and join it; the queue stays, so pushes
  * from callbacks still in flight are safe until worker_stop(). Idempotent.

@@ -8,19 +8,15 @@
  */
 #include "admin.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "lib/buf.h"
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/db.h"
-#include "lib/gjson.h"
-#include "lib/instance.h"
 #include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/parse.h"
@@ -396,7 +392,6 @@ enum status admin_new(const struct edge_config *cfg, struct bus *bus, struct edg
     a->edge = e;
     a->tokens = tokens;
     (void)snprintf(a->prefix, sizeof(a->prefix), "%s", cfg->redis_prefix);
-    (void)snprintf(a->id, sizeof(a->id), "%s", cfg->edge_id); /* one id in status and events */
     if ((st = worker_new(QUEUE_CAP, &admin_ops, a, &a->w)) != ST_OK)
         goto fail;
     st = open_db(cfg->pg_dsn, &a->db);

@@ -33,7 +33,6 @@ struct admin {
     uint64_t last_reload_ms;
     bool reload;
     char prefix[64]; /* Redis key prefix */
-    char id[96];     /* this edge, as status lists it */
 };
 
 /* One request being answered. */

@@ -382,7 +382,7 @@ void status_pong(struct admin *a, const char *reply)
     uint8_t buf[512];
 
     tokens_health(a->tokens, &h);
-    p.id = CODEC_STR(a->id);
+    p.id = CODEC_STR(a->cfg->edge_id);
     p.kind = CODEC_STR("edge");
     p.inflight = edge_inflight(a->edge);
     p.tokens_loaded_ms = (uint64_t)h.loaded_ms;
@@ -433,8 +433,9 @@ void status_get(struct admin_ctx *x)
                           "keys", "total", tot[0] + tot[1] + tot[2], "active", tot[0], "dead",
                           tot[1], "disabled", tot[2], "by_project", projects, "cooling", cooling,
                           "services", "keypools", g.keypools, "forwarders", g.forwarders, "edges",
-                          g.edges, "inflight", g.inflight, "this_edge", "id", x->a->id, "inflight",
-                          (int)edge_inflight(x->a->edge), "ready", edge_ready(x->a->edge)));
+                          g.edges, "inflight", g.inflight, "this_edge", "id", x->a->cfg->edge_id,
+                          "inflight", (int)edge_inflight(x->a->edge), "ready",
+                          edge_ready(x->a->edge)));
     sb__v1__key_admin_reply__free_unpacked(r, NULL);
 }
 

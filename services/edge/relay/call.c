@@ -625,6 +625,17 @@ static void empty_answer(struct edge *e, struct call *c, enum err_class cls, con
     buf_done(&b);
 }
 
+/* A stream that sent nothing yet and ended truncated or empty: another key may answer (true). */
+static bool fail_over_unsent(struct edge *e, struct call *c, bool truncated, bool empty)
+{
+    if (c->committed || !(truncated || empty))
+        return false;
+    empty_answer(e, c, truncated ? EC_TRUNCATED : EC_TRANSIENT,
+                 truncated ? "The upstream stream ended without a finish reason."
+                           : "The upstream returned an empty answer.");
+    return true;
+}
+
 /* OpenAI routes: a whole upstream answer translated (chat, embeddings, models). An empty chat
  * answer fails over like a transient error. */
 static void oai_end(struct edge *e, struct call *c)
@@ -668,12 +679,8 @@ static void oai_stream_done(struct edge *e, struct call *c, const char *finish)
 {
     bool truncated = !finish || !finish[0];
 
-    if (!c->committed && (truncated || oai_stream_empty(c->oai))) {
-        empty_answer(e, c, truncated ? EC_TRUNCATED : EC_TRANSIENT,
-                     truncated ? "The upstream stream ended without a finish reason."
-                               : "The upstream returned an empty answer.");
+    if (fail_over_unsent(e, c, truncated, oai_stream_empty(c->oai)))
         return;
-    }
     if (truncated) {
         resp_stream_fail(&e->scratch, c, 502,
                          "The upstream stream ended without a finish reason (truncated).",
@@ -720,6 +727,8 @@ static void oai_event(struct edge *e, struct call *c, const struct ec_frame *f)
 
 static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
 {
+    bool truncated;
+
     c->upstream_us += f->upstream_us;
     c->prompt_tokens = f->prompt_tokens;
     c->output_tokens = f->output_tokens;
@@ -751,18 +760,14 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
                   "ok");
         return;
     }
-    if (native_stream_empty(c) || (!c->committed && (!f->finish_reason || !f->finish_reason[0]))) {
-        bool truncated = !f->finish_reason || !f->finish_reason[0];
-        empty_answer(e, c, truncated ? EC_TRUNCATED : EC_TRANSIENT,
-                     truncated ? "The upstream stream ended without a finish reason."
-                               : "The upstream returned an empty answer.");
+    truncated = !f->finish_reason || !f->finish_reason[0];
+    if (fail_over_unsent(e, c, truncated, gjson_answer_empty(&c->answer)))
         return;
-    }
     if (native_commit(c) == ST_DENIED) {
         client_gone(e, c);
         return;
     }
-    if (!f->finish_reason || !f->finish_reason[0]) {
+    if (truncated) {
         resp_stream_fail(&e->scratch, c, 502,
                          "The upstream stream ended without a finish reason (truncated).",
                          "truncated");

@@ -61,8 +61,3 @@ enum status native_keepalive(struct call *c)
     }
     return pipe_write(c->pipe, "\n", 1);
 }
-
-bool native_stream_empty(const struct call *c)
-{
-    return !c->committed && gjson_answer_empty(&c->answer);
-}

@@ -24,8 +24,6 @@ bool native_answer_empty(const char *body, size_t len);
 enum status native_stream_event(struct buf *scratch, struct call *c, const void *data, size_t len);
 /** Upstream is silent: decide the stream (with what was held) and write a keep-alive. */
 enum status native_keepalive(struct call *c);
-/** The stream ended: true when nothing went to the client and the answer was empty. */
-bool native_stream_empty(const struct call *c);
 /** Decide the stream now if it is not yet (the head and what was held). */
 enum status native_commit(struct call *c);
 

@@ -48,12 +48,6 @@ static const char *finish_reason(const char *gemini, bool tool_calls)
 }
 
 /* A normal end: another key may well give a real answer when nothing came back. */
-static bool normal_end(const char *gemini)
-{
-    return !gemini || !*gemini || strcmp(gemini, "STOP") == 0 ||
-           strcmp(gemini, "FINISH_REASON_UNSPECIFIED") == 0;
-}
-
 static uint64_t uget(const json_t *o, const char *k)
 {
     json_int_t v = json_integer_value(json_object_get(o, k));
@@ -247,7 +241,7 @@ enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len,
         json_int_t idx = json_integer_value(json_object_get(cand, "index"));
         read_parts(oc, cand, rid_of(oc), (size_t)idx, &ntools, false, &a);
         visible = visible || acc_visible(&a);
-        normal = normal && normal_end(fr);
+        normal = normal && gjson_finish_normal(fr);
         msg = json_pack("{s:s,s:O,s:n}", "role", "assistant", "content",
                         a.text ? a.text : json_null(), "refusal");
         acc_put(&a, msg);
@@ -378,7 +372,7 @@ bool oai_stream_empty(const struct oai_call *oc)
     if (oc->visible || oc->blocked)
         return false;
     for (size_t i = 0; i < oc->nchoices; i++)
-        if (!normal_end(oc->ch[i].finish))
+        if (!gjson_finish_normal(oc->ch[i].finish))
             return false;
     return true;
 }
