@@ -27,7 +27,7 @@ struct bus_msg;
 struct pipe;
 struct queue;
 struct idmap;
-struct oai_call;
+struct adapter;
 struct lc_attempt;
 
 /* A call's path, for its timeline (request.done stages_us=): each the first time it happens. */
@@ -53,9 +53,9 @@ struct call {
     char req_id[24];
     struct pipe *pipe;
     struct route route;          /* the upstream route */
-    enum route_kind client_kind; /* the route the client called (differs for OpenAI) */
-    struct oai_call *oai;        /* OpenAI-format call: translation state; NULL when native */
-    bool sse_out;                /* stream route with alt=sse; otherwise JSON array */
+    enum route_kind client_kind; /* the route the client called (the upstream's may differ) */
+    const struct adapter *proto; /* the client's protocol: shapes every byte it reads */
+    void *pst;                   /* the adapter's state for this call (proto->free) */
     char upath[600];             /* upstream path */
     char *body;
     size_t body_len;
@@ -76,16 +76,14 @@ struct call {
     uint64_t resend_us;  /* frames were last asked for again (a gap, silence, a reconnect) */
     bool accepted;
     /* response */
-    bool committed;             /* a status was decided towards the client */
-    bool array_open;            /* JSON-array stream: "[" written */
-    bool array_items;           /* JSON-array stream: an element written (the next needs a comma) */
-    uint64_t head_us;           /* native stream: upstream time of the head, counted at commit */
-    struct gjson_answer answer; /* native: what the answer held so far (empty-answer failover) */
-    unsigned events;            /* data events written */
-    uint64_t upstream_us;       /* time spent waiting on upstream, all attempts */
-    struct buf body_out;        /* non-stream: the whole upstream body */
-    struct buf event_part;      /* stream: the pieces of an event so far (Data.more) */
-    unsigned last_status;       /* last upstream error, returned when retries run out */
+    bool committed;        /* a status was decided towards the client */
+    bool content;          /* stream: the answer has had something for the client */
+    uint64_t head_us;      /* stream: upstream time of the head, counted at the decision */
+    unsigned events;       /* stream events taken from upstream */
+    uint64_t upstream_us;  /* time spent waiting on upstream, all attempts */
+    struct buf body_out;   /* non-stream: the whole upstream body; stream: events held */
+    struct buf event_part; /* stream: the pieces of an event so far (Data.more) */
+    unsigned last_status;  /* last upstream error, returned when retries run out */
     enum err_class last_cls;
     uint64_t last_retry_ms; /* RetryInfo of the last error */
     char failed_key[32];    /* key/project of the last key-dead or quota failure, for keypool */
@@ -116,8 +114,31 @@ struct call {
 
 struct edge;
 
-/** New loop context (borrowed cfg and bus). Caller owns *ret: edge_free(). */
+/*
+ * What the engine needs of the bus, and the seam its unit tests replace: publish, the age of the
+ * connection, a per-turn hook, and the inbox its replies come to (through edge_deliver()).
+ */
+struct relay_port {
+    void *ctx;
+    enum status (*publish)(void *ctx, const char *subject, const char *reply, const void *data,
+                           size_t len, const char *req_id);
+    uint64_t (*up_for_us)(void *ctx, uint64_t now_mono_us);
+    void (*tick)(void *ctx); /* once a loop turn; may be NULL */
+    char inbox[64];
+};
+
+/** New loop context on the bus (borrowed cfg and bus), subscribed to its replies and the
+ *  forwarders' heartbeats. Caller owns *ret: edge_free(). */
 enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge **ret);
+/** New loop context on a port (copied); borrowed cfg. Caller owns *ret: edge_free(). */
+enum status edge_new_port(const struct edge_config *cfg, const struct relay_port *port,
+                          struct edge **ret);
+/** A message for the port's inbox (ownership moves; dropped when the queue is full). Any thread. */
+void edge_deliver(struct edge *e, struct bus_msg *msg);
+/** Forwarder `id` (len bytes) sent its heartbeat. Any thread. */
+void edge_heard(struct edge *e, const char *id, size_t len);
+/** One turn of the loop: wait up to wait_ms for events, handle them, run the timers. */
+void edge_poll(struct edge *e, int wait_ms);
 void edge_free(struct edge *e);
 /** Stamp `s` of c's timeline unless already stamped. */
 void call_stage(struct call *c, enum call_stage s);

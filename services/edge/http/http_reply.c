@@ -9,8 +9,10 @@
 #include "lib/gjson.h"
 #include "lib/log.h"
 
+#include "adapter.h"
 #include "http_int.h"
 #include "metrics.h"
+#include "native.h"
 #include "oai.h"
 #include "pipe.h"
 #include "reqlog.h"
@@ -65,7 +67,8 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
     LOG_INFO("request.refused", "req=%s status=%u client=%s msg=\"%s\" api=%s", r->req_id, status,
              r->addr, log_q(message, q, sizeof(q)), oai ? "openai" : "gemini");
     metrics_request(RT_NONE, status, 0, 0);
-    reqlog_refused(r->req_id, oai, status, r->body.len + r->discarded);
+    reqlog_refused(r->req_id, oai ? oai_adapter.api : native_adapter.api, status,
+                   r->body.len + r->discarded);
 
     buf_init(&b, 8192);
     if (oai)

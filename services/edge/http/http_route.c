@@ -18,6 +18,7 @@
 #include "console.h"
 #include "edge.h"
 #include "http_int.h"
+#include "native.h"
 #include "oai.h"
 #include "pipe.h"
 
@@ -337,8 +338,9 @@ checked:
     c = new_call(&up, &tok, r);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", oc->model);
     c->client_kind = r->rt.kind;
-    c->oai = oc;
-    c->sse_out = oc->stream;
+    oc->derive = h->cfg->oai_derived;
+    c->proto = &oai_adapter;
+    c->pst = oc;
     if (up.post)
         c->body = buf_take(&tr, &c->body_len);
     if (route_upstream_path(&up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, c->upath,
@@ -381,7 +383,8 @@ enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const
         return at_capacity(conn, r, false);
     c = new_call(&r->rt, &r->tok, r);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->want);
-    c->sse_out = r->sse;
+    c->proto = &native_adapter;
+    c->pst = native_state_new(r->sse);
     if (route_upstream_path(&r->rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
                             sizeof(c->upath)) != ST_OK) {
         call_free(c);

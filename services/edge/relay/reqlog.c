@@ -12,6 +12,7 @@
 #include "lib/jet.h"
 #include "lib/xalloc.h"
 
+#include "adapter.h"
 #include "edge.h"
 #include "log_codec.h"
 #include "pipe.h"
@@ -36,7 +37,7 @@ static void call_event(const struct call *c, struct lc_event *ev)
     ev->ts_us = c->t_wall_us;
     ev->token_id = c->tok.id;
     ev->route = route_name(c->client_kind);
-    ev->api = c->oai ? "openai" : "gemini";
+    ev->api = c->proto->api;
     ev->model = c->model_asked;
     ev->model_used = c->route.model;
     ev->stream = c->route.kind == RT_STREAM;
@@ -125,7 +126,7 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
     send(&ev);
 }
 
-void reqlog_refused(const char *req_id, bool oai, unsigned status, size_t bytes_in)
+void reqlog_refused(const char *req_id, const char *api, unsigned status, size_t bytes_in)
 {
     struct lc_event ev;
 
@@ -134,7 +135,7 @@ void reqlog_refused(const char *req_id, bool oai, unsigned status, size_t bytes_
     memset(&ev, 0, sizeof(ev));
     ev.request_id = req_id;
     ev.ts_us = clock_now_us();
-    ev.api = oai ? "openai" : "gemini";
+    ev.api = api;
     ev.route = "refused";
     ev.status = status;
     ev.outcome = "refused";

@@ -1,8 +1,7 @@
 /*
  * Responses of the edge loop. A call's response is decided once (pipe_decide): whole bodies for
- * non-stream routes, and for streams a 200 whose events are framed as the client asked
- * (SSE "data: ...\r\n\r\n" or a JSON array). After the first byte, failures become an error
- * event that ends the stream.
+ * non-stream routes, and for streams a 200 whose bytes the call's adapter shapes. After the
+ * first byte, failures become the adapter's error that ends the stream.
  */
 #include "respond.h"
 
@@ -10,13 +9,11 @@
 #include <string.h>
 
 #include "lib/clock.h"
-#include "lib/gjson.h"
 #include "lib/log.h"
-#include "lib/sse.h"
 
+#include "adapter.h"
 #include "edge.h"
 #include "metrics.h"
-#include "oai.h"
 #include "pipe.h"
 #include "reqlog.h"
 
@@ -98,114 +95,58 @@ void resp_body(struct call *c, unsigned status, const char *ctype, const void *b
     resp_log_done(c, status, outcome, NULL);
 }
 
-static bool daily(const char *outcome)
-{
-    return strcmp(outcome, "quota_day") == 0 || strcmp(outcome, "quota_zero") == 0;
-}
-
 void resp_error(struct buf *scratch, struct call *c, unsigned http, const char *message,
                 uint64_t retry_after_s, const char *outcome)
 {
     buf_reset(scratch);
-    if (c->oai)
-        oai_error_body(scratch, http, message,
-                       http == 429 && daily(outcome) ? "insufficient_quota" : NULL, NULL);
-    else
-        (void)gjson_error(scratch, http, NULL, message, 0);
-    resp_body(c, http, "application/json; charset=UTF-8", scratch->data, scratch->len,
-              retry_after_s, outcome);
+    c->proto->error(c->pst, http, message, outcome, scratch);
+    resp_body(c, http, c->proto->json_type, scratch->data, scratch->len, retry_after_s, outcome);
 }
 
 void resp_upstream_error(struct buf *scratch, struct call *c, unsigned http, const void *body,
                          size_t len, uint64_t retry_after_s, const char *outcome)
 {
-    if (c->oai) {
-        buf_reset(scratch);
-        oai_error_from_gemini(scratch, http, body, len, daily(outcome));
-        body = scratch->data;
-        len = scratch->len;
-    }
-    resp_body(c, http, "application/json; charset=UTF-8", body, len, retry_after_s, outcome);
+    buf_reset(scratch);
+    c->proto->upstream_error(c->pst, http, body, len, outcome, scratch);
+    resp_body(c, http, c->proto->json_type, scratch->data, scratch->len, retry_after_s, outcome);
 }
 
-enum status resp_stream_start(struct call *c, uint64_t extra_us)
+enum status resp_commit(struct call *c)
 {
     char ovh[24];
     const char *hdrs[2];
+    enum status st = ST_OK;
 
-    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)resp_overhead_us(c, extra_us));
+    if (c->committed)
+        return ST_OK;
+    (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)resp_overhead_us(c, c->head_us));
     hdrs[0] = "x-gateway-overhead-us";
     hdrs[1] = ovh;
     c->committed = true;
     c->t_first_byte_us = clock_mono_us();
-    return pipe_decide(c->pipe, 200,
-                       c->sse_out ? "text/event-stream" : "application/json; charset=UTF-8", true,
-                       hdrs, 1);
-}
-
-enum status resp_oai_write(struct call *c, const void *data, size_t len)
-{
-    if (!c->committed && resp_stream_start(c, 0) != ST_OK)
+    if (pipe_decide(c->pipe, 200, c->proto->stream_type(c->pst), true, hdrs, 1) != ST_OK)
         return ST_DENIED;
-    c->events++;
-    return pipe_write(c->pipe, data, len);
+    if (c->body_out.len)
+        st = pipe_write(c->pipe, c->body_out.data, c->body_out.len);
+    buf_reset(&c->body_out);
+    return st;
 }
 
-enum status resp_stream_frame(struct buf *out, struct call *c, const void *payload, size_t len)
-{
-    if (c->sse_out) {
-        if (sse_frame(out, payload, len) != ST_OK)
-            return ST_TOO_BIG;
-    } else {
-        if (!c->array_open)
-            (void)buf_append(out, "[", 1);
-        if (c->array_items)
-            (void)buf_append(out, ",\r\n", 3);
-        if (buf_append(out, payload, len) != ST_OK)
-            return ST_TOO_BIG;
-        c->array_open = c->array_items = true;
-    }
-    c->events++;
-    return ST_OK;
-}
-
-/* Stream: write one upstream event in the client's framing. */
-enum status resp_stream_event(struct buf *scratch, struct call *c, const void *payload, size_t len)
-{
-    buf_reset(scratch);
-    if (resp_stream_frame(scratch, c, payload, len) != ST_OK)
-        return ST_TOO_BIG;
-    return pipe_write(c->pipe, scratch->data, scratch->len);
-}
-
-/* Stream: end with an error object (after the first byte nothing may repeat or be retried). */
 void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const char *message,
                       const char *outcome)
 {
-    struct buf err;
+    char q[400];
 
     if (!c->committed) { /* nothing went out yet (events held): a plain error answer */
         resp_error(scratch, c, http, message, 0, outcome);
         return;
     }
-    buf_init(&err, 64 * 1024);
-    if (c->oai) {
-        oai_stream_error(http, message, NULL, &err);
-        (void)resp_oai_write(c, err.data, err.len);
-    } else {
-        (void)gjson_error(&err, http, NULL, message, 1);
-        (void)resp_stream_event(scratch, c, err.data, err.len);
-        if (!c->sse_out)
-            (void)pipe_write(c->pipe, "]\n", 2);
-    }
-    buf_done(&err);
+    buf_reset(scratch);
+    c->proto->fail(c->pst, http, message, scratch);
+    (void)pipe_write(c->pipe, scratch->data, scratch->len);
     pipe_finish(c->pipe);
     c->state = CS_DONE;
-    {
-        char q[400];
-        LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
-                 c->lease.key_id[0] ? c->lease.key_id : "-", c->events,
-                 log_q(message, q, sizeof(q)));
-    }
+    LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
+             c->lease.key_id[0] ? c->lease.key_id : "-", c->events, log_q(message, q, sizeof(q)));
     resp_log_done(c, 200, outcome, NULL);
 }

@@ -17,20 +17,17 @@ uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us);
 /** Decide a complete response with body (copied); the call is done. Retry-After when non-zero. */
 void resp_body(struct call *c, unsigned status, const char *ctype, const void *body, size_t len,
                uint64_t retry_after_s, const char *outcome);
-/** An error answer in the route's format (scratch: a work buffer); the call is done. */
+/** An error answer in the call's protocol (scratch: a work buffer); the call is done. */
 void resp_error(struct buf *scratch, struct call *c, unsigned http, const char *message,
                 uint64_t retry_after_s, const char *outcome);
-/** An upstream error body (Gemini JSON) as the answer, translated on OpenAI routes. */
+/** An upstream error body (Gemini JSON) as the answer, in the call's protocol. */
 void resp_upstream_error(struct buf *scratch, struct call *c, unsigned http, const void *body,
                          size_t len, uint64_t retry_after_s, const char *outcome);
-/** Stream: decide the 200 (headers with the overhead so far, extra_us still upstream). */
-enum status resp_stream_start(struct call *c, uint64_t extra_us);
-/** OpenAI stream: write translated events, deciding the 200 first when not done yet. */
-enum status resp_oai_write(struct call *c, const void *data, size_t len);
-/** Stream: append one upstream event in the client's framing (SSE or JSON array) to out. */
-enum status resp_stream_frame(struct buf *out, struct call *c, const void *payload, size_t len);
-/** Stream: one upstream event in the client's framing (SSE or JSON array). */
-enum status resp_stream_event(struct buf *scratch, struct call *c, const void *payload, size_t len);
+/**
+ * Stream: decide the 200 now if not yet (headers with the overhead so far), and write the events
+ * held until then. ST_DENIED: the client is gone; ST_TOO_BIG: it does not read.
+ */
+enum status resp_commit(struct call *c);
 /** Stream: end with an error object; nothing is retried after the first byte. */
 void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const char *message,
                       const char *outcome);

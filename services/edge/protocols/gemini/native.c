@@ -1,16 +1,55 @@
-/* Native Gemini answers: empty-answer detection, held stream events, keep-alives. */
+/* Native Gemini answers (see native.h). */
 #include "native.h"
 
-#include "edge.h"
-#include "pipe.h"
-#include "respond.h"
+#include <stdlib.h>
+
+#include "lib/gjson.h"
+#include "lib/sse.h"
+#include "lib/xalloc.h"
 
 /* An answer this large has content: the empty ones are a few hundred bytes. */
 #define EMPTY_SCAN_MAX (8 * 1024)
-/* Events held before content this large are sent anyway (usage-only chunks do not add up). */
-#define HOLD_MAX (256 * 1024)
+#define JSON_TYPE      "application/json; charset=UTF-8"
 
-bool native_answer_empty(const char *body, size_t len)
+struct native {
+    bool sse;
+    bool array_open;  /* JSON-array stream: "[" written */
+    bool array_items; /* JSON-array stream: an element written (the next needs a comma) */
+    struct gjson_answer answer;
+};
+
+void *native_state_new(bool sse)
+{
+    struct native *n = xcalloc(1, sizeof(*n));
+
+    n->sse = sse;
+    return n;
+}
+
+static const char *stream_type(const void *st)
+{
+    const struct native *n = st;
+    return n->sse ? "text/event-stream" : JSON_TYPE;
+}
+
+static void error(const void *st, unsigned http, const char *message, const char *outcome,
+                  struct buf *out)
+{
+    (void)st;
+    (void)outcome;
+    (void)gjson_error(out, http, NULL, message, 0);
+}
+
+static void upstream_error(const void *st, unsigned http, const void *body, size_t len,
+                           const char *outcome, struct buf *out)
+{
+    (void)st;
+    (void)http;
+    (void)outcome;
+    (void)buf_append(out, body, len);
+}
+
+static bool answer_empty(const char *body, size_t len)
 {
     struct gjson_answer a = {0};
 
@@ -19,45 +58,102 @@ bool native_answer_empty(const char *body, size_t len)
     return gjson_answer_empty(&a);
 }
 
-enum status native_commit(struct call *c)
+static enum status whole(void *st, enum route_kind up, const char *body, size_t len,
+                         struct buf *out, const char **res, size_t *res_len, bool *empty)
 {
-    enum status st = ST_OK;
-
-    if (c->committed)
-        return ST_OK;
-    if (resp_stream_start(c, c->head_us) != ST_OK)
-        return ST_DENIED;
-    if (c->body_out.len)
-        st = pipe_write(c->pipe, c->body_out.data, c->body_out.len);
-    buf_reset(&c->body_out);
-    return st;
+    (void)st;
+    (void)out;
+    *empty = up == RT_GENERATE && answer_empty(body, len);
+    *res = body;
+    *res_len = len;
+    return ST_OK;
 }
 
-enum status native_stream_event(struct buf *scratch, struct call *c, const void *data, size_t len)
+/* One element of the client's stream: an SSE event, or the next element of the JSON array. */
+static enum status frame(struct native *n, const void *payload, size_t len, struct buf *out)
 {
-    if (c->committed)
-        return resp_stream_event(scratch, c, data, len);
-    /* an event that is not a response object goes out as it came (the client judges it) */
-    if (gjson_answer_scan(data, len, &c->answer) != ST_OK)
-        c->answer.content = true;
-    if (resp_stream_frame(&c->body_out, c, data, len) != ST_OK)
+    if (n->sse)
+        return sse_frame(out, payload, len) == ST_OK ? ST_OK : ST_TOO_BIG;
+    if (!n->array_open)
+        (void)buf_append(out, "[", 1);
+    if (n->array_items)
+        (void)buf_append(out, ",\r\n", 3);
+    if (buf_append(out, payload, len) != ST_OK)
         return ST_TOO_BIG;
-    if (gjson_answer_empty(&c->answer) && c->body_out.len < HOLD_MAX)
-        return ST_OK;
-    return native_commit(c);
+    n->array_open = n->array_items = true;
+    return ST_OK;
 }
 
-enum status native_keepalive(struct call *c)
+static enum status event(void *st, const void *data, size_t len, struct buf *out, bool *content)
 {
-    enum status st = native_commit(c);
+    struct native *n = st;
 
-    if (st != ST_OK)
-        return st;
-    if (c->sse_out)
-        return pipe_write(c->pipe, ": keep-alive\n\n", 14);
-    if (!c->array_open) {
-        c->array_open = true;
-        return pipe_write(c->pipe, "[\n", 2);
-    }
-    return pipe_write(c->pipe, "\n", 1);
+    /* an event that is not a response object goes out as it came (the client judges it) */
+    if (gjson_answer_scan(data, len, &n->answer) != ST_OK)
+        n->answer.content = true;
+    *content = !gjson_answer_empty(&n->answer);
+    return frame(n, data, len, out);
 }
+
+static void end(void *st, struct buf *out)
+{
+    struct native *n = st;
+
+    if (!n->sse)
+        (void)buf_puts(out, n->array_open ? "]\n" : "[]\n");
+}
+
+static void fail(void *st, unsigned http, const char *message, struct buf *out)
+{
+    struct native *n = st;
+    struct buf err;
+
+    buf_init(&err, 64 * 1024);
+    (void)gjson_error(&err, http, NULL, message, 1);
+    (void)frame(n, err.data, err.len, out);
+    buf_done(&err);
+    if (!n->sse)
+        (void)buf_puts(out, "]\n");
+}
+
+static void keepalive(void *st, struct buf *out)
+{
+    struct native *n = st;
+
+    if (n->sse) {
+        (void)buf_puts(out, ": keep-alive\n\n");
+    } else if (!n->array_open) {
+        n->array_open = true;
+        (void)buf_puts(out, "[\n");
+    } else {
+        (void)buf_puts(out, "\n");
+    }
+}
+
+static void restart(void *st)
+{
+    struct native *n = st;
+
+    n->array_open = n->array_items = false;
+    n->answer = (struct gjson_answer){0};
+}
+
+static void state_free(void *st)
+{
+    free(st);
+}
+
+const struct adapter native_adapter = {
+    .api = "gemini",
+    .json_type = JSON_TYPE,
+    .stream_type = stream_type,
+    .error = error,
+    .upstream_error = upstream_error,
+    .whole = whole,
+    .event = event,
+    .end = end,
+    .fail = fail,
+    .keepalive = keepalive,
+    .restart = restart,
+    .free = state_free,
+};

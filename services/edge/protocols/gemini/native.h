@@ -1,30 +1,19 @@
 /*
- * Native Gemini answers, held to the rules OpenAI clients get (oai_*.c): a stream's events wait
- * until one carries content, so an empty answer can still fail over to another key; upstream
- * silence sends keep-alives (an SSE comment, or whitespace in a JSON array) once the stream is
- * decided. The held events are kept framed in c->body_out (unused by streams).
+ * The native Gemini protocol as an adapter of the relay engine (relay/adapter.h): answers pass
+ * through byte for byte; streams are framed as the client asked (SSE with alt=sse, else one JSON
+ * array); silence gets keep-alives (an SSE comment, or whitespace between array elements); an
+ * answer that ended normally with nothing in it is reported empty, so the engine fails over.
  */
 #ifndef SB_EDGE_NATIVE_H
 #define SB_EDGE_NATIVE_H
 
 #include <stdbool.h>
-#include <stddef.h>
 
-#include "lib/buf.h"
-#include "lib/status.h"
+#include "adapter.h"
 
-struct call;
+extern const struct adapter native_adapter;
 
-/** A whole answer (non-stream) that ended normally with nothing in it: worth another key. */
-bool native_answer_empty(const char *body, size_t len);
-/**
- * One stream event: held while the answer is still empty, else the stream is decided (the head,
- * what was held, this event). ST_DENIED: the client is gone; ST_TOO_BIG: it does not read.
- */
-enum status native_stream_event(struct buf *scratch, struct call *c, const void *data, size_t len);
-/** Upstream is silent: decide the stream (with what was held) and write a keep-alive. */
-enum status native_keepalive(struct call *c);
-/** Decide the stream now if it is not yet (the head and what was held). */
-enum status native_commit(struct call *c);
+/** A call's state for native_adapter (SSE framing when `sse`). Owned by the call. */
+void *native_state_new(bool sse);
 
 #endif

@@ -43,6 +43,7 @@ struct oai_call {
     enum oai_kind kind;
     bool stream, include_usage, b64;
     unsigned derived;
+    bool derive;     /* derived names are on: model lists show them */
     char model[128]; /* as the client named it */
     char id[64];     /* "chatcmpl-..." once known */
     int64_t created; /* Unix seconds at arrival */
@@ -113,5 +114,10 @@ enum status oai_model_one(const char *body, size_t len, const char *id, struct b
 /** A batchEmbedContents answer into an OpenAI embedding list (float or base64). */
 enum status oai_embed_response(const struct oai_call *oc, const char *body, size_t len,
                                struct buf *out);
+
+/* The protocol as an adapter of the relay engine (relay/adapter.h); its state is the call's
+ * struct oai_call (allocated with calloc, freed by the adapter). */
+struct adapter;
+extern const struct adapter oai_adapter;
 
 #endif

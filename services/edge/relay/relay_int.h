@@ -1,0 +1,92 @@
+/*
+ * Inside the relay engine: the loop's context and the steps its files share. The loop thread
+ * alone runs everything here (engine.c: queue, timers, message routing; attempt.c: leases,
+ * forwards, failover; frames.c: a transfer's frames into the client's answer through the call's
+ * adapter).
+ */
+#ifndef SB_EDGE_RELAY_INT_H
+#define SB_EDGE_RELAY_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "lib/buf.h"
+
+#include "edge.h"
+
+#define PIECE_MAX    (512u * 1024)
+#define MAX_RESPONSE (64u * 1024 * 1024)
+#define MAX_FWDS     64 /* forwarders whose heartbeats are tracked */
+
+struct queue;
+struct idmap;
+
+struct edge {
+    const struct edge_config *cfg;
+    struct relay_port port;
+    struct queue *q;
+    struct idmap *calls;
+    size_t inbox_len;
+    atomic_uint_least64_t next_id;
+    atomic_uint inflight;
+    atomic_uint_least64_t kp_pong_us, fwd_pong_us;
+    uint64_t last_ping_us, last_watchdog_us, last_scan_us;
+    uint64_t last_up_for_us; /* the bus went away and came back: ask for lost frames */
+    bool bus_bounced;
+    struct buf scratch;
+    unsigned salt;
+    struct limiter *limiter;
+    struct live *live;
+    size_t keep;              /* queue places bus messages leave to control events */
+    pthread_mutex_t alive_mu; /* the forwarders' heartbeats (SUBJ_FWD_ALIVE) */
+    struct {
+        char id[64];
+        uint64_t seen_us;
+    } alive[MAX_FWDS];
+    size_t nalive;
+    atomic_uint_least64_t msgs_dropped; /* bus messages refused by a full queue */
+};
+
+/** Publish through the port (the bus, or a test's stand-in). */
+static inline enum status edge_publish(struct edge *e, const char *subject, const char *reply,
+                                       const void *data, size_t len, const char *req_id)
+{
+    return e->port.publish(e->port.ctx, subject, reply, data, len, req_id);
+}
+
+/* ---- attempt.c ---- */
+/** Ask keypool for a lease (a new attempt); on a bus failure, ask again shortly or answer 503. */
+void attempt_lease(struct edge *e, struct call *c);
+/** keypool's answer to the current lease request. */
+void attempt_leased(struct edge *e, struct call *c, const struct bus_msg *msg);
+/** Hand the leased call to the forwarders (again, after a Busy). */
+void attempt_forward(struct edge *e, struct call *c);
+/** The Accepted call's body, in pieces to its forwarder (bodies over PIECE_MAX). */
+void attempt_pieces(struct edge *e, struct call *c);
+/** Upstream error before anything reached the client: fail over, or answer with it. */
+void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned status,
+                    uint64_t retry_ms, const void *body, size_t len, const char *message,
+                    const char *reason);
+/** Stop the current transfer at its forwarder (or all of them when none said so yet). */
+void attempt_cancel(struct edge *e, struct call *c);
+/** Give back a lease no forwarder ran (busy, none there, lost); releasing twice is harmless. */
+void attempt_release(struct edge *e, const char *req_id, const char *model,
+                     const struct ec_lease *lease);
+/** The bus (not the key) lost this attempt: the retry may lease the same key again. */
+void attempt_not_key(struct call *c);
+/** A publish failed: lease again shortly (true) while within `wait_ms` of the first ask. */
+bool attempt_retry_later(struct call *c, uint64_t wait_ms);
+/** The call's deadline as Unix ms, for other processes. */
+uint64_t attempt_deadline_ms(const struct call *c);
+
+/* ---- frames.c ---- */
+/** A FrameBatch (or no-responders) for the current transfer. */
+void frames_batch(struct edge *e, struct call *c, const struct bus_msg *msg);
+/** The transfer broke: an error ending the stream if it started, else a failover. */
+void frames_broken(struct edge *e, struct call *c, const char *message, const char *outcome);
+/** Ask the transfer's forwarder for its frames from next_seq on again. */
+void frames_resend(struct edge *e, struct call *c, const char *why, uint64_t now);
+/** Frames of an attempt this edge gave up on: stop the transfer if it still runs. */
+void frames_stale(struct edge *e, const char *reply, const struct bus_msg *msg);
+
+#endif
