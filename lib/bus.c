@@ -586,6 +586,25 @@ void bus_msg_free(struct bus_msg *msg)
     natsMsg_Destroy((natsMsg *)msg);
 }
 
+enum status bus_msg_new(const char *subject, const void *data, size_t len, bool no_responders,
+                        struct bus_msg **ret)
+{
+    natsMsg *m = NULL;
+
+    if (len > INT32_MAX)
+        return ST_TOO_BIG;
+    if (nats_Open(-1) != NATS_OK) /* the library may not be open yet: nothing connected */
+        return ST_NOMEM;
+    if (natsMsg_Create(&m, subject, NULL, data, (int)len) != NATS_OK)
+        return ST_NOMEM;
+    if (no_responders && natsMsgHeader_Set(m, "Status", "503") != NATS_OK) {
+        natsMsg_Destroy(m);
+        return ST_NOMEM;
+    }
+    *ret = (struct bus_msg *)m;
+    return ST_OK;
+}
+
 void bus_shutdown(void)
 {
     /* with TLS, cnats 3.4's nats_Close() frees OpenSSL's compression list without clearing it,

@@ -128,6 +128,12 @@ const char *bus_msg_header(const struct bus_msg *msg, const char *name);
 /** True for the server's "no responders" status message. */
 bool bus_msg_no_responders(const struct bus_msg *msg);
 void bus_msg_free(struct bus_msg *msg);
+/**
+ * A message made here rather than received (a handler fed without a server: the engine's unit
+ * tests); `no_responders` makes it the server's "no responders" status. Caller owns *ret.
+ */
+enum status bus_msg_new(const char *subject, const void *data, size_t len, bool no_responders,
+                        struct bus_msg **ret);
 
 /** Release library-wide resources at exit (after every bus_free()). */
 void bus_shutdown(void);

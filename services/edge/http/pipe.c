@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/buf.h"
 #include "lib/xalloc.h"
@@ -116,6 +117,33 @@ enum status pipe_write(struct pipe *p, const void *data, size_t len)
     }
     (void)pthread_mutex_unlock(&p->mu);
     return st;
+}
+
+const char *pipe_peek(struct pipe *p, unsigned *status, bool *finished, size_t *len)
+{
+    const char *data;
+
+    (void)pthread_mutex_lock(&p->mu);
+    *status = p->decided ? p->status : 0;
+    *finished = p->done;
+    *len = p->out.len - p->off;
+    data = p->out.data ? p->out.data + p->off : "";
+    (void)pthread_mutex_unlock(&p->mu);
+    return data;
+}
+
+bool pipe_header(struct pipe *p, const char *name, char *out, size_t n)
+{
+    bool found = false;
+
+    (void)pthread_mutex_lock(&p->mu);
+    for (size_t i = 0; i < p->nheaders && !found; i++)
+        if (strcasecmp(p->hname[i], name) == 0) {
+            (void)snprintf(out, n, "%s", p->hval[i]);
+            found = true;
+        }
+    (void)pthread_mutex_unlock(&p->mu);
+    return found;
 }
 
 void pipe_finish(struct pipe *p)

@@ -38,6 +38,14 @@ enum status pipe_write(struct pipe *p, const void *data, size_t len);
 uint64_t pipe_bytes(struct pipe *p);
 /** Bytes queued and not yet handed to MHD (how far the client lags). Any thread. */
 size_t pipe_pending(struct pipe *p);
+/**
+ * What the loop side decided so far: *status (0: undecided), whether it finished, and the bytes
+ * queued and not yet handed to MHD (borrowed until the next write). Any thread; a pipe without a
+ * connection keeps every byte, which is how the engine's unit tests read an answer.
+ */
+const char *pipe_peek(struct pipe *p, unsigned *status, bool *finished, size_t *len);
+/** A decided header's value into out[n] (true), or false when the answer has none. Any thread. */
+bool pipe_header(struct pipe *p, const char *name, char *out, size_t n);
 /** No more bytes: the response ends once what is queued has been sent. */
 void pipe_finish(struct pipe *p);
 /** Watchdog: while suspended, check the socket for a hang-up; true if the client is gone. */

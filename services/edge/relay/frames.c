@@ -124,7 +124,8 @@ static bool fail_over_unsent(struct edge *e, struct call *c, bool truncated)
 {
     if (c->committed || !(truncated || !c->content))
         return false;
-    empty_answer(e, c, truncated ? EC_TRUNCATED : EC_TRANSIENT,
+    /* a transient failure: the client has read nothing, so another key may answer whole */
+    empty_answer(e, c, EC_TRANSIENT,
                  truncated ? "The upstream stream ended without a finish reason."
                            : "The upstream returned an empty answer.");
     return true;
