@@ -6,6 +6,7 @@
 #include "lib/classify.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,10 +264,13 @@ out:
     json_decref(root);
 }
 
-uint64_t classify_rpm_limit(const struct classify_result *r)
+enum quota_kind classify_quota_kind(const char *quota_id)
 {
-    if (r->cls != EC_QUOTA_MINUTE || !strstr(r->quota_id, "Requests") ||
-        strstr(r->quota_id, "Tokens"))
-        return 0;
-    return r->quota_value;
+    bool tokens = strstr(quota_id, "Tokens") != NULL, requests = strstr(quota_id, "Requests");
+
+    if (strstr(quota_id, "PerMinute"))
+        return tokens ? QK_TPM : requests ? QK_RPM : QK_NONE;
+    if (strstr(quota_id, "PerDay"))
+        return requests && !tokens ? QK_RPD : QK_NONE;
+    return QK_NONE;
 }

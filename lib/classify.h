@@ -59,11 +59,14 @@ void classify_upstream(const struct classify_table *t, unsigned status, const ch
                        size_t len, struct classify_result *ret);
 /** Stable name ("key_dead", ...) of a class; never NULL. */
 const char *classify_name(enum err_class cls);
+/* What a violated quota limits, read from its quotaId. */
+enum quota_kind { QK_NONE, QK_RPM, QK_TPM, QK_RPD };
 /**
- * The quotaValue of r when the violated quota counts requests per minute (an RPM limit to learn),
- * else 0: a token quota's value (input tokens per minute) is no request limit.
+ * The kind of limit a quotaId names: requests per minute ("...RequestsPerMinute..."), input
+ * tokens per minute ("...InputTokens...PerMinute..."), requests per day ("...RequestsPerDay...");
+ * QK_NONE for anything else (a token-per-day quota, storage, an unknown id).
  */
-uint64_t classify_rpm_limit(const struct classify_result *r);
+enum quota_kind classify_quota_kind(const char *quota_id);
 /** True for classes where the edge should try another key. */
 int classify_retryable(enum err_class cls);
 

@@ -2,6 +2,7 @@
 #include "lib/gjson.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,4 +198,28 @@ enum status gjson_answer_scan(const char *json, size_t len, struct gjson_answer 
     }
     json_decref(doc);
     return ST_OK;
+}
+
+unsigned gjson_text_tokens(const char *json, size_t len)
+{
+    static const char key[] = "\"text\"";
+    const char *p = json, *end = json + len;
+    uint64_t bytes = 0;
+
+    while (p < end && (p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) != NULL) {
+        p += sizeof(key) - 1;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+            p++;
+        if (p >= end || *p != ':')
+            continue;
+        for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'); p++)
+            ;
+        if (p >= end || *p != '"')
+            continue;
+        for (p++; p < end && *p != '"'; p++, bytes++)
+            if (*p == '\\')
+                p++;
+    }
+    bytes = (bytes + 3) / 4;
+    return bytes > UINT32_MAX ? UINT32_MAX : (unsigned)bytes;
 }

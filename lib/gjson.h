@@ -57,5 +57,11 @@ static inline bool gjson_answer_empty(const struct gjson_answer *a)
 }
 /** True when data[len] is one syntactically valid JSON value. */
 int gjson_valid(const char *data, size_t len);
+/**
+ * About how many input tokens a GenerateContentRequest's text is (its "text" strings, four bytes
+ * a token, as Google's guidance puts it; 0 for none). A scan, not a parse: what a per-minute
+ * token quota needs before the call, corrected later by what upstream counted.
+ */
+unsigned gjson_text_tokens(const char *json, size_t len);
 
 #endif

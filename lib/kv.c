@@ -13,7 +13,7 @@
 #include "lib/clock.h"
 #include "lib/xalloc.h"
 
-#define MAX_SCRIPTS 8
+#define MAX_SCRIPTS 16
 
 struct kv {
     redisContext *c;

@@ -59,6 +59,7 @@ struct call {
     char upath[600];             /* upstream path */
     char *body;
     size_t body_len;
+    unsigned est_tokens; /* the upstream body's input tokens, estimated (token quotas) */
     uint64_t t_start_us;
     uint64_t deadline_us;
     /* attempts */
@@ -89,6 +90,8 @@ struct call {
     char failed_key[32];    /* key/project of the last key-dead or quota failure, for keypool */
     char failed_project[128];
     char failed_reason[96];
+    uint64_t failed_qv; /* the quota's limit in that failure (a 429's quotaValue) */
+    uint64_t err_qv;    /* the current attempt's Error frame: its quotaValue */
     struct buf last_err;
     uint64_t t_first_byte_us;
     uint64_t t_lease_us;     /* when the current lease request left */

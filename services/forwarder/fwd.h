@@ -53,12 +53,14 @@ struct fwd_frame {
     const char *message;           /* ERROR */
     bool after_data;               /* ERROR */
     const char *reason;            /* ERROR: ErrorInfo reason or quota id */
+    uint64_t quota_value;          /* ERROR: the violated quota's limit */
 };
 
 struct fwd_outcome {
     const struct fwd_req *req;
     const struct classify_result *cr;
     unsigned latency_ms;
+    unsigned prompt_tokens; /* input tokens upstream counted (its usage), 0 when unknown */
 };
 
 /** Decode a ForwardRequest; reply is the message's reply subject. */

@@ -223,6 +223,7 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
         err.error_class = (Sb__V1__ErrorClass)f->cls;
         err.http_status = f->status;
         err.retry_delay_ms = f->retry_delay_ms;
+        err.quota_value = f->quota_value;
         err.body.data = (uint8_t *)(uintptr_t)f->data;
         err.body.len = f->len;
         err.message = CODEC_STR(f->message ? f->message : "");
@@ -251,7 +252,9 @@ enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *out)
     m.error_class = (Sb__V1__ErrorClass)o->cr->cls;
     m.http_status = o->cr->status;
     m.retry_delay_ms = o->cr->retry_delay_ms;
-    m.quota_value = classify_rpm_limit(o->cr); /* keypool learns it as the pair's RPM */
+    m.quota_value = o->cr->quota_value; /* keypool learns the limit named by quota_id */
+    m.quota_id = CODEC_STR(o->cr->quota_id);
+    m.prompt_tokens = o->prompt_tokens;
     m.reason = CODEC_STR(o->cr->reason[0] ? o->cr->reason : o->cr->quota_id);
     m.latency_ms = o->latency_ms;
     n = sb__v1__outcome__get_packed_size(&m);

@@ -325,7 +325,8 @@ static void flush_outcomes(struct fwd *f)
 static void report(struct job *j, const struct classify_result *cr)
 {
     struct fwd *f = j->f;
-    struct fwd_outcome o = {&j->req, cr, (unsigned)((clock_mono_us() - j->t_start_us) / 1000)};
+    struct fwd_outcome o = {&j->req, cr, (unsigned)((clock_mono_us() - j->t_start_us) / 1000),
+                            j->last.has_usage ? j->last.prompt_tokens : 0};
 
     if (j->probe)
         return;
@@ -560,6 +561,7 @@ static void finish(struct job *j, CURLcode rc)
                                .message = msg,
                                .after_data = j->any_data != 0,
                                .reason = cr.reason[0] ? cr.reason : cr.quota_id,
+                               .quota_value = cr.quota_value,
                                .upstream_us = up_us};
         send_frame(j, &fr);
     }

@@ -314,15 +314,40 @@ static void op_limits(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
         return;
     }
     for (size_t i = 0; i < q->n_limits; i++) {
-        if (kp_pool_set_limit(a->pool, q->project, q->limits[i]->model, q->limits[i]->rpm) !=
-            ST_OK) {
-            kp_codec_fail(r, ST_IO, "the live state store failed");
-            return;
+        const Sb__V1__ModelLimit *l = q->limits[i];
+        unsigned which = l->which ? l->which : 1;
+        static const char *const kinds[] = {"rpm", "tpm", "rpd"};
+        const unsigned vals[] = {l->rpm, l->tpm, l->rpd};
+        for (unsigned k = 0; k < 3; k++) {
+            if (!(which & (1u << k)))
+                continue;
+            if (kp_pool_set_limit(a->pool, q->project, l->model, kinds[k], vals[k]) != ST_OK) {
+                kp_codec_fail(r, ST_IO, "the live state store failed");
+                return;
+            }
+            r->changed++;
+            LOG_INFO("key.limits", "project=%s model=%s %s=%u admin=%s", q->project, l->model,
+                     kinds[k], vals[k], q->admin);
         }
-        r->changed++;
-        LOG_INFO("key.limits", "project=%s model=%s rpm=%u admin=%s", q->project,
-                 q->limits[i]->model, q->limits[i]->rpm, q->admin);
     }
+}
+
+/* A project's limits, set and learnt, and their use (reply.json, owned by the caller). */
+static void op_limits_get(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q,
+                          Sb__V1__KeyAdminReply *r)
+{
+    char *json = NULL;
+    size_t len = 0;
+
+    if (!q->project[0]) {
+        kp_codec_fail(r, ST_INVALID, "limits need a project");
+        return;
+    }
+    if (kp_pool_limits(a->pool, q->project, clock_now_ms(), &json, &len) != ST_OK) {
+        kp_codec_fail(r, ST_IO, "the live state store failed");
+        return;
+    }
+    r->json = json;
 }
 
 /* Storage for a status reply (the reply's pointers point here). */
@@ -425,6 +450,8 @@ void kp_admin_handle(struct kp_admin *a, const char *op, bool scheduler, const v
         op_status(a, &r, &so);
     } else if (strcmp(op, "limits") == 0) {
         op_limits(a, q, &r);
+    } else if (strcmp(op, "limits_get") == 0) {
+        op_limits_get(a, q, &r);
     } else if (strcmp(op, "enable") == 0 || strcmp(op, "disable") == 0 ||
                strcmp(op, "label") == 0 || strcmp(op, "project") == 0 || strcmp(op, "reset") == 0 ||
                strcmp(op, "delete") == 0) {
@@ -436,6 +463,8 @@ void kp_admin_handle(struct kp_admin *a, const char *op, bool scheduler, const v
         (void)sb__v1__key_admin_reply__pack(&r, (uint8_t *)p);
     /* the reply held a secret: wipe the copies */
     memset(secret, 0, sizeof(secret));
+    if (r.json != protobuf_c_empty_string)
+        free(r.json);
     for (size_t i = 0; added && i < r.n_added_ids; i++)
         free(added[i]);
     free(added);

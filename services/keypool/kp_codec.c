@@ -135,7 +135,7 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
             ex[i] = req->exclude_key_ids[i];
         size_t k = 0;
         for (;; k++) {
-            st = kp_pool_lease(pool, req->model, now, ttl, ex, nex, &l);
+            st = kp_pool_lease(pool, req->model, now, ttl, req->est_tokens, ex, nex, &l);
             if (st != ST_NOT_FOUND || k == SKIP_MAX)
                 break;
             (void)snprintf(skipped[k], sizeof(skipped[k]), "%s", l.key_id);
@@ -207,6 +207,9 @@ static void outcome_of(const Sb__V1__Outcome *m, struct kp_outcome *oc)
     oc->retry_delay_ms = m->retry_delay_ms;
     oc->quota_value = m->quota_value;
     oc->reason = m->reason;
+    oc->quota_id = m->quota_id;
+    oc->prompt_tokens = m->prompt_tokens;
+    oc->est_tokens = 0;
 }
 
 _Static_assert((int)KPM_OK == (int)KP_LEASE_OK && (int)KPM_TRIED == (int)KP_LEASE_TRIED,
@@ -248,13 +251,14 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         if (sl->lr && sl->lr->failed) { /* the failed attempt first, then the lease */
             outcome_of(sl->lr->failed, &ocs[ncalls]);
             ocs[ncalls].lease_id = ""; /* the forwarder's report releases the lease */
+            ocs[ncalls].est_tokens = sl->lr->est_tokens;
             kp_pool_outcome_args(pool, &ocs[ncalls], now, &occ[ncalls], &calls[ncalls]);
             ncalls++;
             sl->first_call = ncalls;
         }
         if (sl->lr) {
             sl->ttl = sl->lr->ttl_ms ? sl->lr->ttl_ms : 600000;
-            kp_pool_lease_args(pool, sl->lr->model, now, sl->ttl,
+            kp_pool_lease_args(pool, sl->lr->model, now, sl->ttl, sl->lr->est_tokens,
                                (const char *const *)sl->lr->exclude_key_ids,
                                sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls++]);
         } else if (sl->ob) {

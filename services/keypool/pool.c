@@ -22,8 +22,8 @@
 struct kp_pool {
     struct kv *kv;
     char prefix[64];
-    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status, lua_housekeep,
-        lua_counts;
+    int lua_lease, lua_outcome, lua_seed, lua_admin, lua_states, lua_status, lua_limits,
+        lua_housekeep, lua_counts;
     unsigned reset_sod;     /* the daily quota reset, seconds after midnight Pacific */
     struct store_key *keys; /* sorted by id */
     size_t nkeys;
@@ -54,6 +54,7 @@ enum status kp_pool_new(struct kv *kv, const char *prefix, struct kp_pool **ret)
     pool->lua_admin = kv_script_add(kv, LUA_ADMIN);
     pool->lua_states = kv_script_add(kv, LUA_STATES);
     pool->lua_status = kv_script_add(kv, LUA_STATUS);
+    pool->lua_limits = kv_script_add(kv, LUA_LIMITS);
     pool->lua_housekeep = kv_script_add(kv, LUA_HOUSEKEEP);
     pool->lua_counts = kv_script_add(kv, LUA_COUNTS);
     pool->rnd = (unsigned)(clock_mono_us() ^ (uint64_t)clock_now_ms());
@@ -164,8 +165,8 @@ struct kv *kp_pool_kv(struct kp_pool *pool)
 }
 
 void kp_pool_lease_args(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
-                        const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
-                        struct kv_call *ret_call)
+                        unsigned est_tokens, const char *const *exclude, size_t nexclude,
+                        struct kp_lease_call *lc, struct kv_call *ret_call)
 {
     if (nexclude > 48)
         nexclude = 48;
@@ -184,9 +185,14 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, uint64_t now_ms
     lc->argv[4] = lc->ttl_s;
     lc->argv[5] = lc->win_s;
     lc->argv[6] = lc->nex_s;
+    (void)snprintf(lc->est_s, sizeof(lc->est_s), "%u", est_tokens);
+    (void)snprintf(lc->dayend_s, sizeof(lc->dayend_s), "%llu",
+                   (unsigned long long)clock_next_pacific_time_ms(now_ms, pool->reset_sod));
+    lc->argv[7] = lc->est_s;
+    lc->argv[8] = lc->dayend_s;
     for (size_t i = 0; i < nexclude; i++)
-        lc->argv[7 + i] = exclude[i];
-    lc->argc = 7 + (int)nexclude;
+        lc->argv[9 + i] = exclude[i];
+    lc->argc = 9 + (int)nexclude;
     ret_call->script = pool->lua_lease;
     ret_call->argc = lc->argc;
     ret_call->argv = lc->argv;
@@ -230,14 +236,15 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
 }
 
 enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
-                          const char *const *exclude, size_t nexclude, struct kp_lease *ret)
+                          unsigned est_tokens, const char *const *exclude, size_t nexclude,
+                          struct kp_lease *ret)
 {
     struct kp_lease_call lc = {0};
     struct kv_call call;
     struct kv_strs out;
     enum status st;
 
-    kp_pool_lease_args(pool, model, now_ms, ttl_ms, exclude, nexclude, &lc, &call);
+    kp_pool_lease_args(pool, model, now_ms, ttl_ms, est_tokens, exclude, nexclude, &lc, &call);
     st = kv_eval(pool->kv, call.script, call.argc, call.argv, &out);
     if (st != ST_OK)
         return st;
@@ -280,6 +287,39 @@ const char *kp_outcome_action(enum err_class cls, uint64_t retry_delay_ms, uint6
     return "release";
 }
 
+/* What the outcome's quota value limits: the violated quota's id (or, from the edge, the reason
+ * it carries). */
+static const char *quota_kind_name(const struct kp_outcome *o)
+{
+    static const char *const names[] = {
+        [QK_NONE] = "", [QK_RPM] = "rpm", [QK_TPM] = "tpm", [QK_RPD] = "rpd"};
+    const char *id = o->quota_id && o->quota_id[0] ? o->quota_id : o->reason ? o->reason : "";
+
+    if (o->cls != EC_QUOTA_MINUTE && o->cls != EC_QUOTA_DAY)
+        return "";
+    return names[classify_quota_kind(id)];
+}
+
+/* What upstream counted of a lease's token estimate: what it reported, nothing when it refused
+ * the call, or (no usage seen of a call that ran) the estimate stays. */
+static const char *tokens_mode(const struct kp_outcome *o)
+{
+    if (o->prompt_tokens)
+        return "known";
+    switch (o->cls) {
+    case EC_KEY_DEAD:
+    case EC_QUOTA_MINUTE:
+    case EC_QUOTA_DAY:
+    case EC_QUOTA_ZERO:
+    case EC_CLIENT:
+    case EC_TRANSIENT:
+    case EC_TIMEOUT:
+        return "zero";
+    default:
+        return "keep";
+    }
+}
+
 void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                           struct kp_outcome_call *oc, struct kv_call *ret_call)
 {
@@ -288,8 +328,9 @@ void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint
 
     (void)snprintf(oc->until_s, sizeof(oc->until_s), "%llu", (unsigned long long)until);
     (void)snprintf(oc->now_s, sizeof(oc->now_s), "%llu", (unsigned long long)now_ms);
-    (void)snprintf(oc->qv_s, sizeof(oc->qv_s), "%llu",
-                   (unsigned long long)(o->cls == EC_QUOTA_MINUTE ? o->quota_value : 0));
+    (void)snprintf(oc->qv_s, sizeof(oc->qv_s), "%llu", (unsigned long long)o->quota_value);
+    (void)snprintf(oc->pt_s, sizeof(oc->pt_s), "%u", o->prompt_tokens);
+    (void)snprintf(oc->est_s, sizeof(oc->est_s), "%u", o->est_tokens);
     oc->argv[0] = pool->prefix;
     oc->argv[1] = o->key_id;
     oc->argv[2] = o->project;
@@ -300,8 +341,12 @@ void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint
     oc->argv[7] = oc->now_s;
     oc->argv[8] = o->reason ? o->reason : "";
     oc->argv[9] = oc->qv_s;
+    oc->argv[10] = quota_kind_name(o);
+    oc->argv[11] = tokens_mode(o);
+    oc->argv[12] = oc->pt_s;
+    oc->argv[13] = oc->est_s;
     ret_call->script = pool->lua_outcome;
-    ret_call->argc = 10;
+    ret_call->argc = 14;
     ret_call->argv = oc->argv;
 }
 
@@ -360,16 +405,29 @@ const char *kp_pool_secret(const struct kp_pool *pool, const char *id)
 }
 
 enum status kp_pool_set_limit(struct kp_pool *pool, const char *project, const char *model,
-                              unsigned rpm)
+                              const char *kind, unsigned value)
 {
-    char key[256], v[16];
+    char key[256], field[192], v[16];
     struct kv_strs out;
 
     (void)snprintf(key, sizeof(key), "%slim:%s", pool->prefix, project);
-    (void)snprintf(v, sizeof(v), "%u", rpm);
-    const char *set[] = {"HSET", key, model, v};
-    const char *del[] = {"HDEL", key, model};
-    return rpm ? kv_command(pool->kv, 4, set, &out) : kv_command(pool->kv, 3, del, &out);
+    (void)snprintf(field, sizeof(field), "s|%s|%s", model, kind);
+    (void)snprintf(v, sizeof(v), "%u", value);
+    const char *set[] = {"HSET", key, field, v};
+    const char *del[] = {"HDEL", key, field};
+    return value ? kv_command(pool->kv, 4, set, &out) : kv_command(pool->kv, 3, del, &out);
+}
+
+enum status kp_pool_limits(struct kp_pool *pool, const char *project, uint64_t now_ms, char **ret,
+                           size_t *ret_len)
+{
+    char now[24], dayend[24];
+
+    (void)snprintf(now, sizeof(now), "%llu", (unsigned long long)now_ms);
+    (void)snprintf(dayend, sizeof(dayend), "%llu",
+                   (unsigned long long)clock_next_pacific_time_ms(now_ms, pool->reset_sod));
+    const char *argv[] = {pool->prefix, project, now, dayend};
+    return kv_eval_str(pool->kv, pool->lua_limits, 4, argv, ret, ret_len);
 }
 
 enum status kp_pool_status(struct kp_pool *pool, uint64_t now_ms, char **ret, size_t *ret_len)

@@ -46,6 +46,9 @@ struct kp_outcome {
     uint64_t retry_delay_ms;
     uint64_t quota_value;
     const char *reason;
+    const char *quota_id;   /* the violated quota ("" or NULL: read the reason) */
+    unsigned prompt_tokens; /* input tokens upstream counted (0: none, or unknown) */
+    unsigned est_tokens;    /* a failure the edge reports: the request's estimate */
 };
 
 /** New pool over `kv` (borrowed) with key prefix (e.g. "sb:"). Caller owns *ret. */
@@ -59,20 +62,20 @@ enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_
  * *_args() fills the script call (argv points into the struct), *_result() reads its reply. */
 struct kp_lease_call {
     char lease_id[40];
-    char now_s[24], ttl_s[16], win_s[8], nex_s[8];
+    char now_s[24], ttl_s[16], win_s[8], nex_s[8], est_s[16], dayend_s[24];
     const char *argv[64];
     int argc;
 };
 struct kp_outcome_call {
-    char until_s[24], now_s[24], qv_s[24];
-    const char *argv[10];
+    char until_s[24], now_s[24], qv_s[24], pt_s[16], est_s[16];
+    const char *argv[14];
 };
 struct kv_call;
 struct kv_strs;
 
 void kp_pool_lease_args(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
-                        const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
-                        struct kv_call *ret_call);
+                        unsigned est_tokens, const char *const *exclude, size_t nexclude,
+                        struct kp_lease_call *lc, struct kv_call *ret_call);
 enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
                                  const struct kv_strs *out, struct kp_lease *ret);
 void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
@@ -80,9 +83,13 @@ void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint
 /** The kv the pool runs on (for kv_eval_many()). */
 struct kv *kp_pool_kv(struct kp_pool *pool);
 
-/** Lease a key for `model`, skipping `exclude` key ids. ST_OK also for "no key" results. */
+/**
+ * Lease a key for `model` for a request of about est_tokens input tokens (0: not counted),
+ * skipping `exclude` key ids. ST_OK also for "no key" results.
+ */
 enum status kp_pool_lease(struct kp_pool *pool, const char *model, uint64_t now_ms, unsigned ttl_ms,
-                          const char *const *exclude, size_t nexclude, struct kp_lease *ret);
+                          unsigned est_tokens, const char *const *exclude, size_t nexclude,
+                          struct kp_lease *ret);
 /** Apply an outcome; *ret_change gets what happened ("dead", "cooled", "backoff", ...). */
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n);
@@ -115,10 +122,17 @@ enum status kp_pool_admin(struct kp_pool *pool, const char *id, const char *proj
 enum status kp_pool_states(struct kp_pool *pool, const char *const *ids,
                            const char *const *projects, size_t n, uint64_t now_ms, char **ret,
                            size_t *ret_len);
-/** Set (rpm > 0) or clear a project's known RPM limit for a model (an admin-set limit wins
- * over one learnt from a 429). */
+/** Set (value > 0) or clear a project's limit of `kind` ("rpm", "tpm", "rpd") for a model; a set
+ *  limit wins over one learnt from a 429. */
 enum status kp_pool_set_limit(struct kp_pool *pool, const char *project, const char *model,
-                              unsigned rpm);
+                              const char *kind, unsigned value);
+/**
+ * A project's limits per model, set and learnt, with this minute's and today's use, as JSON
+ * {"<model>": {"rpm": {"set", "learnt", "used"}, "tpm": {...}, "rpd": {...}}}; *ret owned by the
+ * caller (free()).
+ */
+enum status kp_pool_limits(struct kp_pool *pool, const char *project, uint64_t now_ms, char **ret,
+                           size_t *ret_len);
 /** Active keys per project and cooling (project, model) pairs as JSON (LUA_STATUS); *ret owned
  * by the caller (free()). */
 enum status kp_pool_status(struct kp_pool *pool, uint64_t now_ms, char **ret, size_t *ret_len);

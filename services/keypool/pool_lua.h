@@ -6,13 +6,22 @@
  *   P models        SET of models seen
  *   P av:<model>    ZSET projects usable for the model -> last-used ms (LRU)
  *   P cool:<model>  ZSET projects cooling for the model -> until ms
- *   P lim:<project> HASH model -> known RPM limit;  P rpm:<project>:<model>:<minute> counter
+ *   P lim:<project> HASH limits of the project's models, learnt from 429s: "<model>" (requests per
+ *                   minute), "<model>|tpm" (input tokens per minute), "<model>|rpd" (requests
+ *                   per day); set by an admin: "s|<model>|rpm", "s|<model>|tpm", "s|<model>|rpd"
+ *                   (a set limit wins over a learnt one)
+ *   P rpm:<project>:<model>:<minute>, P tpm:...:<minute> (input tokens), P rpd:...:<day end ms>
+ *                   use counters; P tokr:<model> counted/estimated tokens x1000 (calibration)
  *   P lease:<id>    "key|project|model" with a TTL; P leases ZSET "<id>|<key>" -> deadline (the
  *                   scheduler reaps those never closed); P inflight HASH key -> open leases
  *   P daily         ZSET "<model>|<project>" -> until: pairs parked by a per-day quota
  *   P seeded        set by seeding: its absence means Redis lost the pool (keypool re-seeds)
  * Headroom is bucketed (exhausted / under 20% left / fine): projects near a known RPM limit are
- * avoided, otherwise least-recently-used order spreads load evenly across projects.
+ * avoided, otherwise least-recently-used order spreads load evenly across projects. A request's
+ * estimated input tokens go only to a project whose token budget for the minute has room for
+ * them (smaller prompts may still use what is left), and a project at its daily request limit
+ * is parked until the day's reset. A lease reserves its estimate; its outcome replaces that with
+ * what upstream counted (nothing, when upstream refused it).
  * Every lease touches O(window) entries: its cost does not grow with the number of keys.
  * A key whose score is at most 250 ms ahead of `now` is usable: that is another replica's
  * last-used time taken a moment later than ours, not a backoff (those are 1 s and more).
@@ -21,12 +30,13 @@
 #ifndef SB_KP_POOL_LUA_H
 #define SB_KP_POOL_LUA_H
 
-/* ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, exclude... */
+/* ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, exclude... */
 static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n"
     "local ex = {}\n"
-    "for i = 1, nex do ex[ARGV[7 + i]] = true end\n"
+    "for i = 1, nex do ex[ARGV[9 + i]] = true end\n"
     "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
     "if redis.call('SADD', P .. 'models', M) == 1 then\n"
     "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
@@ -37,12 +47,19 @@ static const char LUA_LEASE[] =
     "  if redis.call('ZSCORE', P .. 'projects', p) then redis.call('ZADD', av, 0, p) end\n"
     "end\n"
     "local minute = math.floor(now / 60000)\n"
-    "local cands = redis.call('ZRANGE', av, 0, K + nex - 1)\n"
+    "local need = 0\n"
+    "if est > 0 then\n"
+    "  need = math.ceil(est * tonumber(redis.call('GET', P .. 'tokr:' .. M) or '1000') / 1000)\n"
+    "end\n"
+    "local cands = redis.call('ZRANGE', av, 0, 4 * K + nex - 1)\n"
     "local best, bestkey, besthead = nil, nil, 0\n"
-    "local backoff = nil\n"
+    "local backoff, tokwait = nil, false\n"
     "for _, p in ipairs(cands) do\n"
     "  local head = 1.0\n"
-    "  local lim = tonumber(redis.call('HGET', P .. 'lim:' .. p, M) or '0')\n"
+    "  local L = redis.call('HMGET', P .. 'lim:' .. p, M, M .. '|tpm', M .. '|rpd', 's|' .. M .. "
+    "'|rpm', 's|' .. M .. '|tpm', 's|' .. M .. '|rpd')\n"
+    "  local lim, tlim = tonumber(L[4] or L[1] or '0'), tonumber(L[5] or L[2] or '0')\n"
+    "  local dlim = tonumber(L[6] or L[3] or '0')\n"
     "  if lim and lim > 0 then\n"
     "    local used = tonumber(redis.call('GET', P .. 'rpm:' .. p .. ':' .. M .. ':' .. minute) "
     "or '0')\n"
@@ -51,6 +68,22 @@ static const char LUA_LEASE[] =
     "    if head <= 0 then\n"
     "      redis.call('ZREM', av, p)\n"
     "      redis.call('ZADD', cool, (minute + 1) * 60000, p)\n"
+    "    end\n"
+    "  end\n"
+    "  if head > 0 and dlim and dlim > 0 and tonumber(redis.call('GET', P .. 'rpd:' .. p .. ':' "
+    ".. M .. ':' .. dayend) or '0') >= dlim then\n"
+    "    head = 0\n"
+    "    redis.call('ZREM', av, p)\n"
+    "    redis.call('ZADD', cool, dayend, p)\n"
+    "    redis.call('ZADD', P .. 'daily', dayend, M .. '|' .. p)\n"
+    "  end\n"
+    "  if head > 0 and need > 0 and tlim and tlim > 0 then\n"
+    "    local usedt = tonumber(redis.call('GET', P .. 'tpm:' .. p .. ':' .. M .. ':' .. minute) "
+    "or '0')\n"
+    "    if usedt > 0 and usedt + need > tlim then\n"
+    "      head, tokwait = 0, true\n"
+    "    elseif (tlim - usedt - need) < 0.2 * tlim and head > 0.5 then\n"
+    "      head = 0.5\n"
     "    end\n"
     "  end\n"
     "  if head > besthead then\n"
@@ -71,6 +104,9 @@ static const char LUA_LEASE[] =
     "  if redis.call('ZCARD', P .. 'projects') == 0 then return {'dead', '0'} end\n"
     "  local c = redis.call('ZRANGE', cool, 0, 0, 'WITHSCORES')\n"
     "  local untilv = backoff\n"
+    "  if tokwait and (not untilv or (minute + 1) * 60000 < untilv) then\n"
+    "    untilv = (minute + 1) * 60000\n"
+    "  end\n"
     "  if #c > 0 and (not untilv or tonumber(c[2]) < untilv) then untilv = tonumber(c[2]) end\n"
     "  if not untilv then return {'tried', '0'} end\n"
     "  if untilv >= 253402300799000 then\n"
@@ -84,27 +120,78 @@ static const char LUA_LEASE[] =
     "local rk = P .. 'rpm:' .. best .. ':' .. M .. ':' .. minute\n"
     "redis.call('INCR', rk)\n"
     "redis.call('PEXPIRE', rk, 120000)\n"
-    "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M, 'PX', ttl)\n"
+    "local dk = P .. 'rpd:' .. best .. ':' .. M .. ':' .. dayend\n"
+    "redis.call('INCR', dk)\n"
+    "redis.call('PEXPIRE', dk, tonumber(dayend) - now + 3600000)\n"
+    "if need > 0 then\n"
+    "  local tk = P .. 'tpm:' .. best .. ':' .. M .. ':' .. minute\n"
+    "  redis.call('INCRBY', tk, need)\n"
+    "  redis.call('PEXPIRE', tk, 120000)\n"
+    "end\n"
+    "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M .. '|' .. minute "
+    ".. '|' .. need .. '|' .. est, 'PX', ttl)\n"
     "redis.call('ZADD', P .. 'leases', now + ttl, lid .. '|' .. bestkey)\n"
     "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
     "return {'ok', bestkey, best}\n";
 
-/* ARGV: prefix, key, project, model, action, until, lease_id, now, reason, quota_value */
+/*
+ * ARGV: prefix, key, project, model, action, until, lease_id, now, reason, quota_value, kind
+ * (rpm|tpm|rpd|"": what quota_value limits), tokens (known|zero|keep: what upstream counted of the
+ * lease's estimate), prompt_tokens, est_tokens (a failure the edge reports has no lease: its
+ * estimate sizes what the token quota refused).
+ */
 static const char LUA_OUTCOME[] =
     "local P, k, p, M, act = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local untilv, lid, now, reason = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]\n"
-    "local qv = tonumber(ARGV[10])\n"
-    "if lid ~= '' and redis.call('DEL', P .. 'lease:' .. lid) == 1 then\n"
+    "local qv, kind, tmode, counted = tonumber(ARGV[10]), ARGV[11], ARGV[12], tonumber(ARGV[13])\n"
+    "local need = 0\n"
+    "local rec = lid ~= '' and redis.call('GET', P .. 'lease:' .. lid)\n"
+    "if rec then\n"
+    "  redis.call('DEL', P .. 'lease:' .. lid)\n"
     "  redis.call('ZREM', P .. 'leases', lid .. '|' .. k)\n"
     "  if redis.call('HINCRBY', P .. 'inflight', k, -1) <= 0 then\n"
     "    redis.call('HDEL', P .. 'inflight', k)\n"
     "  end\n"
+    "  local f = {}\n"
+    "  for x in string.gmatch(rec, '[^|]+') do f[#f + 1] = x end\n"
+    "  local lmin, est = f[4], tonumber(f[6] or '0')\n"
+    "  need = tonumber(f[5] or '0') or 0\n"
+    "  if lmin and need > 0 and tmode ~= 'keep' then\n"
+    "    local tk = P .. 'tpm:' .. p .. ':' .. M .. ':' .. lmin\n"
+    "    local actual = tmode == 'known' and counted or 0\n"
+    "    if redis.call('EXISTS', tk) == 1 then redis.call('INCRBY', tk, actual - need) end\n"
+    "    if tmode == 'known' and est and est > 0 and counted > 0 then\n"
+    "      local r = counted * 1000 / est\n"
+    "      local old = tonumber(redis.call('GET', P .. 'tokr:' .. M) or '0')\n"
+    "      if old > 0 then r = (old * 7 + r) / 8 end\n"
+    "      redis.call('SET', P .. 'tokr:' .. M, string.format('%d', math.floor(r + 0.5)))\n"
+    "    end\n"
+    "  end\n"
     "end\n"
     "if act == 'ok' then redis.call('DEL', P .. 'kf:' .. k) return 'ok' end\n"
+    "if not rec and tonumber(ARGV[14]) > 0 then\n"
+    "  need = math.ceil(tonumber(ARGV[14]) * tonumber(redis.call('GET', P .. 'tokr:' .. M) or "
+    "'1000') / 1000)\n"
+    "end\n"
+    "if act == 'cool' and kind == 'tpm' then\n"
+    "  if qv and qv > 0 then redis.call('HSET', P .. 'lim:' .. p, M .. '|tpm', qv) end\n"
+    "  local L = redis.call('HMGET', P .. 'lim:' .. p, 's|' .. M .. '|tpm', M .. '|tpm')\n"
+    "  qv = tonumber(L[1] or L[2] or '0')\n"
+    "end\n"
+    "if act == 'cool' and kind == 'tpm' and qv > 0 then\n"
+    "  local tk = P .. 'tpm:' .. p .. ':' .. M .. ':' .. math.floor(now / 60000)\n"
+    "  local least = qv - math.max(need, 1) + 1\n"
+    "  if least > tonumber(redis.call('GET', tk) or '0') then\n"
+    "    redis.call('SET', tk, least, 'PX', 120000)\n"
+    "  end\n"
+    "  return 'tokens_full'\n"
+    "end\n"
     "if act == 'cool' or act == 'park' then\n"
     "  redis.call('ZREM', P .. 'av:' .. M, p)\n"
     "  local cur = tonumber(redis.call('ZSCORE', P .. 'cool:' .. M, p) or '0')\n"
-    "  if qv and qv > 0 then redis.call('HSETNX', P .. 'lim:' .. p, M, qv) end\n"
+    "  if qv and qv > 0 and (kind == 'rpm' or kind == 'rpd') then\n"
+    "    redis.call('HSET', P .. 'lim:' .. p, kind == 'rpm' and M or M .. '|rpd', qv)\n"
+    "  end\n"
     "  if untilv > cur then\n"
     "    redis.call('ZADD', P .. 'cool:' .. M, untilv, p)\n"
     "    if act == 'park' then redis.call('ZADD', P .. 'daily', untilv, M .. '|' .. p) end\n"
@@ -241,6 +328,38 @@ static const char LUA_COUNTS[] =
 
 /* ARGV: prefix, now. Returns JSON {"active": {project: keys}, "cooling": [[project, model,
  * until_ms], ...]} (at most 1000 pairs per model). For the status overview. */
+/* ARGV: prefix, project, now, day_end. A project's limits and use per model as JSON (pool.h). */
+static const char LUA_LIMITS[] =
+    "local P, p, now, dayend = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
+    "local minute = math.floor(now / 60000)\n"
+    "local out, h = {}, redis.call('HGETALL', P .. 'lim:' .. p)\n"
+    "local function slot(m, kind)\n"
+    "  out[m] = out[m] or {rpm = {}, tpm = {}, rpd = {}}\n"
+    "  return out[m][kind]\n"
+    "end\n"
+    "for i = 1, #h, 2 do\n"
+    "  local f, v = h[i], tonumber(h[i + 1])\n"
+    "  local m, kind = string.match(f, '^s|(.+)|(%a+)$')\n"
+    "  if m then slot(m, kind).set = v\n"
+    "  else\n"
+    "    m, kind = string.match(f, '^(.+)|(%a+)$')\n"
+    "    if m then slot(m, kind).learnt = v else slot(f, 'rpm').learnt = v end\n"
+    "  end\n"
+    "end\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', P .. 'models')) do\n"
+    "  local pre = ':' .. p .. ':' .. m .. ':'\n"
+    "  local r = tonumber(redis.call('GET', P .. 'rpm' .. pre .. minute) or '0')\n"
+    "  local t = tonumber(redis.call('GET', P .. 'tpm' .. pre .. minute) or '0')\n"
+    "  local d = tonumber(redis.call('GET', P .. 'rpd' .. pre .. dayend) or '0')\n"
+    "  if out[m] or r > 0 or t > 0 or d > 0 then\n"
+    "    slot(m, 'rpm').used = r\n"
+    "    slot(m, 'tpm').used = math.max(t, 0)\n"
+    "    slot(m, 'rpd').used = d\n"
+    "  end\n"
+    "end\n"
+    "if next(out) == nil then return '{}' end\n"
+    "return cjson.encode(out)\n";
+
 static const char LUA_STATUS[] =
     "local P, now = ARGV[1], tonumber(ARGV[2])\n"
     "local active, cooling = {}, {}\n"

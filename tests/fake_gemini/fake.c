@@ -245,7 +245,10 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     } else if (strcmp(p, "models") != 0) {
         return send_error(conn, 404, "NOT_FOUND", "Method not found.");
     }
-    seq = fake_account(key, action[0] ? model : "", url, &plan);
+    seq = fake_account(
+        key, action[0] ? model : "", url,
+        strstr(action, "enerateContent") ? fake_prompt_tokens(rq->body.data, rq->body.len) : 0,
+        &plan);
     rq->seq = seq;
     (void)snprintf(rq->key, sizeof(rq->key), "%s", key);
     fake_note_body(rq->body.data, rq->body.len);

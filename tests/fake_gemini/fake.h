@@ -45,10 +45,15 @@ void fake_state_init(void);
 /** Project of a known key, or NULL. Thread-safe. */
 const char *fake_key_project(const char *key);
 /**
- * Account one call of `key` for `model` (quotas, scripted faults) and fill the plan.
+ * Account one call of `key` for `model` with `tokens` input tokens (quotas: requests per minute
+ * and per day, input tokens per minute; scripted faults) and fill the plan.
  * Thread-safe. Returns the call's sequence number (for the abort registry).
  */
-uint64_t fake_account(const char *key, const char *model, const char *path, struct fake_plan *plan);
+uint64_t fake_account(const char *key, const char *model, const char *path, unsigned tokens,
+                      struct fake_plan *plan);
+/** The input tokens of a generate body, as usageMetadata.promptTokenCount reports them (0 when
+ *  it is not JSON): what a per-minute input-token quota counts. */
+unsigned fake_prompt_tokens(const char *body, size_t len);
 /** Remember the raw body of the latest call (reported by /_fake/stats as last_body). */
 void fake_note_body(const char *body, size_t len);
 /** A stream of call `seq` was cut by the client. */

@@ -64,22 +64,25 @@ static unsigned quota_error(const char *quota_id, const char *value, const char 
 {
     char msg[512];
     json_t *details, *e;
+    const char *metric =
+        strstr(quota_id, "Tokens")
+            ? "generativelanguage.googleapis.com/"
+              "generate_content_free_tier_input_token_count"
+            : "generativelanguage.googleapis.com/generate_content_free_tier_requests";
 
     (void)snprintf(msg, sizeof(msg),
                    "You exceeded your current quota, please check your plan and billing details. "
                    "For more information on this error, head to: "
                    "https://ai.google.dev/gemini-api/docs/rate-limits. \n* Quota exceeded for "
-                   "metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
-                   "limit: %s, model: %s\nPlease retry in %s.",
-                   value, model, delay);
+                   "metric: %s, limit: %s, model: %s\nPlease retry in %s.",
+                   metric, value, model, delay);
     details = json_pack("[{s:s,s:[{s:s,s:s}]},{s:s,s:[{s:s,s:s,s:{s:s,s:s},s:s}]},{s:s,s:s}]",
                         "@type", "type.googleapis.com/google.rpc.Help", "links", "description",
                         "Learn more about Gemini API quotas", "url",
                         "https://ai.google.dev/gemini-api/docs/rate-limits", "@type",
                         "type.googleapis.com/google.rpc.QuotaFailure", "violations", "quotaMetric",
-                        "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-                        "quotaId", quota_id, "quotaDimensions", "location", "global", "model",
-                        model, "quotaValue", value, "@type",
+                        metric, "quotaId", quota_id, "quotaDimensions", "location", "global",
+                        "model", model, "quotaValue", value, "@type",
                         "type.googleapis.com/google.rpc.RetryInfo", "retryDelay", delay);
     e = json_pack("{s:{s:i,s:s,s:s,s:o}}", "error", "code", 429, "message", msg, "status",
                   "RESOURCE_EXHAUSTED", "details", details);
@@ -382,6 +385,23 @@ static void request_text(const json_t *req, struct buf *last, unsigned *words)
     }
     if (*words == 0)
         *words = 1;
+}
+
+unsigned fake_prompt_tokens(const char *body, size_t len)
+{
+    json_t *req = json_loadb(body ? body : "", len, 0, NULL);
+    struct buf last;
+    unsigned words = 0;
+
+    if (!json_is_object(req)) {
+        json_decref(req);
+        return 0;
+    }
+    buf_init(&last, 1u << 24);
+    request_text(req, &last, &words);
+    buf_done(&last);
+    json_decref(req);
+    return words;
 }
 
 static json_t *usage(unsigned prompt, unsigned cand, unsigned thoughts)

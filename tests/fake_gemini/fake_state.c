@@ -39,13 +39,20 @@ struct counter {
     char project[64];
     char model[96];
     uint64_t minute, day;
-    unsigned rpm_used, rpd_used;
+    unsigned rpm_used, rpd_used, tpm_used;
 };
 
 struct limit {
     char project[64];
     char model[96];
-    unsigned rpm, rpd;
+    unsigned rpm, rpd, tpm;
+};
+
+/* What the quotas let through and what they refused, since the last reset. */
+struct usage {
+    uint64_t tokens_in;           /* input tokens of calls the quotas admitted */
+    uint64_t admitted;            /* generate calls admitted */
+    uint64_t q_rpm, q_tpm, q_rpd; /* 429s of each quota */
 };
 
 struct logent {
@@ -65,7 +72,8 @@ static struct counter counters[MAX_COUNTS];
 static size_t ncounters;
 static struct limit limits[64];
 static size_t nlimits;
-static unsigned def_rpm, def_rpd, chunk_ms, latency_ms;
+static unsigned def_rpm, def_rpd, def_tpm, chunk_ms, latency_ms;
+static struct usage usage;
 static char quota_delay[24];
 static struct logent logs[MAX_LOG];
 static unsigned models_inflight, models_inflight_max; /* model-list reads (key probes) */
@@ -102,6 +110,7 @@ void fake_state_init(void)
 
     def_rpm = env_uint("FAKE_RPM", 0);
     def_rpd = env_uint("FAKE_RPD", 0);
+    def_tpm = env_uint("FAKE_TPM", 0);
     chunk_ms = env_uint("FAKE_CHUNK_MS", 0);
     latency_ms = env_uint("FAKE_LATENCY_MS", 0); /* every answer thinks this long (benchmarks) */
     (void)snprintf(quota_delay, sizeof(quota_delay), "%s", qd ? qd : "");
@@ -157,19 +166,29 @@ static struct counter *counter_locked(const char *project, const char *model)
 }
 
 /* Lock held on entry. */
-static void limits_locked(const char *project, const char *model, unsigned *rpm, unsigned *rpd)
+static struct limit limits_locked(const char *project, const char *model)
 {
-    *rpm = def_rpm;
-    *rpd = def_rpd;
+    struct limit l = {.rpm = def_rpm, .rpd = def_rpd, .tpm = def_tpm};
+
     for (size_t i = 0; i < nlimits; i++)
         if (strcmp(limits[i].project, project) == 0 &&
-            (!limits[i].model[0] || strcmp(limits[i].model, model) == 0)) {
-            *rpm = limits[i].rpm;
-            *rpd = limits[i].rpd;
-        }
+            (!limits[i].model[0] || strcmp(limits[i].model, model) == 0))
+            l = limits[i];
+    return l;
 }
 
-uint64_t fake_account(const char *key, const char *model, const char *path, struct fake_plan *plan)
+/* Lock held on entry: the retry delay of a per-minute quota (to the next minute, as Google). */
+static void minute_delay_locked(struct fake_plan *plan, uint64_t now)
+{
+    (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%s",
+                   quota_delay[0] ? quota_delay : "");
+    if (!plan->retry_delay[0])
+        (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%llus",
+                       (unsigned long long)(60 - (now / 1000) % 60));
+}
+
+uint64_t fake_account(const char *key, const char *model, const char *path, unsigned tokens,
+                      struct fake_plan *plan)
 {
     uint64_t now = clock_now_ms(), seq;
     struct fkey *k;
@@ -208,34 +227,41 @@ uint64_t fake_account(const char *key, const char *model, const char *path, stru
         break;
     }
     if (plan->fault == FF_NONE && model[0]) {
-        unsigned rpm, rpd;
         struct counter *c = counter_locked(k->project, model);
-        limits_locked(k->project, model, &rpm, &rpd);
+        struct limit l = limits_locked(k->project, model);
         uint64_t minute = now / 60000, day = clock_next_pacific_midnight_ms(now);
         if (c && c->minute != minute) {
             c->minute = minute;
-            c->rpm_used = 0;
+            c->rpm_used = c->tpm_used = 0;
         }
         if (c && c->day != day) {
             c->day = day;
             c->rpd_used = 0;
         }
-        if (c && rpd && c->rpd_used >= rpd) {
+        if (c && l.rpd && c->rpd_used >= l.rpd) {
             plan->fault = FF_QUOTA_DAY;
-            plan->quota_value = rpd;
+            plan->quota_value = l.rpd;
+            usage.q_rpd++;
             (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%llus",
                            (unsigned long long)((day - now) / 1000 + 1));
-        } else if (c && rpm && c->rpm_used >= rpm) {
+        } else if (c && l.rpm && c->rpm_used >= l.rpm) {
             plan->fault = FF_QUOTA_MINUTE;
-            plan->quota_value = rpm;
-            (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%s",
-                           quota_delay[0] ? quota_delay : "");
-            if (!plan->retry_delay[0])
-                (void)snprintf(plan->retry_delay, sizeof(plan->retry_delay), "%llus",
-                               (unsigned long long)(60 - (now / 1000) % 60));
+            plan->quota_value = l.rpm;
+            usage.q_rpm++;
+            minute_delay_locked(plan, now);
+        } else if (c && l.tpm && tokens && c->tpm_used + tokens > l.tpm) {
+            plan->fault = FF_QUOTA_TOKENS;
+            plan->quota_value = l.tpm;
+            usage.q_tpm++;
+            minute_delay_locked(plan, now);
         } else if (c) {
             c->rpm_used++;
             c->rpd_used++;
+            c->tpm_used += tokens;
+            if (tokens) {
+                usage.tokens_in += tokens;
+                usage.admitted++;
+            }
         }
     }
     if (plan->fault == FF_NONE && model[0] && latency_ms) {
@@ -302,6 +328,11 @@ static char *stats_locked(void)
     (void)json_object_set_new(root, "models_inflight_max",
                               json_integer((json_int_t)models_inflight_max));
     (void)json_object_set_new(root, "log", log);
+    (void)json_object_set_new(
+        root, "usage",
+        json_pack("{s:I,s:I,s:{s:I,s:I,s:I}}", "tokens_in", (json_int_t)usage.tokens_in, "admitted",
+                  (json_int_t)usage.admitted, "quota_429", "rpm", (json_int_t)usage.q_rpm, "tpm",
+                  (json_int_t)usage.q_tpm, "rpd", (json_int_t)usage.q_rpd));
     (void)json_object_set_new(root, "last_body",
                               json_stringn(last_body.data ? last_body.data : "", last_body.len));
     s = json_dumps(root, JSON_COMPACT);
@@ -323,6 +354,7 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         nscripts = 0;
         ncounters = 0;
         nlimits = 0;
+        usage = (struct usage){0};
         nlogs = 0;
         aborted_total = 0;
         models_inflight_max = 0;
@@ -363,6 +395,7 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         (void)snprintf(l->model, sizeof(l->model), "%s", m ? m : "");
         l->rpm = (unsigned)json_integer_value(json_object_get(req, "rpm"));
         l->rpd = (unsigned)json_integer_value(json_object_get(req, "rpd"));
+        l->tpm = (unsigned)json_integer_value(json_object_get(req, "tpm"));
     } else {
         status = 404;
     }

@@ -155,13 +155,18 @@ test("the upstream's own per-minute quota cools the pair and its limit is learnt
   assert.ok(until > Date.now() && until <= Date.now() + 61000, 'cooling until the window resets');
 }));
 
-test("a per-minute input-token 429 cools the pair but is not learnt as a request limit", () => withStack(async (s) => {
+test("a per-minute input-token 429 is learnt as the token limit: the pair is not cooled, and smaller prompts still go there", () => withStack(async (s) => {
   await s.script({ key: KA, model: FLASH, fault: 'quota_tokens', retry_delay: '20s', count: 1 });
-  // least-recently-used order reaches each of the three projects within three requests
-  for (let i = 0; i < 5; i++) assert.equal((await s.gen(FLASH, `t${i}`)).status, 200);
-  assert.equal((await logFor(s, KA, FLASH)).length, 1, 'pa/flash answered 429 once, then cooled');
-  assert.ok(Number(s.redisRaw('ZSCORE', `sb:cool:${FLASH}`, 'pa')) > Date.now(), 'cooling');
+  // a large prompt meets pa's token quota and is served elsewhere
+  assert.equal((await s.gen(FLASH, 'large '.repeat(4000))).status, 200);
+  assert.equal(s.redisRaw('ZSCORE', `sb:cool:${FLASH}`, 'pa'), '', 'not cooled');
   assert.equal(s.redisRaw('HGET', 'sb:lim:pa', FLASH), '', 'no RPM limit learnt from a token quota');
+  assert.equal(s.redisRaw('HGET', 'sb:lim:pa', `${FLASH}|tpm`), '250000', 'the token limit is learnt');
+  // the other projects run out of requests for the minute: a small prompt still fits on pa
+  await s.script({ key: KB, model: FLASH, fault: 'quota_minute', retry_delay: '20s', count: 1 });
+  await s.script({ key: KC, model: FLASH, fault: 'quota_minute', retry_delay: '20s', count: 1 });
+  assert.equal((await s.gen(FLASH, 'small')).status, 200);
+  assert.equal((await logFor(s, KA, FLASH)).length, 2, 'pa/flash answered 429 once, then served the small prompt');
 }));
 
 test('a body larger than one bus message travels in pieces, byte for byte', () => withStack(async (s) => {

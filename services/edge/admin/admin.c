@@ -70,6 +70,7 @@ static const struct admin_route routes[] = {
     {"POST", "/api/keys/*/reveal", keys_reveal, false},
     {"POST", "/api/keys/*/test", keys_test, false},
     {"PUT", "/api/projects/*/limits", keys_limits, false},
+    {"GET", "/api/projects/*/limits", keys_limits_get, false},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -102,7 +102,7 @@ admin_handler_fn settings_get, settings_put;
 
 /* ---- admin_keys.c (served by keypool over the bus) ---- */
 admin_handler_fn keys_list, keys_add, keys_bulk, keys_patch, keys_delete, keys_reset, keys_reveal,
-    keys_limits, keys_test, status_get;
+    keys_limits, keys_limits_get, keys_test, status_get;
 /** Answer a ping.all with this edge's Pong. Any thread. */
 void status_pong(struct admin *a, const char *reply);
 

@@ -295,35 +295,61 @@ void keys_reveal(struct admin_ctx *x)
     sb__v1__key_admin_reply__free_unpacked(r, NULL);
 }
 
+/* The ModelLimit of `model` in ml[*n] (a new one when none is there yet). */
+static Sb__V1__ModelLimit *model_limit(Sb__V1__ModelLimit *ml, size_t *n, const char *model)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(ml[i].model, model) == 0)
+            return &ml[i];
+    ml[*n] = (Sb__V1__ModelLimit)SB__V1__MODEL_LIMIT__INIT;
+    ml[*n].model = CODEC_STR(model);
+    return &ml[(*n)++];
+}
+
+/* PUT {"rpm": {"<model>": n}, "tpm": {...}, "rpd": {...}}: set limits (0 clears one). */
 void keys_limits(struct admin_ctx *x)
 {
+    static const char *const kinds[] = {"rpm", "tpm", "rpd"};
     Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
     Sb__V1__KeyAdminReply *r = NULL;
-    json_t *lim = x->in ? json_object_get(x->in, "rpm") : NULL, *v;
-    Sb__V1__ModelLimit *ml, **mp;
+    Sb__V1__ModelLimit *ml = NULL, **mp = NULL;
+    size_t total = 0, n = 0;
     const char *model;
-    size_t n = 0;
+    json_t *v;
 
-    if (!json_is_object(lim) || json_object_size(lim) == 0 || json_object_size(lim) > 256) {
-        admin_error(x, 400, "Send {\"rpm\": {\"<model>\": <requests per minute, 0 clears>}}.");
+    for (unsigned k = 0; k < 3; k++) {
+        json_t *lim = x->in ? json_object_get(x->in, kinds[k]) : NULL;
+        if (lim && !json_is_object(lim))
+            total = SIZE_MAX / 2;
+        else if (lim)
+            total += json_object_size(lim);
+    }
+    if (!json_is_object(x->in) || total == 0 || total > 256) {
+        admin_error(x, 400,
+                    "Send {\"rpm\"|\"tpm\"|\"rpd\": {\"<model>\": <limit, 0 clears>}}: requests "
+                    "per minute, input tokens per minute, requests per day.");
         return;
     }
-    ml = xcalloc(json_object_size(lim), sizeof(*ml));
-    mp = xcalloc(json_object_size(lim), sizeof(*mp));
-    json_object_foreach(lim, model, v)
-    {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000000 ||
-            !route_model_ok(model)) {
-            admin_error(x, 400,
-                        "Each limit is a model name and an integer between 0 and 10000000.");
-            goto out;
+    ml = xcalloc(total, sizeof(*ml));
+    mp = xcalloc(total, sizeof(*mp));
+    for (unsigned k = 0; k < 3; k++) {
+        json_t *lim = json_object_get(x->in, kinds[k]);
+        json_object_foreach(lim, model, v)
+        {
+            Sb__V1__ModelLimit *l;
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > 2000000000 || !route_model_ok(model)) {
+                admin_error(x, 400,
+                            "Each limit is a model name and an integer between 0 and 2000000000.");
+                goto out;
+            }
+            l = model_limit(ml, &n, model);
+            l->which |= 1u << k;
+            *(k == 0 ? &l->rpm : k == 1 ? &l->tpm : &l->rpd) = (uint32_t)json_integer_value(v);
         }
-        ml[n] = (Sb__V1__ModelLimit)SB__V1__MODEL_LIMIT__INIT;
-        ml[n].model = CODEC_STR(model);
-        ml[n].rpm = (uint32_t)json_integer_value(v);
-        mp[n] = &ml[n];
-        n++;
     }
+    for (size_t i = 0; i < n; i++)
+        mp[i] = &ml[i];
     q.project = CODEC_STR(x->seg);
     q.limits = mp;
     q.n_limits = n;
@@ -335,6 +361,26 @@ void keys_limits(struct admin_ctx *x)
 out:
     free(ml);
     free(mp);
+}
+
+/* GET: the project's limits per model, set by an admin and learnt from Google, and their use. */
+void keys_limits_get(struct admin_ctx *x)
+{
+    Sb__V1__KeyAdminRequest q = SB__V1__KEY_ADMIN_REQUEST__INIT;
+    Sb__V1__KeyAdminReply *r = NULL;
+    json_t *models;
+
+    q.project = CODEC_STR(x->seg);
+    if (!ask(x, "limits_get", &q, &r))
+        return;
+    models = json_loads(r->json, 0, NULL);
+    sb__v1__key_admin_reply__free_unpacked(r, NULL);
+    if (!json_is_object(models)) {
+        json_decref(models);
+        admin_error(x, 502, "The key pool answered badly.");
+        return;
+    }
+    admin_reply(x, 200, json_pack("{s:s,s:o}", "project", x->seg, "models", models));
 }
 
 /* ---- status overview ---- */

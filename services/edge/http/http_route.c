@@ -343,6 +343,8 @@ checked:
     c->pst = oc;
     if (up.post)
         c->body = buf_take(&tr, &c->body_len);
+    if (up.kind == RT_GENERATE || up.kind == RT_STREAM)
+        c->est_tokens = gjson_text_tokens(c->body, c->body_len);
     if (route_upstream_path(&up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, c->upath,
                             sizeof(c->upath)) != ST_OK) {
         call_free(c);
@@ -392,5 +394,7 @@ enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const
     }
     if (r->rt.post)
         c->body = buf_take(&r->body, &c->body_len);
+    if (r->rt.kind == RT_GENERATE || r->rt.kind == RT_STREAM)
+        c->est_tokens = gjson_text_tokens(c->body, c->body_len);
     return submit(h, conn, r, c);
 }

@@ -98,11 +98,11 @@ void attempt_lease(struct edge *e, struct call *c)
     buf_reset(&e->scratch);
     const char *model = c->route.model[0] ? c->route.model : "models.list";
     uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
-    struct ec_failed failed = {c->failed_key, c->failed_project, c->last_cls, c->last_retry_ms,
-                               c->failed_reason};
+    struct ec_failed failed = {c->failed_key,    c->failed_project, c->last_cls,
+                               c->last_retry_ms, c->failed_reason,  c->failed_qv};
     if (ec_lease_request(c->req_id, model, (const char(*)[32])c->exclude, c->nexclude,
-                         (unsigned)(left_ms + 5000), c->failed_key[0] ? &failed : NULL,
-                         &e->scratch) != ST_OK ||
+                         (unsigned)(left_ms + 5000), c->est_tokens,
+                         c->failed_key[0] ? &failed : NULL, &e->scratch) != ST_OK ||
         edge_publish(e, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
         if (!attempt_retry_later(c, e->cfg->lease_timeout_ms))
@@ -140,6 +140,7 @@ void attempt_forward(struct edge *e, struct call *c)
     buf_reset(&c->body_out); /* a failed attempt may have left part of its body */
     c->proto->restart(c->pst);
     c->content = false;
+    c->err_qv = 0;
     c->events = 0;
     c->head_us = 0;
     buf_reset(&c->event_part);
@@ -226,6 +227,7 @@ void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned
         (void)snprintf(c->failed_key, sizeof(c->failed_key), "%s", c->lease.key_id);
         (void)snprintf(c->failed_project, sizeof(c->failed_project), "%s", c->lease.project);
         (void)snprintf(c->failed_reason, sizeof(c->failed_reason), "%s", reason ? reason : "");
+        c->failed_qv = c->err_qv;
     }
     buf_reset(&c->last_err);
     if (len)

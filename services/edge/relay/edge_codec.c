@@ -22,8 +22,8 @@
     } while (0)
 
 enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, const struct ec_failed *failed,
-                             struct buf *out)
+                             size_t nexclude, unsigned ttl_ms, unsigned est_tokens,
+                             const struct ec_failed *failed, struct buf *out)
 {
     Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
     Sb__V1__Outcome o = SB__V1__OUTCOME__INIT;
@@ -36,6 +36,7 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
         o.model = CODEC_STR(model);
         o.error_class = (Sb__V1__ErrorClass)failed->cls;
         o.retry_delay_ms = failed->retry_delay_ms;
+        o.quota_value = failed->quota_value;
         o.reason = CODEC_STR(failed->reason && failed->reason[0] ? failed->reason
                                                                  : "reported by the edge");
         m.failed = &o;
@@ -50,6 +51,7 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
     m.exclude_key_ids = ex;
     m.n_exclude_key_ids = nexclude;
     m.ttl_ms = ttl_ms;
+    m.est_tokens = est_tokens;
     PACK_INTO(out, sb__v1__lease_request, &m);
     return ST_OK;
 }
@@ -247,6 +249,7 @@ enum status ec_batch_frame(const struct ec_batch *b, size_t i, struct ec_frame *
         f.cls = (enum err_class)m->error->error_class;
         f.status = m->error->http_status;
         f.retry_delay_ms = m->error->retry_delay_ms;
+        f.quota_value = m->error->quota_value;
         f.data = m->error->body.data;
         f.len = m->error->body.len;
         f.message = m->error->message;

@@ -59,6 +59,7 @@ struct ec_frame {
     const char *message;
     bool after_data;
     const char *reason;
+    uint64_t quota_value;
 };
 
 struct ec_forward {
@@ -83,12 +84,13 @@ struct ec_failed {
     enum err_class cls;
     uint64_t retry_delay_ms;
     const char *reason;
+    uint64_t quota_value;
 };
 
-/** LeaseRequest; failed may be NULL. */
+/** LeaseRequest for a call of about est_tokens input tokens; failed may be NULL. */
 enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, const struct ec_failed *failed,
-                             struct buf *out);
+                             size_t nexclude, unsigned ttl_ms, unsigned est_tokens,
+                             const struct ec_failed *failed, struct buf *out);
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
 void ec_lease_done(struct ec_lease *l);
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out);

@@ -273,6 +273,7 @@ static void on_error(struct edge *e, struct call *c, const struct ec_frame *f)
 {
     c->upstream_us += f->upstream_us;
     c->accepted = false;
+    c->err_qv = f->quota_value;
     if (c->committed)
         resp_stream_fail(&e->scratch, c, f->status >= 400 ? f->status : 502,
                          f->message && f->message[0] ? f->message

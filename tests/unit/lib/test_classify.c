@@ -106,13 +106,17 @@ static void test_quota(void **state)
     assert_int_equal(r.retry_delay_ms, 38963);
     assert_int_equal(r.quota_value, 5);
     assert_string_equal(r.model, "gemini-2.5-pro");
-    assert_int_equal(classify_rpm_limit(&r), 5); /* a request quota: learnt as the RPM limit */
+    assert_int_equal(classify_quota_kind(r.quota_id), QK_RPM); /* learnt as the RPM limit */
     r = run(429, per_minute_tokens);
     assert_int_equal(r.cls, EC_QUOTA_MINUTE);
     assert_int_equal(r.quota_value, 250000);
-    assert_int_equal(classify_rpm_limit(&r), 0); /* input tokens are not requests */
+    assert_int_equal(classify_quota_kind(r.quota_id), QK_TPM); /* input tokens, not requests */
     r = run(429, per_day_2025);
-    assert_int_equal(classify_rpm_limit(&r), 0);
+    assert_int_equal(classify_quota_kind(r.quota_id), QK_RPD);
+    assert_int_equal(classify_quota_kind("GenerateContentRequestsPerMinutePerProjectPerRegion"),
+                     QK_RPM);
+    assert_int_equal(classify_quota_kind("GenerateContentInputTokensPerModelPerDay"), QK_NONE);
+    assert_int_equal(classify_quota_kind("FileStorageBytesPerProject"), QK_NONE);
     r = run(429, limit_zero);
     assert_int_equal(r.cls, EC_QUOTA_ZERO);
     assert_int_equal(r.retry_delay_ms, 38000);

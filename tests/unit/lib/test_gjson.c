@@ -123,10 +123,25 @@ static void test_answer(void **state)
     assert_int_equal(gjson_answer_scan("not json", 8, &a), ST_PROTO);
 }
 
+/* The token estimate counts the bytes of "text" strings only (four a token, rounded up). */
+static void test_text_tokens(void **state)
+{
+    (void)state;
+    const char *req =
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\": \"abcdefgh\"},"
+        "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"AAAAAAAAAAAAAAAAAAAA\"}}]},"
+        "{\"role\":\"model\",\"parts\":[{\"text\":\"a\\\"b\"}]}]}";
+    assert_int_equal(gjson_text_tokens(req, strlen(req)), 3); /* 8 + 3 bytes */
+    assert_int_equal(gjson_text_tokens("{}", 2), 0);
+    assert_int_equal(gjson_text_tokens("{\"text\":", 8), 0);       /* cut short */
+    assert_int_equal(gjson_text_tokens("{\"text\":\"abc", 11), 1); /* unterminated */
+    assert_int_equal(gjson_text_tokens("{\"text\":5}", 10), 0);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_scan),
-                                       cmocka_unit_test(test_error_bodies),
-                                       cmocka_unit_test(test_answer)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scan), cmocka_unit_test(test_error_bodies),
+        cmocka_unit_test(test_answer), cmocka_unit_test(test_text_tokens)};
     return cmocka_run_group_tests_name("gjson", tests, NULL, NULL);
 }
