@@ -3,7 +3,7 @@
 // for generateContent and a stream, at c=1 and c=64. Prints latency, added latency and RPS as
 // ratios. Loopback only; bounded durations.
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Stack, freePort, waitUntil } from '../tests/integration/harness.mjs';
 
@@ -11,13 +11,38 @@ const DUR = process.env.BENCH_SECONDS || '5';
 const FAKE_KEY = 'bench-key-000000000001';
 const have = (cmd) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`]); return true; } catch { return false; } };
 
-function wrkScript(dir, name, key, body, bearer = false) {
+function wrkScript(dir, name, key, body, bearer = false, extra = {}) {
   const f = path.join(dir, `${name}.lua`);
   const auth = bearer ? `wrk.headers["Authorization"] = ${JSON.stringify('Bearer ' + key)}`
     : `wrk.headers["x-goog-api-key"] = ${JSON.stringify(key)}`;
+  const more = Object.entries(extra).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join('');
   writeFileSync(f, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
-    `wrk.headers["Content-Type"] = "application/json"\n${auth}\n`);
+    `wrk.headers["Content-Type"] = "application/json"\n${auth}\n${more}`);
   return f;
+}
+
+// Portkey's open-source gateway (npm @portkey-ai/gateway, pinned), on its OpenAI route with the
+// Google provider and the fake upstream as custom host: the general gateway people run today.
+// Installed into the build folder when npm can fetch it; its column is left out otherwise.
+const PORTKEY = '@portkey-ai/gateway@1.15.2';
+async function portkey() {
+  const prefix = path.resolve(process.env.SB_BUILD_DIR ?? 'build', 'portkey');
+  const entry = path.join(prefix, 'node_modules/@portkey-ai/gateway/build/start-server.js');
+  if (!existsSync(entry)) {
+    try {
+      mkdirSync(prefix, { recursive: true });
+      execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--ignore-scripts', '--prefix', prefix, PORTKEY],
+        { stdio: 'ignore', timeout: 180000 });
+    } catch {
+      process.stderr.write(`  ${PORTKEY} could not be installed: its column stays empty\n`);
+      return null;
+    }
+  }
+  const port = await freePort();
+  const p = spawn('node', [entry, `--port=${port}`], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => { try { await fetch(`${url}/`); return true; } catch { return false; } }, { what: 'portkey' });
+  return { p, url };
 }
 
 function run(cmd, args) {
@@ -74,10 +99,13 @@ async function floor(s) {
 }
 
 const s = new Stack();
-let ng, fl;
+let ng, fl, pk;
 try {
-  await s.start(`bench:${FAKE_KEY}`, { loggers: Number(process.env.BENCH_LOGGERS ?? 1), schedulers: 1 }); // the production shape: every request logged, a scheduler leading
-  const quiet = await s.edge({ SB_REQUEST_EVENTS: 'false' }, 'edge-nolog');
+  // the production shape: every request logged, a scheduler leading; lease reserves on
+  // (BENCH_RESERVE=0: off)
+  const edgeEnv = { SB_LEASE_RESERVE: process.env.BENCH_RESERVE ?? '8' };
+  await s.start(`bench:${FAKE_KEY}`, { loggers: Number(process.env.BENCH_LOGGERS ?? 1), schedulers: 1, edgeEnv });
+  const quiet = await s.edge({ ...edgeEnv, SB_REQUEST_EVENTS: 'false' }, 'edge-nolog');
   await s.ready(quiet);
   s.secrets.push(FAKE_KEY);
   const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'benchmark one two three' }] }] });
@@ -94,6 +122,11 @@ try {
   const oai = (stream) => wrkScript(s.dir, `openai${stream ? '-stream' : ''}`, s.token, JSON.stringify({
     model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true);
   const openai = { generateContent: oai(false), 'stream (sse)': oai(true) };
+  if (process.env.BENCH_PORTKEY !== '0' && process.env.BENCH_ONLY !== 'requestlog') pk = await portkey();
+  const pkScript = (stream) => wrkScript(s.dir, `portkey${stream ? '-stream' : ''}`, FAKE_KEY, JSON.stringify({
+    model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true,
+  { 'x-portkey-provider': 'google', 'x-portkey-custom-host': s.fakeUrl });
+  const viaPortkey = { generateContent: pkScript(false), 'stream (sse)': pkScript(true) };
   const results = {};
   // where the edge's time goes: the median of each stage of request.done's stages_us (µs after
   // the request's headers were complete), over the cell's requests
@@ -115,6 +148,7 @@ try {
     for (const c of [1, 64]) {
       for (const [tname, base, script] of targets) await cell(rname, c, tname, base + rpath, script);
       await cell(rname, c, 'switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]);
+      if (pk) await cell(rname, c, 'portkey openai', `${pk.url}/v1/chat/completions`, viaPortkey[rname]);
     }
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
@@ -168,9 +202,22 @@ try {
       console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} |`);
     }
   }
+  if (pk) {
+    console.log(`\n| route (OpenAI format) | c | Switchboard added ms | Portkey added ms | Switchboard req/s | Portkey req/s | Switchboard / Portkey RPS |`);
+    console.log('|---|---|---|---|---|---|---|');
+    for (const [rname] of routes) {
+      for (const c of [1, 64]) {
+        const d = results[`${rname}|${c}|direct upstream`];
+        const o = results[`${rname}|${c}|switchboard openai`];
+        const p = results[`${rname}|${c}|portkey openai`];
+        console.log(`| ${rname} | ${c} | ${(o.p50 - d.p50).toFixed(3)} | ${(p.p50 - d.p50).toFixed(3)} | ${o.rps.toFixed(0)} | ${p.rps.toFixed(0)} | ${(o.rps / p.rps).toFixed(1)}× |`);
+      }
+    }
+  }
   }
 } finally {
   if (ng) ng.p.kill('SIGTERM');
+  if (pk) pk.p.kill('SIGTERM');
   for (const p of fl?.procs ?? []) p.kill('SIGTERM');
   await s.stop();
 }

@@ -8,6 +8,7 @@
 #define SUBJ_KP_PING_ALL    "sb.v1.keypool.ping.all" /* every replica answers (status) */
 #define SUBJ_KP_ADMIN       "sb.v1.keypool.admin."   /* + op: the edge's alone */
 #define SUBJ_KP_SCHED       "sb.v1.keypool.sched."   /* + op: the scheduler's alone */
+#define SUBJ_KP_CHANGED     "sb.v1.keypool.changed"  /* broadcast: drop reserved leases of it */
 #define SUBJ_FWD            "sb.v1.forward"
 #define SUBJ_FWD_PING       "sb.v1.forward.ping"
 #define SUBJ_FWD_PING_ALL   "sb.v1.forward.ping.all"

@@ -26,6 +26,9 @@ struct edge_config {
     unsigned idle_ms;
     unsigned max_inflight;
     unsigned lease_timeout_ms;
+    unsigned lease_reserve;         /* leases held ahead of need per model (0: none) */
+    unsigned lease_reserve_tokens;  /* input tokens a reserved lease is good for */
+    unsigned lease_reserve_hold_ms; /* a reserved lease unused this long goes back */
     /* clients */
     unsigned max_connections;    /* open client connections; beyond: refused at accept */
     unsigned max_conns_per_addr; /* per client address; 0: no limit */

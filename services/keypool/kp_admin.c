@@ -272,6 +272,8 @@ static void op_each(struct kp_admin *a, const char *op, const Sb__V1__KeyAdminRe
             return;
         }
         r->changed++;
+        if (strcmp(op, "disable") == 0 || strcmp(op, "delete") == 0 || strcmp(op, "project") == 0)
+            kp_codec_changed(NULL, NULL, row.id); /* no edge starts a call with it any more */
         if (strcmp(state, "unchanged") != 0 && state[0])
             event(a, q->admin, row.id, strcmp(op, "project") == 0 ? q->project : row.project,
                   state);

@@ -26,9 +26,31 @@
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
 
-#define SEALED_MAX 2048
+#define SEALED_MAX  2048
+#define RESERVE_MAX 32 /* leases in one reserve */
 
 static const struct vault *bus_vault; /* SB_FORWARD_KEY: set once before the loop starts */
+static struct bus *changed_bus;       /* PoolChanged broadcasts: set once before the loop */
+
+void kp_codec_set_bus(struct bus *bus)
+{
+    changed_bus = bus;
+}
+
+void kp_codec_changed(const char *project, const char *model, const char *key_id)
+{
+    Sb__V1__PoolChanged m = SB__V1__POOL_CHANGED__INIT;
+    uint8_t buf[512];
+
+    if (!changed_bus)
+        return;
+    m.project = CODEC_STR(project ? project : "");
+    m.model = CODEC_STR(model ? model : "");
+    m.key_id = CODEC_STR(key_id ? key_id : "");
+    if (sb__v1__pool_changed__get_packed_size(&m) <= sizeof(buf))
+        (void)bus_publish(changed_bus, SUBJ_KP_CHANGED, NULL, buf,
+                          sb__v1__pool_changed__pack(&m, buf), NULL);
+}
 
 void kp_codec_set_seal(const struct vault *v)
 {
@@ -53,12 +75,14 @@ static enum status pack_reply(const Sb__V1__LeaseReply *r, struct buf *out)
 
 /* Build the LeaseReply for a request (NULL: undecodable) given the pool's answer. */
 static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
-                               const struct kp_lease *l, uint64_t now, unsigned ttl,
-                               struct buf *out)
+                               const struct kp_lease *l, const struct kp_lease *more, size_t nmore,
+                               uint64_t now, unsigned ttl, struct buf *out)
 {
     Sb__V1__LeaseReply reply = SB__V1__LEASE_REPLY__INIT;
     Sb__V1__Lease lease = SB__V1__LEASE__INIT;
-    char sealed[SEALED_MAX];
+    Sb__V1__Lease rl[RESERVE_MAX], *rp[RESERVE_MAX];
+    char sealed[SEALED_MAX], (*rs)[SEALED_MAX] = NULL;
+    enum status pst;
 
     if (!req) {
         reply.status = SB__V1__STATUS__ST_PROTO;
@@ -85,6 +109,23 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
         reply.lease = &lease;
         LOG_DEBUG("lease.ok", "req=%s model=%s key_id=%s project=%s", req->request_id, req->model,
                   l->key_id, l->project);
+        if (nmore)
+            rs = xcalloc(nmore, sizeof(*rs));
+        for (size_t i = 0; i < nmore; i++) {
+            rl[reply.n_reserve] = (Sb__V1__Lease)SB__V1__LEASE__INIT;
+            if (seal(more[i].key_id, more[i].secret, rs[reply.n_reserve]) != ST_OK)
+                continue;
+            rl[reply.n_reserve].lease_id = CODEC_STR(more[i].lease_id);
+            rl[reply.n_reserve].key_id = CODEC_STR(more[i].key_id);
+            rl[reply.n_reserve].project = CODEC_STR(more[i].project);
+            rl[reply.n_reserve].sealed_secret = rs[reply.n_reserve];
+            rl[reply.n_reserve].deadline_ms = now + ttl;
+            rp[reply.n_reserve] = &rl[reply.n_reserve];
+            reply.n_reserve++;
+            LOG_DEBUG("lease.ok", "req=%s model=%s key_id=%s project=%s reserve=1", req->request_id,
+                      req->model, more[i].key_id, more[i].project);
+        }
+        reply.reserve = rp;
         break;
     case KP_LEASE_COOLING:
         reply.status = SB__V1__STATUS__ST_EXHAUSTED;
@@ -112,7 +153,12 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
         reply.message = CODEC_STR("every available key was already tried");
         break;
     }
-    return pack_reply(&reply, out);
+    pst = pack_reply(&reply, out);
+    if (rs) {
+        memset(rs, 0, nmore * sizeof(*rs));
+        free(rs);
+    }
+    return pst;
 }
 
 enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, struct buf *out)
@@ -149,7 +195,7 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
             st = ST_OK;
         }
     }
-    st = lease_reply(req, st, &l, now, ttl, out);
+    st = lease_reply(req, st, &l, NULL, 0, now, ttl, out);
     if (req)
         sb__v1__lease_request__free_unpacked(req, NULL);
     return st;
@@ -188,6 +234,14 @@ static void log_change(struct jet_pub *ev, const Sb__V1__Outcome *o, const char 
 {
     struct kp_key_event k = {o->key_id, o->project, o->model, "active", change, o->reason, NULL, 0};
 
+    if (strcmp(change, "returned") == 0)
+        LOG_DEBUG("lease.returned", "key_id=%s project=%s model=%s", o->key_id, o->project,
+                  o->model);
+    /* edges hold reserved leases: what stopped being usable is dropped from them at once */
+    if (strcmp(change, "dead") == 0 || strcmp(change, "backoff") == 0)
+        kp_codec_changed(NULL, NULL, o->key_id);
+    else if (strcmp(change, "cooled") == 0 || strcmp(change, "tokens_full") == 0)
+        kp_codec_changed(o->project, o->model, NULL);
     if (strcmp(change, "dead") != 0 && strcmp(change, "cooled") != 0 &&
         strcmp(change, "backoff") != 0)
         return;
@@ -210,6 +264,7 @@ static void outcome_of(const Sb__V1__Outcome *m, struct kp_outcome *oc)
     oc->quota_id = m->quota_id;
     oc->prompt_tokens = m->prompt_tokens;
     oc->est_tokens = 0;
+    oc->unused = m->unused;
 }
 
 _Static_assert((int)KPM_OK == (int)KP_LEASE_OK && (int)KPM_TRIED == (int)KP_LEASE_TRIED,
@@ -222,6 +277,8 @@ struct slot {
     size_t first_call;
     struct kp_lease_call lc;
     unsigned ttl;
+    struct kp_lease_call *more; /* a reserve: the leases after the first */
+    size_t nmore;
 };
 
 void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *items, size_t n)
@@ -236,6 +293,11 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         if (items[i].kind == KP_ITEM_LEASE) {
             sl->lr = sb__v1__lease_request__unpack(NULL, items[i].len, items[i].data);
             total += sl->lr ? 1 + (sl->lr->failed != NULL) : 0;
+            if (sl->lr && sl->lr->count > 1) {
+                sl->nmore = (sl->lr->count < RESERVE_MAX ? sl->lr->count : RESERVE_MAX) - 1;
+                sl->more = xcalloc(sl->nmore, sizeof(*sl->more));
+                total += sl->nmore;
+            }
         } else {
             sl->ob = sb__v1__outcome_batch__unpack(NULL, items[i].len, items[i].data);
             total += sl->ob ? sl->ob->n_outcomes : 0;
@@ -261,6 +323,9 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
             kp_pool_lease_args(pool, sl->lr->model, now, sl->ttl, sl->lr->est_tokens,
                                (const char *const *)sl->lr->exclude_key_ids,
                                sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls++]);
+            for (size_t k = 0; k < sl->nmore; k++) /* in order: each sees the one before */
+                kp_pool_lease_args(pool, sl->lr->model, now, sl->ttl, sl->lr->est_tokens, NULL, 0,
+                                   &sl->more[k], &calls[ncalls++]);
         } else if (sl->ob) {
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
                 outcome_of(sl->ob->outcomes[k], &ocs[ncalls]);
@@ -276,7 +341,7 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
     for (size_t i = 0; i < n; i++) {
         struct slot *sl = &slots[i];
         if (items[i].kind == KP_ITEM_LEASE) {
-            struct kp_lease l;
+            struct kp_lease l = {.result = KP_LEASE_TRIED};
             if (sl->lr && sl->lr->failed && sts[sl->first_call - 1] == ST_OK)
                 log_change(ev, sl->lr->failed,
                            rets[sl->first_call - 1].n ? rets[sl->first_call - 1].items[0] : "");
@@ -288,11 +353,27 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
             if (st == ST_OK && l.result == KP_LEASE_DEAD)
                 items[i].no_key = true;
             items[i].metric = st != ST_OK ? KPM_ERROR : (int)l.result; /* same order */
-            if (st == ST_NOT_FOUND)
+            if (st == ST_NOT_FOUND && !sl->nmore) {
                 items[i].need_reload = true;
-            else
-                (void)lease_reply(sl->lr, st, &l, now, sl->ttl, &items[i].reply);
+            } else {
+                struct kp_lease more[RESERVE_MAX];
+                size_t nm = 0;
+                for (size_t k = 0; k < sl->nmore; k++)
+                    if (sts[sl->first_call + 1 + k] == ST_OK &&
+                        kp_pool_lease_result(pool, &sl->more[k], &rets[sl->first_call + 1 + k],
+                                             &more[nm]) == ST_OK &&
+                        more[nm].result == KP_LEASE_OK)
+                        nm++; /* no key, or a key without its secret here: left to the reaper */
+                if (st == ST_NOT_FOUND) { /* a reserve: the others stand in for this one */
+                    st = ST_OK;
+                    l.result = KP_LEASE_TRIED;
+                }
+                if (st == ST_OK && l.result != KP_LEASE_OK && nm) /* the first from the rest */
+                    l = more[--nm];
+                (void)lease_reply(sl->lr, st, &l, more, nm, now, sl->ttl, &items[i].reply);
+            }
             sb__v1__lease_request__free_unpacked(sl->lr, NULL);
+            free(sl->more);
         } else if (sl->ob) {
             kp_metrics_outcomes(sl->ob->n_outcomes);
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {

@@ -47,6 +47,12 @@ void kp_codec_key_event(struct jet_pub *ev, const struct kp_key_event *k);
 struct vault;
 /** The vault (SB_FORWARD_KEY, borrowed) that seals secrets for the forwarders; once, at start. */
 void kp_codec_set_seal(const struct vault *v);
+struct bus;
+/** The bus PoolChanged broadcasts go out on (borrowed); once, at start. */
+void kp_codec_set_bus(struct bus *bus);
+/** Broadcast that a key (key_id) or a (project, model) pair stopped being usable: edges drop
+ *  their reserved leases of it (NULL matches anything). Any thread. */
+void kp_codec_changed(const char *project, const char *model, const char *key_id);
 /** A ForwardRequest that reads the model list with key id/project/secret (a key test). */
 enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
                            struct buf *out);

@@ -156,6 +156,7 @@ int main(int argc, char **argv)
         goto out;
     }
     SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(bus, 200), &stop_flag, bus_last_error(bus));
+    kp_codec_set_bus(bus);
     if (stop_flag) {
         rc = EXIT_SUCCESS;
         goto out;

@@ -188,11 +188,13 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, uint64_t now_ms
     (void)snprintf(lc->est_s, sizeof(lc->est_s), "%u", est_tokens);
     (void)snprintf(lc->dayend_s, sizeof(lc->dayend_s), "%llu",
                    (unsigned long long)clock_next_pacific_time_ms(now_ms, pool->reset_sod));
+    (void)snprintf(lc->tick_s, sizeof(lc->tick_s), "%u", (unsigned)(pool->lease_seq % 1000));
     lc->argv[7] = lc->est_s;
     lc->argv[8] = lc->dayend_s;
+    lc->argv[9] = lc->tick_s;
     for (size_t i = 0; i < nexclude; i++)
-        lc->argv[9 + i] = exclude[i];
-    lc->argc = 9 + (int)nexclude;
+        lc->argv[10 + i] = exclude[i];
+    lc->argc = 10 + (int)nexclude;
     ret_call->script = pool->lua_lease;
     ret_call->argc = lc->argc;
     ret_call->argv = lc->argv;
@@ -304,6 +306,8 @@ static const char *quota_kind_name(const struct kp_outcome *o)
  * the call, or (no usage seen of a call that ran) the estimate stays. */
 static const char *tokens_mode(const struct kp_outcome *o)
 {
+    if (o->unused)
+        return "zero";
     if (o->prompt_tokens)
         return "known";
     switch (o->cls) {
@@ -325,6 +329,9 @@ void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint
 {
     uint64_t until;
     const char *act = kp_outcome_action(o->cls, o->retry_delay_ms, now_ms, pool->reset_sod, &until);
+
+    if (o->unused)
+        act = "unused";
 
     (void)snprintf(oc->until_s, sizeof(oc->until_s), "%llu", (unsigned long long)until);
     (void)snprintf(oc->now_s, sizeof(oc->now_s), "%llu", (unsigned long long)now_ms);

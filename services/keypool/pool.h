@@ -49,6 +49,7 @@ struct kp_outcome {
     const char *quota_id;   /* the violated quota ("" or NULL: read the reason) */
     unsigned prompt_tokens; /* input tokens upstream counted (0: none, or unknown) */
     unsigned est_tokens;    /* a failure the edge reports: the request's estimate */
+    bool unused;            /* a lease upstream never saw (a reserve's): its counts go back */
 };
 
 /** New pool over `kv` (borrowed) with key prefix (e.g. "sb:"). Caller owns *ret. */
@@ -62,7 +63,7 @@ enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_
  * *_args() fills the script call (argv points into the struct), *_result() reads its reply. */
 struct kp_lease_call {
     char lease_id[40];
-    char now_s[24], ttl_s[16], win_s[8], nex_s[8], est_s[16], dayend_s[24];
+    char now_s[24], ttl_s[16], win_s[8], nex_s[8], est_s[16], dayend_s[24], tick_s[8];
     const char *argv[64];
     int argc;
 };

@@ -30,13 +30,17 @@
 #ifndef SB_KP_POOL_LUA_H
 #define SB_KP_POOL_LUA_H
 
-/* ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, exclude... */
+/*
+ * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick,
+ * exclude... The tick (0-999, thousandths of a ms) orders leases granted within one millisecond,
+ * so several in a row (a reserve) still rotate in least-recently-used order.
+ */
 static const char LUA_LEASE[] =
-    "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n"
     "local ex = {}\n"
-    "for i = 1, nex do ex[ARGV[9 + i]] = true end\n"
+    "for i = 1, nex do ex[ARGV[10 + i]] = true end\n"
     "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
     "if redis.call('SADD', P .. 'models', M) == 1 then\n"
     "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
@@ -122,14 +126,14 @@ static const char LUA_LEASE[] =
     "redis.call('PEXPIRE', rk, 120000)\n"
     "local dk = P .. 'rpd:' .. best .. ':' .. M .. ':' .. dayend\n"
     "redis.call('INCR', dk)\n"
-    "redis.call('PEXPIRE', dk, tonumber(dayend) - now + 3600000)\n"
+    "redis.call('PEXPIRE', dk, math.floor(tonumber(dayend) - now) + 3600000)\n"
     "if need > 0 then\n"
     "  local tk = P .. 'tpm:' .. best .. ':' .. M .. ':' .. minute\n"
     "  redis.call('INCRBY', tk, need)\n"
     "  redis.call('PEXPIRE', tk, 120000)\n"
     "end\n"
     "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M .. '|' .. minute "
-    ".. '|' .. need .. '|' .. est, 'PX', ttl)\n"
+    ".. '|' .. need .. '|' .. est .. '|' .. dayend, 'PX', ttl)\n"
     "redis.call('ZADD', P .. 'leases', now + ttl, lid .. '|' .. bestkey)\n"
     "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
     "return {'ok', bestkey, best}\n";
@@ -138,7 +142,8 @@ static const char LUA_LEASE[] =
  * ARGV: prefix, key, project, model, action, until, lease_id, now, reason, quota_value, kind
  * (rpm|tpm|rpd|"": what quota_value limits), tokens (known|zero|keep: what upstream counted of the
  * lease's estimate), prompt_tokens, est_tokens (a failure the edge reports has no lease: its
- * estimate sizes what the token quota refused).
+ * estimate sizes what the token quota refused). Action "unused": a lease upstream never saw (a
+ * reserve's, handed back), whose request, day and token counts are returned.
  */
 static const char LUA_OUTCOME[] =
     "local P, k, p, M, act = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
@@ -156,6 +161,16 @@ static const char LUA_OUTCOME[] =
     "  for x in string.gmatch(rec, '[^|]+') do f[#f + 1] = x end\n"
     "  local lmin, est = f[4], tonumber(f[6] or '0')\n"
     "  need = tonumber(f[5] or '0') or 0\n"
+    "  if act == 'unused' and lmin then\n"
+    "    local pre = ':' .. f[2] .. ':' .. f[3] .. ':'\n"
+    "    if redis.call('EXISTS', P .. 'rpm' .. pre .. lmin) == 1 then\n"
+    "      redis.call('DECR', P .. 'rpm' .. pre .. lmin)\n"
+    "    end\n"
+    "    if f[7] and redis.call('EXISTS', P .. 'rpd' .. pre .. f[7]) == 1 then\n"
+    "      redis.call('DECR', P .. 'rpd' .. pre .. f[7])\n"
+    "    end\n"
+    "    p, M = f[2], f[3]\n"
+    "  end\n"
     "  if lmin and need > 0 and tmode ~= 'keep' then\n"
     "    local tk = P .. 'tpm:' .. p .. ':' .. M .. ':' .. lmin\n"
     "    local actual = tmode == 'known' and counted or 0\n"
@@ -169,6 +184,7 @@ static const char LUA_OUTCOME[] =
     "  end\n"
     "end\n"
     "if act == 'ok' then redis.call('DEL', P .. 'kf:' .. k) return 'ok' end\n"
+    "if act == 'unused' then return 'returned' end\n"
     "if not rec and tonumber(ARGV[14]) > 0 then\n"
     "  need = math.ceil(tonumber(ARGV[14]) * tonumber(redis.call('GET', P .. 'tokr:' .. M) or "
     "'1000') / 1000)\n"

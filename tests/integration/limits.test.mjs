@@ -3,7 +3,7 @@
 // minute's budget has room for it, and serves what Google allows with almost no 429 upstream.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack } from './harness.mjs';
+import { Stack, waitUntil } from './harness.mjs';
 
 const MODEL = 'gemini-2.5-flash';
 const PROJECTS = ['p1', 'p2', 'p3', 'p4'];
@@ -84,6 +84,54 @@ test('input-token quotas: learnt, respected per project, and the pool served to 
     await s.api('/api/projects/p1/limits', { method: 'PUT', body: { tpm: { [MODEL]: 0 } } });
     g = await s.api('/api/projects/p1/limits');
     assert.equal(g.body.models[MODEL].tpm.set, undefined);
+  } catch (e) {
+    s.dumpLogs();
+    throw e;
+  } finally {
+    await s.stop();
+  }
+});
+
+test('two edges holding lease reserves keep one project exactly at its request limit', async () => {
+  const s = new Stack();
+  const key = 'solo:key-solo-reserve-0000001';
+  try {
+    const edgeEnv = { SB_LEASE_RESERVE: '8' };
+    await s.start(key, { kpEnv: { LOG_LEVEL: 'debug' }, fakeEnv: { FAKE_RPM: '20' }, edgeEnv });
+    const edge2 = await s.edge(edgeEnv, 'edge1');
+    await s.ready(edge2);
+    const urls = [s.url, edge2.url];
+    s.session = await s.login();
+    const put = await s.api('/api/projects/solo/limits', { method: 'PUT', body: { rpm: { [MODEL]: 20 } } });
+    assert.equal(put.status, 200, put.text);
+    const sec = (Date.now() / 1000) % 60;
+    if (sec > 45) await sleep((61 - sec) * 1000);
+    await s.fakeReset();
+    await s.limits({ project: 'solo', model: MODEL, rpm: 20 });
+    const status = {};
+    let next = 0;
+    const worker = async () => {
+      while (next < 60) {
+        const i = next++;
+        const r = await fetch(`${urls[i % 2]}/v1beta/models/${MODEL}:generateContent`, {
+          method: 'POST',
+          headers: { 'x-goog-api-key': s.token, 'content-type': 'application/json' },
+          body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: `r${i}` }] }] }),
+        });
+        await r.arrayBuffer();
+        status[r.status] = (status[r.status] || 0) + 1;
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
+    const u = (await s.stats()).usage;
+    assert.deepEqual(status, { 200: 20, 429: 40 }, 'exactly the limit was served');
+    assert.equal(u.admitted, 20);
+    assert.equal(u.quota_429.rpm, 0, 'Google never had to say 429');
+    assert.ok(/event=lease\.ok [^\n]*reserve=1/.test(s.logs('keypool')), 'the edges held reserves');
+    // what the reserves held and did not use went back: the minute's count is what was served
+    const minute = Math.floor(Date.now() / 60000);
+    await waitUntil(() => s.redisRaw('GET', `sb:rpm:solo:${MODEL}:${minute}`) === '20',
+      { tries: 60, interval: 100, what: 'unused reserved leases handed back' });
   } catch (e) {
     s.dumpLogs();
     throw e;

@@ -14,9 +14,11 @@
 #include "proto/subjects.h"
 #include "relay_int.h"
 #include "reqlog.h"
+#include "reserve.h"
 #include "respond.h"
 
 #define LEASE_RETRY_US 100000ULL /* no keypool subscribed: ask again after this */
+#define RESERVE_TTL_MS 900000u   /* a reserved lease's lifetime at keypool (reaped after) */
 
 /* Stop the current transfer: at the forwarder that took it, or at all of them when none said so
  * yet (its Accepted may still be on the way). The forwarder then reports the lease cancelled. */
@@ -51,13 +53,68 @@ void attempt_not_key(struct call *c)
 
 /* Give back a lease no forwarder ran (busy, none there, lost); releasing twice is harmless. */
 void attempt_release(struct edge *e, const char *req_id, const char *model,
-                     const struct ec_lease *lease)
+                     const struct ec_lease *lease, bool unused)
 {
     if (!lease->lease_id[0])
         return;
     buf_reset(&e->scratch);
-    if (ec_release(req_id, model, lease, &e->scratch) == ST_OK)
+    if (ec_release(req_id, model, lease, unused, &e->scratch) == ST_OK)
         (void)edge_publish(e, SUBJ_KP_OUTCOME, NULL, e->scratch.data, e->scratch.len, req_id);
+}
+
+void attempt_hand_back(struct edge *e, struct ec_lease *leases, const char *const *models, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        attempt_release(e, "reserve", models[i], &leases[i], true);
+        ec_lease_done(&leases[i]);
+    }
+}
+
+void attempt_reserve_fill(struct edge *e, const char *model)
+{
+    unsigned slot = 0, n = reserve_want(e->reserve, model, clock_mono_us(), &slot);
+    char reply[96];
+
+    if (!n)
+        return;
+    (void)snprintf(reply, sizeof(reply), "%s.0.r%u", e->port.inbox, slot);
+    buf_reset(&e->scratch);
+    /* a reserved lease outlives the longest call that may take it: keypool reaps it after */
+    if (ec_reserve_request(model, n, reserve_allowance(e->reserve), RESERVE_TTL_MS, &e->scratch) ==
+        ST_OK)
+        (void)edge_publish(e, SUBJ_KP_LEASE, reply, e->scratch.data, e->scratch.len, NULL);
+}
+
+void attempt_reserve_reply(struct edge *e, unsigned slot, const struct bus_msg *msg)
+{
+    struct ec_lease got[RESERVE_MAX];
+    const char *models[RESERVE_MAX];
+    size_t n = 0, left;
+
+    if (bus_msg_no_responders(msg) ||
+        ec_reserve_decode(bus_msg_data(msg), bus_msg_len(msg), got, RESERVE_MAX, &n) != ST_OK)
+        n = 0;
+    left = reserve_add(e->reserve, slot, got, n);
+    for (size_t i = 0; i < left; i++)
+        models[i] = reserve_model(e->reserve, slot);
+    attempt_hand_back(e, got, models, left);
+}
+
+/* What stopped being usable (a failure here, or keypool's word): its reserved leases go back. */
+void attempt_reserve_drop(struct edge *e, const char *project, const char *model,
+                          const char *key_id)
+{
+    struct ec_lease out[RESERVE_MAX];
+    const char *models[RESERVE_MAX];
+    size_t n;
+
+    if (!reserve_on(e->reserve))
+        return;
+    do {
+        n = reserve_drop(e->reserve, 0, project ? project : "", model, key_id, out, models,
+                         RESERVE_MAX);
+        attempt_hand_back(e, out, models, n);
+    } while (n == RESERVE_MAX);
 }
 
 /* The call's deadline as Unix ms, for other processes (forwarder, limiter slots). */
@@ -83,6 +140,17 @@ bool attempt_retry_later(struct call *c, uint64_t lease_timeout_ms)
     return true;
 }
 
+/* A lease for the call's attempt is in c->lease: count the try and forward. */
+static void leased(struct edge *e, struct call *c)
+{
+    call_stage(c, STG_LEASED);
+    if (c->nexclude < CALL_MAX_EXCLUDE)
+        (void)snprintf(c->exclude[c->nexclude++], 32, "%s", c->lease.key_id);
+    c->tries++;
+    reqlog_attempt_start(c);
+    attempt_forward(e, c);
+}
+
 void attempt_lease(struct edge *e, struct call *c)
 {
     if (!c->lease_retry_us) /* a new lease, not the same one asked again */
@@ -95,8 +163,17 @@ void attempt_lease(struct edge *e, struct call *c)
     ec_lease_done(&c->lease);
     (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.l%u", e->port.inbox,
                    (unsigned long long)c->id, c->attempt);
-    buf_reset(&e->scratch);
     const char *model = c->route.model[0] ? c->route.model : "models.list";
+    if (c->nexclude == 0 && !c->failed_key[0] && c->route.model[0] &&
+        reserve_take(e->reserve, model, c->est_tokens, &c->lease)) {
+        /* a reserved lease: no keypool round trip; the reserve is topped up off the path */
+        c->t_phase_us = c->t_lease_us = clock_mono_us();
+        call_stage(c, STG_ASKED);
+        leased(e, c);
+        attempt_reserve_fill(e, model);
+        return;
+    }
+    buf_reset(&e->scratch);
     uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
     struct ec_failed failed = {c->failed_key,    c->failed_project, c->last_cls,
                                c->last_retry_ms, c->failed_reason,  c->failed_qv};
@@ -113,6 +190,8 @@ void attempt_lease(struct edge *e, struct call *c)
     c->t_phase_us = clock_mono_us();
     c->t_lease_us = c->t_phase_us;
     call_stage(c, STG_ASKED);
+    if (c->route.model[0])
+        attempt_reserve_fill(e, model);
 }
 
 void attempt_pieces(struct edge *e, struct call *c)
@@ -165,7 +244,7 @@ void attempt_forward(struct edge *e, struct call *c)
     if (ec_forward_request(&f, &e->scratch) != ST_OK ||
         edge_publish(e, SUBJ_FWD, c->reply, e->scratch.data, e->scratch.len, c->req_id) != ST_OK) {
         /* the key was not used: give it back, and lease again shortly */
-        attempt_release(e, c->req_id, c->route.model, &c->lease);
+        attempt_release(e, c->req_id, c->route.model, &c->lease, true);
         reqlog_attempt_end(c, 0, "bus_error");
         attempt_not_key(c);
         if (!attempt_retry_later(c, e->cfg->lease_timeout_ms))
@@ -228,6 +307,11 @@ void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned
         (void)snprintf(c->failed_project, sizeof(c->failed_project), "%s", c->lease.project);
         (void)snprintf(c->failed_reason, sizeof(c->failed_reason), "%s", reason ? reason : "");
         c->failed_qv = c->err_qv;
+        /* what just failed is not used again from the reserve (keypool says so too, later) */
+        if (cls == EC_KEY_DEAD)
+            attempt_reserve_drop(e, NULL, NULL, c->lease.key_id);
+        else
+            attempt_reserve_drop(e, c->lease.project, c->route.model, NULL);
     }
     buf_reset(&c->last_err);
     if (len)
@@ -264,13 +348,8 @@ void attempt_leased(struct edge *e, struct call *c, const struct bus_msg *msg)
     }
     switch (r.status) {
     case ST_OK:
-        call_stage(c, STG_LEASED);
         c->lease = r.lease;
-        if (c->nexclude < CALL_MAX_EXCLUDE)
-            (void)snprintf(c->exclude[c->nexclude++], 32, "%s", c->lease.key_id);
-        c->tries++;
-        reqlog_attempt_start(c);
-        attempt_forward(e, c);
+        leased(e, c);
         return;
     case ST_EXHAUSTED:
         now_ms = clock_now_ms();

@@ -123,7 +123,7 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
 }
 
 enum status ec_release(const char *request_id, const char *model, const struct ec_lease *lease,
-                       struct buf *out)
+                       bool unused, struct buf *out)
 {
     Sb__V1__OutcomeBatch m = SB__V1__OUTCOME_BATCH__INIT;
     Sb__V1__Outcome o = SB__V1__OUTCOME__INIT;
@@ -135,7 +135,8 @@ enum status ec_release(const char *request_id, const char *model, const struct e
     o.project = CODEC_STR(lease->project);
     o.model = CODEC_STR(model);
     o.error_class = SB__V1__ERROR_CLASS__EC_CANCELLED;
-    o.reason = CODEC_STR("released by the edge");
+    o.reason = CODEC_STR(unused ? "handed back unused" : "released by the edge");
+    o.unused = unused;
     m.outcomes = list;
     m.n_outcomes = 1;
     PACK_INTO(out, sb__v1__outcome_batch, &m);
@@ -261,5 +262,63 @@ enum status ec_batch_frame(const struct ec_batch *b, size_t i, struct ec_frame *
         return ST_PROTO;
     }
     *ret = f;
+    return ST_OK;
+}
+
+enum status ec_reserve_request(const char *model, unsigned count, unsigned allowance,
+                               unsigned ttl_ms, struct buf *out)
+{
+    Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
+
+    m.request_id = CODEC_STR("reserve");
+    m.model = CODEC_STR(model);
+    m.ttl_ms = ttl_ms;
+    m.est_tokens = allowance;
+    m.count = count;
+    PACK_INTO(out, sb__v1__lease_request, &m);
+    return ST_OK;
+}
+
+/* Lease l of the reply into *ret (the secret copied). */
+static void lease_of(const Sb__V1__Lease *l, struct ec_lease *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    (void)snprintf(ret->lease_id, sizeof(ret->lease_id), "%s", l->lease_id);
+    (void)snprintf(ret->key_id, sizeof(ret->key_id), "%s", l->key_id);
+    (void)snprintf(ret->project, sizeof(ret->project), "%s", l->project);
+    ret->sealed = l->sealed_secret[0] != '\0';
+    ret->secret = xstrdup(ret->sealed ? l->sealed_secret : l->secret);
+    ret->deadline_ms = l->deadline_ms;
+    memset(l->secret, 0, strlen(l->secret));
+}
+
+enum status ec_reserve_decode(const void *data, size_t len, struct ec_lease *out, size_t max,
+                              size_t *ret_n)
+{
+    Sb__V1__LeaseReply *m = sb__v1__lease_reply__unpack(NULL, len, data);
+    size_t n = 0;
+
+    if (!m)
+        return ST_PROTO;
+    if (m->status == SB__V1__STATUS__ST_OK && m->lease && n < max)
+        lease_of(m->lease, &out[n++]);
+    for (size_t i = 0; m->status == SB__V1__STATUS__ST_OK && i < m->n_reserve && n < max; i++)
+        lease_of(m->reserve[i], &out[n++]);
+    sb__v1__lease_reply__free_unpacked(m, NULL);
+    *ret_n = n;
+    return ST_OK;
+}
+
+enum status ec_changed_decode(const void *data, size_t len, char *project, char *model,
+                              char *key_id, size_t n)
+{
+    Sb__V1__PoolChanged *m = sb__v1__pool_changed__unpack(NULL, len, data);
+
+    if (!m)
+        return ST_PROTO;
+    (void)snprintf(project, n, "%s", m->project);
+    (void)snprintf(model, n, "%s", m->model);
+    (void)snprintf(key_id, n, "%s", m->key_id);
+    sb__v1__pool_changed__free_unpacked(m, NULL);
     return ST_OK;
 }

@@ -94,9 +94,19 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
 void ec_lease_done(struct ec_lease *l);
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out);
-/** An OutcomeBatch releasing a lease no forwarder ran (class cancelled). */
+/** An OutcomeBatch releasing a lease (class cancelled); `unused`: upstream was never called with
+ *  it, so keypool returns what it counted. */
 enum status ec_release(const char *request_id, const char *model, const struct ec_lease *lease,
-                       struct buf *out);
+                       bool unused, struct buf *out);
+/** A LeaseRequest for a reserve of `count` leases of model, each for up to `allowance` tokens. */
+enum status ec_reserve_request(const char *model, unsigned count, unsigned allowance,
+                               unsigned ttl_ms, struct buf *out);
+/** The leases of a reserve's reply into out[max] (*ret_n; none when keypool had none). */
+enum status ec_reserve_decode(const void *data, size_t len, struct ec_lease *out, size_t max,
+                              size_t *ret_n);
+/** A PoolChanged: what stopped being usable ("" matches anything), each into an n-byte buffer. */
+enum status ec_changed_decode(const void *data, size_t len, char *project, char *model,
+                              char *key_id, size_t n);
 enum status ec_cancel(const char *request_id, const char *reply, struct buf *out);
 /** A Resend: the transfer's frames from `from` on, again. */
 enum status ec_resend(const char *request_id, const char *reply, uint64_t from, struct buf *out);

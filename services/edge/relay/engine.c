@@ -29,6 +29,7 @@
 #include "ratelimit.h"
 #include "relay_int.h"
 #include "reqlog.h"
+#include "reserve.h"
 #include "respond.h"
 
 #define ACCEPT_TIMEOUT  3000000ULL /* a live forwarder accepts (or says busy) within ms */
@@ -143,6 +144,8 @@ enum status edge_new_port(const struct edge_config *cfg, const struct relay_port
         e->salt = rnd[0];
         atomic_store(&e->next_id, (uint64_t)(rnd[1] & 0x3fffffffu) + 1);
     }
+    e->reserve =
+        reserve_new(cfg->lease_reserve, cfg->lease_reserve_tokens, cfg->lease_reserve_hold_ms);
     if (!e->q || !e->calls) {
         edge_free(e);
         return ST_NOMEM;
@@ -175,6 +178,7 @@ void edge_free(struct edge *e)
         idmap_each(e->calls, free_call_cb, NULL);
     idmap_free(e->calls);
     queue_free(e->q);
+    reserve_free(e->reserve);
     buf_done(&e->scratch);
     (void)pthread_mutex_destroy(&e->alive_mu);
     free(e);
@@ -248,12 +252,25 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
     uint64_t id = 0, attempt = 0;
     struct call *c;
 
+    if (strcmp(subj, SUBJ_KP_CHANGED) == 0) { /* keypool: drop reserved leases of it */
+        char project[128], model[128], key_id[128];
+        if (ec_changed_decode(bus_msg_data(msg), bus_msg_len(msg), project, model, key_id,
+                              sizeof(project)) == ST_OK)
+            attempt_reserve_drop(e, project, model, key_id);
+        return;
+    }
     if (strncmp(subj, e->port.inbox, e->inbox_len) != 0 || subj[e->inbox_len] != '.')
         return;
     p = subj + e->inbox_len + 1;
     dot = strchr(p, '.');
     if (!dot || parse_u64n(p, (size_t)(dot - p), 0, UINT64_MAX, &id) != ST_OK)
         return;
+    if (id == 0 && dot[1] == 'r') { /* a reserve's leases */
+        uint64_t slot;
+        if (parse_u64(dot + 2, 0, RESERVE_MODELS - 1, &slot) == ST_OK)
+            attempt_reserve_reply(e, (unsigned)slot, msg);
+        return;
+    }
     if (id == 0) { /* readiness pings */
         if (!bus_msg_no_responders(msg)) {
             if (dot[1] == 'p')
@@ -268,7 +285,7 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
         /* a lease granted after the call ended (client gone, deadline): give it back */
         struct ec_lease_reply r;
         if (ec_lease_reply_decode(bus_msg_data(msg), bus_msg_len(msg), &r) == ST_OK) {
-            attempt_release(e, "-", "", &r.lease);
+            attempt_release(e, "-", "", &r.lease, true);
             ec_lease_done(&r.lease);
         }
         return;
@@ -345,15 +362,21 @@ static void on_start(struct edge *e, struct call *c)
     buf_init(&c->event_part, MAX_RESPONSE);
     buf_init(&c->last_err, 256 * 1024);
     call_stage(c, STG_LOOP);
-    reqlog_start(c);
     if (c->tok.limited && e->limiter) {
         c->state = CS_ADMITTING;
         c->t_phase_us = clock_mono_us();
-        if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, attempt_deadline_ms(c)) == ST_OK)
+        if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, attempt_deadline_ms(c)) ==
+            ST_OK) {
+            reqlog_start(c);
             return;
+        }
         LOG_WARN("limits.saturated", "req=%s action=admit", c->req_id);
     }
     attempt_lease(e, c);
+    /* the start event leaves once the call is on its way, off its path; a call answered at once
+     * is logged by its final event alone */
+    if (c->state != CS_DONE)
+        reqlog_start(c);
 }
 
 static void on_client_done(struct edge *e, uint64_t id)
@@ -444,7 +467,7 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
                  heard == UINT64_MAX ? -1LL : (long long)(heard / 1000));
         attempt_cancel(e, c);
         if (!c->committed)
-            attempt_release(e, c->req_id, c->route.model, &c->lease);
+            attempt_release(e, c->req_id, c->route.model, &c->lease, false);
         attempt_not_key(c);
         frames_broken(e, c, "The forwarder stopped answering.", "forwarder_lost");
     }
@@ -475,6 +498,12 @@ static void timers(struct edge *e)
     if (now - e->last_scan_us < SCAN_US)
         return; /* the scan is O(capacity): not on every wake-up */
     e->last_scan_us = now;
+    if (reserve_on(e->reserve)) { /* held too long: back to keypool */
+        struct ec_lease out[RESERVE_MAX];
+        const char *models[RESERVE_MAX];
+        size_t n = reserve_drop(e->reserve, now, NULL, NULL, NULL, out, models, RESERVE_MAX);
+        attempt_hand_back(e, out, models, n);
+    }
     up = e->port.up_for_us(e->port.ctx, now);
     if (up < e->last_up_for_us) /* down (or down and up again) since the last look */
         e->bus_bounced = true;
@@ -566,6 +595,7 @@ unsigned edge_drain(struct edge *e, struct ops *ops, uint64_t deadline_us)
         if (!turn(e, 50))
             break;
     }
+    attempt_reserve_drop(e, "", "", ""); /* everything held goes back */
     return edge_inflight(e);
 }
 

@@ -262,7 +262,7 @@ static void on_busy(struct edge *e, struct call *c)
     c->accepted = false;
     c->fwd_id[0] = '\0';
     if (++c->busy_retries > 3) {
-        attempt_release(e, c->req_id, c->route.model, &c->lease);
+        attempt_release(e, c->req_id, c->route.model, &c->lease, true);
         resp_error(&e->scratch, c, 503, "Every forwarder is busy.", 1, "busy");
         return;
     }
@@ -351,7 +351,7 @@ void frames_batch(struct edge *e, struct call *c, const struct bus_msg *msg)
     if (bus_msg_no_responders(msg)) {
         /* no forwarder subscribed: one restarting, or the bus just came back and they have not
          * subscribed again yet; not the key's fault. Asked again for up to NO_FWD_WAIT_MS. */
-        attempt_release(e, c->req_id, c->route.model, &c->lease);
+        attempt_release(e, c->req_id, c->route.model, &c->lease, true);
         reqlog_attempt_end(c, 503, "no_forwarder");
         attempt_not_key(c);
         if (!attempt_retry_later(c, NO_FWD_WAIT_MS))

@@ -51,6 +51,8 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge
         st = bus_subscribe(bus, wc, NULL, on_reply, e);
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_FWD_ALIVE, NULL, on_alive, e);
+    if (st == ST_OK)
+        st = bus_subscribe(bus, SUBJ_KP_CHANGED, NULL, on_reply, e);
     if (st != ST_OK) {
         edge_free(e);
         return st;

@@ -20,6 +20,7 @@
 
 struct queue;
 struct idmap;
+struct reserve;
 
 struct edge {
     const struct edge_config *cfg;
@@ -37,6 +38,7 @@ struct edge {
     unsigned salt;
     struct limiter *limiter;
     struct live *live;
+    struct reserve *reserve;  /* leases held ahead of need */
     size_t keep;              /* queue places bus messages leave to control events */
     pthread_mutex_t alive_mu; /* the forwarders' heartbeats (SUBJ_FWD_ALIVE) */
     struct {
@@ -69,9 +71,20 @@ void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned
                     const char *reason);
 /** Stop the current transfer at its forwarder (or all of them when none said so yet). */
 void attempt_cancel(struct edge *e, struct call *c);
-/** Give back a lease no forwarder ran (busy, none there, lost); releasing twice is harmless. */
+/** Give back a lease (busy, none there, lost; `unused`: upstream never saw it); releasing twice
+ *  is harmless. */
 void attempt_release(struct edge *e, const char *req_id, const char *model,
-                     const struct ec_lease *lease);
+                     const struct ec_lease *lease, bool unused);
+/** Hand reserved leases back unused (models[i]: leases[i]'s model); the leases are freed. */
+void attempt_hand_back(struct edge *e, struct ec_lease *leases, const char *const *models,
+                       size_t n);
+/** Top up model's reserve when it runs low (one ask out at a time). */
+void attempt_reserve_fill(struct edge *e, const char *model);
+/** keypool's answer to the reserve ask of slot `slot`. */
+void attempt_reserve_reply(struct edge *e, unsigned slot, const struct bus_msg *msg);
+/** Hand back the reserved leases of what stopped being usable (NULL or "" matches anything). */
+void attempt_reserve_drop(struct edge *e, const char *project, const char *model,
+                          const char *key_id);
 /** The bus (not the key) lost this attempt: the retry may lease the same key again. */
 void attempt_not_key(struct call *c);
 /** A publish failed: lease again shortly (true) while within `wait_ms` of the first ask. */
