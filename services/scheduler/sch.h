@@ -2,6 +2,7 @@
 #ifndef SB_SCH_H
 #define SB_SCH_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,6 +69,20 @@ struct sched {
     struct ops *ops;    /* beaten by the main loop and by probe workers */
     struct sched_job_state jobs[JOB_COUNT];
 };
+
+/* ---- serve.c ---- */
+struct sched_serve;
+struct jet_pull;
+/** Answer requests (status, run now) and start the leader lock's thread (until *stop). *ret is
+ *  the caller's (sched_serve_free()), also on failure. */
+enum status sched_serve_start(struct sched *s, volatile sig_atomic_t *stop,
+                              struct sched_serve **ret);
+/** One turn of the main loop: lead (take over, events, due jobs) or wait as a follower. */
+void sched_serve_turn(struct sched_serve *v, struct jet_pull *pull);
+/** Give the leader lock up (joins its thread); before the bus goes. */
+void sched_serve_stop(struct sched_serve *v);
+/** Free what serving holds (after bus_free(): no request callback runs any more). NULL: no-op. */
+void sched_serve_free(struct sched_serve *v);
 
 /* ---- jobs.c ---- */
 /** The job's name ("probe", ...), and its id by name (JOB_COUNT when unknown). */

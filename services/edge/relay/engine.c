@@ -365,8 +365,7 @@ static void on_start(struct edge *e, struct call *c)
     if (c->tok.limited && e->limiter) {
         c->state = CS_ADMITTING;
         c->t_phase_us = clock_mono_us();
-        if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, attempt_deadline_ms(c)) ==
-            ST_OK) {
+        if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, attempt_deadline_ms(c)) == ST_OK) {
             reqlog_start(c);
             return;
         }
