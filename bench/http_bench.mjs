@@ -98,6 +98,36 @@ async function floor(s) {
   return { procs, url: `http://127.0.0.1:${port}` };
 }
 
+// Streams at one request at a time, with upstream pausing CHUNK_MS between chunks: time to the
+// first byte and the gaps between events as the client sees them, directly and through a gateway.
+const CHUNK_MS = 5;
+async function streamTiming(url, headers, body, n) {
+  const ttfb = [], gaps = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const reader = r.body.getReader();
+    let first = null, last = null, pending = '';
+    const dec = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const now = performance.now();
+      if (first === null) { first = now; ttfb.push(now - t0); }
+      pending += dec.decode(value, { stream: true });
+      const events = pending.split(/\r?\n\r?\n/);
+      pending = events.pop();
+      for (const ev of events) {
+        if (!ev.startsWith('data:')) continue;
+        if (last !== null) gaps.push(now - last);
+        last = now;
+      }
+    }
+  }
+  const q = (v, p) => { const x = [...v].sort((a, b) => a - b); return x[Math.min(x.length - 1, Math.floor(p * x.length))]; };
+  return { ttfb50: q(ttfb, 0.5), gap50: q(gaps, 0.5), gap99: q(gaps, 0.99), ngaps: gaps.length };
+}
+
 const s = new Stack();
 let ng, fl, pk;
 try {
@@ -148,7 +178,6 @@ try {
     for (const c of [1, 64]) {
       for (const [tname, base, script] of targets) await cell(rname, c, tname, base + rpath, script);
       await cell(rname, c, 'switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]);
-      if (pk) await cell(rname, c, 'portkey openai', `${pk.url}/v1/chat/completions`, viaPortkey[rname]);
     }
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
@@ -192,6 +221,20 @@ try {
     console.log(`| ${c} | ${(on.p50 - d.p50).toFixed(3)} | ${(off.p50 - d.p50).toFixed(3)} | ${(on.rps / off.rps).toFixed(2)} |`);
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
+  // streams: added time to first byte and added delay between events (upstream paced)
+  await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: CHUNK_MS }) });
+  const sbody = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'benchmark one two three four five six seven eight' }] }] });
+  const spath = '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse';
+  const n = Number(process.env.BENCH_STREAMS ?? 150);
+  const dt = await streamTiming(s.fakeUrl + spath, { 'x-goog-api-key': FAKE_KEY }, sbody, n);
+  const st = await streamTiming(s.url + spath, { 'x-goog-api-key': s.token }, sbody, n);
+  await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: 0 }) });
+  const nonStream = results['generateContent|1|switchboard'].p50 - results['generateContent|1|direct upstream'].p50;
+  console.log(`\n| stream, c=1, upstream pausing ${CHUNK_MS} ms between events (${n} streams, ${st.ngaps} gaps) | direct ms | switchboard ms | added ms |`);
+  console.log('|---|---|---|---|');
+  console.log(`| time to first byte, p50 | ${dt.ttfb50.toFixed(3)} | ${st.ttfb50.toFixed(3)} | ${(st.ttfb50 - dt.ttfb50).toFixed(3)} (non-stream added: ${nonStream.toFixed(3)}) |`);
+  console.log(`| gap between events, p50 | ${dt.gap50.toFixed(3)} | ${st.gap50.toFixed(3)} | ${(st.gap50 - dt.gap50).toFixed(3)} |`);
+  console.log(`| gap between events, p99 | ${dt.gap99.toFixed(3)} | ${st.gap99.toFixed(3)} | ${(st.gap99 - dt.gap99).toFixed(3)} |`);
   console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct |');
   console.log('|---|---|---|---|---|---|');
   for (const [rname] of routes) {
@@ -201,6 +244,12 @@ try {
       const o = results[`${rname}|${c}|switchboard openai`];
       console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} |`);
     }
+  }
+  // Portkey last, then stopped: a node process under load keeps the two cores busy for a while
+  // (its garbage collector), which would slow whatever ran after it
+  if (pk) {
+    for (const [rname] of routes) for (const c of [1, 64]) await cell(rname, c, 'portkey openai', `${pk.url}/v1/chat/completions`, viaPortkey[rname]);
+    pk.p.kill('SIGTERM');
   }
   if (pk) {
     console.log(`\n| route (OpenAI format) | c | Switchboard added ms | Portkey added ms | Switchboard req/s | Portkey req/s | Switchboard / Portkey RPS |`);

@@ -387,6 +387,9 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
             if (!key || strcmp(scripts[i].key, key) != 0)
                 scripts[kept++] = scripts[i];
         nscripts = kept;
+    } else if (strcmp(path, "/_fake/chunks") == 0 && json_is_object(req)) {
+        /* the pause between stream chunks from now on (benchmarks of streaming) */
+        chunk_ms = (unsigned)json_integer_value(json_object_get(req, "ms"));
     } else if (strcmp(path, "/_fake/limits") == 0 && json_is_object(req) && nlimits < 64) {
         struct limit *l = &limits[nlimits++];
         const char *p = json_string_value(json_object_get(req, "project"));
