@@ -141,7 +141,7 @@ size_t reserve_drop(struct reserve *r, uint64_t now_us, const char *project, con
             struct held *h = &m->h[k];
             bool drop = by_state ? matches(model, m->model) && matches(project, h->lease.project) &&
                                        matches(key_id, h->lease.key_id)
-                                 : now_us == 0 || now_us - h->got_us >= r->hold_us;
+                                 : now_us == 0 || now_us >= h->got_us + r->hold_us;
             if (drop && n < max) {
                 out[n] = h->lease;
                 models[n++] = m->model;

@@ -1,0 +1,142 @@
+/* Leases held ahead of need (relay/reserve.c): asks, takes in grant order, allowance, hand-backs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/clock.h"
+#include "lib/xalloc.h"
+
+#include "reserve.h"
+#include "unit.h"
+
+static struct ec_lease lease(const char *id, const char *key, const char *project)
+{
+    struct ec_lease l;
+
+    memset(&l, 0, sizeof(l));
+    (void)snprintf(l.lease_id, sizeof(l.lease_id), "%s", id);
+    (void)snprintf(l.key_id, sizeof(l.key_id), "%s", key);
+    (void)snprintf(l.project, sizeof(l.project), "%s", project);
+    l.secret = xstrdup("v1:sealed");
+    return l;
+}
+
+static void done(struct ec_lease *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ec_lease_done(&l[i]);
+}
+
+static void test_off(void **state)
+{
+    (void)state;
+    struct reserve *r = reserve_new(0, 100, 1000);
+    unsigned slot = 0;
+    struct ec_lease l;
+
+    assert_false(reserve_on(r));
+    assert_int_equal(reserve_want(r, "m", 1, &slot), 0);
+    assert_false(reserve_take(r, "m", 0, &l));
+    reserve_free(r);
+}
+
+/* One ask out at a time; leases are taken oldest first, only for calls within the allowance. */
+static void test_ask_and_take(void **state)
+{
+    (void)state;
+    struct reserve *r = reserve_new(4, 100, 1000);
+    struct ec_lease got[4] = {lease("l1", "ka", "pa"), lease("l2", "kb", "pb"),
+                              lease("l3", "kc", "pc"), lease("l4", "ka", "pa")};
+    struct ec_lease l;
+    unsigned slot = 99;
+
+    assert_int_equal(reserve_want(r, "m", 10, &slot), 4);
+    assert_int_equal(slot, 0);
+    assert_string_equal(reserve_model(r, slot), "m");
+    assert_int_equal(reserve_want(r, "m", 20, &slot), 0); /* the ask is out */
+    assert_int_equal(reserve_add(r, slot, got, 4), 0);
+    assert_false(reserve_take(r, "m", 101, &l)); /* over the allowance */
+    assert_false(reserve_take(r, "other", 1, &l));
+    assert_true(reserve_take(r, "m", 100, &l));
+    assert_string_equal(l.lease_id, "l1");
+    ec_lease_done(&l);
+    assert_true(reserve_take(r, "m", 0, &l));
+    assert_string_equal(l.lease_id, "l2");
+    ec_lease_done(&l);
+    /* two left of four: half or less asks for the rest */
+    assert_int_equal(reserve_want(r, "m", 30, &slot), 2);
+    reserve_free(r);
+}
+
+/* What stopped being usable goes back, by key or by (project, model); then by age; then all. */
+static void test_drop(void **state)
+{
+    (void)state;
+    struct reserve *r = reserve_new(8, 100, 50);
+    struct ec_lease got[4] = {lease("l1", "ka", "pa"), lease("l2", "kb", "pb"),
+                              lease("l3", "kc", "pc"), lease("l4", "ka", "pa")};
+    struct ec_lease out[RESERVE_MAX];
+    const char *models[RESERVE_MAX];
+    unsigned slot = 0;
+    size_t n;
+
+    assert_int_equal(reserve_want(r, "m", 1, &slot), 8);
+    assert_int_equal(reserve_add(r, slot, got, 4), 0);
+    n = reserve_drop(r, 0, NULL, NULL, "ka", out, models, RESERVE_MAX);
+    assert_int_equal(n, 2);
+    assert_string_equal(out[0].lease_id, "l1");
+    assert_string_equal(out[1].lease_id, "l4");
+    assert_string_equal(models[0], "m");
+    done(out, n);
+    n = reserve_drop(r, 0, "pb", "other-model", NULL, out, models, RESERVE_MAX);
+    assert_int_equal(n, 0);
+    n = reserve_drop(r, 0, "pb", "m", NULL, out, models, RESERVE_MAX);
+    assert_int_equal(n, 1);
+    done(out, n);
+    /* held for less than the hold time: kept; "" matches everything (the drain) */
+    n = reserve_drop(r, clock_mono_us(), NULL, NULL, NULL, out, models, RESERVE_MAX);
+    assert_int_equal(n, 0);
+    n = reserve_drop(r, clock_mono_us() + 60000, NULL, NULL, NULL, out, models, RESERVE_MAX);
+    assert_int_equal(n, 1); /* held past the hold time (50 ms) */
+    assert_string_equal(out[0].lease_id, "l3");
+    done(out, n);
+    got[0] = lease("l5", "kc", "pc");
+    assert_int_equal(reserve_add(r, slot, got, 1), 0);
+    n = reserve_drop(r, 0, "", "", "", out, models, RESERVE_MAX);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].lease_id, "l5");
+    done(out, n);
+    reserve_free(r);
+}
+
+/* Beyond the room a reply is left for the caller to hand back. */
+static void test_room(void **state)
+{
+    (void)state;
+    struct reserve *r = reserve_new(RESERVE_MAX, 100, 1000);
+    struct ec_lease got[RESERVE_MAX + 2];
+    unsigned slot = 0;
+    char id[16];
+
+    for (size_t i = 0; i < RESERVE_MAX + 2; i++) {
+        (void)snprintf(id, sizeof(id), "l%zu", i);
+        got[i] = lease(id, "ka", "pa");
+    }
+    assert_int_equal(reserve_want(r, "m", 1, &slot), RESERVE_MAX);
+    assert_int_equal(reserve_add(r, slot, got, RESERVE_MAX + 2), 2);
+    assert_string_equal(got[0].lease_id, "l32");
+    done(got, 2);
+    assert_int_equal(reserve_add(r, 7, got, 0), 0); /* an unknown slot takes nothing */
+    reserve_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_off),
+        cmocka_unit_test(test_ask_and_take),
+        cmocka_unit_test(test_drop),
+        cmocka_unit_test(test_room),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
