@@ -63,6 +63,18 @@ static enum status seal(const char *id, const char *secret, char *out)
     return vault_seal(bus_vault, id, secret, out, SEALED_MAX);
 }
 
+/* A granted lease as the reply carries it (strings borrowed from l and sealed). */
+static void lease_msg(const struct kp_lease *l, char *sealed, uint64_t deadline_ms,
+                      Sb__V1__Lease *ret)
+{
+    *ret = (Sb__V1__Lease)SB__V1__LEASE__INIT;
+    ret->lease_id = CODEC_STR(l->lease_id);
+    ret->key_id = CODEC_STR(l->key_id);
+    ret->project = CODEC_STR(l->project);
+    ret->sealed_secret = sealed;
+    ret->deadline_ms = deadline_ms;
+}
+
 static enum status pack_reply(const Sb__V1__LeaseReply *r, struct buf *out)
 {
     char *p;
@@ -79,7 +91,7 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
                                uint64_t now, unsigned ttl, struct buf *out)
 {
     Sb__V1__LeaseReply reply = SB__V1__LEASE_REPLY__INIT;
-    Sb__V1__Lease lease = SB__V1__LEASE__INIT;
+    Sb__V1__Lease lease;
     Sb__V1__Lease rl[RESERVE_MAX], *rp[RESERVE_MAX];
     char sealed[SEALED_MAX], (*rs)[SEALED_MAX] = NULL;
     enum status pst;
@@ -101,25 +113,16 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
     switch (l->result) {
     case KP_LEASE_OK:
         reply.status = SB__V1__STATUS__ST_OK;
-        lease.lease_id = CODEC_STR(l->lease_id);
-        lease.key_id = CODEC_STR(l->key_id);
-        lease.project = CODEC_STR(l->project);
-        lease.sealed_secret = sealed;
-        lease.deadline_ms = now + ttl;
+        lease_msg(l, sealed, now + ttl, &lease);
         reply.lease = &lease;
         LOG_DEBUG("lease.ok", "req=%s model=%s key_id=%s project=%s", req->request_id, req->model,
                   l->key_id, l->project);
         if (nmore)
             rs = xcalloc(nmore, sizeof(*rs));
         for (size_t i = 0; i < nmore; i++) {
-            rl[reply.n_reserve] = (Sb__V1__Lease)SB__V1__LEASE__INIT;
             if (seal(more[i].key_id, more[i].secret, rs[reply.n_reserve]) != ST_OK)
                 continue;
-            rl[reply.n_reserve].lease_id = CODEC_STR(more[i].lease_id);
-            rl[reply.n_reserve].key_id = CODEC_STR(more[i].key_id);
-            rl[reply.n_reserve].project = CODEC_STR(more[i].project);
-            rl[reply.n_reserve].sealed_secret = rs[reply.n_reserve];
-            rl[reply.n_reserve].deadline_ms = now + ttl;
+            lease_msg(&more[i], rs[reply.n_reserve], now + ttl, &rl[reply.n_reserve]);
             rp[reply.n_reserve] = &rl[reply.n_reserve];
             reply.n_reserve++;
             LOG_DEBUG("lease.ok", "req=%s model=%s key_id=%s project=%s reserve=1", req->request_id,

@@ -30,6 +30,14 @@
 #ifndef SB_KP_POOL_LUA_H
 #define SB_KP_POOL_LUA_H
 
+/* Shared by LEASE and OUTCOME (after P and M): the tokens to count for an estimate, calibrated by
+ * the model's ratio of counted to estimated tokens. */
+#define LUA_NEED_OF                                                                                \
+    "local function need_of(e)\n"                                                                  \
+    "  if not e or e <= 0 then return 0 end\n"                                                     \
+    "  return math.ceil(e * tonumber(redis.call('GET', P .. 'tokr:' .. M) or '1000') / 1000)\n"    \
+    "end\n"
+
 /*
  * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick,
  * exclude... The tick (0-999, thousandths of a ms) orders leases granted within one millisecond,
@@ -38,8 +46,7 @@
 static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-    "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n"
-    "local ex = {}\n"
+    "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n" LUA_NEED_OF "local ex = {}\n"
     "for i = 1, nex do ex[ARGV[10 + i]] = true end\n"
     "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
     "if redis.call('SADD', P .. 'models', M) == 1 then\n"
@@ -51,10 +58,7 @@ static const char LUA_LEASE[] =
     "  if redis.call('ZSCORE', P .. 'projects', p) then redis.call('ZADD', av, 0, p) end\n"
     "end\n"
     "local minute = math.floor(now / 60000)\n"
-    "local need = 0\n"
-    "if est > 0 then\n"
-    "  need = math.ceil(est * tonumber(redis.call('GET', P .. 'tokr:' .. M) or '1000') / 1000)\n"
-    "end\n"
+    "local need = need_of(est)\n"
     "local cands = redis.call('ZRANGE', av, 0, 4 * K + nex - 1)\n"
     "local best, bestkey, besthead = nil, nil, 0\n"
     "local backoff, tokwait = nil, false\n"
@@ -148,8 +152,8 @@ static const char LUA_LEASE[] =
 static const char LUA_OUTCOME[] =
     "local P, k, p, M, act = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local untilv, lid, now, reason = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]\n"
-    "local qv, kind, tmode, counted = tonumber(ARGV[10]), ARGV[11], ARGV[12], tonumber(ARGV[13])\n"
-    "local need = 0\n"
+    "local qv, kind, tmode, counted = tonumber(ARGV[10]), ARGV[11], ARGV[12], "
+    "tonumber(ARGV[13])\n" LUA_NEED_OF "local need = 0\n"
     "local rec = lid ~= '' and redis.call('GET', P .. 'lease:' .. lid)\n"
     "if rec then\n"
     "  redis.call('DEL', P .. 'lease:' .. lid)\n"
@@ -185,10 +189,7 @@ static const char LUA_OUTCOME[] =
     "end\n"
     "if act == 'ok' then redis.call('DEL', P .. 'kf:' .. k) return 'ok' end\n"
     "if act == 'unused' then return 'returned' end\n"
-    "if not rec and tonumber(ARGV[14]) > 0 then\n"
-    "  need = math.ceil(tonumber(ARGV[14]) * tonumber(redis.call('GET', P .. 'tokr:' .. M) or "
-    "'1000') / 1000)\n"
-    "end\n"
+    "if not rec then need = need_of(tonumber(ARGV[14])) end\n"
     "if act == 'cool' and kind == 'tpm' then\n"
     "  if qv and qv > 0 then redis.call('HSET', P .. 'lim:' .. p, M .. '|tpm', qv) end\n"
     "  local L = redis.call('HMGET', P .. 'lim:' .. p, 's|' .. M .. '|tpm', M .. '|tpm')\n"

@@ -212,10 +212,13 @@ static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *con
     return MHD_YES;
 }
 
-/* Hand a prepared call to the loop; the connection waits suspended on its pipe. */
+/* Hand a prepared call to the loop; the connection waits suspended on its pipe. A generation's
+ * input tokens are estimated here, on the HTTP thread (token quotas, keypool). */
 static enum MHD_Result submit(struct http *h, struct MHD_Connection *conn, struct http_req *r,
                               struct call *c)
 {
+    if (c->route.kind == RT_GENERATE || c->route.kind == RT_STREAM)
+        c->est_tokens = gjson_text_tokens(c->body, c->body_len);
     c->pipe = pipe_new(conn, c->req_id, 64u * 1024 * 1024);
     r->pipe = c->pipe;
     r->call_id = c->id;
@@ -343,8 +346,6 @@ checked:
     c->pst = oc;
     if (up.post)
         c->body = buf_take(&tr, &c->body_len);
-    if (up.kind == RT_GENERATE || up.kind == RT_STREAM)
-        c->est_tokens = gjson_text_tokens(c->body, c->body_len);
     if (route_upstream_path(&up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, c->upath,
                             sizeof(c->upath)) != ST_OK) {
         call_free(c);
@@ -394,7 +395,5 @@ enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const
     }
     if (r->rt.post)
         c->body = buf_take(&r->body, &c->body_len);
-    if (r->rt.kind == RT_GENERATE || r->rt.kind == RT_STREAM)
-        c->est_tokens = gjson_text_tokens(c->body, c->body_len);
     return submit(h, conn, r, c);
 }

@@ -101,7 +101,7 @@ void attempt_reserve_reply(struct edge *e, unsigned slot, const struct bus_msg *
 }
 
 /* What stopped being usable (a failure here, or keypool's word): its reserved leases go back. */
-void attempt_reserve_drop(struct edge *e, const char *project, const char *model,
+void attempt_reserve_drop(struct edge *e, uint64_t now_us, const char *project, const char *model,
                           const char *key_id)
 {
     struct ec_lease out[RESERVE_MAX];
@@ -111,8 +111,7 @@ void attempt_reserve_drop(struct edge *e, const char *project, const char *model
     if (!reserve_on(e->reserve))
         return;
     do {
-        n = reserve_drop(e->reserve, 0, project ? project : "", model, key_id, out, models,
-                         RESERVE_MAX);
+        n = reserve_drop(e->reserve, now_us, project, model, key_id, out, models, RESERVE_MAX);
         attempt_hand_back(e, out, models, n);
     } while (n == RESERVE_MAX);
 }
@@ -309,9 +308,9 @@ void attempt_failed(struct edge *e, struct call *c, enum err_class cls, unsigned
         c->failed_qv = c->err_qv;
         /* what just failed is not used again from the reserve (keypool says so too, later) */
         if (cls == EC_KEY_DEAD)
-            attempt_reserve_drop(e, NULL, NULL, c->lease.key_id);
+            attempt_reserve_drop(e, 0, NULL, NULL, c->lease.key_id);
         else
-            attempt_reserve_drop(e, c->lease.project, c->route.model, NULL);
+            attempt_reserve_drop(e, 0, c->lease.project, c->route.model, NULL);
     }
     buf_reset(&c->last_err);
     if (len)

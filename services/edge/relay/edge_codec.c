@@ -56,6 +56,19 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
     return ST_OK;
 }
 
+/* Lease l of the reply into *ret (the secret copied). */
+static void lease_of(const Sb__V1__Lease *l, struct ec_lease *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    (void)snprintf(ret->lease_id, sizeof(ret->lease_id), "%s", l->lease_id);
+    (void)snprintf(ret->key_id, sizeof(ret->key_id), "%s", l->key_id);
+    (void)snprintf(ret->project, sizeof(ret->project), "%s", l->project);
+    ret->sealed = l->sealed_secret[0] != '\0';
+    ret->secret = xstrdup(ret->sealed ? l->sealed_secret : l->secret);
+    ret->deadline_ms = l->deadline_ms;
+    memset(l->secret, 0, strlen(l->secret));
+}
+
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret)
 {
     Sb__V1__LeaseReply *m = sb__v1__lease_reply__unpack(NULL, len, data);
@@ -68,15 +81,8 @@ enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_
     r.retry_after_ms = m->retry_after_ms;
     r.daily = m->daily;
     (void)snprintf(r.message, sizeof(r.message), "%s", m->message);
-    if (m->lease && m->status == SB__V1__STATUS__ST_OK) {
-        (void)snprintf(r.lease.lease_id, sizeof(r.lease.lease_id), "%s", m->lease->lease_id);
-        (void)snprintf(r.lease.key_id, sizeof(r.lease.key_id), "%s", m->lease->key_id);
-        (void)snprintf(r.lease.project, sizeof(r.lease.project), "%s", m->lease->project);
-        r.lease.sealed = m->lease->sealed_secret[0] != '\0';
-        r.lease.secret = xstrdup(r.lease.sealed ? m->lease->sealed_secret : m->lease->secret);
-        r.lease.deadline_ms = m->lease->deadline_ms;
-        memset(m->lease->secret, 0, strlen(m->lease->secret));
-    }
+    if (m->lease && m->status == SB__V1__STATUS__ST_OK)
+        lease_of(m->lease, &r.lease);
     sb__v1__lease_reply__free_unpacked(m, NULL);
     *ret = r;
     return ST_OK;
@@ -277,19 +283,6 @@ enum status ec_reserve_request(const char *model, unsigned count, unsigned allow
     m.count = count;
     PACK_INTO(out, sb__v1__lease_request, &m);
     return ST_OK;
-}
-
-/* Lease l of the reply into *ret (the secret copied). */
-static void lease_of(const Sb__V1__Lease *l, struct ec_lease *ret)
-{
-    memset(ret, 0, sizeof(*ret));
-    (void)snprintf(ret->lease_id, sizeof(ret->lease_id), "%s", l->lease_id);
-    (void)snprintf(ret->key_id, sizeof(ret->key_id), "%s", l->key_id);
-    (void)snprintf(ret->project, sizeof(ret->project), "%s", l->project);
-    ret->sealed = l->sealed_secret[0] != '\0';
-    ret->secret = xstrdup(ret->sealed ? l->sealed_secret : l->secret);
-    ret->deadline_ms = l->deadline_ms;
-    memset(l->secret, 0, strlen(l->secret));
 }
 
 enum status ec_reserve_decode(const void *data, size_t len, struct ec_lease *out, size_t max,

@@ -256,7 +256,7 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
         char project[128], model[128], key_id[128];
         if (ec_changed_decode(bus_msg_data(msg), bus_msg_len(msg), project, model, key_id,
                               sizeof(project)) == ST_OK)
-            attempt_reserve_drop(e, project, model, key_id);
+            attempt_reserve_drop(e, 0, project, model, key_id);
         return;
     }
     if (strncmp(subj, e->port.inbox, e->inbox_len) != 0 || subj[e->inbox_len] != '.')
@@ -497,12 +497,7 @@ static void timers(struct edge *e)
     if (now - e->last_scan_us < SCAN_US)
         return; /* the scan is O(capacity): not on every wake-up */
     e->last_scan_us = now;
-    if (reserve_on(e->reserve)) { /* held too long: back to keypool */
-        struct ec_lease out[RESERVE_MAX];
-        const char *models[RESERVE_MAX];
-        size_t n = reserve_drop(e->reserve, now, NULL, NULL, NULL, out, models, RESERVE_MAX);
-        attempt_hand_back(e, out, models, n);
-    }
+    attempt_reserve_drop(e, now, NULL, NULL, NULL); /* held too long: back to keypool */
     up = e->port.up_for_us(e->port.ctx, now);
     if (up < e->last_up_for_us) /* down (or down and up again) since the last look */
         e->bus_bounced = true;
@@ -594,7 +589,7 @@ unsigned edge_drain(struct edge *e, struct ops *ops, uint64_t deadline_us)
         if (!turn(e, 50))
             break;
     }
-    attempt_reserve_drop(e, "", "", ""); /* everything held goes back */
+    attempt_reserve_drop(e, 0, NULL, NULL, NULL); /* everything held goes back */
     return edge_inflight(e);
 }
 

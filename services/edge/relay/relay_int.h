@@ -82,8 +82,9 @@ void attempt_hand_back(struct edge *e, struct ec_lease *leases, const char *cons
 void attempt_reserve_fill(struct edge *e, const char *model);
 /** keypool's answer to the reserve ask of slot `slot`. */
 void attempt_reserve_reply(struct edge *e, unsigned slot, const struct bus_msg *msg);
-/** Hand back the reserved leases of what stopped being usable (NULL or "" matches anything). */
-void attempt_reserve_drop(struct edge *e, const char *project, const char *model,
+/** Hand back reserved leases: held too long (now_us), or (now_us 0) of what stopped being usable
+ *  (NULL or "" matches anything; all three empty: everything, at the drain). */
+void attempt_reserve_drop(struct edge *e, uint64_t now_us, const char *project, const char *model,
                           const char *key_id);
 /** The bus (not the key) lost this attempt: the retry may lease the same key again. */
 void attempt_not_key(struct call *c);

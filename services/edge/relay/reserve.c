@@ -132,16 +132,15 @@ size_t reserve_drop(struct reserve *r, uint64_t now_us, const char *project, con
                     const char *key_id, struct ec_lease *out, const char **models, size_t max)
 {
     size_t n = 0;
-    bool by_state = project || model || key_id;
 
     for (size_t i = 0; i < r->nm; i++) {
         struct model_res *m = &r->m[i];
         size_t kept = 0;
         for (size_t k = 0; k < m->n; k++) {
             struct held *h = &m->h[k];
-            bool drop = by_state ? matches(model, m->model) && matches(project, h->lease.project) &&
-                                       matches(key_id, h->lease.key_id)
-                                 : now_us == 0 || now_us >= h->got_us + r->hold_us;
+            bool drop = now_us ? now_us >= h->got_us + r->hold_us
+                               : matches(model, m->model) && matches(project, h->lease.project) &&
+                                     matches(key_id, h->lease.key_id);
             if (drop && n < max) {
                 out[n] = h->lease;
                 models[n++] = m->model;

@@ -44,9 +44,10 @@ size_t reserve_add(struct reserve *r, unsigned slot, struct ec_lease *leases, si
 /** The model of slot `slot` ("" when none). */
 const char *reserve_model(const struct reserve *r, unsigned slot);
 /**
- * Leases to hand back into out[max] (ownership moves): held longer than the hold time, or
- * (project/model/key_id non-NULL) of what stopped being usable (NULL or "" matches anything;
- * all NULL with now_us 0: everything). Returns how many, with their models in models[].
+ * Leases to hand back into out[max] (ownership moves): with now_us, those held longer than the
+ * hold time; with now_us 0, those of what stopped being usable (project, model, key_id: NULL or
+ * "" matches anything, so all three empty is everything). Returns how many, with their models in
+ * models[].
  */
 size_t reserve_drop(struct reserve *r, uint64_t now_us, const char *project, const char *model,
                     const char *key_id, struct ec_lease *out, const char **models, size_t max);
