@@ -84,7 +84,7 @@ static enum MHD_Result on_headers(struct http *h, struct MHD_Connection *conn, c
     if (!r->refused && sized && n > r->lv.max_body_bytes) {
         (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
                        r->lv.max_body_bytes);
-        http_deny(r, r->rt.kind >= RT_OAI_CHAT, 413, NULL, msg);
+        http_deny(r, 413, msg);
     }
     if (r->refused) /* a body that is not worth reading is not read: MHD closes */
         return large ? http_dispatch(h, conn, url, method, r) : MHD_YES;
@@ -104,8 +104,7 @@ static bool on_body(struct http *h, struct http_req *r, const char *data, size_t
         return r->discarded <= DISCARD_MAX;
     }
     if (clock_mono_us() - r->t_start_us > (uint64_t)h->cfg->client_body_s * 1000000) {
-        http_deny(r, r->rt.kind >= RT_OAI_CHAT, 408, NULL,
-                  "The request body took too long to arrive.");
+        http_deny(r, 408, "The request body took too long to arrive.");
         return false;
     }
     if (r->body.len + len > r->reserved && !reserve(h, r, r->body.len + len - r->reserved)) {
@@ -178,6 +177,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     http_release(h, r);
     buf_done(&r->body);
+    if (r->in.st) /* a protocol's state for a call that never started */
+        r->proto->free(r->in.st);
     free(r);
     *con_cls = NULL;
 }

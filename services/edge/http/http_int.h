@@ -13,6 +13,7 @@
 
 #include "lib/buf.h"
 
+#include "adapter.h"
 #include "live.h"
 #include "proxies.h"
 #include "routes.h"
@@ -35,14 +36,6 @@ struct http {
     struct proxies proxies; /* SB_TRUSTED_PROXIES */
 };
 
-/* A refusal decided before the body is read; answered once the body is discarded. */
-struct refusal {
-    unsigned status;
-    bool oai;         /* OpenAI's error format */
-    const char *code; /* OpenAI error code, or NULL */
-    char msg[320];
-};
-
 struct http_req {
     struct buf body;
     struct live_values lv; /* the live settings when the request arrived */
@@ -55,14 +48,16 @@ struct http_req {
     bool too_big;        /* the body passed lv.max_body_bytes */
     bool over_budget;    /* the shared body budget was spent */
     bool refused;        /* answer `no` (the body is discarded, never parsed) */
-    struct refusal no;
+    struct client_err no;
     /* what the request is, when not refused */
     bool admin;
-    bool console;    /* a console file (static) */
-    struct route rt; /* rt.model: the resolved model */
-    char want[128];  /* the model the client named */
+    bool console;                /* a console file (static) */
+    const struct adapter *proto; /* the client protocol (its refusals' format) */
+    struct client_req rq;        /* the request, as protocols read it */
+    struct ingress in;           /* what it becomes upstream */
+    bool model_checked;          /* in.up.model is resolved and allowed */
+    const char *token;           /* the client token (MHD's copy) */
     struct tok_info tok;
-    bool sse;
     /* after the hand-over */
     struct pipe *pipe;
     uint64_t call_id;
@@ -75,11 +70,15 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
 enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
                               const char *method, struct http_req *r);
 /** Record a refusal in r (the first one wins). */
-void http_deny(struct http_req *r, bool oai, unsigned status, const char *code, const char *msg);
-/** Answer a refusal now (error JSON of the route's API, request log, metrics). */
-enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *r, bool oai,
-                            unsigned status, const char *message, const char *code,
-                            const char *param);
+void http_deny(struct http_req *r, unsigned status, const char *msg);
+/** Record a refusal in the protocol's words (the first one wins). */
+void http_deny_err(struct http_req *r, const struct client_err *err);
+/** Answer a refusal now (the protocol's error body, request log, metrics). */
+enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *r,
+                            const struct client_err *err);
+/** Answer a refusal of the gateway's own (a status and a message) now. */
+enum MHD_Result http_refuse_msg(struct MHD_Connection *conn, const struct http_req *r,
+                                unsigned status, const char *message);
 /** A request header's value, or NULL. */
 const char *http_header(struct MHD_Connection *conn, const char *name);
 /** Give back the body bytes r holds of the shared budget. */

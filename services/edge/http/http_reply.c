@@ -12,9 +12,8 @@
 #include "adapter.h"
 #include "http_int.h"
 #include "metrics.h"
-#include "native.h"
-#include "oai.h"
 #include "pipe.h"
+#include "protocols.h"
 #include "reqlog.h"
 
 static enum MHD_Result respond_now(struct MHD_Connection *conn, const struct http_req *r,
@@ -44,39 +43,55 @@ const char *http_header(struct MHD_Connection *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
-void http_deny(struct http_req *r, bool oai, unsigned status, const char *code, const char *msg)
+/* Before a protocol took the request, its refusals are the fallback protocol's (the last). */
+static const struct adapter *proto_of(const struct http_req *r)
+{
+    return r->proto ? r->proto : edge_protocols[edge_nprotocols - 1];
+}
+
+void http_deny_err(struct http_req *r, const struct client_err *err)
 {
     if (r->refused)
         return;
     r->refused = true;
-    r->no.status = status;
-    r->no.oai = oai;
-    r->no.code = code;
-    (void)snprintf(r->no.msg, sizeof(r->no.msg), "%s", msg);
+    r->no = *err;
 }
 
-/* A refusal before any key is spent: Gemini's error JSON, or OpenAI's on OpenAI routes. */
-enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *r, bool oai,
-                            unsigned status, const char *message, const char *code,
-                            const char *param)
+void http_deny(struct http_req *r, unsigned status, const char *msg)
 {
+    struct client_err err = {.status = status};
+
+    (void)snprintf(err.message, sizeof(err.message), "%s", msg);
+    http_deny_err(r, &err);
+}
+
+/* A refusal before any key is spent, in the error format of the client's protocol. */
+enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *r,
+                            const struct client_err *err)
+{
+    const struct adapter *proto = proto_of(r);
     struct buf b;
     enum MHD_Result rc;
     char q[400];
 
-    LOG_INFO("request.refused", "req=%s status=%u client=%s msg=\"%s\" api=%s", r->req_id, status,
-             r->addr, log_q(message, q, sizeof(q)), oai ? "openai" : "gemini");
-    metrics_request(RT_NONE, status, 0, 0);
-    reqlog_refused(r->req_id, oai ? oai_adapter.api : native_adapter.api, status,
-                   r->body.len + r->discarded);
+    LOG_INFO("request.refused", "req=%s status=%u client=%s msg=\"%s\" api=%s", r->req_id,
+             err->status, r->addr, log_q(err->message, q, sizeof(q)), proto->api);
+    metrics_request(RT_NONE, err->status, 0, 0);
+    reqlog_refused(r->req_id, proto->api, err->status, r->body.len + r->discarded);
 
     buf_init(&b, 8192);
-    if (oai)
-        oai_error_body(&b, status, message, code, param);
-    else
-        (void)gjson_error(&b, status, NULL, message, 0);
-    rc = respond_now(conn, r, status, "application/json; charset=UTF-8", b.data, b.len,
-                     status == 503 ? "Retry-After" : NULL, "1");
+    proto->refusal(err, &b);
+    rc = respond_now(conn, r, err->status, proto->json_type, b.data, b.len,
+                     err->status == 503 ? "Retry-After" : NULL, "1");
     buf_done(&b);
     return rc;
+}
+
+enum MHD_Result http_refuse_msg(struct MHD_Connection *conn, const struct http_req *r,
+                                unsigned status, const char *message)
+{
+    struct client_err err = {.status = status};
+
+    (void)snprintf(err.message, sizeof(err.message), "%s", message);
+    return http_refuse(conn, r, &err);
 }

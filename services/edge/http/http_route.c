@@ -18,9 +18,8 @@
 #include "console.h"
 #include "edge.h"
 #include "http_int.h"
-#include "native.h"
-#include "oai.h"
 #include "pipe.h"
+#include "protocols.h"
 
 static const char *const verdict_text[] = {
     [TOK_OK] = "",
@@ -30,15 +29,14 @@ static const char *const verdict_text[] = {
     [TOK_MODEL] = "This client token may not use this model.",
 };
 
-static const char *query(struct MHD_Connection *conn, const char *name)
+static const char *rq_header(const struct client_req *rq, const char *name)
 {
-    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+    return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
-static const char *client_token(struct MHD_Connection *conn)
+static const char *rq_query(const struct client_req *rq, const char *name)
 {
-    return route_client_token(http_header(conn, "Authorization"),
-                              http_header(conn, "x-goog-api-key"), query(conn, "key"));
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -70,20 +68,6 @@ static void answer_overloaded(struct pipe *p, const char *message)
     buf_done(&b);
 }
 
-/* GET /v1/models[/{id}] is Gemini's and OpenAI's: a client with only a Bearer token (the openai
- * SDKs) gets OpenAI's list; x-goog-api-key or ?key= (the Google SDKs, curl) Gemini's. */
-static void pick_models_format(struct MHD_Connection *conn, struct route *rt)
-{
-    const char *auth = http_header(conn, "Authorization");
-
-    if ((rt->kind != RT_LIST_MODELS && rt->kind != RT_GET_MODEL) ||
-        strcmp(rt->version, "v1") != 0 || !auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
-        http_header(conn, "x-goog-api-key") || query(conn, "key"))
-        return;
-    rt->kind = rt->kind == RT_LIST_MODELS ? RT_OAI_MODELS : RT_OAI_MODEL;
-    memcpy(rt->version, "v1beta", 7);
-}
-
 /*
  * Alias and hidden-model resolution into model[n] (false: unknown or hidden), then the token's
  * model allow-list, which may name the alias or its target.
@@ -99,15 +83,33 @@ static bool check_model(struct http *h, const char *token, const char *want, cha
     return true;
 }
 
+/* The model the request names (in->up.model): resolved through aliases (unknown or hidden:
+ * the protocol's 404), then the token's allow-list. */
+static bool model_allowed(struct http *h, struct http_req *r)
+{
+    enum tok_verdict tv;
+    struct client_err err = {0};
+
+    if (!check_model(h, r->token, r->in.up.model, r->in.up.model, sizeof(r->in.up.model), &r->tok,
+                     &tv)) {
+        r->proto->no_model(&r->in, &err);
+        http_deny_err(r, &err);
+        return false;
+    }
+    if (tv != TOK_OK) {
+        http_deny(r, tv == TOK_MODEL ? 403 : 401, verdict_text[tv]);
+        return false;
+    }
+    r->model_checked = true;
+    return true;
+}
+
 void http_check_headers(struct http *h, struct MHD_Connection *conn, const char *url,
                         const char *method, struct http_req *r)
 {
-    struct route rt = {.kind = RT_NONE}; /* route_match() leaves it as is when nothing matches */
-    enum status st;
+    struct client_err err = {0};
     enum tok_verdict tv;
-    const char *token, *alt;
-    char msg[300];
-    bool oai;
+    enum status st = ST_NOT_FOUND;
 
     if (strncmp(url, "/api/", 5) == 0 && h->admin) {
         r->admin = true; /* the admin worker checks the session */
@@ -117,51 +119,34 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
         r->console = true; /* public files: the pages sign in through /api/ */
         return;
     }
-    st = route_match(method, url, &rt);
-    oai = rt.kind >= RT_OAI_CHAT;
-    if (st == ST_NOT_FOUND) {
-        http_deny(r, oai, 404, NULL, "Method not found.");
-        return;
+    r->rq = (struct client_req){.method = method,
+                                .path = url,
+                                .cfg = h->cfg,
+                                .header = rq_header,
+                                .query = rq_query,
+                                .conn = conn};
+    for (size_t i = 0; i < edge_nprotocols && st != ST_OK && st != ST_INVALID; i++) {
+        r->in = (struct ingress){.client = RT_NONE};
+        st = edge_protocols[i]->route(&r->rq, &r->in, &err);
+        r->proto = edge_protocols[i];
     }
     if (st != ST_OK) {
-        http_deny(r, oai, rt.kind != RT_NONE ? 405 : 400, NULL,
-                  rt.kind != RT_NONE ? "Method not allowed for this path."
-                                     : "Invalid model name in the path.");
+        http_deny_err(r, &err);
         return;
     }
-    pick_models_format(conn, &rt);
-    oai = rt.kind >= RT_OAI_CHAT;
-    r->rt = rt;
-    memcpy(r->want, rt.model, sizeof(r->want));
-    token = client_token(conn);
-    if (!token) {
-        http_deny(r, oai, 401, NULL,
-                  oai ? "You didn't provide an API key. Send it as Authorization: Bearer."
-                      : "Missing client token: send Authorization: Bearer, x-goog-api-key or "
-                        "?key=.");
+    r->token = r->proto->token(&r->rq, &err);
+    if (!r->token) {
+        http_deny_err(r, &err);
         return;
     }
     /* the token itself first: an unknown client learns nothing about models */
-    tv = tokens_check(h->tokens, token, NULL, (int64_t)clock_now_ms(), &r->tok);
-    if (tv == TOK_OK && !oai && rt.model[0]) {
-        if (!check_model(h, token, r->want, r->rt.model, sizeof(r->rt.model), &r->tok, &tv)) {
-            (void)snprintf(msg, sizeof(msg),
-                           "models/%s is not found for API version %s, or is not supported.",
-                           r->want, rt.version);
-            http_deny(r, false, 404, NULL, msg);
-            return;
-        }
-    }
+    tv = tokens_check(h->tokens, r->token, NULL, (int64_t)clock_now_ms(), &r->tok);
     if (tv != TOK_OK) {
-        http_deny(r, oai, tv == TOK_MODEL ? 403 : 401, NULL, verdict_text[tv]);
+        http_deny(r, 401, verdict_text[tv]);
         return;
     }
-    if (rt.kind == RT_STREAM) {
-        alt = query(conn, "alt");
-        if (alt && strcmp(alt, "sse") != 0 && strcmp(alt, "json") != 0)
-            http_deny(r, false, 400, NULL, "Unsupported alt: use alt=sse, or no alt for JSON.");
-        r->sse = alt && strcmp(alt, "sse") == 0;
-    }
+    if (r->in.up.model[0])
+        (void)model_allowed(h, r);
 }
 
 static void copy_header(struct MHD_Connection *conn, const char *name, char *out, size_t n)
@@ -181,9 +166,9 @@ static enum MHD_Result dispatch_admin(struct http *h, struct MHD_Connection *con
     const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "sb_session");
 
     if (r->too_big)
-        return http_refuse(conn, r, false, 413, "Request body exceeds the limit.", NULL, NULL);
+        return http_refuse_msg(conn, r, 413, "Request body exceeds the limit.");
     if (strlen(url) >= sizeof(job->path) || strlen(method) >= sizeof(job->method))
-        return http_refuse(conn, r, false, 414, "The path is too long.", NULL, NULL);
+        return http_refuse_msg(conn, r, 414, "The path is too long.");
     job = xcalloc(1, sizeof(*job));
     (void)snprintf(job->method, sizeof(job->method), "%s", method);
     (void)snprintf(job->path, sizeof(job->path), "%s", url);
@@ -249,151 +234,71 @@ static struct call *new_call(const struct route *rt, const struct tok_info *tok,
     return c;
 }
 
-static bool body_ok(const struct http_req *r)
-{
-    return !r->too_big && r->body.len > 0 && gjson_valid(r->body.data, r->body.len);
-}
-
-/* The refusal for a body that is not body_ok(): size, presence, JSON syntax (OpenAI bodies get
- * their syntax error from oai_peek, which parses them once). */
-static enum MHD_Result refuse_body(struct MHD_Connection *conn, bool oai, const struct http_req *r)
+/* The body's size and presence (its syntax is the protocol's to check). */
+static enum MHD_Result refuse_body(struct MHD_Connection *conn, const struct http_req *r)
 {
     char msg[128];
 
     if (r->too_big) {
         (void)snprintf(msg, sizeof(msg), "Request body exceeds the limit of %u bytes.",
                        r->lv.max_body_bytes);
-        return http_refuse(conn, r, oai, 413, msg, NULL, NULL);
+        return http_refuse_msg(conn, r, 413, msg);
     }
-    if (r->body.len == 0)
-        return http_refuse(conn, r, oai, 400,
-                           "The request body is empty; a JSON object is required.", NULL, NULL);
-    return http_refuse(conn, r, oai, 400, "Invalid JSON payload received.", NULL, NULL);
+    return http_refuse_msg(conn, r, 400, "The request body is empty; a JSON object is required.");
 }
 
-static enum MHD_Result at_capacity(struct MHD_Connection *conn, const struct http_req *r, bool oai)
+/* A client's call through its protocol: the body's checks and the model it names, the model's
+ * resolution, capacity, the upstream body and path; then the hand-over to the loop. */
+static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn,
+                                     struct http_req *r)
 {
-    return http_refuse(conn, r, oai, 503, "The gateway is at capacity; retry shortly.", NULL, NULL);
-}
-
-/* OpenAI routes: read the model from the body (or path), resolve it, check the token's model
- * allow-list, and translate the request; the call then runs as the matching Gemini route. */
-static enum MHD_Result dispatch_oai(struct http *h, struct MHD_Connection *conn, struct http_req *r)
-{
-    struct oai_call *oc = xcalloc(1, sizeof(*oc));
-    struct oai_err err = {0};
-    struct tok_info tok = r->tok;
-    enum tok_verdict tv = TOK_OK;
-    struct route up = r->rt;
-    char base[sizeof(up.model)], msg[300];
+    const struct adapter *proto = r->proto;
+    struct client_err err = {0};
     struct buf tr;
     struct call *c;
     enum MHD_Result rc;
 
-    oc->created = (int64_t)(clock_now_ms() / 1000);
+    if (r->in.up.post && (r->too_big || r->body.len == 0))
+        return refuse_body(conn, r);
+    if (proto->body(&r->rq, &r->in, r->body.data, r->body.len, &err) != ST_OK)
+        return http_refuse(conn, r, &err);
+    if (!r->model_checked && r->in.up.model[0] && !model_allowed(h, r))
+        return http_refuse(conn, r, &r->no);
+    if (edge_inflight(h->edge) >= h->cfg->max_inflight)
+        return http_refuse_msg(conn, r, 503, "The gateway is at capacity; retry shortly.");
     buf_init(&tr, (size_t)r->lv.max_body_bytes * 2 + 65536);
-    if (r->rt.kind == RT_OAI_MODELS) {
-        oc->kind = OAI_MODELS;
-        up.kind = RT_LIST_MODELS;
-        goto checked;
-    }
-    if (r->rt.kind == RT_OAI_MODEL) {
-        oc->kind = OAI_MODEL;
-        (void)snprintf(oc->model, sizeof(oc->model), "%s", r->rt.model);
-        (void)snprintf(base, sizeof(base), "%s", r->rt.model);
-        oc->derived = oai_derive(base, h->cfg->oai_derived);
-        up.kind = RT_GET_MODEL;
-    } else {
-        /* the syntax is checked by the one parse oai_peek makes */
-        if (r->too_big || r->body.len == 0) {
-            rc = refuse_body(conn, true, r);
-            goto done_rc;
-        }
-        if (oai_peek(r->rt.kind == RT_OAI_CHAT ? OAI_CHAT : OAI_EMBED, r->body.data, r->body.len,
-                     h->cfg->oai_derived, oc, base, sizeof(base), &err) != ST_OK)
-            goto bad;
-        up.kind = oc->kind == OAI_EMBED ? RT_BATCH_EMBED : oc->stream ? RT_STREAM : RT_GENERATE;
-    }
-    if (!check_model(h, client_token(conn), base, up.model, sizeof(up.model), &tok, &tv)) {
-        (void)snprintf(msg, sizeof(msg),
-                       "The model `%s` does not exist or you do not have access to it.", oc->model);
-        rc = http_refuse(conn, r, true, 404, msg, "model_not_found", NULL);
-        goto done_rc;
-    }
-checked:
-    if (tv != TOK_OK) {
-        rc = http_refuse(conn, r, true, tv == TOK_MODEL ? 403 : 401, verdict_text[tv], NULL, NULL);
-        goto done_rc;
-    }
-    if (edge_inflight(h->edge) >= h->cfg->max_inflight) {
-        rc = at_capacity(conn, r, true);
-        goto done_rc;
-    }
-    if (up.post) { /* chat and embeddings: translate the body */
-        if ((oc->kind == OAI_CHAT ? oai_chat_request(oc, up.model, &tr, &err)
-                                  : oai_embed_request(oc, up.model, &tr, &err)) != ST_OK) {
-            if (!err.status)
-                (void)snprintf(err.message, sizeof(err.message), "The request is too large.");
-            goto bad;
-        }
-        oai_call_done_doc(oc);
-    }
-    c = new_call(&up, &tok, r);
-    (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", oc->model);
-    c->client_kind = r->rt.kind;
-    oc->derive = h->cfg->oai_derived;
-    c->proto = &oai_adapter;
-    c->pst = oc;
-    if (up.post)
-        c->body = buf_take(&tr, &c->body_len);
-    if (route_upstream_path(&up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, c->upath,
-                            sizeof(c->upath)) != ST_OK) {
+    c = new_call(&r->in.up, &r->tok, r);
+    if (proto->translate(&r->rq, &r->in, r->body.data, r->body.len, &tr, c->upath, sizeof(c->upath),
+                         &err) != ST_OK) {
+        rc = http_refuse(conn, r, &err);
+        buf_done(&tr);
         call_free(c);
-        return http_refuse(conn, r, true, 400, "The request path is too long.", NULL, NULL);
+        return rc;
     }
-    return submit(h, conn, r, c);
-bad:
-    rc =
-        http_refuse(conn, r, true, err.status ? err.status : 400, err.message, err.code, err.param);
-done_rc:
+    (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->in.asked);
+    c->client_kind = r->in.client;
+    c->proto = proto;
+    c->pst = r->in.st;
+    r->in.st = NULL;
+    if (tr.len)
+        c->body = buf_take(&tr, &c->body_len);
+    else if (r->in.up.post)
+        c->body = buf_take(&r->body, &c->body_len);
     buf_done(&tr);
-    oai_call_done(oc);
-    free(oc);
-    return rc;
+    return submit(h, conn, r, c);
 }
 
 enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const char *url,
                               const char *method, struct http_req *r)
 {
-    bool oai = r->rt.kind >= RT_OAI_CHAT;
-    struct call *c;
-
     if (r->refused)
-        return http_refuse(conn, r, r->no.oai, r->no.status, r->no.msg, r->no.code, NULL);
+        return http_refuse(conn, r, &r->no);
     if (r->over_budget)
-        return http_refuse(conn, r, oai, 503,
-                           "The gateway is receiving too many request bodies; retry shortly.", NULL,
-                           NULL);
+        return http_refuse_msg(conn, r, 503,
+                               "The gateway is receiving too many request bodies; retry shortly.");
     if (r->admin)
         return dispatch_admin(h, conn, url, method, r);
     if (r->console)
         return console_respond(conn, url, method, r->req_id);
-    if (oai)
-        return dispatch_oai(h, conn, r);
-    if (r->rt.post && !body_ok(r))
-        return refuse_body(conn, false, r);
-    if (edge_inflight(h->edge) >= h->cfg->max_inflight)
-        return at_capacity(conn, r, false);
-    c = new_call(&r->rt, &r->tok, r);
-    (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->want);
-    c->proto = &native_adapter;
-    c->pst = native_state_new(r->sse);
-    if (route_upstream_path(&r->rt, query(conn, "pageSize"), query(conn, "pageToken"), c->upath,
-                            sizeof(c->upath)) != ST_OK) {
-        call_free(c);
-        return http_refuse(conn, r, false, 400, "Query parameters too long.", NULL, NULL);
-    }
-    if (r->rt.post)
-        c->body = buf_take(&r->body, &c->body_len);
-    return submit(h, conn, r, c);
+    return dispatch_call(h, conn, r);
 }

@@ -1,10 +1,11 @@
 /*
- * A client protocol, as the relay engine sees it: a table of operations that shape the client's
- * answer out of upstream's. The engine admits, leases, forwards, fails over, streams and accounts
- * without knowing any client format; an adapter never touches the bus, the pool or a timer.
- * Each call carries its adapter and the adapter's state for that call (call->proto, call->pst).
- * Every operation runs on the loop thread and appends to `out` (a work buffer, reset by the
- * engine). Upstream bodies are Gemini's (reference/gemini-api.md).
+ * A client protocol: a table of operations. The request half runs on the HTTP front's threads
+ * and turns a client's request into the upstream call (route, model, Gemini body); the answer
+ * half runs on the loop thread and shapes the client's answer out of upstream's. The engine
+ * admits, leases, forwards, fails over, streams and accounts without knowing any client format;
+ * an adapter never touches the bus, the pool or a timer. Each call carries its adapter and the
+ * adapter's state for that call (call->proto, call->pst). Answer operations append to `out` (a
+ * work buffer, reset by the engine). Upstream bodies are Gemini's (reference/gemini-api.md).
  */
 #ifndef SB_EDGE_ADAPTER_H
 #define SB_EDGE_ADAPTER_H
@@ -17,8 +18,67 @@
 
 #include "routes.h"
 
+struct edge_config;
+
+/* A client's request as the HTTP front hands it to a protocol (an HTTP worker thread). */
+struct client_req {
+    const char *method;
+    const char *path;
+    const struct edge_config *cfg;
+    /** A request header, or NULL. */
+    const char *(*header)(const struct client_req *rq, const char *name);
+    /** A query argument, or NULL. */
+    const char *(*query)(const struct client_req *rq, const char *name);
+    void *conn; /* the front's connection, for header() and query() */
+};
+
+/* A refusal in the protocol's own terms (answered through the adapter's refusal()). */
+struct client_err {
+    unsigned status;
+    const char *code; /* a protocol's error code or type (static), or NULL */
+    char param[64];   /* the request field at fault, or "" */
+    char message[320];
+};
+
+/* What a request becomes: the upstream call, and what the adapter keeps to shape the answer. */
+struct ingress {
+    enum route_kind client; /* the route the client called (logs, metrics) */
+    struct route up;        /* the upstream route; up.model: the model named, then resolved */
+    char asked[128];        /* the model as the client named it */
+    bool sse;               /* native streams: SSE framing */
+    void *st;               /* the adapter's state for the call (adapter->free) */
+};
+
 struct adapter {
-    const char *api;       /* the request log's name for the protocol */
+    const char *api; /* the request log's name for the protocol */
+    /* --- the request (HTTP worker threads) --- */
+    /**
+     * Whether the request is this protocol's, from its method, path and headers. ST_OK: it is,
+     * in->client and in->up are set (in->up.model when the path names it, checked before the
+     * body is read). ST_INVALID: it is, and is refused with err. Any other: not this protocol's.
+     */
+    enum status (*route)(const struct client_req *rq, struct ingress *in, struct client_err *err);
+    /** The client token the request carries, or NULL with err (401) set. */
+    const char *(*token)(const struct client_req *rq, struct client_err *err);
+    /** The refusal for a model that does not exist (or is hidden): err, in the protocol's words. */
+    void (*no_model)(const struct ingress *in, struct client_err *err);
+    /**
+     * The whole body is in (`len` bytes, size already checked; empty only for routes that take
+     * none): its checks, the model it names into in->up.model and in->asked, in->up.kind.
+     * ST_INVALID with err.
+     */
+    enum status (*body)(const struct client_req *rq, struct ingress *in, const char *body,
+                        size_t len, struct client_err *err);
+    /**
+     * The model is resolved (in->up.model is upstream's): the upstream body into out (left empty:
+     * the client's body goes as it is) and the upstream path into upath[n]. ST_INVALID with err.
+     */
+    enum status (*translate)(const struct client_req *rq, struct ingress *in, const char *body,
+                             size_t len, struct buf *out, char *upath, size_t n,
+                             struct client_err *err);
+    /** A refusal's body (HTTP status err->status). */
+    void (*refusal)(const struct client_err *err, struct buf *out);
+    /* --- the answer (the loop thread) --- */
     const char *json_type; /* Content-Type of whole answers and errors */
     /** Content-Type of a streamed answer. */
     const char *(*stream_type)(const void *st);

@@ -1,7 +1,9 @@
 /* Native Gemini answers (see native.h). */
 #include "native.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/gjson.h"
 #include "lib/sse.h"
@@ -24,6 +26,100 @@ void *native_state_new(bool sse)
 
     n->sse = sse;
     return n;
+}
+
+static void refuse(struct client_err *err, unsigned status, const char *message)
+{
+    err->status = status;
+    err->code = NULL;
+    err->param[0] = '\0';
+    (void)snprintf(err->message, sizeof(err->message), "%s", message);
+}
+
+/* The native routes; being last in the front's list, every path no other protocol takes is
+ * refused here, in Gemini's format. */
+static enum status route(const struct client_req *rq, struct ingress *in, struct client_err *err)
+{
+    struct route rt = {.kind = RT_NONE}; /* route_match() leaves it as is when nothing matches */
+    enum status st = route_match(rq->method, rq->path, &rt);
+    const char *alt;
+
+    if (st == ST_NOT_FOUND) {
+        refuse(err, 404, "Method not found.");
+        return ST_INVALID;
+    }
+    if (st != ST_OK) {
+        refuse(err, rt.kind != RT_NONE ? 405 : 400,
+               rt.kind != RT_NONE ? "Method not allowed for this path."
+                                  : "Invalid model name in the path.");
+        return ST_INVALID;
+    }
+    if (rt.kind >= RT_OAI_CHAT)
+        return ST_NOT_FOUND;
+    in->client = rt.kind;
+    in->up = rt;
+    (void)snprintf(in->asked, sizeof(in->asked), "%s", rt.model);
+    if (rt.kind == RT_STREAM) {
+        alt = rq->query(rq, "alt");
+        in->sse = alt && strcmp(alt, "sse") == 0;
+        if (alt && !in->sse && strcmp(alt, "json") != 0) {
+            refuse(err, 400, "Unsupported alt: use alt=sse, or no alt for JSON.");
+            return ST_INVALID;
+        }
+    }
+    return ST_OK;
+}
+
+static const char *token(const struct client_req *rq, struct client_err *err)
+{
+    const char *t = route_client_token(rq->header(rq, "Authorization"),
+                                       rq->header(rq, "x-goog-api-key"), rq->query(rq, "key"));
+
+    if (!t)
+        refuse(err, 401,
+               "Missing client token: send Authorization: Bearer, x-goog-api-key or ?key=.");
+    return t;
+}
+
+static void no_model(const struct ingress *in, struct client_err *err)
+{
+    refuse(err, 404, "");
+    (void)snprintf(err->message, sizeof(err->message),
+                   "models/%s is not found for API version %s, or is not supported.", in->asked,
+                   in->up.version);
+}
+
+static enum status body(const struct client_req *rq, struct ingress *in, const char *data,
+                        size_t len, struct client_err *err)
+{
+    (void)rq;
+    if (in->up.post && !gjson_valid(data, len)) {
+        refuse(err, 400, "Invalid JSON payload received.");
+        return ST_INVALID;
+    }
+    return ST_OK;
+}
+
+/* The body goes as it came; only the path is rebuilt (paging of model lists). */
+static enum status translate(const struct client_req *rq, struct ingress *in, const char *data,
+                             size_t len, struct buf *out, char *upath, size_t n,
+                             struct client_err *err)
+{
+    (void)data;
+    (void)len;
+    (void)out;
+    if (route_upstream_path(&in->up, rq->query(rq, "pageSize"), rq->query(rq, "pageToken"), upath,
+                            n) != ST_OK) {
+        refuse(err, 400, "Query parameters too long.");
+        return ST_INVALID;
+    }
+    in->st = native_state_new(in->sse);
+    return ST_OK;
+}
+
+static void refusal(const struct client_err *err, struct buf *out)
+{
+    (void)gjson_error(out, err->status, NULL, err->message, 0);
 }
 
 static const char *stream_type(const void *st)
@@ -145,6 +241,12 @@ static void state_free(void *st)
 
 const struct adapter native_adapter = {
     .api = "gemini",
+    .route = route,
+    .token = token,
+    .no_model = no_model,
+    .body = body,
+    .translate = translate,
+    .refusal = refusal,
     .json_type = JSON_TYPE,
     .stream_type = stream_type,
     .error = error,

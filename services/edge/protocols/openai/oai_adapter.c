@@ -1,9 +1,138 @@
 /* OpenAI chat, embeddings and models as an adapter of the relay engine (see oai.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "lib/xalloc.h"
 
 #include "adapter.h"
+#include "edge_config.h"
 #include "oai.h"
+
+static void refuse(struct client_err *err, unsigned status, const char *code, const char *message)
+{
+    err->status = status;
+    err->code = code;
+    err->param[0] = '\0';
+    (void)snprintf(err->message, sizeof(err->message), "%s", message);
+}
+
+static void refuse_with(struct client_err *err, const struct oai_err *e, const char *fallback)
+{
+    refuse(err, e->status ? e->status : 400, e->code, e->status ? e->message : fallback);
+    (void)snprintf(err->param, sizeof(err->param), "%s", e->param);
+}
+
+/* GET /v1/models[/{id}] is Gemini's and OpenAI's: a client with only a Bearer token (the openai
+ * SDKs) gets OpenAI's list; x-goog-api-key or ?key= (the Google SDKs, curl) Gemini's. */
+static bool models_of_openai(const struct client_req *rq, const struct route *rt)
+{
+    const char *auth = rq->header(rq, "Authorization");
+
+    return (rt->kind == RT_LIST_MODELS || rt->kind == RT_GET_MODEL) &&
+           strcmp(rt->version, "v1") == 0 && auth && strncasecmp(auth, "Bearer ", 7) == 0 &&
+           !rq->header(rq, "x-goog-api-key") && !rq->query(rq, "key");
+}
+
+static enum status route(const struct client_req *rq, struct ingress *in, struct client_err *err)
+{
+    struct route rt = {.kind = RT_NONE};
+    enum status st = route_match(rq->method, rq->path, &rt);
+
+    if (st == ST_OK && models_of_openai(rq, &rt)) {
+        rt.kind = rt.kind == RT_LIST_MODELS ? RT_OAI_MODELS : RT_OAI_MODEL;
+        memcpy(rt.version, "v1beta", 7);
+    }
+    if (rt.kind < RT_OAI_CHAT)
+        return ST_NOT_FOUND;
+    if (st != ST_OK) {
+        refuse(err, 405, NULL, "Method not allowed for this path.");
+        return ST_INVALID;
+    }
+    in->client = rt.kind;
+    in->up = rt;
+    in->up.kind = rt.kind == RT_OAI_MODELS  ? RT_LIST_MODELS
+                  : rt.kind == RT_OAI_MODEL ? RT_GET_MODEL
+                                            : RT_NONE; /* chat and embeddings: by the body */
+    (void)snprintf(in->asked, sizeof(in->asked), "%s", rt.model);
+    if (rt.kind == RT_OAI_MODEL)
+        (void)oai_derive(in->up.model, rq->cfg->oai_derived);
+    return ST_OK;
+}
+
+static const char *token(const struct client_req *rq, struct client_err *err)
+{
+    const char *t = route_client_token(rq->header(rq, "Authorization"),
+                                       rq->header(rq, "x-goog-api-key"), rq->query(rq, "key"));
+
+    if (!t)
+        refuse(err, 401, NULL, "You didn't provide an API key. Send it as Authorization: Bearer.");
+    return t;
+}
+
+static void no_model(const struct ingress *in, struct client_err *err)
+{
+    refuse(err, 404, "model_not_found", "");
+    (void)snprintf(err->message, sizeof(err->message),
+                   "The model `%s` does not exist or you do not have access to it.", in->asked);
+}
+
+/* The call's state, and for chat and embeddings the one parse of the body (its syntax too). */
+static enum status body(const struct client_req *rq, struct ingress *in, const char *data,
+                        size_t len, struct client_err *err)
+{
+    struct oai_call *oc = xcalloc(1, sizeof(*oc));
+    struct oai_err e = {0};
+
+    in->st = oc;
+    oc->derive = rq->cfg->oai_derived;
+    if (in->client == RT_OAI_MODELS || in->client == RT_OAI_MODEL) {
+        oc->kind = in->client == RT_OAI_MODELS ? OAI_MODELS : OAI_MODEL;
+        (void)snprintf(oc->model, sizeof(oc->model), "%s", in->asked);
+        return ST_OK;
+    }
+    if (oai_peek(in->client == RT_OAI_CHAT ? OAI_CHAT : OAI_EMBED, data, len, oc->derive, oc,
+                 in->up.model, sizeof(in->up.model), &e) != ST_OK) {
+        refuse_with(err, &e, "Invalid request.");
+        return ST_INVALID;
+    }
+    (void)snprintf(in->asked, sizeof(in->asked), "%s", oc->model);
+    in->up.kind = oc->kind == OAI_EMBED ? RT_BATCH_EMBED : oc->stream ? RT_STREAM : RT_GENERATE;
+    return ST_OK;
+}
+
+/* Chat and embeddings: the body translated for the resolved model. */
+static enum status translate(const struct client_req *rq, struct ingress *in, const char *data,
+                             size_t len, struct buf *out, char *upath, size_t n,
+                             struct client_err *err)
+{
+    struct oai_call *oc = in->st;
+    struct oai_err e = {0};
+
+    (void)rq;
+    (void)data;
+    (void)len;
+    if (in->up.post) {
+        if ((oc->kind == OAI_CHAT ? oai_chat_request(oc, in->up.model, out, &e)
+                                  : oai_embed_request(oc, in->up.model, out, &e)) != ST_OK) {
+            refuse_with(err, &e, "The request is too large.");
+            return ST_INVALID;
+        }
+        oai_call_done_doc(oc);
+    }
+    if (route_upstream_path(&in->up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, upath, n) !=
+        ST_OK) {
+        refuse(err, 400, NULL, "The request path is too long.");
+        return ST_INVALID;
+    }
+    return ST_OK;
+}
+
+static void refusal(const struct client_err *err, struct buf *out)
+{
+    oai_error_body(out, err->status, err->message, err->code, err->param[0] ? err->param : NULL);
+}
 
 static const char *stream_type(const void *st)
 {
@@ -100,6 +229,12 @@ static void state_free(void *st)
 
 const struct adapter oai_adapter = {
     .api = "openai",
+    .route = route,
+    .token = token,
+    .no_model = no_model,
+    .body = body,
+    .translate = translate,
+    .refusal = refusal,
     .json_type = "application/json",
     .stream_type = stream_type,
     .error = error,
