@@ -14,9 +14,10 @@ hits3=$(git ls-files 'console/src/*.js' | xargs grep -nP '\b(innerHTML|outerHTML
 if [[ -n $hits3 ]]; then
   echo "console: an HTML sink, eval or stored state:"; echo "$hits3"; exit 1
 fi
-# The relay engine knows no client protocol: adapters (relay/adapter.h) shape every byte.
-hits4=$(git ls-files 'services/edge/relay/*' | xargs grep -niE '\b(oai|openai|anthropic|claude|responses api)|native\.h|protocols/|chat\.completion' || true)
+# The relay engine and the HTTP front know no client protocol: adapters (relay/adapter.h) read
+# every request and shape every byte of an answer.
+hits4=$(git ls-files 'services/edge/relay/*' 'services/edge/http/*' | xargs grep -niE '\b(oai|openai|anthropic|claude|responses api)|native\.h|protocols/|chat\.completion|RT_OAI' || true)
 if [[ -n $hits4 ]]; then
-  echo "services/edge/relay names a client protocol:"; echo "$hits4"; exit 1
+  echo "services/edge/relay or http names a client protocol:"; echo "$hits4"; exit 1
 fi
 echo "banned-function check: ok"

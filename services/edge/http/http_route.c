@@ -1,8 +1,8 @@
 /*
- * What a request is, decided in two steps. When its headers are complete: the route, the client
- * token and (native routes) the model, so a refusal never reads or parses a body. When its body
- * is in: the body's checks (OpenAI bodies are parsed and translated here) and the hand-over to
- * the edge loop or the admin worker.
+ * What a request is, decided in two steps through its protocol's adapter (protocols.h). When its
+ * headers are complete: the protocol, the route, the client token and (when the path names it)
+ * the model, so a refusal never reads or parses a body. When its body is in: the body's checks,
+ * the upstream call it becomes, and the hand-over to the edge loop or the admin worker.
  */
 #include <stdio.h>
 #include <stdlib.h>
