@@ -164,6 +164,17 @@ static void handle_batch(const struct kp_loop *l, struct bus_msg **msgs, size_t 
 }
 
 #define COUNTS_EVERY_US (5ULL * 1000 * 1000)
+#define SEEDED_EVERY_US (1000ULL * 1000)
+
+/* Redis restarted empty: seed it again from the registry. Checked every second as well as when a
+ * lease finds no key, since edges that serve from reserves may not ask for a while. */
+static void check_seeded(const struct kp_loop *l)
+{
+    if (kp_pool_seeded(l->pool))
+        return;
+    LOG_WARN("pool.lost", "action=reseed");
+    (void)kp_loop_seed(l->store, l->pool, "", l->ev);
+}
 
 /*
  * The loop: answer queued messages in batches until *stop (NULL: until the queue is empty, for
@@ -172,7 +183,7 @@ static void handle_batch(const struct kp_loop *l, struct bus_msg **msgs, size_t 
 void kp_loop_serve(const struct kp_loop *l, volatile sig_atomic_t *stop)
 {
     struct queue *q = l->q;
-    uint64_t last_counts = 0;
+    uint64_t last_counts = 0, last_seeded = clock_mono_us();
 
     for (;;) {
         struct pollfd pfd = {queue_fd(q), POLLIN, 0};
@@ -197,6 +208,10 @@ void kp_loop_serve(const struct kp_loop *l, volatile sig_atomic_t *stop)
         }
         if (!stop && handled == 0)
             return;
+        if (stop && clock_mono_us() - last_seeded > SEEDED_EVERY_US) {
+            last_seeded = clock_mono_us();
+            check_seeded(l);
+        }
         if (clock_mono_us() - last_counts > COUNTS_EVERY_US) {
             uint64_t active = 0, cooling = 0;
             last_counts = clock_mono_us();

@@ -102,6 +102,19 @@ test('Redis restarting empty: keypool re-seeds the pool from Postgres and servin
   assert.ok(c[KA] >= 2 && c[KB] >= 2);
 }));
 
+test('Redis restarting empty while no lease is asked: keypool notices within seconds on its own', () => withStack(KEYS, async (s) => {
+  assert.equal((await s.gen(FLASH, 'before')).status, 200);
+  const redis = s.procs.find((p) => p.sbName === 'redis');
+  redis.kill('SIGKILL');
+  await new Promise((r) => redis.on('exit', r));
+  s.spawnRaw('redis2', 'redis-server', s.redisArgs());
+  await waitUntil(() => { try { return s.redisRaw('PING') === 'PONG'; } catch { return false; } }, { what: 'redis back' });
+  // no request at all: edges serving from lease reserves would not ask keypool for a while
+  await waitUntil(() => { try { return s.redisRaw('EXISTS', 'sb:seeded') === '1'; } catch { return false; } }, { tries: 40, what: 're-seeded without traffic' });
+  assert.match(s.logs('keypool'), /event=pool\.lost action=reseed/);
+  assert.equal((await s.gen(FLASH, 'after')).status, 200);
+}));
+
 test('capacity limits: a busy forwarder and a full edge answer 503 at once instead of queueing', () => withStack(KEYS, async (s) => {
   await s.script({ key: KA, fault: 'latency', ms: 1500, count: -1 });
   await s.script({ key: KB, fault: 'latency', ms: 1500, count: -1 });
