@@ -24,3 +24,7 @@ fi
 echo; echo "HTTP (wrk, ${BENCH_SECONDS:-5} s per cell, fake upstream answering instantly):"
 SB_BUILD_DIR="$BUILD" node bench/http_bench.mjs
 SB_BUILD_DIR="$BUILD" node bench/logger_bench.mjs
+# 10,000 open streams: a descriptor for each in the client, the edge, the forwarder and the fake
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+echo; echo "memory: every service idle, under load, and with ${BENCH_OPEN_STREAMS:-10000} streams open at once:"
+SB_BUILD_DIR="$BUILD" node bench/open_streams.mjs

@@ -388,19 +388,24 @@ int main(void)
 {
     const char *port_s = getenv("FAKE_PORT");         /* NOLINT(concurrency-mt-unsafe) */
     const char *port_file = getenv("FAKE_PORT_FILE"); /* NOLINT(concurrency-mt-unsafe) */
-    uint64_t port = 0;
+    uint64_t port = 0, max_conns = 4096;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *di;
 
     if (port_s && parse_u64(port_s, 0, 65535, &port) != ST_OK)
         port = 0;
+    /* a thread per connection (benchmarks holding 10,000 open streams raise the limit) */
+    if (parse_u64(getenv("FAKE_MAX_CONNS"), 1, 100000, &max_conns) != ST_OK) /* NOLINT */
+        max_conns = 4096;
     fake_state_init();
     signals_init(&stop_flag);
-    d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-        (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                         (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+                         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)max_conns, MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024,
+                         MHD_OPTION_END);
     if (!d) {
         (void)fprintf(stderr, "fake-gemini: cannot listen on port %llu\n",
                       (unsigned long long)port);

@@ -236,7 +236,7 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
         cfg->http_threads > 1 ? (unsigned)cfg->http_threads : 0u, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->max_conns_per_addr, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->client_idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+        (unsigned)cfg->client_idle_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {
