@@ -59,6 +59,7 @@ struct job {
     struct job *prev, *next;   /* all jobs */
     struct job *dprev, *dnext; /* jobs with a non-empty batch */
     int dirty;
+    uint64_t hold_us; /* the Accepted frame waits until then for the next frames (0: not held) */
 };
 
 struct fwd {
@@ -170,6 +171,7 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
 }
 
 #define BATCH_FLUSH    (256u * 1024)
+#define ACCEPT_HOLD_US 1000u         /* well under the edge's accept timeout (seconds) */
 #define FRAME_DATA_MAX (256u * 1024) /* well under NATS's default 1 MiB max_payload */
 
 /* Publish the job's pending frames as one FrameBatch. */
@@ -231,6 +233,7 @@ static void send_frame(struct job *j, struct fwd_frame *fr)
 
 static void queue_frame(struct job *j, struct fwd_frame *fr)
 {
+    j->hold_us = 0; /* a held Accepted leaves with this frame */
     if (!j->batch.len)
         j->batch_first = j->seq;
     fr->seq = j->seq;
@@ -259,12 +262,29 @@ static void queue_frame(struct job *j, struct fwd_frame *fr)
 static void flush_outcomes(struct fwd *f);
 
 /* Outcomes first: keypool then usually learns that a key cools before the edge, reading the
- * Error frame, asks it for the next lease. */
+ * Error frame, asks it for the next lease. A job whose only frame is an Accepted held until
+ * after `now` stays queued; returns the earliest such time (0: none). */
+static uint64_t flush_due(struct fwd *f, uint64_t now)
+{
+    uint64_t next_us = 0;
+    struct job *next;
+
+    flush_outcomes(f);
+    for (struct job *j = f->dirty; j; j = next) {
+        next = j->dnext;
+        if (j->hold_us > now) {
+            if (!next_us || j->hold_us < next_us)
+                next_us = j->hold_us;
+            continue;
+        }
+        flush_job(j);
+    }
+    return next_us;
+}
+
 static void flush_all(struct fwd *f)
 {
-    flush_outcomes(f);
-    while (f->dirty)
-        flush_job(f->dirty);
+    (void)flush_due(f, UINT64_MAX);
 }
 
 static void send_simple(struct fwd *f, const char *reply, const char *req_id,
@@ -673,11 +693,15 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining, int pro
     j->t_frame_us = j->t_start_us;
     j->sent = resend_open(f->resend, j->req.reply);
     {
-        /* at once, whatever the body: the edge learns which forwarder to watch (its heartbeat)
-         * and sends the body's pieces if it has any */
+        /* the edge learns which forwarder to watch (its heartbeat) and sends the body's pieces
+         * if it has any: then at once; else it waits a moment for upstream's first frames, so a
+         * quick answer is one bus message with its Accepted */
         struct fwd_frame acc = {.kind = FF_ACCEPTED, .fwd_id = f->cfg->id};
         send_frame(j, &acc);
-        flush_job(j);
+        if (j->req.body_len < j->req.body_total)
+            flush_job(j);
+        else
+            j->hold_us = clock_mono_us() + ACCEPT_HOLD_US;
     }
     /* a body in pieces: the transfer starts once they are in */
     if (j->req.body_len >= j->req.body_total && start_transfer(j) != ST_OK) {
@@ -938,9 +962,14 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
                 end_job(j, cm->data.result);
         }
         check_timers(f);
-        flush_all(f);
-        resend_expire(f->resend, clock_mono_us());
-        (void)curl_multi_poll(f->multi, NULL, 0, 100, NULL);
+        {
+            uint64_t now = clock_mono_us(), held = flush_due(f, now);
+            int wait_ms = 100;
+            if (held) /* curl_multi_poll counts milliseconds: round up */
+                wait_ms = (int)((held - now + 999) / 1000);
+            resend_expire(f->resend, now);
+            (void)curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL);
+        }
     }
 }
 
