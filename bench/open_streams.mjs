@@ -113,11 +113,11 @@ try {
   const fakeStats = await s.stats();
   for (const x of held) x.destroy();
   held.length = 0;
-  await waitUntil(async () => {
-    const m = (await s.ops(s.edgeProc, '/metrics')).text;
-    const v = /^sb_inflight\s+(\d+)/m.exec(m);
-    return !v || Number(v[1]) === 0;
-  }, { tries: 300, what: 'the edge to let go of the streams' });
+  // the edge cancels every transfer at its forwarder when its client leaves
+  const gauge = async (proc, name) => Number(new RegExp(`^${name}\\s+(\\d+)`, 'm').exec((await s.ops(proc, '/metrics')).text)?.[1] ?? NaN);
+  const fwdProc = s.procs.find((x) => x.sbName === 'forwarder' && x.exitCode === null);
+  await waitUntil(async () => (await gauge(s.edgeProc, 'sb_inflight')) === 0 && (await gauge(fwdProc, 'sb_forwarder_inflight')) === 0,
+    { tries: 300, what: 'the edge and the forwarder to let go of the streams' });
   await sleep(2000);
   const after = snapshot(s);
 

@@ -17,6 +17,7 @@
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/config.h"
+#include "lib/heap.h"
 #include "lib/log.h"
 #include "lib/ops.h"
 #include "lib/queue.h"
@@ -80,6 +81,7 @@ struct fwd {
     char proxy[512];
     const struct classify_table *env_table;
     struct classify_table *live_table; /* from the live settings, when set */
+    struct heap_watch heap;            /* memory back after a peak of transfers */
 };
 
 static void wake(void *arg)
@@ -968,6 +970,8 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
             if (held) /* curl_multi_poll counts milliseconds: round up */
                 wait_ms = (int)((held - now + 999) / 1000);
             resend_expire(f->resend, now);
+            if (heap_watch(&f->heap, f->njobs, now))
+                LOG_DEBUG("heap.trimmed", "inflight=%u", fwd_inflight(f));
             (void)curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL);
         }
     }

@@ -497,6 +497,8 @@ static void timers(struct edge *e)
     if (now - e->last_scan_us < SCAN_US)
         return; /* the scan is O(capacity): not on every wake-up */
     e->last_scan_us = now;
+    if (heap_watch(&e->heap, atomic_load(&e->inflight), now))
+        LOG_DEBUG("heap.trimmed", "inflight=%u", atomic_load(&e->inflight));
     attempt_reserve_drop(e, now, NULL, NULL, NULL); /* held too long: back to keypool */
     up = e->port.up_for_us(e->port.ctx, now);
     if (up < e->last_up_for_us) /* down (or down and up again) since the last look */

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "lib/buf.h"
+#include "lib/heap.h"
 
 #include "edge.h"
 
@@ -30,6 +31,7 @@ struct edge {
     size_t inbox_len;
     atomic_uint_least64_t next_id;
     atomic_uint inflight;
+    struct heap_watch heap; /* memory back after a peak of calls */
     atomic_uint_least64_t kp_pong_us, fwd_pong_us;
     uint64_t last_ping_us, last_watchdog_us, last_scan_us;
     uint64_t last_up_for_us; /* the bus went away and came back: ask for lost frames */
