@@ -176,21 +176,27 @@ enum status fwd_attach(struct fwd *f, struct bus *bus)
 #define ACCEPT_HOLD_US 1000u         /* well under the edge's accept timeout (seconds) */
 #define FRAME_DATA_MAX (256u * 1024) /* well under NATS's default 1 MiB max_payload */
 
+/* Take the job off the list of jobs with frames to publish. */
+static void undirty(struct job *j)
+{
+    if (!j->dirty)
+        return;
+    if (j->dprev)
+        j->dprev->dnext = j->dnext;
+    else
+        j->f->dirty = j->dnext;
+    if (j->dnext)
+        j->dnext->dprev = j->dprev;
+    j->dprev = j->dnext = NULL;
+    j->dirty = 0;
+}
+
 /* Publish the job's pending frames as one FrameBatch. */
 static void flush_job(struct job *j)
 {
     struct fwd *f = j->f;
 
-    if (j->dirty) {
-        if (j->dprev)
-            j->dprev->dnext = j->dnext;
-        else
-            f->dirty = j->dnext;
-        if (j->dnext)
-            j->dnext->dprev = j->dprev;
-        j->dprev = j->dnext = NULL;
-        j->dirty = 0;
-    }
+    undirty(j);
     if (!j->batch.len)
         return;
     if (fwd_codec_batch_finish(&j->batch, f->cfg->id) != ST_OK) {
@@ -320,10 +326,12 @@ static void job_free(struct job *j)
     free(j);
 }
 
+/* Off every list (frames not yet published are dropped: flush_job first to send them). */
 static void unlink_job(struct job *j)
 {
     struct fwd *f = j->f;
 
+    undirty(j);
     if (j->prev)
         j->prev->next = j->next;
     else

@@ -84,13 +84,18 @@ test('a connection reset mid-stream ends the stream with an error, and before th
   assert.ok(!ev2.some((e) => e.error));
 }));
 
-test('Redis restarting empty: keypool re-seeds the pool from Postgres and serving goes on', () => withStack(KEYS, async (s) => {
-  assert.equal((await s.gen(FLASH, 'before')).status, 200);
+// Redis dies and comes back with nothing in it.
+async function restartRedisEmpty(s) {
   const redis = s.procs.find((p) => p.sbName === 'redis');
   redis.kill('SIGKILL');
   await new Promise((r) => redis.on('exit', r));
   s.spawnRaw('redis2', 'redis-server', s.redisArgs());
   await waitUntil(() => { try { return s.redisRaw('PING') === 'PONG'; } catch { return false; } }, { what: 'redis back' });
+}
+
+test('Redis restarting empty: keypool re-seeds the pool from Postgres and serving goes on', () => withStack(KEYS, async (s) => {
+  assert.equal((await s.gen(FLASH, 'before')).status, 200);
+  await restartRedisEmpty(s);
   let r;
   await waitUntil(async () => { r = await s.gen(FLASH, 'after'); return r.status === 200; }, { tries: 30, what: 'serving again' });
   assert.equal(textOf(await r.json()), 'Echo: after');
@@ -104,11 +109,7 @@ test('Redis restarting empty: keypool re-seeds the pool from Postgres and servin
 
 test('Redis restarting empty while no lease is asked: keypool notices within seconds on its own', () => withStack(KEYS, async (s) => {
   assert.equal((await s.gen(FLASH, 'before')).status, 200);
-  const redis = s.procs.find((p) => p.sbName === 'redis');
-  redis.kill('SIGKILL');
-  await new Promise((r) => redis.on('exit', r));
-  s.spawnRaw('redis2', 'redis-server', s.redisArgs());
-  await waitUntil(() => { try { return s.redisRaw('PING') === 'PONG'; } catch { return false; } }, { what: 'redis back' });
+  await restartRedisEmpty(s);
   // no request at all: edges serving from lease reserves would not ask keypool for a while
   await waitUntil(() => { try { return s.redisRaw('EXISTS', 'sb:seeded') === '1'; } catch { return false; } }, { tries: 40, what: 're-seeded without traffic' });
   assert.match(s.logs('keypool'), /event=pool\.lost action=reseed/);

@@ -100,6 +100,30 @@ test('token lifecycle: created once-shown and hashed, listed without secrets, us
   });
 });
 
+test('a model allow-list may name an alias or its target, on the native and the OpenAI routes', async () => {
+  await withStack(KEYS, async (s) => {
+    s.session = await s.login();
+    const put = await s.api('/api/settings', { method: 'PUT', body: { aliases: { 'my-model': FLASH } } });
+    assert.equal(put.status, 200, put.text);
+    await waitUntil(async () => (await call(s.url, s.token, 'my-model')).status === 200, { tries: 20, what: 'alias live' });
+    const oai = (token, model) => fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const byAlias = await s.api('/api/tokens', { method: 'POST', body: { name: 'alias-only', models: ['my-model'] } });
+    assert.equal(byAlias.status, 201, byAlias.text);
+    s.secrets.push(byAlias.body.secret);
+    await waitUntil(async () => (await call(s.url, byAlias.body.secret, 'my-model')).status === 200, { tries: 20, interval: 50, what: 'token known' });
+    assert.equal((await oai(byAlias.body.secret, 'my-model')).status, 200);
+    assert.equal((await call(s.url, byAlias.body.secret, FLASH)).status, 403, 'the list names the alias, not its target');
+    assert.equal((await oai(byAlias.body.secret, FLASH)).status, 403);
+    const byTarget = await create(s, { name: 'target-only', models: [FLASH] });
+    assert.equal((await call(s.url, byTarget.secret, 'my-model')).status, 200, 'the alias resolves to an allowed model');
+    assert.equal((await oai(byTarget.secret, 'my-model')).status, 200);
+    assert.equal((await call(s.url, byTarget.secret, 'gemini-2.5-pro')).status, 403);
+  });
+});
+
 test('RPM and RPD limits are exact across two edges and answer 429 with Retry-After', async () => {
   await withStack(KEYS, async (s) => {
     const urls = await twoEdges(s);

@@ -89,9 +89,10 @@ static bool model_allowed(struct http *h, struct http_req *r)
 {
     enum tok_verdict tv;
     struct client_err err = {0};
+    char want[sizeof(r->in.up.model)]; /* the name before aliases: the allow-list may use it */
 
-    if (!check_model(h, r->token, r->in.up.model, r->in.up.model, sizeof(r->in.up.model), &r->tok,
-                     &tv)) {
+    memcpy(want, r->in.up.model, sizeof(want));
+    if (!check_model(h, r->token, want, r->in.up.model, sizeof(r->in.up.model), &r->tok, &tv)) {
         r->proto->no_model(&r->in, &err);
         http_deny_err(r, &err);
         return false;
