@@ -78,6 +78,17 @@ enum status kp_loop_seed(struct store *store, struct kp_pool *pool, const char *
 
 #define BATCH_MAX 64
 
+/* Redis restarted empty: seed it again from the registry (true when it did). Checked when a lease
+ * finds no key and every second, since edges that serve from reserves may not ask for a while. */
+static bool reseed_if_lost(const struct kp_loop *l)
+{
+    if (kp_pool_seeded(l->pool))
+        return false;
+    LOG_WARN("pool.lost", "action=reseed");
+    (void)kp_loop_seed(l->store, l->pool, "", l->ev);
+    return true;
+}
+
 /* Handle queued messages together: their Redis scripts share one pipelined round trip. */
 static void handle_batch(const struct kp_loop *l, struct bus_msg **msgs, size_t n)
 {
@@ -136,12 +147,8 @@ static void handle_batch(const struct kp_loop *l, struct bus_msg **msgs, size_t 
         if (it->kind == KP_ITEM_LEASE && it->no_key) {
             if (!lost_checked) { /* once per batch: every "no key" of it is answered anew */
                 lost_checked = true;
-                lost = !kp_pool_seeded(pool);
-                if (lost) { /* Redis came back empty: seed it again from the registry */
-                    LOG_WARN("pool.lost", "action=reseed");
-                    (void)kp_loop_seed(store, pool, "", ev);
-                    reloaded = true;
-                }
+                lost = reseed_if_lost(l);
+                reloaded = reloaded || lost;
             }
             it->need_reload = lost;
         }
@@ -165,16 +172,6 @@ static void handle_batch(const struct kp_loop *l, struct bus_msg **msgs, size_t 
 
 #define COUNTS_EVERY_US (5ULL * 1000 * 1000)
 #define SEEDED_EVERY_US (1000ULL * 1000)
-
-/* Redis restarted empty: seed it again from the registry. Checked every second as well as when a
- * lease finds no key, since edges that serve from reserves may not ask for a while. */
-static void check_seeded(const struct kp_loop *l)
-{
-    if (kp_pool_seeded(l->pool))
-        return;
-    LOG_WARN("pool.lost", "action=reseed");
-    (void)kp_loop_seed(l->store, l->pool, "", l->ev);
-}
 
 /*
  * The loop: answer queued messages in batches until *stop (NULL: until the queue is empty, for
@@ -210,7 +207,7 @@ void kp_loop_serve(const struct kp_loop *l, volatile sig_atomic_t *stop)
             return;
         if (stop && clock_mono_us() - last_seeded > SEEDED_EVERY_US) {
             last_seeded = clock_mono_us();
-            check_seeded(l);
+            (void)reseed_if_lost(l);
         }
         if (clock_mono_us() - last_counts > COUNTS_EVERY_US) {
             uint64_t active = 0, cooling = 0;

@@ -59,9 +59,9 @@ void http_deny_err(struct http_req *r, const struct client_err *err)
 
 void http_deny(struct http_req *r, unsigned status, const char *msg)
 {
-    struct client_err err = {.status = status};
+    struct client_err err;
 
-    (void)snprintf(err.message, sizeof(err.message), "%s", msg);
+    client_err_set(&err, status, NULL, msg);
     http_deny_err(r, &err);
 }
 
@@ -90,8 +90,8 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
 enum MHD_Result http_refuse_msg(struct MHD_Connection *conn, const struct http_req *r,
                                 unsigned status, const char *message)
 {
-    struct client_err err = {.status = status};
+    struct client_err err;
 
-    (void)snprintf(err.message, sizeof(err.message), "%s", message);
+    client_err_set(&err, status, NULL, message);
     return http_refuse(conn, r, &err);
 }

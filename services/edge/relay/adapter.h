@@ -40,6 +40,9 @@ struct client_err {
     char message[320];
 };
 
+/** Fill err: a refusal with this status, code (static, or NULL) and message; no param. */
+void client_err_set(struct client_err *err, unsigned status, const char *code, const char *message);
+
 /* What a request becomes: the upstream call, and what the adapter keeps to shape the answer. */
 struct ingress {
     enum route_kind client; /* the route the client called (logs, metrics) */

@@ -28,14 +28,6 @@ void *native_state_new(bool sse)
     return n;
 }
 
-static void refuse(struct client_err *err, unsigned status, const char *message)
-{
-    err->status = status;
-    err->code = NULL;
-    err->param[0] = '\0';
-    (void)snprintf(err->message, sizeof(err->message), "%s", message);
-}
-
 /* The native routes; being last in the front's list, every path no other protocol takes is
  * refused here, in Gemini's format. */
 static enum status route(const struct client_req *rq, struct ingress *in, struct client_err *err)
@@ -45,13 +37,13 @@ static enum status route(const struct client_req *rq, struct ingress *in, struct
     const char *alt;
 
     if (st == ST_NOT_FOUND) {
-        refuse(err, 404, "Method not found.");
+        client_err_set(err, 404, NULL, "Method not found.");
         return ST_INVALID;
     }
     if (st != ST_OK) {
-        refuse(err, rt.kind != RT_NONE ? 405 : 400,
-               rt.kind != RT_NONE ? "Method not allowed for this path."
-                                  : "Invalid model name in the path.");
+        client_err_set(err, rt.kind != RT_NONE ? 405 : 400, NULL,
+                       rt.kind != RT_NONE ? "Method not allowed for this path."
+                                          : "Invalid model name in the path.");
         return ST_INVALID;
     }
     if (rt.kind >= RT_OAI_CHAT)
@@ -63,7 +55,7 @@ static enum status route(const struct client_req *rq, struct ingress *in, struct
         alt = rq->query(rq, "alt");
         in->sse = alt && strcmp(alt, "sse") == 0;
         if (alt && !in->sse && strcmp(alt, "json") != 0) {
-            refuse(err, 400, "Unsupported alt: use alt=sse, or no alt for JSON.");
+            client_err_set(err, 400, NULL, "Unsupported alt: use alt=sse, or no alt for JSON.");
             return ST_INVALID;
         }
     }
@@ -76,14 +68,15 @@ static const char *token(const struct client_req *rq, struct client_err *err)
                                        rq->header(rq, "x-goog-api-key"), rq->query(rq, "key"));
 
     if (!t)
-        refuse(err, 401,
-               "Missing client token: send Authorization: Bearer, x-goog-api-key or ?key=.");
+        client_err_set(
+            err, 401, NULL,
+            "Missing client token: send Authorization: Bearer, x-goog-api-key or ?key=.");
     return t;
 }
 
 static void no_model(const struct ingress *in, struct client_err *err)
 {
-    refuse(err, 404, "");
+    client_err_set(err, 404, NULL, "");
     (void)snprintf(err->message, sizeof(err->message),
                    "models/%s is not found for API version %s, or is not supported.", in->asked,
                    in->up.version);
@@ -94,7 +87,7 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
 {
     (void)rq;
     if (in->up.post && !gjson_valid(data, len)) {
-        refuse(err, 400, "Invalid JSON payload received.");
+        client_err_set(err, 400, NULL, "Invalid JSON payload received.");
         return ST_INVALID;
     }
     return ST_OK;
@@ -110,7 +103,7 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
     (void)out;
     if (route_upstream_path(&in->up, rq->query(rq, "pageSize"), rq->query(rq, "pageToken"), upath,
                             n) != ST_OK) {
-        refuse(err, 400, "Query parameters too long.");
+        client_err_set(err, 400, NULL, "Query parameters too long.");
         return ST_INVALID;
     }
     in->st = native_state_new(in->sse);

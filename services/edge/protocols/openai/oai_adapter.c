@@ -10,17 +10,9 @@
 #include "edge_config.h"
 #include "oai.h"
 
-static void refuse(struct client_err *err, unsigned status, const char *code, const char *message)
-{
-    err->status = status;
-    err->code = code;
-    err->param[0] = '\0';
-    (void)snprintf(err->message, sizeof(err->message), "%s", message);
-}
-
 static void refuse_with(struct client_err *err, const struct oai_err *e, const char *fallback)
 {
-    refuse(err, e->status ? e->status : 400, e->code, e->status ? e->message : fallback);
+    client_err_set(err, e->status ? e->status : 400, e->code, e->status ? e->message : fallback);
     (void)snprintf(err->param, sizeof(err->param), "%s", e->param);
 }
 
@@ -47,7 +39,7 @@ static enum status route(const struct client_req *rq, struct ingress *in, struct
     if (rt.kind < RT_OAI_CHAT)
         return ST_NOT_FOUND;
     if (st != ST_OK) {
-        refuse(err, 405, NULL, "Method not allowed for this path.");
+        client_err_set(err, 405, NULL, "Method not allowed for this path.");
         return ST_INVALID;
     }
     in->client = rt.kind;
@@ -67,13 +59,14 @@ static const char *token(const struct client_req *rq, struct client_err *err)
                                        rq->header(rq, "x-goog-api-key"), rq->query(rq, "key"));
 
     if (!t)
-        refuse(err, 401, NULL, "You didn't provide an API key. Send it as Authorization: Bearer.");
+        client_err_set(err, 401, NULL,
+                       "You didn't provide an API key. Send it as Authorization: Bearer.");
     return t;
 }
 
 static void no_model(const struct ingress *in, struct client_err *err)
 {
-    refuse(err, 404, "model_not_found", "");
+    client_err_set(err, 404, "model_not_found", "");
     (void)snprintf(err->message, sizeof(err->message),
                    "The model `%s` does not exist or you do not have access to it.", in->asked);
 }
@@ -123,7 +116,7 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
     }
     if (route_upstream_path(&in->up, oc->kind == OAI_MODELS ? "1000" : NULL, NULL, upath, n) !=
         ST_OK) {
-        refuse(err, 400, NULL, "The request path is too long.");
+        client_err_set(err, 400, NULL, "The request path is too long.");
         return ST_INVALID;
     }
     return ST_OK;
