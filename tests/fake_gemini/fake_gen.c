@@ -660,6 +660,16 @@ unsigned fake_count_tokens(const json_t *req, struct buf *out)
     buf_init(&last, 1 << 20);
     request_text(inner ? inner : req, &last, &words);
     buf_done(&last);
+    /* a whole request counts its system instruction too, as Google counts it */
+    json_t *sys = get2(inner, "systemInstruction", "system_instruction"), *p;
+    size_t i;
+    json_array_foreach(json_object_get(sys, "parts"), i, p)
+    {
+        const char *t = json_string_value(json_object_get(p, "text"));
+        for (const char *c = t; c && *c; c++)
+            if (*c != ' ' && (c == t || c[-1] == ' '))
+                words++;
+    }
     json_t *r = json_pack("{s:i,s:[{s:s,s:i}]}", "totalTokens", (int)words, "promptTokensDetails",
                           "modality", "TEXT", "tokenCount", (int)words);
     dump(r, out, true);

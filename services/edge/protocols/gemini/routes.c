@@ -5,11 +5,22 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const names[RT_COUNT] = {
-    "none",        "generateContent", "streamGenerateContent",
-    "countTokens", "embedContent",    "batchEmbedContents",
-    "listModels",  "getModel",        "chat.completions",
-    "embeddings",  "models.list",     "models.retrieve"};
+static const char *const names[RT_COUNT] = {"none",
+                                            "generateContent",
+                                            "streamGenerateContent",
+                                            "countTokens",
+                                            "embedContent",
+                                            "batchEmbedContents",
+                                            "listModels",
+                                            "getModel",
+                                            "chat.completions",
+                                            "embeddings",
+                                            "models.list",
+                                            "models.retrieve",
+                                            "messages",
+                                            "messages.count_tokens",
+                                            "anthropic.models.list",
+                                            "anthropic.models.retrieve"};
 
 const char *route_name(enum route_kind kind)
 {

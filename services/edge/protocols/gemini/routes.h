@@ -16,10 +16,14 @@ enum route_kind {
     RT_BATCH_EMBED,
     RT_LIST_MODELS,
     RT_GET_MODEL,
-    RT_OAI_CHAT,   /* POST chat/completions (OpenAI format) */
-    RT_OAI_EMBED,  /* POST embeddings */
-    RT_OAI_MODELS, /* GET models */
-    RT_OAI_MODEL,  /* GET models/{id} */
+    RT_OAI_CHAT,     /* POST chat/completions (OpenAI format) */
+    RT_OAI_EMBED,    /* POST embeddings */
+    RT_OAI_MODELS,   /* GET models */
+    RT_OAI_MODEL,    /* GET models/{id} */
+    RT_ANT_MESSAGES, /* POST /v1/messages (Anthropic format) */
+    RT_ANT_COUNT,    /* POST /v1/messages/count_tokens */
+    RT_ANT_MODELS,   /* GET /v1/models, Anthropic's client */
+    RT_ANT_MODEL,    /* GET /v1/models/{id}, Anthropic's client */
     RT_COUNT
 };
 

@@ -14,6 +14,8 @@
 #include "lib/buf.h"
 #include "lib/status.h"
 
+#include "gtrans.h"
+
 enum oai_kind { OAI_NONE, OAI_CHAT, OAI_EMBED, OAI_MODELS, OAI_MODEL };
 
 /* Derived model names: "<model>-search", "<model>-nothinking" (any order, each at most once). */
@@ -55,7 +57,7 @@ struct oai_call {
     bool blocked; /* promptFeedback.blockReason seen */
     size_t nchoices;
     struct oai_choice ch[OAI_MAX_CHOICES];
-    uint64_t usage[7]; /* last usageMetadata (cumulative), see oai_resp.c */
+    struct gtrans_usage usage; /* last usageMetadata (cumulative) */
     bool have_usage;
 };
 

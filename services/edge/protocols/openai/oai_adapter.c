@@ -209,7 +209,7 @@ static void restart(void *st)
     oc->visible = oc->blocked = oc->have_usage = false;
     oc->nchoices = 0;
     memset(oc->ch, 0, sizeof(oc->ch));
-    memset(oc->usage, 0, sizeof(oc->usage));
+    memset(&oc->usage, 0, sizeof(oc->usage));
 }
 
 static void state_free(void *st)

@@ -11,22 +11,9 @@
 
 #include "lib/xalloc.h"
 
+#include "gtrans.h"
 #include "oai.h"
 #include "oai_int.h"
-
-unsigned oai_family(const char *model)
-{
-    unsigned major = 0, minor = 0;
-    const char *p = model + 7;
-
-    if (strncmp(model, "gemini-", 7) != 0 || *p < '0' || *p > '9')
-        return 0;
-    while (*p >= '0' && *p <= '9' && major < 100)
-        major = major * 10 + (unsigned)(*p++ - '0');
-    if (*p == '.' && p[1] >= '0' && p[1] <= '9')
-        minor = (unsigned)(p[1] - '0');
-    return major * 10 + minor;
-}
 
 static bool present(const json_t *v)
 {
@@ -85,40 +72,6 @@ static enum status stop_seqs(const json_t *req, json_t *gc, struct oai_err *err)
     return ST_OK;
 }
 
-/* A copy of a JSON Schema with oneOf read as anyOf (Gemini ignores oneOf; anyOf it enforces). */
-static json_t *schema_copy(const json_t *s)
-{
-    json_t *c = json_deep_copy(s);
-    json_t *stack[64];
-    size_t n = 0;
-
-    stack[n++] = c;
-    while (n) {
-        json_t *v = stack[--n], *child;
-        const char *k;
-        size_t i;
-        if (json_is_object(v)) {
-            json_t *one = json_object_get(v, "oneOf");
-            if (one && !json_object_get(v, "anyOf")) {
-                (void)json_object_set(v, "anyOf", one);
-                (void)json_object_del(v, "oneOf");
-            }
-            json_object_foreach(v, k, child)
-            {
-                if ((json_is_object(child) || json_is_array(child)) && n < 64)
-                    stack[n++] = child;
-            }
-        } else if (json_is_array(v)) {
-            json_array_foreach(v, i, child)
-            {
-                if ((json_is_object(child) || json_is_array(child)) && n < 64)
-                    stack[n++] = child;
-            }
-        }
-    }
-    return c;
-}
-
 static enum status response_format(const json_t *req, json_t *gc, struct oai_err *err)
 {
     const json_t *rf = json_object_get(req, "response_format"), *schema;
@@ -140,22 +93,8 @@ static enum status response_format(const json_t *req, json_t *gc, struct oai_err
     if (!json_is_object(schema))
         return oai_bad(err, "response_format.json_schema.schema",
                        "json_schema needs a schema object.");
-    (void)json_object_set_new(gc, "responseJsonSchema", schema_copy(schema));
+    (void)json_object_set_new(gc, "responseJsonSchema", gtrans_schema(schema));
     return ST_OK;
-}
-
-static bool fn_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > 64 ||
-        !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '_' || *s == '-' || *s == '.' || *s == ':'))
-            return false;
-    return true;
 }
 
 static enum status tools(struct oai_call *oc, const json_t *req, json_t *g, struct oai_err *err)
@@ -185,7 +124,7 @@ static enum status tools(struct oai_call *oc, const json_t *req, json_t *g, stru
                           type ? type : "");
             goto fail;
         }
-        if (!name || !fn_name_ok(name)) {
+        if (!name || !gtrans_fn_name_ok(name)) {
             (void)oai_bad(err, param,
                           "function.name must be 1-64 letters, digits, _ . : or -, starting with "
                           "a letter or _.");
@@ -200,7 +139,7 @@ static enum status tools(struct oai_call *oc, const json_t *req, json_t *g, stru
             (void)json_object_set(d, "description", json_object_get(fn, "description"));
         params = json_object_get(fn, "parameters");
         if (json_is_object(params) && json_object_size(params))
-            (void)json_object_set_new(d, "parametersJsonSchema", schema_copy(params));
+            (void)json_object_set_new(d, "parametersJsonSchema", gtrans_schema(params));
         (void)json_array_append_new(decls, d);
         oc->fn_names = xrealloc(oc->fn_names, (oc->nfn + 1) * sizeof(char *));
         oc->fn_names[oc->nfn++] = xstrdup(name);
@@ -300,7 +239,7 @@ static enum status thinking(const struct oai_call *oc, const json_t *req, const 
     static const char *const levels[] = {"minimal", "minimal", "low", "medium",
                                          "high",    "high",    "high"};
     const char *eff = json_string_value(json_object_get(req, "reasoning_effort"));
-    unsigned fam = oai_family(model);
+    unsigned fam = gtrans_family(model);
     bool pro = strstr(model, "-pro") != NULL;
     size_t e = 0;
 

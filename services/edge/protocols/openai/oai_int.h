@@ -15,8 +15,6 @@ enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 /** True when the client declared a function named `name` (NULL: false). */
 bool oai_declared(const struct oai_call *oc, const char *name);
-/** Gemini model generation x10: 25 for gemini-2.5-*, 30 for gemini-3-*, 0 when unknown. */
-unsigned oai_family(const char *model);
 /**
  * Add generationConfig, tools, toolConfig and Google extras of the OpenAI request `req` (a
  * json_t object) to the Gemini request `g` for `model`. ST_INVALID with err.

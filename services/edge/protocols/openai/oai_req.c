@@ -14,13 +14,10 @@
 #include "lib/gjson.h"
 #include "lib/xalloc.h"
 
+#include "gtrans.h"
 #include "oai.h"
 #include "oai_int.h"
 #include "routes.h"
-
-/* base64("skip_thought_signature_validator"): Google's documented stand-in for history whose
- * signature the client could not keep */
-#define DUMMY_SIGNATURE "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
 void oai_call_done(struct oai_call *oc)
 {
@@ -99,88 +96,16 @@ enum status oai_peek(enum oai_kind kind, const char *body, size_t len, bool deri
 
 /* ---------------------------------------------------------------- content parts */
 
-static const struct {
-    const char *ext, *mime;
-} ext_mimes[] = {
-    {"png", "image/png"},   {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"},
-    {"webp", "image/webp"}, {"gif", "image/gif"},       {"heic", "image/heic"},
-    {"heif", "image/heif"}, {"pdf", "application/pdf"}, {"mp3", "audio/mp3"},
-    {"wav", "audio/wav"},   {"flac", "audio/flac"},     {"ogg", "audio/ogg"},
-    {"mp4", "video/mp4"},   {"txt", "text/plain"},
-};
-
-/* MIME type from a URL's file extension (query and fragment ignored), or NULL. */
-static const char *url_mime(const char *url)
-{
-    const char *end = url + strcspn(url, "?#"), *dot = NULL, *slash = strrchr(url, '/');
-
-    for (const char *p = url; p < end; p++)
-        if (*p == '.')
-            dot = p;
-    if (!dot || (slash && dot < slash))
-        return NULL;
-    for (size_t i = 0; i < sizeof(ext_mimes) / sizeof(ext_mimes[0]); i++) {
-        size_t k = strlen(ext_mimes[i].ext);
-        if ((size_t)(end - dot - 1) == k && strncasecmp(dot + 1, ext_mimes[i].ext, k) == 0)
-            return ext_mimes[i].mime;
-    }
-    return NULL;
-}
-
-/* "data:<mime>[;...];base64,<data>" -> inlineData; NULL when it is not a base64 data URL. */
-static json_t *data_url_part(const char *url)
-{
-    const char *comma = strchr(url, ','), *semi;
-    char mime[128];
-    size_t mlen;
-
-    if (strncmp(url, "data:", 5) != 0 || !comma || comma - url < 12 ||
-        strncmp(comma - 7, ";base64", 7) != 0)
-        return NULL;
-    semi = strchr(url + 5, ';');
-    mlen = (size_t)(semi - (url + 5));
-    if (mlen == 0 || mlen >= sizeof(mime) || !memchr(url + 5, '/', mlen) || !comma[1])
-        return NULL;
-    memcpy(mime, url + 5, mlen);
-    mime[mlen] = '\0';
-    return json_pack("{s:{s:s,s:s}}", "inlineData", "mimeType", mime, "data", comma + 1);
-}
-
-static bool gemini_file_uri(const char *url)
-{
-    return strncmp(url, "https://generativelanguage.googleapis.com/", 42) == 0 &&
-           strstr(url, "/files/") != NULL;
-}
-
-/* An image or file by URL: data URLs inline, Gemini Files URIs as they are, others with a
- * MIME type from the extension (fallback_mime when there is none). */
+/* Media by URL, or a refusal naming param. */
 static json_t *url_part(const char *url, const char *fallback_mime, const char *param,
                         struct oai_err *err)
 {
-    json_t *p;
-    const char *mime;
+    char why[128];
+    json_t *p = gtrans_url_part(url, fallback_mime, why, sizeof(why));
 
-    if (strncmp(url, "data:", 5) == 0) {
-        p = data_url_part(url);
-        if (!p)
-            (void)oai_bad(err, param, "Invalid data URL: expected data:<mime type>;base64,<data>.");
-        return p;
-    }
-    if (gemini_file_uri(url))
-        return json_pack("{s:{s:s}}", "fileData", "fileUri", url);
-    if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0 &&
-        strncmp(url, "gs://", 5) != 0) {
-        (void)oai_bad(err, param, "Unsupported URL scheme: use https://, gs:// or a data URL.");
-        return NULL;
-    }
-    mime = url_mime(url);
-    if (!mime)
-        mime = fallback_mime;
-    if (!mime) {
-        (void)oai_bad(err, param, "Cannot tell the file type of this URL; send it as a data URL.");
-        return NULL;
-    }
-    return json_pack("{s:{s:s,s:s}}", "fileData", "mimeType", mime, "fileUri", url);
+    if (!p)
+        (void)oai_bad(err, param, "%s", why);
+    return p;
 }
 
 static json_t *audio_part(const json_t *a, const char *param, struct oai_err *err)
@@ -217,7 +142,7 @@ static json_t *file_part(const json_t *f, const char *param, struct oai_err *err
         (void)snprintf(uri, sizeof(uri), "https://generativelanguage.googleapis.com/v1beta/%s", id);
         return json_pack("{s:{s:s}}", "fileData", "fileUri", uri);
     }
-    if (id && gemini_file_uri(id))
+    if (id && gtrans_file_uri(id))
         return json_pack("{s:{s:s}}", "fileData", "fileUri", id);
     (void)oai_bad(err, param,
                   "A file part needs file_data (a data URL) or file_id (a Gemini Files API name "
@@ -300,24 +225,6 @@ struct conv {
     bool gemini3;
 };
 
-/* Append parts as a turn of `role`, merged into the previous turn when it has the same role. */
-static void add_turn(struct conv *cv, const char *role, json_t *parts)
-{
-    size_t n = json_array_size(cv->contents);
-    json_t *last = n ? json_array_get(cv->contents, n - 1) : NULL;
-
-    if (json_array_size(parts) == 0) {
-        json_decref(parts);
-        return;
-    }
-    if (last && strcmp(json_string_value(json_object_get(last, "role")), role) == 0) {
-        (void)json_array_extend(json_object_get(last, "parts"), parts);
-        json_decref(parts);
-        return;
-    }
-    (void)json_array_append_new(cv->contents, json_pack("{s:s,s:o}", "role", role, "parts", parts));
-}
-
 static const char *signature_of(const json_t *tc)
 {
     const json_t *g = json_object_get(json_object_get(tc, "extra_content"), "google");
@@ -362,7 +269,7 @@ static enum status assistant_calls(struct conv *cv, const json_t *calls, json_t 
         }
         part = json_pack("{s:{s:s,s:o}}", "functionCall", "name", name, "args", a);
         if (!sig && cv->gemini3 && i == 0)
-            sig = DUMMY_SIGNATURE;
+            sig = GTRANS_DUMMY_SIGNATURE;
         if (sig)
             (void)json_object_set_new(part, "thoughtSignature", json_string(sig));
         (void)json_array_append_new(parts, part);
@@ -425,7 +332,7 @@ static enum status one_message(struct conv *cv, const json_t *m, size_t mi, stru
     if (strcmp(role, "user") == 0) {
         if (add_content(parts, json_object_get(m, "content"), true, param, err) != ST_OK)
             goto fail;
-        add_turn(cv, "user", parts);
+        gtrans_add_turn(cv->contents, "user", parts);
         return ST_OK;
     }
     if (strcmp(role, "assistant") == 0) {
@@ -438,7 +345,7 @@ static enum status one_message(struct conv *cv, const json_t *m, size_t mi, stru
                           "function_call is deprecated and not supported; use tool_calls.");
             goto fail;
         }
-        add_turn(cv, "model", parts);
+        gtrans_add_turn(cv->contents, "model", parts);
         return ST_OK;
     }
     if (strcmp(role, "tool") == 0) {
@@ -446,7 +353,7 @@ static enum status one_message(struct conv *cv, const json_t *m, size_t mi, stru
         if (!r)
             goto fail;
         (void)json_array_append_new(parts, r);
-        add_turn(cv, "user", parts);
+        gtrans_add_turn(cv->contents, "user", parts);
         return ST_OK;
     }
     (void)oai_bad(err, param,
@@ -460,7 +367,7 @@ enum status oai_chat_request(struct oai_call *oc, const char *model, struct buf 
                              struct oai_err *err)
 {
     const json_t *req = oc->doc, *msgs = json_object_get(req, "messages"), *m;
-    struct conv cv = {json_array(), json_array(), json_object(), oai_family(model) >= 30};
+    struct conv cv = {json_array(), json_array(), json_object(), gtrans_family(model) >= 30};
     json_t *g = json_object();
     enum status st = ST_OK;
     size_t i;

@@ -13,10 +13,9 @@
 
 #include "lib/gjson.h"
 
+#include "gtrans.h"
 #include "oai.h"
 #include "oai_int.h"
-
-enum { U_PROMPT, U_CAND, U_THOUGHTS, U_CACHED, U_TOOLUSE, U_TOTAL, U_AUDIO };
 
 static const struct {
     const char *gemini, *openai;
@@ -47,43 +46,16 @@ static const char *finish_reason(const char *gemini, bool tool_calls)
     return "stop"; /* unspecified, MALFORMED_FUNCTION_CALL, TOO_MANY_TOOL_CALLS, ... */
 }
 
-/* A normal end: another key may well give a real answer when nothing came back. */
-static uint64_t uget(const json_t *o, const char *k)
+static json_t *usage_json(const struct gtrans_usage *u)
 {
-    json_int_t v = json_integer_value(json_object_get(o, k));
-    return v > 0 ? (uint64_t)v : 0;
-}
-
-static void read_usage(const json_t *um, uint64_t u[7])
-{
-    const json_t *d;
-    size_t i;
-
-    u[U_PROMPT] = uget(um, "promptTokenCount");
-    u[U_CAND] = uget(um, "candidatesTokenCount");
-    u[U_THOUGHTS] = uget(um, "thoughtsTokenCount");
-    u[U_CACHED] = uget(um, "cachedContentTokenCount");
-    u[U_TOOLUSE] = uget(um, "toolUsePromptTokenCount");
-    u[U_TOTAL] = uget(um, "totalTokenCount");
-    u[U_AUDIO] = 0;
-    json_array_foreach(json_object_get(um, "promptTokensDetails"), i, d)
-    {
-        const char *m = json_string_value(json_object_get(d, "modality"));
-        if (m && strcmp(m, "AUDIO") == 0)
-            u[U_AUDIO] += uget(d, "tokenCount");
-    }
-}
-
-static json_t *usage_json(const uint64_t u[7])
-{
-    uint64_t prompt = u[U_PROMPT] + u[U_TOOLUSE], completion = u[U_CAND] + u[U_THOUGHTS];
-    uint64_t total = u[U_TOTAL] ? u[U_TOTAL] : prompt + completion;
+    uint64_t prompt = u->prompt + u->tool_use, completion = u->candidates + u->thoughts;
+    uint64_t total = u->total ? u->total : prompt + completion;
 
     return json_pack("{s:I,s:I,s:I,s:{s:I,s:I},s:{s:I}}", "prompt_tokens", (json_int_t)prompt,
                      "completion_tokens", (json_int_t)completion, "total_tokens", (json_int_t)total,
-                     "prompt_tokens_details", "cached_tokens", (json_int_t)u[U_CACHED],
-                     "audio_tokens", (json_int_t)u[U_AUDIO], "completion_tokens_details",
-                     "reasoning_tokens", (json_int_t)u[U_THOUGHTS]);
+                     "prompt_tokens_details", "cached_tokens", (json_int_t)u->cached,
+                     "audio_tokens", (json_int_t)u->audio, "completion_tokens_details",
+                     "reasoning_tokens", (json_int_t)u->thoughts);
 }
 
 /* What one candidate's parts say, in OpenAI terms. */
@@ -91,22 +63,6 @@ struct acc {
     json_t *text, *reasoning; /* json strings being built, or NULL */
     json_t *tool_calls, *images;
 };
-
-static void cat(json_t **dst, const char *s)
-{
-    if (!*dst) {
-        *dst = json_string(s);
-        return;
-    }
-    size_t a = json_string_length(*dst), b = strlen(s);
-    char *m = malloc(a + b + 1);
-    if (!m)
-        abort();
-    memcpy(m, json_string_value(*dst), a);
-    memcpy(m + a, s, b + 1);
-    (void)json_string_setn_nocheck(*dst, m, a + b);
-    free(m);
-}
 
 static void acc_done(struct acc *a)
 {
@@ -147,7 +103,8 @@ static void read_parts(const struct oai_call *oc, const json_t *cand, const char
                      *inl = json_object_get(p, "inlineData");
         const char *text = json_string_value(json_object_get(p, "text"));
         if (text) {
-            cat(json_is_true(json_object_get(p, "thought")) ? &a->reasoning : &a->text, text);
+            gtrans_cat(json_is_true(json_object_get(p, "thought")) ? &a->reasoning : &a->text,
+                       text);
         } else if (fc && oai_declared(oc, json_string_value(json_object_get(fc, "name")))) {
             const char *sig = json_string_value(json_object_get(p, "thoughtSignature"));
             const json_t *args = json_object_get(fc, "args");
@@ -218,7 +175,7 @@ enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len,
     const json_t *cands;
     const char *block;
     bool visible = false, normal = true;
-    uint64_t u[7];
+    struct gtrans_usage u;
     size_t i;
     enum status st;
 
@@ -257,8 +214,8 @@ enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len,
                                               "logprobs", "finish_reason", "content_filter"));
     *empty = !visible && !block && normal;
     (void)json_object_set_new(r, "choices", choices);
-    read_usage(json_object_get(doc, "usageMetadata"), u);
-    (void)json_object_set_new(r, "usage", usage_json(u));
+    gtrans_usage_read(json_object_get(doc, "usageMetadata"), &u);
+    (void)json_object_set_new(r, "usage", usage_json(&u));
     st = gjson_dump(r, false, out);
     json_decref(r);
     json_decref(doc);
@@ -287,7 +244,7 @@ enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, 
     }
     set_id(oc, doc);
     if ((um = json_object_get(doc, "usageMetadata")) != NULL) {
-        read_usage(um, oc->usage);
+        gtrans_usage_read(um, &oc->usage);
         oc->have_usage = true;
     }
     if (json_string_value(json_object_get(json_object_get(doc, "promptFeedback"), "blockReason")))
@@ -359,7 +316,7 @@ void oai_stream_end(struct oai_call *oc, struct buf *out)
     (void)event(c, out);
     if (oc->include_usage) {
         (void)json_object_set_new(c, "choices", json_array());
-        (void)json_object_set_new(c, "usage", usage_json(oc->usage));
+        (void)json_object_set_new(c, "usage", usage_json(&oc->usage));
         (void)event(c, out);
     }
     (void)buf_puts(out, "data: [DONE]\n\n");
