@@ -11,60 +11,42 @@
 #include <string.h>
 
 #include "oai.h"
+#include "recordings.h"
 #include "unit.h"
 
-#define RECORDINGS SB_FIXTURES "/gemini-recordings"
-#define EXPECTED   SB_FIXTURES "/openai-expected"
-#define CREATED    1700000000
+#define EXPECTED SB_FIXTURES "/openai-expected"
+#define CREATED  1700000000
 
 /* The OpenAI output of one recording: an object (non-stream) or the array of stream events
  * ("[DONE]" as a string). NULL when the recording holds no generate response. */
 static json_t *translate(const char *file, bool *empty)
 {
-    char path[1024];
-    json_t *rec, *it, *req, *segs, *t, *d, *out;
-    const char *url, *m, *colon;
+    json_t *t, *out;
     struct oai_call oc;
+    struct rec r;
     struct buf b;
-    size_t i, j, k;
+    size_t k;
 
-    (void)snprintf(path, sizeof(path), "%s/%s", RECORDINGS, file);
-    rec = json_load_file(path, 0, NULL);
-    assert_non_null(rec);
-    it = json_array_get(json_object_get(rec, "interactions"), 0);
-    url = json_string_value(json_object_get(json_object_get(it, "request"), "url"));
-    segs = json_object_get(json_object_get(it, "response"), "bodySegments");
-    if (!url || !strstr(url, "enerateContent") || json_array_size(segs) == 0) {
-        json_decref(rec);
+    if (!rec_open(file, &r))
         return NULL;
-    }
     memset(&oc, 0, sizeof(oc));
     oc.kind = OAI_CHAT;
     oc.created = CREATED;
-    oc.stream = oc.include_usage = strstr(url, "streamGenerateContent") != NULL;
-    m = strstr(url, "models/") + 7;
-    colon = strchr(m, ':');
-    (void)snprintf(oc.model, sizeof(oc.model), "%.*s", (int)(colon - m), m);
+    oc.stream = oc.include_usage = r.stream;
+    (void)snprintf(oc.model, sizeof(oc.model), "%s", r.model);
     /* the functions the request declared: only their calls are the client's to run */
-    req = json_array_get(json_object_get(json_object_get(it, "request"), "bodySegments"), 0);
-    oc.fn_names = calloc(16, sizeof(char *));
-    json_array_foreach(json_object_get(req, "tools"), i, t)
-    {
-        json_array_foreach(json_object_get(t, "functionDeclarations"), j, d)
-        {
-            if (oc.nfn < 16)
-                oc.fn_names[oc.nfn++] = strdup(json_string_value(json_object_get(d, "name")));
-        }
-    }
+    oc.fn_names = calloc(REC_MAX_FNS, sizeof(char *));
+    for (size_t i = 0; i < r.nfn; i++)
+        oc.fn_names[oc.nfn++] = strdup(r.fns[i]);
     buf_init(&b, 64u << 20);
     *empty = false;
     if (!oc.stream) {
-        char *body = json_dumps(json_array_get(segs, 0), 0);
+        char *body = json_dumps(json_array_get(r.segs, 0), 0);
         assert_int_equal(oai_chat_response(&oc, body, strlen(body), &b, empty), ST_OK);
         free(body);
         out = json_loadb(b.data, b.len, 0, NULL);
     } else {
-        json_array_foreach(segs, k, t)
+        json_array_foreach(r.segs, k, t)
         {
             char *chunk = json_dumps(t, 0);
             assert_int_equal(oai_stream_chunk(&oc, chunk, strlen(chunk), &b), ST_OK);
@@ -87,7 +69,7 @@ static json_t *translate(const char *file, bool *empty)
     assert_non_null(out);
     buf_done(&b);
     oai_call_done(&oc);
-    json_decref(rec);
+    rec_close(&r);
     return out;
 }
 

@@ -1,6 +1,6 @@
 /*
- * Anthropic Messages requests -> Gemini requests: system (string or text blocks) becomes
- * systemInstruction; messages and their content blocks become contents (turns of one role
+ * Anthropic Messages requests -> Gemini requests: the system prompt (a string or text blocks)
+ * becomes systemInstruction; messages and their content blocks become contents (turns of one role
  * merged); tool_use becomes functionCall with its thought signature (from the thinking block
  * before it), tool_result functionResponse named after the tool_use it answers. Generation
  * options, tools, tool_choice and thinking are in ant_gen.c. Refusals name the field at fault

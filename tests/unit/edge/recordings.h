@@ -1,0 +1,101 @@
+/*
+ * The real Gemini traffic in tests/fixtures/gemini-recordings, for the translation tests: each
+ * recording's generate request (model, stream or not, declared functions) and the upstream
+ * answer (one body, or the stream's chunks). Test code only (static functions).
+ */
+#ifndef SB_TEST_RECORDINGS_H
+#define SB_TEST_RECORDINGS_H
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECORDINGS  SB_FIXTURES "/gemini-recordings"
+#define REC_MAX_FNS 16
+
+struct rec {
+    json_t *root;
+    json_t *segs; /* the answer: one body, or the stream's chunks */
+    bool stream;
+    char model[128];
+    char *fns[REC_MAX_FNS]; /* functions the request declared (strdup'ed) */
+    size_t nfn;
+};
+
+static void rec_close(struct rec *r)
+{
+    for (size_t i = 0; i < r->nfn; i++)
+        free(r->fns[i]);
+    json_decref(r->root);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Open a recording; false when it holds no generate answer (countTokens, no body). */
+static bool rec_open(const char *file, struct rec *r)
+{
+    char path[1024];
+    json_t *it, *req, *t, *d;
+    const char *url, *m, *colon;
+    size_t i, j;
+
+    memset(r, 0, sizeof(*r));
+    (void)snprintf(path, sizeof(path), "%s/%s", RECORDINGS, file);
+    r->root = json_load_file(path, 0, NULL);
+    if (!r->root)
+        return false;
+    it = json_array_get(json_object_get(r->root, "interactions"), 0);
+    url = json_string_value(json_object_get(json_object_get(it, "request"), "url"));
+    r->segs = json_object_get(json_object_get(it, "response"), "bodySegments");
+    if (!url || !strstr(url, "enerateContent") || json_array_size(r->segs) == 0) {
+        rec_close(r);
+        return false;
+    }
+    r->stream = strstr(url, "streamGenerateContent") != NULL;
+    m = strstr(url, "models/") + 7;
+    colon = strchr(m, ':');
+    (void)snprintf(r->model, sizeof(r->model), "%.*s", (int)(colon - m), m);
+    req = json_array_get(json_object_get(json_object_get(it, "request"), "bodySegments"), 0);
+    json_array_foreach(json_object_get(req, "tools"), i, t)
+    {
+        json_array_foreach(json_object_get(t, "functionDeclarations"), j, d)
+        {
+            if (r->nfn < REC_MAX_FNS)
+                r->fns[r->nfn++] = strdup(json_string_value(json_object_get(d, "name")));
+        }
+    }
+    return true;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The recordings' file names, sorted; NULL-terminated (free with rec_names_free). */
+static char **rec_names(void)
+{
+    DIR *dir = opendir(RECORDINGS);
+    struct dirent *de;
+    char **v = calloc(256, sizeof(char *));
+    size_t n = 0;
+
+    while (dir && (de = readdir(dir)) != NULL && n < 255)
+        if (strstr(de->d_name, ".json"))
+            v[n++] = strdup(de->d_name);
+    if (dir)
+        closedir(dir);
+    qsort(v, n, sizeof(char *), rec_cmp);
+    return v;
+}
+
+static void rec_names_free(char **v)
+{
+    for (size_t i = 0; v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+#endif
