@@ -1,7 +1,8 @@
 /*
  * The real Gemini traffic in tests/fixtures/gemini-recordings, for the translation tests: each
  * recording's generate request (model, stream or not, declared functions) and the upstream
- * answer (one body, or the stream's chunks). Test code only (static functions).
+ * answer (one body, or the stream's chunks); golden-file comparison of their translations.
+ * Test code only (static functions).
  */
 #ifndef SB_TEST_RECORDINGS_H
 #define SB_TEST_RECORDINGS_H
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "unit.h"
 
 #define RECORDINGS  SB_FIXTURES "/gemini-recordings"
 #define REC_MAX_FNS 16
@@ -96,6 +99,59 @@ static void rec_names_free(char **v)
     for (size_t i = 0; v[i]; i++)
         free(v[i]);
     free(v);
+}
+
+/* A translation of one recording into a client's format (NULL: no generate answer in it). */
+typedef json_t *(*rec_translate_fn)(const char *file, bool *empty);
+
+/* The translation of the first recording whose name starts with `prefix`. */
+static json_t *rec_find(const char *prefix, rec_translate_fn translate, bool *empty)
+{
+    char **names = rec_names();
+    json_t *r = NULL;
+
+    for (size_t i = 0; names[i] && !r; i++)
+        if (strncmp(names[i], prefix, strlen(prefix)) == 0)
+            r = translate(names[i], empty);
+    rec_names_free(names);
+    return r;
+}
+
+/*
+ * Translate every recording and compare with expected/<name> (SB_WRITE_EXPECTED=1 rewrites
+ * them, for review); `each` (may be NULL) checks a translation on its own. Returns how many
+ * recordings were translated, or fails the test with the first difference.
+ */
+static unsigned rec_golden(const char *expected, rec_translate_fn translate,
+                           void (*each)(const char *file, const json_t *got))
+{
+    char **names = rec_names();
+    unsigned done = 0;
+    bool write = getenv("SB_WRITE_EXPECTED") != NULL, empty;
+
+    for (size_t i = 0; names[i]; i++) {
+        char path[1024];
+        json_t *got = translate(names[i], &empty), *want;
+        if (!got)
+            continue; /* countTokens, or a recording without a body */
+        if (each)
+            each(names[i], got);
+        (void)snprintf(path, sizeof(path), "%s/%s", expected, names[i]);
+        if (write) {
+            assert_int_equal(json_dump_file(got, path, JSON_INDENT(1)), 0);
+        } else {
+            want = json_load_file(path, 0, NULL);
+            if (!json_equal(got, want)) {
+                char *g = json_dumps(got, JSON_INDENT(1));
+                fail_msg("%s differs from %s:\n%s", names[i], path, g);
+            }
+            json_decref(want);
+        }
+        json_decref(got);
+        done++;
+    }
+    rec_names_free(names);
+    return done;
 }
 
 #endif

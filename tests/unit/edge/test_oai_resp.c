@@ -4,7 +4,6 @@
  * tests/fixtures/openai-expected (SB_WRITE_EXPECTED=1 rewrites them, for review); the facts that
  * matter are also asserted one by one. Errors, models and embeddings at the end.
  */
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,52 +74,17 @@ static json_t *translate(const char *file, bool *empty)
 
 static json_t *recording(const char *prefix, bool *empty)
 {
-    DIR *dir = opendir(RECORDINGS);
-    struct dirent *de;
-    json_t *r = NULL;
+    json_t *r = rec_find(prefix, translate, empty);
 
-    assert_non_null(dir);
-    while ((de = readdir(dir)) != NULL && !r)
-        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
-            r = translate(de->d_name, empty);
-    closedir(dir);
     assert_non_null(r);
     return r;
 }
 
 static void test_golden(void **state)
 {
-    DIR *dir = opendir(RECORDINGS);
-    struct dirent *de;
-    unsigned done = 0;
-    bool write = getenv("SB_WRITE_EXPECTED") != NULL, empty;
     (void)state;
-
-    assert_non_null(dir);
-    while ((de = readdir(dir)) != NULL) {
-        char path[1024];
-        json_t *got, *want;
-        if (!strstr(de->d_name, ".json"))
-            continue;
-        got = translate(de->d_name, &empty);
-        if (!got)
-            continue; /* countTokens, or a recording without a body */
-        (void)snprintf(path, sizeof(path), "%s/%s", EXPECTED, de->d_name);
-        if (write) {
-            assert_int_equal(json_dump_file(got, path, JSON_INDENT(1)), 0);
-        } else {
-            want = json_load_file(path, 0, NULL);
-            if (!json_equal(got, want)) {
-                char *g = json_dumps(got, JSON_INDENT(1));
-                fail_msg("%s differs from %s:\n%s", de->d_name, path, g);
-            }
-            json_decref(want);
-        }
-        json_decref(got);
-        done++;
-    }
-    closedir(dir);
-    assert_int_equal(done, 14); /* 16 recordings: one countTokens, one without a body */
+    /* 16 recordings: one countTokens, one without a body */
+    assert_int_equal(rec_golden(EXPECTED, translate, NULL), 14);
 }
 
 static void test_function_call(void **state)
