@@ -252,11 +252,17 @@ test('a stream whose upstream thinks in silence gets ping events, and the SDK re
 });
 
 test('a Claude-Code-shaped request passes through, under /anthropic/v1 too, and streams back what the SDK accepts', async () => {
+  // the README's alias set for Claude Code: its model names by prefix, the exact name first
   s.session = await s.login();
-  const put = await s.api('/api/settings', { method: 'PUT', body: { aliases: { [CLAUDE_CODE.body.model]: G3 } } });
+  const aliases = { 'claude-sonnet-*': G3, 'claude-haiku-*': FLASH, 'claude-sonnet-4-5-20250929': G3 };
+  const put = await s.api('/api/settings', { method: 'PUT', body: { aliases: { ...aliases, 'claude-*': 'gemini-2.5-pro' } } });
   assert.equal(put.status, 200, put.text);
   const { model, messages, ...rest } = CLAUDE_CODE.body;
   await waitUntil(async () => (await post('/v1/messages/count_tokens', { model, messages: [{ role: 'user', content: 'x' }] })).status === 200);
+  await ai.messages.create({ model: 'claude-haiku-4-5-20251001', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+  assert.equal((await s.stats()).log.at(-1).model, FLASH);
+  await ai.messages.create({ model: 'claude-opus-4-1', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+  assert.equal((await s.stats()).log.at(-1).model, 'gemini-2.5-pro');
   const cc = new Anthropic({ apiKey: s.token, baseURL: `${s.url}/anthropic`, maxRetries: 0, defaultHeaders: CLAUDE_CODE.headers });
   const st = cc.messages.stream({ model, messages, ...rest });
   const fin = await st.finalMessage();

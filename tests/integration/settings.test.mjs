@@ -35,6 +35,7 @@ test('settings: validated, applied by every edge and forwarder within a second, 
 
     // validation
     for (const bad of [{ retry_budget: 0 }, { deadline_ms: 'soon' }, { nope: 1 }, { aliases: { a: 'b', b: 'c' } },
+      { aliases: { '*': 'gemini-2.5-flash' } }, { aliases: { 'a*b': 'c' } }, { aliases: { 'claude-*': 'claude-x' } },
       { hidden_models: ['models/x'] }, { upstream_base_url: 'ftp://x' }, { error_classes: [{ match: 1 }] }]) {
       const r = await s.api('/api/settings', { method: 'PUT', body: bad });
       assert.equal(r.status, 400, `${JSON.stringify(bad)} -> ${r.status}`);

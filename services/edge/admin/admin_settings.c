@@ -181,6 +181,35 @@ static bool url_ok(const char *u, bool proxy, bool allow_http)
 }
 
 /* Merge the body into w; answers 400 and returns false on the first bad field. */
+/* An alias: a model name, or a prefix of one ending in '*' ("claude-sonnet-*"). */
+static bool alias_name_ok(const char *from)
+{
+    size_t n = strlen(from);
+    char prefix[128];
+
+    if (n < 2 || n > sizeof(prefix) || from[n - 1] != '*')
+        return route_model_ok(from);
+    memcpy(prefix, from, n - 1);
+    prefix[n - 1] = '\0';
+    return route_model_ok(prefix);
+}
+
+/* Whether `model` is itself an alias of the map (by name or prefix). */
+static bool alias_matches(const json_t *map, const char *model)
+{
+    const char *from;
+    json_t *to;
+
+    json_object_foreach((json_t *)(uintptr_t)map, from, to)
+    {
+        size_t k = strlen(from);
+        if (strcmp(from, model) == 0 ||
+            (k > 1 && from[k - 1] == '*' && strncmp(from, model, k - 1) == 0))
+            return true;
+    }
+    return false;
+}
+
 static bool merge(struct admin_ctx *x, struct work *w)
 {
     json_t *in = x->in, *v;
@@ -233,11 +262,12 @@ static bool merge(struct admin_ctx *x, struct work *w)
             }
             json_object_foreach(v, from, to)
             {
-                if (!json_is_string(to) || !route_model_ok(from) ||
+                if (!json_is_string(to) || !alias_name_ok(from) ||
                     !route_model_ok(json_string_value(to)) ||
-                    json_object_get(v, json_string_value(to))) {
+                    alias_matches(v, json_string_value(to))) {
                     admin_error(x, 400,
-                                "Each alias maps a model name to a model name (not to another "
+                                "Each alias maps a model name, or a prefix ending in * "
+                                "(\"claude-sonnet-*\"), to a model name (not to another "
                                 "alias).");
                     return false;
                 }

@@ -125,6 +125,26 @@ static bool hidden_in(const struct vals *v, const char *model)
     return false;
 }
 
+/* An alias names a model, or ends with '*' and names every model it is a prefix of ("claude-*"):
+ * the exact name first, then the longest prefix; the model itself when none. */
+static const char *alias_target(const struct vals *v, const char *model)
+{
+    const char *to = model;
+    size_t best = 0;
+
+    for (size_t i = 0; i < v->nalias; i++) {
+        const char *from = v->alias_from[i];
+        size_t k = strlen(from);
+        if (strcmp(from, model) == 0)
+            return v->alias_to[i];
+        if (k > 1 && from[k - 1] == '*' && k - 1 > best && strncmp(from, model, k - 1) == 0) {
+            to = v->alias_to[i];
+            best = k - 1;
+        }
+    }
+    return to;
+}
+
 bool live_model(struct live *l, const char *model, char *out, size_t n)
 {
     const void *p;
@@ -133,9 +153,7 @@ bool live_model(struct live *l, const char *model, char *out, size_t n)
     const char *to = model;
     bool ok;
 
-    for (size_t i = 0; i < v->nalias; i++)
-        if (strcmp(v->alias_from[i], model) == 0)
-            to = v->alias_to[i];
+    to = alias_target(v, model);
     ok = !hidden_in(v, model) && !hidden_in(v, to) && strlen(to) < n;
     if (ok)
         memmove(out, to, strlen(to) + 1);
@@ -167,9 +185,10 @@ bool live_filter_models(struct live *l, const char *body, size_t len, struct buf
     models = json_object_get(doc, "models");
     if (!json_is_array(models))
         goto out;
-    /* each alias whose target is on this page is listed as a model of its own */
+    /* each alias whose target is on this page is listed as a model of its own (a pattern
+     * names no model) */
     for (size_t a = 0; a < v->nalias; a++) {
-        size_t n = json_array_size(models);
+        size_t n = strchr(v->alias_from[a], '*') ? 0 : json_array_size(models);
         for (size_t i = 0;
              i < n && !hidden_in(v, v->alias_from[a]) && !hidden_in(v, v->alias_to[a]); i++) {
             json_t *m = json_array_get(models, i);
