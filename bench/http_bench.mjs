@@ -152,6 +152,11 @@ try {
   const oai = (stream) => wrkScript(s.dir, `openai${stream ? '-stream' : ''}`, s.token, JSON.stringify({
     model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true);
   const openai = { generateContent: oai(false), 'stream (sse)': oai(true) };
+  // and through the Anthropic Messages route, as the Anthropic SDK sends it
+  const ant = (stream) => wrkScript(s.dir, `anthropic${stream ? '-stream' : ''}`, s.token, JSON.stringify({
+    model: 'gemini-2.5-flash', max_tokens: 256, stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true,
+  { 'anthropic-version': '2023-06-01' });
+  const anthropic = { generateContent: ant(false), 'stream (sse)': ant(true) };
   if (process.env.BENCH_PORTKEY !== '0' && process.env.BENCH_ONLY !== 'requestlog') pk = await portkey();
   const pkScript = (stream) => wrkScript(s.dir, `portkey${stream ? '-stream' : ''}`, FAKE_KEY, JSON.stringify({
     model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true,
@@ -178,6 +183,7 @@ try {
     for (const c of [1, 64]) {
       for (const [tname, base, script] of targets) await cell(rname, c, tname, base + rpath, script);
       await cell(rname, c, 'switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]);
+      await cell(rname, c, 'switchboard anthropic', `${s.url}/v1/messages`, anthropic[rname]);
     }
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
@@ -235,14 +241,15 @@ try {
   console.log(`| time to first byte, p50 | ${dt.ttfb50.toFixed(3)} | ${st.ttfb50.toFixed(3)} | ${(st.ttfb50 - dt.ttfb50).toFixed(3)} (non-stream added: ${nonStream.toFixed(3)}) |`);
   console.log(`| gap between events, p50 | ${dt.gap50.toFixed(3)} | ${st.gap50.toFixed(3)} | ${(st.gap50 - dt.gap50).toFixed(3)} |`);
   console.log(`| gap between events, p99 | ${dt.gap99.toFixed(3)} | ${st.gap99.toFixed(3)} | ${(st.gap99 - dt.gap99).toFixed(3)} |`);
-  console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct | Anthropic added ms | Anthropic / OpenAI | Anthropic RPS vs direct |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const [rname] of routes) {
     for (const c of [1, 64]) {
       const d = results[`${rname}|${c}|direct upstream`];
       const nat = results[`${rname}|${c}|switchboard`].p50 - d.p50;
       const o = results[`${rname}|${c}|switchboard openai`];
-      console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} |`);
+      const a = results[`${rname}|${c}|switchboard anthropic`];
+      console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} | ${(a.p50 - d.p50).toFixed(3)} | ${((a.p50 - d.p50) / (o.p50 - d.p50)).toFixed(2)} | ${(a.rps / d.rps).toFixed(2)} |`);
     }
   }
   // Portkey last, then stopped: a node process under load keeps the two cores busy for a while
