@@ -282,6 +282,27 @@ void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct k
             sts[i] = kv_eval(kv, calls[i].script, calls[i].argc, calls[i].argv, &rets[i]);
 }
 
+enum status kv_get(struct kv *kv, const char *key, char **ret, size_t *ret_len)
+{
+    const char *argv[2] = {"GET", key};
+    redisReply *r = run(kv, 2, argv);
+    enum status st = ST_PROTO;
+
+    if (!r)
+        return ST_UNAVAILABLE;
+    if (r->type == REDIS_REPLY_STRING) {
+        *ret = xstrndup(r->str, r->len);
+        *ret_len = r->len;
+        st = ST_OK;
+    } else if (r->type == REDIS_REPLY_NIL) {
+        st = ST_NOT_FOUND;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        st = ST_IO;
+    }
+    freeReplyObject(r);
+    return st;
+}
+
 enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct kv_strs *ret)
 {
     const char *args[64];

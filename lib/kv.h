@@ -67,6 +67,11 @@ void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct k
  */
 enum status kv_eval_str(struct kv *kv, int script, int argc, const char *const *argv, char **ret,
                         size_t *ret_len);
+/**
+ * GET a string value: *ret a copy owned by the caller (free()), *ret_len its length.
+ * ST_NOT_FOUND when the key does not exist, ST_UNAVAILABLE when Redis cannot be reached.
+ */
+enum status kv_get(struct kv *kv, const char *key, char **ret, size_t *ret_len);
 /** Run one plain command given as argv (for tests and admin); reply flattened like kv_eval. */
 enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct kv_strs *ret);
 

@@ -50,12 +50,14 @@ struct edge_config {
     unsigned token_reload_s;
     unsigned tokens_stale_s; /* /readyz fails when token reloads failed this long */
     bool cookie_secure;
-    bool allow_http_upstream;  /* the admin API may point the upstream at http:// */
-    unsigned reveals_per_hour; /* keys one admin may reveal in an hour */
-    bool oai_derived;          /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
-    const char *edge_id;       /* this replica in request events (default host-pid) */
-    unsigned tail_heartbeat_s; /* live tail: an SSE comment this often */
-    bool request_events;       /* publish a RequestEvent per request (the request log) */
+    bool allow_http_upstream;     /* the admin API may point the upstream at http:// */
+    unsigned reveals_per_hour;    /* keys one admin may reveal in an hour */
+    bool oai_derived;             /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
+    unsigned responses_ttl_s;     /* stored Responses are kept this long (0: none are) */
+    unsigned responses_max_bytes; /* a stored Response (its conversation) at most */
+    const char *edge_id;          /* this replica in request events (default host-pid) */
+    unsigned tail_heartbeat_s;    /* live tail: an SSE comment this often */
+    bool request_events;          /* publish a RequestEvent per request (the request log) */
     struct events_cfg events;
 };
 

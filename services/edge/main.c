@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "reqlog.h"
+#include "store.h"
 #include "tokens.h"
 
 static const struct cfg_field edge_fields[] = {
@@ -72,6 +73,9 @@ static const struct cfg_field edge_fields[] = {
     CFG_BOOL("SB_ALLOW_HTTP_UPSTREAM", struct edge_config, allow_http_upstream, false),
     CFG_UINT("SB_REVEALS_PER_HOUR", struct edge_config, reveals_per_hour, 20, 0, 100000),
     CFG_BOOL("SB_OPENAI_DERIVED_MODELS", struct edge_config, oai_derived, true),
+    CFG_UINT("SB_RESPONSES_TTL_S", struct edge_config, responses_ttl_s, 3600, 0, 30u * 86400),
+    CFG_UINT("SB_RESPONSES_MAX_BYTES", struct edge_config, responses_max_bytes, 16u * 1024 * 1024,
+             1024, 256u * 1024 * 1024),
     CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
     CFG_BOOL("SB_REQUEST_EVENTS", struct edge_config, request_events, true),
     CFG_UINT("SB_TAIL_HEARTBEAT_S", struct edge_config, tail_heartbeat_s, 15, 1, 300),
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
     struct bus *bus = NULL;
     struct edge *e = NULL;
     struct limiter *lim = NULL;
+    struct store *store = NULL;
     struct admin *admin = NULL;
     struct live *live = NULL;
     struct http *h = NULL;
@@ -205,11 +210,15 @@ int main(int argc, char **argv)
         goto out;
     }
     edge_set_limiter(e, lim);
+    if (store_new(&cfg, &store) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=redis what=store");
+        goto out;
+    }
     live = live_new(&cfg);
     edge_set_live(e, live);
     if (admin_new(&cfg, bus, e, tokens, &admin) != ST_OK)
         goto out; /* admin_new logged the step */
-    if (http_start(&cfg, tokens, e, admin, &h) != ST_OK) {
+    if (http_start(&cfg, tokens, e, admin, store, &h) != ST_OK) {
         LOG_ERROR("startup.failed", "step=http port=%u", cfg.http_port);
         goto out;
     }
@@ -237,6 +246,7 @@ out:
     bus_free(bus); /* no callback runs after this: their owners can go */
     admin_free(admin);
     limiter_free(lim);
+    store_free(store);
     edge_free(e);
     live_free(live);
     tokens_free(tokens);

@@ -200,7 +200,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 enum status http_start(const struct edge_config *cfg, struct tokens *tokens, struct edge *e,
-                       struct admin *admin, struct http **ret)
+                       struct admin *admin, struct store *store, struct http **ret)
 {
     struct http *h = xcalloc(1, sizeof(*h));
     struct sockaddr_in sa;
@@ -220,6 +220,7 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
     h->tokens = tokens;
     h->edge = e;
     h->admin = admin;
+    h->store = store;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)cfg->http_port);

@@ -29,6 +29,7 @@ struct http {
     struct tokens *tokens;
     struct edge *edge;
     struct admin *admin;
+    struct store *store; /* for protocols that keep state (client_req.store) */
     struct MHD_Daemon *d;
     int listen_fd;          /* ours to close after a quiesce, else -1 */
     atomic_size_t buffered; /* request-body bytes held by requests being received */
@@ -79,6 +80,9 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
 /** Answer a refusal of the gateway's own (a status and a message) now. */
 enum MHD_Result http_refuse_msg(struct MHD_Connection *conn, const struct http_req *r,
                                 unsigned status, const char *message);
+/** Answer now with a protocol's own answer (no upstream): status, body in its json_type. */
+enum MHD_Result http_answer(struct MHD_Connection *conn, const struct http_req *r, unsigned status,
+                            const char *body, size_t len);
 /** A request header's value, or NULL. */
 const char *http_header(struct MHD_Connection *conn, const char *name);
 /** Give back the body bytes r holds of the shared budget. */

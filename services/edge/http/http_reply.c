@@ -77,7 +77,8 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
     LOG_INFO("request.refused", "req=%s status=%u client=%s msg=\"%s\" api=%s", r->req_id,
              err->status, r->addr, log_q(err->message, q, sizeof(q)), proto->api);
     metrics_request(RT_NONE, err->status, 0, 0);
-    reqlog_refused(r->req_id, proto->api, err->status, r->body.len + r->discarded);
+    reqlog_short(r->req_id, proto->api, "refused", err->status, "refused",
+                 r->body.len + r->discarded);
 
     buf_init(&b, 8192);
     proto->refusal(err, &b);
@@ -85,6 +86,18 @@ enum MHD_Result http_refuse(struct MHD_Connection *conn, const struct http_req *
                      err->status == 503 ? "Retry-After" : NULL, "1");
     buf_done(&b);
     return rc;
+}
+
+enum MHD_Result http_answer(struct MHD_Connection *conn, const struct http_req *r, unsigned status,
+                            const char *body, size_t len)
+{
+    const struct adapter *proto = proto_of(r);
+
+    LOG_INFO("request.done", "req=%s route=%s status=%u client=%s api=%s outcome=local", r->req_id,
+             route_name(r->in.client), status, r->addr, proto->api);
+    metrics_request(r->in.client, status, 0, 0);
+    reqlog_short(r->req_id, proto->api, route_name(r->in.client), status, "local", r->body.len);
+    return respond_now(conn, r, status, proto->json_type, body, len, NULL, NULL);
 }
 
 enum MHD_Result http_refuse_msg(struct MHD_Connection *conn, const struct http_req *r,

@@ -125,6 +125,7 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
                                 .cfg = h->cfg,
                                 .header = rq_header,
                                 .query = rq_query,
+                                .store = h->store,
                                 .conn = conn};
     for (size_t i = 0; i < edge_nprotocols && st != ST_OK && st != ST_INVALID; i++) {
         r->in = (struct ingress){.client = RT_NONE};
@@ -272,6 +273,12 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
     if (proto->translate(&r->rq, &r->in, r->body.data, r->body.len, &tr, c->upath, sizeof(c->upath),
                          &err) != ST_OK) {
         rc = http_refuse(conn, r, &err);
+        buf_done(&tr);
+        call_free(c);
+        return rc;
+    }
+    if (r->in.local) { /* the protocol answered from what it keeps */
+        rc = http_answer(conn, r, r->in.local, tr.data ? tr.data : "", tr.len);
         buf_done(&tr);
         call_free(c);
         return rc;

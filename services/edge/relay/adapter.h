@@ -3,7 +3,8 @@
  * and turns a client's request into the upstream call (route, model, Gemini body); the answer
  * half runs on the loop thread and shapes the client's answer out of upstream's. The engine
  * admits, leases, forwards, fails over, streams and accounts without knowing any client format;
- * an adapter never touches the bus, the pool or a timer. Each call carries its adapter and the
+ * an adapter never touches the bus, the pool or a timer (state it keeps between requests goes
+ * through the shared store, store.h). Each call carries its adapter and the
  * adapter's state for that call (call->proto, call->pst). Answer operations append to `out` (a
  * work buffer, reset by the engine). Upstream bodies are Gemini's (reference/gemini-api.md).
  */
@@ -19,6 +20,7 @@
 #include "routes.h"
 
 struct edge_config;
+struct store;
 
 /* A client's request as the HTTP front hands it to a protocol (an HTTP worker thread). */
 struct client_req {
@@ -29,7 +31,8 @@ struct client_req {
     const char *(*header)(const struct client_req *rq, const char *name);
     /** A query argument, or NULL. */
     const char *(*query)(const struct client_req *rq, const char *name);
-    void *conn; /* the front's connection, for header() and query() */
+    struct store *store; /* the shared store (store.h), or NULL */
+    void *conn;          /* the front's connection, for header() and query() */
 };
 
 /* A refusal in the protocol's own terms (answered through the adapter's refusal()). */
@@ -49,6 +52,7 @@ struct ingress {
     struct route up;        /* the upstream route; up.model: the model named, then resolved */
     char asked[128];        /* the model as the client named it */
     bool sse;               /* native streams: SSE framing */
+    unsigned local;         /* set by translate: answered here with this status, no upstream */
     void *st;               /* the adapter's state for the call (adapter->free) */
 };
 
@@ -75,6 +79,8 @@ struct adapter {
     /**
      * The model is resolved (in->up.model is upstream's): the upstream body into out (left empty:
      * the client's body goes as it is) and the upstream path into upath[n]. ST_INVALID with err.
+     * A request the protocol answers itself (a stored object): in->local set to the HTTP status
+     * and out the whole answer (json_type); nothing goes upstream.
      */
     enum status (*translate)(const struct client_req *rq, struct ingress *in, const char *body,
                              size_t len, struct buf *out, char *upath, size_t n,

@@ -125,7 +125,7 @@ static bool hidden_in(const struct vals *v, const char *model)
     return false;
 }
 
-/* An alias names a model, or ends with '*' and names every model it is a prefix of ("claude-*"):
+/* An alias names a model, or ends with '*' and names every model it is a prefix of ("vendor-*"):
  * the exact name first, then the longest prefix; the model itself when none. */
 static const char *alias_target(const struct vals *v, const char *model)
 {

@@ -126,7 +126,8 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
     send(&ev);
 }
 
-void reqlog_refused(const char *req_id, const char *api, unsigned status, size_t bytes_in)
+void reqlog_short(const char *req_id, const char *api, const char *route, unsigned status,
+                  const char *outcome, size_t bytes_in)
 {
     struct lc_event ev;
 
@@ -136,9 +137,9 @@ void reqlog_refused(const char *req_id, const char *api, unsigned status, size_t
     ev.request_id = req_id;
     ev.ts_us = clock_now_us();
     ev.api = api;
-    ev.route = "refused";
+    ev.route = route;
     ev.status = status;
-    ev.outcome = "refused";
+    ev.outcome = outcome;
     ev.edge = edge_name;
     ev.bytes_in = bytes_in;
     send(&ev);

@@ -31,9 +31,13 @@ void reqlog_attempt_start(struct call *c);
 void reqlog_attempt_end(struct call *c, unsigned status, const char *error_class);
 /** The call was answered: publish its event. Any thread (the call is not shared then). */
 void reqlog_call(struct call *c, unsigned status, const char *outcome, const char *finish);
-/** A request refused before it became a call, under the id its answer carried (api: the
- *  protocol's name). Any thread. */
-void reqlog_refused(const char *req_id, const char *api, unsigned status, size_t bytes_in);
+/**
+ * A request answered before it became a call, under the id its answer carried (api: the
+ * protocol's name): refused (route and outcome "refused"), or answered by its protocol without
+ * upstream (a stored object: its route, outcome "local"). Any thread.
+ */
+void reqlog_short(const char *req_id, const char *api, const char *route, unsigned status,
+                  const char *outcome, size_t bytes_in);
 
 struct buf;
 /** Append the event publisher's counters to a Prometheus text page. Any thread. */

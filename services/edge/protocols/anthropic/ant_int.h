@@ -10,10 +10,6 @@
 struct ant_call;
 struct client_err;
 
-/* What marks a thought signature as Gemini's in a thinking block: a conversation begun with
- * Anthropic carries Anthropic's signatures, which Gemini would refuse, so they are dropped. */
-#define ANT_SIG_PREFIX "gemini."
-
 /* A request's conversation being built. */
 struct ant_conv {
     json_t *contents;   /* Gemini contents */

@@ -205,10 +205,8 @@ out:
  * that is not Gemini's (a conversation begun with Anthropic) is dropped. */
 static void carry_signature(struct ant_turn *t, const char *sig)
 {
-    size_t k = strlen(ANT_SIG_PREFIX);
-
-    if (sig && strncmp(sig, ANT_SIG_PREFIX, k) == 0 && sig[k])
-        t->pending = sig + k;
+    if (gtrans_sig_unmark(sig))
+        t->pending = gtrans_sig_unmark(sig);
 }
 
 /* Append a part of an assistant turn, giving it the signature a thinking block left. */

@@ -17,58 +17,6 @@
 #include "ant.h"
 #include "ant_int.h"
 
-/* What a part asks of the answer being built. */
-struct sink {
-    void (*thought)(struct sink *s, const char *text);
-    void (*signature)(struct sink *s, const char *sig);
-    void (*text)(struct sink *s, const char *text);
-    void (*tool)(struct sink *s, const char *name, const json_t *args);
-};
-
-/* A signature as the client sees it: marked as Gemini's. */
-static void signature(struct sink *s, const char *sig)
-{
-    size_t k = strlen(ANT_SIG_PREFIX), n = strlen(sig);
-    char *m = malloc(k + n + 1);
-
-    if (!m)
-        abort();
-    memcpy(m, ANT_SIG_PREFIX, k);
-    memcpy(m + k, sig, n + 1);
-    s->signature(s, m);
-    free(m);
-}
-
-static void walk(const struct ant_call *ac, const json_t *cand, struct sink *s)
-{
-    const json_t *p;
-    size_t i;
-
-    json_array_foreach(json_object_get(json_object_get(cand, "content"), "parts"), i, p)
-    {
-        const char *text = json_string_value(json_object_get(p, "text"));
-        const char *sig = json_string_value(json_object_get(p, "thoughtSignature"));
-        const json_t *fc = json_object_get(p, "functionCall");
-        const char *name = json_string_value(json_object_get(fc, "name"));
-        if (text && json_is_true(json_object_get(p, "thought"))) {
-            if (*text)
-                s->thought(s, text);
-            if (sig && *sig)
-                signature(s, sig);
-            continue;
-        }
-        if (fc && !ant_declared(ac, name))
-            continue; /* ran on Google's side */
-        if (sig && *sig)
-            signature(s, sig);
-        if (text && *text)
-            s->text(s, text);
-        else if (fc)
-            s->tool(s, name, json_object_get(fc, "args"));
-        /* inline images, executable code and its results have no Anthropic block */
-    }
-}
-
 static const char *stop_reason(const struct ant_call *ac, const char *finish, bool tool_used)
 {
     static const char *const refused[] = {"SAFETY",
@@ -120,11 +68,16 @@ static json_t *tool_block(struct ant_call *ac, const char *name, const json_t *a
 /* ---------------------------------------------------------------- whole answers */
 
 struct whole {
-    struct sink s;
+    struct gtrans_sink s;
     struct ant_call *ac;
     json_t *content;
     bool tool_used;
 };
+
+static bool declared(const struct gtrans_sink *s, const char *name)
+{
+    return ant_declared(((const struct whole *)s)->ac, name);
+}
 
 static json_t *last_of(const struct whole *w, const char *type)
 {
@@ -143,7 +96,7 @@ static void append_to(json_t *b, const char *key, const char *text)
     (void)json_object_set_new(b, key, v);
 }
 
-static void w_thought(struct sink *s, const char *text)
+static void w_thought(struct gtrans_sink *s, const char *text)
 {
     struct whole *w = (struct whole *)s;
     json_t *b = last_of(w, "thinking");
@@ -155,7 +108,7 @@ static void w_thought(struct sink *s, const char *text)
     append_to(b, "thinking", text);
 }
 
-static void w_signature(struct sink *s, const char *sig)
+static void w_signature(struct gtrans_sink *s, const char *sig)
 {
     struct whole *w = (struct whole *)s;
     json_t *b = last_of(w, "thinking");
@@ -167,7 +120,7 @@ static void w_signature(struct sink *s, const char *sig)
                                                           "thinking", "", "signature", sig));
 }
 
-static void w_text(struct sink *s, const char *text)
+static void w_text(struct gtrans_sink *s, const char *text)
 {
     struct whole *w = (struct whole *)s;
     json_t *b = last_of(w, "text");
@@ -179,7 +132,7 @@ static void w_text(struct sink *s, const char *text)
     append_to(b, "text", text);
 }
 
-static void w_tool(struct sink *s, const char *name, const json_t *args)
+static void w_tool(struct gtrans_sink *s, const char *name, const json_t *args)
 {
     struct whole *w = (struct whole *)s;
 
@@ -192,7 +145,7 @@ enum status ant_message(struct ant_call *ac, const char *body, size_t len, struc
 {
     json_t *doc = json_loadb(body, len, 0, NULL), *r;
     const json_t *cand;
-    struct whole w = {{w_thought, w_signature, w_text, w_tool}, ac, json_array(), false};
+    struct whole w = {{w_thought, w_signature, w_text, w_tool, declared}, ac, json_array(), false};
     struct gtrans_usage u;
     const char *fr;
     enum status st;
@@ -207,7 +160,7 @@ enum status ant_message(struct ant_call *ac, const char *body, size_t len, struc
     ac->blocked = json_object_get(json_object_get(doc, "promptFeedback"), "blockReason") != NULL;
     cand = json_array_get(json_object_get(doc, "candidates"), 0);
     fr = json_string_value(json_object_get(cand, "finishReason"));
-    walk(ac, cand, &w.s);
+    gtrans_walk(cand, &w.s);
     *empty = json_array_size(w.content) == 0 && !ac->blocked && gjson_finish_normal(fr);
     gtrans_usage_read(json_object_get(doc, "usageMetadata"), &u);
     r = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:n,s:o}", "id", ac->id, "type", "message", "role",
@@ -222,11 +175,16 @@ enum status ant_message(struct ant_call *ac, const char *body, size_t len, struc
 /* ---------------------------------------------------------------- streams */
 
 struct streamer {
-    struct sink s;
+    struct gtrans_sink s;
     struct ant_call *ac;
     struct buf *out;
     enum status st;
 };
+
+static bool s_declared(const struct gtrans_sink *s, const char *name)
+{
+    return ant_declared(((const struct streamer *)s)->ac, name);
+}
 
 static void emit(struct streamer *e, const char *name, json_t *data)
 {
@@ -272,7 +230,7 @@ static json_t *thinking_block(void)
     return json_pack("{s:s,s:s,s:s}", "type", "thinking", "thinking", "", "signature", "");
 }
 
-static void s_thought(struct sink *s, const char *text)
+static void s_thought(struct gtrans_sink *s, const char *text)
 {
     struct streamer *e = (struct streamer *)s;
 
@@ -281,7 +239,7 @@ static void s_thought(struct sink *s, const char *text)
     delta(e, json_pack("{s:s,s:s}", "type", "thinking_delta", "thinking", text));
 }
 
-static void s_signature(struct sink *s, const char *sig)
+static void s_signature(struct gtrans_sink *s, const char *sig)
 {
     struct streamer *e = (struct streamer *)s;
 
@@ -291,7 +249,7 @@ static void s_signature(struct sink *s, const char *sig)
     e->ac->open = ANT_B_SIGNED;
 }
 
-static void s_text(struct sink *s, const char *text)
+static void s_text(struct gtrans_sink *s, const char *text)
 {
     struct streamer *e = (struct streamer *)s;
 
@@ -300,7 +258,7 @@ static void s_text(struct sink *s, const char *text)
     delta(e, json_pack("{s:s,s:s}", "type", "text_delta", "text", text));
 }
 
-static void s_tool(struct sink *s, const char *name, const json_t *args)
+static void s_tool(struct gtrans_sink *s, const char *name, const json_t *args)
 {
     struct streamer *e = (struct streamer *)s;
     json_t *b = tool_block(e->ac, name, args);
@@ -331,7 +289,7 @@ enum status ant_stream_chunk(struct ant_call *ac, const char *json, size_t len, 
 {
     json_t *doc = json_loadb(json, len, 0, NULL), *um;
     const json_t *cand;
-    struct streamer e = {{s_thought, s_signature, s_text, s_tool}, ac, out, ST_OK};
+    struct streamer e = {{s_thought, s_signature, s_text, s_tool, s_declared}, ac, out, ST_OK};
     const char *fr;
 
     if (!json_is_object(doc) || json_object_get(doc, "error")) {
@@ -349,14 +307,14 @@ enum status ant_stream_chunk(struct ant_call *ac, const char *json, size_t len, 
     fr = json_string_value(json_object_get(cand, "finishReason"));
     if (fr)
         (void)snprintf(ac->finish, sizeof(ac->finish), "%s", fr);
-    walk(ac, cand, &e.s);
+    gtrans_walk(cand, &e.s);
     json_decref(doc);
     return e.st;
 }
 
 void ant_stream_end(struct ant_call *ac, struct buf *out)
 {
-    struct streamer e = {{s_thought, s_signature, s_text, s_tool}, ac, out, ST_OK};
+    struct streamer e = {{s_thought, s_signature, s_text, s_tool, s_declared}, ac, out, ST_OK};
 
     if (!ac->started)
         message_start(&e);

@@ -166,6 +166,56 @@ void gtrans_cat(json_t **dst, const char *s)
     free(m);
 }
 
+/* Hand the sink a signature, marked as Gemini's. */
+static void signature(struct gtrans_sink *s, const char *sig)
+{
+    size_t k = strlen(GTRANS_SIG_MARK), n = strlen(sig);
+    char *m = malloc(k + n + 1);
+
+    if (!m)
+        abort();
+    memcpy(m, GTRANS_SIG_MARK, k);
+    memcpy(m + k, sig, n + 1);
+    s->signature(s, m);
+    free(m);
+}
+
+void gtrans_walk(const json_t *cand, struct gtrans_sink *s)
+{
+    const json_t *p;
+    size_t i;
+
+    json_array_foreach(json_object_get(json_object_get(cand, "content"), "parts"), i, p)
+    {
+        const char *text = json_string_value(json_object_get(p, "text"));
+        const char *sig = json_string_value(json_object_get(p, "thoughtSignature"));
+        const json_t *fc = json_object_get(p, "functionCall");
+        const char *name = json_string_value(json_object_get(fc, "name"));
+        if (text && json_is_true(json_object_get(p, "thought"))) {
+            if (*text)
+                s->thought(s, text);
+            if (sig && *sig)
+                signature(s, sig);
+            continue;
+        }
+        if (fc && !s->declared(s, name))
+            continue; /* ran on Google's side */
+        if (sig && *sig)
+            signature(s, sig);
+        if (text && *text)
+            s->text(s, text);
+        else if (fc)
+            s->call(s, name, json_object_get(fc, "args"));
+    }
+}
+
+const char *gtrans_sig_unmark(const char *marked)
+{
+    size_t k = strlen(GTRANS_SIG_MARK);
+
+    return marked && strncmp(marked, GTRANS_SIG_MARK, k) == 0 && marked[k] ? marked + k : NULL;
+}
+
 void gtrans_add_turn(json_t *contents, const char *role, json_t *parts)
 {
     size_t n = json_array_size(contents);

@@ -15,6 +15,22 @@
  * signature the client could not keep */
 #define GTRANS_DUMMY_SIGNATURE "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
+/* What marks a thought signature as Gemini's where a client carries it (a thinking block, a
+ * reasoning item's encrypted_content): a conversation begun elsewhere carries signatures Gemini
+ * would refuse, so only marked ones go back. */
+#define GTRANS_SIG_MARK "gemini."
+
+/* What each part of an answer asks of the client's answer being built (gtrans_walk). */
+struct gtrans_sink {
+    void (*thought)(struct gtrans_sink *s, const char *text);
+    /** A signature (marked: GTRANS_SIG_MARK + Gemini's) for the part that follows. */
+    void (*signature)(struct gtrans_sink *s, const char *marked);
+    void (*text)(struct gtrans_sink *s, const char *text);
+    void (*call)(struct gtrans_sink *s, const char *name, const json_t *args);
+    /** Whether the client declared a function (other calls ran on Google's side). */
+    bool (*declared)(const struct gtrans_sink *s, const char *name);
+};
+
 /* usageMetadata, cumulative over a stream (gtrans_usage_read). */
 struct gtrans_usage {
     uint64_t prompt, candidates, thoughts, cached, tool_use, total, audio;
@@ -37,6 +53,14 @@ bool gtrans_fn_name_ok(const char *name);
 json_t *gtrans_url_part(const char *url, const char *fallback_mime, char *why, size_t n);
 /** A Gemini Files URI (https://generativelanguage.googleapis.com/.../files/...). */
 bool gtrans_file_uri(const char *url);
+/**
+ * Walk a candidate's parts in order: thought text; a signature before the part it came with
+ * (after a thought's text); text; calls of declared functions. Inline data, code and its
+ * results have no counterpart and are skipped.
+ */
+void gtrans_walk(const json_t *candidate, struct gtrans_sink *s);
+/** The Gemini signature inside a marked one, or NULL when it is not marked (not Gemini's). */
+const char *gtrans_sig_unmark(const char *marked);
 /** Append s to the string *dst (created when NULL). */
 void gtrans_cat(json_t **dst, const char *s);
 /** Append parts (taken) to contents as a turn of `role`, merged into the last turn when it has

@@ -1,0 +1,34 @@
+/*
+ * The edge's shared store for protocols that keep state between requests (stored Responses):
+ * values under "<prefix><key>" in Redis, kept for a time, so any edge replica can read what
+ * another wrote. Reads and deletes block (HTTP threads, one connection behind a lock); writes are
+ * queued to a worker thread (the loop thread never waits on Redis). Values are bounded.
+ */
+#ifndef SB_EDGE_STORE_H
+#define SB_EDGE_STORE_H
+
+#include <stddef.h>
+
+#include "lib/status.h"
+
+struct edge_config;
+struct store;
+
+/** A store on the edge's Redis (cfg borrowed). ST_UNAVAILABLE when Redis cannot be reached. */
+enum status store_new(const struct edge_config *cfg, struct store **ret);
+/** Stop the writer (queued writes are done first, for a bounded time) and free. NULL: no-op. */
+void store_free(struct store *s);
+/** Seconds a value is kept (0: nothing is kept). */
+unsigned store_ttl_s(const struct store *s);
+/**
+ * Read `key`: *data (caller frees) and *len. ST_NOT_FOUND, ST_UNAVAILABLE. A miss is read once
+ * more after a moment, for a write another replica queued a few milliseconds before.
+ */
+enum status store_get(struct store *s, const char *key, char **data, size_t *len);
+/** Queue a write of data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is
+ * full, ST_UNAVAILABLE when nothing is kept (TTL 0). */
+enum status store_put(struct store *s, const char *key, const char *data, size_t len);
+/** Delete `key`: ST_OK, ST_NOT_FOUND, ST_UNAVAILABLE. */
+enum status store_del(struct store *s, const char *key);
+
+#endif
