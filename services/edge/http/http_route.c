@@ -147,6 +147,7 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
         http_deny(r, 401, verdict_text[tv]);
         return;
     }
+    r->rq.client = r->tok.id;
     if (r->in.up.model[0])
         (void)model_allowed(h, r);
 }

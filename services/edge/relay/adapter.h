@@ -32,6 +32,7 @@ struct client_req {
     /** A query argument, or NULL. */
     const char *(*query)(const struct client_req *rq, const char *name);
     struct store *store; /* the shared store (store.h), or NULL */
+    const char *client;  /* the client token's id, once checked (what it owns in the store) */
     void *conn;          /* the front's connection, for header() and query() */
 };
 

@@ -20,7 +20,10 @@ static const char *const names[RT_COUNT] = {"none",
                                             "messages",
                                             "messages.count_tokens",
                                             "anthropic.models.list",
-                                            "anthropic.models.retrieve"};
+                                            "anthropic.models.retrieve",
+                                            "responses.create",
+                                            "responses.retrieve",
+                                            "responses.delete"};
 
 const char *route_name(enum route_kind kind)
 {

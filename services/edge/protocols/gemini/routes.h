@@ -24,6 +24,9 @@ enum route_kind {
     RT_ANT_COUNT,    /* POST /v1/messages/count_tokens */
     RT_ANT_MODELS,   /* GET /v1/models, Anthropic's client */
     RT_ANT_MODEL,    /* GET /v1/models/{id}, Anthropic's client */
+    RT_RSP_CREATE,   /* POST /v1/responses (OpenAI Responses) */
+    RT_RSP_GET,      /* GET /v1/responses/{id}: a stored response */
+    RT_RSP_DELETE,   /* DELETE /v1/responses/{id} */
     RT_COUNT
 };
 

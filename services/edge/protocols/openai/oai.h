@@ -122,4 +122,18 @@ enum status oai_embed_response(const struct oai_call *oc, const char *body, size
 struct adapter;
 extern const struct adapter oai_adapter;
 
+/* Operations of oai_adapter that every OpenAI-format protocol shares (the Responses API's). */
+struct client_err;
+struct client_req;
+struct ingress;
+const char *oai_token(const struct client_req *rq, struct client_err *err);
+void oai_no_model(const struct ingress *in, struct client_err *err);
+void oai_refusal(const struct client_err *err, struct buf *out);
+const char *oai_stream_type(const void *st);
+void oai_error(const void *st, unsigned http, const char *message, const char *outcome,
+               struct buf *out);
+void oai_upstream_error(const void *st, unsigned http, const void *body, size_t len,
+                        const char *outcome, struct buf *out);
+void oai_keepalive(void *st, struct buf *out);
+
 #endif

@@ -53,7 +53,7 @@ static enum status route(const struct client_req *rq, struct ingress *in, struct
     return ST_OK;
 }
 
-static const char *token(const struct client_req *rq, struct client_err *err)
+const char *oai_token(const struct client_req *rq, struct client_err *err)
 {
     const char *t = route_client_token(rq->header(rq, "Authorization"),
                                        rq->header(rq, "x-goog-api-key"), rq->query(rq, "key"));
@@ -64,7 +64,7 @@ static const char *token(const struct client_req *rq, struct client_err *err)
     return t;
 }
 
-static void no_model(const struct ingress *in, struct client_err *err)
+void oai_no_model(const struct ingress *in, struct client_err *err)
 {
     client_err_set(err, 404, "model_not_found", "");
     (void)snprintf(err->message, sizeof(err->message),
@@ -122,12 +122,12 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
     return ST_OK;
 }
 
-static void refusal(const struct client_err *err, struct buf *out)
+void oai_refusal(const struct client_err *err, struct buf *out)
 {
     oai_error_body(out, err->status, err->message, err->code, err->param[0] ? err->param : NULL);
 }
 
-static const char *stream_type(const void *st)
+const char *oai_stream_type(const void *st)
 {
     (void)st;
     return "text/event-stream";
@@ -138,16 +138,16 @@ static bool daily(const char *outcome)
     return strcmp(outcome, "quota_day") == 0 || strcmp(outcome, "quota_zero") == 0;
 }
 
-static void error(const void *st, unsigned http, const char *message, const char *outcome,
-                  struct buf *out)
+void oai_error(const void *st, unsigned http, const char *message, const char *outcome,
+               struct buf *out)
 {
     (void)st;
     oai_error_body(out, http, message, http == 429 && daily(outcome) ? "insufficient_quota" : NULL,
                    NULL);
 }
 
-static void upstream_error(const void *st, unsigned http, const void *body, size_t len,
-                           const char *outcome, struct buf *out)
+void oai_upstream_error(const void *st, unsigned http, const void *body, size_t len,
+                        const char *outcome, struct buf *out)
 {
     (void)st;
     oai_error_from_gemini(out, http, body, len, daily(outcome));
@@ -196,7 +196,7 @@ static void fail(void *st, unsigned http, const char *message, struct buf *out)
     oai_stream_error(http, message, NULL, out);
 }
 
-static void keepalive(void *st, struct buf *out)
+void oai_keepalive(void *st, struct buf *out)
 {
     (void)st;
     (void)buf_puts(out, ": keep-alive\n\n");
@@ -223,20 +223,20 @@ static void state_free(void *st)
 const struct adapter oai_adapter = {
     .api = "openai",
     .route = route,
-    .token = token,
-    .no_model = no_model,
+    .token = oai_token,
+    .no_model = oai_no_model,
     .body = body,
     .translate = translate,
-    .refusal = refusal,
+    .refusal = oai_refusal,
     .json_type = "application/json",
-    .stream_type = stream_type,
-    .error = error,
-    .upstream_error = upstream_error,
+    .stream_type = oai_stream_type,
+    .error = oai_error,
+    .upstream_error = oai_upstream_error,
     .whole = whole,
     .event = event,
     .end = end,
     .fail = fail,
-    .keepalive = keepalive,
+    .keepalive = oai_keepalive,
     .restart = restart,
     .free = state_free,
 };
