@@ -28,7 +28,7 @@ struct rec {
     size_t nfn;
 };
 
-static void rec_close(struct rec *r)
+static inline void rec_close(struct rec *r)
 {
     for (size_t i = 0; i < r->nfn; i++)
         free(r->fns[i]);
@@ -37,7 +37,7 @@ static void rec_close(struct rec *r)
 }
 
 /* Open a recording; false when it holds no generate answer (countTokens, no body). */
-static bool rec_open(const char *file, struct rec *r)
+static inline bool rec_open(const char *file, struct rec *r)
 {
     char path[1024];
     json_t *it, *req, *t, *d;
@@ -72,13 +72,13 @@ static bool rec_open(const char *file, struct rec *r)
     return true;
 }
 
-static int rec_cmp(const void *a, const void *b)
+static inline int rec_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* The recordings' file names, sorted; NULL-terminated (free with rec_names_free). */
-static char **rec_names(void)
+static inline char **rec_names(void)
 {
     DIR *dir = opendir(RECORDINGS);
     struct dirent *de;
@@ -94,7 +94,7 @@ static char **rec_names(void)
     return v;
 }
 
-static void rec_names_free(char **v)
+static inline void rec_names_free(char **v)
 {
     for (size_t i = 0; v[i]; i++)
         free(v[i]);
@@ -105,7 +105,7 @@ static void rec_names_free(char **v)
 typedef json_t *(*rec_translate_fn)(const char *file, bool *empty);
 
 /* The translation of the first recording whose name starts with `prefix`. */
-static json_t *rec_find(const char *prefix, rec_translate_fn translate, bool *empty)
+static inline json_t *rec_find(const char *prefix, rec_translate_fn translate, bool *empty)
 {
     char **names = rec_names();
     json_t *r = NULL;
@@ -122,8 +122,8 @@ static json_t *rec_find(const char *prefix, rec_translate_fn translate, bool *em
  * them, for review); `each` (may be NULL) checks a translation on its own. Returns how many
  * recordings were translated, or fails the test with the first difference.
  */
-static unsigned rec_golden(const char *expected, rec_translate_fn translate,
-                           void (*each)(const char *file, const json_t *got))
+static inline unsigned rec_golden(const char *expected, rec_translate_fn translate,
+                                  void (*each)(const char *file, const json_t *got))
 {
     char **names = rec_names();
     unsigned done = 0;
