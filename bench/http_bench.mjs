@@ -157,6 +157,10 @@ try {
     model: 'gemini-2.5-flash', max_tokens: 256, stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true,
   { 'anthropic-version': '2023-06-01' });
   const anthropic = { generateContent: ant(false), 'stream (sse)': ant(true) };
+  // and through the Responses route (not stored, as a stateless client such as Codex asks)
+  const rsp = (stream) => wrkScript(s.dir, `responses${stream ? '-stream' : ''}`, s.token, JSON.stringify({
+    model: 'gemini-2.5-flash', stream, store: false, input: 'benchmark one two three' }), true);
+  const responses = { generateContent: rsp(false), 'stream (sse)': rsp(true) };
   if (process.env.BENCH_PORTKEY !== '0' && process.env.BENCH_ONLY !== 'requestlog') pk = await portkey();
   const pkScript = (stream) => wrkScript(s.dir, `portkey${stream ? '-stream' : ''}`, FAKE_KEY, JSON.stringify({
     model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true,
@@ -184,6 +188,7 @@ try {
       for (const [tname, base, script] of targets) await cell(rname, c, tname, base + rpath, script);
       await cell(rname, c, 'switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]);
       await cell(rname, c, 'switchboard anthropic', `${s.url}/v1/messages`, anthropic[rname]);
+      await cell(rname, c, 'switchboard responses', `${s.url}/v1/responses`, responses[rname]);
     }
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
@@ -241,15 +246,16 @@ try {
   console.log(`| time to first byte, p50 | ${dt.ttfb50.toFixed(3)} | ${st.ttfb50.toFixed(3)} | ${(st.ttfb50 - dt.ttfb50).toFixed(3)} (non-stream added: ${nonStream.toFixed(3)}) |`);
   console.log(`| gap between events, p50 | ${dt.gap50.toFixed(3)} | ${st.gap50.toFixed(3)} | ${(st.gap50 - dt.gap50).toFixed(3)} |`);
   console.log(`| gap between events, p99 | ${dt.gap99.toFixed(3)} | ${st.gap99.toFixed(3)} | ${(st.gap99 - dt.gap99).toFixed(3)} |`);
-  console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct | Anthropic added ms | Anthropic / OpenAI | Anthropic RPS vs direct |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct | Anthropic added ms | Anthropic / OpenAI | Responses added ms | Responses / OpenAI |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const [rname] of routes) {
     for (const c of [1, 64]) {
       const d = results[`${rname}|${c}|direct upstream`];
       const nat = results[`${rname}|${c}|switchboard`].p50 - d.p50;
       const o = results[`${rname}|${c}|switchboard openai`];
       const a = results[`${rname}|${c}|switchboard anthropic`];
-      console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} | ${(a.p50 - d.p50).toFixed(3)} | ${((a.p50 - d.p50) / (o.p50 - d.p50)).toFixed(2)} | ${(a.rps / d.rps).toFixed(2)} |`);
+      const x = results[`${rname}|${c}|switchboard responses`];
+      console.log(`| ${rname} | ${c} | ${nat.toFixed(3)} | ${(o.p50 - d.p50).toFixed(3)} | ${((o.p50 - d.p50) / nat).toFixed(2)} | ${(o.rps / d.rps).toFixed(2)} | ${(a.p50 - d.p50).toFixed(3)} | ${((a.p50 - d.p50) / (o.p50 - d.p50)).toFixed(2)} | ${(x.p50 - d.p50).toFixed(3)} | ${((x.p50 - d.p50) / (o.p50 - d.p50)).toFixed(2)} |`);
     }
   }
   // Portkey last, then stopped: a node process under load keeps the two cores busy for a while
