@@ -492,3 +492,29 @@ test('a call in flight on a killed edge is logged as interrupted; a call that ou
     assert.equal(s.psql('SELECT count(*) FROM request_starts'), '0', 'no start is left behind');
   }, opts({ lgrEnv: { SB_INTERRUPTED_AFTER_S: '2' } }));
 });
+
+test('each client protocol is logged under its api and route, and statistics group by it', async () => {
+  await withStack(KEYS, async (s) => {
+    const json = { 'content-type': 'application/json' };
+    const bearer = { ...json, authorization: `Bearer ${s.token}` };
+    const calls = [
+      await s.gen(FLASH, 'native one'),
+      await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: bearer, body: JSON.stringify({ model: FLASH, messages: [{ role: 'user', content: 'chat one' }] }) }),
+      await fetch(`${s.url}/v1/messages`, { method: 'POST', headers: { ...json, 'x-api-key': s.token, 'anthropic-version': '2023-06-01' }, body: JSON.stringify({ model: FLASH, max_tokens: 20, messages: [{ role: 'user', content: 'claude one' }] }) }),
+      await fetch(`${s.url}/v1/responses`, { method: 'POST', headers: bearer, body: JSON.stringify({ model: FLASH, input: 'responses one' }) }),
+    ];
+    for (const r of calls) assert.equal(r.status, 200, await r.clone().text());
+    const id = (await calls[3].json()).id;
+    // a stored response read back: answered by its protocol, logged all the same
+    let got;
+    await waitUntil(async () => (got = await fetch(`${s.url}/v1/responses/${id}`, { headers: bearer })).status === 200, { what: 'stored response' });
+    await waitRows(s, 5);
+    const logged = s.psql('SELECT api, route, status, outcome FROM request_logs ORDER BY ts').split('\n');
+    assert.deepEqual(logged, ['gemini|generateContent|200|ok', 'openai|chat.completions|200|ok', 'anthropic|messages|200|ok',
+      'openai-responses|responses.create|200|ok', 'openai-responses|responses.retrieve|200|local']);
+    s.session = await s.login();
+    const rows = (await s.api('/api/stats/usage?since=1h&group_by=api&bucket=hour')).body.rows;
+    const apis = [...new Set(rows.map((r) => r.group))].sort();
+    assert.deepEqual(apis, ['anthropic', 'gemini', 'openai', 'openai-responses']);
+  }, opts());
+});

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/kv.h"
 #include "lib/log.h"
@@ -15,7 +14,6 @@
 #include "edge_config.h"
 
 #define QUEUE_MAX 4096
-#define RETRY_MS  25 /* a miss is read again after this: another replica's queued write */
 
 struct store {
     const struct edge_config *cfg;
@@ -112,14 +110,9 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
     if (!s)
         return ST_UNAVAILABLE;
     k = full_key(s, key);
-    for (int round = 0; round < 2; round++) {
-        (void)pthread_mutex_lock(&s->mu);
-        st = kv_get(s->reader, k, data, len);
-        (void)pthread_mutex_unlock(&s->mu);
-        if (st != ST_NOT_FOUND || round)
-            break;
-        (void)nanosleep(&(struct timespec){0, RETRY_MS * 1000000L}, NULL);
-    }
+    (void)pthread_mutex_lock(&s->mu);
+    st = kv_get(s->reader, k, data, len);
+    (void)pthread_mutex_unlock(&s->mu);
     free(k);
     return st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
 }

@@ -20,10 +20,7 @@ enum status store_new(const struct edge_config *cfg, struct store **ret);
 void store_free(struct store *s);
 /** Seconds a value is kept (0: nothing is kept). */
 unsigned store_ttl_s(const struct store *s);
-/**
- * Read `key`: *data (caller frees) and *len. ST_NOT_FOUND, ST_UNAVAILABLE. A miss is read once
- * more after a moment, for a write another replica queued a few milliseconds before.
- */
+/** Read `key`: *data (caller frees) and *len. ST_NOT_FOUND, ST_UNAVAILABLE. */
 enum status store_get(struct store *s, const char *key, char **data, size_t *len);
 /** Queue a write of data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is
  * full, ST_UNAVAILABLE when nothing is kept (TTL 0). */
