@@ -118,6 +118,40 @@ enum status gjson_dump(const void *json, bool pretty, struct buf *out)
                : ST_TOO_BIG;
 }
 
+enum status gjson_put_str(struct buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t from = 0;
+    enum status st = buf_append(out, "\"", 1);
+
+    for (size_t i = 0; i < len && st == ST_OK; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+        size_t n = 2;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        esc[1] = c == '"'    ? '"'
+                 : c == '\\' ? '\\'
+                 : c == '\n' ? 'n'
+                 : c == '\r' ? 'r'
+                 : c == '\t' ? 't'
+                             : 'u';
+        if (esc[1] == 'u') {
+            memcpy(esc + 2, "00", 2);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        st = buf_append(out, s + from, i - from);
+        if (st == ST_OK)
+            st = buf_append(out, esc, n);
+        from = i + 1;
+    }
+    if (st == ST_OK)
+        st = buf_append(out, s + from, len - from);
+    return st == ST_OK ? buf_append(out, "\"", 1) : st;
+}
+
 int gjson_valid(const char *data, size_t len)
 {
     json_t *root = json_loadb(data, len, JSON_DECODE_ANY, NULL);

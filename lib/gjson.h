@@ -55,6 +55,11 @@ static inline bool gjson_answer_empty(const struct gjson_answer *a)
 {
     return !a->content && !a->blocked && !a->abnormal;
 }
+/**
+ * Append s[len] (UTF-8, as a parsed JSON string gives it) as a JSON string literal: quotes,
+ * backslashes and control characters escaped. For events written without building a value.
+ */
+enum status gjson_put_str(struct buf *out, const char *s, size_t len);
 /** True when data[len] is one syntactically valid JSON value. */
 int gjson_valid(const char *data, size_t len);
 /**

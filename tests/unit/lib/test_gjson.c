@@ -1,4 +1,6 @@
 /* Response scanning (usage, finish reason, errors) and Google-style error bodies. */
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/gjson.h"
@@ -138,10 +140,39 @@ static void test_text_tokens(void **state)
     assert_int_equal(gjson_text_tokens("{\"text\":5}", 10), 0);
 }
 
+/* A string written as a literal is what jansson writes, and reads back the same. */
+static void test_put_str(void **state)
+{
+    static const char *const cases[] = {"",
+                                        "plain",
+                                        "q\"b\\s/",
+                                        "nl\n cr\r tab\t",
+                                        "\x01\x1f\x7f",
+                                        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"};
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct buf b;
+        json_t *want = json_string(cases[i]), *back;
+        char *w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+        buf_init(&b, 1024);
+        assert_int_equal(gjson_put_str(&b, cases[i], strlen(cases[i])), ST_OK);
+        (void)buf_append(&b, "", 1);
+        assert_string_equal(b.data, w);
+        back = json_loads(b.data, JSON_DECODE_ANY, NULL);
+        assert_string_equal(json_string_value(back), cases[i]);
+        json_decref(back);
+        json_decref(want);
+        free(w);
+        buf_done(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan), cmocka_unit_test(test_error_bodies),
-        cmocka_unit_test(test_answer), cmocka_unit_test(test_text_tokens)};
+        cmocka_unit_test(test_answer), cmocka_unit_test(test_text_tokens),
+        cmocka_unit_test(test_put_str)};
     return cmocka_run_group_tests_name("gjson", tests, NULL, NULL);
 }

@@ -34,11 +34,12 @@ static bool match(const struct client_req *rq, const char *rest, bool prefixed, 
 static enum status route(const struct client_req *rq, struct ingress *in, struct client_err *err)
 {
     bool prefixed = strncmp(rq->path, "/anthropic/v1/", 14) == 0;
-    const char *rest = prefixed ? rq->path + 14 : rq->path + 4;
+    const char *rest;
     bool post;
 
     if (!prefixed && strncmp(rq->path, "/v1/", 4) != 0)
         return ST_NOT_FOUND;
+    rest = rq->path + (prefixed ? 14 : 4);
     if (!match(rq, rest, prefixed, in)) {
         if (!prefixed)
             return ST_NOT_FOUND;

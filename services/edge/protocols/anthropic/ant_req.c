@@ -172,7 +172,7 @@ static enum status tool_result(struct ant_conv *cv, const json_t *b, json_t *par
             const char *type = json_string_value(json_object_get(c, "type"));
             char sub[96];
             (void)snprintf(sub, sizeof(sub), "%s.content.%zu", at, i);
-            if (type && strcmp(type, "text") == 0) {
+            if (type && strcmp(type, "text") == 0 && json_is_string(json_object_get(c, "text"))) {
                 (void)buf_puts(&all, json_string_value(json_object_get(c, "text")));
             } else if (type && (strcmp(type, "image") == 0 || strcmp(type, "document") == 0)) {
                 if ((st = media(extra, c, type[0] == 'd', sub, err)) != ST_OK)

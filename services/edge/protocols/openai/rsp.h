@@ -47,7 +47,10 @@ struct rsp_call {
     unsigned seq;          /* stream: next sequence_number */
     bool started;          /* stream: response.created went out */
     enum rsp_open open;    /* stream: the item open at output index json_array_size(output) */
-    json_t *item;          /* stream: the open item as it will be when done */
+    json_t *item;          /* stream: the open item as it will be when done (but its text) */
+    struct buf text;       /* stream: the open item's text (a message's, a summary's) */
+    json_t *env;           /* the Response object's settings, in progress (built once) */
+    char *env_json;        /* env serialized (response.created and .in_progress) */
     unsigned nitems;       /* item ids so far */
     bool visible, blocked; /* content went out; the prompt was blocked */
     char finish[32];
@@ -90,7 +93,7 @@ void rsp_stream_error(struct rsp_call *rc, unsigned status, const char *message,
  * What is kept of a finished call: {"response": the Response object, "contents": the
  * conversation with the model's turn}, into out. ST_PROTO when there is nothing to keep.
  */
-enum status rsp_kept(const struct rsp_call *rc, struct buf *out);
+enum status rsp_kept(struct rsp_call *rc, struct buf *out);
 
 /* The protocol as an adapter of the relay engine (relay/adapter.h). */
 struct adapter;

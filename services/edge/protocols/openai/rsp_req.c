@@ -27,7 +27,11 @@ void rsp_call_done(struct rsp_call *rc)
     json_decref(rc->output);
     json_decref(rc->parts);
     json_decref(rc->item);
-    rc->req = rc->contents = rc->output = rc->parts = rc->item = NULL;
+    json_decref(rc->env);
+    free(rc->env_json);
+    buf_done(&rc->text);
+    rc->req = rc->contents = rc->output = rc->parts = rc->item = rc->env = NULL;
+    rc->env_json = NULL;
 }
 
 static void new_id(char *out, size_t n)

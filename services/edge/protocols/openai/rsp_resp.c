@@ -50,9 +50,10 @@ static const char *item_id(const struct rsp_call *rc)
     return json_string_value(json_object_get(rc->item, "id"));
 }
 
+/* An item id: its kind, 64 random bits of the response's id, its number in the response. */
 static void new_item_id(struct rsp_call *rc, const char *kind, char *out, size_t n)
 {
-    (void)snprintf(out, n, "%s_%s_%u", kind, rc->id + 5, rc->nitems++);
+    (void)snprintf(out, n, "%s_%.16s%u", kind, rc->id + 5, rc->nitems++);
 }
 
 /* An event about the open item: {type, item_id, output_index, ...more}. */
@@ -62,16 +63,38 @@ static json_t *about(const struct rsp_call *rc, const char *type)
                      out_index(rc));
 }
 
-static const char *summary_text(const struct rsp_call *rc)
+/* The open item's text so far (its summary's, or its message's). */
+static json_t *text_json(const struct rsp_call *rc)
 {
-    return json_string_value(
-        json_object_get(json_array_get(json_object_get(rc->item, "summary"), 0), "text"));
+    return json_stringn(rc->text.data ? rc->text.data : "", rc->text.len);
 }
 
-static const char *message_text(const struct rsp_call *rc)
+static void text_add(struct rsp_call *rc, const char *t)
 {
-    return json_string_value(
-        json_object_get(json_array_get(json_object_get(rc->item, "content"), 0), "text"));
+    if (!rc->text.max)
+        buf_init(&rc->text, 64u * 1024 * 1024);
+    (void)buf_puts(&rc->text, t);
+}
+
+/* A delta of the open item, written as it goes (the hot path: no value is built). */
+static void emit_delta(struct emitter *e, const char *type, const char *index_key,
+                       const char *delta, bool logprobs)
+{
+    struct rsp_call *rc = e->rc;
+    enum status st;
+
+    if (!e->out)
+        return;
+    (void)buf_printf(e->out,
+                     "event: %s\ndata: {\"type\":\"%s\",\"item_id\":\"%s\",\"output_index\":%lld,"
+                     "\"%s\":0,\"delta\":",
+                     type, type, item_id(rc), (long long)out_index(rc), index_key);
+    st = gjson_put_str(e->out, delta, strlen(delta));
+    if (st == ST_OK)
+        st = buf_printf(e->out, "%s,\"sequence_number\":%u}\n\n",
+                        logprobs ? ",\"logprobs\":[]" : "", rc->seq++);
+    if (st != ST_OK)
+        e->st = st;
 }
 
 static void close_item(struct emitter *e)
@@ -82,9 +105,11 @@ static void close_item(struct emitter *e)
     if (rc->open == RSP_O_NONE)
         return;
     if (rc->open == RSP_O_MESSAGE) {
+        (void)json_object_set_new(json_array_get(json_object_get(rc->item, "content"), 0), "text",
+                                  text_json(rc));
         ev = about(rc, "response.output_text.done");
         (void)json_object_set_new(ev, "content_index", json_integer(0));
-        (void)json_object_set_new(ev, "text", json_string(message_text(rc)));
+        (void)json_object_set_new(ev, "text", text_json(rc));
         (void)json_object_set_new(ev, "logprobs", json_array());
         emit(e, ev);
         ev = about(rc, "response.content_part.done");
@@ -92,10 +117,12 @@ static void close_item(struct emitter *e)
         (void)json_object_set(ev, "part", json_array_get(json_object_get(rc->item, "content"), 0));
         emit(e, ev);
         (void)json_object_set_new(rc->item, "status", json_string("completed"));
-    } else if (summary_text(rc)) {
+    } else if (json_array_size(json_object_get(rc->item, "summary"))) {
+        (void)json_object_set_new(json_array_get(json_object_get(rc->item, "summary"), 0), "text",
+                                  text_json(rc));
         ev = about(rc, "response.reasoning_summary_text.done");
         (void)json_object_set_new(ev, "summary_index", json_integer(0));
-        (void)json_object_set_new(ev, "text", json_string(summary_text(rc)));
+        (void)json_object_set_new(ev, "text", text_json(rc));
         emit(e, ev);
         ev = about(rc, "response.reasoning_summary_part.done");
         (void)json_object_set_new(ev, "summary_index", json_integer(0));
@@ -107,6 +134,7 @@ static void close_item(struct emitter *e)
     (void)json_array_append_new(rc->output, rc->item);
     rc->item = NULL;
     rc->open = RSP_O_NONE;
+    buf_reset(&rc->text);
 }
 
 /* Open an item: `item` as it will be when done, `added` as announced (taken). */
@@ -148,15 +176,8 @@ static void r_thought(struct gtrans_sink *s, const char *text)
                                   json_pack("{s:s,s:s}", "type", "summary_text", "text", ""));
         emit(e, ev);
     }
-    {
-        json_t *t = json_incref(json_object_get(json_array_get(sum, 0), "text"));
-        gtrans_cat(&t, text);
-        (void)json_object_set_new(json_array_get(sum, 0), "text", t);
-    }
-    ev = about(rc, "response.reasoning_summary_text.delta");
-    (void)json_object_set_new(ev, "summary_index", json_integer(0));
-    (void)json_object_set_new(ev, "delta", json_string(text));
-    emit(e, ev);
+    text_add(rc, text);
+    emit_delta(e, "response.reasoning_summary_text.delta", "summary_index", text, false);
 }
 
 static void r_signature(struct gtrans_sink *s, const char *marked)
@@ -172,7 +193,7 @@ static void r_text(struct gtrans_sink *s, const char *text)
 {
     struct emitter *e = (struct emitter *)s;
     struct rsp_call *rc = e->rc;
-    json_t *ev, *part;
+    json_t *ev;
     char id[96];
 
     if (rc->open != RSP_O_MESSAGE) {
@@ -190,17 +211,8 @@ static void r_text(struct gtrans_sink *s, const char *text)
             json_pack("{s:s,s:s,s:[]}", "type", "output_text", "text", "", "annotations"));
         emit(e, ev);
     }
-    part = json_array_get(json_object_get(rc->item, "content"), 0);
-    {
-        json_t *t = json_incref(json_object_get(part, "text"));
-        gtrans_cat(&t, text);
-        (void)json_object_set_new(part, "text", t);
-    }
-    ev = about(rc, "response.output_text.delta");
-    (void)json_object_set_new(ev, "content_index", json_integer(0));
-    (void)json_object_set_new(ev, "delta", json_string(text));
-    (void)json_object_set_new(ev, "logprobs", json_array());
-    emit(e, ev);
+    text_add(rc, text);
+    emit_delta(e, "response.output_text.delta", "content_index", text, true);
 }
 
 static void r_call(struct gtrans_sink *s, const char *name, const json_t *args)
@@ -256,9 +268,10 @@ static json_t *or_default(const json_t *v, json_t *dflt)
     return dflt;
 }
 
-/* The Response object with `status`, the request's settings echoed, no output yet. */
-static json_t *envelope(const struct rsp_call *rc, const char *status)
+/* The Response object in progress, the request's settings echoed, no output yet. */
+static json_t *build_envelope(const struct rsp_call *rc)
 {
+    const char *status = "in_progress";
     const json_t *q = rc->req, *rs = json_object_get(q, "reasoning");
     json_t *r =
         json_pack("{s:s,s:s,s:I,s:s,s:n,s:n}", "id", rc->id, "object", "response", "created_at",
@@ -297,6 +310,37 @@ static json_t *envelope(const struct rsp_call *rc, const char *status)
     return r;
 }
 
+/* The Response object with `status` and no output (a copy of the call's, built once). */
+static json_t *envelope(struct rsp_call *rc, const char *status)
+{
+    json_t *r;
+
+    if (!rc->env)
+        rc->env = build_envelope(rc);
+    r = json_copy(rc->env);
+    (void)json_object_set_new(r, "status", json_string(status));
+    (void)json_object_set_new(r, "output", json_array());
+    return r;
+}
+
+/* response.created or response.in_progress: the envelope, serialized once. */
+static void emit_life(struct emitter *e, const char *type)
+{
+    struct rsp_call *rc = e->rc;
+
+    if (!e->out)
+        return;
+    if (!rc->env_json) {
+        if (!rc->env)
+            rc->env = build_envelope(rc);
+        rc->env_json = json_dumps(rc->env, JSON_COMPACT);
+    }
+    if (buf_printf(e->out,
+                   "event: %s\ndata: {\"type\":\"%s\",\"response\":%s,\"sequence_number\":%u}\n\n",
+                   type, type, rc->env_json ? rc->env_json : "{}", rc->seq++) != ST_OK)
+        e->st = ST_TOO_BIG;
+}
+
 static json_t *usage_json(const struct gtrans_usage *u)
 {
     uint64_t in = u->prompt + u->tool_use, out = u->candidates + u->thoughts;
@@ -320,7 +364,7 @@ static bool refused(const char *finish)
 }
 
 /* The finished Response: its output, usage and status. */
-static json_t *finished(const struct rsp_call *rc)
+static json_t *finished(struct rsp_call *rc)
 {
     const char *why = rc->blocked || refused(rc->finish)                   ? "content_filter"
                       : rc->finish[0] && !strcmp(rc->finish, "MAX_TOKENS") ? "max_output_tokens"
@@ -378,9 +422,8 @@ static enum status take(struct emitter *e, const char *json, size_t len)
     if (json_object_get(json_object_get(doc, "promptFeedback"), "blockReason"))
         e->rc->blocked = true;
     if (e->out && !e->rc->started) {
-        json_t *r = envelope(e->rc, "in_progress");
-        emit(e, json_pack("{s:s,s:O}", "type", "response.created", "response", r));
-        emit(e, json_pack("{s:s,s:o}", "type", "response.in_progress", "response", r));
+        emit_life(e, "response.created");
+        emit_life(e, "response.in_progress");
         e->rc->started = true;
     }
     cand = json_array_get(json_object_get(doc, "candidates"), 0);
@@ -421,15 +464,12 @@ enum status rsp_stream_chunk(struct rsp_call *rc, const char *json, size_t len, 
 /* Stream events before any chunk (a stream decided by a keep-alive): created, in_progress. */
 static void start(struct emitter *e)
 {
-    json_t *r;
-
     if (e->rc->started)
         return;
     if (!e->rc->output)
         e->rc->output = json_array();
-    r = envelope(e->rc, "in_progress");
-    emit(e, json_pack("{s:s,s:O}", "type", "response.created", "response", r));
-    emit(e, json_pack("{s:s,s:o}", "type", "response.in_progress", "response", r));
+    emit_life(e, "response.created");
+    emit_life(e, "response.in_progress");
     e->rc->started = true;
 }
 
@@ -475,6 +515,7 @@ void rsp_call_restart(struct rsp_call *rc)
     json_decref(rc->parts);
     json_decref(rc->item);
     rc->output = rc->parts = rc->item = NULL;
+    buf_reset(&rc->text);
     rc->seq = rc->nitems = 0;
     rc->started = rc->visible = rc->blocked = false;
     rc->open = RSP_O_NONE;
@@ -482,7 +523,7 @@ void rsp_call_restart(struct rsp_call *rc)
     memset(&rc->usage, 0, sizeof(rc->usage));
 }
 
-enum status rsp_kept(const struct rsp_call *rc, struct buf *out)
+enum status rsp_kept(struct rsp_call *rc, struct buf *out)
 {
     json_t *conv, *k, *r;
     enum status st;
