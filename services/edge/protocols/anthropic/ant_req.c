@@ -231,8 +231,8 @@ static enum status tool_use(struct ant_conv *cv, struct ant_turn *t, const json_
         return ant_bad(err, "%s.name: Field required", at);
     if (input && !json_is_object(input))
         return ant_bad(err, "%s.input: must be an object.", at);
-    part = json_pack("{s:{s:s,s:O}}", "functionCall", "name", name, "args",
-                     input ? (json_t *)(uintptr_t)input : json_object());
+    part = json_pack("{s:{s:s,s:o}}", "functionCall", "name", name, "args",
+                     input ? json_incref((json_t *)(uintptr_t)input) : json_object());
     if (!t->pending && cv->gemini3 && !t->calls)
         t->pending = GTRANS_DUMMY_SIGNATURE; /* Gemini 3 refuses a first call without one */
     put_model_part(t, part);

@@ -61,8 +61,8 @@ static json_t *tool_block(struct ant_call *ac, const char *name, const json_t *a
     char id[96];
 
     (void)snprintf(id, sizeof(id), "toolu_%.48s_%u", ac->id + 4, ac->ntools++);
-    return json_pack("{s:s,s:s,s:s,s:O}", "type", "tool_use", "id", id, "name", name, "input",
-                     json_is_object(args) ? (json_t *)(uintptr_t)args : json_object());
+    return json_pack("{s:s,s:s,s:s,s:o}", "type", "tool_use", "id", id, "name", name, "input",
+                     json_is_object(args) ? json_incref((json_t *)(uintptr_t)args) : json_object());
 }
 
 /* ---------------------------------------------------------------- whole answers */

@@ -220,12 +220,13 @@ void gtrans_add_turn(json_t *contents, const char *role, json_t *parts)
 {
     size_t n = json_array_size(contents);
     json_t *last = n ? json_array_get(contents, n - 1) : NULL;
+    const char *last_role = json_string_value(json_object_get(last, "role"));
 
     if (json_array_size(parts) == 0) {
         json_decref(parts);
         return;
     }
-    if (last && strcmp(json_string_value(json_object_get(last, "role")), role) == 0) {
+    if (last_role && strcmp(last_role, role) == 0) {
         (void)json_array_extend(json_object_get(last, "parts"), parts);
         json_decref(parts);
         return;
