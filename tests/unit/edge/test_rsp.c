@@ -453,6 +453,50 @@ static void test_failure_and_incomplete(void **state)
     rsp_call_done(&rc);
 }
 
+/* The Response echoes the request's settings, whatever their JSON type. */
+static void test_echo(void **state)
+{
+    struct rsp_call rc;
+    struct oai_err err;
+    struct buf b;
+    char base[128];
+    bool empty;
+    json_t *r;
+    const char *in = "{\"model\":\"gemini-2.5-flash\",\"input\":\"hi\",\"instructions\":\"be "
+                     "\\\"brief\\\"\",\"temperature\":0.5,\"max_output_tokens\":9,\"tools\":["
+                     "{\"type\":\"function\",\"name\":\"f\"}],\"tool_choice\":\"none\","
+                     "\"store\":false,\"reasoning\":{\"effort\":\"low\"},\"metadata\":{\"k\":"
+                     "\"v\"}}";
+    const char *ans = "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"x\"}]},"
+                      "\"finishReason\":\"STOP\"}]}";
+    (void)state;
+
+    memset(&rc, 0, sizeof(rc));
+    memset(&err, 0, sizeof(err));
+    buf_init(&b, 1 << 20);
+    assert_int_equal(rsp_peek(in, strlen(in), true, &rc, base, sizeof(base), &err), ST_OK);
+    assert_int_equal(rsp_request(&rc, base, NULL, &b, &err), ST_OK);
+    buf_reset(&b);
+    assert_int_equal(rsp_response(&rc, ans, strlen(ans), &b, &empty), ST_OK);
+    r = json_loadb(b.data, b.len, 0, NULL);
+    assert_non_null(r);
+    assert_string_equal(json_string_value(json_object_get(r, "instructions")), "be \"brief\"");
+    assert_true(json_number_value(json_object_get(r, "temperature")) == 0.5);
+    assert_int_equal(json_integer_value(json_object_get(r, "max_output_tokens")), 9);
+    assert_string_equal(json_string_value(json_object_get(r, "tool_choice")), "none");
+    assert_int_equal(json_array_size(json_object_get(r, "tools")), 1);
+    assert_true(json_is_false(json_object_get(r, "store")));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r, "reasoning"), "effort")), "low");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "metadata"), "k")),
+                        "v");
+    assert_true(json_is_null(json_object_get(r, "previous_response_id")));
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "completed");
+    json_decref(r);
+    buf_done(&b);
+    rsp_call_done(&rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_function_call_and_kept),
         cmocka_unit_test(test_failure_and_incomplete),
+        cmocka_unit_test(test_echo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

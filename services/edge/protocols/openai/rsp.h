@@ -41,16 +41,19 @@ struct rsp_call {
     json_t *req;         /* the request (fields echoed in the Response object) */
     json_t *contents;    /* the Gemini contents sent: kept with the answer when stored */
     struct store *store; /* where it is kept */
-    /* the answer */
-    json_t *output;        /* output items done */
+    /* the answer, written as it goes (items are kept serialized: the stream's items are the
+     * Response's output, byte for byte) */
+    struct buf items;      /* the output items done, serialized, comma-separated */
+    unsigned nout;         /* how many */
     json_t *parts;         /* upstream's parts (the model turn kept with the conversation) */
     unsigned seq;          /* stream: next sequence_number */
     bool started;          /* stream: response.created went out */
-    enum rsp_open open;    /* stream: the item open at output index json_array_size(output) */
-    json_t *item;          /* stream: the open item as it will be when done (but its text) */
-    struct buf text;       /* stream: the open item's text (a message's, a summary's) */
-    json_t *env;           /* the Response object's settings, in progress (built once) */
-    char *env_json;        /* env serialized (response.created and .in_progress) */
+    enum rsp_open open;    /* the item open at output index nout */
+    char item_id[96];      /* its id */
+    char *sig;             /* a reasoning item's encrypted_content (marked), or NULL */
+    bool summary;          /* a reasoning item's summary part was added */
+    struct buf text;       /* its text (a message's, a summary's) */
+    char *tail;            /* the Response object's settings, serialized once (rsp_resp.c) */
     unsigned nitems;       /* item ids so far */
     bool visible, blocked; /* content went out; the prompt was blocked */
     char finish[32];

@@ -24,14 +24,13 @@ void rsp_call_done(struct rsp_call *rc)
     oai_call_done(&rc->oc);
     json_decref(rc->req);
     json_decref(rc->contents);
-    json_decref(rc->output);
     json_decref(rc->parts);
-    json_decref(rc->item);
-    json_decref(rc->env);
-    free(rc->env_json);
+    buf_done(&rc->items);
     buf_done(&rc->text);
-    rc->req = rc->contents = rc->output = rc->parts = rc->item = rc->env = NULL;
-    rc->env_json = NULL;
+    free(rc->sig);
+    free(rc->tail);
+    rc->req = rc->contents = rc->parts = NULL;
+    rc->sig = rc->tail = NULL;
 }
 
 static void new_id(char *out, size_t n)

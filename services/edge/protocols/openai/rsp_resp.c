@@ -1,9 +1,12 @@
 /*
  * Gemini answers -> Response objects and the Responses stream's typed events. One path for
  * both: a whole answer is walked as a stream whose events are not written, so the items of a
- * Response are always those its stream would have announced. Thought text becomes a reasoning
- * item's summary, a thought signature the encrypted_content of the reasoning item before the
- * item it belongs to, text a message, calls of declared functions function_call items.
+ * Response are always those its stream announced, byte for byte. Thought text becomes a
+ * reasoning item's summary, a thought signature the encrypted_content of the reasoning item
+ * before the item it belongs to, text a message, calls of declared functions function_call
+ * items. Events and objects are written as text as they go (every string escaped by
+ * gjson_put_str): a stream sends each item three times over and the Response twice more, and
+ * building values to print them was most of this protocol's cost.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -23,50 +26,36 @@ struct emitter {
     enum status st;
 };
 
-static void emit(struct emitter *e, json_t *ev)
+static void put(struct emitter *e, enum status st)
 {
-    enum status st;
-
-    if (!e->out) {
-        json_decref(ev);
-        return;
-    }
-    (void)json_object_set_new(ev, "sequence_number", json_integer(e->rc->seq++));
-    (void)buf_printf(e->out, "event: %s\ndata: ", json_string_value(json_object_get(ev, "type")));
-    st = gjson_dump(ev, false, e->out);
-    (void)buf_puts(e->out, "\n\n");
     if (st != ST_OK)
         e->st = st;
-    json_decref(ev);
 }
 
-static json_int_t out_index(const struct rsp_call *rc)
+static void put_str(struct buf *b, const char *s)
 {
-    return (json_int_t)json_array_size(rc->output);
+    (void)gjson_put_str(b, s ? s : "", s ? strlen(s) : 0);
 }
 
-static const char *item_id(const struct rsp_call *rc)
+/* "event: <type>\ndata: {"type":"<type>"" — the caller writes the rest, then end_event(). */
+static void begin_event(struct emitter *e, const char *type)
 {
-    return json_string_value(json_object_get(rc->item, "id"));
+    put(e, buf_printf(e->out, "event: %s\ndata: {\"type\":\"%s\"", type, type));
 }
 
-/* An item id: its kind, 64 random bits of the response's id, its number in the response. */
-static void new_item_id(struct rsp_call *rc, const char *kind, char *out, size_t n)
+static void end_event(struct emitter *e)
 {
-    (void)snprintf(out, n, "%s_%.16s%u", kind, rc->id + 5, rc->nitems++);
+    put(e, buf_printf(e->out, ",\"sequence_number\":%u}\n\n", e->rc->seq++));
 }
 
-/* An event about the open item: {type, item_id, output_index, ...more}. */
-static json_t *about(const struct rsp_call *rc, const char *type)
+/* An event about the open item: {type, item_id, output_index, <index_key>: 0}. */
+static void begin_about(struct emitter *e, const char *type, const char *index_key)
 {
-    return json_pack("{s:s,s:s,s:I}", "type", type, "item_id", item_id(rc), "output_index",
-                     out_index(rc));
-}
-
-/* The open item's text so far (its summary's, or its message's). */
-static json_t *text_json(const struct rsp_call *rc)
-{
-    return json_stringn(rc->text.data ? rc->text.data : "", rc->text.len);
+    begin_event(e, type);
+    put(e,
+        buf_printf(e->out, ",\"item_id\":\"%s\",\"output_index\":%u", e->rc->item_id, e->rc->nout));
+    if (index_key)
+        put(e, buf_printf(e->out, ",\"%s\":0", index_key));
 }
 
 static void text_add(struct rsp_call *rc, const char *t)
@@ -76,143 +65,199 @@ static void text_add(struct rsp_call *rc, const char *t)
     (void)buf_puts(&rc->text, t);
 }
 
-/* A delta of the open item, written as it goes (the hot path: no value is built). */
-static void emit_delta(struct emitter *e, const char *type, const char *index_key,
-                       const char *delta, bool logprobs)
+static void put_text(struct buf *b, const struct rsp_call *rc)
+{
+    (void)gjson_put_str(b, rc->text.data ? rc->text.data : "", rc->text.len);
+}
+
+/* An item id: its kind, 64 random bits of the response's id, its number in the response. */
+static void new_item_id(struct rsp_call *rc, const char *kind)
+{
+    (void)snprintf(rc->item_id, sizeof(rc->item_id), "%s_%.16s%u", kind, rc->id + 5, rc->nitems++);
+}
+
+/* ---------------------------------------------------------------- items */
+
+/* The open item as it is done, into b. */
+static void done_item(const struct rsp_call *rc, struct buf *b)
+{
+    if (rc->open == RSP_O_MESSAGE) {
+        (void)buf_printf(b,
+                         "{\"type\":\"message\",\"id\":\"%s\",\"status\":\"completed\","
+                         "\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+                         "\"text\":",
+                         rc->item_id);
+        put_text(b, rc);
+        (void)buf_puts(b, ",\"annotations\":[]}]}");
+        return;
+    }
+    (void)buf_printf(b, "{\"type\":\"reasoning\",\"id\":\"%s\",\"summary\":[", rc->item_id);
+    if (rc->summary) {
+        (void)buf_puts(b, "{\"type\":\"summary_text\",\"text\":");
+        put_text(b, rc);
+        (void)buf_puts(b, "}");
+    }
+    (void)buf_puts(b, "]");
+    if (rc->sig) {
+        (void)buf_puts(b, ",\"encrypted_content\":");
+        put_str(b, rc->sig);
+    }
+    (void)buf_puts(b, "}");
+}
+
+/* An item is done: response.output_item.done (its serialization `item`[len]), kept as output. */
+static void item_done(struct emitter *e, const char *item, size_t len)
 {
     struct rsp_call *rc = e->rc;
-    enum status st;
 
-    if (!e->out)
-        return;
-    (void)buf_printf(e->out,
-                     "event: %s\ndata: {\"type\":\"%s\",\"item_id\":\"%s\",\"output_index\":%lld,"
-                     "\"%s\":0,\"delta\":",
-                     type, type, item_id(rc), (long long)out_index(rc), index_key);
-    st = gjson_put_str(e->out, delta, strlen(delta));
-    if (st == ST_OK)
-        st = buf_printf(e->out, "%s,\"sequence_number\":%u}\n\n",
-                        logprobs ? ",\"logprobs\":[]" : "", rc->seq++);
-    if (st != ST_OK)
-        e->st = st;
+    if (e->out) {
+        begin_event(e, "response.output_item.done");
+        put(e, buf_printf(e->out, ",\"output_index\":%u,\"item\":", rc->nout));
+        put(e, buf_append(e->out, item, len));
+        end_event(e);
+    }
+    if (!rc->items.max)
+        buf_init(&rc->items, 256u * 1024 * 1024);
+    if (rc->nout)
+        (void)buf_puts(&rc->items, ",");
+    (void)buf_append(&rc->items, item, len);
+    rc->nout++;
 }
 
 static void close_item(struct emitter *e)
 {
     struct rsp_call *rc = e->rc;
-    json_t *ev;
+    struct buf item;
 
     if (rc->open == RSP_O_NONE)
         return;
-    if (rc->open == RSP_O_MESSAGE) {
-        (void)json_object_set_new(json_array_get(json_object_get(rc->item, "content"), 0), "text",
-                                  text_json(rc));
-        ev = about(rc, "response.output_text.done");
-        (void)json_object_set_new(ev, "content_index", json_integer(0));
-        (void)json_object_set_new(ev, "text", text_json(rc));
-        (void)json_object_set_new(ev, "logprobs", json_array());
-        emit(e, ev);
-        ev = about(rc, "response.content_part.done");
-        (void)json_object_set_new(ev, "content_index", json_integer(0));
-        (void)json_object_set(ev, "part", json_array_get(json_object_get(rc->item, "content"), 0));
-        emit(e, ev);
-        (void)json_object_set_new(rc->item, "status", json_string("completed"));
-    } else if (json_array_size(json_object_get(rc->item, "summary"))) {
-        (void)json_object_set_new(json_array_get(json_object_get(rc->item, "summary"), 0), "text",
-                                  text_json(rc));
-        ev = about(rc, "response.reasoning_summary_text.done");
-        (void)json_object_set_new(ev, "summary_index", json_integer(0));
-        (void)json_object_set_new(ev, "text", text_json(rc));
-        emit(e, ev);
-        ev = about(rc, "response.reasoning_summary_part.done");
-        (void)json_object_set_new(ev, "summary_index", json_integer(0));
-        (void)json_object_set(ev, "part", json_array_get(json_object_get(rc->item, "summary"), 0));
-        emit(e, ev);
+    if (e->out && rc->open == RSP_O_MESSAGE) {
+        begin_about(e, "response.output_text.done", "content_index");
+        put(e, buf_puts(e->out, ",\"text\":"));
+        put_text(e->out, rc);
+        put(e, buf_puts(e->out, ",\"logprobs\":[]"));
+        end_event(e);
+        begin_about(e, "response.content_part.done", "content_index");
+        put(e, buf_puts(e->out, ",\"part\":{\"type\":\"output_text\",\"text\":"));
+        put_text(e->out, rc);
+        put(e, buf_puts(e->out, ",\"annotations\":[]}"));
+        end_event(e);
+    } else if (e->out && rc->summary) {
+        begin_about(e, "response.reasoning_summary_text.done", "summary_index");
+        put(e, buf_puts(e->out, ",\"text\":"));
+        put_text(e->out, rc);
+        end_event(e);
+        begin_about(e, "response.reasoning_summary_part.done", "summary_index");
+        put(e, buf_puts(e->out, ",\"part\":{\"type\":\"summary_text\",\"text\":"));
+        put_text(e->out, rc);
+        put(e, buf_puts(e->out, "}"));
+        end_event(e);
     }
-    emit(e, json_pack("{s:s,s:I,s:O}", "type", "response.output_item.done", "output_index",
-                      out_index(rc), "item", rc->item));
-    (void)json_array_append_new(rc->output, rc->item);
-    rc->item = NULL;
+    buf_init(&item, 256u * 1024 * 1024);
+    done_item(rc, &item);
+    item_done(e, item.data, item.len);
+    buf_done(&item);
     rc->open = RSP_O_NONE;
+    rc->summary = false;
+    free(rc->sig);
+    rc->sig = NULL;
     buf_reset(&rc->text);
 }
 
-/* Open an item: `item` as it will be when done, `added` as announced (taken). */
-static void open_item(struct emitter *e, enum rsp_open kind, json_t *item, json_t *added)
+/* Open an item of `kind`: response.output_item.added with {type, id, <rest>} (its first state). */
+static void open_item(struct emitter *e, enum rsp_open kind, const char *id_kind, const char *type,
+                      const char *rest)
 {
     close_item(e);
-    e->rc->item = item;
+    new_item_id(e->rc, id_kind);
     e->rc->open = kind;
     e->rc->visible = true;
-    emit(e, json_pack("{s:s,s:I,s:o}", "type", "response.output_item.added", "output_index",
-                      out_index(e->rc), "item", added));
+    if (!e->out)
+        return;
+    begin_event(e, "response.output_item.added");
+    put(e, buf_printf(e->out, ",\"output_index\":%u,\"item\":", e->rc->nout));
+    put(e, buf_printf(e->out, "{\"type\":\"%s\",\"id\":\"%s\",%s}", type, e->rc->item_id, rest));
+    end_event(e);
 }
 
 static void open_reasoning(struct emitter *e)
 {
-    char id[96];
+    open_item(e, RSP_O_REASONING, "rs", "reasoning", "\"summary\":[]");
+}
 
-    new_item_id(e->rc, "rs", id, sizeof(id));
-    open_item(e, RSP_O_REASONING,
-              json_pack("{s:s,s:s,s:[]}", "type", "reasoning", "id", id, "summary"),
-              json_pack("{s:s,s:s,s:[]}", "type", "reasoning", "id", id, "summary"));
+/* A delta of the open item, written as it goes. */
+static void delta(struct emitter *e, const char *type, const char *index_key, const char *text,
+                  bool logprobs)
+{
+    if (!e->out)
+        return;
+    begin_about(e, type, index_key);
+    put(e, buf_puts(e->out, ",\"delta\":"));
+    put_str(e->out, text);
+    if (logprobs)
+        put(e, buf_puts(e->out, ",\"logprobs\":[]"));
+    end_event(e);
 }
 
 static void r_thought(struct gtrans_sink *s, const char *text)
 {
     struct emitter *e = (struct emitter *)s;
     struct rsp_call *rc = e->rc;
-    json_t *sum, *ev;
 
-    if (rc->open != RSP_O_REASONING || json_object_get(rc->item, "encrypted_content"))
+    if (rc->open != RSP_O_REASONING || rc->sig)
         open_reasoning(e);
-    sum = json_object_get(rc->item, "summary");
-    if (json_array_size(sum) == 0) {
-        (void)json_array_append_new(sum,
-                                    json_pack("{s:s,s:s}", "type", "summary_text", "text", ""));
-        ev = about(rc, "response.reasoning_summary_part.added");
-        (void)json_object_set_new(ev, "summary_index", json_integer(0));
-        (void)json_object_set_new(ev, "part",
-                                  json_pack("{s:s,s:s}", "type", "summary_text", "text", ""));
-        emit(e, ev);
+    if (!rc->summary) {
+        rc->summary = true;
+        if (e->out) {
+            begin_about(e, "response.reasoning_summary_part.added", "summary_index");
+            put(e, buf_puts(e->out, ",\"part\":{\"type\":\"summary_text\",\"text\":\"\"}"));
+            end_event(e);
+        }
     }
     text_add(rc, text);
-    emit_delta(e, "response.reasoning_summary_text.delta", "summary_index", text, false);
+    delta(e, "response.reasoning_summary_text.delta", "summary_index", text, false);
 }
 
 static void r_signature(struct gtrans_sink *s, const char *marked)
 {
     struct emitter *e = (struct emitter *)s;
 
-    if (e->rc->open != RSP_O_REASONING || json_object_get(e->rc->item, "encrypted_content"))
+    if (e->rc->open != RSP_O_REASONING || e->rc->sig)
         open_reasoning(e);
-    (void)json_object_set_new(e->rc->item, "encrypted_content", json_string(marked));
+    e->rc->sig = strdup(marked);
+    if (!e->rc->sig)
+        abort();
 }
 
 static void r_text(struct gtrans_sink *s, const char *text)
 {
     struct emitter *e = (struct emitter *)s;
     struct rsp_call *rc = e->rc;
-    json_t *ev;
-    char id[96];
 
     if (rc->open != RSP_O_MESSAGE) {
-        new_item_id(rc, "msg", id, sizeof(id));
-        open_item(e, RSP_O_MESSAGE,
-                  json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:[]}]}", "type", "message", "id", id,
-                            "status", "in_progress", "role", "assistant", "content", "type",
-                            "output_text", "text", "", "annotations"),
-                  json_pack("{s:s,s:s,s:s,s:s,s:[]}", "type", "message", "id", id, "status",
-                            "in_progress", "role", "assistant", "content"));
-        ev = about(rc, "response.content_part.added");
-        (void)json_object_set_new(ev, "content_index", json_integer(0));
-        (void)json_object_set_new(
-            ev, "part",
-            json_pack("{s:s,s:s,s:[]}", "type", "output_text", "text", "", "annotations"));
-        emit(e, ev);
+        open_item(e, RSP_O_MESSAGE, "msg", "message",
+                  "\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[]");
+        if (e->out) {
+            begin_about(e, "response.content_part.added", "content_index");
+            put(e, buf_puts(e->out, ",\"part\":{\"type\":\"output_text\",\"text\":\"\","
+                                    "\"annotations\":[]}"));
+            end_event(e);
+        }
     }
     text_add(rc, text);
-    emit_delta(e, "response.output_text.delta", "content_index", text, true);
+    delta(e, "response.output_text.delta", "content_index", text, true);
+}
+
+/* A function call item: {type, id, call_id, name, arguments, status} into b. */
+static void call_item(struct buf *b, const char *id, const char *call, const char *name,
+                      const char *args, const char *status)
+{
+    (void)buf_printf(
+        b, "{\"type\":\"function_call\",\"id\":\"%s\",\"call_id\":\"%s\",\"name\":", id, call);
+    put_str(b, name);
+    (void)buf_puts(b, ",\"arguments\":");
+    put_str(b, args);
+    (void)buf_printf(b, ",\"status\":\"%s\"}", status);
 }
 
 static void r_call(struct gtrans_sink *s, const char *name, const json_t *args)
@@ -221,29 +266,36 @@ static void r_call(struct gtrans_sink *s, const char *name, const json_t *args)
     struct rsp_call *rc = e->rc;
     char *a = json_is_object(args) ? json_dumps(args, JSON_COMPACT) : NULL;
     const char *arguments = a ? a : "{}";
-    char id[96], call[96];
-    json_t *ev;
+    char call[96], fc[96];
+    struct buf item;
 
     close_item(e);
     rc->visible = true;
-    new_item_id(rc, "fc", id, sizeof(id));
-    new_item_id(rc, "call", call, sizeof(call));
-    emit(e, json_pack("{s:s,s:I,s:{s:s,s:s,s:s,s:s,s:s,s:s}}", "type", "response.output_item.added",
-                      "output_index", out_index(rc), "item", "type", "function_call", "id", id,
-                      "call_id", call, "name", name, "arguments", "", "status", "in_progress"));
-    rc->item = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "type", "function_call", "id", id, "call_id",
-                         call, "name", name, "arguments", arguments, "status", "completed");
-    ev = about(rc, "response.function_call_arguments.delta");
-    (void)json_object_set_new(ev, "delta", json_string(arguments));
-    emit(e, ev);
-    ev = about(rc, "response.function_call_arguments.done");
-    (void)json_object_set_new(ev, "name", json_string(name));
-    (void)json_object_set_new(ev, "arguments", json_string(arguments));
-    emit(e, ev);
-    emit(e, json_pack("{s:s,s:I,s:O}", "type", "response.output_item.done", "output_index",
-                      out_index(rc), "item", rc->item));
-    (void)json_array_append_new(rc->output, rc->item);
-    rc->item = NULL;
+    new_item_id(rc, "fc");
+    (void)snprintf(fc, sizeof(fc), "%s", rc->item_id);
+    new_item_id(rc, "call");
+    (void)snprintf(call, sizeof(call), "%s", rc->item_id);
+    (void)snprintf(rc->item_id, sizeof(rc->item_id), "%s", fc);
+    if (e->out) {
+        begin_event(e, "response.output_item.added");
+        put(e, buf_printf(e->out, ",\"output_index\":%u,\"item\":", rc->nout));
+        call_item(e->out, rc->item_id, call, name, "", "in_progress");
+        end_event(e);
+        begin_about(e, "response.function_call_arguments.delta", NULL);
+        put(e, buf_puts(e->out, ",\"delta\":"));
+        put_str(e->out, arguments);
+        end_event(e);
+        begin_about(e, "response.function_call_arguments.done", NULL);
+        put(e, buf_puts(e->out, ",\"name\":"));
+        put_str(e->out, name);
+        put(e, buf_puts(e->out, ",\"arguments\":"));
+        put_str(e->out, arguments);
+        end_event(e);
+    }
+    buf_init(&item, 256u * 1024 * 1024);
+    call_item(&item, rc->item_id, call, name, arguments, "completed");
+    item_done(e, item.data, item.len);
+    buf_done(&item);
     free(a);
 }
 
@@ -259,97 +311,59 @@ static bool r_declared(const struct gtrans_sink *s, const char *name)
 
 /* ---------------------------------------------------------------- the Response object */
 
-static json_t *or_default(const json_t *v, json_t *dflt)
+/* A value of the request echoed (any JSON value: strings and numbers too). */
+static void put_value(struct buf *b, const json_t *v)
 {
-    if (v && !json_is_null(v)) {
-        json_decref(dflt);
-        return json_incref((json_t *)(uintptr_t)v);
-    }
-    return dflt;
+    char *d = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+    (void)buf_puts(b, d ? d : "null");
+    free(d);
 }
 
-/* The Response object in progress, the request's settings echoed, no output yet. */
-static json_t *build_envelope(const struct rsp_call *rc)
+/* The request's settings as the Response echoes them: `"key":value,...}` (serialized once). */
+static const char *tail(struct rsp_call *rc)
 {
-    const char *status = "in_progress";
+    static const struct {
+        const char *key, *dflt;
+    } echo[] = {{"instructions", "null"},
+                {"max_output_tokens", "null"},
+                {"parallel_tool_calls", "true"},
+                {"temperature", "1.0"},
+                {"text", "{\"format\":{\"type\":\"text\"}}"},
+                {"tool_choice", "\"auto\""},
+                {"tools", "[]"},
+                {"top_p", "1.0"},
+                {"metadata", "{}"}};
     const json_t *q = rc->req, *rs = json_object_get(q, "reasoning");
-    json_t *r =
-        json_pack("{s:s,s:s,s:I,s:s,s:n,s:n}", "id", rc->id, "object", "response", "created_at",
-                  (json_int_t)rc->created, "status", status, "error", "incomplete_details");
+    struct buf b;
 
-    (void)json_object_set_new(r, "instructions",
-                              or_default(json_object_get(q, "instructions"), json_null()));
-    (void)json_object_set_new(r, "max_output_tokens",
-                              or_default(json_object_get(q, "max_output_tokens"), json_null()));
-    (void)json_object_set_new(r, "model", json_string(rc->oc.model));
-    (void)json_object_set_new(r, "output", json_array());
-    (void)json_object_set_new(r, "parallel_tool_calls",
-                              or_default(json_object_get(q, "parallel_tool_calls"), json_true()));
-    (void)json_object_set_new(r, "previous_response_id",
-                              rc->prev[0] ? json_string(rc->prev) : json_null());
-    (void)json_object_set_new(
-        r, "reasoning",
-        json_pack("{s:o,s:o}", "effort", or_default(json_object_get(rs, "effort"), json_null()),
-                  "summary", or_default(json_object_get(rs, "summary"), json_null())));
-    (void)json_object_set_new(r, "store",
-                              json_boolean(!json_is_false(json_object_get(q, "store"))));
-    (void)json_object_set_new(r, "temperature",
-                              or_default(json_object_get(q, "temperature"), json_real(1.0)));
-    (void)json_object_set_new(
-        r, "text",
-        or_default(json_object_get(q, "text"), json_pack("{s:{s:s}}", "format", "type", "text")));
-    (void)json_object_set_new(r, "tool_choice",
-                              or_default(json_object_get(q, "tool_choice"), json_string("auto")));
-    (void)json_object_set_new(r, "tools", or_default(json_object_get(q, "tools"), json_array()));
-    (void)json_object_set_new(r, "top_p", or_default(json_object_get(q, "top_p"), json_real(1.0)));
-    (void)json_object_set_new(r, "truncation", json_string("disabled"));
-    (void)json_object_set_new(r, "usage", json_null());
-    (void)json_object_set_new(r, "user", json_null());
-    (void)json_object_set_new(r, "metadata",
-                              or_default(json_object_get(q, "metadata"), json_object()));
-    return r;
-}
-
-/* The Response object with `status` and no output (a copy of the call's, built once). */
-static json_t *envelope(struct rsp_call *rc, const char *status)
-{
-    json_t *r;
-
-    if (!rc->env)
-        rc->env = build_envelope(rc);
-    r = json_copy(rc->env);
-    (void)json_object_set_new(r, "status", json_string(status));
-    (void)json_object_set_new(r, "output", json_array());
-    return r;
-}
-
-/* response.created or response.in_progress: the envelope, serialized once. */
-static void emit_life(struct emitter *e, const char *type)
-{
-    struct rsp_call *rc = e->rc;
-
-    if (!e->out)
-        return;
-    if (!rc->env_json) {
-        if (!rc->env)
-            rc->env = build_envelope(rc);
-        rc->env_json = json_dumps(rc->env, JSON_COMPACT);
+    if (rc->tail)
+        return rc->tail;
+    buf_init(&b, 64u * 1024 * 1024);
+    (void)buf_puts(&b, "\"model\":");
+    put_str(&b, rc->oc.model);
+    for (size_t i = 0; i < sizeof(echo) / sizeof(echo[0]); i++) {
+        const json_t *v = json_object_get(q, echo[i].key);
+        (void)buf_printf(&b, ",\"%s\":", echo[i].key);
+        if (v && !json_is_null(v))
+            put_value(&b, v);
+        else
+            (void)buf_puts(&b, echo[i].dflt);
     }
-    if (buf_printf(e->out,
-                   "event: %s\ndata: {\"type\":\"%s\",\"response\":%s,\"sequence_number\":%u}\n\n",
-                   type, type, rc->env_json ? rc->env_json : "{}", rc->seq++) != ST_OK)
-        e->st = ST_TOO_BIG;
-}
-
-static json_t *usage_json(const struct gtrans_usage *u)
-{
-    uint64_t in = u->prompt + u->tool_use, out = u->candidates + u->thoughts;
-
-    return json_pack("{s:I,s:{s:I},s:I,s:{s:I},s:I}", "input_tokens", (json_int_t)in,
-                     "input_tokens_details", "cached_tokens", (json_int_t)u->cached,
-                     "output_tokens", (json_int_t)out, "output_tokens_details", "reasoning_tokens",
-                     (json_int_t)u->thoughts, "total_tokens",
-                     (json_int_t)(u->total ? u->total : in + out));
+    (void)buf_puts(&b, ",\"previous_response_id\":");
+    if (rc->prev[0])
+        put_str(&b, rc->prev);
+    else
+        (void)buf_puts(&b, "null");
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(rs, i ? "summary" : "effort");
+        (void)buf_puts(&b, i ? ",\"summary\":" : ",\"reasoning\":{\"effort\":");
+        put_value(&b, v);
+    }
+    (void)buf_printf(&b, "},\"store\":%s,\"truncation\":\"disabled\",\"user\":null}",
+                     json_is_false(json_object_get(q, "store")) ? "false" : "true");
+    rc->tail = b.data ? b.data : strdup("}");
+    return rc->tail;
 }
 
 static bool refused(const char *finish)
@@ -363,19 +377,64 @@ static bool refused(const char *finish)
     return false;
 }
 
-/* The finished Response: its output, usage and status. */
-static json_t *finished(struct rsp_call *rc)
+/* Why an answer is incomplete, or NULL. */
+static const char *incomplete(const struct rsp_call *rc)
 {
-    const char *why = rc->blocked || refused(rc->finish)                   ? "content_filter"
-                      : rc->finish[0] && !strcmp(rc->finish, "MAX_TOKENS") ? "max_output_tokens"
-                                                                           : NULL;
-    json_t *r = envelope(rc, why ? "incomplete" : "completed");
+    if (rc->blocked || refused(rc->finish))
+        return "content_filter";
+    return strcmp(rc->finish, "MAX_TOKENS") == 0 ? "max_output_tokens" : NULL;
+}
 
-    (void)json_object_set(r, "output", rc->output);
-    (void)json_object_set_new(r, "usage", usage_json(&rc->usage));
+enum rsp_state { R_PROGRESS, R_DONE, R_FAILED };
+
+/* The Response object into b: in progress (no output, no usage), done (completed or
+ * incomplete), or failed with `error` (a JSON object). */
+static void response(struct rsp_call *rc, enum rsp_state state, const char *error, struct buf *b)
+{
+    const char *why = state == R_DONE ? incomplete(rc) : NULL;
+    const struct gtrans_usage *u = &rc->usage;
+    uint64_t in = u->prompt + u->tool_use, out = u->candidates + u->thoughts;
+
+    (void)buf_printf(b,
+                     "{\"id\":\"%s\",\"object\":\"response\",\"created_at\":%lld,\"status\":\"%s\","
+                     "\"error\":%s,\"incomplete_details\":",
+                     rc->id, (long long)rc->created,
+                     state == R_PROGRESS ? "in_progress"
+                     : state == R_FAILED ? "failed"
+                     : why               ? "incomplete"
+                                         : "completed",
+                     error ? error : "null");
     if (why)
-        (void)json_object_set_new(r, "incomplete_details", json_pack("{s:s}", "reason", why));
-    return r;
+        (void)buf_printf(b, "{\"reason\":\"%s\"}", why);
+    else
+        (void)buf_puts(b, "null");
+    (void)buf_puts(b, ",\"output\":[");
+    if (state != R_PROGRESS && rc->items.len)
+        (void)buf_append(b, rc->items.data, rc->items.len);
+    (void)buf_puts(b, "],\"usage\":");
+    if (state == R_DONE)
+        (void)buf_printf(b,
+                         "{\"input_tokens\":%llu,\"input_tokens_details\":{\"cached_tokens\":%llu},"
+                         "\"output_tokens\":%llu,\"output_tokens_details\":{\"reasoning_tokens\":"
+                         "%llu},\"total_tokens\":%llu}",
+                         (unsigned long long)in, (unsigned long long)u->cached,
+                         (unsigned long long)out, (unsigned long long)u->thoughts,
+                         (unsigned long long)(u->total ? u->total : in + out));
+    else
+        (void)buf_puts(b, "null");
+    (void)buf_puts(b, ",");
+    (void)buf_puts(b, tail(rc));
+}
+
+/* A lifecycle event: response.created / .in_progress / .completed / .incomplete / .failed. */
+static void life(struct emitter *e, const char *type, enum rsp_state state, const char *error)
+{
+    if (!e->out)
+        return;
+    begin_event(e, type);
+    put(e, buf_puts(e->out, ",\"response\":"));
+    response(e->rc, state, error, e->out);
+    end_event(e);
 }
 
 /* Upstream's parts, kept for the conversation: stream chunks' plain text joined. */
@@ -404,6 +463,16 @@ static void keep_parts(struct rsp_call *rc, const json_t *cand)
     }
 }
 
+/* Stream events before the first item: created, in_progress. */
+static void start(struct emitter *e)
+{
+    if (!e->out || e->rc->started)
+        return;
+    life(e, "response.created", R_PROGRESS, NULL);
+    life(e, "response.in_progress", R_PROGRESS, NULL);
+    e->rc->started = true;
+}
+
 /* One GenerateContentResponse through the walk. ST_PROTO when it is not one. */
 static enum status take(struct emitter *e, const char *json, size_t len)
 {
@@ -415,17 +484,11 @@ static enum status take(struct emitter *e, const char *json, size_t len)
         json_decref(doc);
         return ST_PROTO;
     }
-    if (!e->rc->output)
-        e->rc->output = json_array();
     if ((um = json_object_get(doc, "usageMetadata")) != NULL)
         gtrans_usage_read(um, &e->rc->usage);
     if (json_object_get(json_object_get(doc, "promptFeedback"), "blockReason"))
         e->rc->blocked = true;
-    if (e->out && !e->rc->started) {
-        emit_life(e, "response.created");
-        emit_life(e, "response.in_progress");
-        e->rc->started = true;
-    }
+    start(e);
     cand = json_array_get(json_object_get(doc, "candidates"), 0);
     fr = json_string_value(json_object_get(cand, "finishReason"));
     if (fr)
@@ -441,17 +504,14 @@ enum status rsp_response(struct rsp_call *rc, const char *body, size_t len, stru
 {
     struct emitter e = EMITTER(rc, NULL);
     enum status st = take(&e, body, len);
-    json_t *r;
 
     *empty = false;
     if (st != ST_OK)
         return st;
     close_item(&e);
     *empty = rsp_stream_empty(rc);
-    r = finished(rc);
-    st = gjson_dump(r, false, out);
-    json_decref(r);
-    return st;
+    response(rc, R_DONE, NULL, out);
+    return ST_OK;
 }
 
 enum status rsp_stream_chunk(struct rsp_call *rc, const char *json, size_t len, struct buf *out)
@@ -461,31 +521,13 @@ enum status rsp_stream_chunk(struct rsp_call *rc, const char *json, size_t len, 
     return take(&e, json, len);
 }
 
-/* Stream events before any chunk (a stream decided by a keep-alive): created, in_progress. */
-static void start(struct emitter *e)
-{
-    if (e->rc->started)
-        return;
-    if (!e->rc->output)
-        e->rc->output = json_array();
-    emit_life(e, "response.created");
-    emit_life(e, "response.in_progress");
-    e->rc->started = true;
-}
-
 void rsp_stream_end(struct rsp_call *rc, struct buf *out)
 {
     struct emitter e = EMITTER(rc, out);
-    json_t *r;
 
     start(&e);
     close_item(&e);
-    r = finished(rc);
-    emit(&e, json_pack("{s:s,s:o}", "type",
-                       strcmp(json_string_value(json_object_get(r, "status")), "completed") == 0
-                           ? "response.completed"
-                           : "response.incomplete",
-                       "response", r));
+    life(&e, incomplete(rc) ? "response.incomplete" : "response.completed", R_DONE, NULL);
 }
 
 bool rsp_stream_empty(const struct rsp_call *rc)
@@ -497,27 +539,33 @@ void rsp_stream_error(struct rsp_call *rc, unsigned status, const char *message,
 {
     struct emitter e = EMITTER(rc, out);
     const char *code = status == 429 ? "rate_limit_exceeded" : "server_error";
-    json_t *r;
+    struct buf err;
 
     start(&e);
     close_item(&e);
-    r = envelope(rc, "failed");
-    (void)json_object_set(r, "output", rc->output);
-    (void)json_object_set_new(r, "error", json_pack("{s:s,s:s}", "code", code, "message", message));
-    emit(&e, json_pack("{s:s,s:o}", "type", "response.failed", "response", r));
-    emit(&e, json_pack("{s:s,s:s,s:s,s:n}", "type", "error", "code", code, "message", message,
-                       "param"));
+    buf_init(&err, 4096);
+    (void)buf_printf(&err, "{\"code\":\"%s\",\"message\":", code);
+    put_str(&err, message);
+    (void)buf_puts(&err, "}");
+    life(&e, "response.failed", R_FAILED, err.data);
+    begin_event(&e, "error");
+    put(&e, buf_printf(out, ",\"code\":\"%s\",\"message\":", code));
+    put_str(out, message);
+    put(&e, buf_puts(out, ",\"param\":null"));
+    end_event(&e);
+    buf_done(&err);
 }
 
 void rsp_call_restart(struct rsp_call *rc)
 {
-    json_decref(rc->output);
     json_decref(rc->parts);
-    json_decref(rc->item);
-    rc->output = rc->parts = rc->item = NULL;
+    rc->parts = NULL;
+    buf_reset(&rc->items);
     buf_reset(&rc->text);
-    rc->seq = rc->nitems = 0;
-    rc->started = rc->visible = rc->blocked = false;
+    free(rc->sig);
+    rc->sig = NULL;
+    rc->nout = rc->seq = rc->nitems = 0;
+    rc->started = rc->visible = rc->blocked = rc->summary = false;
     rc->open = RSP_O_NONE;
     rc->finish[0] = '\0';
     memset(&rc->usage, 0, sizeof(rc->usage));
@@ -525,18 +573,21 @@ void rsp_call_restart(struct rsp_call *rc)
 
 enum status rsp_kept(struct rsp_call *rc, struct buf *out)
 {
-    json_t *conv, *k, *r;
+    json_t *conv;
     enum status st;
 
-    if (!rc->contents || !rc->output)
+    if (!rc->contents)
         return ST_PROTO;
     conv = json_deep_copy(rc->contents);
     if (json_array_size(rc->parts))
         (void)json_array_append_new(conv,
                                     json_pack("{s:s,s:O}", "role", "model", "parts", rc->parts));
-    r = finished(rc);
-    k = json_pack("{s:s,s:o,s:o}", "owner", rc->owner, "response", r, "contents", conv);
-    st = gjson_dump(k, false, out);
-    json_decref(k);
-    return st;
+    (void)buf_puts(out, "{\"owner\":");
+    put_str(out, rc->owner);
+    (void)buf_puts(out, ",\"response\":");
+    response(rc, R_DONE, NULL, out);
+    (void)buf_puts(out, ",\"contents\":");
+    st = gjson_dump(conv, false, out);
+    json_decref(conv);
+    return st == ST_OK ? buf_puts(out, "}") : st;
 }
