@@ -301,7 +301,7 @@ static json_t *translate(const char *file, bool *empty)
 static void check_stream(const char *file, const json_t *got)
 {
     size_t i, n;
-    const json_t *e, *done_items = json_array();
+    const json_t *e, *done_items;
     json_t *items = json_array();
     long open = -1;
 
