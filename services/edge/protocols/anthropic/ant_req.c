@@ -91,14 +91,10 @@ static json_t *url_part(const json_t *src, const char *fallback, const char *at,
 static json_t *file_part(const json_t *src, const char *at, struct client_err *err)
 {
     const char *id = json_string_value(json_object_get(src, "file_id"));
-    char uri[512];
+    json_t *p;
 
-    if (id && strncmp(id, "files/", 6) == 0 && strlen(id) < 200) {
-        (void)snprintf(uri, sizeof(uri), "https://generativelanguage.googleapis.com/v1beta/%s", id);
-        return json_pack("{s:{s:s}}", "fileData", "fileUri", uri);
-    }
-    if (id && gtrans_file_uri(id))
-        return json_pack("{s:{s:s}}", "fileData", "fileUri", id);
+    if ((p = gtrans_file_ref(id)) != NULL)
+        return p;
     (void)ant_bad(err, "%s.source.file_id: use a Gemini Files API name such as files/abc-123.", at);
     return NULL;
 }

@@ -122,6 +122,19 @@ bool gtrans_file_uri(const char *url)
            strstr(url, "/files/") != NULL;
 }
 
+json_t *gtrans_file_ref(const char *id)
+{
+    char uri[512];
+
+    if (id && strncmp(id, "files/", 6) == 0 && strlen(id) < 200) {
+        (void)snprintf(uri, sizeof(uri), "https://generativelanguage.googleapis.com/v1beta/%s", id);
+        return json_pack("{s:{s:s}}", "fileData", "fileUri", uri);
+    }
+    if (id && gtrans_file_uri(id))
+        return json_pack("{s:{s:s}}", "fileData", "fileUri", id);
+    return NULL;
+}
+
 json_t *gtrans_url_part(const char *url, const char *fallback_mime, char *why, size_t n)
 {
     json_t *p;

@@ -53,6 +53,8 @@ bool gtrans_fn_name_ok(const char *name);
 json_t *gtrans_url_part(const char *url, const char *fallback_mime, char *why, size_t n);
 /** A Gemini Files URI (https://generativelanguage.googleapis.com/.../files/...). */
 bool gtrans_file_uri(const char *url);
+/** A fileData part for a Gemini file named "files/<id>" or by its URI; NULL for anything else. */
+json_t *gtrans_file_ref(const char *id);
 /**
  * Walk a candidate's parts in order: thought text; a signature before the part it came with
  * (after a thought's text); text; calls of declared functions. Inline data, code and its

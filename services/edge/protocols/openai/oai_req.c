@@ -134,16 +134,12 @@ static json_t *file_part(const json_t *f, const char *param, struct oai_err *err
 {
     const char *data = json_string_value(json_object_get(f, "file_data"));
     const char *id = json_string_value(json_object_get(f, "file_id"));
-    char uri[512];
+    json_t *p;
 
     if (data)
         return url_part(data, NULL, param, err);
-    if (id && strncmp(id, "files/", 6) == 0 && strlen(id) < 200) {
-        (void)snprintf(uri, sizeof(uri), "https://generativelanguage.googleapis.com/v1beta/%s", id);
-        return json_pack("{s:{s:s}}", "fileData", "fileUri", uri);
-    }
-    if (id && gtrans_file_uri(id))
-        return json_pack("{s:{s:s}}", "fileData", "fileUri", id);
+    if ((p = gtrans_file_ref(id)) != NULL)
+        return p;
     (void)oai_bad(err, param,
                   "A file part needs file_data (a data URL) or file_id (a Gemini Files API name "
                   "such as files/abc-123).");

@@ -114,14 +114,10 @@ static json_t *media_part(const char *url, const char *fallback, const char *par
 
 static json_t *file_id_part(const char *id, const char *param, struct oai_err *err)
 {
-    char uri[512];
+    json_t *p;
 
-    if (id && strncmp(id, "files/", 6) == 0 && strlen(id) < 200) {
-        (void)snprintf(uri, sizeof(uri), "https://generativelanguage.googleapis.com/v1beta/%s", id);
-        return json_pack("{s:{s:s}}", "fileData", "fileUri", uri);
-    }
-    if (id && gtrans_file_uri(id))
-        return json_pack("{s:{s:s}}", "fileData", "fileUri", id);
+    if ((p = gtrans_file_ref(id)) != NULL)
+        return p;
     (void)oai_bad(err, param, "file_id must be a Gemini Files API name such as files/abc-123.");
     return NULL;
 }
