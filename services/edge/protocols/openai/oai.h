@@ -127,6 +127,8 @@ struct client_err;
 struct client_req;
 struct ingress;
 const char *oai_token(const struct client_req *rq, struct client_err *err);
+/** err from an OpenAI-format refusal e (`fallback` its message when e was never filled). */
+void oai_refuse_with(struct client_err *err, const struct oai_err *e, const char *fallback);
 void oai_no_model(const struct ingress *in, struct client_err *err);
 void oai_refusal(const struct client_err *err, struct buf *out);
 const char *oai_stream_type(const void *st);

@@ -10,7 +10,7 @@
 #include "edge_config.h"
 #include "oai.h"
 
-static void refuse_with(struct client_err *err, const struct oai_err *e, const char *fallback)
+void oai_refuse_with(struct client_err *err, const struct oai_err *e, const char *fallback)
 {
     client_err_set(err, e->status ? e->status : 400, e->code, e->status ? e->message : fallback);
     (void)snprintf(err->param, sizeof(err->param), "%s", e->param);
@@ -87,7 +87,7 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
     }
     if (oai_peek(in->client == RT_OAI_CHAT ? OAI_CHAT : OAI_EMBED, data, len, oc->derive, oc,
                  in->up.model, sizeof(in->up.model), &e) != ST_OK) {
-        refuse_with(err, &e, "Invalid request.");
+        oai_refuse_with(err, &e, "Invalid request.");
         return ST_INVALID;
     }
     (void)snprintf(in->asked, sizeof(in->asked), "%s", oc->model);
@@ -109,7 +109,7 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
     if (in->up.post) {
         if ((oc->kind == OAI_CHAT ? oai_chat_request(oc, in->up.model, out, &e)
                                   : oai_embed_request(oc, in->up.model, out, &e)) != ST_OK) {
-            refuse_with(err, &e, "The request is too large.");
+            oai_refuse_with(err, &e, "The request is too large.");
             return ST_INVALID;
         }
         oai_call_done_doc(oc);

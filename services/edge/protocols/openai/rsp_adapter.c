@@ -94,8 +94,7 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
     }
     if (rsp_peek(data, len, rq->cfg->oai_derived, rc, in->up.model, sizeof(in->up.model), &e) !=
         ST_OK) {
-        client_err_set(err, e.status ? e.status : 400, e.code, e.message);
-        (void)snprintf(err->param, sizeof(err->param), "%s", e.param);
+        oai_refuse_with(err, &e, "Invalid request.");
         return ST_INVALID;
     }
     rc->keep = rc->keep && store_ttl_s(rc->store) > 0;
@@ -178,8 +177,7 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
         return ST_INVALID;
     }
     if (rsp_request(rc, in->up.model, prev, out, &e) != ST_OK) {
-        client_err_set(err, e.status ? e.status : 400, e.code, e.message);
-        (void)snprintf(err->param, sizeof(err->param), "%s", e.param);
+        oai_refuse_with(err, &e, "The request is too large.");
         json_decref(prev);
         return ST_INVALID;
     }
