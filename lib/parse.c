@@ -106,3 +106,21 @@ const char *parse_word(const char **p, const char *seps, size_t *ret_len)
     *ret_len = len;
     return s;
 }
+
+size_t parse_header_lines(char *text, const char **names, const char **values, size_t max)
+{
+    size_t n = 0;
+    char *line, *save = NULL;
+
+    for (line = strtok_r(text, "\r\n", &save); line && n < max;
+         line = strtok_r(NULL, "\r\n", &save)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        names[n] = line;
+        values[n] = colon + 1 + (colon[1] == ' ');
+        n++;
+    }
+    return n;
+}

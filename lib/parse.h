@@ -28,4 +28,10 @@ enum status parse_span_ms(const char *s, uint64_t max_ms, uint64_t *ret);
  */
 const char *parse_word(const char **p, const char *seps, size_t *ret_len);
 
+/**
+ * Split "Name: value\r\n" lines in place (text is modified) into at most max name/value pairs;
+ * lines without a colon are skipped. Returns the pairs found.
+ */
+size_t parse_header_lines(char *text, const char **names, const char **values, size_t max);
+
 #endif

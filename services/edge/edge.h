@@ -57,6 +57,12 @@ struct call {
     const struct adapter *proto; /* the client's protocol: shapes every byte it reads */
     void *pst;                   /* the adapter's state for this call (proto->free) */
     char upath[600];             /* upstream path */
+    char pin[128];               /* only keys of this project: the resources it uses are its */
+    char pin_what[ROUTE_RESOURCE_MAX]; /* one of them, for messages */
+    char *fwd_headers;     /* REST: request headers for upstream ("Name: value\r\n"), or NULL */
+    char *up_headers;      /* REST: upstream's headers for the client, or NULL */
+    char up_ctype[128];    /* REST: upstream's content type ("" when it sent none) */
+    char public_base[160]; /* REST: the gateway as the client called it (upload URLs) */
     char *body;
     size_t body_len;
     unsigned est_tokens; /* the upstream body's input tokens, estimated (token quotas) */
@@ -174,6 +180,9 @@ struct live;
 void edge_set_live(struct edge *e, struct live *l);
 /** The live settings (thread-safe to read through live.h). */
 struct live *edge_live(const struct edge *e);
+struct store;
+/** Before edge_run: the shared store, where the resource registry lives (borrowed; NULL: none). */
+void edge_set_store(struct edge *e, struct store *s);
 /** Before edge_run: the limiter that admits calls whose token has limits (borrowed). */
 void edge_set_limiter(struct edge *e, struct limiter *l);
 /** From the limiter thread: the admission verdict for call `id`. */

@@ -55,6 +55,9 @@ struct edge_config {
     bool oai_derived;             /* OpenAI routes know "<model>-search" and "<model>-nothinking" */
     unsigned responses_ttl_s;     /* stored Responses are kept this long (0: none are) */
     unsigned responses_max_bytes; /* a stored Response (its conversation) at most */
+    bool passthrough;             /* unknown /v1beta/ and /v1/ routes go upstream with a key */
+    unsigned upload_max_mb;       /* a file uploaded through the gateway at most (MiB) */
+    const char *public_url;       /* the gateway's address for upload URLs ("": the Host) */
     const char *edge_id;          /* this replica in request events (default host-pid) */
     unsigned tail_heartbeat_s;    /* live tail: an SSE comment this often */
     bool request_events;          /* publish a RequestEvent per request (the request log) */

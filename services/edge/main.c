@@ -76,6 +76,9 @@ static const struct cfg_field edge_fields[] = {
     CFG_UINT("SB_RESPONSES_TTL_S", struct edge_config, responses_ttl_s, 3600, 0, 30u * 86400),
     CFG_UINT("SB_RESPONSES_MAX_BYTES", struct edge_config, responses_max_bytes, 16u * 1024 * 1024,
              1024, 256u * 1024 * 1024),
+    CFG_BOOL("SB_PASSTHROUGH", struct edge_config, passthrough, true),
+    CFG_UINT("SB_UPLOAD_MAX_MB", struct edge_config, upload_max_mb, 2048, 1, 1048576),
+    CFG_STR("SB_PUBLIC_URL", struct edge_config, public_url, ""),
     CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
     CFG_BOOL("SB_REQUEST_EVENTS", struct edge_config, request_events, true),
     CFG_UINT("SB_TAIL_HEARTBEAT_S", struct edge_config, tail_heartbeat_s, 15, 1, 300),
@@ -214,6 +217,7 @@ int main(int argc, char **argv)
         LOG_ERROR("startup.failed", "step=redis what=store");
         goto out;
     }
+    edge_set_store(e, store);
     live = live_new(&cfg);
     edge_set_live(e, live);
     if (admin_new(&cfg, bus, e, tokens, &admin) != ST_OK)

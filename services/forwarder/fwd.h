@@ -23,6 +23,7 @@ struct fwd_req {
     char *model;
     char *method;
     char *path;
+    char *headers; /* request headers for upstream: "Name: value\r\n" lines ("" for none) */
     char *body;
     size_t body_len;   /* bytes in body so far */
     size_t body_total; /* announced length */
@@ -42,6 +43,7 @@ struct fwd_frame {
     const char *fwd_id;       /* ACCEPTED, BUSY */
     unsigned status;          /* HEAD, ERROR */
     const char *content_type; /* HEAD */
+    const char *headers;      /* HEAD: upstream headers passed on, "name: value\r\n" lines */
     uint64_t upstream_us;     /* HEAD, END, ERROR */
     const void *data;         /* DATA payload or ERROR body */
     size_t len;

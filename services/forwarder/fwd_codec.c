@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/codec.h"
+#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #include "fwd.h"
@@ -11,7 +12,42 @@
 #include "proto/keypool.pb-c.h"
 #include "proto/settings.pb-c.h"
 
-#define MAX_BODY (64u * 1024 * 1024)
+#define MAX_BODY    (64u * 1024 * 1024)
+#define HEADERS_MAX 32
+#define HEADER_MAX  1024
+
+/* A header name or value safe to put on a request line: no control characters. */
+static bool header_text_ok(const char *s, bool name)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 ? name : n > HEADER_MAX)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || (name && (*s == ':' || *s == ' ')))
+            return false;
+    return true;
+}
+
+/* The request's headers as "Name: value\r\n" lines; ST_INVALID for one that is not safe. */
+static enum status request_headers(const Sb__V1__ForwardRequest *m, char **ret)
+{
+    struct buf b;
+
+    buf_init(&b, (size_t)HEADERS_MAX * (HEADER_MAX + 64));
+    (void)buf_puts(&b, "");
+    for (size_t i = 0; i < m->n_headers; i++) {
+        const Sb__V1__Header *h = m->headers[i];
+        if (i >= HEADERS_MAX || !header_text_ok(h->name, true) ||
+            !header_text_ok(h->value, false) ||
+            buf_printf(&b, "%s: %s\r\n", h->name, h->value) != ST_OK) {
+            buf_done(&b);
+            return ST_INVALID;
+        }
+    }
+    *ret = buf_take(&b, NULL);
+    return ST_OK;
+}
 
 enum status fwd_codec_request(const void *data, size_t len, const char *reply, struct fwd_req *ret)
 {
@@ -20,12 +56,12 @@ enum status fwd_codec_request(const void *data, size_t len, const char *reply, s
 
     if (!m)
         return ST_PROTO;
+    memset(&r, 0, sizeof(r));
     if (!m->lease || !m->path[0] || m->body_len > MAX_BODY || m->body.len > MAX_BODY ||
-        m->body_pieces > 4096) {
+        m->body_pieces > 4096 || request_headers(m, &r.headers) != ST_OK) {
         sb__v1__forward_request__free_unpacked(m, NULL);
         return ST_INVALID;
     }
-    memset(&r, 0, sizeof(r));
     r.request_id = xstrdup(m->request_id);
     r.reply = xstrdup(reply ? reply : "");
     r.lease_id = xstrdup(m->lease->lease_id);
@@ -67,6 +103,7 @@ void fwd_req_done(struct fwd_req *r)
     free(r->model);
     free(r->method);
     free(r->path);
+    free(r->headers);
     free(r->body);
     memset(r, 0, sizeof(*r));
 }
@@ -130,6 +167,28 @@ static enum status put_len_delimited(struct buf *out, unsigned field, size_t len
     return ST_OK;
 }
 
+#define HEAD_MAX 8
+
+/* Upstream's "name: value\r\n" lines into at most HEAD_MAX Header messages (copied into *text,
+ * which the caller frees). */
+static size_t head_lines(const char *lines, Sb__V1__Header *h, Sb__V1__Header **hp, char **text)
+{
+    const char *names[HEAD_MAX], *values[HEAD_MAX];
+    size_t n;
+
+    if (!lines || !lines[0])
+        return 0;
+    *text = xstrdup(lines);
+    n = parse_header_lines(*text, names, values, HEAD_MAX);
+    for (size_t i = 0; i < n; i++) {
+        sb__v1__header__init(&h[i]);
+        h[i].name = CODEC_STR(names[i]);
+        h[i].value = CODEC_STR(values[i]);
+        hp[i] = &h[i];
+    }
+    return n;
+}
+
 static enum status pack_frame(const Sb__V1__Frame *fr, struct buf *out)
 {
     size_t n = sb__v1__frame__get_packed_size(fr);
@@ -161,8 +220,10 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
     Sb__V1__Accepted acc = SB__V1__ACCEPTED__INIT;
     Sb__V1__Busy busy = SB__V1__BUSY__INIT;
     Sb__V1__Head head = SB__V1__HEAD__INIT;
-    Sb__V1__Header ct = SB__V1__HEADER__INIT;
-    Sb__V1__Header *hdrs[1] = {&ct};
+    Sb__V1__Header hv[HEAD_MAX + 1];
+    Sb__V1__Header *hdrs[HEAD_MAX + 1];
+    char *htext = NULL;
+    enum status st;
     Sb__V1__Data dat = SB__V1__DATA__INIT;
     Sb__V1__Keepalive ka = SB__V1__KEEPALIVE__INIT;
     Sb__V1__End end = SB__V1__END__INIT;
@@ -185,11 +246,14 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
         head.status = f->status;
         head.upstream_us = f->upstream_us;
         if (f->content_type) {
-            ct.name = CODEC_STR("content-type");
-            ct.value = CODEC_STR(f->content_type);
-            head.n_headers = 1;
-            head.headers = hdrs;
+            sb__v1__header__init(&hv[0]);
+            hv[0].name = CODEC_STR("content-type");
+            hv[0].value = CODEC_STR(f->content_type);
+            hdrs[head.n_headers++] = &hv[0];
         }
+        head.n_headers +=
+            head_lines(f->headers, hv + head.n_headers, hdrs + head.n_headers, &htext);
+        head.headers = hdrs;
         fr.kind_case = SB__V1__FRAME__KIND_HEAD;
         fr.head = &head;
         break;
@@ -234,7 +298,9 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
         fr.error = &err;
         break;
     }
-    return pack_frame(&fr, out);
+    st = pack_frame(&fr, out);
+    free(htext);
+    return st;
 }
 
 enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *out)

@@ -48,6 +48,7 @@ struct job {
     enum err_class abort_cls; /* set when this loop aborted the transfer */
     const char *abort_msg;
     char content_type[128];
+    struct buf up_hdrs; /* upstream headers passed on (x-goog-upload-*, x-gemini-*) */
     struct buf err_body;
     struct buf piece;
     struct buf mid_error;
@@ -318,6 +319,7 @@ static void job_free(struct job *j)
     curl_slist_free_all(j->hdrs);
     free(j->url);
     buf_done(&j->err_body);
+    buf_done(&j->up_hdrs);
     buf_done(&j->piece);
     buf_done(&j->mid_error);
     buf_done(&j->batch);
@@ -381,6 +383,7 @@ static void send_head(struct job *j)
     struct fwd_frame fr = {.kind = FF_HEAD,
                            .status = j->status,
                            .content_type = j->content_type[0] ? j->content_type : NULL,
+                           .headers = j->up_hdrs.len ? j->up_hdrs.data : NULL,
                            .upstream_us = clock_mono_us() - j->t_start_us};
     send_frame(j, &fr);
     j->head_sent = 1;
@@ -420,6 +423,14 @@ static enum status on_event(enum sse_kind kind, const char *payload, size_t len,
     return ST_OK;
 }
 
+/* An upstream header the client gets too: the resumable upload protocol's, Gemini's own (the
+ * service tier a request was served on). */
+static bool passed_on(const char *p, size_t len)
+{
+    return (len > 14 && strncasecmp(p, "x-goog-upload-", 14) == 0) ||
+           (len > 9 && strncasecmp(p, "x-gemini-", 9) == 0);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct job *j = arg;
@@ -430,6 +441,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         (void)curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
         j->status = (unsigned)code;
         j->content_type[0] = '\0';
+        buf_reset(&j->up_hdrs);
+    } else if (passed_on(p, len)) {
+        size_t e = len;
+        while (e > 0 && (p[e - 1] == '\r' || p[e - 1] == '\n'))
+            e--;
+        if (buf_append(&j->up_hdrs, p, e) == ST_OK)
+            (void)buf_puts(&j->up_hdrs, "\r\n");
     } else if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
         size_t s = 13, e = len;
         while (s < e && (p[s] == ' ' || p[s] == '\t'))
@@ -481,6 +499,37 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* Whether "Name: value\r\n" lines carry a header called name. */
+static bool request_header(const char *lines, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = lines; p && *p;) {
+        if (strncasecmp(p, name, n) == 0 && p[n] == ':')
+            return true;
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    return false;
+}
+
+/* The request's own headers for upstream (checked by the codec: no control characters). */
+static void append_headers(struct job *j)
+{
+    char line[1200];
+
+    for (const char *p = j->req.headers; p && *p;) {
+        const char *e = strstr(p, "\r\n");
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len && len < sizeof(line)) {
+            memcpy(line, p, len);
+            line[len] = '\0';
+            j->hdrs = curl_slist_append(j->hdrs, line);
+        }
+        p = e ? e + 2 : NULL;
+    }
+}
+
 static enum status start_transfer(struct job *j)
 {
     struct fwd *f = j->f;
@@ -495,8 +544,10 @@ static enum status start_transfer(struct job *j)
     (void)snprintf(hdr, sizeof(hdr), "x-goog-api-key: %s", j->req.secret);
     j->hdrs = curl_slist_append(j->hdrs, hdr);
     memset(hdr, 0, sizeof(hdr));
-    j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json");
+    if (!request_header(j->req.headers, "content-type"))
+        j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json");
     j->hdrs = curl_slist_append(j->hdrs, "Expect:");
+    append_headers(j);
     (void)curl_easy_setopt(j->easy, CURLOPT_URL, j->url);
     (void)curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->hdrs);
     (void)curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L);
@@ -520,6 +571,8 @@ static enum status start_transfer(struct job *j)
     } else {
         (void)curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->req.body);
         (void)curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->req.body_len);
+        if (strcmp(j->req.method, "POST") != 0) /* PATCH, DELETE, PUT: with the body as given */
+            (void)curl_easy_setopt(j->easy, CURLOPT_CUSTOMREQUEST, j->req.method);
     }
     j->t_start_us = clock_mono_us();
     j->t_frame_us = j->t_start_us;
@@ -690,6 +743,7 @@ static void on_forward(struct fwd *f, struct bus_msg *msg, int draining, int pro
     j->req = req;
     j->probe = probe;
     buf_init(&j->err_body, ERR_BODY_MAX);
+    buf_init(&j->up_hdrs, 4096);
     buf_init(&j->piece, PIECE_MAX);
     buf_init(&j->mid_error, ERR_BODY_MAX);
     buf_init(&j->batch, 64u * 1024 * 1024);

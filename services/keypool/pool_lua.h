@@ -39,15 +39,17 @@
     "end\n"
 
 /*
- * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick,
- * exclude... The tick (0-999, thousandths of a ms) orders leases granted within one millisecond,
+ * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick, pin,
+ * exclude... pin: "" or the only project to lease from (it has no active key: {'dead', 'pin'}).
+ * The tick (0-999, thousandths of a ms) orders leases granted within one millisecond,
  * so several in a row (a reserve) still rotate in least-recently-used order.
  */
 static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n" LUA_NEED_OF "local ex = {}\n"
-    "for i = 1, nex do ex[ARGV[10 + i]] = true end\n"
+    "local pin = ARGV[11]\n"
+    "for i = 1, nex do ex[ARGV[11 + i]] = true end\n"
     "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
     "if redis.call('SADD', P .. 'models', M) == 1 then\n"
     "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
@@ -59,7 +61,14 @@ static const char LUA_LEASE[] =
     "end\n"
     "local minute = math.floor(now / 60000)\n"
     "local need = need_of(est)\n"
-    "local cands = redis.call('ZRANGE', av, 0, 4 * K + nex - 1)\n"
+    "local cands\n"
+    "if pin ~= '' then\n"
+    "  if not redis.call('ZSCORE', P .. 'projects', pin) then return {'dead', 'pin'} end\n"
+    "  cands = {}\n"
+    "  if redis.call('ZSCORE', av, pin) then cands = {pin} end\n"
+    "else\n"
+    "  cands = redis.call('ZRANGE', av, 0, 4 * K + nex - 1)\n"
+    "end\n"
     "local best, bestkey, besthead = nil, nil, 0\n"
     "local backoff, tokwait = nil, false\n"
     "for _, p in ipairs(cands) do\n"
@@ -111,6 +120,10 @@ static const char LUA_LEASE[] =
     "if not best then\n"
     "  if redis.call('ZCARD', P .. 'projects') == 0 then return {'dead', '0'} end\n"
     "  local c = redis.call('ZRANGE', cool, 0, 0, 'WITHSCORES')\n"
+    "  if pin ~= '' then\n"
+    "    local cs = redis.call('ZSCORE', cool, pin)\n"
+    "    c = cs and {pin, cs} or {}\n"
+    "  end\n"
     "  local untilv = backoff\n"
     "  if tokwait and (not untilv or (minute + 1) * 60000 < untilv) then\n"
     "    untilv = (minute + 1) * 60000\n"

@@ -21,6 +21,8 @@
 #include "lib/signals.h"
 #include "lib/xalloc.h"
 
+#include "fake_res.h"
+
 struct stream;
 
 struct req {
@@ -81,6 +83,47 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned code, co
     fake_status_error(&b, code, status, msg);
     rc = send_json(conn, code, &b);
     buf_done(&b);
+    return rc;
+}
+
+static const char *http_header(const struct fake_http *h, const char *name)
+{
+    return MHD_lookup_connection_value(h->conn, MHD_HEADER_KIND, name);
+}
+
+static const char *http_query(const struct fake_http *h, const char *name)
+{
+    return MHD_lookup_connection_value(h->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* The key-bound routes (fake_res.c): uploads, downloads, files, caches, batches, and any other
+ * route beyond models. */
+static enum MHD_Result rest(struct MHD_Connection *conn, const char *url, const char *method,
+                            const struct req *rq, const char *project, const char *p)
+{
+    struct fake_http h = {method,       url,  rq->body.data ? rq->body.data : "",
+                          rq->body.len, conn, http_header,
+                          http_query};
+    struct fake_answer a = {0};
+    struct MHD_Response *r;
+    enum MHD_Result rc;
+
+    buf_init(&a.body, 1u << 30);
+    if (strncmp(url, "/upload/", 8) == 0)
+        (void)fake_res_upload(&h, project, &a);
+    else if (strncmp(url, "/download/", 10) == 0)
+        (void)fake_res_download(&h, p, project, &a);
+    else
+        (void)fake_res_rest(&h, p, project, &a);
+    r = MHD_create_response_from_buffer(
+        a.body.len, a.body.data ? a.body.data : (void *)(uintptr_t) "", MHD_RESPMEM_MUST_COPY);
+    (void)MHD_add_response_header(r, "Content-Type",
+                                  a.ctype[0] ? a.ctype : "application/json; charset=UTF-8");
+    for (size_t i = 0; i < a.nh; i++)
+        (void)MHD_add_response_header(r, a.hname[i], a.hvalue[i]);
+    rc = MHD_queue_response(conn, a.status ? a.status : 500, r);
+    MHD_destroy_response(r);
+    buf_done(&a.body);
     return rc;
 }
 
@@ -230,12 +273,32 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
                           "Method doesn't allow unregistered callers (callers without established "
                           "identity). Please use API Key or other form of API consumer identity "
                           "to call this API.");
-    if (strncmp(url, "/v1beta/", 8) == 0)
-        p = url + 8;
-    else if (strncmp(url, "/v1/", 4) == 0)
-        p = url + 4;
-    else
-        return send_error(conn, 404, "NOT_FOUND", "Method not found.");
+    {
+        const char *u = url;
+        bool bound = strncmp(u, "/upload/", 8) == 0 || strncmp(u, "/download/", 10) == 0;
+        if (bound)
+            u = strchr(u + 1, '/');
+        if (strncmp(u, "/v1beta/", 8) == 0)
+            p = u + 8;
+        else if (strncmp(u, "/v1/", 4) == 0)
+            p = u + 4;
+        else
+            return send_error(conn, 404, "NOT_FOUND", "Method not found.");
+        if (bound || (strncmp(p, "models", 6) != 0 || (p[6] && p[6] != '/')) ||
+            strstr(p, ":batchGenerateContent")) {
+            const char *project = fake_key_project(key);
+            if (!project) {
+                memset(&plan, 0, sizeof(plan));
+                buf_init(&out, 1 << 16);
+                st = fake_error_body(FF_INVALID, &plan, "", &out);
+                rc = send_json(conn, st, &out);
+                buf_done(&out);
+                return rc;
+            }
+            fake_note_body(rq->body.data, rq->body.len);
+            return rest(conn, url, method, rq, project, p);
+        }
+    }
     if (strncmp(p, "models/", 7) == 0) {
         const char *m = p + 7, *colon = strchr(m, ':');
         size_t ml = colon ? (size_t)(colon - m) : strlen(m);
@@ -308,6 +371,17 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     } else if (strcmp(action, "generateContent") == 0 ||
                strcmp(action, "streamGenerateContent") == 0) {
         st = fake_validate_generate(req, model, &out);
+        if (st == 0) {
+            struct fake_answer denied = {0};
+            buf_init(&denied.body, 1 << 16);
+            if (!fake_res_refs_ok(req, fake_key_project(key) ? fake_key_project(key) : "",
+                                  &denied)) {
+                rc = send_json(conn, denied.status, &denied.body);
+                buf_done(&denied.body);
+                goto out;
+            }
+            buf_done(&denied.body);
+        }
         if (st == 0) {
             json_t *chunks = fake_generate_chunks(req, model);
             if (plan.fault == FF_EMPTY)

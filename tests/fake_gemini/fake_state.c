@@ -13,6 +13,7 @@
 #include "lib/xalloc.h"
 
 #include "fake.h"
+#include "fake_res.h"
 
 #define MAX_KEYS    256
 #define MAX_SCRIPTS 256
@@ -333,6 +334,7 @@ static char *stats_locked(void)
         json_pack("{s:I,s:I,s:{s:I,s:I,s:I}}", "tokens_in", (json_int_t)usage.tokens_in, "admitted",
                   (json_int_t)usage.admitted, "quota_429", "rpm", (json_int_t)usage.q_rpm, "tpm",
                   (json_int_t)usage.q_tpm, "rpd", (json_int_t)usage.q_rpd));
+    fake_res_stats(root);
     (void)json_object_set_new(root, "last_body",
                               json_stringn(last_body.data ? last_body.data : "", last_body.len));
     s = json_dumps(root, JSON_COMPACT);
@@ -358,6 +360,7 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         nlogs = 0;
         aborted_total = 0;
         models_inflight_max = 0;
+        fake_res_reset();
         for (size_t i = 0; i < nkeys; i++)
             keys[i].calls = keys[i].aborted = 0;
     } else if (strcmp(path, "/_fake/script") == 0 && json_is_object(req)) {

@@ -20,6 +20,7 @@
 #include "http_int.h"
 #include "pipe.h"
 #include "protocols.h"
+#include "registry.h"
 
 static const char *const verdict_text[] = {
     [TOK_OK] = "",
@@ -37,6 +38,31 @@ static const char *rq_header(const struct client_req *rq, const char *name)
 static const char *rq_query(const struct client_req *rq, const char *name)
 {
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct each_ctx {
+    void (*fn)(void *arg, const char *name, const char *value);
+    void *arg;
+};
+
+static enum MHD_Result each_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    const struct each_ctx *x = cls;
+    (void)kind;
+
+    if (key)
+        x->fn(x->arg, key, value ? value : "");
+    return MHD_YES;
+}
+
+static void rq_each(const struct client_req *rq, bool query,
+                    void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    struct each_ctx x = {fn, arg};
+
+    (void)MHD_get_connection_values(rq->conn, query ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND,
+                                    each_value, &x);
 }
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -125,6 +151,7 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
                                 .cfg = h->cfg,
                                 .header = rq_header,
                                 .query = rq_query,
+                                .each = rq_each,
                                 .store = h->store,
                                 .conn = conn};
     for (size_t i = 0; i < edge_nprotocols && st != ST_OK && st != ST_INVALID; i++) {
@@ -261,7 +288,7 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
     struct call *c;
     enum MHD_Result rc;
 
-    if (r->in.up.post && (r->too_big || r->body.len == 0))
+    if ((r->in.up.post && (r->too_big || r->body.len == 0)) || (r->in.up.raw && r->too_big))
         return refuse_body(conn, r);
     if (proto->body(&r->rq, &r->in, r->body.data, r->body.len, &err) != ST_OK)
         return http_refuse(conn, r, &err);
@@ -284,6 +311,22 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
         call_free(c);
         return rc;
     }
+    {
+        const char *b = tr.len ? tr.data : r->body.data;
+        size_t blen = tr.len ? tr.len : r->body.len;
+        if (registry_pin(h->store, r->tok.id, r->in.up.resource,
+                         r->in.up.kind == RT_UPLOAD ? NULL : b,
+                         r->in.up.kind == RT_UPLOAD ? 0 : blen, c->pin, sizeof(c->pin), c->pin_what,
+                         sizeof(c->pin_what), &err) != ST_OK) {
+            rc = http_refuse(conn, r, &err);
+            buf_done(&tr);
+            call_free(c);
+            return rc;
+        }
+    }
+    if (r->in.headers[0])
+        c->fwd_headers = xstrdup(r->in.headers);
+    (void)snprintf(c->public_base, sizeof(c->public_base), "%s", r->in.base);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->in.asked);
     c->client_kind = r->in.client;
     c->proto = proto;
@@ -291,7 +334,7 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
     r->in.st = NULL;
     if (tr.len)
         c->body = buf_take(&tr, &c->body_len);
-    else if (r->in.up.post)
+    else if (r->in.up.post || (r->in.up.raw && r->body.len))
         c->body = buf_take(&r->body, &c->body_len);
     buf_done(&tr);
     return submit(h, conn, r, c);

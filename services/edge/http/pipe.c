@@ -25,8 +25,7 @@ struct pipe {
     unsigned status;
     char content_type[96];
     char request_id[40];
-    char hname[PIPE_MAX_HEADERS][32];
-    char hval[PIPE_MAX_HEADERS][256]; /* Set-Cookie is the longest */
+    char *hname[PIPE_MAX_HEADERS], *hval[PIPE_MAX_HEADERS]; /* owned */
     size_t nheaders;
     struct buf out;
     size_t off;     /* bytes of out already handed to MHD */
@@ -45,6 +44,15 @@ struct pipe *pipe_new(struct MHD_Connection *conn, const char *request_id, size_
     return p;
 }
 
+static void drop_headers(struct pipe *p)
+{
+    for (size_t i = 0; i < p->nheaders; i++) {
+        free(p->hname[i]);
+        free(p->hval[i]);
+    }
+    p->nheaders = 0;
+}
+
 void pipe_unref(struct pipe *p)
 {
     int left;
@@ -57,6 +65,7 @@ void pipe_unref(struct pipe *p)
     if (left > 0)
         return;
     buf_done(&p->out);
+    drop_headers(p);
     (void)pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -83,10 +92,10 @@ enum status pipe_decide(struct pipe *p, unsigned status, const char *content_typ
     p->status = status;
     p->streaming = streaming;
     (void)snprintf(p->content_type, sizeof(p->content_type), "%s", content_type);
-    p->nheaders = 0;
+    drop_headers(p);
     for (size_t i = 0; i < nheaders && i < PIPE_MAX_HEADERS; i++) {
-        (void)snprintf(p->hname[i], sizeof(p->hname[i]), "%s", headers[2 * i]);
-        (void)snprintf(p->hval[i], sizeof(p->hval[i]), "%s", headers[2 * i + 1]);
+        p->hname[i] = xstrdup(headers[2 * i]);
+        p->hval[i] = xstrdup(headers[2 * i + 1]);
         p->nheaders++;
     }
     p->decided = true;

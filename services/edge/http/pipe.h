@@ -17,7 +17,7 @@ struct MHD_Connection;
 struct MHD_Response;
 struct pipe;
 
-#define PIPE_MAX_HEADERS 6
+#define PIPE_MAX_HEADERS 12
 
 /** New pipe for conn with two references (MHD side and loop side). */
 struct pipe *pipe_new(struct MHD_Connection *conn, const char *request_id, size_t max_buffered);

@@ -31,6 +31,9 @@ struct client_req {
     const char *(*header)(const struct client_req *rq, const char *name);
     /** A query argument, or NULL. */
     const char *(*query)(const struct client_req *rq, const char *name);
+    /** fn for each request header (query false) or query argument (query true), in order. */
+    void (*each)(const struct client_req *rq, bool query,
+                 void (*fn)(void *arg, const char *name, const char *value), void *arg);
     struct store *store; /* the shared store (store.h), or NULL */
     const char *client;  /* the client token's id, once checked (what it owns in the store) */
     void *conn;          /* the front's connection, for header() and query() */
@@ -53,6 +56,8 @@ struct ingress {
     struct route up;        /* the upstream route; up.model: the model named, then resolved */
     char asked[128];        /* the model as the client named it */
     bool sse;               /* native streams: SSE framing */
+    char headers[4096];     /* request headers for upstream, "Name: value\r\n" lines (REST) */
+    char base[160];         /* the gateway as the client called it, for upload URLs (REST) */
     unsigned local;         /* set by translate: answered here with this status, no upstream */
     void *st;               /* the adapter's state for the call (adapter->free) */
 };

@@ -4,6 +4,7 @@
  * within the retry budget and the deadline, or the answer the attempts learnt.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/clock.h"
@@ -139,6 +140,12 @@ bool attempt_retry_later(struct call *c, uint64_t lease_timeout_ms)
     return true;
 }
 
+/* The model a call's leases are counted under: routes that name none share one name each. */
+const char *attempt_model(const struct call *c)
+{
+    return c->route.model[0] ? c->route.model : route_rest(c->route.kind) ? "rest" : "models.list";
+}
+
 /* A lease for the call's attempt is in c->lease: count the try and forward. */
 static void leased(struct edge *e, struct call *c)
 {
@@ -162,8 +169,8 @@ void attempt_lease(struct edge *e, struct call *c)
     ec_lease_done(&c->lease);
     (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.l%u", e->port.inbox,
                    (unsigned long long)c->id, c->attempt);
-    const char *model = c->route.model[0] ? c->route.model : "models.list";
-    if (c->nexclude == 0 && !c->failed_key[0] && c->route.model[0] &&
+    const char *model = attempt_model(c);
+    if (c->nexclude == 0 && !c->failed_key[0] && c->route.model[0] && !c->pin[0] &&
         reserve_take(e->reserve, model, c->est_tokens, &c->lease)) {
         /* a reserved lease: no keypool round trip; the reserve is topped up off the path */
         c->t_phase_us = c->t_lease_us = clock_mono_us();
@@ -176,7 +183,7 @@ void attempt_lease(struct edge *e, struct call *c)
     uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
     struct ec_failed failed = {c->failed_key,    c->failed_project, c->last_cls,
                                c->last_retry_ms, c->failed_reason,  c->failed_qv};
-    if (ec_lease_request(c->req_id, model, (const char(*)[32])c->exclude, c->nexclude,
+    if (ec_lease_request(c->req_id, model, c->pin, (const char(*)[32])c->exclude, c->nexclude,
                          (unsigned)(left_ms + 5000), c->est_tokens,
                          c->failed_key[0] ? &failed : NULL, &e->scratch) != ST_OK ||
         edge_publish(e, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
@@ -189,7 +196,7 @@ void attempt_lease(struct edge *e, struct call *c)
     c->t_phase_us = clock_mono_us();
     c->t_lease_us = c->t_phase_us;
     call_stage(c, STG_ASKED);
-    if (c->route.model[0])
+    if (c->route.model[0] && !c->pin[0])
         attempt_reserve_fill(e, model);
 }
 
@@ -222,14 +229,18 @@ void attempt_forward(struct edge *e, struct call *c)
     c->events = 0;
     c->head_us = 0;
     buf_reset(&c->event_part);
+    free(c->up_headers);
+    c->up_headers = NULL;
+    c->up_ctype[0] = '\0';
     (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.f%u", e->port.inbox,
                    (unsigned long long)c->id, c->attempt);
     memset(&f, 0, sizeof(f));
     f.request_id = c->req_id;
     f.lease = &c->lease;
-    f.model = c->route.model[0] ? c->route.model : "models.list";
-    f.method = c->route.post ? "POST" : "GET";
+    f.model = attempt_model(c);
+    f.method = c->route.method[0] ? c->route.method : c->route.post ? "POST" : "GET";
     f.path = c->upath;
+    f.headers = c->fwd_headers;
     f.body = pieces ? NULL : c->body;
     f.body_inline = pieces ? 0 : c->body_len;
     f.body_len = c->body_len;
@@ -363,6 +374,13 @@ void attempt_leased(struct edge *e, struct call *c, const struct bus_msg *msg)
             resp_error(&e->scratch, c, 503, r.message, 1, "all_tried");
         break;
     case ST_UNAVAILABLE:
+        if (c->pin[0]) { /* the resources' project has no usable key: never another's */
+            char why[512];
+            (void)snprintf(why, sizeof(why), "%.200s cannot be used now: %.200s.", c->pin_what,
+                           r.message[0] ? r.message : "its project has no usable key");
+            resp_error(&e->scratch, c, 503, why, 60, "project_gone");
+            break;
+        }
         resp_error(&e->scratch, c, 503, r.message[0] ? r.message : "No usable API key.", 60,
                    "all_dead");
         break;

@@ -22,6 +22,8 @@ void call_free(struct call *c)
     ec_lease_done(&c->lease);
     pipe_unref(c->pipe);
     free(c->body);
+    free(c->fwd_headers);
+    free(c->up_headers);
     buf_done(&c->body_out);
     buf_done(&c->event_part);
     buf_done(&c->last_err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/codec.h"
+#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #include "proto/forward.pb-c.h"
@@ -21,9 +22,9 @@
         (void)fn##__pack(msg, (uint8_t *)p_);                                                      \
     } while (0)
 
-enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, unsigned est_tokens,
-                             const struct ec_failed *failed, struct buf *out)
+enum status ec_lease_request(const char *request_id, const char *model, const char *pin,
+                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
+                             unsigned est_tokens, const struct ec_failed *failed, struct buf *out)
 {
     Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
     Sb__V1__Outcome o = SB__V1__OUTCOME__INIT;
@@ -52,6 +53,7 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
     m.n_exclude_key_ids = nexclude;
     m.ttl_ms = ttl_ms;
     m.est_tokens = est_tokens;
+    m.project = CODEC_STR(pin ? pin : "");
     PACK_INTO(out, sb__v1__lease_request, &m);
     return ST_OK;
 }
@@ -97,10 +99,33 @@ void ec_lease_done(struct ec_lease *l)
     memset(l, 0, sizeof(*l));
 }
 
+#define FWD_HEADERS_MAX 32
+
+/* "Name: value\r\n" lines into Header messages (names and values copied into `text`, which
+ * the caller frees). */
+static size_t headers_of(const char *lines, Sb__V1__Header *h, Sb__V1__Header **hp, char **text)
+{
+    const char *names[FWD_HEADERS_MAX], *values[FWD_HEADERS_MAX];
+    size_t n;
+
+    *text = xstrdup(lines);
+    n = parse_header_lines(*text, names, values, FWD_HEADERS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        sb__v1__header__init(&h[i]);
+        h[i].name = CODEC_STR(names[i]);
+        h[i].value = CODEC_STR(values[i]);
+        hp[i] = &h[i];
+    }
+    return n;
+}
+
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
 {
     Sb__V1__ForwardRequest m = SB__V1__FORWARD_REQUEST__INIT;
     Sb__V1__Lease l = SB__V1__LEASE__INIT;
+    Sb__V1__Header h[FWD_HEADERS_MAX], *hp[FWD_HEADERS_MAX];
+    char *text = NULL;
+    enum status st;
 
     l.lease_id = CODEC_STR(f->lease->lease_id);
     l.key_id = CODEC_STR(f->lease->key_id);
@@ -124,8 +149,18 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
     m.first_byte_timeout_ms = f->first_byte_ms;
     m.idle_timeout_ms = f->idle_ms;
     m.deadline_ms = f->deadline_ms;
-    PACK_INTO(out, sb__v1__forward_request, &m);
-    return ST_OK;
+    if (f->headers && f->headers[0]) {
+        m.n_headers = headers_of(f->headers, h, hp, &text);
+        m.headers = hp;
+    }
+    {
+        char *p;
+        st = buf_extend(out, sb__v1__forward_request__get_packed_size(&m), &p);
+        if (st == ST_OK)
+            (void)sb__v1__forward_request__pack(&m, (uint8_t *)p);
+    }
+    free(text);
+    return st;
 }
 
 enum status ec_release(const char *request_id, const char *model, const struct ec_lease *lease,
@@ -226,9 +261,14 @@ enum status ec_batch_frame(const struct ec_batch *b, size_t i, struct ec_frame *
         f.kind = EF_HEAD;
         f.status = m->head->status;
         f.upstream_us = m->head->upstream_us;
-        for (size_t h = 0; h < m->head->n_headers; h++)
-            if (strcmp(m->head->headers[h]->name, "content-type") == 0)
+        for (size_t h = 0; h < m->head->n_headers; h++) {
+            if (strcmp(m->head->headers[h]->name, "content-type") == 0) {
                 f.content_type = m->head->headers[h]->value;
+            } else if (f.nh < EC_HEAD_MAX) {
+                f.hname[f.nh] = m->head->headers[h]->name;
+                f.hvalue[f.nh++] = m->head->headers[h]->value;
+            }
+        }
         break;
     case SB__V1__FRAME__KIND_DATA:
         f.kind = EF_DATA;

@@ -28,6 +28,8 @@ struct ec_lease_reply {
     char message[192];
 };
 
+#define EC_HEAD_MAX 8 /* upstream headers a Head frame passes on */
+
 enum ec_frame_kind {
     EF_NONE,
     EF_ACCEPTED,
@@ -46,6 +48,9 @@ struct ec_frame {
     const char *fwd_id;
     unsigned status;
     const char *content_type;
+    /* HEAD: upstream's other headers passed on (x-goog-upload-*, x-gemini-*) */
+    const char *hname[EC_HEAD_MAX], *hvalue[EC_HEAD_MAX];
+    size_t nh;
     uint64_t upstream_us;
     const uint8_t *data;
     size_t len;
@@ -68,7 +73,8 @@ struct ec_forward {
     const char *model;
     const char *method;
     const char *path;
-    const void *body; /* inline part (may be NULL when pieces follow) */
+    const char *headers; /* request headers for upstream: "Name: value\r\n" lines, or NULL */
+    const void *body;    /* inline part (may be NULL when pieces follow) */
     size_t body_inline;
     size_t body_len;
     unsigned body_pieces;
@@ -87,10 +93,11 @@ struct ec_failed {
     uint64_t quota_value;
 };
 
-/** LeaseRequest for a call of about est_tokens input tokens; failed may be NULL. */
-enum status ec_lease_request(const char *request_id, const char *model, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, unsigned est_tokens,
-                             const struct ec_failed *failed, struct buf *out);
+/** LeaseRequest for a call of about est_tokens input tokens; failed may be NULL; pin: NULL, or
+ *  the only project to lease from. */
+enum status ec_lease_request(const char *request_id, const char *model, const char *pin,
+                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
+                             unsigned est_tokens, const struct ec_failed *failed, struct buf *out);
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
 void ec_lease_done(struct ec_lease *l);
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out);

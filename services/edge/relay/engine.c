@@ -311,6 +311,11 @@ void edge_set_live(struct edge *e, struct live *l)
     e->live = l;
 }
 
+void edge_set_store(struct edge *e, struct store *s)
+{
+    e->store = s;
+}
+
 struct live *edge_live(const struct edge *e)
 {
     return e->live;

@@ -6,7 +6,9 @@
  * client's protocol and nothing repeats.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/clock.h"
 #include "lib/gjson.h"
@@ -15,6 +17,7 @@
 #include "adapter.h"
 #include "pipe.h"
 #include "proto/subjects.h"
+#include "registry.h"
 #include "relay_int.h"
 #include "reqlog.h"
 #include "respond.h"
@@ -64,6 +67,30 @@ static void empty_answer(struct edge *e, struct call *c, enum err_class cls, con
     buf_done(&b);
 }
 
+/*
+ * A REST answer's head: its content type and the headers the client gets too, an upload URL
+ * pointing at the gateway (and recorded as the leased key's project's upload).
+ */
+static void rest_head(struct edge *e, struct call *c, const struct ec_frame *f)
+{
+    struct buf h;
+    char url[1024];
+
+    (void)snprintf(c->up_ctype, sizeof(c->up_ctype), "%s", f->content_type ? f->content_type : "");
+    buf_init(&h, 8192);
+    for (size_t i = 0; i < f->nh; i++) {
+        const char *v = f->hvalue[i];
+        if (strcasecmp(f->hname[i], "x-goog-upload-url") == 0 &&
+            registry_upload_url(e->store, c->tok.id, c->lease.project, v, c->public_base, url,
+                                sizeof(url)))
+            v = url;
+        (void)buf_printf(&h, "%s: %s\r\n", f->hname[i], v);
+    }
+    free(c->up_headers);
+    c->up_headers = h.len ? buf_take(&h, NULL) : NULL;
+    buf_done(&h);
+}
+
 /* A whole answer (non-stream) at End: in the client's protocol, or another key when empty. */
 static void whole_answer(struct edge *e, struct call *c)
 {
@@ -79,11 +106,16 @@ static void whole_answer(struct edge *e, struct call *c)
     }
     buf_init(&out, MAX_RESPONSE);
     st = c->proto->whole(c->pst, c->route.kind, body, len, &out, &res, &res_len, &empty);
-    if (st == ST_OK && empty)
+    if (st == ST_OK && empty) {
         empty_answer(e, c, EC_TRANSIENT, "The upstream returned an empty answer.");
-    else if (st == ST_OK)
+    } else if (st == ST_OK && route_rest(c->route.kind)) {
+        registry_answer(e->store, c->tok.id, c->lease.project, c->route.method, c->upath,
+                        c->route.resource, body, len);
+        resp_body(c, 200, c->up_ctype[0] ? c->up_ctype : c->proto->json_type, res, res_len, 0,
+                  "ok");
+    } else if (st == ST_OK) {
         resp_body(c, 200, c->proto->json_type, res, res_len, 0, "ok");
-    else
+    } else
         resp_error(&e->scratch, c, 502, "The upstream answer could not be translated.", 0,
                    "bad_upstream");
     buf_done(&out);
@@ -318,6 +350,8 @@ static bool on_frame(struct edge *e, struct call *c, const struct ec_frame *f)
     case EF_HEAD:
         call_stage(c, STG_HEAD);
         c->state = CS_STREAMING;
+        if (route_rest(c->route.kind))
+            rest_head(e, c, f);
         /* a stream is decided at its first event with content, so an empty answer can still
          * fail over; End carries the transfer's total upstream time, the head's share counts
          * only at the decision */

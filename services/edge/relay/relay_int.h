@@ -40,6 +40,7 @@ struct edge {
     unsigned salt;
     struct limiter *limiter;
     struct live *live;
+    struct store *store;      /* the resource registry's (NULL: none) */
     struct reserve *reserve;  /* leases held ahead of need */
     size_t keep;              /* queue places bus messages leave to control events */
     pthread_mutex_t alive_mu; /* the forwarders' heartbeats (SUBJ_FWD_ALIVE) */
@@ -61,6 +62,8 @@ static inline enum status edge_publish(struct edge *e, const char *subject, cons
 /* ---- attempt.c ---- */
 /** Ask keypool for a lease (a new attempt); on a bus failure, ask again shortly or answer 503. */
 void attempt_lease(struct edge *e, struct call *c);
+/** The model name the call's leases count under ("rest", "models.list" for routes naming none). */
+const char *attempt_model(const struct call *c);
 /** keypool's answer to the current lease request. */
 void attempt_leased(struct edge *e, struct call *c, const struct bus_msg *msg);
 /** Hand the leased call to the forwarders (again, after a Busy). */

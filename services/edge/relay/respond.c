@@ -6,10 +6,13 @@
 #include "respond.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/xalloc.h"
 
 #include "adapter.h"
 #include "edge.h"
@@ -69,8 +72,8 @@ uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us)
 void resp_body(struct call *c, unsigned status, const char *ctype, const void *body, size_t len,
                uint64_t retry_after_s, const char *outcome)
 {
-    char ovh[24], ra[24];
-    const char *hdrs[4];
+    char ovh[24], ra[24], *up = NULL;
+    const char *hdrs[2 * (2 + EC_HEAD_MAX)];
     size_t nh = 0;
 
     (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)resp_overhead_us(c, 0));
@@ -83,11 +86,22 @@ void resp_body(struct call *c, unsigned status, const char *ctype, const void *b
         hdrs[nh * 2 + 1] = ra;
         nh++;
     }
+    if (c->up_headers && status < 300) { /* a REST answer's own headers (upload protocol) */
+        const char *names[EC_HEAD_MAX], *values[EC_HEAD_MAX];
+        size_t n;
+        up = xstrdup(c->up_headers);
+        n = parse_header_lines(up, names, values, EC_HEAD_MAX);
+        for (size_t i = 0; i < n; i++, nh++) {
+            hdrs[nh * 2] = names[i];
+            hdrs[nh * 2 + 1] = values[i];
+        }
+    }
     if (pipe_decide(c->pipe, status, ctype, false, hdrs, nh) == ST_OK &&
         pipe_write(c->pipe, body, len) == ST_OK)
         pipe_finish(c->pipe);
     else
         pipe_finish(c->pipe);
+    free(up);
     c->committed = true;
     c->state = CS_DONE;
     if (!c->t_first_byte_us)

@@ -23,32 +23,31 @@ struct store {
     struct worker *w;
 };
 
+/* A queued write: a Redis command whose strings it owns. */
 struct put {
-    char *key;
-    char *data;
+    int argc;
+    char *argv[6];
+    size_t len[6];
 };
 
 static void put_free(void *p)
 {
     struct put *it = p;
 
-    free(it->key);
-    free(it->data);
+    for (int i = 0; i < it->argc; i++)
+        free(it->argv[i]);
     free(it);
 }
 
 static void on_batch(void *ctx, void **items, size_t n)
 {
     struct store *s = ctx;
-    char ttl[16];
 
-    (void)snprintf(ttl, sizeof(ttl), "%u", s->cfg->responses_ttl_s);
     for (size_t i = 0; i < n; i++) {
         struct put *it = items[i];
-        const char *argv[5] = {"SET", it->key, it->data, "EX", ttl};
         struct kv_strs out;
-        if (kv_command(s->writer, 5, argv, &out) != ST_OK)
-            LOG_WARN("store.write_failed", "key=%s", it->key);
+        if (kv_command(s->writer, it->argc, (const char *const *)it->argv, &out) != ST_OK)
+            LOG_WARN("store.write_failed", "cmd=%s key=%s", it->argv[0], it->argv[1]);
         put_free(it);
     }
 }
@@ -117,22 +116,89 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
     return st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
 }
 
-enum status store_put(struct store *s, const char *key, const char *data, size_t len)
+/* Queue a command on the prefixed key: cmd key args... (copied). */
+static enum status queue_cmd(struct store *s, const char *cmd, const char *key, int nargs,
+                             const char *const *args)
 {
-    struct put *it;
+    struct put *it = xcalloc(1, sizeof(*it));
 
-    if (!s || s->cfg->responses_ttl_s == 0)
-        return ST_UNAVAILABLE;
-    if (len > s->cfg->responses_max_bytes)
-        return ST_TOO_BIG;
-    it = xcalloc(1, sizeof(*it));
-    it->key = full_key(s, key);
-    it->data = xstrndup(data, len);
+    it->argv[0] = xstrdup(cmd);
+    it->argv[1] = full_key(s, key);
+    for (int i = 0; i < nargs && i < 4; i++)
+        it->argv[2 + i] = xstrdup(args[i]);
+    it->argc = 2 + (nargs < 4 ? nargs : 4);
     if (worker_push(s->w, it) != ST_OK) {
         put_free(it);
         return ST_AGAIN;
     }
     return ST_OK;
+}
+
+enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
+                          unsigned ttl_s)
+{
+    char ttl[16];
+    char *copy;
+    enum status st;
+
+    if (!s)
+        return ST_UNAVAILABLE;
+    if (len > s->cfg->responses_max_bytes)
+        return ST_TOO_BIG;
+    (void)snprintf(ttl, sizeof(ttl), "%u", ttl_s);
+    copy = xstrndup(data, len);
+    {
+        const char *args[3] = {copy, "EX", ttl};
+        st = queue_cmd(s, "SET", key, ttl_s ? 3 : 1, args);
+    }
+    free(copy);
+    return st;
+}
+
+enum status store_put(struct store *s, const char *key, const char *data, size_t len)
+{
+    if (!s || s->cfg->responses_ttl_s == 0)
+        return ST_UNAVAILABLE;
+    return store_put_ttl(s, key, data, len, s->cfg->responses_ttl_s);
+}
+
+enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member)
+{
+    char sc[24];
+    const char *args[2] = {sc, member};
+
+    if (!s)
+        return ST_UNAVAILABLE;
+    (void)snprintf(sc, sizeof(sc), "%llu", (unsigned long long)score);
+    return queue_cmd(s, "ZADD", key, 2, args);
+}
+
+enum status store_index_del(struct store *s, const char *key, const char *member)
+{
+    const char *args[1] = {member};
+
+    return s ? queue_cmd(s, "ZREM", key, 1, args) : ST_UNAVAILABLE;
+}
+
+enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,
+                              struct kv_strs *out)
+{
+    char from[16], to[16], *k;
+    enum status st;
+
+    if (!s || count == 0)
+        return ST_UNAVAILABLE;
+    (void)snprintf(from, sizeof(from), "%u", offset);
+    (void)snprintf(to, sizeof(to), "%u", offset + count - 1);
+    k = full_key(s, key);
+    {
+        const char *argv[4] = {"ZRANGE", k, from, to};
+        (void)pthread_mutex_lock(&s->mu);
+        st = kv_command(s->reader, 4, argv, out);
+        (void)pthread_mutex_unlock(&s->mu);
+    }
+    free(k);
+    return st == ST_OK ? ST_OK : ST_UNAVAILABLE;
 }
 
 enum status store_del(struct store *s, const char *key)

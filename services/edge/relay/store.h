@@ -8,6 +8,7 @@
 #define SB_EDGE_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/status.h"
 
@@ -25,6 +26,17 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
 /** Queue a write of data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is
  * full, ST_UNAVAILABLE when nothing is kept (TTL 0). */
 enum status store_put(struct store *s, const char *key, const char *data, size_t len);
+/** Queue a write of data[len] kept ttl_s seconds (0: until deleted). ST_TOO_BIG, ST_AGAIN. */
+enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
+                          unsigned ttl_s);
+/** Queue: add member to the ordered index `key` with score (its order). */
+enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member);
+/** Queue: take member out of the index `key`. */
+enum status store_index_del(struct store *s, const char *key, const char *member);
+struct kv_strs;
+/** Read members offset..offset+count-1 of the index `key`, in score order, into *out. */
+enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,
+                              struct kv_strs *out);
 /** Delete `key`: ST_OK, ST_NOT_FOUND, ST_UNAVAILABLE. */
 enum status store_del(struct store *s, const char *key);
 

@@ -1,6 +1,8 @@
 /* Native route table, client-token precedence and upstream paths (never carrying a key). */
 #include <string.h>
 
+#include "registry.h"
+#include "rest.h"
 #include "routes.h"
 #include "unit.h"
 
@@ -112,10 +114,87 @@ static void test_upstream_path(void **state)
     assert_int_equal(route_upstream_path(&r, "3", "0123456789", out, 20), ST_TOO_BIG);
 }
 
+/* REST routes: the key-bound resource a path names, listed collections, what cannot go upstream
+ * as it is, and methods. */
+static void test_rest(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *method, *path;
+        enum status st;
+        enum route_kind kind;
+        const char *resource, *collection, *model;
+        bool known;
+    } cases[] = {
+        {"GET", "/v1beta/files/abc-1", ST_OK, RT_REST, "files/abc-1", "", "", true},
+        {"DELETE", "/v1beta/files/abc-1", ST_OK, RT_REST, "files/abc-1", "", "", true},
+        {"GET", "/v1beta/files", ST_OK, RT_REST, "", "files", "", true},
+        {"POST", "/v1beta/files", ST_OK, RT_REST, "", "", "", true},
+        {"POST", "/v1beta/batches/b1:cancel", ST_OK, RT_REST, "batches/b1", "", "", true},
+        {"PATCH", "/v1beta/cachedContents/c9", ST_OK, RT_REST, "cachedContents/c9", "", "", true},
+        {"GET", "/v1beta/fileSearchStores/s1/documents/d2", ST_OK, RT_REST, "fileSearchStores/s1",
+         "", "", true},
+        {"POST", "/v1beta/models/m1:batchGenerateContent", ST_OK, RT_REST, "", "", "m1", true},
+        {"POST", "/v1beta/models/m1:somethingNew", ST_OK, RT_REST, "", "", "m1", false},
+        {"GET", "/v1beta/tunedModels", ST_OK, RT_REST, "", "", "", false},
+        {"POST", "/upload/v1beta/files", ST_OK, RT_UPLOAD, "", "", "", true},
+        {"POST", "/upload/v1beta/fileSearchStores/s1:uploadToFileSearchStore", ST_OK, RT_UPLOAD,
+         "fileSearchStores/s1", "", "", true},
+        {"GET", "/download/v1beta/files/x:download", ST_OK, RT_DOWNLOAD, "files/x", "", "", true},
+        {"GET", "/upload/v1beta/files", ST_CONFLICT, RT_NONE, NULL, NULL, NULL, false},
+        {"TRACE", "/v1beta/files", ST_CONFLICT, RT_NONE, NULL, NULL, NULL, false},
+        {"GET", "/v1beta/files/../models", ST_INVALID, RT_NONE, NULL, NULL, NULL, false},
+        {"GET", "/v1beta/files//x", ST_INVALID, RT_NONE, NULL, NULL, NULL, false},
+        {"GET", "/v1beta/files/a b", ST_INVALID, RT_NONE, NULL, NULL, NULL, false},
+        {"GET", "/v1beta/files/", ST_INVALID, RT_NONE, NULL, NULL, NULL, false},
+        {"GET", "/v2/files", ST_NOT_FOUND, RT_NONE, NULL, NULL, NULL, false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct route r;
+        memset(&r, 0, sizeof(r));
+        enum status st = rest_match(cases[i].method, cases[i].path, &r);
+        assert_int_equal(st, cases[i].st);
+        if (st != ST_OK)
+            continue;
+        assert_int_equal(r.kind, cases[i].kind);
+        assert_string_equal(r.resource, cases[i].resource);
+        assert_string_equal(r.collection, cases[i].collection);
+        assert_string_equal(r.model, cases[i].model);
+        assert_int_equal(r.known, cases[i].known);
+        assert_string_equal(r.method, cases[i].method);
+    }
+}
+
+/* The resources a body uses: file URIs at any depth, caches, stores, interactions; once each. */
+static void test_refs(void **state)
+{
+    (void)state;
+    char out[8][ROUTE_RESOURCE_MAX];
+    const char *body =
+        "{\"contents\":[{\"parts\":[{\"fileData\":{\"fileUri\":"
+        "\"https://generativelanguage.googleapis.com/v1beta/files/abc\"}},{\"file_data\":{"
+        "\"file_uri\":\"files/def\"}},{\"fileData\":{\"fileUri\":\"files/abc\"}},"
+        "{\"fileData\":{\"fileUri\":\"https://www.youtube.com/watch?v=files/x\"}}]}],"
+        "\"cachedContent\":\"cachedContents/c1\",\"tools\":[{\"fileSearch\":{"
+        "\"fileSearchStoreNames\":[\"fileSearchStores/s1\"]}}],"
+        "\"previous_interaction_id\":\"i-42\",\"text\":\"files/not-a-field\"}";
+    size_t n = registry_refs(body, strlen(body), out, 8);
+
+    assert_int_equal(n, 5); /* the YouTube URL names no resource: "files/" is not a segment */
+    assert_string_equal(out[0], "files/abc");
+    assert_string_equal(out[1], "files/def");
+    assert_string_equal(out[2], "cachedContents/c1");
+    assert_string_equal(out[3], "fileSearchStores/s1");
+    assert_string_equal(out[4], "interactions/i-42");
+    assert_int_equal(registry_refs("{\"contents\":[]}", 15, out, 8), 0);
+    assert_int_equal(registry_refs("not json files/x", 16, out, 8), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match), cmocka_unit_test(test_model_names),
-        cmocka_unit_test(test_token), cmocka_unit_test(test_upstream_path)};
+        cmocka_unit_test(test_token), cmocka_unit_test(test_upstream_path),
+        cmocka_unit_test(test_rest),  cmocka_unit_test(test_refs)};
     return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
 }

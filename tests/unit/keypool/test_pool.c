@@ -100,7 +100,7 @@ static int teardown(void **state)
 static struct kp_lease lease_at(const char *model, uint64_t now, const char *const *ex, size_t nex)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, model, now, 60000, 0, ex, nex, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, model, NULL, now, 60000, 0, ex, nex, &l), ST_OK);
     return l;
 }
 
@@ -108,7 +108,7 @@ static struct kp_lease lease_at(const char *model, uint64_t now, const char *con
 static struct kp_lease lease_tokens(uint64_t now, unsigned est)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", now, 60000, est, NULL, 0, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, "m", NULL, now, 60000, est, NULL, 0, &l), ST_OK);
     return l;
 }
 
@@ -145,6 +145,36 @@ static void test_exclude_and_tried(void **state)
     const char *all[] = {"ka1", "ka2", "kb", "kc"};
     l = lease_at("m", T0 + 1, all, 4);
     assert_int_equal(l.result, KP_LEASE_TRIED);
+}
+
+static struct kp_lease lease_pinned(const char *pin, uint64_t now, const char *const *ex,
+                                    size_t nex)
+{
+    struct kp_lease l;
+    assert_int_equal(kp_pool_lease(pool, "m", pin, now, 60000, 0, ex, nex, &l), ST_OK);
+    return l;
+}
+
+/* A pinned lease comes only from its project: its keys in turn, its cooldown, never another's. */
+static void test_pinned_project(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 6; i++)
+        assert_string_equal(lease_pinned("pa", T0 + (uint64_t)i, NULL, 0).project, "pa");
+    const char *ex[] = {"ka1"};
+    assert_string_equal(lease_pinned("pa", T0 + 10, ex, 1).key_id, "ka2");
+    const char *both[] = {"ka1", "ka2"};
+    assert_int_equal(lease_pinned("pa", T0 + 11, both, 2).result, KP_LEASE_TRIED);
+    outcome("ka1", "pa", "m", EC_QUOTA_MINUTE, 5000, T0 + 20);
+    struct kp_lease l = lease_pinned("pa", T0 + 21, NULL, 0);
+    assert_int_equal(l.result, KP_LEASE_COOLING);
+    assert_int_equal(l.retry_after_ms, T0 + 5020);
+    assert_string_equal(lease_at("m", T0 + 22, NULL, 0).project, "pb"); /* unpinned: others */
+    outcome("kb", "pb", "m", EC_KEY_DEAD, 0, T0 + 30);
+    l = lease_pinned("pb", T0 + 31, NULL, 0);
+    assert_int_equal(l.result, KP_LEASE_DEAD);
+    assert_true(l.pinned);
+    assert_int_equal(lease_pinned("nope", T0 + 32, NULL, 0).result, KP_LEASE_DEAD);
 }
 
 static void test_cooling_is_per_project_and_model(void **state)
@@ -465,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reap_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pinned_project, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooling_is_per_project_and_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_cooling_and_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_keys, setup, teardown),

@@ -6,8 +6,13 @@
 #include <string.h>
 
 #include "lib/gjson.h"
+#include "lib/parse.h"
 #include "lib/sse.h"
 #include "lib/xalloc.h"
+
+#include "edge_config.h"
+#include "registry.h"
+#include "rest.h"
 
 /* An answer this large has content: the empty ones are a few hundred bytes. */
 #define EMPTY_SCAN_MAX (8 * 1024)
@@ -28,6 +33,32 @@ void *native_state_new(bool sse)
     return n;
 }
 
+/* A REST route (rest.h): resources, uploads, downloads, or an unknown one passed through. */
+static enum status rest_route(const struct client_req *rq, struct ingress *in,
+                              struct client_err *err)
+{
+    struct route rt;
+    enum status st = rest_match(rq->method, rq->path, &rt);
+
+    if (st == ST_OK && !rq->cfg->passthrough && !rt.known)
+        st = ST_NOT_FOUND;
+    if (st != ST_OK) {
+        client_err_set(err,
+                       st == ST_CONFLICT  ? 405
+                       : st == ST_INVALID ? 400
+                                          : 404,
+                       NULL,
+                       st == ST_CONFLICT  ? "Method not allowed for this path."
+                       : st == ST_INVALID ? "The path cannot be passed on as it is."
+                                          : "Method not found.");
+        return ST_INVALID;
+    }
+    in->client = rt.kind;
+    in->up = rt;
+    (void)snprintf(in->asked, sizeof(in->asked), "%s", rt.model);
+    return ST_OK;
+}
+
 /* The native routes; being last in the front's list, every path no other protocol takes is
  * refused here, in Gemini's format. */
 static enum status route(const struct client_req *rq, struct ingress *in, struct client_err *err)
@@ -36,10 +67,8 @@ static enum status route(const struct client_req *rq, struct ingress *in, struct
     enum status st = route_match(rq->method, rq->path, &rt);
     const char *alt;
 
-    if (st == ST_NOT_FOUND) {
-        client_err_set(err, 404, NULL, "Method not found.");
-        return ST_INVALID;
-    }
+    if (st == ST_NOT_FOUND)
+        return rest_route(rq, in, err);
     if (st != ST_OK) {
         client_err_set(err, rt.kind != RT_NONE ? 405 : 400, NULL,
                        rt.kind != RT_NONE ? "Method not allowed for this path."
@@ -93,6 +122,89 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
     return ST_OK;
 }
 
+/* An upload's own checks: a new one declares a size within the limit; the next pieces name an
+ * upload the registry knows (its project, its client). */
+static enum status upload_checks(const struct client_req *rq, struct ingress *in,
+                                 struct client_err *err)
+{
+    const char *id = rq->query(rq, "upload_id");
+    const char *size = rq->header(rq, "X-Goog-Upload-Header-Content-Length");
+    uint64_t n = 0;
+
+    if (id) {
+        size_t il =
+            strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~");
+        if (il == 0 || id[il] || il >= 150) {
+            client_err_set(err, 400, NULL, "Invalid upload_id.");
+            return ST_INVALID;
+        }
+        (void)snprintf(in->up.resource, sizeof(in->up.resource), "upload:%s", id);
+        return ST_OK;
+    }
+    if (size && (parse_u64(size, 0, UINT64_MAX, &n) != ST_OK ||
+                 n > (uint64_t)rq->cfg->upload_max_mb * 1024 * 1024)) {
+        client_err_set(err, 413, NULL, "");
+        (void)snprintf(err->message, sizeof(err->message),
+                       "The file is larger than this gateway takes (%u MiB).",
+                       rq->cfg->upload_max_mb);
+        return ST_INVALID;
+    }
+    return ST_OK;
+}
+
+/* The gateway as the client called it: SB_PUBLIC_URL, else the Host it used. */
+static void public_base(const struct client_req *rq, char *out, size_t n)
+{
+    const char *host = rq->header(rq, "Host"), *proto = rq->header(rq, "X-Forwarded-Proto");
+
+    if (rq->cfg->public_url && rq->cfg->public_url[0])
+        (void)snprintf(out, n, "%s", rq->cfg->public_url);
+    else
+        (void)snprintf(out, n, "%s://%s", proto && strcmp(proto, "https") == 0 ? "https" : "http",
+                       host && !strpbrk(host, "/\r\n ") ? host : "localhost");
+    if (out[0] && out[strlen(out) - 1] == '/')
+        out[strlen(out) - 1] = '\0';
+}
+
+/* A REST call: the path and query as they came (the model's alias resolved), the headers upstream
+ * needs; a listed collection is answered from the registry. */
+static enum status rest_translate(const struct client_req *rq, struct ingress *in, struct buf *out,
+                                  char *upath, size_t n, struct client_err *err)
+{
+    char path[700];
+    enum status st;
+
+    if (in->up.kind == RT_UPLOAD && upload_checks(rq, in, err) != ST_OK)
+        return ST_INVALID;
+    if (in->up.collection[0]) {
+        st = registry_list(rq->store, rq->client, in->up.collection, rq->query(rq, "pageSize"),
+                           rq->query(rq, "pageToken"), out);
+        if (st != ST_OK) {
+            client_err_set(err, st == ST_INVALID ? 400 : 503, NULL,
+                           st == ST_INVALID ? "Invalid page token."
+                                            : "The gateway cannot read its resource registry.");
+            return ST_INVALID;
+        }
+        in->local = 200;
+        return ST_OK;
+    }
+    if (in->up.model[0]) { /* models/{asked}:{action} -> models/{resolved}:{action} */
+        const char *rest = strstr(rq->path, "/models/") + 8;
+        (void)snprintf(path, sizeof(path), "/%s/models/%s%s", in->up.version, in->up.model,
+                       rest + strcspn(rest, ":/"));
+    } else {
+        (void)snprintf(path, sizeof(path), "%s", rq->path);
+    }
+    if (rest_upstream_path(rq, path, upath, n) != ST_OK) {
+        client_err_set(err, 414, NULL, "The path and query are too long.");
+        return ST_INVALID;
+    }
+    rest_headers(rq, in->up.kind == RT_UPLOAD, in->headers, sizeof(in->headers));
+    public_base(rq, in->base, sizeof(in->base));
+    in->st = native_state_new(false);
+    return ST_OK;
+}
+
 /* The body goes as it came; only the path is rebuilt (paging of model lists). */
 static enum status translate(const struct client_req *rq, struct ingress *in, const char *data,
                              size_t len, struct buf *out, char *upath, size_t n,
@@ -100,7 +212,8 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
 {
     (void)data;
     (void)len;
-    (void)out;
+    if (route_rest(in->up.kind))
+        return rest_translate(rq, in, out, upath, n, err);
     if (route_upstream_path(&in->up, rq->query(rq, "pageSize"), rq->query(rq, "pageToken"), upath,
                             n) != ST_OK) {
         client_err_set(err, 400, NULL, "Query parameters too long.");

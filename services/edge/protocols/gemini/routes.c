@@ -13,6 +13,9 @@ static const char *const names[RT_COUNT] = {"none",
                                             "batchEmbedContents",
                                             "listModels",
                                             "getModel",
+                                            "files.upload",
+                                            "files.download",
+                                            "rest",
                                             "chat.completions",
                                             "embeddings",
                                             "models.list",
@@ -63,6 +66,33 @@ static bool model_name_ok(const char *p, size_t n)
 bool route_model_ok(const char *p)
 {
     return model_name_ok(p, strlen(p));
+}
+
+/* Collections whose resources belong to the project of the key that made them. */
+static const char *const owned[] = {"files",          "cachedContents",   "batches",
+                                    "operations",     "fileSearchStores", "interactions",
+                                    "generatedFiles", "tunedModels"};
+
+static bool id_char(char c)
+{
+    return model_char(c);
+}
+
+bool route_resource_of(const char *p, char *out, size_t n)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+        size_t cl = strlen(owned[i]), il = 0;
+        if (strncmp(p, owned[i], cl) != 0 || p[cl] != '/')
+            continue;
+        while (id_char(p[cl + 1 + il]))
+            il++;
+        if (il == 0 || cl + 1 + il >= n)
+            return false;
+        (void)snprintf(out, n, "%.*s", (int)(cl + 1 + il), p);
+        return true;
+    }
+    return true;
 }
 
 /* OpenAI paths after their prefix: chat/completions, embeddings, models, models/{id}. */

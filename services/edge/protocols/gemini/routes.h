@@ -16,6 +16,9 @@ enum route_kind {
     RT_BATCH_EMBED,
     RT_LIST_MODELS,
     RT_GET_MODEL,
+    RT_UPLOAD,       /* POST /upload/v1beta/...: a file's bytes (resumable or in one piece) */
+    RT_DOWNLOAD,     /* GET /download/v1beta/files/{id}:download */
+    RT_REST,         /* any other /v1beta/ or /v1/ route: resources, or passed through unknown */
     RT_OAI_CHAT,     /* POST chat/completions (OpenAI format) */
     RT_OAI_EMBED,    /* POST embeddings */
     RT_OAI_MODELS,   /* GET models */
@@ -30,12 +33,26 @@ enum route_kind {
     RT_COUNT
 };
 
+#define ROUTE_RESOURCE_MAX 200
+
 struct route {
     enum route_kind kind;
     char version[8]; /* "v1beta" or "v1" */
     char model[128]; /* "gemini-2.5-flash" (without "models/") */
     bool post;       /* the route takes a JSON body */
+    bool raw;        /* REST: the body, if any, goes as it came (any type, no JSON check) */
+    char method[8];  /* REST: the client's method, passed on */
+    /* REST: the key-bound resource the path names ("files/abc", "upload:<id>"), or "" */
+    char resource[ROUTE_RESOURCE_MAX];
+    char collection[24]; /* REST: a key-bound collection listed here ("files"), or "" */
+    bool known;          /* REST: a route of the key-bound API, not an unknown one passed on */
 };
+
+/** True for the REST kinds, whose answers go to the client as they came (headers included). */
+static inline bool route_rest(enum route_kind k)
+{
+    return k == RT_UPLOAD || k == RT_DOWNLOAD || k == RT_REST;
+}
 
 /**
  * Match method and path. ST_NOT_FOUND for unknown paths, ST_INVALID for a known path with the
@@ -46,6 +63,10 @@ struct route {
 enum status route_match(const char *method, const char *path, struct route *ret);
 /** True for a model name the routes accept: 1-127 of [A-Za-z0-9._-], the first alphanumeric. */
 bool route_model_ok(const char *name);
+/** The key-bound resource "collection/id" at the start of p (files, cachedContents, batches,
+ *  operations, fileSearchStores, interactions, ...) into out[n] ("" when p names none); false
+ *  when its id is empty or too long. */
+bool route_resource_of(const char *p, char *out, size_t n);
 /** Stable name of a route kind for logs ("generateContent", ...). */
 const char *route_name(enum route_kind kind);
 /**

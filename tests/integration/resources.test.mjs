@@ -1,0 +1,181 @@
+// The key-bound half of the Gemini API through the official @google/genai SDK, with three projects
+// in the pool: resumable uploads larger than a bus message, files get/list/delete/download,
+// prompts that use uploaded files (pinned to the project that owns them: the fake upstream, which
+// enforces ownership as Google does, reports zero permission errors), a request mixing two
+// projects' files, another client token's files, caches, batches, an unknown route passed through,
+// and the registry surviving a restart of every service.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { GoogleGenAI } from '@google/genai';
+import { Stack, waitUntil } from './harness.mjs';
+
+const KEYS = 'pa:key-alpha-0000000001,pa:key-alpha-0000000002,pb:key-bravo-0000000003,pc:key-charl-0000000004';
+const FLASH = 'gemini-2.5-flash';
+const s = new Stack();
+let ai, ai2, e2;
+
+before(async () => {
+  await s.start(KEYS, { loggers: 1, schedulers: 1 });
+  e2 = await s.edge({}, 'edge2');
+  await s.ready(e2);
+  ai = new GoogleGenAI({ apiKey: s.token, httpOptions: { baseUrl: s.url } });
+  ai2 = new GoogleGenAI({ apiKey: s.token, httpOptions: { baseUrl: e2.url } });
+});
+after(async () => { await s.stop(); });
+
+const bytes = (n, seed) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 255; return b; };
+const upload = (client, n, seed, name) => client.files.upload({ file: new Blob([bytes(n, seed)], { type: 'image/png' }), config: { displayName: name } });
+const projectOf = async (name) => {
+  // the fake answers a GET only with the owner's key: the gateway routes it there
+  const r = await fetch(`${s.url}/v1beta/${name}`, { headers: { 'x-goog-api-key': s.token } });
+  assert.equal(r.status, 200);
+  return (await s.stats()).last_rest.project;
+};
+
+test('files: resumable uploads (one piece over a bus message, and two 8 MiB chunks), get, list, download, delete', async () => {
+  await s.fakeReset();
+  const f1 = await upload(ai, 3 * 1024 * 1024 + 7, 1, 'one');
+  assert.match(f1.name, /^files\//);
+  assert.equal(f1.sizeBytes, String(3 * 1024 * 1024 + 7));
+  assert.equal(f1.state, 'ACTIVE');
+  const f2 = await upload(ai2, 9 * 1024 * 1024, 2, 'two'); // through the other replica, two chunks
+  assert.equal(f2.sizeBytes, String(9 * 1024 * 1024));
+  const got = await ai.files.get({ name: f2.name });
+  assert.equal(got.displayName, 'two');
+  // the bytes arrived whole and in order
+  const dl = await fetch(`${s.url}/download/v1beta/${f1.name}:download?alt=media`, { headers: { 'x-goog-api-key': s.token } });
+  assert.equal(dl.status, 200);
+  assert.equal(dl.headers.get('content-type'), 'image/png');
+  assert.deepEqual(new Uint8Array(await dl.arrayBuffer()), bytes(3 * 1024 * 1024 + 7, 1));
+  const listed = [];
+  for await (const f of await ai.files.list({ config: { pageSize: 1 } })) listed.push(f.name);
+  assert.ok(listed.includes(f1.name) && listed.includes(f2.name), JSON.stringify(listed));
+  await ai.files.delete({ name: f1.name });
+  await assert.rejects(ai.files.get({ name: f1.name }), (e) => e.status === 404);
+  assert.equal((await s.stats()).permission_errors, 0);
+});
+
+test('twenty prompts using one or several uploaded files go to the owners\' project: zero permission errors', async () => {
+  await s.fakeReset();
+  const files = [];
+  for (let i = 0; i < 6; i++) files.push(await upload(i % 2 ? ai2 : ai, 1000 + i, 10 + i, `f${i}`));
+  const owner = {};
+  for (const f of files) owner[f.name] = await projectOf(f.name);
+  assert.ok(new Set(Object.values(owner)).size >= 2, `uploads spread over projects: ${JSON.stringify(owner)}`);
+  const byProject = {};
+  for (const f of files) (byProject[owner[f.name]] ??= []).push(f);
+  const groups = Object.values(byProject);
+  for (let i = 0; i < 20; i++) {
+    const g = groups[i % groups.length];
+    const use = i % 3 === 0 ? g : [g[i % g.length]];
+    const client = i % 2 ? ai2 : ai;
+    const r = await client.models.generateContent({
+      model: FLASH,
+      contents: [{ role: 'user', parts: [{ text: `look ${i}` }, ...use.map((f) => ({ fileData: { fileUri: f.uri, mimeType: f.mimeType } }))] }],
+    });
+    assert.match(r.text, /look/);
+  }
+  // mixing two projects' files: a clear 400 before any upstream call
+  const calls = (await s.stats()).log.length;
+  const [a, b] = [groups[0][0], groups[1][0]];
+  await assert.rejects(ai.models.generateContent({
+    model: FLASH, contents: [{ role: 'user', parts: [{ text: 'mix' }, { fileData: { fileUri: a.uri } }, { fileData: { fileUri: b.name } }] }],
+  }), (e) => e.status === 400 && e.message.includes(a.name) && e.message.includes(b.name) && /different Google Cloud projects/.test(e.message));
+  assert.equal((await s.stats()).log.length, calls);
+  assert.equal((await s.stats()).permission_errors, 0);
+});
+
+test('another client token cannot read, use or delete the files (404); a file nobody made is a 404', async () => {
+  const f = await upload(ai, 500, 3, 'mine');
+  s.session = await s.login();
+  const t = await s.api('/api/tokens', { method: 'POST', body: { name: 'other-files' } });
+  assert.equal(t.status, 201, t.text);
+  s.secrets.push(t.body.secret);
+  const other = new GoogleGenAI({ apiKey: t.body.secret, httpOptions: { baseUrl: s.url } });
+  await waitUntil(async () => { try { await other.models.list(); return true; } catch { return false; } }, { what: 'token known' });
+  await assert.rejects(other.files.get({ name: f.name }), (e) => e.status === 404);
+  await assert.rejects(other.files.delete({ name: f.name }), (e) => e.status === 404);
+  await assert.rejects(other.models.generateContent({ model: FLASH, contents: [{ role: 'user', parts: [{ text: 'x' }, { fileData: { fileUri: f.uri } }] }] }),
+    (e) => e.status === 404 && e.message.includes(f.name));
+  const listed = [];
+  for await (const x of await other.files.list()) listed.push(x.name);
+  assert.deepEqual(listed, []);
+  await assert.rejects(ai.files.get({ name: 'files/never-made' }), (e) => e.status === 404);
+  assert.equal((await ai.files.get({ name: f.name })).name, f.name); // still the owner's
+});
+
+test('caches: create with a file, use it in a prompt, get, update the TTL, list, delete', async () => {
+  await s.fakeReset();
+  const f = await upload(ai, 2000, 4, 'ctx');
+  const c = await ai.caches.create({ model: FLASH, config: { contents: [{ role: 'user', parts: [{ fileData: { fileUri: f.uri, mimeType: 'image/png' } }] }], ttl: '600s' } });
+  assert.match(c.name, /^cachedContents\//);
+  const r = await ai2.models.generateContent({ model: FLASH, contents: 'with the cache', config: { cachedContent: c.name } });
+  assert.match(r.text, /with the cache/);
+  assert.equal((await ai.caches.get({ name: c.name })).name, c.name);
+  const u = await ai.caches.update({ name: c.name, config: { ttl: '7200s' } });
+  assert.ok(u.expireTime);
+  const names = [];
+  for await (const x of await ai.caches.list()) names.push(x.name);
+  assert.ok(names.includes(c.name));
+  await ai.caches.delete({ name: c.name });
+  await assert.rejects(ai.caches.get({ name: c.name }), (e) => e.status === 404);
+  assert.equal((await s.stats()).permission_errors, 0);
+});
+
+test('batches: create from inline requests, get, cancel, list, delete', async () => {
+  await s.fakeReset();
+  const b = await ai.batches.create({ model: FLASH, src: [{ contents: [{ role: 'user', parts: [{ text: 'one' }] }] }], config: { displayName: 'nightly' } });
+  assert.match(b.name, /^batches\//);
+  assert.equal(b.state, 'JOB_STATE_PENDING');
+  const got = await ai2.batches.get({ name: b.name });
+  assert.equal(got.displayName, 'nightly');
+  await ai.batches.cancel({ name: b.name });
+  assert.equal((await ai.batches.get({ name: b.name })).state, 'JOB_STATE_CANCELLED');
+  const names = [];
+  for await (const x of await ai.batches.list()) names.push(x.name);
+  assert.ok(names.includes(b.name));
+  await ai.batches.delete({ name: b.name });
+  assert.equal((await s.stats()).permission_errors, 0);
+});
+
+test('an unknown /v1beta/ route reaches the fake unchanged, with a pooled key; SB_PASSTHROUGH=0 turns that off', async () => {
+  const r = await fetch(`${s.url}/v1beta/tunedModels?pageSize=5&key=${s.token}`, { headers: { 'Api-Revision': '2026-05' } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { tunedModels: [] });
+  const last = (await s.stats()).last_rest;
+  assert.equal(last.method, 'GET');
+  assert.equal(last.path, '/v1beta/tunedModels');
+  assert.ok(['pa', 'pb', 'pc'].includes(last.project));
+  const off = await s.edge({ SB_PASSTHROUGH: '0' }, 'edge-nopass');
+  await s.ready(off);
+  const r2 = await fetch(`${off.url}/v1beta/tunedModels`, { headers: { 'x-goog-api-key': s.token } });
+  assert.equal(r2.status, 404);
+  assert.equal((await r2.json()).error.status, 'NOT_FOUND');
+});
+
+test('the registry survives a restart of every service; a deleted key\'s project answers a clear error', async () => {
+  const f = await upload(ai, 800, 5, 'durable');
+  const project = await projectOf(f.name);
+  for (const name of ['edge', 'edge2', 'edge-nopass', 'keypool', 'forwarder', 'logger', 'scheduler']) await s.kill(name);
+  s.keypool({}, 'keypool-r');
+  s.forwarder({}, 'forwarder-r');
+  s.logger({}, 'logger-r');
+  s.scheduler({}, 'scheduler-r');
+  const e = await s.edge({}, 'edge-r');
+  await s.ready(e);
+  const again = new GoogleGenAI({ apiKey: s.token, httpOptions: { baseUrl: e.url } });
+  const r = await again.models.generateContent({ model: FLASH, contents: [{ role: 'user', parts: [{ text: 'after restart' }, { fileData: { fileUri: f.uri } }] }] });
+  assert.match(r.text, /after restart/);
+  assert.equal((await again.files.get({ name: f.name })).name, f.name);
+  // delete every key of the owning project: its resources are not routed to another project
+  s.url = e.url;
+  s.session = await s.login();
+  const keys = (await s.api(`/api/keys?project=${project}&limit=50`)).body.keys;
+  assert.ok(keys.length > 0);
+  for (const k of keys) assert.equal((await s.api(`/api/keys/${k.id}`, { method: 'DELETE' })).status, 200);
+  await s.fakeReset();
+  await waitUntil(async () => {
+    try { await again.files.get({ name: f.name }); return false; } catch (err) { return err.status === 503 && err.message.includes(f.name); }
+  }, { what: 'a clear error for the deleted project' });
+  assert.equal((await s.stats()).permission_errors, 0);
+});
