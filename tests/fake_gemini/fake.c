@@ -345,6 +345,12 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         rc = send_json(conn, st, &out);
         goto out;
     }
+    if (strcmp(action, "generateContent") != 0 && strcmp(action, "streamGenerateContent") != 0 &&
+        strcmp(action, "countTokens") != 0 && strcmp(action, "embedContent") != 0 &&
+        strcmp(action, "batchEmbedContents") != 0) {
+        rc = send_error(conn, 404, "NOT_FOUND", "Method not found.");
+        goto out;
+    }
     if (strcmp(method, "POST") != 0) {
         rc = send_error(conn, 405, "INVALID_ARGUMENT", "Method not allowed.");
         goto out;

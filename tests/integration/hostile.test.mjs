@@ -32,6 +32,8 @@ function raw(url, head, { body = '', wait = 2000, end = true } = {}) {
 }
 const statusOf = (text) => Number((text.match(/^HTTP\/1\.1 (\d{3})/) || [])[1] || 0);
 
+// Unknown routes under /v1beta/ and /v1/ are refused here (SB_PASSTHROUGH=0); passed through, they
+// reach upstream (resources.test.mjs).
 test('unknown paths, bad model names and wrong methods get the same answer every time, and ids the request log knows', async () => {
   await withStack(KEYS, async (s) => {
     const tok = { 'x-goog-api-key': s.token };
@@ -70,7 +72,7 @@ test('unknown paths, bad model names and wrong methods get the same answer every
       await waitUntil(async () => (await s.api(`/api/logs/${id}`)).status === 200, { what: `log of ${id}` });
       assert.equal((await s.api(`/api/logs/${id}`)).body.status, status);
     }
-  }, { loggers: 1 });
+  }, { loggers: 1, edgeEnv: { SB_PASSTHROUGH: '0' } });
 });
 
 test('the token is checked before the body: a bad token with bad JSON is a 401 on every route, and large unauthenticated bodies are never read', async () => {

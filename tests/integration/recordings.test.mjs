@@ -98,7 +98,7 @@ for (const { f, it } of recs) {
 
 test('odd but valid JSON passes through untouched and no client credential reaches Google', async () => {
   const body = '{\n  "contents" : [ {"role":"user","parts":[{"text":"caf\\u00e9 \\"q\\" \\ud83d\\ude00"}]} ],\n' +
-    '"generationConfig":{"temperature":5e-1 ,"maxOutputTokens":100},\t"cachedContent":"cachedContents/x1"}  ';
+    '"generationConfig":{"temperature":5e-1 ,"maxOutputTokens":100},\t"safetySettings":[]}  ';
   const r = await fetch(`${s.url}/v1beta/models/gemini-2.5-flash:generateContent?key=${s.token}`, {
     method: 'POST', headers: { authorization: `Bearer ${s.token}` }, body,
   });

@@ -2,9 +2,11 @@
 #include "registry.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/clock.h"
 #include "lib/kv.h"
@@ -18,6 +20,7 @@
 #define OTHER_TTL_S   (30u * 86400) /* caches, batches, interactions: longer than they live */
 #define OBJECT_MAX    (64u * 1024)  /* a resource's object kept for lists, at most */
 #define WALK_DEPTH    64
+#define REREAD_NS     30000000L /* a record not found is read again after this (30 ms) */
 #define LIST_MAX      100
 #define REC_KEY_MAX   (ROUTE_RESOURCE_MAX + 8)
 #define INDEX_KEY_MAX 200
@@ -33,6 +36,8 @@ static const char *const ref_fields[] = {"fileUri",
                                          "file_search_store_names",
                                          "previous_interaction_id",
                                          "previousInteractionId"};
+
+static atomic_flag rereading = ATOMIC_FLAG_INIT;
 
 struct refs {
     char (*out)[ROUTE_RESOURCE_MAX];
@@ -172,6 +177,15 @@ enum status registry_pin(struct store *s, const char *client, const char *path_r
     nn += registry_refs(body, len, names + nn, REGISTRY_REFS_MAX);
     for (size_t i = 0; i < nn; i++) {
         enum status st = record_read(s, names[i], p, sizeof(p), c, sizeof(c), NULL);
+        if (st == ST_NOT_FOUND && !atomic_flag_test_and_set(&rereading)) {
+            /* made a moment ago, its record still on its way (writes are queued, perhaps on
+             * another replica): read once more shortly. One such wait at a time, so unknown
+             * names cannot hold the HTTP threads. */
+            struct timespec ts = {0, REREAD_NS};
+            (void)nanosleep(&ts, NULL);
+            st = record_read(s, names[i], p, sizeof(p), c, sizeof(c), NULL);
+            atomic_flag_clear(&rereading);
+        }
         if (st == ST_UNAVAILABLE) {
             client_err_set(err, 503, NULL,
                            "The gateway cannot read its resource registry; retry shortly.");
