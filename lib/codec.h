@@ -14,11 +14,20 @@ static inline char *codec_str(const char *s)
 }
 #define CODEC_STR(s) codec_str(s)
 
+#include <stddef.h>
+
 #include "lib/status.h"
 
 struct ProtobufCMessage;
+struct Sb__V1__Header;
 struct buf;
 /** Pack message m into out (reset first); ST_TOO_BIG when it exceeds out's limit. */
 enum status codec_pack(const struct ProtobufCMessage *m, struct buf *out);
+/**
+ * "Name: value\r\n" lines (NULL or "": none) into at most max Header messages h, pointed to by
+ * hp; names and values live in *text, a copy the caller frees. Returns how many.
+ */
+size_t codec_headers(const char *lines, size_t max, struct Sb__V1__Header *h,
+                     struct Sb__V1__Header **hp, char **text);
 
 #endif

@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "lib/codec.h"
-#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #include "fwd.h"
@@ -15,6 +14,7 @@
 #define MAX_BODY    (64u * 1024 * 1024)
 #define HEADERS_MAX 32
 #define HEADER_MAX  1024
+#define HEAD_MAX    8 /* upstream headers a Head frame passes on (besides its type) */
 
 /* A header name or value safe to put on a request line: no control characters. */
 static bool header_text_ok(const char *s, bool name)
@@ -167,28 +167,6 @@ static enum status put_len_delimited(struct buf *out, unsigned field, size_t len
     return ST_OK;
 }
 
-#define HEAD_MAX 8
-
-/* Upstream's "name: value\r\n" lines into at most HEAD_MAX Header messages (copied into *text,
- * which the caller frees). */
-static size_t head_lines(const char *lines, Sb__V1__Header *h, Sb__V1__Header **hp, char **text)
-{
-    const char *names[HEAD_MAX], *values[HEAD_MAX];
-    size_t n;
-
-    if (!lines || !lines[0])
-        return 0;
-    *text = xstrdup(lines);
-    n = parse_header_lines(*text, names, values, HEAD_MAX);
-    for (size_t i = 0; i < n; i++) {
-        sb__v1__header__init(&h[i]);
-        h[i].name = CODEC_STR(names[i]);
-        h[i].value = CODEC_STR(values[i]);
-        hp[i] = &h[i];
-    }
-    return n;
-}
-
 static enum status pack_frame(const Sb__V1__Frame *fr, struct buf *out)
 {
     size_t n = sb__v1__frame__get_packed_size(fr);
@@ -252,7 +230,7 @@ enum status fwd_codec_batch_add(const struct fwd_frame *f, struct buf *out)
             hdrs[head.n_headers++] = &hv[0];
         }
         head.n_headers +=
-            head_lines(f->headers, hv + head.n_headers, hdrs + head.n_headers, &htext);
+            codec_headers(f->headers, HEAD_MAX, hv + head.n_headers, hdrs + head.n_headers, &htext);
         head.headers = hdrs;
         fr.kind_case = SB__V1__FRAME__KIND_HEAD;
         fr.head = &head;

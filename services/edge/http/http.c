@@ -179,6 +179,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_done(&r->body);
     if (r->in.st) /* a protocol's state for a call that never started */
         r->proto->free(r->in.st);
+    free(r->in.headers);
     free(r);
     *con_cls = NULL;
 }

@@ -311,21 +311,25 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
         call_free(c);
         return rc;
     }
+    c->fwd_headers = r->in.headers;
+    r->in.headers = NULL;
     {
-        const char *b = tr.len ? tr.data : r->body.data;
-        size_t blen = tr.len ? tr.len : r->body.len;
+        /* the resources the upstream call uses (an upload's bytes name none) */
+        bool bytes = r->in.up.kind == RT_UPLOAD;
         if (registry_pin(h->store, r->tok.id, r->in.up.resource,
-                         r->in.up.kind == RT_UPLOAD ? NULL : b,
-                         r->in.up.kind == RT_UPLOAD ? 0 : blen, c->pin, sizeof(c->pin), c->pin_what,
-                         sizeof(c->pin_what), &err) != ST_OK) {
+                         bytes    ? NULL
+                         : tr.len ? tr.data
+                                  : r->body.data,
+                         bytes    ? 0
+                         : tr.len ? tr.len
+                                  : r->body.len,
+                         c->pin, sizeof(c->pin), c->pin_what, sizeof(c->pin_what), &err) != ST_OK) {
             rc = http_refuse(conn, r, &err);
             buf_done(&tr);
             call_free(c);
             return rc;
         }
     }
-    if (r->in.headers[0])
-        c->fwd_headers = xstrdup(r->in.headers);
     (void)snprintf(c->public_base, sizeof(c->public_base), "%s", r->in.base);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->in.asked);
     c->client_kind = r->in.client;

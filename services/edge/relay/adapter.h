@@ -56,7 +56,8 @@ struct ingress {
     struct route up;        /* the upstream route; up.model: the model named, then resolved */
     char asked[128];        /* the model as the client named it */
     bool sse;               /* native streams: SSE framing */
-    char headers[4096];     /* request headers for upstream, "Name: value\r\n" lines (REST) */
+    char *headers;          /* REST: request headers for upstream, "Name: value\r\n" lines, or
+                               NULL (owned: the call takes it) */
     char base[160];         /* the gateway as the client called it, for upload URLs (REST) */
     unsigned local;         /* set by translate: answered here with this status, no upstream */
     void *st;               /* the adapter's state for the call (adapter->free) */

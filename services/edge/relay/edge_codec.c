@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "lib/codec.h"
-#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #include "proto/forward.pb-c.h"
@@ -101,24 +100,6 @@ void ec_lease_done(struct ec_lease *l)
 
 #define FWD_HEADERS_MAX 32
 
-/* "Name: value\r\n" lines into Header messages (names and values copied into `text`, which
- * the caller frees). */
-static size_t headers_of(const char *lines, Sb__V1__Header *h, Sb__V1__Header **hp, char **text)
-{
-    const char *names[FWD_HEADERS_MAX], *values[FWD_HEADERS_MAX];
-    size_t n;
-
-    *text = xstrdup(lines);
-    n = parse_header_lines(*text, names, values, FWD_HEADERS_MAX);
-    for (size_t i = 0; i < n; i++) {
-        sb__v1__header__init(&h[i]);
-        h[i].name = CODEC_STR(names[i]);
-        h[i].value = CODEC_STR(values[i]);
-        hp[i] = &h[i];
-    }
-    return n;
-}
-
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
 {
     Sb__V1__ForwardRequest m = SB__V1__FORWARD_REQUEST__INIT;
@@ -149,10 +130,8 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
     m.first_byte_timeout_ms = f->first_byte_ms;
     m.idle_timeout_ms = f->idle_ms;
     m.deadline_ms = f->deadline_ms;
-    if (f->headers && f->headers[0]) {
-        m.n_headers = headers_of(f->headers, h, hp, &text);
-        m.headers = hp;
-    }
+    m.n_headers = codec_headers(f->headers, FWD_HEADERS_MAX, h, hp, &text);
+    m.headers = hp;
     {
         char *p;
         st = buf_extend(out, sb__v1__forward_request__get_packed_size(&m), &p);

@@ -216,19 +216,12 @@ static void index_key(const char *client, const char *collection, char *out, siz
     (void)snprintf(out, n, "res:ix:%s:%s", client && client[0] ? client : "-", collection);
 }
 
-/* "files/x" -> "files" (the collection, if listed) into out. */
-static bool listed_of(const char *name, char *out, size_t n)
+/* "files/x" -> "files": the collection of a resource the gateway lists, or NULL. */
+static const char *listed_of(const char *name)
 {
-    static const char *const listed[] = {"files", "cachedContents", "batches", "fileSearchStores"};
     const char *slash = strchr(name, '/');
 
-    for (size_t i = 0; slash && i < sizeof(listed) / sizeof(listed[0]); i++)
-        if ((size_t)(slash - name) == strlen(listed[i]) &&
-            strncmp(name, listed[i], strlen(listed[i])) == 0) {
-            (void)snprintf(out, n, "%s", listed[i]);
-            return true;
-        }
-    return false;
+    return slash ? route_listed(name, (size_t)(slash - name)) : NULL;
 }
 
 /* The field a collection's list answer carries its items in. */
@@ -317,7 +310,8 @@ static unsigned ttl_of(const char *name)
 static void record(struct store *s, const char *client, const char *project, const char *name,
                    json_t *object)
 {
-    char key[REC_KEY_MAX], ix[INDEX_KEY_MAX], coll[24];
+    char key[REC_KEY_MAX], ix[INDEX_KEY_MAX];
+    const char *coll;
     json_t *rec = json_pack("{s:s, s:s}", "p", project, "c", client ? client : "");
     char *text;
 
@@ -337,7 +331,7 @@ static void record(struct store *s, const char *client, const char *project, con
     if (store_put_ttl(s, key, text, strlen(text), ttl_of(name)) != ST_OK)
         LOG_WARN("registry.write_dropped", "resource=%s", name);
     free(text);
-    if (listed_of(name, coll, sizeof(coll))) {
+    if ((coll = listed_of(name)) != NULL) {
         index_key(client, coll, ix, sizeof(ix));
         (void)store_index_add(s, ix, clock_now_ms(), name);
     }
@@ -345,11 +339,12 @@ static void record(struct store *s, const char *client, const char *project, con
 
 static void forget(struct store *s, const char *client, const char *name)
 {
-    char key[REC_KEY_MAX], ix[INDEX_KEY_MAX], coll[24];
+    char key[REC_KEY_MAX], ix[INDEX_KEY_MAX];
+    const char *coll;
 
     (void)snprintf(key, sizeof(key), "res:%s", name);
     (void)store_del(s, key);
-    if (listed_of(name, coll, sizeof(coll))) {
+    if ((coll = listed_of(name)) != NULL) {
         index_key(client, coll, ix, sizeof(ix));
         (void)store_index_del(s, ix, name);
     }

@@ -199,7 +199,7 @@ static enum status rest_translate(const struct client_req *rq, struct ingress *i
         client_err_set(err, 414, NULL, "The path and query are too long.");
         return ST_INVALID;
     }
-    rest_headers(rq, in->up.kind == RT_UPLOAD, in->headers, sizeof(in->headers));
+    in->headers = rest_headers(rq, in->up.kind == RT_UPLOAD);
     public_base(rq, in->base, sizeof(in->base));
     in->st = native_state_new(false);
     return ST_OK;

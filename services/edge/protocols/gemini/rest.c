@@ -6,9 +6,7 @@
 #include <strings.h>
 
 #include "lib/buf.h"
-
-/* Those a client lists through the gateway (answered from the registry). */
-static const char *const listed[] = {"files", "cachedContents", "batches", "fileSearchStores"};
+#include "lib/xalloc.h"
 
 static bool id_char(char c)
 {
@@ -40,25 +38,10 @@ static bool path_ok(const char *p)
     return true;
 }
 
-/* The listed collection `p` names (with nothing after it), or NULL. */
-static const char *listed_collection(const char *p)
-{
-    for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
-        if (strcmp(p, listed[i]) == 0)
-            return listed[i];
-    return NULL;
-}
-
 /* A key-bound collection itself (a create, a list). */
 static bool known_root(const char *p)
 {
-    static const char *const roots[] = {"files", "cachedContents", "batches", "fileSearchStores",
-                                        "interactions"};
-
-    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
-        if (strcmp(p, roots[i]) == 0)
-            return true;
-    return false;
+    return route_listed(p, strlen(p)) || strcmp(p, "interactions") == 0;
 }
 
 static bool method_ok(const char *m)
@@ -111,8 +94,8 @@ enum status rest_match(const char *method, const char *path, struct route *ret)
         if (!route_model_ok(r.model))
             return ST_INVALID;
     }
-    if (r.kind == RT_REST && strcmp(method, "GET") == 0 && listed_collection(p))
-        (void)snprintf(r.collection, sizeof(r.collection), "%s", listed_collection(p));
+    if (r.kind == RT_REST && strcmp(method, "GET") == 0 && route_listed(p, strlen(p)))
+        (void)snprintf(r.collection, sizeof(r.collection), "%s", p);
     r.known = r.kind != RT_REST || r.resource[0] || known_root(p) ||
               (r.model[0] && (strstr(p, ":batchGenerateContent") || strstr(p, ":asyncBatchEmbed")));
     *ret = r;
@@ -177,12 +160,14 @@ static void add_header(void *arg, const char *name, const char *value)
         x->out[x->len] = '\0'; /* the rest does not fit: left out */
 }
 
-void rest_headers(const struct client_req *rq, bool upload_only, char *out, size_t n)
+char *rest_headers(const struct client_req *rq, bool upload_only)
 {
-    struct hdr_ctx x = {out, n, 0, upload_only};
+    char out[4096];
+    struct hdr_ctx x = {out, sizeof(out), 0, upload_only};
 
     out[0] = '\0';
     rq->each(rq, false, add_header, &x);
+    return x.len ? xstrdup(out) : NULL;
 }
 
 struct query_ctx {

@@ -22,10 +22,10 @@
  * ST_CONFLICT: a method the path does not take.
  */
 enum status rest_match(const char *method, const char *path, struct route *ret);
-/** The request headers for upstream into out[n] as "Name: value\r\n" lines: all but the client's
- *  credentials, hop-by-hop and proxy headers; with upload_only, only X-Goog-Upload-* and
- *  Content-Type. What does not fit is left out. */
-void rest_headers(const struct client_req *rq, bool upload_only, char *out, size_t n);
+/** The request headers for upstream as "Name: value\r\n" lines (caller frees; NULL when none):
+ *  all but the client's credentials, hop-by-hop and proxy headers; with upload_only, only
+ *  X-Goog-Upload-* and Content-Type. At most 4 KiB: what does not fit is left out. */
+char *rest_headers(const struct client_req *rq, bool upload_only);
 /** path and the request's query (without `key`, escaped again) into out[n]. */
 enum status rest_upstream_path(const struct client_req *rq, const char *path, char *out, size_t n);
 

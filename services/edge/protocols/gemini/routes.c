@@ -95,6 +95,16 @@ bool route_resource_of(const char *p, char *out, size_t n)
     return true;
 }
 
+const char *route_listed(const char *p, size_t n)
+{
+    static const char *const listed[] = {"files", "cachedContents", "batches", "fileSearchStores"};
+
+    for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+        if (n == strlen(listed[i]) && strncmp(p, listed[i], n) == 0)
+            return listed[i];
+    return NULL;
+}
+
 /* OpenAI paths after their prefix: chat/completions, embeddings, models, models/{id}. */
 static enum status match_openai(bool is_post, bool is_get, const char *p, struct route *ret)
 {

@@ -67,6 +67,9 @@ bool route_model_ok(const char *name);
  *  operations, fileSearchStores, interactions, ...) into out[n] ("" when p names none); false
  *  when its id is empty or too long. */
 bool route_resource_of(const char *p, char *out, size_t n);
+/** The collection p[0..n) names when the gateway lists it itself (files, cachedContents, batches,
+ *  fileSearchStores: the client token's own, from the registry), or NULL. */
+const char *route_listed(const char *p, size_t n);
 /** Stable name of a route kind for logs ("generateContent", ...). */
 const char *route_name(enum route_kind kind);
 /**
