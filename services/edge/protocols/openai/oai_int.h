@@ -1,4 +1,4 @@
-/* Helpers shared by the OpenAI translation files (oai_*.c) only. */
+/* Helpers shared by the OpenAI translation files (oai_*.c, rsp_*.c) only. */
 #ifndef SB_EDGE_OAI_INT_H
 #define SB_EDGE_OAI_INT_H
 
@@ -13,6 +13,10 @@ struct oai_err;
 /** Fill err as a 400 about `param` (may be NULL); returns ST_INVALID. */
 enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/** Media by URL (a data URL, or http(s) for Gemini to fetch) as a Gemini part, or NULL with err a
+ *  400 about param. A json_t *. */
+void *oai_url_part(const char *url, const char *fallback_mime, const char *param,
+                   struct oai_err *err);
 /** True when the client declared a function named `name` (NULL: false). */
 bool oai_declared(const struct oai_call *oc, const char *name);
 /**

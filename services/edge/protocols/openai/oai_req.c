@@ -96,9 +96,8 @@ enum status oai_peek(enum oai_kind kind, const char *body, size_t len, bool deri
 
 /* ---------------------------------------------------------------- content parts */
 
-/* Media by URL, or a refusal naming param. */
-static json_t *url_part(const char *url, const char *fallback_mime, const char *param,
-                        struct oai_err *err)
+void *oai_url_part(const char *url, const char *fallback_mime, const char *param,
+                   struct oai_err *err)
 {
     char why[128];
     json_t *p = gtrans_url_part(url, fallback_mime, why, sizeof(why));
@@ -137,7 +136,7 @@ static json_t *file_part(const json_t *f, const char *param, struct oai_err *err
     json_t *p;
 
     if (data)
-        return url_part(data, NULL, param, err);
+        return oai_url_part(data, NULL, param, err);
     if ((p = gtrans_file_ref(id)) != NULL)
         return p;
     (void)oai_bad(err, param,
@@ -172,7 +171,7 @@ static json_t *content_part(const json_t *p, bool media, const char *param, stru
             (void)oai_bad(err, param, "An image_url part needs image_url.url.");
             return NULL;
         }
-        return url_part(url, "image/jpeg", param, err);
+        return oai_url_part(url, "image/jpeg", param, err);
     }
     if (media && strcmp(type, "input_audio") == 0)
         return audio_part(json_object_get(p, "input_audio"), param, err);

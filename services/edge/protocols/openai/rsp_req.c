@@ -101,17 +101,6 @@ struct conv {
     bool gemini3;
 };
 
-static json_t *media_part(const char *url, const char *fallback, const char *param,
-                          struct oai_err *err)
-{
-    char why[128];
-    json_t *p = gtrans_url_part(url, fallback, why, sizeof(why));
-
-    if (!p)
-        (void)oai_bad(err, param, "%s", why);
-    return p;
-}
-
 static json_t *file_id_part(const char *id, const char *param, struct oai_err *err)
 {
     json_t *p;
@@ -146,13 +135,14 @@ static json_t *content_part(const json_t *p, const char *param, struct oai_err *
     id = json_string_value(json_object_get(p, "file_id"));
     if (strcmp(type, "input_image") == 0) {
         url = json_string_value(json_object_get(p, "image_url"));
-        return url ? media_part(url, "image/jpeg", param, err) : file_id_part(id, param, err);
+        return url ? oai_url_part(url, "image/jpeg", param, err) : file_id_part(id, param, err);
     }
     if (strcmp(type, "input_file") == 0) {
         url = json_string_value(json_object_get(p, "file_data"));
         if (!url)
             url = json_string_value(json_object_get(p, "file_url"));
-        return url ? media_part(url, "application/pdf", param, err) : file_id_part(id, param, err);
+        return url ? oai_url_part(url, "application/pdf", param, err)
+                   : file_id_part(id, param, err);
     }
     (void)oai_bad(err, param, "Unsupported content type '%.40s'.", type);
     return NULL;
