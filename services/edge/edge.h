@@ -85,6 +85,7 @@ struct call {
     /* response */
     bool committed;        /* a status was decided towards the client */
     bool content;          /* stream: the answer has had something for the client */
+    bool noted;            /* REST stream: what it creates is in the registry */
     uint64_t head_us;      /* stream: upstream time of the head, counted at the decision */
     unsigned events;       /* stream events taken from upstream */
     uint64_t upstream_us;  /* time spent waiting on upstream, all attempts */

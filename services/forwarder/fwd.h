@@ -29,6 +29,7 @@ struct fwd_req {
     size_t body_total; /* announced length */
     unsigned body_pieces;
     bool stream;
+    bool raw; /* the answer's bytes go on as they arrive (ForwardRequest.raw) */
     unsigned connect_ms;
     unsigned first_byte_ms;
     unsigned idle_ms;

@@ -81,6 +81,7 @@ enum status fwd_codec_request(const void *data, size_t len, const char *reply, s
     r.body[r.body_len] = '\0';
     r.body_pieces = m->body_pieces;
     r.stream = m->stream;
+    r.raw = m->raw && !m->stream;
     r.connect_ms = m->connect_timeout_ms ? m->connect_timeout_ms : 10000;
     r.first_byte_ms = m->first_byte_timeout_ms ? m->first_byte_timeout_ms : 120000;
     r.idle_ms = m->idle_timeout_ms ? m->idle_timeout_ms : 120000;

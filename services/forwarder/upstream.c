@@ -493,7 +493,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
         (void)buf_append(&j->piece, p, take);
         p += take;
         len -= take;
-        if (j->piece.len >= PIECE_MAX)
+        if (j->piece.len >= PIECE_MAX || j->req.raw) /* a raw stream's bytes go at once */
             flush_piece(j);
     }
     return size * n;
@@ -627,7 +627,7 @@ static void finish(struct job *j, CURLcode rc)
     if (cr.cls == EC_NONE) {
         if (!j->head_sent)
             send_head(j);
-        if (!j->req.stream && j->piece.len == j->bytes)
+        if (!j->req.stream && !j->req.raw && j->piece.len == j->bytes)
             scan_body(j); /* the whole body is in hand (at most one piece): read its usage */
         flush_piece(j);
         struct fwd_frame fr = {

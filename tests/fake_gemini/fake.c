@@ -96,6 +96,41 @@ static const char *http_query(const struct fake_http *h, const char *name)
     return MHD_lookup_connection_value(h->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* An SSE answer of whole events, a pause before each after the first (an interaction's stream). */
+struct evstream {
+    json_t *events;
+    size_t i, off;
+};
+
+static ssize_t ev_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct evstream *s = cls;
+    const json_t *ev = json_array_get(s->events, s->i);
+    size_t len = json_string_length(ev), n;
+    (void)pos;
+
+    if (!ev)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (s->off == 0 && s->i > 0)
+        sleep_ms(40);
+    n = len - s->off < max ? len - s->off : max;
+    memcpy(out, json_string_value(ev) + s->off, n);
+    s->off += n;
+    if (s->off == len) {
+        s->i++;
+        s->off = 0;
+    }
+    return (ssize_t)n;
+}
+
+static void ev_free(void *cls)
+{
+    struct evstream *s = cls;
+
+    json_decref(s->events);
+    free(s);
+}
+
 /* The key-bound routes (fake_res.c): uploads, downloads, files, caches, batches, and any other
  * route beyond models. */
 static enum MHD_Result rest(struct MHD_Connection *conn, const char *url, const char *method,
@@ -115,8 +150,15 @@ static enum MHD_Result rest(struct MHD_Connection *conn, const char *url, const 
         (void)fake_res_download(&h, p, project, &a);
     else
         (void)fake_res_rest(&h, p, project, &a);
-    r = MHD_create_response_from_buffer(
-        a.body.len, a.body.data ? a.body.data : (void *)(uintptr_t) "", MHD_RESPMEM_MUST_COPY);
+    if (a.events) {
+        struct evstream *es = xcalloc(1, sizeof(*es));
+        es->events = a.events;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ev_reader, es, ev_free);
+        (void)snprintf(a.ctype, sizeof(a.ctype), "text/event-stream");
+    } else {
+        r = MHD_create_response_from_buffer(
+            a.body.len, a.body.data ? a.body.data : (void *)(uintptr_t) "", MHD_RESPMEM_MUST_COPY);
+    }
     (void)MHD_add_response_header(r, "Content-Type",
                                   a.ctype[0] ? a.ctype : "application/json; charset=UTF-8");
     for (size_t i = 0; i < a.nh; i++)

@@ -26,6 +26,7 @@ static const struct {
     {"gemini-2.0-flash", "Gemini 2.0 Flash", false, false},
     {"gemini-3-pro-preview", "Gemini 3 Pro Preview", false, true},
     {"gemini-3-flash-preview", "Gemini 3 Flash Preview", false, true},
+    {"gemini-3.1-flash-image", "Gemini 3.1 Flash Image", false, false},
     {"gemini-embedding-001", "Gemini Embedding 001", true, false},
     {"text-embedding-004", "Text Embedding 004", true, false},
 };
@@ -491,6 +492,39 @@ static bool json_schema_out(const json_t *gen, const char *echo, json_t *chunks,
     return true;
 }
 
+/* A 1x1 PNG, base64. */
+#define PNG_1X1                                                                                    \
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJg" \
+    "gg=="
+
+/* An image model asked for images (responseModalities holds IMAGE): one chunk whose
+ * candidateCount candidates each hold one inline PNG, as the image models answer. */
+static bool images(const json_t *gen, json_t *chunks, const char *model, const char *rid,
+                   unsigned pwords)
+{
+    json_t *mods = get2(gen, "responseModalities", "response_modalities"), *m, *cands;
+    json_int_t n = json_integer_value(get2(gen, "candidateCount", "candidate_count"));
+    bool want = false;
+    size_t i;
+
+    json_array_foreach(mods, i, m)
+    {
+        want |= json_is_string(m) && strcmp(json_string_value(m), "IMAGE") == 0;
+    }
+    if (!want || !strstr(model, "image"))
+        return false;
+    cands = json_array();
+    for (json_int_t k = 0; k < (n > 0 && n <= 8 ? n : 1); k++)
+        (void)json_array_append_new(cands, json_pack("{s:{s:s,s:[{s:{s:s,s:s}}]},s:s,s:I}",
+                                                     "content", "role", "model", "parts",
+                                                     "inlineData", "mimeType", "image/png", "data",
+                                                     PNG_1X1, "finishReason", "STOP", "index", k));
+    (void)json_array_append_new(chunks, json_pack("{s:o,s:o,s:s,s:s}", "candidates", cands,
+                                                  "usageMetadata", usage(pwords, 1290, 0),
+                                                  "modelVersion", model, "responseId", rid));
+    return true;
+}
+
 /* "draw <n>": an image model's answer, a text chunk then one chunk holding an inline PNG of n
  * base64 characters (a stream event larger than one bus message, for n in the megabytes). */
 static bool draw(const char *text, json_t *chunks, const char *model, const char *rid,
@@ -555,6 +589,8 @@ json_t *fake_generate_chunks(const json_t *req, const char *model)
     if (json_schema_out(gen, last.data ? last.data : "", chunks, model, rid.data, pwords, thoughts))
         goto out;
     if (draw(last.data ? last.data : "", chunks, model, rid.data, pwords))
+        goto out;
+    if (images(gen, chunks, model, rid.data, pwords))
         goto out;
     if (max_out > 0 && max_out <= 1 && thoughts) {
         (void)json_array_append_new(

@@ -25,6 +25,7 @@ struct res {
     char name[160]; /* files/x, cachedContents/x, batches/x, upload:x */
     char project[64];
     json_t *obj;       /* what GET answers */
+    json_t *events;    /* interactions: the SSE events of its stream */
     struct buf data;   /* files: the bytes; uploads: received so far */
     uint64_t declared; /* uploads: X-Goog-Upload-Header-Content-Length */
     char mime[96];
@@ -63,6 +64,7 @@ static struct res *add(const char *name, const char *project)
 static void drop(struct res *r)
 {
     json_decref(r->obj);
+    json_decref(r->events);
     buf_done(&r->data);
     memset(r, 0, sizeof(*r));
 }
@@ -164,6 +166,8 @@ static bool refs_ok(const json_t *j, const char *project, struct fake_answer *a,
                 name_in(s, "files/", name, sizeof(name));
             else if (s && (strcmp(k, "cachedContent") == 0 || strcmp(k, "cached_content") == 0))
                 name_in(s, "cachedContents/", name, sizeof(name));
+            else if (s && strcmp(k, "previous_interaction_id") == 0)
+                (void)snprintf(name, sizeof(name), "interactions/%.140s", s);
             if (name[0] && !owned(name, project, a))
                 return false;
             if (!s && !refs_ok(v, project, a, depth + 1))
@@ -405,6 +409,149 @@ static void create_batch(const struct fake_http *h, const char *model, const cha
     json_decref(req);
 }
 
+/* The text of an interaction's input: a string, or the last text of its content list. */
+static const char *input_text(const json_t *in)
+{
+    const char *t = json_string_value(in);
+    size_t i;
+    json_t *v;
+
+    if (t)
+        return t;
+    json_array_foreach(in, i, v)
+    {
+        const char *x = json_string_value(json_object_get(v, "text"));
+        if (x)
+            t = x;
+    }
+    return t ? t : "";
+}
+
+/* One SSE event of an interaction's stream (event_id = its number). */
+static void add_event(json_t *events, unsigned n, const char *type, json_t *ev)
+{
+    char id[16], *data;
+    struct buf b;
+
+    (void)snprintf(id, sizeof(id), "%u", n);
+    (void)json_object_set_new(ev, "event_type", json_string(type));
+    (void)json_object_set_new(ev, "event_id", json_string(id));
+    data = json_dumps(ev, JSON_COMPACT);
+    buf_init(&b, 1 << 20);
+    (void)buf_printf(&b, "event: %s\nid: %s\ndata: %s\n\n", type, id, data ? data : "{}");
+    (void)json_array_append_new(events, json_stringn(b.data, b.len));
+    buf_done(&b);
+    free(data);
+    json_decref(ev);
+}
+
+/* POST interactions: answered at once (or left in progress with background), the events of its
+ * stream kept for a later GET ?stream=true&last_event_id=. */
+static void create_interaction(const struct fake_http *h, const char *project,
+                               struct fake_answer *a)
+{
+    json_t *req = json_loadb(h->body, h->len, 0, NULL), *steps, *events, *text;
+    const char *model = json_string_value(json_object_get(req, "model"));
+    const char *prev = json_string_value(json_object_get(req, "previous_interaction_id"));
+    char name[64], t[40], answer[512];
+    unsigned n = 0;
+    struct res *r;
+
+    if (!req || !model) {
+        (void)error(a, 400, "INVALID_ARGUMENT", "model and input are required.");
+        json_decref(req);
+        return;
+    }
+    if (!refs_ok(req, project, a, 0) || !(r = add("interactions/x", project))) {
+        json_decref(req);
+        return;
+    }
+    (void)snprintf(name, sizeof(name), "v1_i%05u%04x", ++seq, (unsigned)rand() & 0xffff);
+    (void)snprintf(r->name, sizeof(r->name), "interactions/%s", name);
+    (void)snprintf(answer, sizeof(answer), "Echo: %.400s",
+                   input_text(json_object_get(req, "input")));
+    now_rfc3339(t, sizeof(t), 0);
+    text = json_pack("{s:s,s:s}", "type", "text", "text", answer);
+    steps = json_pack("[{s:s,s:[{s:s,s:s}]},{s:s,s:[O]}]", "type", "user_input", "content", "type",
+                      "text", "text", input_text(json_object_get(req, "input")), "type",
+                      "model_output", "content", text);
+    r->obj =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:{s:i,s:i,s:i}}", "id", name, "object",
+                  "interaction", "model", model, "status",
+                  json_is_true(json_object_get(req, "background")) ? "in_progress" : "completed",
+                  "created", t, "updated", t, "steps", steps, "usage", "total_input_tokens", 4,
+                  "total_output_tokens", 3, "total_tokens", 7);
+    if (prev)
+        (void)json_object_set_new(r->obj, "previous_interaction_id", json_string(prev));
+    events = json_array();
+    add_event(events, ++n, "interaction.created",
+              json_pack("{s:{s:s,s:s,s:s}}", "interaction", "id", name, "status", "in_progress",
+                        "model", model));
+    for (const char *w = answer; *w;) { /* a delta per word */
+        size_t wl = strcspn(w, " ");
+        wl += w[wl] == ' ';
+        add_event(
+            events, ++n, "step.delta",
+            json_pack("{s:i,s:{s:s,s:s%}}", "index", 1, "delta", "type", "text", "text", w, wl));
+        w += wl;
+    }
+    add_event(events, ++n, "interaction.completed", json_pack("{s:O}", "interaction", r->obj));
+    (void)json_array_append_new(events, json_string("data: [DONE]\n\n"));
+    r->events = events;
+    if (json_is_true(json_object_get(req, "stream")))
+        a->events = json_incref(events), a->status = 200;
+    else
+        answer_json(a, 200, r->obj);
+    json_decref(text);
+    json_decref(req);
+}
+
+/* GET interactions/{id}: the interaction, or (stream=true) its events after last_event_id. */
+static void get_interaction(const struct fake_http *h, struct res *r, struct fake_answer *a)
+{
+    const char *stream = h->query(h, "stream"), *last = h->query(h, "last_event_id");
+    uint64_t after = 0;
+
+    if (stream && strcmp(stream, "true") == 0) {
+        (void)parse_u64(last, 0, UINT32_MAX, &after);
+        a->events = json_array();
+        for (size_t i = after; i < json_array_size(r->events); i++)
+            (void)json_array_append(a->events, json_array_get(r->events, i));
+        a->status = 200;
+        return;
+    }
+    if (strcmp(json_string_value(json_object_get(r->obj, "status")), "in_progress") == 0)
+        (void)json_object_set_new(r->obj, "status", json_string("completed"));
+    answer_json(a, 200, r->obj);
+}
+
+static void interaction(const struct fake_http *h, const char *p, const char *project,
+                        struct fake_answer *a)
+{
+    char name[160];
+    const char *id = p + 13, *slash = strchr(id, '/');
+    struct res *r;
+
+    (void)snprintf(name, sizeof(name), "interactions/%.*s",
+                   (int)(slash ? (size_t)(slash - id) : strlen(id)), id);
+    if (!(r = owned(name, project, a)))
+        return;
+    if (slash && strcmp(slash, "/cancel") == 0 && strcmp(h->method, "POST") == 0) {
+        if (strcmp(json_string_value(json_object_get(r->obj, "status")), "in_progress") == 0)
+            (void)json_object_set_new(r->obj, "status", json_string("cancelled"));
+        answer_json(a, 200, r->obj);
+    } else if (!slash && strcmp(h->method, "GET") == 0) {
+        get_interaction(h, r, a);
+    } else if (!slash && strcmp(h->method, "DELETE") == 0) {
+        drop(r);
+        a->status = 200;
+        buf_reset(&a->body);
+        (void)buf_puts(&a->body, "{}\n");
+    } else {
+        (void)error(a, 404, "NOT_FOUND", "Method not found.");
+    }
+}
+
 unsigned fake_res_rest(const struct fake_http *h, const char *p, const char *project,
                        struct fake_answer *a)
 {
@@ -430,6 +577,10 @@ unsigned fake_res_rest(const struct fake_http *h, const char *p, const char *pro
                strcmp(colon + 1, "batchGenerateContent") == 0) {
         (void)snprintf(name, sizeof(name), "%.*s", (int)(colon - p - 7), p + 7);
         create_batch(h, name, project, a);
+    } else if (strcmp(p, "interactions") == 0 && strcmp(h->method, "POST") == 0) {
+        create_interaction(h, project, a);
+    } else if (strncmp(p, "interactions/", 13) == 0) {
+        interaction(h, p, project, a);
     } else if (strcmp(p, "tunedModels") == 0 && strcmp(h->method, "GET") == 0) {
         a->status = 200;
         buf_reset(&a->body);

@@ -26,6 +26,7 @@ struct fake_answer {
     char hname[4][32];
     char hvalue[4][512];
     size_t nh;
+    json_t *events; /* an SSE answer: its events' text, sent one by one with a pause between */
 };
 
 /** POST /upload/v1beta/files: resumable start and chunks; the project's upload only. */

@@ -1,5 +1,5 @@
 // The official openai npm SDK, unmodified, with baseURL = edge + /v1: chat (plain, stream, tools
-// with Gemini 3 thought signatures, JSON schema, images), embeddings, models, and errors.
+// with Gemini 3 thought signatures, JSON schema, images), embeddings, models, images.generate and errors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -300,4 +300,21 @@ test('a stream whose upstream thinks in silence gets SSE keep-alive comments, an
   }
   assert.equal(text, 'Echo: slow two');
   await fetch(`${s.fakeUrl}/_fake/reset`, { method: 'POST' });
+});
+
+test('images.generate through Gemini\'s image model: b64_json, n, size as the nearest aspect ratio, url as a data URL', async () => {
+  const IMG = 'gemini-3.1-flash-image';
+  const r = await ai.images.generate({ model: IMG, prompt: 'a red fox', n: 2, size: '1536x1024' });
+  assert.equal(r.data.length, 2);
+  assert.equal(Buffer.from(r.data[0].b64_json, 'base64').subarray(1, 4).toString(), 'PNG');
+  assert.ok(r.created > 0 && r.usage.input_tokens > 0);
+  assert.deepEqual((await lastBody()).generationConfig, { responseModalities: ['IMAGE'], candidateCount: 2, imageConfig: { aspectRatio: '3:2' } });
+  const u = await ai.images.generate({ model: IMG, prompt: 'a tall tower', response_format: 'url', size: '1024x1792' });
+  assert.equal(u.data.length, 1);
+  assert.match(u.data[0].url, /^data:image\/png;base64,iVBOR/);
+  assert.equal((await lastBody()).generationConfig.imageConfig.aspectRatio, '9:16');
+  await assert.rejects(ai.images.generate({ model: IMG, prompt: 'x', size: 'big' }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'size');
+  await assert.rejects(ai.images.generate({ model: IMG, prompt: 'x', n: 9 }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'n');
+  // a model that answers with no image: every key tried, then a clear error
+  await assert.rejects(ai.images.generate({ model: FLASH, prompt: 'x' }), (e) => e.status === 502);
 });

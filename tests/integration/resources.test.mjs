@@ -138,6 +138,48 @@ test('batches: create from inline requests, get, cancel, list, delete', async ()
   assert.equal((await s.stats()).permission_errors, 0);
 });
 
+test('interactions: created, continued with previous_interaction_id through the other replica, streamed as it comes, resumed, cancelled, deleted', async () => {
+  await s.fakeReset();
+  const first = await ai.interactions.create({ model: FLASH, input: 'hello there' });
+  assert.equal(first.status, 'completed');
+  assert.equal(first.output_text, 'Echo: hello there');
+  const owner = (await s.stats()).last_rest.project;
+  // continued through the other replica: pinned to the project that holds the first
+  const next = await ai2.interactions.create({ model: FLASH, input: 'and then', previous_interaction_id: first.id });
+  assert.equal(next.previous_interaction_id, first.id);
+  assert.equal(next.output_text, 'Echo: and then');
+  assert.equal((await s.stats()).last_rest.project, owner);
+  // streamed: the events arrive as upstream sends them (40 ms apart), ids and types intact
+  const seen = [];
+  const t0 = Date.now();
+  const stream = await ai.interactions.create({ model: FLASH, input: 'one two three four', stream: true, previous_interaction_id: next.id });
+  for await (const ev of stream) seen.push({ type: ev.event_type, id: ev.event_id, at: Date.now() - t0, ev });
+  assert.deepEqual(seen.map((e) => e.type), ['interaction.created', 'step.delta', 'step.delta', 'step.delta', 'step.delta', 'step.delta', 'interaction.completed']);
+  assert.deepEqual(seen.map((e) => e.id), ['1', '2', '3', '4', '5', '6', '7']);
+  assert.equal(seen.filter((e) => e.type === 'step.delta').map((e) => e.ev.delta.text).join(''), 'Echo: one two three four');
+  assert.ok(seen[6].at - seen[0].at >= 150, `events passed on as they came: ${seen.map((e) => e.at)}`);
+  const sid = seen[0].ev.interaction.id;
+  // the streamed one is in the registry: resumed after event 4 through the other replica
+  const resumed = [];
+  for await (const ev of await ai2.interactions.get(sid, { stream: true, last_event_id: '4' })) resumed.push(ev.event_id);
+  assert.deepEqual(resumed, ['5', '6', '7']);
+  // background: in progress, cancelled
+  const bg = await ai.interactions.create({ model: FLASH, input: 'slow', background: true });
+  assert.equal(bg.status, 'in_progress');
+  assert.equal((await ai2.interactions.cancel(bg.id)).status, 'cancelled');
+  await ai.interactions.delete(first.id);
+  await assert.rejects(ai.interactions.get(first.id), (e) => e.status === 404 || e.statusCode === 404);
+  // another token cannot continue it
+  s.session = await s.login();
+  const t = await s.api('/api/tokens', { method: 'POST', body: { name: 'other-interactions' } });
+  s.secrets.push(t.body.secret);
+  const other = new GoogleGenAI({ apiKey: t.body.secret, httpOptions: { baseUrl: s.url } });
+  await waitUntil(async () => { try { await other.models.list(); return true; } catch { return false; } }, { what: 'token known' });
+  await assert.rejects(other.interactions.create({ model: FLASH, input: 'x', previous_interaction_id: next.id }),
+    (e) => (e.status ?? e.statusCode) === 404);
+  assert.equal((await s.stats()).permission_errors, 0);
+});
+
 test('an unknown /v1beta/ route reaches the fake unchanged, with a pooled key; SB_PASSTHROUGH=0 turns that off', async () => {
   const r = await fetch(`${s.url}/v1beta/tunedModels?pageSize=5&key=${s.token}`, { headers: { 'Api-Revision': '2026-05' } });
   assert.equal(r.status, 200);

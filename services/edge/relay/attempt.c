@@ -246,6 +246,7 @@ void attempt_forward(struct edge *e, struct call *c)
     f.body_len = c->body_len;
     f.body_pieces = pieces ? (unsigned)((c->body_len + PIECE_MAX - 1) / PIECE_MAX) : 0;
     f.stream = c->route.kind == RT_STREAM;
+    f.raw = c->route.stream_raw;
     f.connect_ms = c->lv.connect_ms;
     f.first_byte_ms = c->lv.first_byte_ms;
     f.idle_ms = c->lv.idle_ms;

@@ -79,6 +79,7 @@ struct ec_forward {
     size_t body_len;
     unsigned body_pieces;
     bool stream;
+    bool raw; /* the answer is a stream passed on as it comes (ForwardRequest.raw) */
     unsigned connect_ms, first_byte_ms, idle_ms;
     uint64_t deadline_ms;
 };

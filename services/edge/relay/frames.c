@@ -121,6 +121,38 @@ static void whole_answer(struct edge *e, struct call *c)
     buf_done(&out);
 }
 
+/*
+ * A piece of a REST stream passed on as it comes (an interaction's SSE): the first decides the
+ * 200 with upstream's type and headers. What it creates is recorded from the stream's events.
+ */
+static void raw_data(struct edge *e, struct call *c, const struct ec_frame *f)
+{
+    enum status st = resp_commit(c);
+
+    if (!c->noted && strcmp(c->route.method, "POST") == 0)
+        c->noted = registry_stream(e->store, c->tok.id, c->lease.project, c->upath,
+                                   (const char *)f->data, f->len);
+    if (st == ST_OK)
+        st = pipe_write(c->pipe, f->data, f->len);
+    c->content = true;
+    if (st != ST_OK)
+        write_failed(e, c, st);
+}
+
+/* A REST stream's end: nothing to add to upstream's own bytes. */
+static void raw_end(struct edge *e, struct call *c)
+{
+    enum status st = resp_commit(c);
+
+    if (st != ST_OK) {
+        write_failed(e, c, st);
+        return;
+    }
+    pipe_finish(c->pipe);
+    c->state = CS_DONE;
+    resp_log_done(c, 200, "ok", NULL);
+}
+
 /* One upstream stream event: the adapter's bytes, held until the answer has content. */
 static void stream_event(struct edge *e, struct call *c, const struct ec_frame *f)
 {
@@ -224,6 +256,8 @@ static void on_end(struct edge *e, struct call *c, const struct ec_frame *f)
     c->accepted = false;
     if (c->route.kind == RT_STREAM)
         stream_end(e, c, f->finish_reason);
+    else if (c->route.stream_raw)
+        raw_end(e, c);
     else
         whole_answer(e, c);
 }
@@ -253,6 +287,10 @@ static void on_data(struct edge *e, struct call *c, const struct ec_frame *f)
 {
     struct ec_frame joined = {.kind = EF_NONE};
 
+    if (c->route.stream_raw) {
+        raw_data(e, c, f);
+        return;
+    }
     if (c->route.kind != RT_STREAM) {
         if (buf_append(&c->body_out, f->data, f->len) != ST_OK) {
             attempt_cancel(e, c);

@@ -399,6 +399,38 @@ void registry_answer(struct store *s, const char *client, const char *project, c
     json_decref(j);
 }
 
+bool registry_stream(struct store *s, const char *client, const char *project, const char *path,
+                     const char *data, size_t len)
+{
+    size_t pl = strcspn(path, "?:");
+    const char *p = data, *end = data + len;
+
+    if (!s || pl < 13 || strncmp(path + pl - 13, "/interactions", 13) != 0)
+        return true; /* nothing this stream makes is recorded */
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
+        if (nl - p > 5 && strncmp(p, "data:", 5) == 0) {
+            json_t *j = json_loadb(p + 5, (size_t)(nl - p - 5), JSON_DISABLE_EOF_CHECK, NULL);
+            json_t *o = json_is_object(json_object_get(j, "interaction"))
+                            ? json_object_get(j, "interaction")
+                            : j;
+            const char *id = json_string_value(json_object_get(o, "id"));
+            if (id) {
+                char name[ROUTE_RESOURCE_MAX];
+                (void)snprintf(name, sizeof(name), "interactions/%s", id);
+                record(s, client, project, name, NULL);
+            }
+            json_decref(j);
+            if (id)
+                return true;
+        }
+        p = nl + 1;
+    }
+    return false;
+}
+
 bool registry_upload_url(struct store *s, const char *client, const char *project, const char *url,
                          const char *base, char *out, size_t n)
 {

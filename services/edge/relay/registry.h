@@ -57,6 +57,15 @@ void registry_answer(struct store *s, const char *client, const char *project, c
                      const char *path, const char *path_res, const char *body, size_t len);
 
 /**
+ * A piece of a streamed REST answer to POST path (an interaction created with "stream": true):
+ * the resource its first event names (an "interaction" object's id, or the event's own) is
+ * recorded as `project`'s and `client`'s. True once recorded (later pieces need no look).
+ * Only whole "data:" lines within the piece are read.
+ */
+bool registry_stream(struct store *s, const char *client, const char *project, const char *path,
+                     const char *data, size_t len);
+
+/**
  * Upstream's resumable upload URL (x-goog-upload-url) as the client must call it: the same path
  * and query on the gateway's base (scheme://host) into out[n]; the upload, recorded as
  * `project`'s and `client`'s ("upload:<upload_id>"). False when the URL has no upload_id.

@@ -68,6 +68,26 @@ uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us)
     return total > up ? total - up : 0;
 }
 
+/* A REST answer's own headers (upstream's x-goog-upload-*, x-gemini-*) after the nh pairs in
+ * hdrs (room for EC_HEAD_MAX more); they point into the copy returned (caller frees; NULL: none).
+ */
+static char *up_headers(const struct call *c, const char **hdrs, size_t *nh)
+{
+    const char *names[EC_HEAD_MAX], *values[EC_HEAD_MAX];
+    char *up;
+    size_t n;
+
+    if (!c->up_headers)
+        return NULL;
+    up = xstrdup(c->up_headers);
+    n = parse_header_lines(up, names, values, EC_HEAD_MAX);
+    for (size_t i = 0; i < n; i++, (*nh)++) {
+        hdrs[*nh * 2] = names[i];
+        hdrs[*nh * 2 + 1] = values[i];
+    }
+    return up;
+}
+
 /* Decide a complete (non-streaming) response with `body`; the call is done. */
 void resp_body(struct call *c, unsigned status, const char *ctype, const void *body, size_t len,
                uint64_t retry_after_s, const char *outcome)
@@ -86,16 +106,8 @@ void resp_body(struct call *c, unsigned status, const char *ctype, const void *b
         hdrs[nh * 2 + 1] = ra;
         nh++;
     }
-    if (c->up_headers && status < 300) { /* a REST answer's own headers (upload protocol) */
-        const char *names[EC_HEAD_MAX], *values[EC_HEAD_MAX];
-        size_t n;
-        up = xstrdup(c->up_headers);
-        n = parse_header_lines(up, names, values, EC_HEAD_MAX);
-        for (size_t i = 0; i < n; i++, nh++) {
-            hdrs[nh * 2] = names[i];
-            hdrs[nh * 2 + 1] = values[i];
-        }
-    }
+    if (status < 300)
+        up = up_headers(c, hdrs, &nh);
     if (pipe_decide(c->pipe, status, ctype, false, hdrs, nh) == ST_OK &&
         pipe_write(c->pipe, body, len) == ST_OK)
         pipe_finish(c->pipe);
@@ -127,8 +139,9 @@ void resp_upstream_error(struct buf *scratch, struct call *c, unsigned http, con
 
 enum status resp_commit(struct call *c)
 {
-    char ovh[24];
-    const char *hdrs[2];
+    char ovh[24], *up;
+    const char *hdrs[2 * (1 + EC_HEAD_MAX)];
+    size_t nh = 1;
     enum status st = ST_OK;
 
     if (c->committed)
@@ -136,9 +149,15 @@ enum status resp_commit(struct call *c)
     (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)resp_overhead_us(c, c->head_us));
     hdrs[0] = "x-gateway-overhead-us";
     hdrs[1] = ovh;
+    up = up_headers(c, hdrs, &nh);
     c->committed = true;
     c->t_first_byte_us = clock_mono_us();
-    if (pipe_decide(c->pipe, 200, c->proto->stream_type(c->pst), true, hdrs, 1) != ST_OK)
+    st = pipe_decide(c->pipe, 200,
+                     c->route.stream_raw && c->up_ctype[0] ? c->up_ctype
+                                                           : c->proto->stream_type(c->pst),
+                     true, hdrs, nh);
+    free(up);
+    if (st != ST_OK)
         return ST_DENIED;
     if (c->body_out.len)
         st = pipe_write(c->pipe, c->body_out.data, c->body_out.len);

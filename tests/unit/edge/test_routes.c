@@ -45,6 +45,9 @@ static void test_match(void **state)
         /* OpenAI routes, under /v1, /openai/v1 and Google's /v1beta/openai */
         {"POST", "/v1/chat/completions", ST_OK, RT_OAI_CHAT, "v1beta", ""},
         {"POST", "/openai/v1/embeddings", ST_OK, RT_OAI_EMBED, "v1beta", ""},
+        {"POST", "/v1/images/generations", ST_OK, RT_OAI_IMAGES, "v1beta", ""},
+        {"POST", "/v1beta/openai/images/generations", ST_OK, RT_OAI_IMAGES, "v1beta", ""},
+        {"GET", "/v1/images/generations", ST_INVALID, RT_NONE, NULL, NULL},
         {"POST", "/v1beta/openai/chat/completions", ST_OK, RT_OAI_CHAT, "v1beta", ""},
         {"GET", "/v1beta/openai/models", ST_OK, RT_OAI_MODELS, "v1beta", ""},
         {"GET", "/openai/v1/models/gemini-2.5-flash", ST_OK, RT_OAI_MODEL, "v1beta",

@@ -1,6 +1,7 @@
 /* Native Gemini answers (see native.h). */
 #include "native.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,36 @@ void *native_state_new(bool sse)
     return n;
 }
 
+/* An upload's own checks: a new one declares a size within the limit; the next pieces name an
+ * upload the registry knows (its project, its client). */
+static enum status upload_checks(const struct client_req *rq, struct ingress *in,
+                                 struct client_err *err)
+{
+    const char *id = rq->query(rq, "upload_id");
+    const char *size = rq->header(rq, "X-Goog-Upload-Header-Content-Length");
+    uint64_t n = 0;
+
+    if (id) {
+        size_t il =
+            strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~");
+        if (il == 0 || id[il] || il >= 150) {
+            client_err_set(err, 400, NULL, "Invalid upload_id.");
+            return ST_INVALID;
+        }
+        (void)snprintf(in->up.resource, sizeof(in->up.resource), "upload:%s", id);
+        return ST_OK;
+    }
+    if (size && (parse_u64(size, 0, UINT64_MAX, &n) != ST_OK ||
+                 n > (uint64_t)rq->cfg->upload_max_mb * 1024 * 1024)) {
+        client_err_set(err, 413, NULL, "");
+        (void)snprintf(err->message, sizeof(err->message),
+                       "The file is larger than this gateway takes (%u MiB).",
+                       rq->cfg->upload_max_mb);
+        return ST_INVALID;
+    }
+    return ST_OK;
+}
+
 /* A REST route (rest.h): resources, uploads, downloads, or an unknown one passed through. */
 static enum status rest_route(const struct client_req *rq, struct ingress *in,
                               struct client_err *err)
@@ -56,6 +87,13 @@ static enum status rest_route(const struct client_req *rq, struct ingress *in,
     in->client = rt.kind;
     in->up = rt;
     (void)snprintf(in->asked, sizeof(in->asked), "%s", rt.model);
+    if (rt.kind == RT_UPLOAD)
+        return upload_checks(rq, in, err);
+    {
+        const char *stream = rq->query(rq, "stream"), *alt = rq->query(rq, "alt");
+        in->up.stream_raw =
+            (stream && strcmp(stream, "true") == 0) || (alt && strcmp(alt, "sse") == 0);
+    }
     return ST_OK;
 }
 
@@ -111,6 +149,19 @@ static void no_model(const struct ingress *in, struct client_err *err)
                    in->up.version);
 }
 
+/* A REST body asking for a streamed answer ("stream": true, as interactions take it). */
+static bool asks_stream(const char *data, size_t len)
+{
+    json_t *j;
+    bool yes;
+
+    if (len == 0 || !memmem(data, len, "\"stream\"", 8) || !(j = json_loadb(data, len, 0, NULL)))
+        return false;
+    yes = json_is_true(json_object_get(j, "stream"));
+    json_decref(j);
+    return yes;
+}
+
 static enum status body(const struct client_req *rq, struct ingress *in, const char *data,
                         size_t len, struct client_err *err)
 {
@@ -119,36 +170,8 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
         client_err_set(err, 400, NULL, "Invalid JSON payload received.");
         return ST_INVALID;
     }
-    return ST_OK;
-}
-
-/* An upload's own checks: a new one declares a size within the limit; the next pieces name an
- * upload the registry knows (its project, its client). */
-static enum status upload_checks(const struct client_req *rq, struct ingress *in,
-                                 struct client_err *err)
-{
-    const char *id = rq->query(rq, "upload_id");
-    const char *size = rq->header(rq, "X-Goog-Upload-Header-Content-Length");
-    uint64_t n = 0;
-
-    if (id) {
-        size_t il =
-            strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~");
-        if (il == 0 || id[il] || il >= 150) {
-            client_err_set(err, 400, NULL, "Invalid upload_id.");
-            return ST_INVALID;
-        }
-        (void)snprintf(in->up.resource, sizeof(in->up.resource), "upload:%s", id);
-        return ST_OK;
-    }
-    if (size && (parse_u64(size, 0, UINT64_MAX, &n) != ST_OK ||
-                 n > (uint64_t)rq->cfg->upload_max_mb * 1024 * 1024)) {
-        client_err_set(err, 413, NULL, "");
-        (void)snprintf(err->message, sizeof(err->message),
-                       "The file is larger than this gateway takes (%u MiB).",
-                       rq->cfg->upload_max_mb);
-        return ST_INVALID;
-    }
+    if (in->up.kind == RT_REST && !in->up.stream_raw)
+        in->up.stream_raw = asks_stream(data, len);
     return ST_OK;
 }
 
@@ -174,8 +197,6 @@ static enum status rest_translate(const struct client_req *rq, struct ingress *i
     char path[700];
     enum status st;
 
-    if (in->up.kind == RT_UPLOAD && upload_checks(rq, in, err) != ST_OK)
-        return ST_INVALID;
     if (in->up.collection[0]) {
         st = registry_list(rq->store, rq->client, in->up.collection, rq->query(rq, "pageSize"),
                            rq->query(rq, "pageToken"), out);
@@ -201,7 +222,7 @@ static enum status rest_translate(const struct client_req *rq, struct ingress *i
     }
     in->headers = rest_headers(rq, in->up.kind == RT_UPLOAD);
     public_base(rq, in->base, sizeof(in->base));
-    in->st = native_state_new(false);
+    in->st = native_state_new(in->up.stream_raw);
     return ST_OK;
 }
 

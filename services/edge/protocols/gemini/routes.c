@@ -20,6 +20,7 @@ static const char *const names[RT_COUNT] = {"none",
                                             "embeddings",
                                             "models.list",
                                             "models.retrieve",
+                                            "images.generate",
                                             "messages",
                                             "messages.count_tokens",
                                             "anthropic.models.list",
@@ -118,6 +119,12 @@ static enum status match_openai(bool is_post, bool is_get, const char *p, struct
         *ret = r;
         return is_post ? ST_OK : ST_INVALID;
     }
+    if (strcmp(p, "images/generations") == 0) {
+        r.kind = RT_OAI_IMAGES;
+        r.post = true;
+        *ret = r;
+        return is_post ? ST_OK : ST_INVALID;
+    }
     if (strcmp(p, "models") == 0) {
         r.kind = RT_OAI_MODELS;
         *ret = r;
@@ -148,7 +155,8 @@ enum status route_match(const char *method, const char *path, struct route *ret)
         return match_openai(is_post, is_get, path + 11, ret);
     if (strncmp(path, "/v1beta/openai/", 15) == 0)
         return match_openai(is_post, is_get, path + 15, ret);
-    if (strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/v1/embeddings") == 0)
+    if (strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/v1/embeddings") == 0 ||
+        strcmp(path, "/v1/images/generations") == 0)
         return match_openai(is_post, is_get, path + 4, ret);
     if (strncmp(path, "/v1beta/", 8) == 0)
         vlen = 6;

@@ -23,6 +23,7 @@ enum route_kind {
     RT_OAI_EMBED,    /* POST embeddings */
     RT_OAI_MODELS,   /* GET models */
     RT_OAI_MODEL,    /* GET models/{id} */
+    RT_OAI_IMAGES,   /* POST images/generations (OpenAI format, Gemini's image models) */
     RT_ANT_MESSAGES, /* POST /v1/messages (Anthropic format) */
     RT_ANT_COUNT,    /* POST /v1/messages/count_tokens */
     RT_ANT_MODELS,   /* GET /v1/models, Anthropic's client */
@@ -46,6 +47,7 @@ struct route {
     char resource[ROUTE_RESOURCE_MAX];
     char collection[24]; /* REST: a key-bound collection listed here ("files"), or "" */
     bool known;          /* REST: a route of the key-bound API, not an unknown one passed on */
+    bool stream_raw;     /* REST: the answer is a stream (SSE) passed on as it comes */
 };
 
 /** True for the REST kinds, whose answers go to the client as they came (headers included). */

@@ -16,7 +16,7 @@
 
 #include "gtrans.h"
 
-enum oai_kind { OAI_NONE, OAI_CHAT, OAI_EMBED, OAI_MODELS, OAI_MODEL };
+enum oai_kind { OAI_NONE, OAI_CHAT, OAI_EMBED, OAI_MODELS, OAI_MODEL, OAI_IMAGES };
 
 /* Derived model names: "<model>-search", "<model>-nothinking" (any order, each at most once). */
 #define OAI_D_SEARCH     1u
@@ -113,6 +113,16 @@ void oai_error_from_gemini(struct buf *out, unsigned status, const char *body, s
 enum status oai_models_list(const char *body, size_t len, bool derived, struct buf *out);
 /** One Gemini Model into an OpenAI model object named `id`. */
 enum status oai_model_one(const char *body, size_t len, const char *id, struct buf *out);
+/**
+ * Translate the peeked images request (prompt, n, size, response_format) into a generateContent
+ * body asking an image model for images (oc->b64: answer as b64_json). ST_INVALID with err.
+ */
+enum status oai_images_request(struct oai_call *oc, const char *model, struct buf *out,
+                               struct oai_err *err);
+/** A GenerateContentResponse's inline images as an OpenAI images response; *empty when it holds
+ *  none. */
+enum status oai_images_response(const struct oai_call *oc, const char *body, size_t len,
+                                struct buf *out, bool *empty);
 /** A batchEmbedContents answer into an OpenAI embedding list (float or base64). */
 enum status oai_embed_response(const struct oai_call *oc, const char *body, size_t len,
                                struct buf *out);

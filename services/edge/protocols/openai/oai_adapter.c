@@ -1,4 +1,4 @@
-/* OpenAI chat, embeddings and models as an adapter of the relay engine (see oai.h). */
+/* OpenAI chat, embeddings, images and models as an adapter of the relay engine (see oai.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +85,10 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
         (void)snprintf(oc->model, sizeof(oc->model), "%s", in->asked);
         return ST_OK;
     }
-    if (oai_peek(in->client == RT_OAI_CHAT ? OAI_CHAT : OAI_EMBED, data, len, oc->derive, oc,
-                 in->up.model, sizeof(in->up.model), &e) != ST_OK) {
+    if (oai_peek(in->client == RT_OAI_CHAT     ? OAI_CHAT
+                 : in->client == RT_OAI_IMAGES ? OAI_IMAGES
+                                               : OAI_EMBED,
+                 data, len, oc->derive, oc, in->up.model, sizeof(in->up.model), &e) != ST_OK) {
         oai_refuse_with(err, &e, "Invalid request.");
         return ST_INVALID;
     }
@@ -107,8 +109,9 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
     (void)data;
     (void)len;
     if (in->up.post) {
-        if ((oc->kind == OAI_CHAT ? oai_chat_request(oc, in->up.model, out, &e)
-                                  : oai_embed_request(oc, in->up.model, out, &e)) != ST_OK) {
+        if ((oc->kind == OAI_CHAT     ? oai_chat_request(oc, in->up.model, out, &e)
+             : oc->kind == OAI_IMAGES ? oai_images_request(oc, in->up.model, out, &e)
+                                      : oai_embed_request(oc, in->up.model, out, &e)) != ST_OK) {
             oai_refuse_with(err, &e, "The request is too large.");
             return ST_INVALID;
         }
@@ -167,6 +170,8 @@ static enum status whole(void *st, enum route_kind up, const char *body, size_t 
         s = oai_chat_response(oc, body, len, out, empty);
     else if (oc->kind == OAI_EMBED)
         s = oai_embed_response(oc, body, len, out);
+    else if (oc->kind == OAI_IMAGES)
+        s = oai_images_response(oc, body, len, out, empty);
     else if (oc->kind == OAI_MODELS)
         s = oai_models_list(body, len, oc->derive, out);
     else if (oc->kind == OAI_MODEL)
