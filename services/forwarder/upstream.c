@@ -544,8 +544,8 @@ static enum status start_transfer(struct job *j)
     (void)snprintf(hdr, sizeof(hdr), "x-goog-api-key: %s", j->req.secret);
     j->hdrs = curl_slist_append(j->hdrs, hdr);
     memset(hdr, 0, sizeof(hdr));
-    if (!request_header(j->req.headers, "content-type"))
-        j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json");
+    if (j->req.body_total > 0 && !request_header(j->req.headers, "content-type"))
+        j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json"); /* a body's */
     j->hdrs = curl_slist_append(j->hdrs, "Expect:");
     append_headers(j);
     (void)curl_easy_setopt(j->easy, CURLOPT_URL, j->url);

@@ -131,6 +131,14 @@ static void ev_free(void *cls)
     free(s);
 }
 
+/* The actions on models/{m} served by the generation code (the others are fake_res.c's). */
+static bool known_action(const char *a)
+{
+    return strcmp(a, "generateContent") == 0 || strcmp(a, "streamGenerateContent") == 0 ||
+           strcmp(a, "countTokens") == 0 || strcmp(a, "embedContent") == 0 ||
+           strcmp(a, "batchEmbedContents") == 0;
+}
+
 /* The key-bound routes (fake_res.c): uploads, downloads, files, caches, batches, and any other
  * route beyond models. */
 static enum MHD_Result rest(struct MHD_Connection *conn, const char *url, const char *method,
@@ -327,7 +335,7 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         else
             return send_error(conn, 404, "NOT_FOUND", "Method not found.");
         if (bound || (strncmp(p, "models", 6) != 0 || (p[6] && p[6] != '/')) ||
-            strstr(p, ":batchGenerateContent")) {
+            (strchr(p, ':') && !known_action(strchr(p, ':') + 1))) {
             const char *project = fake_key_project(key);
             if (!project) {
                 memset(&plan, 0, sizeof(plan));
@@ -385,12 +393,6 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
                 MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pageSize"),
                 MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pageToken"), &out);
         rc = send_json(conn, st, &out);
-        goto out;
-    }
-    if (strcmp(action, "generateContent") != 0 && strcmp(action, "streamGenerateContent") != 0 &&
-        strcmp(action, "countTokens") != 0 && strcmp(action, "embedContent") != 0 &&
-        strcmp(action, "batchEmbedContents") != 0) {
-        rc = send_error(conn, 404, "NOT_FOUND", "Method not found.");
         goto out;
     }
     if (strcmp(method, "POST") != 0) {

@@ -566,6 +566,20 @@ unsigned fake_res_rest(const struct fake_http *h, const char *p, const char *pro
     json_decref(last_rest);
     last_rest = json_pack("{s:s,s:s,s:s,s:i}", "method", h->method, "path", h->url, "project",
                           project, "body_len", (int)h->len);
+    {
+        /* what a passed-through call carried: some query arguments and headers */
+        static const char *const args[] = {"pageSize", "pageToken", "key"};
+        static const char *const hdrs[] = {"Api-Revision", "Content-Type", "Authorization"};
+        json_t *q = json_object(), *hh = json_object();
+        for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++)
+            if (h->query(h, args[i]))
+                (void)json_object_set_new(q, args[i], json_string(h->query(h, args[i])));
+        for (size_t i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++)
+            if (h->header(h, hdrs[i]))
+                (void)json_object_set_new(hh, hdrs[i], json_string(h->header(h, hdrs[i])));
+        (void)json_object_set_new(last_rest, "query", q);
+        (void)json_object_set_new(last_rest, "headers", hh);
+    }
     a->status = 0;
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         if (strcmp(p, lists[i].coll) == 0 && strcmp(h->method, "GET") == 0)

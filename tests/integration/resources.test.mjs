@@ -135,6 +135,12 @@ test('batches: create from inline requests, get, cancel, list, delete', async ()
   for await (const x of await ai.batches.list()) names.push(x.name);
   assert.ok(names.includes(b.name));
   await ai.batches.delete({ name: b.name });
+  // from an input file: made on the file's project (the fake refuses any other)
+  const input = await upload(ai, 300, 7, 'requests.jsonl');
+  const fb = await ai2.batches.create({ model: FLASH, src: input.name });
+  assert.match(fb.name, /^batches\//);
+  assert.equal(JSON.parse((await s.stats()).last_body).batch.inputConfig.fileName, input.name);
+  assert.equal(await projectOf(fb.name), await projectOf(input.name));
   assert.equal((await s.stats()).permission_errors, 0);
 });
 
@@ -184,10 +190,26 @@ test('an unknown /v1beta/ route reaches the fake unchanged, with a pooled key; S
   const r = await fetch(`${s.url}/v1beta/tunedModels?pageSize=5&key=${s.token}`, { headers: { 'Api-Revision': '2026-05' } });
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { tunedModels: [] });
-  const last = (await s.stats()).last_rest;
+  let last = (await s.stats()).last_rest;
   assert.equal(last.method, 'GET');
   assert.equal(last.path, '/v1beta/tunedModels');
   assert.ok(['pa', 'pb', 'pc'].includes(last.project));
+  assert.deepEqual(last.query, { pageSize: '5' }); // the client's token (?key=) never goes upstream
+  assert.deepEqual(last.headers, { 'Api-Revision': '2026-05' });
+  // a POST to a route Google may add tomorrow: body, method, path, headers as they came; Google's
+  // answer (here a 404) comes back as it is
+  const body = '{ "odd" :  [1, 2.50, "\u00e9"] }';
+  const p = await fetch(`${s.url}/v1beta/models/${FLASH}:someNewAction`, {
+    method: 'POST', headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json; x=1', 'api-revision': 'r9' }, body,
+  });
+  assert.equal(p.status, 404);
+  assert.equal((await p.json()).error.message, 'Method not found.');
+  const st = await s.stats();
+  last = st.last_rest;
+  assert.equal(last.method, 'POST');
+  assert.equal(last.path, `/v1beta/models/${FLASH}:someNewAction`);
+  assert.deepEqual(last.headers, { 'Api-Revision': 'r9', 'Content-Type': 'application/json; x=1' });
+  assert.equal(st.last_body, body);
   const off = await s.edge({ SB_PASSTHROUGH: '0' }, 'edge-nopass');
   await s.ready(off);
   const r2 = await fetch(`${off.url}/v1beta/tunedModels`, { headers: { 'x-goog-api-key': s.token } });
