@@ -30,6 +30,7 @@ struct res {
     uint64_t declared; /* uploads: X-Goog-Upload-Header-Content-Length */
     char mime[96];
     char display[128];
+    char store[96]; /* uploads into a file search store: the store */
     bool used;
 };
 
@@ -170,6 +171,16 @@ static bool refs_ok(const json_t *j, const char *project, struct fake_answer *a,
                 (void)snprintf(name, sizeof(name), "interactions/%.140s", s);
             if (name[0] && !owned(name, project, a))
                 return false;
+            if (strcmp(k, "fileSearchStoreNames") == 0 ||
+                strcmp(k, "file_search_store_names") == 0) {
+                size_t si;
+                json_t *sv;
+                json_array_foreach(v, si, sv)
+                {
+                    if (json_is_string(sv) && !owned(json_string_value(sv), project, a))
+                        return false;
+                }
+            }
             if (!s && !refs_ok(v, project, a, depth + 1))
                 return false;
         }
@@ -199,6 +210,29 @@ static json_t *file_object(const struct res *r, const char *host)
                      r->mime[0] ? r->mime : "application/octet-stream", "sizeBytes", "0",
                      "createTime", created, "updateTime", created, "expirationTime", expires,
                      "sha256Hash", "ZmFrZQ==", "uri", uri, "state", "ACTIVE", "source", "UPLOADED");
+}
+
+/* A document of a file search store (an upload into it, or an imported file), and the finished
+ * operation that made it (kind: "operations" or "upload/operations"), which is returned. */
+static json_t *add_document(const char *store, const char *display, const char *kind,
+                            const char *project)
+{
+    char doc[160], opn[192], t[40];
+    struct res *d, *o;
+
+    now_rfc3339(t, sizeof(t), 0);
+    (void)snprintf(doc, sizeof(doc), "%s/documents/d%05u", store, ++seq);
+    (void)snprintf(opn, sizeof(opn), "%s/%s/o%05u", store, kind, ++seq);
+    if ((d = add(doc, project)) != NULL)
+        d->obj = json_pack("{s:s,s:s,s:s,s:s}", "name", doc, "displayName", display, "state",
+                           "STATE_ACTIVE", "createTime", t);
+    if ((o = add(opn, project)) == NULL)
+        return json_pack("{s:s}", "name", opn);
+    o->obj = json_pack("{s:s,s:b,s:{s:s,s:s,s:s}}", "name", opn, "done", 1, "response", "@type",
+                       "type.googleapis.com/google.ai.generativelanguage.v1main."
+                       "ImportFileResponse",
+                       "parent", store, "documentName", doc);
+    return json_incref(o->obj);
 }
 
 /* The upload's bytes are all in: it becomes files/<id>. */
@@ -244,9 +278,21 @@ unsigned fake_res_upload(const struct fake_http *h, const char *project, struct 
         const char *mime = h->header(h, "X-Goog-Upload-Header-Content-Type");
         const char *dn =
             json_string_value(json_object_get(json_object_get(meta, "file"), "displayName"));
+        const char *st = strstr(h->url, "fileSearchStores/"); /* an upload into a store */
+        char store[96] = "";
+        if (st)
+            (void)snprintf(store, sizeof(store), "%.*s", (int)strcspn(st, ":"), st);
+        if (!dn)
+            dn = json_string_value(json_object_get(meta, "displayName"));
         (void)snprintf(name, sizeof(name), "upload:u%06u%08x", ++seq, (unsigned)rand());
-        up = add(name, project);
+        up = NULL;
+        if (!store[0] || owned(store, project, a)) {
+            up = add(name, project);
+            if (!up)
+                (void)error(a, 429, "RESOURCE_EXHAUSTED", "Too many uploads.");
+        }
         if (up) {
+            (void)snprintf(up->store, sizeof(up->store), "%s", store);
             (void)parse_u64(len, 0, UINT64_MAX, &up->declared);
             (void)snprintf(up->mime, sizeof(up->mime), "%s", mime ? mime : "");
             (void)snprintf(up->display, sizeof(up->display), "%s", dn ? dn : "");
@@ -254,12 +300,10 @@ unsigned fake_res_upload(const struct fake_http *h, const char *project, struct 
             buf_reset(&a->body);
             (void)snprintf(a->hname[a->nh], sizeof(a->hname[0]), "x-goog-upload-url");
             (void)snprintf(a->hvalue[a->nh++], sizeof(a->hvalue[0]),
-                           "http://%s/upload/v1beta/files?upload_id=%s&upload_protocol=resumable",
-                           host ? host : "127.0.0.1", name + 7);
+                           "http://%s%.200s?upload_id=%s&upload_protocol=resumable",
+                           host ? host : "127.0.0.1", h->url, name + 7);
             (void)snprintf(a->hname[a->nh], sizeof(a->hname[0]), "x-goog-upload-status");
             (void)snprintf(a->hvalue[a->nh++], sizeof(a->hvalue[0]), "active");
-        } else {
-            (void)error(a, 429, "RESOURCE_EXHAUSTED", "Too many uploads.");
         }
         json_decref(meta);
     } else if (id && cmd && strncmp(cmd, "upload", 6) == 0) {
@@ -270,6 +314,13 @@ unsigned fake_res_upload(const struct fake_http *h, const char *project, struct 
         if ((up = owned(name, project, a)) != NULL) {
             if (off != up->data.len || buf_append(&up->data, h->body, h->len) != ST_OK) {
                 (void)error(a, 400, "INVALID_ARGUMENT", "Invalid upload offset.");
+            } else if (strstr(cmd, "finalize") && up->store[0]) {
+                json_t *op = add_document(up->store, up->display, "upload/operations", project);
+                answer_json(a, 200, op);
+                json_decref(op);
+                (void)snprintf(a->hname[a->nh], sizeof(a->hname[0]), "x-goog-upload-status");
+                (void)snprintf(a->hvalue[a->nh++], sizeof(a->hvalue[0]), "final");
+                drop(up);
             } else if (strstr(cmd, "finalize")) {
                 finalize(up, host ? host : "127.0.0.1", a);
             } else {
@@ -337,7 +388,7 @@ static void list(const struct fake_http *h, const char *coll, const char *field,
     for (size_t k = 0; k < MAX_RES; k++) {
         struct res *r = &table[k];
         if (!r->used || strncmp(r->name, coll, cl) != 0 || r->name[cl] != '/' ||
-            strcmp(r->project, project) != 0)
+            strchr(r->name + cl + 1, '/') || strcmp(r->project, project) != 0)
             continue;
         if (i >= off && i < off + size)
             (void)json_array_append(items, r->obj);
@@ -506,6 +557,58 @@ static void create_interaction(const struct fake_http *h, const char *project,
     json_decref(req);
 }
 
+static void create_store(const struct fake_http *h, const char *project, struct fake_answer *a)
+{
+    json_t *req = json_loadb(h->body, h->len, 0, NULL);
+    const char *dn = json_string_value(json_object_get(req, "displayName"));
+    char name[64], t[40];
+    struct res *r;
+
+    (void)snprintf(name, sizeof(name), "fileSearchStores/s%05u%04x", ++seq,
+                   (unsigned)rand() & 0xffff);
+    now_rfc3339(t, sizeof(t), 0);
+    if ((r = add(name, project)) != NULL) {
+        r->obj = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "displayName", dn ? dn : "",
+                           "createTime", t, "updateTime", t);
+        answer_json(a, 200, r->obj);
+    }
+    json_decref(req);
+}
+
+/* fileSearchStores/{s}[...]: importFile, the documents list, or one store, document or
+ * operation. */
+static void store_route(const struct fake_http *h, const char *p, const char *project,
+                        struct fake_answer *a)
+{
+    char store[96], name[192];
+    const char *colon = strchr(p, ':');
+    size_t sl = 17 + strcspn(p + 17, "/:");
+
+    (void)snprintf(store, sizeof(store), "%.*s", (int)sl, p);
+    if (!owned(store, project, a))
+        return;
+    if (colon && strcmp(colon + 1, "importFile") == 0 && strcmp(h->method, "POST") == 0) {
+        json_t *req = json_loadb(h->body, h->len, 0, NULL), *op;
+        const char *file = json_string_value(json_object_get(req, "fileName"));
+        if (!file)
+            (void)error(a, 400, "INVALID_ARGUMENT", "fileName is required.");
+        else if (refs_ok(req, project, a, 0)) {
+            op = add_document(store, file, "operations", project);
+            answer_json(a, 200, op);
+            json_decref(op);
+        }
+        json_decref(req);
+        return;
+    }
+    (void)snprintf(name, sizeof(name), "%s/documents", store);
+    if (strcmp(p, name) == 0 && strcmp(h->method, "GET") == 0) {
+        list(h, name, "documents", project, a);
+        return;
+    }
+    (void)snprintf(name, sizeof(name), "%.*s", (int)(colon ? (size_t)(colon - p) : strlen(p)), p);
+    one(h, name, colon ? colon + 1 : "", project, a);
+}
+
 /* GET interactions/{id}: the interaction, or (stream=true) its events after last_event_id. */
 static void get_interaction(const struct fake_http *h, struct res *r, struct fake_answer *a)
 {
@@ -557,8 +660,10 @@ unsigned fake_res_rest(const struct fake_http *h, const char *p, const char *pro
 {
     static const struct {
         const char *coll, *field;
-    } lists[] = {
-        {"files", "files"}, {"cachedContents", "cachedContents"}, {"batches", "operations"}};
+    } lists[] = {{"files", "files"},
+                 {"cachedContents", "cachedContents"},
+                 {"batches", "operations"},
+                 {"fileSearchStores", "fileSearchStores"}};
     char name[160];
     const char *colon;
 
@@ -591,6 +696,10 @@ unsigned fake_res_rest(const struct fake_http *h, const char *p, const char *pro
                strcmp(colon + 1, "batchGenerateContent") == 0) {
         (void)snprintf(name, sizeof(name), "%.*s", (int)(colon - p - 7), p + 7);
         create_batch(h, name, project, a);
+    } else if (strcmp(p, "fileSearchStores") == 0 && strcmp(h->method, "POST") == 0) {
+        create_store(h, project, a);
+    } else if (strncmp(p, "fileSearchStores/", 17) == 0) {
+        store_route(h, p, project, a);
     } else if (strcmp(p, "interactions") == 0 && strcmp(h->method, "POST") == 0) {
         create_interaction(h, project, a);
     } else if (strncmp(p, "interactions/", 13) == 0) {

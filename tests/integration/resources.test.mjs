@@ -25,6 +25,16 @@ after(async () => { await s.stop(); });
 
 const bytes = (n, seed) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 255; return b; };
 const upload = (client, n, seed, name) => client.files.upload({ file: new Blob([bytes(n, seed)], { type: 'image/png' }), config: { displayName: name } });
+// A second client token (made through the admin API) and Google's SDK with it.
+const newClient = async (name) => {
+  s.session = await s.login();
+  const t = await s.api('/api/tokens', { method: 'POST', body: { name } });
+  assert.equal(t.status, 201, t.text);
+  s.secrets.push(t.body.secret);
+  const client = new GoogleGenAI({ apiKey: t.body.secret, httpOptions: { baseUrl: s.url } });
+  await waitUntil(async () => { try { await client.models.list(); return true; } catch { return false; } }, { what: 'token known' });
+  return { client, id: t.body.id };
+};
 const projectOf = async (name) => {
   // the fake answers a GET only with the owner's key: the gateway routes it there
   const r = await fetch(`${s.url}/v1beta/${name}`, { headers: { 'x-goog-api-key': s.token } });
@@ -87,12 +97,7 @@ test('twenty prompts using one or several uploaded files go to the owners\' proj
 
 test('another client token cannot read, use or delete the files (404); a file nobody made is a 404', async () => {
   const f = await upload(ai, 500, 3, 'mine');
-  s.session = await s.login();
-  const t = await s.api('/api/tokens', { method: 'POST', body: { name: 'other-files' } });
-  assert.equal(t.status, 201, t.text);
-  s.secrets.push(t.body.secret);
-  const other = new GoogleGenAI({ apiKey: t.body.secret, httpOptions: { baseUrl: s.url } });
-  await waitUntil(async () => { try { await other.models.list(); return true; } catch { return false; } }, { what: 'token known' });
+  const { client: other } = await newClient('other-files');
   await assert.rejects(other.files.get({ name: f.name }), (e) => e.status === 404);
   await assert.rejects(other.files.delete({ name: f.name }), (e) => e.status === 404);
   await assert.rejects(other.models.generateContent({ model: FLASH, contents: [{ role: 'user', parts: [{ text: 'x' }, { fileData: { fileUri: f.uri } }] }] }),
@@ -102,6 +107,29 @@ test('another client token cannot read, use or delete the files (404); a file no
   assert.deepEqual(listed, []);
   await assert.rejects(ai.files.get({ name: 'files/never-made' }), (e) => e.status === 404);
   assert.equal((await ai.files.get({ name: f.name })).name, f.name); // still the owner's
+});
+
+test('admins see every client token\'s resources (GET /api/resources, filtered by type, client, project); a client token cannot', async () => {
+  const { client: other, id } = await newClient('res-admin-view');
+  const mine = await upload(ai, 100, 8, 'admin-a');
+  const theirs = await upload(other, 100, 9, 'admin-b');
+  const all = await s.api('/api/resources?type=files&limit=1000');
+  assert.equal(all.status, 200, all.text);
+  const names = all.body.resources.map((r) => r.name);
+  assert.ok(names.includes(mine.name) && names.includes(theirs.name));
+  const r = all.body.resources.find((x) => x.name === theirs.name);
+  assert.equal(r.client, id);
+  assert.ok(['pa', 'pb', 'pc'].includes(r.project));
+  assert.equal(r.object.displayName, 'admin-b');
+  const byClient = (await s.api(`/api/resources?type=files&client=${id}`)).body.resources.map((x) => x.name);
+  assert.deepEqual(byClient, [theirs.name]);
+  const byProject = (await s.api(`/api/resources?project=${r.project}&limit=1000`)).body.resources;
+  assert.ok(byProject.length > 0 && byProject.every((x) => x.project === r.project));
+  assert.ok(byProject.some((x) => x.name === theirs.name));
+  assert.equal((await s.api('/api/resources?type=nope')).status, 400);
+  // a client token is no admin session
+  const asClient = await fetch(`${s.url}/api/resources`, { headers: { authorization: `Bearer ${s.token}`, 'x-goog-api-key': s.token } });
+  assert.equal(asClient.status, 401);
 });
 
 test('caches: create with a file, use it in a prompt, get, update the TTL, list, delete', async () => {
@@ -176,13 +204,42 @@ test('interactions: created, continued with previous_interaction_id through the 
   await ai.interactions.delete(first.id);
   await assert.rejects(ai.interactions.get(first.id), (e) => e.status === 404 || e.statusCode === 404);
   // another token cannot continue it
-  s.session = await s.login();
-  const t = await s.api('/api/tokens', { method: 'POST', body: { name: 'other-interactions' } });
-  s.secrets.push(t.body.secret);
-  const other = new GoogleGenAI({ apiKey: t.body.secret, httpOptions: { baseUrl: s.url } });
-  await waitUntil(async () => { try { await other.models.list(); return true; } catch { return false; } }, { what: 'token known' });
+  const { client: other } = await newClient('other-interactions');
   await assert.rejects(other.interactions.create({ model: FLASH, input: 'x', previous_interaction_id: next.id }),
     (e) => (e.status ?? e.statusCode) === 404);
+  assert.equal((await s.stats()).permission_errors, 0);
+});
+
+test('file search stores: created, a file uploaded into one, a file imported (of its project; another project\'s is a clear 400), documents, a prompt using it, deleted', async () => {
+  await s.fakeReset();
+  const store = await ai.fileSearchStores.create({ config: { displayName: 'docs' } });
+  assert.match(store.name, /^fileSearchStores\//);
+  const home = await projectOf(store.name);
+  const up = await ai2.fileSearchStores.uploadToFileSearchStore({ fileSearchStoreName: store.name, file: new Blob([bytes(700 * 1024, 3)], { type: 'text/plain' }), config: { displayName: 'manual' } });
+  assert.equal(up.done, true);
+  // files land by the pool's rule: import one of the store's project, refuse one of another's
+  const files = [];
+  for (let i = 0; i < 6; i++) files.push(await upload(ai, 200, 20 + i, `doc${i}`));
+  const owners = [];
+  for (const f of files) owners.push(await projectOf(f.name)); // one at a time: it reads the fake's last call
+  const same = files[owners.indexOf(home)], other = files[owners.findIndex((p) => p !== home)];
+  assert.ok(same && other, `files on the store's project and on another: ${owners}`);
+  const op = await ai.fileSearchStores.importFile({ fileSearchStoreName: store.name, fileName: same.name });
+  assert.equal(op.done, true);
+  const got = await fetch(`${s.url}/v1beta/${op.name}`, { headers: { 'x-goog-api-key': s.token } });
+  assert.equal(got.status, 200);
+  await assert.rejects(ai.fileSearchStores.importFile({ fileSearchStoreName: store.name, fileName: other.name }),
+    (e) => e.status === 400 && e.message.includes(store.name) && e.message.includes(other.name));
+  const docs = [];
+  for await (const d of await ai.fileSearchStores.documents.list({ parent: store.name })) docs.push(d.displayName);
+  assert.deepEqual(docs.sort(), ['manual', same.name].sort());
+  const r = await ai2.models.generateContent({ model: FLASH, contents: 'what does the manual say', config: { tools: [{ fileSearch: { fileSearchStoreNames: [store.name] } }] } });
+  assert.match(r.text, /manual/);
+  const stores = [];
+  for await (const x of await ai.fileSearchStores.list()) stores.push(x.name);
+  assert.ok(stores.includes(store.name));
+  await ai.fileSearchStores.delete({ name: store.name, config: { force: true } });
+  await assert.rejects(ai.fileSearchStores.get({ name: store.name }), (e) => e.status === 404);
   assert.equal((await s.stats()).permission_errors, 0);
 });
 

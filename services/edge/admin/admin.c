@@ -59,6 +59,7 @@ static const struct admin_route routes[] = {
     {"GET", "/api/stats/*", stats_get, false},
     {"GET", "/api/scheduler", sched_get, false},
     {"POST", "/api/scheduler/*/run", sched_run, false},
+    {"GET", "/api/resources", res_list, false},
     {"GET", "/api/settings", settings_get, false},
     {"PUT", "/api/settings", settings_put, false},
     {"GET", "/api/keys", keys_list, false},

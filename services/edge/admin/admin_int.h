@@ -95,6 +95,9 @@ enum status tok_seed(struct admin *a);
 enum status tok_reload(struct admin *a);
 admin_handler_fn tok_list, tok_create, tok_get, tok_update, tok_delete;
 
+/* ---- admin_res.c ---- */
+admin_handler_fn res_list;
+
 /* ---- admin_settings.c ---- */
 /** Read the stored settings and apply them to the edge's live values. */
 enum status settings_load(struct admin *a);

@@ -363,8 +363,9 @@ static void note_object(struct store *s, const char *client, const char *project
         record(s, client, project, name, o);
         return;
     }
-    if (nm && route_resource_of(nm, name, sizeof(name)) && name[0])
-        record(s, client, project, name, strcmp(nm, name) == 0 ? o : NULL);
+    /* a part of a resource (a store's document, its operation) is its parent's: recorded there */
+    if (nm && route_resource_of(nm, name, sizeof(name)) && name[0] && strcmp(nm, name) == 0)
+        record(s, client, project, name, o);
 }
 
 /* Whether the path (before its query) ends with the resource: it is the resource itself, not
