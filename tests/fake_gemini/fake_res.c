@@ -262,6 +262,61 @@ static void finalize(struct res *up, const char *host, struct fake_answer *a)
     drop(up);
 }
 
+/* A part of a multipart/related body after `from`: its headers and bytes; NULL at the end. */
+static const char *related_part(const char *from, const char *end, const char *delim,
+                                const char **hdrs, const char **data, size_t *len)
+{
+    size_t dl = strlen(delim);
+    const char *p = memmem(from, (size_t)(end - from), delim, dl), *body, *next;
+
+    if (!p || p + dl + 2 > end || strncmp(p + dl, "\r\n", 2) != 0)
+        return NULL;
+    *hdrs = p + dl + 2;
+    body = memmem(*hdrs, (size_t)(end - *hdrs), "\r\n\r\n", 4);
+    if (!body)
+        return NULL;
+    *data = body + 4;
+    next = memmem(*data, (size_t)(end - *data), delim, dl);
+    if (!next || next < *data + 2)
+        return NULL;
+    *len = (size_t)(next - 2 - *data);
+    return next;
+}
+
+/* X-Goog-Upload-Protocol: multipart: metadata (JSON) and the bytes in one multipart/related
+ * body; the file is made at once. */
+static void upload_multipart(const struct fake_http *h, const char *project, const char *host,
+                             struct fake_answer *a)
+{
+    const char *ct = h->header(h, "Content-Type"), *b = ct ? strstr(ct, "boundary=") : NULL;
+    const char *end = h->body + h->len, *mh, *md, *fh, *fd, *next, *t;
+    char delim[96], name[64];
+    size_t ml = 0, fl = 0;
+    struct res *up;
+    json_t *meta;
+
+    if (!b || snprintf(delim, sizeof(delim), "--%.80s", b + 9) < 3 ||
+        !(next = related_part(h->body, end, delim, &mh, &md, &ml)) ||
+        !related_part(next, end, delim, &fh, &fd, &fl)) {
+        (void)error(a, 400, "INVALID_ARGUMENT", "Malformed multipart upload.");
+        return;
+    }
+    (void)snprintf(name, sizeof(name), "upload:m%06u", ++seq);
+    if (!(up = add(name, project))) {
+        (void)error(a, 429, "RESOURCE_EXHAUSTED", "Too many uploads.");
+        return;
+    }
+    meta = json_loadb(md, ml, 0, NULL);
+    t = json_string_value(json_object_get(json_object_get(meta, "file"), "displayName"));
+    (void)snprintf(up->display, sizeof(up->display), "%s", t ? t : "");
+    json_decref(meta);
+    t = strstr(fh, "Content-Type: ");
+    if (t && t < fd)
+        (void)snprintf(up->mime, sizeof(up->mime), "%.*s", (int)strcspn(t + 14, "\r\n"), t + 14);
+    (void)buf_append(&up->data, fd, fl);
+    finalize(up, host, a);
+}
+
 unsigned fake_res_upload(const struct fake_http *h, const char *project, struct fake_answer *a)
 {
     const char *cmd = h->header(h, "X-Goog-Upload-Command");
@@ -330,7 +385,9 @@ unsigned fake_res_upload(const struct fake_http *h, const char *project, struct 
                 (void)snprintf(a->hvalue[a->nh++], sizeof(a->hvalue[0]), "active");
             }
         }
-    } else if (!id && proto && strcmp(proto, "multipart") != 0) {
+    } else if (!id && proto && strcmp(proto, "multipart") == 0) {
+        upload_multipart(h, project, host ? host : "127.0.0.1", a);
+    } else if (!id && proto) {
         (void)error(a, 400, "INVALID_ARGUMENT", "Unsupported upload protocol.");
     } else {
         (void)error(a, 400, "INVALID_ARGUMENT", "Missing or unknown X-Goog-Upload-Command.");

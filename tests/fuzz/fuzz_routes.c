@@ -1,8 +1,11 @@
-/* Fuzz target: the edge's route matching and upstream-path building on arbitrary paths. */
+/* Fuzz target: the edge's route matching (the native table and the REST routes beyond it) and
+ * upstream-path building on arbitrary paths; the resources a body names. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "registry.h"
+#include "rest.h"
 #include "routes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,5 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (route_match(n && path[0] == 'G' ? "GET" : "POST", path, &r) == ST_OK)
         (void)route_upstream_path(&r, path + n / 2, path + n / 3, out, sizeof(out));
     (void)route_client_token(path, NULL, NULL);
+    (void)rest_match(n && path[0] == 'D' ? "DELETE" : "GET", path, &r);
+    {
+        char refs[4][ROUTE_RESOURCE_MAX];
+        (void)registry_refs((const char *)data, size, refs, 4);
+    }
     return 0;
 }

@@ -1,8 +1,9 @@
 // The official openai npm SDK, unmodified, with baseURL = edge + /v1: chat (plain, stream, tools
-// with Gemini 3 thought signatures, JSON schema, images), embeddings, models, images.generate and errors.
+// with Gemini 3 thought signatures, JSON schema, images), embeddings, models, images.generate,
+// files.create and errors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { Stack, waitUntil } from './harness.mjs';
 
 const KA = 'key-alpha-0000000001';
@@ -317,4 +318,25 @@ test('images.generate through Gemini\'s image model: b64_json, n, size as the ne
   await assert.rejects(ai.images.generate({ model: IMG, prompt: 'x', n: 9 }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'n');
   // a model that answers with no image: every key tried, then a clear error
   await assert.rejects(ai.images.generate({ model: FLASH, prompt: 'x' }), (e) => e.status === 502);
+});
+
+test('files.create (purpose user_data) uploads to Gemini\'s Files API; chats using the file go to its project', async () => {
+  const text = 'hello file\n'.repeat(1000);
+  const f = await ai.files.create({ file: await toFile(Buffer.from(text), 'notes.txt', { type: 'text/plain' }), purpose: 'user_data' });
+  assert.match(f.id, /^files\//);
+  assert.equal(f.object, 'file');
+  assert.equal(f.bytes, text.length);
+  assert.equal(f.filename, 'notes.txt');
+  assert.equal(f.purpose, 'user_data');
+  // the bytes reached Gemini whole, as a multipart upload
+  const dl = await fetch(`${s.url}/download/v1beta/${f.id}:download?alt=media`, { headers: { 'x-goog-api-key': s.token } });
+  assert.equal(await dl.text(), text);
+  assert.equal(dl.headers.get('content-type'), 'text/plain');
+  for (let i = 0; i < 4; i++) { // two projects in the pool: each call must go to the file's
+    const r = await ai.chat.completions.create({ model: FLASH, messages: [{ role: 'user', content: [{ type: 'text', text: `summarise ${i}` }, { type: 'file', file: { file_id: f.id } }] }] });
+    assert.match(r.choices[0].message.content, /summarise/);
+  }
+  assert.equal((await s.stats()).permission_errors, 0);
+  await assert.rejects(ai.files.create({ file: await toFile(Buffer.from('{}'), 'x.jsonl'), purpose: 'batch' }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'purpose');
 });

@@ -1,6 +1,7 @@
 /* OpenAI -> Gemini request translation, field by field, including what is refused (400). */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oai.h"
@@ -460,6 +461,64 @@ static void test_embeddings(void **state)
           "encoding_format");
 }
 
+/* A files form into a multipart/related upload; malformed or unmappable forms are refused. */
+static enum status files(const char *ctype, const char *body, struct buf *out, char **hdrs,
+                         struct oai_err *err)
+{
+    struct oai_call oc;
+
+    memset(&oc, 0, sizeof(oc));
+    memset(err, 0, sizeof(*err));
+    *hdrs = NULL;
+    return oai_files_request(&oc, ctype, body, strlen(body), out, hdrs, err);
+}
+
+static void test_files(void **state)
+{
+    (void)state;
+    const char *ct = "multipart/form-data; boundary=XyZ";
+    const char *good =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n"
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        "Content-Type: text/plain\r\n\r\nline one\r\nline two\r\n--XyZ--\r\n";
+    static const struct {
+        const char *ctype, *body, *param;
+    } bad[] = {
+        {"application/json", "{}", ""},
+        {"multipart/form-data", "--XyZ--", ""}, /* no boundary */
+        {"multipart/form-data; boundary=XyZ",
+         "--XyZ\r\nContent-Disposition: form-data; "
+         "name=\"file\"; filename=\"a\"\r\n\r\nunterminated",
+         ""},
+        {"multipart/form-data; boundary=XyZ",
+         "--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nuser_data\r\n--XyZ--",
+         "file"},
+        {"multipart/form-data; boundary=XyZ",
+         "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nx\r\n"
+         "--XyZ\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--XyZ--",
+         "purpose"},
+    };
+    struct buf out;
+    struct oai_err err;
+    char *hdrs;
+
+    buf_init(&out, 1 << 20);
+    assert_int_equal(files(ct, good, &out, &hdrs, &err), ST_OK);
+    assert_non_null(strstr(hdrs, "X-Goog-Upload-Protocol: multipart\r\n"));
+    assert_non_null(strstr(out.data, "{\"file\":{\"displayName\":\"a.txt\"}}"));
+    assert_non_null(
+        strstr(out.data, "Content-Type: text/plain\r\n\r\nline one\r\nline two\r\n--sb-"));
+    free(hdrs);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        buf_reset(&out);
+        assert_int_equal(files(bad[i].ctype, bad[i].body, &out, &hdrs, &err), ST_INVALID);
+        assert_int_equal(err.status, 400);
+        assert_string_equal(err.param, bad[i].param);
+        assert_null(hdrs);
+    }
+    buf_done(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -472,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_google_and_derived),
         cmocka_unit_test(test_peek),
         cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,6 +48,8 @@ static void test_match(void **state)
         {"POST", "/v1/images/generations", ST_OK, RT_OAI_IMAGES, "v1beta", ""},
         {"POST", "/v1beta/openai/images/generations", ST_OK, RT_OAI_IMAGES, "v1beta", ""},
         {"GET", "/v1/images/generations", ST_INVALID, RT_NONE, NULL, NULL},
+        {"POST", "/v1/files", ST_OK, RT_OAI_FILES, "v1beta", ""},
+        {"GET", "/v1/files", ST_NOT_FOUND, RT_NONE, NULL, NULL}, /* Gemini's list (REST) */
         {"POST", "/v1beta/openai/chat/completions", ST_OK, RT_OAI_CHAT, "v1beta", ""},
         {"GET", "/v1beta/openai/models", ST_OK, RT_OAI_MODELS, "v1beta", ""},
         {"GET", "/openai/v1/models/gemini-2.5-flash", ST_OK, RT_OAI_MODEL, "v1beta",

@@ -21,6 +21,7 @@ static const char *const names[RT_COUNT] = {"none",
                                             "models.list",
                                             "models.retrieve",
                                             "images.generate",
+                                            "files.create",
                                             "messages",
                                             "messages.count_tokens",
                                             "anthropic.models.list",
@@ -119,8 +120,8 @@ static enum status match_openai(bool is_post, bool is_get, const char *p, struct
         *ret = r;
         return is_post ? ST_OK : ST_INVALID;
     }
-    if (strcmp(p, "images/generations") == 0) {
-        r.kind = RT_OAI_IMAGES;
+    if (strcmp(p, "images/generations") == 0 || strcmp(p, "files") == 0) {
+        r.kind = p[0] == 'i' ? RT_OAI_IMAGES : RT_OAI_FILES;
         r.post = true;
         *ret = r;
         return is_post ? ST_OK : ST_INVALID;
@@ -156,7 +157,7 @@ enum status route_match(const char *method, const char *path, struct route *ret)
     if (strncmp(path, "/v1beta/openai/", 15) == 0)
         return match_openai(is_post, is_get, path + 15, ret);
     if (strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/v1/embeddings") == 0 ||
-        strcmp(path, "/v1/images/generations") == 0)
+        strcmp(path, "/v1/images/generations") == 0 || (strcmp(path, "/v1/files") == 0 && is_post))
         return match_openai(is_post, is_get, path + 4, ret);
     if (strncmp(path, "/v1beta/", 8) == 0)
         vlen = 6;

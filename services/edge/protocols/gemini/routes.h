@@ -24,6 +24,7 @@ enum route_kind {
     RT_OAI_MODELS,   /* GET models */
     RT_OAI_MODEL,    /* GET models/{id} */
     RT_OAI_IMAGES,   /* POST images/generations (OpenAI format, Gemini's image models) */
+    RT_OAI_FILES,    /* POST files (OpenAI format): an upload to Gemini's Files API */
     RT_ANT_MESSAGES, /* POST /v1/messages (Anthropic format) */
     RT_ANT_COUNT,    /* POST /v1/messages/count_tokens */
     RT_ANT_MODELS,   /* GET /v1/models, Anthropic's client */

@@ -16,7 +16,7 @@
 
 #include "gtrans.h"
 
-enum oai_kind { OAI_NONE, OAI_CHAT, OAI_EMBED, OAI_MODELS, OAI_MODEL, OAI_IMAGES };
+enum oai_kind { OAI_NONE, OAI_CHAT, OAI_EMBED, OAI_MODELS, OAI_MODEL, OAI_IMAGES, OAI_FILES };
 
 /* Derived model names: "<model>-search", "<model>-nothinking" (any order, each at most once). */
 #define OAI_D_SEARCH     1u
@@ -123,6 +123,16 @@ enum status oai_images_request(struct oai_call *oc, const char *model, struct bu
  *  none. */
 enum status oai_images_response(const struct oai_call *oc, const char *body, size_t len,
                                 struct buf *out, bool *empty);
+/**
+ * A files request (multipart/form-data of Content-Type ctype: file, purpose user_data) into a
+ * multipart/related upload body for Gemini's Files API in out, and the upload's headers (*headers,
+ * caller frees). oc->model keeps the file's name. ST_INVALID with err.
+ */
+enum status oai_files_request(struct oai_call *oc, const char *ctype, const char *body, size_t len,
+                              struct buf *out, char **headers, struct oai_err *err);
+/** Gemini's {"file": File} as an OpenAI file object (id: the Gemini name, "files/abc"). */
+enum status oai_files_response(const struct oai_call *oc, const char *body, size_t len,
+                               struct buf *out);
 /** A batchEmbedContents answer into an OpenAI embedding list (float or base64). */
 enum status oai_embed_response(const struct oai_call *oc, const char *body, size_t len,
                                struct buf *out);

@@ -1,4 +1,5 @@
-/* OpenAI chat, embeddings, images and models as an adapter of the relay engine (see oai.h). */
+/* OpenAI chat, embeddings, images, files and models as an adapter of the relay engine (see oai.h).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,13 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
 
     in->st = oc;
     oc->derive = rq->cfg->oai_derived;
+    if (in->client == RT_OAI_FILES) { /* the upload it becomes: translate() builds it */
+        oc->kind = OAI_FILES;
+        in->up = (struct route){.kind = RT_UPLOAD, .raw = true};
+        memcpy(in->up.version, "v1beta", 7);
+        memcpy(in->up.method, "POST", 5);
+        return ST_OK;
+    }
     if (in->client == RT_OAI_MODELS || in->client == RT_OAI_MODEL) {
         oc->kind = in->client == RT_OAI_MODELS ? OAI_MODELS : OAI_MODEL;
         (void)snprintf(oc->model, sizeof(oc->model), "%s", in->asked);
@@ -105,9 +113,15 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
     struct oai_call *oc = in->st;
     struct oai_err e = {0};
 
-    (void)rq;
-    (void)data;
-    (void)len;
+    if (oc->kind == OAI_FILES) {
+        if (oai_files_request(oc, rq->header(rq, "Content-Type"), data, len, out, &in->headers,
+                              &e) != ST_OK) {
+            oai_refuse_with(err, &e, "The upload is too large.");
+            return ST_INVALID;
+        }
+        (void)snprintf(upath, n, "/upload/v1beta/files");
+        return ST_OK;
+    }
     if (in->up.post) {
         if ((oc->kind == OAI_CHAT     ? oai_chat_request(oc, in->up.model, out, &e)
              : oc->kind == OAI_IMAGES ? oai_images_request(oc, in->up.model, out, &e)
@@ -172,6 +186,8 @@ static enum status whole(void *st, enum route_kind up, const char *body, size_t 
         s = oai_embed_response(oc, body, len, out);
     else if (oc->kind == OAI_IMAGES)
         s = oai_images_response(oc, body, len, out, empty);
+    else if (oc->kind == OAI_FILES)
+        s = oai_files_response(oc, body, len, out);
     else if (oc->kind == OAI_MODELS)
         s = oai_models_list(body, len, oc->derive, out);
     else if (oc->kind == OAI_MODEL)
