@@ -333,7 +333,9 @@ static void record(struct store *s, const char *client, const char *project, con
     free(text);
     if ((coll = listed_of(name)) != NULL) {
         index_key(client, coll, ix, sizeof(ix));
-        (void)store_index_add(s, ix, clock_now_ms(), name);
+        /* an index outlives its longest-lived member, and goes with a token that made nothing
+         * for that long */
+        (void)store_index_add(s, ix, clock_now_ms(), name, ttl_of(name) ? OTHER_TTL_S : 0);
     }
 }
 

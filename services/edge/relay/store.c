@@ -162,15 +162,22 @@ enum status store_put(struct store *s, const char *key, const char *data, size_t
     return store_put_ttl(s, key, data, len, s->cfg->responses_ttl_s);
 }
 
-enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member)
+enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member,
+                            unsigned ttl_s)
 {
-    char sc[24];
+    char sc[24], ttl[16];
     const char *args[2] = {sc, member};
+    const char *exp[1] = {ttl};
+    enum status st;
 
     if (!s)
         return ST_UNAVAILABLE;
     (void)snprintf(sc, sizeof(sc), "%llu", (unsigned long long)score);
-    return queue_cmd(s, "ZADD", key, 2, args);
+    (void)snprintf(ttl, sizeof(ttl), "%u", ttl_s);
+    st = queue_cmd(s, "ZADD", key, 2, args);
+    if (st == ST_OK && ttl_s)
+        st = queue_cmd(s, "EXPIRE", key, 1, exp);
+    return st;
 }
 
 enum status store_index_del(struct store *s, const char *key, const char *member)

@@ -29,8 +29,10 @@ enum status store_put(struct store *s, const char *key, const char *data, size_t
 /** Queue a write of data[len] kept ttl_s seconds (0: until deleted). ST_TOO_BIG, ST_AGAIN. */
 enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
                           unsigned ttl_s);
-/** Queue: add member to the ordered index `key` with score (its order). */
-enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member);
+/** Queue: add member to the ordered index `key` with score (its order); the index is kept ttl_s
+ *  seconds from then (0: until deleted). */
+enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member,
+                            unsigned ttl_s);
 /** Queue: take member out of the index `key`. */
 enum status store_index_del(struct store *s, const char *key, const char *member);
 struct kv_strs;
