@@ -134,7 +134,6 @@ static void raw_data(struct edge *e, struct call *c, const struct ec_frame *f)
                                    (const char *)f->data, f->len);
     if (st == ST_OK)
         st = pipe_write(c->pipe, f->data, f->len);
-    c->content = true;
     if (st != ST_OK)
         write_failed(e, c, st);
 }
