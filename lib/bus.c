@@ -43,7 +43,14 @@ struct bus {
     _Atomic uint64_t down_since_us; /* when the connection last went away */
     atomic_uint changes, reported;  /* connection changes, and those bus_state_change() told */
     atomic_bool closed;             /* the closed callback ran: no callback of cnats follows */
+    struct bus *next_dead;          /* bus_free()'s list, freed by bus_shutdown() */
 };
+
+/* A closed connection's error callback can still come after its closed callback (cnats posts a
+ * late error from another thread): a freed bus waits here until bus_shutdown() has seen the
+ * library's threads end. */
+static pthread_mutex_t dead_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bus *dead;
 
 static atomic_bool tls_used; /* some connection of this process used TLS (bus_shutdown) */
 
@@ -292,8 +299,23 @@ void bus_free(struct bus *bus)
     for (int i = 0; i < bus->nsubs; i++)
         natsSubscription_Destroy(bus->subs[i]);
     natsConnection_Destroy(bus->nc);
-    (void)pthread_mutex_destroy(&bus->mu);
-    free(bus);
+    bus->nc = NULL;
+    (void)pthread_mutex_lock(&dead_mu);
+    bus->next_dead = dead;
+    dead = bus;
+    (void)pthread_mutex_unlock(&dead_mu);
+}
+
+static void free_dead(void)
+{
+    (void)pthread_mutex_lock(&dead_mu);
+    while (dead) {
+        struct bus *next = dead->next_dead;
+        (void)pthread_mutex_destroy(&dead->mu);
+        free(dead);
+        dead = next;
+    }
+    (void)pthread_mutex_unlock(&dead_mu);
 }
 
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
@@ -615,4 +637,6 @@ void bus_shutdown(void)
      * run, and exit() then tore the library down under them (a rare SEGV at exit under ASan) */
     if (nats_CloseAndWait(3000) == NATS_TIMEOUT) /* (never opened: NATS_NOT_INITIALIZED) */
         LOG_WARN("nats.close_slow", "why=\"library threads still running after 3 s\"");
+    else
+        free_dead(); /* no callback of the library can come any more */
 }

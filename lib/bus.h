@@ -69,7 +69,8 @@ const char *bus_last_error(struct bus *bus);
  * next); plain subscriptions (replies, cancels, broadcasts) stay. Owner thread only.
  */
 void bus_stop_queues(struct bus *bus);
-/** Drain (pending messages are still delivered, then flushed) and close; NULL is a no-op. */
+/** Drain (pending messages are still delivered, then flushed) and close; NULL is a no-op. The
+ * memory itself goes at bus_shutdown(), once no callback of the library can reach it. */
 void bus_free(struct bus *bus);
 /**
  * Subscribe `subject` (queue group `queue`, or NULL for a plain subscription); pending limits
