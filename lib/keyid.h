@@ -5,10 +5,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "lib/status.h"
 
 #define KEYID_LEN 16 /* "k_" + 12 hex + NUL, rounded */
+
+/* A Vertex AI express-mode key's project is "vertex:<project>": its quotas are Vertex's, apart
+ * from the same Cloud project's Gemini API keys, and the pool tells the kinds apart by it. */
+#define KEYID_VERTEX "vertex:"
+
+/** The upstream kind of a key of `project`: "vertex" or "gemini". */
+static inline const char *keyid_kind(const char *project)
+{
+    return project && strncmp(project, KEYID_VERTEX, 7) == 0 ? "vertex" : "gemini";
+}
 
 /** Write "<prefix>" + 12 hex digits of SHA-256(secret) into out (>= KEYID_LEN bytes). */
 void keyid_from_secret(const char *prefix, const char *secret, char *out, size_t n);

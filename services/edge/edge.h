@@ -59,9 +59,10 @@ struct call {
     char upath[600];             /* upstream path */
     char pin[128];               /* only keys of this project: the resources it uses are its */
     char pin_what[ROUTE_RESOURCE_MAX]; /* one of them, for messages */
-    char *fwd_headers;     /* REST: request headers for upstream ("Name: value\r\n"), or NULL */
-    char *up_headers;      /* REST: upstream's headers for the client, or NULL */
-    char up_ctype[128];    /* REST: upstream's content type ("" when it sent none) */
+    char kind[8];       /* only keys of this upstream kind ("gemini", "vertex"), or "" for either */
+    char *fwd_headers;  /* REST: request headers for upstream ("Name: value\r\n"), or NULL */
+    char *up_headers;   /* REST: upstream's headers for the client, or NULL */
+    char up_ctype[128]; /* REST: upstream's content type ("" when it sent none) */
     char public_base[160]; /* REST: the gateway as the client called it (upload URLs) */
     char *body;
     size_t body_len;

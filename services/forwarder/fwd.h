@@ -86,12 +86,15 @@ enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *batch
 /* The forwarder's share of the live settings (settings.proto); "" means the environment's. */
 struct fwd_settings {
     char base[512];
-    char proxy[512];
+    char vertex[512];
+    char proxy[4096];    /* a list */
     char *error_classes; /* owned; NULL: the environment's table */
 };
 
 /** A Pong (kind "forwarder") for ping.all into out. */
-enum status fwd_codec_pong(const char *id, unsigned inflight, struct buf *out);
+struct outbound_proxy;
+enum status fwd_codec_pong(const char *id, unsigned inflight, const struct outbound_proxy *px,
+                           size_t npx, struct buf *out);
 /** Decode a packed Settings (len 0: none stored). ST_PROTO when undecodable. */
 enum status fwd_codec_settings(const void *data, size_t len, struct fwd_settings *ret);
 

@@ -7,6 +7,7 @@
 #include "lib/xalloc.h"
 
 #include "fwd.h"
+#include "outbound.h"
 #include "proto/forward.pb-c.h"
 #include "proto/keypool.pb-c.h"
 #include "proto/settings.pb-c.h"
@@ -325,21 +326,36 @@ enum status fwd_codec_settings(const void *data, size_t len, struct fwd_settings
     if (!s)
         return ST_PROTO;
     (void)snprintf(ret->base, sizeof(ret->base), "%s", s->upstream_base_url);
+    (void)snprintf(ret->vertex, sizeof(ret->vertex), "%s", s->vertex_base_url);
     (void)snprintf(ret->proxy, sizeof(ret->proxy), "%s", s->upstream_proxy);
     ret->error_classes = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
     sb__v1__settings__free_unpacked(s, NULL);
     return ST_OK;
 }
 
-enum status fwd_codec_pong(const char *id, unsigned inflight, struct buf *out)
+enum status fwd_codec_pong(const char *id, unsigned inflight, const struct outbound_proxy *px,
+                           size_t npx, struct buf *out)
 {
     Sb__V1__Pong p = SB__V1__PONG__INIT;
+    Sb__V1__ProxyState ps[PROXY_MAX], *pp[PROXY_MAX];
     char *at;
     enum status st;
 
     p.id = CODEC_STR(id);
     p.inflight = inflight;
     p.kind = CODEC_STR("forwarder");
+    for (size_t i = 0; i < npx && i < PROXY_MAX; i++) {
+        ps[i] = (Sb__V1__ProxyState)SB__V1__PROXY_STATE__INIT;
+        ps[i].id = CODEC_STR(px[i].id);
+        ps[i].shown = CODEC_STR(px[i].shown);
+        ps[i].up = px[i].up;
+        ps[i].down_since_ms = px[i].down_since_ms;
+        ps[i].uses = px[i].uses;
+        ps[i].failures = px[i].failures;
+        pp[i] = &ps[i];
+    }
+    p.proxies = pp;
+    p.n_proxies = npx < PROXY_MAX ? npx : PROXY_MAX;
     st = buf_extend(out, sb__v1__pong__get_packed_size(&p), &at);
     if (st == ST_OK)
         (void)sb__v1__pong__pack(&p, (uint8_t *)at);

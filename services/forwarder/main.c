@@ -26,6 +26,8 @@ static const struct cfg_field fwd_fields[] = {
     OPS_CFG_FIELDS(struct fwd_config, 300),
     CFG_STR("GEMINI_BASE_URL", struct fwd_config, base_url,
             "https://generativelanguage.googleapis.com"),
+    CFG_STR("SB_VERTEX_BASE_URL", struct fwd_config, vertex_base_url,
+            "https://aiplatform.googleapis.com"),
     CFG_STR("SB_UPSTREAM_PROXY", struct fwd_config, proxy, ""),
     CFG_STR("FWD_ID", struct fwd_config, id, ""),
     CFG_STR("SB_ERROR_CLASSES", struct fwd_config, error_classes, ""),

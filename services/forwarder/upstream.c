@@ -27,6 +27,7 @@
 
 #include "fwd.h"
 #include "fwd_metrics.h"
+#include "outbound.h"
 #include "proto/subjects.h"
 #include "resend.h"
 
@@ -40,6 +41,7 @@ struct job {
     CURL *easy;
     struct curl_slist *hdrs;
     char *url;
+    char proxy_id[PROXY_ID_LEN]; /* the proxy it went through, or "" */
     uint64_t seq;
     uint64_t t_start_us, t_first_us, t_last_us, t_frame_us;
     unsigned status;
@@ -77,9 +79,8 @@ struct fwd {
     struct resend *resend;
     atomic_uint njobs; /* read by the ops thread */
     struct buf frame;
-    struct buf outcomes; /* an OutcomeBatch for keypool, sent once per loop turn */
-    char base[512];
-    char proxy[512];
+    struct buf outcomes;  /* an OutcomeBatch for keypool, sent once per loop turn */
+    struct outbound *out; /* upstream URLs and proxies */
     const struct classify_table *env_table;
     struct classify_table *live_table; /* from the live settings, when set */
     struct heap_watch heap;            /* memory back after a peak of transfers */
@@ -94,7 +95,6 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
                     const struct vault *vault, const struct vault *previous, struct fwd **ret)
 {
     struct fwd *f = xcalloc(1, sizeof(*f));
-    size_t n;
 
     f->cfg = cfg;
     f->vault = vault;
@@ -112,11 +112,8 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
     f->resend = resend_new();
     buf_init(&f->frame, 64u * 1024 * 1024);
     buf_init(&f->outcomes, 4u * 1024 * 1024);
-    (void)snprintf(f->base, sizeof(f->base), "%s", cfg->base_url);
-    n = strlen(f->base);
-    while (n > 0 && f->base[n - 1] == '/')
-        f->base[--n] = '\0';
-    (void)snprintf(f->proxy, sizeof(f->proxy), "%s", cfg->proxy ? cfg->proxy : "");
+    f->out = outbound_new(f->multi);
+    outbound_configure(f->out, cfg->base_url, cfg->vertex_base_url, cfg->proxy);
     *ret = f;
     return ST_OK;
 }
@@ -534,16 +531,26 @@ static enum status start_transfer(struct job *j)
 {
     struct fwd *f = j->f;
     char hdr[1024];
-    size_t ulen = strlen(f->base) + strlen(j->req.path) + 1;
+    bool keyed = false;
+    const char *proxy;
 
-    j->url = xmalloc(ulen);
-    (void)snprintf(j->url, ulen, "%s%s", f->base, j->req.path);
+    j->url = outbound_url(f->out, j->req.project, j->req.path, j->req.secret, &keyed);
     j->easy = curl_easy_init();
     if (!j->easy)
         return ST_NOMEM;
-    (void)snprintf(hdr, sizeof(hdr), "x-goog-api-key: %s", j->req.secret);
-    j->hdrs = curl_slist_append(j->hdrs, hdr);
-    memset(hdr, 0, sizeof(hdr));
+    if (keyed) { /* Vertex AI: its body wants every turn's role */
+        size_t nlen = 0;
+        char *nb = outbound_vertex_body(j->req.body, j->req.body_len, &nlen);
+        if (nb) {
+            free(j->req.body);
+            j->req.body = nb;
+            j->req.body_len = j->req.body_total = nlen;
+        }
+    } else {
+        (void)snprintf(hdr, sizeof(hdr), "x-goog-api-key: %s", j->req.secret);
+        j->hdrs = curl_slist_append(j->hdrs, hdr);
+        memset(hdr, 0, sizeof(hdr));
+    }
     if (j->req.body_total > 0 && !request_header(j->req.headers, "content-type"))
         j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json"); /* a body's */
     j->hdrs = curl_slist_append(j->hdrs, "Expect:");
@@ -564,8 +571,9 @@ static enum status start_transfer(struct job *j)
     (void)curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_write);
     (void)curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, j);
     (void)curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j);
-    if (f->proxy[0])
-        (void)curl_easy_setopt(j->easy, CURLOPT_PROXY, f->proxy);
+    proxy = outbound_proxy(f->out, j->req.key_id ? j->req.key_id : "", j->proxy_id);
+    if (proxy)
+        (void)curl_easy_setopt(j->easy, CURLOPT_PROXY, proxy);
     if (strcmp(j->req.method, "GET") == 0) {
         (void)curl_easy_setopt(j->easy, CURLOPT_HTTPGET, 1L);
     } else {
@@ -663,6 +671,7 @@ static void finish(struct job *j, CURLcode rc)
 
 static void end_job(struct job *j, CURLcode rc)
 {
+    outbound_result(j->f->out, j->proxy_id, rc);
     finish(j, rc);
     flush_job(j);
     unlink_job(j);
@@ -873,7 +882,6 @@ static void apply_settings(struct fwd *f, const void *data, size_t len)
     struct fwd_settings s;
     struct classify_table *t = NULL;
     char err[256];
-    size_t n;
 
     if (fwd_codec_settings(data, len, &s) != ST_OK) {
         LOG_WARN("settings.undecodable", "action=keep_current");
@@ -884,20 +892,17 @@ static void apply_settings(struct fwd *f, const void *data, size_t len)
     classify_table_free(f->live_table);
     f->live_table = t;
     f->table = t ? t : f->env_table;
-    (void)snprintf(f->base, sizeof(f->base), "%s", s.base[0] ? s.base : f->cfg->base_url);
-    n = strlen(f->base);
-    while (n > 0 && f->base[n - 1] == '/')
-        f->base[--n] = '\0';
-    (void)snprintf(f->proxy, sizeof(f->proxy), "%s",
-                   strcmp(s.proxy, "none") == 0 ? ""
-                   : s.proxy[0]                 ? s.proxy
-                                                : (f->cfg->proxy ? f->cfg->proxy : ""));
-    /* the proxy URL may hold credentials: never logged */
+    const char *base = s.base[0] ? s.base : f->cfg->base_url;
+    outbound_configure(f->out, base, s.vertex[0] ? s.vertex : f->cfg->vertex_base_url,
+                       strcmp(s.proxy, "none") == 0 ? ""
+                       : s.proxy[0]                 ? s.proxy
+                                                    : (f->cfg->proxy ? f->cfg->proxy : ""));
+    /* the proxy URLs may hold credentials: never logged */
     {
         char shown[512];
-        cfg_redact(f->base, shown, sizeof(shown));
-        LOG_INFO("settings.applied", "upstream=%s proxy=%s error_classes=%s", shown,
-                 f->proxy[0] ? "set" : "none", t ? "live" : "env");
+        cfg_redact(base, shown, sizeof(shown));
+        LOG_INFO("settings.applied", "upstream=%s proxies=%zu error_classes=%s", shown,
+                 outbound_nproxies(f->out), t ? "live" : "env");
     }
     free(s.error_classes);
 }
@@ -919,8 +924,10 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
                        bus_msg_header(msg, "KV-Operation") ? 0 : bus_msg_len(msg));
     else if (strcmp(subj, SUBJ_FWD_PING_ALL) == 0 && bus_msg_reply(msg)) {
         struct buf b;
-        buf_init(&b, 1024);
-        if (fwd_codec_pong(f->cfg->id, atomic_load(&f->njobs), &b) == ST_OK)
+        struct outbound_proxy px[PROXY_MAX];
+        size_t npx = outbound_states(f->out, px, PROXY_MAX);
+        buf_init(&b, 64 * 1024);
+        if (fwd_codec_pong(f->cfg->id, atomic_load(&f->njobs), px, npx, &b) == ST_OK)
             (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, b.data, b.len, NULL);
         buf_done(&b);
     } else if (strcmp(subj, SUBJ_FWD_PING) == 0 && bus_msg_reply(msg))
@@ -1021,11 +1028,14 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
             if (cm->msg != CURLMSG_DONE)
                 continue;
             struct job *j = NULL;
+            if (outbound_done(f->out, cm->easy_handle, cm->data.result))
+                continue; /* a proxy's re-check */
             (void)curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             if (j)
                 end_job(j, cm->data.result);
         }
         check_timers(f);
+        outbound_tick(f->out, clock_now_ms());
         {
             uint64_t now = clock_mono_us(), held = flush_due(f, now);
             int wait_ms = 100;
@@ -1057,6 +1067,7 @@ void fwd_free(struct fwd *f)
         bus_msg_free(msg);
     queue_free(f->q);
     resend_free(f->resend);
+    outbound_free(f->out);
     buf_done(&f->frame);
     buf_done(&f->outcomes);
     curl_multi_cleanup(f->multi);

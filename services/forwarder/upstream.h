@@ -16,7 +16,8 @@ struct fwd_config {
     struct bus_cfg bus;
     struct ops_cfg ops;
     const char *base_url;
-    const char *proxy;
+    const char *vertex_base_url; /* Vertex AI, for keys of kind "vertex" */
+    const char *proxy;           /* outbound proxies, separated by commas */
     const char *id;
     const char *error_classes;
     const char *forward_key; /* SB_FORWARD_KEY: opens the sealed secrets keypool sends */

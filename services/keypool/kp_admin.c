@@ -44,6 +44,20 @@ static void event(struct kp_admin *a, const char *admin, const char *id, const c
     LOG_INFO("key.state", "key_id=%s project=%s state=%s admin=%s", id, project, state, admin);
 }
 
+/* A project name for a key of the kind: "vertex:" in front for a Vertex key, never for another. */
+static void kind_project(char *project, size_t n, bool vertex)
+{
+    bool has = strcmp(keyid_kind(project), "vertex") == 0;
+    char tmp[160];
+
+    if (vertex && !has) {
+        (void)snprintf(tmp, sizeof(tmp), "%s%s", KEYID_VERTEX, project);
+        (void)snprintf(project, n, "%s", tmp);
+    } else if (!vertex && has) {
+        memmove(project, project + 7, strlen(project + 7) + 1);
+    }
+}
+
 /* ---- add ---- */
 static void op_add(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1__KeyAdminReply *r,
                    char samples[KP_FIND_SAMPLES][64], char ***ret_ids)
@@ -69,6 +83,7 @@ static void op_add(struct kp_admin *a, const Sb__V1__KeyAdminRequest *q, Sb__V1_
             (void)snprintf(project, sizeof(project), "%s", q->project);
         else
             (void)snprintf(project, sizeof(project), "p_%s", id + 2);
+        kind_project(project, sizeof(project), v[i].vertex || strcmp(q->kind, "vertex") == 0);
         st = store_add_key(a->store, id, project, v[i].secret, q->label);
         if (st == ST_CONFLICT) {
             r->duplicate++;
@@ -128,6 +143,7 @@ static void fill_info(Sb__V1__KeyInfo *k, const struct store_row *row, json_t *s
     k->id = CODEC_STR(row->id);
     k->masked = CODEC_STR(row->masked);
     k->project = CODEC_STR(row->project);
+    k->kind = CODEC_STR(keyid_kind(row->project));
     k->label = CODEC_STR(row->label);
     k->state = CODEC_STR(jstr(json_array_get(st, 1), "unknown"));
     k->reason = CODEC_STR(jstr(json_array_get(st, 2), ""));
@@ -244,7 +260,10 @@ static void op_each(struct kp_admin *a, const char *op, const Sb__V1__KeyAdminRe
         if (st == ST_OK && strcmp(op, "label") == 0) {
             st = store_set(a->store, row.id, "label", q->label);
         } else if (st == ST_OK && strcmp(op, "project") == 0) {
-            st = store_set(a->store, row.id, "project", q->project);
+            char project[160]; /* a key keeps its kind */
+            (void)snprintf(project, sizeof(project), "%s", q->project);
+            kind_project(project, sizeof(project), strcmp(keyid_kind(row.project), "vertex") == 0);
+            st = store_set(a->store, row.id, "project", project);
             /* out of the old group's live state; the reload seeds it into the new one */
             if (st == ST_OK)
                 st = kp_pool_admin(a->pool, row.id, row.project, "delete", clock_now_ms(), state,

@@ -145,6 +145,10 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
             l->pinned ? "no usable API key of the project that owns the request's resources (its "
                         "keys are dead, disabled or deleted); another project's key cannot use "
                         "them"
+            : l->kindless ? "no usable API key of the kind this request needs (Vertex AI express "
+                            "keys serve generateContent, streamGenerateContent and countTokens; "
+                            "the rest needs a Gemini API key; the settings' model_key_kinds may "
+                            "restrict a model to one kind)"
             : l->unreadable
                 ? "no usable API key: the stored keys cannot be opened with this SB_MASTER_KEY "
                   "(give them again in GEMINI_API_KEYS, or the old key in SB_MASTER_KEY_PREVIOUS)"
@@ -187,8 +191,8 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
             ex[i] = req->exclude_key_ids[i];
         size_t k = 0;
         for (;; k++) {
-            st = kp_pool_lease(pool, req->model, req->project, now, ttl, req->est_tokens, ex, nex,
-                               &l);
+            st = kp_pool_lease(pool, req->model, req->project, req->kind, now, ttl, req->est_tokens,
+                               ex, nex, &l);
             if (st != ST_NOT_FOUND || k == SKIP_MAX)
                 break;
             (void)snprintf(skipped[k], sizeof(skipped[k]), "%s", l.key_id);
@@ -327,11 +331,11 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         }
         if (sl->lr) {
             sl->ttl = sl->lr->ttl_ms ? sl->lr->ttl_ms : 600000;
-            kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, now, sl->ttl,
+            kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind, now, sl->ttl,
                                sl->lr->est_tokens, (const char *const *)sl->lr->exclude_key_ids,
                                sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls++]);
             for (size_t k = 0; k < sl->nmore; k++) /* in order: each sees the one before */
-                kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, now, sl->ttl,
+                kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind, now, sl->ttl,
                                    sl->lr->est_tokens, NULL, 0, &sl->more[k], &calls[ncalls++]);
         } else if (sl->ob) {
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
@@ -357,7 +361,7 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
                 st = kp_pool_lease_result(pool, &sl->lc, &rets[sl->first_call], &l);
             else if (sl->lr)
                 st = sts[sl->first_call];
-            if (st == ST_OK && l.result == KP_LEASE_DEAD && !l.pinned)
+            if (st == ST_OK && l.result == KP_LEASE_DEAD && !l.pinned && !l.kindless)
                 items[i].no_key = true;
             items[i].metric = st != ST_OK ? KPM_ERROR : (int)l.result; /* same order */
             if (st == ST_NOT_FOUND && !sl->nmore) {

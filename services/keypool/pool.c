@@ -164,9 +164,10 @@ struct kv *kp_pool_kv(struct kp_pool *pool)
     return pool->kv;
 }
 
-void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, uint64_t now_ms,
-                        unsigned ttl_ms, unsigned est_tokens, const char *const *exclude,
-                        size_t nexclude, struct kp_lease_call *lc, struct kv_call *ret_call)
+void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, const char *kind,
+                        uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                        const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
+                        struct kv_call *ret_call)
 {
     if (nexclude > 48)
         nexclude = 48;
@@ -193,9 +194,10 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin
     lc->argv[8] = lc->dayend_s;
     lc->argv[9] = lc->tick_s;
     lc->argv[10] = pin ? pin : "";
+    lc->argv[11] = kind ? kind : "";
     for (size_t i = 0; i < nexclude; i++)
-        lc->argv[11 + i] = exclude[i];
-    lc->argc = 11 + (int)nexclude;
+        lc->argv[12 + i] = exclude[i];
+    lc->argc = 12 + (int)nexclude;
     ret_call->script = pool->lua_lease;
     ret_call->argc = lc->argc;
     ret_call->argv = lc->argv;
@@ -229,7 +231,8 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
     } else if (strcmp(out->items[0], "dead") == 0) {
         l.result = KP_LEASE_DEAD;
         l.pinned = strcmp(out->items[1], "pin") == 0;
-        l.unreadable = !l.pinned && pool->unreadable > 0;
+        l.kindless = strcmp(out->items[1], "kind") == 0;
+        l.unreadable = !l.pinned && !l.kindless && pool->unreadable > 0;
     } else if (strcmp(out->items[0], "zero") == 0) {
         l.result = KP_LEASE_ZERO;
     } else {
@@ -239,16 +242,17 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
     return ST_OK;
 }
 
-enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin, uint64_t now_ms,
-                          unsigned ttl_ms, unsigned est_tokens, const char *const *exclude,
-                          size_t nexclude, struct kp_lease *ret)
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin,
+                          const char *kind, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                          const char *const *exclude, size_t nexclude, struct kp_lease *ret)
 {
     struct kp_lease_call lc = {0};
     struct kv_call call;
     struct kv_strs out;
     enum status st;
 
-    kp_pool_lease_args(pool, model, pin, now_ms, ttl_ms, est_tokens, exclude, nexclude, &lc, &call);
+    kp_pool_lease_args(pool, model, pin, kind, now_ms, ttl_ms, est_tokens, exclude, nexclude, &lc,
+                       &call);
     st = kv_eval(pool->kv, call.script, call.argc, call.argv, &out);
     if (st != ST_OK)
         return st;

@@ -36,6 +36,7 @@ struct kp_lease {
     bool daily;      /* cooling: every pair is parked for the day (per-day quota used up) */
     bool unreadable; /* dead: and stored keys the master key does not open exist */
     bool pinned;     /* dead: the pinned project has no active key (others may) */
+    bool kindless;   /* dead: no active key of the kind asked for (others may have) */
 };
 
 struct kp_outcome {
@@ -75,9 +76,10 @@ struct kp_outcome_call {
 struct kv_call;
 struct kv_strs;
 
-void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, uint64_t now_ms,
-                        unsigned ttl_ms, unsigned est_tokens, const char *const *exclude,
-                        size_t nexclude, struct kp_lease_call *lc, struct kv_call *ret_call);
+void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, const char *kind,
+                        uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                        const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
+                        struct kv_call *ret_call);
 enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
                                  const struct kv_strs *out, struct kp_lease *ret);
 void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
@@ -87,12 +89,12 @@ struct kv *kp_pool_kv(struct kp_pool *pool);
 
 /**
  * Lease a key for `model` for a request of about est_tokens input tokens (0: not counted),
- * skipping `exclude` key ids; pin: NULL or "", or the only project to lease from. ST_OK also for
- * "no key" results.
+ * skipping `exclude` key ids; pin: NULL or "", or the only project to lease from; kind: NULL or
+ * "", or the only upstream kind ("gemini", "vertex"). ST_OK also for "no key" results.
  */
-enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin, uint64_t now_ms,
-                          unsigned ttl_ms, unsigned est_tokens, const char *const *exclude,
-                          size_t nexclude, struct kp_lease *ret);
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin,
+                          const char *kind, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                          const char *const *exclude, size_t nexclude, struct kp_lease *ret);
 /** Apply an outcome; *ret_change gets what happened ("dead", "cooled", "backoff", ...). */
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n);

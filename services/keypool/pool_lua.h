@@ -40,7 +40,10 @@
 
 /*
  * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick, pin,
- * exclude... pin: "" or the only project to lease from (it has no active key: {'dead', 'pin'}).
+ * kind, exclude... pin: "" or the only project to lease from (it has no active key: {'dead',
+ * 'pin'}). kind: "" or the only upstream kind, "vertex" (projects "vertex:...") or "gemini" (the
+ * others); a kind looks 16 times further down the LRU order, since the other kind's projects
+ * there are skipped.
  * The tick (0-999, thousandths of a ms) orders leases granted within one millisecond,
  * so several in a row (a reserve) still rotate in least-recently-used order.
  */
@@ -48,8 +51,8 @@ static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n" LUA_NEED_OF "local ex = {}\n"
-    "local pin = ARGV[11]\n"
-    "for i = 1, nex do ex[ARGV[11 + i]] = true end\n"
+    "local pin, kind = ARGV[11], ARGV[12]\n"
+    "for i = 1, nex do ex[ARGV[12 + i]] = true end\n"
     "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
     "if redis.call('SADD', P .. 'models', M) == 1 then\n"
     "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
@@ -67,7 +70,14 @@ static const char LUA_LEASE[] =
     "  cands = {}\n"
     "  if redis.call('ZSCORE', av, pin) then cands = {pin} end\n"
     "else\n"
-    "  cands = redis.call('ZRANGE', av, 0, 4 * K + nex - 1)\n"
+    "  cands = redis.call('ZRANGE', av, 0, (kind == '' and 4 or 64) * K + nex - 1)\n"
+    "end\n"
+    "if kind ~= '' then\n"
+    "  local keep = {}\n"
+    "  for _, p in ipairs(cands) do\n"
+    "    if (string.sub(p, 1, 7) == 'vertex:') == (kind == 'vertex') then keep[#keep + 1] = p end\n"
+    "  end\n"
+    "  cands = keep\n"
     "end\n"
     "local best, bestkey, besthead = nil, nil, 0\n"
     "local backoff, tokwait = nil, false\n"
@@ -119,6 +129,13 @@ static const char LUA_LEASE[] =
     "end\n"
     "if not best then\n"
     "  if redis.call('ZCARD', P .. 'projects') == 0 then return {'dead', '0'} end\n"
+    "  if kind ~= '' and #cands == 0 and pin == '' then\n"
+    "    local any = false\n"
+    "    for _, p in ipairs(redis.call('ZRANGE', P .. 'projects', 0, 1023)) do\n"
+    "      if (string.sub(p, 1, 7) == 'vertex:') == (kind == 'vertex') then any = true; break end\n"
+    "    end\n"
+    "    if not any then return {'dead', 'kind'} end\n"
+    "  end\n"
     "  local c = redis.call('ZRANGE', cool, 0, 0, 'WITHSCORES')\n"
     "  if pin ~= '' then\n"
     "    local cs = redis.call('ZSCORE', cool, pin)\n"

@@ -34,6 +34,11 @@ enum status kp_seed_parse(const char *text, struct store_key **ret, size_t *ret_
             store_keys_free(keys, n);
             return ST_TOO_BIG;
         }
+        bool vertex = len > 7 && memcmp(s, KEYID_VERTEX, 7) == 0;
+        if (vertex) { /* "vertex:proj-x:KEY" or "vertex:KEY" */
+            s += 7;
+            len -= 7;
+        }
         char *tok = xstrndup(s, len);
         char *colon = strchr(tok, ':');
         const char *secret = colon ? colon + 1 : tok;
@@ -53,9 +58,11 @@ enum status kp_seed_parse(const char *text, struct store_key **ret, size_t *ret_
             memset(&keys[n], 0, sizeof(keys[n]));
             (void)snprintf(keys[n].id, sizeof(keys[n].id), "%s", id);
             if (colon)
-                (void)snprintf(keys[n].project, sizeof(keys[n].project), "%s", tok);
+                (void)snprintf(keys[n].project, sizeof(keys[n].project), "%s%s",
+                               vertex ? KEYID_VERTEX : "", tok);
             else
-                (void)snprintf(keys[n].project, sizeof(keys[n].project), "p_%s", id + 2);
+                (void)snprintf(keys[n].project, sizeof(keys[n].project), "%sp_%s",
+                               vertex ? KEYID_VERTEX : "", id + 2);
             keys[n].secret = xstrdup(secret);
             n++;
         }
@@ -125,6 +132,11 @@ enum status kp_keys_find(const char *text, struct kp_found **ret, size_t *ret_n,
         size_t len = (size_t)(p - s);
         while (len && (s[len - 1] == '.' || s[len - 1] == ':')) /* sentence end, "key:" */
             len--;
+        bool vertex = len > 7 && memcmp(s, KEYID_VERTEX, 7) == 0;
+        if (vertex) {
+            s += 7;
+            len -= 7;
+        }
         const char *colon = memchr(s, ':', len);
         const char *k = colon ? colon + 1 : s;
         size_t klen = len - (size_t)(k - s);
@@ -150,6 +162,7 @@ enum status kp_keys_find(const char *text, struct kp_found **ret, size_t *ret_n,
         }
         memset(&v[n], 0, sizeof(v[n]));
         v[n].secret = xstrndup(k, klen);
+        v[n].vertex = vertex;
         if (colon && (size_t)(colon - s) < sizeof(v[n].project))
             (void)snprintf(v[n].project, sizeof(v[n].project), "%.*s", (int)(colon - s), s);
         n++;

@@ -2,6 +2,7 @@
 #ifndef SB_KP_SEED_H
 #define SB_KP_SEED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/status.h"
@@ -18,6 +19,7 @@ enum status kp_seed_parse(const char *text, struct store_key **ret, size_t *ret_
 struct kp_found {
     char *secret;      /* owned */
     char project[128]; /* "" when the text gave none */
+    bool vertex;       /* written "vertex:[project:]KEY": a Vertex AI express key */
 };
 
 #define KP_FIND_SAMPLES 3

@@ -323,6 +323,29 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
                           "Method doesn't allow unregistered callers (callers without established "
                           "identity). Please use API Key or other form of API consumer identity "
                           "to call this API.");
+    /* Vertex AI express mode: its own route, and only its own keys work there (and not on the
+     * Gemini API's routes, which do not know them) */
+    const char *called = url;
+    char vpath[700];
+    bool vertex = strncmp(url, "/v1/publishers/google/models/", 29) == 0;
+    if (vertex != fake_key_vertex(key)) {
+        if (!vertex) {
+            memset(&plan, 0, sizeof(plan));
+            buf_init(&out, 1 << 16);
+            st = fake_error_body(FF_INVALID, &plan, "", &out);
+            rc = send_json(conn, st, &out);
+            buf_done(&out);
+            return rc;
+        }
+        return send_error(conn, 401, "UNAUTHENTICATED",
+                          "API keys are not supported by this API. Expected OAuth2 access token "
+                          "or other authentication credentials that assert a principal. See "
+                          "https://cloud.google.com/docs/authentication");
+    }
+    if (vertex) {
+        (void)snprintf(vpath, sizeof(vpath), "/v1beta/models/%s", url + 29);
+        url = vpath;
+    }
     {
         const char *u = url;
         bool bound = strncmp(u, "/upload/", 8) == 0 || strncmp(u, "/download/", 10) == 0;
@@ -358,8 +381,11 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     } else if (strcmp(p, "models") != 0) {
         return send_error(conn, 404, "NOT_FOUND", "Method not found.");
     }
+    if (vertex && (!action[0] || strcmp(action, "embedContent") == 0 ||
+                   strcmp(action, "batchEmbedContents") == 0))
+        return send_error(conn, 404, "NOT_FOUND", "Method not found.");
     seq = fake_account(
-        key, action[0] ? model : "", url,
+        key, action[0] ? model : "", called,
         strstr(action, "enerateContent") ? fake_prompt_tokens(rq->body.data, rq->body.len) : 0,
         &plan);
     rq->seq = seq;
@@ -381,7 +407,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         }
     }
     if (plan.fault != FF_NONE && (plan.fault < FF_LATENCY || plan.fault == FF_QUOTA_TOKENS)) {
-        st = fake_error_body(plan.fault, &plan, model, &out);
+        st = vertex ? fake_vertex_error_body(plan.fault, &plan, &out)
+                    : fake_error_body(plan.fault, &plan, model, &out);
         rc = send_json(conn, st, &out);
         goto out;
     }
@@ -397,6 +424,15 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     }
     if (strcmp(method, "POST") != 0) {
         rc = send_error(conn, 405, "INVALID_ARGUMENT", "Method not allowed.");
+        goto out;
+    }
+    if (!fake_model_known(model) && vertex) {
+        char msg[512];
+        (void)snprintf(msg, sizeof(msg),
+                       "Publisher Model `projects/%s/locations/global/publishers/google/models/%s` "
+                       "was not found or your project does not have access to it.",
+                       fake_key_project(key) ? fake_key_project(key) : "", model);
+        rc = send_error(conn, 404, "NOT_FOUND", msg);
         goto out;
     }
     if (!fake_model_known(model)) {
@@ -421,6 +457,19 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     } else if (strcmp(action, "generateContent") == 0 ||
                strcmp(action, "streamGenerateContent") == 0) {
         st = fake_validate_generate(req, model, &out);
+        if (st == 0 && vertex) { /* Vertex wants every turn's role */
+            size_t i;
+            json_t *c;
+            json_array_foreach(json_object_get(req, "contents"), i, c)
+            {
+                if (!json_is_string(json_object_get(c, "role"))) {
+                    fake_status_error(&out, 400, "INVALID_ARGUMENT",
+                                      "Please use a valid role: user, model.");
+                    st = 400;
+                    break;
+                }
+            }
+        }
         if (st == 0) {
             struct fake_answer denied = {0};
             buf_init(&denied.body, 1 << 16);

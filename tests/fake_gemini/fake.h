@@ -44,6 +44,14 @@ struct fake_plan {
 void fake_state_init(void);
 /** Project of a known key, or NULL. Thread-safe. */
 const char *fake_key_project(const char *key);
+/** Whether key is a Vertex AI express key (it works on Vertex's routes alone). */
+bool fake_key_vertex(const char *key);
+/**
+ * Vertex AI's error body for a fault (its 429 is "Resource exhausted" without details); other
+ * faults as fake_error_body(). Returns the HTTP status.
+ */
+unsigned fake_vertex_error_body(enum fake_fault fault, const struct fake_plan *plan,
+                                struct buf *out);
 /**
  * Account one call of `key` for `model` with `tokens` input tokens (quotas: requests per minute
  * and per day, input tokens per minute; scripted faults) and fill the plan.

@@ -151,6 +151,35 @@ unsigned fake_error_body(enum fake_fault fault, const struct fake_plan *plan, co
     }
 }
 
+unsigned fake_vertex_error_body(enum fake_fault fault, const struct fake_plan *plan,
+                                struct buf *out)
+{
+    json_t *e;
+
+    switch (fault) {
+    case FF_QUOTA_MINUTE:
+    case FF_QUOTA_TOKENS:
+    case FF_QUOTA_DAY:
+        fake_status_error(out, 429, "RESOURCE_EXHAUSTED",
+                          "Resource exhausted. Please try again later. Please refer to "
+                          "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 "
+                          "for more details.");
+        return 429;
+    case FF_INVALID:
+        e = json_pack("{s:{s:i,s:s,s:s,s:[{s:s,s:s,s:s,s:{s:s}}]}}", "error", "code", 400,
+                      "message", "API key not valid. Please pass a valid API key.", "status",
+                      "INVALID_ARGUMENT", "details", "@type",
+                      "type.googleapis.com/google.rpc.ErrorInfo", "reason", "API_KEY_INVALID",
+                      "domain", "googleapis.com", "metadata", "service",
+                      "aiplatform.googleapis.com");
+        dump(e, out, true);
+        json_decref(e);
+        return 400;
+    default:
+        return fake_error_body(fault, plan, "", out);
+    }
+}
+
 bool fake_model_known(const char *model)
 {
     for (size_t i = 0; i < NMODELS; i++)

@@ -23,6 +23,7 @@
 struct fkey {
     char key[160];
     char project[64];
+    bool vertex; /* a Vertex AI express key: "vertex:project:key" in FAKE_KEYS */
     uint64_t calls;
     uint64_t aborted;
 };
@@ -62,6 +63,7 @@ struct logent {
     char key_id[16];
     char model[64];
     unsigned status_hint;
+    bool vertex; /* called on Vertex AI's route */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -96,8 +98,19 @@ static unsigned env_uint(const char *name, unsigned def)
 
 static void add_key(const char *project, const char *key)
 {
+    bool vertex = false;
+
     if (nkeys >= MAX_KEYS)
         return;
+    if (strcmp(project, "vertex") == 0 && strchr(key, ':')) { /* "vertex:project:key" */
+        static char pbuf[64];
+        const char *c = strchr(key, ':');
+        (void)snprintf(pbuf, sizeof(pbuf), "%.*s", (int)(c - key), key);
+        project = pbuf;
+        key = c + 1;
+        vertex = true;
+    }
+    keys[nkeys].vertex = vertex;
     (void)snprintf(keys[nkeys].key, sizeof(keys[nkeys].key), "%s", key);
     (void)snprintf(keys[nkeys].project, sizeof(keys[nkeys].project), "%s", project);
     nkeys++;
@@ -138,6 +151,17 @@ static struct fkey *find_key(const char *key)
         if (strcmp(keys[i].key, key) == 0)
             return &keys[i];
     return NULL;
+}
+
+bool fake_key_vertex(const char *key)
+{
+    bool v;
+
+    (void)pthread_mutex_lock(&mu);
+    struct fkey *k = find_key(key);
+    v = k && k->vertex;
+    (void)pthread_mutex_unlock(&mu);
+    return v;
 }
 
 const char *fake_key_project(const char *key)
@@ -193,7 +217,6 @@ uint64_t fake_account(const char *key, const char *model, const char *path, unsi
 {
     uint64_t now = clock_now_ms(), seq;
     struct fkey *k;
-    (void)path;
 
     memset(plan, 0, sizeof(*plan));
     plan->chunk_ms = chunk_ms;
@@ -214,6 +237,7 @@ uint64_t fake_account(const char *key, const char *model, const char *path, unsi
         (void)snprintf(l->key_id, sizeof(l->key_id), "%s",
                        key + (strlen(key) > 8 ? strlen(key) - 8 : 0));
         (void)snprintf(l->model, sizeof(l->model), "%s", model);
+        l->vertex = strncmp(path, "/v1/publishers/", 15) == 0;
     }
     for (size_t i = 0; i < nscripts; i++) {
         struct script *s = &scripts[i];
@@ -319,9 +343,10 @@ static char *stats_locked(void)
             if (strcmp(keys[k].key + (kl > 8 ? kl - 8 : 0), logs[i].key_id) == 0)
                 full = keys[k].key;
         }
-        (void)json_array_append_new(log, json_pack("{s:I,s:s,s:s}", "t", (json_int_t)logs[i].t_ms,
-                                                   "key", full ? full : logs[i].key_id, "model",
-                                                   logs[i].model));
+        (void)json_array_append_new(
+            log, json_pack("{s:I,s:s,s:s,s:s}", "t", (json_int_t)logs[i].t_ms, "key",
+                           full ? full : logs[i].key_id, "model", logs[i].model, "via",
+                           logs[i].vertex ? "vertex" : "gemini"));
     }
     (void)json_object_set_new(root, "calls", calls);
     (void)json_object_set_new(root, "aborted", ab);

@@ -269,7 +269,7 @@ export class Stack {
   forwarder(env = {}, name = 'forwarder') {
     return this.spawn(name, bin('forwarder'), {
       NATS_URL: this.natsUrl, ...this.natsCreds('forwarder'), GEMINI_BASE_URL: this.fakeUrl,
-      SB_FORWARD_KEY: this.forwardKey, ...env,
+      SB_VERTEX_BASE_URL: this.fakeUrl, SB_FORWARD_KEY: this.forwardKey, ...env,
     });
   }
 

@@ -61,6 +61,7 @@ static const struct admin_route routes[] = {
     {"POST", "/api/scheduler/*/run", sched_run, false},
     {"GET", "/api/resources", res_list, false},
     {"GET", "/api/settings", settings_get, false},
+    {"GET", "/api/proxies", proxies_list, false},
     {"PUT", "/api/settings", settings_put, false},
     {"GET", "/api/keys", keys_list, false},
     {"POST", "/api/keys", keys_add, false},

@@ -106,6 +106,16 @@ admin_handler_fn settings_get, settings_put;
 /* ---- admin_keys.c (served by keypool over the bus) ---- */
 admin_handler_fn keys_list, keys_add, keys_bulk, keys_patch, keys_delete, keys_reset, keys_reveal,
     keys_limits, keys_limits_get, keys_test, status_get;
+struct Sb__V1__KeyAdminRequest;
+struct Sb__V1__KeyAdminReply;
+/** Send q to keypool as op: true with *ret (free with ..._free_unpacked), or false with the
+ * error answered. */
+bool keys_ask(struct admin_ctx *x, const char *op, struct Sb__V1__KeyAdminRequest *q,
+              struct Sb__V1__KeyAdminReply **ret);
+
+/* ---- admin_proxies.c ---- */
+admin_handler_fn proxies_list;
+
 /** Answer a ping.all with this edge's Pong. Any thread. */
 void status_pong(struct admin *a, const char *reply);
 

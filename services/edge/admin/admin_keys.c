@@ -42,8 +42,8 @@ static uint8_t *pack_request(const struct admin_ctx *x, const char *op, Sb__V1__
     return data;
 }
 
-static bool ask(struct admin_ctx *x, const char *op, Sb__V1__KeyAdminRequest *q,
-                Sb__V1__KeyAdminReply **ret)
+bool keys_ask(struct admin_ctx *x, const char *op, Sb__V1__KeyAdminRequest *q,
+              Sb__V1__KeyAdminReply **ret)
 {
     char subject[96];
     size_t len;
@@ -81,12 +81,12 @@ static json_t *key_json(const Sb__V1__KeyInfo *k)
         (void)json_array_append_new(cool,
                                     json_pack("{s:s,s:I}", "model", k->cooling[i]->model,
                                               "until_ms", (json_int_t)k->cooling[i]->until_ms));
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o,s:I,s:I}", "id", k->id, "masked",
-                     k->masked, "project", k->project, "label", k->label, "state", k->state,
-                     "reason", k->reason, "changed_ms", (json_int_t)k->changed_ms, "created_ms",
-                     (json_int_t)k->created_ms, "inflight", (int)k->inflight, "cooling", cool,
-                     "last_used_ms", (json_int_t)k->last_used_ms, "backoff_until_ms",
-                     (json_int_t)k->backoff_until_ms);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o,s:I,s:I}", "id", k->id, "masked",
+                     k->masked, "kind", k->kind[0] ? k->kind : "gemini", "project", k->project,
+                     "label", k->label, "state", k->state, "reason", k->reason, "changed_ms",
+                     (json_int_t)k->changed_ms, "created_ms", (json_int_t)k->created_ms, "inflight",
+                     (int)k->inflight, "cooling", cool, "last_used_ms", (json_int_t)k->last_used_ms,
+                     "backoff_until_ms", (json_int_t)k->backoff_until_ms);
 }
 
 static const char *str_in(const struct admin_ctx *x, const char *name, size_t max)
@@ -116,7 +116,7 @@ void keys_list(struct admin_ctx *x)
         return;
     }
     q.limit = (uint32_t)limit;
-    if (!ask(x, "list", &q, &r))
+    if (!keys_ask(x, "list", &q, &r))
         return;
     arr = json_array();
     for (size_t i = 0; i < r->n_keys; i++)
@@ -134,16 +134,24 @@ void keys_add(struct admin_ctx *x)
     Sb__V1__KeyAdminReply *r = NULL;
     const char *text = str_in(x, "text", SIZE_MAX), *key = str_in(x, "key", 1024);
     const char *project = str_in(x, "project", 100), *label = str_in(x, "label", 100);
+    const char *kind = str_in(x, "kind", 16);
     json_t *ids, *samples;
 
     if (!text && !key) {
         admin_error(x, 400, "Send {\"text\": \"...pasted keys...\"} or {\"key\": \"...\"}.");
         return;
     }
+    if (kind && strcmp(kind, "gemini") != 0 && strcmp(kind, "vertex") != 0) {
+        admin_error(x, 400,
+                    "kind is \"gemini\" (the Gemini API) or \"vertex\" (Vertex AI "
+                    "express mode).");
+        return;
+    }
+    q.kind = CODEC_STR(kind ? kind : "");
     q.text = CODEC_STR(text ? text : key);
     q.project = CODEC_STR(project ? project : "");
     q.label = CODEC_STR(label ? label : "");
-    if (!ask(x, "add", &q, &r))
+    if (!keys_ask(x, "add", &q, &r))
         return;
     ids = json_array();
     samples = json_array();
@@ -171,7 +179,7 @@ static void run_op(struct admin_ctx *x, const char *op, char **ids, size_t n, co
     q.n_ids = n;
     q.label = CODEC_STR(label ? label : "");
     q.project = CODEC_STR(project ? project : "");
-    if (!ask(x, op, &q, &r))
+    if (!keys_ask(x, op, &q, &r))
         return;
     (void)snprintf(action, sizeof(action), "key.%s", op);
     admin_audit(x, action, n == 1 ? ids[0] : "(many)");
@@ -287,7 +295,7 @@ void keys_reveal(struct admin_ctx *x)
         return;
     q.ids = &id;
     q.n_ids = 1;
-    if (!ask(x, "reveal", &q, &r))
+    if (!keys_ask(x, "reveal", &q, &r))
         return;
     admin_audit(x, "key.reveal", x->seg);
     admin_reply(x, 200, json_pack("{s:s,s:s}", "id", x->seg, "key", r->secret));
@@ -353,7 +361,7 @@ void keys_limits(struct admin_ctx *x)
     q.project = CODEC_STR(x->seg);
     q.limits = mp;
     q.n_limits = n;
-    if (ask(x, "limits", &q, &r)) {
+    if (keys_ask(x, "limits", &q, &r)) {
         admin_audit(x, "project.limits", x->seg);
         admin_reply(x, 200, json_pack("{s:i}", "changed", (int)r->changed));
         sb__v1__key_admin_reply__free_unpacked(r, NULL);
@@ -371,7 +379,7 @@ void keys_limits_get(struct admin_ctx *x)
     json_t *models;
 
     q.project = CODEC_STR(x->seg);
-    if (!ask(x, "limits_get", &q, &r))
+    if (!keys_ask(x, "limits_get", &q, &r))
         return;
     models = json_loads(r->json, 0, NULL);
     sb__v1__key_admin_reply__free_unpacked(r, NULL);
@@ -448,7 +456,7 @@ void status_get(struct admin_ctx *x)
     json_int_t tot[3] = {0, 0, 0};
 
     (void)bus_request_all(x->a->bus, subjects, 3, 250, 4096, on_pong, &g);
-    if (!ask(x, "status", &q, &r)) {
+    if (!keys_ask(x, "status", &q, &r)) {
         json_decref(g.keypools);
         json_decref(g.forwarders);
         json_decref(g.edges);

@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/bus.h"
 #include "lib/classify.h"
 #include "lib/clock.h"
 #include "lib/codec.h"
 #include "lib/log.h"
+#include "lib/parse.h"
+#include "lib/proxypick.h"
 #include "lib/xalloc.h"
 
 #include "admin.h"
@@ -103,6 +106,15 @@ void settings_get(struct admin_ctx *x)
             num_or_null(s ? s->idle_ms : 0), "max_body_bytes",
             num_or_null(s ? s->max_body_bytes : 0), "revision", (json_int_t)rev, "updated_by",
             str_or_null(s ? s->updated_by : NULL), "updated_at", str_or_null(ts)));
+    if (x->out) {
+        json_t *kinds = json_object();
+        for (size_t i = 0; s && i < s->n_model_key_kinds; i++)
+            (void)json_object_set_new(kinds, s->model_key_kinds[i]->key,
+                                      json_string(s->model_key_kinds[i]->value));
+        (void)json_object_set_new(x->out, "vertex_base_url",
+                                  str_or_null(s ? s->vertex_base_url : NULL));
+        (void)json_object_set_new(x->out, "model_key_kinds", kinds);
+    }
     if (s)
         sb__v1__settings__free_unpacked(s, NULL);
 }
@@ -112,9 +124,11 @@ void settings_get(struct admin_ctx *x)
 /* Working copy of the settings while a PUT is merged (owns every string). */
 struct work {
     unsigned num[NNUMS];
-    char *base, *proxy, *ec;
+    char *base, *proxy, *ec, *vertex;
     char **afrom, **ato;
     size_t nalias;
+    char **kfrom, **kto; /* model_key_kinds */
+    size_t nkind;
     char **hidden;
     size_t nhidden;
 };
@@ -134,6 +148,13 @@ static void work_free(struct work *w)
     free(w->base);
     free(w->proxy);
     free(w->ec);
+    free(w->vertex);
+    for (size_t i = 0; i < w->nkind; i++) {
+        free(w->kfrom[i]);
+        free(w->kto[i]);
+    }
+    free(w->kfrom);
+    free(w->kto);
     for (size_t i = 0; i < w->nalias; i++) {
         free(w->afrom[i]);
         free(w->ato[i]);
@@ -156,6 +177,14 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     w->base = s->upstream_base_url[0] ? xstrdup(s->upstream_base_url) : NULL;
     w->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;
     w->ec = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
+    w->vertex = s->vertex_base_url[0] ? xstrdup(s->vertex_base_url) : NULL;
+    w->kfrom = xcalloc(s->n_model_key_kinds + 1, sizeof(char *));
+    w->kto = xcalloc(s->n_model_key_kinds + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_model_key_kinds; i++) {
+        w->kfrom[i] = xstrdup(s->model_key_kinds[i]->key);
+        w->kto[i] = xstrdup(s->model_key_kinds[i]->value);
+    }
+    w->nkind = s->n_model_key_kinds;
     w->afrom = xcalloc(s->n_aliases + 1, sizeof(char *));
     w->ato = xcalloc(s->n_aliases + 1, sizeof(char *));
     for (size_t i = 0; i < s->n_aliases; i++) {
@@ -169,15 +198,59 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     w->nhidden = s->n_hidden_models;
 }
 
-/* Every API key goes to the upstream (through the proxy): plain http only when allowed. */
-static bool url_ok(const char *u, bool proxy, bool allow_http)
+/* Every API key goes to the upstream (through a proxy): plain http only when allowed. */
+static bool one_url_ok(const char *u, bool proxy, bool allow_http)
 {
-    if (proxy && strcmp(u, "none") == 0)
-        return true;
     return strlen(u) < 500 &&
            (strncmp(u, "https://", 8) == 0 ||
             ((proxy || allow_http) && strncmp(u, "http://", 7) == 0) ||
             (proxy && (strncmp(u, "socks5://", 9) == 0 || strncmp(u, "socks5h://", 10) == 0)));
+}
+
+/* A base URL, or (proxy) "none" or a list of up to PROXY_MAX proxy URLs separated by commas. */
+static bool url_ok(const char *u, bool proxy, bool allow_http)
+{
+    char one[512];
+    size_t n = 0;
+
+    if (!proxy)
+        return one_url_ok(u, false, allow_http);
+    if (strcmp(u, "none") == 0)
+        return true;
+    for (const char *p = u;;) {
+        size_t len;
+        const char *w = parse_word(&p, ", \t\r\n", &len);
+        if (len == 0)
+            return n > 0;
+        if (len >= sizeof(one) || ++n > PROXY_MAX)
+            return false;
+        (void)snprintf(one, sizeof(one), "%.*s", (int)len, w);
+        if (!one_url_ok(one, true, allow_http))
+            return false;
+    }
+}
+
+/* A JSON array of proxy URLs as the one string the settings keep ("a,b,c"); NULL if not one. */
+static char *proxy_list(const json_t *v)
+{
+    struct buf b;
+    json_t *e;
+    size_t i;
+
+    if (json_is_string(v))
+        return xstrdup(json_string_value(v));
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > PROXY_MAX)
+        return NULL;
+    buf_init(&b, PROXY_MAX * 512);
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e) || (i && buf_puts(&b, ",") != ST_OK) ||
+            buf_puts(&b, json_string_value(e)) != ST_OK) {
+            buf_done(&b);
+            return NULL;
+        }
+    }
+    return buf_take(&b, NULL);
 }
 
 /* Merge the body into w; answers 400 and returns false on the first bad field. */
@@ -238,21 +311,63 @@ static bool merge(struct admin_ctx *x, struct work *w)
         }
         if (known || strcmp(k, "current_password") == 0)
             continue;
-        if (strcmp(k, "upstream_base_url") == 0 || strcmp(k, "upstream_proxy") == 0) {
+        if (strcmp(k, "upstream_base_url") == 0 || strcmp(k, "upstream_proxy") == 0 ||
+            strcmp(k, "vertex_base_url") == 0) {
             bool proxy = k[9] == 'p';
-            char **dst = proxy ? &w->proxy : &w->base;
-            if (!json_is_null(v) &&
-                (!json_is_string(v) ||
-                 !url_ok(json_string_value(v), proxy, x->a->cfg->allow_http_upstream))) {
-                admin_error(x, 400,
-                            proxy ? "upstream_proxy must be an http(s):// or socks5:// URL, "
-                                    "\"none\", or null."
-                                  : "upstream_base_url must be an https:// URL, or null (http:// "
-                                    "only with SB_ALLOW_HTTP_UPSTREAM=true).");
+            char **dst = proxy ? &w->proxy : k[0] == 'v' ? &w->vertex : &w->base;
+            char *val = json_is_null(v)     ? NULL
+                        : proxy             ? proxy_list(v)
+                        : json_is_string(v) ? xstrdup(json_string_value(v))
+                                            : NULL;
+            if (!json_is_null(v) && (!val || !url_ok(val, proxy, x->a->cfg->allow_http_upstream))) {
+                char msg[240];
+                (void)snprintf(msg, sizeof(msg), "%s",
+                               proxy ? "upstream_proxy must be an http(s):// or socks5:// URL, a "
+                                       "list of up to 32 (an array, or separated by commas), "
+                                       "\"none\", or null."
+                                     : "must be an https:// URL, or null (http:// only with "
+                                       "SB_ALLOW_HTTP_UPSTREAM=true).");
+                if (!proxy)
+                    (void)snprintf(msg, sizeof(msg),
+                                   "%s must be an https:// URL, or null (http:// only with "
+                                   "SB_ALLOW_HTTP_UPSTREAM=true).",
+                                   k);
+                free(val);
+                admin_error(x, 400, msg);
                 return false;
             }
             free(*dst);
-            *dst = json_is_null(v) ? NULL : xstrdup(json_string_value(v));
+            *dst = val;
+        } else if (strcmp(k, "model_key_kinds") == 0) {
+            const char *from;
+            json_t *to;
+            if (!json_is_object(v) || json_object_size(v) > MAP_MAX) {
+                admin_error(x, 400, "model_key_kinds must be an object {\"model\": \"vertex\"}.");
+                return false;
+            }
+            json_object_foreach(v, from, to)
+            {
+                const char *t = json_string_value(to);
+                if (!t || (strcmp(t, "gemini") != 0 && strcmp(t, "vertex") != 0) ||
+                    !alias_name_ok(from)) {
+                    admin_error(x, 400,
+                                "model_key_kinds maps a model name, or a prefix ending in *, to "
+                                "\"gemini\" or \"vertex\": the only kind of key serving it.");
+                    return false;
+                }
+            }
+            for (i = 0; i < w->nkind; i++) {
+                free(w->kfrom[i]);
+                free(w->kto[i]);
+            }
+            w->kfrom = xrealloc(w->kfrom, (json_object_size(v) + 1) * sizeof(char *));
+            w->kto = xrealloc(w->kto, (json_object_size(v) + 1) * sizeof(char *));
+            w->nkind = 0;
+            json_object_foreach(v, from, to)
+            {
+                w->kfrom[w->nkind] = xstrdup(from);
+                w->kto[w->nkind++] = xstrdup(json_string_value(to));
+            }
         } else if (strcmp(k, "aliases") == 0) {
             const char *from;
             json_t *to;
@@ -337,6 +452,8 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     Sb__V1__Settings s = SB__V1__SETTINGS__INIT;
     Sb__V1__Settings__AliasesEntry *ents = xcalloc(w->nalias + 1, sizeof(*ents));
     Sb__V1__Settings__AliasesEntry **eptr = xcalloc(w->nalias + 1, sizeof(*eptr));
+    Sb__V1__Settings__ModelKeyKindsEntry *kents = xcalloc(w->nkind + 1, sizeof(*kents));
+    Sb__V1__Settings__ModelKeyKindsEntry **kptr = xcalloc(w->nkind + 1, sizeof(*kptr));
 
     s.retry_budget = w->num[0];
     s.deadline_ms = w->num[1];
@@ -348,6 +465,16 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     s.upstream_base_url = CODEC_STR(w->base ? w->base : "");
     s.upstream_proxy = CODEC_STR(w->proxy ? w->proxy : "");
     s.error_classes = CODEC_STR(w->ec ? w->ec : "");
+    s.vertex_base_url = CODEC_STR(w->vertex ? w->vertex : "");
+    for (size_t i = 0; i < w->nkind; i++) {
+        kents[i] =
+            (Sb__V1__Settings__ModelKeyKindsEntry)SB__V1__SETTINGS__MODEL_KEY_KINDS_ENTRY__INIT;
+        kents[i].key = w->kfrom[i];
+        kents[i].value = w->kto[i];
+        kptr[i] = &kents[i];
+    }
+    s.model_key_kinds = kptr;
+    s.n_model_key_kinds = w->nkind;
     for (size_t i = 0; i < w->nalias; i++) {
         ents[i] = (Sb__V1__Settings__AliasesEntry)SB__V1__SETTINGS__ALIASES_ENTRY__INIT;
         ents[i].key = w->afrom[i];
@@ -365,6 +492,8 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     (void)sb__v1__settings__pack(&s, *ret);
     free(ents);
     free(eptr);
+    free(kents);
+    free(kptr);
 }
 
 void settings_put(struct admin_ctx *x)
@@ -398,6 +527,8 @@ void settings_put(struct admin_ctx *x)
         /* where the keys go: changed only by an admin who proves it again */
         if (!merge(x, &w) || (attempt == 0 &&
                               (json_is_string(json_object_get(x->in, "upstream_base_url")) ||
+                               json_is_string(json_object_get(x->in, "vertex_base_url")) ||
+                               json_is_array(json_object_get(x->in, "upstream_proxy")) ||
                                json_is_string(json_object_get(x->in, "upstream_proxy"))) &&
                               !auth_recheck(x))) {
             work_free(&w);

@@ -330,6 +330,14 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
             return rc;
         }
     }
+    {
+        /* Vertex AI express keys serve generateContent, its stream and countTokens; anything
+         * else (embeddings, model lists, the key-bound resources) needs a Gemini API key */
+        enum route_kind k = r->in.up.kind;
+        bool generate = k == RT_GENERATE || k == RT_STREAM || k == RT_COUNT_TOKENS;
+        (void)snprintf(c->kind, sizeof(c->kind), "%s",
+                       generate ? live_key_kind(edge_live(h->edge), r->in.up.model) : "gemini");
+    }
     (void)snprintf(c->public_base, sizeof(c->public_base), "%s", r->in.base);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->in.asked);
     c->client_kind = r->in.client;

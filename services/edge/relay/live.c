@@ -19,6 +19,8 @@ struct vals {
     size_t nalias;
     char **hidden;
     size_t nhidden;
+    char **kind_from, **kind_to; /* model (or "prefix*") -> the only key kind serving it */
+    size_t nkind;
 };
 
 struct live {
@@ -36,6 +38,12 @@ static void vals_free(void *p)
     }
     for (size_t i = 0; i < v->nhidden; i++)
         free(v->hidden[i]);
+    for (size_t i = 0; i < v->nkind; i++) {
+        free(v->kind_from[i]);
+        free(v->kind_to[i]);
+    }
+    free(v->kind_from);
+    free(v->kind_to);
     free(v->alias_from);
     free(v->alias_to);
     free(v->hidden);
@@ -70,6 +78,13 @@ static struct vals *from_settings(const struct edge_config *cfg, const Sb__V1__S
     for (size_t i = 0; i < s->n_hidden_models; i++)
         v->hidden[i] = xstrdup(s->hidden_models[i]);
     v->nhidden = s->n_hidden_models;
+    v->kind_from = xcalloc(s->n_model_key_kinds + 1, sizeof(char *));
+    v->kind_to = xcalloc(s->n_model_key_kinds + 1, sizeof(char *));
+    for (size_t i = 0; i < s->n_model_key_kinds; i++) {
+        v->kind_from[i] = xstrdup(s->model_key_kinds[i]->key);
+        v->kind_to[i] = xstrdup(s->model_key_kinds[i]->value);
+    }
+    v->nkind = s->n_model_key_kinds;
     return v;
 }
 
@@ -125,24 +140,43 @@ static bool hidden_in(const struct vals *v, const char *model)
     return false;
 }
 
-/* An alias names a model, or ends with '*' and names every model it is a prefix of ("vendor-*"):
- * the exact name first, then the longest prefix; the model itself when none. */
-static const char *alias_target(const struct vals *v, const char *model)
+/* A map's entry names a model, or ends with '*' and names every model it is a prefix of
+ * ("vendor-*"): the exact name first, then the longest prefix; NULL when none. */
+static const char *pattern_lookup(char *const *from, char *const *to, size_t n, const char *model)
 {
-    const char *to = model;
+    const char *hit = NULL;
     size_t best = 0;
 
-    for (size_t i = 0; i < v->nalias; i++) {
-        const char *from = v->alias_from[i];
-        size_t k = strlen(from);
-        if (strcmp(from, model) == 0)
-            return v->alias_to[i];
-        if (k > 1 && from[k - 1] == '*' && k - 1 > best && strncmp(from, model, k - 1) == 0) {
-            to = v->alias_to[i];
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(from[i]);
+        if (strcmp(from[i], model) == 0)
+            return to[i];
+        if (k > 1 && from[i][k - 1] == '*' && k - 1 > best && strncmp(from[i], model, k - 1) == 0) {
+            hit = to[i];
             best = k - 1;
         }
     }
-    return to;
+    return hit;
+}
+
+/* The alias's target; the model itself when it is no alias. */
+static const char *alias_target(const struct vals *v, const char *model)
+{
+    const char *to = pattern_lookup(v->alias_from, v->alias_to, v->nalias, model);
+    return to ? to : model;
+}
+
+const char *live_key_kind(struct live *l, const char *model)
+{
+    const void *p;
+    struct snap_ref *ref = snap_get(l->snap, &p);
+    const struct vals *v = p;
+    const char *k = pattern_lookup(v->kind_from, v->kind_to, v->nkind, model);
+    /* a static string: the snapshot may go once released */
+    const char *ret = !k ? "" : strcmp(k, "vertex") == 0 ? "vertex" : "gemini";
+
+    snap_put(l->snap, ref);
+    return ret;
 }
 
 bool live_model(struct live *l, const char *model, char *out, size_t n)

@@ -34,6 +34,8 @@ void live_values(struct live *l, struct live_values *ret);
  * requested or the resolved model is hidden. Any thread.
  */
 bool live_model(struct live *l, const char *model, char *out, size_t n);
+/** The only key kind ("gemini", "vertex") the settings let serve `model`, or "" (either). */
+const char *live_key_kind(struct live *l, const char *model);
 /** True when `model` ("gemini-x" or "models/gemini-x") is hidden. Any thread. */
 bool live_hidden(struct live *l, const char *model);
 

@@ -97,18 +97,24 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct kp_lease lease_at(const char *model, uint64_t now, const char *const *ex, size_t nex)
+static struct kp_lease lease_kind(const char *model, const char *kind, uint64_t now,
+                                  const char *const *ex, size_t nex)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, model, NULL, now, 60000, 0, ex, nex, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, model, NULL, kind, now, 60000, 0, ex, nex, &l), ST_OK);
     return l;
+}
+
+static struct kp_lease lease_at(const char *model, uint64_t now, const char *const *ex, size_t nex)
+{
+    return lease_kind(model, NULL, now, ex, nex);
 }
 
 /* A lease for a prompt of about `est` input tokens. */
 static struct kp_lease lease_tokens(uint64_t now, unsigned est)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", NULL, now, 60000, est, NULL, 0, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, "m", NULL, NULL, now, 60000, est, NULL, 0, &l), ST_OK);
     return l;
 }
 
@@ -151,7 +157,7 @@ static struct kp_lease lease_pinned(const char *pin, uint64_t now, const char *c
                                     size_t nex)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", pin, now, 60000, 0, ex, nex, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, "m", pin, NULL, now, 60000, 0, ex, nex, &l), ST_OK);
     return l;
 }
 
@@ -175,6 +181,36 @@ static void test_pinned_project(void **state)
     assert_int_equal(l.result, KP_LEASE_DEAD);
     assert_true(l.pinned);
     assert_int_equal(lease_pinned("nope", T0 + 32, NULL, 0).result, KP_LEASE_DEAD);
+}
+
+/* A Vertex key's project is "vertex:<name>": a kind leases only its own projects. */
+static void test_kinds(void **state)
+{
+    struct store_key *keys = xcalloc(5, sizeof(*keys));
+    const char *ids[] = {"ka1", "ka2", "kb", "kc", "kv"};
+    const char *projects[] = {"pa", "pa", "pb", "pc", "vertex:pv"};
+    const char *ex[] = {"kv"};
+    bool seen[2] = {false, false};
+
+    (void)state;
+    for (int i = 0; i < 5; i++) {
+        (void)snprintf(keys[i].id, sizeof(keys[i].id), "%s", ids[i]);
+        (void)snprintf(keys[i].project, sizeof(keys[i].project), "%s", projects[i]);
+        keys[i].secret = xstrdup("secret");
+    }
+    assert_int_equal(kp_pool_set_keys(pool, keys, 5), ST_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(lease_kind("m", "vertex", T0 + (uint64_t)i, NULL, 0).project,
+                            "vertex:pv");
+        assert_int_equal(lease_kind("m", "gemini", T0 + 10 + (uint64_t)i, NULL, 0).project[0], 'p');
+    }
+    for (int i = 0; i < 5; i++)
+        seen[lease_at("m", T0 + 20 + (uint64_t)i, NULL, 0).project[0] == 'v'] = true;
+    assert_true(seen[0] && seen[1]); /* no kind: either, in turn */
+    assert_int_equal(lease_kind("m", "vertex", T0 + 30, ex, 1).result, KP_LEASE_TRIED);
+    outcome("kv", "vertex:pv", "m", EC_KEY_DEAD, 0, T0 + 40);
+    assert_int_equal(lease_kind("m", "vertex", T0 + 41, NULL, 0).result, KP_LEASE_DEAD);
+    assert_int_equal(lease_kind("m", "gemini", T0 + 42, NULL, 0).result, KP_LEASE_OK);
 }
 
 static void test_cooling_is_per_project_and_model(void **state)
@@ -496,6 +532,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quota_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pinned_project, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooling_is_per_project_and_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_cooling_and_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_keys, setup, teardown),

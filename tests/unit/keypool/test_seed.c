@@ -1,6 +1,8 @@
 /* GEMINI_API_KEYS parsing: both key shapes, project groups, noise and duplicates. */
 #include <string.h>
 
+#include "lib/keyid.h"
+
 #include "kp.h"
 #include "seed.h"
 #include "unit.h"
@@ -42,6 +44,16 @@ static void test_parse(void **state)
     assert_int_equal(kp_seed_parse("", &k, &n), ST_OK);
     assert_int_equal(n, 0);
     store_keys_free(k, n);
+
+    /* Vertex AI express keys: "vertex:" in front, with or without a project */
+    assert_int_equal(kp_seed_parse("vertex:proj-x:AQ.vertex-one,vertex:AQ.vertex-two", &k, &n),
+                     ST_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(find(k, n, "AQ.vertex-one")->project, "vertex:proj-x");
+    assert_int_equal(strncmp(find(k, n, "AQ.vertex-two")->project, "vertex:p_", 9), 0);
+    assert_string_equal(keyid_kind(find(k, n, "AQ.vertex-two")->project), "vertex");
+    assert_string_equal(keyid_kind("proj-x"), "gemini");
+    store_keys_free(k, n);
 }
 
 /* Pasted text: which words are keys, which are malformed keys, and which are noise. */
@@ -62,6 +74,8 @@ static void test_find(void **state)
          "AIzaSyA1234567890abcdefghijklmnopqrstu", ""},
         {"https://x/v1beta/models?key=AIzaSyA1234567890abcdefghijklmnopqrstuvwxyz&a=1", 1, 0,
          "AIzaSyA1234567890abcdefghijklmnopqrstuvwxyz", ""},
+        {"vertex:p-2:AQ.Ab8RN6Lx-very-long_key.with.dots", 1, 0,
+         "AQ.Ab8RN6Lx-very-long_key.with.dots", "p-2"},
         {"AIzaShort AQ.x IQ.tooshort", 0, 3, NULL, NULL},
         {"hello world 42 {\"a\": [1, 2]} AQ AIz", 0, 0, NULL, NULL},
         {"", 0, 0, NULL, NULL},
@@ -77,6 +91,7 @@ static void test_find(void **state)
         if (cases[i].first) {
             assert_string_equal(v[0].secret, cases[i].first);
             assert_string_equal(v[0].project, cases[i].project);
+            assert_int_equal(v[0].vertex, strncmp(cases[i].text, "vertex:", 7) == 0);
         }
         for (size_t k = 0; k < invalid && k < KP_FIND_SAMPLES; k++)
             assert_null(strstr(samples[k], "Short")); /* masked, never the word */
