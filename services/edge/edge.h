@@ -16,6 +16,7 @@
 #include "lib/kv.h"
 #include "lib/ops.h"
 
+#include "cache.h"
 #include "edge_codec.h"
 #include "edge_config.h"
 #include "live.h"
@@ -59,10 +60,12 @@ struct call {
     char upath[600];             /* upstream path */
     char pin[128];               /* only keys of this project: the resources it uses are its */
     char pin_what[ROUTE_RESOURCE_MAX]; /* one of them, for messages */
-    char kind[8];       /* only keys of this upstream kind ("gemini", "vertex"), or "" for either */
-    char *fwd_headers;  /* REST: request headers for upstream ("Name: value\r\n"), or NULL */
-    char *up_headers;   /* REST: upstream's headers for the client, or NULL */
-    char up_ctype[128]; /* REST: upstream's content type ("" when it sent none) */
+    char kind[8]; /* only keys of this upstream kind ("gemini", "vertex"), or "" for either */
+    char cache_key[CACHE_KEY_LEN]; /* the response cache's key for the answer, or "" */
+    struct cache_policy cache;     /* and how it is kept */
+    char *fwd_headers;     /* REST: request headers for upstream ("Name: value\r\n"), or NULL */
+    char *up_headers;      /* REST: upstream's headers for the client, or NULL */
+    char up_ctype[128];    /* REST: upstream's content type ("" when it sent none) */
     char public_base[160]; /* REST: the gateway as the client called it (upload URLs) */
     char *body;
     size_t body_len;

@@ -20,6 +20,10 @@ struct edge_config {
     unsigned http_threads;
     unsigned max_body_bytes;
     unsigned retry_budget;
+    unsigned cache_ttl_s;       /* the exact response cache (0: off unless a token opts in) */
+    bool cache_shared;          /* across client tokens */
+    bool cache_any_temperature; /* temperature > 0 or unset cached too */
+    unsigned cache_max_kb;      /* larger answers are not kept */
     unsigned deadline_ms;
     unsigned connect_ms;
     unsigned first_byte_ms;

@@ -374,6 +374,8 @@ enum status lgr_stats_reply(const struct db_res *rows, struct buf *out)
         s->weekday = (uint32_t)u64(rows, i, 10);
         s->hour = (uint32_t)u64(rows, i, 11);
         s->p95_total_us = u64(rows, i, 12);
+        s->cache_hits = u64(rows, i, 13);
+        s->saved_tokens = u64(rows, i, 14);
         rp[i] = s;
     }
     r.status = SB__V1__STATUS__ST_OK;

@@ -176,11 +176,17 @@ static const char *group_expr(const char *name)
     return NULL;
 }
 
+/* tokens spent upstream: a cache hit's are what it saved (CACHE_SUMS) */
+#define SPENT "FILTER (WHERE outcome <> 'cache_hit')"
 #define SUMS                                                                                       \
     "count(*), count(*) FILTER (WHERE status BETWEEN 200 AND 299), "                               \
-    "coalesce(sum(prompt_tokens), 0), coalesce(sum(output_tokens), 0), "                           \
-    "coalesce(sum(thought_tokens), 0), coalesce(sum(cached_tokens), 0), "                          \
+    "coalesce(sum(prompt_tokens) " SPENT ", 0), coalesce(sum(output_tokens) " SPENT ", 0), "       \
+    "coalesce(sum(thought_tokens) " SPENT ", 0), coalesce(sum(cached_tokens) " SPENT ", 0), "      \
     "coalesce(avg(total_us), 0)::bigint, coalesce(avg(overhead_us), 0)::bigint"
+#define CACHE_SUMS                                                                                 \
+    "count(*) FILTER (WHERE outcome = 'cache_hit'), "                                              \
+    "coalesce(sum(prompt_tokens + output_tokens + thought_tokens) FILTER (WHERE outcome = "        \
+    "'cache_hit'), 0)"
 #define P95   "coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY total_us), 0)::bigint"
 #define ZEROS "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0"
 
@@ -222,7 +228,7 @@ static enum status stats_sql(const struct lgr_stats_query *f, struct sql *q, con
         (void)buf_puts(&q->text, "SELECT ");
         bucket_expr(&q->text, unit, "ts", tz);
         (void)buf_printf(&q->text,
-                         ", %s, " SUMS ", 0, 0, " P95
+                         ", %s, " SUMS ", 0, 0, " P95 ", " CACHE_SUMS
                          " FROM request_logs WHERE %s GROUP BY 1, 2 ORDER BY 1, 2",
                          g, range);
     } else if (strcmp(kind, "heatmap") == 0) {

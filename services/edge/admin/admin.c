@@ -106,6 +106,8 @@ static const char *const migrations[] = {
     "  action text NOT NULL,"
     "  target text NOT NULL DEFAULT '',"
     "  addr text NOT NULL DEFAULT '')",
+    /* the exact response cache per token: NULL follows the settings, true opts in, false out */
+    "ALTER TABLE edge_tokens ADD COLUMN cache boolean",
 };
 
 static char reload_marker;   /* queued by the bus callback: "reload tokens" */

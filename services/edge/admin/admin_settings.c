@@ -114,12 +114,17 @@ void settings_get(struct admin_ctx *x)
         (void)json_object_set_new(x->out, "vertex_base_url",
                                   str_or_null(s ? s->vertex_base_url : NULL));
         (void)json_object_set_new(x->out, "model_key_kinds", kinds);
+        (void)json_object_set_new(x->out, "cache",
+                                  json_pack("{s:i,s:b,s:b}", "ttl_s", (int)lv.cache_ttl_s, "shared",
+                                            lv.cache_shared, "any_temperature",
+                                            lv.cache_any_temperature));
     }
     if (s)
         sb__v1__settings__free_unpacked(s, NULL);
 }
 
-#define NNUMS 7 /* numeric settings */
+#define NNUMS 8 /* numeric settings */
+#define NSWS  2 /* on/off settings */
 
 /* Working copy of the settings while a PUT is merged (owns every string). */
 struct work {
@@ -131,7 +136,10 @@ struct work {
     size_t nkind;
     char **hidden;
     size_t nhidden;
+    char sw[NSWS][4]; /* "on", "off", or "" (the environment's) */
 };
+
+static const char *const sw_names[NSWS] = {"cache_shared", "cache_any_temperature"};
 
 static const struct {
     const char *name;
@@ -140,7 +148,7 @@ static const struct {
     {"retry_budget", 1, 32},         {"deadline_ms", 1000, 3600000},
     {"connect_ms", 100, 120000},     {"first_byte_ms", 100, 3600000},
     {"idle_ms", 100, 3600000},       {"max_body_bytes", 1024, 256u * 1024 * 1024},
-    {"log_retention_days", 1, 3650},
+    {"log_retention_days", 1, 3650}, {"cache_ttl_s", 1, 2592000},
 };
 
 static void work_free(struct work *w)
@@ -171,9 +179,12 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     memset(w, 0, sizeof(*w));
     if (!s)
         return;
-    unsigned v[NNUMS] = {s->retry_budget, s->deadline_ms,    s->connect_ms,        s->first_byte_ms,
-                         s->idle_ms,      s->max_body_bytes, s->log_retention_days};
+    unsigned v[NNUMS] = {s->retry_budget,       s->deadline_ms, s->connect_ms,
+                         s->first_byte_ms,      s->idle_ms,     s->max_body_bytes,
+                         s->log_retention_days, s->cache_ttl_s};
     memcpy(w->num, v, sizeof(v));
+    (void)snprintf(w->sw[0], sizeof(w->sw[0]), "%.3s", s->cache_shared);
+    (void)snprintf(w->sw[1], sizeof(w->sw[1]), "%.3s", s->cache_any_temperature);
     w->base = s->upstream_base_url[0] ? xstrdup(s->upstream_base_url) : NULL;
     w->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;
     w->ec = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
@@ -308,6 +319,21 @@ static bool merge(struct admin_ctx *x, struct work *w)
             } else {
                 w->num[i] = (unsigned)json_integer_value(v);
             }
+        }
+        for (i = 0; i < NSWS; i++) {
+            if (strcmp(k, sw_names[i]) != 0)
+                continue;
+            known = true;
+            if (!json_is_boolean(v) && !json_is_null(v)) {
+                char msg[160];
+                (void)snprintf(msg, sizeof(msg), "%s must be true, false, or null.", sw_names[i]);
+                admin_error(x, 400, msg);
+                return false;
+            }
+            (void)snprintf(w->sw[i], sizeof(w->sw[i]), "%s",
+                           json_is_null(v)   ? ""
+                           : json_is_true(v) ? "on"
+                                             : "off");
         }
         if (known || strcmp(k, "current_password") == 0)
             continue;
@@ -462,6 +488,9 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     s.idle_ms = w->num[4];
     s.max_body_bytes = w->num[5];
     s.log_retention_days = w->num[6];
+    s.cache_ttl_s = w->num[7];
+    s.cache_shared = CODEC_STR(w->sw[0]);
+    s.cache_any_temperature = CODEC_STR(w->sw[1]);
     s.upstream_base_url = CODEC_STR(w->base ? w->base : "");
     s.upstream_proxy = CODEC_STR(w->proxy ? w->proxy : "");
     s.error_classes = CODEC_STR(w->ec ? w->ec : "");

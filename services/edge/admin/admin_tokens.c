@@ -35,7 +35,7 @@
     "to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), models, rpm, "   \
     "rpd, tpm, max_concurrent, source, "                                                           \
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "                \
-    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    "to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), cache"
 
 enum {
     C_ID,
@@ -50,7 +50,8 @@ enum {
     C_CONC,
     C_SRC,
     C_CREATED,
-    C_UPDATED
+    C_UPDATED,
+    C_CACHE
 };
 
 static json_int_t num(const struct db_res *r, size_t i, int col)
@@ -95,7 +96,7 @@ static json_t *usage_json(struct admin *a, const char *id)
 static json_t *row_json(struct admin *a, const struct db_res *r, size_t i)
 {
     return json_pack(
-        "{s:s,s:s,s:s,s:b,s:o,s:o,s:{s:I,s:I,s:I,s:I},s:s,s:s,s:s,s:o}", "id",
+        "{s:s,s:s,s:s,s:b,s:o,s:o,s:{s:I,s:I,s:I,s:I},s:s,s:s,s:s,s:o,s:o}", "id",
         db_res_get(r, i, C_ID), "name", db_res_get(r, i, C_NAME), "prefix",
         db_res_get(r, i, C_PREFIX), "enabled", strcmp(db_res_get(r, i, C_ENABLED), "t") == 0,
         "expires_at",
@@ -104,8 +105,10 @@ static json_t *row_json(struct admin *a, const struct db_res *r, size_t i)
         db_res_null(r, i, C_MODELS) ? json_null() : models_json(db_res_get(r, i, C_MODELS)),
         "limits", "rpm", num(r, i, C_RPM), "rpd", num(r, i, C_RPD), "tpm", num(r, i, C_TPM),
         "max_concurrent", num(r, i, C_CONC), "source", db_res_get(r, i, C_SRC), "created_at",
-        db_res_get(r, i, C_CREATED), "updated_at", db_res_get(r, i, C_UPDATED), "usage",
-        usage_json(a, db_res_get(r, i, C_ID)));
+        db_res_get(r, i, C_CREATED), "updated_at", db_res_get(r, i, C_UPDATED), "cache",
+        db_res_null(r, i, C_CACHE) ? json_null()
+                                   : json_boolean(strcmp(db_res_get(r, i, C_CACHE), "t") == 0),
+        "usage", usage_json(a, db_res_get(r, i, C_ID)));
 }
 
 enum status tok_seed(struct admin *a)
@@ -137,7 +140,8 @@ enum status tok_reload(struct admin *a)
                              "WHEN expires_at = '-infinity' THEN 1 "
                              "ELSE greatest((extract(epoch FROM expires_at) * 1000)::bigint, 1) "
                              "END, "
-                             "models, rpm, rpd, tpm, max_concurrent "
+                             "models, rpm, rpd, tpm, max_concurrent, "
+                             "CASE WHEN cache IS NULL THEN 0 WHEN cache THEN 1 ELSE -1 END "
                              "FROM edge_tokens WHERE deleted_at IS NULL",
                              0, NULL, &r);
 
@@ -165,6 +169,9 @@ enum status tok_reload(struct admin *a)
         v[i].lim.rpd = (unsigned)num(r, i, 6);
         v[i].lim.tpm = (unsigned)num(r, i, 7);
         v[i].lim.concurrency = (unsigned)num(r, i, 8);
+        v[i].cache = (int8_t)(strcmp(db_res_get(r, i, 9), "-1") == 0  ? -1
+                              : strcmp(db_res_get(r, i, 9), "1") == 0 ? 1
+                                                                      : 0);
     }
     db_res_free(r);
     tokens_set_take(a->tokens, v, n);
@@ -189,6 +196,7 @@ struct tok_fields {
     bool has_models;
     struct buf models; /* ",a,b," */
     long long lim[4];  /* rpm, rpd, tpm, max_concurrent */
+    int cache;         /* the response cache: -1 as the settings say, 1 on, 0 off */
 };
 
 static const char *const lim_names[4] = {"rpm", "rpd", "tpm", "max_concurrent"};
@@ -273,6 +281,13 @@ static bool parse_fields(struct admin_ctx *x, struct tok_fields *f)
             (void)buf_append(&f->models, ",", 1);
         }
     }
+    if ((v = json_object_get(in, "cache"))) {
+        if (!json_is_boolean(v) && !json_is_null(v)) {
+            admin_error(x, 400, "cache must be true, false, or null (as the settings say).");
+            return false;
+        }
+        f->cache = json_is_null(v) ? -1 : json_is_true(v) ? 1 : 0;
+    }
     for (int i = 0; i < 4; i++) {
         if (!(v = json_object_get(in, lim_names[i])))
             continue;
@@ -299,7 +314,7 @@ static void save(struct admin_ctx *x, const char *id, struct tok_fields *f, cons
                  const char *prefix, const char *secret)
 {
     char lim[4][24], sql[1024];
-    const char *p[11];
+    const char *p[12];
     struct db_res *r = NULL;
     enum status st;
     int np = 0;
@@ -314,19 +329,21 @@ static void save(struct admin_ctx *x, const char *id, struct tok_fields *f, cons
     p[np++] = f->has_models ? f->models.data : NULL;
     for (int i = 0; i < 4; i++)
         p[np++] = lim[i];
+    p[np++] = f->cache < 0 ? NULL : f->cache ? "true" : "false";
     if (digest) {
         p[np++] = digest;
         p[np++] = prefix;
         (void)snprintf(sql, sizeof(sql),
                        "INSERT INTO edge_tokens (id, name, enabled, expires_at, models, rpm, rpd, "
-                       "tpm, max_concurrent, digest, prefix) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                       "$8, $9, $10, $11) RETURNING %s",
+                       "tpm, max_concurrent, cache, digest, prefix) VALUES ($1, $2, $3, $4, $5, "
+                       "$6, $7, $8, $9, $10, $11, $12) RETURNING %s",
                        COLS);
     } else {
         (void)snprintf(sql, sizeof(sql),
                        "UPDATE edge_tokens SET name = $2, enabled = $3, expires_at = $4, "
                        "models = $5, rpm = $6, rpd = $7, tpm = $8, max_concurrent = $9, "
-                       "updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING %s",
+                       "cache = $10, updated_at = now() WHERE id = $1 AND deleted_at IS NULL "
+                       "RETURNING %s",
                        COLS);
     }
     st = db_exec(x->a->db, sql, np, p, &r);
@@ -355,6 +372,7 @@ void tok_create(struct admin_ctx *x)
 
     memset(&f, 0, sizeof(f));
     f.enabled = true;
+    f.cache = -1;
     buf_init(&f.models, 64 * 160);
     if (!parse_fields(x, &f))
         goto out;
@@ -383,8 +401,8 @@ void tok_update(struct admin_ctx *x)
     memset(&f, 0, sizeof(f));
     buf_init(&f.models, 64 * 160);
     if (db_exec(x->a->db,
-                "SELECT name, enabled, expires_at::text, models, rpm, rpd, tpm, max_concurrent "
-                "FROM edge_tokens WHERE id = $1 AND deleted_at IS NULL",
+                "SELECT name, enabled, expires_at::text, models, rpm, rpd, tpm, max_concurrent, "
+                "cache FROM edge_tokens WHERE id = $1 AND deleted_at IS NULL",
                 1, p, &r) != ST_OK) {
         admin_error(x, 503, "The token store failed.");
         goto out;
@@ -401,6 +419,7 @@ void tok_update(struct admin_ctx *x)
     (void)buf_append(&f.models, db_res_get(r, 0, 3), strlen(db_res_get(r, 0, 3)));
     for (int i = 0; i < 4; i++)
         f.lim[i] = (long long)num(r, 0, 4 + i);
+    f.cache = db_res_null(r, 0, 8) ? -1 : strcmp(db_res_get(r, 0, 8), "t") == 0;
     if (parse_fields(x, &f))
         save(x, x->seg, &f, NULL, NULL, NULL);
 out:

@@ -194,15 +194,19 @@ json_t *lc_stats_json(const void *data, size_t len, const char *kind, enum statu
             o = json_pack("{s:o,s:s,s:I}", "bucket", iso(s->bucket_us), "state", s->group, "keys",
                           (json_int_t)s->requests);
         else
-            o = json_pack(
-                "{s:o,s:s,s:I,s:I,s:f,s:{s:I,s:I,s:I,s:I},s:I,s:I,s:I}", "bucket",
-                iso(s->bucket_us), "group", s->group, "requests", (json_int_t)s->requests, "ok",
-                (json_int_t)s->ok, "success_rate",
-                s->requests ? (double)s->ok / (double)s->requests : 0.0, "tokens", "prompt",
-                (json_int_t)s->prompt_tokens, "output", (json_int_t)s->output_tokens, "thought",
-                (json_int_t)s->thought_tokens, "cached", (json_int_t)s->cached_tokens,
-                "avg_total_us", (json_int_t)s->avg_total_us, "avg_overhead_us",
-                (json_int_t)s->avg_overhead_us, "p95_total_us", (json_int_t)s->p95_total_us);
+            o = json_pack("{s:o,s:s,s:I,s:I,s:f,s:{s:I,s:I,s:I,s:I},s:f,s:{s:I,s:I},s:I,s:I,s:I}",
+                          "bucket", iso(s->bucket_us), "group", s->group, "requests",
+                          (json_int_t)s->requests, "ok", (json_int_t)s->ok, "success_rate",
+                          s->requests ? (double)s->ok / (double)s->requests : 0.0, "tokens",
+                          "prompt", (json_int_t)s->prompt_tokens, "output",
+                          (json_int_t)s->output_tokens, "thought", (json_int_t)s->thought_tokens,
+                          "cached", (json_int_t)s->cached_tokens, "cached_share",
+                          s->prompt_tokens ? (double)s->cached_tokens / (double)s->prompt_tokens
+                                           : 0.0,
+                          "cache", "hits", (json_int_t)s->cache_hits, "saved_tokens",
+                          (json_int_t)s->saved_tokens, "avg_total_us", (json_int_t)s->avg_total_us,
+                          "avg_overhead_us", (json_int_t)s->avg_overhead_us, "p95_total_us",
+                          (json_int_t)s->p95_total_us);
         (void)json_array_append_new(rows, o);
     }
     sb__v1__stats_reply__free_unpacked(r, NULL);

@@ -83,6 +83,10 @@ enum MHD_Result http_refuse_msg(struct MHD_Connection *conn, const struct http_r
 /** Answer now with a protocol's own answer (no upstream): status, body in its json_type. */
 enum MHD_Result http_answer(struct MHD_Connection *conn, const struct http_req *r, unsigned status,
                             const char *body, size_t len);
+struct cache_hit;
+/** Answer now with a stored answer of the response cache (X-Sb-Cache: hit), and log it. */
+enum MHD_Result http_cache_hit(struct MHD_Connection *conn, const struct http_req *r,
+                               const struct cache_hit *hit);
 /** A request header's value, or NULL. */
 const char *http_header(struct MHD_Connection *conn, const char *name);
 /** Give back the body bytes r holds of the shared budget. */

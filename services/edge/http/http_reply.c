@@ -10,6 +10,7 @@
 #include "lib/log.h"
 
 #include "adapter.h"
+#include "cache.h"
 #include "http_int.h"
 #include "metrics.h"
 #include "pipe.h"
@@ -98,6 +99,20 @@ enum MHD_Result http_answer(struct MHD_Connection *conn, const struct http_req *
     metrics_request(r->in.client, status, 0, 0);
     reqlog_short(r->req_id, proto->api, route_name(r->in.client), status, "local", r->body.len);
     return respond_now(conn, r, status, proto->json_type, body, len, NULL, NULL);
+}
+
+enum MHD_Result http_cache_hit(struct MHD_Connection *conn, const struct http_req *r,
+                               const struct cache_hit *hit)
+{
+    const struct adapter *proto = proto_of(r);
+    const unsigned tokens[4] = {hit->prompt, hit->output, hit->thought, hit->cached};
+
+    LOG_INFO("request.done", "req=%s route=%s status=200 client=%s api=%s outcome=cache_hit",
+             r->req_id, route_name(r->in.client), r->addr, proto->api);
+    metrics_request(r->in.client, 200, 0, 0);
+    reqlog_hit(r->req_id, proto->api, route_name(r->in.client), r->tok.id, r->in.asked,
+               r->in.up.model, tokens, r->body.len, hit->len);
+    return respond_now(conn, r, 200, hit->ctype, hit->body, hit->len, "X-Sb-Cache", "hit");
 }
 
 enum MHD_Result http_refuse_msg(struct MHD_Connection *conn, const struct http_req *r,

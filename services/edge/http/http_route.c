@@ -15,6 +15,7 @@
 #include "lib/xalloc.h"
 
 #include "admin.h"
+#include "cache.h"
 #include "console.h"
 #include "edge.h"
 #include "http_int.h"
@@ -337,6 +338,30 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
         bool generate = k == RT_GENERATE || k == RT_STREAM || k == RT_COUNT_TOKENS;
         (void)snprintf(c->kind, sizeof(c->kind), "%s",
                        generate ? live_key_kind(edge_live(h->edge), r->in.up.model) : "gemini");
+    }
+    {
+        /* the exact response cache: the token may opt in (with the settings' TTL, else 5
+         * minutes) or out */
+        const char *ub = tr.len ? tr.data : r->body.data;
+        size_t ul = tr.len ? tr.len : r->body.len;
+        struct cache_policy cp = {r->lv.cache_ttl_s, r->lv.cache_shared,
+                                  r->lv.cache_any_temperature, h->cfg->cache_max_kb * 1024u};
+        struct cache_hit hit;
+        if (r->tok.cache < 0)
+            cp.ttl_s = 0;
+        else if (r->tok.cache > 0 && !cp.ttl_s)
+            cp.ttl_s = 300;
+        if (!c->pin[0] && cache_key(&cp, r->in.client, r->in.up.kind, r->tok.id, c->upath, ub, ul,
+                                    c->cache_key)) {
+            if (cache_get(h->store, c->cache_key, &hit) == ST_OK) {
+                rc = http_cache_hit(conn, r, &hit);
+                cache_hit_done(&hit);
+                buf_done(&tr);
+                call_free(c);
+                return rc;
+            }
+            c->cache = cp;
+        }
     }
     (void)snprintf(c->public_base, sizeof(c->public_base), "%s", r->in.base);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->in.asked);

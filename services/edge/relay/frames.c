@@ -114,6 +114,11 @@ static void whole_answer(struct edge *e, struct call *c)
         resp_body(c, 200, c->up_ctype[0] ? c->up_ctype : c->proto->json_type, res, res_len, 0,
                   "ok");
     } else if (st == ST_OK) {
+        if (c->cache_key[0]) {
+            const unsigned tokens[4] = {c->prompt_tokens, c->output_tokens, c->thought_tokens,
+                                        c->cached_tokens};
+            cache_put(e->store, c->cache_key, &c->cache, c->proto->json_type, res, res_len, tokens);
+        }
         resp_body(c, 200, c->proto->json_type, res, res_len, 0, "ok");
     } else
         resp_error(&e->scratch, c, 502, "The upstream answer could not be translated.", 0,

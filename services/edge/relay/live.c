@@ -65,6 +65,12 @@ static struct vals *from_settings(const struct edge_config *cfg, const Sb__V1__S
     v->v.first_byte_ms = pick(s ? s->first_byte_ms : 0, cfg->first_byte_ms);
     v->v.idle_ms = pick(s ? s->idle_ms : 0, cfg->idle_ms);
     v->v.max_body_bytes = pick(s ? s->max_body_bytes : 0, cfg->max_body_bytes);
+    v->v.cache_ttl_s = pick(s ? s->cache_ttl_s : 0, cfg->cache_ttl_s);
+    v->v.cache_shared =
+        s && s->cache_shared[0] ? strcmp(s->cache_shared, "on") == 0 : cfg->cache_shared;
+    v->v.cache_any_temperature = s && s->cache_any_temperature[0]
+                                     ? strcmp(s->cache_any_temperature, "on") == 0
+                                     : cfg->cache_any_temperature;
     if (!s)
         return v;
     v->alias_from = xcalloc(s->n_aliases + 1, sizeof(char *));

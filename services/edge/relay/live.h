@@ -17,6 +17,8 @@ struct live;
 /* The scalar settings, copied out for one request. */
 struct live_values {
     unsigned retry_budget, deadline_ms, connect_ms, first_byte_ms, idle_ms, max_body_bytes;
+    unsigned cache_ttl_s; /* the exact response cache: 0 off (a token may still opt in) */
+    bool cache_shared, cache_any_temperature;
 };
 
 /** New holder with the environment's values (borrowed cfg). Caller owns: live_free(). */

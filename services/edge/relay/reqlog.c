@@ -145,6 +145,34 @@ void reqlog_short(const char *req_id, const char *api, const char *route, unsign
     send(&ev);
 }
 
+void reqlog_hit(const char *req_id, const char *api, const char *route, const char *token_id,
+                const char *model, const char *model_used, const unsigned tokens[4],
+                size_t bytes_in, size_t bytes_out)
+{
+    struct lc_event ev;
+
+    if (!pub)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.request_id = req_id;
+    ev.ts_us = clock_now_us();
+    ev.api = api;
+    ev.route = route;
+    ev.token_id = token_id;
+    ev.model = model;
+    ev.model_used = model_used;
+    ev.status = 200;
+    ev.outcome = "cache_hit";
+    ev.edge = edge_name;
+    ev.bytes_in = bytes_in;
+    ev.bytes_out = bytes_out;
+    ev.prompt = tokens[0];
+    ev.output = tokens[1];
+    ev.thought = tokens[2];
+    ev.cached = tokens[3];
+    send(&ev);
+}
+
 enum status reqlog_metrics(struct buf *out)
 {
     struct jet_pub_stats st;

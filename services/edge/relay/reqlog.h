@@ -39,6 +39,14 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
 void reqlog_short(const char *req_id, const char *api, const char *route, unsigned status,
                   const char *outcome, size_t bytes_in);
 
+/**
+ * A request the response cache answered: outcome "cache_hit", the tokens its answer cost when
+ * it was made (prompt, output, thought, cached: what the hit saved), no attempt. Any thread.
+ */
+void reqlog_hit(const char *req_id, const char *api, const char *route, const char *token_id,
+                const char *model, const char *model_used, const unsigned tokens[4],
+                size_t bytes_in, size_t bytes_out);
+
 struct buf;
 /** Append the event publisher's counters to a Prometheus text page. Any thread. */
 enum status reqlog_metrics(struct buf *out);

@@ -117,6 +117,7 @@ enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *m
         memcpy(ret->id, e->id, sizeof(ret->id));
         ret->lim = e->lim;
         ret->limited = e->lim.rpm || e->lim.rpd || e->lim.tpm || e->lim.concurrency;
+        ret->cache = e->cache;
     }
     snap_put(t->snap, ref);
     return v;

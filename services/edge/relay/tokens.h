@@ -26,6 +26,7 @@ struct tok_entry {
     int64_t expires_ms; /* Unix ms; 0: never */
     struct tok_limits lim;
     char *models; /* owned; NULL: every model, else ",m1,m2," */
+    int8_t cache; /* the response cache: 0 as the settings say, 1 on, -1 off */
 };
 
 /* What a call carries about its token. */
@@ -33,6 +34,7 @@ struct tok_info {
     char id[TOK_ID_LEN];
     struct tok_limits lim;
     bool limited; /* any limit set: admission goes through Redis */
+    int8_t cache; /* the response cache: 0 as the settings say, 1 on, -1 off */
 };
 
 enum tok_verdict { TOK_OK, TOK_UNKNOWN, TOK_DISABLED, TOK_EXPIRED, TOK_MODEL };
