@@ -60,7 +60,8 @@ struct call {
     char upath[600];             /* upstream path */
     char pin[128];               /* only keys of this project: the resources it uses are its */
     char pin_what[ROUTE_RESOURCE_MAX]; /* one of them, for messages */
-    char kind[8]; /* only keys of this upstream kind ("gemini", "vertex"), or "" for either */
+    char kind[8];  /* only keys of this upstream kind ("gemini", "vertex"), or "" for either */
+    char conv[40]; /* sticky conversations: the conversation's id, or "" */
     char cache_key[CACHE_KEY_LEN]; /* the response cache's key for the answer, or "" */
     struct cache_policy cache;     /* and how it is kept */
     char *fwd_headers;     /* REST: request headers for upstream ("Name: value\r\n"), or NULL */

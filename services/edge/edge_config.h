@@ -24,6 +24,7 @@ struct edge_config {
     bool cache_shared;          /* across client tokens */
     bool cache_any_temperature; /* temperature > 0 or unset cached too */
     unsigned cache_max_kb;      /* larger answers are not kept */
+    bool sticky_conversations;  /* a conversation stays on one project while it has quota */
     unsigned deadline_ms;
     unsigned connect_ms;
     unsigned first_byte_ms;

@@ -50,6 +50,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_BOOL("SB_CACHE_SHARED", struct edge_config, cache_shared, false),
     CFG_BOOL("SB_CACHE_ANY_TEMPERATURE", struct edge_config, cache_any_temperature, false),
     CFG_UINT("SB_CACHE_MAX_KB", struct edge_config, cache_max_kb, 1024, 1, 65536),
+    CFG_BOOL("SB_STICKY_CONVERSATIONS", struct edge_config, sticky_conversations, false),
     CFG_UINT("SB_REQUEST_DEADLINE_MS", struct edge_config, deadline_ms, 600000, 1000, 3600000),
     CFG_UINT("SB_CONNECT_TIMEOUT_MS", struct edge_config, connect_ms, 10000, 100, 120000),
     CFG_UINT("SB_FIRST_BYTE_TIMEOUT_MS", struct edge_config, first_byte_ms, 120000, 100, 3600000),

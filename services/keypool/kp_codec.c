@@ -191,8 +191,8 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
             ex[i] = req->exclude_key_ids[i];
         size_t k = 0;
         for (;; k++) {
-            st = kp_pool_lease(pool, req->model, req->project, req->kind, now, ttl, req->est_tokens,
-                               ex, nex, &l);
+            st = kp_pool_lease(pool, req->model, req->project, req->kind, req->conversation, now,
+                               ttl, req->est_tokens, ex, nex, &l);
             if (st != ST_NOT_FOUND || k == SKIP_MAX)
                 break;
             (void)snprintf(skipped[k], sizeof(skipped[k]), "%s", l.key_id);
@@ -331,12 +331,14 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         }
         if (sl->lr) {
             sl->ttl = sl->lr->ttl_ms ? sl->lr->ttl_ms : 600000;
-            kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind, now, sl->ttl,
-                               sl->lr->est_tokens, (const char *const *)sl->lr->exclude_key_ids,
+            kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind,
+                               sl->lr->conversation, now, sl->ttl, sl->lr->est_tokens,
+                               (const char *const *)sl->lr->exclude_key_ids,
                                sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls++]);
             for (size_t k = 0; k < sl->nmore; k++) /* in order: each sees the one before */
-                kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind, now, sl->ttl,
-                                   sl->lr->est_tokens, NULL, 0, &sl->more[k], &calls[ncalls++]);
+                kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind,
+                                   sl->lr->conversation, now, sl->ttl, sl->lr->est_tokens, NULL, 0,
+                                   &sl->more[k], &calls[ncalls++]);
         } else if (sl->ob) {
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
                 outcome_of(sl->ob->outcomes[k], &ocs[ncalls]);

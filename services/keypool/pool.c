@@ -165,7 +165,7 @@ struct kv *kp_pool_kv(struct kp_pool *pool)
 }
 
 void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, const char *kind,
-                        uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                        const char *conv, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
                         const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
                         struct kv_call *ret_call)
 {
@@ -195,9 +195,10 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin
     lc->argv[9] = lc->tick_s;
     lc->argv[10] = pin ? pin : "";
     lc->argv[11] = kind ? kind : "";
+    lc->argv[12] = conv ? conv : "";
     for (size_t i = 0; i < nexclude; i++)
-        lc->argv[12 + i] = exclude[i];
-    lc->argc = 12 + (int)nexclude;
+        lc->argv[13 + i] = exclude[i];
+    lc->argc = 13 + (int)nexclude;
     ret_call->script = pool->lua_lease;
     ret_call->argc = lc->argc;
     ret_call->argv = lc->argv;
@@ -243,16 +244,17 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
 }
 
 enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin,
-                          const char *kind, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
-                          const char *const *exclude, size_t nexclude, struct kp_lease *ret)
+                          const char *kind, const char *conv, uint64_t now_ms, unsigned ttl_ms,
+                          unsigned est_tokens, const char *const *exclude, size_t nexclude,
+                          struct kp_lease *ret)
 {
     struct kp_lease_call lc = {0};
     struct kv_call call;
     struct kv_strs out;
     enum status st;
 
-    kp_pool_lease_args(pool, model, pin, kind, now_ms, ttl_ms, est_tokens, exclude, nexclude, &lc,
-                       &call);
+    kp_pool_lease_args(pool, model, pin, kind, conv, now_ms, ttl_ms, est_tokens, exclude, nexclude,
+                       &lc, &call);
     st = kv_eval(pool->kv, call.script, call.argc, call.argv, &out);
     if (st != ST_OK)
         return st;

@@ -77,7 +77,7 @@ struct kv_call;
 struct kv_strs;
 
 void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, const char *kind,
-                        uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                        const char *conv, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
                         const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
                         struct kv_call *ret_call);
 enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
@@ -90,11 +90,14 @@ struct kv *kp_pool_kv(struct kp_pool *pool);
 /**
  * Lease a key for `model` for a request of about est_tokens input tokens (0: not counted),
  * skipping `exclude` key ids; pin: NULL or "", or the only project to lease from; kind: NULL or
- * "", or the only upstream kind ("gemini", "vertex"). ST_OK also for "no key" results.
+ * "", or the only upstream kind ("gemini", "vertex"); conv: NULL or "", or a conversation whose
+ * project is preferred while it has quota (and which then sticks to the project leased).
+ * ST_OK also for "no key" results.
  */
 enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin,
-                          const char *kind, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
-                          const char *const *exclude, size_t nexclude, struct kp_lease *ret);
+                          const char *kind, const char *conv, uint64_t now_ms, unsigned ttl_ms,
+                          unsigned est_tokens, const char *const *exclude, size_t nexclude,
+                          struct kp_lease *ret);
 /** Apply an outcome; *ret_change gets what happened ("dead", "cooled", "backoff", ...). */
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n);

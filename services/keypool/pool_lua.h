@@ -40,10 +40,12 @@
 
 /*
  * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick, pin,
- * kind, exclude... pin: "" or the only project to lease from (it has no active key: {'dead',
+ * kind, conv, exclude... pin: "" or the only project to lease from (it has no active key: {'dead',
  * 'pin'}). kind: "" or the only upstream kind, "vertex" (projects "vertex:...") or "gemini" (the
  * others); a kind looks 16 times further down the LRU order, since the other kind's projects
- * there are skipped.
+ * there are skipped. conv: "" or a conversation (P conv:<id> -> its project, an hour after its
+ * last lease): its project is tried first and kept while it has any headroom; the project leased
+ * becomes the conversation's.
  * The tick (0-999, thousandths of a ms) orders leases granted within one millisecond,
  * so several in a row (a reserve) still rotate in least-recently-used order.
  */
@@ -51,8 +53,8 @@ static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n" LUA_NEED_OF "local ex = {}\n"
-    "local pin, kind = ARGV[11], ARGV[12]\n"
-    "for i = 1, nex do ex[ARGV[12 + i]] = true end\n"
+    "local pin, kind, conv = ARGV[11], ARGV[12], ARGV[13]\n"
+    "for i = 1, nex do ex[ARGV[13 + i]] = true end\n"
     "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
     "if redis.call('SADD', P .. 'models', M) == 1 then\n"
     "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
@@ -78,6 +80,13 @@ static const char LUA_LEASE[] =
     "    if (string.sub(p, 1, 7) == 'vertex:') == (kind == 'vertex') then keep[#keep + 1] = p end\n"
     "  end\n"
     "  cands = keep\n"
+    "end\n"
+    "local stick = conv ~= '' and pin == '' and redis.call('GET', P .. 'conv:' .. conv)\n"
+    "if stick and redis.call('ZSCORE', av, stick) and (kind == '' or "
+    "(string.sub(stick, 1, 7) == 'vertex:') == (kind == 'vertex')) then\n"
+    "  table.insert(cands, 1, stick)\n"
+    "else\n"
+    "  stick = false\n"
     "end\n"
     "local best, bestkey, besthead = nil, nil, 0\n"
     "local backoff, tokwait = nil, false\n"
@@ -125,7 +134,7 @@ static const char LUA_LEASE[] =
     "end\n"
     "    end\n"
     "  end\n"
-    "  if besthead >= 1.0 then break end\n"
+    "  if besthead >= 1.0 or (stick and best == stick) then break end\n"
     "end\n"
     "if not best then\n"
     "  if redis.call('ZCARD', P .. 'projects') == 0 then return {'dead', '0'} end\n"
@@ -170,6 +179,7 @@ static const char LUA_LEASE[] =
     ".. '|' .. need .. '|' .. est .. '|' .. dayend, 'PX', ttl)\n"
     "redis.call('ZADD', P .. 'leases', now + ttl, lid .. '|' .. bestkey)\n"
     "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
+    "if conv ~= '' then redis.call('SET', P .. 'conv:' .. conv, best, 'PX', 3600000) end\n"
     "return {'ok', bestkey, best}\n";
 
 /*

@@ -483,6 +483,16 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         }
         if (st == 0) {
             json_t *chunks = fake_generate_chunks(req, model);
+            unsigned cached = fake_implicit_cached(
+                fake_key_project(key) ? fake_key_project(key) : "", model, req);
+            size_t ci;
+            json_t *ch;
+            json_array_foreach(chunks, ci, ch)
+            {
+                json_t *u = json_object_get(ch, "usageMetadata");
+                if (cached && u)
+                    (void)json_object_set_new(u, "cachedContentTokenCount", json_integer(cached));
+            }
             if (plan.fault == FF_EMPTY)
                 chunks = fake_empty_chunks(chunks);
             if (action[0] == 's') {

@@ -44,6 +44,12 @@ struct fake_plan {
 void fake_state_init(void);
 /** Project of a known key, or NULL. Thread-safe. */
 const char *fake_key_project(const char *key);
+/**
+ * Implicit context caching as Gemini does it per project: the input tokens of the longest prefix
+ * of req (whole turns, after the system instruction) that this project has seen before, when at
+ * least FAKE_IMPLICIT_CACHE_MIN (1024) tokens long; 0 otherwise. Remembers req's prefixes.
+ */
+unsigned fake_implicit_cached(const char *project, const char *model, const json_t *req);
 /** Whether key is a Vertex AI express key (it works on Vertex's routes alone). */
 bool fake_key_vertex(const char *key);
 /**

@@ -83,6 +83,11 @@ static unsigned models_inflight, models_inflight_max; /* model-list reads (key p
 static size_t nlogs;
 static uint64_t seq_next = 1, aborted_total;
 static struct buf last_body;
+/* Implicit context caching: the prefixes each project has seen (project and prefix hashed). */
+#define SEEN_MAX 8192
+static uint64_t seen[SEEN_MAX];
+static size_t nseen;
+static unsigned implicit_min;
 
 static const char *const fault_names[FF_COUNT] = {
     "none",  "invalid",  "suspended",   "quota_minute", "quota_day", "quota_zero",
@@ -127,6 +132,8 @@ void fake_state_init(void)
     def_tpm = env_uint("FAKE_TPM", 0);
     chunk_ms = env_uint("FAKE_CHUNK_MS", 0);
     latency_ms = env_uint("FAKE_LATENCY_MS", 0); /* every answer thinks this long (benchmarks) */
+    /* Gemini caches a prefix implicitly from this many tokens on (2.5 Flash: 1024) */
+    implicit_min = env_uint("FAKE_IMPLICIT_CACHE_MIN", 1024);
     (void)snprintf(quota_delay, sizeof(quota_delay), "%s", qd ? qd : "");
     copy = xstrdup(list ? list : "demo-a:demo-key-a1,demo-b:demo-key-b1,demo-c:demo-key-c1");
     for (p = copy; p && *p;) {
@@ -173,6 +180,58 @@ const char *fake_key_project(const char *key)
     p = k ? k->project : NULL;
     (void)pthread_mutex_unlock(&mu);
     return p;
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull;
+}
+
+static unsigned words_of(const json_t *content)
+{
+    unsigned n = 0;
+    size_t i;
+    json_t *p;
+
+    json_array_foreach(json_object_get(content, "parts"), i, p)
+    {
+        const char *t = json_string_value(json_object_get(p, "text"));
+        for (const char *s = t; s && *s; s++)
+            if (*s != ' ' && (s == t || s[-1] == ' '))
+                n++;
+    }
+    return n;
+}
+
+unsigned fake_implicit_cached(const char *project, const char *model, const json_t *req)
+{
+    const json_t *contents = json_object_get(req, "contents");
+    size_t n = json_array_size(contents);
+    char *sys = json_dumps(json_object_get(req, "systemInstruction"), JSON_COMPACT);
+    uint64_t h = fnv(fnv(fnv(1469598103934665603ull, project), model), sys);
+    unsigned words = 0, cached = 0;
+
+    free(sys);
+    (void)pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n; i++) {
+        char *c = json_dumps(json_array_get(contents, i), JSON_COMPACT);
+        bool hit = false;
+        h = fnv(h, c);
+        free(c);
+        words += words_of(json_array_get(contents, i));
+        for (size_t k = 0; k < nseen && k < SEEN_MAX && i + 1 < n; k++)
+            if (seen[k] == h) {
+                hit = true;
+                break;
+            }
+        if (hit && words >= implicit_min)
+            cached = words; /* the longest prefix seen before, but never the whole request */
+        seen[nseen++ % SEEN_MAX] = h;
+    }
+    (void)pthread_mutex_unlock(&mu);
+    return cached;
 }
 
 /* Lock held on entry. */
@@ -386,6 +445,7 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         aborted_total = 0;
         models_inflight_max = 0;
         fake_res_reset();
+        nseen = 0;
         for (size_t i = 0; i < nkeys; i++)
             keys[i].calls = keys[i].aborted = 0;
     } else if (strcmp(path, "/_fake/script") == 0 && json_is_object(req)) {

@@ -118,13 +118,14 @@ void settings_get(struct admin_ctx *x)
                                   json_pack("{s:i,s:b,s:b}", "ttl_s", (int)lv.cache_ttl_s, "shared",
                                             lv.cache_shared, "any_temperature",
                                             lv.cache_any_temperature));
+        (void)json_object_set_new(x->out, "sticky_conversations", json_boolean(lv.sticky));
     }
     if (s)
         sb__v1__settings__free_unpacked(s, NULL);
 }
 
 #define NNUMS 8 /* numeric settings */
-#define NSWS  2 /* on/off settings */
+#define NSWS  3 /* on/off settings */
 
 /* Working copy of the settings while a PUT is merged (owns every string). */
 struct work {
@@ -139,7 +140,8 @@ struct work {
     char sw[NSWS][4]; /* "on", "off", or "" (the environment's) */
 };
 
-static const char *const sw_names[NSWS] = {"cache_shared", "cache_any_temperature"};
+static const char *const sw_names[NSWS] = {"cache_shared", "cache_any_temperature",
+                                           "sticky_conversations"};
 
 static const struct {
     const char *name;
@@ -185,6 +187,7 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     memcpy(w->num, v, sizeof(v));
     (void)snprintf(w->sw[0], sizeof(w->sw[0]), "%.3s", s->cache_shared);
     (void)snprintf(w->sw[1], sizeof(w->sw[1]), "%.3s", s->cache_any_temperature);
+    (void)snprintf(w->sw[2], sizeof(w->sw[2]), "%.3s", s->sticky_conversations);
     w->base = s->upstream_base_url[0] ? xstrdup(s->upstream_base_url) : NULL;
     w->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;
     w->ec = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
@@ -491,6 +494,7 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     s.cache_ttl_s = w->num[7];
     s.cache_shared = CODEC_STR(w->sw[0]);
     s.cache_any_temperature = CODEC_STR(w->sw[1]);
+    s.sticky_conversations = CODEC_STR(w->sw[2]);
     s.upstream_base_url = CODEC_STR(w->base ? w->base : "");
     s.upstream_proxy = CODEC_STR(w->proxy ? w->proxy : "");
     s.error_classes = CODEC_STR(w->ec ? w->ec : "");

@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "cache.h"
 #include "console.h"
+#include "conv.h"
 #include "edge.h"
 #include "http_int.h"
 #include "pipe.h"
@@ -363,6 +364,9 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
             c->cache = cp;
         }
     }
+    if (r->lv.sticky && !c->pin[0] && (r->in.up.kind == RT_GENERATE || r->in.up.kind == RT_STREAM))
+        (void)conv_id(r->tok.id, r->in.up.model, http_header(conn, "x-sb-conversation"),
+                      tr.len ? tr.data : r->body.data, tr.len ? tr.len : r->body.len, c->conv);
     (void)snprintf(c->public_base, sizeof(c->public_base), "%s", r->in.base);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->in.asked);
     c->client_kind = r->in.client;

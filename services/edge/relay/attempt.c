@@ -171,7 +171,7 @@ void attempt_lease(struct edge *e, struct call *c)
                    (unsigned long long)c->id, c->attempt);
     const char *model = attempt_model(c);
     /* the reserve holds leases of any kind, for any project */
-    bool anykey = !c->pin[0] && !c->kind[0];
+    bool anykey = !c->pin[0] && !c->kind[0] && !c->conv[0];
     if (c->nexclude == 0 && !c->failed_key[0] && c->route.model[0] && anykey &&
         reserve_take(e->reserve, model, c->est_tokens, &c->lease)) {
         /* a reserved lease: no keypool round trip; the reserve is topped up off the path */
@@ -185,7 +185,7 @@ void attempt_lease(struct edge *e, struct call *c)
     uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
     struct ec_failed failed = {c->failed_key,    c->failed_project, c->last_cls,
                                c->last_retry_ms, c->failed_reason,  c->failed_qv};
-    if (ec_lease_request(c->req_id, model, c->pin, c->kind, (const char(*)[32])c->exclude,
+    if (ec_lease_request(c->req_id, model, c->pin, c->kind, c->conv, (const char(*)[32])c->exclude,
                          c->nexclude, (unsigned)(left_ms + 5000), c->est_tokens,
                          c->failed_key[0] ? &failed : NULL, &e->scratch) != ST_OK ||
         edge_publish(e, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=

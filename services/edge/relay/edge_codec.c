@@ -22,9 +22,9 @@
     } while (0)
 
 enum status ec_lease_request(const char *request_id, const char *model, const char *pin,
-                             const char *kind, const char (*exclude)[32], size_t nexclude,
-                             unsigned ttl_ms, unsigned est_tokens, const struct ec_failed *failed,
-                             struct buf *out)
+                             const char *kind, const char *conv, const char (*exclude)[32],
+                             size_t nexclude, unsigned ttl_ms, unsigned est_tokens,
+                             const struct ec_failed *failed, struct buf *out)
 {
     Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
     Sb__V1__Outcome o = SB__V1__OUTCOME__INIT;
@@ -55,6 +55,7 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
     m.est_tokens = est_tokens;
     m.project = CODEC_STR(pin ? pin : "");
     m.kind = CODEC_STR(kind ? kind : "");
+    m.conversation = CODEC_STR(conv ? conv : "");
     PACK_INTO(out, sb__v1__lease_request, &m);
     return ST_OK;
 }

@@ -71,6 +71,8 @@ static struct vals *from_settings(const struct edge_config *cfg, const Sb__V1__S
     v->v.cache_any_temperature = s && s->cache_any_temperature[0]
                                      ? strcmp(s->cache_any_temperature, "on") == 0
                                      : cfg->cache_any_temperature;
+    v->v.sticky = s && s->sticky_conversations[0] ? strcmp(s->sticky_conversations, "on") == 0
+                                                  : cfg->sticky_conversations;
     if (!s)
         return v;
     v->alias_from = xcalloc(s->n_aliases + 1, sizeof(char *));

@@ -19,6 +19,7 @@ struct live_values {
     unsigned retry_budget, deadline_ms, connect_ms, first_byte_ms, idle_ms, max_body_bytes;
     unsigned cache_ttl_s; /* the exact response cache: 0 off (a token may still opt in) */
     bool cache_shared, cache_any_temperature;
+    bool sticky; /* a conversation stays on one project while it has quota */
 };
 
 /** New holder with the environment's values (borrowed cfg). Caller owns: live_free(). */

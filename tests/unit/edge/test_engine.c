@@ -169,7 +169,8 @@ static void start(struct world *w, bool stream, bool openai, unsigned budget, un
     }
     c->t_start_us = clock_mono_us();
     c->t_wall_us = clock_now_us();
-    c->lv = (struct live_values){budget, deadline_ms, 1000, 30000, 30000, 1 << 20, 0, false, false};
+    c->lv = (struct live_values){budget,  deadline_ms, 1000,  30000, 30000,
+                                 1 << 20, 0,           false, false, false};
     c->deadline_us = c->t_start_us + (uint64_t)deadline_ms * 1000;
     c->body = xstrdup("{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}]}");
     c->body_len = strlen(c->body);

@@ -101,7 +101,8 @@ static struct kp_lease lease_kind(const char *model, const char *kind, uint64_t 
                                   const char *const *ex, size_t nex)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, model, NULL, kind, now, 60000, 0, ex, nex, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, model, NULL, kind, NULL, now, 60000, 0, ex, nex, &l),
+                     ST_OK);
     return l;
 }
 
@@ -114,7 +115,8 @@ static struct kp_lease lease_at(const char *model, uint64_t now, const char *con
 static struct kp_lease lease_tokens(uint64_t now, unsigned est)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", NULL, NULL, now, 60000, est, NULL, 0, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, "m", NULL, NULL, NULL, now, 60000, est, NULL, 0, &l),
+                     ST_OK);
     return l;
 }
 
@@ -157,7 +159,7 @@ static struct kp_lease lease_pinned(const char *pin, uint64_t now, const char *c
                                     size_t nex)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", pin, NULL, now, 60000, 0, ex, nex, &l), ST_OK);
+    assert_int_equal(kp_pool_lease(pool, "m", pin, NULL, NULL, now, 60000, 0, ex, nex, &l), ST_OK);
     return l;
 }
 
@@ -211,6 +213,35 @@ static void test_kinds(void **state)
     outcome("kv", "vertex:pv", "m", EC_KEY_DEAD, 0, T0 + 40);
     assert_int_equal(lease_kind("m", "vertex", T0 + 41, NULL, 0).result, KP_LEASE_DEAD);
     assert_int_equal(lease_kind("m", "gemini", T0 + 42, NULL, 0).result, KP_LEASE_OK);
+}
+
+static struct kp_lease lease_conv(const char *conv, uint64_t now)
+{
+    struct kp_lease l;
+    assert_int_equal(kp_pool_lease(pool, "m", NULL, NULL, conv, now, 60000, 0, NULL, 0, &l), ST_OK);
+    assert_int_equal(l.result, KP_LEASE_OK);
+    return l;
+}
+
+/* A conversation stays on its project while that has quota, then moves and stays again. */
+static void test_sticky_conversation(void **state)
+{
+    char first[128], second[128];
+
+    (void)state;
+    (void)snprintf(first, sizeof(first), "%s", lease_conv("c1", T0).project);
+    for (int i = 1; i < 10; i++) {
+        assert_string_equal(lease_conv("c1", T0 + (uint64_t)i).project, first);
+        (void)lease_at("m", T0 + 100 + (uint64_t)i, NULL, 0); /* others rotate meanwhile */
+    }
+    outcome(strcmp(first, "pa") == 0   ? "ka1"
+            : strcmp(first, "pb") == 0 ? "kb"
+                                       : "kc",
+            first, "m", EC_QUOTA_MINUTE, 30000, T0 + 200);
+    (void)snprintf(second, sizeof(second), "%s", lease_conv("c1", T0 + 201).project);
+    assert_string_not_equal(second, first);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(lease_conv("c1", T0 + 202 + (uint64_t)i).project, second);
 }
 
 static void test_cooling_is_per_project_and_model(void **state)
@@ -533,6 +564,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pinned_project, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sticky_conversation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooling_is_per_project_and_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_cooling_and_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_keys, setup, teardown),
