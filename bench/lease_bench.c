@@ -52,12 +52,12 @@ int main(int argc, char **argv)
     uint64_t *lat = xmalloc_array(iters, sizeof(uint64_t));
     uint64_t now = clock_now_ms();
     struct kp_lease l;
-    (void)kp_pool_lease(pool, "gemini-2.5-flash", NULL, NULL, NULL, now, 60000, 500, NULL, 0,
+    (void)kp_pool_lease(pool, "gemini-2.5-flash", NULL, now, 60000, 500, NULL, 0,
                         &l); /* first sight */
     for (uint64_t i = 0; i < iters; i++) {
         uint64_t s = clock_mono_us();
-        if (kp_pool_lease(pool, "gemini-2.5-flash", NULL, NULL, NULL, now + i, 60000, 500, NULL, 0,
-                          &l) != ST_OK ||
+        if (kp_pool_lease(pool, "gemini-2.5-flash", NULL, now + i, 60000, 500, NULL, 0, &l) !=
+                ST_OK ||
             l.result != KP_LEASE_OK)
             return 1;
         struct kp_outcome o = {.lease_id = l.lease_id,

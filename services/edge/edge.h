@@ -62,6 +62,8 @@ struct call {
     char pin_what[ROUTE_RESOURCE_MAX]; /* one of them, for messages */
     char kind[8];  /* only keys of this upstream kind ("gemini", "vertex"), or "" for either */
     char conv[40]; /* sticky conversations: the conversation's id, or "" */
+    struct live_cap cap; /* the model's concurrency cap (inflight 0: none) */
+    uint64_t queued_us;  /* waiting in the model's queue since (monotonic; 0: not waiting) */
     char cache_key[CACHE_KEY_LEN]; /* the response cache's key for the answer, or "" */
     struct cache_policy cache;     /* and how it is kept */
     char *fwd_headers;     /* REST: request headers for upstream ("Name: value\r\n"), or NULL */

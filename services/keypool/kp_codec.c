@@ -162,6 +162,15 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
         reply.status = SB__V1__STATUS__ST_NOT_FOUND;
         reply.message = CODEC_STR("every available key was already tried");
         break;
+    case KP_LEASE_QUEUED:
+        reply.status = SB__V1__STATUS__ST_AGAIN;
+        reply.retry_after_ms = l->retry_after_ms; /* requests ahead */
+        reply.message = CODEC_STR("the model's concurrency cap is reached: waiting in its queue");
+        break;
+    case KP_LEASE_FULL:
+        reply.status = SB__V1__STATUS__ST_TOO_BIG;
+        reply.message = CODEC_STR("the model's concurrency cap is reached and its queue is full");
+        break;
     }
     pst = pack_reply(&reply, out);
     if (rs) {
@@ -169,6 +178,14 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
         free(rs);
     }
     return pst;
+}
+
+/* What a lease request asks beyond its model (borrows req's strings). */
+static struct kp_want want_of(const Sb__V1__LeaseRequest *req)
+{
+    struct kp_want w = {req->project, req->kind,      req->conversation, req->request_id,
+                        req->cap,     req->cap_queue, req->queued_ms,    req->cap_leave};
+    return w;
 }
 
 enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, struct buf *out)
@@ -190,9 +207,9 @@ enum status kp_codec_lease(struct kp_pool *pool, const void *data, size_t len, s
         for (size_t i = 0; i < nex; i++)
             ex[i] = req->exclude_key_ids[i];
         size_t k = 0;
+        struct kp_want want = want_of(req);
         for (;; k++) {
-            st = kp_pool_lease(pool, req->model, req->project, req->kind, req->conversation, now,
-                               ttl, req->est_tokens, ex, nex, &l);
+            st = kp_pool_lease(pool, req->model, &want, now, ttl, req->est_tokens, ex, nex, &l);
             if (st != ST_NOT_FOUND || k == SKIP_MAX)
                 break;
             (void)snprintf(skipped[k], sizeof(skipped[k]), "%s", l.key_id);
@@ -331,14 +348,13 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         }
         if (sl->lr) {
             sl->ttl = sl->lr->ttl_ms ? sl->lr->ttl_ms : 600000;
-            kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind,
-                               sl->lr->conversation, now, sl->ttl, sl->lr->est_tokens,
+            struct kp_want want = want_of(sl->lr);
+            kp_pool_lease_args(pool, sl->lr->model, &want, now, sl->ttl, sl->lr->est_tokens,
                                (const char *const *)sl->lr->exclude_key_ids,
                                sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls++]);
             for (size_t k = 0; k < sl->nmore; k++) /* in order: each sees the one before */
-                kp_pool_lease_args(pool, sl->lr->model, sl->lr->project, sl->lr->kind,
-                                   sl->lr->conversation, now, sl->ttl, sl->lr->est_tokens, NULL, 0,
-                                   &sl->more[k], &calls[ncalls++]);
+                kp_pool_lease_args(pool, sl->lr->model, &want, now, sl->ttl, sl->lr->est_tokens,
+                                   NULL, 0, &sl->more[k], &calls[ncalls++]);
         } else if (sl->ob) {
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
                 outcome_of(sl->ob->outcomes[k], &ocs[ncalls]);

@@ -8,7 +8,8 @@
 #include "lib/prom.h"
 
 static const uint64_t bounds_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000};
-static const char *const names[KPM_COUNT] = {"ok", "cooling", "dead", "zero", "tried", "error"};
+static const char *const names[KPM_COUNT] = {"ok",    "cooling", "dead", "zero",
+                                             "tried", "queued",  "full", "error"};
 
 static atomic_uint_least64_t leases[KPM_COUNT];
 static atomic_uint_least64_t outcomes;

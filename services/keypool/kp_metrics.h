@@ -8,7 +8,17 @@
 
 struct buf;
 
-enum kp_metric_lease { KPM_OK, KPM_COOLING, KPM_DEAD, KPM_ZERO, KPM_TRIED, KPM_ERROR, KPM_COUNT };
+enum kp_metric_lease {
+    KPM_OK,
+    KPM_COOLING,
+    KPM_DEAD,
+    KPM_ZERO,
+    KPM_TRIED,
+    KPM_QUEUED,
+    KPM_FULL,
+    KPM_ERROR,
+    KPM_COUNT
+};
 
 /** One lease answered with `result`, handled in us microseconds (loop thread). */
 void kp_metrics_lease(enum kp_metric_lease result, uint64_t us);

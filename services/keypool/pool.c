@@ -164,11 +164,15 @@ struct kv *kp_pool_kv(struct kp_pool *pool)
     return pool->kv;
 }
 
-void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, const char *kind,
-                        const char *conv, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+void kp_pool_lease_args(struct kp_pool *pool, const char *model, const struct kp_want *w,
+                        uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
                         const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
                         struct kv_call *ret_call)
 {
+    static const struct kp_want none = {0};
+
+    if (!w)
+        w = &none;
     if (nexclude > 48)
         nexclude = 48;
     pool->lease_seq++;
@@ -193,12 +197,21 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin
     lc->argv[7] = lc->est_s;
     lc->argv[8] = lc->dayend_s;
     lc->argv[9] = lc->tick_s;
-    lc->argv[10] = pin ? pin : "";
-    lc->argv[11] = kind ? kind : "";
-    lc->argv[12] = conv ? conv : "";
+    lc->argv[10] = w->pin ? w->pin : "";
+    lc->argv[11] = w->kind ? w->kind : "";
+    lc->argv[12] = w->conv ? w->conv : "";
+    (void)snprintf(lc->cap_s, sizeof(lc->cap_s), "%u", w->cap);
+    (void)snprintf(lc->capq_s, sizeof(lc->capq_s), "%u", w->cap_queue);
+    (void)snprintf(lc->qsince_s, sizeof(lc->qsince_s), "%llu",
+                   (unsigned long long)(w->queued_ms ? w->queued_ms : now_ms));
+    lc->argv[13] = lc->cap_s;
+    lc->argv[14] = lc->capq_s;
+    lc->argv[15] = lc->qsince_s;
+    lc->argv[16] = w->ticket && w->ticket[0] ? w->ticket : lc->lease_id;
+    lc->argv[17] = w->leave ? "1" : "0";
     for (size_t i = 0; i < nexclude; i++)
-        lc->argv[13 + i] = exclude[i];
-    lc->argc = 13 + (int)nexclude;
+        lc->argv[18 + i] = exclude[i];
+    lc->argc = 18 + (int)nexclude;
     ret_call->script = pool->lua_lease;
     ret_call->argc = lc->argc;
     ret_call->argv = lc->argv;
@@ -234,6 +247,13 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
         l.pinned = strcmp(out->items[1], "pin") == 0;
         l.kindless = strcmp(out->items[1], "kind") == 0;
         l.unreadable = !l.pinned && !l.kindless && pool->unreadable > 0;
+    } else if (strcmp(out->items[0], "queued") == 0) {
+        uint64_t ahead = 0;
+        l.result = KP_LEASE_QUEUED;
+        (void)parse_u64(out->items[1], 0, UINT64_MAX, &ahead);
+        l.retry_after_ms = ahead;
+    } else if (strcmp(out->items[0], "full") == 0) {
+        l.result = KP_LEASE_FULL;
     } else if (strcmp(out->items[0], "zero") == 0) {
         l.result = KP_LEASE_ZERO;
     } else {
@@ -243,18 +263,16 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
     return ST_OK;
 }
 
-enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin,
-                          const char *kind, const char *conv, uint64_t now_ms, unsigned ttl_ms,
-                          unsigned est_tokens, const char *const *exclude, size_t nexclude,
-                          struct kp_lease *ret)
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, const struct kp_want *w,
+                          uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                          const char *const *exclude, size_t nexclude, struct kp_lease *ret)
 {
     struct kp_lease_call lc = {0};
     struct kv_call call;
     struct kv_strs out;
     enum status st;
 
-    kp_pool_lease_args(pool, model, pin, kind, conv, now_ms, ttl_ms, est_tokens, exclude, nexclude,
-                       &lc, &call);
+    kp_pool_lease_args(pool, model, w, now_ms, ttl_ms, est_tokens, exclude, nexclude, &lc, &call);
     st = kv_eval(pool->kv, call.script, call.argc, call.argv, &out);
     if (st != ST_OK)
         return st;

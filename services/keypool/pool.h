@@ -24,6 +24,8 @@ enum kp_lease_result {
     KP_LEASE_DEAD,    /* no active key at all: 503 */
     KP_LEASE_ZERO,    /* the model is not on any key's tier: 503 */
     KP_LEASE_TRIED,   /* every remaining key was already tried by this request */
+    KP_LEASE_QUEUED,  /* the model's cap is reached: the request waits (retry_after_ms: ahead) */
+    KP_LEASE_FULL,    /* the model's cap is reached and its queue is full */
 };
 
 struct kp_lease {
@@ -66,7 +68,8 @@ enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_
 struct kp_lease_call {
     char lease_id[40];
     char now_s[24], ttl_s[16], win_s[8], nex_s[8], est_s[16], dayend_s[24], tick_s[8];
-    const char *argv[64];
+    char cap_s[16], capq_s[16], qsince_s[24];
+    const char *argv[72];
     int argc;
 };
 struct kp_outcome_call {
@@ -76,8 +79,22 @@ struct kp_outcome_call {
 struct kv_call;
 struct kv_strs;
 
-void kp_pool_lease_args(struct kp_pool *pool, const char *model, const char *pin, const char *kind,
-                        const char *conv, uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+/*
+ * What a lease asks beyond a model, all optional (zero: nothing): pin, the only project to lease
+ * from; kind, the only upstream kind ("gemini", "vertex"); conv, a conversation whose project is
+ * preferred while it has quota (and which then sticks to the project leased); cap, at most this
+ * many leases of the model open at once, cap_queue requests waiting first-in-first-out behind
+ * them (ticket: the request's id, queued_ms: its first ask; leave: it gives up).
+ */
+struct kp_want {
+    const char *pin, *kind, *conv, *ticket;
+    unsigned cap, cap_queue;
+    uint64_t queued_ms;
+    bool leave; /* the ticket gives up its place in the queue: nothing is leased */
+};
+
+void kp_pool_lease_args(struct kp_pool *pool, const char *model, const struct kp_want *w,
+                        uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
                         const char *const *exclude, size_t nexclude, struct kp_lease_call *lc,
                         struct kv_call *ret_call);
 enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
@@ -89,15 +106,11 @@ struct kv *kp_pool_kv(struct kp_pool *pool);
 
 /**
  * Lease a key for `model` for a request of about est_tokens input tokens (0: not counted),
- * skipping `exclude` key ids; pin: NULL or "", or the only project to lease from; kind: NULL or
- * "", or the only upstream kind ("gemini", "vertex"); conv: NULL or "", or a conversation whose
- * project is preferred while it has quota (and which then sticks to the project leased).
- * ST_OK also for "no key" results.
+ * skipping `exclude` key ids, as w asks (NULL: nothing more). ST_OK also for "no key" results.
  */
-enum status kp_pool_lease(struct kp_pool *pool, const char *model, const char *pin,
-                          const char *kind, const char *conv, uint64_t now_ms, unsigned ttl_ms,
-                          unsigned est_tokens, const char *const *exclude, size_t nexclude,
-                          struct kp_lease *ret);
+enum status kp_pool_lease(struct kp_pool *pool, const char *model, const struct kp_want *w,
+                          uint64_t now_ms, unsigned ttl_ms, unsigned est_tokens,
+                          const char *const *exclude, size_t nexclude, struct kp_lease *ret);
 /** Apply an outcome; *ret_change gets what happened ("dead", "cooled", "backoff", ...). */
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n);

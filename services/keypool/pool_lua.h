@@ -40,21 +40,51 @@
 
 /*
  * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick, pin,
- * kind, conv, exclude... pin: "" or the only project to lease from (it has no active key: {'dead',
- * 'pin'}). kind: "" or the only upstream kind, "vertex" (projects "vertex:...") or "gemini" (the
- * others); a kind looks 16 times further down the LRU order, since the other kind's projects
- * there are skipped. conv: "" or a conversation (P conv:<id> -> its project, an hour after its
- * last lease): its project is tried first and kept while it has any headroom; the project leased
- * becomes the conversation's.
- * The tick (0-999, thousandths of a ms) orders leases granted within one millisecond,
- * so several in a row (a reserve) still rotate in least-recently-used order.
+ * kind, conv, cap, cap_queue, queued_ms, ticket, leave, exclude... pin: "" or the only project to
+ * lease from (it has no active key: {'dead', 'pin'}). kind: "" or the only upstream kind, "vertex"
+ * (projects "vertex:...") or "gemini" (the others); a kind looks 16 times further down the LRU
+ * order, since the other kind's projects there are skipped. conv: "" or a conversation (P conv:<id>
+ * -> its project, an hour after its last lease): its project is tried first and kept while it has
+ * any headroom; the project leased becomes the conversation's. cap > 0: at most cap leases of the
+ * model open (P capl:<model>, lease id -> deadline); beyond them a request waits ({'queued',
+ * ahead}) in P capq:<model> (ticket -> queued_ms, first in first out), at most cap_queue of them
+ * ({'full'}); a ticket not asked for again within 500 ms (its request gave up or its edge died)
+ * leaves the queue (P capt:<model>, ticket -> last ask); leave "1": the ticket leaves the queue at
+ * once, and nothing is leased. The tick (0-999, thousandths of a ms)
+ * orders leases granted within one millisecond, so several in a row (a reserve) still rotate in
+ * least-recently-used order.
  */
 static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n" LUA_NEED_OF "local ex = {}\n"
     "local pin, kind, conv = ARGV[11], ARGV[12], ARGV[13]\n"
-    "for i = 1, nex do ex[ARGV[13 + i]] = true end\n"
+    "local cap, capq, qsince, ticket = tonumber(ARGV[14]), tonumber(ARGV[15]), ARGV[16], ARGV[17]\n"
+    "for i = 1, nex do ex[ARGV[18 + i]] = true end\n"
+    "local cl, cq, ct = P .. 'capl:' .. M, P .. 'capq:' .. M, P .. 'capt:' .. M\n"
+    "if ARGV[18] == '1' then\n"
+    "  redis.call('ZREM', cq, ticket)\n"
+    "  redis.call('ZREM', ct, ticket)\n"
+    "  return {'tried', '0'}\n"
+    "end\n"
+    "if cap > 0 then\n"
+    "  redis.call('ZREMRANGEBYSCORE', cl, '-inf', now)\n"
+    "  for _, t in ipairs(redis.call('ZRANGEBYSCORE', ct, '-inf', now - 500, 'LIMIT', 0, 64)) do\n"
+    "    redis.call('ZREM', cq, t)\n"
+    "    redis.call('ZREM', ct, t)\n"
+    "  end\n"
+    "  local running = redis.call('ZCARD', cl)\n"
+    "  local mine = redis.call('ZSCORE', cq, ticket)\n"
+    "  local ahead = redis.call('ZCOUNT', cq, '-inf', '(' .. (mine or qsince))\n"
+    "  if running + ahead >= cap then\n"
+    "    if not mine then\n"
+    "      if redis.call('ZCARD', cq) >= capq then return {'full', tostring(running)} end\n"
+    "      redis.call('ZADD', cq, qsince, ticket)\n"
+    "    end\n"
+    "    redis.call('ZADD', ct, now, ticket)\n"
+    "    return {'queued', tostring(ahead)}\n"
+    "  end\n"
+    "end\n"
     "local av, cool = P .. 'av:' .. M, P .. 'cool:' .. M\n"
     "if redis.call('SADD', P .. 'models', M) == 1 then\n"
     "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
@@ -180,6 +210,11 @@ static const char LUA_LEASE[] =
     "redis.call('ZADD', P .. 'leases', now + ttl, lid .. '|' .. bestkey)\n"
     "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
     "if conv ~= '' then redis.call('SET', P .. 'conv:' .. conv, best, 'PX', 3600000) end\n"
+    "if cap > 0 then\n"
+    "  redis.call('ZREM', cq, ticket)\n"
+    "  redis.call('ZREM', ct, ticket)\n"
+    "  redis.call('ZADD', cl, now + ttl, lid)\n"
+    "end\n"
     "return {'ok', bestkey, best}\n";
 
 /*
@@ -204,6 +239,7 @@ static const char LUA_OUTCOME[] =
     "  local f = {}\n"
     "  for x in string.gmatch(rec, '[^|]+') do f[#f + 1] = x end\n"
     "  local lmin, est = f[4], tonumber(f[6] or '0')\n"
+    "  if f[3] then redis.call('ZREM', P .. 'capl:' .. f[3], lid) end\n"
     "  need = tonumber(f[5] or '0') or 0\n"
     "  if act == 'unused' and lmin then\n"
     "    local pre = ':' .. f[2] .. ':' .. f[3] .. ':'\n"

@@ -390,6 +390,9 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         &plan);
     rq->seq = seq;
     (void)snprintf(rq->key, sizeof(rq->key), "%s", key);
+    bool counted = strcmp(action, "generateContent") == 0 && model[0];
+    if (counted)
+        fake_gen_inflight(model, 1);
     fake_note_body(rq->body.data, rq->body.len);
     buf_init(&out, 1 << 24);
     if (!model[0])
@@ -402,6 +405,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
             rq->seq = 0;
             if (!model[0])
                 fake_models_end();
+            if (counted)
+                fake_gen_inflight(model, -1);
             buf_done(&out);
             return MHD_NO;
         }
@@ -516,6 +521,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     }
     rc = send_json(conn, st, &out);
 out:
+    if (counted)
+        fake_gen_inflight(model, -1);
     if (!model[0])
         fake_models_end();
     json_decref(req);

@@ -50,6 +50,9 @@ const char *fake_key_project(const char *key);
  * least FAKE_IMPLICIT_CACHE_MIN (1024) tokens long; 0 otherwise. Remembers req's prefixes.
  */
 unsigned fake_implicit_cached(const char *project, const char *model, const json_t *req);
+/** A generateContent call of model starts (+1) or ends (-1): /_fake/stats' generate_inflight_max
+ * holds the most at once since the last reset. */
+void fake_gen_inflight(const char *model, int delta);
 /** Whether key is a Vertex AI express key (it works on Vertex's routes alone). */
 bool fake_key_vertex(const char *key);
 /**

@@ -88,6 +88,11 @@ static struct buf last_body;
 static uint64_t seen[SEEN_MAX];
 static size_t nseen;
 static unsigned implicit_min;
+/* generateContent calls answering at once, per model, and the most there were */
+static struct {
+    char model[96];
+    unsigned now, max;
+} gens[32];
 
 static const char *const fault_names[FF_COUNT] = {
     "none",  "invalid",  "suspended",   "quota_minute", "quota_day", "quota_zero",
@@ -203,6 +208,22 @@ static unsigned words_of(const json_t *content)
                 n++;
     }
     return n;
+}
+
+void fake_gen_inflight(const char *model, int delta)
+{
+    (void)pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < sizeof(gens) / sizeof(gens[0]); i++) {
+        if (gens[i].model[0] && strcmp(gens[i].model, model) != 0)
+            continue;
+        if (!gens[i].model[0])
+            (void)snprintf(gens[i].model, sizeof(gens[i].model), "%s", model);
+        gens[i].now = delta < 0 && gens[i].now == 0 ? 0 : (unsigned)((int)gens[i].now + delta);
+        if (gens[i].now > gens[i].max)
+            gens[i].max = gens[i].now;
+        break;
+    }
+    (void)pthread_mutex_unlock(&mu);
 }
 
 unsigned fake_implicit_cached(const char *project, const char *model, const json_t *req)
@@ -418,6 +439,12 @@ static char *stats_locked(void)
         json_pack("{s:I,s:I,s:{s:I,s:I,s:I}}", "tokens_in", (json_int_t)usage.tokens_in, "admitted",
                   (json_int_t)usage.admitted, "quota_429", "rpm", (json_int_t)usage.q_rpm, "tpm",
                   (json_int_t)usage.q_tpm, "rpd", (json_int_t)usage.q_rpd));
+    {
+        json_t *gm = json_object();
+        for (size_t i = 0; i < sizeof(gens) / sizeof(gens[0]) && gens[i].model[0]; i++)
+            (void)json_object_set_new(gm, gens[i].model, json_integer(gens[i].max));
+        (void)json_object_set_new(root, "generate_inflight_max", gm);
+    }
     fake_res_stats(root);
     (void)json_object_set_new(root, "last_body",
                               json_stringn(last_body.data ? last_body.data : "", last_body.len));
@@ -446,6 +473,8 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         models_inflight_max = 0;
         fake_res_reset();
         nseen = 0;
+        for (size_t i = 0; i < sizeof(gens) / sizeof(gens[0]); i++)
+            gens[i].max = gens[i].now;
         for (size_t i = 0; i < nkeys; i++)
             keys[i].calls = keys[i].aborted = 0;
     } else if (strcmp(path, "/_fake/script") == 0 && json_is_object(req)) {

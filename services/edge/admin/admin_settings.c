@@ -119,6 +119,15 @@ void settings_get(struct admin_ctx *x)
                                             lv.cache_shared, "any_temperature",
                                             lv.cache_any_temperature));
         (void)json_object_set_new(x->out, "sticky_conversations", json_boolean(lv.sticky));
+        json_t *caps = json_object();
+        for (size_t i = 0; s && i < s->n_model_caps; i++) {
+            const Sb__V1__ModelCap *m = s->model_caps[i]->value;
+            (void)json_object_set_new(
+                caps, s->model_caps[i]->key,
+                json_pack("{s:i,s:i,s:i}", "inflight", m ? (int)m->inflight : 0, "queue",
+                          m ? (int)m->queue : 0, "wait_ms", m ? (int)m->wait_ms : 0));
+        }
+        (void)json_object_set_new(x->out, "model_caps", caps);
     }
     if (s)
         sb__v1__settings__free_unpacked(s, NULL);
@@ -138,6 +147,9 @@ struct work {
     char **hidden;
     size_t nhidden;
     char sw[NSWS][4]; /* "on", "off", or "" (the environment's) */
+    char **cfrom;     /* model_caps */
+    Sb__V1__ModelCap *caps;
+    size_t ncap;
 };
 
 static const char *const sw_names[NSWS] = {"cache_shared", "cache_any_temperature",
@@ -165,6 +177,10 @@ static void work_free(struct work *w)
     }
     free(w->kfrom);
     free(w->kto);
+    for (size_t i = 0; i < w->ncap; i++)
+        free(w->cfrom[i]);
+    free(w->cfrom);
+    free(w->caps);
     for (size_t i = 0; i < w->nalias; i++) {
         free(w->afrom[i]);
         free(w->ato[i]);
@@ -199,6 +215,18 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
         w->kto[i] = xstrdup(s->model_key_kinds[i]->value);
     }
     w->nkind = s->n_model_key_kinds;
+    w->cfrom = xcalloc(s->n_model_caps + 1, sizeof(char *));
+    w->caps = xcalloc(s->n_model_caps + 1, sizeof(*w->caps));
+    for (size_t i = 0; i < s->n_model_caps; i++) {
+        w->cfrom[i] = xstrdup(s->model_caps[i]->key);
+        sb__v1__model_cap__init(&w->caps[i]);
+        if (s->model_caps[i]->value) {
+            w->caps[i].inflight = s->model_caps[i]->value->inflight;
+            w->caps[i].queue = s->model_caps[i]->value->queue;
+            w->caps[i].wait_ms = s->model_caps[i]->value->wait_ms;
+        }
+    }
+    w->ncap = s->n_model_caps;
     w->afrom = xcalloc(s->n_aliases + 1, sizeof(char *));
     w->ato = xcalloc(s->n_aliases + 1, sizeof(char *));
     for (size_t i = 0; i < s->n_aliases; i++) {
@@ -297,6 +325,51 @@ static bool alias_matches(const json_t *map, const char *model)
     return false;
 }
 
+/* model_caps: {"model or prefix*": {"inflight": n, "queue": n, "wait_ms": n}} replaces all. */
+static bool merge_caps(struct admin_ctx *x, struct work *w, json_t *v)
+{
+    const char *from;
+    json_t *c;
+    size_t n = 0;
+
+    if (!json_is_object(v) || json_object_size(v) > MAP_MAX) {
+        admin_error(x, 400, "model_caps must be an object {\"model\": {\"inflight\": 2, ...}}.");
+        return false;
+    }
+    json_object_foreach(v, from, c)
+    {
+        json_int_t in = json_integer_value(json_object_get(c, "inflight"));
+        json_t *q = json_object_get(c, "queue"), *wm = json_object_get(c, "wait_ms");
+        if (!alias_name_ok(from) || !json_is_object(c) || in < 1 || in > 100000 ||
+            (q && (!json_is_integer(q) || json_integer_value(q) < 0 ||
+                   json_integer_value(q) > 100000)) ||
+            (wm && (!json_is_integer(wm) || json_integer_value(wm) < 0 ||
+                    json_integer_value(wm) > 600000))) {
+            admin_error(x, 400,
+                        "Each model cap names a model (or a prefix ending in *) and holds "
+                        "inflight (1-100000), and optionally queue (0-100000, default 100) and "
+                        "wait_ms (0-600000, default 30000).");
+            return false;
+        }
+    }
+    for (size_t i = 0; i < w->ncap; i++)
+        free(w->cfrom[i]);
+    w->cfrom = xrealloc(w->cfrom, (json_object_size(v) + 1) * sizeof(char *));
+    w->caps = xrealloc(w->caps, (json_object_size(v) + 1) * sizeof(*w->caps));
+    json_object_foreach(v, from, c)
+    {
+        json_t *q = json_object_get(c, "queue"), *wm = json_object_get(c, "wait_ms");
+        w->cfrom[n] = xstrdup(from);
+        sb__v1__model_cap__init(&w->caps[n]);
+        w->caps[n].inflight = (uint32_t)json_integer_value(json_object_get(c, "inflight"));
+        w->caps[n].queue = q ? (uint32_t)json_integer_value(q) : 100;
+        w->caps[n].wait_ms = wm ? (uint32_t)json_integer_value(wm) : 30000;
+        n++;
+    }
+    w->ncap = n;
+    return true;
+}
+
 static bool merge(struct admin_ctx *x, struct work *w)
 {
     json_t *in = x->in, *v;
@@ -367,6 +440,9 @@ static bool merge(struct admin_ctx *x, struct work *w)
             }
             free(*dst);
             *dst = val;
+        } else if (strcmp(k, "model_caps") == 0) {
+            if (!merge_caps(x, w, v))
+                return false;
         } else if (strcmp(k, "model_key_kinds") == 0) {
             const char *from;
             json_t *to;
@@ -483,6 +559,8 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     Sb__V1__Settings__AliasesEntry **eptr = xcalloc(w->nalias + 1, sizeof(*eptr));
     Sb__V1__Settings__ModelKeyKindsEntry *kents = xcalloc(w->nkind + 1, sizeof(*kents));
     Sb__V1__Settings__ModelKeyKindsEntry **kptr = xcalloc(w->nkind + 1, sizeof(*kptr));
+    Sb__V1__Settings__ModelCapsEntry *cents = xcalloc(w->ncap + 1, sizeof(*cents));
+    Sb__V1__Settings__ModelCapsEntry **cptr = xcalloc(w->ncap + 1, sizeof(*cptr));
 
     s.retry_budget = w->num[0];
     s.deadline_ms = w->num[1];
@@ -508,6 +586,14 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     }
     s.model_key_kinds = kptr;
     s.n_model_key_kinds = w->nkind;
+    for (size_t i = 0; i < w->ncap; i++) {
+        cents[i] = (Sb__V1__Settings__ModelCapsEntry)SB__V1__SETTINGS__MODEL_CAPS_ENTRY__INIT;
+        cents[i].key = w->cfrom[i];
+        cents[i].value = &w->caps[i];
+        cptr[i] = &cents[i];
+    }
+    s.model_caps = cptr;
+    s.n_model_caps = w->ncap;
     for (size_t i = 0; i < w->nalias; i++) {
         ents[i] = (Sb__V1__Settings__AliasesEntry)SB__V1__SETTINGS__ALIASES_ENTRY__INIT;
         ents[i].key = w->afrom[i];
@@ -527,6 +613,8 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     free(eptr);
     free(kents);
     free(kptr);
+    free(cents);
+    free(cptr);
 }
 
 void settings_put(struct admin_ctx *x)

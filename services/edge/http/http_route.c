@@ -364,6 +364,8 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
             c->cache = cp;
         }
     }
+    if (r->in.up.model[0] && !route_rest(r->in.up.kind))
+        c->cap = live_model_cap(edge_live(h->edge), r->in.up.model);
     if (r->lv.sticky && !c->pin[0] && (r->in.up.kind == RT_GENERATE || r->in.up.kind == RT_STREAM))
         (void)conv_id(r->tok.id, r->in.up.model, http_header(conn, "x-sb-conversation"),
                       tr.len ? tr.data : r->body.data, tr.len ? tr.len : r->body.len, c->conv);

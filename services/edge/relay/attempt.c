@@ -19,6 +19,7 @@
 #include "respond.h"
 
 #define LEASE_RETRY_US 100000ULL /* no keypool subscribed: ask again after this */
+#define QUEUE_POLL_US  100000ULL /* waiting in a model's queue: ask again after this */
 #define RESERVE_TTL_MS 900000u   /* a reserved lease's lifetime at keypool (reaped after) */
 
 /* Stop the current transfer: at the forwarder that took it, or at all of them when none said so
@@ -171,7 +172,7 @@ void attempt_lease(struct edge *e, struct call *c)
                    (unsigned long long)c->id, c->attempt);
     const char *model = attempt_model(c);
     /* the reserve holds leases of any kind, for any project */
-    bool anykey = !c->pin[0] && !c->kind[0] && !c->conv[0];
+    bool anykey = !c->pin[0] && !c->kind[0] && !c->conv[0] && !c->cap.inflight;
     if (c->nexclude == 0 && !c->failed_key[0] && c->route.model[0] && anykey &&
         reserve_take(e->reserve, model, c->est_tokens, &c->lease)) {
         /* a reserved lease: no keypool round trip; the reserve is topped up off the path */
@@ -185,8 +186,11 @@ void attempt_lease(struct edge *e, struct call *c)
     uint64_t left_ms = (c->deadline_us - clock_mono_us()) / 1000;
     struct ec_failed failed = {c->failed_key,    c->failed_project, c->last_cls,
                                c->last_retry_ms, c->failed_reason,  c->failed_qv};
-    if (ec_lease_request(c->req_id, model, c->pin, c->kind, c->conv, (const char(*)[32])c->exclude,
-                         c->nexclude, (unsigned)(left_ms + 5000), c->est_tokens,
+    /* a capped model's calls queue by arrival, across the edges (wall clock) */
+    struct ec_want want = {
+        c->pin, c->kind, c->conv, c->cap.inflight, c->cap.queue, c->t_wall_us / 1000, false};
+    if (ec_lease_request(c->req_id, model, &want, (const char(*)[32])c->exclude, c->nexclude,
+                         (unsigned)(left_ms + 5000), c->est_tokens,
                          c->failed_key[0] ? &failed : NULL, &e->scratch) != ST_OK ||
         edge_publish(e, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
@@ -359,11 +363,46 @@ void attempt_leased(struct edge *e, struct call *c, const struct bus_msg *msg)
         resp_error(&e->scratch, c, 503, "The gateway's key pool answered badly.", 1, "bad_lease");
         return;
     }
+    if (c->queued_us && r.status != ST_AGAIN) { /* out of the model's queue */
+        metrics_queue_leave(clock_mono_us() - c->queued_us, r.status == ST_OK);
+        c->queued_us = 0;
+    }
     switch (r.status) {
     case ST_OK:
         c->lease = r.lease;
         leased(e, c);
         return;
+    case ST_AGAIN: /* the model's cap: wait in its queue, asking again, up to its wait limit */
+        if (!c->queued_us) {
+            c->queued_us = clock_mono_us();
+            metrics_queue_enter();
+        }
+        if (clock_mono_us() - c->queued_us < (uint64_t)c->cap.wait_ms * 1000) {
+            c->lease_retry_us = clock_mono_us() + QUEUE_POLL_US;
+            c->state = CS_LEASING;
+            break;
+        }
+        metrics_queue_leave(clock_mono_us() - c->queued_us, false);
+        c->queued_us = 0;
+        {
+            /* its place goes to the next at once (keypool would drop it 500 ms later) */
+            struct ec_want leave = {.cap = c->cap.inflight, .cap_leave = true};
+            buf_reset(&e->scratch);
+            if (ec_lease_request(c->req_id, attempt_model(c), &leave, NULL, 0, 1000, 0, NULL,
+                                 &e->scratch) == ST_OK)
+                (void)edge_publish(e, SUBJ_KP_LEASE, NULL, e->scratch.data, e->scratch.len,
+                                   c->req_id);
+        }
+        resp_error(&e->scratch, c, 429,
+                   "The model's concurrency limit is reached and the request waited its limit "
+                   "in the queue; retry later.",
+                   (c->cap.wait_ms + 999) / 1000, "queue_timeout");
+        break;
+    case ST_TOO_BIG:
+        resp_error(&e->scratch, c, 429,
+                   "The model's concurrency limit is reached and its queue is full; retry later.",
+                   1, "queue_full");
+        break;
     case ST_EXHAUSTED:
         now_ms = clock_now_ms();
         resp_error(&e->scratch, c, 429, r.message[0] ? r.message : "All keys are cooling down.",

@@ -5,6 +5,7 @@
 
 #include "adapter.h"
 #include "edge.h"
+#include "metrics.h"
 #include "pipe.h"
 
 void call_stage(struct call *c, enum call_stage s)
@@ -19,6 +20,8 @@ void call_free(struct call *c)
 {
     if (!c)
         return;
+    if (c->queued_us) /* still waiting in a model's queue (the client left, the deadline) */
+        metrics_queue_leave(clock_mono_us() - c->queued_us, false);
     ec_lease_done(&c->lease);
     pipe_unref(c->pipe);
     free(c->body);

@@ -21,10 +21,9 @@
         (void)fn##__pack(msg, (uint8_t *)p_);                                                      \
     } while (0)
 
-enum status ec_lease_request(const char *request_id, const char *model, const char *pin,
-                             const char *kind, const char *conv, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, unsigned est_tokens,
-                             const struct ec_failed *failed, struct buf *out)
+enum status ec_lease_request(const char *request_id, const char *model, const struct ec_want *w,
+                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
+                             unsigned est_tokens, const struct ec_failed *failed, struct buf *out)
 {
     Sb__V1__LeaseRequest m = SB__V1__LEASE_REQUEST__INIT;
     Sb__V1__Outcome o = SB__V1__OUTCOME__INIT;
@@ -53,9 +52,13 @@ enum status ec_lease_request(const char *request_id, const char *model, const ch
     m.n_exclude_key_ids = nexclude;
     m.ttl_ms = ttl_ms;
     m.est_tokens = est_tokens;
-    m.project = CODEC_STR(pin ? pin : "");
-    m.kind = CODEC_STR(kind ? kind : "");
-    m.conversation = CODEC_STR(conv ? conv : "");
+    m.project = CODEC_STR(w && w->pin ? w->pin : "");
+    m.kind = CODEC_STR(w && w->kind ? w->kind : "");
+    m.conversation = CODEC_STR(w && w->conv ? w->conv : "");
+    m.cap = w ? w->cap : 0;
+    m.cap_queue = w ? w->cap_queue : 0;
+    m.queued_ms = w ? w->queued_ms : 0;
+    m.cap_leave = w && w->cap_leave;
     PACK_INTO(out, sb__v1__lease_request, &m);
     return ST_OK;
 }

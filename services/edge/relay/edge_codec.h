@@ -94,13 +94,18 @@ struct ec_failed {
     uint64_t quota_value;
 };
 
-/** LeaseRequest for a call of about est_tokens input tokens; failed may be NULL; pin: NULL, or
- *  the only project to lease from; kind: NULL or "", or the only key kind; conv: NULL or "", or
- *  the conversation whose project is preferred. */
-enum status ec_lease_request(const char *request_id, const char *model, const char *pin,
-                             const char *kind, const char *conv, const char (*exclude)[32],
-                             size_t nexclude, unsigned ttl_ms, unsigned est_tokens,
-                             const struct ec_failed *failed, struct buf *out);
+/* What a lease asks beyond its model (LeaseRequest's fields of the same names); zero: nothing. */
+struct ec_want {
+    const char *pin, *kind, *conv;
+    unsigned cap, cap_queue;
+    uint64_t queued_ms;
+    bool cap_leave;
+};
+
+/** LeaseRequest for a call of about est_tokens input tokens; failed and w may be NULL. */
+enum status ec_lease_request(const char *request_id, const char *model, const struct ec_want *w,
+                             const char (*exclude)[32], size_t nexclude, unsigned ttl_ms,
+                             unsigned est_tokens, const struct ec_failed *failed, struct buf *out);
 enum status ec_lease_reply_decode(const void *data, size_t len, struct ec_lease_reply *ret);
 void ec_lease_done(struct ec_lease *l);
 enum status ec_forward_request(const struct ec_forward *f, struct buf *out);

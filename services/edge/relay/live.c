@@ -21,6 +21,10 @@ struct vals {
     size_t nhidden;
     char **kind_from, **kind_to; /* model (or "prefix*") -> the only key kind serving it */
     size_t nkind;
+    char **cap_from;       /* model (or "prefix*") -> its concurrency cap */
+    struct live_cap *caps; /* cap_to[i] is caps + i, as a string table for pattern_lookup */
+    char **cap_to;
+    size_t ncap;
 };
 
 struct live {
@@ -44,6 +48,11 @@ static void vals_free(void *p)
     }
     free(v->kind_from);
     free(v->kind_to);
+    for (size_t i = 0; i < v->ncap; i++)
+        free(v->cap_from[i]);
+    free(v->cap_from);
+    free(v->cap_to);
+    free(v->caps);
     free(v->alias_from);
     free(v->alias_to);
     free(v->hidden);
@@ -93,6 +102,17 @@ static struct vals *from_settings(const struct edge_config *cfg, const Sb__V1__S
         v->kind_to[i] = xstrdup(s->model_key_kinds[i]->value);
     }
     v->nkind = s->n_model_key_kinds;
+    v->cap_from = xcalloc(s->n_model_caps + 1, sizeof(char *));
+    v->cap_to = xcalloc(s->n_model_caps + 1, sizeof(char *));
+    v->caps = xcalloc(s->n_model_caps + 1, sizeof(*v->caps));
+    for (size_t i = 0; i < s->n_model_caps; i++) {
+        const Sb__V1__ModelCap *m = s->model_caps[i]->value;
+        v->cap_from[i] = xstrdup(s->model_caps[i]->key);
+        v->cap_to[i] = (char *)&v->caps[i];
+        if (m)
+            v->caps[i] = (struct live_cap){m->inflight, m->queue, m->wait_ms};
+    }
+    v->ncap = s->n_model_caps;
     return v;
 }
 
@@ -172,6 +192,20 @@ static const char *alias_target(const struct vals *v, const char *model)
 {
     const char *to = pattern_lookup(v->alias_from, v->alias_to, v->nalias, model);
     return to ? to : model;
+}
+
+struct live_cap live_model_cap(struct live *l, const char *model)
+{
+    const void *p;
+    struct snap_ref *ref = snap_get(l->snap, &p);
+    const struct vals *v = p;
+    const char *hit = pattern_lookup(v->cap_from, v->cap_to, v->ncap, model);
+    struct live_cap c = {0, 0, 0};
+
+    if (hit)
+        memcpy(&c, hit, sizeof(c));
+    snap_put(l->snap, ref);
+    return c;
 }
 
 const char *live_key_kind(struct live *l, const char *model)

@@ -37,6 +37,12 @@ void live_values(struct live *l, struct live_values *ret);
  * requested or the resolved model is hidden. Any thread.
  */
 bool live_model(struct live *l, const char *model, char *out, size_t n);
+/* A model's concurrency cap (settings' model_caps); inflight 0: none. */
+struct live_cap {
+    unsigned inflight, queue, wait_ms;
+};
+/** The cap on `model` (exact name, else the longest "prefix*"). Any thread. */
+struct live_cap live_model_cap(struct live *l, const char *model);
 /** The only key kind ("gemini", "vertex") the settings let serve `model`, or "" (either). */
 const char *live_key_kind(struct live *l, const char *model);
 /** True when `model` ("gemini-x" or "models/gemini-x") is hidden. Any thread. */

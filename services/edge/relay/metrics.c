@@ -20,6 +20,24 @@ static atomic_uint_least64_t requests[RT_COUNT][NCLASS];
 static atomic_uint_least64_t attempts[EC_COUNT];
 static struct prom_hist overhead = PROM_HIST_INIT(overhead_bounds_us);
 static struct prom_hist ttfb = PROM_HIST_INIT(ttfb_bounds_us);
+static const uint64_t wait_bounds_us[] = {10000,   50000,   100000,  250000,   500000,
+                                          1000000, 2500000, 5000000, 10000000, 30000000};
+static struct prom_hist queue_wait = PROM_HIST_INIT(wait_bounds_us);
+static atomic_int_least64_t queue_waiting;
+static atomic_uint_least64_t queue_refused;
+
+void metrics_queue_enter(void)
+{
+    atomic_fetch_add(&queue_waiting, 1);
+}
+
+void metrics_queue_leave(uint64_t wait_us, bool granted)
+{
+    atomic_fetch_sub(&queue_waiting, 1);
+    prom_hist_observe(&queue_wait, wait_us);
+    if (!granted)
+        prom_add(&queue_refused, 1);
+}
 
 void metrics_request(enum route_kind route, unsigned status, uint64_t overhead_us, uint64_t ttfb_us)
 {
@@ -70,6 +88,19 @@ enum status metrics_render(struct buf *out, unsigned inflight, bool upstream_rea
     if (st == ST_OK)
         st = prom_single(out, "sb_inflight", "gauge", "Calls in flight on this edge.",
                          (double)inflight);
+    if (st == ST_OK)
+        st = prom_single(out, "sb_queue_waiting", "gauge",
+                         "Calls of this edge waiting in a model's queue (its concurrency cap).",
+                         (double)atomic_load(&queue_waiting));
+    if (st == ST_OK)
+        st = prom_hist_render(out, "sb_queue_wait_seconds",
+                              "How long calls waited in a model's queue before they ran or were "
+                              "refused.",
+                              NULL, &queue_wait);
+    if (st == ST_OK)
+        st = prom_single(out, "sb_queue_refused_total", "counter",
+                         "Calls refused by a model's queue: full, or waited past its limit.",
+                         (double)prom_get(&queue_refused));
     if (st == ST_OK)
         st = prom_single(out, "sb_upstream_reachable", "gauge",
                          "1 when a keypool and a forwarder answered the edge's ping lately.",

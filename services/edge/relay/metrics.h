@@ -17,6 +17,10 @@
  */
 void metrics_request(enum route_kind route, unsigned status, uint64_t overhead_us,
                      uint64_t ttfb_us);
+/** A call starts waiting in a model's queue (the concurrency cap). */
+void metrics_queue_enter(void);
+/** A call leaves the queue after waiting wait_us (granted, or refused past its limit). */
+void metrics_queue_leave(uint64_t wait_us, bool granted);
 /** One failed upstream attempt of the given class. */
 void metrics_attempt(enum err_class cls);
 /** Append the edge's metric families to out. */

@@ -101,8 +101,9 @@ static struct kp_lease lease_kind(const char *model, const char *kind, uint64_t 
                                   const char *const *ex, size_t nex)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, model, NULL, kind, NULL, now, 60000, 0, ex, nex, &l),
-                     ST_OK);
+    assert_int_equal(
+        kp_pool_lease(pool, model, &(struct kp_want){.kind = kind}, now, 60000, 0, ex, nex, &l),
+        ST_OK);
     return l;
 }
 
@@ -115,8 +116,7 @@ static struct kp_lease lease_at(const char *model, uint64_t now, const char *con
 static struct kp_lease lease_tokens(uint64_t now, unsigned est)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", NULL, NULL, NULL, now, 60000, est, NULL, 0, &l),
-                     ST_OK);
+    assert_int_equal(kp_pool_lease(pool, "m", NULL, now, 60000, est, NULL, 0, &l), ST_OK);
     return l;
 }
 
@@ -159,7 +159,8 @@ static struct kp_lease lease_pinned(const char *pin, uint64_t now, const char *c
                                     size_t nex)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", pin, NULL, NULL, now, 60000, 0, ex, nex, &l), ST_OK);
+    assert_int_equal(
+        kp_pool_lease(pool, "m", &(struct kp_want){.pin = pin}, now, 60000, 0, ex, nex, &l), ST_OK);
     return l;
 }
 
@@ -218,7 +219,9 @@ static void test_kinds(void **state)
 static struct kp_lease lease_conv(const char *conv, uint64_t now)
 {
     struct kp_lease l;
-    assert_int_equal(kp_pool_lease(pool, "m", NULL, NULL, conv, now, 60000, 0, NULL, 0, &l), ST_OK);
+    assert_int_equal(
+        kp_pool_lease(pool, "m", &(struct kp_want){.conv = conv}, now, 60000, 0, NULL, 0, &l),
+        ST_OK);
     assert_int_equal(l.result, KP_LEASE_OK);
     return l;
 }
@@ -242,6 +245,57 @@ static void test_sticky_conversation(void **state)
     assert_string_not_equal(second, first);
     for (int i = 0; i < 5; i++)
         assert_string_equal(lease_conv("c1", T0 + 202 + (uint64_t)i).project, second);
+}
+
+static struct kp_lease lease_capped(const char *ticket, uint64_t queued, uint64_t now)
+{
+    struct kp_lease l;
+    struct kp_want w = {.ticket = ticket, .cap = 2, .cap_queue = 2, .queued_ms = queued};
+    assert_int_equal(kp_pool_lease(pool, "m", &w, now, 60000, 0, NULL, 0, &l), ST_OK);
+    return l;
+}
+
+/* At most two leases of the model open; two more wait in order; the fifth is refused. */
+static void test_model_cap(void **state)
+{
+    struct kp_lease a, b;
+
+    (void)state;
+    a = lease_capped("a", T0, T0);
+    b = lease_capped("b", T0 + 1, T0 + 1);
+    assert_int_equal(a.result, KP_LEASE_OK);
+    assert_int_equal(b.result, KP_LEASE_OK);
+    assert_int_equal(lease_capped("c", T0 + 2, T0 + 2).result, KP_LEASE_QUEUED);
+    struct kp_lease d = lease_capped("d", T0 + 3, T0 + 3);
+    assert_int_equal(d.result, KP_LEASE_QUEUED);
+    assert_int_equal(d.retry_after_ms, 1); /* one ahead */
+    assert_int_equal(lease_capped("e", T0 + 4, T0 + 4).result, KP_LEASE_FULL);
+    /* no cap: not counted, not held */
+    assert_int_equal(lease_at("m", T0 + 5, NULL, 0).result, KP_LEASE_OK);
+    /* a's transfer ends: c, first in line, goes; d still waits */
+    struct kp_outcome o = {.lease_id = a.lease_id,
+                           .key_id = a.key_id,
+                           .project = a.project,
+                           .model = "m",
+                           .cls = EC_NONE,
+                           .reason = "test"};
+    assert_int_equal(kp_pool_outcome(pool, &o, T0 + 100, NULL, 0), ST_OK);
+    assert_int_equal(lease_capped("d", T0 + 3, T0 + 101).result, KP_LEASE_QUEUED);
+    assert_int_equal(lease_capped("c", T0 + 2, T0 + 102).result, KP_LEASE_OK);
+    assert_int_equal(lease_capped("d", T0 + 3, T0 + 103).result, KP_LEASE_QUEUED);
+    /* a ticket that leaves gives its place to the next at once */
+    assert_int_equal(lease_capped("g", T0 + 104, T0 + 104).result, KP_LEASE_QUEUED);
+    struct kp_want leave = {.ticket = "g", .cap = 2, .leave = true};
+    struct kp_lease l;
+    assert_int_equal(kp_pool_lease(pool, "m", &leave, T0 + 105, 60000, 0, NULL, 0, &l), ST_OK);
+    assert_int_equal(lease_capped("h", T0 + 106, T0 + 106).result, KP_LEASE_QUEUED);
+    assert_int_equal(lease_capped("h", T0 + 106, T0 + 107).retry_after_ms, 1); /* only d */
+    /* d gives up (stops asking): after 500 ms its place is freed for the next */
+    o.lease_id = b.lease_id;
+    o.key_id = b.key_id;
+    o.project = b.project;
+    assert_int_equal(kp_pool_outcome(pool, &o, T0 + 200, NULL, 0), ST_OK);
+    assert_int_equal(lease_capped("f", T0 + 700, T0 + 700).result, KP_LEASE_OK);
 }
 
 static void test_cooling_is_per_project_and_model(void **state)
@@ -565,6 +619,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pinned_project, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sticky_conversation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cooling_is_per_project_and_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_cooling_and_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_keys, setup, teardown),
