@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "fwd.h"
+#include "outbound.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,6 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (fwd_codec_request(data, size, "_INBOX_edge.x.1.f0", &req) == ST_OK)
         fwd_req_done(&req);
+    free(outbound_vertex_body((const char *)data, size, &len)); /* a body bound for Vertex */
+    len = 0;
     if (fwd_codec_cancel(data, size, &reply) == ST_OK)
         free(reply);
     reply = NULL;

@@ -1,9 +1,12 @@
 /* Fuzz target: the edge's route matching (the native table and the REST routes beyond it) and
- * upstream-path building on arbitrary paths; the resources a body names. */
+ * upstream-path building on arbitrary paths; the resources a body names, its response-cache key
+ * and its conversation id. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "cache.h"
+#include "conv.h"
 #include "registry.h"
 #include "rest.h"
 #include "routes.h"
@@ -25,6 +28,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         char refs[4][ROUTE_RESOURCE_MAX];
         (void)registry_refs((const char *)data, size, refs, 4);
+    }
+    {
+        struct cache_policy cp = {60, false, size & 1, 1024};
+        char key[CACHE_KEY_LEN], conv[CONV_ID_LEN];
+        (void)cache_key(&cp, RT_OAI_CHAT, RT_GENERATE, "t_x", "/v1beta/models/m:generateContent",
+                        (const char *)data, size, key);
+        (void)conv_id("t_x", "m", NULL, (const char *)data, size, conv);
     }
     return 0;
 }
