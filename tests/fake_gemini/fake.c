@@ -290,6 +290,22 @@ static bool peer_gone(struct MHD_Connection *conn)
     return ci && poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* Google's answer to a key it does not know. */
+static enum MHD_Result send_invalid_key(struct MHD_Connection *conn)
+{
+    struct fake_plan plan;
+    struct buf out;
+    enum MHD_Result rc;
+    unsigned st;
+
+    memset(&plan, 0, sizeof(plan));
+    buf_init(&out, 1 << 16);
+    st = fake_error_body(FF_INVALID, &plan, "", &out);
+    rc = send_json(conn, st, &out);
+    buf_done(&out);
+    return rc;
+}
+
 static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, const char *method,
                               struct req *rq)
 {
@@ -329,14 +345,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
     char vpath[700];
     bool vertex = strncmp(url, "/v1/publishers/google/models/", 29) == 0;
     if (vertex != fake_key_vertex(key)) {
-        if (!vertex) {
-            memset(&plan, 0, sizeof(plan));
-            buf_init(&out, 1 << 16);
-            st = fake_error_body(FF_INVALID, &plan, "", &out);
-            rc = send_json(conn, st, &out);
-            buf_done(&out);
-            return rc;
-        }
+        if (!vertex)
+            return send_invalid_key(conn);
         return send_error(conn, 401, "UNAUTHENTICATED",
                           "API keys are not supported by this API. Expected OAuth2 access token "
                           "or other authentication credentials that assert a principal. See "
@@ -360,14 +370,8 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
         if (bound || (strncmp(p, "models", 6) != 0 || (p[6] && p[6] != '/')) ||
             (strchr(p, ':') && !known_action(strchr(p, ':') + 1))) {
             const char *project = fake_key_project(key);
-            if (!project) {
-                memset(&plan, 0, sizeof(plan));
-                buf_init(&out, 1 << 16);
-                st = fake_error_body(FF_INVALID, &plan, "", &out);
-                rc = send_json(conn, st, &out);
-                buf_done(&out);
-                return rc;
-            }
+            if (!project)
+                return send_invalid_key(conn);
             fake_note_body(rq->body.data, rq->body.len);
             return rest(conn, url, method, rq, project, p);
         }

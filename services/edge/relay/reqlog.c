@@ -126,6 +126,21 @@ void reqlog_call(struct call *c, unsigned status, const char *outcome, const cha
     send(&ev);
 }
 
+/* The event of a request answered without upstream. */
+static void short_event(struct lc_event *ev, const char *req_id, const char *api, const char *route,
+                        unsigned status, const char *outcome, size_t bytes_in)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->request_id = req_id;
+    ev->ts_us = clock_now_us();
+    ev->api = api;
+    ev->route = route;
+    ev->status = status;
+    ev->outcome = outcome;
+    ev->edge = edge_name;
+    ev->bytes_in = bytes_in;
+}
+
 void reqlog_short(const char *req_id, const char *api, const char *route, unsigned status,
                   const char *outcome, size_t bytes_in)
 {
@@ -133,15 +148,7 @@ void reqlog_short(const char *req_id, const char *api, const char *route, unsign
 
     if (!pub)
         return;
-    memset(&ev, 0, sizeof(ev));
-    ev.request_id = req_id;
-    ev.ts_us = clock_now_us();
-    ev.api = api;
-    ev.route = route;
-    ev.status = status;
-    ev.outcome = outcome;
-    ev.edge = edge_name;
-    ev.bytes_in = bytes_in;
+    short_event(&ev, req_id, api, route, status, outcome, bytes_in);
     send(&ev);
 }
 
@@ -153,18 +160,10 @@ void reqlog_hit(const char *req_id, const char *api, const char *route, const ch
 
     if (!pub)
         return;
-    memset(&ev, 0, sizeof(ev));
-    ev.request_id = req_id;
-    ev.ts_us = clock_now_us();
-    ev.api = api;
-    ev.route = route;
+    short_event(&ev, req_id, api, route, 200, "cache_hit", bytes_in);
     ev.token_id = token_id;
     ev.model = model;
     ev.model_used = model_used;
-    ev.status = 200;
-    ev.outcome = "cache_hit";
-    ev.edge = edge_name;
-    ev.bytes_in = bytes_in;
     ev.bytes_out = bytes_out;
     ev.prompt = tokens[0];
     ev.output = tokens[1];
