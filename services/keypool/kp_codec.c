@@ -13,6 +13,7 @@
 #include "lib/clock.h"
 #include "lib/codec.h"
 #include "lib/jet.h"
+#include "lib/keyid.h"
 #include "lib/kv.h"
 #include "lib/log.h"
 #include "lib/vault.h"
@@ -440,6 +441,9 @@ enum status kp_codec_pong(const struct kp_pool *pool, const char *id, struct buf
     return st;
 }
 
+/* The model a Vertex key is tested on (countTokens spends no quota). */
+#define PROBE_VERTEX_MODEL "gemini-2.5-flash"
+
 enum status kp_codec_probe(const char *id, const char *project, const char *secret, uint64_t now_ms,
                            struct buf *out)
 {
@@ -458,8 +462,19 @@ enum status kp_codec_probe(const char *id, const char *project, const char *secr
     lease.deadline_ms = now_ms + 15000;
     f.request_id = rid;
     f.lease = &lease;
-    f.method = CODEC_STR("GET");
-    f.path = CODEC_STR("/v1beta/models?pageSize=1");
+    if (strcmp(keyid_kind(project), "vertex") == 0) {
+        /* Vertex AI express mode lists no models for a key: count tokens (free) instead */
+        static const char body[] = "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":"
+                                   "\"ping\"}]}]}";
+        f.method = CODEC_STR("POST");
+        f.path = CODEC_STR("/v1beta/models/" PROBE_VERTEX_MODEL ":countTokens");
+        f.body.data = (uint8_t *)(uintptr_t)body;
+        f.body.len = sizeof(body) - 1;
+        f.body_len = sizeof(body) - 1;
+    } else {
+        f.method = CODEC_STR("GET");
+        f.path = CODEC_STR("/v1beta/models?pageSize=1");
+    }
     f.connect_timeout_ms = 5000;
     f.first_byte_timeout_ms = 10000;
     f.idle_timeout_ms = 10000;

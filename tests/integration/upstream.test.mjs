@@ -50,6 +50,13 @@ test('Vertex AI express keys: generateContent, streams and countTokens on Vertex
     assert.ok(embeds.length >= 1);
     for (const l of embeds) assert.deepEqual([l.via, l.key], ['gemini', 'gkey-00000000000003']);
 
+    // "test now" on a Vertex key: countTokens on Vertex's route (it lists no models for a key)
+    const vid = keys.find((k) => k.project === 'vertex:pv').id;
+    const t = await s.api(`/api/keys/${vid}/test`, { method: 'POST' });
+    assert.equal(t.status, 200, t.text);
+    assert.deepEqual([t.body.ok, t.body.status], [true, 200], t.text);
+    assert.equal((await s.stats()).log.at(-1).via, 'vertex');
+
     // Vertex's 429 (no details): a quota, both Vertex projects cool down for the model; the
     // Gemini key is not used for it (the setting restricts the model to Vertex keys)
     await s.script({ key: 'vkey-00000000000001', fault: 'quota_minute', count: 1 });
