@@ -21,9 +21,8 @@ struct vals {
     size_t nhidden;
     char **kind_from, **kind_to; /* model (or "prefix*") -> the only key kind serving it */
     size_t nkind;
-    char **cap_from;       /* model (or "prefix*") -> its concurrency cap */
-    struct live_cap *caps; /* cap_to[i] is caps + i, as a string table for pattern_lookup */
-    char **cap_to;
+    char **cap_from; /* model (or "prefix*") -> its concurrency cap caps[i] */
+    struct live_cap *caps;
     size_t ncap;
 };
 
@@ -51,7 +50,6 @@ static void vals_free(void *p)
     for (size_t i = 0; i < v->ncap; i++)
         free(v->cap_from[i]);
     free(v->cap_from);
-    free(v->cap_to);
     free(v->caps);
     free(v->alias_from);
     free(v->alias_to);
@@ -103,12 +101,10 @@ static struct vals *from_settings(const struct edge_config *cfg, const Sb__V1__S
     }
     v->nkind = s->n_model_key_kinds;
     v->cap_from = xcalloc(s->n_model_caps + 1, sizeof(char *));
-    v->cap_to = xcalloc(s->n_model_caps + 1, sizeof(char *));
     v->caps = xcalloc(s->n_model_caps + 1, sizeof(*v->caps));
     for (size_t i = 0; i < s->n_model_caps; i++) {
         const Sb__V1__ModelCap *m = s->model_caps[i]->value;
         v->cap_from[i] = xstrdup(s->model_caps[i]->key);
-        v->cap_to[i] = (char *)&v->caps[i];
         if (m)
             v->caps[i] = (struct live_cap){m->inflight, m->queue, m->wait_ms};
     }
@@ -169,18 +165,18 @@ static bool hidden_in(const struct vals *v, const char *model)
 }
 
 /* A map's entry names a model, or ends with '*' and names every model it is a prefix of
- * ("vendor-*"): the exact name first, then the longest prefix; NULL when none. */
-static const char *pattern_lookup(char *const *from, char *const *to, size_t n, const char *model)
+ * ("vendor-*"): the index of the exact name first, then of the longest prefix; -1 when none. */
+static int pattern_lookup(char *const *from, size_t n, const char *model)
 {
-    const char *hit = NULL;
+    int hit = -1;
     size_t best = 0;
 
     for (size_t i = 0; i < n; i++) {
         size_t k = strlen(from[i]);
         if (strcmp(from[i], model) == 0)
-            return to[i];
+            return (int)i;
         if (k > 1 && from[i][k - 1] == '*' && k - 1 > best && strncmp(from[i], model, k - 1) == 0) {
-            hit = to[i];
+            hit = (int)i;
             best = k - 1;
         }
     }
@@ -190,8 +186,8 @@ static const char *pattern_lookup(char *const *from, char *const *to, size_t n, 
 /* The alias's target; the model itself when it is no alias. */
 static const char *alias_target(const struct vals *v, const char *model)
 {
-    const char *to = pattern_lookup(v->alias_from, v->alias_to, v->nalias, model);
-    return to ? to : model;
+    int i = pattern_lookup(v->alias_from, v->nalias, model);
+    return i >= 0 ? v->alias_to[i] : model;
 }
 
 struct live_cap live_model_cap(struct live *l, const char *model)
@@ -199,11 +195,11 @@ struct live_cap live_model_cap(struct live *l, const char *model)
     const void *p;
     struct snap_ref *ref = snap_get(l->snap, &p);
     const struct vals *v = p;
-    const char *hit = pattern_lookup(v->cap_from, v->cap_to, v->ncap, model);
+    int i = pattern_lookup(v->cap_from, v->ncap, model);
     struct live_cap c = {0, 0, 0};
 
-    if (hit)
-        memcpy(&c, hit, sizeof(c));
+    if (i >= 0)
+        c = v->caps[i];
     snap_put(l->snap, ref);
     return c;
 }
@@ -213,9 +209,9 @@ const char *live_key_kind(struct live *l, const char *model)
     const void *p;
     struct snap_ref *ref = snap_get(l->snap, &p);
     const struct vals *v = p;
-    const char *k = pattern_lookup(v->kind_from, v->kind_to, v->nkind, model);
+    int i = pattern_lookup(v->kind_from, v->nkind, model);
     /* a static string: the snapshot may go once released */
-    const char *ret = !k ? "" : strcmp(k, "vertex") == 0 ? "vertex" : "gemini";
+    const char *ret = i < 0 ? "" : strcmp(v->kind_to[i], "vertex") == 0 ? "vertex" : "gemini";
 
     snap_put(l->snap, ref);
     return ret;
