@@ -13,12 +13,19 @@
 
 /* A Vertex AI express-mode key's project is "vertex:<project>": its quotas are Vertex's, apart
  * from the same Cloud project's Gemini API keys, and the pool tells the kinds apart by it. */
-#define KEYID_VERTEX "vertex:"
+#define KEYID_VERTEX     "vertex:"
+#define KEYID_VERTEX_LEN 7
+
+/** Whether a key of `project` is a Vertex AI express key. */
+static inline bool keyid_vertex(const char *project)
+{
+    return project && strncmp(project, KEYID_VERTEX, KEYID_VERTEX_LEN) == 0;
+}
 
 /** The upstream kind of a key of `project`: "vertex" or "gemini". */
 static inline const char *keyid_kind(const char *project)
 {
-    return project && strncmp(project, KEYID_VERTEX, 7) == 0 ? "vertex" : "gemini";
+    return keyid_vertex(project) ? "vertex" : "gemini";
 }
 
 /** Write "<prefix>" + 12 hex digits of SHA-256(secret) into out (>= KEYID_LEN bytes). */

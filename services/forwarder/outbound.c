@@ -148,7 +148,7 @@ char *outbound_url(const struct outbound *o, const char *project, const char *pa
     size_t n;
 
     *keyed = false;
-    if (strcmp(keyid_kind(project), "vertex") == 0) {
+    if (keyid_vertex(project)) {
         if (strncmp(path, "/v1beta/models/", 15) == 0)
             model = path + 15;
         else if (strncmp(path, "/v1/models/", 11) == 0)

@@ -47,14 +47,14 @@ static void event(struct kp_admin *a, const char *admin, const char *id, const c
 /* A project name for a key of the kind: "vertex:" in front for a Vertex key, never for another. */
 static void kind_project(char *project, size_t n, bool vertex)
 {
-    bool has = strcmp(keyid_kind(project), "vertex") == 0;
+    bool has = keyid_vertex(project);
     char tmp[160];
 
     if (vertex && !has) {
         (void)snprintf(tmp, sizeof(tmp), "%s%s", KEYID_VERTEX, project);
         (void)snprintf(project, n, "%s", tmp);
     } else if (!vertex && has) {
-        memmove(project, project + 7, strlen(project + 7) + 1);
+        memmove(project, project + KEYID_VERTEX_LEN, strlen(project + KEYID_VERTEX_LEN) + 1);
     }
 }
 
@@ -262,7 +262,7 @@ static void op_each(struct kp_admin *a, const char *op, const Sb__V1__KeyAdminRe
         } else if (st == ST_OK && strcmp(op, "project") == 0) {
             char project[160]; /* a key keeps its kind */
             (void)snprintf(project, sizeof(project), "%s", q->project);
-            kind_project(project, sizeof(project), strcmp(keyid_kind(row.project), "vertex") == 0);
+            kind_project(project, sizeof(project), keyid_vertex(row.project));
             st = store_set(a->store, row.id, "project", project);
             /* out of the old group's live state; the reload seeds it into the new one */
             if (st == ST_OK)

@@ -462,7 +462,7 @@ enum status kp_codec_probe(const char *id, const char *project, const char *secr
     lease.deadline_ms = now_ms + 15000;
     f.request_id = rid;
     f.lease = &lease;
-    if (strcmp(keyid_kind(project), "vertex") == 0) {
+    if (keyid_vertex(project)) {
         /* Vertex AI express mode lists no models for a key: count tokens (free) instead */
         static const char body[] = "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":"
                                    "\"ping\"}]}]}";

@@ -34,10 +34,10 @@ enum status kp_seed_parse(const char *text, struct store_key **ret, size_t *ret_
             store_keys_free(keys, n);
             return ST_TOO_BIG;
         }
-        bool vertex = len > 7 && memcmp(s, KEYID_VERTEX, 7) == 0;
+        bool vertex = len > KEYID_VERTEX_LEN && memcmp(s, KEYID_VERTEX, KEYID_VERTEX_LEN) == 0;
         if (vertex) { /* "vertex:proj-x:KEY" or "vertex:KEY" */
-            s += 7;
-            len -= 7;
+            s += KEYID_VERTEX_LEN;
+            len -= KEYID_VERTEX_LEN;
         }
         char *tok = xstrndup(s, len);
         char *colon = strchr(tok, ':');
@@ -132,10 +132,10 @@ enum status kp_keys_find(const char *text, struct kp_found **ret, size_t *ret_n,
         size_t len = (size_t)(p - s);
         while (len && (s[len - 1] == '.' || s[len - 1] == ':')) /* sentence end, "key:" */
             len--;
-        bool vertex = len > 7 && memcmp(s, KEYID_VERTEX, 7) == 0;
+        bool vertex = len > KEYID_VERTEX_LEN && memcmp(s, KEYID_VERTEX, KEYID_VERTEX_LEN) == 0;
         if (vertex) {
-            s += 7;
-            len -= 7;
+            s += KEYID_VERTEX_LEN;
+            len -= KEYID_VERTEX_LEN;
         }
         const char *colon = memchr(s, ':', len);
         const char *k = colon ? colon + 1 : s;
