@@ -22,6 +22,26 @@ void keyid_sha256_hex(const void *data, size_t len, char *out, size_t n)
         (void)snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+bool keyid_sha256_hex_parts(const char *const *parts, size_t nparts, char *out, size_t n)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+
+    for (size_t i = 0; ok && i < nparts; i++)
+        ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])) == 1 &&
+             EVP_DigestUpdate(ctx, "\n", 1) == 1;
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (n)
+        out[0] = '\0';
+    ok = ok && n >= 65 && mdlen >= 32;
+    for (unsigned i = 0; ok && i < 32; i++)
+        (void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return ok;
+}
+
 void keyid_from_secret(const char *prefix, const char *secret, char *out, size_t n)
 {
     char hex[65];

@@ -41,5 +41,8 @@ enum status keyid_random(const char *prefix, size_t bytes, char *out, size_t n);
 bool keyid_equal(const char *a, const char *b);
 /** Lower-case hex SHA-256 of data into out (>= 65 bytes). */
 void keyid_sha256_hex(const void *data, size_t len, char *out, size_t n);
+/** The same of the strings parts[n], each followed by a newline (no copy of them is made); false
+ * (out empty) when the digest failed. */
+bool keyid_sha256_hex_parts(const char *const *parts, size_t nparts, char *out, size_t n);
 
 #endif

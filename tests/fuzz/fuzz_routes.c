@@ -32,9 +32,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         struct cache_policy cp = {60, false, size & 1, 1024};
         char key[CACHE_KEY_LEN], conv[CONV_ID_LEN];
+        json_t *doc = json_loadb((const char *)data, size, 0, NULL);
         (void)cache_key(&cp, RT_OAI_CHAT, RT_GENERATE, "t_x", "/v1beta/models/m:generateContent",
-                        (const char *)data, size, key);
-        (void)conv_id("t_x", "m", NULL, (const char *)data, size, conv);
+                        doc, key);
+        (void)conv_id("t_x", "m", NULL, doc, conv);
+        json_decref(doc);
     }
     return 0;
 }

@@ -315,22 +315,17 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
     }
     c->fwd_headers = r->in.headers;
     r->in.headers = NULL;
-    {
-        /* the resources the upstream call uses (an upload's bytes name none) */
-        bool bytes = r->in.up.kind == RT_UPLOAD;
-        if (registry_pin(h->store, r->tok.id, r->in.up.resource,
-                         bytes    ? NULL
-                         : tr.len ? tr.data
-                                  : r->body.data,
-                         bytes    ? 0
-                         : tr.len ? tr.len
-                                  : r->body.len,
-                         c->pin, sizeof(c->pin), c->pin_what, sizeof(c->pin_what), &err) != ST_OK) {
-            rc = http_refuse(conn, r, &err);
-            buf_done(&tr);
-            call_free(c);
-            return rc;
-        }
+    /* the body as it goes upstream: translated, or the client's (an upload's bytes name no
+     * resource) */
+    bool bytes = r->in.up.kind == RT_UPLOAD;
+    const char *ub = bytes ? NULL : tr.len ? tr.data : r->body.data;
+    size_t ul = bytes ? 0 : tr.len ? tr.len : r->body.len;
+    if (registry_pin(h->store, r->tok.id, r->in.up.resource, ub, ul, c->pin, sizeof(c->pin),
+                     c->pin_what, sizeof(c->pin_what), &err) != ST_OK) {
+        rc = http_refuse(conn, r, &err);
+        buf_done(&tr);
+        call_free(c);
+        return rc;
     }
     {
         /* Vertex AI express keys serve generateContent, its stream and countTokens; anything
@@ -341,34 +336,38 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
                        generate ? live_key_kind(edge_live(h->edge), r->in.up.model) : "gemini");
     }
     {
-        /* the exact response cache: the token may opt in (with the settings' TTL, else 5
-         * minutes) or out */
-        const char *ub = tr.len ? tr.data : r->body.data;
-        size_t ul = tr.len ? tr.len : r->body.len;
+        /* the exact response cache (the token may opt in, with the settings' TTL, else 5
+         * minutes, or out) and sticky conversations read the upstream body: parsed once */
         struct cache_policy cp = {r->lv.cache_ttl_s, r->lv.cache_shared,
                                   r->lv.cache_any_temperature, h->cfg->cache_max_kb * 1024u};
+        const char *conv = http_header(conn, "x-sb-conversation");
         struct cache_hit hit;
         if (r->tok.cache < 0)
             cp.ttl_s = 0;
         else if (r->tok.cache > 0 && !cp.ttl_s)
             cp.ttl_s = 300;
-        if (!c->pin[0] && cache_key(&cp, r->in.client, r->in.up.kind, r->tok.id, c->upath, ub, ul,
-                                    c->cache_key)) {
+        bool cached = cp.ttl_s && !c->pin[0] && cache_route(r->in.up.kind);
+        bool sticky = r->lv.sticky && !c->pin[0] &&
+                      (r->in.up.kind == RT_GENERATE || r->in.up.kind == RT_STREAM);
+        json_t *doc = (cached || (sticky && !conv)) && ul ? json_loadb(ub, ul, 0, NULL) : NULL;
+        if (sticky)
+            (void)conv_id(r->tok.id, r->in.up.model, conv, doc, c->conv);
+        if (cached &&
+            cache_key(&cp, r->in.client, r->in.up.kind, r->tok.id, c->upath, doc, c->cache_key)) {
+            c->cache = cp;
             if (cache_get(h->store, c->cache_key, &hit) == ST_OK) {
+                json_decref(doc);
                 rc = http_cache_hit(conn, r, &hit);
                 cache_hit_done(&hit);
                 buf_done(&tr);
                 call_free(c);
                 return rc;
             }
-            c->cache = cp;
         }
+        json_decref(doc);
     }
     if (r->in.up.model[0] && !route_rest(r->in.up.kind))
         c->cap = live_model_cap(edge_live(h->edge), r->in.up.model);
-    if (r->lv.sticky && !c->pin[0] && (r->in.up.kind == RT_GENERATE || r->in.up.kind == RT_STREAM))
-        (void)conv_id(r->tok.id, r->in.up.model, http_header(conn, "x-sb-conversation"),
-                      tr.len ? tr.data : r->body.data, tr.len ? tr.len : r->body.len, c->conv);
     (void)snprintf(c->public_base, sizeof(c->public_base), "%s", r->in.base);
     (void)snprintf(c->model_asked, sizeof(c->model_asked), "%s", r->in.asked);
     c->client_kind = r->in.client;

@@ -21,38 +21,23 @@ static bool temperature_zero(const json_t *doc)
 }
 
 bool cache_key(const struct cache_policy *p, enum route_kind client, enum route_kind up,
-               const char *token_id, const char *upath, const char *body, size_t len,
-               char key[CACHE_KEY_LEN])
+               const char *token_id, const char *upath, const json_t *doc, char key[CACHE_KEY_LEN])
 {
-    json_t *doc;
     char *norm;
-    struct buf b;
     char hex[65];
     bool ok;
 
-    if (!p->ttl_s || (up != RT_GENERATE && up != RT_EMBED && up != RT_BATCH_EMBED) || !len)
+    if (!p->ttl_s || !cache_route(up) || !doc ||
+        (up == RT_GENERATE && !p->any_temp && !temperature_zero(doc)))
         return false;
-    doc = json_loadb(body, len, 0, NULL);
-    if (!doc)
-        return false;
-    if (up == RT_GENERATE && !p->any_temp && !temperature_zero(doc)) {
-        json_decref(doc);
-        return false;
-    }
     norm = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
     if (!norm)
         return false;
-    buf_init(&b, (size_t)1 << 30);
-    ok = buf_printf(&b, "%s\n%s\n%s\n", p->shared ? "*" : token_id, route_name(client), upath) ==
-             ST_OK &&
-         buf_puts(&b, norm) == ST_OK;
+    const char *parts[] = {p->shared ? "*" : token_id, route_name(client), upath, norm};
+    ok = keyid_sha256_hex_parts(parts, 4, hex, sizeof(hex));
     free(norm);
-    if (ok) {
-        keyid_sha256_hex(b.data, b.len, hex, sizeof(hex));
+    if (ok)
         (void)snprintf(key, CACHE_KEY_LEN, "cache:%s", hex);
-    }
-    buf_done(&b);
     return ok;
 }
 

@@ -9,6 +9,7 @@
 #ifndef SB_EDGE_CACHE_H
 #define SB_EDGE_CACHE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,13 +35,19 @@ struct cache_hit {
     unsigned prompt, output, thought, cached; /* the tokens it cost when it was made */
 };
 
+/** Whether answers of the upstream route up are cached at all (the non-stream ones). */
+static inline bool cache_route(enum route_kind up)
+{
+    return up == RT_GENERATE || up == RT_EMBED || up == RT_BATCH_EMBED;
+}
+
 /**
- * The key of a request (into key[CACHE_KEY_LEN]), or false when it is not cacheable: the policy
- * is off, the route is not a non-stream one, the body is not JSON, or its temperature is not 0.
+ * The key of a request whose upstream body is doc (parsed; NULL when not JSON) into
+ * key[CACHE_KEY_LEN], or false when it is not cacheable: the policy is off, the route is not one
+ * of cache_route()'s, there is no body, or its temperature is not 0.
  */
 bool cache_key(const struct cache_policy *p, enum route_kind client, enum route_kind up,
-               const char *token_id, const char *upath, const char *body, size_t len,
-               char key[CACHE_KEY_LEN]);
+               const char *token_id, const char *upath, const json_t *doc, char key[CACHE_KEY_LEN]);
 /** Read an answer: ST_OK with *hit (cache_hit_done()), ST_NOT_FOUND, ST_UNAVAILABLE. */
 enum status cache_get(struct store *s, const char *key, struct cache_hit *hit);
 void cache_hit_done(struct cache_hit *hit);

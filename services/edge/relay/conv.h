@@ -7,17 +7,18 @@
 #ifndef SB_EDGE_CONV_H
 #define SB_EDGE_CONV_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #define CONV_ID_LEN 40
 
 /**
- * The id into out[CONV_ID_LEN] for a generate request to model with upstream body[len] (Gemini
- * JSON) and the header's value (NULL: none), scoped to the client token. False when there is
- * nothing to go by (no header, no first turn).
+ * The id into out[CONV_ID_LEN] for a generate request to model with the header's value (NULL:
+ * none) or else its upstream body doc (Gemini JSON, parsed; NULL when not JSON), scoped to the
+ * client token. False when there is nothing to go by (no header, no first turn).
  */
-bool conv_id(const char *token_id, const char *model, const char *header, const char *body,
-             size_t len, char out[CONV_ID_LEN]);
+bool conv_id(const char *token_id, const char *model, const char *header, const json_t *doc,
+             char out[CONV_ID_LEN]);
 
 #endif
