@@ -13,6 +13,7 @@
 #include "lib/bus.h"
 #include "lib/clock.h"
 #include "lib/proxypick.h"
+#include "lib/xalloc.h"
 
 #include "admin.h"
 #include "admin_int.h"
@@ -107,14 +108,10 @@ static bool count_keys(struct admin_ctx *x, struct gather *g, json_int_t *total)
 void proxies_list(struct admin_ctx *x)
 {
     static const char *const subjects[] = {SUBJ_FWD_PING_ALL};
-    struct gather *g = calloc(1, sizeof(*g));
+    struct gather *g = xcalloc(1, sizeof(*g));
     json_int_t total = 0;
     json_t *list;
 
-    if (!g) {
-        admin_error(x, 503, "Out of memory.");
-        return;
-    }
     (void)bus_request_all(x->a->bus, subjects, 1, 250, 4096, on_pong, g);
     if (!count_keys(x, g, &total)) {
         free(g);

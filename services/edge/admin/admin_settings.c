@@ -136,14 +136,61 @@ void settings_get(struct admin_ctx *x)
 #define NNUMS 8 /* numeric settings */
 #define NSWS  3 /* on/off settings */
 
+/* A string map of the settings (aliases, model_key_kinds), owning its strings. */
+struct pairs {
+    char **from, **to;
+    size_t n;
+};
+
+static void pairs_clear(struct pairs *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->from[i]);
+        free(p->to[i]);
+    }
+    p->n = 0;
+}
+
+static void pairs_free(struct pairs *p)
+{
+    pairs_clear(p);
+    free(p->from);
+    free(p->to);
+}
+
+/* Room for n pairs in all (after a clear). */
+static void pairs_reserve(struct pairs *p, size_t n)
+{
+    p->from = xrealloc(p->from, (n + 1) * sizeof(char *));
+    p->to = xrealloc(p->to, (n + 1) * sizeof(char *));
+}
+
+static void pairs_add(struct pairs *p, const char *from, const char *to)
+{
+    p->from[p->n] = xstrdup(from);
+    p->to[p->n++] = xstrdup(to);
+}
+
+/* Replace the pairs with a checked JSON object's (string values). */
+static void pairs_set(struct pairs *p, json_t *obj)
+{
+    const char *from;
+    json_t *to;
+
+    pairs_clear(p);
+    pairs_reserve(p, json_object_size(obj));
+    json_object_foreach(obj, from, to)
+    {
+        pairs_add(p, from, json_string_value(to));
+    }
+}
+
 /* Working copy of the settings while a PUT is merged (owns every string). */
 struct work {
     unsigned num[NNUMS];
     char *base, *proxy, *ec, *vertex;
-    char **afrom, **ato;
-    size_t nalias;
-    char **kfrom, **kto; /* model_key_kinds */
-    size_t nkind;
+    struct pairs alias;
+    struct pairs kinds; /* model_key_kinds */
     char **hidden;
     size_t nhidden;
     char sw[NSWS][4]; /* "on", "off", or "" (the environment's) */
@@ -171,24 +218,14 @@ static void work_free(struct work *w)
     free(w->proxy);
     free(w->ec);
     free(w->vertex);
-    for (size_t i = 0; i < w->nkind; i++) {
-        free(w->kfrom[i]);
-        free(w->kto[i]);
-    }
-    free(w->kfrom);
-    free(w->kto);
+    pairs_free(&w->kinds);
+    pairs_free(&w->alias);
     for (size_t i = 0; i < w->ncap; i++)
         free(w->cfrom[i]);
     free(w->cfrom);
     free(w->caps);
-    for (size_t i = 0; i < w->nalias; i++) {
-        free(w->afrom[i]);
-        free(w->ato[i]);
-    }
     for (size_t i = 0; i < w->nhidden; i++)
         free(w->hidden[i]);
-    free(w->afrom);
-    free(w->ato);
     free(w->hidden);
 }
 
@@ -208,13 +245,9 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
     w->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;
     w->ec = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
     w->vertex = s->vertex_base_url[0] ? xstrdup(s->vertex_base_url) : NULL;
-    w->kfrom = xcalloc(s->n_model_key_kinds + 1, sizeof(char *));
-    w->kto = xcalloc(s->n_model_key_kinds + 1, sizeof(char *));
-    for (size_t i = 0; i < s->n_model_key_kinds; i++) {
-        w->kfrom[i] = xstrdup(s->model_key_kinds[i]->key);
-        w->kto[i] = xstrdup(s->model_key_kinds[i]->value);
-    }
-    w->nkind = s->n_model_key_kinds;
+    pairs_reserve(&w->kinds, s->n_model_key_kinds);
+    for (size_t i = 0; i < s->n_model_key_kinds; i++)
+        pairs_add(&w->kinds, s->model_key_kinds[i]->key, s->model_key_kinds[i]->value);
     w->cfrom = xcalloc(s->n_model_caps + 1, sizeof(char *));
     w->caps = xcalloc(s->n_model_caps + 1, sizeof(*w->caps));
     for (size_t i = 0; i < s->n_model_caps; i++) {
@@ -227,13 +260,9 @@ static void work_from(struct work *w, const Sb__V1__Settings *s)
         }
     }
     w->ncap = s->n_model_caps;
-    w->afrom = xcalloc(s->n_aliases + 1, sizeof(char *));
-    w->ato = xcalloc(s->n_aliases + 1, sizeof(char *));
-    for (size_t i = 0; i < s->n_aliases; i++) {
-        w->afrom[i] = xstrdup(s->aliases[i]->key);
-        w->ato[i] = xstrdup(s->aliases[i]->value);
-    }
-    w->nalias = s->n_aliases;
+    pairs_reserve(&w->alias, s->n_aliases);
+    for (size_t i = 0; i < s->n_aliases; i++)
+        pairs_add(&w->alias, s->aliases[i]->key, s->aliases[i]->value);
     w->hidden = xcalloc(s->n_hidden_models + 1, sizeof(char *));
     for (size_t i = 0; i < s->n_hidden_models; i++)
         w->hidden[i] = xstrdup(s->hidden_models[i]);
@@ -423,13 +452,12 @@ static bool merge(struct admin_ctx *x, struct work *w)
                                             : NULL;
             if (!json_is_null(v) && (!val || !url_ok(val, proxy, x->a->cfg->allow_http_upstream))) {
                 char msg[240];
-                (void)snprintf(msg, sizeof(msg), "%s",
-                               proxy ? "upstream_proxy must be an http(s):// or socks5:// URL, a "
-                                       "list of up to 32 (an array, or separated by commas), "
-                                       "\"none\", or null."
-                                     : "must be an https:// URL, or null (http:// only with "
-                                       "SB_ALLOW_HTTP_UPSTREAM=true).");
-                if (!proxy)
+                if (proxy)
+                    (void)snprintf(msg, sizeof(msg),
+                                   "upstream_proxy must be an http(s):// or socks5:// URL, a list "
+                                   "of up to 32 (an array, or separated by commas), \"none\", or "
+                                   "null.");
+                else
                     (void)snprintf(msg, sizeof(msg),
                                    "%s must be an https:// URL, or null (http:// only with "
                                    "SB_ALLOW_HTTP_UPSTREAM=true).",
@@ -461,18 +489,7 @@ static bool merge(struct admin_ctx *x, struct work *w)
                     return false;
                 }
             }
-            for (i = 0; i < w->nkind; i++) {
-                free(w->kfrom[i]);
-                free(w->kto[i]);
-            }
-            w->kfrom = xrealloc(w->kfrom, (json_object_size(v) + 1) * sizeof(char *));
-            w->kto = xrealloc(w->kto, (json_object_size(v) + 1) * sizeof(char *));
-            w->nkind = 0;
-            json_object_foreach(v, from, to)
-            {
-                w->kfrom[w->nkind] = xstrdup(from);
-                w->kto[w->nkind++] = xstrdup(json_string_value(to));
-            }
+            pairs_set(&w->kinds, v);
         } else if (strcmp(k, "aliases") == 0) {
             const char *from;
             json_t *to;
@@ -492,18 +509,7 @@ static bool merge(struct admin_ctx *x, struct work *w)
                     return false;
                 }
             }
-            for (i = 0; i < w->nalias; i++) {
-                free(w->afrom[i]);
-                free(w->ato[i]);
-            }
-            w->afrom = xrealloc(w->afrom, (json_object_size(v) + 1) * sizeof(char *));
-            w->ato = xrealloc(w->ato, (json_object_size(v) + 1) * sizeof(char *));
-            w->nalias = 0;
-            json_object_foreach(v, from, to)
-            {
-                w->afrom[w->nalias] = xstrdup(from);
-                w->ato[w->nalias++] = xstrdup(json_string_value(to));
-            }
+            pairs_set(&w->alias, v);
         } else if (strcmp(k, "hidden_models") == 0) {
             json_t *m;
             if (!json_is_array(v) || json_array_size(v) > MAP_MAX) {
@@ -555,10 +561,10 @@ static bool merge(struct admin_ctx *x, struct work *w)
 static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *ret_len)
 {
     Sb__V1__Settings s = SB__V1__SETTINGS__INIT;
-    Sb__V1__Settings__AliasesEntry *ents = xcalloc(w->nalias + 1, sizeof(*ents));
-    Sb__V1__Settings__AliasesEntry **eptr = xcalloc(w->nalias + 1, sizeof(*eptr));
-    Sb__V1__Settings__ModelKeyKindsEntry *kents = xcalloc(w->nkind + 1, sizeof(*kents));
-    Sb__V1__Settings__ModelKeyKindsEntry **kptr = xcalloc(w->nkind + 1, sizeof(*kptr));
+    Sb__V1__Settings__AliasesEntry *ents = xcalloc(w->alias.n + 1, sizeof(*ents));
+    Sb__V1__Settings__AliasesEntry **eptr = xcalloc(w->alias.n + 1, sizeof(*eptr));
+    Sb__V1__Settings__ModelKeyKindsEntry *kents = xcalloc(w->kinds.n + 1, sizeof(*kents));
+    Sb__V1__Settings__ModelKeyKindsEntry **kptr = xcalloc(w->kinds.n + 1, sizeof(*kptr));
     Sb__V1__Settings__ModelCapsEntry *cents = xcalloc(w->ncap + 1, sizeof(*cents));
     Sb__V1__Settings__ModelCapsEntry **cptr = xcalloc(w->ncap + 1, sizeof(*cptr));
 
@@ -577,15 +583,15 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     s.upstream_proxy = CODEC_STR(w->proxy ? w->proxy : "");
     s.error_classes = CODEC_STR(w->ec ? w->ec : "");
     s.vertex_base_url = CODEC_STR(w->vertex ? w->vertex : "");
-    for (size_t i = 0; i < w->nkind; i++) {
+    for (size_t i = 0; i < w->kinds.n; i++) {
         kents[i] =
             (Sb__V1__Settings__ModelKeyKindsEntry)SB__V1__SETTINGS__MODEL_KEY_KINDS_ENTRY__INIT;
-        kents[i].key = w->kfrom[i];
-        kents[i].value = w->kto[i];
+        kents[i].key = w->kinds.from[i];
+        kents[i].value = w->kinds.to[i];
         kptr[i] = &kents[i];
     }
     s.model_key_kinds = kptr;
-    s.n_model_key_kinds = w->nkind;
+    s.n_model_key_kinds = w->kinds.n;
     for (size_t i = 0; i < w->ncap; i++) {
         cents[i] = (Sb__V1__Settings__ModelCapsEntry)SB__V1__SETTINGS__MODEL_CAPS_ENTRY__INIT;
         cents[i].key = w->cfrom[i];
@@ -594,14 +600,14 @@ static void pack(const struct work *w, const char *who, uint8_t **ret, size_t *r
     }
     s.model_caps = cptr;
     s.n_model_caps = w->ncap;
-    for (size_t i = 0; i < w->nalias; i++) {
+    for (size_t i = 0; i < w->alias.n; i++) {
         ents[i] = (Sb__V1__Settings__AliasesEntry)SB__V1__SETTINGS__ALIASES_ENTRY__INIT;
-        ents[i].key = w->afrom[i];
-        ents[i].value = w->ato[i];
+        ents[i].key = w->alias.from[i];
+        ents[i].value = w->alias.to[i];
         eptr[i] = &ents[i];
     }
     s.aliases = eptr;
-    s.n_aliases = w->nalias;
+    s.n_aliases = w->alias.n;
     s.hidden_models = w->hidden;
     s.n_hidden_models = w->nhidden;
     s.updated_by = CODEC_STR(who);
