@@ -87,7 +87,7 @@ enum status fwd_codec_outcome_add(const struct fwd_outcome *o, struct buf *batch
 struct fwd_settings {
     char base[512];
     char vertex[512];
-    char proxy[4096];    /* a list */
+    char *proxy;         /* owned: the proxy list; NULL: none set */
     char *error_classes; /* owned; NULL: the environment's table */
 };
 

@@ -327,7 +327,8 @@ enum status fwd_codec_settings(const void *data, size_t len, struct fwd_settings
         return ST_PROTO;
     (void)snprintf(ret->base, sizeof(ret->base), "%s", s->upstream_base_url);
     (void)snprintf(ret->vertex, sizeof(ret->vertex), "%s", s->vertex_base_url);
-    (void)snprintf(ret->proxy, sizeof(ret->proxy), "%s", s->upstream_proxy);
+    /* up to 32 URLs: never cut to a buffer's size */
+    ret->proxy = s->upstream_proxy[0] ? xstrdup(s->upstream_proxy) : NULL;
     ret->error_classes = s->error_classes[0] ? xstrdup(s->error_classes) : NULL;
     sb__v1__settings__free_unpacked(s, NULL);
     return ST_OK;

@@ -894,9 +894,9 @@ static void apply_settings(struct fwd *f, const void *data, size_t len)
     f->table = t ? t : f->env_table;
     const char *base = s.base[0] ? s.base : f->cfg->base_url;
     outbound_configure(f->out, base, s.vertex[0] ? s.vertex : f->cfg->vertex_base_url,
-                       strcmp(s.proxy, "none") == 0 ? ""
-                       : s.proxy[0]                 ? s.proxy
-                                                    : (f->cfg->proxy ? f->cfg->proxy : ""));
+                       !s.proxy                       ? (f->cfg->proxy ? f->cfg->proxy : "")
+                       : strcmp(s.proxy, "none") == 0 ? ""
+                                                      : s.proxy);
     /* the proxy URLs may hold credentials: never logged */
     {
         char shown[512];
@@ -905,6 +905,7 @@ static void apply_settings(struct fwd *f, const void *data, size_t len)
                  outbound_nproxies(f->out), t ? "live" : "env");
     }
     free(s.error_classes);
+    free(s.proxy);
 }
 
 static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)

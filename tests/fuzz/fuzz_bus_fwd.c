@@ -31,7 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(reply);
         free(piece);
     }
-    if (fwd_codec_settings(data, size, &s) == ST_OK)
+    if (fwd_codec_settings(data, size, &s) == ST_OK) {
         free(s.error_classes);
+        free(s.proxy);
+    }
     return 0;
 }

@@ -3,6 +3,7 @@
 // proxy that dies gives up only its own keys, which come back when it does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { GoogleGenAI } from '@google/genai';
 import { withStack, waitUntil } from './harness.mjs';
 import { testProxy } from './testproxy.mjs';
@@ -137,6 +138,19 @@ test('outbound proxies: each key leaves through one proxy; a dead proxy moves on
       await waitUntil(async () => (await s.api('/api/proxies')).body.proxies.every((p) => p.state === 'up'), { what: 'proxy back' });
       const after = await round();
       assert.deepEqual([...after.entries()].sort(), [...first.entries()].sort());
+
+      // a long list (9 URLs of ~490 characters, credentials in them) reaches the forwarders whole
+      const long = Array.from({ length: 9 }, (_, i) => `http://u${i}:${'p'.repeat(460)}@127.0.0.1:${proxies[i % 2].port}`);
+      assert.ok(long.join(',').length > 4096);
+      assert.equal((await s.api('/api/settings', { method: 'PUT', body: { upstream_proxy: long, current_password: s.adminPassword } })).status, 200);
+      const id = (u) => `x_${createHash('sha256').update(u).digest('hex').slice(0, 12)}`;
+      await waitUntil(async () => {
+        const l = (await s.api('/api/proxies')).body.proxies;
+        return JSON.stringify(l.map((p) => p.id).sort()) === JSON.stringify(long.map(id).sort());
+      }, { what: 'all nine proxies applied' });
+      const listed9 = JSON.stringify((await s.api('/api/proxies')).body);
+      assert.ok(!listed9.includes('p'.repeat(460)), 'credentials are redacted');
+      assert.equal((await gen(s, FLASH)).status, 200);
     });
   } finally {
     for (const p of proxies) await p.stop();
