@@ -6,6 +6,7 @@
 #include "lib/bus.h"
 
 #include <nats/nats.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -44,6 +45,23 @@ struct bus {
     atomic_uint changes, reported;  /* connection changes, and those bus_state_change() told */
     atomic_bool closed;             /* the closed callback ran: no callback of cnats follows */
     struct bus *next_dead;          /* bus_free()'s list, freed by bus_shutdown() */
+    /* polled (bus_connect_polled): the owner's loop serves the socket, subscriptions are sync */
+    bool polled;
+    bus_wake_fn *wake;
+    void *wake_arg;
+    pthread_t owner;                   /* the loop's thread */
+    atomic_int fd;                     /* the attached socket, -1 when none */
+    atomic_bool want_read, want_write; /* what cnats asked the loop to poll for */
+    struct flusher *stopping;          /* bus_stop_queues()'s round trip to the server */
+};
+
+/* A polled bus's round trip to the server (PING, PONG): cnats waits for it on a thread of its
+ * own while the owner's loop serves the socket that carries it. */
+struct flusher {
+    natsConnection *nc;
+    unsigned wait_ms;
+    pthread_t thread;
+    atomic_bool done;
 };
 
 /* A closed connection's error callback can still come after its closed callback (cnats posts a
@@ -141,6 +159,56 @@ static void on_connected(natsConnection *nc, void *arg)
     atomic_store(&bus->up_since_us, clock_mono_us());
 }
 
+/* The event-loop callbacks of a polled bus: cnats calls them from any of its threads, with the
+ * connection locked, so they only record what to poll and wake the loop when it is elsewhere. */
+static void wake_owner(struct bus *bus)
+{
+    if (!pthread_equal(pthread_self(), bus->owner))
+        bus->wake(bus->wake_arg);
+}
+
+static natsStatus ev_attach(void **user, void *loop, natsConnection *nc, natsSock sock)
+{
+    struct bus *bus = loop;
+
+    (void)nc;
+    *user = bus;
+    atomic_store(&bus->fd, (int)sock);
+    atomic_store(&bus->want_read, true);
+    wake_owner(bus);
+    return NATS_OK;
+}
+
+static natsStatus ev_read(void *user, bool add)
+{
+    struct bus *bus = user;
+
+    atomic_store(&bus->want_read, add);
+    wake_owner(bus);
+    return NATS_OK;
+}
+
+static natsStatus ev_write(void *user, bool add)
+{
+    struct bus *bus = user;
+
+    atomic_store(&bus->want_write, add);
+    if (add)
+        wake_owner(bus);
+    return NATS_OK;
+}
+
+static natsStatus ev_detach(void *user)
+{
+    struct bus *bus = user;
+
+    atomic_store(&bus->fd, -1);
+    atomic_store(&bus->want_read, false);
+    atomic_store(&bus->want_write, false);
+    wake_owner(bus);
+    return NATS_OK;
+}
+
 static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const char *name,
                               struct bus *bus)
 {
@@ -168,6 +236,8 @@ static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const c
         s = natsOptions_SetReconnectedCB(o, on_reconnected, bus);
     if (s == NATS_OK)
         s = natsOptions_SetClosedCB(o, on_closed, bus);
+    if (s == NATS_OK && bus->polled)
+        s = natsOptions_SetEventLoop(o, bus, ev_attach, ev_read, ev_write, ev_detach);
     if (s == NATS_OK && cfg->user && cfg->user[0])
         s = natsOptions_SetUserInfo(o, cfg->user, cfg->password ? cfg->password : "");
     if (s == NATS_OK && cfg->tls_ca && cfg->tls_ca[0]) {
@@ -181,13 +251,14 @@ static natsStatus set_options(natsOptions *o, const struct bus_cfg *cfg, const c
     return s;
 }
 
-enum status bus_connect(const struct bus_cfg *cfg, const char *name, struct bus **ret)
+static enum status connect_bus(const struct bus_cfg *cfg, const char *name, struct bus *bus,
+                               struct bus **ret)
 {
     natsOptions *o = NULL;
-    struct bus *bus = xcalloc(1, sizeof(*bus));
     natsStatus s;
 
     (void)pthread_mutex_init(&bus->mu, NULL);
+    atomic_store(&bus->fd, -1);
     (void)snprintf(bus->inbox_pfx, sizeof(bus->inbox_pfx), "_INBOX%s%s",
                    cfg->user && cfg->user[0] ? "_" : "", cfg->user ? cfg->user : "");
     s = natsOptions_Create(&o);
@@ -204,6 +275,124 @@ enum status bus_connect(const struct bus_cfg *cfg, const char *name, struct bus 
     }
     *ret = bus;
     return ST_OK;
+}
+
+enum status bus_connect(const struct bus_cfg *cfg, const char *name, struct bus **ret)
+{
+    return connect_bus(cfg, name, xcalloc(1, sizeof(struct bus)), ret);
+}
+
+enum status bus_connect_polled(const struct bus_cfg *cfg, const char *name, bus_wake_fn *wake,
+                               void *wake_arg, struct bus **ret)
+{
+    struct bus *bus = xcalloc(1, sizeof(*bus));
+
+    bus->polled = true;
+    bus->wake = wake;
+    bus->wake_arg = wake_arg;
+    bus->owner = pthread_self();
+    return connect_bus(cfg, name, bus, ret);
+}
+
+int bus_poll_fd(struct bus *bus, short *events)
+{
+    int fd = atomic_load(&bus->fd);
+
+    /* what this turn published leaves now: the socket is nearly always writable */
+    if (fd >= 0 && atomic_load(&bus->want_write))
+        natsConnection_ProcessWriteEvent(bus->nc);
+    *events = 0;
+    if (fd < 0)
+        return -1;
+    if (atomic_load(&bus->want_read))
+        *events |= POLLIN;
+    if (atomic_load(&bus->want_write))
+        *events |= POLLOUT;
+    return fd;
+}
+
+static void serve_io(struct bus *bus, short revents)
+{
+    if (revents & (POLLIN | POLLHUP | POLLERR))
+        natsConnection_ProcessReadEvent(bus->nc);
+    if (revents & POLLOUT)
+        natsConnection_ProcessWriteEvent(bus->nc);
+}
+
+static void *flusher_main(void *arg)
+{
+    struct flusher *fl = arg;
+
+    (void)natsConnection_FlushTimeout(fl->nc, fl->wait_ms);
+    atomic_store(&fl->done, true);
+    return NULL;
+}
+
+/* Start a round trip; NULL when no thread could be had. */
+static struct flusher *flusher_start(struct bus *bus, unsigned wait_ms)
+{
+    struct flusher *fl = xcalloc(1, sizeof(*fl));
+
+    fl->nc = bus->nc;
+    fl->wait_ms = wait_ms;
+    if (pthread_create(&fl->thread, NULL, flusher_main, fl) != 0) {
+        free(fl);
+        return NULL;
+    }
+    return fl;
+}
+
+static void flusher_join(struct flusher *fl)
+{
+    if (!fl)
+        return;
+    (void)pthread_join(fl->thread, NULL);
+    free(fl);
+}
+
+/* Serve the socket on this thread until *done (or wait_ms pass). */
+static void serve_until(struct bus *bus, atomic_bool *done, unsigned wait_ms)
+{
+    int64_t deadline = nats_Now() + (int64_t)wait_ms;
+
+    for (;;) {
+        int64_t left = deadline - nats_Now();
+        short ev;
+        struct pollfd p;
+        if (atomic_load(done) || left <= 0)
+            return;
+        p.fd = bus_poll_fd(bus, &ev);
+        p.events = ev;
+        p.revents = 0;
+        if (p.fd < 0)
+            nats_Sleep(5);
+        else if (poll(&p, 1, left > 20 ? 20 : (int)left) > 0)
+            serve_io(bus, p.revents);
+    }
+}
+
+void bus_poll_serve(struct bus *bus, short revents)
+{
+    serve_io(bus, revents);
+    for (int i = 0; i < bus->nsubs; i++) {
+        int msgs = 0;
+        if (!bus->subs[i] || natsSubscription_GetPending(bus->subs[i], &msgs, NULL) != NATS_OK)
+            continue;
+        /* only what is here now: a handler's own traffic waits for the next turn */
+        while (msgs-- > 0) {
+            natsMsg *m = NULL;
+            if (natsSubscription_NextMsg(&m, bus->subs[i], 0) != NATS_OK)
+                break;
+            bus->ctx[i].fn((struct bus_msg *)m, bus->ctx[i].arg);
+        }
+    }
+}
+
+bool bus_queues_stopped(struct bus *bus)
+{
+    /* the PONG came after every message sent before the unsubscriptions, and the turn that read
+     * it handed them all over (bus_poll_serve) */
+    return !bus->stopping || atomic_load(&bus->stopping->done);
 }
 
 bool bus_connected(struct bus *bus)
@@ -269,6 +458,17 @@ void bus_stop_queues(struct bus *bus)
 {
     bool drained[MAX_SUBS] = {false};
 
+    if (bus && bus->nc && bus->polled) { /* the loop serves the drain: it must not wait here */
+        for (int i = 0; i < bus->nsubs; i++)
+            if (bus->queued[i] && bus->subs[i]) {
+                (void)natsSubscription_DrainTimeout(bus->subs[i], 2000);
+                bus->queued[i] = false;
+            }
+        if (!bus->stopping)
+            bus->stopping = flusher_start(bus, 2000);
+        return;
+    }
+
     /* a drain (not an unsubscribe) hands what is already on its way to the handler first */
     for (int i = 0; bus && bus->nc && i < bus->nsubs; i++)
         if (bus->queued[i] && bus->subs[i]) {
@@ -280,11 +480,29 @@ void bus_stop_queues(struct bus *bus)
             (void)natsSubscription_WaitForDrainCompletion(bus->subs[i], 2500);
 }
 
+/* A polled bus: write what is still buffered, serving the socket here (bounded). */
+static void flush_polled(struct bus *bus)
+{
+    for (int i = 0; i < 100 && atomic_load(&bus->want_write) && atomic_load(&bus->fd) >= 0; i++) {
+        short ev;
+        struct pollfd p;
+        p.fd = bus_poll_fd(bus, &ev);
+        p.events = POLLOUT;
+        p.revents = 0;
+        if (p.fd >= 0 && poll(&p, 1, 20) > 0)
+            serve_io(bus, p.revents);
+    }
+}
+
 void bus_free(struct bus *bus)
 {
     if (!bus)
         return;
-    if (bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED &&
+    if (bus->polled && bus->nc)
+        flush_polled(bus);
+    flusher_join(bus->stopping);
+    bus->stopping = NULL;
+    if (!bus->polled && bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED &&
         natsConnection_DrainTimeout(bus->nc, 2000) == NATS_OK) {
         /* deliver what is pending, flush what we sent; bounded */
         for (int i = 0; i < 125 && !natsConnection_IsClosed(bus->nc); i++)
@@ -338,13 +556,22 @@ enum status bus_subscribe(struct bus *bus, const char *subject, const char *queu
     ctx = &bus->ctx[bus->nsubs];
     ctx->fn = fn;
     ctx->arg = arg;
-    if (queue)
+    if (bus->polled && queue)
+        s = natsConnection_QueueSubscribeSync(&sub, bus->nc, subject, queue);
+    else if (bus->polled)
+        s = natsConnection_SubscribeSync(&sub, bus->nc, subject);
+    else if (queue)
         s = natsConnection_QueueSubscribe(&sub, bus->nc, subject, queue, on_msg, ctx);
     else
         s = natsConnection_Subscribe(&sub, bus->nc, subject, on_msg, ctx);
     if (s == NATS_OK) /* bounded: beyond it cnats drops and reports a slow consumer */
         s = natsSubscription_SetPendingLimits(sub, BUS_PENDING_MSGS, BUS_PENDING_BYTES);
-    if (s == NATS_OK) /* a round trip: once this returns, the server delivers to us */
+    if (s == NATS_OK && bus->polled) { /* the same round trip, served on this thread */
+        struct flusher *fl = flusher_start(bus, 1000);
+        if (fl)
+            serve_until(bus, &fl->done, 1100);
+        flusher_join(fl);
+    } else if (s == NATS_OK) /* a round trip: once this returns, the server delivers to us */
         (void)natsConnection_FlushTimeout(bus->nc, 1000);
     if (s != NATS_OK) {
         natsSubscription_Destroy(sub);
@@ -374,182 +601,6 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
         s = natsConnection_PublishMsg(bus->nc, m);
     natsMsg_Destroy(m);
     return from_nats(s);
-}
-
-/* The bucket's store, created when missing (file storage: settings survive a NATS restart) if
- * this user may (the provisioning step normally did it). */
-static enum status kv_store_r(struct bus *bus, const char *bucket, unsigned history,
-                              unsigned replicas, kvStore **ret)
-{
-    jsCtx *js = NULL;
-    kvConfig kc;
-    natsStatus s = natsConnection_JetStream(&js, bus->nc, NULL);
-
-    if (s == NATS_OK)
-        s = js_KeyValue(ret, js, bucket);
-    if (s == NATS_NOT_FOUND) {
-        (void)kvConfig_Init(&kc);
-        kc.Bucket = bucket;
-        kc.History = (uint8_t)(history > 64 ? 64 : history);
-        kc.StorageType = js_FileStorage;
-        kc.Replicas = replicas ? (int)replicas : 1;
-        s = js_CreateKeyValue(ret, js, &kc);
-        if (s != NATS_OK) /* another replica created it first */
-            s = js_KeyValue(ret, js, bucket);
-    }
-    jsCtx_Destroy(js);
-    return from_nats(s);
-}
-
-static enum status kv_store(struct bus *bus, const char *bucket, unsigned history, kvStore **ret)
-{
-    return kv_store_r(bus, bucket, history, 1, ret);
-}
-
-enum status bus_kv_ensure(struct bus *bus, const char *bucket, unsigned history, unsigned replicas)
-{
-    kvStore *kv = NULL;
-    enum status st = kv_store_r(bus, bucket, history, replicas, &kv);
-
-    kvStore_Destroy(kv);
-    return st;
-}
-
-enum status bus_kv_get(struct bus *bus, const char *bucket, unsigned history, const char *key,
-                       char **ret, size_t *ret_len, uint64_t *ret_rev)
-{
-    kvStore *kv = NULL;
-    kvEntry *e = NULL;
-    enum status st = kv_store(bus, bucket, history, &kv);
-    natsStatus s;
-
-    if (st != ST_OK)
-        return st;
-    s = kvStore_Get(&e, kv, key);
-    if (s == NATS_NOT_FOUND) {
-        st = ST_NOT_FOUND;
-    } else if (s != NATS_OK) {
-        st = from_nats(s);
-    } else {
-        int n = kvEntry_ValueLen(e);
-        *ret_len = n > 0 ? (size_t)n : 0;
-        *ret = xmalloc(*ret_len + 1);
-        if (*ret_len)
-            memcpy(*ret, kvEntry_Value(e), *ret_len);
-        (*ret)[*ret_len] = '\0';
-        *ret_rev = kvEntry_Revision(e);
-    }
-    kvEntry_Destroy(e);
-    kvStore_Destroy(kv);
-    return st;
-}
-
-enum status bus_kv_put(struct bus *bus, const char *bucket, unsigned history, const char *key,
-                       const void *data, size_t len, uint64_t expect_rev, uint64_t *ret_rev)
-{
-    kvStore *kv = NULL;
-    enum status st = kv_store(bus, bucket, history, &kv);
-    natsStatus s;
-
-    if (st != ST_OK)
-        return st;
-    if (len > INT32_MAX) {
-        kvStore_Destroy(kv);
-        return ST_TOO_BIG;
-    }
-    if (expect_rev)
-        s = kvStore_Update(ret_rev, kv, key, data, (int)len, expect_rev);
-    else
-        s = kvStore_Put(ret_rev, kv, key, data, (int)len);
-    kvStore_Destroy(kv);
-    if (s == NATS_ERR && expect_rev)
-        return ST_CONFLICT; /* wrong last sequence */
-    return from_nats(s);
-}
-
-/*
- * Publish data to each of subjects[n] with one fresh inbox, then pass replies to fn until it
- * returns true (ST_OK) or wait_ms pass (ST_TIMEOUT). Serves both multi-reply requests below.
- */
-static enum status gather(struct bus *bus, const char *const *subjects, size_t nsubj,
-                          const void *data, size_t len, unsigned wait_ms, bus_collect_fn *fn,
-                          void *arg)
-{
-    char inbox[160];
-    natsSubscription *sub = NULL;
-    int64_t deadline = nats_Now() + (int64_t)wait_ms;
-    enum status st = ST_TIMEOUT;
-    natsStatus s = NATS_OK;
-
-    if (len > INT32_MAX)
-        return ST_TOO_BIG;
-    if (bus_new_inbox(bus, inbox, sizeof(inbox)) != ST_OK)
-        return ST_NOMEM;
-    s = natsConnection_SubscribeSync(&sub, bus->nc, inbox);
-    for (size_t i = 0; s == NATS_OK && i < nsubj; i++)
-        s = natsConnection_PublishRequest(bus->nc, subjects[i], inbox, data, (int)len);
-    if (s != NATS_OK)
-        st = from_nats(s);
-    while (s == NATS_OK) {
-        natsMsg *m = NULL;
-        int64_t left = deadline - nats_Now();
-        bool done;
-        if (left <= 0 || natsSubscription_NextMsg(&m, sub, left) != NATS_OK)
-            break;
-        done = fn(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), arg);
-        natsMsg_Destroy(m);
-        if (done) {
-            st = ST_OK;
-            break;
-        }
-    }
-    natsSubscription_Destroy(sub);
-    return st;
-}
-
-struct count_ctx {
-    bus_reply_fn *fn;
-    void *arg;
-    size_t n, max;
-};
-
-static bool count_reply(const void *data, size_t len, void *arg)
-{
-    struct count_ctx *c = arg;
-
-    c->fn(data, len, c->arg);
-    return ++c->n >= c->max;
-}
-
-size_t bus_request_all(struct bus *bus, const char *const *subjects, size_t nsubj, unsigned wait_ms,
-                       size_t max, bus_reply_fn *fn, void *arg)
-{
-    struct count_ctx c = {fn, arg, 0, max};
-
-    if (max > 0)
-        (void)gather(bus, subjects, nsubj, "", 0, wait_ms, count_reply, &c);
-    return c.n;
-}
-
-enum status bus_request_collect(struct bus *bus, const char *subject, const void *data, size_t len,
-                                unsigned wait_ms, bus_collect_fn *fn, void *arg)
-{
-    return gather(bus, &subject, 1, data, len, wait_ms, fn, arg);
-}
-
-enum status bus_request(struct bus *bus, const char *subject, const void *data, size_t len,
-                        unsigned timeout_ms, struct bus_msg **ret)
-{
-    natsMsg *reply = NULL;
-    natsStatus s;
-
-    if (len > INT32_MAX)
-        return ST_TOO_BIG;
-    s = natsConnection_Request(&reply, bus->nc, subject, data, (int)len, (int64_t)timeout_ms);
-    if (s != NATS_OK)
-        return from_nats(s);
-    *ret = (struct bus_msg *)reply;
-    return ST_OK;
 }
 
 enum status bus_new_inbox(struct bus *bus, char *out, size_t n)

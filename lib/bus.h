@@ -1,6 +1,7 @@
 /*
  * The message bus (NATS via cnats 3.4.1). The only module that includes <nats/nats.h>.
- * Handlers run on a library thread: they must only hand the message over (queue_push) and return.
+ * Handlers run on a library thread (they must only hand the message over, queue_push, and
+ * return), or on the owner's loop for a polled bus.
  */
 #ifndef SB_BUS_H
 #define SB_BUS_H
@@ -42,6 +43,30 @@ typedef void bus_handler_fn(struct bus_msg *msg, void *arg);
  * services from reading this one's replies. Caller owns *ret.
  */
 enum status bus_connect(const struct bus_cfg *cfg, const char *name, struct bus **ret);
+/** Wakes a polled bus's loop (from any thread; must not block). */
+typedef void bus_wake_fn(void *arg);
+/**
+ * Connect like bus_connect(), but no library thread reads this connection: the calling thread's
+ * loop serves its socket (bus_poll_fd() before each poll, bus_poll_serve() after), so a message
+ * reaches its handler and a publish reaches the socket without a thread hand-off. Handlers run
+ * on that thread, inside bus_poll_serve(); cnats calls wake from its threads when the loop must
+ * look again (a reconnect, a PING to send). The blocking calls below (KV, requests) would wait
+ * for a loop that is not running: use a second, ordinary bus for them. No-responders statuses
+ * are not delivered. Caller owns *ret; it and every call on it belong to the calling thread.
+ */
+enum status bus_connect_polled(const struct bus_cfg *cfg, const char *name, bus_wake_fn *wake,
+                               void *wake_arg, struct bus **ret);
+/**
+ * Polled bus, before the loop polls: writes what was published since, then returns the socket
+ * (or -1 while there is none) and in *events the poll(2) events to wait for.
+ */
+int bus_poll_fd(struct bus *bus, short *events);
+/** Polled bus, after the poll: read or write as revents say, then run the handlers of every
+ * message that has arrived. Owner thread only. */
+void bus_poll_serve(struct bus *bus, short revents);
+/** Polled bus: true once every queue subscription bus_stop_queues() ended is known ended by the
+ * server and what reached us before has been handed to its handler (true when never stopped). */
+bool bus_queues_stopped(struct bus *bus);
 /** Wait at most wait_ms for the connection: ST_OK when connected, else ST_UNAVAILABLE. */
 enum status bus_wait_up(struct bus *bus, unsigned wait_ms);
 /** True while connected to a server (any thread). */
@@ -66,7 +91,9 @@ bool bus_state_change(struct bus *bus, char *what, size_t n);
 const char *bus_last_error(struct bus *bus);
 /**
  * Stop taking work: unsubscribe every queue-group subscription (other replicas get what comes
- * next); plain subscriptions (replies, cancels, broadcasts) stay. Owner thread only.
+ * next); plain subscriptions (replies, cancels, broadcasts) stay. Owner thread only. Waits
+ * for the drain, except on a polled bus, whose loop must go on serving until
+ * bus_queues_stopped().
  */
 void bus_stop_queues(struct bus *bus);
 /** Drain (pending messages are still delivered, then flushed) and close; NULL is a no-op. The

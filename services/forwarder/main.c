@@ -52,7 +52,7 @@ int main(void)
     char err[256], idbuf[96];
     struct classify_table *table = NULL;
     struct fwd *f = NULL;
-    struct bus *bus = NULL;
+    struct bus *bus = NULL, *hot = NULL;
     struct ops *ops = NULL;
     struct vault *vault = NULL, *previous = NULL;
     int rc = EXIT_FAILURE;
@@ -103,11 +103,20 @@ int main(void)
         rc = EXIT_SUCCESS;
         goto out;
     }
-    if (fwd_attach(f, bus) != ST_OK) {
+    if (bus_connect_polled(&cfg.bus, "forwarder", fwd_wake, f, &hot) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=nats");
+        goto out;
+    }
+    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(hot, 200), &stop_flag, bus_last_error(hot));
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
+        goto out;
+    }
+    if (fwd_attach(f, bus, hot) != ST_OK) {
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
-    ops_serve(ops, bus_ready, bus, on_metrics, f);
+    ops_serve(ops, bus_ready, hot, on_metrics, f);
     {
         char shown[512];
         cfg_redact(cfg.base_url, shown, sizeof(shown));
@@ -117,6 +126,7 @@ int main(void)
     LOG_INFO("stopping", "id=%s", cfg.id);
     rc = EXIT_SUCCESS;
 out:
+    bus_free(hot);
     bus_free(bus);
     ops_free(ops);
     fwd_free(f);

@@ -9,6 +9,7 @@
 #include "upstream.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,9 @@ struct fwd {
     const struct vault *vault;    /* the forward key */
     const struct vault *previous; /* the one being rotated out, or NULL */
     CURLM *multi;
-    struct bus *bus;
+    struct bus *bus; /* settings and broadcasts, through a library thread and q */
+    struct bus *hot; /* jobs, frames and outcomes: polled by the loop itself */
+    int draining;
     struct queue *q;
     struct job *jobs;
     struct job *dirty;
@@ -86,7 +89,7 @@ struct fwd {
     struct heap_watch heap;            /* memory back after a peak of transfers */
 };
 
-static void wake(void *arg)
+void fwd_wake(void *arg)
 {
     (void)curl_multi_wakeup(((struct fwd *)arg)->multi);
 }
@@ -108,7 +111,7 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
     }
     (void)curl_multi_setopt(f->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     (void)curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)cfg->max_conns);
-    f->q = queue_new(65536, wake, f);
+    f->q = queue_new(65536, fwd_wake, f);
     f->resend = resend_new();
     buf_init(&f->frame, 64u * 1024 * 1024);
     buf_init(&f->outcomes, 4u * 1024 * 1024);
@@ -119,6 +122,7 @@ enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *t
 }
 
 static void apply_settings(struct fwd *f, const void *data, size_t len);
+static void dispatch(struct fwd *f, struct bus_msg *msg, int draining);
 
 static void on_bus_msg(struct bus_msg *msg, void *arg)
 {
@@ -128,28 +132,37 @@ static void on_bus_msg(struct bus_msg *msg, void *arg)
         bus_msg_free(msg);
 }
 
-enum status fwd_attach(struct fwd *f, struct bus *bus)
+/* On the loop's own thread, inside bus_poll_serve(). */
+static void on_hot_msg(struct bus_msg *msg, void *arg)
+{
+    struct fwd *f = arg;
+
+    dispatch(f, msg, f->draining);
+}
+
+enum status fwd_attach(struct fwd *f, struct bus *bus, struct bus *hot)
 {
     char subj[192];
     enum status st;
 
     f->bus = bus;
-    st = bus_subscribe(bus, SUBJ_FWD, QUEUE_FORWARDER, on_bus_msg, f);
+    f->hot = hot;
+    st = bus_subscribe(hot, SUBJ_FWD, QUEUE_FORWARDER, on_hot_msg, f);
     if (st == ST_OK)
-        st = bus_subscribe(bus, SUBJ_FWD_PING, QUEUE_FORWARDER, on_bus_msg, f);
+        st = bus_subscribe(hot, SUBJ_FWD_PING, QUEUE_FORWARDER, on_hot_msg, f);
     if (st == ST_OK)
-        st = bus_subscribe(bus, SUBJ_FWD_PROBE, QUEUE_FORWARDER, on_bus_msg, f);
+        st = bus_subscribe(hot, SUBJ_FWD_PROBE, QUEUE_FORWARDER, on_hot_msg, f);
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_CANCEL "%s", f->cfg->id);
     if (st == ST_OK)
-        st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+        st = bus_subscribe(hot, subj, NULL, on_hot_msg, f);
     if (st == ST_OK)
-        st = bus_subscribe(bus, SUBJ_FWD_CANCEL_ALL, NULL, on_bus_msg, f);
+        st = bus_subscribe(hot, SUBJ_FWD_CANCEL_ALL, NULL, on_hot_msg, f);
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_BODY "%s", f->cfg->id);
     if (st == ST_OK)
-        st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+        st = bus_subscribe(hot, subj, NULL, on_hot_msg, f);
     (void)snprintf(subj, sizeof(subj), SUBJ_FWD_RESEND "%s", f->cfg->id);
     if (st == ST_OK)
-        st = bus_subscribe(bus, subj, NULL, on_bus_msg, f);
+        st = bus_subscribe(hot, subj, NULL, on_hot_msg, f);
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_SETTINGS, NULL, on_bus_msg, f);
     if (st == ST_OK)
@@ -202,7 +215,7 @@ static void flush_job(struct job *j)
     } else {
         /* kept even when the publish fails: the edge asks for it again */
         resend_keep(f->resend, j->sent, j->batch_first, j->seq, j->batch.data, j->batch.len);
-        if (bus_publish(f->bus, j->req.reply, NULL, j->batch.data, j->batch.len,
+        if (bus_publish(f->hot, j->req.reply, NULL, j->batch.data, j->batch.len,
                         j->req.request_id) != ST_OK)
             LOG_WARN("frame.publish_failed", "req=%s bytes=%zu action=keep_for_resend",
                      j->req.request_id, j->batch.len);
@@ -301,7 +314,7 @@ static void send_simple(struct fwd *f, const char *reply, const char *req_id,
     buf_reset(&f->frame);
     if (fwd_codec_batch_add(&fr, &f->frame) == ST_OK &&
         fwd_codec_batch_finish(&f->frame, f->cfg->id) == ST_OK)
-        (void)bus_publish(f->bus, reply, NULL, f->frame.data, f->frame.len, req_id);
+        (void)bus_publish(f->hot, reply, NULL, f->frame.data, f->frame.len, req_id);
 }
 
 static void job_free(struct job *j)
@@ -344,7 +357,7 @@ static void flush_outcomes(struct fwd *f)
 {
     if (!f->outcomes.len)
         return;
-    if (bus_publish(f->bus, SUBJ_KP_OUTCOME, NULL, f->outcomes.data, f->outcomes.len, NULL) !=
+    if (bus_publish(f->hot, SUBJ_KP_OUTCOME, NULL, f->outcomes.data, f->outcomes.len, NULL) !=
         ST_OK)
         LOG_WARN("outcome.publish_failed", "bytes=%zu action=drop", f->outcomes.len);
     buf_reset(&f->outcomes);
@@ -708,7 +721,7 @@ static void send_error(struct fwd *f, const struct fwd_req *req, const char *mes
     buf_reset(&f->frame);
     if (fwd_codec_batch_add(&fr, &f->frame) == ST_OK &&
         fwd_codec_batch_finish(&f->frame, f->cfg->id) == ST_OK)
-        (void)bus_publish(f->bus, req->reply, NULL, f->frame.data, f->frame.len, req->request_id);
+        (void)bus_publish(f->hot, req->reply, NULL, f->frame.data, f->frame.len, req->request_id);
 }
 
 static struct job *find_job(struct fwd *f, const char *reply)
@@ -815,7 +828,7 @@ static void publish_again(const void *batch, size_t len, void *arg)
 {
     struct replay *rp = arg;
 
-    if (bus_publish(rp->f->bus, rp->reply, NULL, batch, len, NULL) == ST_OK)
+    if (bus_publish(rp->f->hot, rp->reply, NULL, batch, len, NULL) == ST_OK)
         rp->batches++;
 }
 
@@ -845,7 +858,7 @@ static void on_resend(struct fwd *f, struct bus_msg *msg)
         buf_reset(&f->frame);
         if (fwd_codec_batch_add(&fr, &f->frame) == ST_OK &&
             fwd_codec_batch_finish(&f->frame, f->cfg->id) == ST_OK)
-            (void)bus_publish(f->bus, reply, NULL, f->frame.data, f->frame.len, NULL);
+            (void)bus_publish(f->hot, reply, NULL, f->frame.data, f->frame.len, NULL);
     }
     free(reply);
 }
@@ -929,10 +942,10 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
         size_t npx = outbound_states(f->out, px, PROXY_MAX);
         buf_init(&b, 64 * 1024);
         if (fwd_codec_pong(f->cfg->id, atomic_load(&f->njobs), px, npx, &b) == ST_OK)
-            (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, b.data, b.len, NULL);
+            (void)bus_publish(f->hot, bus_msg_reply(msg), NULL, b.data, b.len, NULL);
         buf_done(&b);
     } else if (strcmp(subj, SUBJ_FWD_PING) == 0 && bus_msg_reply(msg))
-        (void)bus_publish(f->bus, bus_msg_reply(msg), NULL, f->cfg->id, strlen(f->cfg->id), NULL);
+        (void)bus_publish(f->hot, bus_msg_reply(msg), NULL, f->cfg->id, strlen(f->cfg->id), NULL);
     bus_msg_free(msg);
 }
 
@@ -989,6 +1002,7 @@ unsigned fwd_inflight(const struct fwd *f)
 void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
 {
     uint64_t drain_until = 0, last_alive_us = 0;
+    struct curl_waitfd nats = {.fd = -1};
 
     for (;;) {
         struct bus_msg *msg;
@@ -998,6 +1012,10 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
 
         ops_beat(ops);
         BUS_LOG_CHANGES(f->bus);
+        BUS_LOG_CHANGES(f->hot);
+        /* jobs, cancels and body pieces: handled right here, as they come off the socket */
+        bus_poll_serve(f->hot, (short)((nats.revents & CURL_WAIT_POLLIN ? POLLIN : 0) |
+                                       (nats.revents & CURL_WAIT_POLLOUT ? POLLOUT : 0)));
         if (last_alive_us && clock_mono_us() - last_alive_us >= 4 * FWD_ALIVE_MS * 1000ULL)
             LOG_WARN("loop.slow",
                      "ms_since_heartbeat=%llu why=\"the edges may judge this "
@@ -1005,14 +1023,15 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
                      (unsigned long long)(clock_mono_us() - last_alive_us) / 1000);
         if (clock_mono_us() - last_alive_us >= FWD_ALIVE_MS * 1000ULL) {
             last_alive_us = clock_mono_us(); /* the edges' way to see this one die */
-            (void)bus_publish(f->bus, SUBJ_FWD_ALIVE, NULL, f->cfg->id, strlen(f->cfg->id), NULL);
+            (void)bus_publish(f->hot, SUBJ_FWD_ALIVE, NULL, f->cfg->id, strlen(f->cfg->id), NULL);
         }
         if (*stop && !drain_until) {
             drain_until = ops_drain(ops);
-            bus_stop_queues(f->bus); /* new jobs go to the other forwarders */
+            bus_stop_queues(f->hot); /* new jobs go to the other forwarders */
+            f->draining = 1;
             LOG_INFO("draining", "inflight=%u", fwd_inflight(f));
         }
-        if (drain_until && fwd_inflight(f) == 0) {
+        if (drain_until && fwd_inflight(f) == 0 && bus_queues_stopped(f->hot)) {
             flush_all(f);
             break;
         }
@@ -1045,7 +1064,12 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
             resend_expire(f->resend, now);
             if (heap_watch(&f->heap, f->njobs, now))
                 LOG_DEBUG("heap.trimmed", "inflight=%u", fwd_inflight(f));
-            (void)curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL);
+            short ev = 0;
+            nats.fd = bus_poll_fd(f->hot, &ev); /* also sends what this turn published */
+            nats.events = (unsigned short)((ev & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                                           (ev & POLLOUT ? CURL_WAIT_POLLOUT : 0));
+            nats.revents = 0;
+            (void)curl_multi_poll(f->multi, &nats, nats.fd >= 0 ? 1 : 0, wait_ms, NULL);
         }
     }
 }

@@ -38,8 +38,14 @@ struct fwd;
 enum status fwd_new(const struct fwd_config *cfg, const struct classify_table *table,
                     const struct vault *vault, const struct vault *previous, struct fwd **ret);
 void fwd_free(struct fwd *f);
-/** Connect to NATS and subscribe; messages wake the loop through curl_multi_wakeup. */
-enum status fwd_attach(struct fwd *f, struct bus *bus);
+/**
+ * Subscribe: settings and broadcasts on bus (a library thread queues them and wakes the loop),
+ * jobs, cancels and body pieces on hot, a bus polled by the loop (bus_connect_polled() with
+ * fwd_wake), which also carries every frame and outcome. Both borrowed; before fwd_run().
+ */
+enum status fwd_attach(struct fwd *f, struct bus *bus, struct bus *hot);
+/** A bus_wake_fn: wakes the loop (curl_multi_wakeup); any thread. */
+void fwd_wake(void *f);
 /**
  * Run until *stop becomes non-zero, then drain: /readyz turns 503, the queue groups are left,
  * transfers in hand finish within SB_DRAIN_S (then they end with an error frame). Beats ops.
