@@ -186,4 +186,3 @@ enum status bus_request(struct bus *bus, const char *subject, const void *data, 
     *ret = (struct bus_msg *)reply;
     return ST_OK;
 }
-

@@ -86,6 +86,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_STR("SB_PUBLIC_URL", struct edge_config, public_url, ""),
     CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
     CFG_BOOL("SB_REQUEST_EVENTS", struct edge_config, request_events, true),
+    CFG_UINT("SB_EVENTS_START_MS", struct edge_config, events_start_ms, 250, 0, 60000),
     CFG_UINT("SB_TAIL_HEARTBEAT_S", struct edge_config, tail_heartbeat_s, 15, 1, 300),
     EVENTS_CFG_FIELDS(struct edge_config),
 };

@@ -178,6 +178,7 @@ void edge_free(struct edge *e)
         idmap_each(e->calls, free_call_cb, NULL);
     idmap_free(e->calls);
     queue_free(e->q);
+    free(e->starts);
     reserve_free(e->reserve);
     buf_done(&e->scratch);
     (void)pthread_mutex_destroy(&e->alive_mu);
@@ -354,6 +355,41 @@ static void on_admit(struct edge *e, uint64_t id, const struct lim_verdict *v)
     resp_error(&e->scratch, c, 429, msg, v->retry_after_s, "token_limited");
 }
 
+/*
+ * A call's start event (the record of a call in flight, should this edge die) leaves at the end
+ * of the turn in which the client got its first byte, or once the call has waited
+ * SB_EVENTS_START_MS without one; a call that ends before either is logged by its final event
+ * alone, one event where there would be two.
+ */
+static void owe_start(struct edge *e, struct call *c)
+{
+    if (e->nstarts == e->cap_starts) {
+        e->cap_starts = e->cap_starts ? 2 * e->cap_starts : 64;
+        e->starts = xrealloc(e->starts, e->cap_starts * sizeof(*e->starts));
+    }
+    e->starts[e->nstarts++] = c->id;
+    c->start_owed = true;
+}
+
+static void send_starts(struct edge *e)
+{
+    uint64_t now = clock_mono_us(), wait = (uint64_t)e->cfg->events_start_ms * 1000;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < e->nstarts; i++) {
+        struct call *c = idmap_get(e->calls, e->starts[i]);
+        if (!c || c->state == CS_DONE || !c->start_owed)
+            continue;
+        if (c->committed || now - c->t_start_us >= wait) {
+            c->start_owed = false;
+            reqlog_start(c);
+            continue;
+        }
+        e->starts[kept++] = e->starts[i];
+    }
+    e->nstarts = kept;
+}
+
 static void on_start(struct edge *e, struct call *c)
 {
     if (idmap_put(e->calls, c->id, c) != ST_OK) {
@@ -371,16 +407,14 @@ static void on_start(struct edge *e, struct call *c)
         c->state = CS_ADMITTING;
         c->t_phase_us = clock_mono_us();
         if (limiter_admit(e->limiter, c->id, c->req_id, &c->tok, attempt_deadline_ms(c)) == ST_OK) {
-            reqlog_start(c);
+            owe_start(e, c);
             return;
         }
         LOG_WARN("limits.saturated", "req=%s action=admit", c->req_id);
     }
     attempt_lease(e, c);
-    /* the start event leaves once the call is on its way, off its path; a call answered at once
-     * is logged by its final event alone */
     if (c->state != CS_DONE)
-        reqlog_start(c);
+        owe_start(e, c);
 }
 
 static void on_client_done(struct edge *e, uint64_t id)
@@ -574,6 +608,7 @@ static bool turn(struct edge *e, int wait_ms)
         }
         free(ev);
     }
+    send_starts(e);
     timers(e);
     return true;
 }

@@ -50,6 +50,8 @@ struct edge {
     } alive[MAX_FWDS];
     size_t nalive;
     atomic_uint_least64_t msgs_dropped; /* bus messages refused by a full queue */
+    uint64_t *starts;                   /* calls whose start event is owed (send_starts) */
+    size_t nstarts, cap_starts;
 };
 
 /** Publish through the port (the bus, or a test's stand-in). */

@@ -20,9 +20,9 @@ struct bus;
  */
 void reqlog_init(struct jet_pub *pub, struct bus *bus, const char *edge_id);
 /**
- * Loop thread: the call begins. Its start event goes out at once (a plain publish the stream
- * captures, not the buffered publisher), so that a call in flight on an edge killed later is
- * still in the log: the logger marks a start never followed by its event `interrupted`.
+ * Loop thread: the call is under way. Its start event goes out at once (a plain publish the
+ * stream captures, not the buffered publisher), so that a call in flight on an edge killed later
+ * is still in the log: the logger marks a start never followed by its event `interrupted`.
  */
 void reqlog_start(struct call *c);
 /** Loop thread: an attempt starts with the lease just granted. */
