@@ -95,6 +95,14 @@ void *queue_pop(struct queue *q)
     return item;
 }
 
+void queue_kick(struct queue *q)
+{
+    uint64_t one = 1;
+
+    if (q->efd >= 0)
+        (void)!write(q->efd, &one, sizeof(one));
+}
+
 int queue_fd(const struct queue *q)
 {
     return q->efd;

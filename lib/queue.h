@@ -32,6 +32,8 @@ enum status queue_push_keep(struct queue *q, void *item, size_t keep);
 void *queue_pop(struct queue *q);
 /** The eventfd to poll for POLLIN (-1 when a wake callback is used). */
 int queue_fd(const struct queue *q);
+/** Make queue_fd() readable without an item (a queue made with an eventfd); any thread. */
+void queue_kick(struct queue *q);
 /** Clear the eventfd's readiness; call before draining with queue_pop(). */
 void queue_ack(struct queue *q);
 

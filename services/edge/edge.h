@@ -142,12 +142,26 @@ struct relay_port {
                            size_t len, const char *req_id);
     uint64_t (*up_for_us)(void *ctx, uint64_t now_mono_us);
     void (*tick)(void *ctx); /* once a loop turn; may be NULL */
-    char inbox[64];
+    /* a connection the loop polls itself (both NULL: none): its socket and wanted events
+     * (bus_poll_fd), then what poll said of it (bus_poll_serve) */
+    int (*poll_fd)(void *ctx, short *events);
+    void (*serve)(void *ctx, short revents);
+    char inbox[64];        /* frames: on the polled connection when there is one */
+    char status_inbox[64]; /* replies, pongs and "no responders" ("": inbox); same length */
 };
 
-/** New loop context on the bus (borrowed cfg and bus), subscribed to its replies and the
- *  forwarders' heartbeats. Caller owns *ret: edge_free(). */
-enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct edge **ret);
+/**
+ * New loop context on the buses (borrowed cfg, bus and hot), subscribed to its replies and the
+ * forwarders' heartbeats. Everything is published on bus; frames arrive on hot, a bus polled by
+ * the loop (bus_connect_polled() with edge_port_wake; the loop must run on its thread).
+ * Caller owns *ret: edge_free().
+ */
+enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct bus *hot,
+                     struct edge **ret);
+/** A bus_wake_fn for the polled bus (arg unused): wakes the engine edge_new() made. */
+void edge_port_wake(void *arg);
+/** Wake the loop (any thread). */
+void edge_wake(struct edge *e);
 /** New loop context on a port (copied); borrowed cfg. Caller owns *ret: edge_free(). */
 enum status edge_new_port(const struct edge_config *cfg, const struct relay_port *port,
                           struct edge **ret);

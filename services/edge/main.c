@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     struct tokens *tokens = NULL;
     struct tok_entry *env_tokens = NULL;
     size_t n_env = 0;
-    struct bus *bus = NULL;
+    struct bus *bus = NULL, *hot = NULL;
     struct edge *e = NULL;
     struct limiter *lim = NULL;
     struct store *store = NULL;
@@ -203,7 +203,17 @@ int main(int argc, char **argv)
         rc = EXIT_SUCCESS;
         goto out;
     }
-    if (edge_new(&cfg, bus, &e) != ST_OK) {
+    /* the frames' connection, read by the loop itself (this thread runs it) */
+    if (bus_connect_polled(&cfg.bus, "edge", edge_port_wake, NULL, &hot) != ST_OK) {
+        LOG_ERROR("startup.failed", "step=nats");
+        goto out;
+    }
+    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(hot, 200), &stop_flag, bus_last_error(hot));
+    if (stop_flag) {
+        rc = EXIT_SUCCESS;
+        goto out;
+    }
+    if (edge_new(&cfg, bus, hot, &e) != ST_OK) {
         LOG_ERROR("startup.failed", "step=subscribe");
         goto out;
     }
@@ -253,6 +263,7 @@ out:
             LOG_ERROR("events.lost", "count=%llu why=\"not acknowledged by JetStream before exit\"",
                       (unsigned long long)lost);
     }
+    bus_free(hot);
     bus_free(bus); /* no callback runs after this: their owners can go */
     admin_free(admin);
     limiter_free(lim);

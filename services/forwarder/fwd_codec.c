@@ -64,7 +64,7 @@ enum status fwd_codec_request(const void *data, size_t len, const char *reply, s
         return ST_INVALID;
     }
     r.request_id = xstrdup(m->request_id);
-    r.reply = xstrdup(reply ? reply : "");
+    r.reply = xstrdup(m->frames_to[0] ? m->frames_to : reply ? reply : "");
     r.lease_id = xstrdup(m->lease->lease_id);
     r.key_id = xstrdup(m->lease->key_id);
     r.project = xstrdup(m->lease->project);

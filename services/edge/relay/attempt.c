@@ -79,7 +79,7 @@ void attempt_reserve_fill(struct edge *e, const char *model)
 
     if (!n)
         return;
-    (void)snprintf(reply, sizeof(reply), "%s.0.r%u", e->port.inbox, slot);
+    (void)snprintf(reply, sizeof(reply), "%s.0.r%u", edge_status_inbox(e), slot);
     buf_reset(&e->scratch);
     /* a reserved lease outlives the longest call that may take it: keypool reaps it after */
     if (ec_reserve_request(model, n, reserve_allowance(e->reserve), RESERVE_TTL_MS, &e->scratch) ==
@@ -168,7 +168,7 @@ void attempt_lease(struct edge *e, struct call *c)
     c->accepted = false;
     c->fwd_id[0] = '\0';
     ec_lease_done(&c->lease);
-    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.l%u", e->port.inbox,
+    (void)snprintf(c->reply, sizeof(c->reply), "%s.%llu.l%u", edge_status_inbox(e),
                    (unsigned long long)c->id, c->attempt);
     const char *model = attempt_model(c);
     /* the reserve holds leases of any kind, for any project */
@@ -223,6 +223,7 @@ void attempt_pieces(struct edge *e, struct call *c)
 void attempt_forward(struct edge *e, struct call *c)
 {
     struct ec_forward f;
+    char status_reply[sizeof(c->reply)];
     bool pieces = c->body_len > PIECE_MAX;
 
     c->state = CS_FORWARDING;
@@ -257,9 +258,14 @@ void attempt_forward(struct edge *e, struct call *c)
     f.first_byte_ms = c->lv.first_byte_ms;
     f.idle_ms = c->lv.idle_ms;
     f.deadline_ms = attempt_deadline_ms(c);
+    /* frames to the inbox the loop reads itself; "no responders" comes to the publisher's */
+    (void)snprintf(status_reply, sizeof(status_reply), "%s.%llu.f%u", edge_status_inbox(e),
+                   (unsigned long long)c->id, c->attempt);
+    f.frames_to = strcmp(status_reply, c->reply) ? c->reply : NULL;
     buf_reset(&e->scratch);
     if (ec_forward_request(&f, &e->scratch) != ST_OK ||
-        edge_publish(e, SUBJ_FWD, c->reply, e->scratch.data, e->scratch.len, c->req_id) != ST_OK) {
+        edge_publish(e, SUBJ_FWD, status_reply, e->scratch.data, e->scratch.len, c->req_id) !=
+            ST_OK) {
         /* the key was not used: give it back, and lease again shortly */
         attempt_release(e, c->req_id, c->route.model, &c->lease, true);
         reqlog_attempt_end(c, 0, "bus_error");

@@ -133,6 +133,7 @@ enum status ec_forward_request(const struct ec_forward *f, struct buf *out)
     m.body_pieces = f->body_pieces;
     m.stream = f->stream;
     m.raw = f->raw;
+    m.frames_to = CODEC_STR(f->frames_to);
     m.connect_timeout_ms = f->connect_ms;
     m.first_byte_timeout_ms = f->first_byte_ms;
     m.idle_timeout_ms = f->idle_ms;

@@ -82,6 +82,7 @@ struct ec_forward {
     bool raw; /* the answer is a stream passed on as it comes (ForwardRequest.raw) */
     unsigned connect_ms, first_byte_ms, idle_ms;
     uint64_t deadline_ms;
+    const char *frames_to; /* the frames' subject, when not the message's reply (or NULL) */
 };
 
 /* The failed attempt a lease request reports (see keypool.proto LeaseRequest.failed). */

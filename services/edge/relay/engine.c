@@ -107,6 +107,11 @@ static bool forwarder_dead(struct edge *e, const char *id, uint64_t now)
     return ago != UINT64_MAX && ago > FWD_DEAD_US;
 }
 
+void edge_wake(struct edge *e)
+{
+    queue_kick(e->q);
+}
+
 void edge_deliver(struct edge *e, struct bus_msg *msg)
 {
     struct ev *ev = xmalloc(sizeof(*ev));
@@ -260,7 +265,9 @@ static void on_msg(struct edge *e, struct bus_msg *msg)
             attempt_reserve_drop(e, 0, project, model, key_id);
         return;
     }
-    if (strncmp(subj, e->port.inbox, e->inbox_len) != 0 || subj[e->inbox_len] != '.')
+    if ((strncmp(subj, e->port.inbox, e->inbox_len) != 0 &&
+         strncmp(subj, edge_status_inbox(e), e->inbox_len) != 0) ||
+        subj[e->inbox_len] != '.')
         return;
     p = subj + e->inbox_len + 1;
     dot = strchr(p, '.');
@@ -528,9 +535,9 @@ static void timers(struct edge *e)
     if (now - e->last_ping_us > PING_US) {
         char reply[96];
         e->last_ping_us = now;
-        (void)snprintf(reply, sizeof(reply), "%s.0.p", e->port.inbox);
+        (void)snprintf(reply, sizeof(reply), "%s.0.p", edge_status_inbox(e));
         (void)edge_publish(e, SUBJ_KP_PING, reply, "", 0, NULL);
-        (void)snprintf(reply, sizeof(reply), "%s.0.q", e->port.inbox);
+        (void)snprintf(reply, sizeof(reply), "%s.0.q", edge_status_inbox(e));
         (void)edge_publish(e, SUBJ_FWD_PING, reply, "", 0, NULL);
     }
     if (now - e->last_scan_us < SCAN_US)
@@ -584,11 +591,15 @@ void edge_abort_all(struct edge *e)
 /* One turn of the loop: wait up to wait_ms for events, handle them, run the timers. */
 static bool turn(struct edge *e, int wait_ms)
 {
-    struct pollfd pfd = {queue_fd(e->q), POLLIN, 0};
+    struct pollfd pfd[2] = {{queue_fd(e->q), POLLIN, 0}, {-1, 0, 0}};
     struct ev *ev;
 
-    if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+    if (e->port.poll_fd) /* also sends what the last turn published there */
+        pfd[1].fd = e->port.poll_fd(e->port.ctx, &pfd[1].events);
+    if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR)
         return false;
+    if (e->port.serve) /* its messages join the queue: handled below, in this turn */
+        e->port.serve(e->port.ctx, pfd[1].fd >= 0 ? pfd[1].revents : 0);
     queue_ack(e->q);
     while ((ev = queue_pop(e->q)) != NULL) {
         switch (ev->kind) {

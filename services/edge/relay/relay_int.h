@@ -54,6 +54,12 @@ struct edge {
     size_t nstarts, cap_starts;
 };
 
+/** Where replies, pongs and "no responders" arrive (the port's status inbox, or its inbox). */
+static inline const char *edge_status_inbox(const struct edge *e)
+{
+    return e->port.status_inbox[0] ? e->port.status_inbox : e->port.inbox;
+}
+
 /** Publish through the port (the bus, or a test's stand-in). */
 static inline enum status edge_publish(struct edge *e, const char *subject, const char *reply,
                                        const void *data, size_t len, const char *req_id)
