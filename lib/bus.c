@@ -72,6 +72,45 @@ static struct bus *dead;
 
 static atomic_bool tls_used; /* some connection of this process used TLS (bus_shutdown) */
 
+/*
+ * cnats hands every message freed to its collector thread and wakes it when idle: a thread
+ * wake-up per message. The thread of a polled bus frees messages in batches instead, at most
+ * DEFER_MAX of them, DEFER_BYTES, or DEFER_US old (bus_poll_fd() looks).
+ */
+#define DEFER_MAX   64
+#define DEFER_BYTES (4u << 20)
+#define DEFER_US    20000u
+static _Thread_local struct {
+    bool on;
+    size_t n, bytes;
+    uint64_t first_us;
+    natsMsg *m[DEFER_MAX];
+} defer;
+
+static void defer_flush(void)
+{
+    for (size_t i = 0; i < defer.n; i++)
+        natsMsg_Destroy(defer.m[i]);
+    defer.n = 0;
+    defer.bytes = 0;
+}
+
+static void msg_free(natsMsg *m)
+{
+    if (!m)
+        return;
+    if (!defer.on) {
+        natsMsg_Destroy(m);
+        return;
+    }
+    if (defer.n == DEFER_MAX || defer.bytes >= DEFER_BYTES)
+        defer_flush();
+    if (!defer.n)
+        defer.first_us = clock_mono_us();
+    defer.bytes += (size_t)natsMsg_GetDataLength(m) + 64;
+    defer.m[defer.n++] = m;
+}
+
 static enum status from_nats(natsStatus s)
 {
     switch (s) {
@@ -291,6 +330,7 @@ enum status bus_connect_polled(const struct bus_cfg *cfg, const char *name, bus_
     bus->wake = wake;
     bus->wake_arg = wake_arg;
     bus->owner = pthread_self();
+    defer.on = true;
     return connect_bus(cfg, name, bus, ret);
 }
 
@@ -298,6 +338,8 @@ int bus_poll_fd(struct bus *bus, short *events)
 {
     int fd = atomic_load(&bus->fd);
 
+    if (defer.n && clock_mono_us() - defer.first_us >= DEFER_US)
+        defer_flush();
     /* what this turn published leaves now: the socket is nearly always writable */
     if (fd >= 0 && atomic_load(&bus->want_write))
         natsConnection_ProcessWriteEvent(bus->nc);
@@ -498,6 +540,7 @@ void bus_free(struct bus *bus)
 {
     if (!bus)
         return;
+    defer_flush(); /* (this thread's) */
     if (bus->polled && bus->nc)
         flush_polled(bus);
     flusher_join(bus->stopping);
@@ -599,7 +642,7 @@ enum status bus_publish(struct bus *bus, const char *subject, const char *reply,
         s = natsMsgHeader_Set(m, "Sb-Request-Id", req_id);
     if (s == NATS_OK)
         s = natsConnection_PublishMsg(bus->nc, m);
-    natsMsg_Destroy(m);
+    msg_free(m);
     return from_nats(s);
 }
 
@@ -656,7 +699,7 @@ bool bus_msg_no_responders(const struct bus_msg *msg)
 
 void bus_msg_free(struct bus_msg *msg)
 {
-    natsMsg_Destroy((natsMsg *)msg);
+    msg_free((natsMsg *)msg);
 }
 
 enum status bus_msg_new(const char *subject, const void *data, size_t len, bool no_responders,
@@ -680,6 +723,7 @@ enum status bus_msg_new(const char *subject, const void *data, size_t len, bool 
 
 void bus_shutdown(void)
 {
+    defer_flush();
     /* with TLS, cnats 3.4's nats_Close() frees OpenSSL's compression list without clearing it,
      * and OpenSSL's own exit handler then frees it again (nats.c issue 904): leave that to exit */
     if (atomic_load(&tls_used))
