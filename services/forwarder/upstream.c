@@ -82,8 +82,10 @@ struct fwd {
     struct resend *resend;
     atomic_uint njobs; /* read by the ops thread */
     struct buf frame;
-    struct buf outcomes;  /* an OutcomeBatch for keypool, sent once per loop turn */
-    struct outbound *out; /* upstream URLs and proxies */
+    struct buf outcomes;        /* an OutcomeBatch for keypool (see report) */
+    uint64_t outcomes_since_us; /* when its first outcome came */
+    bool outcomes_urgent;       /* it holds a failure: keypool must know at once */
+    struct outbound *out;       /* upstream URLs and proxies */
     const struct classify_table *env_table;
     struct classify_table *live_table; /* from the live settings, when set */
     struct heap_watch heap;            /* memory back after a peak of transfers */
@@ -183,9 +185,10 @@ enum status fwd_attach(struct fwd *f, struct bus *bus, struct bus *hot)
     return st;
 }
 
-#define BATCH_FLUSH    (256u * 1024)
-#define ACCEPT_HOLD_US 1000u         /* well under the edge's accept timeout (seconds) */
-#define FRAME_DATA_MAX (256u * 1024) /* well under NATS's default 1 MiB max_payload */
+#define BATCH_FLUSH       (256u * 1024)
+#define ACCEPT_HOLD_US    1000u         /* well under the edge's accept timeout (seconds) */
+#define OUTCOME_LINGER_US 10000u        /* successes' outcomes wait this long for company */
+#define FRAME_DATA_MAX    (256u * 1024) /* well under NATS's default 1 MiB max_payload */
 
 /* Take the job off the list of jobs with frames to publish. */
 static void undirty(struct job *j)
@@ -282,13 +285,17 @@ static void flush_outcomes(struct fwd *f);
 
 /* Outcomes first: keypool then usually learns that a key cools before the edge, reading the
  * Error frame, asks it for the next lease. A job whose only frame is an Accepted held until
- * after `now` stays queued; returns the earliest such time (0: none). */
+ * after `now` stays queued, and so do successes' outcomes for OUTCOME_LINGER_US; returns the
+ * earliest time one of them is due (0: none). */
 static uint64_t flush_due(struct fwd *f, uint64_t now)
 {
     uint64_t next_us = 0;
     struct job *next;
 
-    flush_outcomes(f);
+    if (f->outcomes.len && !f->outcomes_urgent && now - f->outcomes_since_us < OUTCOME_LINGER_US)
+        next_us = f->outcomes_since_us + OUTCOME_LINGER_US;
+    else
+        flush_outcomes(f);
     for (struct job *j = f->dirty; j; j = next) {
         next = j->dnext;
         if (j->hold_us > now) {
@@ -361,9 +368,15 @@ static void flush_outcomes(struct fwd *f)
         ST_OK)
         LOG_WARN("outcome.publish_failed", "bytes=%zu action=drop", f->outcomes.len);
     buf_reset(&f->outcomes);
+    f->outcomes_urgent = false;
+    f->outcomes_since_us = 0;
 }
 
-/* Queue the outcome for keypool; outcomes of one loop turn travel together. */
+/*
+ * Queue the outcome for keypool. A failure leaves with the loop turn's other outcomes (cooling
+ * must not wait); a success may wait OUTCOME_LINGER_US for others, so that keypool handles
+ * one batch for many calls: it only settles the lease's token count and its open-lease tally.
+ */
 static void report(struct job *j, const struct classify_result *cr)
 {
     struct fwd *f = j->f;
@@ -376,6 +389,10 @@ static void report(struct job *j, const struct classify_result *cr)
         flush_outcomes(f);
         (void)fwd_codec_outcome_add(&o, &f->outcomes);
     }
+    if (f->outcomes.len && !f->outcomes_since_us)
+        f->outcomes_since_us = clock_mono_us();
+    if (cr->cls != EC_NONE)
+        f->outcomes_urgent = true;
 }
 
 static void flush_piece(struct job *j)

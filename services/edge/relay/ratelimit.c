@@ -70,15 +70,17 @@ static const char LUA_ADMIT[] =
     "redis.call('PEXPIRE', kd, math.max(tonumber(dayend) - now, 0) + 3600000)\n"
     "return {'ok', '0'}\n";
 
-/* ARGV: P, T, req id, admitted (1: ADMIT counted the day), prompt, output, total, day end */
+/* ARGV: P, T, req id, admitted (1: ADMIT counted the day), prompt, output, total, day end,
+ * calls (the sums of how many calls, all not admitted) */
 static const char LUA_DONE[] =
     "local P, T, rid, adm = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "local pr, out, tot, dayend = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), "
     "ARGV[8]\n"
+    "local n = tonumber(ARGV[9] or '1')\n"
     "local t = redis.call('TIME')\n"
     "local minute = math.floor(tonumber(t[1]) / 60)\n"
     "local u = P .. 'tu:' .. T\n"
-    "redis.call('HINCRBY', u, 'requests', 1)\n"
+    "redis.call('HINCRBY', u, 'requests', n)\n"
     "if pr > 0 then redis.call('HINCRBY', u, 'prompt_tokens', pr) end\n"
     "if out > 0 then redis.call('HINCRBY', u, 'output_tokens', out) end\n"
     "if tot > 0 then\n"
@@ -87,13 +89,13 @@ static const char LUA_DONE[] =
     "  redis.call('PEXPIRE', kt, 120000)\n"
     "end\n"
     "local kq = P .. 'tl:rq:' .. T .. ':' .. minute\n"
-    "redis.call('INCR', kq)\n"
+    "redis.call('INCRBY', kq, n)\n"
     "redis.call('PEXPIRE', kq, 120000)\n"
     "if adm == '1' then\n"
     "  redis.call('ZREM', P .. 'tl:con:' .. T, rid)\n"
     "else\n"
     "  local kd = P .. 'tl:rpd:' .. T .. ':' .. dayend\n"
-    "  redis.call('INCR', kd)\n"
+    "  redis.call('INCRBY', kd, n)\n"
     "  redis.call('PEXPIRE', kd, 90000000)\n"
     "end\n"
     "return 1\n";
@@ -125,6 +127,21 @@ struct item {
     uint64_t deadline_ms;
     bool admitted;
     unsigned prompt, output, total;
+    unsigned calls; /* IT_DONE: how many calls it sums (lingering ones, see struct linger) */
+};
+
+/*
+ * The usage of calls no limit admitted (tokens without limits) only feeds the counters the
+ * admin API shows: summed per token for up to LINGER_US, it costs Redis one script run for
+ * many calls instead of one each. Calls a limit admitted are counted at once (their tokens
+ * weigh on the next admission).
+ */
+#define LINGER_MAX 64
+#define LINGER_US  50000u
+struct linger {
+    struct item sum[LINGER_MAX];
+    size_t n;
+    uint64_t since_us;
 };
 
 struct limiter {
@@ -135,6 +152,7 @@ struct limiter {
     struct worker *w;
     int lua_admit, lua_done;
     bool warned;
+    struct linger linger; /* the worker thread's */
 };
 
 static void day_end(char *out, size_t n)
@@ -183,7 +201,9 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
                 v[4 + k] = a[i].s[k];
             }
             v[7] = dayend;
-            calls[i] = (struct kv_call){l->lua_done, 8, v};
+            (void)snprintf(a[i].s[3], sizeof(a[i].s[3]), "%u", it->calls ? it->calls : 1);
+            v[8] = a[i].s[3];
+            calls[i] = (struct kv_call){l->lua_done, 9, v};
         }
     }
     kv_eval_many(l->kv, n, calls, rets, sts);
@@ -213,15 +233,74 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
     free(a);
 }
 
-/* The worker's batch: admit or release, then free the items. */
+static void linger_flush(struct limiter *l)
+{
+    struct item *items[LINGER_MAX];
+
+    for (size_t i = 0; i < l->linger.n; i++)
+        items[i] = &l->linger.sum[i];
+    if (l->linger.n)
+        run_batch(l, items, l->linger.n);
+    l->linger.n = 0;
+}
+
+/* Sum an unlimited call's usage into its token's line; false when it must go at once. */
+static bool linger_add(struct limiter *l, const struct item *it)
+{
+    struct linger *g = &l->linger;
+    size_t i;
+
+    if (it->kind != IT_DONE || it->admitted)
+        return false;
+    for (i = 0; i < g->n; i++)
+        if (memcmp(g->sum[i].token_id, it->token_id, sizeof(it->token_id)) == 0)
+            break;
+    if (i == LINGER_MAX) {
+        linger_flush(l);
+        i = 0;
+    }
+    if (i == g->n) {
+        if (!g->n)
+            g->since_us = clock_mono_us();
+        g->sum[g->n++] = *it;
+        g->sum[i].calls = 0;
+        g->sum[i].prompt = g->sum[i].output = g->sum[i].total = 0;
+    }
+    g->sum[i].calls++;
+    g->sum[i].prompt += it->prompt;
+    g->sum[i].output += it->output;
+    g->sum[i].total += it->total;
+    return true;
+}
+
+/* The worker's batch: admit or release (unlimited calls' usage lingers), then free the items. */
 static void on_batch(void *ctx, void **items, size_t n)
 {
-    run_batch(ctx, (struct item **)items, n);
-    for (size_t i = 0; i < n; i++)
+    struct limiter *l = ctx;
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (linger_add(l, items[i]))
+            free(items[i]);
+        else
+            items[kept++] = items[i];
+    }
+    if (kept)
+        run_batch(l, (struct item **)items, kept);
+    for (size_t i = 0; i < kept; i++)
         free(items[i]);
 }
 
-static const struct worker_ops limiter_ops = {.batch = on_batch, .drop = free, .max_batch = BATCH};
+static void on_tick(void *ctx)
+{
+    struct limiter *l = ctx;
+
+    if (l->linger.n && clock_mono_us() - l->linger.since_us >= LINGER_US)
+        linger_flush(l);
+}
+
+static const struct worker_ops limiter_ops = {
+    .batch = on_batch, .tick = on_tick, .drop = free, .max_batch = BATCH, .tick_ms = 50};
 
 enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdict, void *ctx,
                         struct limiter **ret)
@@ -255,6 +334,7 @@ void limiter_free(struct limiter *l)
     if (!l)
         return;
     worker_stop(l->w);
+    linger_flush(l); /* (the worker has stopped: this thread is its heir) */
     kv_free(l->kv);
     free(l);
 }
