@@ -4,6 +4,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,10 @@
 
 struct vault {
     unsigned char key[32];
+    /* a context per direction with the key schedule done once (a fresh one costs a cipher
+     * fetch and a key expansion per secret); whoever holds mu uses them, others make their own */
+    pthread_mutex_t mu;
+    EVP_CIPHER_CTX *ctx[2];
 };
 
 static int hexval(char c)
@@ -48,6 +55,7 @@ enum status vault_open(const char *hex, const char *file, struct vault **ret)
     char line[256] = "";
     enum status st;
 
+    (void)pthread_mutex_init(&v->mu, NULL);
     if (hex && hex[0]) {
         st = parse_hex(hex, strlen(hex), v->key);
     } else if (file && file[0]) {
@@ -79,21 +87,48 @@ void vault_free(struct vault *v)
     if (!v)
         return;
     OPENSSL_cleanse(v->key, sizeof(v->key));
+    EVP_CIPHER_CTX_free(v->ctx[0]);
+    EVP_CIPHER_CTX_free(v->ctx[1]);
+    (void)pthread_mutex_destroy(&v->mu);
     free(v);
+}
+
+/* A context for direction enc with the vault's key set, or NULL. */
+static EVP_CIPHER_CTX *keyed_ctx(const struct vault *v, int enc)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+    if (c && !(EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
+               EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE, NULL) == 1 &&
+               EVP_CipherInit_ex(c, NULL, NULL, v->key, NULL, enc) == 1)) {
+        EVP_CIPHER_CTX_free(c);
+        c = NULL;
+    }
+    return c;
 }
 
 /* Encrypt (enc=1) or decrypt in GCM; aad = the key id. Returns the output length or -1. */
 static int gcm(const struct vault *v, int enc, const unsigned char *nonce, const char *aad,
                const unsigned char *in, int inlen, unsigned char *out, unsigned char *tag)
 {
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    struct vault *w = (struct vault *)(uintptr_t)v; /* the context cache only */
+    EVP_CIPHER_CTX *c = NULL;
+    bool shared = false;
     int len = 0, fin = 0, ok;
 
-    if (!c)
+    enc = enc ? 1 : 0;
+    if (pthread_mutex_trylock(&w->mu) == 0) {
+        if (!w->ctx[enc])
+            w->ctx[enc] = keyed_ctx(v, enc);
+        shared = w->ctx[enc] != NULL;
+        if (shared)
+            c = w->ctx[enc];
+        else
+            (void)pthread_mutex_unlock(&w->mu);
+    }
+    if (!c && !(c = keyed_ctx(v, enc)))
         return -1;
-    ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
-         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE, NULL) == 1 &&
-         EVP_CipherInit_ex(c, NULL, NULL, v->key, nonce, enc) == 1 &&
+    ok = EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, enc) == 1 &&
          EVP_CipherUpdate(c, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) == 1 &&
          EVP_CipherUpdate(c, out, &len, in, inlen) == 1;
     if (ok && !enc)
@@ -102,7 +137,10 @@ static int gcm(const struct vault *v, int enc, const unsigned char *nonce, const
         ok = EVP_CipherFinal_ex(c, out + len, &fin) == 1;
     if (ok && enc)
         ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG, tag) == 1;
-    EVP_CIPHER_CTX_free(c);
+    if (shared)
+        (void)pthread_mutex_unlock(&w->mu);
+    else
+        EVP_CIPHER_CTX_free(c);
     return ok ? len + fin : -1;
 }
 

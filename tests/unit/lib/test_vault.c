@@ -1,4 +1,5 @@
 /* Sealing secrets at rest: round trip, binding to the key id, tamper detection, bad master keys. */
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/vault.h"
@@ -32,6 +33,19 @@ static void test_round_trip(void **state)
     assert_int_equal(vault_unseal(v, "k_1", "plain", out, sizeof(out)), ST_INVALID);
     /* too small an output */
     assert_int_equal(vault_seal(v, "k_1", key, sealed, 20), ST_TOO_BIG);
+    /* the reused contexts: a refused secret leaves nothing behind for the next ones */
+    assert_int_equal(vault_unseal(v, "k_1", sealed2, out, sizeof(out)), ST_OK);
+    assert_string_equal(out, key);
+    for (int i = 0; i < 50; i++) {
+        char id[16], secret[64];
+        (void)snprintf(id, sizeof(id), "k_%d", i);
+        (void)snprintf(secret, sizeof(secret), "AIza-secret-number-%d", i);
+        assert_int_equal(vault_seal(v, id, secret, sealed, sizeof(sealed)), ST_OK);
+        assert_int_equal(vault_unseal(v, i % 2 ? id : "k_x", sealed, out, sizeof(out)),
+                         i % 2 ? ST_OK : ST_INVALID);
+        if (i % 2)
+            assert_string_equal(out, secret);
+    }
     vault_free(v);
 }
 
