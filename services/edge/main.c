@@ -194,21 +194,15 @@ int main(int argc, char **argv)
         goto out;
     }
     LOG_INFO("ops.listening", "addr=%s port=%u", cfg.ops.addr, ops_port(ops));
-    if (bus_connect(&cfg.bus, "edge", &bus) != ST_OK) {
+    /* the second connection carries the frames: the loop reads it itself (this thread runs it) */
+    if (bus_connect(&cfg.bus, "edge", &bus) != ST_OK ||
+        bus_connect_polled(&cfg.bus, "edge", edge_port_wake, NULL, &hot) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
         goto out;
     }
-    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(bus, 200), &stop_flag, bus_last_error(bus));
-    if (stop_flag) {
-        rc = EXIT_SUCCESS;
-        goto out;
-    }
-    /* the frames' connection, read by the loop itself (this thread runs it) */
-    if (bus_connect_polled(&cfg.bus, "edge", edge_port_wake, NULL, &hot) != ST_OK) {
-        LOG_ERROR("startup.failed", "step=nats");
-        goto out;
-    }
-    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(hot, 200), &stop_flag, bus_last_error(hot));
+    SIGNALS_UNTIL_UP_WHY("nats", st,
+                         bus_wait_up(bus, 200) == ST_OK ? bus_wait_up(hot, 200) : ST_UNAVAILABLE,
+                         &stop_flag, bus_last_error(bus));
     if (stop_flag) {
         rc = EXIT_SUCCESS;
         goto out;

@@ -94,20 +94,15 @@ int main(void)
     }
     if (fwd_new(&cfg, table ? table : classify_default(), vault, previous, &f) != ST_OK)
         goto out;
-    if (bus_connect(&cfg.bus, "forwarder", &bus) != ST_OK) {
+    /* the second connection carries jobs and frames: the loop reads it itself (this thread) */
+    if (bus_connect(&cfg.bus, "forwarder", &bus) != ST_OK ||
+        bus_connect_polled(&cfg.bus, "forwarder", fwd_wake, f, &hot) != ST_OK) {
         LOG_ERROR("startup.failed", "step=nats");
         goto out;
     }
-    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(bus, 200), &stop_flag, bus_last_error(bus));
-    if (stop_flag) {
-        rc = EXIT_SUCCESS;
-        goto out;
-    }
-    if (bus_connect_polled(&cfg.bus, "forwarder", fwd_wake, f, &hot) != ST_OK) {
-        LOG_ERROR("startup.failed", "step=nats");
-        goto out;
-    }
-    SIGNALS_UNTIL_UP_WHY("nats", st, bus_wait_up(hot, 200), &stop_flag, bus_last_error(hot));
+    SIGNALS_UNTIL_UP_WHY("nats", st,
+                         bus_wait_up(bus, 200) == ST_OK ? bus_wait_up(hot, 200) : ST_UNAVAILABLE,
+                         &stop_flag, bus_last_error(bus));
     if (stop_flag) {
         rc = EXIT_SUCCESS;
         goto out;

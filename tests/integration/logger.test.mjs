@@ -493,6 +493,33 @@ test('a call in flight on a killed edge is logged as interrupted; a call that ou
   }, opts({ lgrEnv: { SB_INTERRUPTED_AFTER_S: '2' } }));
 });
 
+test('a quick call is one event; a call with no byte for its client after SB_EVENTS_START_MS sends its start', async () => {
+  await withStack(KEYS, async (s) => {
+    const nc = await s.natsConnect();
+    const jsm = await nc.jetstreamManager();
+    const count = async (subj) => (await jsm.streams.info('SB_EVENTS', { subjects_filter: subj })).state.subjects?.[subj] ?? 0;
+    const starts = await count('sb.v1.events.start'), ends = await count('sb.v1.events.request');
+    for (let i = 0; i < 5; i++) assert.equal((await s.gen(FLASH, `quick call ${i}`)).status, 200);
+    await waitUntil(async () => (await count('sb.v1.events.request')) === ends + 5, { what: 'five final events' });
+    assert.equal(await count('sb.v1.events.start'), starts, 'a call answered at once sends no start event');
+
+    // a call upstream keeps waiting 4 s: its start leaves after 250 ms, so the logger marks it
+    // while it runs (as it would if its edge died), and its own event replaces the mark
+    for (const key of [KA, KB]) await s.script({ key, fault: 'latency', ms: 4000, count: 1 });
+    const pending = s.gen(FLASH, 'a slow call');
+    await waitUntil(async () => (await count('sb.v1.events.start')) === starts + 1, { tries: 40, interval: 50, what: 'its start event' });
+    let marked;
+    await waitUntil(() => (marked = s.psql("SELECT request_id FROM request_logs WHERE outcome = 'interrupted'")) !== '',
+      { tries: 100, interval: 50, what: 'the slow call marked while it runs' });
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-request-id'), marked);
+    await waitUntil(() => s.psql(`SELECT outcome || ' ' || status FROM request_logs WHERE request_id = '${marked}'`) === 'ok 200',
+      { tries: 100, interval: 100, what: 'its own event replaced the mark' });
+    await nc.close();
+  }, opts({ lgrEnv: { SB_INTERRUPTED_AFTER_S: '2' } }));
+});
+
 test('each client protocol is logged under its api and route, and statistics group by it', async () => {
   await withStack(KEYS, async (s) => {
     const json = { 'content-type': 'application/json' };

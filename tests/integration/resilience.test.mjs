@@ -24,6 +24,8 @@ test('/readyz is 200 only while a keypool and a forwarder answer', () => withSta
   const r = await s.gen(FLASH, 'x');
   assert.equal(r.status, 503, 'no forwarder: a prompt 503');
   assert.ok(Date.now() - t0 < 2000);
+  // the server's "no responders", which reaches only the connection that published the call
+  assert.equal((await r.json()).error.message, 'No forwarder is available.');
   assert.equal((await s.ops(s.edgeProc, '/healthz')).status, 200, 'the process itself is fine');
   s.forwarder({}, 'forwarder-2');
   await waitUntil(async () => (await readyz()) === 200, { tries: 60, what: 'ready again' });
