@@ -392,7 +392,8 @@ static void flusher_join(struct flusher *fl)
     free(fl);
 }
 
-/* Serve the socket on this thread until *done (or wait_ms pass). */
+/* Serve the socket on this thread until *done (NULL: until nothing is left to write) or wait_ms
+ * pass. */
 static void serve_until(struct bus *bus, atomic_bool *done, unsigned wait_ms)
 {
     int64_t deadline = nats_Now() + (int64_t)wait_ms;
@@ -401,7 +402,7 @@ static void serve_until(struct bus *bus, atomic_bool *done, unsigned wait_ms)
         int64_t left = deadline - nats_Now();
         short ev;
         struct pollfd p;
-        if (atomic_load(done) || left <= 0)
+        if ((done ? atomic_load(done) : !atomic_load(&bus->want_write)) || left <= 0)
             return;
         p.fd = bus_poll_fd(bus, &ev);
         p.events = ev;
@@ -522,27 +523,13 @@ void bus_stop_queues(struct bus *bus)
             (void)natsSubscription_WaitForDrainCompletion(bus->subs[i], 2500);
 }
 
-/* A polled bus: write what is still buffered, serving the socket here (bounded). */
-static void flush_polled(struct bus *bus)
-{
-    for (int i = 0; i < 100 && atomic_load(&bus->want_write) && atomic_load(&bus->fd) >= 0; i++) {
-        short ev;
-        struct pollfd p;
-        p.fd = bus_poll_fd(bus, &ev);
-        p.events = POLLOUT;
-        p.revents = 0;
-        if (p.fd >= 0 && poll(&p, 1, 20) > 0)
-            serve_io(bus, p.revents);
-    }
-}
-
 void bus_free(struct bus *bus)
 {
     if (!bus)
         return;
     defer_flush(); /* (this thread's) */
-    if (bus->polled && bus->nc)
-        flush_polled(bus);
+    if (bus->polled && bus->nc && atomic_load(&bus->fd) >= 0)
+        serve_until(bus, NULL, 2000); /* what is still buffered */
     flusher_join(bus->stopping);
     bus->stopping = NULL;
     if (!bus->polled && bus->nc && natsConnection_Status(bus->nc) == NATS_CONN_STATUS_CONNECTED &&

@@ -1059,7 +1059,7 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
             break;
         }
         while ((msg = queue_pop(f->q)) != NULL)
-            dispatch(f, msg, drain_until != 0);
+            dispatch(f, msg, f->draining);
         (void)curl_multi_perform(f->multi, &running);
         while ((cm = curl_multi_info_read(f->multi, &left)) != NULL) {
             if (cm->msg != CURLMSG_DONE)

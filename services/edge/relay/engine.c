@@ -375,7 +375,6 @@ static void owe_start(struct edge *e, struct call *c)
         e->starts = xrealloc(e->starts, e->cap_starts * sizeof(*e->starts));
     }
     e->starts[e->nstarts++] = c->id;
-    c->start_owed = true;
 }
 
 static void send_starts(struct edge *e)
@@ -385,10 +384,9 @@ static void send_starts(struct edge *e)
 
     for (size_t i = 0; i < e->nstarts; i++) {
         struct call *c = idmap_get(e->calls, e->starts[i]);
-        if (!c || c->state == CS_DONE || !c->start_owed)
+        if (!c || c->state == CS_DONE)
             continue;
         if (c->committed || now - c->t_start_us >= wait) {
-            c->start_owed = false;
             reqlog_start(c);
             continue;
         }

@@ -127,7 +127,7 @@ struct item {
     uint64_t deadline_ms;
     bool admitted;
     unsigned prompt, output, total;
-    unsigned calls; /* IT_DONE: how many calls it sums (lingering ones, see struct linger) */
+    unsigned calls; /* IT_DONE: how many calls it counts (more once summed, see struct linger) */
 };
 
 /*
@@ -201,7 +201,7 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
                 v[4 + k] = a[i].s[k];
             }
             v[7] = dayend;
-            (void)snprintf(a[i].s[3], sizeof(a[i].s[3]), "%u", it->calls ? it->calls : 1);
+            (void)snprintf(a[i].s[3], sizeof(a[i].s[3]), "%u", it->calls);
             v[8] = a[i].s[3];
             calls[i] = (struct kv_call){l->lua_done, 9, v};
         }
@@ -263,8 +263,7 @@ static bool linger_add(struct limiter *l, const struct item *it)
         if (!g->n)
             g->since_us = clock_mono_us();
         g->sum[g->n++] = *it;
-        g->sum[i].calls = 0;
-        g->sum[i].prompt = g->sum[i].output = g->sum[i].total = 0;
+        return true;
     }
     g->sum[i].calls++;
     g->sum[i].prompt += it->prompt;
@@ -363,6 +362,7 @@ void limiter_done(struct limiter *l, const char *req_id, const struct tok_info *
     struct item *it = xcalloc(1, sizeof(*it));
 
     it->kind = IT_DONE;
+    it->calls = 1;
     (void)snprintf(it->req_id, sizeof(it->req_id), "%s", req_id);
     memcpy(it->token_id, tok->id, sizeof(it->token_id));
     it->admitted = admitted;
