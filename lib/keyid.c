@@ -7,6 +7,18 @@
 #include <string.h>
 #include <sys/random.h>
 
+/* The 32 bytes of md as 64 lowercase hex digits and a NUL (a token is hashed on every request). */
+static void hex32(const unsigned char *md, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
 void keyid_sha256_hex(const void *data, size_t len, char *out, size_t n)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -17,9 +29,10 @@ void keyid_sha256_hex(const void *data, size_t len, char *out, size_t n)
             out[0] = '\0';
         return;
     }
-    (void)EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < mdlen && i < 32; i++)
-        (void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen >= 32)
+        hex32(md, out);
+    else
+        out[0] = '\0';
 }
 
 bool keyid_sha256_hex_parts(const char *const *parts, size_t nparts, char *out, size_t n)
@@ -37,8 +50,8 @@ bool keyid_sha256_hex_parts(const char *const *parts, size_t nparts, char *out, 
     if (n)
         out[0] = '\0';
     ok = ok && n >= 65 && mdlen >= 32;
-    for (unsigned i = 0; ok && i < 32; i++)
-        (void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+    if (ok)
+        hex32(md, out);
     return ok;
 }
 

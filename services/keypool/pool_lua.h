@@ -12,7 +12,8 @@
  *                   (a set limit wins over a learnt one)
  *   P rpm:<project>:<model>:<minute>, P tpm:...:<minute> (input tokens), P rpd:...:<day end ms>
  *                   use counters; P tokr:<model> counted/estimated tokens x1000 (calibration)
- *   P lease:<id>    "key|project|model" with a TTL; P leases ZSET "<id>|<key>" -> deadline (the
+ *   P lease:<id>    "key|project|model|minute|need|est|day end[|c]" with a TTL ("c": counted
+ *                   in the model's concurrency cap); P leases ZSET "<id>|<key>" -> deadline (the
  *                   scheduler reaps those never closed); P inflight HASH key -> open leases
  *   P daily         ZSET "<model>|<project>" -> until: pairs parked by a per-day quota
  *   P seeded        set by seeding: its absence means Redis lost the pool (keypool re-seeds)
@@ -197,18 +198,17 @@ static const char LUA_LEASE[] =
     "redis.call('ZADD', av, now, best)\n"
     "redis.call('ZADD', P .. 'pk:' .. best, now, bestkey)\n"
     "local rk = P .. 'rpm:' .. best .. ':' .. M .. ':' .. minute\n"
-    "redis.call('INCR', rk)\n"
-    "redis.call('PEXPIRE', rk, 120000)\n"
+    "if redis.call('INCR', rk) == 1 then redis.call('PEXPIRE', rk, 120000) end\n"
     "local dk = P .. 'rpd:' .. best .. ':' .. M .. ':' .. dayend\n"
-    "redis.call('INCR', dk)\n"
-    "redis.call('PEXPIRE', dk, math.floor(tonumber(dayend) - now) + 3600000)\n"
+    "if redis.call('INCR', dk) == 1 then\n"
+    "  redis.call('PEXPIRE', dk, math.floor(tonumber(dayend) - now) + 3600000)\n"
+    "end\n"
     "if need > 0 then\n"
     "  local tk = P .. 'tpm:' .. best .. ':' .. M .. ':' .. minute\n"
-    "  redis.call('INCRBY', tk, need)\n"
-    "  redis.call('PEXPIRE', tk, 120000)\n"
+    "  if redis.call('INCRBY', tk, need) == need then redis.call('PEXPIRE', tk, 120000) end\n"
     "end\n"
     "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M .. '|' .. minute "
-    ".. '|' .. need .. '|' .. est .. '|' .. dayend, 'PX', ttl)\n"
+    ".. '|' .. need .. '|' .. est .. '|' .. dayend .. (cap > 0 and '|c' or ''), 'PX', ttl)\n"
     "redis.call('ZADD', P .. 'leases', now + ttl, lid .. '|' .. bestkey)\n"
     "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
     "if conv ~= '' then redis.call('SET', P .. 'conv:' .. conv, best, 'PX', 3600000) end\n"
@@ -241,7 +241,7 @@ static const char LUA_OUTCOME[] =
     "  local f = {}\n"
     "  for x in string.gmatch(rec, '[^|]+') do f[#f + 1] = x end\n"
     "  local lmin, est = f[4], tonumber(f[6] or '0')\n"
-    "  if f[3] then redis.call('ZREM', P .. 'capl:' .. f[3], lid) end\n"
+    "  if f[8] == 'c' then redis.call('ZREM', P .. 'capl:' .. f[3], lid) end\n"
     "  need = tonumber(f[5] or '0') or 0\n"
     "  if act == 'unused' and lmin then\n"
     "    local pre = ':' .. f[2] .. ':' .. f[3] .. ':'\n"

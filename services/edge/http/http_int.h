@@ -58,6 +58,7 @@ struct http_req {
     struct ingress in;           /* what it becomes upstream */
     bool model_checked;          /* in.up.model is resolved and allowed */
     const char *token;           /* the client token (MHD's copy) */
+    char token_digest[TOK_DIGEST_LEN];
     struct tok_info tok;
     /* after the hand-over */
     struct pipe *pipe;

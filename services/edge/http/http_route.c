@@ -100,14 +100,14 @@ static void answer_overloaded(struct pipe *p, const char *message)
  * Alias and hidden-model resolution into model[n] (false: unknown or hidden), then the token's
  * model allow-list, which may name the alias or its target.
  */
-static bool check_model(struct http *h, const char *token, const char *want, char *model, size_t n,
+static bool check_model(struct http *h, const char *digest, const char *want, char *model, size_t n,
                         struct tok_info *tok, enum tok_verdict *tv)
 {
     if (!live_model(edge_live(h->edge), want, model, n))
         return false;
-    *tv = tokens_check(h->tokens, token, want, (int64_t)clock_now_ms(), tok);
+    *tv = tokens_check(h->tokens, digest, want, (int64_t)clock_now_ms(), tok);
     if (*tv == TOK_MODEL && strcmp(want, model) != 0)
-        *tv = tokens_check(h->tokens, token, model, (int64_t)clock_now_ms(), tok);
+        *tv = tokens_check(h->tokens, digest, model, (int64_t)clock_now_ms(), tok);
     return true;
 }
 
@@ -120,7 +120,8 @@ static bool model_allowed(struct http *h, struct http_req *r)
     char want[sizeof(r->in.up.model)]; /* the name before aliases: the allow-list may use it */
 
     memcpy(want, r->in.up.model, sizeof(want));
-    if (!check_model(h, r->token, want, r->in.up.model, sizeof(r->in.up.model), &r->tok, &tv)) {
+    if (!check_model(h, r->token_digest, want, r->in.up.model, sizeof(r->in.up.model), &r->tok,
+                     &tv)) {
         r->proto->no_model(&r->in, &err);
         http_deny_err(r, &err);
         return false;
@@ -171,7 +172,8 @@ void http_check_headers(struct http *h, struct MHD_Connection *conn, const char 
         return;
     }
     /* the token itself first: an unknown client learns nothing about models */
-    tv = tokens_check(h->tokens, r->token, NULL, (int64_t)clock_now_ms(), &r->tok);
+    tokens_digest(r->token, r->token_digest);
+    tv = tokens_check(h->tokens, r->token_digest, NULL, (int64_t)clock_now_ms(), &r->tok);
     if (tv != TOK_OK) {
         http_deny(r, 401, verdict_text[tv]);
         return;

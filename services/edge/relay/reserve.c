@@ -20,6 +20,9 @@ struct model_res {
     struct held h[RESERVE_MAX];
     size_t n;
     uint64_t asked_us; /* an ask is out since (0: none) */
+    unsigned asked;    /* leases the ask that is out asked for */
+    unsigned want;     /* leases to hold: the target, doubled while calls find none left */
+    bool missed;       /* a call found none since the last ask */
 };
 
 struct reserve {
@@ -71,8 +74,12 @@ bool reserve_take(struct reserve *r, const char *model, unsigned est, struct ec_
 {
     struct model_res *m;
 
-    if (!reserve_on(r) || est > r->allowance || !(m = find(r, model)) || m->n == 0)
+    if (!reserve_on(r) || est > r->allowance || !(m = find(r, model)))
         return false;
+    if (m->n == 0) {
+        m->missed = true; /* demand outruns the reserve: the next ask holds more */
+        return false;
+    }
     *ret = m->h[0].lease; /* the oldest first: least-recently-used order, as keypool chose */
     memmove(&m->h[0], &m->h[1], (m->n - 1) * sizeof(m->h[0]));
     m->n--;
@@ -90,12 +97,18 @@ unsigned reserve_want(struct reserve *r, const char *model, uint64_t now_us, uns
             return 0;
         m = &r->m[r->nm++];
         (void)snprintf(m->model, sizeof(m->model), "%s", model);
+        m->want = r->target;
     }
-    if ((m->asked_us && now_us - m->asked_us < ASK_TIMEOUT_US) || m->n > r->target / 2)
+    if (m->missed && !(m->asked_us && now_us - m->asked_us < ASK_TIMEOUT_US)) {
+        m->want = m->want * 2 < RESERVE_MAX ? m->want * 2 : RESERVE_MAX;
+        m->missed = false;
+    }
+    if ((m->asked_us && now_us - m->asked_us < ASK_TIMEOUT_US) || m->n > m->want / 2)
         return 0;
     m->asked_us = now_us ? now_us : 1;
+    m->asked = m->want - (unsigned)m->n;
     *ret_slot = (unsigned)(m - r->m);
-    return r->target - (unsigned)m->n;
+    return m->asked;
 }
 
 const char *reserve_model(const struct reserve *r, unsigned slot)
@@ -113,6 +126,8 @@ size_t reserve_add(struct reserve *r, unsigned slot, struct ec_lease *leases, si
         return n;
     m = &r->m[slot];
     m->asked_us = 0;
+    if (n < m->asked) /* the pool had no more: asking for more only costs it scripts */
+        m->want = r->target;
     for (; took < n && m->n < RESERVE_MAX; took++) {
         m->h[m->n].lease = leases[took];
         m->h[m->n].got_us = now;
@@ -148,6 +163,8 @@ size_t reserve_drop(struct reserve *r, uint64_t now_us, const char *project, con
                 m->h[kept++] = *h;
             }
         }
+        if (now_us && kept < m->n && m->want > r->target) /* unused: demand fell */
+            m->want = m->want / 2 > r->target ? m->want / 2 : r->target;
         m->n = kept;
     }
     return n;

@@ -3,7 +3,9 @@
  * against every limit as they are granted, so most calls start without a keypool round trip.
  * A reserved lease serves one call whose input-token estimate fits its allowance; one held
  * longer than the hold time, or of a key or (project, model) that stopped being usable, is
- * handed back (keypool returns its counts). Loop thread only; no I/O here (the engine asks and
+ * handed back (keypool returns its counts). While calls find a model's reserve empty, it grows
+ * (doubling up to RESERVE_MAX); leases that age unused, or an ask the pool could not fill,
+ * bring it back toward the target. Loop thread only; no I/O here (the engine asks and
  * hands back).
  */
 #ifndef SB_EDGE_RESERVE_H
@@ -16,12 +18,14 @@
 #include "edge_codec.h"
 
 #define RESERVE_MODELS 32 /* models with a reserve */
-#define RESERVE_MAX    32 /* leases held per model */
+#define RESERVE_MAX                                                                                \
+    64 /* leases held per model (SB_LEASE_RESERVE is at most 32; demand doubles it) */
 
 struct reserve;
 
-/** New reserve: `target` leases per model (0: off), each good for `allowance` tokens, handed
- *  back after hold_ms. Caller owns it: reserve_free() (hand back what it holds first). */
+/** New reserve: `target` leases per model (0: off; more under demand), each good for `allowance`
+ * tokens, handed back after hold_ms. Caller owns it: reserve_free() (hand back what it holds
+ * first). */
 struct reserve *reserve_new(unsigned target, unsigned allowance, unsigned hold_ms);
 void reserve_free(struct reserve *r);
 /** True when reserves are on. */
@@ -34,8 +38,9 @@ unsigned reserve_allowance(const struct reserve *r);
  */
 bool reserve_take(struct reserve *r, const char *model, unsigned est, struct ec_lease *ret);
 /**
- * How many leases to ask for `model` now (0: enough held, or an ask is out), and its slot for
- * the reply subject; marks the ask as out. ST_NOT_FOUND-like 0 when the table is full.
+ * How many leases to ask for `model` now (0: more than half of what it should hold is held, or
+ * an ask is out), and its slot for the reply subject; marks the ask as out. ST_NOT_FOUND-like 0
+ * when the table is full.
  */
 unsigned reserve_want(struct reserve *r, const char *model, uint64_t now_us, unsigned *ret_slot);
 /** The reply to the ask of slot `slot`: leases[n] are added (ownership moves; beyond the room,

@@ -87,7 +87,14 @@ static bool model_allowed(const char *models, const char *model)
     return strstr(models, needle) != NULL;
 }
 
-enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *model,
+void tokens_digest(const char *token, char *out)
+{
+    out[0] = '\0';
+    if (token && *token && strlen(token) <= 4096)
+        keyid_sha256_hex(token, strlen(token), out, TOK_DIGEST_LEN);
+}
+
+enum tok_verdict tokens_check(struct tokens *t, const char *digest, const char *model,
                               int64_t now_ms, struct tok_info *ret)
 {
     struct tok_entry key = {0};
@@ -97,9 +104,9 @@ enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *m
     struct snap_ref *ref;
     enum tok_verdict v;
 
-    if (!token || !*token || strlen(token) > 4096)
+    if (!digest[0] || strlen(digest) >= sizeof(key.digest))
         return TOK_UNKNOWN;
-    keyid_sha256_hex(token, strlen(token), key.digest, sizeof(key.digest));
+    memcpy(key.digest, digest, strlen(digest) + 1);
     ref = snap_get(t->snap, &val);
     tab = val;
     e = tab && tab->n ? bsearch(&key, tab->v, tab->n, sizeof(*tab->v), cmp) : NULL;

@@ -46,11 +46,15 @@ struct tokens *tokens_new(void);
 void tokens_free(struct tokens *t);
 /** Replace the table with v[n] (ownership moves in; sorted here). Any thread. */
 void tokens_set_take(struct tokens *t, struct tok_entry *v, size_t n);
+#define TOK_DIGEST_LEN 65 /* hex SHA-256 and its NUL */
+/** The digest a token is looked up by, into out[TOK_DIGEST_LEN]; "" for no token or a huge one
+ * (over 4 KiB): such a digest is unknown. Hashed once per request, checked as often as needed. */
+void tokens_digest(const char *token, char *out);
 /**
- * Check `token` for `model` (NULL: a route without a model) at now_ms; on TOK_OK fills *ret.
- * Thread-safe.
+ * Check the token of `digest` (tokens_digest) for `model` (NULL: a route without a model) at
+ * now_ms; on TOK_OK fills *ret. Thread-safe.
  */
-enum tok_verdict tokens_check(struct tokens *t, const char *token, const char *model,
+enum tok_verdict tokens_check(struct tokens *t, const char *digest, const char *model,
                               int64_t now_ms, struct tok_info *ret);
 /* How fresh the table is: a revocation reaches the edge only through a reload. */
 struct tok_health {

@@ -130,13 +130,71 @@ static void test_room(void **state)
     reserve_free(r);
 }
 
+/* Grant k fresh leases to slot; all must fit. */
+static void give(struct reserve *r, unsigned slot, size_t k)
+{
+    struct ec_lease got[RESERVE_MAX];
+    char id[16];
+
+    for (size_t i = 0; i < k; i++) {
+        (void)snprintf(id, sizeof(id), "g%zu", i);
+        got[i] = lease(id, "ka", "pa");
+    }
+    assert_int_equal(reserve_add(r, slot, got, k), 0);
+}
+
+/* Take k leases of m (all there), then find none: a miss. */
+static void use_up(struct reserve *r, size_t k)
+{
+    struct ec_lease l;
+
+    for (size_t i = 0; i < k; i++) {
+        assert_true(reserve_take(r, "m", 0, &l));
+        ec_lease_done(&l);
+    }
+    assert_false(reserve_take(r, "m", 0, &l));
+}
+
+/* Calls that find the reserve empty make it grow, doubling up to RESERVE_MAX; an ask the pool
+ * could not fill brings it back to the target at once, leases aging unused halve it. */
+static void test_grow(void **state)
+{
+    (void)state;
+    struct reserve *r = reserve_new(4, 100, 50);
+    struct ec_lease out[RESERVE_MAX];
+    const char *models[RESERVE_MAX];
+    unsigned slot = 0, want = 4;
+    uint64_t t = 1;
+
+    assert_int_equal(reserve_want(r, "m", t++, &slot), 4);
+    give(r, slot, 4);
+    for (; want < RESERVE_MAX; want *= 2) {
+        use_up(r, want);
+        assert_int_equal(reserve_want(r, "m", t++, &slot), want * 2);
+        give(r, slot, want * 2);
+    }
+    use_up(r, RESERVE_MAX);
+    assert_int_equal(reserve_want(r, "m", t++, &slot), RESERVE_MAX); /* no further */
+    give(r, slot, 3);                                      /* short: the pool has no more for now */
+    assert_int_equal(reserve_want(r, "m", t++, &slot), 0); /* 3 held of 4 */
+    use_up(r, 3);
+    assert_int_equal(reserve_want(r, "m", t++, &slot), 8); /* the miss doubles 4 again */
+    give(r, slot, 8);
+    /* held past the hold time, unused: back to keypool, and the reserve halves */
+    assert_int_equal(
+        reserve_drop(r, clock_mono_us() + 60000, NULL, NULL, NULL, out, models, RESERVE_MAX), 8);
+    done(out, 8);
+    assert_int_equal(reserve_want(r, "m", t++, &slot), 4);
+    give(r, slot, 4);
+    reserve_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_off),
-        cmocka_unit_test(test_ask_and_take),
-        cmocka_unit_test(test_drop),
-        cmocka_unit_test(test_room),
+        cmocka_unit_test(test_off),  cmocka_unit_test(test_ask_and_take),
+        cmocka_unit_test(test_drop), cmocka_unit_test(test_room),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -407,6 +407,19 @@ static long tokens_used(const char *project, uint64_t now)
     return (long)v;
 }
 
+/* Milliseconds until `key` expires; 0 when it never does or does not exist (PTTL's -1, -2). */
+static uint64_t pttl(const char *key)
+{
+    struct kv_strs out;
+    uint64_t v = 0;
+    const char *cmd[] = {"PTTL", key};
+    assert_int_equal(kv_command(kv, 2, cmd, &out), ST_OK);
+    assert_true(out.n == 1);
+    if (out.items[0][0] != '-')
+        assert_int_equal(parse_u64(out.items[0], 0, 1u << 30, &v), ST_OK);
+    return v;
+}
+
 /* Input tokens per minute: a prompt goes only where the minute's budget has room for it; the
  * rest of a budget still takes smaller prompts; with no room anywhere, 429 until the minute
  * ends. */
@@ -425,6 +438,12 @@ static void test_token_budget(void **state)
     assert_int_equal(l.retry_after_ms, (now / 60000 + 1) * 60000);
     assert_string_equal(lease_tokens(now + 4, 300).project, "pa"); /* 600 + 300 fit */
     assert_int_equal(tokens_used("pa", now), 900);
+    /* every use counter expires, however many leases counted in it (its first one set that) */
+    char rk[96], tk[96];
+    (void)snprintf(rk, sizeof(rk), "sb:rpm:pa:m:%llu", (unsigned long long)(now / 60000));
+    (void)snprintf(tk, sizeof(tk), "sb:tpm:pa:m:%llu", (unsigned long long)(now / 60000));
+    assert_true(pttl(rk) > 60000 && pttl(rk) <= 120000);
+    assert_true(pttl(tk) > 60000 && pttl(tk) <= 120000);
     /* nothing was cooled: the next minute every budget is whole again */
     assert_int_equal(lease_tokens(now + 60000, 900).result, KP_LEASE_OK);
 }
