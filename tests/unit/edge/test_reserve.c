@@ -116,7 +116,7 @@ static void test_room(void **state)
     struct reserve *r = reserve_new(RESERVE_MAX, 100, 1000);
     struct ec_lease got[RESERVE_MAX + 2];
     unsigned slot = 0;
-    char id[16];
+    char id[32];
 
     for (size_t i = 0; i < RESERVE_MAX + 2; i++) {
         (void)snprintf(id, sizeof(id), "l%zu", i);
@@ -135,7 +135,7 @@ static void test_room(void **state)
 static void give(struct reserve *r, unsigned slot, size_t k)
 {
     struct ec_lease got[RESERVE_MAX];
-    char id[16];
+    char id[32];
 
     for (size_t i = 0; i < k; i++) {
         (void)snprintf(id, sizeof(id), "g%zu", i);
