@@ -28,7 +28,7 @@
 #include "proto/subjects.h"
 
 #define SEALED_MAX  2048
-#define RESERVE_MAX 64 /* leases in one reserve (the edge's RESERVE_MAX) */
+#define RESERVE_MAX 128 /* leases in one reserve (the edge's RESERVE_MAX) */
 
 static const struct vault *bus_vault; /* SB_FORWARD_KEY: set once before the loop starts */
 static struct bus *changed_bus;       /* PoolChanged broadcasts: set once before the loop */

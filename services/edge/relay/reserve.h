@@ -17,9 +17,8 @@
 
 #include "edge_codec.h"
 
-#define RESERVE_MODELS 32 /* models with a reserve */
-#define RESERVE_MAX                                                                                \
-    64 /* leases held per model (SB_LEASE_RESERVE is at most 32; demand doubles it) */
+#define RESERVE_MODELS 32  /* models with a reserve */
+#define RESERVE_MAX    128 /* leases held per model (grown by demand; SB_LEASE_RESERVE <= 32) */
 
 struct reserve;
 
