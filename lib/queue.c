@@ -57,7 +57,7 @@ enum status queue_push(struct queue *q, void *item)
     return queue_push_keep(q, item, 0);
 }
 
-enum status queue_push_keep(struct queue *q, void *item, size_t keep)
+static enum status push(struct queue *q, void *item, size_t keep, bool wake)
 {
     bool was_empty;
 
@@ -70,8 +70,8 @@ enum status queue_push_keep(struct queue *q, void *item, size_t keep)
     was_empty = q->count == 0;
     q->count++;
     (void)pthread_mutex_unlock(&q->mu);
-    if (!was_empty)
-        return ST_OK; /* the consumer was already woken for the first item */
+    if (!was_empty || !wake)
+        return ST_OK; /* the consumer was already woken for the first item, or drains anyway */
     if (q->wake) {
         q->wake(q->wake_arg);
     } else {
@@ -79,6 +79,16 @@ enum status queue_push_keep(struct queue *q, void *item, size_t keep)
         (void)!write(q->efd, &one, sizeof(one));
     }
     return ST_OK;
+}
+
+enum status queue_push_keep(struct queue *q, void *item, size_t keep)
+{
+    return push(q, item, keep, true);
+}
+
+enum status queue_push_owner(struct queue *q, void *item, size_t keep)
+{
+    return push(q, item, keep, false);
 }
 
 void *queue_pop(struct queue *q)

@@ -28,6 +28,11 @@ enum status queue_push(struct queue *q, void *item);
  * that can come in floods leaves room for the items that must never be refused.
  */
 enum status queue_push_keep(struct queue *q, void *item, size_t keep);
+/**
+ * queue_push_keep() from the consumer's own thread, between its wait and its drain: no wake-up
+ * (two system calls saved), since the items are popped before it waits again.
+ */
+enum status queue_push_owner(struct queue *q, void *item, size_t keep);
 /** Pop the oldest item, or NULL when empty. Consumer thread only. */
 void *queue_pop(struct queue *q);
 /** The eventfd to poll for POLLIN (-1 when a wake callback is used). */

@@ -112,16 +112,22 @@ void edge_wake(struct edge *e)
     queue_kick(e->q);
 }
 
+/* True on the loop's thread while it reads its polled bus: what arrives is handled in the same
+ * turn, so it joins the queue without waking it. */
+static _Thread_local bool serving;
+
 void edge_deliver(struct edge *e, struct bus_msg *msg)
 {
     struct ev *ev = xmalloc(sizeof(*ev));
+    enum status st;
 
     ev->kind = EV_MSG;
     ev->msg = msg;
     ev->call = NULL;
     ev->id = 0;
     /* a flood of frames must never crowd out a call's start, admission or end */
-    if (queue_push_keep(e->q, ev, e->keep) != ST_OK) {
+    st = serving ? queue_push_owner(e->q, ev, e->keep) : queue_push_keep(e->q, ev, e->keep);
+    if (st != ST_OK) {
         atomic_fetch_add(&e->msgs_dropped, 1);
         bus_msg_free(msg);
         free(ev);
@@ -596,9 +602,13 @@ static bool turn(struct edge *e, int wait_ms)
         pfd[1].fd = e->port.poll_fd(e->port.ctx, &pfd[1].events);
     if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR)
         return false;
-    if (e->port.serve) /* its messages join the queue: handled below, in this turn */
+    if (e->port.serve) { /* its messages join the queue: handled below, in this turn */
+        serving = true;
         e->port.serve(e->port.ctx, pfd[1].fd >= 0 ? pfd[1].revents : 0);
-    queue_ack(e->q);
+        serving = false;
+    }
+    if (pfd[0].revents & POLLIN) /* else nothing was signalled before the poll returned */
+        queue_ack(e->q);
     while ((ev = queue_pop(e->q)) != NULL) {
         switch (ev->kind) {
         case EV_START:
