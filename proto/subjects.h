@@ -34,6 +34,7 @@
 #define QUEUE_SCHED       "scheduler"
 #define SCHED_DURABLE     "scheduler" /* key events, read by the leader */
 /* The durable consumers' settings, made by the provisioning step (services/provision) */
+#define LEASE_RESERVE_MAX        128   /* leases one LeaseRequest may ask for: a reserve's top-up */
 #define LOGGER_MAX_ACK_PENDING   20000 /* events in flight per durable, all replicas together */
 #define SCHED_ACK_WAIT_S         30
 #define SCHED_MAX_ACK_PENDING    1000

@@ -27,8 +27,7 @@
 #include "proto/keypool.pb-c.h"
 #include "proto/subjects.h"
 
-#define SEALED_MAX  2048
-#define RESERVE_MAX 128 /* leases in one reserve (the edge's RESERVE_MAX) */
+#define SEALED_MAX 2048
 
 static const struct vault *bus_vault; /* SB_FORWARD_KEY: set once before the loop starts */
 static struct bus *changed_bus;       /* PoolChanged broadcasts: set once before the loop */
@@ -93,7 +92,7 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
 {
     Sb__V1__LeaseReply reply = SB__V1__LEASE_REPLY__INIT;
     Sb__V1__Lease lease;
-    Sb__V1__Lease rl[RESERVE_MAX], *rp[RESERVE_MAX];
+    Sb__V1__Lease rl[LEASE_RESERVE_MAX], *rp[LEASE_RESERVE_MAX];
     char sealed[SEALED_MAX], (*rs)[SEALED_MAX] = NULL;
     enum status pst;
 
@@ -323,7 +322,8 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
             sl->lr = sb__v1__lease_request__unpack(NULL, items[i].len, items[i].data);
             total += sl->lr ? 1 + (sl->lr->failed != NULL) : 0;
             if (sl->lr && sl->lr->count > 1) {
-                sl->nmore = (sl->lr->count < RESERVE_MAX ? sl->lr->count : RESERVE_MAX) - 1;
+                sl->nmore =
+                    (sl->lr->count < LEASE_RESERVE_MAX ? sl->lr->count : LEASE_RESERVE_MAX) - 1;
                 sl->more = xcalloc(sl->nmore, sizeof(*sl->more));
                 total += sl->nmore;
             }
@@ -386,7 +386,7 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
             if (st == ST_NOT_FOUND && !sl->nmore) {
                 items[i].need_reload = true;
             } else {
-                struct kp_lease more[RESERVE_MAX];
+                struct kp_lease more[LEASE_RESERVE_MAX];
                 size_t nm = 0;
                 for (size_t k = 0; k < sl->nmore; k++)
                     if (sts[sl->first_call + 1 + k] == ST_OK &&

@@ -99,11 +99,13 @@ unsigned reserve_want(struct reserve *r, const char *model, uint64_t now_us, uns
         (void)snprintf(m->model, sizeof(m->model), "%s", model);
         m->want = r->target;
     }
-    if (m->missed && !(m->asked_us && now_us - m->asked_us < ASK_TIMEOUT_US)) {
+    if (m->asked_us && now_us - m->asked_us < ASK_TIMEOUT_US)
+        return 0; /* an ask is out */
+    if (m->missed) {
         m->want = m->want * 2 < RESERVE_MAX ? m->want * 2 : RESERVE_MAX;
         m->missed = false;
     }
-    if ((m->asked_us && now_us - m->asked_us < ASK_TIMEOUT_US) || m->n > m->want / 2)
+    if (m->n > m->want / 2)
         return 0;
     m->asked_us = now_us ? now_us : 1;
     m->asked = m->want - (unsigned)m->n;

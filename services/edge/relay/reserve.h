@@ -16,9 +16,10 @@
 #include <stdint.h>
 
 #include "edge_codec.h"
+#include "proto/subjects.h"
 
-#define RESERVE_MODELS 32  /* models with a reserve */
-#define RESERVE_MAX    128 /* leases held per model (grown by demand; SB_LEASE_RESERVE <= 32) */
+#define RESERVE_MODELS 32                /* models with a reserve */
+#define RESERVE_MAX    LEASE_RESERVE_MAX /* leases held per model (grown by demand) */
 
 struct reserve;
 

@@ -89,9 +89,11 @@ static bool model_allowed(const char *models, const char *model)
 
 void tokens_digest(const char *token, char *out)
 {
+    size_t len = token ? strlen(token) : 0;
+
     out[0] = '\0';
-    if (token && *token && strlen(token) <= 4096)
-        keyid_sha256_hex(token, strlen(token), out, TOK_DIGEST_LEN);
+    if (len && len <= 4096)
+        keyid_sha256_hex(token, len, out, TOK_DIGEST_LEN);
 }
 
 enum tok_verdict tokens_check(struct tokens *t, const char *digest, const char *model,
@@ -103,10 +105,11 @@ enum tok_verdict tokens_check(struct tokens *t, const char *digest, const char *
     const struct table *tab;
     struct snap_ref *ref;
     enum tok_verdict v;
+    size_t len = strlen(digest);
 
-    if (!digest[0] || strlen(digest) >= sizeof(key.digest))
+    if (!len || len >= sizeof(key.digest))
         return TOK_UNKNOWN;
-    memcpy(key.digest, digest, strlen(digest) + 1);
+    memcpy(key.digest, digest, len + 1);
     ref = snap_get(t->snap, &val);
     tab = val;
     e = tab && tab->n ? bsearch(&key, tab->v, tab->n, sizeof(*tab->v), cmp) : NULL;
