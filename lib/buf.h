@@ -32,6 +32,8 @@ enum status buf_puts(struct buf *b, const char *s);
 enum status buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Drop the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);
+/** Keep only the first len bytes (no-op when the buffer is shorter). */
+void buf_truncate(struct buf *b, size_t len);
 /** Take the storage (caller frees with free()); *ret_len gets the length; buffer is emptied. */
 char *buf_take(struct buf *b, size_t *ret_len);
 

@@ -3,7 +3,10 @@
  * into js_PublishMsgAsync; acknowledgements come back on a library thread. A failed or
  * timed-out publish goes back to the front of the buffer and is sent again after a backoff,
  * with the same Nats-Msg-Id, so the stream's de-duplication window swallows a resend of a
- * message that did arrive. Locks: one mutex per publisher, never held across a cnats call.
+ * message that did arrive. Records given to jet_pub_batch are joined into one message per wake:
+ * every record costs the server a store, an acknowledgement and a delivery to each consumer, so
+ * joining them is what keeps the event stream's cost off the requests that make it. Limits and
+ * counters are in records. Locks: one mutex per publisher, never held across a cnats call.
  */
 #include "lib/jet.h"
 
@@ -12,9 +15,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/buf.h"
 #include "lib/bus.h"
 #include "lib/bus_int.h"
 #include "lib/clock.h"
+#include "lib/parse.h"
 #include "lib/xalloc.h"
 
 #define NS_PER_S     1000000000LL
@@ -22,7 +27,9 @@
 #define ACK_WAIT_MS  5000
 #define TAKE_MAX     256
 #define BACKOFF_MAX  2000
-#define WAKE_MS      10 /* longest an event waits in the buffer when all is well */
+#define WAKE_MS      10            /* longest an event waits in the buffer when all is well */
+#define BATCH_BYTES  (128u * 1024) /* a joined message's size at most (NATS allows 1 MiB) */
+#define COUNT_HDR    "Sb-Events"   /* a joined message's records */
 
 /* ---------------------------------------------------------------- streams */
 
@@ -73,6 +80,11 @@ struct jet_pub {
     natsMsg **ring; /* waiting messages: new ones at the tail, retries at the head */
     size_t cap, head, n;
     size_t inflight;
+    size_t units;    /* records held: in the ring, in flight and in the open batch (<= cap) */
+    struct buf open; /* jet_pub_batch's records, joined into the next message */
+    size_t open_n;
+    uint64_t open_due_ms;
+    char open_subject[64], open_id[64];
     uint64_t backoff_until_ms;
     unsigned backoff_ms;
     bool stop;
@@ -100,20 +112,35 @@ static void retry_locked(struct jet_pub *p, natsMsg *m)
     p->backoff_until_ms = clock_mono_us() / 1000 + p->backoff_ms;
 }
 
+/* The records a message holds: one, or a joined message's count. */
+static size_t records(natsMsg *m)
+{
+    const char *v = NULL;
+    uint64_t n = 1;
+
+    if (natsMsgHeader_Get(m, COUNT_HDR, &v) != NATS_OK || !v ||
+        parse_u64(v, 1, TAKE_MAX, &n) != ST_OK)
+        return 1;
+    return (size_t)n;
+}
+
 /* A library thread: the server's answer to one publish (or its timeout). */
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     struct jet_pub *p = closure;
     bool refused = pae && pae->ErrCode != 0; /* the server said no: sending again is futile */
+    size_t n = records(msg);
     (void)js;
 
     (void)pthread_mutex_lock(&p->mu);
     p->inflight--;
     if (pa) {
-        p->st.published++;
+        p->st.published += n;
+        p->units -= n;
         p->backoff_ms = 0;
     } else if (refused) {
-        p->st.dropped++;
+        p->st.dropped += n;
+        p->units -= n;
     } else {
         retry_locked(p, msg);
         msg = NULL;
@@ -134,6 +161,30 @@ static void wait_locked(struct jet_pub *p, unsigned ms)
     (void)pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 }
 
+/* lock held on entry: the open batch becomes a message at the ring's tail (the ring has room:
+ * it holds at most `units` messages) */
+static void seal_locked(struct jet_pub *p)
+{
+    natsMsg *m = NULL;
+    char count[24];
+
+    if (!p->open_n)
+        return;
+    (void)snprintf(count, sizeof(count), "%zu", p->open_n);
+    if (natsMsg_Create(&m, p->open_subject, NULL, p->open.data, (int)p->open.len) != NATS_OK ||
+        (p->open_id[0] && natsMsgHeader_Set(m, "Nats-Msg-Id", p->open_id) != NATS_OK) ||
+        natsMsgHeader_Set(m, COUNT_HDR, count) != NATS_OK) {
+        natsMsg_Destroy(m);
+        p->st.dropped += p->open_n;
+        p->units -= p->open_n;
+    } else {
+        p->ring[(p->head + p->n) % p->cap] = m;
+        p->n++;
+    }
+    buf_reset(&p->open);
+    p->open_n = 0;
+}
+
 static void *pub_run(void *arg)
 {
     struct jet_pub *p = arg;
@@ -147,10 +198,15 @@ static void *pub_run(void *arg)
         uint64_t now = clock_mono_us() / 1000;
         size_t k = 0, sent = 0;
 
+        if (p->open_n && (p->stop || now >= p->open_due_ms))
+            seal_locked(p);
         if (p->stop && (p->n == 0 || now >= p->drain_until_ms))
             break;
         if (p->n == 0 || now < p->backoff_until_ms || p->inflight >= MAX_INFLIGHT) {
-            wait_locked(p, WAKE_MS);
+            uint64_t ms = WAKE_MS;
+            if (p->open_n && p->open_due_ms > now && p->open_due_ms - now < ms)
+                ms = p->open_due_ms - now;
+            wait_locked(p, (unsigned)ms);
             continue;
         }
         while (k < TAKE_MAX && p->n > 0 && p->inflight + k < MAX_INFLIGHT) {
@@ -182,6 +238,7 @@ enum status jet_pub_new(struct bus *bus, size_t max_buffered, struct jet_pub **r
 
     p->cap = max_buffered ? max_buffered : 1;
     p->ring = xmalloc_array(p->cap, sizeof(*p->ring));
+    buf_init(&p->open, BATCH_BYTES);
     (void)pthread_mutex_init(&p->mu, NULL);
     (void)pthread_cond_init(&p->cv, NULL);
     (void)jsOptions_Init(&jo);
@@ -193,6 +250,7 @@ enum status jet_pub_new(struct bus *bus, size_t max_buffered, struct jet_pub **r
         jsCtx_Destroy(p->js);
         (void)pthread_cond_destroy(&p->cv);
         (void)pthread_mutex_destroy(&p->mu);
+        buf_done(&p->open);
         free(p->ring);
         free(p);
         return s != NATS_OK ? bus_status(s) : ST_IO;
@@ -217,7 +275,7 @@ enum status jet_pub_send(struct jet_pub *p, const char *subject, const void *dat
         return bus_status(s);
     }
     (void)pthread_mutex_lock(&p->mu);
-    if (p->n + p->inflight >= p->cap || p->stop) {
+    if (p->units >= p->cap || p->stop) {
         p->st.dropped++;
         (void)pthread_mutex_unlock(&p->mu);
         natsMsg_Destroy(m);
@@ -225,6 +283,7 @@ enum status jet_pub_send(struct jet_pub *p, const char *subject, const void *dat
     }
     p->ring[(p->head + p->n) % p->cap] = m;
     p->n++;
+    p->units++;
     p->st.accepted++;
     /* the thread looks every WAKE_MS anyway: waking it per message would put two more thread
      * switches beside every request on a small machine; a full take is worth a wake-up */
@@ -234,11 +293,41 @@ enum status jet_pub_send(struct jet_pub *p, const char *subject, const void *dat
     return ST_OK;
 }
 
+enum status jet_pub_batch(struct jet_pub *p, const char *subject, const void *data, size_t len,
+                          const char *first_id)
+{
+    enum status st = ST_OK;
+
+    if (len > BATCH_BYTES || strlen(subject) >= sizeof(p->open_subject))
+        return ST_TOO_BIG;
+    (void)pthread_mutex_lock(&p->mu);
+    if (p->open_n && (strcmp(p->open_subject, subject) != 0 || p->open.len + len > BATCH_BYTES ||
+                      p->open_n >= TAKE_MAX))
+        seal_locked(p);
+    if (p->units >= p->cap || p->stop) {
+        p->st.dropped++;
+        st = ST_AGAIN;
+    } else if (buf_append(&p->open, data, len) == ST_OK) {
+        if (!p->open_n++) {
+            (void)snprintf(p->open_subject, sizeof(p->open_subject), "%s", subject);
+            (void)snprintf(p->open_id, sizeof(p->open_id), "%s", first_id ? first_id : "");
+            p->open_due_ms = clock_mono_us() / 1000 + WAKE_MS;
+        }
+        p->units++;
+        p->st.accepted++;
+    } else {
+        p->st.dropped++;
+        st = ST_NOMEM;
+    }
+    (void)pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
 void jet_pub_stats(struct jet_pub *p, struct jet_pub_stats *ret)
 {
     (void)pthread_mutex_lock(&p->mu);
     *ret = p->st;
-    ret->buffered = p->n + p->inflight;
+    ret->buffered = p->units;
     (void)pthread_mutex_unlock(&p->mu);
 }
 
@@ -261,15 +350,19 @@ uint64_t jet_pub_free(struct jet_pub *p, unsigned drain_ms)
     if (js_PublishAsyncComplete(p->js, &po) != NATS_OK &&
         js_PublishAsyncGetPendingList(&left, p->js) == NATS_OK) {
         /* no acknowledgement callback runs for these any more */
-        lost += (uint64_t)left.Count;
+        for (int i = 0; i < left.Count; i++)
+            lost += records(left.Msgs[i]);
         natsMsgList_Destroy(&left);
     }
     jsCtx_Destroy(p->js);
-    lost += p->n; /* never sent: the bus was down to the end */
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) { /* never sent: the bus was down to the end */
+        lost += records(p->ring[(p->head + i) % p->cap]);
         natsMsg_Destroy(p->ring[(p->head + i) % p->cap]);
+    }
+    lost += p->open_n;
     (void)pthread_cond_destroy(&p->cv);
     (void)pthread_mutex_destroy(&p->mu);
+    buf_done(&p->open);
     free(p->ring);
     free(p);
     return lost;

@@ -42,7 +42,7 @@ struct jet_pub_stats {
 };
 
 /**
- * New publisher with its own thread; at most `max_buffered` messages wait (in our buffer plus
+ * New publisher with its own thread; at most `max_buffered` records wait (in our buffer plus
  * in flight). Borrowed: bus (outlives the publisher). Caller owns *ret: jet_pub_free().
  */
 enum status jet_pub_new(struct bus *bus, size_t max_buffered, struct jet_pub **ret);
@@ -52,10 +52,19 @@ enum status jet_pub_new(struct bus *bus, size_t max_buffered, struct jet_pub **r
  */
 enum status jet_pub_send(struct jet_pub *p, const char *subject, const void *data, size_t len,
                          const char *msg_id);
+/**
+ * Like jet_pub_send for one record of a batch: records for the same subject are appended to one
+ * another (bytes, in order) into one message of at most 256 records and 128 KiB, sent within
+ * ~10 ms; first_id, the first record's id, is the message's de-duplication id, and header
+ * Sb-Events counts its records. Limits and counters are in records. ST_TOO_BIG: larger than a
+ * message may be.
+ */
+enum status jet_pub_batch(struct jet_pub *p, const char *subject, const void *data, size_t len,
+                          const char *first_id);
 /** Counters (thread-safe). */
 void jet_pub_stats(struct jet_pub *p, struct jet_pub_stats *ret);
 /**
- * Publish what waits for at most drain_ms, then stop. Returns how many messages were lost (never
+ * Publish what waits for at most drain_ms, then stop. Returns how many records were lost (never
  * acknowledged, or never sent), for the caller to report; 0 for NULL.
  */
 uint64_t jet_pub_free(struct jet_pub *p, unsigned drain_ms);

@@ -21,8 +21,9 @@
 /* broadcast, every FWD_ALIVE_MS: a forwarder's id; the edges notice a dead one within ~2 s */
 #define SUBJ_FWD_ALIVE    "sb.v1.forward.alive"
 #define FWD_ALIVE_MS      500
-#define SUBJ_EV_REQUEST   "sb.v1.events.request"
-#define SUBJ_EV_START     "sb.v1.events.start" /* a call began (RequestEvent, status 0) */
+#define SUBJ_EV_REQUESTS  "sb.v1.events.requests" /* finished requests (RequestEvents, a batch) */
+#define SUBJ_EV_REQUEST   "sb.v1.events.request"  /* one (RequestEvent): still read, no more sent */
+#define SUBJ_EV_START     "sb.v1.events.start"    /* a call began (RequestEvent, status 0) */
 #define SUBJ_EV_KEY       "sb.v1.events.key"
 #define SUBJ_EV_JOB       "sb.v1.events.job"
 #define SUBJ_EV_ALL       "sb.v1.events.>"

@@ -5,6 +5,7 @@
  * own, is logged and acknowledged: holding it would stop the stream behind it forever.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,15 +27,18 @@
 #define FETCH_WAIT_MAX_MS 1000  /* the loop turns (and beats) at least this often */
 #define SWEEP_MS          10000 /* interrupted calls are looked for this often (or sooner) */
 
-static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
+/* Message m into b: whole (at == SIZE_MAX) or only its record `at` (lgr_batch_add_one). */
+static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m, size_t at)
 {
     uint64_t seq = 0, delivered = 0, pending = 0;
     enum status st;
 
     (void)jet_meta(m, &seq, &delivered, &pending);
-    st = lgr_batch_add(b, bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
-                       bus_msg_header(m, "Nats-Msg-Id"), seq);
-    if (st == ST_PROTO) {
+    st = at == SIZE_MAX ? lgr_batch_add(b, bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
+                                        bus_msg_header(m, "Nats-Msg-Id"), seq)
+                        : lgr_batch_add_one(b, bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
+                                            bus_msg_header(m, "Nats-Msg-Id"), seq, at);
+    if (st == ST_PROTO && at == SIZE_MAX) {
         l->undecodable++;
         LOG_WARN("event.undecodable", "subject=%s seq=%llu bytes=%zu action=ack_drop",
                  bus_msg_subject(m), (unsigned long long)seq, bus_msg_len(m));
@@ -51,28 +55,35 @@ static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
 static enum status write_singly(struct lgr *l, struct bus_msg **msgs, size_t n)
 {
     struct lgr_batch one;
+    enum status st = ST_OK;
 
     lgr_batch_init(&one);
-    for (size_t i = 0; i < n; i++) {
-        size_t fresh = 0;
-        enum status st;
-        lgr_batch_reset(&one);
-        if (add(l, &one, msgs[i]) != ST_OK)
-            continue;
-        st = lgr_store_write(l->store, &one, &fresh);
-        if (st == ST_OK) {
-            l->stored += fresh;
-        } else if (st == ST_INVALID) {
-            l->unstorable++;
-            LOG_ERROR("event.unstorable", "subject=%s err=\"%s\" action=ack_drop",
-                      bus_msg_subject(msgs[i]), lgr_store_error(l->store));
-        } else {
-            lgr_batch_done(&one);
-            return st;
+    for (size_t i = 0; i < n && st == ST_OK; i++) {
+        for (size_t at = 0; st == ST_OK; at++) {
+            size_t fresh = 0;
+            lgr_batch_reset(&one);
+            st = add(l, &one, msgs[i], at);
+            if (st == ST_NOT_FOUND || st == ST_PROTO) { /* past its last record, undecodable */
+                st = ST_OK;
+                break;
+            }
+            if (st != ST_OK) { /* this record alone is unusable */
+                st = ST_OK;
+                continue;
+            }
+            st = lgr_store_write(l->store, &one, &fresh);
+            if (st == ST_OK) {
+                l->stored += fresh;
+            } else if (st == ST_INVALID) {
+                l->unstorable++;
+                LOG_ERROR("event.unstorable", "subject=%s err=\"%s\" action=ack_drop",
+                          bus_msg_subject(msgs[i]), lgr_store_error(l->store));
+                st = ST_OK;
+            }
         }
     }
     lgr_batch_done(&one);
-    return ST_OK;
+    return st;
 }
 
 /* Write until it sticks; false when told to stop first (nothing acknowledged then). */
@@ -216,7 +227,7 @@ void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
         bool ok;
         lgr_batch_reset(&b);
         /* a batch spanning too many days is written in parts */
-        while (to < n && add(l, &b, msgs[to]) != ST_TOO_BIG)
+        while (to < n && add(l, &b, msgs[to], SIZE_MAX) != ST_TOO_BIG)
             to++;
         ok = write_batch(l, &b, msgs + from, to - from, stop);
         for (size_t i = from; i < to; i++) {

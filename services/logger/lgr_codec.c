@@ -15,8 +15,9 @@
 #include "proto/settings.pb-c.h"
 #include "proto/subjects.h"
 
-#define STR_MAX   256
-#define BATCH_MAX (64u * 1024 * 1024)
+#define STR_MAX    256
+#define BATCH_MAX  (64u * 1024 * 1024)
+#define BATCH_FULL (16u * 1024 * 1024) /* no more batched events join beyond this (one fits) */
 
 void lgr_batch_init(struct lgr_batch *b)
 {
@@ -177,6 +178,36 @@ static enum status add_start(struct lgr_batch *b, const Sb__V1__RequestEvent *e)
     return ST_OK;
 }
 
+/* A batch of finished requests joins b whole or not at all (ST_TOO_BIG: the next write's). An
+ * event that cannot be stored on its own (no id, no time) is skipped; ST_PROTO when none can, or
+ * when the batch alone spans more days than one write takes (no edge sends that). */
+static enum status add_requests(struct lgr_batch *b, const void *data, size_t len)
+{
+    bool empty = b->nreq + b->nstart + b->nkey == 0;
+    size_t logs = b->logs.len, attempts = b->attempts.len, ndays = b->ndays, nreq = b->nreq;
+    Sb__V1__RequestEvents *m;
+    enum status st = ST_OK;
+
+    if (!empty && (logs > BATCH_FULL || attempts > BATCH_FULL))
+        return ST_TOO_BIG;
+    m = sb__v1__request_events__unpack(NULL, len, data);
+    if (!m)
+        return ST_PROTO;
+    for (size_t i = 0; i < m->n_events && st == ST_OK; i++)
+        if (add_request(b, m->events[i]) == ST_TOO_BIG)
+            st = empty ? ST_PROTO : ST_TOO_BIG;
+    if (st == ST_OK && b->nreq == nreq)
+        st = ST_PROTO;
+    if (st != ST_OK) {
+        buf_truncate(&b->logs, logs);
+        buf_truncate(&b->attempts, attempts);
+        b->ndays = ndays;
+        b->nreq = nreq;
+    }
+    sb__v1__request_events__free_unpacked(m, NULL);
+    return st;
+}
+
 static void add_key(struct lgr_batch *b, const Sb__V1__KeyEvent *e, const char *msg_id,
                     uint64_t seq)
 {
@@ -205,6 +236,8 @@ enum status lgr_batch_add(struct lgr_batch *b, const char *subject, const void *
 {
     enum status st = ST_PROTO;
 
+    if (strcmp(subject, SUBJ_EV_REQUESTS) == 0)
+        return add_requests(b, data, len);
     if (strcmp(subject, SUBJ_EV_REQUEST) == 0 || strcmp(subject, SUBJ_EV_START) == 0) {
         Sb__V1__RequestEvent *e = sb__v1__request_event__unpack(NULL, len, data);
         if (e)
@@ -220,6 +253,24 @@ enum status lgr_batch_add(struct lgr_batch *b, const char *subject, const void *
     } else if (strcmp(subject, SUBJ_EV_JOB) == 0) {
         st = ST_OK; /* scheduler job runs: the stream keeps them, the log does not */
     }
+    return st;
+}
+
+enum status lgr_batch_add_one(struct lgr_batch *b, const char *subject, const void *data,
+                              size_t len, const char *msg_id, uint64_t stream_seq, size_t at)
+{
+    Sb__V1__RequestEvents *m;
+    enum status st;
+
+    if (strcmp(subject, SUBJ_EV_REQUESTS) != 0)
+        return at ? ST_NOT_FOUND : lgr_batch_add(b, subject, data, len, msg_id, stream_seq);
+    m = sb__v1__request_events__unpack(NULL, len, data);
+    if (!m)
+        return ST_PROTO;
+    st = at >= m->n_events                        ? ST_NOT_FOUND
+         : add_request(b, m->events[at]) == ST_OK ? ST_OK
+                                                  : ST_INVALID;
+    sb__v1__request_events__free_unpacked(m, NULL);
     return st;
 }
 

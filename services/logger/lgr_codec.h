@@ -47,10 +47,18 @@ void lgr_batch_done(struct lgr_batch *b);
 /**
  * Add one message from SB_EVENTS (subject tells its kind). msg_id is its Nats-Msg-Id (key
  * events: the idempotency id; NULL: "seq-<stream_seq>"). ST_PROTO when it cannot be decoded,
- * ST_TOO_BIG when the batch already spans LGR_MAX_DAYS other days (flush first).
+ * ST_TOO_BIG when the batch already spans LGR_MAX_DAYS other days or is full (flush first); a
+ * message of many requests (RequestEvents) joins whole or not at all.
  */
 enum status lgr_batch_add(struct lgr_batch *b, const char *subject, const void *data, size_t len,
                           const char *msg_id, uint64_t stream_seq);
+/**
+ * Add only record `at` of the message (a RequestEvents holds many, any other message one), to
+ * store records one by one. ST_NOT_FOUND: no such record; ST_PROTO: the message is undecodable;
+ * ST_INVALID: this record alone cannot be stored.
+ */
+enum status lgr_batch_add_one(struct lgr_batch *b, const char *subject, const void *data,
+                              size_t len, const char *msg_id, uint64_t stream_seq, size_t at);
 
 /* ---- queries ---- */
 struct lgr_log_query {

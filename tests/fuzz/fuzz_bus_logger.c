@@ -9,8 +9,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const subjects[] = {"sb.v1.events.request", "sb.v1.events.key",
-                                           "sb.v1.events.job", "sb.v1.events.start", "sb.v1.other"};
+    static const char *const subjects[] = {"sb.v1.events.requests", "sb.v1.events.request",
+                                           "sb.v1.events.key",      "sb.v1.events.job",
+                                           "sb.v1.events.start",    "sb.v1.other"};
     struct lgr_batch b;
     struct lgr_log_query q;
     struct lgr_stats_query sq;

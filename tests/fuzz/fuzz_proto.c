@@ -51,6 +51,7 @@ static const ProtobufCMessageDescriptor *const messages[] = {
     &sb__v1__project_count__descriptor,
     &sb__v1__prune_reply__descriptor,
     &sb__v1__request_event__descriptor,
+    &sb__v1__request_events__descriptor,
     &sb__v1__run_reply__descriptor,
     &sb__v1__run_request__descriptor,
     &sb__v1__sched_status__descriptor,

@@ -36,7 +36,7 @@ test('permissions: each service may do exactly its part', () => withStack(KEYS, 
     edge.subscribe('sb.v1.forward'), edge.subscribe('sb.v1.forward', { queue: 'forwarder' }),
     edge.subscribe('_INBOX_keypool.>'), edge.subscribe('sb.v1.keypool.lease'),
     fwd.subscribe('_INBOX_edge.>'), fwd.subscribe('sb.v1.keypool.admin.*'),
-    sched.subscribe('sb.v1.events.request'),
+    sched.subscribe('sb.v1.events.requests'),
   ];
   // nor may anyone but the provisioning user create or delete JetStream objects
   edge.publish('$JS.API.STREAM.DELETE.SB_EVENTS');
@@ -54,7 +54,7 @@ test('permissions: each service may do exactly its part', () => withStack(KEYS, 
   refused('edge', 'Subscription', 'sb.v1.keypool.lease');
   refused('forwarder', 'Subscription', '_INBOX_edge.>');
   refused('forwarder', 'Subscription', 'sb.v1.keypool.admin.*');
-  refused('scheduler', 'Subscription', 'sb.v1.events.request');
+  refused('scheduler', 'Subscription', 'sb.v1.events.requests');
   refused('edge', 'Publish', '$JS.API.STREAM.DELETE.SB_EVENTS');
   refused('logger', 'Publish', '$JS.API.STREAM.CREATE.X');
   assert.deepEqual(seenAdmin, [], 'nothing refused reached a keypool subject');

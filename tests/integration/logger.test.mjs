@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from 'nats';
+import { connect, headers } from 'nats';
 import protobuf from 'protobufjs';
 import { withStack, waitUntil, sleep } from './harness.mjs';
 
@@ -191,13 +191,22 @@ function dataset(base) {
   return ev;
 }
 
-async function publish(s, events, keyEvents = []) {
+// Request events as an edge sends them (batches of up to 100, sb.v1.events.requests), or with
+// legacy one by one (sb.v1.events.request, as edges before batches did).
+async function publish(s, events, keyEvents = [], { legacy = false } = {}) {
   const root = await protobuf.load(path.join(PROTO, 'events.proto'));
   const RE = root.lookupType('sb.v1.RequestEvent');
+  const RES = root.lookupType('sb.v1.RequestEvents');
   const KE = root.lookupType('sb.v1.KeyEvent');
   const nc = await s.natsConnect();
   const js = nc.jetstream();
-  for (const e of events) await js.publish('sb.v1.events.request', RE.encode(RE.create(e)).finish(), { msgID: e.requestId });
+  for (let i = 0; legacy && i < events.length; i++) await js.publish('sb.v1.events.request', RE.encode(RE.create(events[i])).finish(), { msgID: events[i].requestId });
+  for (let i = 0; !legacy && i < events.length; i += 100) {
+    const part = events.slice(i, i + 100);
+    const h = headers();
+    h.set('Sb-Events', String(part.length));
+    await js.publish('sb.v1.events.requests', RES.encode(RES.create({ events: part })).finish(), { msgID: part[0].requestId, headers: h });
+  }
   for (const k of keyEvents) await js.publish('sb.v1.events.key', KE.encode(KE.create(k)).finish(), { msgID: k.id });
   await nc.close();
 }
@@ -219,7 +228,7 @@ test('/api/logs filters and keyset paging, and statistics, match a known dataset
       { id: 'ke7', keyId: 'k_ccc', state: 'active', tsMs: (base + 6.5 * HOUR) / 1000 },
     ];
     await publish(s, ev, keyEvents);
-    await publish(s, ev.slice(0, 5)); // duplicates within the de-duplication window
+    await publish(s, ev.slice(0, 5), [], { legacy: true }); // the same requests again, one by one
     await waitRows(s, 24);
     await waitUntil(() => s.psql("SELECT count(*) FROM key_events WHERE event_id LIKE 'ke_'") === '7', { what: 'key events' });
     s.session = await s.login();
@@ -376,7 +385,7 @@ test('an analytics consumer (deploy/analytics/consumer.mjs) reads every event be
     const copy = path.join(HERE, '.analytics-consumer.mjs'); // resolves this folder's node_modules
     copyFileSync(path.resolve(HERE, '../../deploy/analytics/consumer.mjs'), copy);
     const sent = await send(s, 12);
-    const p = spawn(process.execPath, [copy], { env: { ...process.env, NATS_URL: s.natsUrl, ...s.natsCreds('analytics'), SB_PROTO_DIR: PROTO, ANALYTICS_FILTER: 'sb.v1.events.request' } });
+    const p = spawn(process.execPath, [copy], { env: { ...process.env, NATS_URL: s.natsUrl, ...s.natsCreds('analytics'), SB_PROTO_DIR: PROTO, ANALYTICS_FILTER: 'sb.v1.events.requests' } });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
     try {
@@ -495,12 +504,25 @@ test('a call in flight on a killed edge is logged as interrupted; a call that ou
 
 test('a quick call is one event; a call with no byte for its client after SB_EVENTS_START_MS sends its start', async () => {
   await withStack(KEYS, async (s) => {
+    const RES = (await protobuf.load(path.join(PROTO, 'events.proto'))).lookupType('sb.v1.RequestEvents');
     const nc = await s.natsConnect();
     const jsm = await nc.jetstreamManager();
     const count = async (subj) => (await jsm.streams.info('SB_EVENTS', { subjects_filter: subj })).state.subjects?.[subj] ?? 0;
-    const starts = await count('sb.v1.events.start'), ends = await count('sb.v1.events.request');
+    // finished requests travel in batches: their records, summed over the batches' Sb-Events
+    const records = async (subj) => {
+      const { state } = await jsm.streams.info('SB_EVENTS');
+      let n = 0;
+      for (let seq = state.first_seq; seq <= state.last_seq && state.messages; seq++) {
+        const m = await jsm.streams.getMessage('SB_EVENTS', { seq });
+        if (m.subject !== subj) continue;
+        assert.equal(RES.decode(m.data).events.length, Number(m.header.get('Sb-Events')));
+        n += Number(m.header.get('Sb-Events'));
+      }
+      return n;
+    };
+    const starts = await count('sb.v1.events.start'), ends = await records('sb.v1.events.requests');
     for (let i = 0; i < 5; i++) assert.equal((await s.gen(FLASH, `quick call ${i}`)).status, 200);
-    await waitUntil(async () => (await count('sb.v1.events.request')) === ends + 5, { what: 'five final events' });
+    await waitUntil(async () => (await records('sb.v1.events.requests')) === ends + 5, { what: 'five final events' });
     assert.equal(await count('sb.v1.events.start'), starts, 'a call answered at once sends no start event');
 
     // a call upstream keeps waiting 4 s: its start leaves after 250 ms, so the logger marks it

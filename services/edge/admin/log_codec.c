@@ -1,4 +1,4 @@
-/* RequestEvent, LogQuery/LogPage and StatsQuery/StatsReply for the edge (see log_codec.h). */
+/* RequestEvent(s), LogQuery/LogPage and StatsQuery/StatsReply for the edge (see log_codec.h). */
 #include "log_codec.h"
 
 #include <stdio.h>
@@ -14,9 +14,10 @@
 #include "proto/events.pb-c.h"
 #include "proto/logger.pb-c.h"
 
-enum status lc_event_pack(const struct lc_event *e, struct buf *out)
+enum status lc_event_pack(const struct lc_event *e, bool item, struct buf *out)
 {
-    Sb__V1__RequestEvent m = SB__V1__REQUEST_EVENT__INIT;
+    Sb__V1__RequestEvent m = SB__V1__REQUEST_EVENT__INIT, *mp = &m;
+    Sb__V1__RequestEvents batch = SB__V1__REQUEST_EVENTS__INIT;
     Sb__V1__Attempt at[LC_MAX_ATTEMPTS], *atp[LC_MAX_ATTEMPTS];
     size_t n = e->nattempts < LC_MAX_ATTEMPTS ? e->nattempts : LC_MAX_ATTEMPTS;
 
@@ -53,7 +54,9 @@ enum status lc_event_pack(const struct lc_event *e, struct buf *out)
     m.bytes_in = e->bytes_in;
     m.bytes_out = e->bytes_out;
     m.edge = CODEC_STR(e->edge ? e->edge : "");
-    return codec_pack(&m.base, out);
+    batch.events = &mp;
+    batch.n_events = 1;
+    return codec_pack(item ? &batch.base : &m.base, out);
 }
 
 enum status lc_log_query_pack(const struct lc_filter *f, struct buf *out)
@@ -219,12 +222,12 @@ static bool str_match(const char *want, const char *have)
 }
 
 struct lc_decoded {
-    Sb__V1__RequestEvent *m;
+    Sb__V1__RequestEvents *m;
 };
 
-struct lc_decoded *lc_event_decode(const void *data, size_t len)
+struct lc_decoded *lc_events_decode(const void *data, size_t len)
 {
-    Sb__V1__RequestEvent *m = sb__v1__request_event__unpack(NULL, len, data);
+    Sb__V1__RequestEvents *m = sb__v1__request_events__unpack(NULL, len, data);
     struct lc_decoded *e;
 
     if (!m)
@@ -234,9 +237,14 @@ struct lc_decoded *lc_event_decode(const void *data, size_t len)
     return e;
 }
 
-bool lc_event_match(const struct lc_decoded *d, const struct lc_filter *f)
+size_t lc_events_count(const struct lc_decoded *d)
 {
-    const Sb__V1__RequestEvent *e = d->m;
+    return d->m->n_events;
+}
+
+bool lc_event_match(const struct lc_decoded *d, size_t at, const struct lc_filter *f)
+{
+    const Sb__V1__RequestEvent *e = d->m->events[at];
     bool key = !f->key_id[0], project = !f->project[0];
 
     for (size_t i = 0; i < e->n_attempts; i++) {
@@ -252,15 +260,15 @@ bool lc_event_match(const struct lc_decoded *d, const struct lc_filter *f)
            (!f->status || e->status == f->status) && (!f->stream || (f->stream == 1) == e->stream);
 }
 
-json_t *lc_event_json(const struct lc_decoded *d)
+json_t *lc_event_json(const struct lc_decoded *d, size_t i)
 {
-    return event_json(d->m);
+    return event_json(d->m->events[i]);
 }
 
-void lc_event_free(struct lc_decoded *d)
+void lc_events_free(struct lc_decoded *d)
 {
     if (!d)
         return;
-    sb__v1__request_event__free_unpacked(d->m, NULL);
+    sb__v1__request_events__free_unpacked(d->m, NULL);
     free(d);
 }

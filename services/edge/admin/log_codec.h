@@ -33,8 +33,11 @@ struct lc_event {
     size_t nattempts;
 };
 
-/** Pack a RequestEvent into out (reset first). */
-enum status lc_event_pack(const struct lc_event *e, struct buf *out);
+/**
+ * Pack a RequestEvent into out (reset first); with item, as a RequestEvents of one element:
+ * appended to others, that makes their batch (jet_pub_batch).
+ */
+enum status lc_event_pack(const struct lc_event *e, bool item, struct buf *out);
 
 /* A filter over request logs (LogQuery; the live tail applies the same one itself). */
 struct lc_filter {
@@ -58,15 +61,16 @@ json_t *lc_log_page_json(const void *data, size_t len, enum status *ret_st, char
 /** A StatsReply as {"rows": [...]} shaped for kind; like lc_log_page_json otherwise. */
 json_t *lc_stats_json(const void *data, size_t len, const char *kind, enum status *ret_st,
                       char *message, size_t n);
-/* A RequestEvent from the stream, decoded once and then matched against any number of filters. */
+/* RequestEvents from the stream, decoded once and then matched against any number of filters. */
 struct lc_decoded;
-/** Decode (NULL when undecodable). Caller owns the result: lc_event_free(). */
-struct lc_decoded *lc_event_decode(const void *data, size_t len);
-/** True when the event passes the filter (the same rules as the logger's log query). */
-bool lc_event_match(const struct lc_decoded *e, const struct lc_filter *f);
-/** The event as the admin API's JSON. Caller owns the result. */
-json_t *lc_event_json(const struct lc_decoded *e);
-void lc_event_free(struct lc_decoded *e);
+/** Decode (NULL when undecodable). Caller owns the result: lc_events_free(). */
+struct lc_decoded *lc_events_decode(const void *data, size_t len);
+size_t lc_events_count(const struct lc_decoded *d);
+/** True when event i passes the filter (the same rules as the logger's log query). */
+bool lc_event_match(const struct lc_decoded *d, size_t i, const struct lc_filter *f);
+/** Event i as the admin API's JSON. Caller owns the result. */
+json_t *lc_event_json(const struct lc_decoded *d, size_t i);
+void lc_events_free(struct lc_decoded *d);
 /** The cursor for the page after an item: "<ts_us>.<request_id>" into out[n]. */
 void lc_cursor(uint64_t ts_us, const char *request_id, char *out, size_t n);
 /** Parse a cursor into the filter's before_* fields; false when malformed. */

@@ -92,7 +92,7 @@ static enum status attach(struct tail *t)
     if (st == ST_OK)
         st = bus_wait_up(t->bus, 2000);
     if (st == ST_OK)
-        st = bus_subscribe(t->bus, SUBJ_EV_REQUEST, NULL, on_event, t);
+        st = bus_subscribe(t->bus, SUBJ_EV_REQUESTS, NULL, on_event, t);
     if (st != ST_OK) {
         LOG_WARN("tail.subscribe_failed", "st=%s action=refuse", status_str(st));
         bus_free(t->bus);
@@ -127,30 +127,34 @@ static bool put(struct tail *t, size_t i, const char *data, size_t len, bool dro
     return true;
 }
 
-/* One event to every client whose filter it passes: decoded once, rendered once. */
+/* One batch of events to every client whose filter each passes: decoded once, each event
+ * rendered once. */
 static void on_msg(struct tail *t, struct bus_msg *msg)
 {
-    struct lc_decoded *ev = lc_event_decode(bus_msg_data(msg), bus_msg_len(msg));
-    char *frame = NULL;
-    int n = 0;
+    struct lc_decoded *ev = lc_events_decode(bus_msg_data(msg), bus_msg_len(msg));
+    size_t count = ev ? lc_events_count(ev) : 0;
 
-    for (size_t i = t->n; ev && i-- > 0;) {
-        if (!lc_event_match(ev, &t->clients[i]->filter))
-            continue;
-        if (!frame) {
-            json_t *j = lc_event_json(ev);
-            char *text = json_dumps(j, JSON_COMPACT);
-            json_decref(j);
-            if (!text)
-                break;
-            frame = xmalloc(strlen(text) + 24);
-            n = snprintf(frame, strlen(text) + 24, "event: request\ndata: %s\n\n", text);
-            free(text);
+    for (size_t k = 0; k < count; k++) {
+        char *frame = NULL;
+        int n = 0;
+        for (size_t i = t->n; i-- > 0;) {
+            if (!lc_event_match(ev, k, &t->clients[i]->filter))
+                continue;
+            if (!frame) {
+                json_t *j = lc_event_json(ev, k);
+                char *text = json_dumps(j, JSON_COMPACT);
+                json_decref(j);
+                if (!text)
+                    break;
+                frame = xmalloc(strlen(text) + 24);
+                n = snprintf(frame, strlen(text) + 24, "event: request\ndata: %s\n\n", text);
+                free(text);
+            }
+            (void)put(t, i, frame, (size_t)n, true);
         }
-        (void)put(t, i, frame, (size_t)n, true);
+        free(frame);
     }
-    free(frame);
-    lc_event_free(ev);
+    lc_events_free(ev);
 }
 
 static void on_client(struct tail *t, struct client *c)

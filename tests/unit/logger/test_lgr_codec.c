@@ -1,4 +1,5 @@
-/* Events into COPY rows: escaping, UTF-8 repair, length caps, day spans, undecodable input. */
+/* Events into COPY rows: escaping, UTF-8 repair, length caps, day spans, batches, undecodable
+ * input. */
 #include <stdio.h>
 #include <string.h>
 
@@ -100,6 +101,88 @@ static void test_days_and_bad_input(void **state)
     lgr_batch_done(&b);
 }
 
+/* One request as the edge sends it: a RequestEvents of one element, appended at out + at. */
+static size_t append_item(const char *id, uint64_t ts_us, uint8_t *out, size_t at)
+{
+    uint8_t one[1024];
+    Sb__V1__RequestEvent *e =
+        sb__v1__request_event__unpack(NULL, pack_request(id, ts_us, "m", one), one);
+    Sb__V1__RequestEvents batch = SB__V1__REQUEST_EVENTS__INIT;
+    size_t n;
+
+    assert_non_null(e);
+    batch.events = &e;
+    batch.n_events = 1;
+    n = sb__v1__request_events__pack(&batch, out + at);
+    sb__v1__request_event__free_unpacked(e, NULL);
+    return at + n;
+}
+
+static void test_batches(void **state)
+{
+    const uint64_t day = 86400000000ULL, d0 = 20000ULL * day;
+    struct lgr_batch b;
+    uint8_t buf[16384], one[1024];
+    size_t n = 0, logs;
+    char id[8];
+
+    (void)state;
+    lgr_batch_init(&b);
+    /* appended one-element batches are one batch; an event without an id is skipped alone */
+    n = append_item("a", d0 + 1, buf, 0);
+    n = append_item("", d0 + 2, buf, n);
+    n = append_item("c", d0 + 3, buf, n);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1), ST_OK);
+    assert_int_equal(b.nreq, 2);
+    assert_non_null(strstr(b.logs.data, "\ta\t"));
+    assert_non_null(strstr(b.logs.data, "\tc\t"));
+    /* record by record, for storing one at a time */
+    lgr_batch_reset(&b);
+    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 0), ST_OK);
+    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 1), ST_INVALID);
+    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 2), ST_OK);
+    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 3), ST_NOT_FOUND);
+    assert_int_equal(b.nreq, 2);
+    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, "\xff\xff", 2, NULL, 1, 0), ST_PROTO);
+    n = pack_request("s", d0, "m", one);
+    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUEST, one, n, NULL, 2, 0), ST_OK);
+    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUEST, one, n, NULL, 2, 1), ST_NOT_FOUND);
+    assert_int_equal(b.nreq, 3);
+
+    /* a batch that does not fit joins none of its events: the next write takes it whole */
+    lgr_batch_reset(&b);
+    for (unsigned d = 0; d < LGR_MAX_DAYS; d++) {
+        (void)snprintf(id, sizeof(id), "d%u", d);
+        n = pack_request(id, d0 + d * day, "m", one);
+        assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUEST, one, n, NULL, d), ST_OK);
+    }
+    logs = b.logs.len;
+    n = append_item("x1", d0 + 5, buf, 0);        /* a day the batch has */
+    n = append_item("x2", d0 + 99 * day, buf, n); /* a ninth */
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUESTS, buf, n, "x1", 9), ST_TOO_BIG);
+    assert_int_equal(b.nreq, LGR_MAX_DAYS);
+    assert_int_equal(b.ndays, LGR_MAX_DAYS);
+    assert_int_equal(b.logs.len, logs);
+    assert_null(strstr(b.logs.data, "\tx1\t"));
+    lgr_batch_reset(&b);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUESTS, buf, n, "x1", 9), ST_OK);
+    assert_int_equal(b.nreq, 2);
+
+    /* a batch that alone spans more days than a write takes, or holds nothing storable */
+    lgr_batch_reset(&b);
+    n = 0;
+    for (unsigned d = 0; d <= LGR_MAX_DAYS; d++) {
+        (void)snprintf(id, sizeof(id), "y%u", d);
+        n = append_item(id, d0 + d * day, buf, n);
+    }
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUESTS, buf, n, "y0", 10), ST_PROTO);
+    assert_int_equal(b.nreq + b.ndays + b.logs.len, 0);
+    n = append_item("", d0, buf, 0);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUESTS, buf, n, NULL, 11), ST_PROTO);
+    assert_int_equal(lgr_batch_add(&b, SUBJ_EV_REQUESTS, "\xff\xff", 2, NULL, 12), ST_PROTO);
+    lgr_batch_done(&b);
+}
+
 static void test_key_event_ids(void **state)
 {
     struct lgr_batch b;
@@ -150,9 +233,8 @@ static void test_start_rows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_and_escaping),
-        cmocka_unit_test(test_start_rows),
-        cmocka_unit_test(test_days_and_bad_input),
+        cmocka_unit_test(test_rows_and_escaping),  cmocka_unit_test(test_start_rows),
+        cmocka_unit_test(test_days_and_bad_input), cmocka_unit_test(test_batches),
         cmocka_unit_test(test_key_event_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
