@@ -193,7 +193,7 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, const struct kp
     (void)snprintf(lc->est_s, sizeof(lc->est_s), "%u", est_tokens);
     (void)snprintf(lc->dayend_s, sizeof(lc->dayend_s), "%llu",
                    (unsigned long long)clock_next_pacific_time_ms(now_ms, pool->reset_sod));
-    (void)snprintf(lc->tick_s, sizeof(lc->tick_s), "%u", (unsigned)(pool->lease_seq % 1000));
+    (void)snprintf(lc->tick_s, sizeof(lc->tick_s), "%03u", (unsigned)(pool->lease_seq % 1000));
     lc->argv[7] = lc->est_s;
     lc->argv[8] = lc->dayend_s;
     lc->argv[9] = lc->tick_s;

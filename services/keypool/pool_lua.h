@@ -26,6 +26,8 @@
  * Every lease touches O(window) entries: its cost does not grow with the number of keys.
  * A key whose score is at most 250 ms ahead of `now` is usable: that is another replica's
  * last-used time taken a moment later than ours, not a backoff (those are 1 s and more).
+ * Numbers reach Redis as strings made once (ARGV, `nows`, `mins`, literals): Lua turns every
+ * number it passes into a string with snprintf("%.14g"), which was an eighth of Redis's time.
  * Coupled with pool.c (argument order) — change both together.
  */
 #ifndef SB_KP_POOL_LUA_H
@@ -51,12 +53,13 @@
  * ahead}) in P capq:<model> (ticket -> queued_ms, first in first out), at most cap_queue of them
  * ({'full'}); a ticket not asked for again within 500 ms (its request gave up or its edge died)
  * leaves the queue (P capt:<model>, ticket -> last ask); leave "1": the ticket leaves the queue at
- * once, and nothing is leased. The tick (0-999, thousandths of a ms)
+ * once, and nothing is leased. The tick ("000"-"999", thousandths of a ms)
  * orders leases granted within one millisecond, so several in a row (a reserve) still rotate in
  * least-recently-used order.
  */
 static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
+    "local nows = ARGV[3] .. '.' .. ARGV[10]\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n" LUA_NEED_OF "local ex = {}\n"
     "local pin, kind, conv = ARGV[11], ARGV[12], ARGV[13]\n"
@@ -94,11 +97,12 @@ static const char LUA_LEASE[] =
     "  redis.call('ZUNIONSTORE', av, 1, P .. 'projects', 'WEIGHTS', 0)\n"
     "  for _, p in ipairs(redis.call('ZRANGE', cool, 0, -1)) do redis.call('ZREM', av, p) end\n"
     "end\n"
-    "for _, p in ipairs(redis.call('ZRANGEBYSCORE', cool, '-inf', now, 'LIMIT', 0, 256)) do\n"
+    "for _, p in ipairs(redis.call('ZRANGEBYSCORE', cool, '-inf', nows, 'LIMIT', '0', '256')) do\n"
     "  redis.call('ZREM', cool, p)\n"
-    "  if redis.call('ZSCORE', P .. 'projects', p) then redis.call('ZADD', av, 0, p) end\n"
+    "  if redis.call('ZSCORE', P .. 'projects', p) then redis.call('ZADD', av, '0', p) end\n"
     "end\n"
     "local minute = math.floor(now / 60000)\n"
+    "local mins = tostring(minute)\n"
     "local need = need_of(est)\n"
     "local cands\n"
     "if pin ~= '' then\n"
@@ -106,7 +110,7 @@ static const char LUA_LEASE[] =
     "  cands = {}\n"
     "  if redis.call('ZSCORE', av, pin) then cands = {pin} end\n"
     "else\n"
-    "  cands = redis.call('ZRANGE', av, 0, (kind == '' and 4 or 64) * K + nex - 1)\n"
+    "  cands = redis.call('ZRANGE', av, '0', (kind == '' and 4 or 64) * K + nex - 1)\n"
     "end\n"
     "if kind ~= '' then\n"
     "  local keep = {}\n"
@@ -130,7 +134,7 @@ static const char LUA_LEASE[] =
     "  local lim, tlim = tonumber(L[4] or L[1] or '0'), tonumber(L[5] or L[2] or '0')\n"
     "  local dlim = tonumber(L[6] or L[3] or '0')\n"
     "  if lim and lim > 0 then\n"
-    "    local used = tonumber(redis.call('GET', P .. 'rpm:' .. p .. ':' .. M .. ':' .. minute) "
+    "    local used = tonumber(redis.call('GET', P .. 'rpm:' .. p .. ':' .. M .. ':' .. mins) "
     "or '0')\n"
     "    head = (lim - used) / lim\n"
     "    if head >= 0.2 then head = 1.0 elseif head > 0 then head = 0.5 end\n"
@@ -147,7 +151,7 @@ static const char LUA_LEASE[] =
     "    redis.call('ZADD', P .. 'daily', dayend, M .. '|' .. p)\n"
     "  end\n"
     "  if head > 0 and need > 0 and tlim and tlim > 0 then\n"
-    "    local usedt = tonumber(redis.call('GET', P .. 'tpm:' .. p .. ':' .. M .. ':' .. minute) "
+    "    local usedt = tonumber(redis.call('GET', P .. 'tpm:' .. p .. ':' .. M .. ':' .. mins) "
     "or '0')\n"
     "    if usedt > 0 and usedt + need > tlim then\n"
     "      head, tokwait = 0, true\n"
@@ -156,13 +160,14 @@ static const char LUA_LEASE[] =
     "    end\n"
     "  end\n"
     "  if head > besthead then\n"
-    "    local keys = redis.call('ZRANGEBYSCORE', P .. 'pk:' .. p, '-inf', now + 250, 'LIMIT', 0, "
+    "    local keys = redis.call('ZRANGEBYSCORE', P .. 'pk:' .. p, '-inf', now + 250, 'LIMIT', "
+    "'0', "
     "nex + 1)\n"
     "    for _, k in ipairs(keys) do\n"
     "      if not ex[k] then best, bestkey, besthead = p, k, head; break end\n"
     "    end\n"
     "    if #keys == 0 then\n"
-    "      local b = redis.call('ZRANGE', P .. 'pk:' .. p, 0, 0, 'WITHSCORES')\n"
+    "      local b = redis.call('ZRANGE', P .. 'pk:' .. p, '0', '0', 'WITHSCORES')\n"
     "      if #b > 0 and (not backoff or tonumber(b[2]) < backoff) then backoff = tonumber(b[2]) "
     "end\n"
     "    end\n"
@@ -195,22 +200,23 @@ static const char LUA_LEASE[] =
     "  end\n"
     "  return {'cooling', string.format('%d', untilv)}\n"
     "end\n"
-    "redis.call('ZADD', av, now, best)\n"
-    "redis.call('ZADD', P .. 'pk:' .. best, now, bestkey)\n"
-    "local rk = P .. 'rpm:' .. best .. ':' .. M .. ':' .. minute\n"
+    "redis.call('ZADD', av, nows, best)\n"
+    "redis.call('ZADD', P .. 'pk:' .. best, nows, bestkey)\n"
+    "local rk = P .. 'rpm:' .. best .. ':' .. M .. ':' .. mins\n"
     "if redis.call('INCR', rk) == 1 then redis.call('PEXPIRE', rk, 120000) end\n"
     "local dk = P .. 'rpd:' .. best .. ':' .. M .. ':' .. dayend\n"
     "if redis.call('INCR', dk) == 1 then\n"
     "  redis.call('PEXPIRE', dk, math.floor(tonumber(dayend) - now) + 3600000)\n"
     "end\n"
     "if need > 0 then\n"
-    "  local tk = P .. 'tpm:' .. best .. ':' .. M .. ':' .. minute\n"
+    "  local tk = P .. 'tpm:' .. best .. ':' .. M .. ':' .. mins\n"
     "  if redis.call('INCRBY', tk, need) == need then redis.call('PEXPIRE', tk, 120000) end\n"
     "end\n"
-    "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M .. '|' .. minute "
-    ".. '|' .. need .. '|' .. est .. '|' .. dayend .. (cap > 0 and '|c' or ''), 'PX', ttl)\n"
-    "redis.call('ZADD', P .. 'leases', now + ttl, lid .. '|' .. bestkey)\n"
-    "redis.call('HINCRBY', P .. 'inflight', bestkey, 1)\n"
+    "redis.call('SET', P .. 'lease:' .. lid, bestkey .. '|' .. best .. '|' .. M .. '|' .. mins "
+    ".. '|' .. (need == 0 and '0' or need) .. '|' .. ARGV[8] .. '|' .. dayend .. "
+    "(cap > 0 and '|c' or ''), 'PX', ARGV[5])\n"
+    "redis.call('ZADD', P .. 'leases', tonumber(ARGV[3]) + ttl, lid .. '|' .. bestkey)\n"
+    "redis.call('HINCRBY', P .. 'inflight', bestkey, '1')\n"
     "if conv ~= '' then redis.call('SET', P .. 'conv:' .. conv, best, 'PX', 3600000) end\n"
     "if cap > 0 then\n"
     "  redis.call('ZREM', cq, ticket)\n"
@@ -235,7 +241,7 @@ static const char LUA_OUTCOME[] =
     "if rec then\n"
     "  redis.call('DEL', P .. 'lease:' .. lid)\n"
     "  redis.call('ZREM', P .. 'leases', lid .. '|' .. k)\n"
-    "  if redis.call('HINCRBY', P .. 'inflight', k, -1) <= 0 then\n"
+    "  if redis.call('HINCRBY', P .. 'inflight', k, '-1') <= 0 then\n"
     "    redis.call('HDEL', P .. 'inflight', k)\n"
     "  end\n"
     "  local f = {}\n"
@@ -427,6 +433,7 @@ static const char LUA_COUNTS[] =
 static const char LUA_LIMITS[] =
     "local P, p, now, dayend = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
     "local minute = math.floor(now / 60000)\n"
+    "local mins = tostring(minute)\n"
     "local out, h = {}, redis.call('HGETALL', P .. 'lim:' .. p)\n"
     "local function slot(m, kind)\n"
     "  out[m] = out[m] or {rpm = {}, tpm = {}, rpd = {}}\n"
