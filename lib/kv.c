@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/xalloc.h"
 
@@ -123,9 +124,24 @@ int kv_script_add(struct kv *kv, const char *lua)
     return i;
 }
 
-static void flatten(const redisReply *r, struct kv_strs *out)
+/* The reply as strings into out (its first KV_MAX_ITEMS elements) and, with all, every element
+ * of an array reply appended to *all, each with a NUL after it. */
+static void flatten(const redisReply *r, struct kv_strs *out, struct buf *all)
 {
     out->n = 0;
+    for (size_t i = 0; all && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        char num[24];
+        if (e->type == REDIS_REPLY_INTEGER) {
+            (void)snprintf(num, sizeof(num), "%lld", e->integer);
+            (void)buf_append(all, num, strlen(num) + 1);
+        } else if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) {
+            (void)buf_append(all, e->str, strnlen(e->str, e->len));
+            (void)buf_append(all, "", 1);
+        } else {
+            (void)buf_append(all, "", 1);
+        }
+    }
     if (r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < r->elements && i < KV_MAX_ITEMS; i++) {
             const redisReply *e = r->element[i];
@@ -204,15 +220,14 @@ enum status kv_eval_str(struct kv *kv, int script, int argc, const char *const *
     return st;
 }
 
-enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv,
-                    struct kv_strs *ret)
+static enum status eval_call(struct kv *kv, const struct kv_call *call, struct kv_strs *ret)
 {
     redisReply *r;
     enum status st = ST_OK;
 
-    if (argc > KV_EVAL_ARGS_MAX || script < 0 || script >= kv->nscripts)
+    if (call->argc > KV_EVAL_ARGS_MAX || call->script < 0 || call->script >= kv->nscripts)
         return ST_INVALID;
-    r = eval_reply(kv, script, argc, argv);
+    r = eval_reply(kv, call->script, call->argc, call->argv);
     if (!r)
         return ST_UNAVAILABLE;
     if (r->type == REDIS_REPLY_ERROR) {
@@ -220,10 +235,18 @@ enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv
         ret->n = 1;
         st = ST_IO;
     } else {
-        flatten(r, ret);
+        flatten(r, ret, call->all);
     }
     freeReplyObject(r);
     return st;
+}
+
+enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv,
+                    struct kv_strs *ret)
+{
+    const struct kv_call call = {script, argc, argv, NULL};
+
+    return eval_call(kv, &call, ret);
 }
 
 void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct kv_strs *rets,
@@ -264,7 +287,7 @@ void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct k
             rets[i].n = 1;
             sts[i] = ST_IO;
         } else {
-            flatten(r, &rets[i]);
+            flatten(r, &rets[i], calls[i].all);
             sts[i] = ST_OK;
         }
         freeReplyObject(r);
@@ -275,11 +298,11 @@ void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct k
          * lease of a request is reaped at its deadline, outcomes find their lease gone) */
         for (size_t i = 0; i < n; i++)
             if (sts[i] == ST_UNAVAILABLE)
-                sts[i] = kv_eval(kv, calls[i].script, calls[i].argc, calls[i].argv, &rets[i]);
+                sts[i] = eval_call(kv, &calls[i], &rets[i]);
     }
     for (size_t i = 0; i < n; i++)
         if (sts[i] == ST_NOT_FOUND) /* NOSCRIPT: it did not run */
-            sts[i] = kv_eval(kv, calls[i].script, calls[i].argc, calls[i].argv, &rets[i]);
+            sts[i] = eval_call(kv, &calls[i], &rets[i]);
 }
 
 enum status kv_get(struct kv *kv, const char *key, char **ret, size_t *ret_len)
@@ -318,7 +341,7 @@ enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct 
         return ST_UNAVAILABLE;
     if (r->type == REDIS_REPLY_ERROR)
         st = ST_IO;
-    flatten(r, ret);
+    flatten(r, ret, NULL);
     freeReplyObject(r);
     return st;
 }

@@ -49,10 +49,13 @@ int kv_script_add(struct kv *kv, const char *lua);
 /** EVALSHA with an EVAL fallback on NOSCRIPT; argv are the script's ARGV (no KEYS). */
 enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv,
                     struct kv_strs *ret);
+struct buf;
 struct kv_call {
     int script;
     int argc;
     const char *const *argv;
+    struct buf *all; /* NULL, or gets every element of an array reply (each NUL-terminated): for
+                        replies longer than KV_MAX_ITEMS */
 };
 
 /**

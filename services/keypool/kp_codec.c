@@ -183,8 +183,9 @@ static enum status lease_reply(const Sb__V1__LeaseRequest *req, enum status st,
 /* What a lease request asks beyond its model (borrows req's strings). */
 static struct kp_want want_of(const Sb__V1__LeaseRequest *req)
 {
-    struct kp_want w = {req->project, req->kind,      req->conversation, req->request_id,
-                        req->cap,     req->cap_queue, req->queued_ms,    req->cap_leave};
+    struct kp_want w = {req->project,    req->kind,      req->conversation,
+                        req->request_id, req->cap,       req->cap_queue,
+                        req->queued_ms,  req->cap_leave, 1};
     return w;
 }
 
@@ -305,8 +306,8 @@ struct slot {
     size_t first_call;
     struct kp_lease_call lc;
     unsigned ttl;
-    struct kp_lease_call *more; /* a reserve: the leases after the first */
-    size_t nmore;
+    unsigned count; /* leases asked for in one script run (a reserve's top-up) */
+    struct buf all; /* the run's whole reply, when count > 1 */
 };
 
 void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *items, size_t n)
@@ -321,12 +322,8 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         if (items[i].kind == KP_ITEM_LEASE) {
             sl->lr = sb__v1__lease_request__unpack(NULL, items[i].len, items[i].data);
             total += sl->lr ? 1 + (sl->lr->failed != NULL) : 0;
-            if (sl->lr && sl->lr->count > 1) {
-                sl->nmore =
-                    (sl->lr->count < LEASE_RESERVE_MAX ? sl->lr->count : LEASE_RESERVE_MAX) - 1;
-                sl->more = xcalloc(sl->nmore, sizeof(*sl->more));
-                total += sl->nmore;
-            }
+            if (sl->lr)
+                sl->count = sl->lr->count < LEASE_RESERVE_MAX ? sl->lr->count : LEASE_RESERVE_MAX;
         } else {
             sl->ob = sb__v1__outcome_batch__unpack(NULL, items[i].len, items[i].data);
             total += sl->ob ? sl->ob->n_outcomes : 0;
@@ -350,12 +347,15 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         if (sl->lr) {
             sl->ttl = sl->lr->ttl_ms ? sl->lr->ttl_ms : 600000;
             struct kp_want want = want_of(sl->lr);
+            want.count = sl->count; /* a reserve's leases in one run, each seeing the one before */
             kp_pool_lease_args(pool, sl->lr->model, &want, now, sl->ttl, sl->lr->est_tokens,
                                (const char *const *)sl->lr->exclude_key_ids,
-                               sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls++]);
-            for (size_t k = 0; k < sl->nmore; k++) /* in order: each sees the one before */
-                kp_pool_lease_args(pool, sl->lr->model, &want, now, sl->ttl, sl->lr->est_tokens,
-                                   NULL, 0, &sl->more[k], &calls[ncalls++]);
+                               sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls]);
+            if (sl->count > 1) {
+                buf_init(&sl->all, LEASE_RESERVE_MAX * 256);
+                calls[ncalls].all = &sl->all;
+            }
+            ncalls++;
         } else if (sl->ob) {
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
                 outcome_of(sl->ob->outcomes[k], &ocs[ncalls]);
@@ -383,17 +383,13 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
             if (st == ST_OK && l.result == KP_LEASE_DEAD && !l.pinned && !l.kindless)
                 items[i].no_key = true;
             items[i].metric = st != ST_OK ? KPM_ERROR : (int)l.result; /* same order */
-            if (st == ST_NOT_FOUND && !sl->nmore) {
+            if (st == ST_NOT_FOUND && sl->count <= 1) {
                 items[i].need_reload = true;
             } else {
                 struct kp_lease more[LEASE_RESERVE_MAX];
                 size_t nm = 0;
-                for (size_t k = 0; k < sl->nmore; k++)
-                    if (sts[sl->first_call + 1 + k] == ST_OK &&
-                        kp_pool_lease_result(pool, &sl->more[k], &rets[sl->first_call + 1 + k],
-                                             &more[nm]) == ST_OK &&
-                        more[nm].result == KP_LEASE_OK)
-                        nm++; /* no key, or a key without its secret here: left to the reaper */
+                if (sl->lr && sl->count > 1 && sts[sl->first_call] == ST_OK)
+                    nm = kp_pool_lease_more(pool, &sl->all, more, LEASE_RESERVE_MAX);
                 if (st == ST_NOT_FOUND) { /* a reserve: the others stand in for this one */
                     st = ST_OK;
                     l.result = KP_LEASE_TRIED;
@@ -403,7 +399,7 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
                 (void)lease_reply(sl->lr, st, &l, more, nm, now, sl->ttl, &items[i].reply);
             }
             sb__v1__lease_request__free_unpacked(sl->lr, NULL);
-            free(sl->more);
+            buf_done(&sl->all);
         } else if (sl->ob) {
             kp_metrics_outcomes(sl->ob->n_outcomes);
             for (size_t k = 0; k < sl->ob->n_outcomes; k++) {

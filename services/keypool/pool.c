@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/kv.h"
 #include "lib/parse.h"
@@ -16,6 +17,7 @@
 
 #include "kp.h"
 #include "pool_lua.h"
+#include "proto/subjects.h"
 
 #define LEASE_WINDOW 8 /* candidates compared for headroom */
 
@@ -130,7 +132,7 @@ enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_
             argv[i][1] = k->id;
             argv[i][2] = k->project;
             argv[i][3] = recs[i];
-            calls[i] = (struct kv_call){pool->lua_seed, 4, argv[i]};
+            calls[i] = (struct kv_call){pool->lua_seed, 4, argv[i], NULL};
         }
         kv_eval_many(pool->kv, m, calls, outs, sts);
         for (size_t i = 0; i < m; i++) {
@@ -194,6 +196,8 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, const struct kp
     (void)snprintf(lc->dayend_s, sizeof(lc->dayend_s), "%llu",
                    (unsigned long long)clock_next_pacific_time_ms(now_ms, pool->reset_sod));
     (void)snprintf(lc->tick_s, sizeof(lc->tick_s), "%03u", (unsigned)(pool->lease_seq % 1000));
+    if (w->count > 1) /* the run's other leases take the ticks after this one */
+        pool->lease_seq += (w->count < LEASE_RESERVE_MAX ? w->count : LEASE_RESERVE_MAX) - 1;
     lc->argv[7] = lc->est_s;
     lc->argv[8] = lc->dayend_s;
     lc->argv[9] = lc->tick_s;
@@ -209,12 +213,18 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, const struct kp
     lc->argv[15] = lc->qsince_s;
     lc->argv[16] = w->ticket && w->ticket[0] ? w->ticket : lc->lease_id;
     lc->argv[17] = w->leave ? "1" : "0";
+    (void)snprintf(lc->count_s, sizeof(lc->count_s), "%u",
+                   w->count < 1                   ? 1
+                   : w->count < LEASE_RESERVE_MAX ? w->count
+                                                  : LEASE_RESERVE_MAX);
+    lc->argv[18] = lc->count_s;
     for (size_t i = 0; i < nexclude; i++)
-        lc->argv[18 + i] = exclude[i];
-    lc->argc = 18 + (int)nexclude;
+        lc->argv[19 + i] = exclude[i];
+    lc->argc = 19 + (int)nexclude;
     ret_call->script = pool->lua_lease;
     ret_call->argc = lc->argc;
     ret_call->argv = lc->argv;
+    ret_call->all = NULL;
 }
 
 enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
@@ -261,6 +271,38 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
     }
     *ret = l;
     return ST_OK;
+}
+
+size_t kp_pool_lease_more(struct kp_pool *pool, const struct buf *all, struct kp_lease *ret,
+                          size_t max)
+{
+    const char *f[3], *p, *end;
+    size_t n = 0, k = 0, i = 0;
+
+    if (!all->data || all->len < 3 || all->data[all->len - 1] != '\0')
+        return 0;
+    p = all->data;
+    end = p + all->len;
+    if (strcmp(p, "ok") != 0)
+        return 0;
+    for (; p < end && n < max; p += strlen(p) + 1, i++) {
+        if (i < 4) /* "ok", the first lease's key, project, id */
+            continue;
+        f[k++] = p;
+        if (k < 3)
+            continue;
+        k = 0;
+        struct kp_lease *l = &ret[n];
+        memset(l, 0, sizeof(*l));
+        l->result = KP_LEASE_OK;
+        (void)snprintf(l->key_id, sizeof(l->key_id), "%.31s", f[0]);
+        (void)snprintf(l->project, sizeof(l->project), "%.127s", f[1]);
+        (void)snprintf(l->lease_id, sizeof(l->lease_id), "%.39s", f[2]);
+        l->secret = secret_of(pool, l->key_id);
+        if (l->secret) /* a key added by another replica: left to the reaper */
+            n++;
+    }
+    return n;
 }
 
 enum status kp_pool_lease(struct kp_pool *pool, const char *model, const struct kp_want *w,

@@ -68,7 +68,7 @@ enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_
 struct kp_lease_call {
     char lease_id[40];
     char now_s[24], ttl_s[16], win_s[8], nex_s[8], est_s[16], dayend_s[24], tick_s[8];
-    char cap_s[16], capq_s[16], qsince_s[24];
+    char cap_s[16], capq_s[16], qsince_s[24], count_s[8];
     const char *argv[72];
     int argc;
 };
@@ -76,6 +76,7 @@ struct kp_outcome_call {
     char until_s[24], now_s[24], qv_s[24], pt_s[16], est_s[16];
     const char *argv[14];
 };
+struct buf;
 struct kv_call;
 struct kv_strs;
 
@@ -90,7 +91,8 @@ struct kp_want {
     const char *pin, *kind, *conv, *ticket;
     unsigned cap, cap_queue;
     uint64_t queued_ms;
-    bool leave; /* the ticket gives up its place in the queue: nothing is leased */
+    bool leave;     /* the ticket gives up its place in the queue: nothing is leased */
+    unsigned count; /* leases wanted in one script run (a reserve; 0 or 1: one; no cap) */
 };
 
 void kp_pool_lease_args(struct kp_pool *pool, const char *model, const struct kp_want *w,
@@ -99,6 +101,11 @@ void kp_pool_lease_args(struct kp_pool *pool, const char *model, const struct kp
                         struct kv_call *ret_call);
 enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_call *lc,
                                  const struct kv_strs *out, struct kp_lease *ret);
+/** The leases after the first one a reply carries (w->count > 1; the call's `all`, see kv_call)
+ * into ret[max]; those whose key has no secret here are left out (the reaper takes them back).
+ * Returns how many. */
+size_t kp_pool_lease_more(struct kp_pool *pool, const struct buf *all, struct kp_lease *ret,
+                          size_t max);
 void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                           struct kp_outcome_call *oc, struct kv_call *ret_call);
 /** The kv the pool runs on (for kv_eval_many()). */

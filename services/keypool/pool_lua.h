@@ -43,10 +43,11 @@
 
 /*
  * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick, pin,
- * kind, conv, cap, cap_queue, queued_ms, ticket, leave, exclude... pin: "" or the only project to
- * lease from (it has no active key: {'dead', 'pin'}). kind: "" or the only upstream kind, "vertex"
- * (projects "vertex:...") or "gemini" (the others); a kind looks 16 times further down the LRU
- * order, since the other kind's projects there are skipped. conv: "" or a conversation (P conv:<id>
+ * kind, conv, cap, cap_queue, queued_ms, ticket, leave, count, exclude... pin: "" or the only
+ * project to lease from (it has no active key: {'dead', 'pin'}). kind: "" or the only upstream
+ * kind, "vertex" (projects "vertex:...") or "gemini" (the others); a kind looks 16 times further
+ * down the LRU order, since the other kind's projects there are skipped. conv: "" or a conversation
+ * (P conv:<id>
  * -> its project, an hour after its last lease): its project is tried first and kept while it has
  * any headroom; the project leased becomes the conversation's. cap > 0: at most cap leases of the
  * model open (P capl:<model>, lease id -> deadline); beyond them a request waits ({'queued',
@@ -55,7 +56,11 @@
  * leaves the queue (P capt:<model>, ticket -> last ask); leave "1": the ticket leaves the queue at
  * once, and nothing is leased. The tick ("000"-"999", thousandths of a ms)
  * orders leases granted within one millisecond, so several in a row (a reserve) still rotate in
- * least-recently-used order.
+ * least-recently-used order. count > 1 (a reserve's top-up; not with a cap): after the first,
+ * leases lease_id.2 ... lease_id.count are granted in the same run as far as the pool allows,
+ * each chosen as its own call would be; the reply {'ok', key, project, lease_id} then carries
+ * theirs after it, as (key, project, lease_id) triples. One run shares the script's setup (the
+ * models set, the cooling sweep, the calibration) and Redis's cost per call among them.
  */
 static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
@@ -67,7 +72,8 @@ static const char LUA_LEASE[] =
     "  return kind == '' or (string.sub(p, 1, 7) == 'vertex:') == (kind == 'vertex')\n"
     "end\n"
     "local cap, capq, qsince, ticket = tonumber(ARGV[14]), tonumber(ARGV[15]), ARGV[16], ARGV[17]\n"
-    "for i = 1, nex do ex[ARGV[18 + i]] = true end\n"
+    "local count = cap > 0 and 1 or tonumber(ARGV[19])\n"
+    "for i = 1, nex do ex[ARGV[19 + i]] = true end\n"
     "local cl, cq, ct = P .. 'capl:' .. M, P .. 'capq:' .. M, P .. 'capt:' .. M\n"
     "if ARGV[18] == '1' then\n"
     "  redis.call('ZREM', cq, ticket)\n"
@@ -104,6 +110,7 @@ static const char LUA_LEASE[] =
     "local minute = math.floor(now / 60000)\n"
     "local mins = tostring(minute)\n"
     "local need = need_of(est)\n"
+    "local function one(lid, nows)\n"
     "local cands\n"
     "if pin ~= '' then\n"
     "  if not redis.call('ZSCORE', P .. 'projects', pin) then return {'dead', 'pin'} end\n"
@@ -223,7 +230,18 @@ static const char LUA_LEASE[] =
     "  redis.call('ZREM', ct, ticket)\n"
     "  redis.call('ZADD', cl, now + ttl, lid)\n"
     "end\n"
-    "return {'ok', bestkey, best}\n";
+    "return {'ok', bestkey, best, lid}\n"
+    "end\n"
+    "local r = one(ARGV[4], nows)\n"
+    "if r[1] ~= 'ok' then return r end\n"
+    "local tick = tonumber(ARGV[10])\n"
+    "for i = 2, count do\n"
+    "  local x = one(ARGV[4] .. '.' .. i, ARGV[3] .. '.' .. string.format('%03d', (tick + i - 1) % "
+    "1000))\n"
+    "  if x[1] ~= 'ok' then break end\n"
+    "  r[#r + 1], r[#r + 2], r[#r + 3] = x[2], x[3], x[4]\n"
+    "end\n"
+    "return r\n";
 
 /*
  * ARGV: prefix, key, project, model, action, until, lease_id, now, reason, quota_value, kind

@@ -192,7 +192,7 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
                            (unsigned long long)it->deadline_ms);
             v[7] = a[i].s[4];
             v[8] = dayend;
-            calls[i] = (struct kv_call){l->lua_admit, 9, v};
+            calls[i] = (struct kv_call){l->lua_admit, 9, v, NULL};
         } else {
             unsigned t[3] = {it->prompt, it->output, it->total};
             v[3] = it->admitted ? "1" : "0";
@@ -203,7 +203,7 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
             v[7] = dayend;
             (void)snprintf(a[i].s[3], sizeof(a[i].s[3]), "%u", it->calls);
             v[8] = a[i].s[3];
-            calls[i] = (struct kv_call){l->lua_done, 9, v};
+            calls[i] = (struct kv_call){l->lua_done, 9, v, NULL};
         }
     }
     kv_eval_many(l->kv, n, calls, rets, sts);

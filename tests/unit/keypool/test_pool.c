@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/kv.h"
 #include "lib/parse.h"
@@ -19,6 +20,7 @@
 
 #include "kp.h"
 #include "pool.h"
+#include "proto/subjects.h"
 #include "unit.h"
 
 static char dir[64], sock[96];
@@ -575,6 +577,107 @@ static void test_reap_leases(void **state)
     assert_int_equal(inflight_of(c.key_id), 0);
 }
 
+/* A reserve's top-up: count leases of "m" in one script run; the first into *first, the others
+ * into more[] (returns how many). */
+static size_t lease_run(uint64_t now, unsigned count, struct kp_lease *first, struct kp_lease *more)
+{
+    struct kp_lease_call lc;
+    struct kv_call call;
+    struct kv_strs out;
+    enum status st;
+    struct buf all;
+
+    buf_init(&all, 1 << 16);
+    kp_pool_lease_args(pool, "m", &(struct kp_want){.count = count}, now, 60000, 0, NULL, 0, &lc,
+                       &call);
+    call.all = &all;
+    kv_eval_many(kv, 1, &call, &out, &st);
+    assert_int_equal(st, ST_OK);
+    assert_int_equal(kp_pool_lease_result(pool, &lc, &out, first), ST_OK);
+    size_t n = kp_pool_lease_more(pool, &all, more, LEASE_RESERVE_MAX);
+    buf_done(&all);
+    return n;
+}
+
+/* The rpm counter of a project for "m" this minute. */
+static long requests_used(const char *project, uint64_t now)
+{
+    struct kv_strs out;
+    char key[96];
+    uint64_t v = 0;
+    (void)snprintf(key, sizeof(key), "sb:rpm:%s:m:%llu", project,
+                   (unsigned long long)(now / 60000));
+    const char *get[] = {"GET", key};
+    assert_int_equal(kv_command(kv, 2, get, &out), ST_OK);
+    if (out.n && out.items[0][0])
+        assert_int_equal(parse_u64(out.items[0], 0, 1u << 30, &v), ST_OK);
+    return (long)v;
+}
+
+/* A reserve's leases in one script run: the keys, in the order, that as many calls one after
+ * another would get; under limits, what the pool has and no more; each lease its own, closed on
+ * its own; one handed back unused returns its request. */
+static void test_reserve_run(void **state)
+{
+    (void)state;
+    struct kp_lease first, more[LEASE_RESERVE_MAX];
+    const char *want[] = {"ka1", "kb", "kc", "ka2", "kb", "kc", "ka1"};
+    size_t n = lease_run(T0, 7, &first, more);
+    assert_int_equal(first.result, KP_LEASE_OK);
+    assert_string_equal(first.key_id, want[0]);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(more[i].result, KP_LEASE_OK);
+        assert_string_equal(more[i].key_id, want[i + 1]);
+        assert_string_equal(more[i].secret, "secret");
+        assert_string_not_equal(more[i].lease_id, first.lease_id);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(more[i].lease_id, more[j].lease_id);
+    }
+    assert_int_equal(inflight_of("ka1"), 2);
+    assert_int_equal(requests_used("pa", T0) + requests_used("pb", T0) + requests_used("pc", T0),
+                     7);
+    /* the next call goes on where the run stopped */
+    struct kp_lease next = lease_at("m", T0 + 1, NULL, 0);
+    assert_string_equal(next.key_id, "kb");
+    /* a lease of the run handed back unused gives its request back; another closes alone */
+    struct kp_outcome back = {.lease_id = more[0].lease_id,
+                              .key_id = more[0].key_id,
+                              .project = more[0].project,
+                              .model = "m",
+                              .cls = EC_NONE,
+                              .reason = "",
+                              .unused = true};
+    assert_int_equal(kp_pool_outcome(pool, &back, T0 + 2, NULL, 0), ST_OK);
+    assert_int_equal(requests_used("pb", T0), 2);
+    struct kp_outcome done = {.lease_id = more[5].lease_id,
+                              .key_id = more[5].key_id,
+                              .project = more[5].project,
+                              .model = "m",
+                              .cls = EC_NONE,
+                              .reason = ""};
+    assert_int_equal(kp_pool_outcome(pool, &done, T0 + 3, NULL, 0), ST_OK);
+    assert_int_equal(inflight_of("ka1"), 1);
+    assert_int_equal(inflight_of("kb"), 2);
+
+    /* a minute with limits pa 3, pb 2, pc 1: a run of 10 gets the 6 there are, then 429 */
+    uint64_t later = T0 - T0 % 60000 + 180000;
+    set_limit("pa", "rpm", 3);
+    set_limit("pb", "rpm", 2);
+    set_limit("pc", "rpm", 1);
+    n = lease_run(later, 10, &first, more);
+    assert_int_equal(first.result, KP_LEASE_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(requests_used("pa", later), 3);
+    assert_int_equal(requests_used("pb", later), 2);
+    assert_int_equal(requests_used("pc", later), 1);
+    assert_int_equal(lease_at("m", later + 1, NULL, 0).result, KP_LEASE_COOLING);
+    /* nothing to grant: the run's answer is the first call's */
+    n = lease_run(later + 2, 10, &first, more);
+    assert_int_equal(first.result, KP_LEASE_COOLING);
+    assert_int_equal(n, 0);
+}
+
 /* A day-parked pair returns when the quota_reset job runs at the reset instant, not before. */
 static void test_quota_reset(void **state)
 {
@@ -633,6 +736,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lru_across_projects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reap_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pinned_project, setup, teardown),
