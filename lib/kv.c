@@ -252,13 +252,14 @@ enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv
 void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct kv_strs *rets,
                   enum status *sts)
 {
-    const char *args[64];
-    size_t lens[64];
+    const char *args[KV_EVAL_ARGS_MAX + 3];
+    size_t lens[KV_EVAL_ARGS_MAX + 3];
     bool broken = false;
 
     for (size_t i = 0; i < n; i++) {
         sts[i] = ST_INVALID;
-        if (calls[i].argc > 60 || calls[i].script < 0 || calls[i].script >= kv->nscripts)
+        if (calls[i].argc > KV_EVAL_ARGS_MAX || calls[i].script < 0 ||
+            calls[i].script >= kv->nscripts)
             continue;
         args[0] = "EVALSHA";
         args[1] = kv->sha[calls[i].script];

@@ -44,7 +44,7 @@ enum status kv_connect(const struct kv_cfg *cfg, struct kv **ret);
 void kv_free(struct kv *kv);
 /** Register a Lua script; returns an index for kv_eval(), or -1 when 8 are registered. */
 int kv_script_add(struct kv *kv, const char *lua);
-/** Most ARGV a script takes through kv_eval() and kv_eval_str() (kv_eval_many: 60). */
+/** Most ARGV a script takes through kv_eval(), kv_eval_str() and kv_eval_many(). */
 #define KV_EVAL_ARGS_MAX 510
 /** EVALSHA with an EVAL fallback on NOSCRIPT; argv are the script's ARGV (no KEYS). */
 enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv,

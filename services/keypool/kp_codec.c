@@ -307,13 +307,76 @@ struct slot {
     struct kp_lease_call lc;
     unsigned ttl;
     unsigned count; /* leases asked for in one script run (a reserve's top-up) */
-    struct buf all; /* the run's whole reply, when count > 1 */
 };
+
+/* The outcome of one run's k-th outcome in the run's whole reply ("" when it is not there). */
+static const char *nth(const struct buf *all, size_t k)
+{
+    const char *p = all->data, *end = all->data ? all->data + all->len : NULL;
+
+    if (!p || all->len == 0 || end[-1] != '\0')
+        return "";
+    for (; p < end; p += strlen(p) + 1)
+        if (k-- == 0)
+            return p;
+    return "";
+}
+
+/* The outcomes of an OutcomeBatch after the script runs: what happened to each, logged. */
+static void outcomes_done(struct jet_pub *ev, const Sb__V1__OutcomeBatch *ob, size_t first_call,
+                          const enum status *sts, const struct buf *alls)
+{
+    kp_metrics_outcomes(ob->n_outcomes);
+    for (size_t k = 0; k < ob->n_outcomes; k++) {
+        size_t c = first_call + k / KP_OUTCOME_RUN;
+        if (sts[c] != ST_OK)
+            LOG_ERROR("outcome.failed", "req=%s key_id=%s st=%s action=drop",
+                      ob->outcomes[k]->request_id, ob->outcomes[k]->key_id, status_str(sts[c]));
+        else
+            log_change(ev, ob->outcomes[k], nth(&alls[c], k % KP_OUTCOME_RUN));
+    }
+}
+
+/* A LeaseRequest's reply once its script ran (sl->first_call; a failed attempt's outcome just
+ * before it). */
+static void lease_done(struct kp_pool *pool, struct jet_pub *ev, struct slot *sl,
+                       struct kp_item *item, const enum status *sts, const struct kv_strs *rets,
+                       const struct buf *alls, uint64_t now)
+{
+    struct kp_lease l = {.result = KP_LEASE_TRIED};
+    size_t c = sl->first_call;
+    enum status st = ST_PROTO;
+
+    if (sl->lr && sl->lr->failed && sts[c - 1] == ST_OK)
+        log_change(ev, sl->lr->failed, nth(&alls[c - 1], 0));
+    if (sl->lr && sts[c] == ST_OK)
+        st = kp_pool_lease_result(pool, &sl->lc, &rets[c], &l);
+    else if (sl->lr)
+        st = sts[c];
+    if (st == ST_OK && l.result == KP_LEASE_DEAD && !l.pinned && !l.kindless)
+        item->no_key = true;
+    item->metric = st != ST_OK ? KPM_ERROR : (int)l.result; /* same order */
+    if (st == ST_NOT_FOUND && sl->count <= 1) {
+        item->need_reload = true;
+        return;
+    }
+    struct kp_lease more[LEASE_RESERVE_MAX];
+    size_t nm = 0;
+    if (sl->lr && sl->count > 1 && sts[c] == ST_OK)
+        nm = kp_pool_lease_more(pool, &alls[c], more, LEASE_RESERVE_MAX);
+    if (st == ST_NOT_FOUND) { /* a reserve: the others stand in for this one */
+        st = ST_OK;
+        l.result = KP_LEASE_TRIED;
+    }
+    if (st == ST_OK && l.result != KP_LEASE_OK && nm) /* the first from the rest */
+        l = more[--nm];
+    (void)lease_reply(sl->lr, st, &l, more, nm, now, sl->ttl, &item->reply);
+}
 
 void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *items, size_t n)
 {
     struct slot *slots = xcalloc(n ? n : 1, sizeof(*slots));
-    size_t ncalls = 0, total = 0;
+    size_t ncalls = 0, maxcalls = 0, nocs = 0, total = 0, nruns = 0;
     uint64_t now = clock_now_ms();
 
     /* pass 1: decode and count, so the call arrays never move once argv points into them */
@@ -321,26 +384,39 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
         struct slot *sl = &slots[i];
         if (items[i].kind == KP_ITEM_LEASE) {
             sl->lr = sb__v1__lease_request__unpack(NULL, items[i].len, items[i].data);
-            total += sl->lr ? 1 + (sl->lr->failed != NULL) : 0;
-            if (sl->lr)
-                sl->count = sl->lr->count < LEASE_RESERVE_MAX ? sl->lr->count : LEASE_RESERVE_MAX;
+            if (!sl->lr)
+                continue;
+            maxcalls += 1 + (sl->lr->failed != NULL);
+            total += sl->lr->failed != NULL;
+            nruns += sl->lr->failed != NULL;
+            sl->count = sl->lr->count < LEASE_RESERVE_MAX ? sl->lr->count : LEASE_RESERVE_MAX;
         } else {
             sl->ob = sb__v1__outcome_batch__unpack(NULL, items[i].len, items[i].data);
-            total += sl->ob ? sl->ob->n_outcomes : 0;
+            if (!sl->ob)
+                continue;
+            size_t runs = (sl->ob->n_outcomes + KP_OUTCOME_RUN - 1) / KP_OUTCOME_RUN;
+            maxcalls += runs;
+            nruns += runs;
+            total += sl->ob->n_outcomes;
         }
     }
-    struct kv_call *calls = xmalloc_array(total ? total : 1, sizeof(*calls));
-    struct kp_outcome_call *occ = xmalloc_array(total ? total : 1, sizeof(*occ));
+    struct kv_call *calls = xmalloc_array(maxcalls ? maxcalls : 1, sizeof(*calls));
+    struct buf *alls = xcalloc(maxcalls ? maxcalls : 1, sizeof(*alls));
+    struct kp_outcome_call *occ = xmalloc_array(nruns ? nruns : 1, sizeof(*occ));
     struct kp_outcome *ocs = xmalloc_array(total ? total : 1, sizeof(*ocs));
-    /* pass 2: script calls, in message order */
+    size_t run = 0;
+    /* pass 2: script calls, in message order; an OutcomeBatch's outcomes in runs of
+     * KP_OUTCOME_RUN, a reserve's leases in one run */
     for (size_t i = 0; i < n; i++) {
         struct slot *sl = &slots[i];
         sl->first_call = ncalls;
         if (sl->lr && sl->lr->failed) { /* the failed attempt first, then the lease */
-            outcome_of(sl->lr->failed, &ocs[ncalls]);
-            ocs[ncalls].lease_id = ""; /* the forwarder's report releases the lease */
-            ocs[ncalls].est_tokens = sl->lr->est_tokens;
-            kp_pool_outcome_args(pool, &ocs[ncalls], now, &occ[ncalls], &calls[ncalls]);
+            outcome_of(sl->lr->failed, &ocs[nocs]);
+            ocs[nocs].lease_id = ""; /* the forwarder's report releases the lease */
+            ocs[nocs].est_tokens = sl->lr->est_tokens;
+            kp_pool_outcome_args(pool, &ocs[nocs++], 1, now, &occ[run++], &calls[ncalls]);
+            buf_init(&alls[ncalls], 256);
+            calls[ncalls].all = &alls[ncalls];
             ncalls++;
             sl->first_call = ncalls;
         }
@@ -352,14 +428,20 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
                                (const char *const *)sl->lr->exclude_key_ids,
                                sl->lr->n_exclude_key_ids, &sl->lc, &calls[ncalls]);
             if (sl->count > 1) {
-                buf_init(&sl->all, LEASE_RESERVE_MAX * 256);
-                calls[ncalls].all = &sl->all;
+                buf_init(&alls[ncalls], LEASE_RESERVE_MAX * 256);
+                calls[ncalls].all = &alls[ncalls];
             }
             ncalls++;
         } else if (sl->ob) {
-            for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
-                outcome_of(sl->ob->outcomes[k], &ocs[ncalls]);
-                kp_pool_outcome_args(pool, &ocs[ncalls], now, &occ[ncalls], &calls[ncalls]);
+            for (size_t k = 0; k < sl->ob->n_outcomes; k += KP_OUTCOME_RUN) {
+                size_t m = sl->ob->n_outcomes - k;
+                m = m < KP_OUTCOME_RUN ? m : KP_OUTCOME_RUN;
+                for (size_t j = 0; j < m; j++)
+                    outcome_of(sl->ob->outcomes[k + j], &ocs[nocs + j]);
+                kp_pool_outcome_args(pool, &ocs[nocs], m, now, &occ[run++], &calls[ncalls]);
+                nocs += m;
+                buf_init(&alls[ncalls], 64 * KP_OUTCOME_RUN);
+                calls[ncalls].all = &alls[ncalls];
                 ncalls++;
             }
         }
@@ -371,49 +453,16 @@ void kp_codec_batch(struct kp_pool *pool, struct jet_pub *ev, struct kp_item *it
     for (size_t i = 0; i < n; i++) {
         struct slot *sl = &slots[i];
         if (items[i].kind == KP_ITEM_LEASE) {
-            struct kp_lease l = {.result = KP_LEASE_TRIED};
-            if (sl->lr && sl->lr->failed && sts[sl->first_call - 1] == ST_OK)
-                log_change(ev, sl->lr->failed,
-                           rets[sl->first_call - 1].n ? rets[sl->first_call - 1].items[0] : "");
-            enum status st = ST_PROTO;
-            if (sl->lr && sts[sl->first_call] == ST_OK)
-                st = kp_pool_lease_result(pool, &sl->lc, &rets[sl->first_call], &l);
-            else if (sl->lr)
-                st = sts[sl->first_call];
-            if (st == ST_OK && l.result == KP_LEASE_DEAD && !l.pinned && !l.kindless)
-                items[i].no_key = true;
-            items[i].metric = st != ST_OK ? KPM_ERROR : (int)l.result; /* same order */
-            if (st == ST_NOT_FOUND && sl->count <= 1) {
-                items[i].need_reload = true;
-            } else {
-                struct kp_lease more[LEASE_RESERVE_MAX];
-                size_t nm = 0;
-                if (sl->lr && sl->count > 1 && sts[sl->first_call] == ST_OK)
-                    nm = kp_pool_lease_more(pool, &sl->all, more, LEASE_RESERVE_MAX);
-                if (st == ST_NOT_FOUND) { /* a reserve: the others stand in for this one */
-                    st = ST_OK;
-                    l.result = KP_LEASE_TRIED;
-                }
-                if (st == ST_OK && l.result != KP_LEASE_OK && nm) /* the first from the rest */
-                    l = more[--nm];
-                (void)lease_reply(sl->lr, st, &l, more, nm, now, sl->ttl, &items[i].reply);
-            }
+            lease_done(pool, ev, sl, &items[i], sts, rets, alls, now);
             sb__v1__lease_request__free_unpacked(sl->lr, NULL);
-            buf_done(&sl->all);
         } else if (sl->ob) {
-            kp_metrics_outcomes(sl->ob->n_outcomes);
-            for (size_t k = 0; k < sl->ob->n_outcomes; k++) {
-                size_t c = sl->first_call + k;
-                if (sts[c] != ST_OK)
-                    LOG_ERROR("outcome.failed", "req=%s key_id=%s st=%s action=drop",
-                              sl->ob->outcomes[k]->request_id, sl->ob->outcomes[k]->key_id,
-                              status_str(sts[c]));
-                else
-                    log_change(ev, sl->ob->outcomes[k], rets[c].n ? rets[c].items[0] : "");
-            }
+            outcomes_done(ev, sl->ob, sl->first_call, sts, alls);
             sb__v1__outcome_batch__free_unpacked(sl->ob, NULL);
         }
     }
+    for (size_t c = 0; c < ncalls; c++)
+        buf_done(&alls[c]);
+    free(alls);
     free(rets);
     free(sts);
     free(ocs);

@@ -392,51 +392,58 @@ static const char *tokens_mode(const struct kp_outcome *o)
     }
 }
 
-void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
-                          struct kp_outcome_call *oc, struct kv_call *ret_call)
+void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, size_t n,
+                          uint64_t now_ms, struct kp_outcome_call *oc, struct kv_call *ret_call)
 {
-    uint64_t until;
-    const char *act = kp_outcome_action(o->cls, o->retry_delay_ms, now_ms, pool->reset_sod, &until);
-
-    if (o->unused)
-        act = "unused";
-
-    (void)snprintf(oc->until_s, sizeof(oc->until_s), "%llu", (unsigned long long)until);
-    (void)snprintf(oc->now_s, sizeof(oc->now_s), "%llu", (unsigned long long)now_ms);
-    (void)snprintf(oc->qv_s, sizeof(oc->qv_s), "%llu", (unsigned long long)o->quota_value);
-    (void)snprintf(oc->pt_s, sizeof(oc->pt_s), "%u", o->prompt_tokens);
-    (void)snprintf(oc->est_s, sizeof(oc->est_s), "%u", o->est_tokens);
-    oc->argv[0] = pool->prefix;
-    oc->argv[1] = o->key_id;
-    oc->argv[2] = o->project;
-    oc->argv[3] = o->model;
-    oc->argv[4] = act;
-    oc->argv[5] = oc->until_s;
-    oc->argv[6] = o->lease_id ? o->lease_id : "";
-    oc->argv[7] = oc->now_s;
-    oc->argv[8] = o->reason ? o->reason : "";
-    oc->argv[9] = oc->qv_s;
-    oc->argv[10] = quota_kind_name(o);
-    oc->argv[11] = tokens_mode(o);
-    oc->argv[12] = oc->pt_s;
-    oc->argv[13] = oc->est_s;
+    n = n < KP_OUTCOME_RUN ? n : KP_OUTCOME_RUN;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t until;
+        const char *act =
+            kp_outcome_action(o[i].cls, o[i].retry_delay_ms, now_ms, pool->reset_sod, &until);
+        const char **argv = &oc->argv[14 * i];
+        if (o[i].unused)
+            act = "unused";
+        (void)snprintf(oc->o[i].until_s, sizeof(oc->o[i].until_s), "%llu",
+                       (unsigned long long)until);
+        (void)snprintf(oc->o[i].now_s, sizeof(oc->o[i].now_s), "%llu", (unsigned long long)now_ms);
+        (void)snprintf(oc->o[i].qv_s, sizeof(oc->o[i].qv_s), "%llu",
+                       (unsigned long long)o[i].quota_value);
+        (void)snprintf(oc->o[i].pt_s, sizeof(oc->o[i].pt_s), "%u", o[i].prompt_tokens);
+        (void)snprintf(oc->o[i].est_s, sizeof(oc->o[i].est_s), "%u", o[i].est_tokens);
+        argv[0] = pool->prefix;
+        argv[1] = o[i].key_id;
+        argv[2] = o[i].project;
+        argv[3] = o[i].model;
+        argv[4] = act;
+        argv[5] = oc->o[i].until_s;
+        argv[6] = o[i].lease_id ? o[i].lease_id : "";
+        argv[7] = oc->o[i].now_s;
+        argv[8] = o[i].reason ? o[i].reason : "";
+        argv[9] = oc->o[i].qv_s;
+        argv[10] = quota_kind_name(&o[i]);
+        argv[11] = tokens_mode(&o[i]);
+        argv[12] = oc->o[i].pt_s;
+        argv[13] = oc->o[i].est_s;
+    }
     ret_call->script = pool->lua_outcome;
-    ret_call->argc = 14;
+    ret_call->argc = (int)(14 * n);
     ret_call->argv = oc->argv;
+    ret_call->all = NULL;
 }
 
 enum status kp_pool_outcome(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
                             char *ret_change, size_t n)
 {
-    struct kp_outcome_call oc = {0};
+    struct kp_outcome_call *oc = xmalloc(sizeof(*oc));
     struct kv_call call;
     struct kv_strs out;
     enum status st;
 
-    kp_pool_outcome_args(pool, o, now_ms, &oc, &call);
+    kp_pool_outcome_args(pool, o, 1, now_ms, oc, &call);
     st = kv_eval(pool->kv, call.script, call.argc, call.argv, &out);
     if (st == ST_OK && ret_change)
         (void)snprintf(ret_change, n, "%s", out.n ? out.items[0] : "");
+    free(oc);
     return st;
 }
 

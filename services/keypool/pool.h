@@ -72,9 +72,12 @@ struct kp_lease_call {
     const char *argv[72];
     int argc;
 };
+#define KP_OUTCOME_RUN 32 /* outcomes applied in one script run */
 struct kp_outcome_call {
-    char until_s[24], now_s[24], qv_s[24], pt_s[16], est_s[16];
-    const char *argv[14];
+    struct {
+        char until_s[24], now_s[24], qv_s[24], pt_s[16], est_s[16];
+    } o[KP_OUTCOME_RUN];
+    const char *argv[14 * KP_OUTCOME_RUN];
 };
 struct buf;
 struct kv_call;
@@ -106,8 +109,10 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
  * Returns how many. */
 size_t kp_pool_lease_more(struct kp_pool *pool, const struct buf *all, struct kp_lease *ret,
                           size_t max);
-void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, uint64_t now_ms,
-                          struct kp_outcome_call *oc, struct kv_call *ret_call);
+/** Outcomes o[n] (n <= KP_OUTCOME_RUN) applied in turn in one run; its reply lists what happened
+ * to each (an array: take it whole through the call's `all` when n > KV_MAX_ITEMS). */
+void kp_pool_outcome_args(struct kp_pool *pool, const struct kp_outcome *o, size_t n,
+                          uint64_t now_ms, struct kp_outcome_call *oc, struct kv_call *ret_call);
 /** The kv the pool runs on (for kv_eval_many()). */
 struct kv *kp_pool_kv(struct kp_pool *pool);
 

@@ -248,13 +248,17 @@ static const char LUA_LEASE[] =
  * (rpm|tpm|rpd|"": what quota_value limits), tokens (known|zero|keep: what upstream counted of the
  * lease's estimate), prompt_tokens, est_tokens (a failure the edge reports has no lease: its
  * estimate sizes what the token quota refused). Action "unused": a lease upstream never saw (a
- * reserve's, handed back), whose request, day and token counts are returned.
+ * reserve's, handed back), whose request, day and token counts are returned. ARGV may hold
+ * several outcomes, 14 arguments each, applied in turn in one run; the reply has what happened
+ * to each ({'ok', 'cooled', ...}).
  */
 static const char LUA_OUTCOME[] =
-    "local P, k, p, M, act = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
-    "local untilv, lid, now, reason = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), ARGV[9]\n"
-    "local qv, kind, tmode, counted = tonumber(ARGV[10]), ARGV[11], ARGV[12], "
-    "tonumber(ARGV[13])\n" LUA_NEED_OF "local need = 0\n"
+    "local function one(b)\n"
+    "local P, k, p, M, act = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]\n"
+    "local untilv, lid, now, reason = tonumber(ARGV[b + 6]), ARGV[b + 7], tonumber(ARGV[b + 8]), "
+    "ARGV[b + 9]\n"
+    "local qv, kind, tmode, counted = tonumber(ARGV[b + 10]), ARGV[b + 11], ARGV[b + 12], "
+    "tonumber(ARGV[b + 13])\n" LUA_NEED_OF "local need = 0\n"
     "local rec = lid ~= '' and redis.call('GET', P .. 'lease:' .. lid)\n"
     "if rec then\n"
     "  redis.call('DEL', P .. 'lease:' .. lid)\n"
@@ -291,7 +295,7 @@ static const char LUA_OUTCOME[] =
     "end\n"
     "if act == 'ok' then redis.call('DEL', P .. 'kf:' .. k) return 'ok' end\n"
     "if act == 'unused' then return 'returned' end\n"
-    "if not rec then need = need_of(tonumber(ARGV[14])) end\n"
+    "if not rec then need = need_of(tonumber(ARGV[b + 14])) end\n"
     "if act == 'cool' and kind == 'tpm' then\n"
     "  if qv and qv > 0 then redis.call('HSET', P .. 'lim:' .. p, M .. '|tpm', qv) end\n"
     "  local L = redis.call('HMGET', P .. 'lim:' .. p, 's|' .. M .. '|tpm', M .. '|tpm')\n"
@@ -345,7 +349,11 @@ static const char LUA_OUTCOME[] =
     "  end\n"
     "  return 'counted'\n"
     "end\n"
-    "return 'released'\n";
+    "return 'released'\n"
+    "end\n"
+    "local r = {}\n"
+    "for b = 0, #ARGV - 14, 14 do r[#r + 1] = one(b) end\n"
+    "return r\n";
 
 /* ARGV: prefix, key, project, record (msgpack). Idempotent: an existing key keeps its state. */
 static const char LUA_SEED[] = "local P, k, p, rec = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"

@@ -678,6 +678,55 @@ static void test_reserve_run(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Outcomes in one script run are applied in turn, each as alone, and the reply says what
+ * happened to each, however many there are. */
+static void test_outcome_run(void **state)
+{
+    (void)state;
+    struct kp_lease l[12];
+    struct kp_outcome o[12];
+    for (int i = 0; i < 12; i++) {
+        l[i] = lease_at("m", T0 + (uint64_t)i, NULL, 0);
+        assert_int_equal(l[i].result, KP_LEASE_OK);
+        o[i] = (struct kp_outcome){.lease_id = l[i].lease_id,
+                                   .key_id = l[i].key_id,
+                                   .project = l[i].project,
+                                   .model = "m",
+                                   .cls = EC_NONE,
+                                   .reason = ""};
+    }
+    /* l[1] is kb's (pb): a 429 cools pb; l[2] (kc) goes back unused */
+    assert_string_equal(l[1].project, "pb");
+    o[1].cls = EC_QUOTA_MINUTE;
+    o[1].retry_delay_ms = 30000;
+    o[2].unused = true;
+    struct kp_outcome_call *oc = xmalloc(sizeof(*oc));
+    struct kv_call call;
+    struct kv_strs out;
+    enum status st;
+    struct buf all;
+    buf_init(&all, 4096);
+    kp_pool_outcome_args(pool, o, 12, T0 + 20, oc, &call);
+    call.all = &all;
+    kv_eval_many(kv, 1, &call, &out, &st);
+    assert_int_equal(st, ST_OK);
+    const char *want[] = {"ok", "cooled", "returned", "ok", "ok", "ok",
+                          "ok", "ok",     "ok",       "ok", "ok", "ok"};
+    const char *p = all.data;
+    for (int i = 0; i < 12; i++, p += strlen(p) + 1) {
+        assert_true(p < all.data + all.len);
+        assert_string_equal(p, want[i]);
+    }
+    assert_true(p == all.data + all.len);
+    buf_done(&all);
+    free(oc);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(inflight_of(l[i].key_id), 0);
+    assert_int_equal(requests_used("pc", T0), 3); /* 4 leased, 1 handed back */
+    const char *ex[] = {"ka1", "ka2", "kc"};
+    assert_int_equal(lease_at("m", T0 + 21, ex, 3).result, KP_LEASE_COOLING);
+}
+
 /* A day-parked pair returns when the quota_reset job runs at the reset instant, not before. */
 static void test_quota_reset(void **state)
 {
@@ -737,6 +786,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lru_across_projects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reap_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pinned_project, setup, teardown),
