@@ -14,7 +14,8 @@
  *                   use counters; P tokr:<model> counted/estimated tokens x1000 (calibration)
  *   P lease:<id>    "key|project|model|minute|need|est|day end[|c]" with a TTL ("c": counted
  *                   in the model's concurrency cap); P leases ZSET "<id>|<key>" -> deadline (the
- *                   scheduler reaps those never closed); P inflight HASH key -> open leases
+ *                   scheduler reaps those never closed; a key's open leases are counted from
+ *                   it when an admin lists keys, not kept per lease)
  *   P daily         ZSET "<model>|<project>" -> until: pairs parked by a per-day quota
  *   P seeded        set by seeding: its absence means Redis lost the pool (keypool re-seeds)
  * Headroom is bucketed (exhausted / under 20% left / fine): projects near a known RPM limit are
@@ -32,14 +33,6 @@
  */
 #ifndef SB_KP_POOL_LUA_H
 #define SB_KP_POOL_LUA_H
-
-/* Shared by LEASE and OUTCOME (after P and M): the tokens to count for an estimate, calibrated by
- * the model's ratio of counted to estimated tokens. */
-#define LUA_NEED_OF                                                                                \
-    "local function need_of(e)\n"                                                                  \
-    "  if not e or e <= 0 then return 0 end\n"                                                     \
-    "  return math.ceil(e * tonumber(redis.call('GET', P .. 'tokr:' .. M) or '1000') / 1000)\n"    \
-    "end\n"
 
 /*
  * ARGV: prefix, model, now, lease_id, ttl_ms, window, nexclude, est_tokens, day_end, tick, pin,
@@ -66,7 +59,12 @@ static const char LUA_LEASE[] =
     "local P, M, now = ARGV[1], ARGV[2], tonumber(ARGV[3]) + tonumber(ARGV[10]) / 1000\n"
     "local nows = ARGV[3] .. '.' .. ARGV[10]\n"
     "local lid, ttl, K, nex = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
-    "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n" LUA_NEED_OF "local ex = {}\n"
+    "local est, dayend = tonumber(ARGV[8]), ARGV[9]\n"
+    "local function need_of(e)\n"
+    "  if not e or e <= 0 then return 0 end\n"
+    "  return math.ceil(e * tonumber(redis.call('GET', P .. 'tokr:' .. M) or '1000') / 1000)\n"
+    "end\n"
+    "local ex = {}\n"
     "local pin, kind, conv = ARGV[11], ARGV[12], ARGV[13]\n"
     "local function of_kind(p)\n"
     "  return kind == '' or (string.sub(p, 1, 7) == 'vertex:') == (kind == 'vertex')\n"
@@ -223,7 +221,6 @@ static const char LUA_LEASE[] =
     ".. '|' .. (need == 0 and '0' or need) .. '|' .. ARGV[8] .. '|' .. dayend .. "
     "(cap > 0 and '|c' or ''), 'PX', ARGV[5])\n"
     "redis.call('ZADD', P .. 'leases', tonumber(ARGV[3]) + ttl, lid .. '|' .. bestkey)\n"
-    "redis.call('HINCRBY', P .. 'inflight', bestkey, '1')\n"
     "if conv ~= '' then redis.call('SET', P .. 'conv:' .. conv, best, 'PX', 3600000) end\n"
     "if cap > 0 then\n"
     "  redis.call('ZREM', cq, ticket)\n"
@@ -253,19 +250,28 @@ static const char LUA_LEASE[] =
  * to each ({'ok', 'cooled', ...}).
  */
 static const char LUA_OUTCOME[] =
+    "local P = ARGV[1]\n"
+    "local tokr, tokset, tpm, kfgone = {}, {}, {}, {}\n"
+    "local function ratio(M)\n"
+    "  if tokr[M] == nil then tokr[M] = tonumber(redis.call('GET', P .. 'tokr:' .. M)) or false "
+    "end\n"
+    "  return tokr[M]\n"
+    "end\n"
+    "local function tpm_flush(tk)\n"
+    "  local d = tpm[tk]\n"
+    "  tpm[tk] = nil\n"
+    "  if d and d ~= 0 and redis.call('EXISTS', tk) == 1 then redis.call('INCRBY', tk, d) end\n"
+    "end\n"
     "local function one(b)\n"
-    "local P, k, p, M, act = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]\n"
+    "local k, p, M, act = ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5]\n"
     "local untilv, lid, now, reason = tonumber(ARGV[b + 6]), ARGV[b + 7], tonumber(ARGV[b + 8]), "
     "ARGV[b + 9]\n"
     "local qv, kind, tmode, counted = tonumber(ARGV[b + 10]), ARGV[b + 11], ARGV[b + 12], "
-    "tonumber(ARGV[b + 13])\n" LUA_NEED_OF "local need = 0\n"
-    "local rec = lid ~= '' and redis.call('GET', P .. 'lease:' .. lid)\n"
+    "tonumber(ARGV[b + 13])\n"
+    "local need = 0\n"
+    "local rec = lid ~= '' and redis.call('GETDEL', P .. 'lease:' .. lid)\n"
     "if rec then\n"
-    "  redis.call('DEL', P .. 'lease:' .. lid)\n"
     "  redis.call('ZREM', P .. 'leases', lid .. '|' .. k)\n"
-    "  if redis.call('HINCRBY', P .. 'inflight', k, '-1') <= 0 then\n"
-    "    redis.call('HDEL', P .. 'inflight', k)\n"
-    "  end\n"
     "  local f = {}\n"
     "  for x in string.gmatch(rec, '[^|]+') do f[#f + 1] = x end\n"
     "  local lmin, est = f[4], tonumber(f[6] or '0')\n"
@@ -284,18 +290,24 @@ static const char LUA_OUTCOME[] =
     "  if lmin and need > 0 and tmode ~= 'keep' then\n"
     "    local tk = P .. 'tpm:' .. p .. ':' .. M .. ':' .. lmin\n"
     "    local actual = tmode == 'known' and counted or 0\n"
-    "    if redis.call('EXISTS', tk) == 1 then redis.call('INCRBY', tk, actual - need) end\n"
+    "    tpm[tk] = (tpm[tk] or 0) + actual - need\n"
     "    if tmode == 'known' and est and est > 0 and counted > 0 then\n"
-    "      local r = counted * 1000 / est\n"
-    "      local old = tonumber(redis.call('GET', P .. 'tokr:' .. M) or '0')\n"
-    "      if old > 0 then r = (old * 7 + r) / 8 end\n"
-    "      redis.call('SET', P .. 'tokr:' .. M, string.format('%d', math.floor(r + 0.5)))\n"
+    "      local r, old = counted * 1000 / est, ratio(M)\n"
+    "      if old and old > 0 then r = (old * 7 + r) / 8 end\n"
+    "      tokr[M], tokset[M] = math.floor(r + 0.5), true\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "if act == 'ok' then redis.call('DEL', P .. 'kf:' .. k) return 'ok' end\n"
+    "if act == 'ok' then\n"
+    "  if not kfgone[k] then redis.call('DEL', P .. 'kf:' .. k) end\n"
+    "  kfgone[k] = true\n"
+    "  return 'ok'\n"
+    "end\n"
     "if act == 'unused' then return 'returned' end\n"
-    "if not rec then need = need_of(tonumber(ARGV[b + 14])) end\n"
+    "if not rec then\n"
+    "  local e = tonumber(ARGV[b + 14])\n"
+    "  if e and e > 0 then need = math.ceil(e * (ratio(M) or 1000) / 1000) end\n"
+    "end\n"
     "if act == 'cool' and kind == 'tpm' then\n"
     "  if qv and qv > 0 then redis.call('HSET', P .. 'lim:' .. p, M .. '|tpm', qv) end\n"
     "  local L = redis.call('HMGET', P .. 'lim:' .. p, 's|' .. M .. '|tpm', M .. '|tpm')\n"
@@ -304,6 +316,7 @@ static const char LUA_OUTCOME[] =
     "if act == 'cool' and kind == 'tpm' and qv > 0 then\n"
     "  local tk = P .. 'tpm:' .. p .. ':' .. M .. ':' .. math.floor(now / 60000)\n"
     "  local least = qv - math.max(need, 1) + 1\n"
+    "  tpm_flush(tk)\n"
     "  if least > tonumber(redis.call('GET', tk) or '0') then\n"
     "    redis.call('SET', tk, least, 'PX', 120000)\n"
     "  end\n"
@@ -338,6 +351,7 @@ static const char LUA_OUTCOME[] =
     "  return 'dead'\n"
     "end\n"
     "if act == 'transient' then\n"
+    "  kfgone[k] = nil\n"
     "  local f = redis.call('INCR', P .. 'kf:' .. k)\n"
     "  redis.call('PEXPIRE', P .. 'kf:' .. k, 600000)\n"
     "  if f >= 3 then\n"
@@ -353,6 +367,10 @@ static const char LUA_OUTCOME[] =
     "end\n"
     "local r = {}\n"
     "for b = 0, #ARGV - 14, 14 do r[#r + 1] = one(b) end\n"
+    "for tk in pairs(tpm) do tpm_flush(tk) end\n"
+    "for M in pairs(tokset) do\n"
+    "  redis.call('SET', P .. 'tokr:' .. M, string.format('%d', tokr[M]))\n"
+    "end\n"
     "return r\n";
 
 /* ARGV: prefix, key, project, record (msgpack). Idempotent: an existing key keeps its state. */
@@ -507,6 +525,14 @@ static const char LUA_STATUS[] =
 static const char LUA_STATES[] =
     "local P, now = ARGV[1], tonumber(ARGV[2])\n"
     "local models = redis.call('SMEMBERS', P .. 'models')\n"
+    "local open = {}\n"
+    "for _, m in ipairs(redis.call('ZRANGE', P .. 'leases', 0, -1)) do\n"
+    "  local bar = string.find(m, '|', 1, true)\n"
+    "  if bar then\n"
+    "    local k = string.sub(m, bar + 1)\n"
+    "    open[k] = (open[k] or 0) + 1\n"
+    "  end\n"
+    "end\n"
     "local out = {}\n"
     "for i = 3, #ARGV, 2 do\n"
     "  local k, p = ARGV[i], ARGV[i + 1]\n"
@@ -518,7 +544,7 @@ static const char LUA_STATES[] =
     "    if u and tonumber(u) > now then cool[#cool + 1] = {m, tonumber(u)} end\n"
     "  end\n"
     "  out[#out + 1] = {k, t.s or 'active', t.r or '', t.t or 0,\n"
-    "    tonumber(redis.call('HGET', P .. 'inflight', k) or '0'), cool,\n"
+    "    open[k] or 0, cool,\n"
     "    tonumber(redis.call('ZSCORE', P .. 'pk:' .. p, k) or '0')}\n"
     "end\n"
     "return cjson.encode(out)\n";
@@ -540,10 +566,7 @@ static const char LUA_HOUSEKEEP[] =
     "    local bar = string.find(m, '|', 1, true)\n"
     "    if bar then\n"
     "      redis.call('DEL', P .. 'lease:' .. string.sub(m, 1, bar - 1))\n"
-    "      local k = string.sub(m, bar + 1)\n"
-    "      if redis.call('HINCRBY', P .. 'inflight', k, -1) <= 0 then\n"
-    "        redis.call('HDEL', P .. 'inflight', k)\n"
-    "      end\n"
+
     "      n = n + 1\n"
     "    end\n"
     "  end\n"

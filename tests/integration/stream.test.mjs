@@ -121,7 +121,7 @@ test('a client leaving before the first frame still cancels the upstream call an
   await p;
   await waitUntil(() => s.logs('forwarder').includes('event=upstream.cancelled'), { what: 'cancel' });
   await waitUntil(async () => (await s.stats()).aborted_total >= 1, { tries: 50, what: 'upstream abort' });
-  assert.equal(s.redisRaw('HLEN', 'sb:inflight'), '0', 'the lease was released');
+  assert.equal(s.redisRaw('ZCARD', 'sb:leases'), '0', 'the lease was released');
   const st = await s.stats();
   assert.equal(Object.values(st.calls).reduce((a, b) => a + b, 0), 1, 'no retry for a client that left');
 }));

@@ -531,15 +531,27 @@ static int housekeep(const char *action, uint64_t now, char *pairs, size_t n)
     return count;
 }
 
+/* A key's open leases, as an admin's listing shows them. */
 static unsigned inflight_of(const char *key)
 {
-    struct kv_strs out;
-    const char *get[] = {"HGET", "sb:inflight", key};
-    assert_int_equal(kv_command(kv, 3, get, &out), ST_OK);
-    uint64_t v = 0;
-    if (out.n && out.items[0][0])
-        assert_int_equal(parse_u64(out.items[0], 0, 1000, &v), ST_OK);
-    return (unsigned)v;
+    static const char *const ids[] = {"ka1", "ka2", "kb", "kc"},
+                             *projects[] = {"pa", "pa", "pb", "pc"};
+    const char *project = NULL;
+    char *js = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(ids[i], key) == 0)
+            project = projects[i];
+    assert_non_null(project);
+    assert_int_equal(kp_pool_states(pool, &key, &project, 1, T0, &js, &len), ST_OK);
+    json_t *doc = json_loads(js, 0, NULL);
+    assert_non_null(doc);
+    json_t *v = json_array_get(json_array_get(doc, 0), 4);
+    assert_true(json_is_number(v));
+    unsigned n = (unsigned)json_number_value(v);
+    json_decref(doc);
+    free(js);
+    return n;
 }
 
 /* Leases never closed are reaped after their deadline, exactly once whatever the order. */
@@ -727,6 +739,76 @@ static void test_outcome_run(void **state)
     assert_int_equal(lease_at("m", T0 + 21, ex, 3).result, KP_LEASE_COOLING);
 }
 
+/* A Redis string value as a number (0 when missing). */
+static long value_of(const char *key)
+{
+    struct kv_strs out;
+    uint64_t v = 0;
+    const char *get[] = {"GET", key};
+    assert_int_equal(kv_command(kv, 2, get, &out), ST_OK);
+    if (out.n && out.items[0][0])
+        assert_int_equal(parse_u64(out.items[0], 0, 1u << 30, &v), ST_OK);
+    return (long)v;
+}
+
+/* Token counts and calibration in a run of outcomes come out as they do one outcome at a time:
+ * model "m" gets its outcomes alone, model "n" the same ones in one run. */
+static void test_token_run_equals_sequence(void **state)
+{
+    (void)state;
+    uint64_t now = T0 - T0 % 60000 + 1000;
+    const unsigned est[] = {600, 800, 400, 700, 500};
+    const unsigned counted[] = {300, 900, 0, 0, 450};
+    const char *models[] = {"m", "n"};
+    struct kp_lease l[2][5];
+    struct kp_outcome o[2][5];
+    for (int m = 0; m < 2; m++) {
+        for (int i = 0; i < 5; i++) {
+            assert_int_equal(kp_pool_lease(pool, models[m], NULL, now + (uint64_t)i, 60000, est[i],
+                                           NULL, 0, &l[m][i]),
+                             ST_OK);
+            assert_int_equal(l[m][i].result, KP_LEASE_OK);
+            o[m][i] = (struct kp_outcome){.lease_id = l[m][i].lease_id,
+                                          .key_id = l[m][i].key_id,
+                                          .project = l[m][i].project,
+                                          .model = models[m],
+                                          .cls = EC_NONE,
+                                          .reason = "",
+                                          .prompt_tokens = counted[i]};
+        }
+        /* the third a client error (nothing counted), the fourth a token-quota 429 */
+        o[m][2].cls = EC_CLIENT;
+        o[m][3].cls = EC_QUOTA_MINUTE;
+        o[m][3].retry_delay_ms = 20000;
+        o[m][3].quota_value = 1900; /* the least it leaves (1201) lies between pa's count with o[0]
+                                       (1000) and without */
+        o[m][3].reason = o[m][3].quota_id = "GenerateContentInputTokensPerModelPerMinute-FreeTier";
+    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(kp_pool_outcome(pool, &o[0][i], now + 10, NULL, 0), ST_OK);
+    struct kp_outcome_call *oc = xmalloc(sizeof(*oc));
+    struct kv_call call;
+    struct kv_strs out;
+    enum status st;
+    kp_pool_outcome_args(pool, o[1], 5, now + 10, oc, &call);
+    kv_eval_many(kv, 1, &call, &out, &st);
+    free(oc);
+    assert_int_equal(st, ST_OK);
+    assert_int_equal(out.n, 5);
+    assert_string_equal(out.items[3], "tokens_full");
+    const char *projects[] = {"pa", "pb", "pc"};
+    char km[96], kn[96];
+    for (int p = 0; p < 3; p++) {
+        (void)snprintf(km, sizeof(km), "sb:tpm:%s:m:%llu", projects[p],
+                       (unsigned long long)(now / 60000));
+        (void)snprintf(kn, sizeof(kn), "sb:tpm:%s:n:%llu", projects[p],
+                       (unsigned long long)(now / 60000));
+        assert_int_equal(value_of(kn), value_of(km));
+    }
+    assert_true(value_of("sb:tokr:m") > 0);
+    assert_int_equal(value_of("sb:tokr:n"), value_of("sb:tokr:m"));
+}
+
 /* A day-parked pair returns when the quota_reset job runs at the reset instant, not before. */
 static void test_quota_reset(void **state)
 {
@@ -787,6 +869,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reap_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reserve_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_run_equals_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclude_and_tried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pinned_project, setup, teardown),
