@@ -4,7 +4,9 @@
  * their thought signature in extra_content.google (calls the client did not declare ran on
  * Google's side, e.g. MCP, and are left out), images become message.images. A function call
  * arrives with finishReason STOP: the finish reason becomes tool_calls here. Usage counts
- * thoughts inside completion_tokens, as OpenAI counts reasoning tokens.
+ * thoughts inside completion_tokens, as OpenAI counts reasoning tokens. Objects and chunks are
+ * written as text as they go (every string escaped by gjson_put_str): building jansson values
+ * only to print them was a third of the edge's time on this route.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -46,16 +48,79 @@ static const char *finish_reason(const char *gemini, bool tool_calls)
     return "stop"; /* unspecified, MALFORMED_FUNCTION_CALL, TOO_MANY_TOOL_CALLS, ... */
 }
 
-static json_t *usage_json(const struct gtrans_usage *u)
+/* Text being written into b; the first failure is kept (and nothing more is written). */
+struct out {
+    struct buf *b;
+    enum status st;
+};
+
+static void w_puts(struct out *w, const char *s)
+{
+    if (w->st == ST_OK)
+        w->st = buf_puts(w->b, s);
+}
+
+static void w_str(struct out *w, const char *s, size_t n)
+{
+    if (w->st == ST_OK)
+        w->st = gjson_put_str(w->b, s, n);
+}
+
+/* A jansson string (NULL: null). */
+static void w_jstr(struct out *w, const json_t *s)
+{
+    if (!s)
+        w_puts(w, "null");
+    else
+        w_str(w, json_string_value(s), json_string_length(s));
+}
+
+static void w_json(struct out *w, const json_t *v)
+{
+    if (w->st == ST_OK)
+        w->st = gjson_dump(v, false, w->b);
+}
+
+/* `"key":`, after a comma unless it is the object's first member (*first, then cleared). */
+static void w_key(struct out *w, bool *first, const char *key)
+{
+    w_puts(w, *first ? "\"" : ",\"");
+    w_puts(w, key);
+    w_puts(w, "\":");
+    *first = false;
+}
+
+/* {"id":..,"object":..,"created":..,"model":.. — the caller goes on and closes it. */
+static void w_head(struct out *w, const struct oai_call *oc, const char *model_version,
+                   const char *object)
+{
+    char created[64];
+    const char *model = model_version && *model_version ? model_version : oc->model;
+
+    w_puts(w, "{\"id\":");
+    w_str(w, oc->id, strlen(oc->id));
+    w_puts(w, ",\"object\":\"");
+    w_puts(w, object);
+    (void)snprintf(created, sizeof(created),
+                   "\",\"created\":%lld,\"model\":", (long long)oc->created);
+    w_puts(w, created);
+    w_str(w, model, strlen(model));
+}
+
+static void w_usage(struct out *w, const struct gtrans_usage *u)
 {
     uint64_t prompt = u->prompt + u->tool_use, completion = u->candidates + u->thoughts;
     uint64_t total = u->total ? u->total : prompt + completion;
+    char s[384];
 
-    return json_pack("{s:I,s:I,s:I,s:{s:I,s:I},s:{s:I}}", "prompt_tokens", (json_int_t)prompt,
-                     "completion_tokens", (json_int_t)completion, "total_tokens", (json_int_t)total,
-                     "prompt_tokens_details", "cached_tokens", (json_int_t)u->cached,
-                     "audio_tokens", (json_int_t)u->audio, "completion_tokens_details",
-                     "reasoning_tokens", (json_int_t)u->thoughts);
+    (void)snprintf(s, sizeof(s),
+                   "{\"prompt_tokens\":%llu,\"completion_tokens\":%llu,\"total_tokens\":%llu,"
+                   "\"prompt_tokens_details\":{\"cached_tokens\":%llu,\"audio_tokens\":%llu},"
+                   "\"completion_tokens_details\":{\"reasoning_tokens\":%llu}}",
+                   (unsigned long long)prompt, (unsigned long long)completion,
+                   (unsigned long long)total, (unsigned long long)u->cached,
+                   (unsigned long long)u->audio, (unsigned long long)u->thoughts);
+    w_puts(w, s);
 }
 
 /* What one candidate's parts say, in OpenAI terms. */
@@ -78,15 +143,21 @@ static bool acc_visible(const struct acc *a)
            (a->reasoning && json_string_length(a->reasoning)) || a->tool_calls || a->images;
 }
 
-/* The optional fields of a message or delta: reasoning, tool calls, images. */
-static void acc_put(const struct acc *a, json_t *o)
+/* The optional members of a message or delta: reasoning, tool calls, images. */
+static void w_acc(struct out *w, bool *first, const struct acc *a)
 {
-    if (a->reasoning)
-        (void)json_object_set(o, "reasoning_content", a->reasoning);
-    if (a->tool_calls)
-        (void)json_object_set(o, "tool_calls", a->tool_calls);
-    if (a->images)
-        (void)json_object_set(o, "images", a->images);
+    if (a->reasoning) {
+        w_key(w, first, "reasoning_content");
+        w_jstr(w, a->reasoning);
+    }
+    if (a->tool_calls) {
+        w_key(w, first, "tool_calls");
+        w_json(w, a->tool_calls);
+    }
+    if (a->images) {
+        w_key(w, first, "images");
+        w_json(w, a->images);
+    }
 }
 
 /* Read a candidate's parts; tool calls are numbered from *ntools (advanced), ids from rid. */
@@ -160,24 +231,38 @@ static const char *rid_of(const struct oai_call *oc)
     return oc->id + 9; /* after "chatcmpl-" */
 }
 
-static json_t *envelope(const struct oai_call *oc, const json_t *doc, const char *object)
+/* The start of a choice: {"index":<idx>,"<what>":{ */
+static void w_choice(struct out *w, bool first, long long idx, const char *what)
 {
-    const char *mv = json_string_value(json_object_get(doc, "modelVersion"));
+    char head[96];
 
-    return json_pack("{s:s,s:s,s:I,s:s}", "id", oc->id, "object", object, "created",
-                     (json_int_t)oc->created, "model", mv && *mv ? mv : oc->model);
+    (void)snprintf(head, sizeof(head), "%s{\"index\":%lld,\"%s\":{", first ? "" : ",", idx, what);
+    w_puts(w, head);
+}
+
+/* The end of a choice: },"logprobs":null,"finish_reason":<finish or null>} */
+static void w_choice_end(struct out *w, const char *finish)
+{
+    w_puts(w, "},\"logprobs\":null,\"finish_reason\":");
+    if (!finish) {
+        w_puts(w, "null}");
+        return;
+    }
+    w_puts(w, "\"");
+    w_puts(w, finish);
+    w_puts(w, "\"}");
 }
 
 enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len, struct buf *out,
                               bool *empty)
 {
-    json_t *doc = json_loadb(body, len, 0, NULL), *r, *choices, *cand, *msg;
+    json_t *doc = json_loadb(body, len, 0, NULL), *cand;
     const json_t *cands;
     const char *block;
     bool visible = false, normal = true;
     struct gtrans_usage u;
-    size_t i;
-    enum status st;
+    struct out w = {out, ST_OK};
+    size_t i, nchoices = 0;
 
     *empty = false;
     if (!json_is_object(doc) || json_object_get(doc, "error")) {
@@ -185,8 +270,8 @@ enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len,
         return ST_PROTO;
     }
     set_id(oc, doc);
-    r = envelope(oc, doc, "chat.completion");
-    choices = json_array();
+    w_head(&w, oc, json_string_value(json_object_get(doc, "modelVersion")), "chat.completion");
+    w_puts(&w, ",\"choices\":[");
     cands = json_object_get(doc, "candidates");
     block =
         json_string_value(json_object_get(json_object_get(doc, "promptFeedback"), "blockReason"));
@@ -194,49 +279,39 @@ enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len,
     {
         struct acc a;
         unsigned ntools = 0;
+        bool first = false;
         const char *fr = json_string_value(json_object_get(cand, "finishReason"));
         json_int_t idx = json_integer_value(json_object_get(cand, "index"));
         read_parts(oc, cand, rid_of(oc), (size_t)idx, &ntools, false, &a);
         visible = visible || acc_visible(&a);
         normal = normal && gjson_finish_normal(fr);
-        msg = json_pack("{s:s,s:O,s:n}", "role", "assistant", "content",
-                        a.text ? a.text : json_null(), "refusal");
-        acc_put(&a, msg);
-        (void)json_array_append_new(choices, json_pack("{s:I,s:o,s:n,s:s}", "index", idx, "message",
-                                                       msg, "logprobs", "finish_reason",
-                                                       finish_reason(fr, a.tool_calls != NULL)));
+        w_choice(&w, nchoices++ == 0, (long long)idx, "message");
+        w_puts(&w, "\"role\":\"assistant\",\"content\":");
+        w_jstr(&w, a.text);
+        w_puts(&w, ",\"refusal\":null");
+        w_acc(&w, &first, &a);
+        w_choice_end(&w, finish_reason(fr, a.tool_calls != NULL));
         acc_done(&a);
     }
-    if (json_array_size(choices) == 0 && block)
-        (void)json_array_append_new(choices,
-                                    json_pack("{s:i,s:{s:s,s:n,s:n},s:n,s:s}", "index", 0,
-                                              "message", "role", "assistant", "content", "refusal",
-                                              "logprobs", "finish_reason", "content_filter"));
+    if (nchoices == 0 && block) {
+        w_choice(&w, true, 0, "message");
+        w_puts(&w, "\"role\":\"assistant\",\"content\":null,\"refusal\":null");
+        w_choice_end(&w, "content_filter");
+    }
     *empty = !visible && !block && normal;
-    (void)json_object_set_new(r, "choices", choices);
+    w_puts(&w, "],\"usage\":");
     gtrans_usage_read(json_object_get(doc, "usageMetadata"), &u);
-    (void)json_object_set_new(r, "usage", usage_json(&u));
-    st = gjson_dump(r, false, out);
-    json_decref(r);
+    w_usage(&w, &u);
+    w_puts(&w, "}");
     json_decref(doc);
-    return st;
-}
-
-static enum status event(json_t *v, struct buf *out)
-{
-    enum status st;
-
-    (void)buf_puts(out, "data: ");
-    st = gjson_dump(v, false, out);
-    (void)buf_puts(out, "\n\n");
-    return st;
+    return w.st;
 }
 
 enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, struct buf *out)
 {
-    json_t *doc = json_loadb(json, len, 0, NULL), *choices, *cand, *um;
-    size_t i;
-    enum status st = ST_OK;
+    json_t *doc = json_loadb(json, len, 0, NULL), *cand, *um;
+    struct out w = {out, ST_OK};
+    size_t i, nchoices = 0;
 
     if (!json_is_object(doc) || json_object_get(doc, "error")) {
         json_decref(doc);
@@ -249,14 +324,13 @@ enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, 
     }
     if (json_string_value(json_object_get(json_object_get(doc, "promptFeedback"), "blockReason")))
         oc->blocked = true;
-    choices = json_array();
     json_array_foreach(json_object_get(doc, "candidates"), i, cand)
     {
         json_int_t idx = json_integer_value(json_object_get(cand, "index"));
         const char *fr = json_string_value(json_object_get(cand, "finishReason"));
         struct oai_choice *ch;
         struct acc a;
-        json_t *delta;
+        bool first = true;
         if (idx < 0 || idx >= OAI_MAX_CHOICES)
             continue;
         ch = &oc->ch[idx];
@@ -269,59 +343,64 @@ enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, 
             acc_done(&a);
             continue;
         }
-        delta = json_object();
-        if (!ch->started)
-            (void)json_object_set_new(delta, "role", json_string("assistant"));
-        if (a.text)
-            (void)json_object_set(delta, "content", a.text);
-        acc_put(&a, delta);
+        if (nchoices == 0) {
+            w_puts(&w, "data: ");
+            w_head(&w, oc, json_string_value(json_object_get(doc, "modelVersion")),
+                   "chat.completion.chunk");
+            w_puts(&w, ",\"choices\":[");
+        }
+        w_choice(&w, nchoices++ == 0, (long long)idx, "delta");
+        if (!ch->started) {
+            w_key(&w, &first, "role");
+            w_puts(&w, "\"assistant\"");
+        }
+        if (a.text) {
+            w_key(&w, &first, "content");
+            w_jstr(&w, a.text);
+        }
+        w_acc(&w, &first, &a);
+        w_choice_end(&w, NULL);
         ch->started = true;
         ch->tool_calls = ch->tool_calls || a.tool_calls;
         oc->visible = true;
-        (void)json_array_append_new(choices, json_pack("{s:I,s:o,s:n,s:n}", "index", idx, "delta",
-                                                       delta, "logprobs", "finish_reason"));
         acc_done(&a);
     }
-    if (json_array_size(choices)) {
-        json_t *c = envelope(oc, doc, "chat.completion.chunk");
-        (void)json_object_set(c, "choices", choices);
+    if (nchoices) {
+        w_puts(&w, "]");
         if (oc->include_usage)
-            (void)json_object_set_new(c, "usage", json_null());
-        st = event(c, out);
-        json_decref(c);
+            w_puts(&w, ",\"usage\":null");
+        w_puts(&w, "}\n\n");
     }
-    json_decref(choices);
     json_decref(doc);
-    return st;
+    return w.st;
 }
 
 void oai_stream_end(struct oai_call *oc, struct buf *out)
 {
-    json_t *none = json_object(), *c = envelope(oc, none, "chat.completion.chunk");
-    json_t *choices = json_array();
+    struct out w = {out, ST_OK};
     size_t n = oc->nchoices ? oc->nchoices : 1;
 
+    w_puts(&w, "data: ");
+    w_head(&w, oc, NULL, "chat.completion.chunk");
+    w_puts(&w, ",\"choices\":[");
     for (size_t i = 0; i < n; i++) {
         const struct oai_choice *ch = &oc->ch[i];
         const char *fr = oc->blocked && !ch->started ? "content_filter"
                                                      : finish_reason(ch->finish, ch->tool_calls);
-        json_t *delta = ch->started ? json_object() : json_pack("{s:s}", "role", "assistant");
-        (void)json_array_append_new(choices,
-                                    json_pack("{s:I,s:o,s:n,s:s}", "index", (json_int_t)i, "delta",
-                                              delta, "logprobs", "finish_reason", fr));
+        w_choice(&w, i == 0, (long long)i, "delta");
+        if (!ch->started)
+            w_puts(&w, "\"role\":\"assistant\"");
+        w_choice_end(&w, fr);
     }
-    (void)json_object_set_new(c, "choices", choices);
-    if (oc->include_usage)
-        (void)json_object_set_new(c, "usage", json_null());
-    (void)event(c, out);
+    w_puts(&w, oc->include_usage ? "],\"usage\":null}\n\n" : "]}\n\n");
     if (oc->include_usage) {
-        (void)json_object_set_new(c, "choices", json_array());
-        (void)json_object_set_new(c, "usage", usage_json(&oc->usage));
-        (void)event(c, out);
+        w_puts(&w, "data: ");
+        w_head(&w, oc, NULL, "chat.completion.chunk");
+        w_puts(&w, ",\"choices\":[],\"usage\":");
+        w_usage(&w, &oc->usage);
+        w_puts(&w, "}\n\n");
     }
-    (void)buf_puts(out, "data: [DONE]\n\n");
-    json_decref(c);
-    json_decref(none);
+    w_puts(&w, "data: [DONE]\n\n");
 }
 
 bool oai_stream_empty(const struct oai_call *oc)
