@@ -17,6 +17,12 @@ enum status oai_bad(struct oai_err *err, const char *param, const char *fmt, ...
  *  400 about param. A json_t *. */
 void *oai_url_part(const char *url, const char *fallback_mime, const char *param,
                    struct oai_err *err);
+/** oai_chat_response() and oai_stream_chunk() on the parser's path alone (they take it for an
+ *  answer that is not text parts only): for tests that compare the two paths. */
+enum status oai_chat_response_json(struct oai_call *oc, const char *body, size_t len,
+                                   struct buf *out, bool *empty);
+enum status oai_stream_chunk_json(struct oai_call *oc, const char *json, size_t len,
+                                  struct buf *out);
 /** True when the client declared a function named `name` (NULL: false). */
 bool oai_declared(const struct oai_call *oc, const char *name);
 /**

@@ -15,6 +15,7 @@
 
 #include "lib/gjson.h"
 
+#include "gscan.h"
 #include "gtrans.h"
 #include "oai.h"
 #include "oai_int.h"
@@ -92,10 +93,10 @@ static void w_key(struct out *w, bool *first, const char *key)
 
 /* {"id":..,"object":..,"created":..,"model":.. — the caller goes on and closes it. */
 static void w_head(struct out *w, const struct oai_call *oc, const char *model_version,
-                   const char *object)
+                   size_t mvlen, const char *object)
 {
     char created[64];
-    const char *model = model_version && *model_version ? model_version : oc->model;
+    const char *model = mvlen ? model_version : oc->model;
 
     w_puts(w, "{\"id\":");
     w_str(w, oc->id, strlen(oc->id));
@@ -104,7 +105,7 @@ static void w_head(struct out *w, const struct oai_call *oc, const char *model_v
     (void)snprintf(created, sizeof(created),
                    "\",\"created\":%lld,\"model\":", (long long)oc->created);
     w_puts(w, created);
-    w_str(w, model, strlen(model));
+    w_str(w, model, mvlen ? mvlen : strlen(model));
 }
 
 static void w_usage(struct out *w, const struct gtrans_usage *u)
@@ -127,6 +128,7 @@ static void w_usage(struct out *w, const struct gtrans_usage *u)
 struct acc {
     json_t *text, *reasoning; /* json strings being built, or NULL */
     json_t *tool_calls, *images;
+    const struct gscan_cand *raw; /* instead of text and reasoning: the parts as they came */
 };
 
 static void acc_done(struct acc *a)
@@ -137,18 +139,44 @@ static void acc_done(struct acc *a)
     json_decref(a->images);
 }
 
+/* Whether the parts include text (thought: reasoning), and whether any of it is not empty. */
+static bool acc_has(const struct acc *a, bool thought, bool nonempty)
+{
+    const json_t *j = thought ? a->reasoning : a->text;
+
+    if (!a->raw)
+        return j && (!nonempty || json_string_length(j));
+    for (size_t i = 0; i < a->raw->nparts; i++)
+        if (a->raw->thought[i] == thought && (!nonempty || a->raw->text[i].n))
+            return true;
+    return false;
+}
+
 static bool acc_visible(const struct acc *a)
 {
-    return (a->text && json_string_length(a->text)) ||
-           (a->reasoning && json_string_length(a->reasoning)) || a->tool_calls || a->images;
+    return acc_has(a, false, true) || acc_has(a, true, true) || a->tool_calls || a->images;
+}
+
+/* The text (thought: reasoning) as one string: raw parts are JSON string contents already. */
+static void w_text(struct out *w, const struct acc *a, bool thought)
+{
+    if (!a->raw) {
+        w_jstr(w, thought ? a->reasoning : a->text);
+        return;
+    }
+    w_puts(w, "\"");
+    for (size_t i = 0; i < a->raw->nparts && w->st == ST_OK; i++)
+        if (a->raw->thought[i] == thought)
+            w->st = buf_append(w->b, a->raw->text[i].p, a->raw->text[i].n);
+    w_puts(w, "\"");
 }
 
 /* The optional members of a message or delta: reasoning, tool calls, images. */
 static void w_acc(struct out *w, bool *first, const struct acc *a)
 {
-    if (a->reasoning) {
+    if (acc_has(a, true, false)) {
         w_key(w, first, "reasoning_content");
-        w_jstr(w, a->reasoning);
+        w_text(w, a, true);
     }
     if (a->tool_calls) {
         w_key(w, first, "tool_calls");
@@ -216,14 +244,22 @@ static void read_parts(const struct oai_call *oc, const json_t *cand, const char
     }
 }
 
-static void set_id(struct oai_call *oc, const json_t *doc)
+/* The completion's id, once: from the answer's responseId (rid[n]), else the time. */
+static void set_id(struct oai_call *oc, const char *rid, size_t n)
 {
-    const char *rid = json_string_value(json_object_get(doc, "responseId"));
-
-    if (!oc->id[0] && rid && *rid)
-        (void)snprintf(oc->id, sizeof(oc->id), "chatcmpl-%.48s", rid);
+    if (!oc->id[0] && n)
+        (void)snprintf(oc->id, sizeof(oc->id), "chatcmpl-%.*s", (int)(n < 48 ? n : 48), rid);
     else if (!oc->id[0])
         (void)snprintf(oc->id, sizeof(oc->id), "chatcmpl-%lld", (long long)oc->created);
+}
+
+/* A string member of the parsed answer, with its length (0 when absent or not a string). */
+static const char *member(const json_t *doc, const char *key, size_t *n)
+{
+    const json_t *v = json_object_get(doc, key);
+
+    *n = json_is_string(v) ? strlen(json_string_value(v)) : 0;
+    return json_string_value(v);
 }
 
 static const char *rid_of(const struct oai_call *oc)
@@ -253,71 +289,172 @@ static void w_choice_end(struct out *w, const char *finish)
     w_puts(w, "\"}");
 }
 
-enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len, struct buf *out,
-                              bool *empty)
+/* One choice of a whole answer (*n: the choices so far). */
+static void whole_choice(struct out *w, size_t *n, long long idx, const char *fr,
+                         const struct acc *a)
+{
+    bool first = false;
+
+    w_choice(w, (*n)++ == 0, idx, "message");
+    w_puts(w, "\"role\":\"assistant\",\"content\":");
+    if (acc_has(a, false, false))
+        w_text(w, a, false);
+    else
+        w_puts(w, "null");
+    w_puts(w, ",\"refusal\":null");
+    w_acc(w, &first, a);
+    w_choice_end(w, finish_reason(fr, a->tool_calls != NULL));
+}
+
+/* After a whole answer's choices: a blocked prompt's refusal when there were none, the usage. */
+static void whole_end(struct out *w, size_t n, bool block, const struct gtrans_usage *u)
+{
+    if (n == 0 && block) {
+        w_choice(w, true, 0, "message");
+        w_puts(w, "\"role\":\"assistant\",\"content\":null,\"refusal\":null");
+        w_choice_end(w, "content_filter");
+    }
+    w_puts(w, "],\"usage\":");
+    w_usage(w, u);
+    w_puts(w, "}");
+}
+
+/* A stream choice's state, its finish reason kept; NULL for an index beyond OAI_MAX_CHOICES. */
+static struct oai_choice *chunk_slot(struct oai_call *oc, long long idx, const char *fr)
+{
+    struct oai_choice *ch;
+
+    if (idx < 0 || idx >= OAI_MAX_CHOICES)
+        return NULL;
+    ch = &oc->ch[idx];
+    if ((size_t)idx + 1 > oc->nchoices)
+        oc->nchoices = (size_t)idx + 1;
+    if (fr)
+        (void)snprintf(ch->finish, sizeof(ch->finish), "%s", fr);
+    return ch;
+}
+
+/* A visible choice of a stream chunk; the chunk's head (model version mv[mvlen]) before the
+ * first (*n: the choices so far). */
+static void chunk_choice(struct out *w, struct oai_call *oc, const char *mv, size_t mvlen,
+                         size_t *n, long long idx, struct oai_choice *ch, const struct acc *a)
+{
+    bool first = true;
+
+    if (*n == 0) {
+        w_puts(w, "data: ");
+        w_head(w, oc, mv, mvlen, "chat.completion.chunk");
+        w_puts(w, ",\"choices\":[");
+    }
+    w_choice(w, (*n)++ == 0, idx, "delta");
+    if (!ch->started) {
+        w_key(w, &first, "role");
+        w_puts(w, "\"assistant\"");
+    }
+    if (acc_has(a, false, false)) {
+        w_key(w, &first, "content");
+        w_text(w, a, false);
+    }
+    w_acc(w, &first, a);
+    w_choice_end(w, NULL);
+    ch->started = true;
+    ch->tool_calls = ch->tool_calls || a->tool_calls;
+    oc->visible = true;
+}
+
+static void chunk_end(struct out *w, const struct oai_call *oc, size_t n)
+{
+    if (!n)
+        return;
+    w_puts(w, "]");
+    if (oc->include_usage)
+        w_puts(w, ",\"usage\":null");
+    w_puts(w, "}\n\n");
+}
+
+enum status oai_chat_response_json(struct oai_call *oc, const char *body, size_t len,
+                                   struct buf *out, bool *empty)
 {
     json_t *doc = json_loadb(body, len, 0, NULL), *cand;
-    const json_t *cands;
-    const char *block;
+    const char *block, *s;
     bool visible = false, normal = true;
     struct gtrans_usage u;
     struct out w = {out, ST_OK};
-    size_t i, nchoices = 0;
+    size_t i, n, nchoices = 0;
 
     *empty = false;
     if (!json_is_object(doc) || json_object_get(doc, "error")) {
         json_decref(doc);
         return ST_PROTO;
     }
-    set_id(oc, doc);
-    w_head(&w, oc, json_string_value(json_object_get(doc, "modelVersion")), "chat.completion");
+    s = member(doc, "responseId", &n);
+    set_id(oc, s, n);
+    s = member(doc, "modelVersion", &n);
+    w_head(&w, oc, s, n, "chat.completion");
     w_puts(&w, ",\"choices\":[");
-    cands = json_object_get(doc, "candidates");
     block =
         json_string_value(json_object_get(json_object_get(doc, "promptFeedback"), "blockReason"));
-    json_array_foreach(cands, i, cand)
+    json_array_foreach(json_object_get(doc, "candidates"), i, cand)
     {
         struct acc a;
         unsigned ntools = 0;
-        bool first = false;
         const char *fr = json_string_value(json_object_get(cand, "finishReason"));
         json_int_t idx = json_integer_value(json_object_get(cand, "index"));
         read_parts(oc, cand, rid_of(oc), (size_t)idx, &ntools, false, &a);
         visible = visible || acc_visible(&a);
         normal = normal && gjson_finish_normal(fr);
-        w_choice(&w, nchoices++ == 0, (long long)idx, "message");
-        w_puts(&w, "\"role\":\"assistant\",\"content\":");
-        w_jstr(&w, a.text);
-        w_puts(&w, ",\"refusal\":null");
-        w_acc(&w, &first, &a);
-        w_choice_end(&w, finish_reason(fr, a.tool_calls != NULL));
+        whole_choice(&w, &nchoices, (long long)idx, fr, &a);
         acc_done(&a);
     }
-    if (nchoices == 0 && block) {
-        w_choice(&w, true, 0, "message");
-        w_puts(&w, "\"role\":\"assistant\",\"content\":null,\"refusal\":null");
-        w_choice_end(&w, "content_filter");
-    }
     *empty = !visible && !block && normal;
-    w_puts(&w, "],\"usage\":");
     gtrans_usage_read(json_object_get(doc, "usageMetadata"), &u);
-    w_usage(&w, &u);
-    w_puts(&w, "}");
+    whole_end(&w, nchoices, block != NULL, &u);
     json_decref(doc);
     return w.st;
 }
 
-enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, struct buf *out)
+enum status oai_chat_response(struct oai_call *oc, const char *body, size_t len, struct buf *out,
+                              bool *empty)
+{
+    static const struct gtrans_usage none;
+    struct gscan g;
+    struct out w = {out, ST_OK};
+    bool visible = false, normal = true;
+    size_t nchoices = 0;
+
+    if (!gscan_answer(body, len, &g))
+        return oai_chat_response_json(oc, body, len, out, empty);
+    set_id(oc, g.response_id.p, g.has_response_id ? g.response_id.n : 0);
+    w_head(&w, oc, g.model_version.p, g.has_model_version ? g.model_version.n : 0,
+           "chat.completion");
+    w_puts(&w, ",\"choices\":[");
+    for (size_t i = 0; i < g.ncand; i++) {
+        struct acc a = {.raw = &g.cand[i]};
+        const char *fr = g.cand[i].has_finish ? g.cand[i].finish : NULL;
+        visible = visible || acc_visible(&a);
+        normal = normal && gjson_finish_normal(fr);
+        whole_choice(&w, &nchoices, (long long)g.cand[i].index, fr, &a);
+    }
+    *empty = !visible && normal;
+    whole_end(&w, nchoices, false, g.has_usage ? &g.usage : &none);
+    return w.st;
+}
+
+enum status oai_stream_chunk_json(struct oai_call *oc, const char *json, size_t len,
+                                  struct buf *out)
 {
     json_t *doc = json_loadb(json, len, 0, NULL), *cand, *um;
     struct out w = {out, ST_OK};
-    size_t i, nchoices = 0;
+    const char *s, *mv;
+    size_t i, n, mvlen, nchoices = 0;
 
     if (!json_is_object(doc) || json_object_get(doc, "error")) {
         json_decref(doc);
         return ST_PROTO;
     }
-    set_id(oc, doc);
+    s = member(doc, "responseId", &n);
+    set_id(oc, s, n);
+    mv = member(doc, "modelVersion", &mvlen);
     if ((um = json_object_get(doc, "usageMetadata")) != NULL) {
         gtrans_usage_read(um, &oc->usage);
         oc->have_usage = true;
@@ -327,51 +464,43 @@ enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, 
     json_array_foreach(json_object_get(doc, "candidates"), i, cand)
     {
         json_int_t idx = json_integer_value(json_object_get(cand, "index"));
-        const char *fr = json_string_value(json_object_get(cand, "finishReason"));
-        struct oai_choice *ch;
+        struct oai_choice *ch =
+            chunk_slot(oc, idx, json_string_value(json_object_get(cand, "finishReason")));
         struct acc a;
-        bool first = true;
-        if (idx < 0 || idx >= OAI_MAX_CHOICES)
+        if (!ch)
             continue;
-        ch = &oc->ch[idx];
-        if ((size_t)idx + 1 > oc->nchoices)
-            oc->nchoices = (size_t)idx + 1;
-        if (fr)
-            (void)snprintf(ch->finish, sizeof(ch->finish), "%s", fr);
         read_parts(oc, cand, rid_of(oc), (size_t)idx, &ch->ntools, true, &a);
-        if (!acc_visible(&a)) {
-            acc_done(&a);
-            continue;
-        }
-        if (nchoices == 0) {
-            w_puts(&w, "data: ");
-            w_head(&w, oc, json_string_value(json_object_get(doc, "modelVersion")),
-                   "chat.completion.chunk");
-            w_puts(&w, ",\"choices\":[");
-        }
-        w_choice(&w, nchoices++ == 0, (long long)idx, "delta");
-        if (!ch->started) {
-            w_key(&w, &first, "role");
-            w_puts(&w, "\"assistant\"");
-        }
-        if (a.text) {
-            w_key(&w, &first, "content");
-            w_jstr(&w, a.text);
-        }
-        w_acc(&w, &first, &a);
-        w_choice_end(&w, NULL);
-        ch->started = true;
-        ch->tool_calls = ch->tool_calls || a.tool_calls;
-        oc->visible = true;
+        if (acc_visible(&a))
+            chunk_choice(&w, oc, mv, mvlen, &nchoices, idx, ch, &a);
         acc_done(&a);
     }
-    if (nchoices) {
-        w_puts(&w, "]");
-        if (oc->include_usage)
-            w_puts(&w, ",\"usage\":null");
-        w_puts(&w, "}\n\n");
-    }
+    chunk_end(&w, oc, nchoices);
     json_decref(doc);
+    return w.st;
+}
+
+enum status oai_stream_chunk(struct oai_call *oc, const char *json, size_t len, struct buf *out)
+{
+    struct gscan g;
+    struct out w = {out, ST_OK};
+    size_t nchoices = 0;
+
+    if (!gscan_answer(json, len, &g))
+        return oai_stream_chunk_json(oc, json, len, out);
+    set_id(oc, g.response_id.p, g.has_response_id ? g.response_id.n : 0);
+    if (g.has_usage) {
+        oc->usage = g.usage;
+        oc->have_usage = true;
+    }
+    for (size_t i = 0; i < g.ncand; i++) {
+        struct acc a = {.raw = &g.cand[i]};
+        long long idx = (long long)g.cand[i].index;
+        struct oai_choice *ch = chunk_slot(oc, idx, g.cand[i].has_finish ? g.cand[i].finish : NULL);
+        if (ch && acc_visible(&a))
+            chunk_choice(&w, oc, g.model_version.p, g.has_model_version ? g.model_version.n : 0,
+                         &nchoices, idx, ch, &a);
+    }
+    chunk_end(&w, oc, nchoices);
     return w.st;
 }
 
@@ -381,7 +510,7 @@ void oai_stream_end(struct oai_call *oc, struct buf *out)
     size_t n = oc->nchoices ? oc->nchoices : 1;
 
     w_puts(&w, "data: ");
-    w_head(&w, oc, NULL, "chat.completion.chunk");
+    w_head(&w, oc, NULL, 0, "chat.completion.chunk");
     w_puts(&w, ",\"choices\":[");
     for (size_t i = 0; i < n; i++) {
         const struct oai_choice *ch = &oc->ch[i];
@@ -395,7 +524,7 @@ void oai_stream_end(struct oai_call *oc, struct buf *out)
     w_puts(&w, oc->include_usage ? "],\"usage\":null}\n\n" : "]}\n\n");
     if (oc->include_usage) {
         w_puts(&w, "data: ");
-        w_head(&w, oc, NULL, "chat.completion.chunk");
+        w_head(&w, oc, NULL, 0, "chat.completion.chunk");
         w_puts(&w, ",\"choices\":[],\"usage\":");
         w_usage(&w, &oc->usage);
         w_puts(&w, "}\n\n");
