@@ -1,17 +1,21 @@
 /*
  * Fuzz target: what Google answers, turned into OpenAI's shapes: the bytes as one whole response
  * (chat completion, embeddings, model list, error), and as an SSE stream whose events become
- * chunks.
+ * chunks. A chat answer also goes through the parser's path alone: both paths must give the
+ * same status and, when it is OK, the same JSON (a difference aborts).
  */
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/buf.h"
 #include "lib/sse.h"
 
 #include "oai.h"
+#include "oai_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +36,35 @@ static enum status on_event(enum sse_kind kind, const char *p, size_t len, void 
     return ST_OK;
 }
 
+/* The chat answer p[size] on the scan's path and the parser's: the same status and JSON. */
+static void same_paths(const char *p, size_t size)
+{
+    struct oai_call a, b;
+    struct buf x, y;
+    bool ex = false, ey = false;
+    enum status sx, sy;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    buf_init(&x, 1 << 22);
+    buf_init(&y, 1 << 22);
+    sx = oai_chat_response(&a, p, size, &x, &ex);
+    sy = oai_chat_response_json(&b, p, size, &y, &ey);
+    if (sx != sy)
+        abort();
+    if (sx == ST_OK) {
+        json_t *jx = json_loadb(x.data, x.len, 0, NULL), *jy = json_loadb(y.data, y.len, 0, NULL);
+        if (!jx || !jy || !json_equal(jx, jy) || ex != ey)
+            abort();
+        json_decref(jx);
+        json_decref(jy);
+    }
+    buf_done(&x);
+    buf_done(&y);
+    oai_call_done(&a);
+    oai_call_done(&b);
+}
+
 static void start(enum oai_kind kind, const char *req, struct oai_call *oc)
 {
     struct oai_err err;
@@ -50,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct buf out;
     bool empty = false;
 
+    same_paths(p, size);
     buf_init(&out, 1 << 22);
     start(OAI_CHAT, chat, &oc);
     (void)oai_chat_response(&oc, p, size, &out, &empty);
