@@ -27,23 +27,31 @@
 #define FETCH_WAIT_MAX_MS 1000  /* the loop turns (and beats) at least this often */
 #define SWEEP_MS          10000 /* interrupted calls are looked for this often (or sooner) */
 
-/* Message m into b: whole (at == SIZE_MAX) or only its record `at` (lgr_batch_add_one). */
-static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m, size_t at)
+/* Message m into b, whole. */
+static enum status add(struct lgr *l, struct lgr_batch *b, struct bus_msg *m)
 {
     uint64_t seq = 0, delivered = 0, pending = 0;
     enum status st;
 
     (void)jet_meta(m, &seq, &delivered, &pending);
-    st = at == SIZE_MAX ? lgr_batch_add(b, bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
-                                        bus_msg_header(m, "Nats-Msg-Id"), seq)
-                        : lgr_batch_add_one(b, bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
-                                            bus_msg_header(m, "Nats-Msg-Id"), seq, at);
-    if (st == ST_PROTO && at == SIZE_MAX) {
+    st = lgr_batch_add(b, bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
+                       bus_msg_header(m, "Nats-Msg-Id"), seq);
+    if (st == ST_PROTO) {
         l->undecodable++;
         LOG_WARN("event.undecodable", "subject=%s seq=%llu bytes=%zu action=ack_drop",
                  bus_msg_subject(m), (unsigned long long)seq, bus_msg_len(m));
     }
     return st;
+}
+
+/* The records of message m, decoded once (NULL: undecodable, already counted as such). */
+static struct lgr_records *records_of(struct bus_msg *m)
+{
+    uint64_t seq = 0, delivered = 0, pending = 0;
+
+    (void)jet_meta(m, &seq, &delivered, &pending);
+    return lgr_records_new(bus_msg_subject(m), bus_msg_data(m), bus_msg_len(m),
+                           bus_msg_header(m, "Nats-Msg-Id"), seq);
 }
 
 /*
@@ -59,18 +67,12 @@ static enum status write_singly(struct lgr *l, struct bus_msg **msgs, size_t n)
 
     lgr_batch_init(&one);
     for (size_t i = 0; i < n && st == ST_OK; i++) {
-        for (size_t at = 0; st == ST_OK; at++) {
+        struct lgr_records *r = records_of(msgs[i]);
+        for (size_t at = 0; r && at < lgr_records_count(r) && st == ST_OK; at++) {
             size_t fresh = 0;
             lgr_batch_reset(&one);
-            st = add(l, &one, msgs[i], at);
-            if (st == ST_NOT_FOUND || st == ST_PROTO) { /* past its last record, undecodable */
-                st = ST_OK;
-                break;
-            }
-            if (st != ST_OK) { /* this record alone is unusable */
-                st = ST_OK;
+            if (lgr_records_add(&one, r, at) != ST_OK) /* this record alone is unusable */
                 continue;
-            }
             st = lgr_store_write(l->store, &one, &fresh);
             if (st == ST_OK) {
                 l->stored += fresh;
@@ -81,6 +83,7 @@ static enum status write_singly(struct lgr *l, struct bus_msg **msgs, size_t n)
                 st = ST_OK;
             }
         }
+        lgr_records_free(r);
     }
     lgr_batch_done(&one);
     return st;
@@ -227,7 +230,7 @@ void lgr_ingest_once(struct lgr *l, volatile sig_atomic_t *stop)
         bool ok;
         lgr_batch_reset(&b);
         /* a batch spanning too many days is written in parts */
-        while (to < n && add(l, &b, msgs[to], SIZE_MAX) != ST_TOO_BIG)
+        while (to < n && add(l, &b, msgs[to]) != ST_TOO_BIG)
             to++;
         ok = write_batch(l, &b, msgs + from, to - from, stop);
         for (size_t i = from; i < to; i++) {

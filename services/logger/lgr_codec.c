@@ -256,22 +256,49 @@ enum status lgr_batch_add(struct lgr_batch *b, const char *subject, const void *
     return st;
 }
 
-enum status lgr_batch_add_one(struct lgr_batch *b, const char *subject, const void *data,
-                              size_t len, const char *msg_id, uint64_t stream_seq, size_t at)
-{
-    Sb__V1__RequestEvents *m;
-    enum status st;
+struct lgr_records {
+    const char *subject, *msg_id;
+    const void *data;
+    size_t len;
+    uint64_t seq;
+    Sb__V1__RequestEvents *m; /* NULL: another subject, the message is one record */
+};
 
-    if (strcmp(subject, SUBJ_EV_REQUESTS) != 0)
-        return at ? ST_NOT_FOUND : lgr_batch_add(b, subject, data, len, msg_id, stream_seq);
-    m = sb__v1__request_events__unpack(NULL, len, data);
-    if (!m)
-        return ST_PROTO;
-    st = at >= m->n_events                        ? ST_NOT_FOUND
-         : add_request(b, m->events[at]) == ST_OK ? ST_OK
-                                                  : ST_INVALID;
-    sb__v1__request_events__free_unpacked(m, NULL);
-    return st;
+struct lgr_records *lgr_records_new(const char *subject, const void *data, size_t len,
+                                    const char *msg_id, uint64_t stream_seq)
+{
+    Sb__V1__RequestEvents *m = NULL;
+    struct lgr_records *r;
+
+    if (strcmp(subject, SUBJ_EV_REQUESTS) == 0 &&
+        (m = sb__v1__request_events__unpack(NULL, len, data)) == NULL)
+        return NULL;
+    r = xcalloc(1, sizeof(*r));
+    *r = (struct lgr_records){subject, msg_id, data, len, stream_seq, m};
+    return r;
+}
+
+size_t lgr_records_count(const struct lgr_records *r)
+{
+    return r->m ? r->m->n_events : 1;
+}
+
+enum status lgr_records_add(struct lgr_batch *b, const struct lgr_records *r, size_t at)
+{
+    if (at >= lgr_records_count(r))
+        return ST_NOT_FOUND;
+    if (!r->m)
+        return lgr_batch_add(b, r->subject, r->data, r->len, r->msg_id, r->seq);
+    return add_request(b, r->m->events[at]) == ST_OK ? ST_OK : ST_INVALID;
+}
+
+void lgr_records_free(struct lgr_records *r)
+{
+    if (!r)
+        return;
+    if (r->m)
+        sb__v1__request_events__free_unpacked(r->m, NULL);
+    free(r);
 }
 
 /* ---------------------------------------------------------------- queries */

@@ -52,13 +52,20 @@ void lgr_batch_done(struct lgr_batch *b);
  */
 enum status lgr_batch_add(struct lgr_batch *b, const char *subject, const void *data, size_t len,
                           const char *msg_id, uint64_t stream_seq);
+/* A message's records (a RequestEvents holds many, any other message one), decoded once, to
+ * store them one by one when Postgres refused a batch. */
+struct lgr_records;
 /**
- * Add only record `at` of the message (a RequestEvents holds many, any other message one), to
- * store records one by one. ST_NOT_FOUND: no such record; ST_PROTO: the message is undecodable;
- * ST_INVALID: this record alone cannot be stored.
+ * The records of a message (arguments as lgr_batch_add's; data must outlive the result); NULL
+ * when it is undecodable. Caller frees with lgr_records_free().
  */
-enum status lgr_batch_add_one(struct lgr_batch *b, const char *subject, const void *data,
-                              size_t len, const char *msg_id, uint64_t stream_seq, size_t at);
+struct lgr_records *lgr_records_new(const char *subject, const void *data, size_t len,
+                                    const char *msg_id, uint64_t stream_seq);
+/** How many records it holds. */
+size_t lgr_records_count(const struct lgr_records *r);
+/** Add record `at` (< count) to b: as lgr_batch_add, ST_INVALID when it alone cannot be stored. */
+enum status lgr_records_add(struct lgr_batch *b, const struct lgr_records *r, size_t at);
+void lgr_records_free(struct lgr_records *r);
 
 /* ---- queries ---- */
 struct lgr_log_query {

@@ -138,16 +138,24 @@ static void test_batches(void **state)
     assert_non_null(strstr(b.logs.data, "\tc\t"));
     /* record by record, for storing one at a time */
     lgr_batch_reset(&b);
-    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 0), ST_OK);
-    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 1), ST_INVALID);
-    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 2), ST_OK);
-    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, buf, n, "a", 1, 3), ST_NOT_FOUND);
+    struct lgr_records *r = lgr_records_new(SUBJ_EV_REQUESTS, buf, n, "a", 1);
+    assert_non_null(r);
+    assert_int_equal(lgr_records_count(r), 3);
+    assert_int_equal(lgr_records_add(&b, r, 0), ST_OK);
+    assert_int_equal(lgr_records_add(&b, r, 1), ST_INVALID);
+    assert_int_equal(lgr_records_add(&b, r, 2), ST_OK);
+    assert_int_equal(lgr_records_add(&b, r, 3), ST_NOT_FOUND);
     assert_int_equal(b.nreq, 2);
-    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUESTS, "\xff\xff", 2, NULL, 1, 0), ST_PROTO);
+    lgr_records_free(r);
+    assert_null(lgr_records_new(SUBJ_EV_REQUESTS, "\xff\xff", 2, NULL, 1));
     n = pack_request("s", d0, "m", one);
-    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUEST, one, n, NULL, 2, 0), ST_OK);
-    assert_int_equal(lgr_batch_add_one(&b, SUBJ_EV_REQUEST, one, n, NULL, 2, 1), ST_NOT_FOUND);
+    r = lgr_records_new(SUBJ_EV_REQUEST, one, n, NULL, 2);
+    assert_non_null(r);
+    assert_int_equal(lgr_records_count(r), 1);
+    assert_int_equal(lgr_records_add(&b, r, 0), ST_OK);
+    assert_int_equal(lgr_records_add(&b, r, 1), ST_NOT_FOUND);
     assert_int_equal(b.nreq, 3);
+    lgr_records_free(r);
 
     /* a batch that does not fit joins none of its events: the next write takes it whole */
     lgr_batch_reset(&b);
