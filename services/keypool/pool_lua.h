@@ -40,14 +40,13 @@
  * project to lease from (it has no active key: {'dead', 'pin'}). kind: "" or the only upstream
  * kind, "vertex" (projects "vertex:...") or "gemini" (the others); a kind looks 16 times further
  * down the LRU order, since the other kind's projects there are skipped. conv: "" or a conversation
- * (P conv:<id>
- * -> its project, an hour after its last lease): its project is tried first and kept while it has
- * any headroom; the project leased becomes the conversation's. cap > 0: at most cap leases of the
- * model open (P capl:<model>, lease id -> deadline); beyond them a request waits ({'queued',
- * ahead}) in P capq:<model> (ticket -> queued_ms, first in first out), at most cap_queue of them
- * ({'full'}); a ticket not asked for again within 500 ms (its request gave up or its edge died)
- * leaves the queue (P capt:<model>, ticket -> last ask); leave "1": the ticket leaves the queue at
- * once, and nothing is leased. The tick ("000"-"999", thousandths of a ms)
+ * (P conv:<id> -> its project, an hour after its last lease): its project is tried first and kept
+ * while it has any headroom; the project leased becomes the conversation's. cap > 0: at most cap
+ * leases of the model open (P capl:<model>, lease id -> deadline); beyond them a request waits
+ * ({'queued', ahead}) in P capq:<model> (ticket -> queued_ms, first in first out), at most
+ * cap_queue of them ({'full'}); a ticket not asked for again within 500 ms (its request gave up
+ * or its edge died) leaves the queue (P capt:<model>, ticket -> last ask); leave "1": the ticket
+ * leaves the queue at once, and nothing is leased. The tick ("000"-"999", thousandths of a ms)
  * orders leases granted within one millisecond, so several in a row (a reserve) still rotate in
  * least-recently-used order. count > 1 (a reserve's top-up; not with a cap): after the first,
  * leases lease_id.2 ... lease_id.count are granted in the same run as far as the pool allows,
@@ -566,7 +565,6 @@ static const char LUA_HOUSEKEEP[] =
     "    local bar = string.find(m, '|', 1, true)\n"
     "    if bar then\n"
     "      redis.call('DEL', P .. 'lease:' .. string.sub(m, 1, bar - 1))\n"
-
     "      n = n + 1\n"
     "    end\n"
     "  end\n"
