@@ -124,42 +124,49 @@ int kv_script_add(struct kv *kv, const char *lua)
     return i;
 }
 
+/* A reply's text: an integer printed into num[n], a string as it is, anything else "". */
+static const char *text_of(const redisReply *e, char *num, size_t n)
+{
+    if (e->type == REDIS_REPLY_INTEGER) {
+        (void)snprintf(num, n, "%lld", e->integer);
+        return num;
+    }
+    return e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS ? e->str : "";
+}
+
 /* The reply as strings into out (its first KV_MAX_ITEMS elements) and, with all, every element
  * of an array reply appended to *all, each with a NUL after it. */
 static void flatten(const redisReply *r, struct kv_strs *out, struct buf *all)
 {
+    char num[24];
+
     out->n = 0;
-    for (size_t i = 0; all && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        const redisReply *e = r->element[i];
-        char num[24];
-        if (e->type == REDIS_REPLY_INTEGER) {
-            (void)snprintf(num, sizeof(num), "%lld", e->integer);
-            (void)buf_append(all, num, strlen(num) + 1);
-        } else if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) {
-            (void)buf_append(all, e->str, strnlen(e->str, e->len));
-            (void)buf_append(all, "", 1);
-        } else {
-            (void)buf_append(all, "", 1);
+    if (r->type != REDIS_REPLY_ARRAY) {
+        if (r->type == REDIS_REPLY_INTEGER || r->type == REDIS_REPLY_STRING ||
+            r->type == REDIS_REPLY_STATUS) {
+            (void)snprintf(out->items[0], sizeof(out->items[0]), "%s",
+                           text_of(r, num, sizeof(num)));
+            out->n = 1;
         }
+        return;
     }
-    if (r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements && i < KV_MAX_ITEMS; i++) {
-            const redisReply *e = r->element[i];
-            if (e->type == REDIS_REPLY_INTEGER)
-                (void)snprintf(out->items[i], sizeof(out->items[i]), "%lld", e->integer);
-            else if (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS)
-                (void)snprintf(out->items[i], sizeof(out->items[i]), "%s", e->str);
-            else
-                out->items[i][0] = '\0';
-            out->n++;
-        }
-    } else if (r->type == REDIS_REPLY_INTEGER) {
-        (void)snprintf(out->items[0], sizeof(out->items[0]), "%lld", r->integer);
-        out->n = 1;
-    } else if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
-        (void)snprintf(out->items[0], sizeof(out->items[0]), "%s", r->str);
-        out->n = 1;
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *t = text_of(r->element[i], num, sizeof(num));
+        if (all)
+            (void)buf_append(all, t, strlen(t) + 1);
+        if (i < KV_MAX_ITEMS)
+            (void)snprintf(out->items[out->n++], sizeof(out->items[0]), "%s", t);
     }
+}
+
+const char *kv_all_next(const struct buf *all, const char *at)
+{
+    const char *end = all->data ? all->data + all->len : NULL;
+
+    if (!end || all->len == 0 || end[-1] != '\0')
+        return NULL;
+    at = at ? at + strlen(at) + 1 : all->data;
+    return at < end ? at : NULL;
 }
 
 static redisReply *run(struct kv *kv, int argc, const char **argv)

@@ -57,6 +57,9 @@ struct kv_call {
     struct buf *all; /* NULL, or gets every element of an array reply (each NUL-terminated): for
                         replies longer than KV_MAX_ITEMS */
 };
+/** The element of a call's `all` after `at` (NULL: the first); NULL past the last, or when
+ *  `all` holds no such list. Points into all. */
+const char *kv_all_next(const struct buf *all, const char *at);
 
 /**
  * Pipelined kv_eval: all calls go out in one write, replies are read in order (NOSCRIPT ones are

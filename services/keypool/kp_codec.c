@@ -312,14 +312,11 @@ struct slot {
 /* The outcome of one run's k-th outcome in the run's whole reply ("" when it is not there). */
 static const char *nth(const struct buf *all, size_t k)
 {
-    const char *p = all->data, *end = all->data ? all->data + all->len : NULL;
+    const char *p = kv_all_next(all, NULL);
 
-    if (!p || all->len == 0 || end[-1] != '\0')
-        return "";
-    for (; p < end; p += strlen(p) + 1)
-        if (k-- == 0)
-            return p;
-    return "";
+    while (p && k--)
+        p = kv_all_next(all, p);
+    return p ? p : "";
 }
 
 /* The outcomes of an OutcomeBatch after the script runs: what happened to each, logged. */

@@ -276,16 +276,12 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
 size_t kp_pool_lease_more(struct kp_pool *pool, const struct buf *all, struct kp_lease *ret,
                           size_t max)
 {
-    const char *f[3], *p, *end;
+    const char *f[3], *p = kv_all_next(all, NULL);
     size_t n = 0, k = 0, i = 0;
 
-    if (!all->data || all->len < 3 || all->data[all->len - 1] != '\0')
+    if (!p || strcmp(p, "ok") != 0)
         return 0;
-    p = all->data;
-    end = p + all->len;
-    if (strcmp(p, "ok") != 0)
-        return 0;
-    for (; p < end && n < max; p += strlen(p) + 1, i++) {
+    for (; p && n < max; p = kv_all_next(all, p), i++) {
         if (i < 4) /* "ok", the first lease's key, project, id */
             continue;
         f[k++] = p;
