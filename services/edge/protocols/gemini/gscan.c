@@ -11,6 +11,13 @@ static bool plain_string(struct jscan *s, struct gscan_span *ret)
     return jscan_string(s, &ret->p, &ret->n) && !memchr(ret->p, '\\', ret->n);
 }
 
+/* A member the answer's reading ignores, skipped; not when its name has escapes (it might be one
+ * that is read, spelled otherwise). */
+static bool skip_member(struct jscan *s, const char *key, size_t klen)
+{
+    return !memchr(key, '\\', klen) && jscan_skip(s);
+}
+
 /* A count as jansson's json_integer_value() then "> 0" would read it; false: not a plain one. */
 static bool count(struct jscan *s, uint64_t *ret)
 {
@@ -71,7 +78,7 @@ static bool content(struct jscan *s, struct gscan_cand *c)
             while (jscan_next(s, ']', &pfirst, NULL, NULL))
                 if (!part(s, c))
                     return false;
-        } else if (memchr(k, '\\', kl) || !jscan_skip(s)) {
+        } else if (!skip_member(s, k, kl)) {
             return false;
         }
     }
@@ -103,7 +110,7 @@ static bool candidate(struct jscan *s, struct gscan_cand *c)
         } else if (jscan_is(k, kl, "index")) {
             ok = count(s, &c->index);
         } else {
-            ok = !memchr(k, '\\', kl) && jscan_skip(s);
+            ok = skip_member(s, k, kl);
         }
         if (!ok)
             return false;
@@ -135,7 +142,7 @@ static bool details(struct jscan *s, uint64_t *audio)
             } else if (jscan_is(k, kl, "tokenCount")) {
                 ok = count(s, &n);
             } else {
-                ok = !memchr(k, '\\', kl) && jscan_skip(s);
+                ok = skip_member(s, k, kl);
             }
             if (!ok)
                 return false;
@@ -172,7 +179,7 @@ static bool usage(struct jscan *s, struct gtrans_usage *u)
             if (seen || !details(s, &u->audio))
                 return false;
             seen = true;
-        } else if (i == 6 && (memchr(k, '\\', kl) || !jscan_skip(s))) {
+        } else if (i == 6 && !skip_member(s, k, kl)) {
             return false;
         }
     }
@@ -211,7 +218,7 @@ bool gscan_answer(const char *json, size_t len, struct gscan *ret)
         } else {
             /* an error or a blocked prompt, and anything whose name has escapes: the parser's */
             ok = !jscan_is(k, kl, "error") && !jscan_is(k, kl, "promptFeedback") &&
-                 !memchr(k, '\\', kl) && jscan_skip(&s);
+                 skip_member(&s, k, kl);
         }
         if (!ok || s.bad)
             return false;
