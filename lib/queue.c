@@ -19,6 +19,7 @@ struct queue {
     size_t cap;
     size_t head; /* next pop */
     size_t count;
+    bool armed; /* the consumer will look before it waits again (woken, or draining) */
     int efd;
     queue_wake_fn *wake;
     void *wake_arg;
@@ -57,9 +58,11 @@ enum status queue_push(struct queue *q, void *item)
     return queue_push_keep(q, item, 0);
 }
 
-static enum status push(struct queue *q, void *item, size_t keep, bool wake)
+enum push_kind { PUSH_WAKE, PUSH_OWNER, PUSH_LAZY };
+
+static enum status push(struct queue *q, void *item, size_t keep, enum push_kind kind)
 {
-    bool was_empty;
+    bool wake = false;
 
     (void)pthread_mutex_lock(&q->mu);
     if (q->count + keep >= q->cap) {
@@ -67,11 +70,15 @@ static enum status push(struct queue *q, void *item, size_t keep, bool wake)
         return ST_AGAIN;
     }
     q->items[(q->head + q->count) % q->cap] = item;
-    was_empty = q->count == 0;
     q->count++;
+    /* one wake-up until the consumer has drained the queue; a lazy item waits for one */
+    if (kind != PUSH_LAZY && !q->armed) {
+        q->armed = true;
+        wake = kind == PUSH_WAKE; /* the owner drains before it waits */
+    }
     (void)pthread_mutex_unlock(&q->mu);
-    if (!was_empty || !wake)
-        return ST_OK; /* the consumer was already woken for the first item, or drains anyway */
+    if (!wake)
+        return ST_OK;
     if (q->wake) {
         q->wake(q->wake_arg);
     } else {
@@ -83,12 +90,17 @@ static enum status push(struct queue *q, void *item, size_t keep, bool wake)
 
 enum status queue_push_keep(struct queue *q, void *item, size_t keep)
 {
-    return push(q, item, keep, true);
+    return push(q, item, keep, PUSH_WAKE);
 }
 
 enum status queue_push_owner(struct queue *q, void *item, size_t keep)
 {
-    return push(q, item, keep, false);
+    return push(q, item, keep, PUSH_OWNER);
+}
+
+enum status queue_push_lazy(struct queue *q, void *item, size_t keep)
+{
+    return push(q, item, keep, PUSH_LAZY);
 }
 
 void *queue_pop(struct queue *q)
@@ -99,7 +111,8 @@ void *queue_pop(struct queue *q)
     if (q->count) {
         item = q->items[q->head];
         q->head = (q->head + 1) % q->cap;
-        q->count--;
+        if (--q->count == 0)
+            q->armed = false;
     }
     (void)pthread_mutex_unlock(&q->mu);
     return item;

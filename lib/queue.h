@@ -33,6 +33,11 @@ enum status queue_push_keep(struct queue *q, void *item, size_t keep);
  * (two system calls saved), since the items are popped before it waits again.
  */
 enum status queue_push_owner(struct queue *q, void *item, size_t keep);
+/**
+ * queue_push_keep() without a wake-up: the consumer finds the item when something else wakes it,
+ * or when it looks on its own (for work that may wait, when the consumer wakes now and then).
+ */
+enum status queue_push_lazy(struct queue *q, void *item, size_t keep);
 /** Pop the oldest item, or NULL when empty. Consumer thread only. */
 void *queue_pop(struct queue *q);
 /** The eventfd to poll for POLLIN (-1 when a wake callback is used). */

@@ -139,6 +139,9 @@ struct relay_port {
     void *ctx;
     enum status (*publish)(void *ctx, const char *subject, const char *reply, const void *data,
                            size_t len, const char *req_id);
+    /* on the polled connection, for replies to inbox (NULL: publish) */
+    enum status (*publish_polled)(void *ctx, const char *subject, const char *reply,
+                                  const void *data, size_t len, const char *req_id);
     uint64_t (*up_for_us)(void *ctx, uint64_t now_mono_us);
     void (*tick)(void *ctx); /* once a loop turn; may be NULL */
     /* a connection the loop polls itself (both NULL: none): its socket and wanted events
@@ -151,7 +154,8 @@ struct relay_port {
 
 /**
  * New loop context on the buses (borrowed cfg, bus and hot), subscribed to its replies and the
- * forwarders' heartbeats. Everything is published on bus; frames arrive on hot, a bus polled by
+ * forwarders' heartbeats. Everything is published on bus but a reserve's asks, whose replies come
+ * to the loop's own inbox as the frames do; frames arrive on hot, a bus polled by
  * the loop (bus_connect_polled() with edge_port_wake; the loop must run on its thread).
  * Caller owns *ret: edge_free().
  */
@@ -184,8 +188,12 @@ unsigned edge_drain(struct edge *e, struct ops *ops, uint64_t deadline_us);
 void edge_abort_all(struct edge *e);
 /** From an MHD worker: hand a new call to the loop (ownership moves). ST_AGAIN when full. */
 enum status edge_submit(struct edge *e, struct call *c);
-/** From an MHD worker: the client side of call `id` completed. */
-void edge_client_done(struct edge *e, uint64_t id);
+/**
+ * From an MHD worker: the client side of call `id` completed. A call whose answer was all sent
+ * (`answered`) is cleared up when the loop next wakes (within a turn's wait), without waking
+ * it; a client that left wakes it, so its transfer is cancelled at once.
+ */
+void edge_client_done(struct edge *e, uint64_t id, bool answered);
 /** True when keypool and a forwarder answered a ping recently (thread-safe). */
 bool edge_ready(const struct edge *e);
 /** Bus messages the loop's queue refused (it was full). Any thread. */

@@ -165,14 +165,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct http *h = cls;
     struct http_req *r = *con_cls;
     (void)conn;
-    (void)toe;
 
     if (!r)
         return;
     if (r->pipe) {
         pipe_mark_closed(r->pipe);
         if (r->call_id)
-            edge_client_done(h->edge, r->call_id);
+            edge_client_done(h->edge, r->call_id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
         pipe_unref(r->pipe);
     }
     http_release(h, r);

@@ -79,12 +79,13 @@ void attempt_reserve_fill(struct edge *e, const char *model)
 
     if (!n)
         return;
-    (void)snprintf(reply, sizeof(reply), "%s.0.r%u", edge_status_inbox(e), slot);
+    /* straight to the loop: an ask nobody answers goes out again after a while (reserve.c) */
+    (void)snprintf(reply, sizeof(reply), "%s.0.r%u", e->port.inbox, slot);
     buf_reset(&e->scratch);
     /* a reserved lease outlives the longest call that may take it: keypool reaps it after */
     if (ec_reserve_request(model, n, reserve_allowance(e->reserve), RESERVE_TTL_MS, &e->scratch) ==
         ST_OK)
-        (void)edge_publish(e, SUBJ_KP_LEASE, reply, e->scratch.data, e->scratch.len, NULL);
+        (void)edge_publish_polled(e, SUBJ_KP_LEASE, reply, e->scratch.data, e->scratch.len);
 }
 
 void attempt_reserve_reply(struct edge *e, unsigned slot, const struct bus_msg *msg)

@@ -222,7 +222,8 @@ unsigned edge_inflight(const struct edge *e)
     return atomic_load(&e->inflight);
 }
 
-static enum status push_ev(struct edge *e, enum ev_kind kind, uint64_t id, struct call *c)
+static enum status push_ev(struct edge *e, enum ev_kind kind, uint64_t id, struct call *c,
+                           bool lazy)
 {
     struct ev *ev = xmalloc(sizeof(*ev));
 
@@ -230,7 +231,7 @@ static enum status push_ev(struct edge *e, enum ev_kind kind, uint64_t id, struc
     ev->id = id;
     ev->call = c;
     ev->msg = NULL;
-    if (queue_push(e->q, ev) != ST_OK) {
+    if ((lazy ? queue_push_lazy(e->q, ev, 0) : queue_push(e->q, ev)) != ST_OK) {
         free(ev);
         return ST_AGAIN;
     }
@@ -242,16 +243,16 @@ enum status edge_submit(struct edge *e, struct call *c)
     enum status st;
 
     atomic_fetch_add(&e->inflight, 1);
-    st = push_ev(e, EV_START, c->id, c);
+    st = push_ev(e, EV_START, c->id, c, false);
     if (st != ST_OK)
         atomic_fetch_sub(&e->inflight, 1);
     return st;
 }
 
-void edge_client_done(struct edge *e, uint64_t id)
+void edge_client_done(struct edge *e, uint64_t id, bool answered)
 {
     /* bus messages leave room for this (e->keep): it cannot be refused */
-    if (push_ev(e, EV_CLIENT_DONE, id, NULL) != ST_OK)
+    if (push_ev(e, EV_CLIENT_DONE, id, NULL, answered) != ST_OK)
         LOG_ERROR("queue.full", "event=client_done id=%llu", (unsigned long long)id);
 }
 
@@ -536,6 +537,8 @@ static void timers(struct edge *e)
     struct timer_scan ts;
     uint64_t now = clock_mono_us(), up;
 
+    if (e->limiter)
+        limiter_tick(e->limiter, now);
     if (now - e->last_ping_us > PING_US) {
         char reply[96];
         e->last_ping_us = now;

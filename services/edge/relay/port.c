@@ -24,6 +24,13 @@ static enum status publish(void *ctx, const char *subject, const char *reply, co
     return bus_publish(port.bus, subject, reply, data, len, req_id);
 }
 
+static enum status publish_polled(void *ctx, const char *subject, const char *reply,
+                                  const void *data, size_t len, const char *req_id)
+{
+    (void)ctx;
+    return bus_publish(port.hot, subject, reply, data, len, req_id);
+}
+
 static uint64_t up_for_us(void *ctx, uint64_t now)
 {
     uint64_t a = bus_up_for_us(port.bus, now), b = bus_up_for_us(port.hot, now);
@@ -76,6 +83,7 @@ enum status edge_new(const struct edge_config *cfg, struct bus *bus, struct bus 
                      struct edge **ret)
 {
     struct relay_port p = {.publish = publish,
+                           .publish_polled = publish_polled,
                            .up_for_us = up_for_us,
                            .tick = tick,
                            .poll_fd = poll_fd,

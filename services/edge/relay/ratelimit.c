@@ -132,9 +132,9 @@ struct item {
 
 /*
  * The usage of calls no limit admitted (tokens without limits) only feeds the counters the
- * admin API shows: summed per token for up to LINGER_US, it costs Redis one script run for
- * many calls instead of one each. Calls a limit admitted are counted at once (their tokens
- * weigh on the next admission).
+ * admin API shows: summed per token by the loop for up to LINGER_US, it costs Redis one script
+ * run for many calls instead of one each, and the worker one wake-up. Calls a limit admitted are
+ * counted at once (their tokens weigh on the next admission).
  */
 #define LINGER_MAX 64
 #define LINGER_US  50000u
@@ -152,7 +152,7 @@ struct limiter {
     struct worker *w;
     int lua_admit, lua_done;
     bool warned;
-    struct linger linger; /* the worker thread's */
+    struct linger linger; /* the loop thread's */
 };
 
 static void day_end(char *out, size_t n)
@@ -233,73 +233,53 @@ static void run_batch(struct limiter *l, struct item **items, size_t n)
     free(a);
 }
 
-static void linger_flush(struct limiter *l)
+/* Hand the summed usage to the worker (loop thread); what the queue refuses is lost (best
+ * effort, like every usage count). */
+static void linger_push(struct limiter *l)
 {
-    struct item *items[LINGER_MAX];
-
-    for (size_t i = 0; i < l->linger.n; i++)
-        items[i] = &l->linger.sum[i];
-    if (l->linger.n)
-        run_batch(l, items, l->linger.n);
+    for (size_t i = 0; i < l->linger.n; i++) {
+        struct item *it = xmalloc(sizeof(*it));
+        *it = l->linger.sum[i];
+        if (worker_push(l->w, it) != ST_OK)
+            free(it);
+    }
     l->linger.n = 0;
 }
 
-/* Sum an unlimited call's usage into its token's line; false when it must go at once. */
-static bool linger_add(struct limiter *l, const struct item *it)
+/* Sum an unlimited call's usage into its token's line (loop thread). */
+static void linger_add(struct limiter *l, const struct item *it, uint64_t now)
 {
     struct linger *g = &l->linger;
     size_t i;
 
-    if (it->kind != IT_DONE || it->admitted)
-        return false;
     for (i = 0; i < g->n; i++)
         if (memcmp(g->sum[i].token_id, it->token_id, sizeof(it->token_id)) == 0)
             break;
     if (i == LINGER_MAX) {
-        linger_flush(l);
+        linger_push(l);
         i = 0;
     }
     if (i == g->n) {
         if (!g->n)
-            g->since_us = clock_mono_us();
+            g->since_us = now;
         g->sum[g->n++] = *it;
-        return true;
+        return;
     }
     g->sum[i].calls++;
     g->sum[i].prompt += it->prompt;
     g->sum[i].output += it->output;
     g->sum[i].total += it->total;
-    return true;
 }
 
-/* The worker's batch: admit or release (unlimited calls' usage lingers), then free the items. */
+/* The worker's batch: admit, release or count, then free the items. */
 static void on_batch(void *ctx, void **items, size_t n)
 {
-    struct limiter *l = ctx;
-    size_t kept = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (linger_add(l, items[i]))
-            free(items[i]);
-        else
-            items[kept++] = items[i];
-    }
-    if (kept)
-        run_batch(l, (struct item **)items, kept);
-    for (size_t i = 0; i < kept; i++)
+    run_batch(ctx, (struct item **)items, n);
+    for (size_t i = 0; i < n; i++)
         free(items[i]);
 }
 
-static void on_tick(void *ctx)
-{
-    struct limiter *l = ctx;
-
-    if (l->linger.n && clock_mono_us() - l->linger.since_us >= LINGER_US)
-        linger_flush(l);
-}
-
-static const struct worker_ops limiter_ops = {
-    .batch = on_batch, .tick = on_tick, .drop = free, .max_batch = BATCH, .tick_ms = 50};
+static const struct worker_ops limiter_ops = {.batch = on_batch, .drop = free, .max_batch = BATCH};
 
 enum status limiter_new(const struct edge_config *cfg, lim_verdict_fn *on_verdict, void *ctx,
                         struct limiter **ret)
@@ -333,7 +313,12 @@ void limiter_free(struct limiter *l)
     if (!l)
         return;
     worker_stop(l->w);
-    linger_flush(l); /* (the worker has stopped: this thread is its heir) */
+    if (l->linger.n) { /* the loop has stopped: this thread is its heir */
+        struct item *items[LINGER_MAX];
+        for (size_t i = 0; i < l->linger.n; i++)
+            items[i] = &l->linger.sum[i];
+        run_batch(l, items, l->linger.n);
+    }
     kv_free(l->kv);
     free(l);
 }
@@ -359,18 +344,31 @@ enum status limiter_admit(struct limiter *l, uint64_t call_id, const char *req_i
 void limiter_done(struct limiter *l, const char *req_id, const struct tok_info *tok, bool admitted,
                   unsigned prompt_tokens, unsigned output_tokens, unsigned total_tokens)
 {
-    struct item *it = xcalloc(1, sizeof(*it));
+    struct item it = {.kind = IT_DONE,
+                      .calls = 1,
+                      .admitted = admitted,
+                      .prompt = prompt_tokens,
+                      .output = output_tokens,
+                      .total = total_tokens};
 
-    it->kind = IT_DONE;
-    it->calls = 1;
-    (void)snprintf(it->req_id, sizeof(it->req_id), "%s", req_id);
-    memcpy(it->token_id, tok->id, sizeof(it->token_id));
-    it->admitted = admitted;
-    it->prompt = prompt_tokens;
-    it->output = output_tokens;
-    it->total = total_tokens;
-    if (worker_push(l->w, it) != ST_OK)
-        free(it); /* usage is best effort; a concurrency slot expires at the deadline */
+    (void)snprintf(it.req_id, sizeof(it.req_id), "%s", req_id);
+    memcpy(it.token_id, tok->id, sizeof(it.token_id));
+    if (!admitted) { /* no slot to free: the usage may wait for company */
+        uint64_t now = clock_mono_us();
+        linger_add(l, &it, now);
+        limiter_tick(l, now);
+        return;
+    }
+    struct item *p = xmalloc(sizeof(*p));
+    *p = it;
+    if (worker_push(l->w, p) != ST_OK)
+        free(p); /* usage is best effort; a concurrency slot expires at the deadline */
+}
+
+void limiter_tick(struct limiter *l, uint64_t now_us)
+{
+    if (l->linger.n && now_us - l->linger.since_us >= LINGER_US)
+        linger_push(l);
 }
 
 enum status lim_usage_read(struct kv *kv, const char *prefix, const char *token_id,

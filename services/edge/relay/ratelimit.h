@@ -47,6 +47,8 @@ enum status limiter_admit(struct limiter *l, uint64_t call_id, const char *req_i
 /** Loop thread: a call ended; free its concurrency slot and count its tokens (best effort). */
 void limiter_done(struct limiter *l, const char *req_id, const struct tok_info *tok, bool admitted,
                   unsigned prompt_tokens, unsigned output_tokens, unsigned total_tokens);
+/** Loop thread, now and then: hand on the usage summed for LINGER_US (see ratelimit.c). */
+void limiter_tick(struct limiter *l, uint64_t now_us);
 /** Any thread with its own kv: read a token's usage counters. */
 enum status lim_usage_read(struct kv *kv, const char *prefix, const char *token_id,
                            struct lim_usage *ret);

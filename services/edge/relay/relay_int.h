@@ -67,6 +67,18 @@ static inline enum status edge_publish(struct edge *e, const char *subject, cons
     return e->port.publish(e->port.ctx, subject, reply, data, len, req_id);
 }
 
+/**
+ * Publish on the connection the loop polls (the port's publish when it has none), for a reply to
+ * the inbox the loop reads itself: no library thread hands it over. The server's "no responders"
+ * never arrives there, so only asks that are asked again on their own go this way.
+ */
+static inline enum status edge_publish_polled(struct edge *e, const char *subject,
+                                              const char *reply, const void *data, size_t len)
+{
+    return (e->port.publish_polled ? e->port.publish_polled
+                                   : e->port.publish)(e->port.ctx, subject, reply, data, len, NULL);
+}
+
 /* ---- attempt.c ---- */
 /** Ask keypool for a lease (a new attempt); on a bus failure, ask again shortly or answer 503. */
 void attempt_lease(struct edge *e, struct call *c);

@@ -372,6 +372,11 @@ static void test_dead_key_fails_over_then_503(void **state)
     assert_non_null(strstr(body, "No usable API key"));
     assert_non_null(strstr(body, "\"UNAVAILABLE\""));
     assert_null(strstr(body, "API key not valid"));
+    pipe_mark_closed(w->pipe);
+    edge_client_done(w->e, w->id, true); /* all sent: cleared up when the loop next turns */
+    assert_int_equal(edge_inflight(w->e), 1);
+    pump(w);
+    assert_int_equal(edge_inflight(w->e), 0);
 }
 
 /* Quota on the last try: 429 with the upstream's body and its RetryInfo as Retry-After. */
@@ -501,7 +506,7 @@ static void test_client_gone_cancels(void **state)
     frames(w, 0, 0, "acc\nhead");
     assert_null(find(SUBJ_FWD_CANCEL, 0));
     pipe_mark_closed(w->pipe);
-    edge_client_done(w->e, w->id);
+    edge_client_done(w->e, w->id, false);
     pump(w);
     cancel = find(SUBJ_FWD_CANCEL, 0);
     assert_non_null(cancel);

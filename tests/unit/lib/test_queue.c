@@ -82,6 +82,33 @@ static void test_owner(void **state)
     queue_free(q);
 }
 
+/* A lazy push wakes nobody, and does not keep the next producer's push from waking. */
+static void test_lazy(void **state)
+{
+    (void)state;
+    struct queue *q = queue_new(4, NULL, NULL);
+    int a, b, c;
+    struct pollfd pfd = {queue_fd(q), POLLIN, 0};
+
+    assert_int_equal(queue_push_lazy(q, &a, 0), ST_OK);
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    assert_int_equal(queue_push_lazy(q, &b, 3), ST_AGAIN); /* the same room as the others */
+    assert_int_equal(queue_push_keep(q, &b, 0), ST_OK);    /* not empty, yet nobody was woken */
+    assert_int_equal(poll(&pfd, 1, 0), 1);
+    queue_ack(q);
+    assert_int_equal(queue_push_keep(q, &c, 0), ST_OK); /* woken already: no second wake-up */
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    assert_ptr_equal(queue_pop(q), &a);
+    assert_ptr_equal(queue_pop(q), &b);
+    assert_ptr_equal(queue_pop(q), &c);
+    assert_null(queue_pop(q));
+    assert_int_equal(queue_push_lazy(q, &a, 0), ST_OK); /* drained: quiet again */
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    assert_int_equal(queue_push_keep(q, &b, 0), ST_OK);
+    assert_int_equal(poll(&pfd, 1, 0), 1);
+    queue_free(q);
+}
+
 static void test_threads(void **state)
 {
     (void)state;
@@ -106,6 +133,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_fifo_and_capacity),
                                        cmocka_unit_test(test_keep), cmocka_unit_test(test_owner),
-                                       cmocka_unit_test(test_threads)};
+                                       cmocka_unit_test(test_lazy), cmocka_unit_test(test_threads)};
     return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
 }
