@@ -5,6 +5,7 @@
  */
 #include "lib/bus.h"
 
+#include <dlfcn.h>
 #include <nats/nats.h>
 #include <poll.h>
 #include <pthread.h>
@@ -73,42 +74,33 @@ static struct bus *dead;
 static atomic_bool tls_used; /* some connection of this process used TLS (bus_shutdown) */
 
 /*
- * cnats hands every message freed to its collector thread and wakes it when idle: a thread
- * wake-up per message. The thread of a polled bus frees messages in batches instead, at most
- * DEFER_MAX of them, DEFER_BYTES, or DEFER_US old (bus_poll_fd() looks).
+ * natsMsg_Destroy() hands a message to cnats' collector thread and wakes it when it sleeps: a
+ * thread wake-up for nearly every message, and the collector then competes with the loop for the
+ * core and the collector's lock. On the thread of a polled bus messages are freed right away with
+ * cnats' own free instead (exported by the library, not declared in its header; looked up once,
+ * natsMsg_Destroy() when missing). What such a thread frees is a core NATS message it received
+ * or made for a publish; the ones cnats must keep (JetStream publishes awaiting their ack, a KV
+ * watcher's signal) never reach it.
  */
-#define DEFER_MAX   64
-#define DEFER_BYTES (4u << 20)
-#define DEFER_US    20000u
-static _Thread_local struct {
-    bool on;
-    size_t n, bytes;
-    uint64_t first_us;
-    natsMsg *m[DEFER_MAX];
-} defer;
+typedef void msg_free_fn(void *msg);
+static msg_free_fn *direct_free;
+static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool direct; /* this thread serves a polled bus */
 
-static void defer_flush(void)
+static void find_direct_free(void)
 {
-    for (size_t i = 0; i < defer.n; i++)
-        natsMsg_Destroy(defer.m[i]);
-    defer.n = 0;
-    defer.bytes = 0;
+    void *sym = dlsym(RTLD_DEFAULT, "natsMsg_free");
+    memcpy(&direct_free, &sym, sizeof(sym)); /* (an object pointer to a function pointer) */
 }
 
 static void msg_free(natsMsg *m)
 {
     if (!m)
         return;
-    if (!defer.on) {
+    if (direct && direct_free)
+        direct_free(m);
+    else
         natsMsg_Destroy(m);
-        return;
-    }
-    if (defer.n == DEFER_MAX || defer.bytes >= DEFER_BYTES)
-        defer_flush();
-    if (!defer.n)
-        defer.first_us = clock_mono_us();
-    defer.bytes += (size_t)natsMsg_GetDataLength(m) + 64;
-    defer.m[defer.n++] = m;
 }
 
 static enum status from_nats(natsStatus s)
@@ -330,7 +322,8 @@ enum status bus_connect_polled(const struct bus_cfg *cfg, const char *name, bus_
     bus->wake = wake;
     bus->wake_arg = wake_arg;
     bus->owner = pthread_self();
-    defer.on = true;
+    (void)pthread_once(&direct_once, find_direct_free);
+    direct = true;
     return connect_bus(cfg, name, bus, ret);
 }
 
@@ -338,8 +331,6 @@ int bus_poll_fd(struct bus *bus, short *events)
 {
     int fd = atomic_load(&bus->fd);
 
-    if (defer.n && clock_mono_us() - defer.first_us >= DEFER_US)
-        defer_flush();
     /* what this turn published leaves now: the socket is nearly always writable */
     if (fd >= 0 && atomic_load(&bus->want_write))
         natsConnection_ProcessWriteEvent(bus->nc);
@@ -527,7 +518,6 @@ void bus_free(struct bus *bus)
 {
     if (!bus)
         return;
-    defer_flush(); /* (this thread's) */
     if (bus->polled && bus->nc && atomic_load(&bus->fd) >= 0)
         serve_until(bus, NULL, 2000); /* what is still buffered */
     flusher_join(bus->stopping);
@@ -710,7 +700,6 @@ enum status bus_msg_new(const char *subject, const void *data, size_t len, bool 
 
 void bus_shutdown(void)
 {
-    defer_flush();
     /* with TLS, cnats 3.4's nats_Close() frees OpenSSL's compression list without clearing it,
      * and OpenSSL's own exit handler then frees it again (nats.c issue 904): leave that to exit */
     if (atomic_load(&tls_used))
