@@ -2,10 +2,13 @@
 #include "lib/gjson.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lib/jscan.h"
 
 const char *gjson_status_name(unsigned http)
 {
@@ -68,7 +71,7 @@ static unsigned uint_of(json_t *o, const char *key)
     return v > 0 && v < 4294967296LL ? (unsigned)v : 0;
 }
 
-void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret)
+void gjson_scan_response_parsed(const char *json, size_t len, struct gjson_scan *ret)
 {
     json_t *root = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     json_t *obj = json_is_array(root) ? json_array_get(root, 0) : root;
@@ -104,6 +107,219 @@ void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret)
         (void)snprintf(ret->finish_reason, sizeof(ret->finish_reason), "PROMPT_BLOCKED");
 out:
     json_decref(root);
+}
+
+/*
+ * The same reading in place (lib/jscan.h), with jansson's rules: of a name given twice the last
+ * value counts, a count that is not a positive integer below 2^32 is 0. Names, and the reason
+ * read, with escapes are left to the parser, and so is whatever jscan leaves to it.
+ */
+struct scan_acc {
+    bool obj;           /* the answer is an object */
+    bool err, err_obj;  /* a non-null "error", an object */
+    uint64_t err_code;  /* its "code" as uint_of() reads it */
+    bool usage;         /* "usageMetadata" is an object */
+    unsigned counts[5]; /* as gjson_scan orders them */
+    bool cand;          /* candidates[0] is an object */
+    const char *fr;     /* its finishReason when a string */
+    size_t frn;
+    bool block; /* promptFeedback.blockReason, any value */
+};
+
+static bool skip_member(struct jscan *s, const char *key, size_t klen)
+{
+    return !memchr(key, '\\', klen) && jscan_skip(s);
+}
+
+/* A value read as uint_of() reads it: 0 unless a positive integer below 2^32. */
+static bool count_of(struct jscan *s, unsigned *ret)
+{
+    char c = jscan_peek(s);
+    uint64_t v = 0;
+    bool is_uint = false;
+
+    *ret = 0;
+    if (c != '-' && (c < '0' || c > '9'))
+        return jscan_skip(s);
+    if (!jscan_number(s, &v, &is_uint))
+        return false;
+    if (is_uint && v < 4294967296ULL)
+        *ret = (unsigned)v;
+    return true;
+}
+
+/* An object whose members named in names[n] are counts (the others skipped). */
+static bool counts_of(struct jscan *s, const char *const *names, size_t n, unsigned *out)
+{
+    const char *k;
+    size_t kl, i;
+    bool first = true;
+
+    if (!jscan_enter(s, '{'))
+        return false;
+    while (jscan_next(s, '}', &first, &k, &kl)) {
+        for (i = 0; i < n && !jscan_is(k, kl, names[i]); i++)
+            ;
+        if (i < n ? !count_of(s, &out[i]) : !skip_member(s, k, kl))
+            return false;
+    }
+    return !s->bad;
+}
+
+static bool scan_candidates(struct jscan *s, struct scan_acc *a)
+{
+    const char *k;
+    size_t kl;
+    bool first = true, cfirst = true;
+
+    a->cand = false;
+    a->fr = NULL;
+    if (jscan_peek(s) != '[')
+        return jscan_skip(s);
+    (void)jscan_enter(s, '[');
+    if (!jscan_next(s, ']', &first, NULL, NULL))
+        return !s->bad;
+    if (jscan_peek(s) == '{') {
+        a->cand = jscan_enter(s, '{');
+        while (jscan_next(s, '}', &cfirst, &k, &kl)) {
+            bool ok;
+            if (!jscan_is(k, kl, "finishReason")) {
+                ok = skip_member(s, k, kl);
+            } else if (jscan_peek(s) == '"') {
+                ok = jscan_string(s, &a->fr, &a->frn) && !memchr(a->fr, '\\', a->frn);
+            } else {
+                a->fr = NULL;
+                ok = jscan_skip(s);
+            }
+            if (!ok)
+                return false;
+        }
+    } else if (!jscan_skip(s)) {
+        return false;
+    }
+    while (!s->bad && jscan_next(s, ']', &first, NULL, NULL))
+        if (!jscan_skip(s))
+            return false;
+    return !s->bad;
+}
+
+static bool scan_member(struct jscan *s, struct scan_acc *a, const char *k, size_t kl)
+{
+    static const char *const usage[] = {"promptTokenCount", "candidatesTokenCount",
+                                        "thoughtsTokenCount", "cachedContentTokenCount",
+                                        "totalTokenCount"};
+    static const char *const code[] = {"code"};
+    char c = jscan_peek(s), lit;
+    unsigned v = 0;
+
+    if (jscan_is(k, kl, "error")) {
+        a->err = c != 'n';
+        a->err_obj = c == '{';
+        if (c == 'n')
+            return jscan_literal(s, &lit);
+        if (!a->err_obj)
+            return jscan_skip(s);
+        if (!counts_of(s, code, 1, &v))
+            return false;
+        a->err_code = v;
+        return true;
+    }
+    if (jscan_is(k, kl, "usageMetadata")) {
+        memset(a->counts, 0, sizeof(a->counts));
+        a->usage = c == '{';
+        return a->usage ? counts_of(s, usage, 5, a->counts) : jscan_skip(s);
+    }
+    if (jscan_is(k, kl, "candidates"))
+        return scan_candidates(s, a);
+    if (jscan_is(k, kl, "promptFeedback")) {
+        const char *fk;
+        size_t fkl;
+        bool first = true;
+        a->block = false;
+        if (c != '{')
+            return jscan_skip(s);
+        (void)jscan_enter(s, '{');
+        while (jscan_next(s, '}', &first, &fk, &fkl)) {
+            if (jscan_is(fk, fkl, "blockReason"))
+                a->block = true;
+            else if (memchr(fk, '\\', fkl))
+                return false;
+            if (!jscan_skip(s))
+                return false;
+        }
+        return !s->bad;
+    }
+    return skip_member(s, k, kl);
+}
+
+/* The scan itself; false when the parser must read the text. */
+static bool scan_fast(const char *json, size_t len, struct scan_acc *a)
+{
+    struct jscan s;
+    const char *k;
+    size_t kl;
+    bool first = true, afirst = true, in_array;
+
+    jscan_init(&s, json, len);
+    in_array = jscan_peek(&s) == '[';
+    if (in_array) {
+        (void)jscan_enter(&s, '[');
+        if (!jscan_next(&s, ']', &afirst, NULL, NULL))
+            return jscan_done(&s);
+    }
+    if (jscan_peek(&s) == '{') {
+        a->obj = jscan_enter(&s, '{');
+        while (jscan_next(&s, '}', &first, &k, &kl))
+            if (!scan_member(&s, a, k, kl))
+                return false;
+    } else if (!in_array) {
+        return false; /* not an object: the parser says what it is */
+    } else if (!jscan_skip(&s)) {
+        return false;
+    }
+    while (in_array && !s.bad && jscan_next(&s, ']', &afirst, NULL, NULL))
+        if (!jscan_skip(&s))
+            return false;
+    return jscan_done(&s);
+}
+
+bool gjson_scan_response_inplace(const char *json, size_t len, struct gjson_scan *ret)
+{
+    struct scan_acc a;
+
+    memset(&a, 0, sizeof(a));
+    if (!scan_fast(json, len, &a))
+        return false;
+    memset(ret, 0, sizeof(*ret));
+    if (!a.obj)
+        return true;
+    ret->valid = 1;
+    if (a.err) {
+        ret->error_code = a.err_obj && a.err_code ? (unsigned)a.err_code : 500;
+        return true;
+    }
+    if (a.usage) {
+        ret->has_usage = 1;
+        ret->prompt_tokens = a.counts[0];
+        ret->output_tokens = a.counts[1];
+        ret->thought_tokens = a.counts[2];
+        ret->cached_tokens = a.counts[3];
+        ret->total_tokens = a.counts[4];
+    }
+    ret->has_candidates = a.cand;
+    if (a.cand && a.fr) {
+        size_t n = a.frn < sizeof(ret->finish_reason) ? a.frn : sizeof(ret->finish_reason) - 1;
+        memcpy(ret->finish_reason, a.fr, n);
+    } else if (a.block) {
+        (void)snprintf(ret->finish_reason, sizeof(ret->finish_reason), "PROMPT_BLOCKED");
+    }
+    return true;
+}
+
+void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret)
+{
+    if (!gjson_scan_response_inplace(json, len, ret))
+        gjson_scan_response_parsed(json, len, ret);
 }
 
 static int dump_cb(const char *p, size_t n, void *arg)

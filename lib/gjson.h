@@ -36,8 +36,15 @@ const char *gjson_status_name(unsigned http);
  */
 enum status gjson_error(struct buf *out, unsigned http, const char *status, const char *message,
                         int compact);
-/** Scan a GenerateContentResponse (or error object) for usage and finish reason. */
+/**
+ * Scan a GenerateContentResponse (or error object, or a JSON array of them: its first) for usage
+ * and finish reason; read in place, falling back to the parser for what the scan leaves to it.
+ */
 void gjson_scan_response(const char *json, size_t len, struct gjson_scan *ret);
+/** The reading in place alone: false (ret untouched) when it leaves the text to the parser. */
+bool gjson_scan_response_inplace(const char *json, size_t len, struct gjson_scan *ret);
+/** The same through jansson alone (what the reading in place must equal). */
+void gjson_scan_response_parsed(const char *json, size_t len, struct gjson_scan *ret);
 /**
  * Append a jansson value (json_t *) to out: compact, or with a 2-space indent when `pretty`.
  * ST_TOO_BIG when out is full (its content is then partial).

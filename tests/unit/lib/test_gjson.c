@@ -5,6 +5,7 @@
 
 #include "lib/gjson.h"
 
+#include "edge/recordings.h"
 #include "unit.h"
 
 static struct gjson_scan scan(const char *s)
@@ -168,11 +169,161 @@ static void test_put_str(void **state)
     }
 }
 
+/* Both readings of json: the same result; returns whether the reading in place took it. */
+static bool same_scan(const char *json, size_t len)
+{
+    struct gjson_scan fast, parsed, any;
+    bool took;
+
+    memset(&fast, 0xa5, sizeof(fast));
+    gjson_scan_response_parsed(json, len, &parsed);
+    took = gjson_scan_response_inplace(json, len, &fast);
+    if (took && memcmp(&fast, &parsed, sizeof(fast)) != 0)
+        fail_msg("the readings differ on: %.*s", (int)(len < 300 ? len : 300), json);
+    gjson_scan_response(json, len, &any);
+    assert_memory_equal(&any, &parsed, sizeof(any));
+    return took;
+}
+
+static bool same_str(const char *json)
+{
+    return same_scan(json, strlen(json));
+}
+
+/* Every recorded answer, whole and chunk by chunk (and a stream's chunks as the JSON array it
+ * is without alt=sse), then single-byte mutations of them: the reading in place equals jansson's.
+ */
+static void test_scan_recordings(void **state)
+{
+    static const char bytes[] = "\\\"{}[],:0e.-u\x80\xc3\xa9\x01 tn";
+    char **names = rec_names();
+    struct rec r;
+    unsigned seed = 777, total = 0, took = 0, mutated = 0;
+
+    (void)state;
+    for (size_t i = 0; names[i]; i++) {
+        if (!rec_open(names[i], &r))
+            continue;
+        char *all = json_dumps(r.segs, 0);
+        size_t k;
+        json_t *t;
+        assert_non_null(all);
+        took += same_str(all);
+        total++;
+        json_array_foreach(r.segs, k, t)
+        {
+            char *text = json_dumps(t, JSON_INDENT(2));
+            size_t len = strlen(text);
+            took += same_scan(text, len);
+            total++;
+            for (unsigned m = 0; m < 40; m++, mutated++) {
+                char *mut = malloc(len + 2);
+                size_t at = (seed = seed * 1103515245u + 12345u) % len, mlen = at;
+                unsigned how = (seed >> 16) % 3;
+                assert_non_null(mut);
+                memcpy(mut, text, at);
+                if (how < 2)
+                    mut[mlen++] = bytes[(seed >> 8) % (sizeof(bytes) - 1)];
+                memcpy(mut + mlen, text + at + (how != 1), len - at - (how != 1));
+                mlen += len - at - (how != 1);
+                (void)same_scan(mut, mlen);
+                free(mut);
+            }
+            free(text);
+        }
+        free(all);
+        rec_close(&r);
+    }
+    rec_names_free(names);
+    assert_true(total >= 40);
+    assert_true(mutated >= 1000);
+    assert_int_equal(took, total); /* Google's answers never need the parser */
+}
+
+/* The rules the reading turns on, each against jansson's. */
+static void test_scan_rules(void **state)
+{
+    static const char *const inplace[] = {
+        /* a name twice: the last value counts, whatever it is */
+        "{\"usageMetadata\":{\"promptTokenCount\":3},\"usageMetadata\":{\"totalTokenCount\":9}}",
+        "{\"usageMetadata\":{\"promptTokenCount\":3},\"usageMetadata\":[]}",
+        "{\"usageMetadata\":{\"promptTokenCount\":3,\"promptTokenCount\":\"4\"}}",
+        "{\"candidates\":[{\"finishReason\":\"STOP\"}],\"candidates\":[]}",
+        "{\"candidates\":[{\"finishReason\":\"STOP\",\"finishReason\":null}]}",
+        "{\"candidates\":[{\"finishReason\":7}],\"promptFeedback\":{\"blockReason\":1}}",
+        "{\"error\":{\"code\":400},\"error\":null,\"candidates\":[{}]}",
+        "{\"error\":null,\"error\":{\"code\":403,\"code\":true}}",
+        "{\"promptFeedback\":{\"blockReason\":\"X\"},\"promptFeedback\":{}}",
+        "{\"promptFeedback\":{\"blockReason\":null}}",
+        "{\"promptFeedback\":[\"blockReason\"]}",
+        /* counts: only positive integers below 2^32 */
+        "{\"usageMetadata\":{\"promptTokenCount\":-5,\"candidatesTokenCount\":2.0,"
+        "\"thoughtsTokenCount\":4294967297,\"cachedContentTokenCount\":4294967295,"
+        "\"totalTokenCount\":0}}",
+        "{\"usageMetadata\":{\"promptTokenCount\":1234567890123456,\"totalTokenCount\":null,"
+        "\"candidatesTokenCount\":true,\"thoughtsTokenCount\":{\"a\":1}}}",
+        /* errors */
+        "{\"error\":{\"code\":429,\"message\":\"x\"}}",
+        "{\"error\":\"boom\"}",
+        "{\"error\":{\"code\":\"429\"}}",
+        "{\"error\":{\"code\":0}}",
+        "{\"error\":[]}",
+        "{\"error\":{\"code\":-1}}",
+        "{\"error\":{},\"usageMetadata\":{\"totalTokenCount\":5}}",
+        /* candidates[0] of other shapes */
+        "{\"candidates\":[\"x\",{\"finishReason\":\"STOP\"}]}",
+        "{\"candidates\":{}}",
+        "{\"candidates\":[[{\"finishReason\":\"STOP\"}]]}",
+        "{\"candidates\":null}",
+        "{\"candidates\":[{\"finishReason\":\"A_REASON_LONGER_THAN_THE_FORTY_BYTES_KEPT_HERE\"}]}",
+        "{\"candidates\":[{\"finishReason\":\"\u00e9t\u00e9\"}]}",
+        /* arrays and what is not an object */
+        "[]",
+        "[1]",
+        "[{\"candidates\":[{\"finishReason\":\"STOP\"}]},{\"x\":1},2]",
+        "[[{}]]",
+        "[null,{}]",
+        "{}",
+        " {\"a\": [1, {\"b\": \"\\n\"}]} ",
+    };
+    static const char *const parsed[] = {
+        /* names and reasons with escapes, what jscan leaves to a parser, and what is not JSON */
+        "{\"usage\\u004dMetadata\":{\"totalTokenCount\":5}}",
+        "{\"candidates\":[{\"finishReason\":\"ST\\u004fP\"}]}",
+        "{\"candidates\":[{\"finishReason\":\"A\\u0000B\"}]}",
+        "{\"usageMetadata\":{\"totalTokenCount\":1e3}}",
+        "{\"usageMetadata\":{\"totalTokenCount\":12345678901234567890}}",
+        "{\"candidates\":[{\"finish\\u0052eason\":\"STOP\"}]}",
+        "{\"promptFeedback\":{\"block\\u0052eason\":1}}",
+        "{\"a\\u0041\":1}",
+        "{\"candidates\":[{\"finishReason\":\"\\u00e9t\u00e9\"}]}",
+        "\"x\"",
+        "1",
+        "null",
+        "",
+        "  ",
+        "{} x",
+        "{\"a\":}",
+        "[{}",
+        "{\"a\":\"\\x\"}",
+        "{\"a\":\"\x01\"}",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(inplace) / sizeof(inplace[0]); i++)
+        if (!same_str(inplace[i]))
+            fail_msg("left to the parser: %s", inplace[i]);
+    for (size_t i = 0; i < sizeof(parsed) / sizeof(parsed[0]); i++)
+        if (same_str(parsed[i]))
+            fail_msg("read in place: %s", parsed[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scan), cmocka_unit_test(test_error_bodies),
-        cmocka_unit_test(test_answer), cmocka_unit_test(test_text_tokens),
-        cmocka_unit_test(test_put_str)};
+        cmocka_unit_test(test_scan),      cmocka_unit_test(test_error_bodies),
+        cmocka_unit_test(test_answer),    cmocka_unit_test(test_text_tokens),
+        cmocka_unit_test(test_put_str),   cmocka_unit_test(test_scan_recordings),
+        cmocka_unit_test(test_scan_rules)};
     return cmocka_run_group_tests_name("gjson", tests, NULL, NULL);
 }
