@@ -5,10 +5,12 @@
 #include "lib/log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,50 @@ void log_init(const char *svc)
 bool log_enabled(enum log_level level)
 {
     return level >= min_level;
+}
+
+/* A loop's lines held until it has sent what its turn produced (log_hold()). */
+#define HELD_MAX (32u * 1024)
+struct held {
+    size_t len;
+    char buf[HELD_MAX];
+};
+static _Thread_local struct held *held;
+
+void log_flush(void)
+{
+    if (held && held->len) {
+        (void)!write(STDERR_FILENO, held->buf, held->len);
+        held->len = 0;
+    }
+}
+
+void log_hold(bool on)
+{
+    if (on && !held) {
+        held = calloc(1, sizeof(*held));
+    } else if (!on) {
+        log_flush();
+        free(held);
+        held = NULL;
+    }
+}
+
+/* Write a line, or hold it: a warning or an error goes at once, after what is held. */
+static void emit_line(enum log_level level, const char *line, size_t len)
+{
+    if (!held) {
+        (void)!write(STDERR_FILENO, line, len);
+        return;
+    }
+    if (level >= LOG_LEVEL_WARN || held->len + len > sizeof(held->buf)) {
+        struct iovec v[2] = {{held->buf, held->len}, {(void *)(uintptr_t)line, len}};
+        (void)!writev(STDERR_FILENO, v, 2);
+        held->len = 0;
+        return;
+    }
+    memcpy(held->buf + held->len, line, len);
+    held->len += len;
 }
 
 static size_t put_ts(char *out, size_t n)
@@ -182,8 +228,8 @@ void log_emit(enum log_level level, const char *event, const char *fields, ...)
     line[pos++] = '\n';
     if (json_mode) {
         size_t jl = to_json(line, pos - 1, js, sizeof(js));
-        (void)!write(STDERR_FILENO, js, jl);
+        emit_line(level, js, jl);
         return;
     }
-    (void)!write(STDERR_FILENO, line, pos);
+    emit_line(level, line, pos);
 }

@@ -28,6 +28,15 @@ void log_emit(enum log_level level, const char *event, const char *fields, ...)
     __attribute__((format(printf, 3, 4)));
 
 /**
+ * on: from now on this thread's info and debug lines wait in a buffer until log_flush() (or
+ * until it is full); a warning or an error writes them, then itself, at once. For a loop: its
+ * lines leave after what its turn sent, in one write. off: write what waits, and stop holding.
+ */
+void log_hold(bool on);
+/** Write what this thread holds (nothing when it holds nothing). */
+void log_flush(void);
+
+/**
  * Copy s into out[n] fit for a quoted logfmt value (msg="%s"): quotes and backslashes escaped,
  * control characters as spaces; truncated to fit. Returns out. Use it for any text a client or
  * another system chose.

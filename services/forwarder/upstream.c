@@ -1021,6 +1021,7 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
     uint64_t drain_until = 0, last_alive_us = 0;
     struct curl_waitfd nats = {.fd = -1};
 
+    log_hold(true); /* a turn's lines go after its frames */
     for (;;) {
         struct bus_msg *msg;
         int running = 0;
@@ -1083,12 +1084,14 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
                 LOG_DEBUG("heap.trimmed", "inflight=%u", fwd_inflight(f));
             short ev = 0;
             nats.fd = bus_poll_fd(f->hot, &ev); /* also sends what this turn published */
+            log_flush();
             nats.events = (unsigned short)((ev & POLLIN ? CURL_WAIT_POLLIN : 0) |
                                            (ev & POLLOUT ? CURL_WAIT_POLLOUT : 0));
             nats.revents = 0;
             (void)curl_multi_poll(f->multi, &nats, nats.fd >= 0 ? 1 : 0, wait_ms, NULL);
         }
     }
+    log_hold(false);
 }
 
 void fwd_free(struct fwd *f)

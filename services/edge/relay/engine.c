@@ -603,6 +603,7 @@ static bool turn(struct edge *e, int wait_ms)
 
     if (e->port.poll_fd) /* also sends what the last turn published there */
         pfd[1].fd = e->port.poll_fd(e->port.ctx, &pfd[1].events);
+    log_flush(); /* the last turn's lines, after what it sent */
     if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR)
         return false;
     if (e->port.serve) { /* its messages join the queue: handled below, in this turn */
@@ -637,6 +638,7 @@ static bool turn(struct edge *e, int wait_ms)
 
 void edge_run(struct edge *e, struct ops *ops, volatile sig_atomic_t *stop)
 {
+    log_hold(true);
     while (!*stop) {
         ops_beat(ops);
         if (e->port.tick)
@@ -644,6 +646,7 @@ void edge_run(struct edge *e, struct ops *ops, volatile sig_atomic_t *stop)
         if (!turn(e, 50))
             break;
     }
+    log_hold(false);
 }
 
 unsigned edge_drain(struct edge *e, struct ops *ops, uint64_t deadline_us)
