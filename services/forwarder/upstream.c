@@ -186,7 +186,7 @@ enum status fwd_attach(struct fwd *f, struct bus *bus, struct bus *hot)
 }
 
 #define BATCH_FLUSH       (256u * 1024)
-#define ACCEPT_HOLD_US    20000u        /* well under the edge's accept timeout (3 s) */
+#define ACCEPT_HOLD_US    1000u         /* well under the edge's accept timeout (seconds) */
 #define OUTCOME_LINGER_US 10000u        /* successes' outcomes wait this long for company */
 #define FRAME_DATA_MAX    (256u * 1024) /* well under NATS's default 1 MiB max_payload */
 
