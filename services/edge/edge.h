@@ -111,6 +111,7 @@ struct call {
     uint64_t t_lease_us;     /* when the current lease request left */
     uint64_t lease_retry_us; /* no keypool answered: ask again at this time (0: not waiting) */
     uint64_t lease_first_us; /* when this lease was first asked for (retries ride within) */
+    uint64_t no_fwd_us;      /* when no forwarder first answered (0: never) */
     uint64_t lease_us;       /* time spent waiting on keypool, all attempts */
     /* client token */
     struct tok_info tok;

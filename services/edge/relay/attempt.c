@@ -126,16 +126,17 @@ uint64_t attempt_deadline_ms(const struct call *c)
 }
 
 /*
- * The bus refused a publish: its connection broke under it (the server restarting) before cnats
- * noticed. Lease again shortly instead of failing the call, within the lease timeout.
+ * The bus refused a publish (its connection broke under it, the server restarting, before cnats
+ * noticed), or no forwarder was subscribed: lease again shortly instead of failing the call,
+ * while within wait_ms of `since_us`.
  */
-bool attempt_retry_later(struct call *c, uint64_t lease_timeout_ms)
+bool attempt_retry_later(struct call *c, uint64_t since_us, uint64_t wait_ms, const char *why)
 {
     uint64_t now = clock_mono_us();
 
-    if (now - c->lease_first_us >= lease_timeout_ms * 1000)
+    if (now - since_us >= wait_ms * 1000)
         return false;
-    LOG_WARN("bus.publish_failed", "req=%s action=lease_again_in_ms=%llu", c->req_id,
+    LOG_WARN("attempt.later", "req=%s why=%s action=lease_again_in_ms=%llu", c->req_id, why,
              LEASE_RETRY_US / 1000);
     c->state = CS_LEASING;
     c->lease_retry_us = now + LEASE_RETRY_US;
@@ -195,7 +196,7 @@ void attempt_lease(struct edge *e, struct call *c)
                          c->failed_key[0] ? &failed : NULL, &e->scratch) != ST_OK ||
         edge_publish(e, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
-        if (!attempt_retry_later(c, e->cfg->lease_timeout_ms))
+        if (!attempt_retry_later(c, c->lease_first_us, e->cfg->lease_timeout_ms, "publish_failed"))
             resp_error(&e->scratch, c, 503, "The gateway could not reach its key pool.", 1,
                        "bus_error");
         return;
@@ -271,7 +272,7 @@ void attempt_forward(struct edge *e, struct call *c)
         attempt_release(e, c->req_id, c->route.model, &c->lease, true);
         reqlog_attempt_end(c, 0, "bus_error");
         attempt_not_key(c);
-        if (!attempt_retry_later(c, e->cfg->lease_timeout_ms))
+        if (!attempt_retry_later(c, c->lease_first_us, e->cfg->lease_timeout_ms, "publish_failed"))
             resp_error(&e->scratch, c, 503, "The gateway could not reach a forwarder.", 1,
                        "bus_error");
         return;

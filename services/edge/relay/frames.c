@@ -426,11 +426,14 @@ void frames_batch(struct edge *e, struct call *c, const struct bus_msg *msg)
 
     if (bus_msg_no_responders(msg)) {
         /* no forwarder subscribed: one restarting, or the bus just came back and they have not
-         * subscribed again yet; not the key's fault. Asked again for up to NO_FWD_WAIT_MS. */
+         * subscribed again yet; not the key's fault. Asked again for up to NO_FWD_WAIT_MS from
+         * the first time (a lease that waited out a bus outage still gets the whole wait). */
         attempt_release(e, c->req_id, c->route.model, &c->lease, true);
         reqlog_attempt_end(c, 503, "no_forwarder");
         attempt_not_key(c);
-        if (!attempt_retry_later(c, NO_FWD_WAIT_MS))
+        if (!c->no_fwd_us)
+            c->no_fwd_us = clock_mono_us();
+        if (!attempt_retry_later(c, c->no_fwd_us, NO_FWD_WAIT_MS, "no_forwarder"))
             resp_error(&e->scratch, c, 503, "No forwarder is available.", 1, "no_forwarder");
         return;
     }

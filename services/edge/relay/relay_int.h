@@ -113,8 +113,9 @@ void attempt_reserve_drop(struct edge *e, uint64_t now_us, const char *project, 
                           const char *key_id);
 /** The bus (not the key) lost this attempt: the retry may lease the same key again. */
 void attempt_not_key(struct call *c);
-/** A publish failed: lease again shortly (true) while within `wait_ms` of the first ask. */
-bool attempt_retry_later(struct call *c, uint64_t wait_ms);
+/** A publish failed, or no forwarder was there: lease again shortly (true) while within
+ * `wait_ms` of since_us (monotonic); `why` goes to the log. */
+bool attempt_retry_later(struct call *c, uint64_t since_us, uint64_t wait_ms, const char *why);
 /** The call's deadline as Unix ms, for other processes. */
 uint64_t attempt_deadline_ms(const struct call *c);
 

@@ -76,6 +76,15 @@ static const struct sent *find(const char *prefix, unsigned n)
     return NULL;
 }
 
+/* The n-th message published on exactly `subject`, or NULL. */
+static const struct sent *find_exact(const char *subject, unsigned n)
+{
+    for (size_t i = 0; i < nsent; i++)
+        if (strcmp(sent[i].subject, subject) == 0 && n-- == 0)
+            return &sent[i];
+    return NULL;
+}
+
 /* s, which the test needs to go on. */
 static const struct sent *must(const struct sent *s)
 {
@@ -248,12 +257,8 @@ static void frames(struct world *w, unsigned n, uint64_t seq, const char *script
     char fwd_id[] = "fwd-1", message[] = "upstream failed";
     uint8_t *out;
     size_t k = 0, len;
-    unsigned i = 0;
 
-    for (size_t j = 0; j < nsent; j++) /* forward n: the n-th message on exactly SUBJ_FWD */
-        if (strcmp(sent[j].subject, SUBJ_FWD) == 0 && i++ == n)
-            fwd = &sent[j];
-    fwd = must(fwd);
+    fwd = must(find_exact(SUBJ_FWD, n));
     for (line = strtok_r(copy, "\n", &save); line && k < 8; line = strtok_r(NULL, "\n", &save)) {
         sb__v1__frame__init(&fr[k]);
         fr[k].seq = seq + k;
@@ -514,6 +519,32 @@ static void test_client_gone_cancels(void **state)
     assert_int_equal(edge_inflight(w->e), 0);
 }
 
+/* No forwarder subscribed (the bus just came back) after a lease that waited out the outage:
+ * the call is forwarded again, not answered 503 at once. */
+static void test_no_forwarder_after_a_long_lease(void **state)
+{
+    struct world *w = *state;
+    unsigned status = 0;
+    bool done = false;
+    uint64_t until;
+
+    start(w, false, false, 3, 30000);
+    until = clock_mono_us() + 1200000; /* longer than the wait for a forwarder (1 s) */
+    while (clock_mono_us() < until)
+        edge_poll(w->e, 20);
+    lease_reply(w, 0, "key-a", SB__V1__STATUS__ST_OK, 0, NULL);
+    deliver(w, must(find_exact(SUBJ_FWD, 0))->reply, "", 0, true);
+    (void)answer(w, &status, &done);
+    assert_int_equal(status, 0);
+    until = clock_mono_us() + 1000000;
+    while (!find_exact(SUBJ_KP_LEASE, 1) && clock_mono_us() < until)
+        edge_poll(w->e, 20);
+    lease_reply(w, 1, "key-a", SB__V1__STATUS__ST_OK, 0, NULL);
+    frames(w, 1, 0, "acc\nhead\ndata:" FINAL("Here") "\nend:STOP");
+    (void)answer(w, &status, &done);
+    assert_int_equal(status, 200);
+}
+
 /* Past its deadline a call is answered 504 and its transfer cancelled. */
 static void test_deadline(void **state)
 {
@@ -579,6 +610,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_empty_answer_fails_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_gone_cancels, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_forwarder_after_a_long_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_on_silence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_speak_the_clients_protocol, setup, teardown),
