@@ -98,9 +98,7 @@ enum status pipe_decide(struct pipe *p, unsigned status, const char *content_typ
         p->hval[i] = xstrdup(headers[2 * i + 1]);
         p->nheaders++;
     }
-    p->decided = true;
-    if (streaming)
-        resume_locked(p);
+    p->decided = true; /* (the write or finish that follows wakes the connection) */
 out:
     (void)pthread_mutex_unlock(&p->mu);
     return st;

@@ -28,7 +28,8 @@ void pipe_unref(struct pipe *p);
 /**
  * Decide the response: status, content type, streaming (chunked, fed by pipe_write) or not
  * (the bytes written before pipe_finish form the body). Headers are "Name", "value" pairs.
- * ST_DENIED when the client already went away.
+ * Nothing is sent until the next pipe_write or pipe_finish, so a stream's head leaves with its
+ * first bytes. ST_DENIED when the client already went away.
  */
 enum status pipe_decide(struct pipe *p, unsigned status, const char *content_type, bool streaming,
                         const char *const *headers, size_t nheaders);
