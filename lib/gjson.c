@@ -126,11 +126,6 @@ struct scan_acc {
     bool block; /* promptFeedback.blockReason, any value */
 };
 
-static bool skip_member(struct jscan *s, const char *key, size_t klen)
-{
-    return !memchr(key, '\\', klen) && jscan_skip(s);
-}
-
 /* A value read as uint_of() reads it: 0 unless a positive integer below 2^32. */
 static bool count_of(struct jscan *s, unsigned *ret)
 {
@@ -160,7 +155,7 @@ static bool counts_of(struct jscan *s, const char *const *names, size_t n, unsig
     while (jscan_next(s, '}', &first, &k, &kl)) {
         for (i = 0; i < n && !jscan_is(k, kl, names[i]); i++)
             ;
-        if (i < n ? !count_of(s, &out[i]) : !skip_member(s, k, kl))
+        if (i < n ? !count_of(s, &out[i]) : !jscan_skip_member(s, k, kl))
             return false;
     }
     return !s->bad;
@@ -184,7 +179,7 @@ static bool scan_candidates(struct jscan *s, struct scan_acc *a)
         while (jscan_next(s, '}', &cfirst, &k, &kl)) {
             bool ok;
             if (!jscan_is(k, kl, "finishReason")) {
-                ok = skip_member(s, k, kl);
+                ok = jscan_skip_member(s, k, kl);
             } else if (jscan_peek(s) == '"') {
                 ok = jscan_string(s, &a->fr, &a->frn) && !memchr(a->fr, '\\', a->frn);
             } else {
@@ -240,16 +235,14 @@ static bool scan_member(struct jscan *s, struct scan_acc *a, const char *k, size
             return jscan_skip(s);
         (void)jscan_enter(s, '{');
         while (jscan_next(s, '}', &first, &fk, &fkl)) {
-            if (jscan_is(fk, fkl, "blockReason"))
-                a->block = true;
-            else if (memchr(fk, '\\', fkl))
-                return false;
-            if (!jscan_skip(s))
+            bool named = jscan_is(fk, fkl, "blockReason");
+            a->block |= named;
+            if (!(named ? jscan_skip(s) : jscan_skip_member(s, fk, fkl)))
                 return false;
         }
         return !s->bad;
     }
-    return skip_member(s, k, kl);
+    return jscan_skip_member(s, k, kl);
 }
 
 /* The scan itself; false when the parser must read the text. */

@@ -233,6 +233,11 @@ bool jscan_skip(struct jscan *s)
     return jscan_literal(s, &lit);
 }
 
+bool jscan_skip_member(struct jscan *s, const char *key, size_t klen)
+{
+    return !memchr(key, '\\', klen) && jscan_skip(s);
+}
+
 bool jscan_done(struct jscan *s)
 {
     ws(s);

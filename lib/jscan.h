@@ -47,6 +47,11 @@ bool jscan_literal(struct jscan *s, char *lit);
 bool jscan_skip(struct jscan *s);
 /** True when only whitespace is left and nothing was bad. */
 bool jscan_done(struct jscan *s);
+/**
+ * Skip the value of a member whose name (key[klen], raw) the caller does not read; false when
+ * that name has escapes (it might be one the caller reads, spelled otherwise) or the value is bad.
+ */
+bool jscan_skip_member(struct jscan *s, const char *key, size_t klen);
 /** True when raw[len] (a key or string as jscan gives it) is exactly `lit`, with no escapes. */
 bool jscan_is(const char *raw, size_t len, const char *lit);
 

@@ -11,13 +11,6 @@ static bool plain_string(struct jscan *s, struct gscan_span *ret)
     return jscan_string(s, &ret->p, &ret->n) && !memchr(ret->p, '\\', ret->n);
 }
 
-/* A member the answer's reading ignores, skipped; not when its name has escapes (it might be one
- * that is read, spelled otherwise). */
-static bool skip_member(struct jscan *s, const char *key, size_t klen)
-{
-    return !memchr(key, '\\', klen) && jscan_skip(s);
-}
-
 /* A count as jansson's json_integer_value() then "> 0" would read it; false: not a plain one. */
 static bool count(struct jscan *s, uint64_t *ret)
 {
@@ -78,7 +71,7 @@ static bool content(struct jscan *s, struct gscan_cand *c)
             while (jscan_next(s, ']', &pfirst, NULL, NULL))
                 if (!part(s, c))
                     return false;
-        } else if (!skip_member(s, k, kl)) {
+        } else if (!jscan_skip_member(s, k, kl)) {
             return false;
         }
     }
@@ -110,7 +103,7 @@ static bool candidate(struct jscan *s, struct gscan_cand *c)
         } else if (jscan_is(k, kl, "index")) {
             ok = count(s, &c->index);
         } else {
-            ok = skip_member(s, k, kl);
+            ok = jscan_skip_member(s, k, kl);
         }
         if (!ok)
             return false;
@@ -142,7 +135,7 @@ static bool details(struct jscan *s, uint64_t *audio)
             } else if (jscan_is(k, kl, "tokenCount")) {
                 ok = count(s, &n);
             } else {
-                ok = skip_member(s, k, kl);
+                ok = jscan_skip_member(s, k, kl);
             }
             if (!ok)
                 return false;
@@ -179,7 +172,7 @@ static bool usage(struct jscan *s, struct gtrans_usage *u)
             if (seen || !details(s, &u->audio))
                 return false;
             seen = true;
-        } else if (i == 6 && !skip_member(s, k, kl)) {
+        } else if (i == 6 && !jscan_skip_member(s, k, kl)) {
             return false;
         }
     }
@@ -218,7 +211,7 @@ bool gscan_answer(const char *json, size_t len, struct gscan *ret)
         } else {
             /* an error or a blocked prompt, and anything whose name has escapes: the parser's */
             ok = !jscan_is(k, kl, "error") && !jscan_is(k, kl, "promptFeedback") &&
-                 skip_member(&s, k, kl);
+                 jscan_skip_member(&s, k, kl);
         }
         if (!ok || s.bad)
             return false;
