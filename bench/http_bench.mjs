@@ -6,6 +6,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Stack, freePort, waitUntil } from '../tests/integration/harness.mjs';
+import { rawClient } from './rawhttp.mjs';
 
 const DUR = process.env.BENCH_SECONDS || '5';
 const FAKE_KEY = 'bench-key-000000000001';
@@ -98,22 +99,20 @@ async function floor(s) {
   return { procs, url: `http://127.0.0.1:${port}` };
 }
 
-// Streams at one request at a time, with upstream pausing CHUNK_MS between chunks: time to the
-// first byte and the gaps between events as the client sees them, directly and through a gateway.
+// Streams at one request at a time, with upstream pausing CHUNK_MS between chunks: the gaps
+// between events as the client sees them, directly and through a gateway.
 const CHUNK_MS = 5;
 async function streamTiming(url, headers, body, n) {
-  const ttfb = [], gaps = [];
+  const gaps = [];
   for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
     const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     const reader = r.body.getReader();
-    let first = null, last = null, pending = '';
+    let last = null, pending = '';
     const dec = new TextDecoder();
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       const now = performance.now();
-      if (first === null) { first = now; ttfb.push(now - t0); }
       pending += dec.decode(value, { stream: true });
       const events = pending.split(/\r?\n\r?\n/);
       pending = events.pop();
@@ -125,7 +124,27 @@ async function streamTiming(url, headers, body, n) {
     }
   }
   const q = (v, p) => { const x = [...v].sort((a, b) => a - b); return x[Math.min(x.length - 1, Math.floor(p * x.length))]; };
-  return { ttfb50: q(ttfb, 0.5), gap50: q(gaps, 0.5), gap99: q(gaps, 0.99), ngaps: gaps.length };
+  return { gap50: q(gaps, 0.5), gap99: q(gaps, 0.99), ngaps: gaps.length };
+}
+
+// Time to a stream's first byte of body and a non-stream answer's last byte, c=1, on one kept-alive
+// connection each to upstream and to Switchboard, the four interleaved request by request: what
+// one measures the others measure on the same machine at the same moment (an upstream pausing
+// between events leaves the machine idle, and waking it costs every hop). Medians in ms.
+async function firstBytes(s, npath, spath, body, ms, n) {
+  await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms }) });
+  const d = await rawClient(s.fakeUrl), e = await rawClient(s.url);
+  const v = { dn: [], ds: [], en: [], es: [] };
+  try {
+    for (let i = 0; i < n; i++) {
+      v.dn.push((await d.post(npath, { 'x-goog-api-key': FAKE_KEY }, body)).whole);
+      v.ds.push((await d.post(spath, { 'x-goog-api-key': FAKE_KEY }, body)).firstBody);
+      v.en.push((await e.post(npath, { 'x-goog-api-key': s.token }, body)).whole);
+      v.es.push((await e.post(spath, { 'x-goog-api-key': s.token }, body)).firstBody);
+    }
+  } finally { d.close(); e.close(); }
+  const q = (x) => [...x].sort((a, b) => a - b)[x.length >> 1];
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, q(x)]));
 }
 
 const s = new Stack();
@@ -241,18 +260,24 @@ try {
     console.log(`| ${c} | ${(on.p50 - d.p50).toFixed(3)} | ${(off.p50 - d.p50).toFixed(3)} | ${(on.rps / off.rps).toFixed(2)} |`);
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
-  // streams: added time to first byte and added delay between events (upstream paced)
-  await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: CHUNK_MS }) });
+  // streams: added time to first byte, against the non-stream added latency measured the same
+  // way (one client, interleaved, so both see the same machine), and added delay between events
   const sbody = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'benchmark one two three four five six seven eight' }] }] });
   const spath = '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse';
   const n = Number(process.env.BENCH_STREAMS ?? 150);
+  const fb = [];
+  for (const ms of [0, CHUNK_MS]) fb.push([ms, await firstBytes(s, routes[0][1], spath, sbody, ms, 2 * n)]);
+  await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: CHUNK_MS }) });
   const dt = await streamTiming(s.fakeUrl + spath, { 'x-goog-api-key': FAKE_KEY }, sbody, n);
   const st = await streamTiming(s.url + spath, { 'x-goog-api-key': s.token }, sbody, n);
   await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: 0 }) });
-  const nonStream = results['generateContent|1|switchboard'].p50 - results['generateContent|1|direct upstream'].p50;
-  console.log(`\n| stream, c=1, upstream pausing ${CHUNK_MS} ms between events (${n} streams, ${st.ngaps} gaps) | direct ms | switchboard ms | added ms |`);
+  console.log(`\n| c=1, ${2 * n} of each, interleaved, one client | direct: stream first byte / answer ms | stream first byte added ms | non-stream added ms | stream / non-stream |`);
+  console.log('|---|---|---|---|---|');
+  for (const [ms, f] of fb) {
+    console.log(`| upstream ${ms ? `pausing ${ms} ms between events` : 'answering at once'} | ${f.ds.toFixed(3)} / ${f.dn.toFixed(3)} | ${(f.es - f.ds).toFixed(3)} | ${(f.en - f.dn).toFixed(3)} | ${((f.es - f.ds) / (f.en - f.dn)).toFixed(2)} |`);
+  }
+  console.log(`\n| stream, c=1, upstream pausing ${CHUNK_MS} ms between events (${n} streams, ${st.ngaps} gaps, fetch) | direct ms | switchboard ms | added ms |`);
   console.log('|---|---|---|---|');
-  console.log(`| time to first byte, p50 | ${dt.ttfb50.toFixed(3)} | ${st.ttfb50.toFixed(3)} | ${(st.ttfb50 - dt.ttfb50).toFixed(3)} (non-stream added: ${nonStream.toFixed(3)}) |`);
   console.log(`| gap between events, p50 | ${dt.gap50.toFixed(3)} | ${st.gap50.toFixed(3)} | ${(st.gap50 - dt.gap50).toFixed(3)} |`);
   console.log(`| gap between events, p99 | ${dt.gap99.toFixed(3)} | ${st.gap99.toFixed(3)} | ${(st.gap99 - dt.gap99).toFixed(3)} |`);
   console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct | Anthropic added ms | Anthropic / OpenAI | Responses added ms | Responses / OpenAI |');
