@@ -35,6 +35,7 @@
 #define PIECE_MAX     (512u * 1024)
 #define ERR_BODY_MAX  (256u * 1024)
 #define SSE_EVENT_MAX (32u * 1024 * 1024)
+#define EASY_SPARE    32u /* finished transfers' curl handles kept for the next ones */
 
 struct job {
     struct fwd *f;
@@ -89,6 +90,8 @@ struct fwd {
     const struct classify_table *env_table;
     struct classify_table *live_table; /* from the live settings, when set */
     struct heap_watch heap;            /* memory back after a peak of transfers */
+    CURL *spare[EASY_SPARE];           /* reset handles for the next transfers */
+    unsigned nspare;
 };
 
 void fwd_wake(void *arg)
@@ -324,14 +327,30 @@ static void send_simple(struct fwd *f, const char *reply, const char *req_id,
         (void)bus_publish(f->hot, reply, NULL, f->frame.data, f->frame.len, req_id);
 }
 
+/* A handle for a transfer: a finished one's, reset (curl keeps its buffers; every option is
+ * back to its default), or a new one. */
+static CURL *easy_get(struct fwd *f)
+{
+    return f->nspare ? f->spare[--f->nspare] : curl_easy_init();
+}
+
+static void easy_put(struct fwd *f, CURL *easy)
+{
+    (void)curl_multi_remove_handle(f->multi, easy);
+    if (f->nspare < EASY_SPARE) {
+        curl_easy_reset(easy);
+        f->spare[f->nspare++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
 static void job_free(struct job *j)
 {
     if (!j)
         return;
-    if (j->easy) {
-        (void)curl_multi_remove_handle(j->f->multi, j->easy);
-        curl_easy_cleanup(j->easy);
-    }
+    if (j->easy)
+        easy_put(j->f, j->easy);
     resend_close(j->f->resend, j->sent, clock_mono_us());
     curl_slist_free_all(j->hdrs);
     free(j->url);
@@ -565,7 +584,7 @@ static enum status start_transfer(struct job *j)
     const char *proxy;
 
     j->url = outbound_url(f->out, j->req.project, j->req.path, j->req.secret, &keyed);
-    j->easy = curl_easy_init();
+    j->easy = easy_get(f);
     if (!j->easy)
         return ST_NOMEM;
     if (keyed) { /* Vertex AI: its body wants every turn's role */
@@ -1115,6 +1134,8 @@ void fwd_free(struct fwd *f)
     outbound_free(f->out);
     buf_done(&f->frame);
     buf_done(&f->outcomes);
+    while (f->nspare)
+        curl_easy_cleanup(f->spare[--f->nspare]);
     curl_multi_cleanup(f->multi);
     free(f);
 }
