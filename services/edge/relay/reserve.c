@@ -9,6 +9,8 @@
 #include "lib/xalloc.h"
 
 #define ASK_TIMEOUT_US 1000000ULL /* an ask unanswered this long may go out again */
+#define RATE_WINDOW_US 100000ULL  /* a model's takes are counted over windows this long */
+#define RATE_HOLD_US   50000ULL   /* under steady demand, about this long's worth is held */
 
 struct held {
     struct ec_lease lease;
@@ -19,10 +21,13 @@ struct model_res {
     char model[128];
     struct held h[RESERVE_MAX];
     size_t n;
-    uint64_t asked_us; /* an ask is out since (0: none) */
-    unsigned asked;    /* leases the ask that is out asked for */
-    unsigned want;     /* leases to hold: the target, doubled while calls find none left */
-    bool missed;       /* a call found none since the last ask */
+    uint64_t asked_us;  /* an ask is out since (0: none) */
+    unsigned asked;     /* leases the ask that is out asked for */
+    unsigned want;      /* leases to hold: the target, doubled while calls find none left */
+    bool missed;        /* a call found none since the last ask */
+    unsigned taken;     /* leases taken in the current rate window */
+    uint64_t window_us; /* when it began (0: not yet) */
+    unsigned steady;    /* RATE_HOLD_US of the last window's demand, in leases */
 };
 
 struct reserve {
@@ -80,6 +85,7 @@ bool reserve_take(struct reserve *r, const char *model, unsigned est, struct ec_
         m->missed = true; /* demand outruns the reserve: the next ask holds more */
         return false;
     }
+    m->taken++;
     *ret = m->h[0].lease; /* the oldest first: least-recently-used order, as keypool chose */
     memmove(&m->h[0], &m->h[1], (m->n - 1) * sizeof(m->h[0]));
     m->n--;
@@ -99,16 +105,27 @@ unsigned reserve_want(struct reserve *r, const char *model, uint64_t now_us, uns
         (void)snprintf(m->model, sizeof(m->model), "%s", model);
         m->want = r->target;
     }
+    if (!m->window_us || now_us < m->window_us) {
+        m->window_us = now_us;
+    } else if (now_us - m->window_us >= RATE_WINDOW_US) {
+        /* a steady demand is served by fewer, larger asks: one every RATE_HOLD_US / 2 or so,
+         * rather than one each time half of the target is used */
+        uint64_t span = now_us - m->window_us, steady = m->taken * RATE_HOLD_US / span;
+        m->steady = steady < RESERVE_MAX ? (unsigned)steady : RESERVE_MAX;
+        m->taken = 0;
+        m->window_us = now_us;
+    }
     if (m->asked_us && now_us - m->asked_us < ASK_TIMEOUT_US)
         return 0; /* an ask is out */
     if (m->missed) {
         m->want = m->want * 2 < RESERVE_MAX ? m->want * 2 : RESERVE_MAX;
         m->missed = false;
     }
-    if (m->n > m->want / 2)
+    unsigned want = m->want > m->steady ? m->want : m->steady;
+    if (m->n > want / 2)
         return 0;
     m->asked_us = now_us ? now_us : 1;
-    m->asked = m->want - (unsigned)m->n;
+    m->asked = want - (unsigned)m->n;
     *ret_slot = (unsigned)(m - r->m);
     return m->asked;
 }

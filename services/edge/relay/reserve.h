@@ -4,9 +4,9 @@
  * A reserved lease serves one call whose input-token estimate fits its allowance; one held
  * longer than the hold time, or of a key or (project, model) that stopped being usable, is
  * handed back (keypool returns its counts). While calls find a model's reserve empty, it grows
- * (doubling up to RESERVE_MAX); leases that age unused, or an ask the pool could not fill,
- * bring it back toward the target. Loop thread only; no I/O here (the engine asks and
- * hands back).
+ * (doubling up to RESERVE_MAX), and under a steady demand it holds about 50 ms of it; leases
+ * that age unused, or an ask the pool could not fill, bring it back toward the target. Loop thread
+ * only; no I/O here (the engine asks and hands back).
  */
 #ifndef SB_EDGE_RESERVE_H
 #define SB_EDGE_RESERVE_H

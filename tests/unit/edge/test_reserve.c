@@ -190,12 +190,35 @@ static void test_grow(void **state)
     reserve_free(r);
 }
 
+/* A steady demand is served by fewer, larger asks: the last 100 ms window's takes decide how
+ * many are held (50 ms worth); when demand stops, so do the larger asks. */
+static void test_steady(void **state)
+{
+    (void)state;
+    struct reserve *r = reserve_new(4, 100, 1000);
+    unsigned slot = 0;
+    uint64_t t = 1000;
+
+    assert_int_equal(reserve_want(r, "m", t, &slot), 4);
+    for (int i = 0; i < 10; i++) { /* 40 calls within the window */
+        give(r, slot, 4);
+        use_up(r, 4); /* (each time the last finds none: the target doubles once, to 8) */
+    }
+    assert_int_equal(reserve_want(r, "m", t + 100000, &slot), 20); /* 40 per 100 ms: 20 */
+    give(r, slot, 20);
+    assert_int_equal(reserve_want(r, "m", t + 200000, &slot), 0); /* no calls: 20 held is plenty */
+    use_up(r, 20);
+    /* 20 per 100 ms is 10; the miss doubled the target to 16, which is more */
+    assert_int_equal(reserve_want(r, "m", t + 300000, &slot), 16);
+    reserve_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_off),  cmocka_unit_test(test_ask_and_take),
         cmocka_unit_test(test_drop), cmocka_unit_test(test_room),
-        cmocka_unit_test(test_grow),
+        cmocka_unit_test(test_grow), cmocka_unit_test(test_steady),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
