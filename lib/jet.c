@@ -20,6 +20,7 @@
 #include "lib/bus_int.h"
 #include "lib/clock.h"
 #include "lib/parse.h"
+#include "lib/spool.h"
 #include "lib/xalloc.h"
 
 #define NS_PER_S     1000000000LL
@@ -90,6 +91,7 @@ struct jet_pub {
     bool stop;
     uint64_t drain_until_ms;
     struct jet_pub_stats st;
+    struct spool *spool; /* batch records on disk until acknowledged (NULL: none) */
     pthread_t thread;
 };
 
@@ -145,6 +147,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         retry_locked(p, msg);
         msg = NULL;
     }
+    if (p->spool && p->units == 0) /* every record spooled so far is stored (or refused) */
+        spool_clear(p->spool);
     (void)pthread_cond_signal(&p->cv);
     (void)pthread_mutex_unlock(&p->mu);
     natsMsg_Destroy(msg);
@@ -293,14 +297,12 @@ enum status jet_pub_send(struct jet_pub *p, const char *subject, const void *dat
     return ST_OK;
 }
 
-enum status jet_pub_batch(struct jet_pub *p, const char *subject, const void *data, size_t len,
-                          const char *first_id)
+/* lock held on entry: one record into the open batch (and the spool, when `spool`) */
+static enum status batch_locked(struct jet_pub *p, const char *subject, const void *data,
+                                size_t len, const char *first_id, bool spool)
 {
     enum status st = ST_OK;
 
-    if (len > BATCH_BYTES || strlen(subject) >= sizeof(p->open_subject))
-        return ST_TOO_BIG;
-    (void)pthread_mutex_lock(&p->mu);
     if (p->open_n && (strcmp(p->open_subject, subject) != 0 || p->open.len + len > BATCH_BYTES ||
                       p->open_n >= TAKE_MAX))
         seal_locked(p);
@@ -315,10 +317,46 @@ enum status jet_pub_batch(struct jet_pub *p, const char *subject, const void *da
         }
         p->units++;
         p->st.accepted++;
+        if (spool && p->spool && !spool_append(p->spool, subject, data, len))
+            p->st.unspooled++;
     } else {
         p->st.dropped++;
         st = ST_NOMEM;
     }
+    return st;
+}
+
+enum status jet_pub_batch(struct jet_pub *p, const char *subject, const void *data, size_t len,
+                          const char *first_id)
+{
+    enum status st;
+
+    if (len > BATCH_BYTES || strlen(subject) >= sizeof(p->open_subject))
+        return ST_TOO_BIG;
+    (void)pthread_mutex_lock(&p->mu);
+    st = batch_locked(p, subject, data, len, first_id, true);
+    (void)pthread_mutex_unlock(&p->mu);
+    return st;
+}
+
+/* lock held: a record a dead process left in the spool, sent again (no de-duplication id: its
+ * batch may not be the one it was in; the consumer's own idempotence absorbs a repeat) */
+static void respool(const char *subject, const void *data, size_t len, void *arg)
+{
+    struct jet_pub *p = arg;
+
+    if (len <= BATCH_BYTES && strlen(subject) < sizeof(p->open_subject) &&
+        batch_locked(p, subject, data, len, NULL, false) == ST_OK)
+        p->st.respooled++;
+}
+
+enum status jet_pub_spool(struct jet_pub *p, const char *path, size_t max_bytes)
+{
+    enum status st = ST_OK;
+
+    (void)pthread_mutex_lock(&p->mu);
+    if (!p->spool && !(p->spool = spool_open(path, max_bytes, respool, p)))
+        st = ST_IO;
     (void)pthread_mutex_unlock(&p->mu);
     return st;
 }
@@ -360,6 +398,9 @@ uint64_t jet_pub_free(struct jet_pub *p, unsigned drain_ms)
         natsMsg_Destroy(p->ring[(p->head + i) % p->cap]);
     }
     lost += p->open_n;
+    if (p->spool && lost == 0)
+        spool_clear(p->spool); /* (a loss stays spooled for the next process to send) */
+    spool_close(p->spool);
     (void)pthread_cond_destroy(&p->cv);
     (void)pthread_mutex_destroy(&p->mu);
     buf_done(&p->open);

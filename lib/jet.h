@@ -39,6 +39,8 @@ struct jet_pub_stats {
     uint64_t retried;   /* publish attempts that failed and were queued again */
     uint64_t dropped;   /* refused because the buffer was full (the last resort) */
     uint64_t buffered;  /* waiting now (buffer, in flight and retries) */
+    uint64_t unspooled; /* batch records the spool could not take (full, or a failed write) */
+    uint64_t respooled; /* records a dead process left in the spool, sent again */
 };
 
 /**
@@ -61,6 +63,13 @@ enum status jet_pub_send(struct jet_pub *p, const char *subject, const void *dat
  */
 enum status jet_pub_batch(struct jet_pub *p, const char *subject, const void *data, size_t len,
                           const char *first_id);
+/**
+ * Batch records are also appended to the file at path (see lib/spool.h) before jet_pub_batch
+ * returns, and the file is emptied whenever every record has been acknowledged; records a
+ * killed process left there are sent again first. At most max_bytes on disk (beyond, records
+ * are only in memory: counted in `unspooled`). ST_IO: the file could not be opened or read.
+ */
+enum status jet_pub_spool(struct jet_pub *p, const char *path, size_t max_bytes);
 /** Counters (thread-safe). */
 void jet_pub_stats(struct jet_pub *p, struct jet_pub_stats *ret);
 /**

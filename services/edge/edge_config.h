@@ -66,6 +66,7 @@ struct edge_config {
     const char *edge_id;          /* this replica in request events (default host-pid) */
     unsigned tail_heartbeat_s;    /* live tail: an SSE comment this often */
     bool request_events;          /* publish a RequestEvent per request (the request log) */
+    const char *events_spool;     /* SB_EVENTS_SPOOL: finished calls' events on disk until stored */
     unsigned events_start_ms;     /* a call's start event waits this long for its first byte */
     struct events_cfg events;
 };

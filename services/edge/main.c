@@ -2,6 +2,7 @@
  * edge: HTTP ingress. Authenticates clients, validates requests, and runs each call through
  * keypool (lease) and a forwarder (upstream) on its loop thread.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@
 #include "reqlog.h"
 #include "store.h"
 #include "tokens.h"
+
+#define EVENTS_SPOOL_MAX (64u * 1024 * 1024) /* events on disk at most */
 
 static const struct cfg_field edge_fields[] = {
     BUS_CFG_FIELDS(struct edge_config),
@@ -86,6 +89,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_STR("SB_PUBLIC_URL", struct edge_config, public_url, ""),
     CFG_STR("EDGE_ID", struct edge_config, edge_id, ""),
     CFG_BOOL("SB_REQUEST_EVENTS", struct edge_config, request_events, true),
+    CFG_STR("SB_EVENTS_SPOOL", struct edge_config, events_spool, ""),
     CFG_UINT("SB_EVENTS_START_MS", struct edge_config, events_start_ms, 250, 0, 60000),
     CFG_UINT("SB_TAIL_HEARTBEAT_S", struct edge_config, tail_heartbeat_s, 15, 1, 300),
     EVENTS_CFG_FIELDS(struct edge_config),
@@ -143,6 +147,29 @@ static enum status on_metrics(struct buf *out, void *arg)
 static void admitted(void *e, uint64_t call_id, const struct lim_verdict *v)
 {
     edge_admitted(e, call_id, v);
+}
+
+/* Finished calls' events go to disk before their answers leave, so a killed edge's successor
+ * sends what it could not (SB_EVENTS_SPOOL: a path, "off", or "" for /tmp/sb-edge-<port>.spool) */
+static void spool_events(struct jet_pub *events, const struct edge_config *cfg)
+{
+    char path[512];
+    struct jet_pub_stats st;
+
+    if (strcmp(cfg->events_spool, "off") == 0)
+        return;
+    if (cfg->events_spool[0])
+        (void)snprintf(path, sizeof(path), "%s", cfg->events_spool);
+    else
+        (void)snprintf(path, sizeof(path), "/tmp/sb-edge-%u.spool", cfg->http_port);
+    if (jet_pub_spool(events, path, EVENTS_SPOOL_MAX) != ST_OK) {
+        LOG_WARN("events.spool_unavailable", "path=%s errno=%d action=memory_only", path, errno);
+        return;
+    }
+    jet_pub_stats(events, &st);
+    if (st.respooled)
+        LOG_WARN("events.respooled", "count=%llu path=%s why=\"left by an edge that died\"",
+                 (unsigned long long)st.respooled, path);
 }
 
 int main(int argc, char **argv)
@@ -217,6 +244,8 @@ int main(int argc, char **argv)
         LOG_ERROR("startup.failed", "step=events");
         goto out;
     }
+    if (events)
+        spool_events(events, &cfg);
     reqlog_init(events, bus, cfg.edge_id);
     if (limiter_new(&cfg, admitted, e, &lim) != ST_OK) {
         LOG_ERROR("startup.failed", "step=redis");

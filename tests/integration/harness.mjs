@@ -325,6 +325,9 @@ export class Stack {
       ...this.redisCreds('edge'),
       PG_DSN: this.pgDsn(),
       SB_ADMIN_PASSWORD: this.adminPassword, SB_ADMIN_PASSWORD_FILE: path.join(this.dir, 'admin_password'),
+      // finished calls' events spooled in this stack's folder, by port: an edge restarted on the
+      // port of one that was killed sends what it left
+      SB_EVENTS_SPOOL: path.join(this.dir, `edge-${env.SB_HTTP_PORT ?? port}.spool`),
       ...env,
     });
     p.url = `http://127.0.0.1:${port}`;

@@ -503,6 +503,28 @@ test('a call in flight on a killed edge is logged as interrupted; a call that ou
   }, opts({ lgrEnv: { SB_INTERRUPTED_AFTER_S: '2' } }));
 });
 
+test('a call answered just before its edge is killed is logged: its event was on disk before the answer left', async () => {
+  await withStack(KEYS, async (s) => {
+    const port = new URL(s.url).port;
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await s.gen(FLASH, `answered then killed ${i}`);
+      assert.equal(r.status, 200);
+      await r.text();
+      ids.push(r.headers.get('x-request-id'));
+    }
+    s.edgeProc.kill('SIGKILL'); // well within the ~10 ms its events wait to be sent together
+    await sleep(200);
+    const again = await s.edge({ SB_HTTP_PORT: port }, 'edge-again');
+    await s.ready(again);
+    const have = () => Number(s.psql(`SELECT count(*) FROM request_logs WHERE outcome = 'ok' AND request_id IN (${ids.map((x) => `'${x}'`).join(',')})`));
+    await waitUntil(() => have() === 3, { tries: 100, interval: 100, what: 'the three answered calls in the log' })
+      .catch((e) => { throw new Error(`${e.message}: ${have()} of 3`); });
+    // sent by the edge that followed, or by the killed one before it died: stored once either way
+    assert.equal(s.psql(`SELECT count(*) FROM request_logs WHERE request_id IN (${ids.map((x) => `'${x}'`).join(',')})`), '3');
+  }, opts());
+});
+
 test('a quick call is one event; a call with no byte for its client after SB_EVENTS_START_MS sends its start', async () => {
   await withStack(KEYS, async (s) => {
     const RES = (await protobuf.load(path.join(PROTO, 'events.proto'))).lookupType('sb.v1.RequestEvents');

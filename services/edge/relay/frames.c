@@ -152,9 +152,9 @@ static void raw_end(struct edge *e, struct call *c)
         write_failed(e, c, st);
         return;
     }
-    pipe_finish(c->pipe);
     c->state = CS_DONE;
     resp_log_done(c, 200, "ok", NULL);
+    pipe_finish(c->pipe); /* after its event (see resp_body) */
 }
 
 /* One upstream stream event: the adapter's bytes, held until the answer has content. */
@@ -223,9 +223,9 @@ static void stream_end(struct edge *e, struct call *c, const char *finish)
         client_gone(e, c);
         return;
     }
-    pipe_finish(c->pipe);
     c->state = CS_DONE;
     resp_log_done(c, 200, "ok", finish);
+    pipe_finish(c->pipe); /* after its event (see resp_body) */
 }
 
 /*

@@ -193,7 +193,12 @@ enum status reqlog_metrics(struct buf *out)
         "sb_events_dropped_total %llu\n"
         "# HELP sb_events_buffered Events waiting to be published.\n"
         "# TYPE sb_events_buffered gauge\n"
-        "sb_events_buffered %llu\n",
+        "sb_events_buffered %llu\n"
+        "# HELP sb_events_unspooled_total Events kept in memory only (the spool was full or "
+        "failed).\n"
+        "# TYPE sb_events_unspooled_total counter\n"
+        "sb_events_unspooled_total %llu\n",
         (unsigned long long)st.published, (unsigned long long)st.retried,
-        (unsigned long long)st.dropped, (unsigned long long)st.buffered);
+        (unsigned long long)st.dropped, (unsigned long long)st.buffered,
+        (unsigned long long)st.unspooled);
 }

@@ -108,17 +108,15 @@ void resp_body(struct call *c, unsigned status, const char *ctype, const void *b
     }
     if (status < 300)
         up = up_headers(c, hdrs, &nh);
-    if (pipe_decide(c->pipe, status, ctype, false, hdrs, nh) == ST_OK &&
-        pipe_write(c->pipe, body, len) == ST_OK)
-        pipe_finish(c->pipe);
-    else
-        pipe_finish(c->pipe);
+    if (pipe_decide(c->pipe, status, ctype, false, hdrs, nh) == ST_OK)
+        (void)pipe_write(c->pipe, body, len);
     free(up);
     c->committed = true;
     c->state = CS_DONE;
     if (!c->t_first_byte_us)
         c->t_first_byte_us = clock_mono_us();
     resp_log_done(c, status, outcome, NULL);
+    pipe_finish(c->pipe); /* after its event: the answer leaves once the event is spooled */
 }
 
 void resp_error(struct buf *scratch, struct call *c, unsigned http, const char *message,
@@ -177,9 +175,9 @@ void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const 
     buf_reset(scratch);
     c->proto->fail(c->pst, http, message, scratch);
     (void)pipe_write(c->pipe, scratch->data, scratch->len);
-    pipe_finish(c->pipe);
     c->state = CS_DONE;
     LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
              c->lease.key_id[0] ? c->lease.key_id : "-", c->events, log_q(message, q, sizeof(q)));
     resp_log_done(c, 200, outcome, NULL);
+    pipe_finish(c->pipe);
 }
