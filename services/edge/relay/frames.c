@@ -153,8 +153,7 @@ static void raw_end(struct edge *e, struct call *c)
         return;
     }
     c->state = CS_DONE;
-    resp_log_done(c, 200, "ok", NULL);
-    pipe_finish(c->pipe); /* after its event (see resp_body) */
+    resp_log_finish(c, 200, "ok", NULL, true);
 }
 
 /* One upstream stream event: the adapter's bytes, held until the answer has content. */
@@ -224,8 +223,7 @@ static void stream_end(struct edge *e, struct call *c, const char *finish)
         return;
     }
     c->state = CS_DONE;
-    resp_log_done(c, 200, "ok", finish);
-    pipe_finish(c->pipe); /* after its event (see resp_body) */
+    resp_log_finish(c, 200, "ok", finish, true);
 }
 
 /*

@@ -41,10 +41,20 @@ static void stages(const struct call *c, uint64_t total, char *out, size_t n)
 
 void resp_log_done(struct call *c, unsigned status, const char *outcome, const char *finish)
 {
+    resp_log_finish(c, status, outcome, finish, false);
+}
+
+void resp_log_finish(struct call *c, unsigned status, const char *outcome, const char *finish,
+                     bool release)
+{
     uint64_t now = clock_mono_us();
     uint64_t total = now - c->t_start_us;
     char st[160];
 
+    /* the event first: on disk (the spool) before the answer is released to the client */
+    reqlog_call(c, status, outcome, finish);
+    if (release)
+        pipe_finish(c->pipe);
     stages(c, total, st, sizeof(st));
     metrics_request(c->client_kind, status, total > c->upstream_us ? total - c->upstream_us : 0,
                     c->t_first_byte_us ? c->t_first_byte_us - c->t_start_us : 0);
@@ -58,7 +68,6 @@ void resp_log_done(struct call *c, unsigned status, const char *outcome, const c
         (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
         (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
         (unsigned long long)c->lease_us, finish && finish[0] ? finish : "-", st);
-    reqlog_call(c, status, outcome, finish);
 }
 
 /* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */
@@ -115,8 +124,7 @@ void resp_body(struct call *c, unsigned status, const char *ctype, const void *b
     c->state = CS_DONE;
     if (!c->t_first_byte_us)
         c->t_first_byte_us = clock_mono_us();
-    resp_log_done(c, status, outcome, NULL);
-    pipe_finish(c->pipe); /* after its event: the answer leaves once the event is spooled */
+    resp_log_finish(c, status, outcome, NULL, true);
 }
 
 void resp_error(struct buf *scratch, struct call *c, unsigned http, const char *message,
@@ -178,6 +186,5 @@ void resp_stream_fail(struct buf *scratch, struct call *c, unsigned http, const 
     c->state = CS_DONE;
     LOG_WARN("stream.failed", "req=%s key_id=%s events=%u msg=\"%s\"", c->req_id,
              c->lease.key_id[0] ? c->lease.key_id : "-", c->events, log_q(message, q, sizeof(q)));
-    resp_log_done(c, 200, outcome, NULL);
-    pipe_finish(c->pipe);
+    resp_log_finish(c, 200, outcome, NULL, true);
 }

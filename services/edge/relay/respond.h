@@ -2,6 +2,7 @@
 #ifndef SB_EDGE_RESPOND_H
 #define SB_EDGE_RESPOND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,10 @@ struct call;
 
 /** Log the call's end (event=request.done). */
 void resp_log_done(struct call *c, unsigned status, const char *outcome, const char *finish);
+/** resp_log_done, releasing the answer (pipe_finish) once the call's event is spooled, before
+ *  the log line. */
+void resp_log_finish(struct call *c, unsigned status, const char *outcome, const char *finish,
+                     bool release);
 /** Gateway time so far: total minus time waiting on upstream (plus extra_us still in flight). */
 uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us);
 /** Decide a complete response with body (copied); the call is done. Retry-After when non-zero. */
