@@ -303,6 +303,8 @@ static enum status batch_locked(struct jet_pub *p, const char *subject, const vo
 {
     enum status st = ST_OK;
 
+    if (len > BATCH_BYTES || strlen(subject) >= sizeof(p->open_subject))
+        return ST_TOO_BIG;
     if (p->open_n && (strcmp(p->open_subject, subject) != 0 || p->open.len + len > BATCH_BYTES ||
                       p->open_n >= TAKE_MAX))
         seal_locked(p);
@@ -331,8 +333,6 @@ enum status jet_pub_batch(struct jet_pub *p, const char *subject, const void *da
 {
     enum status st;
 
-    if (len > BATCH_BYTES || strlen(subject) >= sizeof(p->open_subject))
-        return ST_TOO_BIG;
     (void)pthread_mutex_lock(&p->mu);
     st = batch_locked(p, subject, data, len, first_id, true);
     (void)pthread_mutex_unlock(&p->mu);
@@ -345,8 +345,7 @@ static void respool(const char *subject, const void *data, size_t len, void *arg
 {
     struct jet_pub *p = arg;
 
-    if (len <= BATCH_BYTES && strlen(subject) < sizeof(p->open_subject) &&
-        batch_locked(p, subject, data, len, NULL, false) == ST_OK)
+    if (batch_locked(p, subject, data, len, NULL, false) == ST_OK)
         p->st.respooled++;
 }
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include "lib/buf.h"
 #include "lib/xalloc.h"
 
 /* A record: "SB", u32 little-endian length of what follows, u8 subject length, subject, data. */
@@ -19,7 +19,6 @@
 struct spool {
     int fd;
     size_t size, max;
-    struct buf rec;
 };
 
 static uint32_t get_u32(const unsigned char *p)
@@ -67,9 +66,10 @@ struct spool *spool_open(const char *path, size_t max_bytes, spool_each_fn each,
 
     if (fd < 0)
         return NULL;
+    errno = 0; /* (a file that is not a spool's sets none: EINVAL) */
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max_bytes ||
         !replay(fd, (size_t)st.st_size, each, arg)) {
-        int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+        int e = errno ? errno : EINVAL;
         (void)close(fd);
         errno = e;
         return NULL;
@@ -78,7 +78,6 @@ struct spool *spool_open(const char *path, size_t max_bytes, spool_each_fn each,
     s->fd = fd;
     s->size = (size_t)st.st_size;
     s->max = max_bytes;
-    buf_init(&s->rec, HDR + SUB_MAX + SPOOL_RECORD_MAX);
     return s;
 }
 
@@ -93,21 +92,19 @@ bool spool_append(struct spool *s, const char *subject, const void *data, size_t
                               (unsigned char)(n >> 16),
                               (unsigned char)(n >> 24),
                               (unsigned char)sub};
+    struct iovec iov[3] = {
+        {hdr, HDR}, {(void *)(uintptr_t)subject, sub}, {(void *)(uintptr_t)data, len}};
     ssize_t w;
 
     if (sub > SUB_MAX || len > SPOOL_RECORD_MAX || s->size + HDR + sub + len > s->max)
         return false;
-    buf_reset(&s->rec);
-    if (buf_append(&s->rec, hdr, HDR) != ST_OK || buf_append(&s->rec, subject, sub) != ST_OK ||
-        buf_append(&s->rec, data, len) != ST_OK)
-        return false;
-    w = write(s->fd, s->rec.data, s->rec.len);
-    if (w != (ssize_t)s->rec.len) {
+    w = writev(s->fd, iov, 3); /* one write: O_APPEND keeps it whole against other writers */
+    if (w != (ssize_t)(HDR + sub + len)) {
         if (w > 0) /* a torn record would hide every later one: cut it off */
             (void)ftruncate(s->fd, (off_t)s->size);
         return false;
     }
-    s->size += s->rec.len;
+    s->size += HDR + sub + len;
     return true;
 }
 
@@ -127,6 +124,5 @@ void spool_close(struct spool *s)
     if (!s)
         return;
     (void)close(s->fd);
-    buf_done(&s->rec);
     free(s);
 }
