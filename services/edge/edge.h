@@ -91,6 +91,7 @@ struct call {
     bool accepted;
     /* response */
     bool committed;        /* a status was decided towards the client */
+    bool start_owed;       /* its start event has yet to leave (reqlog_start) */
     bool content;          /* stream: the answer has had something for the client */
     bool noted;            /* REST stream: what it creates is in the registry */
     uint64_t head_us;      /* stream: upstream time of the head, counted at the decision */

@@ -370,10 +370,10 @@ static void on_admit(struct edge *e, uint64_t id, const struct lim_verdict *v)
 }
 
 /*
- * A call's start event (the record of a call in flight, should this edge die) leaves at the end
- * of the turn in which the client got its first byte, or once the call has waited
- * SB_EVENTS_START_MS without one; a call that ends before either is logged by its final event
- * alone, one event where there would be two.
+ * A call's start event (the record of a call in flight, should this edge die) leaves before the
+ * client's first byte (resp_commit), or once the call has waited SB_EVENTS_START_MS without one;
+ * a call that ends before either is logged by its final event alone, one event where there would
+ * be two.
  */
 static void owe_start(struct edge *e, struct call *c)
 {
@@ -382,6 +382,7 @@ static void owe_start(struct edge *e, struct call *c)
         e->starts = xrealloc(e->starts, e->cap_starts * sizeof(*e->starts));
     }
     e->starts[e->nstarts++] = c->id;
+    c->start_owed = true;
 }
 
 static void send_starts(struct edge *e)
@@ -391,9 +392,10 @@ static void send_starts(struct edge *e)
 
     for (size_t i = 0; i < e->nstarts; i++) {
         struct call *c = idmap_get(e->calls, e->starts[i]);
-        if (!c || c->state == CS_DONE)
+        if (!c || c->state == CS_DONE || !c->start_owed)
             continue;
-        if (c->committed || now - c->t_start_us >= wait) {
+        if (now - c->t_start_us >= wait) {
+            c->start_owed = false;
             reqlog_start(c);
             continue;
         }

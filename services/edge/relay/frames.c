@@ -146,7 +146,10 @@ static void raw_data(struct edge *e, struct call *c, const struct ec_frame *f)
 /* A REST stream's end: nothing to add to upstream's own bytes. */
 static void raw_end(struct edge *e, struct call *c)
 {
-    enum status st = resp_commit(c);
+    enum status st;
+
+    c->start_owed = false; /* the final event follows at once */
+    st = resp_commit(c);
 
     if (st != ST_OK) {
         write_failed(e, c, st);
@@ -206,6 +209,7 @@ static void stream_end(struct edge *e, struct call *c, const char *finish)
 
     if (fail_over_unsent(e, c, truncated))
         return;
+    c->start_owed = false; /* the final event follows at once */
     if ((st = resp_commit(c)) != ST_OK) {
         write_failed(e, c, st);
         return;

@@ -152,6 +152,10 @@ enum status resp_commit(struct call *c)
 
     if (c->committed)
         return ST_OK;
+    if (c->start_owed) { /* out before the client can read a byte: a killed edge leaves a row */
+        c->start_owed = false;
+        reqlog_start(c);
+    }
     (void)snprintf(ovh, sizeof(ovh), "%llu", (unsigned long long)resp_overhead_us(c, c->head_us));
     hdrs[0] = "x-gateway-overhead-us";
     hdrs[1] = ovh;
