@@ -250,8 +250,9 @@ enum status kp_pool_lease_result(struct kp_pool *pool, const struct kp_lease_cal
         l.result = KP_LEASE_COOLING;
         (void)parse_u64(out->items[1], 0, UINT64_MAX, &until);
         l.retry_after_ms = until;
-        /* parked pairs wait for the daily reset: the earliest free moment is that reset */
-        l.daily = until + 1000 >= clock_next_pacific_time_ms(clock_now_ms(), pool->reset_sod);
+        /* the pairs free first are all parked by a per-day quota (the script says "day"); a
+         * minute's cooling may end at the daily reset too, so the time alone cannot tell */
+        l.daily = out->n >= 3 && strcmp(out->items[2], "day") == 0;
     } else if (strcmp(out->items[0], "dead") == 0) {
         l.result = KP_LEASE_DEAD;
         l.pinned = strcmp(out->items[1], "pin") == 0;

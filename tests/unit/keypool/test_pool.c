@@ -514,6 +514,44 @@ static void test_daily_limit(void **state)
         assert_string_equal(lease_at("m", now + (uint64_t)i, NULL, 0).project, "pa");
 }
 
+/*
+ * Whether a cooling pool waits for the daily reset is said by the pairs, not by the time: in the
+ * last minute before the reset a minute's cooling ends at the reset too, and is still a rate limit.
+ */
+static void test_daily_or_minute_at_reset(void **state)
+{
+    (void)state;
+    uint64_t reset = clock_next_pacific_time_ms(T0, 0), now = reset - 10000;
+    struct kp_lease l;
+
+    outcome("ka1", "pa", "m", EC_QUOTA_MINUTE, 0, now);
+    outcome("kb", "pb", "m", EC_QUOTA_MINUTE, 0, now);
+    outcome("kc", "pc", "m", EC_QUOTA_DAY, 0, now);
+    l = lease_at("m", now + 1, NULL, 0);
+    assert_int_equal(l.result, KP_LEASE_COOLING);
+    assert_int_equal(l.retry_after_ms, reset);
+    assert_false(l.daily); /* pa and pb are free at the reset because their minute ends */
+    outcome("ka1", "pa", "m", EC_QUOTA_DAY, 0, now + 2);
+    outcome("kb", "pb", "m", EC_QUOTA_DAY, 0, now + 3);
+    l = lease_at("m", now + 4, NULL, 0);
+    assert_int_equal(l.result, KP_LEASE_COOLING);
+    assert_true(l.daily);
+    /* earlier in the day a minute's cooling is a rate limit, a park is daily */
+    outcome("ka1", "pa", "n", EC_QUOTA_MINUTE, 5000, T0);
+    outcome("kb", "pb", "n", EC_QUOTA_DAY, 0, T0);
+    outcome("kc", "pc", "n", EC_QUOTA_DAY, 0, T0);
+    l = lease_at("n", T0 + 1, NULL, 0);
+    assert_int_equal(l.retry_after_ms, T0 + 5000);
+    assert_false(l.daily);
+    l = lease_at("n", T0 + 5001, NULL, 0);
+    assert_int_equal(l.result, KP_LEASE_OK);
+    outcome("ka1", "pa", "n", EC_QUOTA_DAY, 0, T0 + 5002);
+    outcome("ka2", "pa", "n", EC_QUOTA_DAY, 0, T0 + 5003);
+    l = lease_at("n", T0 + 5004, NULL, 0);
+    assert_int_equal(l.result, KP_LEASE_COOLING);
+    assert_true(l.daily);
+}
+
 /* Run a housekeeping action: the count, and the pairs as compact JSON into pairs[n]. */
 static int housekeep(const char *action, uint64_t now, char *pairs, size_t n)
 {
@@ -884,6 +922,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_reconcile_and_429, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daily_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daily_or_minute_at_reset, setup, teardown),
         cmocka_unit_test(test_outcome_action),
     };
     return cmocka_run_group_tests_name("pool", tests, start_redis, stop_redis);
