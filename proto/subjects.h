@@ -17,6 +17,7 @@
 #define SUBJ_FWD_CANCEL_ALL "sb.v1.forward.cancel.all" /* the forwarder is not known yet */
 #define SUBJ_FWD_BODY       "sb.v1.forward.body."      /* + forwarder id */
 #define SUBJ_FWD_RESEND     "sb.v1.forward.resend."    /* + forwarder id */
+#define SUBJ_FWD_RESEND_ALL "sb.v1.forward.resend.all" /* whoever runs it (no Accepted came) */
 #define SUBJ_FWD_PROBE      "sb.v1.forward.probe"
 /* broadcast, every FWD_ALIVE_MS: a forwarder's id; the edges notice a dead one within ~2 s */
 #define SUBJ_FWD_ALIVE    "sb.v1.forward.alive"

@@ -89,6 +89,7 @@ struct call {
     uint64_t t_phase_us; /* last progress, for the silence timeouts */
     uint64_t resend_us;  /* frames were last asked for again (a gap, silence, a reconnect) */
     bool accepted;
+    bool found_asked; /* no Accepted in time: every forwarder was asked for the transfer */
     /* response */
     bool committed;        /* a status was decided towards the client */
     bool start_owed;       /* its start event has yet to leave (reqlog_start) */

@@ -169,6 +169,8 @@ enum status fwd_attach(struct fwd *f, struct bus *bus, struct bus *hot)
     if (st == ST_OK)
         st = bus_subscribe(hot, subj, NULL, on_hot_msg, f);
     if (st == ST_OK)
+        st = bus_subscribe(hot, SUBJ_FWD_RESEND_ALL, NULL, on_hot_msg, f);
+    if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_SETTINGS, NULL, on_bus_msg, f);
     if (st == ST_OK)
         st = bus_subscribe(bus, SUBJ_FWD_PING_ALL, NULL, on_bus_msg, f);
@@ -868,8 +870,11 @@ static void publish_again(const void *batch, size_t len, void *arg)
         rp->batches++;
 }
 
-/* An edge missed frames: send them again, or say at their place that they are gone. */
-static void on_resend(struct fwd *f, struct bus_msg *msg)
+/*
+ * An edge missed frames: send them again, or say at their place that they are gone. Asked of
+ * every forwarder (no Accepted reached the edge), only the one that runs the transfer answers.
+ */
+static void on_resend(struct fwd *f, struct bus_msg *msg, bool any)
 {
     char *reply = NULL;
     uint64_t from = 0;
@@ -880,9 +885,9 @@ static void on_resend(struct fwd *f, struct bus_msg *msg)
     rp.reply = reply;
     flush_all(f); /* what this turn made goes first: the replay ends with the newest */
     if (resend_replay(f->resend, reply, from, publish_again, &rp) == RESEND_SENT) {
-        LOG_INFO("frames.resent", "reply_tail=%s from=%llu batches=%u", strrchr(reply, '.'),
-                 (unsigned long long)from, rp.batches);
-    } else {
+        LOG_INFO("frames.resent", "reply_tail=%s from=%llu batches=%u any=%d", strrchr(reply, '.'),
+                 (unsigned long long)from, rp.batches, (int)any);
+    } else if (!any) {
         struct fwd_frame fr = {.kind = FF_ERROR,
                                .seq = from,
                                .cls = EC_TRANSIENT,
@@ -968,7 +973,7 @@ static void dispatch(struct fwd *f, struct bus_msg *msg, int draining)
     else if (strncmp(subj, SUBJ_FWD_BODY, strlen(SUBJ_FWD_BODY)) == 0)
         on_body_piece(f, msg);
     else if (strncmp(subj, SUBJ_FWD_RESEND, strlen(SUBJ_FWD_RESEND)) == 0)
-        on_resend(f, msg);
+        on_resend(f, msg, strcmp(subj, SUBJ_FWD_RESEND_ALL) == 0);
     else if (strcmp(subj, SUBJ_SETTINGS) == 0)
         apply_settings(f, bus_msg_data(msg),
                        bus_msg_header(msg, "KV-Operation") ? 0 : bus_msg_len(msg));

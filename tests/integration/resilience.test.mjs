@@ -146,11 +146,27 @@ test('an edge at SB_MAX_INFLIGHT refuses the next call with 503 and Retry-After'
 
 test('a transfer the bus lost is not held against its key: the only key is leased again', () => withStack('pa:key-alpha-0000000001', async (s) => {
   const fwd = s.procs.find((p) => p.sbName === 'forwarder');
-  fwd.kill('SIGSTOP'); // its jobs stay unaccepted: the edge's accept timeout (3 s) strikes
+  // its jobs stay unaccepted: after the accept timeout (3 s) every forwarder is asked, and after
+  // one more silent second the transfer is taken for lost
+  fwd.kill('SIGSTOP');
   const pending = s.gen(FLASH, 'x');
-  await sleep(3800);
+  await sleep(4800);
   fwd.kill('SIGCONT');
   const r = await pending;
   assert.equal(r.status, 200, `answered after the lost transfer: ${r.status} ${await r.clone().text()}`);
   assert.match(s.logs('edge'), /event=attempt\.retry/);
+}));
+
+test('an Accepted late past the accept timeout: the forwarder running it is found, upstream is paid once', () => withStack('pa:key-alpha-0000000001', async (s) => {
+  const fwd = s.procs.find((p) => p.sbName === 'forwarder');
+  fwd.kill('SIGSTOP'); // the forward waits in its socket; the edge hears nothing for 3.4 s
+  const pending = s.gen(FLASH, 'only once');
+  await sleep(3400);
+  fwd.kill('SIGCONT');
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(textOf(await r.json()), 'Echo: only once');
+  assert.match(s.logs('edge'), /event=frames\.resend_asked .*why=no_accepted/);
+  assert.doesNotMatch(s.logs('edge'), /event=attempt\.retry|event=transfer\.lost/, 'not forwarded again');
+  assert.equal((await s.stats()).calls['key-alpha-0000000001'], 1, 'one upstream call');
 }));

@@ -196,7 +196,7 @@ void attempt_lease(struct edge *e, struct call *c)
                          c->failed_key[0] ? &failed : NULL, &e->scratch) != ST_OK ||
         edge_publish(e, SUBJ_KP_LEASE, c->reply, e->scratch.data, e->scratch.len, c->req_id) !=
             ST_OK) {
-        if (!attempt_retry_later(c, c->lease_first_us, e->cfg->lease_timeout_ms, "publish_failed"))
+        if (!attempt_retry_later(c, c->lease_first_us, LEASE_PATIENCE_MS(e), "publish_failed"))
             resp_error(&e->scratch, c, 503, "The gateway could not reach its key pool.", 1,
                        "bus_error");
         return;
@@ -231,6 +231,7 @@ void attempt_forward(struct edge *e, struct call *c)
     c->state = CS_FORWARDING;
     c->next_seq = 0;
     c->accepted = false;
+    c->found_asked = false;
     buf_reset(&c->body_out); /* a failed attempt may have left part of its body */
     c->proto->restart(c->pst);
     c->content = false;
@@ -272,7 +273,7 @@ void attempt_forward(struct edge *e, struct call *c)
         attempt_release(e, c->req_id, c->route.model, &c->lease, true);
         reqlog_attempt_end(c, 0, "bus_error");
         attempt_not_key(c);
-        if (!attempt_retry_later(c, c->lease_first_us, e->cfg->lease_timeout_ms, "publish_failed"))
+        if (!attempt_retry_later(c, c->lease_first_us, LEASE_PATIENCE_MS(e), "publish_failed"))
             resp_error(&e->scratch, c, 503, "The gateway could not reach a forwarder.", 1,
                        "bus_error");
         return;
@@ -359,8 +360,8 @@ void attempt_leased(struct edge *e, struct call *c, const struct bus_msg *msg)
     c->lease_us += clock_mono_us() - c->t_lease_us;
     if (bus_msg_no_responders(msg)) {
         /* no keypool subscribed at this moment (one restarting, or the bus just reconnected and
-         * keypool has not yet): ask again shortly, within the lease timeout */
-        if (clock_mono_us() - c->lease_first_us < (uint64_t)e->cfg->lease_timeout_ms * 1000) {
+         * keypool has not yet): ask again shortly, within the lease patience */
+        if (clock_mono_us() - c->lease_first_us < LEASE_PATIENCE_MS(e) * 1000) {
             c->lease_retry_us = clock_mono_us() + LEASE_RETRY_US;
             return;
         }

@@ -33,6 +33,7 @@
 #include "respond.h"
 
 #define ACCEPT_TIMEOUT  3000000ULL /* a live forwarder accepts (or says busy) within ms */
+#define FIND_WAIT_US    1000000ULL /* then every forwarder is asked; the one running it answers */
 #define FWD_DEAD_US     2000000ULL /* no heartbeat from an accepting forwarder this long: dead */
 #define FWD_SILENCE_PAD 15000000ULL
 #define WATCHDOG_US     150000ULL
@@ -501,8 +502,7 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
         attempt_lease(e, c);
     } else if (c->state == CS_LEASING && c->lease_retry_us) {
         attempt_lease(e, c); /* the retry after "no keypool" */
-    } else if (c->state == CS_LEASING &&
-               now - c->lease_first_us < 2ULL * e->cfg->lease_timeout_ms * 1000) {
+    } else if (c->state == CS_LEASING && now - c->lease_first_us < LEASE_PATIENCE_MS(e) * 1000) {
         /* the request or its answer was lost (the bus restarted under it): ask once more; a
          * lease granted twice is given back at its deadline */
         LOG_WARN("lease.retry", "req=%s why=no_answer", c->req_id);
@@ -511,6 +511,12 @@ static void expire(struct edge *e, struct call *c, uint64_t now)
     } else if (c->state == CS_LEASING) {
         resp_error(&e->scratch, c, 503, "The gateway's key pool did not answer.", 1,
                    "keypool_timeout");
+    } else if (c->state == CS_FORWARDING && !c->accepted && !c->found_asked) {
+        /* the forward or its Accepted was lost: whoever runs it sends its frames again; only
+         * silence after that (FIND_WAIT) means no forwarder has it, and it is forwarded again */
+        c->found_asked = true;
+        c->t_phase_us = now - ACCEPT_TIMEOUT + FIND_WAIT_US;
+        frames_resend(e, c, "no_accepted", now);
     } else {
         uint64_t heard = c->fwd_id[0] ? forwarder_heard_us(e, c->fwd_id, now) : UINT64_MAX;
         LOG_WARN("transfer.lost", "req=%s fwd=%s accepted=%d silence_ms=%llu heard_ms=%lld",

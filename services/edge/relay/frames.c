@@ -314,19 +314,25 @@ static void on_data(struct edge *e, struct call *c, const struct ec_frame *f)
 /*
  * Ask the forwarder running the transfer for its frames from next_seq on again: NATS lost some
  * (a restart, a reconnect before the edge subscribed again). Those it no longer holds come back
- * as an Error frame in their place, which fails the attempt cleanly.
+ * as an Error frame in their place, which fails the attempt cleanly. Before an Accepted came,
+ * every forwarder is asked, and the one running the transfer, if any, sends it all again: the
+ * Accepted itself may be what was lost, and forwarding again would pay upstream twice.
  */
 void frames_resend(struct edge *e, struct call *c, const char *why, uint64_t now)
 {
     char subj[160];
+    bool any = !c->accepted || !c->fwd_id[0];
 
-    if (!c->accepted || !c->fwd_id[0])
+    if (any && c->state != CS_FORWARDING)
         return;
     c->resend_us = now;
     buf_reset(&e->scratch);
-    if (ec_resend(c->req_id, c->reply, c->next_seq, &e->scratch) != ST_OK)
+    if (ec_resend(c->req_id, c->reply, any ? 0 : c->next_seq, &e->scratch) != ST_OK)
         return;
-    (void)snprintf(subj, sizeof(subj), SUBJ_FWD_RESEND "%s", c->fwd_id);
+    if (any)
+        (void)snprintf(subj, sizeof(subj), "%s", SUBJ_FWD_RESEND_ALL);
+    else
+        (void)snprintf(subj, sizeof(subj), SUBJ_FWD_RESEND "%s", c->fwd_id);
     (void)edge_publish(e, subj, NULL, e->scratch.data, e->scratch.len, c->req_id);
     LOG_INFO("frames.resend_asked", "req=%s from=%llu why=%s", c->req_id,
              (unsigned long long)c->next_seq, why);

@@ -113,6 +113,9 @@ void attempt_reserve_drop(struct edge *e, uint64_t now_us, const char *project, 
                           const char *key_id);
 /** The bus (not the key) lost this attempt: the retry may lease the same key again. */
 void attempt_not_key(struct call *c);
+/* A call asks for a lease this long in all (ms): an ask lost with a restarting bus is asked once
+ * more, and "no keypool subscribed" is asked again until then. */
+#define LEASE_PATIENCE_MS(e) (2ULL * (e)->cfg->lease_timeout_ms)
 /** A publish failed, or no forwarder was there: lease again shortly (true) while within
  * `wait_ms` of since_us (monotonic); `why` goes to the log. */
 bool attempt_retry_later(struct call *c, uint64_t since_us, uint64_t wait_ms, const char *why);

@@ -30,7 +30,8 @@ void resp_upstream_error(struct buf *scratch, struct call *c, unsigned http, con
                          size_t len, uint64_t retry_after_s, const char *outcome);
 /**
  * Stream: decide the 200 now if not yet (headers with the overhead so far), and write the events
- * held until then; an owed start event leaves first. ST_DENIED: the client is gone; ST_TOO_BIG: it does not read.
+ * held until then; an owed start event leaves first. ST_DENIED: the client is gone; ST_TOO_BIG: it
+ * does not read.
  */
 enum status resp_commit(struct call *c);
 /** Stream: end with an error object; nothing is retried after the first byte. */
