@@ -216,6 +216,11 @@ struct live *edge_live(const struct edge *e);
 struct store;
 /** Before edge_run: the shared store, where the resource registry lives (borrowed; NULL: none). */
 void edge_set_store(struct edge *e, struct store *s);
+/**
+ * The loop serves the HTTP server too: it polls fd and calls serve(ctx) on its own thread, then
+ * once more at the end of each turn, so the answers the turn decided leave in it. Before edge_run.
+ */
+void edge_set_ingress(struct edge *e, int fd, void (*serve)(void *ctx), void *ctx);
 /** Before edge_run: the limiter that admits calls whose token has limits (borrowed). */
 void edge_set_limiter(struct edge *e, struct limiter *l);
 /** From the limiter thread: the admission verdict for call `id`. */

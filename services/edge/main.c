@@ -37,7 +37,7 @@ static const struct cfg_field edge_fields[] = {
     CFG_STR("SB_HTTP_ADDR", struct edge_config, http_addr, "0.0.0.0"),
     CFG_SECRET("SB_CLIENT_TOKENS", struct edge_config, client_tokens, ""),
     CFG_UINT("SB_HTTP_PORT", struct edge_config, http_port, 8080, 1, 65535),
-    CFG_UINT("SB_HTTP_THREADS", struct edge_config, http_threads, 2, 1, 64),
+    CFG_UINT("SB_HTTP_THREADS", struct edge_config, http_threads, 0, 0, 64),
     CFG_UINT("SB_MAX_BODY_BYTES", struct edge_config, max_body_bytes, 20u * 1024 * 1024, 1024,
              256u * 1024 * 1024),
     CFG_UINT("SB_MAX_BUFFERED_BYTES", struct edge_config, max_buffered_bytes, 256u * 1024 * 1024,
@@ -265,6 +265,8 @@ int main(int argc, char **argv)
         LOG_ERROR("startup.failed", "step=http port=%u", cfg.http_port);
         goto out;
     }
+    if (http_poll_fd(h) >= 0) /* SB_HTTP_THREADS 0: the loop serves HTTP on its thread */
+        edge_set_ingress(e, http_poll_fd(h), http_serve, h);
     svc = (struct svc){bus, e, tokens, cfg.tokens_stale_s};
     ops_serve(ops, on_ready, &svc, on_metrics, &svc);
     LOG_INFO("ready", "addr=%s port=%u tokens=%zu ops_port=%u", cfg.http_addr, cfg.http_port,
@@ -277,6 +279,8 @@ int main(int argc, char **argv)
         LOG_WARN("drain.timeout", "inflight=%u action=abort", edge_inflight(e));
     LOG_INFO("stopping", "inflight=%u", edge_inflight(e));
     edge_abort_all(e);
+    for (int i = 0; i < 3; i++) /* the aborted calls' answers leave before the server stops */
+        edge_poll(e, 10);
     rc = EXIT_SUCCESS;
 out:
     http_stop(h);

@@ -141,3 +141,21 @@ test('a stream event larger than one bus message (an inline image) arrives whole
     assert.doesNotMatch(s.logs('edge'), /frame.gap/);
   });
 });
+
+test('with libmicrohttpd on threads of its own (SB_HTTP_THREADS=2) calls, streams and a client leaving behave the same', () => withStack(async (s) => {
+  assert.match(s.logs('edge'), /event=config name=SB_HTTP_THREADS value=2/);
+  const r = await s.gen(FLASH, 'threads');
+  assert.equal(r.status, 200);
+  assert.equal(textOf(await r.json()), 'Echo: threads');
+  const st = await s.gen(FLASH, WORDS, { stream: true });
+  assert.equal(st.status, 200);
+  assert.equal(sseEvents(await st.text()).map((e) => textOf(JSON.parse(e))).join(''), `Echo: ${WORDS}`);
+  await s.script({ key: KA, fault: 'latency', ms: 30000, count: 1 });
+  await s.script({ key: KB, fault: 'latency', ms: 30000, count: 1 });
+  const ac = new AbortController();
+  const gone = s.gen(FLASH, 'leaving', { signal: ac.signal }).catch(() => 'aborted');
+  await sleep(300);
+  ac.abort();
+  assert.equal(await gone, 'aborted');
+  await waitUntil(async () => /outcome=client_gone|outcome=cancelled/.test(s.logs('edge')), { what: 'the call ended when its client left' });
+}, { edgeEnv: { SB_HTTP_THREADS: '2' } }));

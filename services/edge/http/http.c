@@ -204,8 +204,7 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
 {
     struct http *h = xcalloc(1, sizeof(*h));
     struct sockaddr_in sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
     h->cfg = cfg;
     h->listen_fd = -1;
@@ -228,6 +227,8 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
         free(h);
         return ST_INVALID;
     }
+    if (cfg->http_threads > 0)
+        flags |= MHD_USE_INTERNAL_POLLING_THREAD;
     h->buffered_max = cfg->max_buffered_bytes > cfg->max_body_bytes ? cfg->max_buffered_bytes
                                                                     : cfg->max_body_bytes;
     /* a pool of one thread is no pool: MHD wants the option left out then */
@@ -246,6 +247,29 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
     }
     *ret = h;
     return ST_OK;
+}
+
+int http_poll_fd(const struct http *h)
+{
+    const union MHD_DaemonInfo *di;
+
+    if (h->cfg->http_threads > 0)
+        return -1;
+    di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+    return di ? di->epoll_fd : -1;
+}
+
+void http_serve(void *h)
+{
+    struct MHD_Daemon *d = ((struct http *)h)->d;
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+
+    /* a connection with work left and no new socket event (one resumed, or a response sent on
+     * a kept-alive one that must read again) says so by a zero timeout: it would wait for a
+     * socket event that is not coming */
+    for (int i = 0; i < 8 && ms == 0; i++)
+        if (MHD_run(d) != MHD_YES || MHD_get_timeout(d, &ms) != MHD_YES)
+            break;
 }
 
 void http_quiesce(struct http *h)

@@ -17,6 +17,15 @@ struct tokens;
  */
 enum status http_start(const struct edge_config *cfg, struct tokens *tokens, struct edge *e,
                        struct admin *admin, struct store *store, struct http **ret);
+/**
+ * With SB_HTTP_THREADS 0 the daemon has no thread of its own: the edge loop polls this descriptor
+ * (readable: connections to serve, or a resumed one) and calls http_serve() on its thread, so a
+ * call goes from its socket to the bus and back with no hand-over between threads. -1: the
+ * daemon runs its own threads.
+ */
+int http_poll_fd(const struct http *h);
+/** Serve what is ready, without waiting (h: struct http *). The loop's thread only. */
+void http_serve(void *h);
 /** Drain: stop accepting connections; responses from now on close theirs. */
 void http_quiesce(struct http *h);
 /** Stop accepting and shut the daemon down (every suspended connection must be resumed). */

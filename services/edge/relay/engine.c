@@ -146,6 +146,7 @@ enum status edge_new_port(const struct edge_config *cfg, const struct relay_port
     (void)pthread_mutex_init(&e->alive_mu, NULL);
     /* each call puts at most one start, one admission and one end in the queue */
     e->keep = (size_t)cfg->max_inflight * 3 + 256;
+    e->ingress_fd = -1;
     e->q = queue_new(cfg->max_inflight * 8 + 1024, NULL, NULL);
     e->calls = idmap_new(cfg->max_inflight + 16);
     buf_init(&e->scratch, 128u * 1024 * 1024);
@@ -232,7 +233,10 @@ static enum status push_ev(struct edge *e, enum ev_kind kind, uint64_t id, struc
     ev->id = id;
     ev->call = c;
     ev->msg = NULL;
-    if ((lazy ? queue_push_lazy(e->q, ev, 0) : queue_push(e->q, ev)) != ST_OK) {
+    /* from the loop's own thread (it serves HTTP): handled in this turn, no wake-up */
+    if ((serving ? queue_push_owner(e->q, ev, 0)
+         : lazy  ? queue_push_lazy(e->q, ev, 0)
+                 : queue_push(e->q, ev)) != ST_OK) {
         free(ev);
         return ST_AGAIN;
     }
@@ -330,6 +334,13 @@ void edge_set_live(struct edge *e, struct live *l)
 void edge_set_store(struct edge *e, struct store *s)
 {
     e->store = s;
+}
+
+void edge_set_ingress(struct edge *e, int fd, void (*serve)(void *ctx), void *ctx)
+{
+    e->ingress_fd = fd;
+    e->ingress_serve = serve;
+    e->ingress_ctx = ctx;
 }
 
 struct live *edge_live(const struct edge *e)
@@ -603,24 +614,11 @@ void edge_abort_all(struct edge *e)
     idmap_each(e->calls, abort_call, e);
 }
 
-/* One turn of the loop: wait up to wait_ms for events, handle them, run the timers. */
-static bool turn(struct edge *e, int wait_ms)
+/* What the turn's reads handed over (on the loop's thread: without a wake-up). */
+static void drain(struct edge *e)
 {
-    struct pollfd pfd[2] = {{queue_fd(e->q), POLLIN, 0}, {-1, 0, 0}};
     struct ev *ev;
 
-    if (e->port.poll_fd) /* also sends what the last turn published there */
-        pfd[1].fd = e->port.poll_fd(e->port.ctx, &pfd[1].events);
-    log_flush(); /* the last turn's lines, after what it sent */
-    if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR)
-        return false;
-    if (e->port.serve) { /* its messages join the queue: handled below, in this turn */
-        serving = true;
-        e->port.serve(e->port.ctx, pfd[1].fd >= 0 ? pfd[1].revents : 0);
-        serving = false;
-    }
-    if (pfd[0].revents & POLLIN) /* else nothing was signalled before the poll returned */
-        queue_ack(e->q);
     while ((ev = queue_pop(e->q)) != NULL) {
         switch (ev->kind) {
         case EV_START:
@@ -639,8 +637,43 @@ static bool turn(struct edge *e, int wait_ms)
         }
         free(ev);
     }
+}
+
+/* The HTTP server's turn, when the loop serves it: new calls and ended ones join the queue. */
+static void serve_ingress(struct edge *e)
+{
+    if (!e->ingress_serve)
+        return;
+    serving = true;
+    e->ingress_serve(e->ingress_ctx);
+    serving = false;
+}
+
+/* One turn of the loop: wait up to wait_ms for events, handle them, run the timers. */
+static bool turn(struct edge *e, int wait_ms)
+{
+    struct pollfd pfd[3] = {{queue_fd(e->q), POLLIN, 0}, {-1, 0, 0}, {e->ingress_fd, POLLIN, 0}};
+
+    if (e->port.poll_fd) /* also sends what the last turn published there */
+        pfd[1].fd = e->port.poll_fd(e->port.ctx, &pfd[1].events);
+    log_flush(); /* the last turn's lines, after what it sent */
+    if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR)
+        return false;
+    if (e->port.serve) { /* its messages join the queue: handled below, in this turn */
+        serving = true;
+        e->port.serve(e->port.ctx, pfd[1].fd >= 0 ? pfd[1].revents : 0);
+        serving = false;
+    }
+    if (pfd[2].revents & POLLIN)
+        serve_ingress(e);
+    if (pfd[0].revents & POLLIN) /* else nothing was signalled before the poll returned */
+        queue_ack(e->q);
+    drain(e);
     send_starts(e);
     timers(e);
+    /* the answers this turn decided leave now; a client gone meanwhile is handled at once */
+    serve_ingress(e);
+    drain(e);
     return true;
 }
 

@@ -52,6 +52,9 @@ struct edge {
     atomic_uint_least64_t msgs_dropped; /* bus messages refused by a full queue */
     uint64_t *starts;                   /* calls whose start event is owed (send_starts) */
     size_t nstarts, cap_starts;
+    int ingress_fd; /* the HTTP server's, when the loop serves it (edge_set_ingress); else -1 */
+    void (*ingress_serve)(void *ctx);
+    void *ingress_ctx;
 };
 
 /** Where replies, pongs and "no responders" arrive (the port's status inbox, or its inbox). */
