@@ -190,7 +190,7 @@ int main(int argc, char **argv)
     struct ops *ops = NULL;
     struct svc svc;
     char idbuf[96];
-    int rc = EXIT_FAILURE;
+    int rc = EXIT_FAILURE, http_fd;
     enum status st;
 
     log_init("edge");
@@ -265,8 +265,8 @@ int main(int argc, char **argv)
         LOG_ERROR("startup.failed", "step=http port=%u", cfg.http_port);
         goto out;
     }
-    if (http_poll_fd(h) >= 0) /* SB_HTTP_THREADS 0: the loop serves HTTP on its thread */
-        edge_set_ingress(e, http_poll_fd(h), http_serve, h);
+    if ((http_fd = http_poll_fd(h)) >= 0) /* SB_HTTP_THREADS 0: the loop serves HTTP itself */
+        edge_set_ingress(e, http_fd, http_serve, h);
     svc = (struct svc){bus, e, tokens, cfg.tokens_stale_s};
     ops_serve(ops, on_ready, &svc, on_metrics, &svc);
     LOG_INFO("ready", "addr=%s port=%u tokens=%zu ops_port=%u", cfg.http_addr, cfg.http_port,

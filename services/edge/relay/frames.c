@@ -322,20 +322,21 @@ void frames_resend(struct edge *e, struct call *c, const char *why, uint64_t now
 {
     char subj[160];
     bool any = !c->accepted || !c->fwd_id[0];
+    uint64_t from = any ? 0 : c->next_seq;
 
     if (any && c->state != CS_FORWARDING)
         return;
     c->resend_us = now;
     buf_reset(&e->scratch);
-    if (ec_resend(c->req_id, c->reply, any ? 0 : c->next_seq, &e->scratch) != ST_OK)
+    if (ec_resend(c->req_id, c->reply, from, &e->scratch) != ST_OK)
         return;
     if (any)
         (void)snprintf(subj, sizeof(subj), "%s", SUBJ_FWD_RESEND_ALL);
     else
         (void)snprintf(subj, sizeof(subj), SUBJ_FWD_RESEND "%s", c->fwd_id);
     (void)edge_publish(e, subj, NULL, e->scratch.data, e->scratch.len, c->req_id);
-    LOG_INFO("frames.resend_asked", "req=%s from=%llu why=%s", c->req_id,
-             (unsigned long long)c->next_seq, why);
+    LOG_INFO("frames.resend_asked", "req=%s from=%llu why=%s", c->req_id, (unsigned long long)from,
+             why);
 }
 
 static void on_busy(struct edge *e, struct call *c)
