@@ -363,9 +363,17 @@ enum status gjson_put_str(struct buf *out, const char *s, size_t len)
 
 int gjson_valid(const char *data, size_t len)
 {
-    json_t *root = json_loadb(data, len, JSON_DECODE_ANY, NULL);
-    int ok = root != NULL;
+    struct jscan s;
+    json_t *root;
+    int ok;
 
+    /* every request body is checked: the scanner builds nothing, and what it takes the parser
+     * takes too; only what it refuses (or leaves to a parser) is parsed */
+    jscan_init(&s, data, len);
+    if (jscan_skip(&s) && jscan_done(&s))
+        return 1;
+    root = json_loadb(data, len, JSON_DECODE_ANY, NULL);
+    ok = root != NULL;
     json_decref(root);
     return ok;
 }

@@ -318,12 +318,46 @@ static void test_scan_rules(void **state)
             fail_msg("read in place: %s", parsed[i]);
 }
 
+/* gjson_valid answers as the parser would, whether the scanner or the parser decides. */
+static void test_valid_as_parser(void **state)
+{
+    static const char *const docs[] = {
+        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi \\u00e9\"}]}]}", "{}", "[]",
+        "0", "-0", "-0.5", "1.5e3", "1E+2", "12345678901234567890", "\"\"", "true", "null",
+        " \t\r\n[1, 2.25, -3, \"x\", {\"y\": [false]}] ", "\"\\ud83d\\ude00\"", "\"\xc3\xa9\"",
+        "\"\xf0\x9f\x98\x80\"",
+        /* refused */
+        "", " ", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul", "[1,]", "{,}", "{\"a\" 1}",
+        "{\"a\":1,}", "\"\\u12\"", "\"\\ud800\"", "\"\\ude00\"", "\"\\u0000\"", "\"\xc3\x28\"",
+        "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf5\x80\x80\x80\"", "\"a\tb\"", "[1] [2]",
+        "{\"a\":1}}", "[\"\\q\"]", "\xef\xbb\xbf{}", "NaN", "[Infinity]", "{'a':1}"};
+    char deep[2 * 200 + 1];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_t *j = json_loadb(docs[i], strlen(docs[i]), JSON_DECODE_ANY, NULL);
+        if (gjson_valid(docs[i], strlen(docs[i])) != (j != NULL))
+            fail_msg("gjson_valid and jansson differ on: %s", docs[i]);
+        json_decref(j);
+    }
+    assert_false(gjson_valid("[1]\0", 4)); /* a NUL after the value */
+    assert_false(gjson_valid("\"a\0b\"", 5));
+    /* deeper than the scanner goes: the parser decides */
+    for (size_t n = 0; n < 200; n++) {
+        deep[n] = '[';
+        deep[200 + n] = ']';
+    }
+    deep[400] = '\0';
+    assert_true(gjson_valid(deep, 400));
+    assert_false(gjson_valid(deep, 399));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scan),      cmocka_unit_test(test_error_bodies),
-        cmocka_unit_test(test_answer),    cmocka_unit_test(test_text_tokens),
-        cmocka_unit_test(test_put_str),   cmocka_unit_test(test_scan_recordings),
-        cmocka_unit_test(test_scan_rules)};
+        cmocka_unit_test(test_scan),       cmocka_unit_test(test_error_bodies),
+        cmocka_unit_test(test_answer),     cmocka_unit_test(test_text_tokens),
+        cmocka_unit_test(test_put_str),    cmocka_unit_test(test_scan_recordings),
+        cmocka_unit_test(test_scan_rules), cmocka_unit_test(test_valid_as_parser)};
     return cmocka_run_group_tests_name("gjson", tests, NULL, NULL);
 }
