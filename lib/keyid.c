@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -19,6 +20,22 @@ static void hex32(const unsigned char *md, char *out)
     out[64] = '\0';
 }
 
+/* SHA-256 fetched from its provider once, not at every digest (a lookup that costs more than
+ * hashing a token); kept for the process's life. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    (void)pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md ? sha256_md : EVP_sha256();
+}
+
 void keyid_sha256_hex(const void *data, size_t len, char *out, size_t n)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -29,7 +46,7 @@ void keyid_sha256_hex(const void *data, size_t len, char *out, size_t n)
             out[0] = '\0';
         return;
     }
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen >= 32)
+    if (EVP_Digest(data, len, md, &mdlen, sha256(), NULL) == 1 && mdlen >= 32)
         hex32(md, out);
     else
         out[0] = '\0';
@@ -40,7 +57,7 @@ bool keyid_sha256_hex_parts(const char *const *parts, size_t nparts, char *out, 
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    bool ok = ctx && EVP_DigestInit_ex(ctx, sha256(), NULL) == 1;
 
     for (size_t i = 0; ok && i < nparts; i++)
         ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i])) == 1 &&

@@ -17,6 +17,7 @@
 static enum log_level min_level = LOG_LEVEL_INFO;
 static bool json_mode;
 static char svc_name[32] = "sb";
+static int svc_pid; /* read once: every line carries it */
 static const char *const level_names[LOG_LEVEL_COUNT] = {"debug", "info", "warn", "error"};
 
 void log_init(const char *svc)
@@ -25,6 +26,7 @@ void log_init(const char *svc)
     const char *fmt = getenv("LOG_FORMAT");
 
     (void)snprintf(svc_name, sizeof(svc_name), "%s", svc);
+    svc_pid = (int)getpid();
     for (int i = 0; lvl && i < LOG_LEVEL_COUNT; i++)
         if (strcmp(lvl, level_names[i]) == 0)
             min_level = (enum log_level)i;
@@ -213,7 +215,8 @@ void log_emit(enum log_level level, const char *event, const char *fields, ...)
     pos += (size_t)snprintf(line, sizeof(line), "ts=");
     pos += put_ts(line + pos, sizeof(line) - pos);
     w = snprintf(line + pos, sizeof(line) - pos,
-                 " level=%s svc=%s pid=%d event=", level_names[level], svc_name, (int)getpid());
+                 " level=%s svc=%s pid=%d event=", level_names[level], svc_name,
+                 svc_pid ? svc_pid : (int)getpid());
     pos += w > 0 ? (size_t)w : 0;
     put_one_line(line, sizeof(line) - 2, &pos, event, strlen(event)); /* room for ' ', '\n' */
     line[pos++] = ' ';

@@ -651,8 +651,9 @@ static void scan_body(struct job *j)
     memcpy(j->last.finish_reason, scan.finish_reason, sizeof(j->last.finish_reason));
 }
 
-/* Terminal frame + outcome for a transfer that ended (curl done, or aborted by this loop). */
-static void finish(struct job *j, CURLcode rc)
+/* Terminal frame + outcome for a transfer that ended (curl done, or aborted by this loop); its
+ * classification and upstream time in *ret_cr and *ret_up_us. */
+static void finish(struct job *j, CURLcode rc, struct classify_result *ret_cr, uint64_t *ret_up_us)
 {
     struct classify_result cr;
     uint64_t up_us = clock_mono_us() - j->t_start_us;
@@ -707,24 +708,36 @@ static void finish(struct job *j, CURLcode rc)
                                .upstream_us = up_us};
         send_frame(j, &fr);
     }
-    report(j, &cr);
-    fwd_metrics_done(cr.status ? cr.status : j->status, cr.cls,
-                     j->t_first_us ? j->t_first_us - j->t_start_us : 0, up_us, j->bytes,
-                     j->req.body_len);
+    report(j, &cr); /* before the frames: a failed key is known before its edge asks again */
+    *ret_cr = cr;
+    *ret_up_us = up_us;
+}
+
+/* The metrics and the line of a transfer whose frames have left. */
+static void account(struct job *j, const struct classify_result *cr, uint64_t up_us)
+{
+    unsigned status = cr->status ? cr->status : j->status;
+
+    fwd_metrics_done(status, cr->cls, j->t_first_us ? j->t_first_us - j->t_start_us : 0, up_us,
+                     j->bytes, j->req.body_len);
     LOG_INFO("upstream.done",
              "req=%s key_id=%s project=%s model=%s status=%u class=%s bytes=%llu dur_ms=%llu "
              "finish=%s",
-             j->req.request_id, j->req.key_id, j->req.project, j->req.model,
-             cr.status ? cr.status : j->status, classify_name(cr.cls), (unsigned long long)j->bytes,
+             j->req.request_id, j->req.key_id, j->req.project, j->req.model, status,
+             classify_name(cr->cls), (unsigned long long)j->bytes,
              (unsigned long long)(up_us / 1000),
              j->last.finish_reason[0] ? j->last.finish_reason : "-");
 }
 
 static void end_job(struct job *j, CURLcode rc)
 {
+    struct classify_result cr;
+    uint64_t up_us;
+
     outbound_result(j->f->out, j->proxy_id, rc);
-    finish(j, rc);
-    flush_job(j);
+    finish(j, rc, &cr, &up_us);
+    flush_job(j); /* the answer leaves first; then what only operators read */
+    account(j, &cr, up_us);
     unlink_job(j);
     job_free(j);
 }
