@@ -197,14 +197,15 @@ try {
   const viaPortkey = { generateContent: pkScript(false), 'stream (sse)': pkScript(true) };
   const results = {};
   // where the edge's time goes: the median of each stage of request.done's stages_us (µs after
-  // the request's headers were complete), over the cell's requests
-  const timelines = {};
+  // the request's headers were complete), over its c=1 cells' requests
+  const timelines = {}, stageRows = {};
   const cell = async (rname, c, tname, url, script) => {
     const from = tname === 'switchboard' && c === 1 ? s.logs('edge').length : -1;
     const r = await wrk(url, script, c);
     if (from >= 0) {
-      const rows = s.logs('edge').slice(from).split('\n').map((l) => /stages_us=(\S+)/.exec(l)?.[1]).filter(Boolean)
-        .map((t) => Object.fromEntries(t.split(',').map((kv) => { const [k, v] = kv.split(':'); return [k, Number(v)]; })));
+      const rows = (stageRows[rname] ??= []);
+      rows.push(...s.logs('edge').slice(from).split('\n').map((l) => /stages_us=(\S+)/.exec(l)?.[1]).filter(Boolean)
+        .map((t) => Object.fromEntries(t.split(',').map((kv) => { const [k, v] = kv.split(':'); return [k, Number(v)]; }))));
       const med = (k) => { const v = rows.map((x) => x[k]).filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[v.length >> 1] : null; };
       timelines[rname] = Object.fromEntries(['loop', 'asked', 'leased', 'sent', 'accepted', 'head', 'first', 'end', 'done'].map((k) => [k, med(k)]));
     }
@@ -214,19 +215,34 @@ try {
   // BENCH_ONLY=requestlog: just the request log's cost (the last table)
   for (const [rname, rpath] of process.env.BENCH_ONLY === 'requestlog' ? [] : routes) {
     for (const c of [1, 64]) {
-      for (const [tname, base, script] of targets) await cell(rname, c, tname, base + rpath, script);
-      // the translated protocols forth and back, each the mean of its two runs: a cell pays for
-      // what the one before it left behind (the logger's backlog), so order must not decide
-      const protos = [['switchboard openai', '/v1/chat/completions', openai[rname]],
-        ['switchboard anthropic', '/v1/messages', anthropic[rname]],
-        ['switchboard responses', '/v1/responses', responses[rname]]];
-      const runs = {};
-      for (const [tname, p, sc] of [...protos, ...[...protos].reverse()]) {
-        await cell(rname, c, tname, `${s.url}${p}`, sc);
-        (runs[tname] ??= []).push(results[`${rname}|${c}|${tname}`]);
+      const protos = [['switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]],
+        ['switchboard anthropic', `${s.url}/v1/messages`, anthropic[rname]],
+        ['switchboard responses', `${s.url}/v1/responses`, responses[rname]]];
+      const all = targets.map(([tname, base, script]) => [tname, base + rpath, script]);
+      const med = (v) => { const x = [...v].sort((a, b) => a - b), h = x.length >> 1; return x.length % 2 ? x[h] : (x[h - 1] + x[h]) / 2; };
+      const seen = {};
+      if (c === 1) {
+        // one call at a time is what the machine's state moves most, and a ratio of two cells
+        // far apart in time says as much about the machine as about the gateways: every target
+        // and protocol in turn, BENCH_C1_ROUNDS times (3), each one's median
+        const rounds = Math.max(1, Number(process.env.BENCH_C1_ROUNDS ?? 3));
+        for (let round = 0; round < rounds; round++) {
+          for (const [tname, url, script] of [...all, ...protos]) {
+            await cell(rname, c, tname, url, script);
+            (seen[tname] ??= []).push(results[`${rname}|${c}|${tname}`]);
+          }
+        }
+      } else {
+        for (const [tname, url, script] of all) await cell(rname, c, tname, url, script);
+        // the translated protocols forth and back, each the mean of its two runs: a cell pays
+        // for what the one before it left behind (the logger's backlog), so order must not decide
+        for (const [tname, url, script] of [...protos, ...[...protos].reverse()]) {
+          await cell(rname, c, tname, url, script);
+          (seen[tname] ??= []).push(results[`${rname}|${c}|${tname}`]);
+        }
       }
-      for (const [tname, v] of Object.entries(runs))
-        results[`${rname}|${c}|${tname}`] = { p50: (v[0].p50 + v[1].p50) / 2, rps: (v[0].rps + v[1].rps) / 2 };
+      for (const [tname, v] of Object.entries(seen))
+        results[`${rname}|${c}|${tname}`] = { p50: med(v.map((x) => x.p50)), rps: med(v.map((x) => x.rps)) };
     }
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
