@@ -2,17 +2,20 @@
  * The architecture's floor, for make bench: the least a gateway of Switchboard's shape can cost.
  * An HTTP server (libmicrohttpd) turns each request into one NATS request to a queue-subscribed
  * worker, which calls the upstream with libcurl and replies with its body. No lease, no client
- * token, no events, no retry, no streaming frames: what is left is the bus and the two hops.
+ * token, no events, no retry: what is left is the bus and the two hops.
  *
  *   floor worker <upstream base URL> <subscribers>   (NATS_URL, NATS_USER, NATS_PASSWORD)
  *   floor server <port>
  *
- * The message to the worker is "<path>\n<body>"; the reply is the upstream's body.
+ * The message to the worker is "<path>\n<body>"; the reply is the upstream's body. A stream
+ * (?alt=sse) is relayed as it comes: each piece curl reads is a message to the asker's inbox, an
+ * empty one ends it, and the server writes each to its client as it arrives.
  */
 #include <curl/curl.h>
 #include <microhttpd.h>
 #include <nats/nats.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +52,17 @@ struct sub {
     const char *base;
     char body[BODY_MAX];
     size_t len;
+    natsConnection *nc;
+    const char *reply; /* a stream's pieces go here as they come */
 };
+
+static size_t relay(char *p, size_t size, size_t n, void *arg)
+{
+    struct sub *s = arg;
+    size_t len = size * n;
+
+    return natsConnection_Publish(s->nc, s->reply, p, (int)len) == NATS_OK ? len : 0;
+}
 
 static size_t collect(char *p, size_t size, size_t n, void *arg)
 {
@@ -83,11 +96,15 @@ static void on_work(natsConnection *c, natsSubscription *sub, natsMsg *msg, void
         (void)curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, nl + 1);
         (void)curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE,
                                (long)(natsMsg_GetDataLength(msg) - (int)(nl + 1 - data)));
-        (void)curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, collect);
+        s->nc = c;
+        s->reply = natsMsg_GetReply(msg);
+        bool stream = memmem(data, (size_t)(nl - data), "alt=sse", 7) != NULL;
+        (void)curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, stream ? relay : collect);
         (void)curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
         if (curl_easy_perform(s->curl) != CURLE_OK)
             s->len = 0;
-        (void)natsConnection_Publish(c, natsMsg_GetReply(msg), s->body, (int)s->len);
+        /* the whole body, or a stream's end (an empty message) */
+        (void)natsConnection_Publish(c, s->reply, stream ? "" : s->body, stream ? 0 : (int)s->len);
         curl_slist_free_all(h);
     }
     natsMsg_Destroy(msg);
@@ -116,7 +133,56 @@ static int worker(const char *base, int n)
 struct req {
     char *buf; /* "<path>\n<body>" */
     size_t len, cap;
+    natsSubscription *sub; /* a stream's inbox */
+    natsMsg *piece;        /* the piece being written, from `off` */
+    int off;
 };
+
+/* A stream's next bytes, as the worker sends them (this connection's own thread may wait). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct req *r = cls;
+    int len;
+    (void)pos;
+
+    if (!r->piece && natsSubscription_NextMsg(&r->piece, r->sub, 10000) != NATS_OK)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    len = natsMsg_GetDataLength(r->piece);
+    if (len == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if ((size_t)(len - r->off) < max)
+        max = (size_t)(len - r->off);
+    memcpy(out, natsMsg_GetData(r->piece) + r->off, max);
+    r->off += (int)max;
+    if (r->off == len) {
+        natsMsg_Destroy(r->piece);
+        r->piece = NULL;
+        r->off = 0;
+    }
+    return (ssize_t)max;
+}
+
+/* Relay a stream: the worker's pieces to an inbox of this request's own, written as they come. */
+static enum MHD_Result stream(struct MHD_Connection *conn, struct req *r)
+{
+    natsInbox *inbox = NULL;
+    struct MHD_Response *resp;
+    enum MHD_Result rc;
+
+    if (natsInbox_Create(&inbox) != NATS_OK ||
+        natsConnection_SubscribeSync(&r->sub, nc, (const char *)inbox) != NATS_OK ||
+        natsConnection_PublishRequest(nc, SUBJECT, (const char *)inbox, r->buf, (int)r->len) !=
+            NATS_OK) {
+        natsInbox_Destroy(inbox);
+        return MHD_NO;
+    }
+    natsInbox_Destroy(inbox);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, r, NULL);
+    (void)MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    rc = MHD_queue_response(conn, 200, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *data,
@@ -151,6 +217,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *size = 0;
         return MHD_YES;
     }
+    if (q)
+        return stream(conn, r);
     if (natsConnection_Request(&reply, nc, SUBJECT, r->buf, (int)r->len, 10000) != NATS_OK)
         return MHD_NO;
     resp = MHD_create_response_from_buffer((size_t)natsMsg_GetDataLength(reply),
@@ -173,6 +241,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **state,
     (void)why;
 
     if (r) {
+        natsMsg_Destroy(r->piece);
+        natsSubscription_Destroy(r->sub);
         free(r->buf);
         free(r);
         *state = NULL;
