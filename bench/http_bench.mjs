@@ -196,18 +196,16 @@ try {
   { 'x-portkey-provider': 'google', 'x-portkey-custom-host': s.fakeUrl });
   const viaPortkey = { generateContent: pkScript(false), 'stream (sse)': pkScript(true) };
   const results = {};
-  // where the edge's time goes: the median of each stage of request.done's stages_us (µs after
-  // the request's headers were complete), over its c=1 cells' requests
-  const timelines = {}, stageRows = {};
+  // where the edge's time goes: request.done's stages_us (µs after the request's headers were
+  // complete) of every call in the c=1 cells, each stage's median printed at the end
+  const stageRows = {};
+  const median = (v) => { const x = [...v].sort((a, b) => a - b), h = x.length >> 1; return x.length % 2 ? x[h] : (x[h - 1] + x[h]) / 2; };
   const cell = async (rname, c, tname, url, script) => {
     const from = tname === 'switchboard' && c === 1 ? s.logs('edge').length : -1;
     const r = await wrk(url, script, c);
     if (from >= 0) {
-      const rows = (stageRows[rname] ??= []);
-      rows.push(...s.logs('edge').slice(from).split('\n').map((l) => /stages_us=(\S+)/.exec(l)?.[1]).filter(Boolean)
+      (stageRows[rname] ??= []).push(...s.logs('edge').slice(from).split('\n').map((l) => /stages_us=(\S+)/.exec(l)?.[1]).filter(Boolean)
         .map((t) => Object.fromEntries(t.split(',').map((kv) => { const [k, v] = kv.split(':'); return [k, Number(v)]; }))));
-      const med = (k) => { const v = rows.map((x) => x[k]).filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[v.length >> 1] : null; };
-      timelines[rname] = Object.fromEntries(['loop', 'asked', 'leased', 'sent', 'accepted', 'head', 'first', 'end', 'done'].map((k) => [k, med(k)]));
     }
     results[`${rname}|${c}|${tname}`] = r;
     process.stderr.write(`  ${rname.padEnd(16)} c=${String(c).padEnd(3)} ${tname.padEnd(18)} p50 ${r.p50.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s\n`);
@@ -219,7 +217,6 @@ try {
         ['switchboard anthropic', `${s.url}/v1/messages`, anthropic[rname]],
         ['switchboard responses', `${s.url}/v1/responses`, responses[rname]]];
       const all = targets.map(([tname, base, script]) => [tname, base + rpath, script]);
-      const med = (v) => { const x = [...v].sort((a, b) => a - b), h = x.length >> 1; return x.length % 2 ? x[h] : (x[h - 1] + x[h]) / 2; };
       const seen = {};
       if (c === 1) {
         // one call at a time is what the machine's state moves most, and a ratio of two cells
@@ -242,7 +239,7 @@ try {
         }
       }
       for (const [tname, v] of Object.entries(seen))
-        results[`${rname}|${c}|${tname}`] = { p50: med(v.map((x) => x.p50)), rps: med(v.map((x) => x.rps)) };
+        results[`${rname}|${c}|${tname}`] = { p50: median(v.map((x) => x.p50)), rps: median(v.map((x) => x.rps)) };
     }
   }
   if (process.env.BENCH_ONLY !== 'requestlog') {
@@ -261,6 +258,11 @@ try {
     }
   }
   }
+  const timelines = Object.fromEntries(Object.entries(stageRows).map(([rname, rows]) => [rname,
+    Object.fromEntries(['loop', 'asked', 'leased', 'sent', 'accepted', 'head', 'first', 'end', 'done'].map((k) => {
+      const v = rows.map((x) => x[k]).filter((x) => x !== undefined);
+      return [k, v.length ? Math.round(median(v)) : null];
+    }))]));
   if (Object.keys(timelines).length) {
     const names = Object.keys(timelines);
     console.log(`\n| stage (c=1, median µs after the headers) | ${names.join(' | ')} |`);
