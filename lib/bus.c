@@ -327,13 +327,19 @@ enum status bus_connect_polled(const struct bus_cfg *cfg, const char *name, bus_
     return connect_bus(cfg, name, bus, ret);
 }
 
+void bus_poll_send(struct bus *bus)
+{
+    /* the socket is nearly always writable: what is left waits for POLLOUT */
+    if (atomic_load(&bus->fd) >= 0 && atomic_load(&bus->want_write))
+        natsConnection_ProcessWriteEvent(bus->nc);
+}
+
 int bus_poll_fd(struct bus *bus, short *events)
 {
-    int fd = atomic_load(&bus->fd);
+    int fd;
 
-    /* what this turn published leaves now: the socket is nearly always writable */
-    if (fd >= 0 && atomic_load(&bus->want_write))
-        natsConnection_ProcessWriteEvent(bus->nc);
+    bus_poll_send(bus); /* what this turn published leaves now */
+    fd = atomic_load(&bus->fd);
     *events = 0;
     if (fd < 0)
         return -1;

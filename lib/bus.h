@@ -61,6 +61,9 @@ enum status bus_connect_polled(const struct bus_cfg *cfg, const char *name, bus_
  * (or -1 while there is none) and in *events the poll(2) events to wait for.
  */
 int bus_poll_fd(struct bus *bus, short *events);
+/** Polled bus: write what was published since now, ahead of the rest of the loop's turn (no-op
+ * when nothing waits, or without a connection). Owner thread only. */
+void bus_poll_send(struct bus *bus);
 /** Polled bus, after the poll: read or write as revents say, then run the handlers of every
  * message that has arrived. Owner thread only. */
 void bus_poll_serve(struct bus *bus, short revents);

@@ -66,6 +66,9 @@ struct job {
     struct job *dprev, *dnext; /* jobs with a non-empty batch */
     int dirty;
     uint64_t hold_us; /* the Accepted frame waits until then for the next frames (0: not held) */
+    struct classify_result cr; /* how it ended (an ended job waiting for close_ended) */
+    uint64_t up_us;
+    struct job *ended_next; /* the turn's ended jobs */
 };
 
 struct fwd {
@@ -708,7 +711,7 @@ static void finish(struct job *j, CURLcode rc, struct classify_result *ret_cr, u
                                .upstream_us = up_us};
         send_frame(j, &fr);
     }
-    report(j, &cr); /* before the frames: a failed key is known before its edge asks again */
+    report(j, &cr);
     *ret_cr = cr;
     *ret_up_us = up_us;
 }
@@ -729,17 +732,37 @@ static void account(struct job *j, const struct classify_result *cr, uint64_t up
              j->last.finish_reason[0] ? j->last.finish_reason : "-");
 }
 
+/* A transfer that ended: its frames are queued now, its accounting waits on *ended until the
+ * turn's answers have left (close_ended). */
+static void end_job_later(struct job *j, CURLcode rc, struct job **ended)
+{
+    outbound_result(j->f->out, j->proxy_id, rc);
+    finish(j, rc, &j->cr, &j->up_us);
+    if (j->f->outcomes_urgent)
+        flush_outcomes(j->f); /* a failure's outcome before its frames (see flush_due) */
+    flush_job(j);
+    j->ended_next = *ended;
+    *ended = j;
+}
+
+/* What only operators read of the ended jobs (after their answers), and the jobs go. */
+static void close_ended(struct job *ended)
+{
+    while (ended) {
+        struct job *j = ended;
+        ended = j->ended_next;
+        account(j, &j->cr, j->up_us);
+        unlink_job(j);
+        job_free(j);
+    }
+}
+
 static void end_job(struct job *j, CURLcode rc)
 {
-    struct classify_result cr;
-    uint64_t up_us;
+    struct job *one = NULL;
 
-    outbound_result(j->f->out, j->proxy_id, rc);
-    finish(j, rc, &cr, &up_us);
-    flush_job(j); /* the answer leaves first; then what only operators read */
-    account(j, &cr, up_us);
-    unlink_job(j);
-    job_free(j);
+    end_job_later(j, rc, &one);
+    close_ended(one);
 }
 
 /* Replace a sealed secret by the key itself (wiping the sealed text is not needed: it is no
@@ -1061,6 +1084,7 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
     log_hold(true); /* a turn's lines go after its frames */
     for (;;) {
         struct bus_msg *msg;
+        struct job *ended;
         int running = 0;
         CURLMsg *cm;
         int left;
@@ -1099,6 +1123,7 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
         while ((msg = queue_pop(f->q)) != NULL)
             dispatch(f, msg, f->draining);
         (void)curl_multi_perform(f->multi, &running);
+        ended = NULL;
         while ((cm = curl_multi_info_read(f->multi, &left)) != NULL) {
             if (cm->msg != CURLMSG_DONE)
                 continue;
@@ -1107,8 +1132,11 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
                 continue; /* a proxy's re-check */
             (void)curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             if (j)
-                end_job(j, cm->data.result);
+                end_job_later(j, cm->data.result, &ended);
         }
+        if (ended) /* the turn's answers leave now, ahead of the rest of its work */
+            bus_poll_send(f->hot);
+        close_ended(ended);
         check_timers(f);
         outbound_tick(f->out, clock_now_ms());
         {
