@@ -218,22 +218,15 @@ try {
         ['switchboard responses', `${s.url}/v1/responses`, responses[rname]]];
       const all = targets.map(([tname, base, script]) => [tname, base + rpath, script]);
       const seen = {};
-      if (c === 1) {
-        // one call at a time is what the machine's state moves most, and a ratio of two cells
-        // far apart in time says as much about the machine as about the gateways: every target
-        // and protocol in turn, BENCH_C1_ROUNDS times (3), each one's median
-        const rounds = Math.max(1, Number(process.env.BENCH_C1_ROUNDS ?? 3));
-        for (let round = 0; round < rounds; round++) {
-          for (const [tname, url, script] of [...all, ...protos]) {
-            await cell(rname, c, tname, url, script);
-            (seen[tname] ??= []).push(results[`${rname}|${c}|${tname}`]);
-          }
-        }
-      } else {
-        for (const [tname, url, script] of all) await cell(rname, c, tname, url, script);
-        // the translated protocols forth and back, each the mean of its two runs: a cell pays
-        // for what the one before it left behind (the logger's backlog), so order must not decide
-        for (const [tname, url, script] of [...protos, ...[...protos].reverse()]) {
+      // one call at a time is what the machine's state moves most, and a ratio of two cells far
+      // apart in time says as much about the machine as about the gateways: every target and
+      // protocol in turn, in rounds (BENCH_C1_ROUNDS, 3; BENCH_C64_ROUNDS, 2), each one's median.
+      // At c=64 a cell pays for what the one before it left behind (the logger's backlog), so
+      // the rounds go forth and back: order must not decide
+      const rounds = Math.max(1, Number((c === 1 ? process.env.BENCH_C1_ROUNDS : process.env.BENCH_C64_ROUNDS) ?? (c === 1 ? 3 : 2)));
+      for (let round = 0; round < rounds; round++) {
+        const order = [...all, ...protos];
+        for (const [tname, url, script] of c === 1 || round % 2 === 0 ? order : order.reverse()) {
           await cell(rname, c, tname, url, script);
           (seen[tname] ??= []).push(results[`${rname}|${c}|${tname}`]);
         }

@@ -130,6 +130,12 @@ struct call {
     char model_asked[128];        /* the model as the client named it */
     char finish[32];              /* upstream finish reason */
     uint32_t stage_us[STG_COUNT]; /* µs after t_start_us (0: not reached) */
+    /* its request.done line, owed until the answer has left (resp_log_owed) */
+    bool done_owed;
+    unsigned done_status;
+    const char *done_outcome; /* a literal */
+    char done_finish[32];
+    uint64_t done_total_us;
 };
 
 struct edge;

@@ -171,6 +171,7 @@ static void free_call_cb(uint64_t id, void *val, void *arg)
 {
     (void)id;
     (void)arg;
+    resp_log_owed(val);
     call_free(val);
 }
 
@@ -449,6 +450,7 @@ static void on_client_done(struct edge *e, uint64_t id)
 
     if (!c)
         return;
+    resp_log_owed(c);
     if (c->state != CS_DONE) {
         attempt_cancel(e, c);
         resp_log_done(c, 499, "client_gone", NULL);

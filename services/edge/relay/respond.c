@@ -44,17 +44,12 @@ void resp_log_done(struct call *c, unsigned status, const char *outcome, const c
     resp_log_finish(c, status, outcome, finish, false);
 }
 
-void resp_log_finish(struct call *c, unsigned status, const char *outcome, const char *finish,
-                     bool release)
+/* The call's request.done line and metrics; total: its duration when it ended. */
+static void log_done(struct call *c, unsigned status, const char *outcome, const char *finish,
+                     uint64_t total)
 {
-    uint64_t now = clock_mono_us();
-    uint64_t total = now - c->t_start_us;
     char st[160];
 
-    /* the event first: on disk (the spool) before the answer is released to the client */
-    reqlog_call(c, status, outcome, finish);
-    if (release)
-        pipe_finish(c->pipe);
     stages(c, total, st, sizeof(st));
     metrics_request(c->client_kind, status, total > c->upstream_us ? total - c->upstream_us : 0,
                     c->t_first_byte_us ? c->t_first_byte_us - c->t_start_us : 0);
@@ -68,6 +63,34 @@ void resp_log_finish(struct call *c, unsigned status, const char *outcome, const
         (unsigned long long)(c->t_first_byte_us ? (c->t_first_byte_us - c->t_start_us) / 1000 : 0),
         (unsigned long long)(total > c->upstream_us ? total - c->upstream_us : 0),
         (unsigned long long)c->lease_us, finish && finish[0] ? finish : "-", st);
+}
+
+void resp_log_finish(struct call *c, unsigned status, const char *outcome, const char *finish,
+                     bool release)
+{
+    uint64_t total = clock_mono_us() - c->t_start_us;
+
+    /* the event first: on disk (the spool) before the answer is released to the client */
+    reqlog_call(c, status, outcome, finish);
+    if (!release) {
+        log_done(c, status, outcome, finish, total);
+        return;
+    }
+    pipe_finish(c->pipe);
+    /* what only operators read waits until the answer has left (the client's end) */
+    c->done_owed = true;
+    c->done_status = status;
+    c->done_outcome = outcome;
+    (void)snprintf(c->done_finish, sizeof(c->done_finish), "%s", finish ? finish : "");
+    c->done_total_us = total;
+}
+
+void resp_log_owed(struct call *c)
+{
+    if (!c->done_owed)
+        return;
+    c->done_owed = false;
+    log_done(c, c->done_status, c->done_outcome, c->done_finish, c->done_total_us);
 }
 
 /* Gateway time so far: everything except waiting on upstream (plus `extra_us` in flight). */

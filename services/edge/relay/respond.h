@@ -13,10 +13,12 @@ struct call;
 
 /** Log the call's end (event=request.done). */
 void resp_log_done(struct call *c, unsigned status, const char *outcome, const char *finish);
-/** resp_log_done, releasing the answer (pipe_finish) once the call's event is spooled, before
- *  the log line. */
+/** resp_log_done, releasing the answer (pipe_finish) once the call's event is spooled; the log
+ *  line is owed until the answer has left (resp_log_owed). */
 void resp_log_finish(struct call *c, unsigned status, const char *outcome, const char *finish,
                      bool release);
+/** The request.done line resp_log_finish left owed, if any (once the answer has left). */
+void resp_log_owed(struct call *c);
 /** Gateway time so far: total minus time waiting on upstream (plus extra_us still in flight). */
 uint64_t resp_overhead_us(const struct call *c, uint64_t extra_us);
 /** Decide a complete response with body (copied); the call is done. Retry-After when non-zero. */
