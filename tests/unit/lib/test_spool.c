@@ -1,5 +1,5 @@
 /* Records on disk until acknowledged (lib/spool.c): kept across a reopen, a torn last record
- * ignored, emptied on clear, bounded. */
+ * ignored and written over, emptied on clear, one writer, bounded. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +63,9 @@ static void test_kept_until_cleared(void **state)
     (void)unlink(path);
 }
 
-/* A write cut by the kill leaves a torn record: what came before it still counts. */
+/* A record a kill or a lost page left incomplete fails its checksum: what came before it still
+ * counts. A file an earlier release wrote (unchecked records, cut where the kill cut it) is read
+ * as it was. */
 static void test_torn_record(void **state)
 {
     char path[64];
@@ -76,18 +78,34 @@ static void test_torn_record(void **state)
     s = spool_open(path, 4096, each, &seen);
     assert_true(spool_append(s, "ev", "whole", 5));
     spool_close(s);
-    fd = open(path, O_WRONLY | O_APPEND);
+    fd = open(path, O_WRONLY);
     assert_true(fd >= 0);
-    assert_int_equal(write(fd,
-                           "SB\x40\x00\x00\x00\x02"
-                           "evpart",
-                           13),
-                     13); /* says 64 bytes */
+    assert_int_equal(pwrite(fd,
+                            "SC\x40\x00\x00\x00\x01\x02\x03\x04\x02"
+                            "evpart",
+                            17, 18),
+                     17); /* after "whole"'s 18 bytes; says 64, the rest is zeros */
     (void)close(fd);
     s = spool_open(path, 4096, each, &seen);
     assert_non_null(s);
     assert_int_equal(seen.n, 1);
     assert_string_equal(seen.text[0], "ev=whole");
+    spool_close(s);
+    /* an earlier release's file: two records, the second cut short by the end of the file */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_int_equal(write(fd,
+                           "SB\x06\x00\x00\x00\x02"
+                           "evold"
+                           "SB\x40\x00\x00\x00\x02"
+                           "evpart",
+                           25),
+                     25);
+    (void)close(fd);
+    seen.n = 0;
+    s = spool_open(path, 4096, each, &seen);
+    assert_non_null(s);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.text[0], "ev=old");
     spool_close(s);
     /* not a spool at all: nothing read, nothing sent */
     fd = open(path, O_WRONLY | O_TRUNC);
@@ -96,6 +114,69 @@ static void test_torn_record(void **state)
     seen.n = 0;
     s = spool_open(path, 4096, each, &seen);
     assert_non_null(s);
+    assert_int_equal(seen.n, 0);
+    spool_close(s);
+    (void)unlink(path);
+}
+
+/* After a torn record, new ones write over it: the next process finds them. */
+static void test_after_torn(void **state)
+{
+    char path[64];
+    struct seen seen = {0};
+    struct spool *s;
+    int fd;
+
+    (void)state;
+    temp_path(path, sizeof(path));
+    s = spool_open(path, 4096, each, &seen);
+    assert_true(spool_append(s, "ev", "whole", 5));
+    spool_close(s);
+    fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "SC\x40\x00\x00\x00\x01\x02\x03\x04\x02", 11, 18),
+                     11); /* after "whole" */
+    (void)close(fd);
+    s = spool_open(path, 4096, each, &seen);
+    assert_int_equal(seen.n, 1);
+    assert_true(spool_append(s, "ev", "next", 4));
+    spool_close(s);
+    seen.n = 0;
+    s = spool_open(path, 4096, each, &seen);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.text[0], "ev=whole");
+    assert_string_equal(seen.text[1], "ev=next");
+    spool_close(s);
+    (void)unlink(path);
+}
+
+/* Cleared records are dead even where newer, shorter ones do not cover them; one process at a
+ * time writes the file. */
+static void test_cleared_stay_dead(void **state)
+{
+    char path[64];
+    struct seen seen = {0};
+    struct spool *s, *twin;
+
+    (void)state;
+    temp_path(path, sizeof(path));
+    s = spool_open(path, 1 << 20, each, &seen);
+    assert_true(spool_append(s, "ev", "aaaa", 4));
+    assert_true(spool_append(s, "ev", "bbbb", 4));
+    assert_true(spool_append(s, "ev", "cccc", 4));
+    twin = spool_open(path, 1 << 20, each, &seen);
+    assert_null(twin);
+    spool_clear(s);
+    assert_true(spool_append(s, "ev", "dddd", 4)); /* the same length as the dead ones */
+    spool_close(s);
+    s = spool_open(path, 1 << 20, each, &seen);
+    assert_non_null(s);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.text[0], "ev=dddd");
+    spool_clear(s);
+    spool_close(s);
+    seen.n = 0;
+    s = spool_open(path, 1 << 20, each, &seen);
     assert_int_equal(seen.n, 0);
     spool_close(s);
     (void)unlink(path);
@@ -127,6 +208,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kept_until_cleared),
         cmocka_unit_test(test_torn_record),
+        cmocka_unit_test(test_after_torn),
+        cmocka_unit_test(test_cleared_stay_dead),
         cmocka_unit_test(test_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
