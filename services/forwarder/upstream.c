@@ -732,17 +732,24 @@ static void account(struct job *j, const struct classify_result *cr, uint64_t up
              j->last.finish_reason[0] ? j->last.finish_reason : "-");
 }
 
-/* A transfer that ended: its frames are queued now, its accounting waits on *ended until the
- * turn's answers have left (close_ended). */
+/* A transfer that ended: its frames and its outcome are queued; it waits on *ended to be sent
+ * (send_ended) and accounted (close_ended). */
 static void end_job_later(struct job *j, CURLcode rc, struct job **ended)
 {
     outbound_result(j->f->out, j->proxy_id, rc);
     finish(j, rc, &j->cr, &j->up_us);
-    if (j->f->outcomes_urgent)
-        flush_outcomes(j->f); /* a failure's outcome before its frames (see flush_due) */
-    flush_job(j);
     j->ended_next = *ended;
     *ended = j;
+}
+
+/* The ended jobs' outcomes when one is a failure (keypool then knows before the edge, reading the
+ * Error frame, asks for another lease; see flush_due), then their frames. */
+static void send_ended(struct fwd *f, struct job *ended)
+{
+    if (f->outcomes_urgent)
+        flush_outcomes(f);
+    for (struct job *j = ended; j; j = j->ended_next)
+        flush_job(j);
 }
 
 /* What only operators read of the ended jobs (after their answers), and the jobs go. */
@@ -762,6 +769,7 @@ static void end_job(struct job *j, CURLcode rc)
     struct job *one = NULL;
 
     end_job_later(j, rc, &one);
+    send_ended(j->f, one);
     close_ended(one);
 }
 
@@ -1134,8 +1142,10 @@ void fwd_run(struct fwd *f, struct ops *ops, volatile sig_atomic_t *stop)
             if (j)
                 end_job_later(j, cm->data.result, &ended);
         }
-        if (ended) /* the turn's answers leave now, ahead of the rest of its work */
+        if (ended) { /* the turn's answers leave now, ahead of the rest of its work */
+            send_ended(f, ended);
             bus_poll_send(f->hot);
+        }
         close_ended(ended);
         check_timers(f);
         outbound_tick(f->out, clock_now_ms());

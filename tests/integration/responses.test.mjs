@@ -1,7 +1,7 @@
 // The official openai npm SDK, unmodified, on the Responses API: create (plain and stream), a
 // function-call round trip with Gemini 3 thought signatures in reasoning items, json_schema
 // output, previous_response_id continued through another edge replica, stored responses (GET,
-// DELETE, owners), errors and a mid-stream failure.
+// DELETE, owners; readable as soon as their answer arrives), errors and a mid-stream failure.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -151,6 +151,24 @@ test('previous_response_id continues a stored conversation through the other rep
   await assert.rejects(ai2.responses.retrieve(r1.id), (e) => e instanceof OpenAI.NotFoundError && /not found/.test(e.message));
   await assert.rejects(ai.responses.create({ model: G3, previous_response_id: 'resp_missing', input: 'x' }),
     (e) => e instanceof OpenAI.NotFoundError && e.param === 'previous_response_id');
+});
+
+test('a stored response can be read the moment its answer arrives, on either edge', async () => {
+  // what the store keeps is written before the answer leaves (a GET or a previous_response_id
+  // right after must not miss it): create, then read at once, stream or not, each edge reading
+  // the other's, over kept-alive sockets so nothing waits in between
+  const headers = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
+  for (let i = 0; i < 60; i++) {
+    const [from, to] = i % 2 ? [s.url, e2.url] : [e2.url, s.url];
+    const stream = i % 4 >= 2;
+    const r = await fetch(`${from}/v1/responses`, { method: 'POST', headers, body: JSON.stringify({ model: FLASH, input: `kept ${i}`, stream }) });
+    assert.equal(r.status, 200);
+    const text = await r.text();
+    const id = stream ? /"id":"(resp_[^"]+)"/.exec(text)[1] : JSON.parse(text).id;
+    const got = await fetch(`${to}/v1/responses/${id}`, { headers });
+    assert.equal(got.status, 200, `call ${i} (${stream ? 'stream' : 'whole'}): ${await got.clone().text()}`);
+    assert.equal((await got.json()).id, id);
+  }
 });
 
 test('errors: bad key, bad request, quota; a mid-stream failure raises with no repeated text', async () => {

@@ -89,6 +89,6 @@ void cache_put(struct store *s, const char *key, const struct cache_policy *p, c
     if (buf_printf(&b, "1 %u %u %u %u\n%s\n", tokens[0], tokens[1], tokens[2], tokens[3], ctype) ==
             ST_OK &&
         buf_append(&b, body, len) == ST_OK)
-        (void)store_put_ttl(s, key, b.data, b.len, p->ttl_s);
+        (void)store_put_ttl(s, key, b.data, b.len, p->ttl_s, STORE_QUEUED); /* a miss is no harm */
     buf_done(&b);
 }

@@ -263,7 +263,7 @@ enum status registry_list(struct store *s, const char *client, const char *colle
             json_t *o = NULL;
             scanned++;
             if (record_read(s, m.items[i], p, sizeof(p), c, sizeof(c), &o) != ST_OK) {
-                (void)store_index_del(s, ix, m.items[i]); /* expired: forget it */
+                (void)store_index_del(s, ix, m.items[i], STORE_QUEUED); /* expired: forget it */
                 continue;
             }
             if (got == size) {
@@ -328,14 +328,15 @@ static void record(struct store *s, const char *client, const char *project, con
     if (!text)
         return;
     (void)snprintf(key, sizeof(key), "res:%s", name);
-    if (store_put_ttl(s, key, text, strlen(text), ttl_of(name)) != ST_OK)
+    if (store_put_ttl(s, key, text, strlen(text), ttl_of(name), STORE_NOW) != ST_OK)
         LOG_WARN("registry.write_dropped", "resource=%s", name);
     free(text);
     if ((coll = listed_of(name)) != NULL) {
         index_key(client, coll, ix, sizeof(ix));
         /* an index outlives its longest-lived member, and goes with a token that made nothing
          * for that long */
-        (void)store_index_add(s, ix, clock_now_ms(), name, ttl_of(name) ? OTHER_TTL_S : 0);
+        (void)store_index_add(s, ix, clock_now_ms(), name, ttl_of(name) ? OTHER_TTL_S : 0,
+                              STORE_NOW);
     }
 }
 
@@ -348,7 +349,7 @@ static void forget(struct store *s, const char *client, const char *name)
     (void)store_del(s, key);
     if ((coll = listed_of(name)) != NULL) {
         index_key(client, coll, ix, sizeof(ix));
-        (void)store_index_del(s, ix, name);
+        (void)store_index_del(s, ix, name, STORE_NOW);
     }
 }
 

@@ -116,12 +116,37 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
     return st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
 }
 
-/* Queue a command on the prefixed key: cmd key args... (copied). */
-static enum status queue_cmd(struct store *s, const char *cmd, const char *key, int nargs,
-                             const char *const *args)
+/* Run a command on the prefixed key at once, on the readers' connection. */
+static enum status run_now(struct store *s, const char *cmd, const char *key, int nargs,
+                           const char *const *args)
 {
-    struct put *it = xcalloc(1, sizeof(*it));
+    const char *argv[6] = {cmd, NULL};
+    struct kv_strs out = {0};
+    char *k = full_key(s, key);
+    enum status st;
+    int argc = 2 + (nargs < 4 ? nargs : 4);
 
+    argv[1] = k;
+    for (int i = 0; i < argc - 2; i++)
+        argv[2 + i] = args[i];
+    (void)pthread_mutex_lock(&s->mu);
+    st = kv_command(s->reader, argc, argv, &out);
+    (void)pthread_mutex_unlock(&s->mu);
+    free(k);
+    if (st != ST_OK)
+        LOG_WARN("store.write_failed", "cmd=%s key=%s", cmd, key);
+    return st == ST_OK ? ST_OK : ST_UNAVAILABLE;
+}
+
+/* A command on the prefixed key: cmd key args... (copied when queued). */
+static enum status write_cmd(struct store *s, enum store_when when, const char *cmd,
+                             const char *key, int nargs, const char *const *args)
+{
+    struct put *it;
+
+    if (when == STORE_NOW)
+        return run_now(s, cmd, key, nargs, args);
+    it = xcalloc(1, sizeof(*it));
     it->argv[0] = xstrdup(cmd);
     it->argv[1] = full_key(s, key);
     for (int i = 0; i < nargs && i < 4; i++)
@@ -135,7 +160,7 @@ static enum status queue_cmd(struct store *s, const char *cmd, const char *key, 
 }
 
 enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
-                          unsigned ttl_s)
+                          unsigned ttl_s, enum store_when when)
 {
     char ttl[16];
     char *copy;
@@ -149,21 +174,22 @@ enum status store_put_ttl(struct store *s, const char *key, const char *data, si
     copy = xstrndup(data, len);
     {
         const char *args[3] = {copy, "EX", ttl};
-        st = queue_cmd(s, "SET", key, ttl_s ? 3 : 1, args);
+        st = write_cmd(s, when, "SET", key, ttl_s ? 3 : 1, args);
     }
     free(copy);
     return st;
 }
 
-enum status store_put(struct store *s, const char *key, const char *data, size_t len)
+enum status store_put(struct store *s, const char *key, const char *data, size_t len,
+                      enum store_when when)
 {
     if (!s || s->cfg->responses_ttl_s == 0)
         return ST_UNAVAILABLE;
-    return store_put_ttl(s, key, data, len, s->cfg->responses_ttl_s);
+    return store_put_ttl(s, key, data, len, s->cfg->responses_ttl_s, when);
 }
 
 enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member,
-                            unsigned ttl_s)
+                            unsigned ttl_s, enum store_when when)
 {
     char sc[24], ttl[16];
     const char *args[2] = {sc, member};
@@ -174,17 +200,18 @@ enum status store_index_add(struct store *s, const char *key, uint64_t score, co
         return ST_UNAVAILABLE;
     (void)snprintf(sc, sizeof(sc), "%llu", (unsigned long long)score);
     (void)snprintf(ttl, sizeof(ttl), "%u", ttl_s);
-    st = queue_cmd(s, "ZADD", key, 2, args);
+    st = write_cmd(s, when, "ZADD", key, 2, args);
     if (st == ST_OK && ttl_s)
-        st = queue_cmd(s, "EXPIRE", key, 1, exp);
+        st = write_cmd(s, when, "EXPIRE", key, 1, exp);
     return st;
 }
 
-enum status store_index_del(struct store *s, const char *key, const char *member)
+enum status store_index_del(struct store *s, const char *key, const char *member,
+                            enum store_when when)
 {
     const char *args[1] = {member};
 
-    return s ? queue_cmd(s, "ZREM", key, 1, args) : ST_UNAVAILABLE;
+    return s ? write_cmd(s, when, "ZREM", key, 1, args) : ST_UNAVAILABLE;
 }
 
 enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,

@@ -23,18 +23,26 @@ void store_free(struct store *s);
 unsigned store_ttl_s(const struct store *s);
 /** Read `key`: *data (caller frees) and *len. ST_NOT_FOUND, ST_UNAVAILABLE. */
 enum status store_get(struct store *s, const char *key, char **data, size_t *len);
-/** Queue a write of data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is
- * full, ST_UNAVAILABLE when nothing is kept (TTL 0). */
-enum status store_put(struct store *s, const char *key, const char *data, size_t len);
-/** Queue a write of data[len] kept ttl_s seconds (0: until deleted). ST_TOO_BIG, ST_AGAIN. */
+/*
+ * Writes are queued to a thread of their own (STORE_QUEUED: the caller goes on at once, the write
+ * lands a moment later), or done before the call returns (STORE_NOW: what a client may read next,
+ * through any edge, as soon as its answer arrives — a stored response, a resource's record).
+ */
+enum store_when { STORE_QUEUED, STORE_NOW };
+/** Write data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is full,
+ * ST_UNAVAILABLE when nothing is kept (TTL 0) or Redis failed a STORE_NOW write. */
+enum status store_put(struct store *s, const char *key, const char *data, size_t len,
+                      enum store_when when);
+/** Write data[len] kept ttl_s seconds (0: until deleted). ST_TOO_BIG, ST_AGAIN, ST_UNAVAILABLE. */
 enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
-                          unsigned ttl_s);
-/** Queue: add member to the ordered index `key` with score (its order); the index is kept ttl_s
- *  seconds from then (0: until deleted). */
+                          unsigned ttl_s, enum store_when when);
+/** Add member to the ordered index `key` with score (its order); the index is kept ttl_s seconds
+ *  from then (0: until deleted). */
 enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member,
-                            unsigned ttl_s);
-/** Queue: take member out of the index `key`. */
-enum status store_index_del(struct store *s, const char *key, const char *member);
+                            unsigned ttl_s, enum store_when when);
+/** Take member out of the index `key`. */
+enum status store_index_del(struct store *s, const char *key, const char *member,
+                            enum store_when when);
 struct kv_strs;
 /** Read members offset..offset+count-1 of the index `key`, in score order, into *out. */
 enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,

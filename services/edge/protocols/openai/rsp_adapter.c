@@ -200,7 +200,7 @@ static void keep(struct rsp_call *rc)
     buf_init(&b, 256u * 1024 * 1024);
     (void)snprintf(key, sizeof(key), "resp:%s", rc->id);
     if (rsp_kept(rc, &b) == ST_OK)
-        (void)store_put(rc->store, key, b.data, b.len);
+        (void)store_put(rc->store, key, b.data, b.len, STORE_NOW); /* GET may follow at once */
     buf_done(&b);
 }
 
