@@ -66,7 +66,7 @@ struct job {
     struct job *dprev, *dnext; /* jobs with a non-empty batch */
     int dirty;
     uint64_t hold_us; /* the Accepted frame waits until then for the next frames (0: not held) */
-    struct classify_result cr; /* how it ended (an ended job waiting for close_ended) */
+    struct classify_result cr; /* how it ended (finish), for its accounting */
     uint64_t up_us;
     struct job *ended_next; /* the turn's ended jobs */
 };
@@ -655,8 +655,8 @@ static void scan_body(struct job *j)
 }
 
 /* Terminal frame + outcome for a transfer that ended (curl done, or aborted by this loop); its
- * classification and upstream time in *ret_cr and *ret_up_us. */
-static void finish(struct job *j, CURLcode rc, struct classify_result *ret_cr, uint64_t *ret_up_us)
+ * classification and upstream time kept in j->cr and j->up_us. */
+static void finish(struct job *j, CURLcode rc)
 {
     struct classify_result cr;
     uint64_t up_us = clock_mono_us() - j->t_start_us;
@@ -712,23 +712,24 @@ static void finish(struct job *j, CURLcode rc, struct classify_result *ret_cr, u
         send_frame(j, &fr);
     }
     report(j, &cr);
-    *ret_cr = cr;
-    *ret_up_us = up_us;
+    j->cr = cr;
+    j->up_us = up_us;
 }
 
 /* The metrics and the line of a transfer whose frames have left. */
-static void account(struct job *j, const struct classify_result *cr, uint64_t up_us)
+static void account(const struct job *j)
 {
+    const struct classify_result *cr = &j->cr;
     unsigned status = cr->status ? cr->status : j->status;
 
-    fwd_metrics_done(status, cr->cls, j->t_first_us ? j->t_first_us - j->t_start_us : 0, up_us,
+    fwd_metrics_done(status, cr->cls, j->t_first_us ? j->t_first_us - j->t_start_us : 0, j->up_us,
                      j->bytes, j->req.body_len);
     LOG_INFO("upstream.done",
              "req=%s key_id=%s project=%s model=%s status=%u class=%s bytes=%llu dur_ms=%llu "
              "finish=%s",
              j->req.request_id, j->req.key_id, j->req.project, j->req.model, status,
              classify_name(cr->cls), (unsigned long long)j->bytes,
-             (unsigned long long)(up_us / 1000),
+             (unsigned long long)(j->up_us / 1000),
              j->last.finish_reason[0] ? j->last.finish_reason : "-");
 }
 
@@ -737,7 +738,7 @@ static void account(struct job *j, const struct classify_result *cr, uint64_t up
 static void end_job_later(struct job *j, CURLcode rc, struct job **ended)
 {
     outbound_result(j->f->out, j->proxy_id, rc);
-    finish(j, rc, &j->cr, &j->up_us);
+    finish(j, rc);
     j->ended_next = *ended;
     *ended = j;
 }
@@ -758,7 +759,7 @@ static void close_ended(struct job *ended)
     while (ended) {
         struct job *j = ended;
         ended = j->ended_next;
-        account(j, &j->cr, j->up_us);
+        account(j);
         unlink_job(j);
         job_free(j);
     }

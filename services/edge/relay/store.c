@@ -116,12 +116,11 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
     return st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
 }
 
-/* Run a command on the prefixed key at once, on the readers' connection. */
-static enum status run_now(struct store *s, const char *cmd, const char *key, int nargs,
-                           const char *const *args)
+/* cmd on the prefixed key, then at most 4 args, at once on the readers' connection. */
+static enum status reader_cmd(struct store *s, const char *cmd, const char *key, int nargs,
+                              const char *const *args, struct kv_strs *out)
 {
     const char *argv[6] = {cmd, NULL};
-    struct kv_strs out = {0};
     char *k = full_key(s, key);
     enum status st;
     int argc = 2 + (nargs < 4 ? nargs : 4);
@@ -130,12 +129,22 @@ static enum status run_now(struct store *s, const char *cmd, const char *key, in
     for (int i = 0; i < argc - 2; i++)
         argv[2 + i] = args[i];
     (void)pthread_mutex_lock(&s->mu);
-    st = kv_command(s->reader, argc, argv, &out);
+    st = kv_command(s->reader, argc, argv, out);
     (void)pthread_mutex_unlock(&s->mu);
     free(k);
-    if (st != ST_OK)
-        LOG_WARN("store.write_failed", "cmd=%s key=%s", cmd, key);
-    return st == ST_OK ? ST_OK : ST_UNAVAILABLE;
+    return st;
+}
+
+/* A write done at once. */
+static enum status run_now(struct store *s, const char *cmd, const char *key, int nargs,
+                           const char *const *args)
+{
+    struct kv_strs out = {0};
+
+    if (reader_cmd(s, cmd, key, nargs, args, &out) == ST_OK)
+        return ST_OK;
+    LOG_WARN("store.write_failed", "cmd=%s key=%s", cmd, key);
+    return ST_UNAVAILABLE;
 }
 
 /* A command on the prefixed key: cmd key args... (copied when queued). */
@@ -217,40 +226,23 @@ enum status store_index_del(struct store *s, const char *key, const char *member
 enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,
                               struct kv_strs *out)
 {
-    char from[16], to[16], *k;
-    enum status st;
+    char from[16], to[16];
+    const char *args[2] = {from, to};
 
     if (!s || count == 0)
         return ST_UNAVAILABLE;
     (void)snprintf(from, sizeof(from), "%u", offset);
     (void)snprintf(to, sizeof(to), "%u", offset + count - 1);
-    k = full_key(s, key);
-    {
-        const char *argv[4] = {"ZRANGE", k, from, to};
-        (void)pthread_mutex_lock(&s->mu);
-        st = kv_command(s->reader, 4, argv, out);
-        (void)pthread_mutex_unlock(&s->mu);
-    }
-    free(k);
-    return st == ST_OK ? ST_OK : ST_UNAVAILABLE;
+    return reader_cmd(s, "ZRANGE", key, 2, args, out) == ST_OK ? ST_OK : ST_UNAVAILABLE;
 }
 
 enum status store_del(struct store *s, const char *key)
 {
-    char *k;
-    const char *argv[2] = {"DEL", NULL};
     struct kv_strs out = {0};
-    enum status st;
 
     if (!s)
         return ST_UNAVAILABLE;
-    k = full_key(s, key);
-    argv[1] = k;
-    (void)pthread_mutex_lock(&s->mu);
-    st = kv_command(s->reader, 2, argv, &out);
-    (void)pthread_mutex_unlock(&s->mu);
-    free(k);
-    if (st != ST_OK)
+    if (reader_cmd(s, "DEL", key, 0, NULL, &out) != ST_OK)
         return ST_UNAVAILABLE;
     return out.n == 1 && strcmp(out.items[0], "1") == 0 ? ST_OK : ST_NOT_FOUND;
 }
