@@ -102,25 +102,45 @@ async function floor(s) {
 // Streams at one request at a time, with upstream pausing CHUNK_MS between chunks: the gaps
 // between events as the client sees them, directly and through a gateway, the targets taken in
 // turn stream by stream (so both see the machine as it is then: a p99 is the run's worst 1%).
+// The fake keeps when it sent each event (CLOCK_MONOTONIC, the clock of process.hrtime too), so
+// each gap is also paired with upstream's own: their difference is the path's share of the gap,
+// without the jitter of the pause itself, which is most of a raw gap's p99.
 const CHUNK_MS = 5;
-async function streamTiming(targets, body, n) {
-  const gaps = targets.map(() => []);
-  for (let i = 0; i < n; i++) {
-    for (const [t, { url, headers }] of targets.entries()) await oneStream(url, headers, body, gaps[t]);
-  }
+async function streamTiming(fakeUrl, targets, body, n, rounds) {
   const q = (v, p) => { const x = [...v].sort((a, b) => a - b); return x[Math.min(x.length - 1, Math.floor(p * x.length))]; };
-  return gaps.map((g) => ({ gap50: q(g, 0.5), gap99: q(g, 0.99), ngaps: g.length }));
+  const med = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const per = targets.map(() => []);
+  await fetch(`${fakeUrl}/_fake/stamps`); // forget what came before
+  for (let r = 0; r < rounds; r++) {
+    const gaps = targets.map(() => []), shares = targets.map(() => []);
+    for (let i = 0; i < n; i++) {
+      for (const [t, { url, headers }] of targets.entries()) {
+        const got = await oneStream(url, headers, body, gaps[t]);
+        const sent = (await (await fetch(`${fakeUrl}/_fake/stamps`)).json()).streams;
+        if (sent.length !== 1 || sent[0].length !== got.length) continue; // (a retried call: not paired)
+        for (let k = 1; k < got.length; k++)
+          shares[t].push(Number((got[k] - got[k - 1]) - (BigInt(sent[0][k]) - BigInt(sent[0][k - 1]))) / 1e6);
+      }
+    }
+    for (const t of targets.keys()) per[t].push({ gap50: q(gaps[t], 0.5), gap99: q(gaps[t], 0.99), ngaps: gaps[t].length,
+      share50: q(shares[t], 0.5), share99: q(shares[t], 0.99), nshares: shares[t].length });
+  }
+  // each figure the median of the rounds' (a p99 is the worst 1% of one round)
+  return per.map((v) => Object.fromEntries(Object.keys(v[0]).map((k) => [k, med(v.map((x) => x[k]))])));
 }
 
+// Reads a stream; the gaps between its events (ms) go to gaps; returns when each event was read
+// (process.hrtime, ns).
 async function oneStream(url, headers, body, gaps) {
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   const reader = r.body.getReader();
+  const at = [];
   let last = null, pending = '';
   const dec = new TextDecoder();
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    const now = performance.now();
+    const now = performance.now(), ns = process.hrtime.bigint();
     pending += dec.decode(value, { stream: true });
     const events = pending.split(/\r?\n\r?\n/);
     pending = events.pop();
@@ -128,8 +148,10 @@ async function oneStream(url, headers, body, gaps) {
       if (!ev.startsWith('data:')) continue;
       if (last !== null) gaps.push(now - last);
       last = now;
+      at.push(ns);
     }
   }
+  return at;
 }
 
 // Time to a stream's first byte of body and a non-stream answer's last byte, c=1, on one kept-alive
@@ -190,7 +212,9 @@ try {
   const rsp = (stream) => wrkScript(s.dir, `responses${stream ? '-stream' : ''}`, s.token, JSON.stringify({
     model: 'gemini-2.5-flash', stream, store: false, input: 'benchmark one two three' }), true);
   const responses = { generateContent: rsp(false), 'stream (sse)': rsp(true) };
-  if (process.env.BENCH_PORTKEY !== '0' && process.env.BENCH_ONLY !== 'requestlog') pk = await portkey();
+  // BENCH_ONLY=requestlog: just the request log's cost; BENCH_ONLY=streams: just the streams'
+  const only = process.env.BENCH_ONLY;
+  if (process.env.BENCH_PORTKEY !== '0' && !only) pk = await portkey();
   const pkScript = (stream) => wrkScript(s.dir, `portkey${stream ? '-stream' : ''}`, FAKE_KEY, JSON.stringify({
     model: 'gemini-2.5-flash', stream, messages: [{ role: 'user', content: 'benchmark one two three' }] }), true,
   { 'x-portkey-provider': 'google', 'x-portkey-custom-host': s.fakeUrl });
@@ -210,8 +234,7 @@ try {
     results[`${rname}|${c}|${tname}`] = r;
     process.stderr.write(`  ${rname.padEnd(16)} c=${String(c).padEnd(3)} ${tname.padEnd(18)} p50 ${r.p50.toFixed(3)} ms  ${r.rps.toFixed(0)} req/s\n`);
   };
-  // BENCH_ONLY=requestlog: just the request log's cost (the last table)
-  for (const [rname, rpath] of process.env.BENCH_ONLY === 'requestlog' ? [] : routes) {
+  for (const [rname, rpath] of only ? [] : routes) {
     for (const c of [1, 64]) {
       const protos = [['switchboard openai', `${s.url}/v1/chat/completions`, openai[rname]],
         ['switchboard anthropic', `${s.url}/v1/messages`, anthropic[rname]],
@@ -235,7 +258,7 @@ try {
         results[`${rname}|${c}|${tname}`] = { p50: median(v.map((x) => x.p50)), rps: median(v.map((x) => x.rps)) };
     }
   }
-  if (process.env.BENCH_ONLY !== 'requestlog') {
+  if (!only) {
   console.log('\n| route | c | direct p50 ms | nginx added ms | floor added ms | switchboard added ms | added vs floor | RPS vs direct | RPS vs nginx | RPS vs floor |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const [rname] of routes) {
@@ -265,44 +288,45 @@ try {
     for (const [k, label] of Object.entries(what)) console.log(`| ${label} | ${names.map((n) => timelines[n][k] ?? '–').join(' | ')} |`);
   }
   // the request log's cost: the same edge build with and without publishing RequestEvents
-  for (const c of [1, 64]) {
-    if (process.env.BENCH_ONLY === 'requestlog') {
+  for (const c of only === 'streams' ? [] : [1, 64]) {
+    if (only === 'requestlog') {
       await cell('generateContent', c, 'direct upstream', s.fakeUrl + routes[0][1], direct);
       await cell('generateContent', c, 'switchboard', s.url + routes[0][1], viaEdge);
     }
     await cell('generateContent', c, 'switchboard nolog', quiet.url + routes[0][1], viaEdge);
   }
-  console.log('\n| c | added ms, request log on | added ms, off | RPS on / off |');
-  console.log('|---|---|---|---|');
-  for (const c of [1, 64]) {
+  if (only !== 'streams') console.log('\n| c | added ms, request log on | added ms, off | RPS on / off |\n|---|---|---|---|');
+  for (const c of only === 'streams' ? [] : [1, 64]) {
     const d = results[`generateContent|${c}|direct upstream`];
     const on = results[`generateContent|${c}|switchboard`];
     const off = results[`generateContent|${c}|switchboard nolog`];
     console.log(`| ${c} | ${(on.p50 - d.p50).toFixed(3)} | ${(off.p50 - d.p50).toFixed(3)} | ${(on.rps / off.rps).toFixed(2)} |`);
   }
-  if (process.env.BENCH_ONLY !== 'requestlog') {
+  if (only !== 'requestlog') {
   // streams: added time to first byte, against the non-stream added latency measured the same
   // way (one client, interleaved, so both see the same machine), and added delay between events
   const sbody = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'benchmark one two three four five six seven eight' }] }] });
   const spath = '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse';
   const n = Number(process.env.BENCH_STREAMS ?? 150);
+  const gapRounds = Math.max(1, Number(process.env.BENCH_GAP_ROUNDS ?? 3));
   const f = await firstBytes(s, routes[0][1], spath, sbody, CHUNK_MS, 2 * n);
-  await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: CHUNK_MS }) });
+  await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: CHUNK_MS, stamps: true }) });
   // the floor relays a stream piece by piece too: its gaps are what the shape itself adds
-  const [dt, ft, st] = await streamTiming([{ url: s.fakeUrl + spath, headers: { 'x-goog-api-key': FAKE_KEY } },
+  const [dt, ft, st] = await streamTiming(s.fakeUrl, [{ url: s.fakeUrl + spath, headers: { 'x-goog-api-key': FAKE_KEY } },
     { url: fl.url + spath, headers: { 'x-goog-api-key': FAKE_KEY } },
-    { url: s.url + spath, headers: { 'x-goog-api-key': s.token } }], sbody, n);
+    { url: s.url + spath, headers: { 'x-goog-api-key': s.token } }], sbody, n, gapRounds);
   await fetch(`${s.fakeUrl}/_fake/chunks`, { method: 'POST', body: JSON.stringify({ ms: 0 }) });
   console.log(`\n| c=1, ${2 * n} of each, interleaved, one client | direct: stream first byte / answer ms | stream first byte added ms | non-stream added ms | stream / non-stream |`);
   console.log('|---|---|---|---|---|');
   console.log(`| upstream pausing ${CHUNK_MS} ms between events | ${f.ds.toFixed(3)} / ${f.dn.toFixed(3)} | ${(f.es - f.ds).toFixed(3)} | ${(f.en - f.dn).toFixed(3)} | ${((f.es - f.ds) / (f.en - f.dn)).toFixed(2)} |`);
-  console.log(`\n| stream, c=1, upstream pausing ${CHUNK_MS} ms between events (${n} streams each, in turn, ${st.ngaps} gaps, fetch) | direct ms | floor ms | floor added ms | switchboard ms | switchboard added ms |`);
+  console.log(`\n| stream, c=1, upstream pausing ${CHUNK_MS} ms between events (${gapRounds} rounds of ${n} streams each, in turn, ${st.ngaps} gaps a round, fetch; each figure the rounds' median) | direct ms | floor ms | floor added ms | switchboard ms | switchboard added ms |`);
   console.log('|---|---|---|---|---|---|');
-  for (const [label, k] of [['gap between events, p50', 'gap50'], ['gap between events, p99', 'gap99']])
+  for (const [label, k] of [['gap between events, p50', 'gap50'], ['gap between events, p99', 'gap99'],
+    ["the path's share of a gap (paired with upstream's), p50", 'share50'], ["the path's share of a gap, p99", 'share99']])
     console.log(`| ${label} | ${dt[k].toFixed(3)} | ${ft[k].toFixed(3)} | ${(ft[k] - dt[k]).toFixed(3)} | ${st[k].toFixed(3)} | ${(st[k] - dt[k]).toFixed(3)} |`);
-  console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct | Anthropic added ms | Anthropic / OpenAI | Responses added ms | Responses / OpenAI |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
-  for (const [rname] of routes) {
+  if (!only) console.log('\n| route | c | native added ms | OpenAI added ms | OpenAI / native | OpenAI RPS vs direct | Anthropic added ms | Anthropic / OpenAI | Responses added ms | Responses / OpenAI |');
+  if (!only) console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const [rname] of only ? [] : routes) {
     for (const c of [1, 64]) {
       const d = results[`${rname}|${c}|direct upstream`];
       const nat = results[`${rname}|${c}|switchboard`].p50 - d.p50;

@@ -224,6 +224,7 @@ static bool next_piece(struct stream *s, bool *reset)
     }
     free(js);
     s->idx++;
+    fake_stamp(s->seq);
     return true;
 }
 

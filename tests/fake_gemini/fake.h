@@ -73,6 +73,8 @@ uint64_t fake_account(const char *key, const char *model, const char *path, unsi
 unsigned fake_prompt_tokens(const char *body, size_t len);
 /** Remember the raw body of the latest call (reported by /_fake/stats as last_body). */
 void fake_note_body(const char *body, size_t len);
+/** A chunk of stream `seq` leaves now (kept when /_fake/chunks asked for stamps). */
+void fake_stamp(uint64_t seq);
 /** A stream of call `seq` was cut by the client. */
 void fake_note_abort(uint64_t seq, const char *key);
 /** A model-list read starts / ends (the most at once is in /_fake/stats). Thread-safe. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/clock.h"
 #include "lib/parse.h"
@@ -93,6 +94,14 @@ static struct {
     char model[96];
     unsigned now, max;
 } gens[32];
+/* When stream chunks were sent, on CLOCK_MONOTONIC (benchmarks pair them with when a client read
+ * them: the relay's share of a gap, without the pause's own jitter) */
+#define STAMPS_MAX 65536
+static struct {
+    uint64_t seq, t_ns;
+} stamps[STAMPS_MAX];
+static size_t nstamps;
+static bool stamps_on;
 
 static const char *const fault_names[FF_COUNT] = {
     "none",  "invalid",  "suspended",   "quota_minute", "quota_day", "quota_zero",
@@ -453,6 +462,45 @@ static char *stats_locked(void)
     return s;
 }
 
+/* {"streams":[[t_ns, ...], ...]}: each stream's chunks in the order the streams began; then
+ * forgotten */
+static char *stamps_take_locked(void)
+{
+    json_t *streams = json_array(), *index = json_object();
+    char key[24];
+
+    for (size_t i = 0; i < nstamps; i++) {
+        (void)snprintf(key, sizeof(key), "%llu", (unsigned long long)stamps[i].seq);
+        json_t *at = json_object_get(index, key);
+        if (!at) {
+            at = json_integer((json_int_t)json_array_size(streams));
+            (void)json_object_set_new(index, key, at);
+            (void)json_array_append_new(streams, json_array());
+        }
+        (void)json_array_append_new(json_array_get(streams, (size_t)json_integer_value(at)),
+                                    json_integer((json_int_t)stamps[i].t_ns));
+    }
+    nstamps = 0;
+    json_decref(index);
+    json_t *doc = json_pack("{s:o}", "streams", streams);
+    char *out = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return out;
+}
+
+void fake_stamp(uint64_t seq)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    (void)pthread_mutex_lock(&mu);
+    if (stamps_on && nstamps < STAMPS_MAX) {
+        stamps[nstamps].seq = seq;
+        stamps[nstamps++].t_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    }
+    (void)pthread_mutex_unlock(&mu);
+}
+
 unsigned fake_control(const char *path, const char *method, const char *body, size_t len,
                       char **ret_body)
 {
@@ -505,8 +553,13 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
                 scripts[kept++] = scripts[i];
         nscripts = kept;
     } else if (strcmp(path, "/_fake/chunks") == 0 && json_is_object(req)) {
-        /* the pause between stream chunks from now on (benchmarks of streaming) */
+        /* the pause between stream chunks from now on (benchmarks of streaming), and whether
+         * their send times are kept */
         chunk_ms = (unsigned)json_integer_value(json_object_get(req, "ms"));
+        stamps_on = json_is_true(json_object_get(req, "stamps"));
+        nstamps = 0;
+    } else if (strcmp(path, "/_fake/stamps") == 0) {
+        *ret_body = stamps_take_locked();
     } else if (strcmp(path, "/_fake/limits") == 0 && json_is_object(req) && nlimits < 64) {
         struct limit *l = &limits[nlimits++];
         const char *p = json_string_value(json_object_get(req, "project"));

@@ -73,7 +73,10 @@ static inline enum status edge_publish(struct edge *e, const char *subject, cons
 /**
  * Publish on the connection the loop polls (the port's publish when it has none), for a reply to
  * the inbox the loop reads itself: no library thread hands it over. The server's "no responders"
- * never arrives there, so only asks that are asked again on their own go this way.
+ * never arrives there (cnats' natsSubscription_NextMsg, which the polled connection's reader uses,
+ * drops such a message and returns NATS_NO_RESPONDERS, without its subject), so only asks that
+ * are asked again on their own go this way; a forward, which must learn that no forwarder is
+ * there, goes out on the threaded connection, one write each.
  */
 static inline enum status edge_publish_polled(struct edge *e, const char *subject,
                                               const char *reply, const void *data, size_t len)
