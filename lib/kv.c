@@ -256,11 +256,38 @@ enum status kv_eval(struct kv *kv, int script, int argc, const char *const *argv
     return eval_call(kv, &call, ret);
 }
 
+/* One command into the pipeline: its reply is then pending (*st ST_AGAIN). */
+static void pipe_append(struct kv *kv, int argc, const char **args, bool *broken, enum status *st)
+{
+    size_t lens[KV_EVAL_ARGS_MAX + 3];
+
+    for (int a = 0; a < argc; a++)
+        lens[a] = strlen(args[a]);
+    if (*broken || redisAppendCommandArgv(kv->c, argc, args, lens) != REDIS_OK)
+        *broken = true;
+    *st = ST_AGAIN;
+}
+
+/* A pipelined call's reply when one is pending (*st ST_AGAIN), else NULL; a broken connection
+ * loses it and every later one (*st ST_UNAVAILABLE). */
+static redisReply *pending_reply(struct kv *kv, bool *broken, enum status *st)
+{
+    redisReply *r = NULL;
+
+    if (*st != ST_AGAIN)
+        return NULL;
+    if (*broken || redisGetReply(kv->c, (void **)&r) != REDIS_OK || !r) {
+        *broken = true;
+        *st = ST_UNAVAILABLE;
+        return NULL;
+    }
+    return r;
+}
+
 void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct kv_strs *rets,
                   enum status *sts)
 {
     const char *args[KV_EVAL_ARGS_MAX + 3];
-    size_t lens[KV_EVAL_ARGS_MAX + 3];
     bool broken = false;
 
     for (size_t i = 0; i < n; i++) {
@@ -273,21 +300,12 @@ void kv_eval_many(struct kv *kv, size_t n, const struct kv_call *calls, struct k
         args[2] = "0";
         for (int a = 0; a < calls[i].argc; a++)
             args[3 + a] = calls[i].argv[a];
-        for (int a = 0; a < calls[i].argc + 3; a++)
-            lens[a] = strlen(args[a]);
-        if (redisAppendCommandArgv(kv->c, calls[i].argc + 3, args, lens) != REDIS_OK)
-            broken = true;
-        sts[i] = ST_AGAIN; /* reply pending */
+        pipe_append(kv, calls[i].argc + 3, args, &broken, &sts[i]);
     }
     for (size_t i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (sts[i] != ST_AGAIN)
+        redisReply *r = pending_reply(kv, &broken, &sts[i]);
+        if (!r)
             continue;
-        if (broken || redisGetReply(kv->c, (void **)&r) != REDIS_OK || !r) {
-            broken = true;
-            sts[i] = ST_UNAVAILABLE;
-            continue;
-        }
         if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
             sts[i] = ST_NOT_FOUND; /* redo below, once the pipeline is drained */
         } else if (r->type == REDIS_REPLY_ERROR) {
@@ -352,4 +370,27 @@ enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct 
     flatten(r, ret, NULL);
     freeReplyObject(r);
     return st;
+}
+
+void kv_command_many(struct kv *kv, size_t n, const int *argcs, const char *const *const *argvs,
+                     enum status *sts)
+{
+    const char *args[KV_EVAL_ARGS_MAX + 3];
+    bool broken = (!kv->c || kv->c->err) && reconnect_within(kv) != ST_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        sts[i] = ST_INVALID;
+        if (argcs[i] < 1 || argcs[i] > KV_EVAL_ARGS_MAX + 3)
+            continue;
+        for (int a = 0; a < argcs[i]; a++)
+            args[a] = argvs[i][a];
+        pipe_append(kv, argcs[i], args, &broken, &sts[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = pending_reply(kv, &broken, &sts[i]);
+        if (!r)
+            continue;
+        sts[i] = r->type == REDIS_REPLY_ERROR ? ST_IO : ST_OK;
+        freeReplyObject(r);
+    }
 }

@@ -78,6 +78,12 @@ enum status kv_eval_str(struct kv *kv, int script, int argc, const char *const *
  * ST_NOT_FOUND when the key does not exist, ST_UNAVAILABLE when Redis cannot be reached.
  */
 enum status kv_get(struct kv *kv, const char *key, char **ret, size_t *ret_len);
+/**
+ * Pipelined plain commands: command i is argcs[i] strings at argvs[i]; all go out in one write and
+ * their replies are read in order. sts[i]: ST_OK, ST_IO (Redis refused it), ST_UNAVAILABLE.
+ */
+void kv_command_many(struct kv *kv, size_t n, const int *argcs, const char *const *const *argvs,
+                     enum status *sts);
 /** Run one plain command given as argv (for tests and admin); reply flattened like kv_eval. */
 enum status kv_command(struct kv *kv, int argc, const char *const *argv, struct kv_strs *ret);
 

@@ -136,6 +136,9 @@ struct call {
     const char *done_outcome; /* a literal */
     char done_finish[32];
     uint64_t done_total_us;
+    /* its answer's end waits for the shared store's write of what it names (adapter.h) */
+    uint64_t held_for; /* that write's ticket (0: not held) */
+    uint64_t held_us;  /* since (monotonic) */
 };
 
 struct edge;

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { Stack, waitUntil } from './harness.mjs';
+import { Stack, sleep, waitUntil } from './harness.mjs';
 
 const KA = 'key-alpha-0000000001';
 const KB = 'key-bravo-0000000002';
@@ -168,6 +168,33 @@ test('a stored response can be read the moment its answer arrives, on either edg
     const got = await fetch(`${to}/v1/responses/${id}`, { headers });
     assert.equal(got.status, 200, `call ${i} (${stream ? 'stream' : 'whole'}): ${await got.clone().text()}`);
     assert.equal((await got.json()).id, id);
+  }
+});
+
+test('the answer waits for its stored response\'s write, not the edge: a stalled store delays it alone', async () => {
+  // Redis refuses writes for a while after upstream was asked: the answer (whole, then stream)
+  // must wait for its write to land before it leaves, and be readable on the other edge at once;
+  // meanwhile the edge goes on serving (a refusal is answered during the stall)
+  const headers = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
+  for (const stream of [false, true]) {
+    for (const k of [KA, KB]) await s.script({ key: k, fault: 'latency', ms: 300, count: 1 });
+    const t0 = Date.now();
+    const pending = fetch(`${s.url}/v1/responses`, { method: 'POST', headers, body: JSON.stringify({ model: FLASH, input: 'stalled', stream }) });
+    await sleep(100);
+    s.redis('CLIENT', 'PAUSE', '1200', 'WRITE');
+    for (const k of [KA, KB]) await s.unscript(k);
+    await sleep(500 - (Date.now() - t0)); // upstream has answered: the write is stalled
+    const other = await fetch(`${s.url}/v1/responses`, { method: 'POST', headers: { ...headers, authorization: 'Bearer nobody' }, body: JSON.stringify({ model: FLASH, input: 'x' }) });
+    assert.equal(other.status, 401);
+    assert.ok(Date.now() - t0 < 1000, `the edge answers others meanwhile (${Date.now() - t0} ms)`);
+    const r = await pending;
+    const text = await r.text();
+    const waited = Date.now() - t0;
+    assert.equal(r.status, 200);
+    assert.ok(waited >= 1150, `the answer left before its write could land (${waited} ms)`);
+    const id = stream ? /"id":"(resp_[^"]+)"/.exec(text)[1] : JSON.parse(text).id;
+    const got = await fetch(`${e2.url}/v1/responses/${id}`, { headers });
+    assert.equal(got.status, 200, `${stream ? 'stream' : 'whole'}: ${await got.clone().text()}`);
   }
 });
 

@@ -22,6 +22,8 @@ struct pipe {
     struct MHD_Connection *conn;
     int refs;
     bool decided, streaming, done, suspended, closed, peer_gone;
+    bool held; /* pipe_hold(): only out[0, held_at) may leave, and no end */
+    size_t held_at;
     unsigned status;
     char content_type[96];
     char request_id[40];
@@ -113,13 +115,15 @@ enum status pipe_write(struct pipe *p, const void *data, size_t len)
         st = ST_DENIED;
     } else {
         if (p->off && p->off == p->out.len) {
+            if (p->held) /* (held_at is off: the reader stops there) */
+                p->held_at -= p->off;
             buf_reset(&p->out);
             p->off = 0;
         }
         st = buf_append(&p->out, data, len);
         if (st == ST_OK)
             p->total += len;
-        if (p->streaming)
+        if (p->streaming && !p->held)
             resume_locked(p);
     }
     (void)pthread_mutex_unlock(&p->mu);
@@ -132,8 +136,8 @@ const char *pipe_peek(struct pipe *p, unsigned *status, bool *finished, size_t *
 
     (void)pthread_mutex_lock(&p->mu);
     *status = p->decided ? p->status : 0;
-    *finished = p->done;
-    *len = p->out.len - p->off;
+    *finished = p->done && !p->held;
+    *len = (p->held ? p->held_at : p->out.len) - p->off;
     data = p->out.data ? p->out.data + p->off : "";
     (void)pthread_mutex_unlock(&p->mu);
     return data;
@@ -157,7 +161,28 @@ void pipe_finish(struct pipe *p)
 {
     (void)pthread_mutex_lock(&p->mu);
     p->done = true;
-    resume_locked(p);
+    if (!p->held)
+        resume_locked(p);
+    (void)pthread_mutex_unlock(&p->mu);
+}
+
+void pipe_hold(struct pipe *p)
+{
+    (void)pthread_mutex_lock(&p->mu);
+    if (!p->held) {
+        p->held = true;
+        p->held_at = p->out.len;
+    }
+    (void)pthread_mutex_unlock(&p->mu);
+}
+
+void pipe_release(struct pipe *p)
+{
+    (void)pthread_mutex_lock(&p->mu);
+    if (p->held) {
+        p->held = false;
+        resume_locked(p);
+    }
     (void)pthread_mutex_unlock(&p->mu);
 }
 
@@ -201,14 +226,14 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
     (void)pthread_mutex_lock(&p->mu);
     if (p->peer_gone) {
         r = MHD_CONTENT_READER_END_WITH_ERROR;
-    } else if (p->off < p->out.len) {
-        size_t n = p->out.len - p->off;
+    } else if (p->off < (p->held ? p->held_at : p->out.len)) {
+        size_t n = (p->held ? p->held_at : p->out.len) - p->off;
         if (n > max)
             n = max;
         memcpy(buf, p->out.data + p->off, n);
         p->off += n;
         r = (ssize_t)n;
-    } else if (p->done) {
+    } else if (p->done && !p->held) {
         r = MHD_CONTENT_READER_END_OF_STREAM;
     } else {
         p->suspended = true;
@@ -246,7 +271,7 @@ int pipe_respond(struct pipe *p, struct MHD_Connection *conn)
         rc = -1;
         goto out;
     }
-    if (!p->decided || (!p->streaming && !p->done)) {
+    if (!p->decided || (!p->streaming && (!p->done || p->held))) {
         if (!p->suspended) {
             p->suspended = true;
             MHD_suspend_connection(conn);

@@ -49,6 +49,14 @@ const char *pipe_peek(struct pipe *p, unsigned *status, bool *finished, size_t *
 bool pipe_header(struct pipe *p, const char *name, char *out, size_t n);
 /** No more bytes: the response ends once what is queued has been sent. */
 void pipe_finish(struct pipe *p);
+/**
+ * Hold what is written from now on, and the end: the client gets only the bytes queued before
+ * (none of a whole answer) until pipe_release(). For an answer that must not outrun a write it
+ * depends on. Loop thread.
+ */
+void pipe_hold(struct pipe *p);
+/** What pipe_hold() kept back goes out (no-op when not held). Loop thread. */
+void pipe_release(struct pipe *p);
 /** Watchdog: while suspended, check the socket for a hang-up; true if the client is gone. */
 bool pipe_check_peer(struct pipe *p);
 

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 #include "lib/status.h"
@@ -126,6 +127,12 @@ struct adapter {
     void (*keepalive)(void *st, struct buf *out);
     /** A new attempt begins: forget what the last one's events did (none reached the client). */
     void (*restart)(void *st);
+    /**
+     * After whole() or end(): the shared store's write (store_put_ticket's ticket) that the answer
+     * must not outrun, because what the client may read next on any edge is in it; 0: none. The
+     * engine holds the answer's end until it has landed. NULL: never.
+     */
+    uint64_t (*waits_for)(const void *st);
     /** Free the call's state (NULL is a no-op). */
     void (*free)(void *st);
 };

@@ -193,6 +193,7 @@ void edge_free(struct edge *e)
     idmap_free(e->calls);
     queue_free(e->q);
     free(e->starts);
+    free(e->held);
     reserve_free(e->reserve);
     buf_done(&e->scratch);
     (void)pthread_mutex_destroy(&e->alive_mu);
@@ -335,6 +336,8 @@ void edge_set_live(struct edge *e, struct live *l)
 void edge_set_store(struct edge *e, struct store *s)
 {
     e->store = s;
+    if (s)
+        hold_watch(e);
 }
 
 void edge_set_ingress(struct edge *e, int fd, void (*serve)(void *ctx), void *ctx)
@@ -671,6 +674,8 @@ static bool turn(struct edge *e, int wait_ms)
     if (pfd[0].revents & POLLIN) /* else nothing was signalled before the poll returned */
         queue_ack(e->q);
     drain(e);
+    if (e->nheld)
+        hold_release(e, clock_mono_us());
     send_starts(e);
     timers(e);
     /* the answers this turn decided leave now; a client gone meanwhile is handled at once */

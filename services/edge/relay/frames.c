@@ -119,6 +119,7 @@ static void whole_answer(struct edge *e, struct call *c)
                                         c->cached_tokens};
             cache_put(e->store, c->cache_key, &c->cache, c->proto->json_type, res, res_len, tokens);
         }
+        hold_answer(e, c);
         resp_body(c, 200, c->proto->json_type, res, res_len, 0, "ok");
     } else
         resp_error(&e->scratch, c, 502, "The upstream answer could not be translated.", 0,
@@ -222,6 +223,7 @@ static void stream_end(struct edge *e, struct call *c, const char *finish)
     }
     buf_reset(&e->scratch);
     c->proto->end(c->pst, &e->scratch);
+    hold_answer(e, c);
     if (e->scratch.len && pipe_write(c->pipe, e->scratch.data, e->scratch.len) == ST_DENIED) {
         client_gone(e, c);
         return;

@@ -52,6 +52,8 @@ struct edge {
     atomic_uint_least64_t msgs_dropped; /* bus messages refused by a full queue */
     uint64_t *starts;                   /* calls whose start event is owed (send_starts) */
     size_t nstarts, cap_starts;
+    uint64_t *held; /* calls whose answer waits for a store write (call->held_for) */
+    size_t nheld, cap_held;
     int ingress_fd; /* the HTTP server's, when the loop serves it (edge_set_ingress); else -1 */
     void (*ingress_serve)(void *ctx);
     void *ingress_ctx;
@@ -84,6 +86,15 @@ static inline enum status edge_publish_polled(struct edge *e, const char *subjec
     return (e->port.publish_polled ? e->port.publish_polled
                                    : e->port.publish)(e->port.ctx, subject, reply, data, len, NULL);
 }
+
+/* ---- hold.c ---- */
+/** Before traffic (e->store set): the store wakes the loop as the writes answers wait for land. */
+void hold_watch(struct edge *e);
+/** After the adapter's whole() or end(): hold the call's answer until the store write it waits
+ *  for (adapter.h waits_for) has landed; nothing when there is none or it already has. */
+void hold_answer(struct edge *e, struct call *c);
+/** Release the held answers whose writes have landed (or that waited too long). */
+void hold_release(struct edge *e, uint64_t now);
 
 /* ---- attempt.c ---- */
 /** Ask keypool for a lease (a new attempt); on a bus failure, ask again shortly or answer 503. */

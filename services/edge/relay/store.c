@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,11 @@ struct store {
     struct kv *reader;
     struct kv *writer; /* the worker's */
     struct worker *w;
+    pthread_mutex_t push_mu;      /* tickets are handed out in the queue's order */
+    uint64_t last_ticket;         /* under push_mu */
+    atomic_uint_least64_t landed; /* the newest ticket whose write is done (or failed) */
+    void (*on_landed)(void *arg); /* after a ticket's write (the writer's thread) */
+    void *on_landed_arg;
 };
 
 /* A queued write: a Redis command whose strings it owns. */
@@ -28,7 +34,20 @@ struct put {
     int argc;
     char *argv[6];
     size_t len[6];
+    uint64_t ticket; /* 0: nobody waits for it */
+    struct store *s;
 };
+
+static void landed(struct put *it)
+{
+    struct store *s = it->s;
+
+    if (!it->ticket)
+        return;
+    atomic_store(&s->landed, it->ticket); /* writes land in the order of their tickets */
+    if (s->on_landed)
+        s->on_landed(s->on_landed_arg);
+}
 
 static void put_free(void *p)
 {
@@ -39,20 +58,40 @@ static void put_free(void *p)
     free(it);
 }
 
+/* Dropped unwritten (the edge stops): whoever waits for it waits no longer. */
+static void put_drop(void *p)
+{
+    landed(p);
+    put_free(p);
+}
+
+#define BATCH_MAX 64
+
+/* A batch of writes in one round trip (pipelined), landed in order. */
 static void on_batch(void *ctx, void **items, size_t n)
 {
     struct store *s = ctx;
+    int argcs[BATCH_MAX] = {0};
+    const char *const *argvs[BATCH_MAX] = {0};
+    enum status sts[BATCH_MAX];
 
+    for (size_t i = 0; i < n && i < BATCH_MAX; i++) {
+        struct put *it = items[i];
+        argcs[i] = it->argc;
+        argvs[i] = (const char *const *)it->argv;
+    }
+    kv_command_many(s->writer, n < BATCH_MAX ? n : BATCH_MAX, argcs, argvs, sts);
     for (size_t i = 0; i < n; i++) {
         struct put *it = items[i];
-        struct kv_strs out;
-        if (kv_command(s->writer, it->argc, (const char *const *)it->argv, &out) != ST_OK)
+        if (i >= BATCH_MAX || sts[i] != ST_OK)
             LOG_WARN("store.write_failed", "cmd=%s key=%s", it->argv[0], it->argv[1]);
+        landed(it);
         put_free(it);
     }
 }
 
-static const struct worker_ops store_ops = {.batch = on_batch, .drop = put_free, .max_batch = 64};
+static const struct worker_ops store_ops = {
+    .batch = on_batch, .drop = put_drop, .max_batch = BATCH_MAX};
 
 enum status store_new(const struct edge_config *cfg, struct store **ret)
 {
@@ -61,6 +100,7 @@ enum status store_new(const struct edge_config *cfg, struct store **ret)
 
     s->cfg = cfg;
     (void)pthread_mutex_init(&s->mu, NULL);
+    (void)pthread_mutex_init(&s->push_mu, NULL);
     st = kv_connect(&cfg->redis, &s->reader);
     if (st == ST_OK)
         st = kv_connect(&cfg->redis, &s->writer);
@@ -84,6 +124,7 @@ void store_free(struct store *s)
     kv_free(s->reader);
     kv_free(s->writer);
     (void)pthread_mutex_destroy(&s->mu);
+    (void)pthread_mutex_destroy(&s->push_mu);
     free(s);
 }
 
@@ -147,29 +188,44 @@ static enum status run_now(struct store *s, const char *cmd, const char *key, in
     return ST_UNAVAILABLE;
 }
 
-/* A command on the prefixed key: cmd key args... (copied when queued). */
+/* A command on the prefixed key: cmd key args... (copied when queued). STORE_TICKET: its ticket
+ * into *ticket. */
 static enum status write_cmd(struct store *s, enum store_when when, const char *cmd,
-                             const char *key, int nargs, const char *const *args)
+                             const char *key, int nargs, const char *const *args, uint64_t *ticket)
 {
     struct put *it;
+    enum status st;
 
     if (when == STORE_NOW)
         return run_now(s, cmd, key, nargs, args);
+    if (!ticket)
+        when = STORE_QUEUED;
     it = xcalloc(1, sizeof(*it));
+    it->s = s;
     it->argv[0] = xstrdup(cmd);
     it->argv[1] = full_key(s, key);
     for (int i = 0; i < nargs && i < 4; i++)
         it->argv[2 + i] = xstrdup(args[i]);
     it->argc = 2 + (nargs < 4 ? nargs : 4);
-    if (worker_push(s->w, it) != ST_OK) {
+    if (when != STORE_TICKET) {
+        st = worker_push(s->w, it);
+    } else {
+        (void)pthread_mutex_lock(&s->push_mu);
+        it->ticket = s->last_ticket + 1;
+        st = worker_push(s->w, it);
+        if (st == ST_OK)
+            *ticket = ++s->last_ticket;
+        (void)pthread_mutex_unlock(&s->push_mu);
+    }
+    if (st != ST_OK) {
         put_free(it);
         return ST_AGAIN;
     }
     return ST_OK;
 }
 
-enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
-                          unsigned ttl_s, enum store_when when)
+static enum status put_ttl(struct store *s, const char *key, const char *data, size_t len,
+                           unsigned ttl_s, enum store_when when, uint64_t *ticket)
 {
     char ttl[16];
     char *copy;
@@ -183,10 +239,16 @@ enum status store_put_ttl(struct store *s, const char *key, const char *data, si
     copy = xstrndup(data, len);
     {
         const char *args[3] = {copy, "EX", ttl};
-        st = write_cmd(s, when, "SET", key, ttl_s ? 3 : 1, args);
+        st = write_cmd(s, when, "SET", key, ttl_s ? 3 : 1, args, ticket);
     }
     free(copy);
     return st;
+}
+
+enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
+                          unsigned ttl_s, enum store_when when)
+{
+    return put_ttl(s, key, data, len, ttl_s, when == STORE_TICKET ? STORE_QUEUED : when, NULL);
 }
 
 enum status store_put(struct store *s, const char *key, const char *data, size_t len,
@@ -195,6 +257,26 @@ enum status store_put(struct store *s, const char *key, const char *data, size_t
     if (!s || s->cfg->responses_ttl_s == 0)
         return ST_UNAVAILABLE;
     return store_put_ttl(s, key, data, len, s->cfg->responses_ttl_s, when);
+}
+
+enum status store_put_ticket(struct store *s, const char *key, const char *data, size_t len,
+                             uint64_t *ticket)
+{
+    *ticket = 0;
+    if (!s || s->cfg->responses_ttl_s == 0)
+        return ST_UNAVAILABLE;
+    return put_ttl(s, key, data, len, s->cfg->responses_ttl_s, STORE_TICKET, ticket);
+}
+
+uint64_t store_landed(struct store *s)
+{
+    return atomic_load(&s->landed);
+}
+
+void store_on_landed(struct store *s, void (*fn)(void *arg), void *arg)
+{
+    s->on_landed = fn;
+    s->on_landed_arg = arg;
 }
 
 enum status store_index_add(struct store *s, const char *key, uint64_t score, const char *member,
@@ -209,9 +291,9 @@ enum status store_index_add(struct store *s, const char *key, uint64_t score, co
         return ST_UNAVAILABLE;
     (void)snprintf(sc, sizeof(sc), "%llu", (unsigned long long)score);
     (void)snprintf(ttl, sizeof(ttl), "%u", ttl_s);
-    st = write_cmd(s, when, "ZADD", key, 2, args);
+    st = write_cmd(s, when, "ZADD", key, 2, args, NULL);
     if (st == ST_OK && ttl_s)
-        st = write_cmd(s, when, "EXPIRE", key, 1, exp);
+        st = write_cmd(s, when, "EXPIRE", key, 1, exp, NULL);
     return st;
 }
 
@@ -220,7 +302,7 @@ enum status store_index_del(struct store *s, const char *key, const char *member
 {
     const char *args[1] = {member};
 
-    return s ? write_cmd(s, when, "ZREM", key, 1, args) : ST_UNAVAILABLE;
+    return s ? write_cmd(s, when, "ZREM", key, 1, args, NULL) : ST_UNAVAILABLE;
 }
 
 enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,

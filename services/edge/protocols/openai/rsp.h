@@ -32,15 +32,16 @@ enum rsp_open { RSP_O_NONE, RSP_O_MESSAGE, RSP_O_REASONING };
 /* What a call must remember to shape its answer (owned by the call; rsp_call_done()). */
 struct rsp_call {
     enum rsp_kind kind;
-    bool stream, keep;   /* keep: stored once complete (store, and a store to keep it in) */
-    char id[64];         /* "resp_<hex>" */
-    char prev[80];       /* previous_response_id, or "" */
-    char owner[64];      /* the client token's id: only it reads what is kept */
-    int64_t created;     /* Unix seconds */
-    struct oai_call oc;  /* model as asked, declared functions, derived names */
-    json_t *req;         /* the request (fields echoed in the Response object) */
-    json_t *contents;    /* the Gemini contents sent: kept with the answer when stored */
-    struct store *store; /* where it is kept */
+    bool stream, keep;    /* keep: stored once complete (store, and a store to keep it in) */
+    char id[64];          /* "resp_<hex>" */
+    char prev[80];        /* previous_response_id, or "" */
+    char owner[64];       /* the client token's id: only it reads what is kept */
+    int64_t created;      /* Unix seconds */
+    struct oai_call oc;   /* model as asked, declared functions, derived names */
+    json_t *req;          /* the request (fields echoed in the Response object) */
+    json_t *contents;     /* the Gemini contents sent: kept with the answer when stored */
+    struct store *store;  /* where it is kept */
+    uint64_t kept_ticket; /* the write keeping it (store_put_ticket), which the answer waits for */
     /* the answer, written as it goes (items are kept serialized: the stream's items are the
      * Response's output, byte for byte) */
     struct buf items;      /* the output items done, serialized, comma-separated */

@@ -199,9 +199,16 @@ static void keep(struct rsp_call *rc)
         return;
     buf_init(&b, 256u * 1024 * 1024);
     (void)snprintf(key, sizeof(key), "resp:%s", rc->id);
-    if (rsp_kept(rc, &b) == ST_OK)
-        (void)store_put(rc->store, key, b.data, b.len, STORE_NOW); /* GET may follow at once */
+    /* a GET or a previous_response_id may follow at once: the answer waits for the write */
+    if (rsp_kept(rc, &b) == ST_OK &&
+        store_put_ticket(rc->store, key, b.data, b.len, &rc->kept_ticket) == ST_AGAIN)
+        (void)store_put(rc->store, key, b.data, b.len, STORE_NOW); /* the queue is full */
     buf_done(&b);
+}
+
+static uint64_t waits_for(const void *st)
+{
+    return ((const struct rsp_call *)st)->kept_ticket;
 }
 
 static enum status whole(void *st, enum route_kind up, const char *body, size_t len,
@@ -241,6 +248,7 @@ static void fail(void *st, unsigned http, const char *message, struct buf *out)
 static void restart(void *st)
 {
     rsp_call_restart(st);
+    ((struct rsp_call *)st)->kept_ticket = 0;
 }
 
 static void state_free(void *st)
@@ -269,5 +277,6 @@ const struct adapter rsp_adapter = {
     .fail = fail,
     .keepalive = oai_keepalive,
     .restart = restart,
+    .waits_for = waits_for,
     .free = state_free,
 };
