@@ -393,4 +393,10 @@ void kv_command_many(struct kv *kv, size_t n, const int *argcs, const char *cons
         sts[i] = r->type == REDIS_REPLY_ERROR ? ST_IO : ST_OK;
         freeReplyObject(r);
     }
+    if (broken && reconnect_within(kv) == ST_OK) { /* a restart: run what got no answer again */
+        struct kv_strs out;
+        for (size_t i = 0; i < n; i++)
+            if (sts[i] == ST_UNAVAILABLE)
+                sts[i] = kv_command(kv, argcs[i], argvs[i], &out);
+    }
 }

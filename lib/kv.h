@@ -80,7 +80,9 @@ enum status kv_eval_str(struct kv *kv, int script, int argc, const char *const *
 enum status kv_get(struct kv *kv, const char *key, char **ret, size_t *ret_len);
 /**
  * Pipelined plain commands: command i is argcs[i] strings at argvs[i]; all go out in one write and
- * their replies are read in order. sts[i]: ST_OK, ST_IO (Redis refused it), ST_UNAVAILABLE.
+ * their replies are read in order; when Redis went away meanwhile, those without a reply run
+ * again once it is back (so they must bear running twice). sts[i]: ST_OK, ST_IO (Redis refused
+ * it), ST_UNAVAILABLE.
  */
 void kv_command_many(struct kv *kv, size_t n, const int *argcs, const char *const *const *argvs,
                      enum status *sts);
