@@ -145,18 +145,20 @@ static void handle_batch(const struct kp_loop *l, struct bus_msg **msgs, size_t 
         struct kp_item *it = &items[i];
         const char *reply = bus_msg_reply(owner[i]);
         if (it->kind == KP_ITEM_LEASE && it->no_key) {
-            if (!lost_checked) { /* once per batch: every "no key" of it is answered anew */
+            if (!lost_checked) { /* once per batch */
                 lost_checked = true;
                 lost = reseed_if_lost(l);
                 reloaded = reloaded || lost;
             }
             it->need_reload = lost;
         }
-        if (it->kind == KP_ITEM_LEASE && it->need_reload) {
+        /* a "no key" is answered anew either way: after a Redis restart, another replica may
+         * have seeded the pool again between this lease and the look for the seeding mark */
+        if (it->kind == KP_ITEM_LEASE && (it->need_reload || it->no_key)) {
             /* a key added by another replica: reload the registry once, answer again */
-            if (!reloaded)
+            if (it->need_reload && !reloaded)
                 (void)kp_loop_seed(store, pool, "", ev);
-            reloaded = true;
+            reloaded = reloaded || it->need_reload;
             buf_reset(&it->reply);
             (void)kp_codec_lease(pool, it->data, it->len, &it->reply);
         }

@@ -141,6 +141,13 @@ enum status kp_pool_set_keys(struct kp_pool *pool, struct store_key *keys, size_
             free(recs[i]);
         }
     }
+    if (st == ST_OK) { /* only now: a replica that finds no key and no mark seeds it too */
+        char key[96];
+        struct kv_strs out;
+        (void)snprintf(key, sizeof(key), "%sseeded", pool->prefix);
+        const char *set[] = {"SET", key, "1"};
+        st = kv_command(pool->kv, 3, set, &out);
+    }
     free(recs);
     free(argv);
     free(outs);

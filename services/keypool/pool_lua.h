@@ -17,7 +17,8 @@
  *                   scheduler reaps those never closed; a key's open leases are counted from
  *                   it when an admin lists keys, not kept per lease)
  *   P daily         ZSET "<model>|<project>" -> until: pairs parked by a per-day quota
- *   P seeded        set by seeding: its absence means Redis lost the pool (keypool re-seeds)
+ *   P seeded        set once seeding is complete: its absence means Redis lost the pool, or a
+ *                   replica is seeding it again (keypool re-seeds; seeding is idempotent)
  * Headroom is bucketed (exhausted / under 20% left / fine): projects near a known RPM limit are
  * avoided, otherwise least-recently-used order spreads load evenly across projects. A request's
  * estimated input tokens go only to a project whose token budget for the minute has room for
@@ -385,9 +386,9 @@ static const char LUA_OUTCOME[] =
     "end\n"
     "return r\n";
 
-/* ARGV: prefix, key, project, record (msgpack). Idempotent: an existing key keeps its state. */
+/* ARGV: prefix, key, project, record (msgpack). Idempotent: an existing key keeps its state.
+ * kp_pool_set_keys() sets P seeded after the last key. */
 static const char LUA_SEED[] = "local P, k, p, rec = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-                               "redis.call('SET', P .. 'seeded', '1')\n"
                                "if redis.call('EXISTS', P .. 'k:' .. k) == 1 then return 0 end\n"
                                "redis.call('SET', P .. 'k:' .. k, rec)\n"
                                "if cmsgpack.unpack(rec).s ~= 'active' then return 1 end\n"
