@@ -4,6 +4,7 @@
  * Test code: one mutex guards everything.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,7 @@ static struct {
     uint64_t seq, t_ns;
 } stamps[STAMPS_MAX];
 static size_t nstamps;
-static bool stamps_on;
+static atomic_bool stamps_on;
 
 static const char *const fault_names[FF_COUNT] = {
     "none",  "invalid",  "suspended",   "quota_minute", "quota_day", "quota_zero",
@@ -492,9 +493,11 @@ void fake_stamp(uint64_t seq)
 {
     struct timespec ts;
 
+    if (!atomic_load(&stamps_on))
+        return;
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
     (void)pthread_mutex_lock(&mu);
-    if (stamps_on && nstamps < STAMPS_MAX) {
+    if (nstamps < STAMPS_MAX) {
         stamps[nstamps].seq = seq;
         stamps[nstamps++].t_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
     }
@@ -556,7 +559,7 @@ unsigned fake_control(const char *path, const char *method, const char *body, si
         /* the pause between stream chunks from now on (benchmarks of streaming), and whether
          * their send times are kept */
         chunk_ms = (unsigned)json_integer_value(json_object_get(req, "ms"));
-        stamps_on = json_is_true(json_object_get(req, "stamps"));
+        atomic_store(&stamps_on, json_is_true(json_object_get(req, "stamps")));
         nstamps = 0;
     } else if (strcmp(path, "/_fake/stamps") == 0) {
         *ret_body = stamps_take_locked();
