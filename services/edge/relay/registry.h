@@ -51,8 +51,9 @@ enum status registry_list(struct store *s, const char *client, const char *colle
                           const char *page_size, const char *page_token, struct buf *out);
 
 /** What a successful REST answer to method on path (upstream's) means to the registry (the loop
- *  thread; writes are queued): resources it names are recorded as `project`'s and `client`'s; a
- *  DELETE of the resource path_res itself forgets it. */
+ *  thread; the records are written before it returns, so a call that uses them next finds them on
+ *  any edge): resources it names are recorded as `project`'s and `client`'s; a DELETE of the
+ *  resource path_res itself forgets it. */
 void registry_answer(struct store *s, const char *client, const char *project, const char *method,
                      const char *path, const char *path_res, const char *body, size_t len);
 
