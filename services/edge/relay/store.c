@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +39,17 @@ struct put {
     struct store *s;
 };
 
-static void landed(struct put *it)
+/* Mark the write's ticket landed; true when it had one (someone may wait for it). */
+static bool landed(struct put *it)
 {
-    struct store *s = it->s;
-
     if (!it->ticket)
-        return;
-    atomic_store(&s->landed, it->ticket); /* writes land in the order of their tickets */
+        return false;
+    atomic_store(&it->s->landed, it->ticket); /* writes land in the order of their tickets */
+    return true;
+}
+
+static void wake_waiters(struct store *s)
+{
     if (s->on_landed)
         s->on_landed(s->on_landed_arg);
 }
@@ -61,8 +66,11 @@ static void put_free(void *p)
 /* Dropped unwritten (the edge stops): whoever waits for it waits no longer. */
 static void put_drop(void *p)
 {
-    landed(p);
-    put_free(p);
+    struct put *it = p;
+
+    if (landed(it))
+        wake_waiters(it->s);
+    put_free(it);
 }
 
 #define BATCH_MAX 64
@@ -74,6 +82,7 @@ static void on_batch(void *ctx, void **items, size_t n)
     int argcs[BATCH_MAX] = {0};
     const char *const *argvs[BATCH_MAX] = {0};
     enum status sts[BATCH_MAX];
+    bool any = false;
 
     for (size_t i = 0; i < n && i < BATCH_MAX; i++) {
         struct put *it = items[i];
@@ -85,9 +94,11 @@ static void on_batch(void *ctx, void **items, size_t n)
         struct put *it = items[i];
         if (i >= BATCH_MAX || sts[i] != ST_OK)
             LOG_WARN("store.write_failed", "cmd=%s key=%s", it->argv[0], it->argv[1]);
-        landed(it);
+        any |= landed(it);
         put_free(it);
     }
+    if (any) /* once a batch: the loop releases every answer the batch allows in one turn */
+        wake_waiters(s);
 }
 
 static const struct worker_ops store_ops = {
@@ -188,8 +199,8 @@ static enum status run_now(struct store *s, const char *cmd, const char *key, in
     return ST_UNAVAILABLE;
 }
 
-/* A command on the prefixed key: cmd key args... (copied when queued). STORE_TICKET: its ticket
- * into *ticket. */
+/* A command on the prefixed key: cmd key args... (copied when queued). With ticket, queued and
+ * its ticket into *ticket. */
 static enum status write_cmd(struct store *s, enum store_when when, const char *cmd,
                              const char *key, int nargs, const char *const *args, uint64_t *ticket)
 {
@@ -198,8 +209,6 @@ static enum status write_cmd(struct store *s, enum store_when when, const char *
 
     if (when == STORE_NOW)
         return run_now(s, cmd, key, nargs, args);
-    if (!ticket)
-        when = STORE_QUEUED;
     it = xcalloc(1, sizeof(*it));
     it->s = s;
     it->argv[0] = xstrdup(cmd);
@@ -207,7 +216,7 @@ static enum status write_cmd(struct store *s, enum store_when when, const char *
     for (int i = 0; i < nargs && i < 4; i++)
         it->argv[2 + i] = xstrdup(args[i]);
     it->argc = 2 + (nargs < 4 ? nargs : 4);
-    if (when != STORE_TICKET) {
+    if (!ticket) {
         st = worker_push(s->w, it);
     } else {
         (void)pthread_mutex_lock(&s->push_mu);
@@ -248,7 +257,7 @@ static enum status put_ttl(struct store *s, const char *key, const char *data, s
 enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
                           unsigned ttl_s, enum store_when when)
 {
-    return put_ttl(s, key, data, len, ttl_s, when == STORE_TICKET ? STORE_QUEUED : when, NULL);
+    return put_ttl(s, key, data, len, ttl_s, when, NULL);
 }
 
 enum status store_put(struct store *s, const char *key, const char *data, size_t len,
@@ -265,7 +274,7 @@ enum status store_put_ticket(struct store *s, const char *key, const char *data,
     *ticket = 0;
     if (!s || s->cfg->responses_ttl_s == 0)
         return ST_UNAVAILABLE;
-    return put_ttl(s, key, data, len, s->cfg->responses_ttl_s, STORE_TICKET, ticket);
+    return put_ttl(s, key, data, len, s->cfg->responses_ttl_s, STORE_QUEUED, ticket);
 }
 
 uint64_t store_landed(struct store *s)

@@ -26,11 +26,11 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
 /*
  * Writes are queued to a thread of their own (STORE_QUEUED: the caller goes on at once, the write
  * lands a moment later), or done before the call returns (STORE_NOW: what a client may read next,
- * through any edge, as soon as its answer arrives — a resource's record). STORE_TICKET (through
- * store_put_ticket): queued, and its ticket tells when it has landed, so an answer can wait for
- * it without the caller waiting (a stored response).
+ * through any edge, as soon as its answer arrives — a resource's record). store_put_ticket()
+ * queues, and its ticket tells when the write has landed, so an answer can wait for it without
+ * the caller waiting (a stored response).
  */
-enum store_when { STORE_QUEUED, STORE_NOW, STORE_TICKET };
+enum store_when { STORE_QUEUED, STORE_NOW };
 /** Write data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is full,
  * ST_UNAVAILABLE when nothing is kept (TTL 0) or Redis failed a STORE_NOW write. */
 enum status store_put(struct store *s, const char *key, const char *data, size_t len,
@@ -44,7 +44,8 @@ enum status store_put_ticket(struct store *s, const char *key, const char *data,
                              uint64_t *ticket);
 /** The newest ticket whose write has landed (writes land in the order of their tickets). */
 uint64_t store_landed(struct store *s);
-/** fn(arg) runs on the writer's thread after each ticket's write lands (before edge_run). */
+/** fn(arg) runs on the writer's thread after writes with tickets land, once a batch (set before
+ *  edge_run). */
 void store_on_landed(struct store *s, void (*fn)(void *arg), void *arg);
 /** Write data[len] kept ttl_s seconds (0: until deleted). ST_TOO_BIG, ST_AGAIN, ST_UNAVAILABLE. */
 enum status store_put_ttl(struct store *s, const char *key, const char *data, size_t len,
