@@ -277,6 +277,9 @@ int main(int argc, char **argv)
     LOG_INFO("draining", "inflight=%u drain_s=%u", edge_inflight(e), cfg.ops.drain_s);
     if (edge_drain(e, ops, ops_drain(ops)) > 0)
         LOG_WARN("drain.timeout", "inflight=%u action=abort", edge_inflight(e));
+    /* requests waiting for store reads go on once those are in (bounded by Redis's timeout) */
+    for (int i = 0; store_fetching(store) && i < 500; i++)
+        edge_poll(e, 10);
     LOG_INFO("stopping", "inflight=%u", edge_inflight(e));
     edge_abort_all(e);
     for (int i = 0; i < 3; i++) /* the aborted calls' answers leave before the server stops */

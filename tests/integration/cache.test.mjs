@@ -99,3 +99,20 @@ test('OpenAI format; shared across tokens when set; hits and saved tokens in the
   assert.ok(logs.length >= 5);
   for (const l of logs) assert.equal(l.attempts.length, 0);
 });
+
+test('a lookup waits for a stalled Redis, not the edge: the request is answered once Redis is back, others at once', async () => {
+  s.redis('CLIENT', 'PAUSE', '1000', 'ALL');
+  const paused = Date.now();
+  const pending = gen(s.token, 0, 'a lookup while redis is paused');
+  await sleep(150);
+  const t1 = Date.now();
+  const other = await gen('nobody', 0);
+  assert.ok(other.status >= 400 && other.status < 500, `refused: ${other.status}`);
+  assert.ok(Date.now() - t1 < 400, `the edge answers others while a lookup waits (${Date.now() - t1} ms)`);
+  const r = await pending;
+  assert.equal(r.status, 200, await r.clone().text());
+  assert.ok(Date.now() - paused >= 850, `the lookup waited for Redis (${Date.now() - paused} ms)`);
+  assert.equal(r.headers.get('x-sb-cache'), null);
+  // and its answer was kept: the same request is a hit
+  await waitUntil(async () => (await gen(s.token, 0, 'a lookup while redis is paused')).headers.get('x-sb-cache') === 'hit', { what: 'kept' });
+});

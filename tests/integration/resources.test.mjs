@@ -109,6 +109,33 @@ test('another client token cannot read, use or delete the files (404); a file no
   assert.equal((await ai.files.get({ name: f.name })).name, f.name); // still the owner's
 });
 
+test('requests naming files nobody made are 404s that never hold the edge; reads of a stalled registry wait alone', async () => {
+  // thirty prompts naming unknown files at once: each a prompt 404, and the edge answers a refusal
+  // meanwhile (the registry is read off the edge's loop, and once)
+  const t0 = Date.now();
+  const unknown = Array.from({ length: 30 }, (_, i) => fetch(`${s.url}/v1beta/models/${FLASH}:generateContent`, {
+    method: 'POST', headers: { 'x-goog-api-key': s.token, 'content-type': 'application/json' },
+    body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'x' }, { fileData: { fileUri: `${s.url}/v1beta/files/nobody-${i}` } }] }] }) }));
+  const refused = await fetch(`${s.url}/v1beta/models`, { headers: { 'x-goog-api-key': 'nobody' } });
+  assert.ok(refused.status >= 400 && refused.status < 500, `refused: ${refused.status}`);
+  const rs = await Promise.all(unknown);
+  for (const r of rs) assert.equal(r.status, 404, await r.clone().text());
+  assert.ok(Date.now() - t0 < 500, `thirty unknown files took ${Date.now() - t0} ms`);
+  // a prompt using a real file while Redis answers nothing: it waits for the record, the edge not
+  const f = await upload(ai, 300, 9, 'stalled');
+  s.redis('CLIENT', 'PAUSE', '1000', 'ALL');
+  const paused = Date.now();
+  const pending = ai.models.generateContent({ model: FLASH, contents: [{ role: 'user', parts: [{ text: 'describe' }, { fileData: { fileUri: f.uri } }] }] });
+  await new Promise((r) => setTimeout(r, 150));
+  const t1 = Date.now();
+  const other = await fetch(`${s.url}/v1beta/models`, { headers: { 'x-goog-api-key': 'nobody' } });
+  assert.ok(other.status >= 400 && other.status < 500);
+  assert.ok(Date.now() - t1 < 400, `the edge answers others while a read waits (${Date.now() - t1} ms)`);
+  const r = await pending;
+  assert.ok(Date.now() - paused >= 850, `the prompt waited for its record (${Date.now() - paused} ms)`);
+  assert.ok(r.text.length > 0);
+});
+
 test('admins see every client token\'s resources (GET /api/resources, filtered by type, client, project); a client token cannot', async () => {
   const { client: other, id } = await newClient('res-admin-view');
   const mine = await upload(ai, 100, 8, 'admin-a');

@@ -198,6 +198,29 @@ test('the answer waits for its stored response\'s write, not the edge: a stalled
   }
 });
 
+test('reads wait for a stalled store, not the edge: GET and previous_response_id answer once Redis does, others at once', async () => {
+  // Redis answers nothing for a while (CLIENT PAUSE ALL): a GET of a stored response and a create
+  // continuing one must wait for their reads, and then succeed; the edge serves others meanwhile
+  const headers = { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' };
+  const first = await ai.responses.create({ model: FLASH, input: 'remember seven' });
+  const t0 = Date.now();
+  s.redis('CLIENT', 'PAUSE', '1200', 'ALL');
+  const paused = Date.now();
+  const got = fetch(`${s.url}/v1/responses/${first.id}`, { headers });
+  const next = fetch(`${s.url}/v1/responses`, { method: 'POST', headers, body: JSON.stringify({ model: FLASH, input: 'and now?', previous_response_id: first.id, store: false }) });
+  await sleep(150);
+  const t1 = Date.now();
+  const other = await fetch(`${s.url}/v1/responses`, { method: 'POST', headers: { ...headers, authorization: 'Bearer nobody' }, body: JSON.stringify({ model: FLASH, input: 'x' }) });
+  assert.equal(other.status, 401);
+  assert.ok(Date.now() - t1 < 400, `the edge answers others while reads wait (${Date.now() - t1} ms)`);
+  const [g, n] = await Promise.all([got, next]);
+  assert.ok(Date.now() - paused >= 1000, `the reads waited for the store (${Date.now() - t0} ms)`);
+  assert.equal(g.status, 200, await g.clone().text());
+  assert.equal((await g.json()).id, first.id);
+  assert.equal(n.status, 200, await n.clone().text());
+  assert.match(JSON.stringify(JSON.parse((await s.stats()).last_body).contents), /remember seven/);
+});
+
 test('errors: bad key, bad request, quota; a mid-stream failure raises with no repeated text', async () => {
   const bad = new OpenAI({ apiKey: 'not-a-token', baseURL: `${s.url}/v1`, maxRetries: 0 });
   await assert.rejects(bad.responses.create({ model: FLASH, input: 'x' }), (e) => e instanceof OpenAI.AuthenticationError);

@@ -26,6 +26,7 @@
 #include "edge.h"
 #include "http_int.h"
 #include "pipe.h"
+#include "store.h"
 
 /* A refused request's body is read and thrown away up to this size (the connection stays
  * open); beyond it the answer goes at once and the connection closes. */
@@ -143,6 +144,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = r;
         return on_headers(h, conn, url, method, r);
     }
+    if (r->wait) { /* its store reads are in (http_route.c): on from where it stopped */
+        pipe_unref(r->wait);
+        r->wait = NULL;
+        rc = http_dispatch(h, conn, url, method, r);
+        if (!r->wait)
+            http_release(h, r);
+        return rc;
+    }
     if (r->pipe)
         return pipe_respond(r->pipe, conn) < 0 ? MHD_NO : MHD_YES;
     if (*upload_data_size) {
@@ -155,7 +164,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_NO;
     }
     rc = http_dispatch(h, conn, url, method, r);
-    http_release(h, r); /* the body now belongs to the call, or is gone */
+    if (!r->wait)
+        http_release(h, r); /* the body now belongs to the call, or is gone */
     return rc;
 }
 
@@ -174,6 +184,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             edge_client_done(h->edge, r->call_id, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
         pipe_unref(r->pipe);
     }
+    if (r->wait) { /* ended while waiting for its store reads (the daemon stops) */
+        pipe_mark_closed(r->wait);
+        pipe_unref(r->wait);
+    }
+    http_forget_prep(r);
+    store_fetch_unref(r->fetch);
     http_release(h, r);
     buf_done(&r->body);
     if (r->in.st) /* a protocol's state for a call that never started */

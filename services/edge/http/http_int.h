@@ -20,9 +20,11 @@
 #include "tokens.h"
 
 struct admin;
+struct call;
 struct edge;
 struct edge_config;
 struct pipe;
+struct store_fetch;
 
 struct http {
     const struct edge_config *cfg;
@@ -60,6 +62,12 @@ struct http_req {
     const char *token;           /* the client token (MHD's copy) */
     char token_digest[TOK_DIGEST_LEN];
     struct tok_info tok;
+    /* waiting for store reads (the thread goes on meanwhile; see http_route.c) */
+    bool parsed;               /* the protocol has read the body */
+    struct store_fetch *fetch; /* the request's reads, from its first */
+    struct pipe *wait;         /* suspended for them */
+    struct call *prep;         /* translated, waiting for its resources' and cache's reads */
+    struct buf prep_tr;        /* its upstream body */
     /* after the hand-over */
     struct pipe *pipe;
     uint64_t call_id;
@@ -92,5 +100,7 @@ enum MHD_Result http_cache_hit(struct MHD_Connection *conn, const struct http_re
 const char *http_header(struct MHD_Connection *conn, const char *name);
 /** Give back the body bytes r holds of the shared budget. */
 void http_release(struct http *h, struct http_req *r);
+/** Free what a request waiting for its store reads holds (it ended while waiting). */
+void http_forget_prep(struct http_req *r);
 
 #endif

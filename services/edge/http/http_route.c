@@ -23,6 +23,7 @@
 #include "pipe.h"
 #include "protocols.h"
 #include "registry.h"
+#include "store.h"
 
 static const char *const verdict_text[] = {
     [TOK_OK] = "",
@@ -281,53 +282,59 @@ static enum MHD_Result refuse_body(struct MHD_Connection *conn, const struct htt
     return http_refuse_msg(conn, r, 400, "The request body is empty; a JSON object is required.");
 }
 
-/* A client's call through its protocol: the body's checks and the model it names, the model's
- * resolution, capacity, the upstream body and path; then the hand-over to the loop. */
-static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn,
-                                     struct http_req *r)
+/* The store's thread has the reads a request waits for: it is worked through again. */
+static void reads_in(void *arg)
+{
+    struct pipe *p = arg;
+
+    pipe_wake(p);
+    pipe_unref(p);
+}
+
+/* The request waits, suspended, for the store reads it noted (r->fetch); this thread (the loop's,
+ * serving HTTP) goes on. Once they are in, the handler runs again (http.c) and the request is
+ * worked through from where it stopped, the same reads now answered. */
+static enum MHD_Result await_reads(struct http *h, struct MHD_Connection *conn, struct http_req *r)
+{
+    r->wait = pipe_new(conn, r->req_id, 0);
+    pipe_suspend(r->wait);
+    if (store_fetch_start(h->store, r->fetch, reads_in, r->wait) != ST_OK)
+        reads_in(r->wait); /* the queue is full: they read as unavailable, at once */
+    return MHD_YES;
+}
+
+void http_forget_prep(struct http_req *r)
+{
+    if (!r->prep)
+        return;
+    call_free(r->prep);
+    r->prep = NULL;
+    buf_done(&r->prep_tr);
+}
+
+/* A call translated, then what it reads of the store: the resources it names (the project they
+ * pin it to) and the exact response cache; then the hand-over to the loop. */
+static enum MHD_Result prepared(struct http *h, struct MHD_Connection *conn, struct http_req *r)
 {
     const struct adapter *proto = r->proto;
+    struct call *c = r->prep;
+    struct buf *tr = &r->prep_tr;
     struct client_err err = {0};
-    struct buf tr;
-    struct call *c;
     enum MHD_Result rc;
+    enum status st;
 
-    if ((r->in.up.post && (r->too_big || r->body.len == 0)) || (r->in.up.raw && r->too_big))
-        return refuse_body(conn, r);
-    if (proto->body(&r->rq, &r->in, r->body.data, r->body.len, &err) != ST_OK)
-        return http_refuse(conn, r, &err);
-    if (!r->model_checked && r->in.up.model[0] && !model_allowed(h, r))
-        return http_refuse(conn, r, &r->no);
-    if (edge_inflight(h->edge) >= h->cfg->max_inflight)
-        return http_refuse_msg(conn, r, 503, "The gateway is at capacity; retry shortly.");
-    buf_init(&tr, (size_t)r->lv.max_body_bytes * 2 + 65536);
-    c = new_call(&r->in.up, &r->tok, r);
-    if (proto->translate(&r->rq, &r->in, r->body.data, r->body.len, &tr, c->upath, sizeof(c->upath),
-                         &err) != ST_OK) {
-        rc = http_refuse(conn, r, &err);
-        buf_done(&tr);
-        call_free(c);
-        return rc;
-    }
-    if (r->in.local) { /* the protocol answered from what it keeps */
-        rc = http_answer(conn, r, r->in.local, tr.data ? tr.data : "", tr.len);
-        buf_done(&tr);
-        call_free(c);
-        return rc;
-    }
-    c->fwd_headers = r->in.headers;
-    r->in.headers = NULL;
     /* the body as it goes upstream: translated, or the client's (an upload's bytes name no
      * resource) */
     bool bytes = r->in.up.kind == RT_UPLOAD;
-    const char *ub = bytes ? NULL : tr.len ? tr.data : r->body.data;
-    size_t ul = bytes ? 0 : tr.len ? tr.len : r->body.len;
-    if (registry_pin(h->store, r->tok.id, r->in.up.resource, ub, ul, c->pin, sizeof(c->pin),
-                     c->pin_what, sizeof(c->pin_what), &err) != ST_OK) {
-        rc = http_refuse(conn, r, &err);
-        buf_done(&tr);
-        call_free(c);
-        return rc;
+    const char *ub = bytes ? NULL : tr->len ? tr->data : r->body.data;
+    size_t ul = bytes ? 0 : tr->len ? tr->len : r->body.len;
+    st = registry_pin(h->store, &r->fetch, r->tok.id, r->in.up.resource, ub, ul, c->pin,
+                      sizeof(c->pin), c->pin_what, sizeof(c->pin_what), &err);
+    if (st == ST_AGAIN)
+        return await_reads(h, conn, r);
+    if (st != ST_OK) {
+        http_forget_prep(r);
+        return http_refuse(conn, r, &err);
     }
     {
         /* Vertex AI express keys serve generateContent, its stream and countTokens; anything
@@ -357,12 +364,16 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
         if (cached &&
             cache_key(&cp, r->in.client, r->in.up.kind, r->tok.id, c->upath, doc, c->cache_key)) {
             c->cache = cp;
-            if (cache_get(h->store, c->cache_key, &hit) == ST_OK) {
+            st = cache_get(h->store, &r->fetch, c->cache_key, &hit);
+            if (st == ST_AGAIN) {
+                json_decref(doc);
+                return await_reads(h, conn, r);
+            }
+            if (st == ST_OK) {
                 json_decref(doc);
                 rc = http_cache_hit(conn, r, &hit);
                 cache_hit_done(&hit);
-                buf_done(&tr);
-                call_free(c);
+                http_forget_prep(r);
                 return rc;
             }
         }
@@ -376,12 +387,62 @@ static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn
     c->proto = proto;
     c->pst = r->in.st;
     r->in.st = NULL;
-    if (tr.len)
-        c->body = buf_take(&tr, &c->body_len);
+    if (tr->len)
+        c->body = buf_take(tr, &c->body_len);
     else if (r->in.up.post || (r->in.up.raw && r->body.len))
         c->body = buf_take(&r->body, &c->body_len);
-    buf_done(&tr);
+    buf_done(tr);
+    r->prep = NULL;
     return submit(h, conn, r, c);
+}
+
+/* A client's call through its protocol: the body's checks and the model it names, the model's
+ * resolution, capacity, the upstream body and path; then what it reads of the store. A request
+ * that waits for a read comes back here and goes on from where it stopped. */
+static enum MHD_Result dispatch_call(struct http *h, struct MHD_Connection *conn,
+                                     struct http_req *r)
+{
+    const struct adapter *proto = r->proto;
+    struct client_err err = {0};
+    struct buf tr;
+    struct call *c;
+    enum MHD_Result rc;
+    enum status st;
+
+    if (!r->parsed) {
+        if ((r->in.up.post && (r->too_big || r->body.len == 0)) || (r->in.up.raw && r->too_big))
+            return refuse_body(conn, r);
+        if (proto->body(&r->rq, &r->in, r->body.data, r->body.len, &err) != ST_OK)
+            return http_refuse(conn, r, &err);
+        if (!r->model_checked && r->in.up.model[0] && !model_allowed(h, r))
+            return http_refuse(conn, r, &r->no);
+        r->parsed = true;
+    }
+    if (r->prep)
+        return prepared(h, conn, r);
+    if (edge_inflight(h->edge) >= h->cfg->max_inflight)
+        return http_refuse_msg(conn, r, 503, "The gateway is at capacity; retry shortly.");
+    buf_init(&tr, (size_t)r->lv.max_body_bytes * 2 + 65536);
+    c = new_call(&r->in.up, &r->tok, r);
+    r->in.fetch = &r->fetch;
+    st = proto->translate(&r->rq, &r->in, r->body.data, r->body.len, &tr, c->upath,
+                          sizeof(c->upath), &err);
+    if (st != ST_OK || r->in.local) {
+        if (st == ST_AGAIN)
+            rc = await_reads(h, conn, r);
+        else if (st != ST_OK)
+            rc = http_refuse(conn, r, &err);
+        else /* the protocol answered from what it keeps */
+            rc = http_answer(conn, r, r->in.local, tr.data ? tr.data : "", tr.len);
+        buf_done(&tr);
+        call_free(c);
+        return rc;
+    }
+    c->fwd_headers = r->in.headers;
+    r->in.headers = NULL;
+    r->prep = c;
+    r->prep_tr = tr;
+    return prepared(h, conn, r);
 }
 
 enum MHD_Result http_dispatch(struct http *h, struct MHD_Connection *conn, const char *url,

@@ -81,6 +81,13 @@ static void resume_locked(struct pipe *p)
     }
 }
 
+void pipe_wake(struct pipe *p)
+{
+    (void)pthread_mutex_lock(&p->mu);
+    resume_locked(p);
+    (void)pthread_mutex_unlock(&p->mu);
+}
+
 enum status pipe_decide(struct pipe *p, unsigned status, const char *content_type, bool streaming,
                         const char *const *headers, size_t nheaders)
 {

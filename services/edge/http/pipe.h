@@ -60,6 +60,10 @@ void pipe_release(struct pipe *p);
 /** Watchdog: while suspended, check the socket for a hang-up; true if the client is gone. */
 bool pipe_check_peer(struct pipe *p);
 
+/** Resume a connection suspended for something other than its answer (the store reads it waits
+ *  for): its handler runs again. Any thread. */
+void pipe_wake(struct pipe *p);
+
 /* ---- MHD side ---- */
 /** Suspend the connection until the loop decides or writes (call from the access handler). */
 void pipe_suspend(struct pipe *p);

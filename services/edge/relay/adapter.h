@@ -22,6 +22,7 @@
 
 struct edge_config;
 struct store;
+struct store_fetch;
 
 /* A client's request as the HTTP front hands it to a protocol (an HTTP worker thread). */
 struct client_req {
@@ -53,15 +54,16 @@ void client_err_set(struct client_err *err, unsigned status, const char *code, c
 
 /* What a request becomes: the upstream call, and what the adapter keeps to shape the answer. */
 struct ingress {
-    enum route_kind client; /* the route the client called (logs, metrics) */
-    struct route up;        /* the upstream route; up.model: the model named, then resolved */
-    char asked[128];        /* the model as the client named it */
-    bool sse;               /* native streams: SSE framing */
-    char *headers;          /* REST: request headers for upstream, "Name: value\r\n" lines, or
-                               NULL (owned: the call takes it) */
-    char base[160];         /* the gateway as the client called it, for upload URLs (REST) */
-    unsigned local;         /* set by translate: answered here with this status, no upstream */
-    void *st;               /* the adapter's state for the call (adapter->free) */
+    enum route_kind client;     /* the route the client called (logs, metrics) */
+    struct route up;            /* the upstream route; up.model: the model named, then resolved */
+    char asked[128];            /* the model as the client named it */
+    bool sse;                   /* native streams: SSE framing */
+    char *headers;              /* REST: request headers for upstream, "Name: value\r\n" lines, or
+                                   NULL (owned: the call takes it) */
+    char base[160];             /* the gateway as the client called it, for upload URLs (REST) */
+    unsigned local;             /* set by translate: answered here with this status, no upstream */
+    void *st;                   /* the adapter's state for the call (adapter->free) */
+    struct store_fetch **fetch; /* the request's store reads (store_read), or NULL: blocking */
 };
 
 struct adapter {
@@ -88,7 +90,8 @@ struct adapter {
      * The model is resolved (in->up.model is upstream's): the upstream body into out (left empty:
      * the client's body goes as it is) and the upstream path into upath[n]. ST_INVALID with err.
      * A request the protocol answers itself (a stored object): in->local set to the HTTP status
-     * and out the whole answer (json_type); nothing goes upstream.
+     * and out the whole answer (json_type); nothing goes upstream. ST_AGAIN: a store read through
+     * in->fetch is not in yet; translate runs again once it is (so nothing changes before).
      */
     enum status (*translate)(const struct client_req *rq, struct ingress *in, const char *body,
                              size_t len, struct buf *out, char *upath, size_t n,

@@ -41,7 +41,8 @@ bool cache_key(const struct cache_policy *p, enum route_kind client, enum route_
     return ok;
 }
 
-enum status cache_get(struct store *s, const char *key, struct cache_hit *hit)
+enum status cache_get(struct store *s, struct store_fetch **fetch, const char *key,
+                      struct cache_hit *hit)
 {
     char *data = NULL;
     size_t len = 0;
@@ -50,7 +51,7 @@ enum status cache_get(struct store *s, const char *key, struct cache_hit *hit)
     memset(hit, 0, sizeof(*hit));
     if (!s)
         return ST_UNAVAILABLE;
-    st = store_get(s, key, &data, &len);
+    st = store_read(s, fetch, key, &data, &len);
     if (st != ST_OK)
         return st;
     /* "1 <prompt> <output> <thought> <cached>\n<content type>\n<body>" */

@@ -18,6 +18,7 @@
 #define CACHE_KEY_LEN 80
 
 struct store;
+struct store_fetch;
 
 /* How the cache applies to one request (from the live settings and the token). */
 struct cache_policy {
@@ -48,8 +49,10 @@ static inline bool cache_route(enum route_kind up)
  */
 bool cache_key(const struct cache_policy *p, enum route_kind client, enum route_kind up,
                const char *token_id, const char *upath, const json_t *doc, char key[CACHE_KEY_LEN]);
-/** Read an answer: ST_OK with *hit (cache_hit_done()), ST_NOT_FOUND, ST_UNAVAILABLE. */
-enum status cache_get(struct store *s, const char *key, struct cache_hit *hit);
+/** Read an answer as store_read() reads (fetch: the request's reads): ST_OK with *hit
+ *  (cache_hit_done()), ST_NOT_FOUND, ST_UNAVAILABLE, ST_AGAIN. */
+enum status cache_get(struct store *s, struct store_fetch **fetch, const char *key,
+                      struct cache_hit *hit);
 void cache_hit_done(struct cache_hit *hit);
 /** Keep an answer (queued); too large ones are skipped. */
 void cache_put(struct store *s, const char *key, const struct cache_policy *p, const char *ctype,

@@ -2,11 +2,9 @@
 #include "registry.h"
 
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/clock.h"
 #include "lib/kv.h"
@@ -20,7 +18,6 @@
 #define OTHER_TTL_S   (30u * 86400) /* caches, batches, interactions: longer than they live */
 #define OBJECT_MAX    (64u * 1024)  /* a resource's object kept for lists, at most */
 #define WALK_DEPTH    64
-#define REREAD_NS     30000000L /* a record not found is read again after this (30 ms) */
 #define LIST_MAX      100
 #define REC_KEY_MAX   (ROUTE_RESOURCE_MAX + 8)
 #define INDEX_KEY_MAX 200
@@ -36,8 +33,6 @@ static const char *const ref_fields[] = {"fileUri",
                                          "file_search_store_names",
                                          "previous_interaction_id",
                                          "previousInteractionId"};
-
-static atomic_flag rereading = ATOMIC_FLAG_INIT;
 
 struct refs {
     char (*out)[ROUTE_RESOURCE_MAX];
@@ -123,9 +118,10 @@ size_t registry_refs(const char *body, size_t len, char (*out)[ROUTE_RESOURCE_MA
     return r.n;
 }
 
-/* A record: {"p": project, "c": client, "o": the resource as upstream described it}. */
-static enum status record_read(struct store *s, const char *name, char *project, size_t n,
-                               char *client, size_t cn, json_t **object)
+/* A record: {"p": project, "c": client, "o": the resource as upstream described it}; read as
+ * store_read() reads (fetch NULL: at once). */
+static enum status record_read(struct store *s, struct store_fetch **fetch, const char *name,
+                               char *project, size_t n, char *client, size_t cn, json_t **object)
 {
     char key[REC_KEY_MAX], *data = NULL;
     size_t len = 0;
@@ -133,7 +129,7 @@ static enum status record_read(struct store *s, const char *name, char *project,
     json_t *j;
 
     (void)snprintf(key, sizeof(key), "res:%s", name);
-    st = store_get(s, key, &data, &len);
+    st = store_read(s, fetch, key, &data, &len);
     if (st != ST_OK)
         return st;
     j = json_loadb(data, len, 0, NULL);
@@ -163,29 +159,27 @@ static void not_found(struct client_err *err, const char *name)
                    strncmp(name, "upload:", 7) == 0 ? "The upload" : name);
 }
 
-enum status registry_pin(struct store *s, const char *client, const char *path_res,
-                         const char *body, size_t len, char *project, size_t n, char *first,
-                         size_t fn, struct client_err *err)
+enum status registry_pin(struct store *s, struct store_fetch **fetch, const char *client,
+                         const char *path_res, const char *body, size_t len, char *project,
+                         size_t n, char *first, size_t fn, struct client_err *err)
 {
     char names[REGISTRY_REFS_MAX + 1][ROUTE_RESOURCE_MAX];
     char p[128], c[128];
     size_t nn = 0;
+    bool again = false;
 
     project[0] = first[0] = '\0';
     if (path_res && path_res[0])
         (void)snprintf(names[nn++], ROUTE_RESOURCE_MAX, "%s", path_res);
     nn += registry_refs(body, len, names + nn, REGISTRY_REFS_MAX);
+    /* every record noted at once, so the request waits for them together (a record is written
+     * before the answer that names its resource leaves: one read finds it) */
+    for (size_t i = 0; i < nn; i++)
+        again |= record_read(s, fetch, names[i], p, sizeof(p), c, sizeof(c), NULL) == ST_AGAIN;
+    if (again)
+        return ST_AGAIN;
     for (size_t i = 0; i < nn; i++) {
-        enum status st = record_read(s, names[i], p, sizeof(p), c, sizeof(c), NULL);
-        if (st == ST_NOT_FOUND && !atomic_flag_test_and_set(&rereading)) {
-            /* made a moment ago, its record still on its way (writes are queued, perhaps on
-             * another replica): read once more shortly. One such wait at a time, so unknown
-             * names cannot hold the HTTP threads. */
-            struct timespec ts = {0, REREAD_NS};
-            (void)nanosleep(&ts, NULL);
-            st = record_read(s, names[i], p, sizeof(p), c, sizeof(c), NULL);
-            atomic_flag_clear(&rereading);
-        }
+        enum status st = record_read(s, fetch, names[i], p, sizeof(p), c, sizeof(c), NULL);
         if (st == ST_UNAVAILABLE) {
             client_err_set(err, 503, NULL,
                            "The gateway cannot read its resource registry; retry shortly.");
@@ -262,7 +256,7 @@ enum status registry_list(struct store *s, const char *client, const char *colle
         for (size_t i = 0; i < m.n; i++) {
             json_t *o = NULL;
             scanned++;
-            if (record_read(s, m.items[i], p, sizeof(p), c, sizeof(c), &o) != ST_OK) {
+            if (record_read(s, NULL, m.items[i], p, sizeof(p), c, sizeof(c), &o) != ST_OK) {
                 (void)store_index_del(s, ix, m.items[i], STORE_QUEUED); /* expired: forget it */
                 continue;
             }

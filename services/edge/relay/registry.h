@@ -21,6 +21,7 @@
 #include "routes.h"
 
 struct store;
+struct store_fetch;
 
 #define REGISTRY_REFS_MAX 64
 
@@ -36,11 +37,11 @@ size_t registry_refs(const char *body, size_t len, char (*out)[ROUTE_RESOURCE_MA
  * path_res, and those in its body), all of which must be `client`'s. ST_OK with project[n] ("":
  * none used) and first[fn] (a resource named, for messages); ST_INVALID with err: 404 for one
  * unknown or another client's, 400 for resources of two projects, 503 when the registry cannot
- * be read.
+ * be read; ST_AGAIN: records read through *fetch are not in yet (store_read()).
  */
-enum status registry_pin(struct store *s, const char *client, const char *path_res,
-                         const char *body, size_t len, char *project, size_t n, char *first,
-                         size_t fn, struct client_err *err);
+enum status registry_pin(struct store *s, struct store_fetch **fetch, const char *client,
+                         const char *path_res, const char *body, size_t len, char *project,
+                         size_t n, char *first, size_t fn, struct client_err *err);
 
 /**
  * A client's resources of a listed collection, as Gemini lists them ({"files": [...],

@@ -28,15 +28,38 @@ struct store {
     atomic_uint_least64_t landed; /* the newest ticket whose write is done (or failed) */
     void (*on_landed)(void *arg); /* after a ticket's write (the writer's thread) */
     void *on_landed_arg;
+    atomic_uint fetching; /* requests' reads started and not yet called back */
 };
 
-/* A queued write: a Redis command whose strings it owns. */
+#define FETCH_MAX 80 /* reads one request may wait for (every resource it names, and more) */
+
+/* One read (GET) or delete (DEL) of a request's, and what it found. */
+struct fetched {
+    char *key; /* unprefixed, as asked */
+    bool del;
+    bool done;
+    enum status st;
+    char *data;
+    size_t len;
+};
+
+struct store_fetch {
+    pthread_mutex_t mu; /* done, st, data: set on the store's thread */
+    int refs;
+    size_t n, cap;
+    struct fetched *e;
+    void (*fn)(void *arg);
+    void *arg;
+};
+
+/* A queued write: a Redis command whose strings it owns; or a request's reads (fetch set). */
 struct put {
     int argc;
     char *argv[6];
     size_t len[6];
     uint64_t ticket; /* 0: nobody waits for it */
     struct store *s;
+    struct store_fetch *fetch;
 };
 
 /* Mark the write's ticket landed; true when it had one (someone may wait for it). */
@@ -54,31 +77,113 @@ static void wake_waiters(struct store *s)
         s->on_landed(s->on_landed_arg);
 }
 
+void store_fetch_unref(struct store_fetch *f)
+{
+    int left;
+
+    if (!f)
+        return;
+    (void)pthread_mutex_lock(&f->mu);
+    left = --f->refs;
+    (void)pthread_mutex_unlock(&f->mu);
+    if (left > 0)
+        return;
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->e[i].key);
+        free(f->e[i].data);
+    }
+    free(f->e);
+    (void)pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+/* What is not fetched yet reads as st from now on. */
+static void fetch_settle(struct store_fetch *f, enum status st)
+{
+    (void)pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < f->n; i++) {
+        if (!f->e[i].done) {
+            f->e[i].done = true;
+            f->e[i].st = st;
+        }
+    }
+    (void)pthread_mutex_unlock(&f->mu);
+}
+
 static void put_free(void *p)
 {
     struct put *it = p;
 
     for (int i = 0; i < it->argc; i++)
         free(it->argv[i]);
+    store_fetch_unref(it->fetch);
     free(it);
 }
 
-/* Dropped unwritten (the edge stops): whoever waits for it waits no longer. */
+/* Dropped undone (the edge stops): whoever waits for it waits no longer. */
 static void put_drop(void *p)
 {
     struct put *it = p;
 
+    if (it->fetch) {
+        fetch_settle(it->fetch, ST_UNAVAILABLE);
+        it->fetch->fn(it->fetch->arg);
+        atomic_fetch_sub(&it->s->fetching, 1);
+    }
     if (landed(it))
         wake_waiters(it->s);
     put_free(it);
 }
 
+static char *full_key(const struct store *s, const char *key)
+{
+    size_t n = strlen(s->cfg->redis_prefix) + strlen(key) + 1;
+    char *k = xmalloc(n);
+
+    (void)snprintf(k, n, "%s%s", s->cfg->redis_prefix, key);
+    return k;
+}
+
+/* A request's reads, one round trip each (a request rarely has more than one), then its wake-up. */
+static void fetch_run(struct store *s, struct store_fetch *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        struct fetched *e = &f->e[i];
+        char *k, *data = NULL;
+        size_t len = 0;
+        enum status st;
+
+        (void)pthread_mutex_lock(&f->mu);
+        bool done = e->done;
+        (void)pthread_mutex_unlock(&f->mu);
+        if (done)
+            continue;
+        k = full_key(s, e->key);
+        if (e->del) {
+            const char *argv[2] = {"DEL", k};
+            struct kv_strs out = {0};
+            st = kv_command(s->writer, 2, argv, &out);
+            if (st == ST_OK)
+                st = out.n == 1 && strcmp(out.items[0], "1") == 0 ? ST_OK : ST_NOT_FOUND;
+        } else {
+            st = kv_get(s->writer, k, &data, &len);
+        }
+        free(k);
+        (void)pthread_mutex_lock(&f->mu);
+        e->done = true;
+        e->st = st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
+        e->data = data;
+        e->len = len;
+        (void)pthread_mutex_unlock(&f->mu);
+    }
+    f->fn(f->arg);
+}
+
 #define BATCH_MAX 64
 
-/* A batch of writes in one round trip (pipelined), landed in order. */
-static void on_batch(void *ctx, void **items, size_t n)
+/* Writes in one round trip (pipelined), landed in order; true when one had a ticket. */
+static bool write_run(struct store *s, void **items, size_t n)
 {
-    struct store *s = ctx;
     int argcs[BATCH_MAX] = {0};
     const char *const *argvs[BATCH_MAX] = {0};
     enum status sts[BATCH_MAX];
@@ -96,6 +201,29 @@ static void on_batch(void *ctx, void **items, size_t n)
             LOG_WARN("store.write_failed", "cmd=%s key=%s", it->argv[0], it->argv[1]);
         any |= landed(it);
         put_free(it);
+    }
+    return any;
+}
+
+/* A batch: its writes pipelined, and each request's reads after the writes queued before them. */
+static void on_batch(void *ctx, void **items, size_t n)
+{
+    struct store *s = ctx;
+    size_t from = 0;
+    bool any = false;
+
+    for (size_t i = 0; i <= n; i++) {
+        struct put *it = i < n ? items[i] : NULL;
+        if (it && !it->fetch)
+            continue;
+        if (i > from)
+            any |= write_run(s, items + from, i - from);
+        if (it) {
+            fetch_run(s, it->fetch);
+            atomic_fetch_sub(&s->fetching, 1);
+            put_free(it);
+        }
+        from = i + 1;
     }
     if (any) /* once a batch: the loop releases every answer the batch allows in one turn */
         wake_waiters(s);
@@ -144,15 +272,6 @@ unsigned store_ttl_s(const struct store *s)
     return s ? s->cfg->responses_ttl_s : 0;
 }
 
-static char *full_key(const struct store *s, const char *key)
-{
-    size_t n = strlen(s->cfg->redis_prefix) + strlen(key) + 1;
-    char *k = xmalloc(n);
-
-    (void)snprintf(k, n, "%s%s", s->cfg->redis_prefix, key);
-    return k;
-}
-
 enum status store_get(struct store *s, const char *key, char **data, size_t *len)
 {
     char *k;
@@ -166,6 +285,95 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
     (void)pthread_mutex_unlock(&s->mu);
     free(k);
     return st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
+}
+
+/* The entry of f for (key, del): found, or noted (NULL: f is full). */
+static struct fetched *fetch_entry(struct store_fetch *f, const char *key, bool del)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->e[i].del == del && strcmp(f->e[i].key, key) == 0)
+            return &f->e[i];
+    if (f->n == FETCH_MAX)
+        return NULL;
+    if (f->n == f->cap) {
+        f->cap = f->cap ? 4 * f->cap : 2;
+        f->e = xrealloc(f->e, f->cap * sizeof(*f->e));
+    }
+    f->e[f->n] = (struct fetched){.key = xstrdup(key), .del = del};
+    return &f->e[f->n++];
+}
+
+/* What the request's fetch says of (key, del), or ST_AGAIN once noted. */
+static enum status fetch_lookup(struct store_fetch **fp, const char *key, bool del, char **data,
+                                size_t *len)
+{
+    struct fetched *e;
+    enum status st = ST_AGAIN;
+
+    if (!*fp) {
+        *fp = xcalloc(1, sizeof(**fp));
+        (void)pthread_mutex_init(&(*fp)->mu, NULL);
+        (*fp)->refs = 1;
+    }
+    (void)pthread_mutex_lock(&(*fp)->mu);
+    e = fetch_entry(*fp, key, del);
+    if (!e) {
+        st = ST_UNAVAILABLE; /* more reads than a request may wait for */
+    } else if (e->done) {
+        st = e->st;
+        if (st == ST_OK && data) {
+            *data = xstrndup(e->data ? e->data : "", e->len);
+            *len = e->len;
+        }
+    }
+    (void)pthread_mutex_unlock(&(*fp)->mu);
+    return st;
+}
+
+enum status store_read(struct store *s, struct store_fetch **f, const char *key, char **data,
+                       size_t *len)
+{
+    if (!s)
+        return ST_UNAVAILABLE;
+    if (!f)
+        return store_get(s, key, data, len);
+    return fetch_lookup(f, key, false, data, len);
+}
+
+enum status store_take(struct store *s, struct store_fetch **f, const char *key)
+{
+    if (!s)
+        return ST_UNAVAILABLE;
+    if (!f)
+        return store_del(s, key);
+    return fetch_lookup(f, key, true, NULL, NULL);
+}
+
+enum status store_fetch_start(struct store *s, struct store_fetch *f, void (*fn)(void *arg),
+                              void *arg)
+{
+    struct put *it = xcalloc(1, sizeof(*it));
+
+    it->s = s;
+    it->fetch = f;
+    f->fn = fn;
+    f->arg = arg;
+    (void)pthread_mutex_lock(&f->mu);
+    f->refs++; /* the store thread's */
+    (void)pthread_mutex_unlock(&f->mu);
+    atomic_fetch_add(&s->fetching, 1);
+    if (worker_push(s->w, it) != ST_OK) {
+        atomic_fetch_sub(&s->fetching, 1);
+        fetch_settle(f, ST_UNAVAILABLE);
+        put_free(it);
+        return ST_AGAIN;
+    }
+    return ST_OK;
+}
+
+unsigned store_fetching(struct store *s)
+{
+    return s ? atomic_load(&s->fetching) : 0;
 }
 
 /* cmd on the prefixed key, then at most 4 args, at once on the readers' connection. */

@@ -1,8 +1,9 @@
 /*
  * The edge's shared store for protocols that keep state between requests (stored Responses):
  * values under "<prefix><key>" in Redis, kept for a time, so any edge replica can read what
- * another wrote. Reads and deletes block (HTTP threads, one connection behind a lock); writes are
- * queued to a worker thread (the loop thread never waits on Redis). Values are bounded.
+ * another wrote. A request's reads are fetched by the store's thread while the request waits and
+ * its thread goes on (store_fetch); other reads block (admin, one connection behind a lock);
+ * writes are queued to that thread. Values are bounded.
  */
 #ifndef SB_EDGE_STORE_H
 #define SB_EDGE_STORE_H
@@ -21,8 +22,38 @@ enum status store_new(const struct edge_config *cfg, struct store **ret);
 void store_free(struct store *s);
 /** Seconds a value is kept (0: nothing is kept). */
 unsigned store_ttl_s(const struct store *s);
-/** Read `key`: *data (caller frees) and *len. ST_NOT_FOUND, ST_UNAVAILABLE. */
+/** Read `key`: *data (caller frees) and *len. ST_NOT_FOUND, ST_UNAVAILABLE. Blocks. */
 enum status store_get(struct store *s, const char *key, char **data, size_t *len);
+
+/*
+ * A request's reads, for a thread that must not wait on Redis (the edge loop serves HTTP): the
+ * request is worked through until a read it needs; store_read() notes the key and says ST_AGAIN;
+ * the request waits (suspended) while store_fetch_start() has the store's thread read what was
+ * noted, after the writes queued before; then the request is worked through again, and the same
+ * read answers from what was fetched. A read answered once answers the same way after.
+ */
+struct store_fetch;
+/** Drop the caller's reference (the store's thread holds its own while fetching). NULL: no-op. */
+void store_fetch_unref(struct store_fetch *f);
+/**
+ * Read `key` for the request whose reads are *f (a new set made at the first read; f NULL: read at
+ * once, blocking, as store_get). ST_OK with *data (caller frees) and *len, ST_NOT_FOUND,
+ * ST_UNAVAILABLE; ST_AGAIN: noted, not fetched yet.
+ */
+enum status store_read(struct store *s, struct store_fetch **f, const char *key, char **data,
+                       size_t *len);
+/** Delete `key` as store_read reads: ST_OK (it was there), ST_NOT_FOUND, ST_UNAVAILABLE, ST_AGAIN.
+ */
+enum status store_take(struct store *s, struct store_fetch **f, const char *key);
+/**
+ * Fetch what f noted; fn(arg) runs on the store's thread once it is in (or failed). ST_AGAIN when
+ * the queue is full: what was noted reads as unavailable and fn is not called.
+ */
+enum status store_fetch_start(struct store *s, struct store_fetch *f, void (*fn)(void *arg),
+                              void *arg);
+/** How many started fetches have not yet called back (the edge waits for none before it stops
+ *  serving HTTP). NULL: 0. Any thread. */
+unsigned store_fetching(struct store *s);
 /*
  * Writes are queued to a thread of their own (STORE_QUEUED: the caller goes on at once, the write
  * lands a moment later), or done before the call returns (STORE_NOW: what a client may read next,

@@ -103,15 +103,16 @@ static enum status body(const struct client_req *rq, struct ingress *in, const c
     return ST_OK;
 }
 
-/* What the store keeps under the id, if this client made it: a parsed object. */
-static json_t *kept(const struct rsp_call *rc, const char *id, enum status *st)
+/* What the store keeps under the id, if this client made it: a parsed object (*st ST_AGAIN: the
+ * read is on its way). */
+static json_t *kept(const struct rsp_call *rc, struct ingress *in, const char *id, enum status *st)
 {
     char key[96], *data = NULL;
     size_t len = 0;
     json_t *k;
 
     (void)snprintf(key, sizeof(key), "resp:%s", id);
-    *st = store_get(rc->store, key, &data, &len);
+    *st = store_read(rc->store, in->fetch, key, &data, &len);
     if (*st != ST_OK)
         return NULL;
     k = json_loadb(data, len, 0, NULL);
@@ -131,8 +132,10 @@ static enum status stored(struct rsp_call *rc, struct ingress *in, struct buf *o
 {
     char key[96];
     enum status st;
-    json_t *k = kept(rc, rc->id, &st), *r;
+    json_t *k = kept(rc, in, rc->id, &st), *r;
 
+    if (st == ST_AGAIN)
+        return ST_AGAIN;
     if (st == ST_NOT_FOUND) {
         not_found(err, "Response", rc->id, NULL);
         return ST_INVALID;
@@ -145,7 +148,10 @@ static enum status stored(struct rsp_call *rc, struct ingress *in, struct buf *o
         st = gjson_dump(json_object_get(k, "response"), false, out);
     } else {
         (void)snprintf(key, sizeof(key), "resp:%s", rc->id);
-        (void)store_del(rc->store, key);
+        if (store_take(rc->store, in->fetch, key) == ST_AGAIN) {
+            json_decref(k);
+            return ST_AGAIN;
+        }
         r = json_pack("{s:s,s:s,s:b}", "id", rc->id, "object", "response", "deleted", 1);
         st = gjson_dump(r, false, out);
         json_decref(r);
@@ -169,7 +175,9 @@ static enum status translate(const struct client_req *rq, struct ingress *in, co
     (void)len;
     if (rc->kind != RSP_CREATE)
         return stored(rc, in, out, err);
-    if (rc->prev[0] && !(prev = kept(rc, rc->prev, &st))) {
+    if (rc->prev[0] && !(prev = kept(rc, in, rc->prev, &st))) {
+        if (st == ST_AGAIN)
+            return ST_AGAIN;
         if (st == ST_NOT_FOUND)
             not_found(err, "Previous response", rc->prev, "previous_response_id");
         else
