@@ -138,6 +138,7 @@ struct call {
     uint64_t done_total_us;
     /* its answer's end waits for the shared store's write of what it names (adapter.h) */
     uint64_t held_for; /* that write's ticket (0: not held) */
+    uint64_t wrote;    /* the store ticket of the registry's writes for this answer (0: none) */
     uint64_t held_us;  /* since (monotonic) */
 };
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/parse.h"
 #include "lib/signals.h"
 #include "lib/xalloc.h"
@@ -374,6 +375,9 @@ static enum MHD_Result handle(struct MHD_Connection *conn, const char *url, cons
             if (!project)
                 return send_invalid_key(conn);
             fake_note_body(rq->body.data, rq->body.len);
+            unsigned delay = fake_rest_delay_ms(key);
+            if (delay)
+                clock_sleep_ms(delay); /* one thread per connection: only this call waits */
             return rest(conn, url, method, rq, project, p);
         }
     }

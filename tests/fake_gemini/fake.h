@@ -73,6 +73,9 @@ uint64_t fake_account(const char *key, const char *model, const char *path, unsi
 unsigned fake_prompt_tokens(const char *body, size_t len);
 /** Remember the raw body of the latest call (reported by /_fake/stats as last_body). */
 void fake_note_body(const char *body, size_t len);
+/** Milliseconds a key-bound (REST) call with `key` waits before it is answered: a scripted
+ *  "latency" fault for the pseudo-model "rest" (one use of its count), else 0. */
+unsigned fake_rest_delay_ms(const char *key);
 /** A chunk of stream `seq` leaves now (kept when /_fake/chunks asked for stamps). */
 void fake_stamp(uint64_t seq);
 /** A stream of call `seq` was cut by the client. */

@@ -387,6 +387,24 @@ uint64_t fake_account(const char *key, const char *model, const char *path, unsi
     return seq;
 }
 
+unsigned fake_rest_delay_ms(const char *key)
+{
+    unsigned ms = 0;
+
+    (void)pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nscripts && !ms; i++) {
+        struct script *s = &scripts[i];
+        if (s->count == 0 || s->fault != FF_LATENCY || strcmp(s->key, key) != 0 ||
+            strcmp(s->model, "rest") != 0)
+            continue;
+        ms = s->ms;
+        if (s->count > 0)
+            s->count--;
+    }
+    (void)pthread_mutex_unlock(&mu);
+    return ms;
+}
+
 void fake_note_body(const char *body, size_t len)
 {
     (void)pthread_mutex_lock(&mu);

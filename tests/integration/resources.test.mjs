@@ -136,6 +136,33 @@ test('requests naming files nobody made are 404s that never hold the edge; reads
   assert.ok(r.text.length > 0);
 });
 
+test('a resource\'s answer waits for its record\'s write, not the edge: a stalled registry delays it alone', async () => {
+  // upstream takes 400 ms to make a cache; Redis refuses writes for 1.2 s from 150 ms: the answer
+  // must wait for its record to land, and be usable through the other edge at once; meanwhile the
+  // edge serves others (a refusal comes back at once)
+  const keys = KEYS.split(',').map((x) => x.split(':')[1]);
+  for (const k of keys) await s.script({ key: k, model: 'rest', fault: 'latency', ms: 400, count: 1 });
+  const t0 = Date.now();
+  const pending = fetch(`${s.url}/v1beta/cachedContents`, {
+    method: 'POST', headers: { 'x-goog-api-key': s.token, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: `models/${FLASH}`, contents: [{ role: 'user', parts: [{ text: 'a long prefix' }] }], ttl: '600s' }) });
+  await new Promise((r) => setTimeout(r, 150));
+  s.redis('CLIENT', 'PAUSE', '1200', 'WRITE');
+  const paused = Date.now();
+  for (const k of keys) await s.unscript(k);
+  await new Promise((r) => setTimeout(r, Math.max(0, 600 - (Date.now() - t0)))); // upstream has answered
+  const t1 = Date.now();
+  const other = await fetch(`${s.url}/v1beta/models`, { headers: { 'x-goog-api-key': 'nobody' } });
+  assert.ok(other.status >= 400 && other.status < 500, `refused: ${other.status}`);
+  assert.ok(Date.now() - t1 < 400, `the edge answers others while a record is written (${Date.now() - t1} ms)`);
+  const r = await pending;
+  const body = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(body));
+  assert.ok(Date.now() - paused >= 1100, `the answer left before its record could land (${Date.now() - paused} ms)`);
+  const got = await fetch(`${e2.url}/v1beta/${body.name}`, { headers: { 'x-goog-api-key': s.token } });
+  assert.equal(got.status, 200, await got.text());
+});
+
 test('admins see every client token\'s resources (GET /api/resources, filtered by type, client, project); a client token cannot', async () => {
   const { client: other, id } = await newClient('res-admin-view');
   const mine = await upload(ai, 100, 8, 'admin-a');

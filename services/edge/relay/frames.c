@@ -21,6 +21,7 @@
 #include "relay_int.h"
 #include "reqlog.h"
 #include "respond.h"
+#include "store.h"
 
 /* Events held before content this large are sent anyway (usage-only chunks do not add up). */
 #define HOLD_MAX       (256 * 1024)
@@ -80,10 +81,13 @@ static void rest_head(struct edge *e, struct call *c, const struct ec_frame *f)
     buf_init(&h, 8192);
     for (size_t i = 0; i < f->nh; i++) {
         const char *v = f->hvalue[i];
+        uint64_t before = store_queued(e->store);
         if (strcasecmp(f->hname[i], "x-goog-upload-url") == 0 &&
             registry_upload_url(e->store, c->tok.id, c->lease.project, v, c->public_base, url,
-                                sizeof(url)))
+                                sizeof(url))) {
             v = url;
+            hold_note_writes(e, c, before); /* the answer waits for the upload's record */
+        }
         (void)buf_printf(&h, "%s: %s\r\n", f->hname[i], v);
     }
     free(c->up_headers);
@@ -109,8 +113,11 @@ static void whole_answer(struct edge *e, struct call *c)
     if (st == ST_OK && empty) {
         empty_answer(e, c, EC_TRANSIENT, "The upstream returned an empty answer.");
     } else if (st == ST_OK && route_rest(c->route.kind)) {
+        uint64_t before = store_queued(e->store);
         registry_answer(e->store, c->tok.id, c->lease.project, c->route.method, c->upath,
                         c->route.resource, body, len);
+        hold_note_writes(e, c, before);
+        hold_answer(e, c); /* until what it records has landed */
         resp_body(c, 200, c->up_ctype[0] ? c->up_ctype : c->proto->json_type, res, res_len, 0,
                   "ok");
     } else if (st == ST_OK) {
@@ -135,9 +142,13 @@ static void raw_data(struct edge *e, struct call *c, const struct ec_frame *f)
 {
     enum status st = resp_commit(c);
 
-    if (!c->noted && strcmp(c->route.method, "POST") == 0)
+    if (!c->noted && strcmp(c->route.method, "POST") == 0) {
+        uint64_t before = store_queued(e->store);
         c->noted = registry_stream(e->store, c->tok.id, c->lease.project, c->upath,
                                    (const char *)f->data, f->len);
+        hold_note_writes(e, c, before);
+        hold_answer(e, c); /* this piece names what was recorded: it waits for the write */
+    }
     if (st == ST_OK)
         st = pipe_write(c->pipe, f->data, f->len);
     if (st != ST_OK)

@@ -33,12 +33,27 @@ void hold_watch(struct edge *e)
     store_on_landed(e->store, landed_cb, e);
 }
 
+void hold_note_writes(struct edge *e, struct call *c, uint64_t before)
+{
+    uint64_t now = store_queued(e->store);
+
+    if (now > before)
+        c->wrote = now;
+}
+
 void hold_answer(struct edge *e, struct call *c)
 {
     uint64_t t = c->proto->waits_for ? c->proto->waits_for(c->pst) : 0;
 
+    if (c->wrote > t)
+        t = c->wrote;
     if (!t || !e->store || store_landed(e->store) >= t)
         return;
+    if (c->held_for) { /* held already: until the later write */
+        if (t > c->held_for)
+            c->held_for = t;
+        return;
+    }
     c->held_for = t;
     c->held_us = clock_mono_us();
     pipe_hold(c->pipe);

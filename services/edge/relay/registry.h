@@ -5,7 +5,7 @@
  * that uses it to a key of that project and to no other client. Records come from upstream's
  * answers (registry_answer) and go on delete or expiry; each client's resources of a listed
  * collection are also kept in order ("res:ix:<client>:<collection>") for the gateway's own lists.
- * Reads block (HTTP threads); writes are queued (store.h).
+ * Reads are a request's (store_read: they wait off the loop); writes are queued (store.h).
  */
 #ifndef SB_EDGE_REGISTRY_H
 #define SB_EDGE_REGISTRY_H
@@ -52,9 +52,10 @@ enum status registry_list(struct store *s, const char *client, const char *colle
                           const char *page_size, const char *page_token, struct buf *out);
 
 /** What a successful REST answer to method on path (upstream's) means to the registry (the loop
- *  thread; the records are written before it returns, so a call that uses them next finds them on
- *  any edge): resources it names are recorded as `project`'s and `client`'s; a DELETE of the
- *  resource path_res itself forgets it. */
+ *  thread; the writes are queued: an answer that names what they record waits for
+ *  store_queued()'s ticket, so a call that uses them next finds them on any edge): resources it
+ *  names are recorded as `project`'s and `client`'s; a DELETE of the resource path_res itself
+ *  forgets it. */
 void registry_answer(struct store *s, const char *client, const char *project, const char *method,
                      const char *path, const char *path_res, const char *body, size_t len);
 

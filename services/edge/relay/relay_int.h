@@ -90,9 +90,13 @@ static inline enum status edge_publish_polled(struct edge *e, const char *subjec
 /* ---- hold.c ---- */
 /** Before traffic (e->store set): the store wakes the loop as the writes answers wait for land. */
 void hold_watch(struct edge *e);
-/** After the adapter's whole() or end(): hold the call's answer until the store write it waits
- *  for (adapter.h waits_for) has landed; nothing when there is none or it already has. */
+/** Hold the call's answer, from what is written next, until the store writes it waits for have
+ *  landed: the adapter's (adapter.h waits_for, after its whole() or end()) and the registry's
+ *  (c->wrote); nothing when there are none or they already have. Again: a later ticket. */
 void hold_answer(struct edge *e, struct call *c);
+/** Note in c->wrote the store writes queued since `before` (store_queued() then): what the
+ *  registry recorded of c's answer. */
+void hold_note_writes(struct edge *e, struct call *c, uint64_t before);
 /** Release the held answers whose writes have landed (or that waited too long). */
 void hold_release(struct edge *e, uint64_t now);
 

@@ -25,6 +25,7 @@ struct store {
     struct worker *w;
     pthread_mutex_t push_mu;      /* tickets are handed out in the queue's order */
     uint64_t last_ticket;         /* under push_mu */
+    atomic_uint_least64_t queued; /* last_ticket, to read without the lock */
     atomic_uint_least64_t landed; /* the newest ticket whose write is done (or failed) */
     void (*on_landed)(void *arg); /* after a ticket's write (the writer's thread) */
     void *on_landed_arg;
@@ -345,7 +346,7 @@ enum status store_take(struct store *s, struct store_fetch **f, const char *key)
     if (!s)
         return ST_UNAVAILABLE;
     if (!f)
-        return store_del(s, key);
+        return store_del(s, key, STORE_NOW);
     return fetch_lookup(f, key, true, NULL, NULL);
 }
 
@@ -424,16 +425,15 @@ static enum status write_cmd(struct store *s, enum store_when when, const char *
     for (int i = 0; i < nargs && i < 4; i++)
         it->argv[2 + i] = xstrdup(args[i]);
     it->argc = 2 + (nargs < 4 ? nargs : 4);
-    if (!ticket) {
-        st = worker_push(s->w, it);
-    } else {
-        (void)pthread_mutex_lock(&s->push_mu);
-        it->ticket = s->last_ticket + 1;
-        st = worker_push(s->w, it);
-        if (st == ST_OK)
-            *ticket = ++s->last_ticket;
-        (void)pthread_mutex_unlock(&s->push_mu);
+    (void)pthread_mutex_lock(&s->push_mu); /* every queued write has a ticket */
+    it->ticket = s->last_ticket + 1;
+    st = worker_push(s->w, it);
+    if (st == ST_OK) {
+        atomic_store(&s->queued, ++s->last_ticket);
+        if (ticket)
+            *ticket = s->last_ticket;
     }
+    (void)pthread_mutex_unlock(&s->push_mu);
     if (st != ST_OK) {
         put_free(it);
         return ST_AGAIN;
@@ -483,6 +483,11 @@ enum status store_put_ticket(struct store *s, const char *key, const char *data,
     if (!s || s->cfg->responses_ttl_s == 0)
         return ST_UNAVAILABLE;
     return put_ttl(s, key, data, len, s->cfg->responses_ttl_s, STORE_QUEUED, ticket);
+}
+
+uint64_t store_queued(struct store *s)
+{
+    return s ? atomic_load(&s->queued) : 0;
 }
 
 uint64_t store_landed(struct store *s)
@@ -535,12 +540,14 @@ enum status store_index_range(struct store *s, const char *key, unsigned offset,
     return reader_cmd(s, "ZRANGE", key, 2, args, out) == ST_OK ? ST_OK : ST_UNAVAILABLE;
 }
 
-enum status store_del(struct store *s, const char *key)
+enum status store_del(struct store *s, const char *key, enum store_when when)
 {
     struct kv_strs out = {0};
 
     if (!s)
         return ST_UNAVAILABLE;
+    if (when == STORE_QUEUED)
+        return write_cmd(s, when, "DEL", key, 0, NULL, NULL);
     if (reader_cmd(s, "DEL", key, 0, NULL, &out) != ST_OK)
         return ST_UNAVAILABLE;
     return out.n == 1 && strcmp(out.items[0], "1") == 0 ? ST_OK : ST_NOT_FOUND;

@@ -73,6 +73,9 @@ enum status store_put(struct store *s, const char *key, const char *data, size_t
  */
 enum status store_put_ticket(struct store *s, const char *key, const char *data, size_t len,
                              uint64_t *ticket);
+/** The newest ticket handed out: every queued write has one, so an answer that must not outrun
+ *  the writes queued so far waits for this one. NULL: 0. Any thread. */
+uint64_t store_queued(struct store *s);
 /** The newest ticket whose write has landed (writes land in the order of their tickets). */
 uint64_t store_landed(struct store *s);
 /** fn(arg) runs on the writer's thread after writes with tickets land, once a batch (set before
@@ -92,7 +95,8 @@ struct kv_strs;
 /** Read members offset..offset+count-1 of the index `key`, in score order, into *out. */
 enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,
                               struct kv_strs *out);
-/** Delete `key`: ST_OK, ST_NOT_FOUND, ST_UNAVAILABLE. */
-enum status store_del(struct store *s, const char *key);
+/** Delete `key`: ST_OK, ST_NOT_FOUND, ST_UNAVAILABLE (STORE_QUEUED: ST_OK once queued, ST_AGAIN
+ *  when the queue is full). */
+enum status store_del(struct store *s, const char *key, enum store_when when);
 
 #endif
