@@ -58,7 +58,7 @@ struct put {
     int argc;
     char *argv[6];
     size_t len[6];
-    uint64_t ticket; /* 0: nobody waits for it */
+    uint64_t ticket; /* its place in the order writes land in (0: a fetch) */
     struct store *s;
     struct store_fetch *fetch;
 };
