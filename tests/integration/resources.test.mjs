@@ -126,6 +126,7 @@ test('requests naming files nobody made are 404s that never hold the edge; reads
   s.redis('CLIENT', 'PAUSE', '1000', 'ALL');
   const paused = Date.now();
   const pending = ai.models.generateContent({ model: FLASH, contents: [{ role: 'user', parts: [{ text: 'describe' }, { fileData: { fileUri: f.uri } }] }] });
+  const listing = fetch(`${s.url}/v1beta/files?pageSize=100`, { headers: { 'x-goog-api-key': s.token } });
   await new Promise((r) => setTimeout(r, 150));
   const t1 = Date.now();
   const other = await fetch(`${s.url}/v1beta/models`, { headers: { 'x-goog-api-key': 'nobody' } });
@@ -134,6 +135,13 @@ test('requests naming files nobody made are 404s that never hold the edge; reads
   const r = await pending;
   assert.ok(Date.now() - paused >= 850, `the prompt waited for its record (${Date.now() - paused} ms)`);
   assert.ok(r.text.length > 0);
+  const l = await listing; // the list, read through the store's thread: every file, the new one too
+  assert.equal(l.status, 200);
+  const listed = (await l.json()).files.map((x) => x.name);
+  assert.ok(listed.includes(f.name), JSON.stringify(listed));
+  const all = [];
+  for await (const x of await ai.files.list({ config: { pageSize: 3 } })) all.push(x.name);
+  assert.deepEqual(all, listed);
 });
 
 test('a resource\'s answer waits for its record\'s write, not the edge: a stalled registry delays it alone', async () => {

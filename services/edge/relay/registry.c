@@ -224,14 +224,16 @@ static const char *list_field(const char *collection)
     return strcmp(collection, "batches") == 0 ? "operations" : collection;
 }
 
-enum status registry_list(struct store *s, const char *client, const char *collection,
-                          const char *page_size, const char *page_token, struct buf *out)
+enum status registry_list(struct store *s, struct store_fetch **fetch, const char *client,
+                          const char *collection, const char *page_size, const char *page_token,
+                          struct buf *out)
 {
     uint64_t size = 10, off = 0;
     char ix[INDEX_KEY_MAX], p[128], c[128], next[32];
-    json_t *res = json_object(), *items = json_array();
+    json_t *res = json_object(), *items = json_array(), *gone = json_array();
     unsigned got = 0, scanned = 0;
     bool more = false;
+    enum status st = ST_OK;
     char *text;
 
     if (page_size && page_size[0] && parse_u64(page_size, 1, UINT32_MAX, &size) != ST_OK)
@@ -240,24 +242,30 @@ enum status registry_list(struct store *s, const char *client, const char *colle
         size = LIST_MAX;
     if (page_token && page_token[0] &&
         (page_token[0] != 'o' || parse_u64(page_token + 1, 0, UINT32_MAX, &off) != ST_OK)) {
-        json_decref(res);
-        json_decref(items);
-        return ST_INVALID;
+        st = ST_INVALID;
+        goto out;
     }
     index_key(client, collection, ix, sizeof(ix));
-    /* read past the page's end by one, to know whether another page follows */
+    /* read past the page's end by one, to know whether another page follows; through *fetch, a
+     * chunk of the index, then its records together, each a wait (ST_AGAIN) the first time */
     while (got <= size) {
         struct kv_strs m = {0};
-        if (store_index_range(s, ix, (unsigned)off + scanned, KV_MAX_ITEMS, &m) != ST_OK) {
-            json_decref(res);
-            json_decref(items);
-            return ST_UNAVAILABLE;
+        bool again = false;
+        st = store_index_range(s, fetch, ix, (unsigned)off + scanned, KV_MAX_ITEMS, &m);
+        if (st != ST_OK)
+            goto out;
+        for (size_t i = 0; i < m.n; i++)
+            again |=
+                record_read(s, fetch, m.items[i], p, sizeof(p), c, sizeof(c), NULL) == ST_AGAIN;
+        if (again) {
+            st = ST_AGAIN;
+            goto out;
         }
         for (size_t i = 0; i < m.n; i++) {
             json_t *o = NULL;
             scanned++;
-            if (record_read(s, NULL, m.items[i], p, sizeof(p), c, sizeof(c), &o) != ST_OK) {
-                (void)store_index_del(s, ix, m.items[i], STORE_QUEUED); /* expired: forget it */
+            if (record_read(s, fetch, m.items[i], p, sizeof(p), c, sizeof(c), &o) != ST_OK) {
+                (void)json_array_append_new(gone, json_string(m.items[i])); /* expired */
                 continue;
             }
             if (got == size) {
@@ -276,18 +284,26 @@ enum status registry_list(struct store *s, const char *client, const char *colle
         if (more || m.n < KV_MAX_ITEMS)
             break;
     }
+    for (size_t i = 0; i < json_array_size(gone); i++) /* forget the expired, once */
+        (void)store_index_del(s, ix, json_string_value(json_array_get(gone, i)), STORE_QUEUED);
     (void)json_object_set_new(res, list_field(collection), items);
+    items = NULL;
     if (more) {
         (void)snprintf(next, sizeof(next), "o%llu", (unsigned long long)(off + scanned));
         (void)json_object_set_new(res, "nextPageToken", json_string(next));
     }
     text = json_dumps(res, JSON_COMPACT);
-    json_decref(res);
-    if (!text)
-        return ST_NOMEM;
+    if (!text) {
+        st = ST_NOMEM;
+        goto out;
+    }
     (void)buf_puts(out, text);
     free(text);
-    return ST_OK;
+out:
+    json_decref(res);
+    json_decref(items);
+    json_decref(gone);
+    return st == ST_NOT_FOUND ? ST_UNAVAILABLE : st;
 }
 
 static unsigned ttl_of(const char *name)

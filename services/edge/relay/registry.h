@@ -46,10 +46,12 @@ enum status registry_pin(struct store *s, struct store_fetch **fetch, const char
 /**
  * A client's resources of a listed collection, as Gemini lists them ({"files": [...],
  * "nextPageToken": ...}) into out: pageSize (default 10, at most 100) and the gateway's page
- * token. ST_INVALID for a bad page token; ST_UNAVAILABLE when the registry cannot be read.
+ * token. ST_INVALID for a bad page token; ST_UNAVAILABLE when the registry cannot be read;
+ * ST_AGAIN: reads through *fetch are not in yet (store_read(); fetch NULL: read at once).
  */
-enum status registry_list(struct store *s, const char *client, const char *collection,
-                          const char *page_size, const char *page_token, struct buf *out);
+enum status registry_list(struct store *s, struct store_fetch **fetch, const char *client,
+                          const char *collection, const char *page_size, const char *page_token,
+                          struct buf *out);
 
 /** What a successful REST answer to method on path (upstream's) means to the registry (the loop
  *  thread; the writes are queued: an answer that names what they record waits for

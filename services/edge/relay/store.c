@@ -32,16 +32,27 @@ struct store {
     atomic_uint fetching; /* requests' reads started and not yet called back */
 };
 
-#define FETCH_MAX 80 /* reads one request may wait for (every resource it names, and more) */
+#define FETCH_MAX 512 /* reads one request may wait for (a list of 100 resources: about 120) */
 
-/* One read (GET) or delete (DEL) of a request's, and what it found. */
+/* One read (GET), delete (DEL) or index range (ZRANGE from to) of a request's, and what it found.
+ */
+enum fetch_kind { F_GET, F_DEL, F_RANGE };
 struct fetched {
     char *key; /* unprefixed, as asked */
-    bool del;
+    enum fetch_kind kind;
+    unsigned from, to;
     bool done;
     enum status st;
-    char *data;
+    char *data; /* F_GET's value */
     size_t len;
+    struct kv_strs *list; /* F_RANGE's members */
+};
+
+/* What a request asks of its fetch. */
+struct fetch_want {
+    const char *key;
+    enum fetch_kind kind;
+    unsigned from, to;
 };
 
 struct store_fetch {
@@ -92,6 +103,7 @@ void store_fetch_unref(struct store_fetch *f)
     for (size_t i = 0; i < f->n; i++) {
         free(f->e[i].key);
         free(f->e[i].data);
+        free(f->e[i].list);
     }
     free(f->e);
     (void)pthread_mutex_destroy(&f->mu);
@@ -152,6 +164,7 @@ static void fetch_run(struct store *s, struct store_fetch *f)
         struct fetched *e = &f->e[i];
         char *k, *data = NULL;
         size_t len = 0;
+        struct kv_strs *list = NULL;
         enum status st;
 
         (void)pthread_mutex_lock(&f->mu);
@@ -160,12 +173,19 @@ static void fetch_run(struct store *s, struct store_fetch *f)
         if (done)
             continue;
         k = full_key(s, e->key);
-        if (e->del) {
+        if (e->kind == F_DEL) {
             const char *argv[2] = {"DEL", k};
             struct kv_strs out = {0};
             st = kv_command(s->writer, 2, argv, &out);
             if (st == ST_OK)
                 st = out.n == 1 && strcmp(out.items[0], "1") == 0 ? ST_OK : ST_NOT_FOUND;
+        } else if (e->kind == F_RANGE) {
+            char from[16], to[16];
+            const char *argv[4] = {"ZRANGE", k, from, to};
+            (void)snprintf(from, sizeof(from), "%u", e->from);
+            (void)snprintf(to, sizeof(to), "%u", e->to);
+            list = xcalloc(1, sizeof(*list));
+            st = kv_command(s->writer, 4, argv, list);
         } else {
             st = kv_get(s->writer, k, &data, &len);
         }
@@ -175,6 +195,7 @@ static void fetch_run(struct store *s, struct store_fetch *f)
         e->st = st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
         e->data = data;
         e->len = len;
+        e->list = list;
         (void)pthread_mutex_unlock(&f->mu);
     }
     f->fn(f->arg);
@@ -288,25 +309,30 @@ enum status store_get(struct store *s, const char *key, char **data, size_t *len
     return st == ST_OK || st == ST_NOT_FOUND ? st : ST_UNAVAILABLE;
 }
 
-/* The entry of f for (key, del): found, or noted (NULL: f is full). */
-static struct fetched *fetch_entry(struct store_fetch *f, const char *key, bool del)
+/* The entry of f for (kind, key, from, to): found, or noted (NULL: f is full). */
+static struct fetched *fetch_entry(struct store_fetch *f, const struct fetch_want *want)
 {
-    for (size_t i = 0; i < f->n; i++)
-        if (f->e[i].del == del && strcmp(f->e[i].key, key) == 0)
+    for (size_t i = 0; i < f->n; i++) {
+        const struct fetched *e = &f->e[i];
+        if (e->kind == want->kind && e->from == want->from && e->to == want->to &&
+            strcmp(e->key, want->key) == 0)
             return &f->e[i];
+    }
     if (f->n == FETCH_MAX)
         return NULL;
     if (f->n == f->cap) {
         f->cap = f->cap ? 4 * f->cap : 2;
         f->e = xrealloc(f->e, f->cap * sizeof(*f->e));
     }
-    f->e[f->n] = (struct fetched){.key = xstrdup(key), .del = del};
+    f->e[f->n] = (struct fetched){
+        .key = xstrdup(want->key), .kind = want->kind, .from = want->from, .to = want->to};
     return &f->e[f->n++];
 }
 
-/* What the request's fetch says of (key, del), or ST_AGAIN once noted. */
-static enum status fetch_lookup(struct store_fetch **fp, const char *key, bool del, char **data,
-                                size_t *len)
+/* What the request's fetch says of `want` (a GET's value into *data, *len; a range's members into
+ * *list), or ST_AGAIN once noted. */
+static enum status fetch_lookup(struct store_fetch **fp, const struct fetch_want *want, char **data,
+                                size_t *len, struct kv_strs *list)
 {
     struct fetched *e;
     enum status st = ST_AGAIN;
@@ -317,7 +343,7 @@ static enum status fetch_lookup(struct store_fetch **fp, const char *key, bool d
         (*fp)->refs = 1;
     }
     (void)pthread_mutex_lock(&(*fp)->mu);
-    e = fetch_entry(*fp, key, del);
+    e = fetch_entry(*fp, want);
     if (!e) {
         st = ST_UNAVAILABLE; /* more reads than a request may wait for */
     } else if (e->done) {
@@ -326,6 +352,8 @@ static enum status fetch_lookup(struct store_fetch **fp, const char *key, bool d
             *data = xstrndup(e->data ? e->data : "", e->len);
             *len = e->len;
         }
+        if (st == ST_OK && list && e->list)
+            *list = *e->list;
     }
     (void)pthread_mutex_unlock(&(*fp)->mu);
     return st;
@@ -338,7 +366,7 @@ enum status store_read(struct store *s, struct store_fetch **f, const char *key,
         return ST_UNAVAILABLE;
     if (!f)
         return store_get(s, key, data, len);
-    return fetch_lookup(f, key, false, data, len);
+    return fetch_lookup(f, &(struct fetch_want){.key = key, .kind = F_GET}, data, len, NULL);
 }
 
 enum status store_take(struct store *s, struct store_fetch **f, const char *key)
@@ -347,7 +375,7 @@ enum status store_take(struct store *s, struct store_fetch **f, const char *key)
         return ST_UNAVAILABLE;
     if (!f)
         return store_del(s, key, STORE_NOW);
-    return fetch_lookup(f, key, true, NULL, NULL);
+    return fetch_lookup(f, &(struct fetch_want){.key = key, .kind = F_DEL}, NULL, NULL, NULL);
 }
 
 enum status store_fetch_start(struct store *s, struct store_fetch *f, void (*fn)(void *arg),
@@ -527,14 +555,20 @@ enum status store_index_del(struct store *s, const char *key, const char *member
     return s ? write_cmd(s, when, "ZREM", key, 1, args, NULL) : ST_UNAVAILABLE;
 }
 
-enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,
-                              struct kv_strs *out)
+enum status store_index_range(struct store *s, struct store_fetch **f, const char *key,
+                              unsigned offset, unsigned count, struct kv_strs *out)
 {
     char from[16], to[16];
     const char *args[2] = {from, to};
 
     if (!s || count == 0)
         return ST_UNAVAILABLE;
+    if (f) {
+        struct fetch_want want = {
+            .key = key, .kind = F_RANGE, .from = offset, .to = offset + count - 1};
+        enum status st = fetch_lookup(f, &want, NULL, NULL, out);
+        return st == ST_NOT_FOUND ? ST_UNAVAILABLE : st;
+    }
     (void)snprintf(from, sizeof(from), "%u", offset);
     (void)snprintf(to, sizeof(to), "%u", offset + count - 1);
     return reader_cmd(s, "ZRANGE", key, 2, args, out) == ST_OK ? ST_OK : ST_UNAVAILABLE;

@@ -92,9 +92,10 @@ enum status store_index_add(struct store *s, const char *key, uint64_t score, co
 enum status store_index_del(struct store *s, const char *key, const char *member,
                             enum store_when when);
 struct kv_strs;
-/** Read members offset..offset+count-1 of the index `key`, in score order, into *out. */
-enum status store_index_range(struct store *s, const char *key, unsigned offset, unsigned count,
-                              struct kv_strs *out);
+/** Read members offset..offset+count-1 (at most KV_MAX_ITEMS) of the index `key`, in score
+ *  order, into *out; through *f as store_read() reads (ST_AGAIN), f NULL: at once. */
+enum status store_index_range(struct store *s, struct store_fetch **f, const char *key,
+                              unsigned offset, unsigned count, struct kv_strs *out);
 /** Delete `key`: ST_OK, ST_NOT_FOUND, ST_UNAVAILABLE (STORE_QUEUED: ST_OK once queued, ST_AGAIN
  *  when the queue is full). */
 enum status store_del(struct store *s, const char *key, enum store_when when);

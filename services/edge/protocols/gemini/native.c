@@ -198,8 +198,10 @@ static enum status rest_translate(const struct client_req *rq, struct ingress *i
     enum status st;
 
     if (in->up.collection[0]) {
-        st = registry_list(rq->store, rq->client, in->up.collection, rq->query(rq, "pageSize"),
-                           rq->query(rq, "pageToken"), out);
+        st = registry_list(rq->store, in->fetch, rq->client, in->up.collection,
+                           rq->query(rq, "pageSize"), rq->query(rq, "pageToken"), out);
+        if (st == ST_AGAIN)
+            return ST_AGAIN;
         if (st != ST_OK) {
             client_err_set(err, st == ST_INVALID ? 400 : 503, NULL,
                            st == ST_INVALID ? "Invalid page token."
