@@ -116,3 +116,15 @@ test('a lookup waits for a stalled Redis, not the edge: the request is answered 
   // and its answer was kept: the same request is a hit
   await waitUntil(async () => (await gen(s.token, 0, 'a lookup while redis is paused')).headers.get('x-sb-cache') === 'hit', { what: 'kept' });
 });
+
+test('a hit read off the loop is answered at once: twenty in a row take milliseconds, not a timer\'s tick each', async () => {
+  assert.equal((await gen(s.token, 0, 'twenty hits')).status, 200);
+  await waitUntil(async () => (await gen(s.token, 0, 'twenty hits')).headers.get('x-sb-cache') === 'hit', { what: 'kept' });
+  const t0 = Date.now();
+  for (let i = 0; i < 20; i++) {
+    const r = await gen(s.token, 0, 'twenty hits');
+    assert.equal(r.headers.get('x-sb-cache'), 'hit');
+    await r.text();
+  }
+  assert.ok(Date.now() - t0 < 500, `twenty hits took ${Date.now() - t0} ms`);
+});
