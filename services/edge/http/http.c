@@ -215,6 +215,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
     LOG_INFO("http.mhd", "msg=\"%s\"", msg);
 }
 
+static void wake_loop(void *e)
+{
+    edge_wake(e);
+}
+
 enum status http_start(const struct edge_config *cfg, struct tokens *tokens, struct edge *e,
                        struct admin *admin, struct store *store, struct http **ret)
 {
@@ -245,6 +250,8 @@ enum status http_start(const struct edge_config *cfg, struct tokens *tokens, str
     }
     if (cfg->http_threads > 0)
         flags |= MHD_USE_INTERNAL_POLLING_THREAD;
+    else /* the loop serves HTTP: a resume from another thread must wake it */
+        pipe_set_waker(wake_loop, e);
     h->buffered_max = cfg->max_buffered_bytes > cfg->max_body_bytes ? cfg->max_buffered_bytes
                                                                     : cfg->max_body_bytes;
     /* a pool of one thread is no pool: MHD wants the option left out then */
@@ -280,6 +287,7 @@ void http_serve(void *h)
     struct MHD_Daemon *d = ((struct http *)h)->d;
     MHD_UNSIGNED_LONG_LONG ms = 0;
 
+    pipe_serving_here();
     /* a connection with work left and no new socket event (one resumed, or a response sent on
      * a kept-alive one that must read again) says so by a zero timeout: it would wait for a
      * socket event that is not coming */

@@ -282,22 +282,14 @@ static enum MHD_Result refuse_body(struct MHD_Connection *conn, const struct htt
     return http_refuse_msg(conn, r, 400, "The request body is empty; a JSON object is required.");
 }
 
-/* A request waiting for its reads: its connection, and the loop that serves it. */
-struct waiter {
-    struct pipe *p;
-    struct edge *e;
-};
-
-/* The store's thread has the reads a request waits for: it is resumed, and the loop woken to
- * serve it (it would otherwise wait for its next timer), which works it through again. */
+/* The store's thread has the reads a request waits for: it is resumed (and whoever serves HTTP
+ * woken, pipe.h), and worked through again. */
 static void reads_in(void *arg)
 {
-    struct waiter *w = arg;
+    struct pipe *p = arg;
 
-    pipe_wake(w->p);
-    pipe_unref(w->p);
-    edge_wake(w->e);
-    free(w);
+    pipe_wake(p);
+    pipe_unref(p);
 }
 
 /* The request waits, suspended, for the store reads it noted (r->fetch); this thread (the loop's,
@@ -305,13 +297,10 @@ static void reads_in(void *arg)
  * worked through from where it stopped, the same reads now answered. */
 static enum MHD_Result await_reads(struct http *h, struct MHD_Connection *conn, struct http_req *r)
 {
-    struct waiter *w = xmalloc(sizeof(*w));
-
     r->wait = pipe_new(conn, r->req_id, 0);
-    *w = (struct waiter){r->wait, h->edge};
     pipe_suspend(r->wait);
-    if (store_fetch_start(h->store, r->fetch, reads_in, w) != ST_OK)
-        reads_in(w); /* the queue is full: they read as unavailable, at once */
+    if (store_fetch_start(h->store, r->fetch, reads_in, r->wait) != ST_OK)
+        reads_in(r->wait); /* the queue is full: they read as unavailable, at once */
     return MHD_YES;
 }
 

@@ -72,12 +72,29 @@ void pipe_unref(struct pipe *p)
     free(p);
 }
 
+static void (*waker)(void *arg); /* set before serving (pipe_set_waker) */
+static void *waker_arg;
+static _Thread_local bool serving; /* this thread serves HTTP */
+
+void pipe_set_waker(void (*fn)(void *arg), void *arg)
+{
+    waker = fn;
+    waker_arg = arg;
+}
+
+void pipe_serving_here(void)
+{
+    serving = true;
+}
+
 /* Lock held on entry. */
 static void resume_locked(struct pipe *p)
 {
     if (p->suspended && !p->closed) {
         p->suspended = false;
         MHD_resume_connection(p->conn);
+        if (waker && !serving)
+            waker(waker_arg);
     }
 }
 

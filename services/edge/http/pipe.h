@@ -63,6 +63,14 @@ bool pipe_check_peer(struct pipe *p);
 /** Resume a connection suspended for something other than its answer (the store reads it waits
  *  for): its handler runs again. Any thread. */
 void pipe_wake(struct pipe *p);
+/**
+ * When one thread serves HTTP and also waits on other things (the edge loop): a connection resumed
+ * from any other thread (the admin worker's answers, the store's reads) calls fn(arg) to wake it,
+ * since libmicrohttpd would take the resume only at its next turn. Set once, before serving.
+ */
+void pipe_set_waker(void (*fn)(void *arg), void *arg);
+/** The calling thread serves HTTP (resumes from it need no wake-up). */
+void pipe_serving_here(void);
 
 /* ---- MHD side ---- */
 /** Suspend the connection until the loop decides or writes (call from the access handler). */
