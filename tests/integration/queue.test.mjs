@@ -48,8 +48,11 @@ test('a cap of 2 across two edges: two run, three wait, one past the wait limit 
     assert.ok(Number(/^sb_queue_refused_total (\S+)$/m.exec(m)?.[1]) >= 1);
     assert.equal(Number(/^sb_queue_waiting (\S+)$/m.exec(m)?.[1]), 0);
 
-    // a full queue: 429 at once, in the OpenAI shape on the OpenAI route
+    // a full queue: 429 at once, in the OpenAI shape on the OpenAI route (the calls above give
+    // their slots back with their outcomes, which a forwarder sends within 10 ms of the answer,
+    // and the settings reach every edge within a second: both are waited for)
     assert.equal((await s.api('/api/settings', { method: 'PUT', body: { model_caps: { [FLASH]: { inflight: 1, queue: 0, wait_ms: 1000 } } } })).status, 200);
+    await sleep(300);
     const openai = new OpenAI({ apiKey: s.token, baseURL: `${s.url}/v1`, maxRetries: 0 });
     const slow = openai.chat.completions.create({ model: FLASH, messages: [{ role: 'user', content: 'hold the slot' }] });
     await sleep(300);
