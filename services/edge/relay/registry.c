@@ -324,7 +324,6 @@ static void record(struct store *s, const char *client, const char *project, con
     const char *coll;
     json_t *rec = json_pack("{s:s, s:s}", "p", project, "c", client ? client : "");
     char *text;
-    enum status st;
 
     if (!rec)
         return;
@@ -339,19 +338,15 @@ static void record(struct store *s, const char *client, const char *project, con
     if (!text)
         return;
     (void)snprintf(key, sizeof(key), "res:%s", name);
-    st = store_put_ttl(s, key, text, strlen(text), ttl_of(name), STORE_QUEUED);
-    if (st == ST_AGAIN) /* the queue is full: written now, the loop waiting */
-        st = store_put_ttl(s, key, text, strlen(text), ttl_of(name), STORE_NOW);
-    if (st != ST_OK)
+    if (store_put_ttl(s, key, text, strlen(text), ttl_of(name), STORE_SOON) != ST_OK)
         LOG_WARN("registry.write_dropped", "resource=%s", name);
     free(text);
     if ((coll = listed_of(name)) != NULL) {
         index_key(client, coll, ix, sizeof(ix));
         /* an index outlives its longest-lived member, and goes with a token that made nothing
          * for that long */
-        unsigned ttl = ttl_of(name) ? OTHER_TTL_S : 0;
-        if (store_index_add(s, ix, clock_now_ms(), name, ttl, STORE_QUEUED) == ST_AGAIN)
-            (void)store_index_add(s, ix, clock_now_ms(), name, ttl, STORE_NOW);
+        (void)store_index_add(s, ix, clock_now_ms(), name, ttl_of(name) ? OTHER_TTL_S : 0,
+                              STORE_SOON);
     }
 }
 
@@ -361,12 +356,10 @@ static void forget(struct store *s, const char *client, const char *name)
     const char *coll;
 
     (void)snprintf(key, sizeof(key), "res:%s", name);
-    if (store_del(s, key, STORE_QUEUED) == ST_AGAIN)
-        (void)store_del(s, key, STORE_NOW);
+    (void)store_del(s, key, STORE_SOON);
     if ((coll = listed_of(name)) != NULL) {
         index_key(client, coll, ix, sizeof(ix));
-        if (store_index_del(s, ix, name, STORE_QUEUED) == ST_AGAIN)
-            (void)store_index_del(s, ix, name, STORE_NOW);
+        (void)store_index_del(s, ix, name, STORE_SOON);
     }
 }
 

@@ -464,7 +464,7 @@ static enum status write_cmd(struct store *s, enum store_when when, const char *
     (void)pthread_mutex_unlock(&s->push_mu);
     if (st != ST_OK) {
         put_free(it);
-        return ST_AGAIN;
+        return when == STORE_SOON ? run_now(s, cmd, key, nargs, args) : ST_AGAIN;
     }
     return ST_OK;
 }
@@ -510,7 +510,7 @@ enum status store_put_ticket(struct store *s, const char *key, const char *data,
     *ticket = 0;
     if (!s || s->cfg->responses_ttl_s == 0)
         return ST_UNAVAILABLE;
-    return put_ttl(s, key, data, len, s->cfg->responses_ttl_s, STORE_QUEUED, ticket);
+    return put_ttl(s, key, data, len, s->cfg->responses_ttl_s, STORE_SOON, ticket);
 }
 
 uint64_t store_queued(struct store *s)
@@ -580,7 +580,7 @@ enum status store_del(struct store *s, const char *key, enum store_when when)
 
     if (!s)
         return ST_UNAVAILABLE;
-    if (when == STORE_QUEUED)
+    if (when != STORE_NOW)
         return write_cmd(s, when, "DEL", key, 0, NULL, NULL);
     if (reader_cmd(s, "DEL", key, 0, NULL, &out) != ST_OK)
         return ST_UNAVAILABLE;

@@ -56,20 +56,21 @@ enum status store_fetch_start(struct store *s, struct store_fetch *f, void (*fn)
 unsigned store_fetching(struct store *s);
 /*
  * Writes are queued to a thread of their own (STORE_QUEUED: the caller goes on at once, the write
- * lands a moment later), or done before the call returns (STORE_NOW: what a client may read next,
- * through any edge, as soon as its answer arrives — a resource's record). store_put_ticket()
- * queues, and its ticket tells when the write has landed, so an answer can wait for it without
- * the caller waiting (a stored response).
+ * lands a moment later), or done before the call returns (STORE_NOW). STORE_SOON queues, and
+ * writes at once when the queue is full: a write an answer will wait for (store_queued(), a
+ * ticket) must not be lost. store_put_ticket() writes so, and its ticket tells when the write has
+ * landed, so an answer can wait for it without the caller waiting (a stored response).
  */
-enum store_when { STORE_QUEUED, STORE_NOW };
-/** Write data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is full,
- * ST_UNAVAILABLE when nothing is kept (TTL 0) or Redis failed a STORE_NOW write. */
+enum store_when { STORE_QUEUED, STORE_NOW, STORE_SOON };
+/** Write data[len] (copied). ST_TOO_BIG past the limit, ST_AGAIN when the queue is full
+ * (STORE_QUEUED), ST_UNAVAILABLE when nothing is kept (TTL 0) or Redis failed a write done at once.
+ */
 enum status store_put(struct store *s, const char *key, const char *data, size_t len,
                       enum store_when when);
 /**
  * Queue the write of data[len] (copied, kept as store_put keeps it); *ticket: its ticket (> 0),
- * reached by store_landed() once the write is done or has failed. ST_TOO_BIG, ST_AGAIN (the queue
- * is full: *ticket 0), ST_UNAVAILABLE. Any thread.
+ * reached by store_landed() once the write is done or has failed; written at once when the queue
+ * is full (STORE_SOON: *ticket 0). ST_TOO_BIG, ST_UNAVAILABLE. Any thread.
  */
 enum status store_put_ticket(struct store *s, const char *key, const char *data, size_t len,
                              uint64_t *ticket);

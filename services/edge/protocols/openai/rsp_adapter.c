@@ -208,9 +208,8 @@ static void keep(struct rsp_call *rc)
     buf_init(&b, 256u * 1024 * 1024);
     (void)snprintf(key, sizeof(key), "resp:%s", rc->id);
     /* a GET or a previous_response_id may follow at once: the answer waits for the write */
-    if (rsp_kept(rc, &b) == ST_OK &&
-        store_put_ticket(rc->store, key, b.data, b.len, &rc->kept_ticket) == ST_AGAIN)
-        (void)store_put(rc->store, key, b.data, b.len, STORE_NOW); /* the queue is full */
+    if (rsp_kept(rc, &b) == ST_OK)
+        (void)store_put_ticket(rc->store, key, b.data, b.len, &rc->kept_ticket);
     buf_done(&b);
 }
 
